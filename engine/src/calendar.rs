@@ -1,0 +1,1202 @@
+//! Legal calendar and period counting for Italian public administrations.
+//!
+//! Deadlines in tender procedures are counted under Regulation (EEC, Euratom)
+//! No 1182/71 (the procurement directives refer to it): the day of the event is
+//! not counted, a period in days ends at the expiry of the last hour of its last
+//! day, and a last day that falls on a Saturday, Sunday or public holiday moves
+//! to the next working day (art. 3(4)). All calendar reasoning happens in
+//! `Europe/Rome` local time, because that is where the act must be performed;
+//! instants are stored in UTC.
+//!
+//! Choices made here (see `/work/shared/domain.md` §3):
+//! * **End of a day** is `23:59:59.999` Rome time, i.e. the start of the next
+//!   local day minus one millisecond. An action is on time iff it happens at or
+//!   before [`Deadline::at`] (see [`Deadline::is_on_time`]). Keeping the instant
+//!   inside the last day means formatting it shows the legally relevant date.
+//! * **Roll-over policy** is the 1182/71 one only (Saturday, Sunday, holiday),
+//!   the conservative default for tender deadlines.
+//! * **ISO 8601 durations** (`PT2H`, `P30D`, `P1M`) are *not* legal periods:
+//!   they are added to the instant without roll-over. Date components move the
+//!   Rome wall-clock date (same local time, month ends clamped), time components
+//!   are exact elapsed time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{
+    DateTime, Datelike, MappedLocalTime, Months, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeDelta, TimeZone, Utc, Weekday,
+};
+use chrono_tz::Europe::Rome;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Identifier of the national holiday set; bump it whenever the list changes
+/// so stored deadlines can tell which calendar produced them.
+const NATIONAL_VERSION: &str = "it-national-2026.1";
+
+/// First year in which 4 October (San Francesco d'Assisi e Santa Caterina da
+/// Siena) is again a national holiday (law approved 1 October 2025).
+const SAN_FRANCESCO_FROM_YEAR: i32 = 2026;
+
+/// Fixed-date national holidays (L. 260/1949 and later amendments).
+const FIXED_HOLIDAYS: [(u32, u32, &str); 10] = [
+    (1, 1, "Capodanno"),
+    (1, 6, "Epifania"),
+    (4, 25, "Festa della Liberazione"),
+    (5, 1, "Festa del Lavoro"),
+    (6, 2, "Festa della Repubblica"),
+    (8, 15, "Ferragosto"),
+    (11, 1, "Ognissanti"),
+    (12, 8, "Immacolata Concezione"),
+    (12, 25, "Natale"),
+    (12, 26, "Santo Stefano"),
+];
+
+const SAN_FRANCESCO_NAME: &str = "San Francesco d'Assisi e Santa Caterina da Siena";
+const EASTER_NAME: &str = "Pasqua";
+const EASTER_MONDAY_NAME: &str = "Lunedì dell'Angelo";
+const LOCAL_HOLIDAY_NAME: &str = "Festività locale";
+
+/// More local holidays than this is certainly a configuration error; the cap
+/// also guarantees every year keeps working days, so roll-over loops end.
+const MAX_EXTRA_HOLIDAYS: usize = 32;
+
+/// Longest accepted duration, in (approximate) days: 100 years. Keeps every
+/// computation far from chrono's limits and bounds day-by-day loops.
+const MAX_DAYS: u128 = 36_600;
+
+/// Errors building a [`Calendar`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CalendarError {
+    #[error("invalid local holiday {day:02}/{month:02}: no such day of the year")]
+    InvalidExtraHoliday { month: u32, day: u32 },
+    #[error("too many local holidays: at most {MAX_EXTRA_HOLIDAYS} are supported")]
+    TooManyExtraHolidays,
+}
+
+/// Errors parsing a [`DurationSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DurationError {
+    #[error("empty duration")]
+    Empty,
+    #[error("invalid ISO 8601 duration `{input}`: {reason}")]
+    InvalidIso { input: String, reason: &'static str },
+    #[error(
+        "unrecognised duration `{input}`: expected an ISO 8601 duration (e.g. `P30D`, `PT2H`) \
+         or `N days`, `N giorni`, `N working days`, `N giorni lavorativi`, \
+         `N weeks`/`settimane`, `N months`/`mesi`, `N years`/`anni`"
+    )]
+    Unrecognised { input: String },
+    #[error("period `{input}` must be at least 1: the day of the event is never counted")]
+    ZeroPeriod { input: String },
+    #[error("duration `{input}` is too long: at most 100 years is supported")]
+    TooLong { input: String },
+}
+
+/// How a deadline was counted; stored with every [`Deadline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// ISO 8601 duration added to the instant; no roll-over.
+    Instant,
+    /// Calendar days, 1182/71 art. 3: event day excluded, ends at the end of
+    /// the last day, rolled over to the next working day.
+    Days,
+    /// Working days only (art. 2(2)); event day excluded.
+    WorkingDays,
+    /// Weeks, 1182/71 art. 3(2)(c): same weekday N weeks later, rolled over.
+    Weeks,
+    /// Months, art. 3(2)(c): same date N months later, clamped to the month
+    /// end, rolled over.
+    Months,
+    /// Years, as months × 12.
+    Years,
+}
+
+impl Rule {
+    /// Stable identifier, identical to the serialized form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Instant => "instant",
+            Rule::Days => "days",
+            Rule::WorkingDays => "working_days",
+            Rule::Weeks => "weeks",
+            Rule::Months => "months",
+            Rule::Years => "years",
+        }
+    }
+}
+
+/// Components of an ISO 8601 duration (`PnYnMnWnDTnHnMnS`, integers only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IsoDuration {
+    pub years: u64,
+    pub months: u64,
+    pub weeks: u64,
+    pub days: u64,
+    pub hours: u64,
+    pub minutes: u64,
+    pub seconds: u64,
+}
+
+impl IsoDuration {
+    fn approx_days(&self) -> u128 {
+        let date = u128::from(self.years) * 366
+            + u128::from(self.months) * 31
+            + u128::from(self.weeks) * 7
+            + u128::from(self.days);
+        let secs = u128::from(self.hours) * 3600
+            + u128::from(self.minutes) * 60
+            + u128::from(self.seconds);
+        date + secs / 86_400
+    }
+
+    fn total_months(&self) -> Option<u32> {
+        let months = self.years.checked_mul(12)?.checked_add(self.months)?;
+        u32::try_from(months).ok()
+    }
+
+    fn total_days(&self) -> Option<u64> {
+        self.weeks.checked_mul(7)?.checked_add(self.days)
+    }
+
+    fn total_seconds(&self) -> Option<i64> {
+        let secs = self
+            .hours
+            .checked_mul(3600)?
+            .checked_add(self.minutes.checked_mul(60)?)?
+            .checked_add(self.seconds)?;
+        i64::try_from(secs).ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SpecKind {
+    Iso(IsoDuration),
+    Period { rule: Rule, amount: u32 },
+}
+
+/// A duration as written in a workflow definition: an ISO 8601 duration or a
+/// legal period such as `30 giorni` / `10 working days`.
+///
+/// Serialized as the original (trimmed) string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DurationSpec {
+    source: String,
+    kind: SpecKind,
+}
+
+/// Accepted unit words for legal periods (compared lower-case, single-spaced).
+const PERIOD_UNITS: &[(&str, Rule)] = &[
+    ("day", Rule::Days),
+    ("days", Rule::Days),
+    ("calendar day", Rule::Days),
+    ("calendar days", Rule::Days),
+    ("giorno", Rule::Days),
+    ("giorni", Rule::Days),
+    ("giorni naturali", Rule::Days),
+    ("giorni naturali e consecutivi", Rule::Days),
+    ("working day", Rule::WorkingDays),
+    ("working days", Rule::WorkingDays),
+    ("giorno lavorativo", Rule::WorkingDays),
+    ("giorni lavorativi", Rule::WorkingDays),
+    ("week", Rule::Weeks),
+    ("weeks", Rule::Weeks),
+    ("settimana", Rule::Weeks),
+    ("settimane", Rule::Weeks),
+    ("month", Rule::Months),
+    ("months", Rule::Months),
+    ("mese", Rule::Months),
+    ("mesi", Rule::Months),
+    ("year", Rule::Years),
+    ("years", Rule::Years),
+    ("anno", Rule::Years),
+    ("anni", Rule::Years),
+];
+
+impl DurationSpec {
+    /// Parses `PT2H`, `P30D`, `P1Y2M10DT2H30M`, `P2W`, `30 giorni`,
+    /// `5 working days`, `2 mesi`, ... Leading/trailing spaces are ignored.
+    pub fn parse(input: &str) -> Result<Self, DurationError> {
+        let source = input.trim();
+        if source.is_empty() {
+            return Err(DurationError::Empty);
+        }
+        let kind = if source.starts_with(['P', 'p']) {
+            SpecKind::Iso(parse_iso(source)?)
+        } else {
+            parse_period(source)?
+        };
+        if approx_days(kind) > MAX_DAYS {
+            return Err(DurationError::TooLong {
+                input: source.to_string(),
+            });
+        }
+        Ok(Self {
+            source: source.to_string(),
+            kind,
+        })
+    }
+
+    /// The counting rule this spec selects.
+    pub fn rule(&self) -> Rule {
+        match self.kind {
+            SpecKind::Iso(_) => Rule::Instant,
+            SpecKind::Period { rule, .. } => rule,
+        }
+    }
+
+    /// The spec as written (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+}
+
+impl fmt::Display for DurationSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl FromStr for DurationSpec {
+    type Err = DurationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for DurationSpec {
+    type Error = DurationError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<DurationSpec> for String {
+    fn from(spec: DurationSpec) -> Self {
+        spec.source
+    }
+}
+
+fn approx_days(kind: SpecKind) -> u128 {
+    match kind {
+        SpecKind::Iso(iso) => iso.approx_days(),
+        // A working day is at most ~1.5 calendar days; 2 is a safe bound.
+        SpecKind::Period {
+            rule: Rule::WorkingDays,
+            amount,
+        } => u128::from(amount) * 2,
+        SpecKind::Period { rule, amount } => u128::from(amount) * days_per_unit(rule),
+    }
+}
+
+fn days_per_unit(rule: Rule) -> u128 {
+    match rule {
+        Rule::Weeks => 7,
+        Rule::Months => 31,
+        Rule::Years => 366,
+        Rule::Instant | Rule::Days | Rule::WorkingDays => 1,
+    }
+}
+
+fn parse_period(source: &str) -> Result<SpecKind, DurationError> {
+    let unrecognised = || DurationError::Unrecognised {
+        input: source.to_string(),
+    };
+    let lower = source.to_lowercase();
+    let mut words = lower.split_whitespace();
+    let number = words.next().ok_or_else(unrecognised)?;
+    let unit = words.collect::<Vec<_>>().join(" ");
+    let rule = PERIOD_UNITS
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, rule)| *rule)
+        .ok_or_else(unrecognised)?;
+    if !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(unrecognised());
+    }
+    let amount: u32 = number.parse().map_err(|_| DurationError::TooLong {
+        input: source.to_string(),
+    })?;
+    if amount == 0 {
+        return Err(DurationError::ZeroPeriod {
+            input: source.to_string(),
+        });
+    }
+    Ok(SpecKind::Period { rule, amount })
+}
+
+fn parse_iso(source: &str) -> Result<IsoDuration, DurationError> {
+    let invalid = |reason| DurationError::InvalidIso {
+        input: source.to_string(),
+        reason,
+    };
+    let upper = source.to_ascii_uppercase();
+    let body = upper.get(1..).unwrap_or_default();
+    let (date_part, time_part) = match body.split_once('T') {
+        Some((date, time)) => (date, Some(time)),
+        None => (body, None),
+    };
+    if time_part == Some("") {
+        return Err(invalid("`T` must be followed by hours, minutes or seconds"));
+    }
+    if date_part.is_empty() && time_part.is_none() {
+        return Err(invalid("no components after `P`"));
+    }
+    let [years, months, weeks, days] = scan_components(date_part, ['Y', 'M', 'W', 'D'])
+        .map_err(|reason| invalid(date_reason(reason)))?;
+    let [hours, minutes, seconds] =
+        scan_components(time_part.unwrap_or_default(), ['H', 'M', 'S']).map_err(invalid)?;
+    Ok(IsoDuration {
+        years,
+        months,
+        weeks,
+        days,
+        hours,
+        minutes,
+        seconds,
+    })
+}
+
+/// A clearer message for the most common mistake, `P2H` instead of `PT2H`.
+fn date_reason(reason: &'static str) -> &'static str {
+    if reason == UNKNOWN_DESIGNATOR {
+        "unknown designator; hours, minutes and seconds must follow `T` (e.g. `PT2H`)"
+    } else {
+        reason
+    }
+}
+
+const UNKNOWN_DESIGNATOR: &str = "unknown designator";
+
+/// Reads `<digits><designator>` pairs; designators must appear at most once
+/// and in the given order, as ISO 8601 requires.
+fn scan_components<const N: usize>(
+    part: &str,
+    designators: [char; N],
+) -> Result<[u64; N], &'static str> {
+    let mut values = [0u64; N];
+    let mut next_allowed = 0;
+    let mut digits = String::new();
+    for c in part.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if c == '.' || c == ',' {
+            return Err("fractional values are not supported");
+        }
+        if digits.is_empty() {
+            return Err("each designator must be preceded by a number");
+        }
+        let pos = designators
+            .iter()
+            .position(|d| *d == c)
+            .ok_or(UNKNOWN_DESIGNATOR)?;
+        if pos < next_allowed {
+            return Err("designators must appear at most once, in the order Y M W D T H M S");
+        }
+        values[pos] = digits.parse().map_err(|_| "number too large")?;
+        digits.clear();
+        next_allowed = pos + 1;
+    }
+    if !digits.is_empty() {
+        return Err("number without a designator");
+    }
+    Ok(values)
+}
+
+/// A computed deadline, with everything needed to explain it later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    /// Last instant at which the act is still on time (inclusive).
+    pub at: DateTime<Utc>,
+    /// The event the period runs from.
+    pub base: DateTime<Utc>,
+    pub rule: Rule,
+    /// The duration as written.
+    pub spec: String,
+    /// Non-working days the deadline was rolled past (calendar periods) or
+    /// not counted (working-day periods), in ascending order.
+    pub skipped: Vec<NaiveDate>,
+    /// [`Calendar::version`] of the calendar used.
+    pub calendar_version: String,
+}
+
+impl Deadline {
+    /// The Rome-local date of [`Deadline::at`]: the date to print in an act
+    /// ("entro il ...").
+    pub fn last_day(&self) -> NaiveDate {
+        // Only a saturated deadline (year 262143) is out of range in Rome.
+        rome_date(self.at).unwrap_or_else(|| self.at.date_naive())
+    }
+
+    /// Whether an act performed at `t` meets the deadline (bound inclusive).
+    pub fn is_on_time(&self, t: DateTime<Utc>) -> bool {
+        t <= self.at
+    }
+}
+
+/// The Italian legal calendar: national holidays plus optional local ones
+/// (e.g. the patron saint of a Comune).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    version: String,
+    extra_holidays: Vec<(u32, u32)>,
+}
+
+impl Default for Calendar {
+    fn default() -> Self {
+        Self::italy()
+    }
+}
+
+impl Calendar {
+    /// National holidays only.
+    pub fn italy() -> Self {
+        Self {
+            version: NATIONAL_VERSION.to_string(),
+            extra_holidays: Vec::new(),
+        }
+    }
+
+    /// Adds a yearly local holiday (`month`, `day`). 29 February is accepted
+    /// and applies in leap years only. The version string changes so stored
+    /// deadlines record which holiday set they were computed with.
+    pub fn with_extra_holiday(mut self, month: u32, day: u32) -> Result<Self, CalendarError> {
+        // 2000 is a leap year, so this accepts exactly the days that can exist.
+        if NaiveDate::from_ymd_opt(2000, month, day).is_none() {
+            return Err(CalendarError::InvalidExtraHoliday { month, day });
+        }
+        if self.extra_holidays.contains(&(month, day)) {
+            return Ok(self);
+        }
+        if self.extra_holidays.len() >= MAX_EXTRA_HOLIDAYS {
+            return Err(CalendarError::TooManyExtraHolidays);
+        }
+        self.extra_holidays.push((month, day));
+        self.extra_holidays.sort_unstable();
+        self.version = version_string(&self.extra_holidays);
+        Ok(self)
+    }
+
+    /// Identifies the holiday set, e.g. `it-national-2026.1` or
+    /// `it-national-2026.1+06-29` with a local holiday on 29 June.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Local holidays as `(month, day)`, sorted.
+    pub fn extra_holidays(&self) -> &[(u32, u32)] {
+        &self.extra_holidays
+    }
+
+    /// Whether `date` is a national or configured local holiday.
+    pub fn is_holiday(&self, date: NaiveDate) -> bool {
+        national_holiday_name(date).is_some() || self.extra_holidays.contains(&month_day(date))
+    }
+
+    /// Working day per 1182/71 art. 2(2): not Saturday, Sunday or holiday.
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.is_holiday(date)
+    }
+
+    /// All holidays of `year`, sorted by date. A local holiday coinciding
+    /// with a national one is listed once, under the national name.
+    pub fn holidays_in_year(&self, year: i32) -> Vec<(NaiveDate, &'static str)> {
+        let mut list: Vec<(NaiveDate, &'static str)> = FIXED_HOLIDAYS
+            .iter()
+            .filter_map(|&(m, d, name)| Some((NaiveDate::from_ymd_opt(year, m, d)?, name)))
+            .collect();
+        if year >= SAN_FRANCESCO_FROM_YEAR {
+            list.extend(NaiveDate::from_ymd_opt(year, 10, 4).map(|d| (d, SAN_FRANCESCO_NAME)));
+        }
+        if let Some(easter) = easter_sunday(year) {
+            list.push((easter, EASTER_NAME));
+            list.extend(easter.succ_opt().map(|d| (d, EASTER_MONDAY_NAME)));
+        }
+        for &(m, d) in &self.extra_holidays {
+            if let Some(date) = NaiveDate::from_ymd_opt(year, m, d)
+                && !list.iter().any(|(existing, _)| *existing == date)
+            {
+                list.push((date, LOCAL_HOLIDAY_NAME));
+            }
+        }
+        list.sort_by_key(|(date, _)| *date);
+        list
+    }
+
+    /// Computes the deadline of `spec` running from the event at `base`.
+    ///
+    /// Never fails: specs are bounded at parse time, so the only way to leave
+    /// chrono's range is a `base` within a century of year 262143; such
+    /// results saturate at [`DateTime::<Utc>::MAX_UTC`].
+    pub fn deadline(&self, base: DateTime<Utc>, spec: &DurationSpec) -> Deadline {
+        let (at, skipped) = self
+            .compute(base, spec.kind)
+            .unwrap_or((DateTime::<Utc>::MAX_UTC, Vec::new()));
+        Deadline {
+            at,
+            base,
+            rule: spec.rule(),
+            spec: spec.source.clone(),
+            skipped,
+            calendar_version: self.version.clone(),
+        }
+    }
+
+    fn compute(
+        &self,
+        base: DateTime<Utc>,
+        kind: SpecKind,
+    ) -> Option<(DateTime<Utc>, Vec<NaiveDate>)> {
+        match kind {
+            SpecKind::Iso(iso) => Some((add_iso(base, &iso)?, Vec::new())),
+            SpecKind::Period {
+                rule: Rule::WorkingDays,
+                amount,
+            } => self.count_working_days(rome_date(base)?, amount),
+            SpecKind::Period { rule, amount } => {
+                let event = rome_date(base)?;
+                let last = nominal_last_day(event, rule, amount)?;
+                self.roll_forward(event, last)
+            }
+        }
+    }
+
+    /// Art. 3(4): a last day that is not a working day moves to the next
+    /// working day. Art. 3(5): a period of two days or more must contain at
+    /// least two working days.
+    fn roll_forward(
+        &self,
+        event: NaiveDate,
+        last: NaiveDate,
+    ) -> Option<(DateTime<Utc>, Vec<NaiveDate>)> {
+        let mut skipped = Vec::new();
+        let mut end = last;
+        while !self.is_working_day(end) {
+            skipped.push(end);
+            end = end.succ_opt()?;
+        }
+        let first = event.succ_opt()?;
+        if last > first {
+            let mut working = self.working_days_between(first, end);
+            while working < 2 {
+                end = end.succ_opt()?;
+                if self.is_working_day(end) {
+                    working += 1;
+                } else {
+                    skipped.push(end);
+                }
+            }
+        }
+        Some((end_of_day(end)?, skipped))
+    }
+
+    /// Working days in `first..=last`, counting no further than 2 (all that
+    /// art. 3(5) needs).
+    fn working_days_between(&self, first: NaiveDate, last: NaiveDate) -> usize {
+        first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .filter(|d| self.is_working_day(*d))
+            .take(2)
+            .count()
+    }
+
+    /// Counts `amount` working days after the event day; the period ends at
+    /// the end of the last one, so no roll-over is ever needed.
+    fn count_working_days(
+        &self,
+        event: NaiveDate,
+        amount: u32,
+    ) -> Option<(DateTime<Utc>, Vec<NaiveDate>)> {
+        let mut skipped = Vec::new();
+        let mut day = event;
+        let mut counted = 0;
+        while counted < amount {
+            day = day.succ_opt()?;
+            if self.is_working_day(day) {
+                counted += 1;
+            } else {
+                skipped.push(day);
+            }
+        }
+        Some((end_of_day(day)?, skipped))
+    }
+}
+
+fn version_string(extras: &[(u32, u32)]) -> String {
+    extras
+        .iter()
+        .fold(NATIONAL_VERSION.to_string(), |mut acc, (m, d)| {
+            acc.push_str(&format!("+{m:02}-{d:02}"));
+            acc
+        })
+}
+
+fn month_day(date: NaiveDate) -> (u32, u32) {
+    (date.month(), date.day())
+}
+
+fn national_holiday_name(date: NaiveDate) -> Option<&'static str> {
+    let (month, day) = month_day(date);
+    if let Some(&(_, _, name)) = FIXED_HOLIDAYS
+        .iter()
+        .find(|(m, d, _)| (*m, *d) == (month, day))
+    {
+        return Some(name);
+    }
+    if (month, day) == (10, 4) && date.year() >= SAN_FRANCESCO_FROM_YEAR {
+        return Some(SAN_FRANCESCO_NAME);
+    }
+    let easter = easter_sunday(date.year())?;
+    if date == easter {
+        Some(EASTER_NAME)
+    } else if easter.succ_opt() == Some(date) {
+        Some(EASTER_MONDAY_NAME)
+    } else {
+        None
+    }
+}
+
+/// Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/
+/// Butcher). `None` only outside chrono's date range.
+pub fn easter_sunday(year: i32) -> Option<NaiveDate> {
+    let a = year.rem_euclid(19);
+    let b = year.div_euclid(100);
+    let c = year.rem_euclid(100);
+    let d = b.div_euclid(4);
+    let e = b.rem_euclid(4);
+    let f = (b + 8).div_euclid(25);
+    let g = (b - f + 1).div_euclid(3);
+    let h = (19 * a + b - d - g + 15).rem_euclid(30);
+    let i = c.div_euclid(4);
+    let k = c.rem_euclid(4);
+    let l = (32 + 2 * e + 2 * i - h - k).rem_euclid(7);
+    let m = (a + 11 * h + 22 * l).div_euclid(451);
+    let month = (h + l - 7 * m + 114).div_euclid(31);
+    let day = (h + l - 7 * m + 114).rem_euclid(31) + 1;
+    NaiveDate::from_ymd_opt(year, u32::try_from(month).ok()?, u32::try_from(day).ok()?)
+}
+
+/// Last day of a calendar period before roll-over (art. 3(2)(b)-(c)); month
+/// arithmetic clamps to the month end (31 Jan + 1 month = 28/29 Feb).
+fn nominal_last_day(event: NaiveDate, rule: Rule, amount: u32) -> Option<NaiveDate> {
+    let amount = u64::from(amount);
+    match rule {
+        Rule::Days => event.checked_add_days(chrono::Days::new(amount)),
+        Rule::Weeks => event.checked_add_days(chrono::Days::new(amount.checked_mul(7)?)),
+        Rule::Months => event.checked_add_months(Months::new(u32::try_from(amount).ok()?)),
+        Rule::Years => {
+            let months = u32::try_from(amount.checked_mul(12)?).ok()?;
+            event.checked_add_months(Months::new(months))
+        }
+        Rule::Instant | Rule::WorkingDays => None,
+    }
+}
+
+/// ISO 8601 duration: date part on the Rome wall clock (same local time,
+/// years and months together, clamped), then the time part as elapsed time.
+fn add_iso(base: DateTime<Utc>, iso: &IsoDuration) -> Option<DateTime<Utc>> {
+    let months = iso.total_months()?;
+    let days = iso.total_days()?;
+    let moved = if months == 0 && days == 0 {
+        // No round trip through local time: it would lose which of two
+        // ambiguous wall-clock instants `base` was.
+        base
+    } else {
+        let local = rome_local(base)?;
+        let date = local
+            .date()
+            .checked_add_months(Months::new(months))?
+            .checked_add_days(chrono::Days::new(days))?;
+        rome_to_utc(date.and_time(local.time()))?
+    };
+    moved.checked_add_signed(TimeDelta::try_seconds(iso.total_seconds()?)?)
+}
+
+/// Rome wall-clock time of `t`. `None` only at the very end of chrono's
+/// range, where `with_timezone(..).naive_local()` would panic.
+fn rome_local(t: DateTime<Utc>) -> Option<NaiveDateTime> {
+    let offset = Rome.offset_from_utc_datetime(&t.naive_utc()).fix();
+    t.naive_utc().checked_add_offset(offset)
+}
+
+fn rome_date(t: DateTime<Utc>) -> Option<NaiveDate> {
+    rome_local(t).map(|local| local.date())
+}
+
+/// Rome wall-clock time to an instant. Ambiguous times (autumn) take the
+/// earlier instant; non-existent ones (spring gap) are pushed forward by the
+/// gap, i.e. read with the pre-transition offset (RFC 5545 behaviour).
+fn rome_to_utc(local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    let resolved = match Rome.from_local_datetime(&local) {
+        MappedLocalTime::Single(t) | MappedLocalTime::Ambiguous(t, _) => Some(t),
+        MappedLocalTime::None => {
+            let shifted = local.checked_add_signed(TimeDelta::hours(1))?;
+            Rome.from_local_datetime(&shifted).earliest()
+        }
+    };
+    resolved.map(|t| t.with_timezone(&Utc))
+}
+
+/// `23:59:59.999` Rome time on `date`: one millisecond before the next local
+/// midnight, so DST days (23 or 25 hours) are handled by the time zone.
+fn end_of_day(date: NaiveDate) -> Option<DateTime<Utc>> {
+    let next_midnight = rome_to_utc(date.succ_opt()?.and_time(NaiveTime::MIN))?;
+    next_midnight.checked_sub_signed(TimeDelta::milliseconds(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid test date")
+    }
+
+    /// A Rome wall-clock time (earliest if ambiguous) as UTC.
+    fn rome(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        let local = date(y, m, d)
+            .and_hms_opt(h, min, 0)
+            .expect("valid test time");
+        Rome.from_local_datetime(&local)
+            .earliest()
+            .expect("existing local time")
+            .to_utc()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().expect("valid RFC 3339 test instant")
+    }
+
+    fn spec(s: &str) -> DurationSpec {
+        DurationSpec::parse(s).expect("valid test spec")
+    }
+
+    fn deadline(base: DateTime<Utc>, s: &str) -> Deadline {
+        Calendar::italy().deadline(base, &spec(s))
+    }
+
+    /// Asserts the deadline is the end (23:59:59.999 Rome) of `last_day`.
+    fn assert_ends_on(d: &Deadline, last_day: NaiveDate) {
+        assert_eq!(d.last_day(), last_day, "{d:?}");
+        assert_eq!(d.at, end_of_day(last_day).expect("in range"));
+        let local = d.at.with_timezone(&Rome);
+        assert_eq!(local.format("%H:%M:%S%.3f").to_string(), "23:59:59.999");
+    }
+
+    #[test]
+    fn easter_dates() {
+        assert_eq!(easter_sunday(2024), Some(date(2024, 3, 31)));
+        assert_eq!(easter_sunday(2025), Some(date(2025, 4, 20)));
+        assert_eq!(easter_sunday(2026), Some(date(2026, 4, 5)));
+        assert_eq!(easter_sunday(2027), Some(date(2027, 3, 28)));
+        assert_eq!(easter_sunday(2028), Some(date(2028, 4, 16)));
+        // Extremes of the Gregorian computus.
+        assert_eq!(easter_sunday(2038), Some(date(2038, 4, 25)));
+        assert_eq!(easter_sunday(2285), Some(date(2285, 3, 22)));
+    }
+
+    #[test]
+    fn national_holidays_2026() {
+        let cal = Calendar::italy();
+        let list = cal.holidays_in_year(2026);
+        assert_eq!(list.len(), 13);
+        assert!(list.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+        assert!(list.contains(&(date(2026, 4, 5), "Pasqua")));
+        assert!(list.contains(&(date(2026, 4, 6), "Lunedì dell'Angelo")));
+        assert!(list.iter().any(|(d, _)| *d == date(2026, 10, 4)));
+        assert_eq!(
+            cal.holidays_in_year(2025).len(),
+            12,
+            "no 4 October before 2026"
+        );
+    }
+
+    #[test]
+    fn san_francesco_only_from_2026() {
+        let cal = Calendar::italy();
+        assert!(!cal.is_holiday(date(2025, 10, 4)));
+        assert!(
+            cal.is_working_day(date(2024, 10, 4)),
+            "Friday 4 Oct 2024 was a working day"
+        );
+        assert!(cal.is_holiday(date(2026, 10, 4)));
+        assert!(cal.is_holiday(date(2027, 10, 4)));
+        assert!(!cal.is_working_day(date(2027, 10, 4)), "Monday 4 Oct 2027");
+    }
+
+    #[test]
+    fn working_days() {
+        let cal = Calendar::italy();
+        assert!(cal.is_working_day(date(2026, 4, 3)), "Friday");
+        assert!(!cal.is_working_day(date(2026, 4, 4)), "Saturday");
+        assert!(!cal.is_working_day(date(2026, 4, 5)), "Sunday, Easter");
+        assert!(!cal.is_working_day(date(2026, 4, 6)), "Easter Monday");
+        assert!(cal.is_working_day(date(2026, 4, 7)));
+        assert!(
+            !cal.is_working_day(date(2026, 6, 2)),
+            "Festa della Repubblica"
+        );
+        assert!(!cal.is_working_day(date(2026, 12, 8)));
+    }
+
+    #[test]
+    fn extra_holiday_changes_version() {
+        let rome_cal = Calendar::italy().with_extra_holiday(6, 29).expect("valid");
+        assert!(rome_cal.is_holiday(date(2026, 6, 29)));
+        assert!(!Calendar::italy().is_holiday(date(2026, 6, 29)));
+        assert_eq!(Calendar::italy().version(), "it-national-2026.1");
+        assert_eq!(rome_cal.version(), "it-national-2026.1+06-29");
+        assert!(
+            rome_cal
+                .holidays_in_year(2026)
+                .contains(&(date(2026, 6, 29), "Festività locale"))
+        );
+
+        let a = Calendar::italy()
+            .with_extra_holiday(12, 6)
+            .and_then(|c| c.with_extra_holiday(6, 29));
+        let b = Calendar::italy()
+            .with_extra_holiday(6, 29)
+            .and_then(|c| c.with_extra_holiday(12, 6));
+        assert_eq!(a, b, "order does not matter");
+        assert_eq!(
+            a.expect("valid").version(),
+            "it-national-2026.1+06-29+12-06"
+        );
+
+        let same = rome_cal
+            .clone()
+            .with_extra_holiday(6, 29)
+            .expect("duplicate is fine");
+        assert_eq!(same, rome_cal);
+        let coinciding = Calendar::italy().with_extra_holiday(12, 8).expect("valid");
+        assert_eq!(coinciding.holidays_in_year(2026).len(), 13, "listed once");
+    }
+
+    #[test]
+    fn extra_holiday_validation() {
+        assert_eq!(
+            Calendar::italy().with_extra_holiday(2, 30),
+            Err(CalendarError::InvalidExtraHoliday { month: 2, day: 30 })
+        );
+        assert!(Calendar::italy().with_extra_holiday(13, 1).is_err());
+        let leap = Calendar::italy()
+            .with_extra_holiday(2, 29)
+            .expect("29 Feb allowed");
+        assert!(leap.is_holiday(date(2028, 2, 29)));
+        let many = (1..=31).try_fold(Calendar::italy(), |c, d| c.with_extra_holiday(3, d));
+        let many = many
+            .and_then(|c| c.with_extra_holiday(4, 1))
+            .expect("32 is the cap");
+        assert_eq!(
+            many.with_extra_holiday(4, 2),
+            Err(CalendarError::TooManyExtraHolidays)
+        );
+    }
+
+    #[test]
+    fn tender_30_days_from_3_april_2026_rolls_to_monday_4_may() {
+        // Bando transmitted Fri 3 Apr 2026: day 30 is Sun 3 May.
+        let d = deadline(rome(2026, 4, 3, 10, 0), "30 giorni");
+        assert_ends_on(&d, date(2026, 5, 4));
+        assert_eq!(d.at, utc("2026-05-04T21:59:59.999Z"));
+        assert_eq!(d.skipped, vec![date(2026, 5, 3)]);
+        assert_eq!(d.rule, Rule::Days);
+        assert_eq!(d.spec, "30 giorni");
+        assert_eq!(d.calendar_version, "it-national-2026.1");
+        assert!(d.is_on_time(utc("2026-05-04T21:59:59.999Z")));
+        assert!(!d.is_on_time(utc("2026-05-04T22:00:00Z")));
+    }
+
+    #[test]
+    fn domain_worked_examples() {
+        let d = deadline(rome(2026, 4, 3, 9, 0), "15 days");
+        assert_ends_on(&d, date(2026, 4, 20));
+        assert_eq!(d.skipped, vec![date(2026, 4, 18), date(2026, 4, 19)]);
+
+        let d = deadline(rome(2026, 11, 20, 9, 0), "35 giorni");
+        assert_ends_on(&d, date(2026, 12, 28));
+        assert_eq!(
+            d.skipped,
+            vec![date(2026, 12, 25), date(2026, 12, 26), date(2026, 12, 27)]
+        );
+        assert_eq!(d.at, utc("2026-12-28T22:59:59.999Z"), "winter time: UTC+1");
+
+        let d = deadline(rome(2026, 6, 10, 9, 0), "32 giorni");
+        assert_ends_on(&d, date(2026, 7, 13));
+    }
+
+    #[test]
+    fn period_ending_on_easter_monday_rolls_to_tuesday() {
+        // Fri 27 Mar 2026 + 10 days = Mon 6 Apr 2026 (Lunedì dell'Angelo).
+        let d = deadline(rome(2026, 3, 27, 12, 0), "10 days");
+        assert_ends_on(&d, date(2026, 4, 7));
+        assert_eq!(d.skipped, vec![date(2026, 4, 6)]);
+    }
+
+    #[test]
+    fn period_ending_on_4_october() {
+        // 2026: Sunday anyway.
+        let d = deadline(rome(2026, 9, 24, 12, 0), "10 giorni");
+        assert_ends_on(&d, date(2026, 10, 5));
+        assert_eq!(d.skipped, vec![date(2026, 10, 4)]);
+        // 2027: Monday, a holiday only because of the 2025 law.
+        let d = deadline(rome(2027, 9, 24, 12, 0), "10 giorni");
+        assert_ends_on(&d, date(2027, 10, 5));
+        assert_eq!(d.skipped, vec![date(2027, 10, 4)]);
+        // 2024: Friday, before the law — no roll-over.
+        let d = deadline(rome(2024, 9, 24, 12, 0), "10 giorni");
+        assert_ends_on(&d, date(2024, 10, 4));
+        assert!(d.skipped.is_empty());
+    }
+
+    #[test]
+    fn five_working_days_from_24_april_2026() {
+        // Sat 25 Apr (Liberazione), Sun 26, Mon 27..Thu 30 (4), Fri 1 May
+        // (Festa del Lavoro), Sat 2, Sun 3, Mon 4 May (5th).
+        let d = deadline(rome(2026, 4, 24, 16, 0), "5 giorni lavorativi");
+        assert_eq!(d.rule, Rule::WorkingDays);
+        assert_ends_on(&d, date(2026, 5, 4));
+        assert_eq!(
+            d.skipped,
+            vec![
+                date(2026, 4, 25),
+                date(2026, 4, 26),
+                date(2026, 5, 1),
+                date(2026, 5, 2),
+                date(2026, 5, 3)
+            ]
+        );
+        assert_eq!(
+            deadline(rome(2026, 4, 24, 16, 0), "5 working days").at,
+            d.at
+        );
+    }
+
+    #[test]
+    fn pt2h_across_end_of_dst_is_two_elapsed_hours() {
+        // 25 Oct 2026: 03:00 CEST -> 02:00 CET. Base 02:30 CEST = 00:30Z.
+        let base = utc("2026-10-25T00:30:00Z");
+        let d = deadline(base, "PT2H");
+        assert_eq!(d.rule, Rule::Instant);
+        assert_eq!(d.at - base, TimeDelta::hours(2));
+        assert_eq!(
+            d.at.with_timezone(&Rome).format("%H:%M").to_string(),
+            "03:30"
+        );
+        assert!(d.skipped.is_empty());
+        let d = deadline(base, "PT2S");
+        assert_eq!(d.at - base, TimeDelta::seconds(2));
+    }
+
+    #[test]
+    fn p1d_across_dst_keeps_local_wall_time() {
+        let base = rome(2026, 10, 24, 12, 0);
+        let d = deadline(base, "P1D");
+        assert_eq!(d.at, rome(2026, 10, 25, 12, 0));
+        assert_eq!(d.at - base, TimeDelta::hours(25));
+
+        let base = rome(2026, 3, 28, 12, 0);
+        let d = deadline(base, "P1D");
+        assert_eq!(d.at, rome(2026, 3, 29, 12, 0));
+        assert_eq!(d.at - base, TimeDelta::hours(23));
+    }
+
+    #[test]
+    fn p1d_into_spring_gap_moves_forward() {
+        // 29 Mar 2026 02:30 does not exist in Rome; read with the CET offset.
+        let base = rome(2026, 3, 28, 2, 30);
+        let d = deadline(base, "P1D");
+        assert_eq!(d.at, utc("2026-03-29T01:30:00Z"));
+        assert_eq!(
+            d.at.with_timezone(&Rome).format("%H:%M").to_string(),
+            "03:30"
+        );
+    }
+
+    #[test]
+    fn iso_instant_has_no_rollover() {
+        // 3 Apr 2026 + P30D = Sun 3 May, same wall time: no roll-over.
+        let d = deadline(rome(2026, 4, 3, 10, 0), "P30D");
+        assert_eq!(d.at, rome(2026, 5, 3, 10, 0));
+        assert!(d.skipped.is_empty());
+    }
+
+    #[test]
+    fn p1m_from_31_january_clamps_to_february_end() {
+        assert_eq!(
+            deadline(rome(2026, 1, 31, 9, 0), "P1M").at,
+            rome(2026, 2, 28, 9, 0)
+        );
+        assert_eq!(
+            deadline(rome(2028, 1, 31, 9, 0), "P1M").at,
+            rome(2028, 2, 29, 9, 0)
+        );
+    }
+
+    #[test]
+    fn month_period_clamps_then_rolls_over() {
+        // 31 Jan 2026 + 1 month = 28 Feb 2026 (art. 3(2)(c)), a Saturday.
+        let d = deadline(rome(2026, 1, 31, 9, 0), "1 mese");
+        assert_eq!(d.rule, Rule::Months);
+        assert_ends_on(&d, date(2026, 3, 2));
+        assert_eq!(d.skipped, vec![date(2026, 2, 28), date(2026, 3, 1)]);
+        // Leap year: 29 Feb 2028 is a Tuesday.
+        assert_ends_on(
+            &deadline(rome(2028, 1, 31, 9, 0), "1 month"),
+            date(2028, 2, 29),
+        );
+    }
+
+    #[test]
+    fn week_and_year_periods() {
+        let d = deadline(rome(2026, 4, 3, 9, 0), "2 settimane");
+        assert_eq!(d.rule, Rule::Weeks);
+        assert_ends_on(&d, date(2026, 4, 17));
+        // 29 Feb 2028 + 1 year = 28 Feb 2029 (Wednesday).
+        let d = deadline(rome(2028, 2, 29, 9, 0), "1 anno");
+        assert_eq!(d.rule, Rule::Years);
+        assert_ends_on(&d, date(2029, 2, 28));
+    }
+
+    #[test]
+    fn event_day_is_the_rome_date() {
+        // 22:30Z on 2 April is already 00:30 on 3 April in Rome.
+        let d = deadline(utc("2026-04-02T22:30:00Z"), "30 giorni");
+        assert_ends_on(&d, date(2026, 5, 4));
+    }
+
+    #[test]
+    fn two_day_period_contains_two_working_days() {
+        // Thu 24 Dec 2026 + 2 days = Sat 26 Dec -> Mon 28 Dec by art. 3(4),
+        // but 25..28 Dec has one working day, so art. 3(5) extends to Tue 29.
+        let d = deadline(rome(2026, 12, 24, 9, 0), "2 giorni");
+        assert_ends_on(&d, date(2026, 12, 29));
+        assert_eq!(d.skipped, vec![date(2026, 12, 26), date(2026, 12, 27)]);
+        // A 1-day period is not subject to art. 3(5).
+        assert_ends_on(
+            &deadline(rome(2026, 12, 24, 9, 0), "1 giorno"),
+            date(2026, 12, 28),
+        );
+    }
+
+    #[test]
+    fn local_holiday_rolls_over() {
+        let cal = Calendar::italy().with_extra_holiday(6, 29).expect("valid");
+        // Fri 19 Jun 2026 + 10 days = Mon 29 Jun, patron saint in Rome.
+        let d = cal.deadline(rome(2026, 6, 19, 9, 0), &spec("10 giorni"));
+        assert_ends_on(&d, date(2026, 6, 30));
+        assert_eq!(d.calendar_version, "it-national-2026.1+06-29");
+    }
+
+    #[test]
+    fn parses_iso_durations() {
+        let full = spec("P1Y2M10DT2H30M");
+        assert_eq!(full.rule(), Rule::Instant);
+        assert_eq!(
+            full.kind,
+            SpecKind::Iso(IsoDuration {
+                years: 1,
+                months: 2,
+                days: 10,
+                hours: 2,
+                minutes: 30,
+                ..Default::default()
+            })
+        );
+        let base = rome(2026, 1, 31, 9, 0);
+        // 31 Jan + 14 months = 31 Mar 2027, + 10 days = 10 Apr, + 2h30.
+        assert_eq!(
+            Calendar::italy().deadline(base, &full).at,
+            rome(2027, 4, 10, 11, 30)
+        );
+        assert_eq!(deadline(base, "P2W").at, deadline(base, "P14D").at);
+        assert_eq!(
+            spec("PT1M").kind,
+            SpecKind::Iso(IsoDuration {
+                minutes: 1,
+                ..Default::default()
+            })
+        );
+        assert_eq!(
+            spec("P1M").kind,
+            SpecKind::Iso(IsoDuration {
+                months: 1,
+                ..Default::default()
+            })
+        );
+        assert_eq!(spec("  p30d ").as_str(), "p30d");
+        assert_eq!(deadline(base, "PT0S").at, base);
+    }
+
+    #[test]
+    fn parses_legal_periods() {
+        for (s, rule, amount) in [
+            ("30 days", Rule::Days, 30),
+            ("1 day", Rule::Days, 1),
+            ("30 Giorni", Rule::Days, 30),
+            ("30  giorni naturali e consecutivi", Rule::Days, 30),
+            ("10 working days", Rule::WorkingDays, 10),
+            ("1 giorno lavorativo", Rule::WorkingDays, 1),
+            ("3 weeks", Rule::Weeks, 3),
+            ("6 mesi", Rule::Months, 6),
+            ("2 years", Rule::Years, 2),
+        ] {
+            assert_eq!(spec(s).kind, SpecKind::Period { rule, amount }, "{s}");
+        }
+        let parsed: DurationSpec = "5 giorni lavorativi".parse().expect("FromStr");
+        assert_eq!(parsed.to_string(), "5 giorni lavorativi");
+    }
+
+    #[test]
+    fn rejects_bad_specs_with_clear_messages() {
+        let err = |s: &str| DurationSpec::parse(s).expect_err(s).to_string();
+        assert_eq!(err("  "), "empty duration");
+        assert!(err("P").contains("no components"));
+        assert!(err("PT").contains("`T` must be followed"));
+        assert!(err("P1.5D").contains("fractional"));
+        assert!(err("P2H").contains("must follow `T`"));
+        assert!(err("P1D2Y").contains("order"));
+        assert!(err("PD").contains("preceded by a number"));
+        assert!(err("P5").contains("without a designator"));
+        assert!(err("-P1D").contains("unrecognised"));
+        assert!(err("30 settimanali").contains("unrecognised duration `30 settimanali`"));
+        assert!(err("trenta giorni").contains("unrecognised"));
+        assert!(err("0 giorni").contains("at least 1"));
+        assert!(err("P200Y").contains("too long"));
+        assert!(err("99999999999 days").contains("too long"));
+        assert!(err("P99999999999999999999D").contains("number too large"));
+        assert!(err("50000 working days").contains("too long"));
+    }
+
+    #[test]
+    fn extreme_base_saturates_instead_of_panicking() {
+        let d = deadline(DateTime::<Utc>::MAX_UTC, "P100Y");
+        assert_eq!(d.at, DateTime::<Utc>::MAX_UTC);
+        let d = deadline(DateTime::<Utc>::MAX_UTC, "30 giorni");
+        assert_eq!(d.at, DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn serializes_for_storage() {
+        let d = deadline(rome(2026, 4, 3, 10, 0), "30 giorni");
+        let json = serde_json::to_value(&d).expect("serialize");
+        assert_eq!(json["rule"], "days");
+        assert_eq!(json["spec"], "30 giorni");
+        assert_eq!(json["skipped"][0], "2026-05-03");
+        assert_eq!(json["calendar_version"], "it-national-2026.1");
+        let back: Deadline = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, d);
+        let s: DurationSpec = serde_json::from_str("\"P30D\"").expect("spec from string");
+        assert_eq!(s.rule(), Rule::Instant);
+        assert!(serde_json::from_str::<DurationSpec>("\"nonsense\"").is_err());
+    }
+}

@@ -1,0 +1,438 @@
+//! From package text to a [`Definition`]: strict parsing, meaning checks, expression compilation.
+//!
+//! Checks are collected, not stopped at the first: an administrator fixes a package in one pass.
+
+use super::document::{ActionDoc, GotoDoc, StateDoc, WorkflowDoc};
+use super::{Action, Arm, Breach, Definition, Goto, Kind, Package, SpawnSpec, Start, State, TaskSpec, WaitTimer};
+use crate::calendar::DurationSpec;
+use crate::diagnostic::{self, Diagnostic};
+use crate::expr::Expr;
+use crate::source_map::SourceMap;
+use indexmap::IndexMap;
+use procedo_forms::FormSpec;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec<Diagnostic>> {
+    let file = package.file(super::WORKFLOW_FILE);
+    let map = SourceMap::build(&package.workflow);
+    let mut cx = Checker { file: file.clone(), map: &map, diagnostics: Vec::new() };
+    for (at, message) in map.duplicates() {
+        cx.diagnostics.push(Diagnostic::new(&file, *at, message.clone()));
+    }
+    let forms = compile_forms(package, &mut cx.diagnostics);
+    let templates = check_templates(package, &mut cx.diagnostics);
+    let doc: WorkflowDoc = match serde_yaml::from_str(&package.workflow) {
+        Ok(doc) => doc,
+        Err(err) => {
+            cx.diagnostics.push(Diagnostic::from_yaml(&file, &err));
+            return Err(diagnostic::sorted(cx.diagnostics));
+        }
+    };
+    let definition = cx.definition(doc, version, package, forms, templates);
+    if cx.diagnostics.is_empty() {
+        definition.ok_or_else(Vec::new)
+    } else {
+        Err(diagnostic::sorted(cx.diagnostics))
+    }
+}
+
+fn compile_forms(package: &Package, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, FormSpec> {
+    let mut forms = BTreeMap::new();
+    for (name, source) in &package.forms {
+        let file = package.file(&format!("forms/{name}.yaml"));
+        match FormSpec::parse(name, source) {
+            Ok(form) => {
+                for (at, message) in SourceMap::build(source).duplicates() {
+                    diagnostics.push(Diagnostic::new(&file, *at, message.clone()));
+                }
+                forms.insert(name.clone(), form);
+            }
+            Err(errors) => diagnostics.extend(
+                errors.into_iter().map(|e| Diagnostic::new(&file, (e.line, e.column), e.message)),
+            ),
+        }
+    }
+    forms
+}
+
+fn check_templates(package: &Package, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+    for (name, source) in &package.templates {
+        if let Err(err) = crate::documents::check_template(source) {
+            let file = package.file(&format!("templates/{name}.hbs"));
+            diagnostics.push(Diagnostic::new(file, err.position, err.message));
+        }
+    }
+    package.templates.clone()
+}
+
+struct Checker<'a> {
+    file: String,
+    map: &'a SourceMap,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn at_key(&mut self, path: &[&str], message: impl Into<String>) {
+        let position = self.map.key(path);
+        self.diagnostics.push(Diagnostic::new(&self.file, position, message));
+    }
+
+    fn at_value(&mut self, path: &[&str], message: impl Into<String>) {
+        let position = self.map.value(path);
+        self.diagnostics.push(Diagnostic::new(&self.file, position, message));
+    }
+
+    fn expr(&mut self, path: &[&str], source: &str) -> Option<Expr> {
+        match Expr::compile(source) {
+            Ok(expr) => Some(expr),
+            Err(err) => {
+                let (line, column) = self.map.value(path);
+                let diag = Diagnostic::new(
+                    &self.file,
+                    (line, column + err.column - 1),
+                    format!("invalid expression `{source}`: {}", err.message),
+                );
+                self.diagnostics.push(diag);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, path: &[&str], text: &str) -> Option<DurationSpec> {
+        DurationSpec::parse(text)
+            .map_err(|err| self.at_value(path, format!("invalid duration `{text}`: {err}")))
+            .ok()
+    }
+
+    fn assignments(&mut self, path: &[&str], set: &IndexMap<String, String>) -> Vec<(String, Expr)> {
+        let mut out = Vec::new();
+        for (name, source) in set {
+            let mut p = path.to_vec();
+            p.extend(["set", name.as_str()]);
+            if let Some(expr) = self.expr(&p, source) {
+                out.push((name.clone(), expr));
+            }
+        }
+        out
+    }
+
+    fn definition(
+        &mut self,
+        doc: WorkflowDoc,
+        version: i64,
+        package: &Package,
+        forms: BTreeMap<String, FormSpec>,
+        templates: BTreeMap<String, String>,
+    ) -> Option<Definition> {
+        if !is_identifier(&doc.id) {
+            self.at_value(&["id"], format!("workflow id `{}` must be lowercase letters, digits and `-`", doc.id));
+        }
+        if !doc.states.contains_key(&doc.initial) {
+            self.at_value(&["initial"], format!("initial state `{}` is not defined", doc.initial));
+        }
+        let start = doc.start.clone().unwrap_or(super::document::StartDoc { roles: vec![], form: None });
+        if let Some(form) = &start.form {
+            self.require_form(&["start", "form"], form, &forms);
+        }
+        let mut states = IndexMap::new();
+        for (name, state) in &doc.states {
+            if let Some(compiled) = self.state(name, state, &doc, &forms, &templates) {
+                states.insert(name.clone(), compiled);
+            }
+        }
+        self.check_graph(&doc);
+        Some(Definition {
+            id: doc.id,
+            version,
+            title: doc.title,
+            initial: doc.initial,
+            start: Start { roles: start.roles, form: start.form },
+            states,
+            forms,
+            templates,
+            package: package.clone(),
+        })
+    }
+
+    fn require_form(&mut self, path: &[&str], name: &str, forms: &BTreeMap<String, FormSpec>) {
+        if !forms.contains_key(name) {
+            self.at_value(path, format!("form `{name}` is not in the package (expected forms/{name}.yaml)"));
+        }
+    }
+
+    fn require_templates(&mut self, path: &[&str], names: &[String], templates: &BTreeMap<String, String>) {
+        for (i, name) in names.iter().enumerate() {
+            if !templates.contains_key(name) {
+                let index = i.to_string();
+                let mut p = path.to_vec();
+                p.push(&index);
+                self.at_value(&p, format!("template `{name}` is not in the package (expected templates/{name}.hbs)"));
+            }
+        }
+    }
+
+    fn require_state(&mut self, path: &[&str], target: &str, doc: &WorkflowDoc) {
+        if !doc.states.contains_key(target) {
+            self.at_value(path, format!("unknown state `{target}`"));
+        }
+    }
+
+    fn state(
+        &mut self,
+        name: &str,
+        state: &StateDoc,
+        doc: &WorkflowDoc,
+        forms: &BTreeMap<String, FormSpec>,
+        templates: &BTreeMap<String, String>,
+    ) -> Option<State> {
+        let here = ["states", name];
+        let kinds = [
+            state.task.is_some(),
+            state.choice.is_some(),
+            state.wait.is_some(),
+            state.spawn.is_some(),
+            state.end.is_some(),
+        ];
+        let count = kinds.iter().filter(|k| **k).count();
+        if count != 1 {
+            let why = if count == 0 { "says none" } else { "says more than one" };
+            self.at_key(&here, format!("state `{name}` must be exactly one of task, choice, wait, spawn, end; it {why}"));
+            return None;
+        }
+        self.require_templates(&["states", name, "documents"], &state.documents, templates);
+        if state.task.is_none() && !state.actions.is_empty() {
+            self.at_key(&["states", name, "actions"], format!("only task states have actions; `{name}` is not a task"));
+        }
+        if state.wait.is_none() && state.on_timeout.is_some() {
+            self.at_key(&["states", name, "on_timeout"], "`on_timeout` belongs to wait states");
+        }
+        if state.spawn.is_none() && state.on_done.is_some() {
+            self.at_key(&["states", name, "on_done"], "`on_done` belongs to spawn states");
+        }
+        let mut actions = IndexMap::new();
+        for (action_name, action) in &state.actions {
+            if let Some(a) = self.action(name, action_name, action, doc, forms, templates) {
+                actions.insert(action_name.clone(), a);
+            }
+        }
+        let kind = self.kind(name, state, doc, forms)?;
+        Some(State {
+            name: name.to_string(),
+            title: state.title.clone(),
+            kind,
+            actions,
+            documents: state.documents.clone(),
+        })
+    }
+
+    fn kind(
+        &mut self,
+        name: &str,
+        state: &StateDoc,
+        doc: &WorkflowDoc,
+        forms: &BTreeMap<String, FormSpec>,
+    ) -> Option<Kind> {
+        if let Some(task) = &state.task {
+            return self.task(name, state, task, forms).map(Kind::Task);
+        }
+        if let Some(arms) = &state.choice {
+            return self.choice(name, arms, doc).map(Kind::Choice);
+        }
+        if let Some(wait) = &state.wait {
+            let path = ["states", name, "wait"];
+            let timer = match (&wait.duration, &wait.until) {
+                (Some(d), None) => WaitTimer::For(self.duration(&["states", name, "wait", "for"], d)?),
+                (None, Some(u)) => WaitTimer::Until(self.expr(&["states", name, "wait", "until"], u)?),
+                _ => {
+                    self.at_key(&path, "a wait needs exactly one of `for` (a duration) or `until` (an expression)");
+                    return None;
+                }
+            };
+            let on_timeout = self.goto(name, "on_timeout", state.on_timeout.as_ref(), doc)?;
+            return Some(Kind::Wait { timer, on_timeout });
+        }
+        if let Some(spawn) = &state.spawn {
+            if !is_identifier(&spawn.workflow) {
+                self.at_value(&["states", name, "spawn", "workflow"], "not a workflow id");
+            }
+            let foreach = self.expr(&["states", name, "spawn", "foreach"], &spawn.foreach);
+            let on_done = self.goto(name, "on_done", state.on_done.as_ref(), doc)?;
+            return Some(Kind::Spawn {
+                spawn: SpawnSpec {
+                    workflow: spawn.workflow.clone(),
+                    foreach: foreach?,
+                    item_var: spawn.item_var.clone(),
+                    into: spawn.into.clone(),
+                },
+                on_done,
+            });
+        }
+        let outcome = state.end.clone().unwrap_or_default();
+        if outcome.trim().is_empty() || outcome == "active" {
+            self.at_value(&["states", name, "end"], "an end state needs an outcome name other than `active`");
+        }
+        Some(Kind::End { outcome })
+    }
+
+    fn task(
+        &mut self,
+        name: &str,
+        state: &StateDoc,
+        task: &super::document::TaskDoc,
+        forms: &BTreeMap<String, FormSpec>,
+    ) -> Option<TaskSpec> {
+        let path = |k: &'static str| ["states", name, "task", k];
+        if state.actions.is_empty() {
+            self.at_key(&["states", name], format!("task state `{name}` has no actions: no way out"));
+        }
+        if let Some(form) = &task.form {
+            self.require_form(&path("form"), form, forms);
+        }
+        let assignee = task.assignee.as_ref().and_then(|a| self.expr(&path("assignee"), a));
+        let due = task.due.as_ref().and_then(|d| self.duration(&path("due"), d));
+        let remind = task.remind.as_ref().and_then(|d| self.duration(&path("remind"), d));
+        if task.remind.is_some() && task.due.is_none() {
+            self.at_key(&path("remind"), "`remind` is counted back from `due`, which is missing");
+        }
+        let on_breach = match &task.on_breach {
+            None => None,
+            Some(b) => {
+                let breach_path = path("on_breach");
+                if task.due.is_none() {
+                    self.at_key(&breach_path, "`on_breach` needs a `due`");
+                }
+                match (&b.escalate_to, &b.action, &b.notify) {
+                    (Some(role), None, None) => Some(Breach::EscalateTo(role.clone())),
+                    (None, Some(action), None) => {
+                        if !state.actions.contains_key(action) {
+                            self.at_value(&["states", name, "task", "on_breach", "action"], format!("unknown action `{action}` in state `{name}`"));
+                        }
+                        Some(Breach::Action(action.clone()))
+                    }
+                    (None, None, Some(role)) => Some(Breach::Notify(role.clone())),
+                    _ => {
+                        self.at_key(&breach_path, "on_breach needs exactly one of escalate_to, action, notify");
+                        None
+                    }
+                }
+            }
+        };
+        Some(TaskSpec { role: task.role.clone(), assignee, form: task.form.clone(), due, remind, on_breach })
+    }
+
+    fn action(
+        &mut self,
+        state: &str,
+        name: &str,
+        action: &ActionDoc,
+        doc: &WorkflowDoc,
+        forms: &BTreeMap<String, FormSpec>,
+        templates: &BTreeMap<String, String>,
+    ) -> Option<Action> {
+        let path = ["states", state, "actions", name];
+        self.require_state(&["states", state, "actions", name, "to"], &action.to, doc);
+        if let Some(form) = &action.form {
+            self.require_form(&["states", state, "actions", name, "form"], form, forms);
+        }
+        self.require_templates(&["states", state, "actions", name, "documents"], &action.documents, templates);
+        let when = action.when.as_ref().and_then(|w| self.expr(&["states", state, "actions", name, "when"], w));
+        let set = self.assignments(&path, &action.set);
+        Some(Action {
+            name: name.to_string(),
+            title: action.title.clone(),
+            to: action.to.clone(),
+            when,
+            set,
+            form: action.form.clone(),
+            documents: action.documents.clone(),
+        })
+    }
+
+    fn choice(&mut self, name: &str, arms: &[super::document::ChoiceArmDoc], doc: &WorkflowDoc) -> Option<Vec<Arm>> {
+        let mut out = Vec::new();
+        for (i, arm) in arms.iter().enumerate() {
+            let index = i.to_string();
+            let path = ["states", name, "choice", index.as_str()];
+            let (when, to) = match (&arm.when, &arm.to, &arm.otherwise) {
+                (Some(w), Some(t), None) => {
+                    let mut p = path.to_vec();
+                    p.push("when");
+                    (self.expr(&p, w), t.clone())
+                }
+                (None, None, Some(t)) => (None, t.clone()),
+                _ => {
+                    self.at_key(&path, "a choice arm is `{ when: EXPR, to: STATE }` or `{ otherwise: STATE }`");
+                    continue;
+                }
+            };
+            let mut target = path.to_vec();
+            target.push(if arm.otherwise.is_some() { "otherwise" } else { "to" });
+            self.require_state(&target, &to, doc);
+            if arm.when.is_none() && i + 1 != arms.len() {
+                self.at_key(&path, "`otherwise` must be the last arm: the arms after it can never be taken");
+            }
+            let set = self.assignments(&path, &arm.set);
+            out.push(Arm { when, to, set });
+        }
+        if out.last().is_none_or(|arm| arm.when.is_some()) {
+            self.at_key(&["states", name, "choice"], format!("choice `{name}` needs a final `otherwise` arm, or an instance could get stuck"));
+        }
+        Some(out)
+    }
+
+    fn goto(&mut self, state: &str, key: &'static str, goto: Option<&GotoDoc>, doc: &WorkflowDoc) -> Option<Goto> {
+        let Some(goto) = goto else {
+            self.at_key(&["states", state], format!("state `{state}` needs `{key}: {{ to: STATE }}`"));
+            return None;
+        };
+        self.require_state(&["states", state, key, "to"], &goto.to, doc);
+        let set = self.assignments(&["states", state, key], &goto.set);
+        Some(Goto { to: goto.to.clone(), set })
+    }
+
+    /// Unreachable states, and states from which no end can be reached.
+    fn check_graph(&mut self, doc: &WorkflowDoc) {
+        let edges = |s: &StateDoc| -> Vec<String> {
+            let mut out: Vec<String> = s.actions.values().map(|a| a.to.clone()).collect();
+            for arm in s.choice.iter().flatten() {
+                out.extend(arm.to.clone().into_iter().chain(arm.otherwise.clone()));
+            }
+            out.extend(s.on_timeout.iter().chain(s.on_done.iter()).map(|g| g.to.clone()));
+            out
+        };
+        let mut reached = HashSet::new();
+        let mut queue = VecDeque::from([doc.initial.clone()]);
+        while let Some(name) = queue.pop_front() {
+            if let Some(state) = doc.states.get(&name) {
+                if reached.insert(name) {
+                    queue.extend(edges(state));
+                }
+            }
+        }
+        let mut can_end: HashSet<&str> = doc.states.iter().filter(|(_, s)| s.end.is_some()).map(|(n, _)| n.as_str()).collect();
+        loop {
+            let before = can_end.len();
+            for (name, state) in &doc.states {
+                if edges(state).iter().any(|t| can_end.contains(t.as_str())) {
+                    can_end.insert(name);
+                }
+            }
+            if can_end.len() == before {
+                break;
+            }
+        }
+        for (name, state) in &doc.states {
+            if !reached.contains(name) && doc.states.contains_key(&doc.initial) {
+                self.at_key(&["states", name], format!("state `{name}` is unreachable from `{}`", doc.initial));
+            } else if !can_end.contains(name.as_str()) && !edges(state).is_empty() {
+                self.at_key(&["states", name], format!("no end state can be reached from `{name}`"));
+            }
+        }
+    }
+}
+
+/// Workflow ids and similar names: lowercase ASCII letters, digits, `-` and `_`.
+pub fn is_identifier(text: &str) -> bool {
+    !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}

@@ -1,0 +1,170 @@
+//! The workflow language as written: the YAML document model.
+//!
+//! Every type denies unknown fields, so a misspelled key (`timout: P2D`) is an error with a
+//! location instead of a silently ignored setting. These types are only the syntax; the
+//! [`super::compile`] step checks the meaning and builds the executable [`super::Definition`].
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// `workflow.yaml`: one state machine.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowDoc {
+    /// Stable identifier; deploying the same id again makes a new version.
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The state an instance enters when it starts.
+    pub initial: String,
+    /// Who may start an instance, and the form that validates the initial variables.
+    #[serde(default)]
+    pub start: Option<StartDoc>,
+    pub states: IndexMap<String, StateDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartDoc {
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub form: Option<String>,
+}
+
+/// A state. Exactly one of `task`, `choice`, `wait`, `spawn`, `end` says what kind it is.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateDoc {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub task: Option<TaskDoc>,
+    #[serde(default)]
+    pub choice: Option<Vec<ChoiceArmDoc>>,
+    #[serde(default)]
+    pub wait: Option<WaitDoc>,
+    #[serde(default)]
+    pub spawn: Option<SpawnDoc>,
+    /// Terminal state; the value is the outcome the instance ends with.
+    #[serde(default)]
+    pub end: Option<String>,
+    /// What an official may do in a task state.
+    #[serde(default)]
+    pub actions: IndexMap<String, ActionDoc>,
+    /// Where a `wait` state goes when its timer fires.
+    #[serde(default)]
+    pub on_timeout: Option<GotoDoc>,
+    /// Where a `spawn` state goes once every child has ended.
+    #[serde(default)]
+    pub on_done: Option<GotoDoc>,
+    /// Templates rendered when the state is entered.
+    #[serde(default)]
+    pub documents: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDoc {
+    /// Candidate group, inside the instance's tenant.
+    pub role: String,
+    /// Optional CEL expression naming the user the task is assigned to.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub form: Option<String>,
+    /// SLA: ISO 8601 duration, `N days` or `N working days`.
+    #[serde(default)]
+    pub due: Option<String>,
+    /// How long before `due` to remind the assignee.
+    #[serde(default)]
+    pub remind: Option<String>,
+    #[serde(default)]
+    pub on_breach: Option<BreachDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreachDoc {
+    #[serde(default)]
+    pub escalate_to: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub notify: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionDoc {
+    pub to: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// CEL guard: the action is offered only while it holds.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// Variables to assign, each from a CEL expression.
+    #[serde(default)]
+    pub set: IndexMap<String, String>,
+    /// A form of the action's own, replacing the task's form.
+    #[serde(default)]
+    pub form: Option<String>,
+    #[serde(default)]
+    pub documents: Vec<String>,
+}
+
+/// One arm of a `choice`: `{ when: EXPR, to: STATE }` or `{ otherwise: STATE }`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoiceArmDoc {
+    #[serde(default)]
+    pub when: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub otherwise: Option<String>,
+    #[serde(default)]
+    pub set: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitDoc {
+    /// A duration from entering the state.
+    #[serde(default, rename = "for")]
+    pub duration: Option<String>,
+    /// A CEL expression giving the instant to wait for.
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnDoc {
+    /// The workflow each child runs (its latest deployed version at spawn time).
+    pub workflow: String,
+    /// CEL expression yielding a list: one child per item.
+    pub foreach: String,
+    /// Name of the child's variable holding its item.
+    #[serde(default = "default_item_var", rename = "as")]
+    pub item_var: String,
+    /// Parent variable receiving the children's outcomes, in item order.
+    #[serde(default = "default_into")]
+    pub into: String,
+}
+
+fn default_item_var() -> String {
+    "item".into()
+}
+fn default_into() -> String {
+    "children".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GotoDoc {
+    pub to: String,
+    #[serde(default)]
+    pub set: IndexMap<String, String>,
+}

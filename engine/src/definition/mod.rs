@@ -1,0 +1,145 @@
+//! Workflow definitions: the package an administrator writes, and the checked, executable form
+//! the engine runs.
+//!
+//! A [`Package`] is text (the workflow YAML, its forms and templates). [`Package::compile`]
+//! parses it strictly, checks its meaning, compiles every expression and returns either a
+//! [`Definition`] or every problem found, each with a location.
+
+mod compile;
+pub mod document;
+mod package;
+
+pub use package::{Package, WORKFLOW_FILE};
+
+use crate::calendar::DurationSpec;
+use crate::expr::Expr;
+use indexmap::IndexMap;
+use procedo_forms::FormSpec;
+use std::collections::BTreeMap;
+
+/// A validated, compiled workflow, pinned to one version.
+#[derive(Debug)]
+pub struct Definition {
+    pub id: String,
+    pub version: i64,
+    pub title: String,
+    pub initial: String,
+    pub start: Start,
+    pub states: IndexMap<String, State>,
+    pub forms: BTreeMap<String, FormSpec>,
+    pub templates: BTreeMap<String, String>,
+    /// The source it was compiled from, kept so every version can be shown and re-validated.
+    pub package: Package,
+}
+
+#[derive(Debug, Default)]
+pub struct Start {
+    /// Roles allowed to start an instance; empty means any official of the tenant.
+    pub roles: Vec<String>,
+    pub form: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub name: String,
+    pub title: Option<String>,
+    pub kind: Kind,
+    pub actions: IndexMap<String, Action>,
+    pub documents: Vec<String>,
+}
+
+/// What a state does when an instance enters it.
+#[derive(Debug)]
+pub enum Kind {
+    /// Waits for an official to complete it with one of the state's actions.
+    Task(TaskSpec),
+    /// Moves on at once to the first arm whose guard holds.
+    Choice(Vec<Arm>),
+    /// Waits for a timer, then follows `on_timeout`.
+    Wait { timer: WaitTimer, on_timeout: Goto },
+    /// Starts one child instance per item and follows `on_done` when all have ended.
+    Spawn { spawn: SpawnSpec, on_done: Goto },
+    /// Ends the instance with an outcome.
+    End { outcome: String },
+}
+
+#[derive(Debug)]
+pub struct TaskSpec {
+    pub role: String,
+    pub assignee: Option<Expr>,
+    pub form: Option<String>,
+    pub due: Option<DurationSpec>,
+    pub remind: Option<DurationSpec>,
+    pub on_breach: Option<Breach>,
+}
+
+/// What happens when a task's deadline passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Breach {
+    EscalateTo(String),
+    Action(String),
+    Notify(String),
+}
+
+#[derive(Debug)]
+pub struct Action {
+    pub name: String,
+    pub title: Option<String>,
+    pub to: String,
+    pub when: Option<Expr>,
+    pub set: Vec<(String, Expr)>,
+    pub form: Option<String>,
+    pub documents: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Arm {
+    /// `None` for the `otherwise` arm.
+    pub when: Option<Expr>,
+    pub to: String,
+    pub set: Vec<(String, Expr)>,
+}
+
+#[derive(Debug)]
+pub enum WaitTimer {
+    For(DurationSpec),
+    Until(Expr),
+}
+
+#[derive(Debug)]
+pub struct SpawnSpec {
+    pub workflow: String,
+    pub foreach: Expr,
+    pub item_var: String,
+    pub into: String,
+}
+
+#[derive(Debug)]
+pub struct Goto {
+    pub to: String,
+    pub set: Vec<(String, Expr)>,
+}
+
+impl Definition {
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.states.get(name)
+    }
+
+    /// The form that validates a completion with `action` in `state`: the action's own form,
+    /// else the task's.
+    pub fn form_for(&self, state: &State, action: &Action) -> Option<&FormSpec> {
+        let task_form = match &state.kind {
+            Kind::Task(task) => task.form.as_deref(),
+            _ => None,
+        };
+        action.form.as_deref().or(task_form).and_then(|name| self.forms.get(name))
+    }
+
+    /// Workflows this one starts as children: they must be deployed before it runs.
+    pub fn spawned_workflows(&self) -> impl Iterator<Item = &str> {
+        self.states.values().filter_map(|s| match &s.kind {
+            Kind::Spawn { spawn, .. } => Some(spawn.workflow.as_str()),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,462 @@
+//! The engine as callers use it: deploy, start, complete, fire timers, read, verify.
+//!
+//! Each operation loads what the command needs, runs the pure [`machine::transition`], and asks
+//! the store to commit the result in one transaction. When the commit loses a race (another
+//! process changed the instance first) the operation reloads and decides again, so a caller
+//! sees a conflict only when their own request has become impossible, such as completing a
+//! task another official has just completed.
+
+use crate::definition::{Definition, Package};
+use crate::diagnostic::Diagnostic;
+use crate::documents::Document;
+use crate::history::{self, BrokenLink};
+use crate::machine::{self, Catalog, Command, MachineError};
+use crate::model::{Actor, Instance, Task, Timer};
+use crate::store::{InstanceFilter, Store, StoreError, TaskFilter};
+use crate::timefmt;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Where the engine gets the time: injected, so tests drive deadlines without sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        timefmt::micros(Utc::now())
+    }
+}
+
+/// A clock that moves only when told to.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(Mutex::new(timefmt::micros(start)))
+    }
+    pub fn set(&self, t: DateTime<Utc>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = timefmt::micros(t);
+        }
+    }
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|t| *t).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the package is not valid")]
+    Invalid(Vec<Diagnostic>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the submitted data is not valid")]
+    InvalidData(Vec<procedo_forms::FieldError>),
+    #[error("{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<MachineError> for EngineError {
+    fn from(err: MachineError) -> Self {
+        match err {
+            MachineError::TaskNotOpen | MachineError::NotActive(_) => EngineError::Conflict(err.to_string()),
+            MachineError::Forbidden(why) => EngineError::Forbidden(why),
+            MachineError::InvalidData(errors) => EngineError::InvalidData(errors),
+            MachineError::UnknownDefinition(id) => EngineError::NotFound(format!("workflow `{id}`")),
+            other => EngineError::Rejected(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployed {
+    pub id: String,
+    pub version: i64,
+}
+
+/// What to list in a task query.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    pub instance: Option<Uuid>,
+    /// Only tasks the caller may act on: for one of their roles, and unassigned or theirs.
+    pub mine: bool,
+    pub overdue: bool,
+    pub due_before: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+}
+
+/// The outcome of re-checking hash chains.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub instances: usize,
+    pub events: usize,
+    pub broken: Vec<BrokenLink>,
+}
+
+/// Compiled definitions by id and version, loaded from the store on first use.
+#[derive(Default)]
+struct Definitions {
+    by_version: RwLock<HashMap<(String, i64), Arc<Definition>>>,
+    latest: RwLock<HashMap<String, i64>>,
+}
+
+impl Catalog for Definitions {
+    fn get(&self, id: &str, version: i64) -> Option<Arc<Definition>> {
+        self.by_version.read().ok()?.get(&(id.to_string(), version)).cloned()
+    }
+    fn latest(&self, id: &str) -> Option<Arc<Definition>> {
+        let version = *self.latest.read().ok()?.get(id)?;
+        self.get(id, version)
+    }
+}
+
+impl Definitions {
+    fn insert(&self, definition: Definition, is_latest: bool) -> Arc<Definition> {
+        let definition = Arc::new(definition);
+        let key = (definition.id.clone(), definition.version);
+        if let Ok(mut map) = self.by_version.write() {
+            map.insert(key, definition.clone());
+        }
+        if is_latest {
+            if let Ok(mut latest) = self.latest.write() {
+                let entry = latest.entry(definition.id.clone()).or_insert(definition.version);
+                *entry = (*entry).max(definition.version);
+            }
+        }
+        definition
+    }
+}
+
+/// How many times an operation is retried after losing a race to a concurrent writer.
+const RETRIES: usize = 8;
+
+pub struct Engine {
+    store: Store,
+    definitions: Definitions,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    pub async fn connect(url: &str) -> Result<Self> {
+        Ok(Self::new(Store::connect(url).await?, Arc::new(SystemClock)))
+    }
+
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, definitions: Definitions::default(), clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Validates and stores a package as the next version of its workflow.
+    pub async fn deploy(&self, package: &Package, by: &Actor) -> Result<Deployed> {
+        let checked = package.compile(0).map_err(EngineError::Invalid)?;
+        for child in checked.spawned_workflows() {
+            if child != checked.id && self.latest_definition(child).await.is_err() {
+                let at = crate::source_map::SourceMap::build(&package.workflow).value(&["states"]);
+                let message = format!("spawned workflow `{child}` is not deployed: deploy it first");
+                return Err(EngineError::Invalid(vec![Diagnostic::new(package.file(crate::definition::WORKFLOW_FILE), at, message)]));
+            }
+        }
+        let version = self.store.insert_definition(&checked.id, &checked.title, package, &by.user, self.now()).await?;
+        let definition = package.compile(version).map_err(EngineError::Invalid)?;
+        let id = definition.id.clone();
+        self.definitions.insert(definition, true);
+        Ok(Deployed { id, version })
+    }
+
+    async fn definition(&self, id: &str, version: i64) -> Result<Arc<Definition>> {
+        if let Some(definition) = self.definitions.get(id, version) {
+            return Ok(definition);
+        }
+        let (version, package) = self
+            .store
+            .definition(id, version)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow `{id}` version {version}")))?;
+        self.compile_stored(id, version, &package, false)
+    }
+
+    /// The latest version, asked of the store: another process may have deployed since.
+    async fn latest_definition(&self, id: &str) -> Result<Arc<Definition>> {
+        let (version, package) = self
+            .store
+            .latest_definition(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow `{id}`")))?;
+        if let Some(definition) = self.definitions.get(id, version) {
+            self.definitions.insert_latest_marker(id, version);
+            return Ok(definition);
+        }
+        self.compile_stored(id, version, &package, true)
+    }
+
+    fn compile_stored(&self, id: &str, version: i64, package: &Package, is_latest: bool) -> Result<Arc<Definition>> {
+        let definition = package.compile(version).map_err(|diagnostics| {
+            EngineError::Store(StoreError::Corrupt(format!(
+                "stored workflow `{id}` v{version} no longer compiles: {}",
+                diagnostics.first().map(ToString::to_string).unwrap_or_default()
+            )))
+        })?;
+        Ok(self.definitions.insert(definition, is_latest))
+    }
+
+    /// Loads every definition a command on `definition` may need: itself and, transitively,
+    /// the latest versions of the workflows it spawns.
+    async fn warm(&self, definition: &Definition) -> Result<()> {
+        let mut pending: Vec<String> = definition.spawned_workflows().map(str::to_string).collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(id) = pending.pop() {
+            if seen.insert(id.clone()) {
+                let child = self.latest_definition(&id).await?;
+                pending.extend(child.spawned_workflows().map(str::to_string));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts an instance of the latest version of `definition` in the actor's tenant.
+    pub async fn start(&self, actor: &Actor, definition: &str, variables: Map<String, Json>) -> Result<Instance> {
+        self.start_on_behalf(actor, definition, variables, None).await
+    }
+
+    /// Starts an instance run by the actor's tenant for another tenant (a Comune served by the
+    /// Province's SUA), which can then see it too.
+    pub async fn start_on_behalf(
+        &self,
+        actor: &Actor,
+        definition: &str,
+        variables: Map<String, Json>,
+        on_behalf_of: Option<String>,
+    ) -> Result<Instance> {
+        let latest = self.latest_definition(definition).await?;
+        self.warm(&latest).await?;
+        let command = Command::Start { id: Uuid::now_v7(), definition: definition.to_string(), variables, on_behalf_of };
+        let transition = machine::transition(&self.definitions, None, vec![], command, actor, self.now())?;
+        self.store.commit(&transition).await?;
+        transition.primary().cloned().ok_or_else(|| EngineError::Rejected("nothing was started".into()))
+    }
+
+    /// An instance the actor's tenant may see; another tenant's instance is "not found".
+    pub async fn instance(&self, actor: &Actor, id: Uuid) -> Result<Instance> {
+        match self.store.instance(id).await? {
+            Some(instance) if visible(actor, &instance) => Ok(instance),
+            _ => Err(EngineError::NotFound(format!("instance {id}"))),
+        }
+    }
+
+    pub async fn instances(&self, actor: &Actor, filter: &InstanceFilter) -> Result<Vec<Instance>> {
+        Ok(self.store.instances(&actor.tenant, filter).await?)
+    }
+
+    pub async fn task(&self, actor: &Actor, id: Uuid) -> Result<Task> {
+        match self.store.task(id).await? {
+            Some(task) if task.tenant == actor.tenant => Ok(task),
+            _ => Err(EngineError::NotFound(format!("task {id}"))),
+        }
+    }
+
+    pub async fn tasks(&self, actor: &Actor, query: &TaskQuery) -> Result<Vec<Task>> {
+        if let Some(instance) = query.instance {
+            self.instance(actor, instance).await?;
+        }
+        let filter = TaskFilter {
+            instance: query.instance,
+            assignee: None,
+            due_before: if query.overdue { Some(self.now()) } else { query.due_before },
+            limit: query.limit.unwrap_or(200).clamp(1, 1000),
+        };
+        let tasks = self.store.open_tasks(&actor.tenant, &filter).await?;
+        Ok(if query.mine {
+            tasks
+                .into_iter()
+                .filter(|t| actor.has_role(&t.role) && t.assignee.as_deref().is_none_or(|a| a == actor.user))
+                .collect()
+        } else {
+            tasks
+        })
+    }
+
+    /// Assigns an open task to the actor, who must hold its role.
+    pub async fn claim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
+        let task = self.task(actor, task_id).await?;
+        if !actor.has_role(&task.role) {
+            return Err(EngineError::Forbidden(format!("this task is for the role `{}`", task.role)));
+        }
+        if !self.store.claim_task(task_id, &actor.user).await? {
+            return Err(EngineError::Conflict("the task is closed or already claimed by someone else".into()));
+        }
+        self.task(actor, task_id).await
+    }
+
+    /// Completes a task with an action and the submitted data.
+    pub async fn complete(&self, actor: &Actor, task_id: Uuid, action: &str, data: Json) -> Result<Instance> {
+        for _ in 0..RETRIES {
+            let task = self.task(actor, task_id).await?;
+            let instance = self.instance(actor, task.instance).await?;
+            let command = Command::Complete { task, action: action.to_string(), data: data.clone() };
+            match self.apply(actor, instance, command).await {
+                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
+                other => return other,
+            }
+        }
+        Err(EngineError::Conflict("the task kept changing while completing it: try again".into()))
+    }
+
+    /// Cancels an active instance (administrators only), closing its tasks and timers.
+    pub async fn cancel(&self, actor: &Actor, id: Uuid, reason: &str) -> Result<Instance> {
+        if !actor.has_role("admin") {
+            return Err(EngineError::Forbidden("only an administrator can cancel an instance".into()));
+        }
+        for _ in 0..RETRIES {
+            let instance = self.instance(actor, id).await?;
+            let command = Command::Cancel { reason: reason.to_string() };
+            match self.apply(actor, instance, command).await {
+                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
+                other => return other,
+            }
+        }
+        Err(EngineError::Conflict("the instance kept changing while cancelling it: try again".into()))
+    }
+
+    /// Runs one command on a loaded instance and commits it.
+    async fn apply(&self, actor: &Actor, instance: Instance, command: Command) -> Result<Instance> {
+        let definition = self.definition(&instance.definition, instance.definition_version).await?;
+        self.warm(&definition).await?;
+        let ancestors = self.ancestors(&instance).await?;
+        let transition = machine::transition(&self.definitions, Some(instance), ancestors, command, actor, self.now())?;
+        self.store.commit(&transition).await?;
+        transition.primary().cloned().ok_or_else(|| EngineError::Rejected("nothing changed".into()))
+    }
+
+    /// The parent chain of an instance, with their definitions loaded.
+    async fn ancestors(&self, instance: &Instance) -> Result<Vec<Instance>> {
+        let mut out = Vec::new();
+        let mut next = instance.parent.as_ref().map(|p| p.instance);
+        while let Some(id) = next {
+            let parent = self.store.instance(id).await?.ok_or_else(|| EngineError::NotFound(format!("parent instance {id}")))?;
+            self.definition(&parent.definition, parent.definition_version).await?;
+            next = parent.parent.as_ref().map(|p| p.instance);
+            out.push(parent);
+        }
+        Ok(out)
+    }
+
+    /// Fires the timers due now, each in its own transaction. Returns how many fired.
+    pub async fn fire_due_timers(&self, limit: i64) -> Result<usize> {
+        let due = self.store.due_timers(self.now(), limit).await?;
+        let mut fired = 0;
+        for timer in due {
+            match self.fire(&timer).await {
+                Ok(()) => fired += 1,
+                Err(EngineError::Store(StoreError::Conflict(_))) => {}
+                Err(err) => tracing::warn!(timer = %timer.id, error = %err, "timer could not fire"),
+            }
+        }
+        Ok(fired)
+    }
+
+    async fn fire(&self, timer: &Timer) -> Result<()> {
+        let actor = Actor::system(&timer.tenant);
+        let instance = self.store.instance(timer.instance).await?;
+        let (instance, ancestors) = match instance {
+            Some(i) => {
+                self.definition(&i.definition, i.definition_version).await?;
+                let ancestors = self.ancestors(&i).await?;
+                (Some(i), ancestors)
+            }
+            None => (None, vec![]),
+        };
+        let command = Command::FireTimer { timer: timer.clone() };
+        let transition = machine::transition(&self.definitions, instance, ancestors, command, &actor, self.now())?;
+        self.store.commit(&transition).await?;
+        Ok(())
+    }
+
+    /// The instance's history, oldest first, each event with its hash.
+    pub async fn history(&self, actor: &Actor, id: Uuid) -> Result<Vec<history::Sealed>> {
+        self.instance(actor, id).await?;
+        let stored = self.store.events(id).await?;
+        stored
+            .into_iter()
+            .map(|s| {
+                let event: history::Event = serde_json::from_str(&s.body)
+                    .map_err(|e| StoreError::Corrupt(format!("event {} of {}: {e}", s.seq, s.instance)))?;
+                Ok(history::Sealed { event, hash: s.hash, body: s.body })
+            })
+            .collect()
+    }
+
+    pub async fn documents(&self, actor: &Actor, instance: Uuid) -> Result<Vec<Document>> {
+        self.instance(actor, instance).await?;
+        Ok(self.store.documents(instance).await?)
+    }
+
+    pub async fn document(&self, actor: &Actor, id: Uuid) -> Result<Document> {
+        match self.store.document(id).await? {
+            Some(document) if self.instance(actor, document.instance).await.is_ok() => Ok(document),
+            _ => Err(EngineError::NotFound(format!("document {id}"))),
+        }
+    }
+
+    /// Re-checks every hash chain of a tenant (`None`: all tenants).
+    pub async fn verify(&self, tenant: Option<&str>) -> Result<VerifyReport> {
+        let (heads, events) = self.store.chains(tenant).await?;
+        let mut by_instance: HashMap<Uuid, Vec<history::StoredEvent>> = HashMap::new();
+        let total = events.len();
+        for event in events {
+            by_instance.entry(event.instance).or_default().push(event);
+        }
+        let mut broken = Vec::new();
+        for (id, head) in &heads {
+            let events = by_instance.remove(id).unwrap_or_default();
+            if let Err(link) = history::verify_chain(*id, &events, head) {
+                broken.push(link);
+            }
+        }
+        Ok(VerifyReport { ok: broken.is_empty(), instances: heads.len(), events: total, broken })
+    }
+}
+
+impl Definitions {
+    fn insert_latest_marker(&self, id: &str, version: i64) {
+        if let Ok(mut latest) = self.latest.write() {
+            latest.insert(id.to_string(), version);
+        }
+    }
+}
+
+/// Whether an actor's tenant may see an instance: its own, or one run on its behalf.
+fn visible(actor: &Actor, instance: &Instance) -> bool {
+    instance.tenant == actor.tenant || instance.on_behalf_of.as_deref() == Some(actor.tenant.as_str())
+}

@@ -1,0 +1,24 @@
+//! Procedo's workflow engine.
+//!
+//! A workflow is a YAML state machine ([`definition`]); an instance moves through it by
+//! commands applied by a pure transition function ([`machine`]); the [`store`] commits each
+//! transition in one database transaction, SQLite or PostgreSQL; every step is recorded in a
+//! hash-chained [`history`]. [`Engine`] ties them together for callers (the API, the CLI, tests).
+//!
+//! This crate knows nothing of HTTP.
+
+pub mod calendar;
+pub mod definition;
+pub mod diagnostic;
+pub mod documents;
+mod engine;
+pub mod expr;
+pub mod history;
+pub mod machine;
+pub mod model;
+mod source_map;
+pub mod store;
+pub mod timefmt;
+
+pub use engine::{Clock, Deployed, Engine, EngineError, ManualClock, SystemClock, TaskQuery, VerifyReport};
+pub use procedo_forms as forms;

@@ -1,0 +1,243 @@
+//! The commands: start, complete a task, fire a timer, cancel, and a child's end reaching its
+//! parent.
+
+use super::enter::{assign, enter, issue_action_documents, scope};
+use super::{Effect, MachineError, Working};
+use crate::definition::{Definition, Kind};
+use crate::history::GENESIS;
+use crate::model::{Instance, ParentLink, Status, Task, TaskStatus, Timer, TimerKind};
+use serde_json::{Map, Value as Json, json};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub fn start(
+    work: &mut Working<'_>,
+    id: Uuid,
+    definition: &str,
+    variables: Map<String, Json>,
+    on_behalf_of: Option<String>,
+    parent: Option<ParentLink>,
+) -> Result<(), MachineError> {
+    let definition = work.latest(definition)?;
+    let actor = work.actor;
+    if !definition.start.roles.is_empty() && !definition.start.roles.iter().any(|r| actor.has_role(r)) {
+        return Err(MachineError::Forbidden(format!(
+            "starting `{}` needs one of the roles: {}",
+            definition.id,
+            definition.start.roles.join(", ")
+        )));
+    }
+    let variables = match definition.start.form.as_deref().and_then(|f| definition.forms.get(f)) {
+        Some(form) => validate(form, &Json::Object(variables), &Map::new(), None, work.now)?,
+        None => variables,
+    };
+    let tenant = actor.tenant.clone();
+    create(work, id, &definition, &tenant, on_behalf_of, variables, parent)
+}
+
+/// Creates an instance of `definition` and enters its initial state.
+pub fn create(
+    work: &mut Working<'_>,
+    id: Uuid,
+    definition: &Arc<Definition>,
+    tenant: &str,
+    on_behalf_of: Option<String>,
+    variables: Map<String, Json>,
+    parent: Option<ParentLink>,
+) -> Result<(), MachineError> {
+    let now = work.now;
+    work.create(Instance {
+        id,
+        tenant: tenant.to_string(),
+        on_behalf_of,
+        definition: definition.id.clone(),
+        definition_version: definition.version,
+        state: definition.initial.clone(),
+        status: Status::Active,
+        variables: variables.clone(),
+        parent: parent.clone(),
+        children_pending: 0,
+        version: 1,
+        seq: 0,
+        last_hash: GENESIS.to_string(),
+        created_at: now,
+        updated_at: now,
+    });
+    let event = work.event(id, "started")?;
+    event.data = json!({ "definition": definition.id, "version": definition.version, "variables": variables, "parent": parent });
+    enter(work, id, &definition.initial)
+}
+
+/// Validates a submission against a form. The form's conditions see the submission as `form`,
+/// the instance variables as `vars`, and the chosen `action`.
+fn validate(
+    form: &procedo_forms::FormSpec,
+    data: &Json,
+    vars: &Map<String, Json>,
+    action: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Map<String, Json>, MachineError> {
+    let conditions = |source: &str, submitted: &Map<String, Json>| -> Result<bool, String> {
+        let expr = crate::expr::Expr::compile(source).map_err(|e| e.to_string())?;
+        let scope = crate::expr::Scope { vars, form: Some(submitted), instance: Json::Null, now, action };
+        expr.eval_bool(&scope).map_err(|e| e.to_string())
+    };
+    form.validate(data, &conditions).map_err(MachineError::InvalidData)
+}
+
+pub fn complete(work: &mut Working<'_>, id: Uuid, task: &Task, action_name: &str, data: Json) -> Result<(), MachineError> {
+    let definition = work.definition_of(id)?;
+    let instance = work.get(id)?;
+    if !instance.status.is_active() {
+        return Err(MachineError::NotActive(instance.status.label().to_string()));
+    }
+    if task.status != TaskStatus::Open || task.instance != id || task.state != instance.state {
+        return Err(MachineError::TaskNotOpen);
+    }
+    let actor = work.actor;
+    if !actor.has_role(&task.role) {
+        return Err(MachineError::Forbidden(format!("this task is for the role `{}`", task.role)));
+    }
+    if let Some(assignee) = &task.assignee {
+        if assignee != &actor.user {
+            return Err(MachineError::Forbidden(format!("this task is assigned to `{assignee}`")));
+        }
+    }
+    let state = definition
+        .state(&instance.state)
+        .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{}`", instance.state)))?;
+    let unavailable = |why: &str| MachineError::ActionNotAvailable {
+        action: action_name.to_string(),
+        state: state.name.clone(),
+        why: why.to_string(),
+    };
+    let action = state.actions.get(action_name).ok_or_else(|| {
+        let offered: Vec<&str> = state.actions.keys().map(String::as_str).collect();
+        unavailable(&format!(" (the actions are: {})", offered.join(", ")))
+    })?;
+    let form = match definition.form_for(state, action) {
+        Some(form) => validate(form, &data, &instance.variables, Some(action_name), work.now)?,
+        None => match data {
+            Json::Object(map) => map,
+            Json::Null => Map::new(),
+            _ => return Err(MachineError::Inconsistent("the data of a completion must be a JSON object".into())),
+        },
+    };
+    if let Some(guard) = &action.when {
+        let mut scope = scope(instance, Some(&form), work);
+        scope.action = Some(action_name);
+        if !guard.eval_bool(&scope)? {
+            return Err(unavailable(&format!(": its condition `{}` does not hold", guard.source())));
+        }
+    }
+    let event = work.event(id, "task_completed")?;
+    event.action = Some(action_name.to_string());
+    event.data = Json::Object(form.clone());
+    let now = work.now;
+    let closed = TaskStatus::Completed { action: action_name.to_string(), by: work.actor.user.clone() };
+    work.effect(id, Effect::CloseTask { task: task.id, status: closed, at: now }, json!({ "task_completed": task.id }))?;
+    work.push(Effect::ClearTimers { instance: id });
+    work.get_mut(id)?.variables.extend(form.clone());
+    assign(work, id, &action.set, Some(&form))?;
+    issue_action_documents(work, id, &definition, &action.documents, &form)?;
+    enter(work, id, &action.to)
+}
+
+pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineError> {
+    work.push(Effect::DeleteTimer { timer: timer.id });
+    let id = timer.instance;
+    if !work.is_loaded(id) {
+        return Ok(());
+    }
+    let instance = work.get(id)?;
+    if !instance.status.is_active() || instance.state != timer.state {
+        return Ok(());
+    }
+    let definition = work.definition_of(id)?;
+    let state = definition
+        .state(&timer.state)
+        .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{}`", timer.state)))?;
+    let lateness_ms = (work.now - timer.fire_at).num_milliseconds();
+    let event = work.event(id, "timer_fired")?;
+    event.data = json!({ "timer": timer.kind, "due_at": timer.fire_at, "lateness_ms": lateness_ms });
+    match (&timer.kind, &state.kind) {
+        (TimerKind::WaitTimeout, Kind::Wait { on_timeout, .. }) => {
+            assign(work, id, &on_timeout.set, None)?;
+            enter(work, id, &on_timeout.to)
+        }
+        (TimerKind::TaskRemind { task }, _) => work.note(id, json!({ "reminded": task })),
+        (TimerKind::TaskDue { task }, Kind::Task(spec)) => match &spec.on_breach {
+            Some(crate::definition::Breach::EscalateTo(role)) => work.effect(
+                id,
+                Effect::ReassignTask { task: *task, role: role.clone() },
+                json!({ "escalated": { "task": task, "to": role } }),
+            ),
+            Some(crate::definition::Breach::Notify(role)) => work.note(id, json!({ "notified": { "task": task, "role": role } })),
+            Some(crate::definition::Breach::Action(action)) => {
+                let action = state
+                    .actions
+                    .get(action)
+                    .ok_or_else(|| MachineError::Inconsistent(format!("unknown breach action `{action}`")))?;
+                let now = work.now;
+                let closed = TaskStatus::Completed { action: action.name.clone(), by: "system".into() };
+                work.effect(id, Effect::CloseTask { task: *task, status: closed, at: now }, json!({ "breach_action": action.name }))?;
+                work.push(Effect::ClearTimers { instance: id });
+                assign(work, id, &action.set, None)?;
+                enter(work, id, &action.to)
+            }
+            None => work.note(id, json!({ "overdue": task })),
+        },
+        _ => Ok(()),
+    }
+}
+
+pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), MachineError> {
+    let instance = work.get(id)?;
+    if !instance.status.is_active() {
+        return Err(MachineError::NotActive(instance.status.label().to_string()));
+    }
+    let now = work.now;
+    let event = work.event(id, "cancelled")?;
+    event.data = json!({ "reason": reason });
+    work.get_mut(id)?.status = Status::Cancelled { reason: reason.to_string() };
+    work.push(Effect::CancelOpenTasks { instance: id, at: now });
+    work.push(Effect::ClearTimers { instance: id });
+    Ok(())
+}
+
+/// A child ended: record its outcome in the parent and, when it was the last, move on.
+pub fn child_ended(work: &mut Working<'_>, parent: Uuid, child: Uuid, index: i64) -> Result<(), MachineError> {
+    let (outcome, variables, definition) = {
+        let c = work.get(child)?;
+        (c.status.label().to_string(), c.variables.clone(), c.definition.clone())
+    };
+    let parent_definition = work.definition_of(parent)?;
+    let (state_name, active) = {
+        let p = work.get(parent)?;
+        (p.state.clone(), p.status.is_active())
+    };
+    let Some(Kind::Spawn { spawn, on_done }) = parent_definition.state(&state_name).map(|s| &s.kind) else {
+        return Ok(()); // the parent moved on (cancelled): nothing to join
+    };
+    if !active {
+        return Ok(());
+    }
+    let event = work.event(parent, "child_ended")?;
+    event.data = json!({ "child": child, "index": index, "outcome": outcome });
+    let remaining = {
+        let p = work.get_mut(parent)?;
+        let record = json!({ "instance": child, "workflow": definition, "outcome": outcome, "variables": variables });
+        if let Some(Json::Array(slots)) = p.variables.get_mut(&spawn.into) {
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| slots.get_mut(i)) {
+                *slot = record;
+            }
+        }
+        p.children_pending -= 1;
+        p.children_pending
+    };
+    if remaining <= 0 {
+        assign(work, parent, &on_done.set, None)?;
+        enter(work, parent, &on_done.to)?;
+    }
+    Ok(())
+}

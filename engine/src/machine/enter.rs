@@ -1,0 +1,246 @@
+//! Entering a state: what each kind of state does on arrival.
+//!
+//! Task and wait states stop and wait; choice, spawn (with no children) and end states decide
+//! at once and may carry the instance further, and an end may complete a parent's join.
+
+use super::{Effect, MachineError, Working};
+use crate::calendar::Calendar;
+use crate::definition::{Arm, Definition, Goto, Kind, SpawnSpec, State, TaskSpec, WaitTimer};
+use crate::expr::{Expr, Scope};
+use crate::model::{Instance, Status, Task, TaskStatus, Timer, TimerKind};
+use serde_json::{Map, Value as Json, json};
+use uuid::Uuid;
+
+/// Upper bound on automatic moves in one command: a cycle of choices is a definition bug, not
+/// a reason to spin forever.
+const MAX_AUTOMATIC_STEPS: usize = 256;
+
+/// Builds the expression scope for an instance.
+pub fn scope<'s>(instance: &'s Instance, form: Option<&'s Map<String, Json>>, work: &Working<'_>) -> Scope<'s> {
+    Scope { vars: &instance.variables, form, instance: instance.summary(), now: work.now, action: None }
+}
+
+/// Evaluates assignments against the instance (and the submission), then stores them.
+pub fn assign(
+    work: &mut Working<'_>,
+    id: Uuid,
+    set: &[(String, Expr)],
+    form: Option<&Map<String, Json>>,
+) -> Result<(), MachineError> {
+    if set.is_empty() {
+        return Ok(());
+    }
+    let values = {
+        let instance = work.get(id)?;
+        let scope = scope(instance, form, work);
+        set.iter().map(|(name, expr)| Ok((name.clone(), expr.eval(&scope)?))).collect::<Result<Vec<_>, MachineError>>()?
+    };
+    let instance = work.get_mut(id)?;
+    for (name, value) in values {
+        instance.variables.insert(name, value);
+    }
+    Ok(())
+}
+
+/// Moves instance `id` to `target` and runs whatever the states on the way decide.
+pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), MachineError> {
+    let definition = work.definition_of(id)?;
+    let mut next = target.to_string();
+    for _ in 0..MAX_AUTOMATIC_STEPS {
+        let state = definition
+            .state(&next)
+            .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{next}`")))?;
+        work.get_mut(id)?.state = state.name.clone();
+        work.note(id, json!({ "entered": state.name }))?;
+        for template in &state.documents {
+            issue_document(work, id, &definition, template)?;
+        }
+        match arrive(work, id, state)? {
+            Some(following) => next = following,
+            None => return Ok(()),
+        }
+    }
+    Err(MachineError::Inconsistent(format!("more than {MAX_AUTOMATIC_STEPS} automatic steps: a cycle of choices?")))
+}
+
+/// Does what the state's kind does; returns the next state when it moves on at once.
+fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<String>, MachineError> {
+    match &state.kind {
+        Kind::Task(task) => open_task(work, id, state, task).map(|()| None),
+        Kind::Choice(arms) => choose(work, id, arms).map(Some),
+        Kind::Wait { timer, on_timeout } => wait(work, id, state, timer, on_timeout).map(|()| None),
+        Kind::Spawn { spawn, on_done } => spawn_children(work, id, spawn, on_done),
+        Kind::End { outcome } => end(work, id, outcome).map(|()| None),
+    }
+}
+
+fn open_task(work: &mut Working<'_>, id: Uuid, state: &State, spec: &TaskSpec) -> Result<(), MachineError> {
+    let now = work.now;
+    let instance = work.get(id)?;
+    let scope = scope(instance, None, work);
+    let assignee = match &spec.assignee {
+        Some(expr) => match expr.eval(&scope)? {
+            Json::String(user) => Some(user),
+            Json::Null => None,
+            other => return Err(MachineError::Inconsistent(format!("assignee must be a user name, got {other}"))),
+        },
+        None => None,
+    };
+    let mut actions = Vec::new();
+    for action in state.actions.values() {
+        let offered = match &action.when {
+            Some(guard) => guard.eval_bool(&scope)?,
+            None => true,
+        };
+        if offered {
+            actions.push(action.name.clone());
+        }
+    }
+    let deadline = spec.due.as_ref().map(|due| Calendar::italy().deadline(now, due));
+    let task = Task {
+        id: Uuid::now_v7(),
+        instance: id,
+        tenant: instance.tenant.clone(),
+        definition: instance.definition.clone(),
+        state: state.name.clone(),
+        role: spec.role.clone(),
+        assignee,
+        due_at: deadline.as_ref().map(|d| d.at),
+        actions,
+        status: TaskStatus::Open,
+        created_at: now,
+        closed_at: None,
+    };
+    let (tenant, state_name, task_id) = (task.tenant.clone(), state.name.clone(), task.id);
+    let note = json!({ "task_opened": { "id": task.id, "role": task.role, "assignee": task.assignee, "due": deadline } });
+    work.effect(id, Effect::OpenTask(task), note)?;
+    if let Some(deadline) = deadline {
+        let due = Timer { id: Uuid::now_v7(), instance: id, tenant: tenant.clone(), state: state_name.clone(), kind: TimerKind::TaskDue { task: task_id }, fire_at: deadline.at };
+        work.effect(id, Effect::SetTimer(due), json!({ "timer_set": { "kind": "task_due", "at": deadline.at } }))?;
+        if let Some(remind) = &spec.remind {
+            let lead = Calendar::italy().deadline(now, remind).at - now;
+            let at = deadline.at - lead;
+            if at > now {
+                let timer = Timer { id: Uuid::now_v7(), instance: id, tenant, state: state_name, kind: TimerKind::TaskRemind { task: task_id }, fire_at: at };
+                work.effect(id, Effect::SetTimer(timer), json!({ "timer_set": { "kind": "task_remind", "at": at } }))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn choose(work: &mut Working<'_>, id: Uuid, arms: &[Arm]) -> Result<String, MachineError> {
+    let mut chosen = None;
+    {
+        let instance = work.get(id)?;
+        let scope = scope(instance, None, work);
+        for arm in arms {
+            let holds = match &arm.when {
+                Some(guard) => guard.eval_bool(&scope)?,
+                None => true,
+            };
+            if holds {
+                chosen = Some(arm);
+                break;
+            }
+        }
+    }
+    let arm = chosen.ok_or_else(|| MachineError::Inconsistent("no arm of the choice holds".into()))?;
+    assign(work, id, &arm.set, None)?;
+    Ok(arm.to.clone())
+}
+
+fn wait(work: &mut Working<'_>, id: Uuid, state: &State, timer: &WaitTimer, _on_timeout: &Goto) -> Result<(), MachineError> {
+    let now = work.now;
+    let (fire_at, derivation) = match timer {
+        WaitTimer::For(spec) => {
+            let deadline = Calendar::italy().deadline(now, spec);
+            (deadline.at, json!(deadline))
+        }
+        WaitTimer::Until(expr) => {
+            let instance = work.get(id)?;
+            let at = expr.eval_instant(&scope(instance, None, work))?;
+            (at, json!({ "until": expr.source(), "at": at }))
+        }
+    };
+    let tenant = work.get(id)?.tenant.clone();
+    let timer = Timer { id: Uuid::now_v7(), instance: id, tenant, state: state.name.clone(), kind: TimerKind::WaitTimeout, fire_at };
+    work.effect(id, Effect::SetTimer(timer), json!({ "timer_set": { "kind": "wait_timeout", "deadline": derivation } }))
+}
+
+fn spawn_children(
+    work: &mut Working<'_>,
+    id: Uuid,
+    spawn: &SpawnSpec,
+    on_done: &Goto,
+) -> Result<Option<String>, MachineError> {
+    let items = {
+        let instance = work.get(id)?;
+        match spawn.foreach.eval(&scope(instance, None, work))? {
+            Json::Array(items) => items,
+            other => return Err(MachineError::Inconsistent(format!("spawn foreach must give a list, got {other}"))),
+        }
+    };
+    let child_definition = work.latest(&spawn.workflow)?;
+    {
+        let parent = work.get_mut(id)?;
+        parent.children_pending = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        parent.variables.insert(spawn.into.clone(), Json::Array(vec![Json::Null; items.len()]));
+    }
+    if items.is_empty() {
+        assign(work, id, &on_done.set, None)?;
+        return Ok(Some(on_done.to.clone()));
+    }
+    let (tenant, on_behalf_of) = {
+        let parent = work.get(id)?;
+        (parent.tenant.clone(), parent.on_behalf_of.clone())
+    };
+    for (index, item) in items.into_iter().enumerate() {
+        let child = Uuid::now_v7();
+        let mut variables = Map::new();
+        variables.insert(spawn.item_var.clone(), item);
+        variables.insert("index".into(), json!(index));
+        let link = crate::model::ParentLink { instance: id, index: i64::try_from(index).unwrap_or(i64::MAX) };
+        work.note(id, json!({ "child_started": { "id": child, "workflow": child_definition.id, "index": index } }))?;
+        super::commands::create(work, child, &child_definition, &tenant, on_behalf_of.clone(), variables, Some(link))?;
+    }
+    Ok(None)
+}
+
+fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineError> {
+    let now = work.now;
+    work.get_mut(id)?.status = Status::Ended { outcome: outcome.to_string() };
+    work.effect(id, Effect::ClearTimers { instance: id }, json!({ "ended": outcome }))?;
+    work.push(Effect::CancelOpenTasks { instance: id, at: now });
+    let parent = work.get(id)?.parent.clone();
+    if let Some(link) = parent {
+        super::commands::child_ended(work, link.instance, id, link.index)?;
+    }
+    Ok(())
+}
+
+fn issue_document(work: &mut Working<'_>, id: Uuid, definition: &Definition, template: &str) -> Result<(), MachineError> {
+    let instance = work.get(id)?;
+    let document = crate::documents::render(definition, template, instance, None, work.now)
+        .map_err(|message| MachineError::Document { template: template.to_string(), message })?;
+    let note = json!({ "document_issued": { "id": document.id, "template": template, "sha256": document.sha256 } });
+    work.effect(id, Effect::IssueDocument(document), note)
+}
+
+/// Issues the documents an action lists, with the submission visible to the template.
+pub fn issue_action_documents(
+    work: &mut Working<'_>,
+    id: Uuid,
+    definition: &Definition,
+    templates: &[String],
+    form: &Map<String, Json>,
+) -> Result<(), MachineError> {
+    for template in templates {
+        let instance = work.get(id)?;
+        let document = crate::documents::render(definition, template, instance, Some(form), work.now)
+            .map_err(|message| MachineError::Document { template: template.clone(), message })?;
+        let note = json!({ "document_issued": { "id": document.id, "template": template, "sha256": document.sha256 } });
+        work.effect(id, Effect::IssueDocument(document), note)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! The transition function: the pure heart of the engine.
+//!
+//! [`transition`] takes the instances a command touches, the command and the current time, and
+//! returns the changed instances and the effects to commit (tasks opened and closed, timers set
+//! and cleared, documents issued, history events appended). It reads no clock, does no I/O and
+//! holds no locks: the store applies its result in one database transaction, or not at all.
+//!
+//! Entering a state may move on at once (a choice, a spawn whose children all end at once, an
+//! end that completes a parent's join), so one command can touch several instances: each gets
+//! exactly one history event per command.
+
+mod commands;
+mod enter;
+mod working;
+
+pub use working::Working;
+
+use crate::definition::Definition;
+use crate::documents::Document;
+use crate::history::Sealed;
+use crate::model::{Actor, Instance, Task, TaskStatus, Timer};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Deployed definitions, as the transition function needs them (already loaded: no I/O).
+pub trait Catalog {
+    fn get(&self, id: &str, version: i64) -> Option<Arc<Definition>>;
+    fn latest(&self, id: &str) -> Option<Arc<Definition>>;
+}
+
+/// What a caller asks the engine to do to one instance.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Start { id: Uuid, definition: String, variables: Map<String, Json>, on_behalf_of: Option<String> },
+    Complete { task: Task, action: String, data: Json },
+    FireTimer { timer: Timer },
+    Cancel { reason: String },
+}
+
+/// An instance as it should be stored after the command.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub instance: Instance,
+    /// The version it was loaded at; `None` for an instance the command created.
+    pub expected_version: Option<i64>,
+}
+
+/// Something the store must do besides writing instances, in the same transaction.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    OpenTask(Task),
+    /// Fails the whole transaction if the task is no longer open.
+    CloseTask { task: Uuid, status: TaskStatus, at: DateTime<Utc> },
+    /// Closes whatever tasks of the instance are still open (cancellation, timeouts).
+    CancelOpenTasks { instance: Uuid, at: DateTime<Utc> },
+    ReassignTask { task: Uuid, role: String },
+    SetTimer(Timer),
+    /// Removes the instance's timers: it left the state they were set for.
+    ClearTimers { instance: Uuid },
+    /// Removes the timer being fired; fails the transaction if another worker fired it first.
+    DeleteTimer { timer: Uuid },
+    IssueDocument(Document),
+    AppendEvent(Sealed),
+}
+
+/// The result of one command.
+#[derive(Debug, Clone, Default)]
+pub struct Transition {
+    pub changes: Vec<Change>,
+    pub effects: Vec<Effect>,
+}
+
+impl Transition {
+    /// The instance the command was addressed to (the first one touched).
+    pub fn primary(&self) -> Option<&Instance> {
+        self.changes.first().map(|c| &c.instance)
+    }
+}
+
+/// Why a command cannot be applied. Nothing is changed when this is returned.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum MachineError {
+    #[error("workflow `{0}` is not deployed")]
+    UnknownDefinition(String),
+    #[error("the instance has ended ({0})")]
+    NotActive(String),
+    #[error("the task is no longer open")]
+    TaskNotOpen,
+    #[error("action `{action}` is not available in state `{state}`{why}")]
+    ActionNotAvailable { action: String, state: String, why: String },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the submitted data is not valid")]
+    InvalidData(Vec<procedo_forms::FieldError>),
+    #[error("{0}")]
+    Expression(#[from] crate::expr::EvalError),
+    #[error("document `{template}`: {message}")]
+    Document { template: String, message: String },
+    #[error("the definition is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// Applies `command` to `instance` (and the ancestors it may complete), at `now`, as `actor`.
+///
+/// `instance` is `None` only for [`Command::Start`]. `ancestors` are the instance's parent,
+/// grandparent… as loaded with it, needed when the instance ends and completes a parent's join.
+pub fn transition(
+    catalog: &dyn Catalog,
+    instance: Option<Instance>,
+    ancestors: Vec<Instance>,
+    command: Command,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Transition, MachineError> {
+    let mut work = Working::new(catalog, actor, now);
+    if let Some(instance) = &instance {
+        work.load(instance.clone());
+    }
+    for ancestor in ancestors {
+        work.load(ancestor);
+    }
+    match command {
+        Command::Start { id, definition, variables, on_behalf_of } => {
+            commands::start(&mut work, id, &definition, variables, on_behalf_of, None)?;
+        }
+        Command::Complete { task, action, data } => {
+            let instance = instance.ok_or_else(|| MachineError::Inconsistent("no instance".into()))?;
+            commands::complete(&mut work, instance.id, &task, &action, data)?;
+        }
+        Command::FireTimer { timer } => commands::fire_timer(&mut work, &timer)?,
+        Command::Cancel { reason } => {
+            let instance = instance.ok_or_else(|| MachineError::Inconsistent("no instance".into()))?;
+            commands::cancel(&mut work, instance.id, &reason)?;
+        }
+    }
+    Ok(work.finish())
+}

@@ -1,0 +1,130 @@
+//! The set of instances one command touches, and what it has done to them so far.
+
+use super::{Catalog, Change, Effect, MachineError, Transition};
+use crate::definition::Definition;
+use crate::history::Event;
+use crate::model::{Actor, Instance};
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+use std::sync::Arc;
+use uuid::Uuid;
+
+struct Slot {
+    instance: Instance,
+    expected_version: Option<i64>,
+    event: Option<Event>,
+}
+
+pub struct Working<'a> {
+    catalog: &'a dyn Catalog,
+    pub actor: &'a Actor,
+    pub now: DateTime<Utc>,
+    slots: IndexMap<Uuid, Slot>,
+    effects: Vec<Effect>,
+}
+
+impl<'a> Working<'a> {
+    pub fn new(catalog: &'a dyn Catalog, actor: &'a Actor, now: DateTime<Utc>) -> Self {
+        Self { catalog, actor, now, slots: IndexMap::new(), effects: Vec::new() }
+    }
+
+    /// Adds an instance as loaded from the store.
+    pub fn load(&mut self, instance: Instance) {
+        let expected_version = Some(instance.version);
+        self.slots.insert(instance.id, Slot { instance, expected_version, event: None });
+    }
+
+    /// Adds an instance created by this command.
+    pub fn create(&mut self, instance: Instance) {
+        self.slots.insert(instance.id, Slot { instance, expected_version: None, event: None });
+    }
+
+    pub fn get(&self, id: Uuid) -> Result<&Instance, MachineError> {
+        self.slots
+            .get(&id)
+            .map(|s| &s.instance)
+            .ok_or_else(|| MachineError::Inconsistent(format!("instance {id} was not loaded")))
+    }
+
+    pub fn get_mut(&mut self, id: Uuid) -> Result<&mut Instance, MachineError> {
+        self.slots
+            .get_mut(&id)
+            .map(|s| &mut s.instance)
+            .ok_or_else(|| MachineError::Inconsistent(format!("instance {id} was not loaded")))
+    }
+
+    pub fn is_loaded(&self, id: Uuid) -> bool {
+        self.slots.contains_key(&id)
+    }
+
+    pub fn definition(&self, id: &str, version: i64) -> Result<Arc<Definition>, MachineError> {
+        self.catalog.get(id, version).ok_or_else(|| MachineError::UnknownDefinition(format!("{id} v{version}")))
+    }
+
+    pub fn latest(&self, id: &str) -> Result<Arc<Definition>, MachineError> {
+        self.catalog.latest(id).ok_or_else(|| MachineError::UnknownDefinition(id.to_string()))
+    }
+
+    pub fn definition_of(&self, id: Uuid) -> Result<Arc<Definition>, MachineError> {
+        let instance = self.get(id)?;
+        self.definition(&instance.definition, instance.definition_version)
+    }
+
+    /// The history event this command writes for `id`, opened on first use with `kind`.
+    pub fn event(&mut self, id: Uuid, kind: &str) -> Result<&mut Event, MachineError> {
+        let (now, user) = (self.now, self.actor.user.clone());
+        let slot = self
+            .slots
+            .get_mut(&id)
+            .ok_or_else(|| MachineError::Inconsistent(format!("instance {id} was not loaded")))?;
+        let from = (slot.expected_version.is_some()).then(|| slot.instance.state.clone());
+        Ok(slot.event.get_or_insert_with(|| {
+            let mut event = Event::new(id, 0, now, &user, kind);
+            event.from_state = from;
+            event
+        }))
+    }
+
+    /// Records an effect and notes it in the instance's event.
+    pub fn effect(&mut self, id: Uuid, effect: Effect, note: Json) -> Result<(), MachineError> {
+        self.note(id, note)?;
+        self.effects.push(effect);
+        Ok(())
+    }
+
+    /// Records an effect that the instance's event already describes.
+    pub fn push(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    pub fn note(&mut self, id: Uuid, note: Json) -> Result<(), MachineError> {
+        let kind = "step";
+        self.event(id, kind)?.effects.push(note);
+        Ok(())
+    }
+
+    /// Seals one event per touched instance and returns everything to commit.
+    pub fn finish(self) -> Transition {
+        let now = self.now;
+        let mut changes = Vec::new();
+        let mut effects = self.effects;
+        for (_, slot) in self.slots {
+            let Some(mut event) = slot.event else { continue };
+            let mut instance = slot.instance;
+            event.seq = instance.seq + 1;
+            event.prev_hash = instance.last_hash.clone();
+            event.to_state = instance.state.clone();
+            let sealed = event.seal();
+            instance.seq += 1;
+            instance.last_hash = sealed.hash.clone();
+            instance.updated_at = now;
+            if slot.expected_version.is_some() {
+                instance.version += 1;
+            }
+            effects.push(Effect::AppendEvent(sealed));
+            changes.push(Change { instance, expected_version: slot.expected_version });
+        }
+        Transition { changes, effects }
+    }
+}

@@ -1,0 +1,213 @@
+//! The runtime records: instances, tasks, timers, and who acts on them.
+//!
+//! Statuses are enums with data per variant. They meet the database as text in exactly one
+//! place each ([`Status::to_db`] / [`Status::from_db`], and the same for tasks and timers), so a
+//! typo cannot put a row into a state the engine does not know.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use uuid::Uuid;
+
+/// Who is acting: a user of a tenant with roles. The system acts as `system` (timers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user: String,
+    pub tenant: String,
+    pub roles: Vec<String>,
+}
+
+impl Actor {
+    pub fn new(user: impl Into<String>, tenant: impl Into<String>, roles: &[&str]) -> Self {
+        Self { user: user.into(), tenant: tenant.into(), roles: roles.iter().map(|r| r.to_string()).collect() }
+    }
+
+    /// The engine itself, acting for a tenant (timers, cascades from child instances).
+    pub fn system(tenant: impl Into<String>) -> Self {
+        Self { user: "system".into(), tenant: tenant.into(), roles: vec![] }
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// Where an instance is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    /// Reached an end state with this outcome.
+    Ended { outcome: String },
+    Cancelled { reason: String },
+}
+
+impl Status {
+    /// What the API shows: `active`, `cancelled`, or the outcome of the end state.
+    pub fn label(&self) -> &str {
+        match self {
+            Status::Active => "active",
+            Status::Ended { outcome } => outcome,
+            Status::Cancelled { .. } => "cancelled",
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self, Status::Active)
+    }
+
+    /// `(status, detail)` columns.
+    pub fn to_db(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Status::Active => ("active", None),
+            Status::Ended { outcome } => ("ended", Some(outcome)),
+            Status::Cancelled { reason } => ("cancelled", Some(reason)),
+        }
+    }
+
+    pub fn from_db(status: &str, detail: Option<String>) -> Option<Self> {
+        match status {
+            "active" => Some(Status::Active),
+            "ended" => Some(Status::Ended { outcome: detail? }),
+            "cancelled" => Some(Status::Cancelled { reason: detail.unwrap_or_default() }),
+            _ => None,
+        }
+    }
+}
+
+/// A child's link to the parent that spawned it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentLink {
+    pub instance: Uuid,
+    /// Position of the child's item in the parent's `foreach` list.
+    pub index: i64,
+}
+
+/// One running (or finished) execution of a definition version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: Uuid,
+    pub tenant: String,
+    /// The tenant the procedure is run for (a Comune served by the Province's SUA), if any.
+    pub on_behalf_of: Option<String>,
+    pub definition: String,
+    pub definition_version: i64,
+    pub state: String,
+    pub status: Status,
+    pub variables: Map<String, Json>,
+    pub parent: Option<ParentLink>,
+    /// Children still running while the instance waits in a spawn state.
+    pub children_pending: i64,
+    /// Optimistic-concurrency version: every committed change increments it.
+    pub version: i64,
+    /// Number of history events so far; the next event gets `seq + 1`.
+    pub seq: i64,
+    /// Hash of the latest history event: the head of the instance's chain.
+    pub last_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Instance {
+    /// What templates and expressions see as `instance`.
+    pub fn summary(&self) -> Json {
+        serde_json::json!({
+            "id": self.id.to_string(),
+            "definition": self.definition,
+            "version": self.definition_version,
+            "tenant": self.tenant,
+            "state": self.state,
+            "status": self.status.label(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    Completed { action: String, by: String },
+    /// Closed without a completion (the instance was cancelled or moved on by a timer).
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn to_db(&self) -> (&'static str, Option<&str>, Option<&str>) {
+        match self {
+            TaskStatus::Open => ("open", None, None),
+            TaskStatus::Completed { action, by } => ("completed", Some(action), Some(by)),
+            TaskStatus::Cancelled => ("cancelled", None, None),
+        }
+    }
+
+    pub fn from_db(status: &str, action: Option<String>, by: Option<String>) -> Option<Self> {
+        match status {
+            "open" => Some(TaskStatus::Open),
+            "completed" => Some(TaskStatus::Completed { action: action?, by: by.unwrap_or_default() }),
+            "cancelled" => Some(TaskStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A user task: an instance waiting in a task state for an official.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub instance: Uuid,
+    pub tenant: String,
+    pub definition: String,
+    pub state: String,
+    pub role: String,
+    pub assignee: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// The actions offered when the task was opened (guards evaluated then).
+    pub actions: Vec<String>,
+    pub status: TaskStatus,
+    pub created_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// Why a timer exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerKind {
+    /// A wait state's timeout.
+    WaitTimeout,
+    /// A task's deadline (`due`).
+    TaskDue { task: Uuid },
+    /// A reminder before a task's deadline.
+    TaskRemind { task: Uuid },
+}
+
+impl TimerKind {
+    pub fn to_db(&self) -> (&'static str, Option<Uuid>) {
+        match self {
+            TimerKind::WaitTimeout => ("wait_timeout", None),
+            TimerKind::TaskDue { task } => ("task_due", Some(*task)),
+            TimerKind::TaskRemind { task } => ("task_remind", Some(*task)),
+        }
+    }
+
+    pub fn from_db(kind: &str, task: Option<Uuid>) -> Option<Self> {
+        match kind {
+            "wait_timeout" => Some(TimerKind::WaitTimeout),
+            "task_due" => Some(TimerKind::TaskDue { task: task? }),
+            "task_remind" => Some(TimerKind::TaskRemind { task: task? }),
+            _ => None,
+        }
+    }
+}
+
+/// A durable timer: a row in the database until it fires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    pub id: Uuid,
+    pub instance: Uuid,
+    pub tenant: String,
+    /// The state the instance was in when the timer was set: a timer for a state the instance
+    /// has left is stale and fires as a no-op.
+    pub state: String,
+    pub kind: TimerKind,
+    pub fire_at: DateTime<Utc>,
+}

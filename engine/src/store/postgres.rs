@@ -1,0 +1,35 @@
+//! PostgreSQL: for production and for several server processes sharing one database. Commits
+//! use the server's `synchronous_commit` (on by default: a commit is on disk when acknowledged).
+
+use sqlx::Row as _;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate::Migrator::with_migrations(vec![sqlx::migrate::Migration::new(
+        1,
+        "init".into(),
+        sqlx::migrate::MigrationType::Simple,
+        sqlx::SqlStr::from_static(include_str!("../../migrations/postgres/0001_init.sql")),
+        false,
+    )])
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> super::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(32)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+super::sql_store!(PgStore);

@@ -1,0 +1,111 @@
+//! Row to record conversions, shared by both backends (see `sql.rs` for why they are macros).
+//! Each macro expands to a closure `|row| -> Result<Record>`.
+
+macro_rules! instance {
+    () => {
+        |r| -> $crate::store::Result<$crate::model::Instance> {
+            let status: String = r.try_get("status")?;
+            let detail: Option<String> = r.try_get("status_detail")?;
+            let parent: Option<uuid::Uuid> = r.try_get("parent_id")?;
+            let sqlx::types::Json(variables) = r.try_get("variables")?;
+            Ok($crate::model::Instance {
+                id: r.try_get("id")?,
+                tenant: r.try_get("tenant")?,
+                on_behalf_of: r.try_get("on_behalf_of")?,
+                definition: r.try_get("definition")?,
+                definition_version: r.try_get("definition_version")?,
+                state: r.try_get("state")?,
+                status: $crate::model::Status::from_db(&status, detail)
+                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("instance status `{status}`")))?,
+                variables,
+                parent: match parent {
+                    Some(instance) => Some($crate::model::ParentLink { instance, index: r.try_get("parent_index")? }),
+                    None => None,
+                },
+                children_pending: r.try_get("children_pending")?,
+                version: r.try_get("version")?,
+                seq: r.try_get("seq")?,
+                last_hash: r.try_get("last_hash")?,
+                created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
+                updated_at: $crate::timefmt::from_db(r.try_get("updated_us")?),
+            })
+        }
+    };
+}
+
+macro_rules! task {
+    () => {
+        |r| -> $crate::store::Result<$crate::model::Task> {
+            let status: String = r.try_get("status")?;
+            let sqlx::types::Json(actions) = r.try_get("actions")?;
+            Ok($crate::model::Task {
+                id: r.try_get("id")?,
+                instance: r.try_get("instance_id")?,
+                tenant: r.try_get("tenant")?,
+                definition: r.try_get("definition")?,
+                state: r.try_get("state")?,
+                role: r.try_get("role")?,
+                assignee: r.try_get("assignee")?,
+                due_at: r.try_get::<Option<i64>, _>("due_us")?.map($crate::timefmt::from_db),
+                actions,
+                status: $crate::model::TaskStatus::from_db(&status, r.try_get("completed_action")?, r.try_get("completed_by")?)
+                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("task status `{status}`")))?,
+                created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
+                closed_at: r.try_get::<Option<i64>, _>("closed_us")?.map($crate::timefmt::from_db),
+            })
+        }
+    };
+}
+
+macro_rules! timer {
+    () => {
+        |r| -> $crate::store::Result<$crate::model::Timer> {
+            let kind: String = r.try_get("kind")?;
+            Ok($crate::model::Timer {
+                id: r.try_get("id")?,
+                instance: r.try_get("instance_id")?,
+                tenant: r.try_get("tenant")?,
+                state: r.try_get("state")?,
+                kind: $crate::model::TimerKind::from_db(&kind, r.try_get("task_id")?)
+                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("timer kind `{kind}`")))?,
+                fire_at: $crate::timefmt::from_db(r.try_get("fire_us")?),
+            })
+        }
+    };
+}
+
+macro_rules! event {
+    () => {
+        |r| -> $crate::store::Result<$crate::history::StoredEvent> {
+            Ok($crate::history::StoredEvent {
+                instance: r.try_get("instance_id")?,
+                seq: r.try_get("seq")?,
+                body: r.try_get("body")?,
+                hash: r.try_get("hash")?,
+                prev_hash: r.try_get("prev_hash")?,
+            })
+        }
+    };
+}
+
+macro_rules! document {
+    () => {
+        |r| -> $crate::store::Result<$crate::documents::Document> {
+            Ok($crate::documents::Document {
+                id: r.try_get("id")?,
+                instance: r.try_get("instance_id")?,
+                tenant: r.try_get("tenant")?,
+                template: r.try_get("template")?,
+                definition: r.try_get("definition")?,
+                definition_version: r.try_get("definition_version")?,
+                content_type: r.try_get("content_type")?,
+                content: r.try_get("content")?,
+                sha256: r.try_get("sha256")?,
+                data_sha256: r.try_get("data_sha256")?,
+                created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
+            })
+        }
+    };
+}
+
+pub(crate) use {document, event, instance, task, timer};

@@ -1,0 +1,102 @@
+//! The SQL of the store, written once for both backends.
+//!
+//! Both SQLite and PostgreSQL accept `$1`-style parameters, and the store binds the same Rust
+//! types to both (UUIDs, JSON through `sqlx::types::Json`, instants as `i64` microseconds), so
+//! every statement below is valid on both. The [`sql_store!`] macro instantiates the queries for
+//! one concrete backend: sqlx's compile-time checked macros cannot check one query against two
+//! databases (launchbadge/sqlx#121), and generic code over `sqlx::Database` costs more in trait
+//! bounds than it saves. Only DDL (the migrations) and timer claiming differ per backend.
+
+pub const INSERT_DEFINITION: &str = "INSERT INTO definitions (id, version, title, package, deployed_by, deployed_us) \
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM definitions WHERE id = $1 RETURNING version";
+pub const SELECT_DEFINITION: &str = "SELECT id, version, package FROM definitions WHERE id = $1 AND version = $2";
+pub const SELECT_LATEST_DEFINITION: &str =
+    "SELECT id, version, package FROM definitions WHERE id = $1 ORDER BY version DESC LIMIT 1";
+pub const SELECT_DEFINITIONS: &str =
+    "SELECT id, version, title, deployed_by, deployed_us FROM definitions ORDER BY id, version";
+
+macro_rules! instance_columns {
+    () => {
+        "id, tenant, on_behalf_of, definition, definition_version, state, status, status_detail, \
+     variables, parent_id, parent_index, children_pending, version, seq, last_hash, created_us, updated_us"
+    };
+}
+pub const SELECT_INSTANCE: &str = concat!("SELECT ", instance_columns!(), " FROM instances WHERE id = $1");
+pub const INSERT_INSTANCE: &str = concat!(
+    "INSERT INTO instances (",
+    instance_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+);
+pub const UPDATE_INSTANCE: &str = "UPDATE instances SET state = $1, status = $2, status_detail = $3, variables = $4, \
+     children_pending = $5, version = $6, seq = $7, last_hash = $8, updated_us = $9 WHERE id = $10 AND version = $11";
+pub const SELECT_INSTANCES: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    " FROM instances WHERE (tenant = $1 OR on_behalf_of = $1) \
+       AND ($2 IS NULL OR definition = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR state = $4) \
+     ORDER BY created_us DESC, id LIMIT $5 OFFSET $6"
+);
+pub const SELECT_INSTANCE_HEADS: &str =
+    "SELECT id, last_hash FROM instances WHERE ($1 IS NULL OR tenant = $1) ORDER BY id";
+
+macro_rules! task_columns {
+    () => {
+        "id, instance_id, tenant, definition, state, role, assignee, due_us, actions, status, \
+     completed_action, completed_by, created_us, closed_us"
+    };
+}
+pub const SELECT_TASK: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
+pub const INSERT_TASK: &str = concat!(
+    "INSERT INTO tasks (",
+    task_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+);
+pub const CLOSE_TASK: &str = "UPDATE tasks SET status = $1, completed_action = $2, completed_by = $3, closed_us = $4 \
+     WHERE id = $5 AND status = 'open'";
+pub const CANCEL_OPEN_TASKS: &str =
+    "UPDATE tasks SET status = 'cancelled', closed_us = $1 WHERE instance_id = $2 AND status = 'open'";
+pub const REASSIGN_TASK: &str = "UPDATE tasks SET role = $1, assignee = NULL WHERE id = $2 AND status = 'open'";
+pub const CLAIM_TASK: &str =
+    "UPDATE tasks SET assignee = $1 WHERE id = $2 AND status = 'open' AND (assignee IS NULL OR assignee = $1)";
+pub const SELECT_OPEN_TASKS: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE status = 'open' AND tenant = $1 AND ($2 IS NULL OR instance_id = $2) \
+       AND ($3 IS NULL OR assignee = $3) AND ($4 IS NULL OR due_us < $4) \
+     ORDER BY due_us IS NULL, due_us, created_us LIMIT $5"
+);
+
+pub const INSERT_TIMER: &str =
+    "INSERT INTO timers (id, instance_id, tenant, state, kind, task_id, fire_us) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const DELETE_TIMERS_OF_INSTANCE: &str = "DELETE FROM timers WHERE instance_id = $1";
+pub const DELETE_TIMER: &str = "DELETE FROM timers WHERE id = $1";
+pub const SELECT_DUE_TIMERS: &str = "SELECT id, instance_id, tenant, state, kind, task_id, fire_us FROM timers \
+     WHERE fire_us <= $1 ORDER BY fire_us LIMIT $2";
+
+pub const INSERT_EVENT: &str =
+    "INSERT INTO events (instance_id, seq, actor, kind, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const SELECT_EVENTS: &str =
+    "SELECT instance_id, seq, body, hash, prev_hash FROM events WHERE instance_id = $1 ORDER BY seq";
+pub const SELECT_ALL_EVENTS: &str = "SELECT e.instance_id, e.seq, e.body, e.hash, e.prev_hash FROM events e \
+     JOIN instances i ON i.id = e.instance_id WHERE ($1 IS NULL OR i.tenant = $1) ORDER BY e.instance_id, e.seq";
+
+macro_rules! document_columns {
+    () => {
+        "id, instance_id, tenant, template, definition, definition_version, content_type, \
+     content, sha256, data_sha256, created_us"
+    };
+}
+pub const INSERT_DOCUMENT: &str = concat!(
+    "INSERT INTO documents (",
+    document_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+);
+pub const SELECT_DOCUMENT: &str = concat!("SELECT ", document_columns!(), " FROM documents WHERE id = $1");
+pub const SELECT_DOCUMENTS: &str =
+    concat!("SELECT ", document_columns!(), " FROM documents WHERE instance_id = $1 ORDER BY created_us, id");
+
+pub const INSERT_TOKEN: &str = "INSERT INTO tokens (hash, user_name, tenant, roles, created_us, expires_us) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const SELECT_TOKEN: &str =
+    "SELECT user_name, tenant, roles, expires_us, revoked_us FROM tokens WHERE hash = $1";
+pub const COUNT_TOKENS: &str = "SELECT COUNT(*) FROM tokens";

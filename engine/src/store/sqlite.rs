@@ -1,0 +1,44 @@
+//! SQLite: the embedded default. One file, WAL journal, `synchronous=NORMAL` (a committed step
+//! survives a crash of the process; a power loss may lose the last few commits, which the
+//! operator can rule out with `?synchronous=full`), foreign keys on, and a busy timeout so
+//! concurrent writers queue instead of failing.
+
+use sqlx::Row as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pub(crate) pool: SqlitePool,
+}
+
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate::Migrator::with_migrations(vec![sqlx::migrate::Migration::new(
+        1,
+        "init".into(),
+        sqlx::migrate::MigrationType::Simple,
+        sqlx::SqlStr::from_static(include_str!("../../migrations/sqlite/0001_init.sql")),
+        false,
+    )])
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> super::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 4 })
+            .connect_with(options)
+            .await?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+super::sql_store!(SqliteStore);

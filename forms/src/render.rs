@@ -1,0 +1,358 @@
+//! Accessible HTML for a form.
+//!
+//! The output is a fragment (no `<form>` element, no submit button: the API owns the
+//! action URL, CSRF token and buttons). It follows the patterns public-sector design
+//! systems (Designers Italia, GOV.UK) recommend for WCAG 2.1 AA:
+//!
+//! * every control has a `<label for>` (or a `<legend>` for groups);
+//! * required fields carry a visible `*` (hidden from screen readers, which get
+//!   `aria-required="true"` instead) and a note explains the mark;
+//! * help and error texts are linked with `aria-describedby`; invalid controls get
+//!   `aria-invalid="true"`; an error summary with links to the fields comes first and
+//!   is announced (`role="alert"`);
+//! * submitted values are re-filled so nothing typed is lost;
+//! * lists are nested `<fieldset>`s with indexed names (`lots[0].cig`).
+//!
+//! Browser-side validation is not used (`required` attributes would block submitting
+//! fields hidden by `visible_if`): the server is authoritative. Conditions are exposed
+//! as `data-visible-if` / `data-required-if` for progressive enhancement.
+//! Everything that comes from the form file or from the user is HTML-escaped.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value};
+
+use crate::schema::{Field, FieldType, FormSpec};
+use crate::validate::{FieldError, parse_date};
+
+/// Escapes text for HTML element content and double- or single-quoted attributes.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Element id for a data path: `lots[0].cig` -> `f-lots-0-cig`.
+fn id_for(path: &str) -> String {
+    let mut id = String::from("f-");
+    for c in path.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            id.push(c);
+        } else if !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    id.trim_end_matches('-').to_owned()
+}
+
+/// Text shown in a control for a value (raw or normalised).
+fn display(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+struct Renderer<'a> {
+    errors: &'a [FieldError],
+    /// (path, element id, label) of every rendered control, for the error summary.
+    targets: Vec<(String, String, String)>,
+    html: String,
+}
+
+impl FormSpec {
+    /// Renders the form with `values` re-filled and `errors` shown next to their fields.
+    pub fn render_html(&self, values: &Map<String, Value>, errors: &[FieldError]) -> String {
+        let mut r = Renderer { errors, targets: Vec::new(), html: String::new() };
+        r.fields(&self.fields, values, "");
+        let mut out = String::from("<div class=\"procedo-form\">\n");
+        let _ = writeln!(out, "<h2 class=\"procedo-form-title\">{}</h2>", escape_html(&self.title));
+        if let Some(d) = &self.description {
+            let _ = writeln!(out, "<p class=\"procedo-form-description\">{}</p>", escape_html(d));
+        }
+        if !errors.is_empty() {
+            out.push_str(&r.summary());
+        }
+        out.push_str("<p class=\"procedo-required-note\">I campi contrassegnati con <span aria-hidden=\"true\">*</span> (asterisco) sono obbligatori.</p>\n");
+        out.push_str(&r.html);
+        out.push_str("</div>\n");
+        out
+    }
+}
+
+impl Renderer<'_> {
+    fn messages(&self, path: &str) -> Vec<&str> {
+        self.errors.iter().filter(|e| e.path == path).map(|e| e.message.as_str()).collect()
+    }
+
+    fn summary(&self) -> String {
+        let n = self.errors.len();
+        let mut s = String::from(
+            "<div class=\"procedo-error-summary\" role=\"alert\" aria-labelledby=\"procedo-error-summary-title\" tabindex=\"-1\">\n",
+        );
+        let title = if n == 1 { "Il modulo contiene un errore".to_owned() } else { format!("Il modulo contiene {n} errori") };
+        let _ = writeln!(s, "<h3 id=\"procedo-error-summary-title\">{title}</h3>\n<ul>");
+        for e in self.errors {
+            // The control for this path, or the nearest rendered ancestor (`lots[2]` -> `lots`).
+            let target = self.targets.iter().filter(|(p, _, _)| is_prefix(p, &e.path)).max_by_key(|(p, _, _)| p.len());
+            let text = match target {
+                Some((_, _, label)) => format!("{}: {}", escape_html(label), escape_html(&e.message)),
+                None if e.path.is_empty() => escape_html(&e.message),
+                None => format!("{}: {}", escape_html(&e.path), escape_html(&e.message)),
+            };
+            match target {
+                Some((_, id, _)) => {
+                    let _ = writeln!(s, "<li><a href=\"#{}\">{text}</a></li>", escape_html(id));
+                }
+                None => {
+                    let _ = writeln!(s, "<li>{text}</li>");
+                }
+            }
+        }
+        s.push_str("</ul>\n</div>\n");
+        s
+    }
+
+    fn fields(&mut self, fields: &[Field], values: &Map<String, Value>, prefix: &str) {
+        for field in fields {
+            let path = if prefix.is_empty() { field.name.clone() } else { format!("{prefix}.{}", field.name) };
+            self.field(field, values.get(&field.name), &path);
+        }
+    }
+
+    /// Opening of the wrapper `<div>` with type, state and condition hooks.
+    fn open_wrapper(&mut self, field: &Field, tag: &str, id: &str, invalid: bool, describedby: &str) {
+        let ty = serde_json::to_value(field.field_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let mut class = format!("procedo-field procedo-field--{ty}");
+        if invalid {
+            class.push_str(" procedo-field--error");
+        }
+        let _ = write!(self.html, "<{tag} class=\"{class}\"");
+        if tag == "fieldset" {
+            let _ = write!(self.html, " id=\"{}\"", escape_html(id));
+            if !describedby.is_empty() {
+                let _ = write!(self.html, " aria-describedby=\"{describedby}\"");
+            }
+        }
+        if let Some(expr) = &field.visible_if {
+            let _ = write!(self.html, " data-visible-if=\"{}\"", escape_html(expr));
+        }
+        if let Some(expr) = &field.required_if {
+            let _ = write!(self.html, " data-required-if=\"{}\"", escape_html(expr));
+        }
+        self.html.push_str(">\n");
+    }
+
+    /// Help and error paragraphs; returns the `aria-describedby` value.
+    fn help_and_errors(&mut self, field: &Field, id: &str, messages: &[&str]) -> String {
+        let mut describedby = Vec::new();
+        let mut help = field.help.as_deref().map(escape_html);
+        if field.field_type == FieldType::Datetime {
+            let hint = "Formato: 2024-05-01T10:00:00+02:00 (con il fuso orario).";
+            help = Some(match help {
+                Some(h) => format!("{h} {hint}"),
+                None => hint.to_owned(),
+            });
+        }
+        if let Some(h) = help {
+            let hid = format!("{id}-help");
+            let _ = writeln!(self.html, "<p id=\"{}\" class=\"procedo-help\">{h}</p>", escape_html(&hid));
+            describedby.push(hid);
+        }
+        if !messages.is_empty() {
+            let eid = format!("{id}-error");
+            let text: Vec<String> = messages.iter().map(|m| escape_html(m)).collect();
+            let _ = writeln!(
+                self.html,
+                "<p id=\"{}\" class=\"procedo-error-message\"><span class=\"procedo-visually-hidden\">Errore: </span>{}</p>",
+                escape_html(&eid),
+                text.join("; ")
+            );
+            describedby.push(eid);
+        }
+        escape_html(&describedby.join(" "))
+    }
+
+    fn label(&mut self, tag: &str, field: &Field, id: Option<&str>) {
+        let mark = if field.required {
+            "<span class=\"procedo-required\" aria-hidden=\"true\"> *</span>"
+        } else {
+            ""
+        };
+        match id {
+            Some(id) => {
+                let _ = writeln!(self.html, "<{tag} for=\"{}\">{}{mark}</{tag}>", escape_html(id), escape_html(&field.label));
+            }
+            None => {
+                let _ = writeln!(self.html, "<{tag}>{}{mark}</{tag}>", escape_html(&field.label));
+            }
+        }
+    }
+
+    /// Common ARIA attributes of a control.
+    fn aria(field: &Field, invalid: bool, describedby: &str) -> String {
+        let mut a = String::new();
+        if field.required {
+            a.push_str(" aria-required=\"true\"");
+        }
+        if invalid {
+            a.push_str(" aria-invalid=\"true\"");
+        }
+        if !describedby.is_empty() {
+            let _ = write!(a, " aria-describedby=\"{describedby}\"");
+        }
+        a
+    }
+
+    fn field(&mut self, field: &Field, value: Option<&Value>, path: &str) {
+        let id = id_for(path);
+        self.targets.push((path.to_owned(), id.clone(), field.label.clone()));
+        let messages = self.messages(path);
+        let invalid = !messages.is_empty();
+        let messages: Vec<String> = messages.into_iter().map(str::to_owned).collect();
+        let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let name = escape_html(path);
+        let eid = escape_html(&id);
+        match field.field_type {
+            FieldType::List => return self.list(field, value, path, &id, &messages),
+            FieldType::MultiChoice => return self.multi_choice(field, value, &id, &name, &messages),
+            _ => {}
+        }
+        self.open_wrapper(field, "div", &id, invalid, "");
+        if field.field_type == FieldType::Boolean {
+            let describedby = self.help_and_errors(field, &id, &messages);
+            let checked = match value {
+                Some(Value::Bool(true)) => " checked",
+                Some(Value::String(s)) if matches!(s.trim().to_lowercase().as_str(), "true" | "on" | "1" | "si" | "sì") => " checked",
+                _ => "",
+            };
+            let aria = Self::aria(field, invalid, &describedby);
+            let _ = writeln!(self.html, "<input type=\"checkbox\" id=\"{eid}\" name=\"{name}\" value=\"true\"{checked}{aria}>");
+            self.label("label", field, Some(&id));
+            self.html.push_str("</div>\n");
+            return;
+        }
+        self.label("label", field, Some(&id));
+        let describedby = self.help_and_errors(field, &id, &messages);
+        let aria = Self::aria(field, invalid, &describedby);
+        let text = display(value);
+        let val = escape_html(&text);
+        let input = |kind: &str, extra: &str| format!("<input type=\"{kind}\" id=\"{eid}\" name=\"{name}\" value=\"{val}\"{extra}{aria}>\n");
+        let identifier = " autocapitalize=\"characters\" autocomplete=\"off\" spellcheck=\"false\"";
+        let control = match field.field_type {
+            FieldType::Textarea => format!("<textarea id=\"{eid}\" name=\"{name}\" rows=\"5\"{aria}>{val}</textarea>\n"),
+            FieldType::Integer => input("text", " inputmode=\"numeric\""),
+            FieldType::Decimal | FieldType::Money | FieldType::Percentage => input("text", " inputmode=\"decimal\""),
+            FieldType::Date => {
+                let iso = parse_date(&text).map(|d| d.format("%Y-%m-%d").to_string());
+                let val = escape_html(iso.as_deref().unwrap_or(&text));
+                format!("<input type=\"date\" id=\"{eid}\" name=\"{name}\" value=\"{val}\"{aria}>\n")
+            }
+            FieldType::Email | FieldType::Pec => input("email", " autocomplete=\"email\" spellcheck=\"false\""),
+            FieldType::Phone => input("tel", " autocomplete=\"tel\""),
+            FieldType::Url => input("url", " spellcheck=\"false\""),
+            FieldType::CodiceFiscale | FieldType::PartitaIva | FieldType::Cig | FieldType::Cup | FieldType::Iban => {
+                input("text", identifier)
+            }
+            FieldType::Document => input("text", " class=\"procedo-document\" spellcheck=\"false\""),
+            FieldType::Choice => {
+                let mut s = format!("<select id=\"{eid}\" name=\"{name}\"{aria}>\n<option value=\"\">— Selezionare —</option>\n");
+                for o in field.options.as_deref().unwrap_or_default() {
+                    let selected = if o.value == text.trim() { " selected" } else { "" };
+                    let _ = writeln!(s, "<option value=\"{}\"{selected}>{}</option>", escape_html(&o.value), escape_html(&o.label));
+                }
+                s.push_str("</select>\n");
+                s
+            }
+            _ => input("text", ""),
+        };
+        self.html.push_str(&control);
+        self.html.push_str("</div>\n");
+    }
+
+    fn multi_choice(&mut self, field: &Field, value: Option<&Value>, id: &str, name: &str, messages: &[&str]) {
+        let selected: Vec<String> = match value {
+            Some(Value::Array(a)) => a.iter().map(|v| display(Some(v))).collect(),
+            Some(v) => vec![display(Some(v))],
+            None => Vec::new(),
+        };
+        let invalid = !messages.is_empty();
+        let ids = describedby_ids(field, id, invalid);
+        self.open_wrapper(field, "fieldset", id, invalid, &ids);
+        self.label("legend", field, None);
+        self.help_and_errors(field, id, messages);
+        for (i, o) in field.options.as_deref().unwrap_or_default().iter().enumerate() {
+            let oid = escape_html(&format!("{id}-{i}"));
+            let checked = if selected.iter().any(|s| s.trim() == o.value) { " checked" } else { "" };
+            let invalid_attr = if invalid { " aria-invalid=\"true\"" } else { "" };
+            let _ = writeln!(
+                self.html,
+                "<div class=\"procedo-option\"><input type=\"checkbox\" id=\"{oid}\" name=\"{name}\" value=\"{}\"{checked}{invalid_attr}><label for=\"{oid}\">{}</label></div>",
+                escape_html(&o.value),
+                escape_html(&o.label)
+            );
+        }
+        self.html.push_str("</fieldset>\n");
+    }
+
+    fn list(&mut self, field: &Field, value: Option<&Value>, path: &str, id: &str, messages: &[&str]) {
+        let items: &[Value] = match value {
+            Some(Value::Array(a)) => a,
+            _ => &[],
+        };
+        let invalid = !messages.is_empty();
+        let ids = describedby_ids(field, id, invalid);
+        self.open_wrapper(field, "fieldset", id, invalid, &ids);
+        self.label("legend", field, None);
+        self.help_and_errors(field, id, messages);
+        let count = items.len().max(field.min_items.unwrap_or(0)).max(1);
+        let empty = Map::new();
+        let sub = field.fields.as_deref().unwrap_or_default();
+        for i in 0..count {
+            let item_path = format!("{path}[{i}]");
+            let item_id = id_for(&item_path);
+            self.targets.push((item_path.clone(), item_id.clone(), format!("{} n. {}", field.label, i + 1)));
+            let item_messages = self.messages(&item_path).join("; ");
+            let _ = writeln!(self.html, "<fieldset class=\"procedo-list-item\" id=\"{}\">", escape_html(&item_id));
+            let _ = writeln!(self.html, "<legend>{} n. {}</legend>", escape_html(&field.label), i + 1);
+            if !item_messages.is_empty() {
+                let _ = writeln!(self.html, "<p class=\"procedo-error-message\"><span class=\"procedo-visually-hidden\">Errore: </span>{}</p>", escape_html(&item_messages));
+            }
+            let values = match items.get(i) {
+                Some(Value::Object(m)) => m,
+                _ => &empty,
+            };
+            self.fields(sub, values, &item_path);
+            self.html.push_str("</fieldset>\n");
+        }
+        self.html.push_str("</fieldset>\n");
+    }
+}
+
+/// `aria-describedby` for a group, computed before its help/error paragraphs exist.
+fn describedby_ids(field: &Field, id: &str, invalid: bool) -> String {
+    let mut ids = Vec::new();
+    if field.help.is_some() {
+        ids.push(format!("{id}-help"));
+    }
+    if invalid {
+        ids.push(format!("{id}-error"));
+    }
+    escape_html(&ids.join(" "))
+}
+
+/// `a` is `b` or an ancestor path of `b` (`lots` of `lots[0].cig`, `lots[0]` of `lots[0].cig`).
+fn is_prefix(a: &str, b: &str) -> bool {
+    b == a || (b.starts_with(a) && matches!(b.as_bytes().get(a.len()), Some(b'.') | Some(b'[')))
+}
