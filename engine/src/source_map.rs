@@ -113,6 +113,19 @@ impl SourceMap {
             .unwrap_or((1, 1))
     }
 
+    /// The first place (by line) where `key` is written somewhere below `prefix`: where an
+    /// unknown field reported by the deserialiser, which gives no position, actually is.
+    pub fn find_key_below(&self, prefix: &[&str], key: &str) -> Option<(usize, usize)> {
+        let prefix = join(prefix);
+        self.keys
+            .iter()
+            .filter(|(path, _)| {
+                path.starts_with(&prefix) && path.rsplit(SEP).next() == Some(key) && path.len() > prefix.len()
+            })
+            .map(|(_, at)| *at)
+            .min()
+    }
+
     /// Duplicate keys, each at the position of its second occurrence.
     pub fn duplicates(&self) -> &[((usize, usize), String)] {
         &self.duplicates

@@ -78,7 +78,7 @@ impl IdError {
         }
     }
 
-    /// Italian explanation, meant to follow "<Identificativo> non valido: ".
+    /// Italian explanation, meant to follow `"Codice fiscale non valido: "`.
     pub fn message(self) -> &'static str {
         match self {
             IdError::Empty => "valore vuoto",
@@ -94,7 +94,11 @@ impl IdError {
 /// Uppercases and removes every kind of whitespace: people paste identifiers grouped
 /// in blocks ("IT60 X054 …") and with trailing newlines.
 fn compact_upper(input: &str) -> String {
-    input.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_uppercase).collect()
+    input
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -124,7 +128,11 @@ fn cf_table_sum(chars: &[u8]) -> Option<u32> {
             _ => return None,
         };
         // i is 0-based: i even <=> 1-based position odd.
-        sum += if i % 2 == 0 { CF_ODD[index] } else { index as u32 };
+        sum += if i % 2 == 0 {
+            CF_ODD[index]
+        } else {
+            index as u32
+        };
     }
     Some(sum)
 }
@@ -300,13 +308,53 @@ pub fn cup(input: &str) -> Result<Normalised, IdError> {
 /// IBAN lengths from the SWIFT IBAN registry: all EU/EEA countries plus the
 /// neighbours an Italian administration pays most often.
 const IBAN_LENGTHS: &[(&str, usize)] = &[
-    ("AD", 24), ("AL", 28), ("AT", 20), ("BA", 20), ("BE", 16), ("BG", 22), ("CH", 21),
-    ("CY", 28), ("CZ", 24), ("DE", 22), ("DK", 18), ("EE", 20), ("ES", 24), ("FI", 18),
-    ("FO", 18), ("FR", 27), ("GB", 22), ("GI", 23), ("GL", 18), ("GR", 27), ("HR", 21),
-    ("HU", 28), ("IE", 22), ("IS", 26), ("IT", 27), ("LI", 21), ("LT", 20), ("LU", 20),
-    ("LV", 21), ("MC", 27), ("ME", 22), ("MK", 19), ("MT", 31), ("NL", 18), ("NO", 15),
-    ("PL", 28), ("PT", 25), ("RO", 24), ("RS", 22), ("SE", 24), ("SI", 19), ("SK", 24),
-    ("SM", 27), ("TR", 26), ("UA", 29), ("VA", 22), ("XK", 20),
+    ("AD", 24),
+    ("AL", 28),
+    ("AT", 20),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("CH", 21),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("EE", 20),
+    ("ES", 24),
+    ("FI", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IS", 26),
+    ("IT", 27),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("MC", 27),
+    ("ME", 22),
+    ("MK", 19),
+    ("MT", 31),
+    ("NL", 18),
+    ("NO", 15),
+    ("PL", 28),
+    ("PT", 25),
+    ("RO", 24),
+    ("RS", 22),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("XK", 20),
 ];
 
 /// Validates an IBAN (ISO 13616): country letters, two check digits, alphanumeric BBAN,
@@ -360,7 +408,11 @@ pub fn iban(input: &str) -> Result<Normalised, IdError> {
             b'0'..=b'9' => u32::from(c - b'0'),
             _ => u32::from(c - b'A') + 10,
         };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     if rem != 1 {
         return Err(IdError::Checksum);
@@ -430,7 +482,9 @@ pub fn email(input: &str) -> Result<Normalised, IdError> {
     }
     let local_ok = !local.is_empty()
         && local.len() <= 64
-        && local.split('.').all(|part| !part.is_empty() && part.chars().all(is_atext));
+        && local
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(is_atext));
     if !local_ok {
         return Err(IdError::Format);
     }
@@ -487,7 +541,11 @@ pub fn phone(input: &str) -> Result<Normalised, IdError> {
         _ => false,
     };
     if !ok {
-        return Err(if national.is_empty() { IdError::Empty } else { IdError::Format });
+        return Err(if national.is_empty() {
+            IdError::Empty
+        } else {
+            IdError::Format
+        });
     }
     Ok(Normalised(format!("+39{national}")))
 }
@@ -515,7 +573,10 @@ pub fn url(input: &str) -> Result<Normalised, IdError> {
     if s.is_empty() {
         return Err(IdError::Empty);
     }
-    if !s.is_ascii() || s.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+    if !s.is_ascii()
+        || s.chars()
+            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+    {
         return Err(IdError::Characters);
     }
     let (scheme, rest) = s.split_once("://").ok_or(IdError::Format)?;
@@ -574,7 +635,10 @@ mod tests {
 
     #[test]
     fn codice_fiscale_is_normalised_to_uppercase_without_spaces() {
-        assert_eq!(ok(codice_fiscale(" rssmra85t10 a562s\n")), "RSSMRA85T10A562S");
+        assert_eq!(
+            ok(codice_fiscale(" rssmra85t10 a562s\n")),
+            "RSSMRA85T10A562S"
+        );
     }
 
     #[test]
@@ -656,12 +720,24 @@ mod tests {
 
     #[test]
     fn registry_example_ibans_are_accepted() {
-        assert_eq!(ok(iban("IT60X0542811101000000123456")), "IT60X0542811101000000123456");
-        assert_eq!(ok(iban("it60 x054 2811 1010 0000 0123 456")), "IT60X0542811101000000123456");
-        assert_eq!(ok(iban("SM86U0322509800000000270100")), "SM86U0322509800000000270100");
+        assert_eq!(
+            ok(iban("IT60X0542811101000000123456")),
+            "IT60X0542811101000000123456"
+        );
+        assert_eq!(
+            ok(iban("it60 x054 2811 1010 0000 0123 456")),
+            "IT60X0542811101000000123456"
+        );
+        assert_eq!(
+            ok(iban("SM86U0322509800000000270100")),
+            "SM86U0322509800000000270100"
+        );
         assert_eq!(ok(iban("DE89370400440532013000")), "DE89370400440532013000");
         assert_eq!(ok(iban("GB82WEST12345698765432")), "GB82WEST12345698765432");
-        assert_eq!(ok(iban("FR1420041010050500013M02606")), "FR1420041010050500013M02606");
+        assert_eq!(
+            ok(iban("FR1420041010050500013M02606")),
+            "FR1420041010050500013M02606"
+        );
     }
 
     #[test]
@@ -670,7 +746,10 @@ mod tests {
         // mod-97 is fine but the CIN letter is wrong (Wikipedia's made-up example).
         assert_eq!(iban("IT40S0542811101000000123456"), Err(IdError::Checksum));
         assert_eq!(iban("IT60X054281110100000012345"), Err(IdError::Length));
-        assert_eq!(iban("IT60X05428111010000001234-6"), Err(IdError::Characters));
+        assert_eq!(
+            iban("IT60X05428111010000001234-6"),
+            Err(IdError::Characters)
+        );
         assert_eq!(iban("IT6XX0542811101000000123456"), Err(IdError::Format));
         assert_eq!(iban("1T60X0542811101000000123456"), Err(IdError::Country));
         assert_eq!(iban("DE8937040044053201300"), Err(IdError::Length));
@@ -678,9 +757,26 @@ mod tests {
 
     #[test]
     fn email_and_pec_accept_ordinary_addresses() {
-        assert_eq!(ok(email("Mario.Rossi@Comune.Example.IT")), "Mario.Rossi@comune.example.it");
-        assert_eq!(ok(pec("protocollo@pec.provincia.example.it")), "protocollo@pec.provincia.example.it");
-        for bad in ["", "mario", "mario@", "@x.it", "a@@x.it", "a@x", "a b@x.it", "a..b@x.it", "a@-x.it", "a@x.i"] {
+        assert_eq!(
+            ok(email("Mario.Rossi@Comune.Example.IT")),
+            "Mario.Rossi@comune.example.it"
+        );
+        assert_eq!(
+            ok(pec("protocollo@pec.provincia.example.it")),
+            "protocollo@pec.provincia.example.it"
+        );
+        for bad in [
+            "",
+            "mario",
+            "mario@",
+            "@x.it",
+            "a@@x.it",
+            "a@x",
+            "a b@x.it",
+            "a..b@x.it",
+            "a@-x.it",
+            "a@x.i",
+        ] {
             assert!(email(bad).is_err(), "{bad} accepted");
         }
     }
@@ -698,10 +794,22 @@ mod tests {
 
     #[test]
     fn http_urls_are_accepted_and_others_rejected() {
-        assert_eq!(ok(url("HTTPS://Www.Comune.Example.it/albo?x=1")), "https://www.comune.example.it/albo?x=1");
+        assert_eq!(
+            ok(url("HTTPS://Www.Comune.Example.it/albo?x=1")),
+            "https://www.comune.example.it/albo?x=1"
+        );
         assert_eq!(ok(url("http://localhost:8080/")), "http://localhost:8080/");
         assert_eq!(ok(url("http://10.0.0.1/x")), "http://10.0.0.1/x");
-        for bad in ["", "ftp://x.it", "https://", "https://x", "https://a b.it", "javascript:alert(1)", "https://u:p@x.it", "https://x.it:99999"] {
+        for bad in [
+            "",
+            "ftp://x.it",
+            "https://",
+            "https://x",
+            "https://a b.it",
+            "javascript:alert(1)",
+            "https://u:p@x.it",
+            "https://x.it:99999",
+        ] {
             assert!(url(bad).is_err(), "{bad} accepted");
         }
     }

@@ -41,7 +41,11 @@ pub enum FormError {
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl From<Vec<FormDiagnostic>> for FormError {

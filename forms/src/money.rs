@@ -125,7 +125,11 @@ fn strip_decorations(input: &str) -> Result<(bool, &str), NumberError> {
 /// Integer part that may use `.` as thousands separator.
 fn grouped_integer(s: &str) -> Result<String, NumberError> {
     if !s.contains('.') {
-        return if all_digits(s) { Ok(s.to_owned()) } else { Err(NumberError::Format) };
+        return if all_digits(s) {
+            Ok(s.to_owned())
+        } else {
+            Err(NumberError::Format)
+        };
     }
     let mut groups = s.split('.');
     let first = groups.next().unwrap_or("");
@@ -145,7 +149,10 @@ fn grouped_integer(s: &str) -> Result<String, NumberError> {
 /// The grammar described in the module documentation.
 fn parse_parts(input: &str) -> Result<Parts, NumberError> {
     let (negative, s) = strip_decorations(input)?;
-    if !s.bytes().all(|c| c.is_ascii_digit() || c == b'.' || c == b',') {
+    if !s
+        .bytes()
+        .all(|c| c.is_ascii_digit() || c == b'.' || c == b',')
+    {
         return Err(NumberError::Format);
     }
     if s.matches(',').count() > 1 {
@@ -161,13 +168,19 @@ fn parse_parts(input: &str) -> Result<Parts, NumberError> {
         (grouped_integer(int)?, frac.to_owned())
     } else if s.matches('.').count() == 1 {
         match s.split_once('.') {
-            Some((int, frac)) if all_digits(int) && all_digits(frac) => (int.to_owned(), frac.to_owned()),
+            Some((int, frac)) if all_digits(int) && all_digits(frac) => {
+                (int.to_owned(), frac.to_owned())
+            }
             _ => return Err(NumberError::Format),
         }
     } else {
         (grouped_integer(s)?, String::new())
     };
-    Ok(Parts { negative, integer, fraction })
+    Ok(Parts {
+        negative,
+        integer,
+        fraction,
+    })
 }
 
 /// Machine notation of a JSON number's text: `-?digits(.digits)?([eE][+-]?digits)?`.
@@ -274,7 +287,10 @@ pub fn format_decimal(value: Decimal) -> String {
 /// business (the form validator defaults to 0–100).
 pub fn parse_percentage(input: &str, allow_negative: bool) -> Result<Decimal, NumberError> {
     let trimmed = input.trim();
-    let without_sign = trimmed.strip_suffix('%').map(str::trim_end).unwrap_or(trimmed);
+    let without_sign = trimmed
+        .strip_suffix('%')
+        .map(str::trim_end)
+        .unwrap_or(trimmed);
     if without_sign.is_empty() {
         return Err(NumberError::Empty);
     }
@@ -284,7 +300,11 @@ pub fn parse_percentage(input: &str, allow_negative: bool) -> Result<Decimal, Nu
     };
     let separators = s.bytes().filter(|&c| c == b'.' || c == b',').count();
     if separators > 1 {
-        return Err(if s.contains('.') && s.contains(',') { NumberError::Ambiguous } else { NumberError::Format });
+        return Err(if s.contains('.') && s.contains(',') {
+            NumberError::Ambiguous
+        } else {
+            NumberError::Format
+        });
     }
     let (integer, fraction) = match s.split_once(['.', ',']) {
         Some((i, f)) if all_digits(f) => (i, f),
@@ -294,7 +314,11 @@ pub fn parse_percentage(input: &str, allow_negative: bool) -> Result<Decimal, Nu
     if !all_digits(integer) {
         return Err(NumberError::Format);
     }
-    let parts = Parts { negative, integer: integer.to_owned(), fraction: fraction.to_owned() };
+    let parts = Parts {
+        negative,
+        integer: integer.to_owned(),
+        fraction: fraction.to_owned(),
+    };
     check_sign(parts.to_decimal()?, allow_negative)
 }
 
@@ -339,7 +363,23 @@ mod tests {
 
     #[test]
     fn garbage_money_is_rejected() {
-        for bad in ["", "  ", "abc", "1 234", ",5", "5,", "5.", ".5", "45.55.500", "1.2345.678", "1e3", "--5", "+5", "1,2,3", "€"] {
+        for bad in [
+            "",
+            "  ",
+            "abc",
+            "1 234",
+            ",5",
+            "5,",
+            "5.",
+            ".5",
+            "45.55.500",
+            "1.2345.678",
+            "1e3",
+            "--5",
+            "+5",
+            "1,2,3",
+            "€",
+        ] {
             assert!(money(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(money("10,555"), Err(NumberError::TooManyDecimals));
@@ -349,40 +389,94 @@ mod tests {
     #[test]
     fn negative_money_needs_permission() {
         assert_eq!(money("-5,00"), Err(NumberError::Negative));
-        assert_eq!(parse_money("-5,00", true).map(format_money), Ok("-5.00".into()));
+        assert_eq!(
+            parse_money("-5,00", true).map(format_money),
+            Ok("-5.00".into())
+        );
         assert_eq!(money("-0,00"), Ok("0.00".into()));
     }
 
     #[test]
     fn json_numbers_are_exact_money() {
-        assert_eq!(money_from_json(&json!(4555500), false).map(format_money), Ok("4555500.00".into()));
-        assert_eq!(money_from_json(&json!(12.5), false).map(format_money), Ok("12.50".into()));
-        assert_eq!(money_from_json(&json!(0.1), false).map(format_money), Ok("0.10".into()));
-        assert_eq!(money_from_json(&json!(0.1 + 0.2), false), Err(NumberError::TooManyDecimals));
-        assert_eq!(money_from_json(&json!(-1), false), Err(NumberError::Negative));
-        assert_eq!(money_from_json(&json!(true), false), Err(NumberError::Format));
-        assert_eq!(money_from_json(&json!("1.000,10"), false).map(format_money), Ok("1000.10".into()));
+        assert_eq!(
+            money_from_json(&json!(4555500), false).map(format_money),
+            Ok("4555500.00".into())
+        );
+        assert_eq!(
+            money_from_json(&json!(12.5), false).map(format_money),
+            Ok("12.50".into())
+        );
+        assert_eq!(
+            money_from_json(&json!(0.1), false).map(format_money),
+            Ok("0.10".into())
+        );
+        assert_eq!(
+            money_from_json(&json!(0.1 + 0.2), false),
+            Err(NumberError::TooManyDecimals)
+        );
+        assert_eq!(
+            money_from_json(&json!(-1), false),
+            Err(NumberError::Negative)
+        );
+        assert_eq!(
+            money_from_json(&json!(true), false),
+            Err(NumberError::Format)
+        );
+        assert_eq!(
+            money_from_json(&json!("1.000,10"), false).map(format_money),
+            Ok("1000.10".into())
+        );
         assert!(money_from_json(&json!(1e300), false).is_err());
     }
 
     #[test]
     fn decimals_keep_all_places_and_drop_trailing_zeros() {
-        assert_eq!(parse_decimal("1.234,5670", false).map(format_decimal), Ok("1234.567".into()));
-        assert_eq!(parse_decimal("4.555", false).map(format_decimal), Ok("4.555".into()));
-        assert_eq!(parse_decimal("-3", true).map(format_decimal), Ok("-3".into()));
+        assert_eq!(
+            parse_decimal("1.234,5670", false).map(format_decimal),
+            Ok("1234.567".into())
+        );
+        assert_eq!(
+            parse_decimal("4.555", false).map(format_decimal),
+            Ok("4.555".into())
+        );
+        assert_eq!(
+            parse_decimal("-3", true).map(format_decimal),
+            Ok("-3".into())
+        );
         assert_eq!(parse_decimal("-3", false), Err(NumberError::Negative));
-        assert_eq!(decimal_from_json(&json!(2.25), false).map(format_decimal), Ok("2.25".into()));
-        assert_eq!(parse_decimal("1".repeat(40).as_str(), false), Err(NumberError::OutOfRange));
+        assert_eq!(
+            decimal_from_json(&json!(2.25), false).map(format_decimal),
+            Ok("2.25".into())
+        );
+        assert_eq!(
+            parse_decimal("1".repeat(40).as_str(), false),
+            Err(NumberError::OutOfRange)
+        );
     }
 
     #[test]
     fn percentages_accept_comma_dot_and_percent_sign() {
-        assert_eq!(parse_percentage("12,5", false).map(format_decimal), Ok("12.5".into()));
-        assert_eq!(parse_percentage("12.345 %", false).map(format_decimal), Ok("12.345".into()));
-        assert_eq!(parse_percentage("22%", false).map(format_decimal), Ok("22".into()));
-        assert_eq!(parse_percentage("1.2,3", false), Err(NumberError::Ambiguous));
+        assert_eq!(
+            parse_percentage("12,5", false).map(format_decimal),
+            Ok("12.5".into())
+        );
+        assert_eq!(
+            parse_percentage("12.345 %", false).map(format_decimal),
+            Ok("12.345".into())
+        );
+        assert_eq!(
+            parse_percentage("22%", false).map(format_decimal),
+            Ok("22".into())
+        );
+        assert_eq!(
+            parse_percentage("1.2,3", false),
+            Err(NumberError::Ambiguous)
+        );
         assert_eq!(parse_percentage("%", false), Err(NumberError::Empty));
         assert_eq!(parse_percentage("-1", false), Err(NumberError::Negative));
-        assert_eq!(percentage_from_json(&json!(7.5), false).map(format_decimal), Ok("7.5".into()));
+        assert_eq!(
+            percentage_from_json(&json!(7.5), false).map(format_decimal),
+            Ok("7.5".into())
+        );
     }
 }

@@ -74,12 +74,24 @@ struct Renderer<'a> {
 impl FormSpec {
     /// Renders the form with `values` re-filled and `errors` shown next to their fields.
     pub fn render_html(&self, values: &Map<String, Value>, errors: &[FieldError]) -> String {
-        let mut r = Renderer { errors, targets: Vec::new(), html: String::new() };
+        let mut r = Renderer {
+            errors,
+            targets: Vec::new(),
+            html: String::new(),
+        };
         r.fields(&self.fields, values, "");
         let mut out = String::from("<div class=\"procedo-form\">\n");
-        let _ = writeln!(out, "<h2 class=\"procedo-form-title\">{}</h2>", escape_html(&self.title));
+        let _ = writeln!(
+            out,
+            "<h2 class=\"procedo-form-title\">{}</h2>",
+            escape_html(&self.title)
+        );
         if let Some(d) = &self.description {
-            let _ = writeln!(out, "<p class=\"procedo-form-description\">{}</p>", escape_html(d));
+            let _ = writeln!(
+                out,
+                "<p class=\"procedo-form-description\">{}</p>",
+                escape_html(d)
+            );
         }
         if !errors.is_empty() {
             out.push_str(&r.summary());
@@ -93,7 +105,11 @@ impl FormSpec {
 
 impl Renderer<'_> {
     fn messages(&self, path: &str) -> Vec<&str> {
-        self.errors.iter().filter(|e| e.path == path).map(|e| e.message.as_str()).collect()
+        self.errors
+            .iter()
+            .filter(|e| e.path == path)
+            .map(|e| e.message.as_str())
+            .collect()
     }
 
     fn summary(&self) -> String {
@@ -101,13 +117,26 @@ impl Renderer<'_> {
         let mut s = String::from(
             "<div class=\"procedo-error-summary\" role=\"alert\" aria-labelledby=\"procedo-error-summary-title\" tabindex=\"-1\">\n",
         );
-        let title = if n == 1 { "Il modulo contiene un errore".to_owned() } else { format!("Il modulo contiene {n} errori") };
-        let _ = writeln!(s, "<h3 id=\"procedo-error-summary-title\">{title}</h3>\n<ul>");
+        let title = if n == 1 {
+            "Il modulo contiene un errore".to_owned()
+        } else {
+            format!("Il modulo contiene {n} errori")
+        };
+        let _ = writeln!(
+            s,
+            "<h3 id=\"procedo-error-summary-title\">{title}</h3>\n<ul>"
+        );
         for e in self.errors {
             // The control for this path, or the nearest rendered ancestor (`lots[2]` -> `lots`).
-            let target = self.targets.iter().filter(|(p, _, _)| is_prefix(p, &e.path)).max_by_key(|(p, _, _)| p.len());
+            let target = self
+                .targets
+                .iter()
+                .filter(|(p, _, _)| is_prefix(p, &e.path))
+                .max_by_key(|(p, _, _)| p.len());
             let text = match target {
-                Some((_, _, label)) => format!("{}: {}", escape_html(label), escape_html(&e.message)),
+                Some((_, _, label)) => {
+                    format!("{}: {}", escape_html(label), escape_html(&e.message))
+                }
                 None if e.path.is_empty() => escape_html(&e.message),
                 None => format!("{}: {}", escape_html(&e.path), escape_html(&e.message)),
             };
@@ -126,14 +155,28 @@ impl Renderer<'_> {
 
     fn fields(&mut self, fields: &[Field], values: &Map<String, Value>, prefix: &str) {
         for field in fields {
-            let path = if prefix.is_empty() { field.name.clone() } else { format!("{prefix}.{}", field.name) };
+            let path = if prefix.is_empty() {
+                field.name.clone()
+            } else {
+                format!("{prefix}.{}", field.name)
+            };
             self.field(field, values.get(&field.name), &path);
         }
     }
 
     /// Opening of the wrapper `<div>` with type, state and condition hooks.
-    fn open_wrapper(&mut self, field: &Field, tag: &str, id: &str, invalid: bool, describedby: &str) {
-        let ty = serde_json::to_value(field.field_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    fn open_wrapper(
+        &mut self,
+        field: &Field,
+        tag: &str,
+        id: &str,
+        invalid: bool,
+        describedby: &str,
+    ) {
+        let ty = serde_json::to_value(field.field_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let mut class = format!("procedo-field procedo-field--{ty}");
         if invalid {
             class.push_str(" procedo-field--error");
@@ -167,7 +210,11 @@ impl Renderer<'_> {
         }
         if let Some(h) = help {
             let hid = format!("{id}-help");
-            let _ = writeln!(self.html, "<p id=\"{}\" class=\"procedo-help\">{h}</p>", escape_html(&hid));
+            let _ = writeln!(
+                self.html,
+                "<p id=\"{}\" class=\"procedo-help\">{h}</p>",
+                escape_html(&hid)
+            );
             describedby.push(hid);
         }
         if !messages.is_empty() {
@@ -192,10 +239,19 @@ impl Renderer<'_> {
         };
         match id {
             Some(id) => {
-                let _ = writeln!(self.html, "<{tag} for=\"{}\">{}{mark}</{tag}>", escape_html(id), escape_html(&field.label));
+                let _ = writeln!(
+                    self.html,
+                    "<{tag} for=\"{}\">{}{mark}</{tag}>",
+                    escape_html(id),
+                    escape_html(&field.label)
+                );
             }
             None => {
-                let _ = writeln!(self.html, "<{tag}>{}{mark}</{tag}>", escape_html(&field.label));
+                let _ = writeln!(
+                    self.html,
+                    "<{tag}>{}{mark}</{tag}>",
+                    escape_html(&field.label)
+                );
             }
         }
     }
@@ -217,7 +273,8 @@ impl Renderer<'_> {
 
     fn field(&mut self, field: &Field, value: Option<&Value>, path: &str) {
         let id = id_for(path);
-        self.targets.push((path.to_owned(), id.clone(), field.label.clone()));
+        self.targets
+            .push((path.to_owned(), id.clone(), field.label.clone()));
         let messages = self.messages(path);
         let invalid = !messages.is_empty();
         let messages: Vec<String> = messages.into_iter().map(str::to_owned).collect();
@@ -226,7 +283,9 @@ impl Renderer<'_> {
         let eid = escape_html(&id);
         match field.field_type {
             FieldType::List => return self.list(field, value, path, &id, &messages),
-            FieldType::MultiChoice => return self.multi_choice(field, value, &id, &name, &messages),
+            FieldType::MultiChoice => {
+                return self.multi_choice(field, value, &id, &name, &messages);
+            }
             _ => {}
         }
         self.open_wrapper(field, "div", &id, invalid, "");
@@ -234,11 +293,21 @@ impl Renderer<'_> {
             let describedby = self.help_and_errors(field, &id, &messages);
             let checked = match value {
                 Some(Value::Bool(true)) => " checked",
-                Some(Value::String(s)) if matches!(s.trim().to_lowercase().as_str(), "true" | "on" | "1" | "si" | "sì") => " checked",
+                Some(Value::String(s))
+                    if matches!(
+                        s.trim().to_lowercase().as_str(),
+                        "true" | "on" | "1" | "si" | "sì"
+                    ) =>
+                {
+                    " checked"
+                }
                 _ => "",
             };
             let aria = Self::aria(field, invalid, &describedby);
-            let _ = writeln!(self.html, "<input type=\"checkbox\" id=\"{eid}\" name=\"{name}\" value=\"true\"{checked}{aria}>");
+            let _ = writeln!(
+                self.html,
+                "<input type=\"checkbox\" id=\"{eid}\" name=\"{name}\" value=\"true\"{checked}{aria}>"
+            );
             self.label("label", field, Some(&id));
             self.html.push_str("</div>\n");
             return;
@@ -248,29 +317,56 @@ impl Renderer<'_> {
         let aria = Self::aria(field, invalid, &describedby);
         let text = display(value);
         let val = escape_html(&text);
-        let input = |kind: &str, extra: &str| format!("<input type=\"{kind}\" id=\"{eid}\" name=\"{name}\" value=\"{val}\"{extra}{aria}>\n");
+        let input = |kind: &str, extra: &str| {
+            format!(
+                "<input type=\"{kind}\" id=\"{eid}\" name=\"{name}\" value=\"{val}\"{extra}{aria}>\n"
+            )
+        };
         let identifier = " autocapitalize=\"characters\" autocomplete=\"off\" spellcheck=\"false\"";
         let control = match field.field_type {
-            FieldType::Textarea => format!("<textarea id=\"{eid}\" name=\"{name}\" rows=\"5\"{aria}>{val}</textarea>\n"),
+            FieldType::Textarea => format!(
+                "<textarea id=\"{eid}\" name=\"{name}\" rows=\"5\"{aria}>{val}</textarea>\n"
+            ),
             FieldType::Integer => input("text", " inputmode=\"numeric\""),
-            FieldType::Decimal | FieldType::Money | FieldType::Percentage => input("text", " inputmode=\"decimal\""),
+            FieldType::Decimal | FieldType::Money | FieldType::Percentage => {
+                input("text", " inputmode=\"decimal\"")
+            }
             FieldType::Date => {
                 let iso = parse_date(&text).map(|d| d.format("%Y-%m-%d").to_string());
                 let val = escape_html(iso.as_deref().unwrap_or(&text));
-                format!("<input type=\"date\" id=\"{eid}\" name=\"{name}\" value=\"{val}\"{aria}>\n")
+                format!(
+                    "<input type=\"date\" id=\"{eid}\" name=\"{name}\" value=\"{val}\"{aria}>\n"
+                )
             }
-            FieldType::Email | FieldType::Pec => input("email", " autocomplete=\"email\" spellcheck=\"false\""),
+            FieldType::Email | FieldType::Pec => {
+                input("email", " autocomplete=\"email\" spellcheck=\"false\"")
+            }
             FieldType::Phone => input("tel", " autocomplete=\"tel\""),
             FieldType::Url => input("url", " spellcheck=\"false\""),
-            FieldType::CodiceFiscale | FieldType::PartitaIva | FieldType::Cig | FieldType::Cup | FieldType::Iban => {
-                input("text", identifier)
+            FieldType::CodiceFiscale
+            | FieldType::PartitaIva
+            | FieldType::Cig
+            | FieldType::Cup
+            | FieldType::Iban => input("text", identifier),
+            FieldType::Document => {
+                input("text", " class=\"procedo-document\" spellcheck=\"false\"")
             }
-            FieldType::Document => input("text", " class=\"procedo-document\" spellcheck=\"false\""),
             FieldType::Choice => {
-                let mut s = format!("<select id=\"{eid}\" name=\"{name}\"{aria}>\n<option value=\"\">— Selezionare —</option>\n");
+                let mut s = format!(
+                    "<select id=\"{eid}\" name=\"{name}\"{aria}>\n<option value=\"\">— Selezionare —</option>\n"
+                );
                 for o in field.options.as_deref().unwrap_or_default() {
-                    let selected = if o.value == text.trim() { " selected" } else { "" };
-                    let _ = writeln!(s, "<option value=\"{}\"{selected}>{}</option>", escape_html(&o.value), escape_html(&o.label));
+                    let selected = if o.value == text.trim() {
+                        " selected"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        s,
+                        "<option value=\"{}\"{selected}>{}</option>",
+                        escape_html(&o.value),
+                        escape_html(&o.label)
+                    );
                 }
                 s.push_str("</select>\n");
                 s
@@ -281,7 +377,14 @@ impl Renderer<'_> {
         self.html.push_str("</div>\n");
     }
 
-    fn multi_choice(&mut self, field: &Field, value: Option<&Value>, id: &str, name: &str, messages: &[&str]) {
+    fn multi_choice(
+        &mut self,
+        field: &Field,
+        value: Option<&Value>,
+        id: &str,
+        name: &str,
+        messages: &[&str],
+    ) {
         let selected: Vec<String> = match value {
             Some(Value::Array(a)) => a.iter().map(|v| display(Some(v))).collect(),
             Some(v) => vec![display(Some(v))],
@@ -292,10 +395,24 @@ impl Renderer<'_> {
         self.open_wrapper(field, "fieldset", id, invalid, &ids);
         self.label("legend", field, None);
         self.help_and_errors(field, id, messages);
-        for (i, o) in field.options.as_deref().unwrap_or_default().iter().enumerate() {
+        for (i, o) in field
+            .options
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let oid = escape_html(&format!("{id}-{i}"));
-            let checked = if selected.iter().any(|s| s.trim() == o.value) { " checked" } else { "" };
-            let invalid_attr = if invalid { " aria-invalid=\"true\"" } else { "" };
+            let checked = if selected.iter().any(|s| s.trim() == o.value) {
+                " checked"
+            } else {
+                ""
+            };
+            let invalid_attr = if invalid {
+                " aria-invalid=\"true\""
+            } else {
+                ""
+            };
             let _ = writeln!(
                 self.html,
                 "<div class=\"procedo-option\"><input type=\"checkbox\" id=\"{oid}\" name=\"{name}\" value=\"{}\"{checked}{invalid_attr}><label for=\"{oid}\">{}</label></div>",
@@ -306,7 +423,14 @@ impl Renderer<'_> {
         self.html.push_str("</fieldset>\n");
     }
 
-    fn list(&mut self, field: &Field, value: Option<&Value>, path: &str, id: &str, messages: &[&str]) {
+    fn list(
+        &mut self,
+        field: &Field,
+        value: Option<&Value>,
+        path: &str,
+        id: &str,
+        messages: &[&str],
+    ) {
         let items: &[Value] = match value {
             Some(Value::Array(a)) => a,
             _ => &[],
@@ -322,12 +446,29 @@ impl Renderer<'_> {
         for i in 0..count {
             let item_path = format!("{path}[{i}]");
             let item_id = id_for(&item_path);
-            self.targets.push((item_path.clone(), item_id.clone(), format!("{} n. {}", field.label, i + 1)));
+            self.targets.push((
+                item_path.clone(),
+                item_id.clone(),
+                format!("{} n. {}", field.label, i + 1),
+            ));
             let item_messages = self.messages(&item_path).join("; ");
-            let _ = writeln!(self.html, "<fieldset class=\"procedo-list-item\" id=\"{}\">", escape_html(&item_id));
-            let _ = writeln!(self.html, "<legend>{} n. {}</legend>", escape_html(&field.label), i + 1);
+            let _ = writeln!(
+                self.html,
+                "<fieldset class=\"procedo-list-item\" id=\"{}\">",
+                escape_html(&item_id)
+            );
+            let _ = writeln!(
+                self.html,
+                "<legend>{} n. {}</legend>",
+                escape_html(&field.label),
+                i + 1
+            );
             if !item_messages.is_empty() {
-                let _ = writeln!(self.html, "<p class=\"procedo-error-message\"><span class=\"procedo-visually-hidden\">Errore: </span>{}</p>", escape_html(&item_messages));
+                let _ = writeln!(
+                    self.html,
+                    "<p class=\"procedo-error-message\"><span class=\"procedo-visually-hidden\">Errore: </span>{}</p>",
+                    escape_html(&item_messages)
+                );
             }
             let values = match items.get(i) {
                 Some(Value::Object(m)) => m,
@@ -355,4 +496,145 @@ fn describedby_ids(field: &Field, id: &str, invalid: bool) -> String {
 /// `a` is `b` or an ancestor path of `b` (`lots` of `lots[0].cig`, `lots[0]` of `lots[0].cig`).
 fn is_prefix(a: &str, b: &str) -> bool {
     b == a || (b.starts_with(a) && matches!(b.as_bytes().get(a.len()), Some(b'.') | Some(b'[')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec() -> FormSpec {
+        let yaml = r#"
+title: "Gara <lavori> & servizi"
+fields:
+  - name: oggetto
+    label: Oggetto
+    type: text
+    required: true
+    help: "Descrizione breve"
+  - name: accetto
+    label: Accetto le condizioni
+    type: boolean
+  - name: procedura
+    label: Procedura
+    type: choice
+    options: [aperta, negoziata]
+  - name: scadenza
+    label: Scadenza
+    type: date
+  - name: lots
+    label: Lotto
+    type: list
+    visible_if: "multi_lot"
+    fields:
+      - name: cig
+        label: CIG
+        type: cig
+        required: true
+"#;
+        match FormSpec::parse("t.yaml", yaml) {
+            Ok(s) => s,
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    fn values(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn escape_html_escapes_markup_and_quotes() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn labels_point_to_their_controls_and_required_is_marked() {
+        let html = spec().render_html(&Map::new(), &[]);
+        assert!(html.contains("<label for=\"f-oggetto\">Oggetto<span class=\"procedo-required\" aria-hidden=\"true\"> *</span></label>"), "{html}");
+        assert!(html.contains("id=\"f-oggetto\" name=\"oggetto\" value=\"\" aria-required=\"true\" aria-describedby=\"f-oggetto-help\""), "{html}");
+        assert!(
+            html.contains("<p id=\"f-oggetto-help\" class=\"procedo-help\">Descrizione breve</p>")
+        );
+        assert!(
+            html.contains(
+                "<h2 class=\"procedo-form-title\">Gara &lt;lavori&gt; &amp; servizi</h2>"
+            )
+        );
+        assert!(!html.contains("procedo-error-summary"));
+    }
+
+    #[test]
+    fn errors_are_tied_to_fields_and_summarised() {
+        let errors = [
+            FieldError::new("oggetto", "required", "Campo obbligatorio"),
+            FieldError::new(
+                "lots[1].cig",
+                "invalid_cig",
+                "CIG non valido: carattere di controllo errato",
+            ),
+        ];
+        let data = values(
+            json!({"oggetto": "", "lots": [{"cig": "81970714FA"}, {"cig": "x\"><script>"}]}),
+        );
+        let html = spec().render_html(&data, &errors);
+        assert!(
+            html.contains(
+                "aria-invalid=\"true\" aria-describedby=\"f-oggetto-help f-oggetto-error\""
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<p id=\"f-oggetto-error\" class=\"procedo-error-message\">"));
+        assert!(html.contains("role=\"alert\""));
+        assert!(html.contains("<li><a href=\"#f-lots-1-cig\">CIG: CIG non valido: carattere di controllo errato</a></li>"), "{html}");
+        assert!(html.contains("Il modulo contiene 2 errori"));
+        // Lists: indexed names, values re-filled and escaped.
+        assert!(
+            html.contains("name=\"lots[0].cig\" value=\"81970714FA\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("name=\"lots[1].cig\" value=\"x&quot;&gt;&lt;script&gt;\""),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("<legend>Lotto n. 2</legend>"));
+        assert!(html.contains("data-visible-if=\"multi_lot\""));
+    }
+
+    #[test]
+    fn values_are_refilled_in_every_kind_of_control() {
+        let data =
+            values(json!({"accetto": "on", "procedura": "negoziata", "scadenza": "31/12/2024"}));
+        let html = spec().render_html(&data, &[]);
+        assert!(
+            html.contains(
+                "type=\"checkbox\" id=\"f-accetto\" name=\"accetto\" value=\"true\" checked"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<option value=\"negoziata\" selected>negoziata</option>"));
+        assert!(
+            html.contains("type=\"date\" id=\"f-scadenza\" name=\"scadenza\" value=\"2024-12-31\"")
+        );
+        // An empty list still shows one item to fill in.
+        assert!(html.contains("name=\"lots[0].cig\""));
+    }
+
+    #[test]
+    fn errors_for_unknown_paths_appear_only_in_the_summary() {
+        let errors = [FieldError::new(
+            "ghost",
+            "unknown_field",
+            "Campo non previsto dal modulo",
+        )];
+        let html = spec().render_html(&Map::new(), &errors);
+        assert!(
+            html.contains("<li>ghost: Campo non previsto dal modulo</li>"),
+            "{html}"
+        );
+        assert!(html.contains("Il modulo contiene un errore"));
+    }
 }

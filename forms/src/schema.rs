@@ -137,7 +137,10 @@ impl FieldType {
 
     /// Numeric types (ordered with decimal bounds).
     pub fn is_numeric(self) -> bool {
-        matches!(self, FieldType::Integer | FieldType::Decimal | FieldType::Money | FieldType::Percentage)
+        matches!(
+            self,
+            FieldType::Integer | FieldType::Decimal | FieldType::Money | FieldType::Percentage
+        )
     }
 
     /// Types on which `min`/`max` make sense.
@@ -252,7 +255,10 @@ impl<'de> Deserialize<'de> for ChoiceOption {
                 f.write_str("a string or a map with `value` and `label`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ChoiceOption, E> {
-                Ok(ChoiceOption { value: v.to_owned(), label: v.to_owned() })
+                Ok(ChoiceOption {
+                    value: v.to_owned(),
+                    label: v.to_owned(),
+                })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ChoiceOption, E> {
                 self.visit_str(&v.to_string())
@@ -286,7 +292,11 @@ pub struct FormDiagnostic {
 
 impl fmt::Display for FormDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -300,15 +310,29 @@ impl FormSpec {
     /// have sub-fields with the same name. Falls back to 1:1 when nothing is found.
     pub fn parse(name: &str, yaml: &str) -> Result<FormSpec, Vec<FormDiagnostic>> {
         let spec: FormSpec = serde_yaml::from_str(yaml).map_err(|e| {
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-            vec![FormDiagnostic { file: name.to_owned(), line, column, message: strip_location(&e.to_string()) }]
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            vec![FormDiagnostic {
+                file: name.to_owned(),
+                line,
+                column,
+                message: strip_location(&e.to_string()),
+            }]
         })?;
         let mut problems = Vec::new();
         if spec.title.trim().is_empty() {
-            problems.push(Problem { field: None, message: "the form `title` is empty".into() });
+            problems.push(Problem {
+                field: None,
+                message: "the form `title` is empty".into(),
+            });
         }
         if spec.fields.is_empty() {
-            problems.push(Problem { field: None, message: "the form has no `fields`".into() });
+            problems.push(Problem {
+                field: None,
+                message: "the form has no `fields`".into(),
+            });
         }
         check_fields(&spec.fields, "", &mut problems);
         if problems.is_empty() {
@@ -321,7 +345,12 @@ impl FormSpec {
                     Some((field, nth)) => locate(yaml, field, *nth).unwrap_or((1, 1)),
                     None => (1, 1),
                 };
-                FormDiagnostic { file: name.to_owned(), line, column, message: p.message }
+                FormDiagnostic {
+                    file: name.to_owned(),
+                    line,
+                    column,
+                    message: p.message,
+                }
             })
             .collect();
         Err(diagnostics)
@@ -360,8 +389,15 @@ fn locate(yaml: &str, field: &str, nth: usize) -> Option<(usize, usize)> {
             column += 2 + (r.len() - r.trim_start().len());
             rest = r.trim_start();
         }
-        let Some(value) = rest.strip_prefix("name:") else { continue };
-        let value = value.split(" #").next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'');
+        let Some(value) = rest.strip_prefix("name:") else {
+            continue;
+        };
+        let value = value
+            .split(" #")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'');
         if value == field {
             if found == nth {
                 return Some((i + 1, line[..column].chars().count() + 1));
@@ -374,7 +410,8 @@ fn locate(yaml: &str, field: &str, nth: usize) -> Option<(usize, usize)> {
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Semantic checks on one level of fields, recursing into list sub-fields.
@@ -383,27 +420,46 @@ fn check_fields(fields: &[Field], prefix: &str, problems: &mut Vec<Problem>) {
     for field in fields {
         let nth = names.iter().filter(|n| **n == field.name).count();
         let at = Some((field.name.clone(), nth));
-        let path = if prefix.is_empty() { field.name.clone() } else { format!("{prefix}.{}", field.name) };
-        let mut report = |message: String| problems.push(Problem { field: at.clone(), message });
+        let path = if prefix.is_empty() {
+            field.name.clone()
+        } else {
+            format!("{prefix}.{}", field.name)
+        };
+        let mut report = |message: String| {
+            problems.push(Problem {
+                field: at.clone(),
+                message,
+            })
+        };
         if nth > 0 {
             report(format!("duplicate field name `{path}`"));
         }
         names.push(&field.name);
         if !is_identifier(&field.name) {
-            report(format!("field name `{}` must start with a letter and contain only letters, digits and `_`", field.name));
+            report(format!(
+                "field name `{}` must start with a letter and contain only letters, digits and `_`",
+                field.name
+            ));
         }
         if field.label.trim().is_empty() {
             report(format!("field `{path}` has an empty `label`"));
         }
         let ty = field.field_type;
-        let ty_name = serde_json::to_value(ty).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let ty_name = serde_json::to_value(ty)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
 
         // Sub-fields.
         match (&field.fields, ty) {
             (None, FieldType::List) => report(format!("list field `{path}` has no `fields`")),
-            (Some(sub), FieldType::List) if sub.is_empty() => report(format!("list field `{path}` has no `fields`")),
+            (Some(sub), FieldType::List) if sub.is_empty() => {
+                report(format!("list field `{path}` has no `fields`"))
+            }
             (Some(_), FieldType::List) => {}
-            (Some(_), _) => report(format!("`fields` is only allowed on `list` fields, `{path}` is `{ty_name}`")),
+            (Some(_), _) => report(format!(
+                "`fields` is only allowed on `list` fields, `{path}` is `{ty_name}`"
+            )),
             (None, _) => {}
         }
 
@@ -411,7 +467,9 @@ fn check_fields(fields: &[Field], prefix: &str, problems: &mut Vec<Problem>) {
         let is_choice = matches!(ty, FieldType::Choice | FieldType::MultiChoice);
         match &field.options {
             None if is_choice => report(format!("choice field `{path}` has no `options`")),
-            Some(o) if is_choice && o.is_empty() => report(format!("choice field `{path}` has no `options`")),
+            Some(o) if is_choice && o.is_empty() => {
+                report(format!("choice field `{path}` has no `options`"))
+            }
             Some(o) if is_choice => {
                 for (i, opt) in o.iter().enumerate() {
                     if o[..i].iter().any(|p| p.value == opt.value) {
@@ -419,13 +477,17 @@ fn check_fields(fields: &[Field], prefix: &str, problems: &mut Vec<Problem>) {
                     }
                 }
             }
-            Some(_) => report(format!("`options` is only allowed on choice fields, `{path}` is `{ty_name}`")),
+            Some(_) => report(format!(
+                "`options` is only allowed on choice fields, `{path}` is `{ty_name}`"
+            )),
             None => {}
         }
 
         // Bounds.
         if (field.min.is_some() || field.max.is_some()) && !ty.has_bounds() {
-            report(format!("`min`/`max` are not allowed on `{ty_name}` field `{path}`"));
+            report(format!(
+                "`min`/`max` are not allowed on `{ty_name}` field `{path}`"
+            ));
         } else {
             check_bounds(field, &path, &mut report);
         }
@@ -433,27 +495,38 @@ fn check_fields(fields: &[Field], prefix: &str, problems: &mut Vec<Problem>) {
         // Lengths.
         let is_text = matches!(ty, FieldType::Text | FieldType::Textarea);
         if (field.min_length.is_some() || field.max_length.is_some()) && !is_text {
-            report(format!("`min_length`/`max_length` are only allowed on text fields, `{path}` is `{ty_name}`"));
+            report(format!(
+                "`min_length`/`max_length` are only allowed on text fields, `{path}` is `{ty_name}`"
+            ));
         }
         if let (Some(lo), Some(hi)) = (field.min_length, field.max_length)
             && lo > hi
         {
-            report(format!("`min_length` ({lo}) is greater than `max_length` ({hi}) in `{path}`"));
+            report(format!(
+                "`min_length` ({lo}) is greater than `max_length` ({hi}) in `{path}`"
+            ));
         }
 
         // Items.
         let has_items = matches!(ty, FieldType::List | FieldType::MultiChoice);
         if (field.min_items.is_some() || field.max_items.is_some()) && !has_items {
-            report(format!("`min_items`/`max_items` are only allowed on list and multi_choice fields, `{path}` is `{ty_name}`"));
+            report(format!(
+                "`min_items`/`max_items` are only allowed on list and multi_choice fields, `{path}` is `{ty_name}`"
+            ));
         }
         if let (Some(lo), Some(hi)) = (field.min_items, field.max_items)
             && lo > hi
         {
-            report(format!("`min_items` ({lo}) is greater than `max_items` ({hi}) in `{path}`"));
+            report(format!(
+                "`min_items` ({lo}) is greater than `max_items` ({hi}) in `{path}`"
+            ));
         }
 
         // Conditions.
-        for (key, expr) in [("visible_if", &field.visible_if), ("required_if", &field.required_if)] {
+        for (key, expr) in [
+            ("visible_if", &field.visible_if),
+            ("required_if", &field.required_if),
+        ] {
             if expr.as_ref().is_some_and(|e| e.trim().is_empty()) {
                 report(format!("`{key}` of `{path}` is empty"));
             }
@@ -552,16 +625,30 @@ fields:
         };
         assert_eq!(spec.fields.len(), 3);
         let options = spec.fields[1].options.clone().unwrap_or_default();
-        assert_eq!(options[0], ChoiceOption { value: "aperta".into(), label: "aperta".into() });
+        assert_eq!(
+            options[0],
+            ChoiceOption {
+                value: "aperta".into(),
+                label: "aperta".into()
+            }
+        );
         assert_eq!(options[1].label, "Procedura negoziata");
         let lots = spec.fields[2].fields.clone().unwrap_or_default();
         assert_eq!(lots[1].field_type, FieldType::Money);
-        assert_eq!(lots[1].min.as_ref().and_then(|b| b.as_decimal(FieldType::Money)), Some(Decimal::from(1000)));
+        assert_eq!(
+            lots[1]
+                .min
+                .as_ref()
+                .and_then(|b| b.as_decimal(FieldType::Money)),
+            Some(Decimal::from(1000))
+        );
     }
 
     #[test]
     fn unknown_key_is_reported_with_its_location() {
-        let d = diags("title: T\nfields:\n  - name: a\n    label: A\n    type: text\n    requird: true\n");
+        let d = diags(
+            "title: T\nfields:\n  - name: a\n    label: A\n    type: text\n    requird: true\n",
+        );
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].line, d[0].column), (6, 5));
         assert!(d[0].message.contains("requird"), "{}", d[0].message);
@@ -612,11 +699,26 @@ fields:
         let d = diags(yaml);
         let lines: Vec<(usize, &str)> = d.iter().map(|d| (d.line, d.message.as_str())).collect();
         assert_eq!(d.len(), 5, "{lines:?}");
-        assert!(d[0].message.contains("duplicate") && d[0].line == 6, "{lines:?}");
-        assert!(d[1].message.contains("no `fields`") && d[1].line == 9, "{lines:?}");
-        assert!(d[2].message.contains("no `options`") && d[2].line == 12, "{lines:?}");
-        assert!(d[3].message.contains("`min` is greater") && d[3].line == 15, "{lines:?}");
-        assert!(d[4].message.contains("`min` is greater") && d[4].line == 20, "{lines:?}");
+        assert!(
+            d[0].message.contains("duplicate") && d[0].line == 6,
+            "{lines:?}"
+        );
+        assert!(
+            d[1].message.contains("no `fields`") && d[1].line == 9,
+            "{lines:?}"
+        );
+        assert!(
+            d[2].message.contains("no `options`") && d[2].line == 12,
+            "{lines:?}"
+        );
+        assert!(
+            d[3].message.contains("`min` is greater") && d[3].line == 15,
+            "{lines:?}"
+        );
+        assert!(
+            d[4].message.contains("`min` is greater") && d[4].line == 20,
+            "{lines:?}"
+        );
         assert_eq!(d[0].column, 5);
         assert_eq!(d[0].to_string(), format!("f.yaml:6:5: {}", d[0].message));
     }
@@ -638,10 +740,36 @@ fields:
 ";
         let d = diags(yaml);
         let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
-        assert!(msgs.iter().any(|m| m.contains("`options` is only allowed")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("`min`/`max` are not allowed")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("must start with a letter")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("invalid `default`")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("`min_length`/`max_length`")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.contains("`options` is only allowed")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("`min`/`max` are not allowed")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("must start with a letter")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("invalid `default`")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("`min_length`/`max_length`")),
+            "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn every_truncation_of_a_form_file_parses_or_reports_without_panicking() {
+        for (i, _) in GOOD.char_indices() {
+            if let Err(d) = FormSpec::parse("f.yaml", &GOOD[..i]) {
+                assert!(!d.is_empty());
+                assert!(d.iter().all(|d| d.line >= 1 && d.column >= 1));
+            }
+        }
     }
 }

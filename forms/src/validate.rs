@@ -41,7 +41,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { path: path.into(), code, message: message.into() }
+        Self {
+            path: path.into(),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -78,11 +82,23 @@ impl FormSpec {
         conditions: &Conditions<'_>,
     ) -> Result<Map<String, Value>, Vec<FieldError>> {
         let Value::Object(obj) = data else {
-            return Err(vec![FieldError::new("", "invalid_type", "I dati del modulo devono essere un oggetto")]);
+            return Err(vec![FieldError::new(
+                "",
+                "invalid_type",
+                "I dati del modulo devono essere un oggetto",
+            )]);
         };
-        let mut ctx = Ctx { root: obj, conditions, errors: Vec::new() };
+        let mut ctx = Ctx {
+            root: obj,
+            conditions,
+            errors: Vec::new(),
+        };
         let out = validate_object(&self.fields, obj, obj, "", &mut ctx);
-        if ctx.errors.is_empty() { Ok(out) } else { Err(ctx.errors) }
+        if ctx.errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(ctx.errors)
+        }
     }
 }
 
@@ -90,7 +106,11 @@ impl FormSpec {
 pub(crate) fn check_default(field: &Field, default: &Value) -> Result<Value, Vec<FieldError>> {
     let empty = Map::new();
     let always = |_: &str, _: &Map<String, Value>| Ok(true);
-    let mut ctx = Ctx { root: &empty, conditions: &always, errors: Vec::new() };
+    let mut ctx = Ctx {
+        root: &empty,
+        conditions: &always,
+        errors: Vec::new(),
+    };
     let out = validate_value(field, default, &field.name, &mut ctx);
     match out {
         Some(v) if ctx.errors.is_empty() => Ok(v),
@@ -99,7 +119,11 @@ pub(crate) fn check_default(field: &Field, default: &Value) -> Result<Value, Vec
 }
 
 fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
 }
 
 fn is_blank(v: &Value) -> bool {
@@ -115,7 +139,11 @@ fn evaluate(expr: &str, scope: &Map<String, Value>, path: &str, ctx: &mut Ctx<'_
     match (ctx.conditions)(expr, scope) {
         Ok(b) => Some(b),
         Err(e) => {
-            ctx.error(path, "condition_error", format!("Impossibile valutare la condizione del campo: {e}"));
+            ctx.error(
+                path,
+                "condition_error",
+                format!("Impossibile valutare la condizione del campo: {e}"),
+            );
             None
         }
     }
@@ -155,14 +183,22 @@ fn validate_object(
     }
     for key in obj.keys() {
         if !fields.iter().any(|f| &f.name == key) {
-            ctx.error(&join(prefix, key), "unknown_field", "Campo non previsto dal modulo");
+            ctx.error(
+                &join(prefix, key),
+                "unknown_field",
+                "Campo non previsto dal modulo",
+            );
         }
     }
     out
 }
 
 fn type_error(path: &str, expected: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
-    ctx.error(path, "invalid_type", format!("Tipo di valore non valido: atteso {expected}"));
+    ctx.error(
+        path,
+        "invalid_type",
+        format!("Tipo di valore non valido: atteso {expected}"),
+    );
     None
 }
 
@@ -177,39 +213,114 @@ fn validate_value(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -
         T::Boolean => boolean(value, path, ctx),
         T::Choice => choice(field, value, path, ctx),
         T::MultiChoice => multi_choice(field, value, path, ctx),
-        T::Email => identifier(value, path, ctx, identifiers::email, "invalid_email", "Indirizzo email non valido"),
-        T::Pec => identifier(value, path, ctx, identifiers::pec, "invalid_pec", "Indirizzo PEC non valido"),
-        T::Phone => identifier(value, path, ctx, identifiers::phone, "invalid_phone", "Numero di telefono non valido"),
-        T::Url => identifier(value, path, ctx, identifiers::url, "invalid_url", "Indirizzo web non valido"),
-        T::CodiceFiscale => {
-            identifier(value, path, ctx, identifiers::codice_fiscale, "invalid_cf", "Codice fiscale non valido")
-        }
-        T::PartitaIva => {
-            identifier(value, path, ctx, identifiers::partita_iva, "invalid_partita_iva", "Partita IVA non valida")
-        }
-        T::Cig => identifier(value, path, ctx, identifiers::cig, "invalid_cig", "CIG non valido"),
-        T::Cup => identifier(value, path, ctx, identifiers::cup, "invalid_cup", "CUP non valido"),
-        T::Iban => identifier(value, path, ctx, identifiers::iban, "invalid_iban", "IBAN non valido"),
+        T::Email => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::email,
+            "invalid_email",
+            "Indirizzo email non valido",
+        ),
+        T::Pec => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::pec,
+            "invalid_pec",
+            "Indirizzo PEC non valido",
+        ),
+        T::Phone => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::phone,
+            "invalid_phone",
+            "Numero di telefono non valido",
+        ),
+        T::Url => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::url,
+            "invalid_url",
+            "Indirizzo web non valido",
+        ),
+        T::CodiceFiscale => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::codice_fiscale,
+            "invalid_cf",
+            "Codice fiscale non valido",
+        ),
+        T::PartitaIva => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::partita_iva,
+            "invalid_partita_iva",
+            "Partita IVA non valida",
+        ),
+        T::Cig => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::cig,
+            "invalid_cig",
+            "CIG non valido",
+        ),
+        T::Cup => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::cup,
+            "invalid_cup",
+            "CUP non valido",
+        ),
+        T::Iban => identifier(
+            value,
+            path,
+            ctx,
+            identifiers::iban,
+            "invalid_iban",
+            "IBAN non valido",
+        ),
         T::Document => document(value, path, ctx),
         T::List => list(field, value, path, ctx),
     }
 }
 
 fn text(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
-    let Value::String(s) = value else { return type_error(path, "un testo", ctx) };
+    let Value::String(s) = value else {
+        return type_error(path, "un testo", ctx);
+    };
     let s = s.trim();
     let multiline = field.field_type == FieldType::Textarea;
-    if s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
-        ctx.error(path, "invalid_text", "Il testo contiene caratteri non ammessi (a capo o caratteri di controllo)");
+    if s.chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+    {
+        ctx.error(
+            path,
+            "invalid_text",
+            "Il testo contiene caratteri non ammessi (a capo o caratteri di controllo)",
+        );
         return None;
     }
     let len = s.chars().count();
     if let Some(min) = field.min_length.filter(|&m| len < m) {
-        ctx.error(path, "too_short", format!("Inserire almeno {min} caratteri"));
+        ctx.error(
+            path,
+            "too_short",
+            format!("Inserire almeno {min} caratteri"),
+        );
         return None;
     }
     if let Some(max) = field.max_length.filter(|&m| len > m) {
-        ctx.error(path, "too_long", format!("Inserire al massimo {max} caratteri (ora sono {len})"));
+        ctx.error(
+            path,
+            "too_long",
+            format!("Inserire al massimo {max} caratteri (ora sono {len})"),
+        );
         return None;
     }
     Some(Value::String(s.to_owned()))
@@ -217,7 +328,11 @@ fn text(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<V
 
 /// Italian rendering of a number for messages: `1.234,5`; money with two decimals.
 pub(crate) fn format_italian(d: Decimal, money: bool) -> String {
-    let plain = if money { money::format_money(d) } else { money::format_decimal(d) };
+    let plain = if money {
+        money::format_money(d)
+    } else {
+        money::format_decimal(d)
+    };
     let (sign, digits) = match plain.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", plain.as_str()),
@@ -230,7 +345,11 @@ pub(crate) fn format_italian(d: Decimal, money: bool) -> String {
         }
         grouped.push(c);
     }
-    if frac.is_empty() { format!("{sign}{grouped}") } else { format!("{sign}{grouped},{frac}") }
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped},{frac}")
+    }
 }
 
 fn integer_value(value: &Value) -> Result<i64, ()> {
@@ -272,17 +391,27 @@ fn number(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option
     }
     let (parsed, normalise): (Result<Decimal, NumberError>, fn(Decimal) -> Value) = match ty {
         FieldType::Integer => match integer_value(value) {
-            Ok(i) => (Ok(Decimal::from(i)), |d| i64::try_from(d).map(Value::from).unwrap_or(Value::Null)),
+            Ok(i) => (Ok(Decimal::from(i)), |d| {
+                i64::try_from(d).map(Value::from).unwrap_or(Value::Null)
+            }),
             Err(()) => {
-                ctx.error(path, "invalid_integer", "Numero intero non valido (solo cifre, senza separatori)");
+                ctx.error(
+                    path,
+                    "invalid_integer",
+                    "Numero intero non valido (solo cifre, senza separatori)",
+                );
                 return None;
             }
         },
-        FieldType::Money => (money::money_from_json(value, allow_negative), |d| Value::String(money::format_money(d))),
-        FieldType::Percentage => {
-            (money::percentage_from_json(value, allow_negative), |d| Value::String(money::format_decimal(d)))
-        }
-        _ => (money::decimal_from_json(value, allow_negative), |d| Value::String(money::format_decimal(d))),
+        FieldType::Money => (money::money_from_json(value, allow_negative), |d| {
+            Value::String(money::format_money(d))
+        }),
+        FieldType::Percentage => (money::percentage_from_json(value, allow_negative), |d| {
+            Value::String(money::format_decimal(d))
+        }),
+        _ => (money::decimal_from_json(value, allow_negative), |d| {
+            Value::String(money::format_decimal(d))
+        }),
     };
     let d = match parsed {
         Ok(d) => d,
@@ -301,11 +430,25 @@ fn number(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option
         }
     };
     if let Some(lo) = lo.filter(|&lo| d < lo) {
-        ctx.error(path, "too_small", format!("Il valore minimo ammesso è {}", format_italian(lo, is_money)));
+        ctx.error(
+            path,
+            "too_small",
+            format!(
+                "Il valore minimo ammesso è {}",
+                format_italian(lo, is_money)
+            ),
+        );
         return None;
     }
     if let Some(hi) = hi.filter(|&hi| d > hi) {
-        ctx.error(path, "too_large", format!("Il valore massimo ammesso è {}", format_italian(hi, is_money)));
+        ctx.error(
+            path,
+            "too_large",
+            format!(
+                "Il valore massimo ammesso è {}",
+                format_italian(hi, is_money)
+            ),
+        );
         return None;
     }
     Some(normalise(d))
@@ -343,28 +486,62 @@ pub fn parse_date(input: &str) -> Option<NaiveDate> {
 /// database (chrono-tz is not a dependency of this crate) the offset around DST changes
 /// cannot be known. The HTML renderer asks for the offset explicitly.
 pub fn parse_datetime(input: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(input.trim()).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(input.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn date(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
-    let Value::String(s) = value else { return type_error(path, "una data", ctx) };
+    let Value::String(s) = value else {
+        return type_error(path, "una data", ctx);
+    };
     let Some(d) = parse_date(s) else {
-        ctx.error(path, "invalid_date", "Data non valida (formato GG/MM/AAAA oppure AAAA-MM-GG)");
+        ctx.error(
+            path,
+            "invalid_date",
+            "Data non valida (formato GG/MM/AAAA oppure AAAA-MM-GG)",
+        );
         return None;
     };
-    if let Some(lo) = field.min.as_ref().and_then(|b| b.as_date()).filter(|&lo| d < lo) {
-        ctx.error(path, "too_small", format!("La data non può essere precedente al {}", lo.format("%d/%m/%Y")));
+    if let Some(lo) = field
+        .min
+        .as_ref()
+        .and_then(|b| b.as_date())
+        .filter(|&lo| d < lo)
+    {
+        ctx.error(
+            path,
+            "too_small",
+            format!(
+                "La data non può essere precedente al {}",
+                lo.format("%d/%m/%Y")
+            ),
+        );
         return None;
     }
-    if let Some(hi) = field.max.as_ref().and_then(|b| b.as_date()).filter(|&hi| d > hi) {
-        ctx.error(path, "too_large", format!("La data non può essere successiva al {}", hi.format("%d/%m/%Y")));
+    if let Some(hi) = field
+        .max
+        .as_ref()
+        .and_then(|b| b.as_date())
+        .filter(|&hi| d > hi)
+    {
+        ctx.error(
+            path,
+            "too_large",
+            format!(
+                "La data non può essere successiva al {}",
+                hi.format("%d/%m/%Y")
+            ),
+        );
         return None;
     }
     Some(Value::String(d.format("%Y-%m-%d").to_string()))
 }
 
 fn datetime(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
-    let Value::String(s) = value else { return type_error(path, "una data e ora", ctx) };
+    let Value::String(s) = value else {
+        return type_error(path, "una data e ora", ctx);
+    };
     let Some(d) = parse_datetime(s) else {
         ctx.error(
             path,
@@ -374,12 +551,30 @@ fn datetime(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Opti
         return None;
     };
     let fmt = |d: DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-    if let Some(lo) = field.min.as_ref().and_then(|b| b.as_datetime()).filter(|&lo| d < lo) {
-        ctx.error(path, "too_small", format!("Data e ora non possono essere precedenti a {}", fmt(lo)));
+    if let Some(lo) = field
+        .min
+        .as_ref()
+        .and_then(|b| b.as_datetime())
+        .filter(|&lo| d < lo)
+    {
+        ctx.error(
+            path,
+            "too_small",
+            format!("Data e ora non possono essere precedenti a {}", fmt(lo)),
+        );
         return None;
     }
-    if let Some(hi) = field.max.as_ref().and_then(|b| b.as_datetime()).filter(|&hi| d > hi) {
-        ctx.error(path, "too_large", format!("Data e ora non possono essere successive a {}", fmt(hi)));
+    if let Some(hi) = field
+        .max
+        .as_ref()
+        .and_then(|b| b.as_datetime())
+        .filter(|&hi| d > hi)
+    {
+        ctx.error(
+            path,
+            "too_large",
+            format!("Data e ora non possono essere successive a {}", fmt(hi)),
+        );
         return None;
     }
     Some(Value::String(fmt(d)))
@@ -417,12 +612,18 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 fn choice(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
-    let Some(text) = scalar_text(value) else { return type_error(path, "una delle opzioni", ctx) };
+    let Some(text) = scalar_text(value) else {
+        return type_error(path, "una delle opzioni", ctx);
+    };
     let options = field.options.as_deref().unwrap_or_default();
     if options.iter().any(|o| o.value == text) {
         Some(Value::String(text))
     } else {
-        ctx.error(path, "invalid_choice", "Valore non ammesso: scegliere tra le opzioni proposte");
+        ctx.error(
+            path,
+            "invalid_choice",
+            "Valore non ammesso: scegliere tra le opzioni proposte",
+        );
         None
     }
 }
@@ -440,12 +641,20 @@ fn multi_choice(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> 
         let item_path = format!("{path}[{i}]");
         match scalar_text(item) {
             Some(t) if out.contains(&t) => {
-                ctx.error(&item_path, "duplicate_choice", "Opzione selezionata più volte");
+                ctx.error(
+                    &item_path,
+                    "duplicate_choice",
+                    "Opzione selezionata più volte",
+                );
                 ok = false;
             }
             Some(t) if options.iter().any(|o| o.value == t) => out.push(t),
             _ => {
-                ctx.error(&item_path, "invalid_choice", "Valore non ammesso: scegliere tra le opzioni proposte");
+                ctx.error(
+                    &item_path,
+                    "invalid_choice",
+                    "Valore non ammesso: scegliere tra le opzioni proposte",
+                );
                 ok = false;
             }
         }
@@ -456,11 +665,19 @@ fn multi_choice(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> 
 
 fn check_item_count(field: &Field, n: usize, path: &str, ctx: &mut Ctx<'_>) -> bool {
     if let Some(min) = field.min_items.filter(|&m| n < m) {
-        ctx.error(path, "too_few_items", format!("Inserire almeno {min} elementi"));
+        ctx.error(
+            path,
+            "too_few_items",
+            format!("Inserire almeno {min} elementi"),
+        );
         return false;
     }
     if let Some(max) = field.max_items.filter(|&m| n > m) {
-        ctx.error(path, "too_many_items", format!("Inserire al massimo {max} elementi"));
+        ctx.error(
+            path,
+            "too_many_items",
+            format!("Inserire al massimo {max} elementi"),
+        );
         return false;
     }
     true
@@ -474,7 +691,9 @@ fn identifier(
     code: &'static str,
     what: &str,
 ) -> Option<Value> {
-    let Value::String(s) = value else { return type_error(path, "un testo", ctx) };
+    let Value::String(s) = value else {
+        return type_error(path, "un testo", ctx);
+    };
     match check(s) {
         Ok(n) => Some(Value::String(n.into_string())),
         Err(e) => {
@@ -488,17 +707,29 @@ fn identifier(
 /// at most 128 characters among letters, digits, `-` and `_` (a UUID fits). The
 /// validator cannot check that the document exists; the engine must.
 fn document(value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
-    let Value::String(s) = value else { return type_error(path, "l'identificativo di un documento", ctx) };
+    let Value::String(s) = value else {
+        return type_error(path, "l'identificativo di un documento", ctx);
+    };
     let s = s.trim();
-    if s.len() > 128 || !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
-        ctx.error(path, "invalid_document", "Identificativo del documento non valido");
+    if s.len() > 128
+        || !s
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
+        ctx.error(
+            path,
+            "invalid_document",
+            "Identificativo del documento non valido",
+        );
         return None;
     }
     Some(Value::String(s.to_owned()))
 }
 
 fn list(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
-    let Value::Array(items) = value else { return type_error(path, "un elenco", ctx) };
+    let Value::Array(items) = value else {
+        return type_error(path, "un elenco", ctx);
+    };
     let sub = field.fields.as_deref().unwrap_or_default();
     let before = ctx.errors.len();
     let mut out = Vec::with_capacity(items.len());
@@ -510,7 +741,9 @@ fn list(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<V
         };
         let mut scope = obj.clone();
         scope.insert("_form".to_owned(), Value::Object(ctx.root.clone()));
-        out.push(Value::Object(validate_object(sub, obj, &scope, &item_path, ctx)));
+        out.push(Value::Object(validate_object(
+            sub, obj, &scope, &item_path, ctx,
+        )));
     }
     let counted = check_item_count(field, items.len(), path, ctx);
     (counted && ctx.errors.len() == before).then_some(Value::Array(out))
@@ -697,16 +930,25 @@ fields:
             ("lots[2]", "invalid_type"),
             ("extra", "unknown_field"),
         ];
-        let expected: Vec<(String, &str)> = expected.iter().map(|(p, c)| (p.to_string(), *c)).collect();
+        let expected: Vec<(String, &str)> =
+            expected.iter().map(|(p, c)| (p.to_string(), *c)).collect();
         assert_eq!(got, expected);
     }
 
     #[test]
     fn messages_are_italian_and_specific() {
         let data = json!({"oggetto": "x", "rup_cf": "RSSMRA85T10A562T", "lots": [{"cig": "81970714FA", "base_amount": "6000000"}]});
-        let Err(errors) = spec().validate(&data, &lookup) else { panic!("expected errors") };
-        assert_eq!(errors[0].message, "Codice fiscale non valido: carattere di controllo errato");
-        assert_eq!(errors[1].message, "Il valore massimo ammesso è 5.404.000,00");
+        let Err(errors) = spec().validate(&data, &lookup) else {
+            panic!("expected errors")
+        };
+        assert_eq!(
+            errors[0].message,
+            "Codice fiscale non valido: carattere di controllo errato"
+        );
+        assert_eq!(
+            errors[1].message,
+            "Il valore massimo ammesso è 5.404.000,00"
+        );
         let json = serde_json::to_value(&errors[0]).unwrap_or_default();
         assert_eq!(json["code"], "invalid_cf");
         assert_eq!(json["path"], "rup_cf");
@@ -732,7 +974,10 @@ fields:
     #[test]
     fn required_if_makes_a_field_required() {
         let data = json!({"oggetto": "x", "needs_pec": true, "lots": [{"cig": "81970714FA", "base_amount": 1}]});
-        assert_eq!(codes(spec().validate(&data, &lookup)), vec![("pec".to_string(), "required")]);
+        assert_eq!(
+            codes(spec().validate(&data, &lookup)),
+            vec![("pec".to_string(), "required")]
+        );
     }
 
     #[test]
@@ -740,12 +985,18 @@ fields:
         let data = json!({"oggetto": "x", "needs_pec": true, "lots": [{"cig": "81970714FA", "base_amount": 1}]});
         let failing = |_: &str, _: &Map<String, Value>| Err("boom".to_owned());
         let got = codes(spec().validate(&data, &failing));
-        assert!(got.contains(&("pec".to_string(), "condition_error")), "{got:?}");
+        assert!(
+            got.contains(&("pec".to_string(), "condition_error")),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn non_object_data_is_rejected() {
-        assert_eq!(codes(spec().validate(&json!([1, 2]), &lookup)), vec![(String::new(), "invalid_type")]);
+        assert_eq!(
+            codes(spec().validate(&json!([1, 2]), &lookup)),
+            vec![(String::new(), "invalid_type")]
+        );
     }
 
     #[test]
@@ -753,16 +1004,31 @@ fields:
         let data = json!({"oggetto": "x", "scadenza": "1/2/2025", "ribasso": 7.5,
             "lots": [{"cig": " 8517779597 ", "base_amount": 1234.5}]});
         let once = spec().validate(&data, &lookup).unwrap_or_default();
-        let twice = spec().validate(&Value::Object(once.clone()), &lookup).unwrap_or_default();
+        let twice = spec()
+            .validate(&Value::Object(once.clone()), &lookup)
+            .unwrap_or_default();
         assert_eq!(once, twice);
         assert_eq!(once["lots"][0]["base_amount"], "1234.50");
     }
 
     #[test]
     fn dates_accept_iso_and_italian_notation_only() {
-        assert_eq!(parse_date("2024-02-29"), NaiveDate::from_ymd_opt(2024, 2, 29));
-        assert_eq!(parse_date("29/2/2024"), NaiveDate::from_ymd_opt(2024, 2, 29));
-        for bad in ["2023-02-29", "2024-2-29", "29-02-2024", "2024/02/29", "", "+2024-02-29"] {
+        assert_eq!(
+            parse_date("2024-02-29"),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        assert_eq!(
+            parse_date("29/2/2024"),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        for bad in [
+            "2023-02-29",
+            "2024-2-29",
+            "29-02-2024",
+            "2024/02/29",
+            "",
+            "+2024-02-29",
+        ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
     }

@@ -21,12 +21,8 @@ pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec
     }
     let forms = compile_forms(package, &mut cx.diagnostics);
     let templates = check_templates(package, &mut cx.diagnostics);
-    let doc: WorkflowDoc = match serde_yaml::from_str(&package.workflow) {
-        Ok(doc) => doc,
-        Err(err) => {
-            cx.diagnostics.push(Diagnostic::from_yaml(&file, &err));
-            return Err(diagnostic::sorted(cx.diagnostics));
-        }
+    let Some(doc) = cx.parse(&package.workflow) else {
+        return Err(diagnostic::sorted(cx.diagnostics));
     };
     let definition = cx.definition(doc, version, package, forms, templates);
     if cx.diagnostics.is_empty() {
@@ -71,7 +67,110 @@ struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
 }
 
+/// The top level of `workflow.yaml`, with states still untyped so that a mistake in one state
+/// does not hide the others.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkflowHead {
+    id: String,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    initial: String,
+    #[serde(default)]
+    start: Option<super::document::StartDoc>,
+    states: IndexMap<String, serde_yaml::Value>,
+}
+
+/// Deserialises `value`, reporting each unknown field through `unknown` and dropping it so the
+/// rest can still be checked. Other errors end the attempt.
+fn lenient<T: serde::de::DeserializeOwned>(
+    mut value: serde_yaml::Value,
+    mut unknown: impl FnMut(&str, String),
+) -> Result<T, serde_yaml::Error> {
+    for _ in 0..32 {
+        match serde_yaml::from_value::<T>(value.clone()) {
+            Ok(parsed) => return Ok(parsed),
+            Err(err) => {
+                let message = err.to_string();
+                let Some(field) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) else {
+                    return Err(err);
+                };
+                let field = field.to_string();
+                if !remove_key(&mut value, &field) {
+                    return Err(err);
+                }
+                unknown(&field, message);
+            }
+        }
+    }
+    serde_yaml::from_value::<T>(value)
+}
+
+fn remove_key(value: &mut serde_yaml::Value, key: &str) -> bool {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            if map.remove(key).is_some() {
+                return true;
+            }
+            map.values_mut().any(|v| remove_key(v, key))
+        }
+        serde_yaml::Value::Sequence(items) => items.iter_mut().any(|v| remove_key(v, key)),
+        serde_yaml::Value::Tagged(tagged) => remove_key(&mut tagged.value, key),
+        _ => false,
+    }
+}
+
 impl Checker<'_> {
+    /// Parses the document strictly, reporting syntax errors and every unknown key with its
+    /// location, and keeping whatever parsed so the meaning checks can still run.
+    fn parse(&mut self, source: &str) -> Option<WorkflowDoc> {
+        let value: serde_yaml::Value = match serde_yaml::from_str(source) {
+            Ok(value) => value,
+            Err(err) => {
+                self.diagnostics.push(Diagnostic::from_yaml(&self.file, &err));
+                return None;
+            }
+        };
+        let mut unknown = Vec::new();
+        let head: Result<WorkflowHead, _> = lenient(value, |field, message| unknown.push((vec![], field.to_string(), message)));
+        let head = match head {
+            Ok(head) => head,
+            Err(err) => {
+                self.diagnostics.push(Diagnostic::from_yaml(&self.file, &err));
+                return None;
+            }
+        };
+        let mut states = IndexMap::new();
+        for (name, value) in head.states {
+            let path = vec!["states".to_string(), name.clone()];
+            match lenient::<StateDoc>(value, |field, message| unknown.push((path.clone(), field.to_string(), message))) {
+                Ok(state) => {
+                    states.insert(name, state);
+                }
+                Err(err) => {
+                    let message = format!("state `{name}`: {err}");
+                    self.at_key(&["states", &name], message);
+                    states.insert(name, StateDoc { end: Some("invalid".into()), ..StateDoc::default() });
+                }
+            }
+        }
+        for (prefix, field, message) in unknown {
+            let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+            let at = self.map.find_key_below(&prefix, &field).unwrap_or_else(|| self.map.key(&prefix));
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            self.diagnostics.push(Diagnostic::new(&self.file, at, message));
+        }
+        Some(WorkflowDoc {
+            id: head.id,
+            title: head.title,
+            description: head.description,
+            initial: head.initial,
+            start: head.start,
+            states,
+        })
+    }
+
     fn at_key(&mut self, path: &[&str], message: impl Into<String>) {
         let position = self.map.key(path);
         self.diagnostics.push(Diagnostic::new(&self.file, position, message));
