@@ -142,7 +142,7 @@ mod tests {
     fn keys_and_values_are_located() {
         let map = SourceMap::build(DOC);
         assert_eq!(map.key(&["states", "b"]), (6, 3));
-        assert_eq!(map.value(&["states", "a", "actions", "go", "to"]), (5, 21));
+        assert_eq!(map.value(&["states", "a", "actions", "go", "to"]), (5, 17));
         assert_eq!(map.key(&["states", "a", "missing"]), (3, 3));
     }
 
