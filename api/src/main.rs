@@ -1,1 +1,120 @@
-fn main(){}
+//! `procedo`: serve the API, validate workflow packages, manage tokens, run benchmarks.
+
+mod bench;
+mod http;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use procedo_engine::definition::Package;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The default database: a SQLite file in the working directory.
+const DEFAULT_DB: &str = "sqlite:procedo.db";
+
+#[derive(Parser)]
+#[command(name = "procedo", version, about = "Workflow engine for the shared services of Italian Provinces")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API, deploying the workflow packages of a folder first.
+    Serve {
+        /// Database URL (`sqlite:FILE` or `postgres://…`); also read from DATABASE_URL.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Folder of workflow packages to deploy at start-up (new versions only when changed).
+        #[arg(long, default_value = "workflows")]
+        workflows: PathBuf,
+    },
+    /// Validate workflow packages: exit 0 when valid, 1 with `file:line:column: message` lines.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Run a benchmark scenario and print one line of figures.
+    Bench {
+        #[command(subcommand)]
+        scenario: bench::Scenario,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        tenant: String,
+        /// Comma-separated roles, e.g. `admin`, `auditor`, `rup,supervisor`.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Validate { paths } = &cli.command {
+        return validate(paths);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("procedo: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { db, listen, workflows } => serve::run(&db, &listen, &workflows).await,
+            Command::Token { command: TokenCommand::Create { user, tenant, roles, db } } => create_token(&db, &user, &tenant, &roles).await,
+            Command::Bench { scenario } => bench::run(scenario).await,
+            Command::Validate { .. } => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("procedo: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for path in paths {
+        let result = Package::load(path).and_then(|package| package.compile(1).map(|_| ()));
+        match result {
+            Ok(()) => println!("{}: ok", path.display()),
+            Err(diagnostics) => {
+                failed = true;
+                for diagnostic in diagnostics {
+                    println!("{diagnostic}");
+                }
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+async fn create_token(db: &str, user: &str, tenant: &str, roles: &[String]) -> Result<(), String> {
+    let store = procedo_engine::store::Store::connect(db).await.map_err(|e| e.to_string())?;
+    let token = http::auth::create_token(&store, user, tenant, roles, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    println!("token for {user} in tenant {tenant} with roles [{}]:", roles.join(", "));
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! `procedo bench approval-chain`: the scenario of `shared/bench/approval-chain.md`, run through
+//! the engine's public API on durable storage, printing one line of figures.
+
+use clap::Subcommand;
+use procedo_engine::definition::Package;
+use procedo_engine::model::Actor;
+use procedo_engine::{Engine, TaskQuery};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+const WORKFLOW: &str = include_str!("bench/approval-chain.yaml");
+
+#[derive(Subcommand)]
+pub enum Scenario {
+    /// request → review → legal_check → (director_approval if amount > 100000) → sign.
+    ApprovalChain {
+        /// Number of instances.
+        #[arg(long, default_value_t = 2000)]
+        n: usize,
+        /// Database URL; default: a fresh SQLite file in the temporary folder.
+        #[arg(long)]
+        db: Option<String>,
+        /// Concurrent drivers, each on its own instances.
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+    },
+}
+
+pub async fn run(scenario: Scenario) -> Result<(), String> {
+    let Scenario::ApprovalChain { n, db, clients } = scenario;
+    let (url, scratch) = match db {
+        Some(url) => (url, None),
+        None => {
+            let path = std::env::temp_dir().join(format!("procedo-bench-{}.db", uuid::Uuid::new_v4()));
+            (format!("sqlite:{}", path.display()), Some(path))
+        }
+    };
+    let engine = Arc::new(Engine::connect(&url).await.map_err(|e| e.to_string())?);
+    let admin = Actor::new("bench", "bench", &["admin"]);
+    let package = Package { workflow: WORKFLOW.to_string(), ..Package::default() };
+    engine.deploy(&package, &admin).await.map_err(|e| format!("deploy: {e}"))?;
+
+    let clients = clients.clamp(1, n.max(1));
+    let started = Instant::now();
+    let drivers: Vec<_> = (0..clients)
+        .map(|c| {
+            let engine = engine.clone();
+            tokio::spawn(async move { drive(&engine, (c..n).step_by(clients)).await })
+        })
+        .collect();
+    let mut completions = 0usize;
+    let mut failures = Vec::new();
+    for driver in drivers {
+        match driver.await {
+            Ok(Ok(done)) => completions += done,
+            Ok(Err(e)) => failures.push(e),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = scratch {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+    if let Some(first) = failures.first() {
+        println!("FAIL {first}");
+        return Err(format!("{} driver(s) failed", failures.len()));
+    }
+    let expected = n * 9 / 2 + (n % 2) * 4;
+    if completions != expected {
+        println!("FAIL completions={completions} expected={expected}");
+        return Err("wrong number of completions".into());
+    }
+    println!(
+        "engine=procedo mode=durable backend={} clients={clients} n={n} seconds={seconds:.3} instances_per_s={:.1} completions_per_s={:.1} peak_rss_mb={:.1}",
+        engine.store().backend(),
+        n as f64 / seconds,
+        completions as f64 / seconds,
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+/// Runs the instances with the given indices to their end; returns the completions made.
+async fn drive(engine: &Engine, indices: impl Iterator<Item = usize>) -> Result<usize, String> {
+    let clerk = Actor::new("clerk", "bench", &["clerk"]);
+    let mut completions = 0;
+    for i in indices {
+        let amount = if i % 2 == 0 { 50_000 } else { 150_000 };
+        let variables = json!({ "amount": amount }).as_object().cloned().unwrap_or_default();
+        let instance = engine.start(&clerk, "approval-chain", variables).await.map_err(|e| format!("start: {e}"))?;
+        let query = TaskQuery { instance: Some(instance.id), ..TaskQuery::default() };
+        loop {
+            let tasks = engine.tasks(&clerk, &query).await.map_err(|e| format!("tasks: {e}"))?;
+            let Some(task) = tasks.first() else { break };
+            let data = json!({ "approved": true, "note": format!("ok {}", task.state) });
+            let after = engine.complete(&clerk, task.id, "done", data).await.map_err(|e| format!("complete: {e}"))?;
+            completions += 1;
+            if !after.status.is_active() {
+                let visited = after.variables.contains_key("director_visited");
+                if after.status.label() != "signed" || visited != (amount > 100_000) {
+                    return Err(format!("instance {i} ended wrongly: {} visited_director={visited}", after.status.label()));
+                }
+                break;
+            }
+        }
+    }
+    Ok(completions)
+}
+
+/// The process's peak resident set (VmHWM), in MB; 0 where /proc is not available.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}

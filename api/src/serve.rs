@@ -1,0 +1,118 @@
+//! `procedo serve`: deploy the workflow folder, bootstrap a first admin token, run the timer
+//! loop and the HTTP server until SIGTERM or Ctrl-C.
+
+use crate::http::{AppState, app, auth};
+use procedo_engine::Engine;
+use procedo_engine::definition::Package;
+use procedo_engine::model::Actor;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The tenant the bootstrap admin token belongs to.
+const BOOTSTRAP_TENANT: &str = "default";
+
+pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let engine = Arc::new(Engine::connect(db).await.map_err(|e| format!("cannot open the database {db}: {e}"))?);
+    deploy_folder(&engine, workflows).await?;
+    bootstrap_token(&engine).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%address, database = engine.store().backend(), "procedo is serving");
+    println!("procedo listening on http://{address}");
+    let timers = tokio::spawn(timer_loop(engine.clone()));
+    let router = app(AppState { engine });
+    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+    timers.abort();
+    result.map_err(|e| e.to_string())
+}
+
+/// Deploys each package of the folder whose text differs from its latest deployed version.
+async fn deploy_folder(engine: &Engine, folder: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        tracing::warn!(folder = %folder.display(), "no workflow folder: nothing deployed");
+        return Ok(());
+    };
+    let mut dirs: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.join("workflow.yaml").is_file()).collect();
+    dirs.sort();
+    let admin = Actor::new("procedo-serve", BOOTSTRAP_TENANT, &["admin"]);
+    // Spawned workflows must be deployed first: retry the ones that failed for that reason.
+    for _ in 0..dirs.len().max(1) {
+        let mut waiting = Vec::new();
+        for dir in dirs {
+            let package = Package::load(&dir).map_err(|d| render(&d))?;
+            let id = package.compile(1).map_err(|d| render(&d))?.id;
+            let current = engine.store().latest_definition(&id).await.map_err(|e| e.to_string())?;
+            if current.is_some_and(|(_, stored)| stored.workflow == package.workflow && stored.forms == package.forms && stored.templates == package.templates) {
+                continue;
+            }
+            match engine.deploy(&package, &admin).await {
+                Ok(deployed) => println!("deployed {} version {}", deployed.id, deployed.version),
+                Err(procedo_engine::EngineError::Invalid(d)) if d.iter().any(|d| d.message.contains("is not deployed")) => waiting.push(dir),
+                Err(procedo_engine::EngineError::Invalid(d)) => return Err(render(&d)),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        dirs = waiting;
+    }
+    Err(format!("cannot deploy {}: they spawn workflows that are missing", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")))
+}
+
+fn render(diagnostics: &[procedo_engine::diagnostic::Diagnostic]) -> String {
+    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// On a database without tokens, creates one admin token and prints it once.
+async fn bootstrap_token(engine: &Engine) -> Result<(), String> {
+    if engine.store().token_count().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(());
+    }
+    let roles = vec!["admin".to_string(), "auditor".to_string()];
+    let token = auth::create_token(engine.store(), "admin", BOOTSTRAP_TENANT, &roles, engine.now()).await.map_err(|e| e.to_string())?;
+    println!("first start: an admin token for tenant `{BOOTSTRAP_TENANT}` (shown only now; create others with `procedo token create`):");
+    println!("{token}");
+    Ok(())
+}
+
+/// Fires due timers once a second; a failed round is logged and retried (late, never lost).
+async fn timer_loop(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        loop {
+            match engine.fire_due_timers(500).await {
+                Ok(500) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "timer round failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
