@@ -1,35 +1,400 @@
-use procedo_engine::expr::{Expr, Scope};
+//! The workflow packages shipped in `workflows/`: every one must validate, and the main ones are
+//! run end to end on the engine (SQLite), as the officials of a Province would use them.
+
+mod common;
+
+use common::{engine, sqlite_db, vars};
+use procedo_engine::definition::Package;
+use procedo_engine::model::{Actor, Task};
+use procedo_engine::{Engine, EngineError, TaskQuery};
 use serde_json::json;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
+const TENANT: &str = "provincia-treviso";
+
+fn package_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(WORKFLOWS)
+        .unwrap_or_else(|e| panic!("cannot read {WORKFLOWS}: {e}"))
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn load(name: &str) -> Package {
+    let dir = Path::new(WORKFLOWS).join(name);
+    Package::load(&dir).unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)))
+}
+
+fn render(diagnostics: &[procedo_engine::diagnostic::Diagnostic]) -> String {
+    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
 
 #[test]
-fn probe() {
-    let vars = json!({"amount": "39999.99", "big": "150000.00", "pct": "80", "thr": 75, "thr_s": "75", "seats": 0, "tipo": "lavori", "cup": null}).as_object().cloned().unwrap();
-    let now = chrono::Utc::now();
-    for src in [
-        "double(vars.amount) < 40000.0",
-        "double(vars.amount) < 40000",
-        "double(vars.big) >= 150000.0",
-        "double(vars.pct) >= double(vars.thr)",
-        "double(vars.pct) >= double(vars.thr_s)",
-        "double(vars.pct) >= 75",
-        "vars.thr >= 75",
-        "vars.seats > 0",
-        "vars.amount < 40000",
-        "has(vars.cup)",
-        "has(vars.nothere)",
-        "vars.tipo == 'lavori' && double(vars.big) >= 150000.0",
-        "action == 'reject'",
-        "int(vars.thr_s) >= 75",
-        "vars.seats - 1",
-        "'x' in vars",
-    ] {
-        let e = Expr::compile(src);
-        match e {
-            Err(err) => println!("{src}: COMPILE ERROR {err:?}"),
-            Ok(e) => {
-                let s = Scope { vars: &vars, form: None, instance: json!({}), now, action: None };
-                println!("{src}: {:?}", e.eval(&s));
+fn every_shipped_package_validates() {
+    let dirs = package_dirs();
+    let mut problems = Vec::new();
+    for dir in &dirs {
+        match Package::load(dir).and_then(|package| package.compile(1)) {
+            Ok(definition) => {
+                let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if definition.id != folder {
+                    problems.push(format!("{}: workflow id `{}` differs from its folder name", dir.display(), definition.id));
+                }
             }
+            Err(diagnostics) => problems.push(render(&diagnostics)),
         }
     }
+    assert!(problems.is_empty(), "shipped packages with problems:\n{}", problems.join("\n"));
+    assert!(dirs.len() >= 2, "expected at least 2 packages in {WORKFLOWS}, found {}", dirs.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures local to this file.
+
+fn admin() -> Actor {
+    Actor::new("admin", TENANT, &["admin"])
+}
+fn official() -> Actor {
+    Actor::new("mario.rossi", TENANT, &["official"])
+}
+fn supervisor() -> Actor {
+    Actor::new("laura.bianchi", TENANT, &["supervisor"])
+}
+fn hr() -> Actor {
+    Actor::new("giulia.verdi", TENANT, &["hr_training"])
+}
+
+async fn deploy_shipped(engine: &Engine, name: &str) {
+    let deployed = engine.deploy(&load(name), &admin()).await.expect("the shipped package deploys");
+    assert_eq!(deployed.id, name);
+}
+
+/// The one open task of an instance.
+async fn open_task(engine: &Engine, actor: &Actor, instance: Uuid) -> Task {
+    let query = TaskQuery { instance: Some(instance), ..TaskQuery::default() };
+    let mut tasks = engine.tasks(actor, &query).await.expect("tasks");
+    assert_eq!(tasks.len(), 1, "exactly one open task expected, got {tasks:?}");
+    tasks.remove(0)
+}
+
+async fn status(engine: &Engine, instance: Uuid) -> String {
+    engine.instance(&admin(), instance).await.expect("instance").status.label().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// training-enrolment
+
+fn enrolment_request(seats_available: i64) -> serde_json::Map<String, serde_json::Value> {
+    vars(json!({
+        "course": "Il nuovo Codice dei contratti pubblici",
+        "course_area": "appalti",
+        "edition": "2a edizione, ottobre 2026",
+        "course_hours": 20,
+        "participant_name": "Mario Rossi",
+        "codice_fiscale": "rssmra80a01h501u",
+        "office": "Provincia di Treviso, Settore Stazione Unica Appaltante",
+        "seats_available": seats_available,
+    }))
+}
+
+#[tokio::test]
+async fn training_enrolment_from_request_to_certificate() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "training-enrolment").await;
+
+    let instance = engine.start(&official(), "training-enrolment", enrolment_request(3)).await.expect("starts");
+    assert_eq!(instance.state, "approval");
+    assert_eq!(instance.variables["attendance_threshold"], json!("75"), "the start form's default threshold");
+    assert_eq!(instance.variables["codice_fiscale"], json!("RSSMRA80A01H501U"), "normalised");
+
+    let approval = open_task(&engine, &supervisor(), instance.id).await;
+    assert_eq!(approval.role, "supervisor");
+    assert!(approval.due_at.is_some(), "the approval has a 5-working-day SLA");
+    let forbidden = engine.complete(&official(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" })).await;
+    assert!(matches!(forbidden, Err(EngineError::Forbidden(_))), "{forbidden:?}");
+    let after = engine
+        .complete(&supervisor(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" }))
+        .await
+        .expect("approves");
+    assert_eq!(after.state, "enrolled", "3 seats left: enrolled at once");
+
+    let documents = engine.documents(&official(), instance.id).await.expect("documents");
+    assert_eq!(documents.len(), 1, "the enrolment confirmation");
+    assert_eq!(documents[0].template, "conferma-iscrizione");
+    for expected in ["Conferma di iscrizione", "Mario Rossi", "RSSMRA80A01H501U", "Laura Bianchi", "almeno il 75%"] {
+        assert!(documents[0].content.contains(expected), "`{expected}` missing from:\n{}", documents[0].content);
+    }
+
+    let attendance = open_task(&engine, &hr(), instance.id).await;
+    assert_eq!(attendance.role, "hr_training");
+    let data = json!({ "hours_attended": "17,5", "attendance_percentage": "87,5" });
+    let done = engine.complete(&hr(), attendance.id, "record", data).await.expect("records attendance");
+    assert_eq!(done.status.label(), "completed");
+    assert_eq!(status(&engine, instance.id).await, "completed");
+
+    let documents = engine.documents(&official(), instance.id).await.expect("documents");
+    assert_eq!(documents.len(), 2, "confirmation and certificate");
+    let certificate = documents.iter().find(|d| d.template == "attestato").expect("the certificate was issued");
+    for expected in ["Attestato di partecipazione", "MARIO ROSSI", "Il nuovo Codice dei contratti pubblici", "17.5 ore su 20", "87.5%"] {
+        assert!(certificate.content.contains(expected), "`{expected}` missing from:\n{}", certificate.content);
+    }
+    assert!(!certificate.content.contains("verifica finale"), "no final test was foreseen");
+    assert_eq!(certificate.sha256.len(), 64);
+    assert!(engine.verify(Some(TENANT)).await.expect("verify").ok);
+}
+
+#[tokio::test]
+async fn training_enrolment_below_threshold_is_not_completed_and_has_no_certificate() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "training-enrolment").await;
+    let mut request = enrolment_request(1);
+    request.insert("attendance_threshold".into(), json!(80));
+    let instance = engine.start(&hr(), "training-enrolment", request).await.expect("HR may enrol on behalf");
+    let approval = open_task(&engine, &supervisor(), instance.id).await;
+    engine.complete(&supervisor(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" })).await.expect("approves");
+    let attendance = open_task(&engine, &hr(), instance.id).await;
+    let data = json!({ "hours_attended": 15, "attendance_percentage": 75 });
+    let done = engine.complete(&hr(), attendance.id, "record", data).await.expect("records");
+    assert_eq!(done.status.label(), "not_completed", "75% is below this course's 80%");
+    let documents = engine.documents(&official(), instance.id).await.expect("documents");
+    assert_eq!(documents.len(), 1, "only the enrolment confirmation");
+}
+
+#[tokio::test]
+async fn training_enrolment_rejection_needs_a_reason() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "training-enrolment").await;
+    let instance = engine.start(&official(), "training-enrolment", enrolment_request(3)).await.expect("starts");
+    let approval = open_task(&engine, &supervisor(), instance.id).await;
+
+    let refused = engine.complete(&supervisor(), approval.id, "reject", json!({ "supervisor_name": "Laura Bianchi" })).await;
+    match refused {
+        Err(EngineError::InvalidData(errors)) => {
+            assert!(errors.iter().any(|e| e.path == "reason" && e.code == "required"), "{errors:?}");
+        }
+        other => panic!("a rejection without a reason must be invalid data, got {other:?}"),
+    }
+    let still_open = open_task(&engine, &supervisor(), instance.id).await;
+    assert_eq!(still_open.id, approval.id, "the task is still open");
+    assert_eq!(status(&engine, instance.id).await, "active");
+
+    let data = json!({ "supervisor_name": "Laura Bianchi", "reason": "Periodo di chiusura del bilancio: assenza non compatibile con il servizio." });
+    let rejected = engine.complete(&supervisor(), approval.id, "reject", data).await.expect("rejects");
+    assert_eq!(rejected.status.label(), "rejected");
+    assert_eq!(rejected.variables["reason"], json!("Periodo di chiusura del bilancio: assenza non compatibile con il servizio."));
+    let tasks = engine.tasks(&admin(), &TaskQuery { instance: Some(instance.id), ..TaskQuery::default() }).await.expect("tasks");
+    assert!(tasks.is_empty(), "{tasks:?}");
+    assert!(engine.documents(&official(), instance.id).await.expect("documents").is_empty());
+}
+
+#[tokio::test]
+async fn training_enrolment_overdue_approval_escalates_and_waitlist_expires_after_30_days() {
+    let db = sqlite_db();
+    let (engine, clock) = engine(&db).await;
+    deploy_shipped(&engine, "training-enrolment").await;
+    let instance = engine.start(&official(), "training-enrolment", enrolment_request(0)).await.expect("starts");
+
+    // 5 working days from Friday 3 April 2026, skipping the weekend and Easter Monday (6 April):
+    // due at the end of Monday 13 April; the reminder comes a day before.
+    clock.advance(chrono::Duration::days(10));
+    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1, "only the reminder");
+    assert_eq!(open_task(&engine, &supervisor(), instance.id).await.role, "supervisor");
+    clock.advance(chrono::Duration::days(1));
+    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1, "the deadline");
+    let escalated = open_task(&engine, &hr(), instance.id).await;
+    assert_eq!(escalated.role, "hr_training", "escalated to the training office");
+    let after = engine.complete(&hr(), escalated.id, "approve", json!({ "supervisor_name": "Ufficio formazione" })).await.expect("approves");
+    assert_eq!(after.state, "waitlisted", "no seats left");
+
+    let waiting = open_task(&engine, &hr(), instance.id).await;
+    clock.advance(chrono::Duration::days(29));
+    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 0, "still on the waiting list");
+    assert_eq!(open_task(&engine, &hr(), instance.id).await.id, waiting.id);
+    clock.advance(chrono::Duration::days(2));
+    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1);
+    assert_eq!(status(&engine, instance.id).await, "expired");
+}
+
+#[tokio::test]
+async fn training_enrolment_waitlisted_participant_can_be_promoted() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "training-enrolment").await;
+    let instance = engine.start(&official(), "training-enrolment", enrolment_request(0)).await.expect("starts");
+    let approval = open_task(&engine, &supervisor(), instance.id).await;
+    engine.complete(&supervisor(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" })).await.expect("approves");
+    let waiting = open_task(&engine, &hr(), instance.id).await;
+    let promoted = engine.complete(&hr(), waiting.id, "promote", json!({ "waitlist_note": "Posto liberato da una rinuncia" })).await.expect("promotes");
+    assert_eq!(promoted.state, "enrolled");
+    let documents = engine.documents(&official(), instance.id).await.expect("documents");
+    assert_eq!(documents.len(), 1, "the enrolment confirmation is issued on promotion too");
+}
+
+// ---------------------------------------------------------------------------------------------
+// sua-direct-award
+
+fn dirigente() -> Actor {
+    Actor::new("paolo.neri", TENANT, &["dirigente"])
+}
+fn rup() -> Actor {
+    Actor::new("anna.rup", TENANT, &["rup"])
+}
+
+fn award_request(tipo: &str, importo: &str) -> serde_json::Map<String, serde_json::Value> {
+    vars(json!({
+        "oggetto": "Manutenzione straordinaria della copertura della scuola media",
+        "tipo": tipo,
+        "importo": importo,
+        "ente_committente": "Comune di Castelfranco Veneto",
+        "cig": "A03589F8C6",
+        "operatore_economico": "Edilnord srl",
+        "partita_iva": "12345670488",
+        "codice_fiscale": "12345670488",
+    }))
+}
+
+async fn appoint_rup(engine: &Engine, instance: Uuid) {
+    let task = open_task(engine, &dirigente(), instance).await;
+    let data = json!({
+        "rup_nome": "Anna Russo",
+        "rup_qualifica": "funzionario tecnico, Settore Edilizia scolastica",
+        "rup_utente": "anna.rup",
+        "dirigente_nome": "Paolo Neri",
+    });
+    let after = engine.complete(&dirigente(), task.id, "appoint", data).await.expect("appoints the RUP");
+    assert_eq!(after.state, "rup_acceptance");
+    let task = open_task(engine, &rup(), instance).await;
+    assert_eq!(task.assignee.as_deref(), Some("anna.rup"), "assigned to the appointed RUP");
+    let missing = engine.complete(&rup(), task.id, "accept", json!({})).await;
+    assert!(matches!(&missing, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "dichiarazione_conflitti")), "{missing:?}");
+    engine.complete(&rup(), task.id, "accept", json!({ "dichiarazione_conflitti": "assenza" })).await.expect("accepts");
+}
+
+async fn adopt_and_sign(engine: &Engine, instance: Uuid) {
+    let task = open_task(engine, &dirigente(), instance).await;
+    assert_eq!(task.state, "award_decision");
+    let data = json!({
+        "determina_numero": "123/2026",
+        "determina_data": "10/04/2026",
+        "motivazione": "esperienza documentata in interventi analoghi e prezzo congruo rispetto al prezzario regionale",
+        "rotazione": "l'operatore non era affidatario del precedente contratto nello stesso settore",
+        "dirigente_nome": "Paolo Neri",
+    });
+    let after = engine.complete(&dirigente(), task.id, "adopt", data).await.expect("adopts the determina");
+    assert_eq!(after.state, "contract", "no stand-still below threshold: straight to the contract");
+    let task = open_task(engine, &rup(), instance).await;
+    let due = task.due_at.expect("30-day deadline (art. 55 c.1)");
+    assert!(due - engine.now() >= chrono::Duration::days(30), "{due}");
+    let data = json!({ "stipula_data": "2026-04-20", "stipula_forma": "corrispondenza", "repertorio": "PEC prot. 4567" });
+    let done = engine.complete(&rup(), task.id, "sign", data).await.expect("signs");
+    assert_eq!(done.status.label(), "contracted");
+}
+
+#[tokio::test]
+async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_contract() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "sua-direct-award").await;
+    let instance = engine.start(&dirigente(), "sua-direct-award", award_request("works", "39.999,99")).await.expect("starts");
+    assert_eq!(instance.state, "appoint_rup");
+    appoint_rup(&engine, instance.id).await;
+
+    let task = open_task(&engine, &rup(), instance.id).await;
+    assert_eq!(task.state, "self_declaration", "below EUR 40,000: art. 52");
+    let sampled_without_date = engine
+        .complete(&rup(), task.id, "proceed", json!({ "autodichiarazione_data": "2026-04-07", "estratto_campione": true }))
+        .await;
+    assert!(
+        matches!(&sampled_without_date, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "verifica_campione_data")),
+        "{sampled_without_date:?}"
+    );
+    engine.complete(&rup(), task.id, "proceed", json!({ "autodichiarazione_data": "2026-04-07" })).await.expect("proceeds");
+    adopt_and_sign(&engine, instance.id).await;
+
+    let documents = engine.documents(&dirigente(), instance.id).await.expect("documents");
+    let templates: Vec<&str> = documents.iter().map(|d| d.template.as_str()).collect();
+    assert_eq!(templates, ["atto-nomina-rup", "determina-affidamento"]);
+    let nomina = &documents[0].content;
+    for expected in ["Nomina del Responsabile unico del progetto", "Anna Russo", "A03589F8C6", "€ 39.999,99"] {
+        assert!(nomina.contains(expected), "`{expected}` missing from:\n{nomina}");
+    }
+    assert!(!nomina.contains("CUP"), "no CUP was given");
+    let determina = &documents[1].content;
+    for expected in [
+        "Determina n. 123/2026 del 10/04/2026",
+        "art. 50 c.1 lett. a",
+        "Edilnord srl",
+        "€ 39.999,99",
+        "trentanovemilanovecentonovantanove/99",
+        "ai sensi dell'art. 52",
+        "senza applicazione del\ntermine dilatorio (art. 55 c.2)",
+    ] {
+        assert!(determina.contains(expected), "`{expected}` missing from:\n{determina}");
+    }
+}
+
+#[tokio::test]
+async fn sua_direct_award_from_40000_requires_fvoe_checks() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "sua-direct-award").await;
+    let mut request = award_request("services", "40000");
+    request.insert("cup".into(), json!("G59F19000090007"));
+    let instance = engine.start(&rup(), "sua-direct-award", request).await.expect("starts");
+    appoint_rup(&engine, instance.id).await;
+    let task = open_task(&engine, &rup(), instance.id).await;
+    assert_eq!(task.state, "full_checks", "EUR 40,000 is not below 40,000");
+    engine.complete(&rup(), task.id, "verified", json!({ "verifica_data": "2026-04-08" })).await.expect("verified");
+    adopt_and_sign(&engine, instance.id).await;
+    let documents = engine.documents(&dirigente(), instance.id).await.expect("documents");
+    let determina = &documents[1].content;
+    for expected in ["art. 50 c.1 lett. b", "€ 40.000,00", "quarantamila/00", "Fascicolo virtuale", "CUP:</strong> G59F19000090007", "il servizio"] {
+        assert!(determina.contains(expected), "`{expected}` missing from:\n{determina}");
+    }
+}
+
+#[tokio::test]
+async fn sua_direct_award_over_the_ceiling_ends_at_once() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "sua-direct-award").await;
+    for (tipo, importo, expected) in [
+        ("works", "150000", "rejected_over_threshold"),
+        ("works", "149999.99", "active"),
+        ("supplies", "140000.00", "rejected_over_threshold"),
+        ("services", "139.999,99", "active"),
+        ("services", "1.000.000", "rejected_over_threshold"),
+    ] {
+        let instance = engine.start(&dirigente(), "sua-direct-award", award_request(tipo, importo)).await.expect("starts");
+        assert_eq!(instance.status.label(), expected, "{tipo} {importo}");
+    }
+}
+
+#[tokio::test]
+async fn sua_direct_award_conflict_of_interest_sends_back_to_appointment() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "sua-direct-award").await;
+    let instance = engine.start(&dirigente(), "sua-direct-award", award_request("supplies", "12000")).await.expect("starts");
+    let task = open_task(&engine, &dirigente(), instance.id).await;
+    let data = json!({ "rup_nome": "Anna Russo", "rup_qualifica": "funzionario", "rup_utente": "anna.rup", "dirigente_nome": "Paolo Neri" });
+    engine.complete(&dirigente(), task.id, "appoint", data).await.expect("appoints");
+    let task = open_task(&engine, &rup(), instance.id).await;
+    let other_rup = Actor::new("carlo.rup", TENANT, &["rup"]);
+    let wrong = engine.complete(&other_rup, task.id, "accept", json!({ "dichiarazione_conflitti": "assenza" })).await;
+    assert!(matches!(wrong, Err(EngineError::Forbidden(_))), "only the appointed RUP: {wrong:?}");
+    let after = engine
+        .complete(&rup(), task.id, "declare_conflict", json!({ "conflitto_descrizione": "Parente entro il secondo grado del legale rappresentante." }))
+        .await
+        .expect("declares");
+    assert_eq!(after.state, "appoint_rup");
+    assert_eq!(engine.documents(&dirigente(), instance.id).await.expect("documents").len(), 1);
 }
