@@ -32,7 +32,7 @@ impl SourceMap {
     /// reports the syntax error itself, with its location).
     pub fn build(source: &str) -> Self {
         let mut map = SourceMap::default();
-        let mut events = Parser::new_from_str(source).filter_map(Result::ok);
+        let mut events = Parser::new_from_str(source).map_while(Result::ok);
         let mut path = Vec::new();
         while let Some((event, span)) = events.next() {
             if matches!(event, Event::MappingStart(..) | Event::SequenceStart(..) | Event::Scalar(..)) {

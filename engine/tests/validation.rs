@@ -1,0 +1,82 @@
+//! What an administrator sees when a package is wrong: every problem, each with its place.
+
+mod common;
+
+use procedo_engine::definition::Package;
+
+fn problems(workflow: &str) -> Vec<String> {
+    let package = Package { origin: "pkg/".into(), workflow: workflow.to_string(), ..Package::default() };
+    match package.compile(1) {
+        Ok(_) => vec![],
+        Err(diagnostics) => diagnostics.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn misspelled_key_unreachable_state_and_bad_expression_are_all_located() {
+    let workflow = "\
+id: broken
+title: Rotto
+initial: review
+states:
+  review:
+    task: { role: rup, timout: P2D }
+    actions:
+      ok: { to: route }
+  route:
+    choice:
+      - when: \"vars.amount > \"
+        to: done
+      - otherwise: done
+  orphan:
+    task: { role: rup }
+    actions:
+      go: { to: done }
+  done: { end: done }
+";
+    let found = problems(workflow);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found[0].starts_with("pkg/workflow.yaml:6:24: unknown field `timout`"), "{}", found[0]);
+    assert!(found[1].starts_with("pkg/workflow.yaml:11:31: invalid expression `vars.amount > `"), "{}", found[1]);
+    assert_eq!(found[2], "pkg/workflow.yaml:14:3: state `orphan` is unreachable from `review`");
+}
+
+#[test]
+fn unknown_target_state_points_at_the_name() {
+    let found = problems("id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r }\n    actions:\n      go: { to: nowhere }\n  b: { end: b }\n");
+    assert!(found.iter().any(|f| f == "pkg/workflow.yaml:8:17: unknown state `nowhere`"), "{found:#?}");
+}
+
+#[test]
+fn duplicate_key_is_reported_at_its_second_occurrence() {
+    let found = problems("id: x\ntitle: X\ninitial: a\nstates:\n  a: { end: done }\n  a: { end: other }\n");
+    assert!(found.iter().any(|f| f.starts_with("pkg/workflow.yaml:6:3: duplicate key `a`")), "{found:#?}");
+}
+
+#[test]
+fn missing_forms_templates_and_bad_durations_are_reported() {
+    let found = problems(
+        "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r, form: nope, due: 3 fortnights }\n    documents: [missing]\n    actions:\n      go: { to: b }\n  b: { end: done }\n",
+    );
+    let text = found.join("\n");
+    assert!(text.contains("form `nope` is not in the package"), "{text}");
+    assert!(text.contains("template `missing` is not in the package"), "{text}");
+    assert!(text.contains("invalid duration `3 fortnights`"), "{text}");
+}
+
+#[test]
+fn a_trap_with_no_way_to_an_end_is_reported() {
+    let found = problems(
+        "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r }\n    actions:\n      loop: { to: a }\n      done: { to: b }\n  b:\n    task: { role: r }\n    actions:\n      back: { to: c }\n  c:\n    task: { role: r }\n    actions:\n      back: { to: b }\n  z: { end: done }\n",
+    );
+    let text = found.join("\n");
+    assert!(text.contains("no end state can be reached from `b`"), "{text}");
+    assert!(text.contains("no end state can be reached from `a`"), "{text}");
+}
+
+#[test]
+fn yaml_syntax_error_has_a_location() {
+    let found = problems("id: x\ntitle: [unclosed\n");
+    assert_eq!(found.len(), 1);
+    assert!(found[0].starts_with("pkg/workflow.yaml:"), "{found:?}");
+}
