@@ -7,13 +7,14 @@
 //!
 //! JSON integers become CEL `int` (not `uint`, as a generic conversion would make them), so
 //! `vars.count > 0` and `vars.count - 1` behave as users expect. Exact decimals such as money
-//! reach expressions as numbers: whole amounts as `int`, others as `double`, which compares
-//! exactly against whole-number literals (`vars.amount > 100000`) for any amount with at most
-//! two decimals below 10^13.
+//! are stored as decimal strings (`"150000.00"`); the fields the workflow's forms declare as
+//! money, decimal or percentage ([`Scope::numeric`]) reach expressions as numbers: whole
+//! amounts as `int`, others as `double`, which compares exactly against whole-number literals
+//! (`vars.amount > 100000`) for any amount with at most two decimals below 10^13.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -56,6 +57,8 @@ pub struct Scope<'a> {
     pub instance: Json,
     pub now: DateTime<Utc>,
     pub action: Option<&'a str>,
+    /// Names of fields holding exact decimals as strings, converted to numbers for CEL.
+    pub numeric: &'a HashSet<String>,
 }
 
 impl Expr {
@@ -118,12 +121,13 @@ impl Expr {
 
     fn eval_cel(&self, scope: &Scope<'_>) -> Result<cel::Value, EvalError> {
         let mut context = cel::Context::default();
-        context.add_variable_from_value("vars", map_to_cel(scope.vars));
+        let numeric = scope.numeric;
+        context.add_variable_from_value("vars", map_to_cel(scope.vars, numeric));
         context.add_variable_from_value(
             "form",
-            scope.form.map_or_else(|| cel::Value::Map(HashMap::<String, cel::Value>::new().into()), map_to_cel),
+            scope.form.map_or_else(|| cel::Value::Map(HashMap::<String, cel::Value>::new().into()), |f| map_to_cel(f, numeric)),
         );
-        context.add_variable_from_value("instance", json_to_cel(&scope.instance));
+        context.add_variable_from_value("instance", json_to_cel(&scope.instance, numeric));
         context.add_variable_from_value("now", cel::Value::Timestamp(scope.now.fixed_offset()));
         context.add_variable_from_value("action", scope.action.map_or(cel::Value::Null, cel::Value::from));
         self.program.execute(&context).map_err(|e| self.error(e.to_string()))
@@ -134,13 +138,33 @@ impl Expr {
     }
 }
 
-fn map_to_cel(map: &Map<String, Json>) -> cel::Value {
-    let entries: HashMap<String, cel::Value> = map.iter().map(|(k, v)| (k.clone(), json_to_cel(v))).collect();
+fn map_to_cel(map: &Map<String, Json>, numeric: &HashSet<String>) -> cel::Value {
+    let entries: HashMap<String, cel::Value> = map
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Json::String(text) if numeric.contains(k) => decimal_to_cel(text).unwrap_or_else(|| json_to_cel(v, numeric)),
+                _ => json_to_cel(v, numeric),
+            };
+            (k.clone(), value)
+        })
+        .collect();
     cel::Value::Map(entries.into())
 }
 
-/// JSON to CEL, with integers as `int` (see the module docs).
-pub fn json_to_cel(value: &Json) -> cel::Value {
+/// An exact decimal string as a CEL number: `int` when whole, else `double`.
+fn decimal_to_cel(text: &str) -> Option<cel::Value> {
+    use rust_decimal::prelude::ToPrimitive;
+    let decimal: rust_decimal::Decimal = text.trim().parse().ok()?;
+    if decimal.fract().is_zero() {
+        decimal.to_i64().map(cel::Value::Int)
+    } else {
+        decimal.to_f64().map(cel::Value::Float)
+    }
+}
+
+/// JSON to CEL, with integers as `int` and declared decimal fields as numbers (module docs).
+pub fn json_to_cel(value: &Json, numeric: &HashSet<String>) -> cel::Value {
     match value {
         Json::Null => cel::Value::Null,
         Json::Bool(b) => cel::Value::Bool(*b),
@@ -150,8 +174,8 @@ pub fn json_to_cel(value: &Json) -> cel::Value {
             _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
         Json::String(s) => cel::Value::from(s.as_str()),
-        Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
-        Json::Object(map) => map_to_cel(map),
+        Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(|v| json_to_cel(v, numeric)).collect())),
+        Json::Object(map) => map_to_cel(map, numeric),
     }
 }
 
@@ -188,8 +212,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    static NONE: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(HashSet::new);
+
     fn scope(vars: &Map<String, Json>) -> Scope<'_> {
-        Scope { vars, form: None, instance: json!({}), now: Utc::now(), action: None }
+        Scope { vars, form: None, instance: json!({}), now: Utc::now(), action: None, numeric: &NONE }
+    }
+
+    #[test]
+    fn money_strings_of_declared_fields_compare_as_numbers() {
+        let numeric: HashSet<String> = ["amount".to_string(), "base".to_string()].into();
+        let vars = json!({"amount": "100000.01", "code": "100000.01", "lots": [{"base": "200000.00"}]});
+        let vars = vars.as_object().cloned().unwrap_or_default();
+        let scope = Scope { vars: &vars, form: None, instance: json!({}), now: Utc::now(), action: None, numeric: &numeric };
+        let check = |src: &str| Expr::compile(src).expect("compiles").eval_bool(&scope).expect("evaluates");
+        assert!(check("vars.amount > 100000"));
+        assert!(check("vars.lots[0].base == 200000"));
+        assert!(check("vars.code == '100000.01'"), "undeclared fields stay strings");
     }
 
     #[test]

@@ -240,7 +240,9 @@ impl Checker<'_> {
             }
         }
         self.check_graph(&doc);
+        let numeric_fields = numeric_fields(&forms);
         Some(Definition {
+            numeric_fields,
             id: doc.id,
             version,
             title: doc.title,
@@ -528,6 +530,24 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Names of the money, decimal and percentage fields of every form, lists included.
+fn numeric_fields(forms: &BTreeMap<String, FormSpec>) -> std::collections::HashSet<String> {
+    use procedo_forms::{Field, FieldType};
+    fn walk(fields: &[Field], out: &mut std::collections::HashSet<String>) {
+        for field in fields {
+            if matches!(field.field_type, FieldType::Money | FieldType::Decimal | FieldType::Percentage) {
+                out.insert(field.name.clone());
+            }
+            walk(field.fields.as_deref().unwrap_or_default(), out);
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    for form in forms.values() {
+        walk(&form.fields, &mut out);
+    }
+    out
 }
 
 /// Workflow ids and similar names: lowercase ASCII letters, digits, `-` and `_`.

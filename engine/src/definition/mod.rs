@@ -28,6 +28,8 @@ pub struct Definition {
     pub states: IndexMap<String, State>,
     pub forms: BTreeMap<String, FormSpec>,
     pub templates: BTreeMap<String, String>,
+    /// Fields the forms declare as money, decimal or percentage: expressions see them as numbers.
+    pub numeric_fields: std::collections::HashSet<String>,
     /// The source it was compiled from, kept so every version can be shown and re-validated.
     pub package: Package,
 }

@@ -28,7 +28,7 @@ pub fn start(
         )));
     }
     let variables = match definition.start.form.as_deref().and_then(|f| definition.forms.get(f)) {
-        Some(form) => validate(form, &Json::Object(variables), &Map::new(), None, work.now)?,
+        Some(form) => validate(form, &Json::Object(variables), &Map::new(), None, work.now, &definition.numeric_fields)?,
         None => variables,
     };
     let tenant = actor.tenant.clone();
@@ -76,10 +76,11 @@ fn validate(
     vars: &Map<String, Json>,
     action: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
+    numeric: &std::collections::HashSet<String>,
 ) -> Result<Map<String, Json>, MachineError> {
     let conditions = |source: &str, submitted: &Map<String, Json>| -> Result<bool, String> {
         let expr = crate::expr::Expr::compile(source).map_err(|e| e.to_string())?;
-        let scope = crate::expr::Scope { vars, form: Some(submitted), instance: Json::Null, now, action };
+        let scope = crate::expr::Scope { vars, form: Some(submitted), instance: Json::Null, now, action, numeric };
         expr.eval_bool(&scope).map_err(|e| e.to_string())
     };
     form.validate(data, &conditions).map_err(MachineError::InvalidData)
@@ -116,7 +117,7 @@ pub fn complete(work: &mut Working<'_>, id: Uuid, task: &Task, action_name: &str
         unavailable(&format!(" (the actions are: {})", offered.join(", ")))
     })?;
     let form = match definition.form_for(state, action) {
-        Some(form) => validate(form, &data, &instance.variables, Some(action_name), work.now)?,
+        Some(form) => validate(form, &data, &instance.variables, Some(action_name), work.now, &definition.numeric_fields)?,
         None => match data {
             Json::Object(map) => map,
             Json::Null => Map::new(),
@@ -124,7 +125,7 @@ pub fn complete(work: &mut Working<'_>, id: Uuid, task: &Task, action_name: &str
         },
     };
     if let Some(guard) = &action.when {
-        let mut scope = scope(instance, Some(&form), work);
+        let mut scope = scope(instance, Some(&form), &definition, work);
         scope.action = Some(action_name);
         if !guard.eval_bool(&scope)? {
             return Err(unavailable(&format!(": its condition `{}` does not hold", guard.source())));

@@ -16,8 +16,20 @@ use uuid::Uuid;
 const MAX_AUTOMATIC_STEPS: usize = 256;
 
 /// Builds the expression scope for an instance.
-pub fn scope<'s>(instance: &'s Instance, form: Option<&'s Map<String, Json>>, work: &Working<'_>) -> Scope<'s> {
-    Scope { vars: &instance.variables, form, instance: instance.summary(), now: work.now, action: None }
+pub fn scope<'s>(
+    instance: &'s Instance,
+    form: Option<&'s Map<String, Json>>,
+    definition: &'s Definition,
+    work: &Working<'_>,
+) -> Scope<'s> {
+    Scope {
+        vars: &instance.variables,
+        form,
+        instance: instance.summary(),
+        now: work.now,
+        action: None,
+        numeric: &definition.numeric_fields,
+    }
 }
 
 /// Evaluates assignments against the instance (and the submission), then stores them.
@@ -27,12 +39,13 @@ pub fn assign(
     set: &[(String, Expr)],
     form: Option<&Map<String, Json>>,
 ) -> Result<(), MachineError> {
+    let definition = work.definition_of(id)?;
     if set.is_empty() {
         return Ok(());
     }
     let values = {
         let instance = work.get(id)?;
-        let scope = scope(instance, form, work);
+        let scope = scope(instance, form, &definition, work);
         set.iter().map(|(name, expr)| Ok((name.clone(), expr.eval(&scope)?))).collect::<Result<Vec<_>, MachineError>>()?
     };
     let instance = work.get_mut(id)?;
@@ -75,9 +88,10 @@ fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<Stri
 }
 
 fn open_task(work: &mut Working<'_>, id: Uuid, state: &State, spec: &TaskSpec) -> Result<(), MachineError> {
+    let definition = work.definition_of(id)?;
     let now = work.now;
     let instance = work.get(id)?;
-    let scope = scope(instance, None, work);
+    let scope = scope(instance, None, &definition, work);
     let assignee = match &spec.assignee {
         Some(expr) => match expr.eval(&scope)? {
             Json::String(user) => Some(user),
@@ -130,10 +144,11 @@ fn open_task(work: &mut Working<'_>, id: Uuid, state: &State, spec: &TaskSpec) -
 }
 
 fn choose(work: &mut Working<'_>, id: Uuid, arms: &[Arm]) -> Result<String, MachineError> {
+    let definition = work.definition_of(id)?;
     let mut chosen = None;
     {
         let instance = work.get(id)?;
-        let scope = scope(instance, None, work);
+        let scope = scope(instance, None, &definition, work);
         for arm in arms {
             let holds = match &arm.when {
                 Some(guard) => guard.eval_bool(&scope)?,
@@ -151,6 +166,7 @@ fn choose(work: &mut Working<'_>, id: Uuid, arms: &[Arm]) -> Result<String, Mach
 }
 
 fn wait(work: &mut Working<'_>, id: Uuid, state: &State, timer: &WaitTimer, _on_timeout: &Goto) -> Result<(), MachineError> {
+    let definition = work.definition_of(id)?;
     let now = work.now;
     let (fire_at, derivation) = match timer {
         WaitTimer::For(spec) => {
@@ -159,7 +175,7 @@ fn wait(work: &mut Working<'_>, id: Uuid, state: &State, timer: &WaitTimer, _on_
         }
         WaitTimer::Until(expr) => {
             let instance = work.get(id)?;
-            let at = expr.eval_instant(&scope(instance, None, work))?;
+            let at = expr.eval_instant(&scope(instance, None, &definition, work))?;
             (at, json!({ "until": expr.source(), "at": at }))
         }
     };
@@ -174,9 +190,10 @@ fn spawn_children(
     spawn: &SpawnSpec,
     on_done: &Goto,
 ) -> Result<Option<String>, MachineError> {
+    let definition = work.definition_of(id)?;
     let items = {
         let instance = work.get(id)?;
-        match spawn.foreach.eval(&scope(instance, None, work))? {
+        match spawn.foreach.eval(&scope(instance, None, &definition, work))? {
             Json::Array(items) => items,
             other => return Err(MachineError::Inconsistent(format!("spawn foreach must give a list, got {other}"))),
         }
