@@ -32,14 +32,21 @@ pub async fn run(scenario: Scenario) -> Result<(), String> {
     let (url, scratch) = match db {
         Some(url) => (url, None),
         None => {
-            let path = std::env::temp_dir().join(format!("procedo-bench-{}.db", uuid::Uuid::new_v4()));
+            let path =
+                std::env::temp_dir().join(format!("procedo-bench-{}.db", uuid::Uuid::new_v4()));
             (format!("sqlite:{}", path.display()), Some(path))
         }
     };
     let engine = Arc::new(Engine::connect(&url).await.map_err(|e| e.to_string())?);
     let admin = Actor::new("bench", "bench", &["admin"]);
-    let package = Package { workflow: WORKFLOW.to_string(), ..Package::default() };
-    engine.deploy(&package, &admin).await.map_err(|e| format!("deploy: {e}"))?;
+    let package = Package {
+        workflow: WORKFLOW.to_string(),
+        ..Package::default()
+    };
+    engine
+        .deploy(&package, &admin)
+        .await
+        .map_err(|e| format!("deploy: {e}"))?;
 
     let clients = clients.clamp(1, n.max(1));
     let started = Instant::now();
@@ -89,19 +96,37 @@ async fn drive(engine: &Engine, indices: impl Iterator<Item = usize>) -> Result<
     let mut completions = 0;
     for i in indices {
         let amount = if i % 2 == 0 { 50_000 } else { 150_000 };
-        let variables = json!({ "amount": amount }).as_object().cloned().unwrap_or_default();
-        let instance = engine.start(&clerk, "approval-chain", variables).await.map_err(|e| format!("start: {e}"))?;
-        let query = TaskQuery { instance: Some(instance.id), ..TaskQuery::default() };
+        let variables = json!({ "amount": amount })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let instance = engine
+            .start(&clerk, "approval-chain", variables)
+            .await
+            .map_err(|e| format!("start: {e}"))?;
+        let query = TaskQuery {
+            instance: Some(instance.id),
+            ..TaskQuery::default()
+        };
         loop {
-            let tasks = engine.tasks(&clerk, &query).await.map_err(|e| format!("tasks: {e}"))?;
+            let tasks = engine
+                .tasks(&clerk, &query)
+                .await
+                .map_err(|e| format!("tasks: {e}"))?;
             let Some(task) = tasks.first() else { break };
             let data = json!({ "approved": true, "note": format!("ok {}", task.state) });
-            let after = engine.complete(&clerk, task.id, "done", data).await.map_err(|e| format!("complete: {e}"))?;
+            let after = engine
+                .complete(&clerk, task.id, "done", data)
+                .await
+                .map_err(|e| format!("complete: {e}"))?;
             completions += 1;
             if !after.status.is_active() {
                 let visited = after.variables.contains_key("director_visited");
                 if after.status.label() != "signed" || visited != (amount > 100_000) {
-                    return Err(format!("instance {i} ended wrongly: {} visited_director={visited}", after.status.label()));
+                    return Err(format!(
+                        "instance {i} ended wrongly: {} visited_director={visited}",
+                        after.status.label()
+                    ));
                 }
                 break;
             }
@@ -114,6 +139,10 @@ async fn drive(engine: &Engine, indices: impl Iterator<Item = usize>) -> Result<
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }

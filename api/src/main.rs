@@ -13,7 +13,11 @@ use std::process::ExitCode;
 const DEFAULT_DB: &str = "sqlite:procedo.db";
 
 #[derive(Parser)]
-#[command(name = "procedo", version, about = "Workflow engine for the shared services of Italian Provinces")]
+#[command(
+    name = "procedo",
+    version,
+    about = "Workflow engine for the shared services of Italian Provinces"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +74,10 @@ fn main() -> ExitCode {
     if let Command::Validate { paths } = &cli.command {
         return validate(paths);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("procedo: cannot start the runtime: {e}");
@@ -79,8 +86,20 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { db, listen, workflows } => serve::run(&db, &listen, &workflows).await,
-            Command::Token { command: TokenCommand::Create { user, tenant, roles, db } } => create_token(&db, &user, &tenant, &roles).await,
+            Command::Serve {
+                db,
+                listen,
+                workflows,
+            } => serve::run(&db, &listen, &workflows).await,
+            Command::Token {
+                command:
+                    TokenCommand::Create {
+                        user,
+                        tenant,
+                        roles,
+                        db,
+                    },
+            } => create_token(&db, &user, &tenant, &roles).await,
             Command::Bench { scenario } => bench::run(scenario).await,
             Command::Validate { .. } => Ok(()),
         }
@@ -108,13 +127,24 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn create_token(db: &str, user: &str, tenant: &str, roles: &[String]) -> Result<(), String> {
-    let store = procedo_engine::store::Store::connect(db).await.map_err(|e| e.to_string())?;
-    let token = http::auth::create_token(&store, user, tenant, roles, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
-    println!("token for {user} in tenant {tenant} with roles [{}]:", roles.join(", "));
+    let store = procedo_engine::store::Store::connect(db)
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = http::auth::create_token(&store, user, tenant, roles, chrono::Utc::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "token for {user} in tenant {tenant} with roles [{}]:",
+        roles.join(", ")
+    );
     println!("{token}");
     Ok(())
 }

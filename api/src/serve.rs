@@ -14,18 +14,28 @@ const BOOTSTRAP_TENANT: &str = "default";
 
 pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
-    let engine = Arc::new(Engine::connect(db).await.map_err(|e| format!("cannot open the database {db}: {e}"))?);
+    let engine = Arc::new(
+        Engine::connect(db)
+            .await
+            .map_err(|e| format!("cannot open the database {db}: {e}"))?,
+    );
     deploy_folder(&engine, workflows).await?;
     bootstrap_token(&engine).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, database = engine.store().backend(), "procedo is serving");
     println!("procedo listening on http://{address}");
     let timers = tokio::spawn(timer_loop(engine.clone()));
     let router = app(AppState { engine });
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     timers.abort();
     result.map_err(|e| e.to_string())
 }
@@ -36,7 +46,11 @@ async fn deploy_folder(engine: &Engine, folder: &Path) -> Result<(), String> {
         tracing::warn!(folder = %folder.display(), "no workflow folder: nothing deployed");
         return Ok(());
     };
-    let mut dirs: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.join("workflow.yaml").is_file()).collect();
+    let mut dirs: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("workflow.yaml").is_file())
+        .collect();
     dirs.sort();
     let admin = Actor::new("procedo-serve", BOOTSTRAP_TENANT, &["admin"]);
     // Spawned workflows must be deployed first: retry the ones that failed for that reason.
@@ -45,13 +59,25 @@ async fn deploy_folder(engine: &Engine, folder: &Path) -> Result<(), String> {
         for dir in dirs {
             let package = Package::load(&dir).map_err(|d| render(&d))?;
             let id = package.compile(1).map_err(|d| render(&d))?.id;
-            let current = engine.store().latest_definition(&id).await.map_err(|e| e.to_string())?;
-            if current.is_some_and(|(_, stored)| stored.workflow == package.workflow && stored.forms == package.forms && stored.templates == package.templates) {
+            let current = engine
+                .store()
+                .latest_definition(&id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if current.is_some_and(|(_, stored)| {
+                stored.workflow == package.workflow
+                    && stored.forms == package.forms
+                    && stored.templates == package.templates
+            }) {
                 continue;
             }
             match engine.deploy(&package, &admin).await {
                 Ok(deployed) => println!("deployed {} version {}", deployed.id, deployed.version),
-                Err(procedo_engine::EngineError::Invalid(d)) if d.iter().any(|d| d.message.contains("is not deployed")) => waiting.push(dir),
+                Err(procedo_engine::EngineError::Invalid(d))
+                    if d.iter().any(|d| d.message.contains("is not deployed")) =>
+                {
+                    waiting.push(dir)
+                }
                 Err(procedo_engine::EngineError::Invalid(d)) => return Err(render(&d)),
                 Err(e) => return Err(e.to_string()),
             }
@@ -61,21 +87,47 @@ async fn deploy_folder(engine: &Engine, folder: &Path) -> Result<(), String> {
         }
         dirs = waiting;
     }
-    Err(format!("cannot deploy {}: they spawn workflows that are missing", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")))
+    Err(format!(
+        "cannot deploy {}: they spawn workflows that are missing",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 fn render(diagnostics: &[procedo_engine::diagnostic::Diagnostic]) -> String {
-    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// On a database without tokens, creates one admin token and prints it once.
 async fn bootstrap_token(engine: &Engine) -> Result<(), String> {
-    if engine.store().token_count().await.map_err(|e| e.to_string())? > 0 {
+    if engine
+        .store()
+        .token_count()
+        .await
+        .map_err(|e| e.to_string())?
+        > 0
+    {
         return Ok(());
     }
     let roles = vec!["admin".to_string(), "auditor".to_string()];
-    let token = auth::create_token(engine.store(), "admin", BOOTSTRAP_TENANT, &roles, engine.now()).await.map_err(|e| e.to_string())?;
-    println!("first start: an admin token for tenant `{BOOTSTRAP_TENANT}` (shown only now; create others with `procedo token create`):");
+    let token = auth::create_token(
+        engine.store(),
+        "admin",
+        BOOTSTRAP_TENANT,
+        &roles,
+        engine.now(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "first start: an admin token for tenant `{BOOTSTRAP_TENANT}` (shown only now; create others with `procedo token create`):"
+    );
     println!("{token}");
     Ok(())
 }

@@ -16,8 +16,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(file: impl Into<String>, (line, column): (usize, usize), message: impl Into<String>) -> Self {
-        Self { file: file.into(), line, column, message: message.into() }
+    pub fn new(
+        file: impl Into<String>,
+        (line, column): (usize, usize),
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            file: file.into(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
     /// Turns a YAML deserialisation error into a diagnostic, keeping the parser's location and
@@ -34,7 +43,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 

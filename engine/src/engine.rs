@@ -81,10 +81,14 @@ pub enum EngineError {
 impl From<MachineError> for EngineError {
     fn from(err: MachineError) -> Self {
         match err {
-            MachineError::TaskNotOpen | MachineError::NotActive(_) => EngineError::Conflict(err.to_string()),
+            MachineError::TaskNotOpen | MachineError::NotActive(_) => {
+                EngineError::Conflict(err.to_string())
+            }
             MachineError::Forbidden(why) => EngineError::Forbidden(why),
             MachineError::InvalidData(errors) => EngineError::InvalidData(errors),
-            MachineError::UnknownDefinition(id) => EngineError::NotFound(format!("workflow `{id}`")),
+            MachineError::UnknownDefinition(id) => {
+                EngineError::NotFound(format!("workflow `{id}`"))
+            }
             other => EngineError::Rejected(other.to_string()),
         }
     }
@@ -127,7 +131,11 @@ struct Definitions {
 
 impl Catalog for Definitions {
     fn get(&self, id: &str, version: i64) -> Option<Arc<Definition>> {
-        self.by_version.read().ok()?.get(&(id.to_string(), version)).cloned()
+        self.by_version
+            .read()
+            .ok()?
+            .get(&(id.to_string(), version))
+            .cloned()
     }
     fn latest(&self, id: &str) -> Option<Arc<Definition>> {
         let version = *self.latest.read().ok()?.get(id)?;
@@ -144,7 +152,9 @@ impl Definitions {
         }
         if is_latest {
             if let Ok(mut latest) = self.latest.write() {
-                let entry = latest.entry(definition.id.clone()).or_insert(definition.version);
+                let entry = latest
+                    .entry(definition.id.clone())
+                    .or_insert(definition.version);
                 *entry = (*entry).max(definition.version);
             }
         }
@@ -167,7 +177,11 @@ impl Engine {
     }
 
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, definitions: Definitions::default(), clock }
+        Self {
+            store,
+            definitions: Definitions::default(),
+            clock,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -184,11 +198,19 @@ impl Engine {
         for child in checked.spawned_workflows() {
             if child != checked.id && self.latest_definition(child).await.is_err() {
                 let at = crate::source_map::SourceMap::build(&package.workflow).value(&["states"]);
-                let message = format!("spawned workflow `{child}` is not deployed: deploy it first");
-                return Err(EngineError::Invalid(vec![Diagnostic::new(package.file(crate::definition::WORKFLOW_FILE), at, message)]));
+                let message =
+                    format!("spawned workflow `{child}` is not deployed: deploy it first");
+                return Err(EngineError::Invalid(vec![Diagnostic::new(
+                    package.file(crate::definition::WORKFLOW_FILE),
+                    at,
+                    message,
+                )]));
             }
         }
-        let version = self.store.insert_definition(&checked.id, &checked.title, package, &by.user, self.now()).await?;
+        let version = self
+            .store
+            .insert_definition(&checked.id, &checked.title, package, &by.user, self.now())
+            .await?;
         let definition = package.compile(version).map_err(EngineError::Invalid)?;
         let id = definition.id.clone();
         self.definitions.insert(definition, true);
@@ -199,11 +221,10 @@ impl Engine {
         if let Some(definition) = self.definitions.get(id, version) {
             return Ok(definition);
         }
-        let (version, package) = self
-            .store
-            .definition(id, version)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("workflow `{id}` version {version}")))?;
+        let (version, package) =
+            self.store.definition(id, version).await?.ok_or_else(|| {
+                EngineError::NotFound(format!("workflow `{id}` version {version}"))
+            })?;
         self.compile_stored(id, version, &package, false)
     }
 
@@ -221,11 +242,20 @@ impl Engine {
         self.compile_stored(id, version, &package, true)
     }
 
-    fn compile_stored(&self, id: &str, version: i64, package: &Package, is_latest: bool) -> Result<Arc<Definition>> {
+    fn compile_stored(
+        &self,
+        id: &str,
+        version: i64,
+        package: &Package,
+        is_latest: bool,
+    ) -> Result<Arc<Definition>> {
         let definition = package.compile(version).map_err(|diagnostics| {
             EngineError::Store(StoreError::Corrupt(format!(
                 "stored workflow `{id}` v{version} no longer compiles: {}",
-                diagnostics.first().map(ToString::to_string).unwrap_or_default()
+                diagnostics
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             )))
         })?;
         Ok(self.definitions.insert(definition, is_latest))
@@ -246,8 +276,14 @@ impl Engine {
     }
 
     /// Starts an instance of the latest version of `definition` in the actor's tenant.
-    pub async fn start(&self, actor: &Actor, definition: &str, variables: Map<String, Json>) -> Result<Instance> {
-        self.start_on_behalf(actor, definition, variables, None).await
+    pub async fn start(
+        &self,
+        actor: &Actor,
+        definition: &str,
+        variables: Map<String, Json>,
+    ) -> Result<Instance> {
+        self.start_on_behalf(actor, definition, variables, None)
+            .await
     }
 
     /// Starts an instance run by the actor's tenant for another tenant (a Comune served by the
@@ -261,10 +297,19 @@ impl Engine {
     ) -> Result<Instance> {
         let latest = self.latest_definition(definition).await?;
         self.warm(&latest).await?;
-        let command = Command::Start { id: Uuid::now_v7(), definition: definition.to_string(), variables, on_behalf_of };
-        let transition = machine::transition(&self.definitions, None, vec![], command, actor, self.now())?;
+        let command = Command::Start {
+            id: Uuid::now_v7(),
+            definition: definition.to_string(),
+            variables,
+            on_behalf_of,
+        };
+        let transition =
+            machine::transition(&self.definitions, None, vec![], command, actor, self.now())?;
         self.store.commit(&transition).await?;
-        transition.primary().cloned().ok_or_else(|| EngineError::Rejected("nothing was started".into()))
+        transition
+            .primary()
+            .cloned()
+            .ok_or_else(|| EngineError::Rejected("nothing was started".into()))
     }
 
     /// An instance the actor's tenant may see; another tenant's instance is "not found".
@@ -293,14 +338,20 @@ impl Engine {
         let filter = TaskFilter {
             instance: query.instance,
             assignee: None,
-            due_before: if query.overdue { Some(self.now()) } else { query.due_before },
+            due_before: if query.overdue {
+                Some(self.now())
+            } else {
+                query.due_before
+            },
             limit: query.limit.unwrap_or(200).clamp(1, 1000),
         };
         let tasks = self.store.open_tasks(&actor.tenant, &filter).await?;
         Ok(if query.mine {
             tasks
                 .into_iter()
-                .filter(|t| actor.has_role(&t.role) && t.assignee.as_deref().is_none_or(|a| a == actor.user))
+                .filter(|t| {
+                    actor.has_role(&t.role) && t.assignee.as_deref().is_none_or(|a| a == actor.user)
+                })
                 .collect()
         } else {
             tasks
@@ -311,52 +362,87 @@ impl Engine {
     pub async fn claim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
         let task = self.task(actor, task_id).await?;
         if !actor.has_role(&task.role) {
-            return Err(EngineError::Forbidden(format!("this task is for the role `{}`", task.role)));
+            return Err(EngineError::Forbidden(format!(
+                "this task is for the role `{}`",
+                task.role
+            )));
         }
         if !self.store.claim_task(task_id, &actor.user).await? {
-            return Err(EngineError::Conflict("the task is closed or already claimed by someone else".into()));
+            return Err(EngineError::Conflict(
+                "the task is closed or already claimed by someone else".into(),
+            ));
         }
         self.task(actor, task_id).await
     }
 
     /// Completes a task with an action and the submitted data.
-    pub async fn complete(&self, actor: &Actor, task_id: Uuid, action: &str, data: Json) -> Result<Instance> {
+    pub async fn complete(
+        &self,
+        actor: &Actor,
+        task_id: Uuid,
+        action: &str,
+        data: Json,
+    ) -> Result<Instance> {
         for _ in 0..RETRIES {
             let task = self.task(actor, task_id).await?;
             let instance = self.instance(actor, task.instance).await?;
-            let command = Command::Complete { task, action: action.to_string(), data: data.clone() };
+            let command = Command::Complete {
+                task,
+                action: action.to_string(),
+                data: data.clone(),
+            };
             match self.apply(actor, instance, command).await {
                 Err(EngineError::Store(StoreError::Conflict(_))) => continue,
                 other => return other,
             }
         }
-        Err(EngineError::Conflict("the task kept changing while completing it: try again".into()))
+        Err(EngineError::Conflict(
+            "the task kept changing while completing it: try again".into(),
+        ))
     }
 
     /// Cancels an active instance (administrators only), closing its tasks and timers.
     pub async fn cancel(&self, actor: &Actor, id: Uuid, reason: &str) -> Result<Instance> {
         if !actor.has_role("admin") {
-            return Err(EngineError::Forbidden("only an administrator can cancel an instance".into()));
+            return Err(EngineError::Forbidden(
+                "only an administrator can cancel an instance".into(),
+            ));
         }
         for _ in 0..RETRIES {
             let instance = self.instance(actor, id).await?;
-            let command = Command::Cancel { reason: reason.to_string() };
+            let command = Command::Cancel {
+                reason: reason.to_string(),
+            };
             match self.apply(actor, instance, command).await {
                 Err(EngineError::Store(StoreError::Conflict(_))) => continue,
                 other => return other,
             }
         }
-        Err(EngineError::Conflict("the instance kept changing while cancelling it: try again".into()))
+        Err(EngineError::Conflict(
+            "the instance kept changing while cancelling it: try again".into(),
+        ))
     }
 
     /// Runs one command on a loaded instance and commits it.
     async fn apply(&self, actor: &Actor, instance: Instance, command: Command) -> Result<Instance> {
-        let definition = self.definition(&instance.definition, instance.definition_version).await?;
+        let definition = self
+            .definition(&instance.definition, instance.definition_version)
+            .await?;
         self.warm(&definition).await?;
         let ancestors = self.ancestors(&instance).await?;
-        let transition = machine::transition(&self.definitions, Some(instance), ancestors, command, actor, self.now())?;
+        let transition = machine::transition(
+            &self.definitions,
+            Some(instance),
+            ancestors,
+            command,
+            actor,
+            self.now(),
+        )?;
         self.store.commit(&transition).await?;
-        transition.primary().cloned().ok_or_else(|| EngineError::Rejected("nothing changed".into()))
+        transition
+            .primary()
+            .cloned()
+            .ok_or_else(|| EngineError::Rejected("nothing changed".into()))
     }
 
     /// The parent chain of an instance, with their definitions loaded.
@@ -364,8 +450,13 @@ impl Engine {
         let mut out = Vec::new();
         let mut next = instance.parent.as_ref().map(|p| p.instance);
         while let Some(id) = next {
-            let parent = self.store.instance(id).await?.ok_or_else(|| EngineError::NotFound(format!("parent instance {id}")))?;
-            self.definition(&parent.definition, parent.definition_version).await?;
+            let parent = self
+                .store
+                .instance(id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("parent instance {id}")))?;
+            self.definition(&parent.definition, parent.definition_version)
+                .await?;
             next = parent.parent.as_ref().map(|p| p.instance);
             out.push(parent);
         }
@@ -397,8 +488,17 @@ impl Engine {
             }
             None => (None, vec![]),
         };
-        let command = Command::FireTimer { timer: timer.clone() };
-        let transition = machine::transition(&self.definitions, instance, ancestors, command, &actor, self.now())?;
+        let command = Command::FireTimer {
+            timer: timer.clone(),
+        };
+        let transition = machine::transition(
+            &self.definitions,
+            instance,
+            ancestors,
+            command,
+            &actor,
+            self.now(),
+        )?;
         self.store.commit(&transition).await?;
         Ok(())
     }
@@ -410,9 +510,14 @@ impl Engine {
         stored
             .into_iter()
             .map(|s| {
-                let event: history::Event = serde_json::from_str(&s.body)
-                    .map_err(|e| StoreError::Corrupt(format!("event {} of {}: {e}", s.seq, s.instance)))?;
-                Ok(history::Sealed { event, hash: s.hash, body: s.body })
+                let event: history::Event = serde_json::from_str(&s.body).map_err(|e| {
+                    StoreError::Corrupt(format!("event {} of {}: {e}", s.seq, s.instance))
+                })?;
+                Ok(history::Sealed {
+                    event,
+                    hash: s.hash,
+                    body: s.body,
+                })
             })
             .collect()
     }
@@ -444,7 +549,12 @@ impl Engine {
                 broken.push(link);
             }
         }
-        Ok(VerifyReport { ok: broken.is_empty(), instances: heads.len(), events: total, broken })
+        Ok(VerifyReport {
+            ok: broken.is_empty(),
+            instances: heads.len(),
+            events: total,
+            broken,
+        })
     }
 }
 
@@ -458,5 +568,6 @@ impl Definitions {
 
 /// Whether an actor's tenant may see an instance: its own, or one run on its behalf.
 fn visible(actor: &Actor, instance: &Instance) -> bool {
-    instance.tenant == actor.tenant || instance.on_behalf_of.as_deref() == Some(actor.tenant.as_str())
+    instance.tenant == actor.tenant
+        || instance.on_behalf_of.as_deref() == Some(actor.tenant.as_str())
 }

@@ -88,7 +88,10 @@ impl Expr {
                 ),
             });
         }
-        Ok(Self { source: source.to_string(), program: Arc::new(program) })
+        Ok(Self {
+            source: source.to_string(),
+            program: Arc::new(program),
+        })
     }
 
     pub fn source(&self) -> &str {
@@ -125,16 +128,27 @@ impl Expr {
         context.add_variable_from_value("vars", map_to_cel(scope.vars, numeric));
         context.add_variable_from_value(
             "form",
-            scope.form.map_or_else(|| cel::Value::Map(HashMap::<String, cel::Value>::new().into()), |f| map_to_cel(f, numeric)),
+            scope.form.map_or_else(
+                || cel::Value::Map(HashMap::<String, cel::Value>::new().into()),
+                |f| map_to_cel(f, numeric),
+            ),
         );
         context.add_variable_from_value("instance", json_to_cel(&scope.instance, numeric));
         context.add_variable_from_value("now", cel::Value::Timestamp(scope.now.fixed_offset()));
-        context.add_variable_from_value("action", scope.action.map_or(cel::Value::Null, cel::Value::from));
-        self.program.execute(&context).map_err(|e| self.error(e.to_string()))
+        context.add_variable_from_value(
+            "action",
+            scope.action.map_or(cel::Value::Null, cel::Value::from),
+        );
+        self.program
+            .execute(&context)
+            .map_err(|e| self.error(e.to_string()))
     }
 
     fn error(&self, message: impl Into<String>) -> EvalError {
-        EvalError { source_text: self.source.clone(), message: message.into() }
+        EvalError {
+            source_text: self.source.clone(),
+            message: message.into(),
+        }
     }
 }
 
@@ -143,7 +157,9 @@ fn map_to_cel(map: &Map<String, Json>, numeric: &HashSet<String>) -> cel::Value 
         .iter()
         .map(|(k, v)| {
             let value = match v {
-                Json::String(text) if numeric.contains(k) => decimal_to_cel(text).unwrap_or_else(|| json_to_cel(v, numeric)),
+                Json::String(text) if numeric.contains(k) => {
+                    decimal_to_cel(text).unwrap_or_else(|| json_to_cel(v, numeric))
+                }
                 _ => json_to_cel(v, numeric),
             };
             (k.clone(), value)
@@ -174,7 +190,9 @@ pub fn json_to_cel(value: &Json, numeric: &HashSet<String>) -> cel::Value {
             _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
         Json::String(s) => cel::Value::from(s.as_str()),
-        Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(|v| json_to_cel(v, numeric)).collect())),
+        Json::Array(items) => cel::Value::List(Arc::new(
+            items.iter().map(|v| json_to_cel(v, numeric)).collect(),
+        )),
         Json::Object(map) => map_to_cel(map, numeric),
     }
 }
@@ -189,7 +207,9 @@ fn cel_to_json(value: &cel::Value) -> Option<Json> {
         cel::Value::String(s) => Json::String(s.to_string()),
         cel::Value::Timestamp(t) => Json::String(crate::timefmt::rfc3339(t.with_timezone(&Utc))),
         cel::Value::Duration(d) => Json::from(d.num_seconds()),
-        cel::Value::List(items) => Json::Array(items.iter().map(cel_to_json).collect::<Option<_>>()?),
+        cel::Value::List(items) => {
+            Json::Array(items.iter().map(cel_to_json).collect::<Option<_>>()?)
+        }
         cel::Value::Map(map) => {
             let mut out = Map::new();
             for (k, v) in map.map.iter() {
@@ -215,32 +235,66 @@ mod tests {
     static NONE: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(HashSet::new);
 
     fn scope(vars: &Map<String, Json>) -> Scope<'_> {
-        Scope { vars, form: None, instance: json!({}), now: Utc::now(), action: None, numeric: &NONE }
+        Scope {
+            vars,
+            form: None,
+            instance: json!({}),
+            now: Utc::now(),
+            action: None,
+            numeric: &NONE,
+        }
     }
 
     #[test]
     fn money_strings_of_declared_fields_compare_as_numbers() {
         let numeric: HashSet<String> = ["amount".to_string(), "base".to_string()].into();
-        let vars = json!({"amount": "100000.01", "code": "100000.01", "lots": [{"base": "200000.00"}]});
+        let vars =
+            json!({"amount": "100000.01", "code": "100000.01", "lots": [{"base": "200000.00"}]});
         let vars = vars.as_object().cloned().unwrap_or_default();
-        let scope = Scope { vars: &vars, form: None, instance: json!({}), now: Utc::now(), action: None, numeric: &numeric };
-        let check = |src: &str| Expr::compile(src).expect("compiles").eval_bool(&scope).expect("evaluates");
+        let scope = Scope {
+            vars: &vars,
+            form: None,
+            instance: json!({}),
+            now: Utc::now(),
+            action: None,
+            numeric: &numeric,
+        };
+        let check = |src: &str| {
+            Expr::compile(src)
+                .expect("compiles")
+                .eval_bool(&scope)
+                .expect("evaluates")
+        };
         assert!(check("vars.amount > 100000"));
         assert!(check("vars.lots[0].base == 200000"));
-        assert!(check("vars.code == '100000.01'"), "undeclared fields stay strings");
+        assert!(
+            check("vars.code == '100000.01'"),
+            "undeclared fields stay strings"
+        );
     }
 
     #[test]
     fn integer_variables_compare_and_subtract_as_ints() {
-        let vars = json!({"seats_left": 3, "amount": 150000}).as_object().cloned().unwrap_or_default();
+        let vars = json!({"seats_left": 3, "amount": 150000})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let e = Expr::compile("vars.seats_left - 1 > 1 && vars.amount > 100000").expect("compiles");
         assert!(e.eval_bool(&scope(&vars)).expect("evaluates"));
     }
 
     #[test]
     fn fractional_amount_compares_exactly_with_whole_literal() {
-        let vars = json!({"amount": 100000.01}).as_object().cloned().unwrap_or_default();
-        assert!(Expr::compile("vars.amount > 100000").expect("ok").eval_bool(&scope(&vars)).expect("ok"));
+        let vars = json!({"amount": 100000.01})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            Expr::compile("vars.amount > 100000")
+                .expect("ok")
+                .eval_bool(&scope(&vars))
+                .expect("ok")
+        );
     }
 
     #[test]
@@ -258,6 +312,11 @@ mod tests {
     #[test]
     fn non_boolean_guard_is_an_error_not_a_panic() {
         let vars = Map::new();
-        assert!(Expr::compile("1 + 1").expect("ok").eval_bool(&scope(&vars)).is_err());
+        assert!(
+            Expr::compile("1 + 1")
+                .expect("ok")
+                .eval_bool(&scope(&vars))
+                .is_err()
+        );
     }
 }

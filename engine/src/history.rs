@@ -69,7 +69,11 @@ impl Event {
     pub fn seal(self) -> Sealed {
         let body = serde_json::to_string(&self).unwrap_or_default();
         let hash = sha256_hex(body.as_bytes());
-        Sealed { event: self, hash, body }
+        Sealed {
+            event: self,
+            hash,
+            body,
+        }
     }
 }
 
@@ -104,32 +108,53 @@ pub struct BrokenLink {
 /// Re-checks one instance's events (oldest first) against each other and against the head
 /// hash recorded on the instance, which catches a deleted last event.
 pub fn verify_chain(instance: Uuid, events: &[StoredEvent], head: &str) -> Result<(), BrokenLink> {
-    let broken = |seq: i64, reason: String| Err(BrokenLink { instance, seq, reason });
+    let broken = |seq: i64, reason: String| {
+        Err(BrokenLink {
+            instance,
+            seq,
+            reason,
+        })
+    };
     let mut prev = GENESIS.to_string();
     for (i, stored) in events.iter().enumerate() {
         let expected_seq = i64::try_from(i).unwrap_or(i64::MAX) + 1;
         if stored.seq != expected_seq {
-            return broken(stored.seq, format!("expected event {expected_seq}: an event is missing"));
+            return broken(
+                stored.seq,
+                format!("expected event {expected_seq}: an event is missing"),
+            );
         }
         let actual = sha256_hex(stored.body.as_bytes());
         if actual != stored.hash {
-            return broken(stored.seq, "the event's content does not match its hash".into());
+            return broken(
+                stored.seq,
+                "the event's content does not match its hash".into(),
+            );
         }
         let event: Event = match serde_json::from_str(&stored.body) {
             Ok(event) => event,
             Err(e) => return broken(stored.seq, format!("the event cannot be read: {e}")),
         };
         if event.prev_hash != prev || stored.prev_hash != prev {
-            return broken(stored.seq, "the link to the previous event is broken".into());
+            return broken(
+                stored.seq,
+                "the link to the previous event is broken".into(),
+            );
         }
         if event.instance != instance || event.seq != stored.seq {
-            return broken(stored.seq, "the event belongs to another place in the history".into());
+            return broken(
+                stored.seq,
+                "the event belongs to another place in the history".into(),
+            );
         }
         prev = stored.hash.clone();
     }
     if prev != head {
         let last = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        return broken(last, "the instance's latest event is not the last stored one".into());
+        return broken(
+            last,
+            "the instance's latest event is not the last stored one".into(),
+        );
     }
     Ok(())
 }
@@ -148,7 +173,13 @@ mod tests {
             e.prev_hash = prev.clone();
             let sealed = e.seal();
             prev = sealed.hash.clone();
-            out.push(StoredEvent { instance: id, seq, body: sealed.body, hash: sealed.hash, prev_hash: sealed.event.prev_hash });
+            out.push(StoredEvent {
+                instance: id,
+                seq,
+                body: sealed.body,
+                hash: sealed.hash,
+                prev_hash: sealed.event.prev_hash,
+            });
         }
         (id, out, prev)
     }

@@ -20,5 +20,7 @@ mod source_map;
 pub mod store;
 pub mod timefmt;
 
-pub use engine::{Clock, Deployed, Engine, EngineError, ManualClock, SystemClock, TaskQuery, VerifyReport};
+pub use engine::{
+    Clock, Deployed, Engine, EngineError, ManualClock, SystemClock, TaskQuery, VerifyReport,
+};
 pub use procedo_forms as forms;

@@ -19,12 +19,20 @@ pub struct Actor {
 
 impl Actor {
     pub fn new(user: impl Into<String>, tenant: impl Into<String>, roles: &[&str]) -> Self {
-        Self { user: user.into(), tenant: tenant.into(), roles: roles.iter().map(|r| r.to_string()).collect() }
+        Self {
+            user: user.into(),
+            tenant: tenant.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        }
     }
 
     /// The engine itself, acting for a tenant (timers, cascades from child instances).
     pub fn system(tenant: impl Into<String>) -> Self {
-        Self { user: "system".into(), tenant: tenant.into(), roles: vec![] }
+        Self {
+            user: "system".into(),
+            tenant: tenant.into(),
+            roles: vec![],
+        }
     }
 
     pub fn has_role(&self, role: &str) -> bool {
@@ -38,8 +46,12 @@ impl Actor {
 pub enum Status {
     Active,
     /// Reached an end state with this outcome.
-    Ended { outcome: String },
-    Cancelled { reason: String },
+    Ended {
+        outcome: String,
+    },
+    Cancelled {
+        reason: String,
+    },
 }
 
 impl Status {
@@ -69,7 +81,9 @@ impl Status {
         match status {
             "active" => Some(Status::Active),
             "ended" => Some(Status::Ended { outcome: detail? }),
-            "cancelled" => Some(Status::Cancelled { reason: detail.unwrap_or_default() }),
+            "cancelled" => Some(Status::Cancelled {
+                reason: detail.unwrap_or_default(),
+            }),
             _ => None,
         }
     }
@@ -126,7 +140,10 @@ impl Instance {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TaskStatus {
     Open,
-    Completed { action: String, by: String },
+    Completed {
+        action: String,
+        by: String,
+    },
     /// Closed without a completion (the instance was cancelled or moved on by a timer).
     Cancelled,
 }
@@ -143,7 +160,10 @@ impl TaskStatus {
     pub fn from_db(status: &str, action: Option<String>, by: Option<String>) -> Option<Self> {
         match status {
             "open" => Some(TaskStatus::Open),
-            "completed" => Some(TaskStatus::Completed { action: action?, by: by.unwrap_or_default() }),
+            "completed" => Some(TaskStatus::Completed {
+                action: action?,
+                by: by.unwrap_or_default(),
+            }),
             "cancelled" => Some(TaskStatus::Cancelled),
             _ => None,
         }

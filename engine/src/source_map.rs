@@ -35,7 +35,10 @@ impl SourceMap {
         let mut events = Parser::new_from_str(source).map_while(Result::ok);
         let mut path = Vec::new();
         while let Some((event, span)) = events.next() {
-            if matches!(event, Event::MappingStart(..) | Event::SequenceStart(..) | Event::Scalar(..)) {
+            if matches!(
+                event,
+                Event::MappingStart(..) | Event::SequenceStart(..) | Event::Scalar(..)
+            ) {
                 map.node(event, span, &mut events, &mut path);
             }
         }
@@ -53,10 +56,14 @@ impl SourceMap {
         let (line, column) = position(&span);
         // A quoted scalar's text starts after its quote: point at the text itself.
         let quoted = matches!(&event, Event::Scalar(_, style, ..) if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted));
-        self.values.entry(here).or_insert((line, column + usize::from(quoted)));
+        self.values
+            .entry(here)
+            .or_insert((line, column + usize::from(quoted)));
         match event {
             Event::MappingStart(..) => loop {
-                let Some((key, key_span)) = events.next() else { return };
+                let Some((key, key_span)) = events.next() else {
+                    return;
+                };
                 let key = match key {
                     Event::MappingEnd => return,
                     Event::Scalar(text, ..) => text.into_owned(),
@@ -103,7 +110,10 @@ impl SourceMap {
 
     /// Position of the value at `path` (where a mistyped state name is), falling back to its key.
     pub fn value(&self, path: &[&str]) -> (usize, usize) {
-        self.values.get(&join(path)).copied().unwrap_or_else(|| self.key(path))
+        self.values
+            .get(&join(path))
+            .copied()
+            .unwrap_or_else(|| self.key(path))
     }
 
     fn lookup(&self, table: &HashMap<String, (usize, usize)>, path: &[&str]) -> (usize, usize) {
@@ -120,7 +130,9 @@ impl SourceMap {
         self.keys
             .iter()
             .filter(|(path, _)| {
-                path.starts_with(&prefix) && path.rsplit(SEP).next() == Some(key) && path.len() > prefix.len()
+                path.starts_with(&prefix)
+                    && path.rsplit(SEP).next() == Some(key)
+                    && path.len() > prefix.len()
             })
             .map(|(_, at)| *at)
             .min()
@@ -136,7 +148,8 @@ impl SourceMap {
 mod tests {
     use super::*;
 
-    const DOC: &str = "id: x\nstates:\n  a:\n    actions:\n      go: { to: b }\n  b: { end: done }\n";
+    const DOC: &str =
+        "id: x\nstates:\n  a:\n    actions:\n      go: { to: b }\n  b: { end: done }\n";
 
     #[test]
     fn keys_and_values_are_located() {

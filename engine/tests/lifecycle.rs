@@ -8,10 +8,20 @@ use procedo_engine::store::StoreError;
 use procedo_engine::{EngineError, TaskQuery};
 use serde_json::json;
 
-async fn open_task(engine: &procedo_engine::Engine, instance: uuid::Uuid) -> procedo_engine::model::Task {
-    let query = TaskQuery { instance: Some(instance), ..TaskQuery::default() };
+async fn open_task(
+    engine: &procedo_engine::Engine,
+    instance: uuid::Uuid,
+) -> procedo_engine::model::Task {
+    let query = TaskQuery {
+        instance: Some(instance),
+        ..TaskQuery::default()
+    };
     let mut tasks = engine.tasks(&clerk(), &query).await.expect("tasks");
-    assert_eq!(tasks.len(), 1, "exactly one open task expected, got {tasks:?}");
+    assert_eq!(
+        tasks.len(),
+        1,
+        "exactly one open task expected, got {tasks:?}"
+    );
     tasks.remove(0)
 }
 
@@ -22,13 +32,32 @@ async fn approval_chain_runs_through_tasks_and_choice_to_its_end() {
         deploy(&engine, &[APPROVAL_CHAIN]).await;
         for (amount, expected_path) in [
             (50_000, vec!["request", "review", "legal_check", "sign"]),
-            (150_000, vec!["request", "review", "legal_check", "director_approval", "sign"]),
+            (
+                150_000,
+                vec![
+                    "request",
+                    "review",
+                    "legal_check",
+                    "director_approval",
+                    "sign",
+                ],
+            ),
         ] {
-            let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": amount }))).await.expect("starts");
+            let instance = engine
+                .start(
+                    &clerk(),
+                    "approval-chain",
+                    vars(json!({ "amount": amount })),
+                )
+                .await
+                .expect("starts");
             assert_eq!(instance.state, "request");
             let mut visited = Vec::new();
             loop {
-                let current = engine.instance(&clerk(), instance.id).await.expect("instance");
+                let current = engine
+                    .instance(&clerk(), instance.id)
+                    .await
+                    .expect("instance");
                 if !current.status.is_active() {
                     assert_eq!(current.status.label(), "signed", "{}", db.backend);
                     assert_eq!(current.variables["note"], json!("ok sign"));
@@ -37,13 +66,26 @@ async fn approval_chain_runs_through_tasks_and_choice_to_its_end() {
                 let task = open_task(&engine, instance.id).await;
                 visited.push(task.state.clone());
                 let data = json!({ "approved": true, "note": format!("ok {}", task.state) });
-                engine.complete(&clerk(), task.id, "done", data).await.expect("completes");
+                engine
+                    .complete(&clerk(), task.id, "done", data)
+                    .await
+                    .expect("completes");
             }
             assert_eq!(visited, expected_path, "backend {}", db.backend);
-            let history = engine.history(&clerk(), instance.id).await.expect("history");
-            assert_eq!(history.len(), expected_path.len() + 1, "one event per step, plus the start");
+            let history = engine
+                .history(&clerk(), instance.id)
+                .await
+                .expect("history");
+            assert_eq!(
+                history.len(),
+                expected_path.len() + 1,
+                "one event per step, plus the start"
+            );
             assert_eq!(history[0].event.kind, "started");
-            assert_eq!(history.last().map(|e| e.event.to_state.as_str()), Some("signed"));
+            assert_eq!(
+                history.last().map(|e| e.event.to_state.as_str()),
+                Some("signed")
+            );
         }
     }
 }
@@ -54,26 +96,63 @@ async fn spawn_starts_one_child_per_lot_and_joins_their_outcomes() {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[LOT, TENDER]).await;
         let lots = json!({ "lots": [ { "name": "Lotto 1", "offers": 3 }, { "name": "Lotto 2", "offers": 0 }, { "name": "Lotto 3", "offers": 2 } ] });
-        let tender = engine.start(&clerk(), "test-tender", vars(lots)).await.expect("starts");
+        let tender = engine
+            .start(&clerk(), "test-tender", vars(lots))
+            .await
+            .expect("starts");
         let prepare = open_task(&engine, tender.id).await;
-        let after = engine.complete(&clerk(), prepare.id, "publish", json!({})).await.expect("publishes");
+        let after = engine
+            .complete(&clerk(), prepare.id, "publish", json!({}))
+            .await
+            .expect("publishes");
         assert_eq!(after.state, "evaluate_lots");
-        assert_eq!(after.children_pending, 2, "lot 2 had no offers and ended at once ({})", db.backend);
+        assert_eq!(
+            after.children_pending, 2,
+            "lot 2 had no offers and ended at once ({})",
+            db.backend
+        );
 
-        let children = engine.instances(&clerk(), &procedo_engine::store::InstanceFilter { definition: Some("test-lot".into()), limit: 10, ..Default::default() }).await.expect("children");
+        let children = engine
+            .instances(
+                &clerk(),
+                &procedo_engine::store::InstanceFilter {
+                    definition: Some("test-lot".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("children");
         assert_eq!(children.len(), 3);
-        let mut active: Vec<_> = children.into_iter().filter(|c| c.status.is_active()).collect();
+        let mut active: Vec<_> = children
+            .into_iter()
+            .filter(|c| c.status.is_active())
+            .collect();
         active.sort_by_key(|c| c.parent.as_ref().map(|p| p.index));
         for (child, winner) in active.iter().zip(["Alfa srl", "Beta spa"]) {
             let task = open_task(&engine, child.id).await;
             assert!(task.due_at.is_some(), "the evaluation has a 10-day SLA");
-            engine.complete(&clerk(), task.id, "award", json!({ "winner": winner })).await.expect("awards");
+            engine
+                .complete(&clerk(), task.id, "award", json!({ "winner": winner }))
+                .await
+                .expect("awards");
         }
         let tender = engine.instance(&clerk(), tender.id).await.expect("tender");
         assert_eq!(tender.status.label(), "awarded", "{}", db.backend);
-        let outcomes: Vec<_> = tender.variables["lot_outcomes"].as_array().expect("list").iter().map(|o| o["outcome"].clone()).collect();
-        assert_eq!(outcomes, vec![json!("awarded"), json!("deserted"), json!("awarded")]);
-        assert_eq!(tender.variables["lot_outcomes"][2]["variables"]["winner"], json!("Beta spa"));
+        let outcomes: Vec<_> = tender.variables["lot_outcomes"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|o| o["outcome"].clone())
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![json!("awarded"), json!("deserted"), json!("awarded")]
+        );
+        assert_eq!(
+            tender.variables["lot_outcomes"][2]["variables"]["winner"],
+            json!("Beta spa")
+        );
         let report = engine.verify(None).await.expect("verify");
         assert!(report.ok, "{report:?}");
         assert_eq!(report.instances, 4);
@@ -85,11 +164,20 @@ async fn completing_a_task_twice_is_a_conflict() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
+        let instance = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
         let task = open_task(&engine, instance.id).await;
-        engine.complete(&clerk(), task.id, "done", json!({})).await.expect("first completion");
+        engine
+            .complete(&clerk(), task.id, "done", json!({}))
+            .await
+            .expect("first completion");
         let second = engine.complete(&clerk(), task.id, "done", json!({})).await;
-        assert!(matches!(second, Err(EngineError::Conflict(_))), "{second:?}");
+        assert!(
+            matches!(second, Err(EngineError::Conflict(_))),
+            "{second:?}"
+        );
     }
 }
 
@@ -98,27 +186,74 @@ async fn stale_write_is_rejected_and_leaves_nothing_half_done() {
     for db in databases().await {
         let (engine, clock) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
+        let instance = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
         let task = open_task(&engine, instance.id).await;
         let stale = engine.instance(&clerk(), instance.id).await.expect("load");
-        engine.complete(&clerk(), task.id, "done", json!({})).await.expect("someone else completes first");
+        engine
+            .complete(&clerk(), task.id, "done", json!({}))
+            .await
+            .expect("someone else completes first");
 
         // A transition decided on the stale snapshot: the store must refuse all of it.
         struct One(std::sync::Arc<procedo_engine::definition::Definition>);
         impl machine::Catalog for One {
-            fn get(&self, _: &str, _: i64) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> { Some(self.0.clone()) }
-            fn latest(&self, _: &str) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> { Some(self.0.clone()) }
+            fn get(
+                &self,
+                _: &str,
+                _: i64,
+            ) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> {
+                Some(self.0.clone())
+            }
+            fn latest(
+                &self,
+                _: &str,
+            ) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> {
+                Some(self.0.clone())
+            }
         }
         let definition = std::sync::Arc::new(package(APPROVAL_CHAIN).compile(1).expect("compiles"));
-        let command = Command::Cancel { reason: "stale".into() };
-        let transition = machine::transition(&One(definition), Some(stale), vec![], command, &clerk(), clock.now_for_test())
-            .expect("the pure function accepts the stale snapshot");
-        let before = engine.history(&clerk(), instance.id).await.expect("history").len();
+        let command = Command::Cancel {
+            reason: "stale".into(),
+        };
+        let transition = machine::transition(
+            &One(definition),
+            Some(stale),
+            vec![],
+            command,
+            &clerk(),
+            clock.now_for_test(),
+        )
+        .expect("the pure function accepts the stale snapshot");
+        let before = engine
+            .history(&clerk(), instance.id)
+            .await
+            .expect("history")
+            .len();
         let result = engine.store().commit(&transition).await;
-        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?} on {}", db.backend);
-        let after = engine.instance(&clerk(), instance.id).await.expect("reload");
-        assert!(after.status.is_active(), "the stale cancel must not have landed");
-        assert_eq!(engine.history(&clerk(), instance.id).await.expect("history").len(), before);
+        assert!(
+            matches!(result, Err(StoreError::Conflict(_))),
+            "{result:?} on {}",
+            db.backend
+        );
+        let after = engine
+            .instance(&clerk(), instance.id)
+            .await
+            .expect("reload");
+        assert!(
+            after.status.is_active(),
+            "the stale cancel must not have landed"
+        );
+        assert_eq!(
+            engine
+                .history(&clerk(), instance.id)
+                .await
+                .expect("history")
+                .len(),
+            before
+        );
         assert_eq!(open_task(&engine, instance.id).await.state, "review");
     }
 }
@@ -139,12 +274,19 @@ async fn concurrent_completions_of_one_task_exactly_one_wins() {
         let engine = std::sync::Arc::new(engine);
         deploy(&engine, &[APPROVAL_CHAIN]).await;
         for round in 0..5 {
-            let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": round }))).await.expect("starts");
+            let instance = engine
+                .start(&clerk(), "approval-chain", vars(json!({ "amount": round })))
+                .await
+                .expect("starts");
             let task = open_task(&engine, instance.id).await;
             let attempts: Vec<_> = (0..8)
                 .map(|i| {
                     let engine = engine.clone();
-                    tokio::spawn(async move { engine.complete(&clerk(), task.id, "done", json!({ "by": i })).await })
+                    tokio::spawn(async move {
+                        engine
+                            .complete(&clerk(), task.id, "done", json!({ "by": i }))
+                            .await
+                    })
                 })
                 .collect();
             let mut wins = 0;
@@ -156,7 +298,10 @@ async fn concurrent_completions_of_one_task_exactly_one_wins() {
                 }
             }
             assert_eq!(wins, 1, "exactly one completion wins on {}", db.backend);
-            let history = engine.history(&clerk(), instance.id).await.expect("history");
+            let history = engine
+                .history(&clerk(), instance.id)
+                .await
+                .expect("history");
             assert_eq!(history.len(), 2, "start + one completion");
         }
         assert!(engine.verify(None).await.expect("verify").ok);
@@ -168,30 +313,56 @@ async fn hash_chain_verifies_and_a_tampered_event_is_detected() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
+        let instance = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
         let task = open_task(&engine, instance.id).await;
-        engine.complete(&clerk(), task.id, "done", json!({ "note": "approvato" })).await.expect("completes");
-        let history = engine.history(&clerk(), instance.id).await.expect("history");
+        engine
+            .complete(&clerk(), task.id, "done", json!({ "note": "approvato" }))
+            .await
+            .expect("completes");
+        let history = engine
+            .history(&clerk(), instance.id)
+            .await
+            .expect("history");
         assert_eq!(history[1].event.prev_hash, history[0].hash);
         assert!(engine.verify(None).await.expect("verify").ok);
 
         // An attacker with database access edits the recorded data; the append-only trigger
         // must be removed first, which is itself only possible with owner rights.
         let editing = match db.backend {
-            "sqlite" => engine.store().execute_raw("DROP TRIGGER events_no_update").await,
-            _ => engine.store().execute_raw("ALTER TABLE events DISABLE TRIGGER events_append_only").await,
+            "sqlite" => {
+                engine
+                    .store()
+                    .execute_raw("DROP TRIGGER events_no_update")
+                    .await
+            }
+            _ => {
+                engine
+                    .store()
+                    .execute_raw("ALTER TABLE events DISABLE TRIGGER events_append_only")
+                    .await
+            }
         };
         editing.expect("disable the trigger");
         let edited = engine
             .store()
-            .execute_raw("UPDATE events SET body = REPLACE(body, 'approvato', 'respinto') WHERE seq = 2")
+            .execute_raw(
+                "UPDATE events SET body = REPLACE(body, 'approvato', 'respinto') WHERE seq = 2",
+            )
             .await
             .expect("tamper");
         assert_eq!(edited, 1);
         let report = engine.verify(None).await.expect("verify");
         assert!(!report.ok);
         assert_eq!(report.broken.len(), 1);
-        assert_eq!((report.broken[0].instance, report.broken[0].seq), (instance.id, 2), "{}", db.backend);
+        assert_eq!(
+            (report.broken[0].instance, report.broken[0].seq),
+            (instance.id, 2),
+            "{}",
+            db.backend
+        );
     }
 }
 
@@ -200,10 +371,22 @@ async fn history_rows_cannot_be_updated_through_sql() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
-        let result = engine.store().execute_raw("UPDATE events SET actor = 'mallory'").await;
+        engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
+        let result = engine
+            .store()
+            .execute_raw("UPDATE events SET actor = 'mallory'")
+            .await;
         assert!(result.is_err(), "append-only must hold on {}", db.backend);
-        assert!(engine.store().execute_raw("DELETE FROM events").await.is_err());
+        assert!(
+            engine
+                .store()
+                .execute_raw("DELETE FROM events")
+                .await
+                .is_err()
+        );
     }
 }
 
@@ -212,16 +395,33 @@ async fn wait_state_times_out_when_the_clock_passes_its_deadline() {
     for db in databases().await {
         let (engine, clock) = engine(&db).await;
         deploy(&engine, &[WAITING]).await;
-        let instance = engine.start(&clerk(), "test-wait", Default::default()).await.expect("starts");
-        assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 0, "nothing is due yet");
+        let instance = engine
+            .start(&clerk(), "test-wait", Default::default())
+            .await
+            .expect("starts");
+        assert_eq!(
+            engine.fire_due_timers(100).await.expect("fire"),
+            0,
+            "nothing is due yet"
+        );
         clock.advance(chrono::Duration::minutes(119));
         assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 0);
         clock.advance(chrono::Duration::minutes(2));
         assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1);
-        assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 0, "a timer fires once");
-        let after = engine.instance(&clerk(), instance.id).await.expect("instance");
+        assert_eq!(
+            engine.fire_due_timers(100).await.expect("fire"),
+            0,
+            "a timer fires once"
+        );
+        let after = engine
+            .instance(&clerk(), instance.id)
+            .await
+            .expect("instance");
         assert_eq!(after.status.label(), "expired", "{}", db.backend);
-        let history = engine.history(&clerk(), instance.id).await.expect("history");
+        let history = engine
+            .history(&clerk(), instance.id)
+            .await
+            .expect("history");
         assert_eq!(history[1].event.kind, "timer_fired");
         assert_eq!(history[1].event.data["lateness_ms"], json!(60_000));
     }
@@ -232,14 +432,35 @@ async fn another_tenant_sees_nothing() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
+        let instance = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
         let task = open_task(&engine, instance.id).await;
         let stranger = other_tenant_clerk();
-        assert!(matches!(engine.instance(&stranger, instance.id).await, Err(EngineError::NotFound(_))));
-        assert!(matches!(engine.history(&stranger, instance.id).await, Err(EngineError::NotFound(_))));
-        assert!(matches!(engine.complete(&stranger, task.id, "done", json!({})).await, Err(EngineError::NotFound(_))));
-        let query = TaskQuery { mine: true, ..TaskQuery::default() };
-        assert!(engine.tasks(&stranger, &query).await.expect("tasks").is_empty());
+        assert!(matches!(
+            engine.instance(&stranger, instance.id).await,
+            Err(EngineError::NotFound(_))
+        ));
+        assert!(matches!(
+            engine.history(&stranger, instance.id).await,
+            Err(EngineError::NotFound(_))
+        ));
+        assert!(matches!(
+            engine.complete(&stranger, task.id, "done", json!({})).await,
+            Err(EngineError::NotFound(_))
+        ));
+        let query = TaskQuery {
+            mine: true,
+            ..TaskQuery::default()
+        };
+        assert!(
+            engine
+                .tasks(&stranger, &query)
+                .await
+                .expect("tasks")
+                .is_empty()
+        );
     }
 }
 
@@ -248,13 +469,25 @@ async fn an_official_without_the_role_cannot_complete() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
+        let instance = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
         let task = open_task(&engine, instance.id).await;
-        let outsider = procedo_engine::model::Actor::new("carla", "provincia-treviso", &["supervisor"]);
+        let outsider =
+            procedo_engine::model::Actor::new("carla", "provincia-treviso", &["supervisor"]);
         let result = engine.complete(&outsider, task.id, "done", json!({})).await;
-        assert!(matches!(result, Err(EngineError::Forbidden(_))), "{result:?}");
-        let unknown = engine.complete(&clerk(), task.id, "approve", json!({})).await;
-        assert!(matches!(unknown, Err(EngineError::Rejected(ref m)) if m.contains("done")), "{unknown:?}");
+        assert!(
+            matches!(result, Err(EngineError::Forbidden(_))),
+            "{result:?}"
+        );
+        let unknown = engine
+            .complete(&clerk(), task.id, "approve", json!({}))
+            .await;
+        assert!(
+            matches!(unknown, Err(EngineError::Rejected(ref m)) if m.contains("done")),
+            "{unknown:?}"
+        );
     }
 }
 
@@ -263,16 +496,34 @@ async fn redeploying_makes_a_new_version_and_running_instances_stay_pinned() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        let old = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
-        let changed = APPROVAL_CHAIN.replace("review:\n    task: { role: clerk }", "review:\n    task: { role: reviewer }");
-        let deployed = engine.deploy(&package(&changed), &admin()).await.expect("redeploys");
+        let old = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
+        let changed = APPROVAL_CHAIN.replace(
+            "review:\n    task: { role: clerk }",
+            "review:\n    task: { role: reviewer }",
+        );
+        let deployed = engine
+            .deploy(&package(&changed), &admin())
+            .await
+            .expect("redeploys");
         assert_eq!(deployed.version, 2);
-        let new = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
+        let new = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
         assert_eq!((old.definition_version, new.definition_version), (1, 2));
         for (instance, role) in [(old.id, "clerk"), (new.id, "reviewer")] {
             let task = open_task(&engine, instance).await;
-            engine.complete(&clerk(), task.id, "done", json!({})).await.expect("request done");
-            let query = TaskQuery { instance: Some(instance), ..TaskQuery::default() };
+            engine
+                .complete(&clerk(), task.id, "done", json!({}))
+                .await
+                .expect("request done");
+            let query = TaskQuery {
+                instance: Some(instance),
+                ..TaskQuery::default()
+            };
             let review = engine.tasks(&clerk(), &query).await.expect("tasks");
             assert_eq!(review[0].role, role, "{}", db.backend);
         }
@@ -284,12 +535,30 @@ async fn cancelling_closes_open_tasks_and_needs_an_admin() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[APPROVAL_CHAIN]).await;
-        let instance = engine.start(&clerk(), "approval-chain", vars(json!({ "amount": 1 }))).await.expect("starts");
-        assert!(matches!(engine.cancel(&clerk(), instance.id, "no").await, Err(EngineError::Forbidden(_))));
-        let cancelled = engine.cancel(&admin(), instance.id, "richiesta ritirata").await.expect("cancels");
+        let instance = engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
+        assert!(matches!(
+            engine.cancel(&clerk(), instance.id, "no").await,
+            Err(EngineError::Forbidden(_))
+        ));
+        let cancelled = engine
+            .cancel(&admin(), instance.id, "richiesta ritirata")
+            .await
+            .expect("cancels");
         assert_eq!(cancelled.status.label(), "cancelled");
-        let query = TaskQuery { instance: Some(instance.id), ..TaskQuery::default() };
-        assert!(engine.tasks(&clerk(), &query).await.expect("tasks").is_empty());
+        let query = TaskQuery {
+            instance: Some(instance.id),
+            ..TaskQuery::default()
+        };
+        assert!(
+            engine
+                .tasks(&clerk(), &query)
+                .await
+                .expect("tasks")
+                .is_empty()
+        );
         assert!(engine.verify(None).await.expect("verify").ok);
     }
 }

@@ -31,7 +31,11 @@ fn load(name: &str) -> Package {
 }
 
 fn render(diagnostics: &[procedo_engine::diagnostic::Diagnostic]) -> String {
-    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -43,14 +47,26 @@ fn every_shipped_package_validates() {
             Ok(definition) => {
                 let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 if definition.id != folder {
-                    problems.push(format!("{}: workflow id `{}` differs from its folder name", dir.display(), definition.id));
+                    problems.push(format!(
+                        "{}: workflow id `{}` differs from its folder name",
+                        dir.display(),
+                        definition.id
+                    ));
                 }
             }
             Err(diagnostics) => problems.push(render(&diagnostics)),
         }
     }
-    assert!(problems.is_empty(), "shipped packages with problems:\n{}", problems.join("\n"));
-    assert!(dirs.len() >= 2, "expected at least 2 packages in {WORKFLOWS}, found {}", dirs.len());
+    assert!(
+        problems.is_empty(),
+        "shipped packages with problems:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        dirs.len() >= 2,
+        "expected at least 2 packages in {WORKFLOWS}, found {}",
+        dirs.len()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -70,20 +86,36 @@ fn hr() -> Actor {
 }
 
 async fn deploy_shipped(engine: &Engine, name: &str) {
-    let deployed = engine.deploy(&load(name), &admin()).await.expect("the shipped package deploys");
+    let deployed = engine
+        .deploy(&load(name), &admin())
+        .await
+        .expect("the shipped package deploys");
     assert_eq!(deployed.id, name);
 }
 
 /// The one open task of an instance.
 async fn open_task(engine: &Engine, actor: &Actor, instance: Uuid) -> Task {
-    let query = TaskQuery { instance: Some(instance), ..TaskQuery::default() };
+    let query = TaskQuery {
+        instance: Some(instance),
+        ..TaskQuery::default()
+    };
     let mut tasks = engine.tasks(actor, &query).await.expect("tasks");
-    assert_eq!(tasks.len(), 1, "exactly one open task expected, got {tasks:?}");
+    assert_eq!(
+        tasks.len(),
+        1,
+        "exactly one open task expected, got {tasks:?}"
+    );
     tasks.remove(0)
 }
 
 async fn status(engine: &Engine, instance: Uuid) -> String {
-    engine.instance(&admin(), instance).await.expect("instance").status.label().to_string()
+    engine
+        .instance(&admin(), instance)
+        .await
+        .expect("instance")
+        .status
+        .label()
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,43 +140,107 @@ async fn training_enrolment_from_request_to_certificate() {
     let (engine, _clock) = engine(&db).await;
     deploy_shipped(&engine, "training-enrolment").await;
 
-    let instance = engine.start(&official(), "training-enrolment", enrolment_request(3)).await.expect("starts");
+    let instance = engine
+        .start(&official(), "training-enrolment", enrolment_request(3))
+        .await
+        .expect("starts");
     assert_eq!(instance.state, "approval");
-    assert_eq!(instance.variables["attendance_threshold"], json!("75"), "the start form's default threshold");
-    assert_eq!(instance.variables["codice_fiscale"], json!("RSSMRA80A01H501U"), "normalised");
+    assert_eq!(
+        instance.variables["attendance_threshold"],
+        json!("75"),
+        "the start form's default threshold"
+    );
+    assert_eq!(
+        instance.variables["codice_fiscale"],
+        json!("RSSMRA80A01H501U"),
+        "normalised"
+    );
 
     let approval = open_task(&engine, &supervisor(), instance.id).await;
     assert_eq!(approval.role, "supervisor");
-    assert!(approval.due_at.is_some(), "the approval has a 5-working-day SLA");
-    let forbidden = engine.complete(&official(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" })).await;
-    assert!(matches!(forbidden, Err(EngineError::Forbidden(_))), "{forbidden:?}");
+    assert!(
+        approval.due_at.is_some(),
+        "the approval has a 5-working-day SLA"
+    );
+    let forbidden = engine
+        .complete(
+            &official(),
+            approval.id,
+            "approve",
+            json!({ "supervisor_name": "Laura Bianchi" }),
+        )
+        .await;
+    assert!(
+        matches!(forbidden, Err(EngineError::Forbidden(_))),
+        "{forbidden:?}"
+    );
     let after = engine
-        .complete(&supervisor(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" }))
+        .complete(
+            &supervisor(),
+            approval.id,
+            "approve",
+            json!({ "supervisor_name": "Laura Bianchi" }),
+        )
         .await
         .expect("approves");
     assert_eq!(after.state, "enrolled", "3 seats left: enrolled at once");
 
-    let documents = engine.documents(&official(), instance.id).await.expect("documents");
+    let documents = engine
+        .documents(&official(), instance.id)
+        .await
+        .expect("documents");
     assert_eq!(documents.len(), 1, "the enrolment confirmation");
     assert_eq!(documents[0].template, "conferma-iscrizione");
-    for expected in ["Conferma di iscrizione", "Mario Rossi", "RSSMRA80A01H501U", "Laura Bianchi", "almeno il 75%"] {
-        assert!(documents[0].content.contains(expected), "`{expected}` missing from:\n{}", documents[0].content);
+    for expected in [
+        "Conferma di iscrizione",
+        "Mario Rossi",
+        "RSSMRA80A01H501U",
+        "Laura Bianchi",
+        "almeno il 75%",
+    ] {
+        assert!(
+            documents[0].content.contains(expected),
+            "`{expected}` missing from:\n{}",
+            documents[0].content
+        );
     }
 
     let attendance = open_task(&engine, &hr(), instance.id).await;
     assert_eq!(attendance.role, "hr_training");
     let data = json!({ "hours_attended": "17,5", "attendance_percentage": "87,5" });
-    let done = engine.complete(&hr(), attendance.id, "record", data).await.expect("records attendance");
+    let done = engine
+        .complete(&hr(), attendance.id, "record", data)
+        .await
+        .expect("records attendance");
     assert_eq!(done.status.label(), "completed");
     assert_eq!(status(&engine, instance.id).await, "completed");
 
-    let documents = engine.documents(&official(), instance.id).await.expect("documents");
+    let documents = engine
+        .documents(&official(), instance.id)
+        .await
+        .expect("documents");
     assert_eq!(documents.len(), 2, "confirmation and certificate");
-    let certificate = documents.iter().find(|d| d.template == "attestato").expect("the certificate was issued");
-    for expected in ["Attestato di partecipazione", "MARIO ROSSI", "Il nuovo Codice dei contratti pubblici", "17.5 ore su 20", "87.5%"] {
-        assert!(certificate.content.contains(expected), "`{expected}` missing from:\n{}", certificate.content);
+    let certificate = documents
+        .iter()
+        .find(|d| d.template == "attestato")
+        .expect("the certificate was issued");
+    for expected in [
+        "Attestato di partecipazione",
+        "MARIO ROSSI",
+        "Il nuovo Codice dei contratti pubblici",
+        "17.5 ore su 20",
+        "87.5%",
+    ] {
+        assert!(
+            certificate.content.contains(expected),
+            "`{expected}` missing from:\n{}",
+            certificate.content
+        );
     }
-    assert!(!certificate.content.contains("verifica finale"), "no final test was foreseen");
+    assert!(
+        !certificate.content.contains("verifica finale"),
+        "no final test was foreseen"
+    );
     assert_eq!(certificate.sha256.len(), 64);
     assert!(engine.verify(Some(TENANT)).await.expect("verify").ok);
 }
@@ -156,14 +252,35 @@ async fn training_enrolment_below_threshold_is_not_completed_and_has_no_certific
     deploy_shipped(&engine, "training-enrolment").await;
     let mut request = enrolment_request(1);
     request.insert("attendance_threshold".into(), json!(80));
-    let instance = engine.start(&hr(), "training-enrolment", request).await.expect("HR may enrol on behalf");
+    let instance = engine
+        .start(&hr(), "training-enrolment", request)
+        .await
+        .expect("HR may enrol on behalf");
     let approval = open_task(&engine, &supervisor(), instance.id).await;
-    engine.complete(&supervisor(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" })).await.expect("approves");
+    engine
+        .complete(
+            &supervisor(),
+            approval.id,
+            "approve",
+            json!({ "supervisor_name": "Laura Bianchi" }),
+        )
+        .await
+        .expect("approves");
     let attendance = open_task(&engine, &hr(), instance.id).await;
     let data = json!({ "hours_attended": 15, "attendance_percentage": 75 });
-    let done = engine.complete(&hr(), attendance.id, "record", data).await.expect("records");
-    assert_eq!(done.status.label(), "not_completed", "75% is below this course's 80%");
-    let documents = engine.documents(&official(), instance.id).await.expect("documents");
+    let done = engine
+        .complete(&hr(), attendance.id, "record", data)
+        .await
+        .expect("records");
+    assert_eq!(
+        done.status.label(),
+        "not_completed",
+        "75% is below this course's 80%"
+    );
+    let documents = engine
+        .documents(&official(), instance.id)
+        .await
+        .expect("documents");
     assert_eq!(documents.len(), 1, "only the enrolment confirmation");
 }
 
@@ -172,13 +289,28 @@ async fn training_enrolment_rejection_needs_a_reason() {
     let db = sqlite_db();
     let (engine, _clock) = engine(&db).await;
     deploy_shipped(&engine, "training-enrolment").await;
-    let instance = engine.start(&official(), "training-enrolment", enrolment_request(3)).await.expect("starts");
+    let instance = engine
+        .start(&official(), "training-enrolment", enrolment_request(3))
+        .await
+        .expect("starts");
     let approval = open_task(&engine, &supervisor(), instance.id).await;
 
-    let refused = engine.complete(&supervisor(), approval.id, "reject", json!({ "supervisor_name": "Laura Bianchi" })).await;
+    let refused = engine
+        .complete(
+            &supervisor(),
+            approval.id,
+            "reject",
+            json!({ "supervisor_name": "Laura Bianchi" }),
+        )
+        .await;
     match refused {
         Err(EngineError::InvalidData(errors)) => {
-            assert!(errors.iter().any(|e| e.path == "reason" && e.code == "required"), "{errors:?}");
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.path == "reason" && e.code == "required"),
+                "{errors:?}"
+            );
         }
         other => panic!("a rejection without a reason must be invalid data, got {other:?}"),
     }
@@ -187,12 +319,33 @@ async fn training_enrolment_rejection_needs_a_reason() {
     assert_eq!(status(&engine, instance.id).await, "active");
 
     let data = json!({ "supervisor_name": "Laura Bianchi", "reason": "Periodo di chiusura del bilancio: assenza non compatibile con il servizio." });
-    let rejected = engine.complete(&supervisor(), approval.id, "reject", data).await.expect("rejects");
+    let rejected = engine
+        .complete(&supervisor(), approval.id, "reject", data)
+        .await
+        .expect("rejects");
     assert_eq!(rejected.status.label(), "rejected");
-    assert_eq!(rejected.variables["reason"], json!("Periodo di chiusura del bilancio: assenza non compatibile con il servizio."));
-    let tasks = engine.tasks(&admin(), &TaskQuery { instance: Some(instance.id), ..TaskQuery::default() }).await.expect("tasks");
+    assert_eq!(
+        rejected.variables["reason"],
+        json!("Periodo di chiusura del bilancio: assenza non compatibile con il servizio.")
+    );
+    let tasks = engine
+        .tasks(
+            &admin(),
+            &TaskQuery {
+                instance: Some(instance.id),
+                ..TaskQuery::default()
+            },
+        )
+        .await
+        .expect("tasks");
     assert!(tasks.is_empty(), "{tasks:?}");
-    assert!(engine.documents(&official(), instance.id).await.expect("documents").is_empty());
+    assert!(
+        engine
+            .documents(&official(), instance.id)
+            .await
+            .expect("documents")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -200,23 +353,52 @@ async fn training_enrolment_overdue_approval_escalates_and_waitlist_expires_afte
     let db = sqlite_db();
     let (engine, clock) = engine(&db).await;
     deploy_shipped(&engine, "training-enrolment").await;
-    let instance = engine.start(&official(), "training-enrolment", enrolment_request(0)).await.expect("starts");
+    let instance = engine
+        .start(&official(), "training-enrolment", enrolment_request(0))
+        .await
+        .expect("starts");
 
     // 5 working days from Friday 3 April 2026, skipping the weekend and Easter Monday (6 April):
     // due at the end of Monday 13 April; the reminder comes a day before.
     clock.advance(chrono::Duration::days(10));
-    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1, "only the reminder");
-    assert_eq!(open_task(&engine, &supervisor(), instance.id).await.role, "supervisor");
+    assert_eq!(
+        engine.fire_due_timers(100).await.expect("fire"),
+        1,
+        "only the reminder"
+    );
+    assert_eq!(
+        open_task(&engine, &supervisor(), instance.id).await.role,
+        "supervisor"
+    );
     clock.advance(chrono::Duration::days(1));
-    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1, "the deadline");
+    assert_eq!(
+        engine.fire_due_timers(100).await.expect("fire"),
+        1,
+        "the deadline"
+    );
     let escalated = open_task(&engine, &hr(), instance.id).await;
-    assert_eq!(escalated.role, "hr_training", "escalated to the training office");
-    let after = engine.complete(&hr(), escalated.id, "approve", json!({ "supervisor_name": "Ufficio formazione" })).await.expect("approves");
+    assert_eq!(
+        escalated.role, "hr_training",
+        "escalated to the training office"
+    );
+    let after = engine
+        .complete(
+            &hr(),
+            escalated.id,
+            "approve",
+            json!({ "supervisor_name": "Ufficio formazione" }),
+        )
+        .await
+        .expect("approves");
     assert_eq!(after.state, "waitlisted", "no seats left");
 
     let waiting = open_task(&engine, &hr(), instance.id).await;
     clock.advance(chrono::Duration::days(29));
-    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 0, "still on the waiting list");
+    assert_eq!(
+        engine.fire_due_timers(100).await.expect("fire"),
+        0,
+        "still on the waiting list"
+    );
     assert_eq!(open_task(&engine, &hr(), instance.id).await.id, waiting.id);
     clock.advance(chrono::Duration::days(2));
     assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1);
@@ -228,14 +410,40 @@ async fn training_enrolment_waitlisted_participant_can_be_promoted() {
     let db = sqlite_db();
     let (engine, _clock) = engine(&db).await;
     deploy_shipped(&engine, "training-enrolment").await;
-    let instance = engine.start(&official(), "training-enrolment", enrolment_request(0)).await.expect("starts");
+    let instance = engine
+        .start(&official(), "training-enrolment", enrolment_request(0))
+        .await
+        .expect("starts");
     let approval = open_task(&engine, &supervisor(), instance.id).await;
-    engine.complete(&supervisor(), approval.id, "approve", json!({ "supervisor_name": "Laura Bianchi" })).await.expect("approves");
+    engine
+        .complete(
+            &supervisor(),
+            approval.id,
+            "approve",
+            json!({ "supervisor_name": "Laura Bianchi" }),
+        )
+        .await
+        .expect("approves");
     let waiting = open_task(&engine, &hr(), instance.id).await;
-    let promoted = engine.complete(&hr(), waiting.id, "promote", json!({ "waitlist_note": "Posto liberato da una rinuncia" })).await.expect("promotes");
+    let promoted = engine
+        .complete(
+            &hr(),
+            waiting.id,
+            "promote",
+            json!({ "waitlist_note": "Posto liberato da una rinuncia" }),
+        )
+        .await
+        .expect("promotes");
     assert_eq!(promoted.state, "enrolled");
-    let documents = engine.documents(&official(), instance.id).await.expect("documents");
-    assert_eq!(documents.len(), 1, "the enrolment confirmation is issued on promotion too");
+    let documents = engine
+        .documents(&official(), instance.id)
+        .await
+        .expect("documents");
+    assert_eq!(
+        documents.len(),
+        1,
+        "the enrolment confirmation is issued on promotion too"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,13 +477,31 @@ async fn appoint_rup(engine: &Engine, instance: Uuid) {
         "rup_utente": "anna.rup",
         "dirigente_nome": "Paolo Neri",
     });
-    let after = engine.complete(&dirigente(), task.id, "appoint", data).await.expect("appoints the RUP");
+    let after = engine
+        .complete(&dirigente(), task.id, "appoint", data)
+        .await
+        .expect("appoints the RUP");
     assert_eq!(after.state, "rup_acceptance");
     let task = open_task(engine, &rup(), instance).await;
-    assert_eq!(task.assignee.as_deref(), Some("anna.rup"), "assigned to the appointed RUP");
+    assert_eq!(
+        task.assignee.as_deref(),
+        Some("anna.rup"),
+        "assigned to the appointed RUP"
+    );
     let missing = engine.complete(&rup(), task.id, "accept", json!({})).await;
-    assert!(matches!(&missing, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "dichiarazione_conflitti")), "{missing:?}");
-    engine.complete(&rup(), task.id, "accept", json!({ "dichiarazione_conflitti": "assenza" })).await.expect("accepts");
+    assert!(
+        matches!(&missing, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "dichiarazione_conflitti")),
+        "{missing:?}"
+    );
+    engine
+        .complete(
+            &rup(),
+            task.id,
+            "accept",
+            json!({ "dichiarazione_conflitti": "assenza" }),
+        )
+        .await
+        .expect("accepts");
 }
 
 async fn adopt_and_sign(engine: &Engine, instance: Uuid) {
@@ -288,13 +514,22 @@ async fn adopt_and_sign(engine: &Engine, instance: Uuid) {
         "rotazione": "l'operatore non era affidatario del precedente contratto nello stesso settore",
         "dirigente_nome": "Paolo Neri",
     });
-    let after = engine.complete(&dirigente(), task.id, "adopt", data).await.expect("adopts the determina");
-    assert_eq!(after.state, "contract", "no stand-still below threshold: straight to the contract");
+    let after = engine
+        .complete(&dirigente(), task.id, "adopt", data)
+        .await
+        .expect("adopts the determina");
+    assert_eq!(
+        after.state, "contract",
+        "no stand-still below threshold: straight to the contract"
+    );
     let task = open_task(engine, &rup(), instance).await;
     let due = task.due_at.expect("30-day deadline (art. 55 c.1)");
     assert!(due - engine.now() >= chrono::Duration::days(30), "{due}");
     let data = json!({ "stipula_data": "2026-04-20", "stipula_forma": "corrispondenza", "repertorio": "PEC prot. 4567" });
-    let done = engine.complete(&rup(), task.id, "sign", data).await.expect("signs");
+    let done = engine
+        .complete(&rup(), task.id, "sign", data)
+        .await
+        .expect("signs");
     assert_eq!(done.status.label(), "contracted");
 }
 
@@ -303,28 +538,59 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
     let db = sqlite_db();
     let (engine, _clock) = engine(&db).await;
     deploy_shipped(&engine, "sua-direct-award").await;
-    let instance = engine.start(&dirigente(), "sua-direct-award", award_request("works", "39.999,99")).await.expect("starts");
+    let instance = engine
+        .start(
+            &dirigente(),
+            "sua-direct-award",
+            award_request("works", "39.999,99"),
+        )
+        .await
+        .expect("starts");
     assert_eq!(instance.state, "appoint_rup");
     appoint_rup(&engine, instance.id).await;
 
     let task = open_task(&engine, &rup(), instance.id).await;
     assert_eq!(task.state, "self_declaration", "below EUR 40,000: art. 52");
     let sampled_without_date = engine
-        .complete(&rup(), task.id, "proceed", json!({ "autodichiarazione_data": "2026-04-07", "estratto_campione": true }))
+        .complete(
+            &rup(),
+            task.id,
+            "proceed",
+            json!({ "autodichiarazione_data": "2026-04-07", "estratto_campione": true }),
+        )
         .await;
     assert!(
         matches!(&sampled_without_date, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "verifica_campione_data")),
         "{sampled_without_date:?}"
     );
-    engine.complete(&rup(), task.id, "proceed", json!({ "autodichiarazione_data": "2026-04-07" })).await.expect("proceeds");
+    engine
+        .complete(
+            &rup(),
+            task.id,
+            "proceed",
+            json!({ "autodichiarazione_data": "2026-04-07" }),
+        )
+        .await
+        .expect("proceeds");
     adopt_and_sign(&engine, instance.id).await;
 
-    let documents = engine.documents(&dirigente(), instance.id).await.expect("documents");
+    let documents = engine
+        .documents(&dirigente(), instance.id)
+        .await
+        .expect("documents");
     let templates: Vec<&str> = documents.iter().map(|d| d.template.as_str()).collect();
     assert_eq!(templates, ["atto-nomina-rup", "determina-affidamento"]);
     let nomina = &documents[0].content;
-    for expected in ["Nomina del Responsabile unico del progetto", "Anna Russo", "A03589F8C6", "€ 39.999,99"] {
-        assert!(nomina.contains(expected), "`{expected}` missing from:\n{nomina}");
+    for expected in [
+        "Nomina del Responsabile unico del progetto",
+        "Anna Russo",
+        "A03589F8C6",
+        "€ 39.999,99",
+    ] {
+        assert!(
+            nomina.contains(expected),
+            "`{expected}` missing from:\n{nomina}"
+        );
     }
     assert!(!nomina.contains("CUP"), "no CUP was given");
     let determina = &documents[1].content;
@@ -337,7 +603,10 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
         "ai sensi dell'art. 52",
         "senza applicazione del\ntermine dilatorio (art. 55 c.2)",
     ] {
-        assert!(determina.contains(expected), "`{expected}` missing from:\n{determina}");
+        assert!(
+            determina.contains(expected),
+            "`{expected}` missing from:\n{determina}"
+        );
     }
 }
 
@@ -348,16 +617,40 @@ async fn sua_direct_award_from_40000_requires_fvoe_checks() {
     deploy_shipped(&engine, "sua-direct-award").await;
     let mut request = award_request("services", "40000");
     request.insert("cup".into(), json!("G59F19000090007"));
-    let instance = engine.start(&rup(), "sua-direct-award", request).await.expect("starts");
+    let instance = engine
+        .start(&rup(), "sua-direct-award", request)
+        .await
+        .expect("starts");
     appoint_rup(&engine, instance.id).await;
     let task = open_task(&engine, &rup(), instance.id).await;
     assert_eq!(task.state, "full_checks", "EUR 40,000 is not below 40,000");
-    engine.complete(&rup(), task.id, "verified", json!({ "verifica_data": "2026-04-08" })).await.expect("verified");
+    engine
+        .complete(
+            &rup(),
+            task.id,
+            "verified",
+            json!({ "verifica_data": "2026-04-08" }),
+        )
+        .await
+        .expect("verified");
     adopt_and_sign(&engine, instance.id).await;
-    let documents = engine.documents(&dirigente(), instance.id).await.expect("documents");
+    let documents = engine
+        .documents(&dirigente(), instance.id)
+        .await
+        .expect("documents");
     let determina = &documents[1].content;
-    for expected in ["art. 50 c.1 lett. b", "€ 40.000,00", "quarantamila/00", "Fascicolo virtuale", "CUP:</strong> G59F19000090007", "il servizio"] {
-        assert!(determina.contains(expected), "`{expected}` missing from:\n{determina}");
+    for expected in [
+        "art. 50 c.1 lett. b",
+        "€ 40.000,00",
+        "quarantamila/00",
+        "Fascicolo virtuale",
+        "CUP:</strong> G59F19000090007",
+        "il servizio",
+    ] {
+        assert!(
+            determina.contains(expected),
+            "`{expected}` missing from:\n{determina}"
+        );
     }
 }
 
@@ -373,7 +666,14 @@ async fn sua_direct_award_over_the_ceiling_ends_at_once() {
         ("services", "139.999,99", "active"),
         ("services", "1.000.000", "rejected_over_threshold"),
     ] {
-        let instance = engine.start(&dirigente(), "sua-direct-award", award_request(tipo, importo)).await.expect("starts");
+        let instance = engine
+            .start(
+                &dirigente(),
+                "sua-direct-award",
+                award_request(tipo, importo),
+            )
+            .await
+            .expect("starts");
         assert_eq!(instance.status.label(), expected, "{tipo} {importo}");
     }
 }
@@ -383,18 +683,45 @@ async fn sua_direct_award_conflict_of_interest_sends_back_to_appointment() {
     let db = sqlite_db();
     let (engine, _clock) = engine(&db).await;
     deploy_shipped(&engine, "sua-direct-award").await;
-    let instance = engine.start(&dirigente(), "sua-direct-award", award_request("supplies", "12000")).await.expect("starts");
+    let instance = engine
+        .start(
+            &dirigente(),
+            "sua-direct-award",
+            award_request("supplies", "12000"),
+        )
+        .await
+        .expect("starts");
     let task = open_task(&engine, &dirigente(), instance.id).await;
     let data = json!({ "rup_nome": "Anna Russo", "rup_qualifica": "funzionario", "rup_utente": "anna.rup", "dirigente_nome": "Paolo Neri" });
-    engine.complete(&dirigente(), task.id, "appoint", data).await.expect("appoints");
+    engine
+        .complete(&dirigente(), task.id, "appoint", data)
+        .await
+        .expect("appoints");
     let task = open_task(&engine, &rup(), instance.id).await;
     let other_rup = Actor::new("carlo.rup", TENANT, &["rup"]);
-    let wrong = engine.complete(&other_rup, task.id, "accept", json!({ "dichiarazione_conflitti": "assenza" })).await;
-    assert!(matches!(wrong, Err(EngineError::Forbidden(_))), "only the appointed RUP: {wrong:?}");
+    let wrong = engine
+        .complete(
+            &other_rup,
+            task.id,
+            "accept",
+            json!({ "dichiarazione_conflitti": "assenza" }),
+        )
+        .await;
+    assert!(
+        matches!(wrong, Err(EngineError::Forbidden(_))),
+        "only the appointed RUP: {wrong:?}"
+    );
     let after = engine
         .complete(&rup(), task.id, "declare_conflict", json!({ "conflitto_descrizione": "Parente entro il secondo grado del legale rappresentante." }))
         .await
         .expect("declares");
     assert_eq!(after.state, "appoint_rup");
-    assert_eq!(engine.documents(&dirigente(), instance.id).await.expect("documents").len(), 1);
+    assert_eq!(
+        engine
+            .documents(&dirigente(), instance.id)
+            .await
+            .expect("documents")
+            .len(),
+        1
+    );
 }

@@ -5,7 +5,11 @@ mod common;
 use procedo_engine::definition::Package;
 
 fn problems(workflow: &str) -> Vec<String> {
-    let package = Package { origin: "pkg/".into(), workflow: workflow.to_string(), ..Package::default() };
+    let package = Package {
+        origin: "pkg/".into(),
+        workflow: workflow.to_string(),
+        ..Package::default()
+    };
     match package.compile(1) {
         Ok(_) => vec![],
         Err(diagnostics) => diagnostics.iter().map(ToString::to_string).collect(),
@@ -36,21 +40,45 @@ states:
 ";
     let found = problems(workflow);
     assert_eq!(found.len(), 3, "{found:#?}");
-    assert!(found[0].starts_with("pkg/workflow.yaml:6:24: unknown field `timout`"), "{}", found[0]);
-    assert!(found[1].starts_with("pkg/workflow.yaml:11:31: invalid expression `vars.amount > `"), "{}", found[1]);
-    assert_eq!(found[2], "pkg/workflow.yaml:14:3: state `orphan` is unreachable from `review`");
+    assert!(
+        found[0].starts_with("pkg/workflow.yaml:6:24: unknown field `timout`"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[1].starts_with("pkg/workflow.yaml:11:31: invalid expression `vars.amount > `"),
+        "{}",
+        found[1]
+    );
+    assert_eq!(
+        found[2],
+        "pkg/workflow.yaml:14:3: state `orphan` is unreachable from `review`"
+    );
 }
 
 #[test]
 fn unknown_target_state_points_at_the_name() {
-    let found = problems("id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r }\n    actions:\n      go: { to: nowhere }\n  b: { end: b }\n");
-    assert!(found.iter().any(|f| f == "pkg/workflow.yaml:8:17: unknown state `nowhere`"), "{found:#?}");
+    let found = problems(
+        "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r }\n    actions:\n      go: { to: nowhere }\n  b: { end: b }\n",
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f == "pkg/workflow.yaml:8:17: unknown state `nowhere`"),
+        "{found:#?}"
+    );
 }
 
 #[test]
 fn duplicate_key_is_reported_at_its_second_occurrence() {
-    let found = problems("id: x\ntitle: X\ninitial: a\nstates:\n  a: { end: done }\n  a: { end: other }\n");
-    assert!(found.iter().any(|f| f.starts_with("pkg/workflow.yaml:6:3: duplicate key `a`")), "{found:#?}");
+    let found =
+        problems("id: x\ntitle: X\ninitial: a\nstates:\n  a: { end: done }\n  a: { end: other }\n");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("pkg/workflow.yaml:6:3: duplicate key `a`")),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -60,7 +88,10 @@ fn missing_forms_templates_and_bad_durations_are_reported() {
     );
     let text = found.join("\n");
     assert!(text.contains("form `nope` is not in the package"), "{text}");
-    assert!(text.contains("template `missing` is not in the package"), "{text}");
+    assert!(
+        text.contains("template `missing` is not in the package"),
+        "{text}"
+    );
     assert!(text.contains("invalid duration `3 fortnights`"), "{text}");
 }
 
@@ -70,8 +101,14 @@ fn a_trap_with_no_way_to_an_end_is_reported() {
         "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r }\n    actions:\n      loop: { to: a }\n      done: { to: b }\n  b:\n    task: { role: r }\n    actions:\n      back: { to: c }\n  c:\n    task: { role: r }\n    actions:\n      back: { to: b }\n  z: { end: done }\n",
     );
     let text = found.join("\n");
-    assert!(text.contains("no end state can be reached from `b`"), "{text}");
-    assert!(text.contains("no end state can be reached from `a`"), "{text}");
+    assert!(
+        text.contains("no end state can be reached from `b`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no end state can be reached from `a`"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -27,12 +27,23 @@ impl Drop for Server {
 impl Server {
     /// Starts the binary on a fresh SQLite file with the shipped workflows, on a free port.
     pub fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("procedo-e2e-{}", std::process::id() as u128 * 1_000_000 + nanos()));
+        let dir = std::env::temp_dir().join(format!(
+            "procedo-e2e-{}",
+            std::process::id() as u128 * 1_000_000 + nanos()
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let db = format!("sqlite:{}", dir.join("procedo.db").display());
         let workflows = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
         let mut child = Command::new(BIN)
-            .args(["serve", "--db", &db, "--listen", "127.0.0.1:0", "--workflows", workflows])
+            .args([
+                "serve",
+                "--db",
+                &db,
+                "--listen",
+                "127.0.0.1:0",
+                "--workflows",
+                workflows,
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -50,28 +61,70 @@ impl Server {
                 break;
             }
         }
-        assert!(!address.is_empty() && !token.is_empty(), "the server did not start");
+        assert!(
+            !address.is_empty() && !token.is_empty(),
+            "the server did not start"
+        );
         std::thread::spawn(move || for _ in lines {});
-        Server { address, db, admin_token: token, child, dir }
+        Server {
+            address,
+            db,
+            admin_token: token,
+            child,
+            dir,
+        }
     }
 
     /// Creates a token with the CLI, as an administrator would.
     pub fn token(&self, user: &str, tenant: &str, roles: &str) -> String {
         let out = Command::new(BIN)
-            .args(["token", "create", "--user", user, "--tenant", tenant, "--roles", roles, "--db", &self.db])
+            .args([
+                "token", "create", "--user", user, "--tenant", tenant, "--roles", roles, "--db",
+                &self.db,
+            ])
             .output()
             .expect("procedo token create");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
         let body = body.map(Value::to_string);
-        self.raw(method, path, token, body.as_deref().map(|b| ("application/json", b))).await
+        self.raw(
+            method,
+            path,
+            token,
+            body.as_deref().map(|b| ("application/json", b)),
+        )
+        .await
     }
 
-    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, &str)>) -> Response {
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.address);
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &str)>,
+    ) -> Response {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.address
+        );
         if let Some(token) = token {
             request.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
@@ -80,8 +133,13 @@ impl Server {
             request.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         request.push_str(&format!("Content-Length: {}\r\n\r\n", payload.len()));
-        let mut stream = tokio::net::TcpStream::connect(&self.address).await.expect("connect");
-        stream.write_all(request.as_bytes()).await.expect("send head");
+        let mut stream = tokio::net::TcpStream::connect(&self.address)
+            .await
+            .expect("connect");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("send head");
         let _ = stream.write_all(payload.as_bytes()).await;
         let mut bytes = Vec::new();
         let _ = stream.read_to_end(&mut bytes).await;
@@ -90,7 +148,9 @@ impl Server {
 }
 
 fn nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 pub struct Response {
@@ -103,14 +163,33 @@ impl Response {
     fn parse(bytes: &[u8]) -> Self {
         let text = String::from_utf8_lossy(bytes);
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let content_type = head
             .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_string()))
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type:")
+                    .map(|v| v.trim().to_string())
+            })
             .unwrap_or_default();
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
         let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
-        Response { status, content_type, body }
+        Response {
+            status,
+            content_type,
+            body,
+        }
     }
 
     pub fn is_problem(&self) -> bool {
@@ -121,7 +200,9 @@ impl Response {
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if n == 0 || rest.len() < n {
             break;
         }

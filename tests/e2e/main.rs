@@ -11,44 +11,114 @@ const APPROVAL_CHAIN: &str = include_str!("../../api/src/bench/approval-chain.ya
 async fn an_official_runs_an_approval_chain_and_an_auditor_verifies_it() {
     let server = Server::start();
     let admin = server.admin_token.clone();
-    let deployed = server.call("POST", "/api/v1/definitions", Some(&admin), Some(&json!({ "workflow": APPROVAL_CHAIN }))).await;
+    let deployed = server
+        .call(
+            "POST",
+            "/api/v1/definitions",
+            Some(&admin),
+            Some(&json!({ "workflow": APPROVAL_CHAIN })),
+        )
+        .await;
     assert_eq!(deployed.status, 201, "{}", deployed.body);
-    assert_eq!(deployed.body, json!({ "id": "approval-chain", "version": 1 }));
+    assert_eq!(
+        deployed.body,
+        json!({ "id": "approval-chain", "version": 1 })
+    );
 
     let clerk = server.token("anna", "default", "clerk");
-    let started = server.call("POST", "/api/v1/instances", Some(&clerk), Some(&json!({ "definition": "approval-chain", "variables": { "amount": 150000 } }))).await;
+    let started = server
+        .call(
+            "POST",
+            "/api/v1/instances",
+            Some(&clerk),
+            Some(&json!({ "definition": "approval-chain", "variables": { "amount": 150000 } })),
+        )
+        .await;
     assert_eq!(started.status, 201, "{}", started.body);
     let id = started.body["id"].as_str().expect("id").to_string();
 
     let mut completed = Vec::new();
     loop {
-        let tasks = server.call("GET", &format!("/api/v1/tasks?instance={id}"), Some(&clerk), None).await;
+        let tasks = server
+            .call(
+                "GET",
+                &format!("/api/v1/tasks?instance={id}"),
+                Some(&clerk),
+                None,
+            )
+            .await;
         assert_eq!(tasks.status, 200);
-        let Some(task) = tasks.body.as_array().and_then(|t| t.first()).cloned() else { break };
+        let Some(task) = tasks.body.as_array().and_then(|t| t.first()).cloned() else {
+            break;
+        };
         let task_id = task["id"].as_str().expect("task id");
         assert_eq!(task["actions"], json!(["done"]));
-        let done = server.call("POST", &format!("/api/v1/tasks/{task_id}/complete"), Some(&clerk), Some(&json!({ "action": "done", "data": { "approved": true } }))).await;
+        let done = server
+            .call(
+                "POST",
+                &format!("/api/v1/tasks/{task_id}/complete"),
+                Some(&clerk),
+                Some(&json!({ "action": "done", "data": { "approved": true } })),
+            )
+            .await;
         assert_eq!(done.status, 200, "{}", done.body);
-        let again = server.call("POST", &format!("/api/v1/tasks/{task_id}/complete"), Some(&clerk), Some(&json!({ "action": "done" }))).await;
-        assert_eq!(again.status, 409, "a completed task cannot be completed again");
+        let again = server
+            .call(
+                "POST",
+                &format!("/api/v1/tasks/{task_id}/complete"),
+                Some(&clerk),
+                Some(&json!({ "action": "done" })),
+            )
+            .await;
+        assert_eq!(
+            again.status, 409,
+            "a completed task cannot be completed again"
+        );
         assert!(again.is_problem());
         completed.push(task["state"].as_str().unwrap_or_default().to_string());
     }
-    assert_eq!(completed, ["request", "review", "legal_check", "director_approval", "sign"]);
-    let instance = server.call("GET", &format!("/api/v1/instances/{id}"), Some(&clerk), None).await;
+    assert_eq!(
+        completed,
+        [
+            "request",
+            "review",
+            "legal_check",
+            "director_approval",
+            "sign"
+        ]
+    );
+    let instance = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
     assert_eq!(instance.body["status"], json!("signed"));
     assert_eq!(instance.body["version"], json!(1));
 
-    let history = server.call("GET", &format!("/api/v1/instances/{id}/history"), Some(&clerk), None).await;
+    let history = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}/history"),
+            Some(&clerk),
+            None,
+        )
+        .await;
     let events = history.body.as_array().expect("events");
     assert_eq!(events.len(), 6);
     assert_eq!(events[1]["prev_hash"], events[0]["hash"]);
     assert_eq!(events[1]["actor"], json!("anna"));
 
     let auditor = server.token("ugo", "default", "auditor");
-    let verified = server.call("GET", "/api/v1/audit/verify", Some(&auditor), None).await;
+    let verified = server
+        .call("GET", "/api/v1/audit/verify", Some(&auditor), None)
+        .await;
     assert_eq!(verified.body["ok"], json!(true), "{}", verified.body);
-    let refused = server.call("GET", "/api/v1/audit/verify", Some(&clerk), None).await;
+    let refused = server
+        .call("GET", "/api/v1/audit/verify", Some(&clerk), None)
+        .await;
     assert_eq!(refused.status, 403);
 }
 
@@ -62,27 +132,63 @@ async fn errors_are_problem_json_that_say_what_is_wrong() {
     assert_eq!(invalid.body["errors"][0]["file"], json!("workflow.yaml"));
     assert_eq!(invalid.body["errors"][0]["line"], json!(3));
 
-    let anonymous = server.call("GET", "/api/v1/tasks?mine=true", None, None).await;
+    let anonymous = server
+        .call("GET", "/api/v1/tasks?mine=true", None, None)
+        .await;
     assert_eq!(anonymous.status, 401);
     assert!(anonymous.is_problem());
-    let forged = server.call("GET", "/api/v1/tasks?mine=true", Some("pk_forged"), None).await;
+    let forged = server
+        .call("GET", "/api/v1/tasks?mine=true", Some("pk_forged"), None)
+        .await;
     assert_eq!(forged.status, 401);
 
-    let malformed = server.raw("POST", "/api/v1/instances", Some(&admin), Some(("application/json", "{\"definition\": "))).await;
+    let malformed = server
+        .raw(
+            "POST",
+            "/api/v1/instances",
+            Some(&admin),
+            Some(("application/json", "{\"definition\": ")),
+        )
+        .await;
     assert_eq!(malformed.status, 400);
     assert!(malformed.is_problem());
-    let wrong_type = server.raw("POST", "/api/v1/instances", Some(&admin), Some(("text/plain", "{}"))).await;
+    let wrong_type = server
+        .raw(
+            "POST",
+            "/api/v1/instances",
+            Some(&admin),
+            Some(("text/plain", "{}")),
+        )
+        .await;
     assert_eq!(wrong_type.status, 415);
     let huge = "x".repeat(3 * 1024 * 1024);
-    let oversized = server.raw("POST", "/api/v1/instances", Some(&admin), Some(("application/json", &huge))).await;
+    let oversized = server
+        .raw(
+            "POST",
+            "/api/v1/instances",
+            Some(&admin),
+            Some(("application/json", &huge)),
+        )
+        .await;
     assert_eq!(oversized.status, 413, "{}", oversized.body);
     assert!(oversized.is_problem());
-    let unknown_route = server.call("GET", "/api/v1/nothing-here", Some(&admin), None).await;
+    let unknown_route = server
+        .call("GET", "/api/v1/nothing-here", Some(&admin), None)
+        .await;
     assert_eq!(unknown_route.status, 404);
     assert!(unknown_route.is_problem());
-    let unknown_id = server.call("GET", "/api/v1/instances/not-a-uuid", Some(&admin), None).await;
+    let unknown_id = server
+        .call("GET", "/api/v1/instances/not-a-uuid", Some(&admin), None)
+        .await;
     assert_eq!(unknown_id.status, 404);
-    let unknown_definition = server.call("POST", "/api/v1/instances", Some(&admin), Some(&json!({ "definition": "nope" }))).await;
+    let unknown_definition = server
+        .call(
+            "POST",
+            "/api/v1/instances",
+            Some(&admin),
+            Some(&json!({ "definition": "nope" })),
+        )
+        .await;
     assert_eq!(unknown_definition.status, 404);
 }
 
@@ -95,18 +201,47 @@ async fn another_tenant_gets_404_for_everything_of_ours() {
         "course": "Appalti pubblici dopo il correttivo", "course_area": "appalti", "edition": "2026/1", "course_hours": "20",
         "participant_name": "Anna Bianchi", "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 10
     });
-    let started = server.call("POST", "/api/v1/instances", Some(&ours), Some(&json!({ "definition": "training-enrolment", "variables": variables }))).await;
+    let started = server
+        .call(
+            "POST",
+            "/api/v1/instances",
+            Some(&ours),
+            Some(&json!({ "definition": "training-enrolment", "variables": variables })),
+        )
+        .await;
     if started.status != 201 {
-        panic!("starting the shipped training-enrolment failed: {}", started.body);
+        panic!(
+            "starting the shipped training-enrolment failed: {}",
+            started.body
+        );
     }
     let id = started.body["id"].as_str().expect("id");
-    let tasks = server.call("GET", &format!("/api/v1/tasks?instance={id}"), Some(&ours), None).await;
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&ours),
+            None,
+        )
+        .await;
     let task = tasks.body[0]["id"].as_str().expect("a task").to_string();
-    for path in [format!("/api/v1/instances/{id}"), format!("/api/v1/instances/{id}/history"), format!("/api/v1/instances/{id}/documents"), format!("/api/v1/tasks?instance={id}")] {
+    for path in [
+        format!("/api/v1/instances/{id}"),
+        format!("/api/v1/instances/{id}/history"),
+        format!("/api/v1/instances/{id}/documents"),
+        format!("/api/v1/tasks?instance={id}"),
+    ] {
         let response = server.call("GET", &path, Some(&theirs), None).await;
         assert_eq!(response.status, 404, "{path}");
         assert!(response.is_problem());
     }
-    let complete = server.call("POST", &format!("/api/v1/tasks/{task}/complete"), Some(&theirs), Some(&json!({ "action": "approve", "data": {} }))).await;
+    let complete = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/complete"),
+            Some(&theirs),
+            Some(&json!({ "action": "approve", "data": {} })),
+        )
+        .await;
     assert_eq!(complete.status, 404);
 }

@@ -8,9 +8,28 @@ use procedo_engine::model::Actor;
 use procedo_engine::store::Store;
 
 /// Creates a token for a user and returns its secret (shown once, never stored).
-pub async fn create_token(store: &Store, user: &str, tenant: &str, roles: &[String], now: chrono::DateTime<chrono::Utc>) -> Result<String, procedo_engine::store::StoreError> {
-    let secret = format!("pk_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    store.insert_token(&sha256_hex(secret.as_bytes()), user, tenant, roles, now, None).await?;
+pub async fn create_token(
+    store: &Store,
+    user: &str,
+    tenant: &str,
+    roles: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, procedo_engine::store::StoreError> {
+    let secret = format!(
+        "pk_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    store
+        .insert_token(
+            &sha256_hex(secret.as_bytes()),
+            user,
+            tenant,
+            roles,
+            now,
+            None,
+        )
+        .await?;
     Ok(secret)
 }
 
@@ -20,15 +39,20 @@ pub struct Caller(pub Actor);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer TOKEN` header"))?;
-        let secret = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing `Authorization: Bearer TOKEN` header")
+            })?;
+        let secret = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
+        })?;
         let row = state
             .engine
             .store()
@@ -42,6 +66,10 @@ impl FromRequestParts<AppState> for Caller {
         if row.expires_at.is_some_and(|at| at <= state.engine.now()) {
             return Err(ApiError::unauthorized("this token has expired"));
         }
-        Ok(Caller(Actor { user: row.user, tenant: row.tenant, roles: row.roles }))
+        Ok(Caller(Actor {
+            user: row.user,
+            tenant: row.tenant,
+            roles: row.roles,
+        }))
     }
 }

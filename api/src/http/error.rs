@@ -16,7 +16,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), extra: None }
+        Self {
+            status,
+            detail: detail.into(),
+            extra: None,
+        }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
@@ -32,7 +36,10 @@ impl ApiError {
     }
     fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: the cause has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error: the cause has been logged",
+        )
     }
 }
 
@@ -46,7 +53,10 @@ impl From<EngineError> for ApiError {
             EngineError::Rejected(why) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, why),
             EngineError::InvalidData(errors) => Self {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
-                detail: format!("the submitted data is not valid: {} problem(s)", errors.len()),
+                detail: format!(
+                    "the submitted data is not valid: {} problem(s)",
+                    errors.len()
+                ),
                 extra: Some(("errors", json!(errors))),
             },
             EngineError::Invalid(diagnostics) => Self {
@@ -70,6 +80,11 @@ impl IntoResponse for ApiError {
         if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
             map.insert(key.to_string(), value);
         }
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }

@@ -9,10 +9,10 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use procedo_engine::TaskQuery;
 use procedo_engine::definition::Package;
 use procedo_engine::model::{Instance, Task};
 use procedo_engine::store::InstanceFilter;
-use procedo_engine::TaskQuery;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -21,24 +21,41 @@ use uuid::Uuid;
 type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// Reads a JSON body, insisting on the content type and saying where the JSON is wrong.
-fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<T> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than the limit of {} bytes", super::BODY_LIMIT))
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is larger than the limit of {} bytes",
+                    super::BODY_LIMIT
+                ),
+            )
         } else {
             ApiError::bad_request(format!("the body could not be read: {rejection}"))
         }
     })?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as `Content-Type: application/json`"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as `Content-Type: application/json`",
+        ));
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
 fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
     let Path(text) = path.map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Uuid::parse_str(&text).map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
+    Uuid::parse_str(&text)
+        .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
 }
 
 fn created(value: Value) -> Response {
@@ -80,7 +97,12 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
-    state.engine.store().token_count().await.map_err(procedo_engine::EngineError::from)?;
+    state
+        .engine
+        .store()
+        .token_count()
+        .await
+        .map_err(procedo_engine::EngineError::from)?;
     Ok("ready")
 }
 
@@ -89,7 +111,10 @@ pub async fn not_found() -> ApiError {
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not accept that method",
+    )
 }
 
 #[derive(Deserialize)]
@@ -102,18 +127,35 @@ pub struct DeployBody {
     templates: std::collections::BTreeMap<String, String>,
 }
 
-pub async fn deploy(State(state): State<AppState>, Caller(actor): Caller, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn deploy(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     if !actor.has_role("admin") {
-        return Err(ApiError::forbidden("deploying workflows needs the `admin` role"));
+        return Err(ApiError::forbidden(
+            "deploying workflows needs the `admin` role",
+        ));
     }
     let body: DeployBody = json_body(&headers, body)?;
-    let package = Package { origin: String::new(), workflow: body.workflow, forms: body.forms, templates: body.templates };
+    let package = Package {
+        origin: String::new(),
+        workflow: body.workflow,
+        forms: body.forms,
+        templates: body.templates,
+    };
     let deployed = state.engine.deploy(&package, &actor).await?;
     Ok(created(json!(deployed)))
 }
 
 pub async fn definitions(State(state): State<AppState>, Caller(_): Caller) -> ApiResult {
-    let rows = state.engine.store().definitions().await.map_err(procedo_engine::EngineError::from)?;
+    let rows = state
+        .engine
+        .store()
+        .definitions()
+        .await
+        .map_err(procedo_engine::EngineError::from)?;
     Ok(Json(json!(rows)).into_response())
 }
 
@@ -127,9 +169,17 @@ pub struct StartBody {
     on_behalf_of: Option<String>,
 }
 
-pub async fn start(State(state): State<AppState>, Caller(actor): Caller, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn start(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let body: StartBody = json_body(&headers, body)?;
-    let instance = state.engine.start_on_behalf(&actor, &body.definition, body.variables, body.on_behalf_of).await?;
+    let instance = state
+        .engine
+        .start_on_behalf(&actor, &body.definition, body.variables, body.on_behalf_of)
+        .await?;
     Ok(created(instance_json(&instance)))
 }
 
@@ -142,7 +192,11 @@ pub struct InstancesQuery {
     offset: Option<i64>,
 }
 
-pub async fn instances(State(state): State<AppState>, Caller(actor): Caller, query: Result<Query<InstancesQuery>, QueryRejection>) -> ApiResult {
+pub async fn instances(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    query: Result<Query<InstancesQuery>, QueryRejection>,
+) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
     let filter = InstanceFilter {
         definition: q.definition,
@@ -155,7 +209,11 @@ pub async fn instances(State(state): State<AppState>, Caller(actor): Caller, que
     Ok(Json(json!(list.iter().map(instance_json).collect::<Vec<_>>())).into_response())
 }
 
-pub async fn instance(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>) -> ApiResult {
+pub async fn instance(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let instance = state.engine.instance(&actor, id(path)?).await?;
     Ok(Json(instance_json(&instance)).into_response())
 }
@@ -166,26 +224,45 @@ pub struct CancelBody {
     reason: String,
 }
 
-pub async fn cancel(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn cancel(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let id = id(path)?;
     let body: CancelBody = json_body(&headers, body)?;
     let instance = state.engine.cancel(&actor, id, &body.reason).await?;
     Ok(Json(instance_json(&instance)).into_response())
 }
 
-pub async fn history(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>) -> ApiResult {
+pub async fn history(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let events = state.engine.history(&actor, id(path)?).await?;
     Ok(Json(json!(events)).into_response())
 }
 
-pub async fn documents(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>) -> ApiResult {
+pub async fn documents(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let documents = state.engine.documents(&actor, id(path)?).await?;
     Ok(Json(json!(documents)).into_response())
 }
 
-pub async fn document(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>) -> ApiResult {
+pub async fn document(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let document = state.engine.document(&actor, id(path)?).await?;
-    let verified = procedo_engine::history::sha256_hex(document.content.as_bytes()) == document.sha256;
+    let verified =
+        procedo_engine::history::sha256_hex(document.content.as_bytes()) == document.sha256;
     let mut value = json!(document);
     if let Some(map) = value.as_object_mut() {
         map.insert("verified".into(), json!(verified));
@@ -194,9 +271,17 @@ pub async fn document(State(state): State<AppState>, Caller(actor): Caller, path
     Ok(Json(value).into_response())
 }
 
-pub async fn document_content(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>) -> ApiResult {
+pub async fn document_content(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let document = state.engine.document(&actor, id(path)?).await?;
-    Ok(([(header::CONTENT_TYPE, document.content_type.clone())], document.content).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, document.content_type.clone())],
+        document.content,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -207,18 +292,35 @@ pub struct TasksQuery {
     limit: Option<i64>,
 }
 
-pub async fn tasks(State(state): State<AppState>, Caller(actor): Caller, query: Result<Query<TasksQuery>, QueryRejection>) -> ApiResult {
+pub async fn tasks(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    query: Result<Query<TasksQuery>, QueryRejection>,
+) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
     let instance = match q.instance {
-        Some(text) => Some(Uuid::parse_str(&text).map_err(|_| ApiError::not_found(format!("instance `{text}` not found")))?),
+        Some(text) => Some(
+            Uuid::parse_str(&text)
+                .map_err(|_| ApiError::not_found(format!("instance `{text}` not found")))?,
+        ),
         None => None,
     };
-    let query = TaskQuery { instance, mine: q.mine.unwrap_or(false), overdue: q.overdue.unwrap_or(false), due_before: None, limit: q.limit };
+    let query = TaskQuery {
+        instance,
+        mine: q.mine.unwrap_or(false),
+        overdue: q.overdue.unwrap_or(false),
+        due_before: None,
+        limit: q.limit,
+    };
     let tasks = state.engine.tasks(&actor, &query).await?;
     Ok(Json(json!(tasks.iter().map(task_json).collect::<Vec<_>>())).into_response())
 }
 
-pub async fn claim(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>) -> ApiResult {
+pub async fn claim(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let task = state.engine.claim(&actor, id(path)?).await?;
     Ok(Json(task_json(&task)).into_response())
 }
@@ -231,17 +333,32 @@ pub struct CompleteBody {
     data: Value,
 }
 
-pub async fn complete(State(state): State<AppState>, Caller(actor): Caller, path: Result<Path<String>, PathRejection>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn complete(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let id = id(path)?;
     let body: CompleteBody = json_body(&headers, body)?;
-    let data = if body.data.is_null() { Value::Object(Map::new()) } else { body.data };
-    let instance = state.engine.complete(&actor, id, &body.action, data).await?;
+    let data = if body.data.is_null() {
+        Value::Object(Map::new())
+    } else {
+        body.data
+    };
+    let instance = state
+        .engine
+        .complete(&actor, id, &body.action, data)
+        .await?;
     Ok(Json(instance_json(&instance)).into_response())
 }
 
 pub async fn verify(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult {
     if !actor.has_role("auditor") && !actor.has_role("admin") {
-        return Err(ApiError::forbidden("verifying the history needs the `auditor` or `admin` role"));
+        return Err(ApiError::forbidden(
+            "verifying the history needs the `auditor` or `admin` role",
+        ));
     }
     let report = state.engine.verify(Some(&actor.tenant)).await?;
     Ok(Json(json!(report)).into_response())

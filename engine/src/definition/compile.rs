@@ -3,7 +3,10 @@
 //! Checks are collected, not stopped at the first: an administrator fixes a package in one pass.
 
 use super::document::{ActionDoc, GotoDoc, StateDoc, WorkflowDoc};
-use super::{Action, Arm, Breach, Definition, Goto, Kind, Package, SpawnSpec, Start, State, TaskSpec, WaitTimer};
+use super::{
+    Action, Arm, Breach, Definition, Goto, Kind, Package, SpawnSpec, Start, State, TaskSpec,
+    WaitTimer,
+};
 use crate::calendar::DurationSpec;
 use crate::diagnostic::{self, Diagnostic};
 use crate::expr::Expr;
@@ -15,9 +18,14 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec<Diagnostic>> {
     let file = package.file(super::WORKFLOW_FILE);
     let map = SourceMap::build(&package.workflow);
-    let mut cx = Checker { file: file.clone(), map: &map, diagnostics: Vec::new() };
+    let mut cx = Checker {
+        file: file.clone(),
+        map: &map,
+        diagnostics: Vec::new(),
+    };
     for (at, message) in map.duplicates() {
-        cx.diagnostics.push(Diagnostic::new(&file, *at, message.clone()));
+        cx.diagnostics
+            .push(Diagnostic::new(&file, *at, message.clone()));
     }
     let forms = compile_forms(package, &mut cx.diagnostics);
     let templates = check_templates(package, &mut cx.diagnostics);
@@ -32,7 +40,10 @@ pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec
     }
 }
 
-fn compile_forms(package: &Package, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, FormSpec> {
+fn compile_forms(
+    package: &Package,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, FormSpec> {
     let mut forms = BTreeMap::new();
     for (name, source) in &package.forms {
         let file = package.file(&format!("forms/{name}.yaml"));
@@ -44,14 +55,19 @@ fn compile_forms(package: &Package, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
                 forms.insert(name.clone(), form);
             }
             Err(errors) => diagnostics.extend(
-                errors.into_iter().map(|e| Diagnostic::new(&file, (e.line, e.column), e.message)),
+                errors
+                    .into_iter()
+                    .map(|e| Diagnostic::new(&file, (e.line, e.column), e.message)),
             ),
         }
     }
     forms
 }
 
-fn check_templates(package: &Package, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+fn check_templates(
+    package: &Package,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
     for (name, source) in &package.templates {
         if let Err(err) = crate::documents::check_template(source) {
             let file = package.file(&format!("templates/{name}.hbs"));
@@ -93,7 +109,10 @@ fn lenient<T: serde::de::DeserializeOwned>(
             Ok(parsed) => return Ok(parsed),
             Err(err) => {
                 let message = err.to_string();
-                let Some(field) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) else {
+                let Some(field) = message
+                    .strip_prefix("unknown field `")
+                    .and_then(|m| m.split('`').next())
+                else {
                     return Err(err);
                 };
                 let field = field.to_string();
@@ -128,38 +147,58 @@ impl Checker<'_> {
         let value: serde_yaml::Value = match serde_yaml::from_str(source) {
             Ok(value) => value,
             Err(err) => {
-                self.diagnostics.push(Diagnostic::from_yaml(&self.file, &err));
+                self.diagnostics
+                    .push(Diagnostic::from_yaml(&self.file, &err));
                 return None;
             }
         };
         let mut unknown = Vec::new();
-        let head: Result<WorkflowHead, _> = lenient(value, |field, message| unknown.push((vec![], field.to_string(), message)));
+        let head: Result<WorkflowHead, _> = lenient(value, |field, message| {
+            unknown.push((vec![], field.to_string(), message))
+        });
         let head = match head {
             Ok(head) => head,
             Err(err) => {
-                self.diagnostics.push(Diagnostic::from_yaml(&self.file, &err));
+                self.diagnostics
+                    .push(Diagnostic::from_yaml(&self.file, &err));
                 return None;
             }
         };
         let mut states = IndexMap::new();
         for (name, value) in head.states {
             let path = vec!["states".to_string(), name.clone()];
-            match lenient::<StateDoc>(value, |field, message| unknown.push((path.clone(), field.to_string(), message))) {
+            match lenient::<StateDoc>(value, |field, message| {
+                unknown.push((path.clone(), field.to_string(), message))
+            }) {
                 Ok(state) => {
                     states.insert(name, state);
                 }
                 Err(err) => {
                     let message = format!("state `{name}`: {err}");
                     self.at_key(&["states", &name], message);
-                    states.insert(name, StateDoc { end: Some("invalid".into()), ..StateDoc::default() });
+                    states.insert(
+                        name,
+                        StateDoc {
+                            end: Some("invalid".into()),
+                            ..StateDoc::default()
+                        },
+                    );
                 }
             }
         }
         for (prefix, field, message) in unknown {
             let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
-            let at = self.map.find_key_below(&prefix, &field).unwrap_or_else(|| self.map.key(&prefix));
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            self.diagnostics.push(Diagnostic::new(&self.file, at, message));
+            let at = self
+                .map
+                .find_key_below(&prefix, &field)
+                .unwrap_or_else(|| self.map.key(&prefix));
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            self.diagnostics
+                .push(Diagnostic::new(&self.file, at, message));
         }
         Some(WorkflowDoc {
             id: head.id,
@@ -173,12 +212,14 @@ impl Checker<'_> {
 
     fn at_key(&mut self, path: &[&str], message: impl Into<String>) {
         let position = self.map.key(path);
-        self.diagnostics.push(Diagnostic::new(&self.file, position, message));
+        self.diagnostics
+            .push(Diagnostic::new(&self.file, position, message));
     }
 
     fn at_value(&mut self, path: &[&str], message: impl Into<String>) {
         let position = self.map.value(path);
-        self.diagnostics.push(Diagnostic::new(&self.file, position, message));
+        self.diagnostics
+            .push(Diagnostic::new(&self.file, position, message));
     }
 
     fn expr(&mut self, path: &[&str], source: &str) -> Option<Expr> {
@@ -203,7 +244,11 @@ impl Checker<'_> {
             .ok()
     }
 
-    fn assignments(&mut self, path: &[&str], set: &IndexMap<String, String>) -> Vec<(String, Expr)> {
+    fn assignments(
+        &mut self,
+        path: &[&str],
+        set: &IndexMap<String, String>,
+    ) -> Vec<(String, Expr)> {
         let mut out = Vec::new();
         for (name, source) in set {
             let mut p = path.to_vec();
@@ -224,12 +269,24 @@ impl Checker<'_> {
         templates: BTreeMap<String, String>,
     ) -> Option<Definition> {
         if !is_identifier(&doc.id) {
-            self.at_value(&["id"], format!("workflow id `{}` must be lowercase letters, digits and `-`", doc.id));
+            self.at_value(
+                &["id"],
+                format!(
+                    "workflow id `{}` must be lowercase letters, digits and `-`",
+                    doc.id
+                ),
+            );
         }
         if !doc.states.contains_key(&doc.initial) {
-            self.at_value(&["initial"], format!("initial state `{}` is not defined", doc.initial));
+            self.at_value(
+                &["initial"],
+                format!("initial state `{}` is not defined", doc.initial),
+            );
         }
-        let start = doc.start.clone().unwrap_or(super::document::StartDoc { roles: vec![], form: None });
+        let start = doc.start.clone().unwrap_or(super::document::StartDoc {
+            roles: vec![],
+            form: None,
+        });
         if let Some(form) = &start.form {
             self.require_form(&["start", "form"], form, &forms);
         }
@@ -247,7 +304,10 @@ impl Checker<'_> {
             version,
             title: doc.title,
             initial: doc.initial,
-            start: Start { roles: start.roles, form: start.form },
+            start: Start {
+                roles: start.roles,
+                form: start.form,
+            },
             states,
             forms,
             templates,
@@ -257,17 +317,30 @@ impl Checker<'_> {
 
     fn require_form(&mut self, path: &[&str], name: &str, forms: &BTreeMap<String, FormSpec>) {
         if !forms.contains_key(name) {
-            self.at_value(path, format!("form `{name}` is not in the package (expected forms/{name}.yaml)"));
+            self.at_value(
+                path,
+                format!("form `{name}` is not in the package (expected forms/{name}.yaml)"),
+            );
         }
     }
 
-    fn require_templates(&mut self, path: &[&str], names: &[String], templates: &BTreeMap<String, String>) {
+    fn require_templates(
+        &mut self,
+        path: &[&str],
+        names: &[String],
+        templates: &BTreeMap<String, String>,
+    ) {
         for (i, name) in names.iter().enumerate() {
             if !templates.contains_key(name) {
                 let index = i.to_string();
                 let mut p = path.to_vec();
                 p.push(&index);
-                self.at_value(&p, format!("template `{name}` is not in the package (expected templates/{name}.hbs)"));
+                self.at_value(
+                    &p,
+                    format!(
+                        "template `{name}` is not in the package (expected templates/{name}.hbs)"
+                    ),
+                );
             }
         }
     }
@@ -296,19 +369,37 @@ impl Checker<'_> {
         ];
         let count = kinds.iter().filter(|k| **k).count();
         if count != 1 {
-            let why = if count == 0 { "says none" } else { "says more than one" };
-            self.at_key(&here, format!("state `{name}` must be exactly one of task, choice, wait, spawn, end; it {why}"));
+            let why = if count == 0 {
+                "says none"
+            } else {
+                "says more than one"
+            };
+            self.at_key(
+                &here,
+                format!(
+                    "state `{name}` must be exactly one of task, choice, wait, spawn, end; it {why}"
+                ),
+            );
             return None;
         }
         self.require_templates(&["states", name, "documents"], &state.documents, templates);
         if state.task.is_none() && !state.actions.is_empty() {
-            self.at_key(&["states", name, "actions"], format!("only task states have actions; `{name}` is not a task"));
+            self.at_key(
+                &["states", name, "actions"],
+                format!("only task states have actions; `{name}` is not a task"),
+            );
         }
         if state.wait.is_none() && state.on_timeout.is_some() {
-            self.at_key(&["states", name, "on_timeout"], "`on_timeout` belongs to wait states");
+            self.at_key(
+                &["states", name, "on_timeout"],
+                "`on_timeout` belongs to wait states",
+            );
         }
         if state.spawn.is_none() && state.on_done.is_some() {
-            self.at_key(&["states", name, "on_done"], "`on_done` belongs to spawn states");
+            self.at_key(
+                &["states", name, "on_done"],
+                "`on_done` belongs to spawn states",
+            );
         }
         let mut actions = IndexMap::new();
         for (action_name, action) in &state.actions {
@@ -342,10 +433,17 @@ impl Checker<'_> {
         if let Some(wait) = &state.wait {
             let path = ["states", name, "wait"];
             let timer = match (&wait.duration, &wait.until) {
-                (Some(d), None) => WaitTimer::For(self.duration(&["states", name, "wait", "for"], d)?),
-                (None, Some(u)) => WaitTimer::Until(self.expr(&["states", name, "wait", "until"], u)?),
+                (Some(d), None) => {
+                    WaitTimer::For(self.duration(&["states", name, "wait", "for"], d)?)
+                }
+                (None, Some(u)) => {
+                    WaitTimer::Until(self.expr(&["states", name, "wait", "until"], u)?)
+                }
                 _ => {
-                    self.at_key(&path, "a wait needs exactly one of `for` (a duration) or `until` (an expression)");
+                    self.at_key(
+                        &path,
+                        "a wait needs exactly one of `for` (a duration) or `until` (an expression)",
+                    );
                     return None;
                 }
             };
@@ -370,7 +468,10 @@ impl Checker<'_> {
         }
         let outcome = state.end.clone().unwrap_or_default();
         if outcome.trim().is_empty() || outcome == "active" {
-            self.at_value(&["states", name, "end"], "an end state needs an outcome name other than `active`");
+            self.at_value(
+                &["states", name, "end"],
+                "an end state needs an outcome name other than `active`",
+            );
         }
         Some(Kind::End { outcome })
     }
@@ -384,16 +485,31 @@ impl Checker<'_> {
     ) -> Option<TaskSpec> {
         let path = |k: &'static str| ["states", name, "task", k];
         if state.actions.is_empty() {
-            self.at_key(&["states", name], format!("task state `{name}` has no actions: no way out"));
+            self.at_key(
+                &["states", name],
+                format!("task state `{name}` has no actions: no way out"),
+            );
         }
         if let Some(form) = &task.form {
             self.require_form(&path("form"), form, forms);
         }
-        let assignee = task.assignee.as_ref().and_then(|a| self.expr(&path("assignee"), a));
-        let due = task.due.as_ref().and_then(|d| self.duration(&path("due"), d));
-        let remind = task.remind.as_ref().and_then(|d| self.duration(&path("remind"), d));
+        let assignee = task
+            .assignee
+            .as_ref()
+            .and_then(|a| self.expr(&path("assignee"), a));
+        let due = task
+            .due
+            .as_ref()
+            .and_then(|d| self.duration(&path("due"), d));
+        let remind = task
+            .remind
+            .as_ref()
+            .and_then(|d| self.duration(&path("remind"), d));
         if task.remind.is_some() && task.due.is_none() {
-            self.at_key(&path("remind"), "`remind` is counted back from `due`, which is missing");
+            self.at_key(
+                &path("remind"),
+                "`remind` is counted back from `due`, which is missing",
+            );
         }
         let on_breach = match &task.on_breach {
             None => None,
@@ -406,19 +522,32 @@ impl Checker<'_> {
                     (Some(role), None, None) => Some(Breach::EscalateTo(role.clone())),
                     (None, Some(action), None) => {
                         if !state.actions.contains_key(action) {
-                            self.at_value(&["states", name, "task", "on_breach", "action"], format!("unknown action `{action}` in state `{name}`"));
+                            self.at_value(
+                                &["states", name, "task", "on_breach", "action"],
+                                format!("unknown action `{action}` in state `{name}`"),
+                            );
                         }
                         Some(Breach::Action(action.clone()))
                     }
                     (None, None, Some(role)) => Some(Breach::Notify(role.clone())),
                     _ => {
-                        self.at_key(&breach_path, "on_breach needs exactly one of escalate_to, action, notify");
+                        self.at_key(
+                            &breach_path,
+                            "on_breach needs exactly one of escalate_to, action, notify",
+                        );
                         None
                     }
                 }
             }
         };
-        Some(TaskSpec { role: task.role.clone(), assignee, form: task.form.clone(), due, remind, on_breach })
+        Some(TaskSpec {
+            role: task.role.clone(),
+            assignee,
+            form: task.form.clone(),
+            due,
+            remind,
+            on_breach,
+        })
     }
 
     fn action(
@@ -435,8 +564,15 @@ impl Checker<'_> {
         if let Some(form) = &action.form {
             self.require_form(&["states", state, "actions", name, "form"], form, forms);
         }
-        self.require_templates(&["states", state, "actions", name, "documents"], &action.documents, templates);
-        let when = action.when.as_ref().and_then(|w| self.expr(&["states", state, "actions", name, "when"], w));
+        self.require_templates(
+            &["states", state, "actions", name, "documents"],
+            &action.documents,
+            templates,
+        );
+        let when = action
+            .when
+            .as_ref()
+            .and_then(|w| self.expr(&["states", state, "actions", name, "when"], w));
         let set = self.assignments(&path, &action.set);
         Some(Action {
             name: name.to_string(),
@@ -449,7 +585,12 @@ impl Checker<'_> {
         })
     }
 
-    fn choice(&mut self, name: &str, arms: &[super::document::ChoiceArmDoc], doc: &WorkflowDoc) -> Option<Vec<Arm>> {
+    fn choice(
+        &mut self,
+        name: &str,
+        arms: &[super::document::ChoiceArmDoc],
+        doc: &WorkflowDoc,
+    ) -> Option<Vec<Arm>> {
         let mut out = Vec::new();
         for (i, arm) in arms.iter().enumerate() {
             let index = i.to_string();
@@ -462,33 +603,60 @@ impl Checker<'_> {
                 }
                 (None, None, Some(t)) => (None, t.clone()),
                 _ => {
-                    self.at_key(&path, "a choice arm is `{ when: EXPR, to: STATE }` or `{ otherwise: STATE }`");
+                    self.at_key(
+                        &path,
+                        "a choice arm is `{ when: EXPR, to: STATE }` or `{ otherwise: STATE }`",
+                    );
                     continue;
                 }
             };
             let mut target = path.to_vec();
-            target.push(if arm.otherwise.is_some() { "otherwise" } else { "to" });
+            target.push(if arm.otherwise.is_some() {
+                "otherwise"
+            } else {
+                "to"
+            });
             self.require_state(&target, &to, doc);
             if arm.when.is_none() && i + 1 != arms.len() {
-                self.at_key(&path, "`otherwise` must be the last arm: the arms after it can never be taken");
+                self.at_key(
+                    &path,
+                    "`otherwise` must be the last arm: the arms after it can never be taken",
+                );
             }
             let set = self.assignments(&path, &arm.set);
             out.push(Arm { when, to, set });
         }
         if out.last().is_none_or(|arm| arm.when.is_some()) {
-            self.at_key(&["states", name, "choice"], format!("choice `{name}` needs a final `otherwise` arm, or an instance could get stuck"));
+            self.at_key(
+                &["states", name, "choice"],
+                format!(
+                    "choice `{name}` needs a final `otherwise` arm, or an instance could get stuck"
+                ),
+            );
         }
         Some(out)
     }
 
-    fn goto(&mut self, state: &str, key: &'static str, goto: Option<&GotoDoc>, doc: &WorkflowDoc) -> Option<Goto> {
+    fn goto(
+        &mut self,
+        state: &str,
+        key: &'static str,
+        goto: Option<&GotoDoc>,
+        doc: &WorkflowDoc,
+    ) -> Option<Goto> {
         let Some(goto) = goto else {
-            self.at_key(&["states", state], format!("state `{state}` needs `{key}: {{ to: STATE }}`"));
+            self.at_key(
+                &["states", state],
+                format!("state `{state}` needs `{key}: {{ to: STATE }}`"),
+            );
             return None;
         };
         self.require_state(&["states", state, key, "to"], &goto.to, doc);
         let set = self.assignments(&["states", state, key], &goto.set);
-        Some(Goto { to: goto.to.clone(), set })
+        Some(Goto {
+            to: goto.to.clone(),
+            set,
+        })
     }
 
     /// Unreachable states, and states from which no end can be reached.
@@ -498,7 +666,12 @@ impl Checker<'_> {
             for arm in s.choice.iter().flatten() {
                 out.extend(arm.to.clone().into_iter().chain(arm.otherwise.clone()));
             }
-            out.extend(s.on_timeout.iter().chain(s.on_done.iter()).map(|g| g.to.clone()));
+            out.extend(
+                s.on_timeout
+                    .iter()
+                    .chain(s.on_done.iter())
+                    .map(|g| g.to.clone()),
+            );
             out
         };
         let mut reached = HashSet::new();
@@ -510,7 +683,12 @@ impl Checker<'_> {
                 }
             }
         }
-        let mut can_end: HashSet<&str> = doc.states.iter().filter(|(_, s)| s.end.is_some()).map(|(n, _)| n.as_str()).collect();
+        let mut can_end: HashSet<&str> = doc
+            .states
+            .iter()
+            .filter(|(_, s)| s.end.is_some())
+            .map(|(n, _)| n.as_str())
+            .collect();
         loop {
             let before = can_end.len();
             for (name, state) in &doc.states {
@@ -524,9 +702,15 @@ impl Checker<'_> {
         }
         for (name, state) in &doc.states {
             if !reached.contains(name) && doc.states.contains_key(&doc.initial) {
-                self.at_key(&["states", name], format!("state `{name}` is unreachable from `{}`", doc.initial));
+                self.at_key(
+                    &["states", name],
+                    format!("state `{name}` is unreachable from `{}`", doc.initial),
+                );
             } else if !can_end.contains(name.as_str()) && !edges(state).is_empty() {
-                self.at_key(&["states", name], format!("no end state can be reached from `{name}`"));
+                self.at_key(
+                    &["states", name],
+                    format!("no end state can be reached from `{name}`"),
+                );
             }
         }
     }
@@ -537,7 +721,10 @@ fn numeric_fields(forms: &BTreeMap<String, FormSpec>) -> std::collections::HashS
     use procedo_forms::{Field, FieldType};
     fn walk(fields: &[Field], out: &mut std::collections::HashSet<String>) {
         for field in fields {
-            if matches!(field.field_type, FieldType::Money | FieldType::Decimal | FieldType::Percentage) {
+            if matches!(
+                field.field_type,
+                FieldType::Money | FieldType::Decimal | FieldType::Percentage
+            ) {
                 out.insert(field.name.clone());
             }
             walk(field.fields.as_deref().unwrap_or_default(), out);
@@ -553,5 +740,7 @@ fn numeric_fields(forms: &BTreeMap<String, FormSpec>) -> std::collections::HashS
 /// Workflow ids and similar names: lowercase ASCII letters, digits, `-` and `_`.
 pub fn is_identifier(text: &str) -> bool {
     !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }

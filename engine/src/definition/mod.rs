@@ -134,7 +134,11 @@ impl Definition {
             Kind::Task(task) => task.form.as_deref(),
             _ => None,
         };
-        action.form.as_deref().or(task_form).and_then(|name| self.forms.get(name))
+        action
+            .form
+            .as_deref()
+            .or(task_form)
+            .and_then(|name| self.forms.get(name))
     }
 
     /// Workflows this one starts as children: they must be deployed before it runs.

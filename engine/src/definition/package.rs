@@ -27,13 +27,23 @@ impl Package {
     pub fn load(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
         let origin = format!("{}/", dir.display().to_string().trim_end_matches('/'));
         let read = |path: &Path| {
-            std::fs::read_to_string(path)
-                .map_err(|e| vec![Diagnostic::new(path.display().to_string(), (1, 1), e.to_string())])
+            std::fs::read_to_string(path).map_err(|e| {
+                vec![Diagnostic::new(
+                    path.display().to_string(),
+                    (1, 1),
+                    e.to_string(),
+                )]
+            })
         };
         let workflow = read(&dir.join(WORKFLOW_FILE))?;
         let forms = read_folder(&dir.join("forms"), "yaml", &read)?;
         let templates = read_folder(&dir.join("templates"), "hbs", &read)?;
-        Ok(Self { origin, workflow, forms, templates })
+        Ok(Self {
+            origin,
+            workflow,
+            forms,
+            templates,
+        })
     }
 
     /// Checks everything and builds the executable definition, or returns every problem found.
@@ -52,7 +62,9 @@ fn read_folder(
     read: &dyn Fn(&Path) -> Result<String, Vec<Diagnostic>>,
 ) -> Result<BTreeMap<String, String>, Vec<Diagnostic>> {
     let mut out = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().and_then(|e| e.to_str()) != Some(extension) {

@@ -70,7 +70,9 @@ fn registry() -> Handlebars<'static> {
 
 fn decimal(value: &Json) -> Option<Decimal> {
     match value {
-        Json::Number(n) => Decimal::from_str(&n.to_string()).ok().or_else(|| Decimal::from_scientific(&n.to_string()).ok()),
+        Json::Number(n) => Decimal::from_str(&n.to_string())
+            .ok()
+            .or_else(|| Decimal::from_scientific(&n.to_string()).ok()),
         Json::String(s) => Decimal::from_str(s.trim()).ok(),
         _ => None,
     }
@@ -104,14 +106,19 @@ pub fn render(
     form: Option<&Map<String, Json>>,
     now: DateTime<Utc>,
 ) -> Result<Document, String> {
-    let source = definition.templates.get(template).ok_or_else(|| format!("template `{template}` is not in the package"))?;
+    let source = definition
+        .templates
+        .get(template)
+        .ok_or_else(|| format!("template `{template}` is not in the package"))?;
     let data = json!({
         "vars": instance.variables,
         "form": form.cloned().unwrap_or_default(),
         "instance": instance.summary(),
         "now": crate::timefmt::rfc3339(now),
     });
-    let body = registry().render_template(source, &data).map_err(|e| e.to_string())?;
+    let body = registry()
+        .render_template(source, &data)
+        .map_err(|e| e.to_string())?;
     let content = format!("{PAGE_HEAD}{body}{PAGE_TAIL}");
     Ok(Document {
         id: Uuid::now_v7(),

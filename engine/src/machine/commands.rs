@@ -20,19 +20,41 @@ pub fn start(
 ) -> Result<(), MachineError> {
     let definition = work.latest(definition)?;
     let actor = work.actor;
-    if !definition.start.roles.is_empty() && !definition.start.roles.iter().any(|r| actor.has_role(r)) {
+    if !definition.start.roles.is_empty()
+        && !definition.start.roles.iter().any(|r| actor.has_role(r))
+    {
         return Err(MachineError::Forbidden(format!(
             "starting `{}` needs one of the roles: {}",
             definition.id,
             definition.start.roles.join(", ")
         )));
     }
-    let variables = match definition.start.form.as_deref().and_then(|f| definition.forms.get(f)) {
-        Some(form) => validate(form, &Json::Object(variables), &Map::new(), None, work.now, &definition.numeric_fields)?,
+    let variables = match definition
+        .start
+        .form
+        .as_deref()
+        .and_then(|f| definition.forms.get(f))
+    {
+        Some(form) => validate(
+            form,
+            &Json::Object(variables),
+            &Map::new(),
+            None,
+            work.now,
+            &definition.numeric_fields,
+        )?,
         None => variables,
     };
     let tenant = actor.tenant.clone();
-    create(work, id, &definition, &tenant, on_behalf_of, variables, parent)
+    create(
+        work,
+        id,
+        &definition,
+        &tenant,
+        on_behalf_of,
+        variables,
+        parent,
+    )
 }
 
 /// Creates an instance of `definition` and enters its initial state.
@@ -80,13 +102,27 @@ fn validate(
 ) -> Result<Map<String, Json>, MachineError> {
     let conditions = |source: &str, submitted: &Map<String, Json>| -> Result<bool, String> {
         let expr = crate::expr::Expr::compile(source).map_err(|e| e.to_string())?;
-        let scope = crate::expr::Scope { vars, form: Some(submitted), instance: Json::Null, now, action, numeric };
+        let scope = crate::expr::Scope {
+            vars,
+            form: Some(submitted),
+            instance: Json::Null,
+            now,
+            action,
+            numeric,
+        };
         expr.eval_bool(&scope).map_err(|e| e.to_string())
     };
-    form.validate(data, &conditions).map_err(MachineError::InvalidData)
+    form.validate(data, &conditions)
+        .map_err(MachineError::InvalidData)
 }
 
-pub fn complete(work: &mut Working<'_>, id: Uuid, task: &Task, action_name: &str, data: Json) -> Result<(), MachineError> {
+pub fn complete(
+    work: &mut Working<'_>,
+    id: Uuid,
+    task: &Task,
+    action_name: &str,
+    data: Json,
+) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
     let instance = work.get(id)?;
     if !instance.status.is_active() {
@@ -97,11 +133,16 @@ pub fn complete(work: &mut Working<'_>, id: Uuid, task: &Task, action_name: &str
     }
     let actor = work.actor;
     if !actor.has_role(&task.role) {
-        return Err(MachineError::Forbidden(format!("this task is for the role `{}`", task.role)));
+        return Err(MachineError::Forbidden(format!(
+            "this task is for the role `{}`",
+            task.role
+        )));
     }
     if let Some(assignee) = &task.assignee {
         if assignee != &actor.user {
-            return Err(MachineError::Forbidden(format!("this task is assigned to `{assignee}`")));
+            return Err(MachineError::Forbidden(format!(
+                "this task is assigned to `{assignee}`"
+            )));
         }
     }
     let state = definition
@@ -117,26 +158,51 @@ pub fn complete(work: &mut Working<'_>, id: Uuid, task: &Task, action_name: &str
         unavailable(&format!(" (the actions are: {})", offered.join(", ")))
     })?;
     let form = match definition.form_for(state, action) {
-        Some(form) => validate(form, &data, &instance.variables, Some(action_name), work.now, &definition.numeric_fields)?,
+        Some(form) => validate(
+            form,
+            &data,
+            &instance.variables,
+            Some(action_name),
+            work.now,
+            &definition.numeric_fields,
+        )?,
         None => match data {
             Json::Object(map) => map,
             Json::Null => Map::new(),
-            _ => return Err(MachineError::Inconsistent("the data of a completion must be a JSON object".into())),
+            _ => {
+                return Err(MachineError::Inconsistent(
+                    "the data of a completion must be a JSON object".into(),
+                ));
+            }
         },
     };
     if let Some(guard) = &action.when {
         let mut scope = scope(instance, Some(&form), &definition, work);
         scope.action = Some(action_name);
         if !guard.eval_bool(&scope)? {
-            return Err(unavailable(&format!(": its condition `{}` does not hold", guard.source())));
+            return Err(unavailable(&format!(
+                ": its condition `{}` does not hold",
+                guard.source()
+            )));
         }
     }
     let event = work.event(id, "task_completed")?;
     event.action = Some(action_name.to_string());
     event.data = Json::Object(form.clone());
     let now = work.now;
-    let closed = TaskStatus::Completed { action: action_name.to_string(), by: work.actor.user.clone() };
-    work.effect(id, Effect::CloseTask { task: task.id, status: closed, at: now }, json!({ "task_completed": task.id }))?;
+    let closed = TaskStatus::Completed {
+        action: action_name.to_string(),
+        by: work.actor.user.clone(),
+    };
+    work.effect(
+        id,
+        Effect::CloseTask {
+            task: task.id,
+            status: closed,
+            at: now,
+        },
+        json!({ "task_completed": task.id }),
+    )?;
     work.push(Effect::ClearTimers { instance: id });
     work.get_mut(id)?.variables.extend(form.clone());
     assign(work, id, &action.set, Some(&form))?;
@@ -160,7 +226,8 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
         .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{}`", timer.state)))?;
     let lateness_ms = (work.now - timer.fire_at).num_milliseconds();
     let event = work.event(id, "timer_fired")?;
-    event.data = json!({ "timer": timer.kind, "due_at": timer.fire_at, "lateness_ms": lateness_ms });
+    event.data =
+        json!({ "timer": timer.kind, "due_at": timer.fire_at, "lateness_ms": lateness_ms });
     match (&timer.kind, &state.kind) {
         (TimerKind::WaitTimeout, Kind::Wait { on_timeout, .. }) => {
             assign(work, id, &on_timeout.set, None)?;
@@ -170,18 +237,33 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
         (TimerKind::TaskDue { task }, Kind::Task(spec)) => match &spec.on_breach {
             Some(crate::definition::Breach::EscalateTo(role)) => work.effect(
                 id,
-                Effect::ReassignTask { task: *task, role: role.clone() },
+                Effect::ReassignTask {
+                    task: *task,
+                    role: role.clone(),
+                },
                 json!({ "escalated": { "task": task, "to": role } }),
             ),
-            Some(crate::definition::Breach::Notify(role)) => work.note(id, json!({ "notified": { "task": task, "role": role } })),
+            Some(crate::definition::Breach::Notify(role)) => {
+                work.note(id, json!({ "notified": { "task": task, "role": role } }))
+            }
             Some(crate::definition::Breach::Action(action)) => {
-                let action = state
-                    .actions
-                    .get(action)
-                    .ok_or_else(|| MachineError::Inconsistent(format!("unknown breach action `{action}`")))?;
+                let action = state.actions.get(action).ok_or_else(|| {
+                    MachineError::Inconsistent(format!("unknown breach action `{action}`"))
+                })?;
                 let now = work.now;
-                let closed = TaskStatus::Completed { action: action.name.clone(), by: "system".into() };
-                work.effect(id, Effect::CloseTask { task: *task, status: closed, at: now }, json!({ "breach_action": action.name }))?;
+                let closed = TaskStatus::Completed {
+                    action: action.name.clone(),
+                    by: "system".into(),
+                };
+                work.effect(
+                    id,
+                    Effect::CloseTask {
+                        task: *task,
+                        status: closed,
+                        at: now,
+                    },
+                    json!({ "breach_action": action.name }),
+                )?;
                 work.push(Effect::ClearTimers { instance: id });
                 assign(work, id, &action.set, None)?;
                 enter(work, id, &action.to)
@@ -200,24 +282,40 @@ pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), Mach
     let now = work.now;
     let event = work.event(id, "cancelled")?;
     event.data = json!({ "reason": reason });
-    work.get_mut(id)?.status = Status::Cancelled { reason: reason.to_string() };
-    work.push(Effect::CancelOpenTasks { instance: id, at: now });
+    work.get_mut(id)?.status = Status::Cancelled {
+        reason: reason.to_string(),
+    };
+    work.push(Effect::CancelOpenTasks {
+        instance: id,
+        at: now,
+    });
     work.push(Effect::ClearTimers { instance: id });
     Ok(())
 }
 
 /// A child ended: record its outcome in the parent and, when it was the last, move on.
-pub fn child_ended(work: &mut Working<'_>, parent: Uuid, child: Uuid, index: i64) -> Result<(), MachineError> {
+pub fn child_ended(
+    work: &mut Working<'_>,
+    parent: Uuid,
+    child: Uuid,
+    index: i64,
+) -> Result<(), MachineError> {
     let (outcome, variables, definition) = {
         let c = work.get(child)?;
-        (c.status.label().to_string(), c.variables.clone(), c.definition.clone())
+        (
+            c.status.label().to_string(),
+            c.variables.clone(),
+            c.definition.clone(),
+        )
     };
     let parent_definition = work.definition_of(parent)?;
     let (state_name, active) = {
         let p = work.get(parent)?;
         (p.state.clone(), p.status.is_active())
     };
-    let Some(Kind::Spawn { spawn, on_done }) = parent_definition.state(&state_name).map(|s| &s.kind) else {
+    let Some(Kind::Spawn { spawn, on_done }) =
+        parent_definition.state(&state_name).map(|s| &s.kind)
+    else {
         return Ok(()); // the parent moved on (cancelled): nothing to join
     };
     if !active {

@@ -46,7 +46,9 @@ pub fn assign(
     let values = {
         let instance = work.get(id)?;
         let scope = scope(instance, form, &definition, work);
-        set.iter().map(|(name, expr)| Ok((name.clone(), expr.eval(&scope)?))).collect::<Result<Vec<_>, MachineError>>()?
+        set.iter()
+            .map(|(name, expr)| Ok((name.clone(), expr.eval(&scope)?)))
+            .collect::<Result<Vec<_>, MachineError>>()?
     };
     let instance = work.get_mut(id)?;
     for (name, value) in values {
@@ -73,7 +75,9 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
             None => return Ok(()),
         }
     }
-    Err(MachineError::Inconsistent(format!("more than {MAX_AUTOMATIC_STEPS} automatic steps: a cycle of choices?")))
+    Err(MachineError::Inconsistent(format!(
+        "more than {MAX_AUTOMATIC_STEPS} automatic steps: a cycle of choices?"
+    )))
 }
 
 /// Does what the state's kind does; returns the next state when it moves on at once.
@@ -87,7 +91,12 @@ fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<Stri
     }
 }
 
-fn open_task(work: &mut Working<'_>, id: Uuid, state: &State, spec: &TaskSpec) -> Result<(), MachineError> {
+fn open_task(
+    work: &mut Working<'_>,
+    id: Uuid,
+    state: &State,
+    spec: &TaskSpec,
+) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
     let now = work.now;
     let instance = work.get(id)?;
@@ -96,7 +105,11 @@ fn open_task(work: &mut Working<'_>, id: Uuid, state: &State, spec: &TaskSpec) -
         Some(expr) => match expr.eval(&scope)? {
             Json::String(user) => Some(user),
             Json::Null => None,
-            other => return Err(MachineError::Inconsistent(format!("assignee must be a user name, got {other}"))),
+            other => {
+                return Err(MachineError::Inconsistent(format!(
+                    "assignee must be a user name, got {other}"
+                )));
+            }
         },
         None => None,
     };
@@ -110,7 +123,10 @@ fn open_task(work: &mut Working<'_>, id: Uuid, state: &State, spec: &TaskSpec) -
             actions.push(action.name.clone());
         }
     }
-    let deadline = spec.due.as_ref().map(|due| Calendar::italy().deadline(now, due));
+    let deadline = spec
+        .due
+        .as_ref()
+        .map(|due| Calendar::italy().deadline(now, due));
     let task = Task {
         id: Uuid::now_v7(),
         instance: id,
@@ -129,14 +145,36 @@ fn open_task(work: &mut Working<'_>, id: Uuid, state: &State, spec: &TaskSpec) -
     let note = json!({ "task_opened": { "id": task.id, "role": task.role, "assignee": task.assignee, "due": deadline } });
     work.effect(id, Effect::OpenTask(task), note)?;
     if let Some(deadline) = deadline {
-        let due = Timer { id: Uuid::now_v7(), instance: id, tenant: tenant.clone(), state: state_name.clone(), kind: TimerKind::TaskDue { task: task_id }, fire_at: deadline.at };
-        work.effect(id, Effect::SetTimer(due), json!({ "timer_set": { "kind": "task_due", "at": deadline.at } }))?;
+        let due = Timer {
+            id: Uuid::now_v7(),
+            instance: id,
+            tenant: tenant.clone(),
+            state: state_name.clone(),
+            kind: TimerKind::TaskDue { task: task_id },
+            fire_at: deadline.at,
+        };
+        work.effect(
+            id,
+            Effect::SetTimer(due),
+            json!({ "timer_set": { "kind": "task_due", "at": deadline.at } }),
+        )?;
         if let Some(remind) = &spec.remind {
             let lead = Calendar::italy().deadline(now, remind).at - now;
             let at = deadline.at - lead;
             if at > now {
-                let timer = Timer { id: Uuid::now_v7(), instance: id, tenant, state: state_name, kind: TimerKind::TaskRemind { task: task_id }, fire_at: at };
-                work.effect(id, Effect::SetTimer(timer), json!({ "timer_set": { "kind": "task_remind", "at": at } }))?;
+                let timer = Timer {
+                    id: Uuid::now_v7(),
+                    instance: id,
+                    tenant,
+                    state: state_name,
+                    kind: TimerKind::TaskRemind { task: task_id },
+                    fire_at: at,
+                };
+                work.effect(
+                    id,
+                    Effect::SetTimer(timer),
+                    json!({ "timer_set": { "kind": "task_remind", "at": at } }),
+                )?;
             }
         }
     }
@@ -160,12 +198,19 @@ fn choose(work: &mut Working<'_>, id: Uuid, arms: &[Arm]) -> Result<String, Mach
             }
         }
     }
-    let arm = chosen.ok_or_else(|| MachineError::Inconsistent("no arm of the choice holds".into()))?;
+    let arm =
+        chosen.ok_or_else(|| MachineError::Inconsistent("no arm of the choice holds".into()))?;
     assign(work, id, &arm.set, None)?;
     Ok(arm.to.clone())
 }
 
-fn wait(work: &mut Working<'_>, id: Uuid, state: &State, timer: &WaitTimer, _on_timeout: &Goto) -> Result<(), MachineError> {
+fn wait(
+    work: &mut Working<'_>,
+    id: Uuid,
+    state: &State,
+    timer: &WaitTimer,
+    _on_timeout: &Goto,
+) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
     let now = work.now;
     let (fire_at, derivation) = match timer {
@@ -180,8 +225,19 @@ fn wait(work: &mut Working<'_>, id: Uuid, state: &State, timer: &WaitTimer, _on_
         }
     };
     let tenant = work.get(id)?.tenant.clone();
-    let timer = Timer { id: Uuid::now_v7(), instance: id, tenant, state: state.name.clone(), kind: TimerKind::WaitTimeout, fire_at };
-    work.effect(id, Effect::SetTimer(timer), json!({ "timer_set": { "kind": "wait_timeout", "deadline": derivation } }))
+    let timer = Timer {
+        id: Uuid::now_v7(),
+        instance: id,
+        tenant,
+        state: state.name.clone(),
+        kind: TimerKind::WaitTimeout,
+        fire_at,
+    };
+    work.effect(
+        id,
+        Effect::SetTimer(timer),
+        json!({ "timer_set": { "kind": "wait_timeout", "deadline": derivation } }),
+    )
 }
 
 fn spawn_children(
@@ -193,16 +249,26 @@ fn spawn_children(
     let definition = work.definition_of(id)?;
     let items = {
         let instance = work.get(id)?;
-        match spawn.foreach.eval(&scope(instance, None, &definition, work))? {
+        match spawn
+            .foreach
+            .eval(&scope(instance, None, &definition, work))?
+        {
             Json::Array(items) => items,
-            other => return Err(MachineError::Inconsistent(format!("spawn foreach must give a list, got {other}"))),
+            other => {
+                return Err(MachineError::Inconsistent(format!(
+                    "spawn foreach must give a list, got {other}"
+                )));
+            }
         }
     };
     let child_definition = work.latest(&spawn.workflow)?;
     {
         let parent = work.get_mut(id)?;
         parent.children_pending = i64::try_from(items.len()).unwrap_or(i64::MAX);
-        parent.variables.insert(spawn.into.clone(), Json::Array(vec![Json::Null; items.len()]));
+        parent.variables.insert(
+            spawn.into.clone(),
+            Json::Array(vec![Json::Null; items.len()]),
+        );
     }
     if items.is_empty() {
         assign(work, id, &on_done.set, None)?;
@@ -217,18 +283,38 @@ fn spawn_children(
         let mut variables = Map::new();
         variables.insert(spawn.item_var.clone(), item);
         variables.insert("index".into(), json!(index));
-        let link = crate::model::ParentLink { instance: id, index: i64::try_from(index).unwrap_or(i64::MAX) };
+        let link = crate::model::ParentLink {
+            instance: id,
+            index: i64::try_from(index).unwrap_or(i64::MAX),
+        };
         work.note(id, json!({ "child_started": { "id": child, "workflow": child_definition.id, "index": index } }))?;
-        super::commands::create(work, child, &child_definition, &tenant, on_behalf_of.clone(), variables, Some(link))?;
+        super::commands::create(
+            work,
+            child,
+            &child_definition,
+            &tenant,
+            on_behalf_of.clone(),
+            variables,
+            Some(link),
+        )?;
     }
     Ok(None)
 }
 
 fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineError> {
     let now = work.now;
-    work.get_mut(id)?.status = Status::Ended { outcome: outcome.to_string() };
-    work.effect(id, Effect::ClearTimers { instance: id }, json!({ "ended": outcome }))?;
-    work.push(Effect::CancelOpenTasks { instance: id, at: now });
+    work.get_mut(id)?.status = Status::Ended {
+        outcome: outcome.to_string(),
+    };
+    work.effect(
+        id,
+        Effect::ClearTimers { instance: id },
+        json!({ "ended": outcome }),
+    )?;
+    work.push(Effect::CancelOpenTasks {
+        instance: id,
+        at: now,
+    });
     let parent = work.get(id)?.parent.clone();
     if let Some(link) = parent {
         super::commands::child_ended(work, link.instance, id, link.index)?;
@@ -236,10 +322,18 @@ fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineErr
     Ok(())
 }
 
-fn issue_document(work: &mut Working<'_>, id: Uuid, definition: &Definition, template: &str) -> Result<(), MachineError> {
+fn issue_document(
+    work: &mut Working<'_>,
+    id: Uuid,
+    definition: &Definition,
+    template: &str,
+) -> Result<(), MachineError> {
     let instance = work.get(id)?;
     let document = crate::documents::render(definition, template, instance, None, work.now)
-        .map_err(|message| MachineError::Document { template: template.to_string(), message })?;
+        .map_err(|message| MachineError::Document {
+            template: template.to_string(),
+            message,
+        })?;
     let note = json!({ "document_issued": { "id": document.id, "template": template, "sha256": document.sha256 } });
     work.effect(id, Effect::IssueDocument(document), note)
 }
@@ -254,8 +348,12 @@ pub fn issue_action_documents(
 ) -> Result<(), MachineError> {
     for template in templates {
         let instance = work.get(id)?;
-        let document = crate::documents::render(definition, template, instance, Some(form), work.now)
-            .map_err(|message| MachineError::Document { template: template.clone(), message })?;
+        let document =
+            crate::documents::render(definition, template, instance, Some(form), work.now)
+                .map_err(|message| MachineError::Document {
+                    template: template.clone(),
+                    message,
+                })?;
         let note = json!({ "document_issued": { "id": document.id, "template": template, "sha256": document.sha256 } });
         work.effect(id, Effect::IssueDocument(document), note)?;
     }

@@ -34,10 +34,23 @@ pub trait Catalog {
 /// What a caller asks the engine to do to one instance.
 #[derive(Debug, Clone)]
 pub enum Command {
-    Start { id: Uuid, definition: String, variables: Map<String, Json>, on_behalf_of: Option<String> },
-    Complete { task: Task, action: String, data: Json },
-    FireTimer { timer: Timer },
-    Cancel { reason: String },
+    Start {
+        id: Uuid,
+        definition: String,
+        variables: Map<String, Json>,
+        on_behalf_of: Option<String>,
+    },
+    Complete {
+        task: Task,
+        action: String,
+        data: Json,
+    },
+    FireTimer {
+        timer: Timer,
+    },
+    Cancel {
+        reason: String,
+    },
 }
 
 /// An instance as it should be stored after the command.
@@ -53,15 +66,29 @@ pub struct Change {
 pub enum Effect {
     OpenTask(Task),
     /// Fails the whole transaction if the task is no longer open.
-    CloseTask { task: Uuid, status: TaskStatus, at: DateTime<Utc> },
+    CloseTask {
+        task: Uuid,
+        status: TaskStatus,
+        at: DateTime<Utc>,
+    },
     /// Closes whatever tasks of the instance are still open (cancellation, timeouts).
-    CancelOpenTasks { instance: Uuid, at: DateTime<Utc> },
-    ReassignTask { task: Uuid, role: String },
+    CancelOpenTasks {
+        instance: Uuid,
+        at: DateTime<Utc>,
+    },
+    ReassignTask {
+        task: Uuid,
+        role: String,
+    },
     SetTimer(Timer),
     /// Removes the instance's timers: it left the state they were set for.
-    ClearTimers { instance: Uuid },
+    ClearTimers {
+        instance: Uuid,
+    },
     /// Removes the timer being fired; fails the transaction if another worker fired it first.
-    DeleteTimer { timer: Uuid },
+    DeleteTimer {
+        timer: Uuid,
+    },
     IssueDocument(Document),
     AppendEvent(Sealed),
 }
@@ -90,7 +117,11 @@ pub enum MachineError {
     #[error("the task is no longer open")]
     TaskNotOpen,
     #[error("action `{action}` is not available in state `{state}`{why}")]
-    ActionNotAvailable { action: String, state: String, why: String },
+    ActionNotAvailable {
+        action: String,
+        state: String,
+        why: String,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("the submitted data is not valid")]
@@ -123,16 +154,23 @@ pub fn transition(
         work.load(ancestor);
     }
     match command {
-        Command::Start { id, definition, variables, on_behalf_of } => {
+        Command::Start {
+            id,
+            definition,
+            variables,
+            on_behalf_of,
+        } => {
             commands::start(&mut work, id, &definition, variables, on_behalf_of, None)?;
         }
         Command::Complete { task, action, data } => {
-            let instance = instance.ok_or_else(|| MachineError::Inconsistent("no instance".into()))?;
+            let instance =
+                instance.ok_or_else(|| MachineError::Inconsistent("no instance".into()))?;
             commands::complete(&mut work, instance.id, &task, &action, data)?;
         }
         Command::FireTimer { timer } => commands::fire_timer(&mut work, &timer)?,
         Command::Cancel { reason } => {
-            let instance = instance.ok_or_else(|| MachineError::Inconsistent("no instance".into()))?;
+            let instance =
+                instance.ok_or_else(|| MachineError::Inconsistent("no instance".into()))?;
             commands::cancel(&mut work, instance.id, &reason)?;
         }
     }

@@ -26,18 +26,38 @@ pub struct Working<'a> {
 
 impl<'a> Working<'a> {
     pub fn new(catalog: &'a dyn Catalog, actor: &'a Actor, now: DateTime<Utc>) -> Self {
-        Self { catalog, actor, now, slots: IndexMap::new(), effects: Vec::new() }
+        Self {
+            catalog,
+            actor,
+            now,
+            slots: IndexMap::new(),
+            effects: Vec::new(),
+        }
     }
 
     /// Adds an instance as loaded from the store.
     pub fn load(&mut self, instance: Instance) {
         let expected_version = Some(instance.version);
-        self.slots.insert(instance.id, Slot { instance, expected_version, event: None });
+        self.slots.insert(
+            instance.id,
+            Slot {
+                instance,
+                expected_version,
+                event: None,
+            },
+        );
     }
 
     /// Adds an instance created by this command.
     pub fn create(&mut self, instance: Instance) {
-        self.slots.insert(instance.id, Slot { instance, expected_version: None, event: None });
+        self.slots.insert(
+            instance.id,
+            Slot {
+                instance,
+                expected_version: None,
+                event: None,
+            },
+        );
     }
 
     pub fn get(&self, id: Uuid) -> Result<&Instance, MachineError> {
@@ -59,11 +79,15 @@ impl<'a> Working<'a> {
     }
 
     pub fn definition(&self, id: &str, version: i64) -> Result<Arc<Definition>, MachineError> {
-        self.catalog.get(id, version).ok_or_else(|| MachineError::UnknownDefinition(format!("{id} v{version}")))
+        self.catalog
+            .get(id, version)
+            .ok_or_else(|| MachineError::UnknownDefinition(format!("{id} v{version}")))
     }
 
     pub fn latest(&self, id: &str) -> Result<Arc<Definition>, MachineError> {
-        self.catalog.latest(id).ok_or_else(|| MachineError::UnknownDefinition(id.to_string()))
+        self.catalog
+            .latest(id)
+            .ok_or_else(|| MachineError::UnknownDefinition(id.to_string()))
     }
 
     pub fn definition_of(&self, id: Uuid) -> Result<Arc<Definition>, MachineError> {
@@ -110,7 +134,9 @@ impl<'a> Working<'a> {
         let mut changes = Vec::new();
         let mut effects = self.effects;
         for (_, slot) in self.slots {
-            let Some(mut event) = slot.event else { continue };
+            let Some(mut event) = slot.event else {
+                continue;
+            };
             let mut instance = slot.instance;
             event.seq = instance.seq + 1;
             event.prev_hash = instance.last_hash.clone();
@@ -123,7 +149,10 @@ impl<'a> Working<'a> {
                 instance.version += 1;
             }
             effects.push(Effect::AppendEvent(sealed));
-            changes.push(Change { instance, expected_version: slot.expected_version });
+            changes.push(Change {
+                instance,
+                expected_version: slot.expected_version,
+            });
         }
         Transition { changes, effects }
     }

@@ -115,13 +115,27 @@ impl Store {
         }
     }
 
-    pub async fn insert_definition(&self, id: &str, title: &str, package: &crate::definition::Package, by: &str, at: DateTime<Utc>) -> Result<i64> {
+    pub async fn insert_definition(
+        &self,
+        id: &str,
+        title: &str,
+        package: &crate::definition::Package,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
         dispatch!(self, s => s.insert_definition(id, title, package, by, at).await)
     }
-    pub async fn definition(&self, id: &str, version: i64) -> Result<Option<(i64, crate::definition::Package)>> {
+    pub async fn definition(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<(i64, crate::definition::Package)>> {
         dispatch!(self, s => s.definition(id, Some(version)).await)
     }
-    pub async fn latest_definition(&self, id: &str) -> Result<Option<(i64, crate::definition::Package)>> {
+    pub async fn latest_definition(
+        &self,
+        id: &str,
+    ) -> Result<Option<(i64, crate::definition::Package)>> {
         dispatch!(self, s => s.definition(id, None).await)
     }
     pub async fn definitions(&self) -> Result<Vec<DefinitionRow>> {
@@ -150,7 +164,10 @@ impl Store {
         dispatch!(self, s => s.events(instance).await)
     }
     /// Every instance's head hash and events, for verification (`None`: every tenant).
-    pub async fn chains(&self, tenant: Option<&str>) -> Result<(Vec<(Uuid, String)>, Vec<StoredEvent>)> {
+    pub async fn chains(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<(Vec<(Uuid, String)>, Vec<StoredEvent>)> {
         dispatch!(self, s => s.chains(tenant).await)
     }
     pub async fn document(&self, id: Uuid) -> Result<Option<Document>> {
@@ -159,7 +176,15 @@ impl Store {
     pub async fn documents(&self, instance: Uuid) -> Result<Vec<Document>> {
         dispatch!(self, s => s.documents(instance).await)
     }
-    pub async fn insert_token(&self, hash: &str, user: &str, tenant: &str, roles: &[String], at: DateTime<Utc>, expires: Option<DateTime<Utc>>) -> Result<()> {
+    pub async fn insert_token(
+        &self,
+        hash: &str,
+        user: &str,
+        tenant: &str,
+        roles: &[String],
+        at: DateTime<Utc>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         dispatch!(self, s => s.insert_token(hash, user, tenant, roles, at, expires).await)
     }
     pub async fn token(&self, hash: &str) -> Result<Option<TokenRow>> {

@@ -15,11 +15,15 @@ macro_rules! instance {
                 definition: r.try_get("definition")?,
                 definition_version: r.try_get("definition_version")?,
                 state: r.try_get("state")?,
-                status: $crate::model::Status::from_db(&status, detail)
-                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("instance status `{status}`")))?,
+                status: $crate::model::Status::from_db(&status, detail).ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt(format!("instance status `{status}`"))
+                })?,
                 variables,
                 parent: match parent {
-                    Some(instance) => Some($crate::model::ParentLink { instance, index: r.try_get("parent_index")? }),
+                    Some(instance) => Some($crate::model::ParentLink {
+                        instance,
+                        index: r.try_get("parent_index")?,
+                    }),
                     None => None,
                 },
                 children_pending: r.try_get("children_pending")?,
@@ -46,12 +50,22 @@ macro_rules! task {
                 state: r.try_get("state")?,
                 role: r.try_get("role")?,
                 assignee: r.try_get("assignee")?,
-                due_at: r.try_get::<Option<i64>, _>("due_us")?.map($crate::timefmt::from_db),
+                due_at: r
+                    .try_get::<Option<i64>, _>("due_us")?
+                    .map($crate::timefmt::from_db),
                 actions,
-                status: $crate::model::TaskStatus::from_db(&status, r.try_get("completed_action")?, r.try_get("completed_by")?)
-                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("task status `{status}`")))?,
+                status: $crate::model::TaskStatus::from_db(
+                    &status,
+                    r.try_get("completed_action")?,
+                    r.try_get("completed_by")?,
+                )
+                .ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt(format!("task status `{status}`"))
+                })?,
                 created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
-                closed_at: r.try_get::<Option<i64>, _>("closed_us")?.map($crate::timefmt::from_db),
+                closed_at: r
+                    .try_get::<Option<i64>, _>("closed_us")?
+                    .map($crate::timefmt::from_db),
             })
         }
     };
@@ -66,8 +80,9 @@ macro_rules! timer {
                 instance: r.try_get("instance_id")?,
                 tenant: r.try_get("tenant")?,
                 state: r.try_get("state")?,
-                kind: $crate::model::TimerKind::from_db(&kind, r.try_get("task_id")?)
-                    .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("timer kind `{kind}`")))?,
+                kind: $crate::model::TimerKind::from_db(&kind, r.try_get("task_id")?).ok_or_else(
+                    || $crate::store::StoreError::Corrupt(format!("timer kind `{kind}`")),
+                )?,
                 fire_at: $crate::timefmt::from_db(r.try_get("fire_us")?),
             })
         }

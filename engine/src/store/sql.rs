@@ -9,7 +9,8 @@
 
 pub const INSERT_DEFINITION: &str = "INSERT INTO definitions (id, version, title, package, deployed_by, deployed_us) \
      SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM definitions WHERE id = $1 RETURNING version";
-pub const SELECT_DEFINITION: &str = "SELECT id, version, package FROM definitions WHERE id = $1 AND version = $2";
+pub const SELECT_DEFINITION: &str =
+    "SELECT id, version, package FROM definitions WHERE id = $1 AND version = $2";
 pub const SELECT_LATEST_DEFINITION: &str =
     "SELECT id, version, package FROM definitions WHERE id = $1 ORDER BY version DESC LIMIT 1";
 pub const SELECT_DEFINITIONS: &str =
@@ -21,7 +22,11 @@ macro_rules! instance_columns {
      variables, parent_id, parent_index, children_pending, version, seq, last_hash, created_us, updated_us"
     };
 }
-pub const SELECT_INSTANCE: &str = concat!("SELECT ", instance_columns!(), " FROM instances WHERE id = $1");
+pub const SELECT_INSTANCE: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    " FROM instances WHERE id = $1"
+);
 pub const INSERT_INSTANCE: &str = concat!(
     "INSERT INTO instances (",
     instance_columns!(),
@@ -53,11 +58,10 @@ pub const INSERT_TASK: &str = concat!(
 );
 pub const CLOSE_TASK: &str = "UPDATE tasks SET status = $1, completed_action = $2, completed_by = $3, closed_us = $4 \
      WHERE id = $5 AND status = 'open'";
-pub const CANCEL_OPEN_TASKS: &str =
-    "UPDATE tasks SET status = 'cancelled', closed_us = $1 WHERE instance_id = $2 AND status = 'open'";
-pub const REASSIGN_TASK: &str = "UPDATE tasks SET role = $1, assignee = NULL WHERE id = $2 AND status = 'open'";
-pub const CLAIM_TASK: &str =
-    "UPDATE tasks SET assignee = $1 WHERE id = $2 AND status = 'open' AND (assignee IS NULL OR assignee = $1)";
+pub const CANCEL_OPEN_TASKS: &str = "UPDATE tasks SET status = 'cancelled', closed_us = $1 WHERE instance_id = $2 AND status = 'open'";
+pub const REASSIGN_TASK: &str =
+    "UPDATE tasks SET role = $1, assignee = NULL WHERE id = $2 AND status = 'open'";
+pub const CLAIM_TASK: &str = "UPDATE tasks SET assignee = $1 WHERE id = $2 AND status = 'open' AND (assignee IS NULL OR assignee = $1)";
 pub const SELECT_OPEN_TASKS: &str = concat!(
     "SELECT ",
     task_columns!(),
@@ -66,17 +70,14 @@ pub const SELECT_OPEN_TASKS: &str = concat!(
      ORDER BY due_us IS NULL, due_us, created_us LIMIT $5"
 );
 
-pub const INSERT_TIMER: &str =
-    "INSERT INTO timers (id, instance_id, tenant, state, kind, task_id, fire_us) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const INSERT_TIMER: &str = "INSERT INTO timers (id, instance_id, tenant, state, kind, task_id, fire_us) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const DELETE_TIMERS_OF_INSTANCE: &str = "DELETE FROM timers WHERE instance_id = $1";
 pub const DELETE_TIMER: &str = "DELETE FROM timers WHERE id = $1";
 pub const SELECT_DUE_TIMERS: &str = "SELECT id, instance_id, tenant, state, kind, task_id, fire_us FROM timers \
      WHERE fire_us <= $1 ORDER BY fire_us LIMIT $2";
 
-pub const INSERT_EVENT: &str =
-    "INSERT INTO events (instance_id, seq, actor, kind, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub const SELECT_EVENTS: &str =
-    "SELECT instance_id, seq, body, hash, prev_hash FROM events WHERE instance_id = $1 ORDER BY seq";
+pub const INSERT_EVENT: &str = "INSERT INTO events (instance_id, seq, actor, kind, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const SELECT_EVENTS: &str = "SELECT instance_id, seq, body, hash, prev_hash FROM events WHERE instance_id = $1 ORDER BY seq";
 pub const SELECT_ALL_EVENTS: &str = "SELECT e.instance_id, e.seq, e.body, e.hash, e.prev_hash FROM events e \
      JOIN instances i ON i.id = e.instance_id WHERE ($1 IS NULL OR i.tenant = $1) ORDER BY e.instance_id, e.seq";
 
@@ -91,9 +92,16 @@ pub const INSERT_DOCUMENT: &str = concat!(
     document_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 );
-pub const SELECT_DOCUMENT: &str = concat!("SELECT ", document_columns!(), " FROM documents WHERE id = $1");
-pub const SELECT_DOCUMENTS: &str =
-    concat!("SELECT ", document_columns!(), " FROM documents WHERE instance_id = $1 ORDER BY created_us, id");
+pub const SELECT_DOCUMENT: &str = concat!(
+    "SELECT ",
+    document_columns!(),
+    " FROM documents WHERE id = $1"
+);
+pub const SELECT_DOCUMENTS: &str = concat!(
+    "SELECT ",
+    document_columns!(),
+    " FROM documents WHERE instance_id = $1 ORDER BY created_us, id"
+);
 
 pub const INSERT_TOKEN: &str = "INSERT INTO tokens (hash, user_name, tenant, roles, created_us, expires_us) \
      VALUES ($1, $2, $3, $4, $5, $6)";

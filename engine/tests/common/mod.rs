@@ -42,11 +42,18 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.cleanup.take() {
             // Runs on its own thread and runtime: this may be called while a test unwinds.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 rt.block_on(async move {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
                         let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
                     }
                 });
             })
@@ -59,7 +66,12 @@ pub fn sqlite_db() -> TestDb {
     let dir = std::env::temp_dir().join(format!("procedo-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite:{}", dir.join("test.db").display());
-    TestDb { url, backend: "sqlite", cleanup: None, _dir: Some(tempdir::TempDir(dir)) }
+    TestDb {
+        url,
+        backend: "sqlite",
+        cleanup: None,
+        _dir: Some(tempdir::TempDir(dir)),
+    }
 }
 
 /// A fresh PostgreSQL database, or `None` (said loudly on stderr) when none is configured.
@@ -72,14 +84,23 @@ pub async fn postgres_db() -> Option<TestDb> {
         return None;
     };
     let name = format!("procedo_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the PostgreSQL named by PROCEDO_TEST_POSTGRES");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to the PostgreSQL named by PROCEDO_TEST_POSTGRES");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .execute(&mut conn)
         .await
         .expect("create test database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
     let url = format!("{base}/{name}");
-    Some(TestDb { url, backend: "postgres", cleanup: Some((admin.clone(), name)), _dir: None })
+    Some(TestDb {
+        url,
+        backend: "postgres",
+        cleanup: Some((admin.clone(), name)),
+        _dir: None,
+    })
 }
 
 /// One database per backend available: SQLite always, PostgreSQL when configured.
@@ -90,7 +111,9 @@ pub async fn databases() -> Vec<TestDb> {
 }
 
 pub fn start_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 4, 3, 8, 0, 0).single().expect("valid instant")
+    Utc.with_ymd_and_hms(2026, 4, 3, 8, 0, 0)
+        .single()
+        .expect("valid instant")
 }
 
 pub async fn engine(db: &TestDb) -> (Engine, Arc<ManualClock>) {
@@ -100,7 +123,10 @@ pub async fn engine(db: &TestDb) -> (Engine, Arc<ManualClock>) {
 }
 
 pub fn package(workflow: &str) -> Package {
-    Package { workflow: workflow.to_string(), ..Package::default() }
+    Package {
+        workflow: workflow.to_string(),
+        ..Package::default()
+    }
 }
 
 pub fn admin() -> Actor {
@@ -110,7 +136,11 @@ pub fn clerk() -> Actor {
     Actor::new("anna", "provincia-treviso", &["clerk", "rup", "commission"])
 }
 pub fn other_tenant_clerk() -> Actor {
-    Actor::new("bruno", "provincia-brescia", &["clerk", "rup", "commission", "auditor"])
+    Actor::new(
+        "bruno",
+        "provincia-brescia",
+        &["clerk", "rup", "commission", "auditor"],
+    )
 }
 
 pub fn vars(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
@@ -120,6 +150,9 @@ pub fn vars(value: serde_json::Value) -> serde_json::Map<String, serde_json::Val
 /// Deploys the packages in order (children before parents).
 pub async fn deploy(engine: &Engine, workflows: &[&str]) {
     for workflow in workflows {
-        engine.deploy(&package(workflow), &admin()).await.expect("deploys");
+        engine
+            .deploy(&package(workflow), &admin())
+            .await
+            .expect("deploys");
     }
 }
