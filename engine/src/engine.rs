@@ -332,9 +332,6 @@ impl Engine {
     }
 
     pub async fn tasks(&self, actor: &Actor, query: &TaskQuery) -> Result<Vec<Task>> {
-        if let Some(instance) = query.instance {
-            self.instance(actor, instance).await?;
-        }
         let filter = TaskFilter {
             instance: query.instance,
             assignee: None,
@@ -346,6 +343,11 @@ impl Engine {
             limit: query.limit.unwrap_or(200).clamp(1, 1000),
         };
         let tasks = self.store.open_tasks(&actor.tenant, &filter).await?;
+        // Tasks are filtered by tenant already; an empty answer for an instance the caller
+        // cannot see must still be "not found", not an empty list.
+        if let (Some(instance), true) = (query.instance, tasks.is_empty()) {
+            self.instance(actor, instance).await?;
+        }
         Ok(if query.mine {
             tasks
                 .into_iter()

@@ -203,7 +203,10 @@ pub fn complete(
         },
         json!({ "task_completed": task.id }),
     )?;
-    work.push(Effect::ClearTimers { instance: id });
+    // Only a task with a deadline has timers (due, reminder) to clear.
+    if matches!(&state.kind, Kind::Task(spec) if spec.due.is_some()) {
+        work.push(Effect::ClearTimers { instance: id });
+    }
     work.get_mut(id)?.variables.extend(form.clone());
     assign(work, id, &action.set, Some(&form))?;
     issue_action_documents(work, id, &definition, &action.documents, &form)?;
