@@ -117,3 +117,51 @@ fn yaml_syntax_error_has_a_location() {
     assert_eq!(found.len(), 1);
     assert!(found[0].starts_with("pkg/workflow.yaml:"), "{found:?}");
 }
+
+#[test]
+fn an_action_reading_a_field_its_form_lacks_is_reported() {
+    let workflow = "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r, form: f }\n    actions:\n      go: { to: b, set: { why: \"form.reason\" } }\n  b: { end: done }\n";
+    let mut package = Package {
+        origin: "pkg/".into(),
+        workflow: workflow.into(),
+        ..Package::default()
+    };
+    package.forms.insert(
+        "f".into(),
+        "title: F\nfields:\n  - { name: note, label: Nota, type: text }\n".into(),
+    );
+    let found: Vec<String> = package
+        .compile(1)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        vec!["pkg/workflow.yaml:8:33: `form.reason` is not a field of form `f`"]
+    );
+}
+
+#[test]
+fn a_bad_form_condition_is_located_in_the_form_file() {
+    let mut package = Package {
+        origin: "pkg/".into(),
+        workflow: "id: x\ntitle: X\ninitial: a\nstates:\n  a: { end: done }\n".into(),
+        ..Package::default()
+    };
+    package.forms.insert("f".into(), "title: F\nfields:\n  - name: note\n    label: Nota\n    type: text\n    required_if: \"action == \"\n".into());
+    let found: Vec<String> = package
+        .compile(1)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("pkg/forms/f.yaml:6:"), "{found:?}");
+    assert!(
+        found[0].contains("invalid condition `action == `"),
+        "{found:?}"
+    );
+}

@@ -52,6 +52,7 @@ fn compile_forms(
                 for (at, message) in SourceMap::build(source).duplicates() {
                     diagnostics.push(Diagnostic::new(&file, *at, message.clone()));
                 }
+                diagnostics.extend(super::form_checks::check_conditions(&file, source, &form));
                 forms.insert(name.clone(), form);
             }
             Err(errors) => diagnostics.extend(
@@ -402,8 +403,14 @@ impl Checker<'_> {
             );
         }
         let mut actions = IndexMap::new();
+        let task_form = state.task.as_ref().and_then(|t| t.form.as_deref());
         for (action_name, action) in &state.actions {
             if let Some(a) = self.action(name, action_name, action, doc, forms, templates) {
+                let form = a.form.as_deref().or(task_form);
+                let problems = super::form_checks::check_references(
+                    &self.file, self.map, name, &a, form, forms,
+                );
+                self.diagnostics.extend(problems);
                 actions.insert(action_name.clone(), a);
             }
         }

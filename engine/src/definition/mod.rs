@@ -7,6 +7,7 @@
 
 mod compile;
 pub mod document;
+mod form_checks;
 mod package;
 
 pub use package::{Package, WORKFLOW_FILE};
