@@ -113,13 +113,43 @@ pub struct TaskQuery {
     pub limit: Option<i64>,
 }
 
-/// The outcome of re-checking hash chains.
+/// The outcome of re-checking hash chains and documents.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub ok: bool,
     pub instances: usize,
     pub events: usize,
+    pub documents: usize,
     pub broken: Vec<BrokenLink>,
+    pub broken_documents: Vec<BrokenDocument>,
+}
+
+/// A stored document that is not what was issued.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenDocument {
+    pub id: Uuid,
+    pub instance: Uuid,
+    pub reason: String,
+}
+
+/// The sha256 each document had when it was issued, as the (hash-chained) history recorded it.
+fn documents_in_history(events: &[history::StoredEvent]) -> HashMap<Uuid, String> {
+    let mut out = HashMap::new();
+    for stored in events {
+        let Ok(event) = serde_json::from_str::<history::Event>(&stored.body) else {
+            continue;
+        };
+        for effect in &event.effects {
+            let issued = &effect["document_issued"];
+            if let (Some(id), Some(sha)) = (
+                issued["id"].as_str().and_then(|i| Uuid::parse_str(i).ok()),
+                issued["sha256"].as_str(),
+            ) {
+                out.insert(id, sha.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Compiled definitions by id and version, loaded from the store on first use.
@@ -275,6 +305,26 @@ impl Engine {
         Ok(())
     }
 
+    /// The current numbers of the tenant's registers for this year, when `definition` or a
+    /// workflow it spawns numbers its acts (no query otherwise: the common case).
+    async fn registers(&self, definition: &Definition, tenant: &str) -> Result<machine::Registers> {
+        let numbers = !definition.registers.is_empty()
+            || definition.spawned_workflows().any(|id| {
+                self.definitions
+                    .latest(id)
+                    .is_some_and(|d| !d.registers.is_empty())
+            });
+        if !numbers {
+            return Ok(Default::default());
+        }
+        let year = crate::documents::register_year(self.now());
+        let rows = self.store.registers(tenant, year).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(register, last)| ((tenant.to_string(), register, year), last))
+            .collect())
+    }
+
     /// Starts an instance of the latest version of `definition` in the actor's tenant.
     pub async fn start(
         &self,
@@ -297,14 +347,22 @@ impl Engine {
     ) -> Result<Instance> {
         let latest = self.latest_definition(definition).await?;
         self.warm(&latest).await?;
+        let registers = self.registers(&latest, &actor.tenant).await?;
         let command = Command::Start {
             id: Uuid::now_v7(),
             definition: definition.to_string(),
             variables,
             on_behalf_of,
         };
-        let transition =
-            machine::transition(&self.definitions, None, vec![], command, actor, self.now())?;
+        let transition = machine::transition(
+            &self.definitions,
+            registers,
+            None,
+            vec![],
+            command,
+            actor,
+            self.now(),
+        )?;
         self.store.commit(&transition).await?;
         transition
             .primary()
@@ -432,8 +490,10 @@ impl Engine {
             .await?;
         self.warm(&definition).await?;
         let ancestors = self.ancestors(&instance).await?;
+        let registers = self.registers(&definition, &actor.tenant).await?;
         let transition = machine::transition(
             &self.definitions,
+            registers,
             Some(instance),
             ancestors,
             command,
@@ -493,8 +553,16 @@ impl Engine {
         let command = Command::FireTimer {
             timer: timer.clone(),
         };
+        let registers = match &instance {
+            Some(i) => {
+                let definition = self.definition(&i.definition, i.definition_version).await?;
+                self.registers(&definition, &timer.tenant).await?
+            }
+            None => Default::default(),
+        };
         let transition = machine::transition(
             &self.definitions,
+            registers,
             instance,
             ancestors,
             command,
@@ -541,6 +609,7 @@ impl Engine {
         let (heads, events) = self.store.chains(tenant).await?;
         let mut by_instance: HashMap<Uuid, Vec<history::StoredEvent>> = HashMap::new();
         let total = events.len();
+        let issued = documents_in_history(&events);
         for event in events {
             by_instance.entry(event.instance).or_default().push(event);
         }
@@ -551,11 +620,32 @@ impl Engine {
                 broken.push(link);
             }
         }
+        let documents = self.store.all_documents(tenant).await?;
+        let broken_documents: Vec<BrokenDocument> = documents
+            .iter()
+            .filter_map(|d| {
+                let actual = history::sha256_hex(d.content.as_bytes());
+                let reason = if actual != d.sha256 {
+                    "the document's content does not match its sha256"
+                } else if issued.get(&d.id) != Some(&d.sha256) {
+                    "the document's sha256 is not the one recorded in the history"
+                } else {
+                    return None;
+                };
+                Some(BrokenDocument {
+                    id: d.id,
+                    instance: d.instance,
+                    reason: reason.into(),
+                })
+            })
+            .collect();
         Ok(VerifyReport {
-            ok: broken.is_empty(),
+            ok: broken.is_empty() && broken_documents.is_empty(),
             instances: heads.len(),
             events: total,
+            documents: documents.len(),
             broken,
+            broken_documents,
         })
     }
 }

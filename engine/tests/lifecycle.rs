@@ -220,6 +220,7 @@ async fn stale_write_is_rejected_and_leaves_nothing_half_done() {
         };
         let transition = machine::transition(
             &One(definition),
+            Default::default(),
             Some(stale),
             vec![],
             command,

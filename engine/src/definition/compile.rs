@@ -97,6 +97,8 @@ struct WorkflowHead {
     #[serde(default)]
     start: Option<super::document::StartDoc>,
     states: IndexMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    registers: IndexMap<String, String>,
 }
 
 /// Deserialises `value`, reporting each unknown field through `unknown` and dropping it so the
@@ -208,6 +210,7 @@ impl Checker<'_> {
             initial: head.initial,
             start: head.start,
             states,
+            registers: head.registers,
         })
     }
 
@@ -299,8 +302,20 @@ impl Checker<'_> {
         }
         self.check_graph(&doc);
         let numeric_fields = numeric_fields(&forms);
+        for (template, register) in &doc.registers {
+            if !templates.contains_key(template) {
+                self.at_key(&["registers", template], format!("template `{template}` is not in the package (expected templates/{template}.hbs)"));
+            }
+            if !is_identifier(register) {
+                self.at_value(
+                    &["registers", template],
+                    format!("register name `{register}` must be lowercase letters, digits and `-`"),
+                );
+            }
+        }
         Some(Definition {
             numeric_fields,
+            registers: doc.registers.into_iter().collect(),
             id: doc.id,
             version,
             title: doc.title,

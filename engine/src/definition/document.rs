@@ -22,6 +22,10 @@ pub struct WorkflowDoc {
     #[serde(default)]
     pub start: Option<StartDoc>,
     pub states: IndexMap<String, StateDoc>,
+    /// Templates whose acts are numbered, and the register each takes its number from
+    /// (per tenant and year): `determina-a-contrarre: determine` gives `n. 12/2026`.
+    #[serde(default)]
+    pub registers: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

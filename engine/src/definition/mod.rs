@@ -31,6 +31,8 @@ pub struct Definition {
     pub templates: BTreeMap<String, String>,
     /// Fields the forms declare as money, decimal or percentage: expressions see them as numbers.
     pub numeric_fields: std::collections::HashSet<String>,
+    /// Numbered templates and their registers.
+    pub registers: BTreeMap<String, String>,
     /// The source it was compiled from, kept so every version can be shown and re-validated.
     pub package: Package,
 }

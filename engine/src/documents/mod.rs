@@ -27,6 +27,9 @@ pub struct Document {
     pub definition: String,
     pub definition_version: i64,
     pub content_type: String,
+    /// The register and number the act was given (`determine`, `123/2026`), if any.
+    pub register: Option<String>,
+    pub number: Option<String>,
     #[serde(skip)]
     pub content: String,
     /// SHA-256 of `content`: what an auditor re-checks.
@@ -43,15 +46,73 @@ pub struct TemplateProblem {
     pub message: String,
 }
 
-/// Checks a template's syntax, and that it only names known helpers.
+/// Helpers a template may call: ours, and handlebars' built-in ones.
+const HELPERS: &[&str] = &[
+    "euro",
+    "importo_in_lettere",
+    "data",
+    "data_estesa",
+    "ora",
+    "data_ora",
+    "maiuscolo",
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+];
+
+/// Checks a template's syntax, and that it calls only known helpers and no partials (a
+/// template is self-contained: it cannot include files).
 pub fn check_template(source: &str) -> Result<(), TemplateProblem> {
-    let mut registry = registry();
-    registry
-        .register_template_string("t", source)
-        .map_err(|e| TemplateProblem {
-            position: e.pos().unwrap_or((1, 1)),
-            message: format!("template syntax: {}", e.reason()),
-        })
+    let template = handlebars::Template::compile(source).map_err(|e| TemplateProblem {
+        position: e.pos().unwrap_or((1, 1)),
+        message: format!("template syntax: {}", e.reason()),
+    })?;
+    check_elements(&template)
+}
+
+fn check_elements(template: &handlebars::Template) -> Result<(), TemplateProblem> {
+    use handlebars::template::TemplateElement as E;
+    for (index, element) in template.elements.iter().enumerate() {
+        let position = template.mapping.get(index).map_or((1, 1), |m| (m.0, m.1));
+        let fail = |message: String| Err(TemplateProblem { position, message });
+        match element {
+            E::Expression(h) | E::HtmlExpression(h) | E::HelperBlock(h) => {
+                let is_call = h.block || !h.params.is_empty() || !h.hash.is_empty();
+                let name = h.name.as_name().unwrap_or_default();
+                if is_call && !HELPERS.contains(&name) {
+                    return fail(format!(
+                        "unknown helper `{name}`: the helpers are {}",
+                        HELPERS.join(", ")
+                    ));
+                }
+                for nested in h.template.iter().chain(h.inverse.iter()) {
+                    check_elements(nested)?;
+                }
+            }
+            E::PartialExpression(_) | E::PartialBlock(_) => {
+                return fail(
+                    "partials are not available: a template must be self-contained".into(),
+                );
+            }
+            E::DecoratorExpression(_) | E::DecoratorBlock(_) => {
+                return fail("decorators are not available in templates".into());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn registry() -> Handlebars<'static> {
@@ -78,9 +139,20 @@ fn decimal(value: &Json) -> Option<Decimal> {
     }
 }
 
+/// A date, or the Europe/Rome date of an instant (an act issued at 23:30 in Rome carries that
+/// day's date, not the UTC one).
 fn date(value: &Json) -> Option<NaiveDate> {
     let text = value.as_str()?;
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Some(instant.with_timezone(&chrono_tz::Europe::Rome).date_naive());
+    }
     NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// The register year of an act: the calendar year in Europe/Rome.
+pub fn register_year(now: DateTime<Utc>) -> i32 {
+    use chrono::Datelike;
+    now.with_timezone(&chrono_tz::Europe::Rome).year()
 }
 
 fn instant(value: &Json) -> Option<DateTime<Utc>> {
@@ -104,6 +176,7 @@ pub fn render(
     template: &str,
     instance: &Instance,
     form: Option<&Map<String, Json>>,
+    number: Option<crate::machine::RegisterNumber>,
     now: DateTime<Utc>,
 ) -> Result<Document, String> {
     let source = definition
@@ -115,6 +188,10 @@ pub fn render(
         "form": form.cloned().unwrap_or_default(),
         "instance": instance.summary(),
         "now": crate::timefmt::rfc3339(now),
+        "document": number.as_ref().map_or_else(
+            || json!({}),
+            |n| json!({ "number": n.label(), "register": n.register, "year": n.year, "seq": n.seq }),
+        ),
     });
     let body = registry()
         .render_template(source, &data)
@@ -128,6 +205,8 @@ pub fn render(
         definition: definition.id.clone(),
         definition_version: definition.version,
         content_type: "text/html; charset=utf-8".into(),
+        register: number.as_ref().map(|n| n.register.clone()),
+        number: number.as_ref().map(crate::machine::RegisterNumber::label),
         sha256: sha256_hex(content.as_bytes()),
         data_sha256: sha256_hex(data.to_string().as_bytes()),
         content,

@@ -1,7 +1,7 @@
 //! The commands: start, complete a task, fire a timer, cancel, and a child's end reaching its
 //! parent.
 
-use super::enter::{assign, enter, issue_action_documents, scope};
+use super::enter::{assign, enter, scope};
 use super::{Effect, MachineError, Working};
 use crate::definition::{Definition, Kind};
 use crate::history::GENESIS;
@@ -209,7 +209,9 @@ pub fn complete(
     }
     work.get_mut(id)?.variables.extend(form.clone());
     assign(work, id, &action.set, Some(&form))?;
-    issue_action_documents(work, id, &definition, &action.documents, &form)?;
+    for template in &action.documents {
+        super::enter::issue_document(work, id, &definition, template, Some(&form))?;
+    }
     enter(work, id, &action.to)
 }
 

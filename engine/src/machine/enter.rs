@@ -68,7 +68,7 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
         work.get_mut(id)?.state = state.name.clone();
         work.note(id, json!({ "entered": state.name }))?;
         for template in &state.documents {
-            issue_document(work, id, &definition, template)?;
+            issue_document(work, id, &definition, template, None)?;
         }
         match arrive(work, id, state)? {
             Some(following) => next = following,
@@ -322,40 +322,39 @@ fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineErr
     Ok(())
 }
 
-fn issue_document(
+/// Renders a template for the instance, numbering it in its register if the workflow says so.
+pub fn issue_document(
     work: &mut Working<'_>,
     id: Uuid,
     definition: &Definition,
     template: &str,
+    form: Option<&Map<String, Json>>,
 ) -> Result<(), MachineError> {
+    let tenant = work.get(id)?.tenant.clone();
+    let number = match definition.registers.get(template) {
+        Some(register) => Some(work.next_number(&tenant, register)),
+        None => None,
+    };
     let instance = work.get(id)?;
-    let document = crate::documents::render(definition, template, instance, None, work.now)
-        .map_err(|message| MachineError::Document {
-            template: template.to_string(),
-            message,
-        })?;
-    let note = json!({ "document_issued": { "id": document.id, "template": template, "sha256": document.sha256 } });
-    work.effect(id, Effect::IssueDocument(document), note)
-}
-
-/// Issues the documents an action lists, with the submission visible to the template.
-pub fn issue_action_documents(
-    work: &mut Working<'_>,
-    id: Uuid,
-    definition: &Definition,
-    templates: &[String],
-    form: &Map<String, Json>,
-) -> Result<(), MachineError> {
-    for template in templates {
-        let instance = work.get(id)?;
-        let document =
-            crate::documents::render(definition, template, instance, Some(form), work.now)
-                .map_err(|message| MachineError::Document {
-                    template: template.clone(),
-                    message,
-                })?;
-        let note = json!({ "document_issued": { "id": document.id, "template": template, "sha256": document.sha256 } });
-        work.effect(id, Effect::IssueDocument(document), note)?;
+    let document = crate::documents::render(
+        definition,
+        template,
+        instance,
+        form,
+        number.clone(),
+        work.now,
+    )
+    .map_err(|message| MachineError::Document {
+        template: template.to_string(),
+        message,
+    })?;
+    let note = json!({ "document_issued": {
+        "id": document.id, "template": template, "sha256": document.sha256, "number": document.number,
+    } });
+    // The register moves first: a transition that lost the race for the number fails there,
+    // before it writes a document.
+    if let Some(number) = number {
+        work.push(Effect::AdvanceRegister(number));
     }
-    Ok(())
+    work.effect(id, Effect::IssueDocument(document), note)
 }

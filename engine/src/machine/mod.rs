@@ -90,7 +90,30 @@ pub enum Effect {
         timer: Uuid,
     },
     IssueDocument(Document),
+    /// Moves a register from `previous` to `seq`; fails the transaction if another transition
+    /// numbered a document first (so numbers are unique and gap-free).
+    AdvanceRegister(RegisterNumber),
     AppendEvent(Sealed),
+}
+
+/// The last number taken in each register, by (tenant, register, year), as loaded with the
+/// command's instances; a register absent here has issued nothing yet that year.
+pub type Registers = std::collections::HashMap<(String, String, i32), i64>;
+
+/// A number taken from a register: `seq/year`, e.g. `Determina n. 123/2026`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegisterNumber {
+    pub tenant: String,
+    pub register: String,
+    pub year: i32,
+    pub previous: i64,
+    pub seq: i64,
+}
+
+impl RegisterNumber {
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.seq, self.year)
+    }
 }
 
 /// The result of one command.
@@ -140,13 +163,14 @@ pub enum MachineError {
 /// grandparent… as loaded with it, needed when the instance ends and completes a parent's join.
 pub fn transition(
     catalog: &dyn Catalog,
+    registers: Registers,
     instance: Option<Instance>,
     ancestors: Vec<Instance>,
     command: Command,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Transition, MachineError> {
-    let mut work = Working::new(catalog, actor, now);
+    let mut work = Working::new(catalog, registers, actor, now);
     if let Some(instance) = &instance {
         work.load(instance.clone());
     }

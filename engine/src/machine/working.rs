@@ -1,6 +1,6 @@
 //! The set of instances one command touches, and what it has done to them so far.
 
-use super::{Catalog, Change, Effect, MachineError, Transition};
+use super::{Catalog, Change, Effect, MachineError, RegisterNumber, Registers, Transition};
 use crate::definition::Definition;
 use crate::history::Event;
 use crate::model::{Actor, Instance};
@@ -18,6 +18,7 @@ struct Slot {
 
 pub struct Working<'a> {
     catalog: &'a dyn Catalog,
+    registers: Registers,
     pub actor: &'a Actor,
     pub now: DateTime<Utc>,
     slots: IndexMap<Uuid, Slot>,
@@ -25,14 +26,38 @@ pub struct Working<'a> {
 }
 
 impl<'a> Working<'a> {
-    pub fn new(catalog: &'a dyn Catalog, actor: &'a Actor, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        catalog: &'a dyn Catalog,
+        registers: Registers,
+        actor: &'a Actor,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
             catalog,
+            registers,
             actor,
             now,
             slots: IndexMap::new(),
             effects: Vec::new(),
         }
+    }
+
+    /// Takes the next number of a tenant's register for the current year (Europe/Rome).
+    pub fn next_number(&mut self, tenant: &str, register: &str) -> RegisterNumber {
+        let year = crate::documents::register_year(self.now);
+        let last = self
+            .registers
+            .entry((tenant.to_string(), register.to_string(), year))
+            .or_insert(0);
+        let number = RegisterNumber {
+            tenant: tenant.to_string(),
+            register: register.to_string(),
+            year,
+            previous: *last,
+            seq: *last + 1,
+        };
+        *last += 1;
+        number
     }
 
     /// Adds an instance as loaded from the store.

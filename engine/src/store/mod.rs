@@ -79,6 +79,23 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// The migrations of one backend, embedded in the binary (no files needed at run time).
+fn migrations(files: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
+    let migrations = files
+        .iter()
+        .map(|(version, name, sql)| {
+            sqlx::migrate::Migration::new(
+                *version,
+                (*name).into(),
+                sqlx::migrate::MigrationType::Simple,
+                sqlx::SqlStr::from_static(sql),
+                false,
+            )
+        })
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(migrations)
+}
+
 /// The database behind the engine.
 #[derive(Clone)]
 pub enum Store {
@@ -169,6 +186,14 @@ impl Store {
         tenant: Option<&str>,
     ) -> Result<(Vec<(Uuid, String)>, Vec<StoredEvent>)> {
         dispatch!(self, s => s.chains(tenant).await)
+    }
+    /// The last number of each register of a tenant for a year.
+    pub async fn registers(&self, tenant: &str, year: i32) -> Result<Vec<(String, i64)>> {
+        dispatch!(self, s => s.registers(tenant, year).await)
+    }
+    /// Every document of a tenant (`None`: all), for verification.
+    pub async fn all_documents(&self, tenant: Option<&str>) -> Result<Vec<Document>> {
+        dispatch!(self, s => s.all_documents(tenant).await)
     }
     pub async fn document(&self, id: Uuid) -> Result<Option<Document>> {
         dispatch!(self, s => s.document(id).await)
@@ -341,6 +366,20 @@ macro_rules! sql_store {
             pub async fn document(&self, id: uuid::Uuid) -> $crate::store::Result<Option<$crate::documents::Document>> {
                 let row = sqlx::query($crate::store::sql::SELECT_DOCUMENT).bind(id).fetch_optional(&self.pool).await?;
                 row.as_ref().map($crate::store::rows::document!()).transpose()
+            }
+
+            pub async fn registers(&self, tenant: &str, year: i32) -> $crate::store::Result<Vec<(String, i64)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_REGISTERS)
+                    .bind(tenant)
+                    .bind(i64::from(year))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| Ok((r.try_get("register")?, r.try_get("last")?))).collect()
+            }
+
+            pub async fn all_documents(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<$crate::documents::Document>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_ALL_DOCUMENTS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::store::rows::document!()).collect()
             }
 
             pub async fn documents(&self, instance: uuid::Uuid) -> $crate::store::Result<Vec<$crate::documents::Document>> {
@@ -517,12 +556,33 @@ macro_rules! sql_store {
                                 .bind(&d.definition)
                                 .bind(d.definition_version)
                                 .bind(&d.content_type)
+                                .bind(d.register.as_deref())
+                                .bind(d.number.as_deref())
                                 .bind(&d.content)
                                 .bind(&d.sha256)
                                 .bind(&d.data_sha256)
                                 .bind(to_db(d.created_at))
                                 .execute(&mut *tx)
                                 .await?;
+                        }
+                        Effect::AdvanceRegister(n) => {
+                            let statement = if n.previous == 0 { $crate::store::sql::INSERT_REGISTER } else { $crate::store::sql::ADVANCE_REGISTER };
+                            let done = sqlx::query(statement)
+                                .bind(&n.tenant)
+                                .bind(&n.register)
+                                .bind(i64::from(n.year))
+                                .bind(n.previous)
+                                .bind(n.seq)
+                                .execute(&mut *tx)
+                                .await;
+                            match done {
+                                Ok(done) if done.rows_affected() == 1 => {}
+                                Ok(_) => return Err(Conflict("the register was advanced by another transition")),
+                                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                                    return Err(Conflict("the register was started by another transition"));
+                                }
+                                Err(e) => return Err(e.into()),
+                            }
                         }
                         Effect::AppendEvent(e) => {
                             sqlx::query($crate::store::sql::INSERT_EVENT)

@@ -11,13 +11,18 @@ pub struct PgStore {
 }
 
 fn migrator() -> sqlx::migrate::Migrator {
-    sqlx::migrate::Migrator::with_migrations(vec![sqlx::migrate::Migration::new(
-        1,
-        "init".into(),
-        sqlx::migrate::MigrationType::Simple,
-        sqlx::SqlStr::from_static(include_str!("../../migrations/postgres/0001_init.sql")),
-        false,
-    )])
+    super::migrations(&[
+        (
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "registers",
+            include_str!("../../migrations/postgres/0002_registers.sql"),
+        ),
+    ])
 }
 
 impl PgStore {

@@ -114,6 +114,8 @@ macro_rules! document {
                 definition: r.try_get("definition")?,
                 definition_version: r.try_get("definition_version")?,
                 content_type: r.try_get("content_type")?,
+                register: r.try_get("register")?,
+                number: r.try_get("number")?,
                 content: r.try_get("content")?,
                 sha256: r.try_get("sha256")?,
                 data_sha256: r.try_get("data_sha256")?,

@@ -84,13 +84,13 @@ pub const SELECT_ALL_EVENTS: &str = "SELECT e.instance_id, e.seq, e.body, e.hash
 macro_rules! document_columns {
     () => {
         "id, instance_id, tenant, template, definition, definition_version, content_type, \
-     content, sha256, data_sha256, created_us"
+     register, number, content, sha256, data_sha256, created_us"
     };
 }
 pub const INSERT_DOCUMENT: &str = concat!(
     "INSERT INTO documents (",
     document_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 pub const SELECT_DOCUMENT: &str = concat!(
     "SELECT ",
@@ -108,3 +108,15 @@ pub const INSERT_TOKEN: &str = "INSERT INTO tokens (hash, user_name, tenant, rol
 pub const SELECT_TOKEN: &str =
     "SELECT user_name, tenant, roles, expires_us, revoked_us FROM tokens WHERE hash = $1";
 pub const COUNT_TOKENS: &str = "SELECT COUNT(*) FROM tokens";
+pub const SELECT_ALL_DOCUMENTS: &str = concat!(
+    "SELECT ",
+    document_columns!(),
+    " FROM documents WHERE ($1 IS NULL OR tenant = $1) ORDER BY instance_id, created_us"
+);
+
+pub const SELECT_REGISTERS: &str =
+    "SELECT register, last FROM registers WHERE tenant = $1 AND year = $2";
+/// `$4` (the previous value, 0) is bound for symmetry with [`ADVANCE_REGISTER`] and unused.
+pub const INSERT_REGISTER: &str =
+    "INSERT INTO registers (tenant, register, year, last) SELECT $1, $2, $3, $5 WHERE $4 = 0";
+pub const ADVANCE_REGISTER: &str = "UPDATE registers SET last = $5 WHERE tenant = $1 AND register = $2 AND year = $3 AND last = $4";

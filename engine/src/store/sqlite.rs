@@ -16,13 +16,18 @@ pub struct SqliteStore {
 }
 
 fn migrator() -> sqlx::migrate::Migrator {
-    sqlx::migrate::Migrator::with_migrations(vec![sqlx::migrate::Migration::new(
-        1,
-        "init".into(),
-        sqlx::migrate::MigrationType::Simple,
-        sqlx::SqlStr::from_static(include_str!("../../migrations/sqlite/0001_init.sql")),
-        false,
-    )])
+    super::migrations(&[
+        (
+            1,
+            "init",
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+        ),
+        (
+            2,
+            "registers",
+            include_str!("../../migrations/sqlite/0002_registers.sql"),
+        ),
+    ])
 }
 
 impl SqliteStore {
