@@ -508,7 +508,6 @@ async fn adopt_and_sign(engine: &Engine, instance: Uuid) {
     let task = open_task(engine, &dirigente(), instance).await;
     assert_eq!(task.state, "award_decision");
     let data = json!({
-        "determina_numero": "123/2026",
         "determina_data": "10/04/2026",
         "motivazione": "esperienza documentata in interventi analoghi e prezzo congruo rispetto al prezzario regionale",
         "rotazione": "l'operatore non era affidatario del precedente contratto nello stesso settore",
@@ -595,7 +594,7 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
     assert!(!nomina.contains("CUP"), "no CUP was given");
     let determina = &documents[1].content;
     for expected in [
-        "Determina n. 123/2026 del 10/04/2026",
+        "Determina n. 1/2026 del 10/04/2026",
         "art. 50 c.1 lett. a",
         "Edilnord srl",
         "€ 39.999,99",
