@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Print the JSON Schema of the workflow language or of form files, for editors.
+    Schema {
+        #[arg(value_parser = ["workflow", "form"])]
+        of: String,
+    },
     /// Run a benchmark scenario and print one line of figures.
     Bench {
         #[command(subcommand)]
@@ -74,6 +79,17 @@ fn main() -> ExitCode {
     if let Command::Validate { paths } = &cli.command {
         return validate(paths);
     }
+    if let Command::Schema { of } = &cli.command {
+        let schema = match of.as_str() {
+            "form" => procedo_engine::definition::document::form_schema(),
+            _ => procedo_engine::definition::document::workflow_schema(),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&schema).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,7 +117,7 @@ fn main() -> ExitCode {
                     },
             } => create_token(&db, &user, &tenant, &roles).await,
             Command::Bench { scenario } => bench::run(scenario).await,
-            Command::Validate { .. } => Ok(()),
+            Command::Validate { .. } | Command::Schema { .. } => Ok(()),
         }
     });
     match result {

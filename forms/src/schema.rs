@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::money;
 
 /// A whole form: what a user fills in for one action of a workflow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormSpec {
     /// Heading shown above the form.
@@ -27,7 +27,7 @@ pub struct FormSpec {
 }
 
 /// One field of a form (or of a list item, see [`FieldType::List`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
     /// Key in the submitted data; `[A-Za-z][A-Za-z0-9_]*` so it can be used in CEL
@@ -81,7 +81,7 @@ pub struct Field {
 
 /// The kinds of field. Italian identifiers are types of their own so that they are
 /// validated with their check digits and stored normalised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     Text,
@@ -151,7 +151,7 @@ impl FieldType {
 
 /// A `min`/`max` bound as written in the form file: a YAML number, or a string
 /// (`"1.000,00"` for money, `"2024-01-01"` for dates).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Bound {
     Number(serde_json::Number),
@@ -231,6 +231,27 @@ impl Bound {
 pub struct ChoiceOption {
     pub value: String,
     pub label: String,
+}
+
+impl schemars::JsonSchema for ChoiceOption {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ChoiceOption".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An allowed value: `value`, or `{ value, label }`.",
+            "anyOf": [
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "properties": { "value": { "type": "string" }, "label": { "type": "string" } },
+                    "required": ["value"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for ChoiceOption {

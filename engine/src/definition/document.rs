@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 /// `workflow.yaml`: one state machine.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowDoc {
     /// Stable identifier; deploying the same id again makes a new version.
@@ -28,7 +28,7 @@ pub struct WorkflowDoc {
     pub registers: IndexMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartDoc {
     #[serde(default)]
@@ -38,7 +38,7 @@ pub struct StartDoc {
 }
 
 /// A state. Exactly one of `task`, `choice`, `wait`, `spawn`, `end` says what kind it is.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateDoc {
     #[serde(default)]
@@ -68,7 +68,7 @@ pub struct StateDoc {
     pub documents: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDoc {
     /// Candidate group, inside the instance's tenant.
@@ -88,7 +88,7 @@ pub struct TaskDoc {
     pub on_breach: Option<BreachDoc>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreachDoc {
     #[serde(default)]
@@ -99,7 +99,7 @@ pub struct BreachDoc {
     pub notify: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionDoc {
     pub to: String,
@@ -119,7 +119,7 @@ pub struct ActionDoc {
 }
 
 /// One arm of a `choice`: `{ when: EXPR, to: STATE }` or `{ otherwise: STATE }`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChoiceArmDoc {
     #[serde(default)]
@@ -132,7 +132,7 @@ pub struct ChoiceArmDoc {
     pub set: IndexMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitDoc {
     /// A duration from entering the state.
@@ -143,7 +143,7 @@ pub struct WaitDoc {
     pub until: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnDoc {
     /// The workflow each child runs (its latest deployed version at spawn time).
@@ -165,10 +165,20 @@ fn default_into() -> String {
     "children".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GotoDoc {
     pub to: String,
     #[serde(default)]
     pub set: IndexMap<String, String>,
+}
+
+/// The JSON Schema of `workflow.yaml`, for editors (autocompletion, inline errors).
+pub fn workflow_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(WorkflowDoc)).unwrap_or_default()
+}
+
+/// The JSON Schema of a form file.
+pub fn form_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(procedo_forms::FormSpec)).unwrap_or_default()
 }
