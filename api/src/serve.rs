@@ -31,7 +31,9 @@ pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String>
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, database = engine.store().backend(), "procedo is serving");
     println!("procedo listening on http://{address}");
-    let timers = tokio::spawn(timer_loop(engine.clone()));
+    let scheduler = engine.clone();
+    let timers =
+        tokio::spawn(async move { scheduler.run_scheduler(500, Duration::from_secs(1)).await });
     let router = app(AppState { engine });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
@@ -130,24 +132,6 @@ async fn bootstrap_token(engine: &Engine) -> Result<(), String> {
     );
     println!("{token}");
     Ok(())
-}
-
-/// Fires due timers once a second; a failed round is logged and retried (late, never lost).
-async fn timer_loop(engine: Arc<Engine>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        loop {
-            match engine.fire_due_timers(500).await {
-                Ok(500) => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "timer round failed");
-                    break;
-                }
-            }
-        }
-    }
 }
 
 async fn shutdown_signal() {

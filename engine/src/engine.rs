@@ -11,7 +11,7 @@ use crate::diagnostic::Diagnostic;
 use crate::documents::Document;
 use crate::history::{self, BrokenLink};
 use crate::machine::{self, Catalog, Command, MachineError};
-use crate::model::{Actor, Instance, Task, Timer};
+use crate::model::{Actor, Instance, Task};
 use crate::store::{InstanceFilter, Store, StoreError, TaskFilter};
 use crate::timefmt;
 use chrono::{DateTime, Utc};
@@ -154,7 +154,7 @@ fn documents_in_history(events: &[history::StoredEvent]) -> HashMap<Uuid, String
 
 /// Compiled definitions by id and version, loaded from the store on first use.
 #[derive(Default)]
-struct Definitions {
+pub(crate) struct Definitions {
     by_version: RwLock<HashMap<(String, i64), Arc<Definition>>>,
     latest: RwLock<HashMap<String, i64>>,
 }
@@ -196,9 +196,11 @@ impl Definitions {
 const RETRIES: usize = 8;
 
 pub struct Engine {
-    store: Store,
-    definitions: Definitions,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Store,
+    pub(crate) definitions: Definitions,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// This process's name as a timer-scheduler worker (leases carry it).
+    pub(crate) worker: String,
 }
 
 impl Engine {
@@ -211,6 +213,7 @@ impl Engine {
             store,
             definitions: Definitions::default(),
             clock,
+            worker: Uuid::new_v4().to_string(),
         }
     }
 
@@ -247,7 +250,7 @@ impl Engine {
         Ok(Deployed { id, version })
     }
 
-    async fn definition(&self, id: &str, version: i64) -> Result<Arc<Definition>> {
+    pub(crate) async fn definition(&self, id: &str, version: i64) -> Result<Arc<Definition>> {
         if let Some(definition) = self.definitions.get(id, version) {
             return Ok(definition);
         }
@@ -307,7 +310,11 @@ impl Engine {
 
     /// The current numbers of the tenant's registers for this year, when `definition` or a
     /// workflow it spawns numbers its acts (no query otherwise: the common case).
-    async fn registers(&self, definition: &Definition, tenant: &str) -> Result<machine::Registers> {
+    pub(crate) async fn registers(
+        &self,
+        definition: &Definition,
+        tenant: &str,
+    ) -> Result<machine::Registers> {
         let numbers = !definition.registers.is_empty()
             || definition.spawned_workflows().any(|id| {
                 self.definitions
@@ -508,7 +515,7 @@ impl Engine {
     }
 
     /// The parent chain of an instance, with their definitions loaded.
-    async fn ancestors(&self, instance: &Instance) -> Result<Vec<Instance>> {
+    pub(crate) async fn ancestors(&self, instance: &Instance) -> Result<Vec<Instance>> {
         let mut out = Vec::new();
         let mut next = instance.parent.as_ref().map(|p| p.instance);
         while let Some(id) = next {
@@ -523,54 +530,6 @@ impl Engine {
             out.push(parent);
         }
         Ok(out)
-    }
-
-    /// Fires the timers due now, each in its own transaction. Returns how many fired.
-    pub async fn fire_due_timers(&self, limit: i64) -> Result<usize> {
-        let due = self.store.due_timers(self.now(), limit).await?;
-        let mut fired = 0;
-        for timer in due {
-            match self.fire(&timer).await {
-                Ok(()) => fired += 1,
-                Err(EngineError::Store(StoreError::Conflict(_))) => {}
-                Err(err) => tracing::warn!(timer = %timer.id, error = %err, "timer could not fire"),
-            }
-        }
-        Ok(fired)
-    }
-
-    async fn fire(&self, timer: &Timer) -> Result<()> {
-        let actor = Actor::system(&timer.tenant);
-        let instance = self.store.instance(timer.instance).await?;
-        let (instance, ancestors) = match instance {
-            Some(i) => {
-                self.definition(&i.definition, i.definition_version).await?;
-                let ancestors = self.ancestors(&i).await?;
-                (Some(i), ancestors)
-            }
-            None => (None, vec![]),
-        };
-        let command = Command::FireTimer {
-            timer: timer.clone(),
-        };
-        let registers = match &instance {
-            Some(i) => {
-                let definition = self.definition(&i.definition, i.definition_version).await?;
-                self.registers(&definition, &timer.tenant).await?
-            }
-            None => Default::default(),
-        };
-        let transition = machine::transition(
-            &self.definitions,
-            registers,
-            instance,
-            ancestors,
-            command,
-            &actor,
-            self.now(),
-        )?;
-        self.store.commit(&transition).await?;
-        Ok(())
     }
 
     /// The instance's history, oldest first, each event with its hash.

@@ -16,6 +16,7 @@ pub mod expr;
 pub mod history;
 pub mod machine;
 pub mod model;
+mod scheduler;
 mod source_map;
 pub mod store;
 pub mod timefmt;

@@ -174,9 +174,6 @@ impl Store {
     pub async fn claim_task(&self, id: Uuid, user: &str) -> Result<bool> {
         dispatch!(self, s => s.claim_task(id, user).await)
     }
-    pub async fn due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Timer>> {
-        dispatch!(self, s => s.due_timers(now, limit).await)
-    }
     pub async fn events(&self, instance: Uuid) -> Result<Vec<StoredEvent>> {
         dispatch!(self, s => s.events(instance).await)
     }
@@ -221,6 +218,34 @@ impl Store {
     /// Applies a transition in one database transaction.
     pub async fn commit(&self, transition: &Transition) -> Result<()> {
         dispatch!(self, s => s.commit(transition).await)
+    }
+    /// Applies several transitions in one database transaction: all or none.
+    pub async fn commit_all(&self, transitions: &[Transition]) -> Result<()> {
+        dispatch!(self, s => s.commit_all(transitions).await)
+    }
+    /// Leases up to `limit` due timers to `worker` until `lease_until` (skipping timers another
+    /// worker holds, with `SKIP LOCKED` on PostgreSQL) and returns them.
+    pub async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Timer>> {
+        match self {
+            Store::Sqlite(s) => {
+                s.claim_timers(sql::CLAIM_TIMERS_SQLITE, now, limit, worker, lease_until)
+                    .await
+            }
+            Store::Postgres(s) => {
+                s.claim_timers(sql::CLAIM_TIMERS_POSTGRES, now, limit, worker, lease_until)
+                    .await
+            }
+        }
+    }
+    /// When the earliest timer falls due, if any.
+    pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
+        dispatch!(self, s => s.next_timer_at().await)
     }
     /// Runs one raw statement: for tests that play an attacker editing the database.
     #[doc(hidden)]
@@ -331,17 +356,27 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            pub async fn due_timers(
+            pub async fn claim_timers(
                 &self,
+                statement: &'static str,
                 now: chrono::DateTime<chrono::Utc>,
                 limit: i64,
+                worker: &str,
+                lease_until: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<Vec<$crate::model::Timer>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_DUE_TIMERS)
+                let rows = sqlx::query(statement)
+                    .bind($crate::timefmt::to_db(lease_until))
+                    .bind(worker)
                     .bind($crate::timefmt::to_db(now))
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::timer!()).collect()
+            }
+
+            pub async fn next_timer_at(&self) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {
+                let next: Option<i64> = sqlx::query_scalar($crate::store::sql::NEXT_TIMER).fetch_one(&self.pool).await?;
+                Ok(next.map($crate::timefmt::from_db))
             }
 
             pub async fn events(&self, instance: uuid::Uuid) -> $crate::store::Result<Vec<$crate::history::StoredEvent>> {
@@ -432,169 +467,176 @@ macro_rules! sql_store {
             }
 
             pub async fn commit(&self, transition: &$crate::machine::Transition) -> $crate::store::Result<()> {
+                self.commit_all(std::slice::from_ref(transition)).await
+            }
+
+            /// Applies several transitions in one database transaction (a batch of timers).
+            pub async fn commit_all(&self, transitions: &[$crate::machine::Transition]) -> $crate::store::Result<()> {
                 use $crate::machine::Effect;
                 use $crate::store::StoreError::Conflict;
                 use $crate::timefmt::to_db;
                 let mut tx = self.pool.begin().await?;
-                for change in &transition.changes {
-                    let i = &change.instance;
-                    let (status, detail) = i.status.to_db();
-                    match change.expected_version {
-                        Some(expected) => {
-                            let done = sqlx::query($crate::store::sql::UPDATE_INSTANCE)
-                                .bind(&i.state)
-                                .bind(status)
-                                .bind(detail)
-                                .bind(sqlx::types::Json(&i.variables))
-                                .bind(i.children_pending)
-                                .bind(i.version)
-                                .bind(i.seq)
-                                .bind(&i.last_hash)
-                                .bind(to_db(i.updated_at))
-                                .bind(i.id)
-                                .bind(expected)
-                                .execute(&mut *tx)
-                                .await?;
-                            if done.rows_affected() != 1 {
-                                return Err(Conflict("the instance was changed by someone else"));
+                for transition in transitions {
+                    for change in &transition.changes {
+                        let i = &change.instance;
+                        let (status, detail) = i.status.to_db();
+                        match change.expected_version {
+                            Some(expected) => {
+                                let done = sqlx::query($crate::store::sql::UPDATE_INSTANCE)
+                                    .bind(&i.state)
+                                    .bind(status)
+                                    .bind(detail)
+                                    .bind(sqlx::types::Json(&i.variables))
+                                    .bind(i.children_pending)
+                                    .bind(i.version)
+                                    .bind(i.seq)
+                                    .bind(&i.last_hash)
+                                    .bind(to_db(i.updated_at))
+                                    .bind(i.id)
+                                    .bind(expected)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                if done.rows_affected() != 1 {
+                                    return Err(Conflict("the instance was changed by someone else"));
+                                }
                             }
-                        }
-                        None => {
-                            sqlx::query($crate::store::sql::INSERT_INSTANCE)
-                                .bind(i.id)
-                                .bind(&i.tenant)
-                                .bind(i.on_behalf_of.as_deref())
-                                .bind(&i.definition)
-                                .bind(i.definition_version)
-                                .bind(&i.state)
-                                .bind(status)
-                                .bind(detail)
-                                .bind(sqlx::types::Json(&i.variables))
-                                .bind(i.parent.as_ref().map(|p| p.instance))
-                                .bind(i.parent.as_ref().map(|p| p.index))
-                                .bind(i.children_pending)
-                                .bind(i.version)
-                                .bind(i.seq)
-                                .bind(&i.last_hash)
-                                .bind(to_db(i.created_at))
-                                .bind(to_db(i.updated_at))
-                                .execute(&mut *tx)
-                                .await?;
+                            None => {
+                                sqlx::query($crate::store::sql::INSERT_INSTANCE)
+                                    .bind(i.id)
+                                    .bind(&i.tenant)
+                                    .bind(i.on_behalf_of.as_deref())
+                                    .bind(&i.definition)
+                                    .bind(i.definition_version)
+                                    .bind(&i.state)
+                                    .bind(status)
+                                    .bind(detail)
+                                    .bind(sqlx::types::Json(&i.variables))
+                                    .bind(i.parent.as_ref().map(|p| p.instance))
+                                    .bind(i.parent.as_ref().map(|p| p.index))
+                                    .bind(i.children_pending)
+                                    .bind(i.version)
+                                    .bind(i.seq)
+                                    .bind(&i.last_hash)
+                                    .bind(to_db(i.created_at))
+                                    .bind(to_db(i.updated_at))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                         }
                     }
-                }
-                for effect in &transition.effects {
-                    match effect {
-                        Effect::OpenTask(t) => {
-                            let (status, action, by) = t.status.to_db();
-                            sqlx::query($crate::store::sql::INSERT_TASK)
-                                .bind(t.id)
-                                .bind(t.instance)
-                                .bind(&t.tenant)
-                                .bind(&t.definition)
-                                .bind(&t.state)
-                                .bind(&t.role)
-                                .bind(t.assignee.as_deref())
-                                .bind(t.due_at.map(to_db))
-                                .bind(sqlx::types::Json(&t.actions))
-                                .bind(status)
-                                .bind(action)
-                                .bind(by)
-                                .bind(to_db(t.created_at))
-                                .bind(t.closed_at.map(to_db))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Effect::CloseTask { task, status, at } => {
-                            let (status, action, by) = status.to_db();
-                            let done = sqlx::query($crate::store::sql::CLOSE_TASK)
-                                .bind(status)
-                                .bind(action)
-                                .bind(by)
-                                .bind(to_db(*at))
-                                .bind(task)
-                                .execute(&mut *tx)
-                                .await?;
-                            if done.rows_affected() != 1 {
-                                return Err(Conflict("the task is no longer open"));
+                    for effect in &transition.effects {
+                        match effect {
+                            Effect::OpenTask(t) => {
+                                let (status, action, by) = t.status.to_db();
+                                sqlx::query($crate::store::sql::INSERT_TASK)
+                                    .bind(t.id)
+                                    .bind(t.instance)
+                                    .bind(&t.tenant)
+                                    .bind(&t.definition)
+                                    .bind(&t.state)
+                                    .bind(&t.role)
+                                    .bind(t.assignee.as_deref())
+                                    .bind(t.due_at.map(to_db))
+                                    .bind(sqlx::types::Json(&t.actions))
+                                    .bind(status)
+                                    .bind(action)
+                                    .bind(by)
+                                    .bind(to_db(t.created_at))
+                                    .bind(t.closed_at.map(to_db))
+                                    .execute(&mut *tx)
+                                    .await?;
                             }
-                        }
-                        Effect::CancelOpenTasks { instance, at } => {
-                            sqlx::query($crate::store::sql::CANCEL_OPEN_TASKS).bind(to_db(*at)).bind(instance).execute(&mut *tx).await?;
-                        }
-                        Effect::ReassignTask { task, role } => {
-                            sqlx::query($crate::store::sql::REASSIGN_TASK).bind(role).bind(task).execute(&mut *tx).await?;
-                        }
-                        Effect::SetTimer(t) => {
-                            let (kind, task) = t.kind.to_db();
-                            sqlx::query($crate::store::sql::INSERT_TIMER)
-                                .bind(t.id)
-                                .bind(t.instance)
-                                .bind(&t.tenant)
-                                .bind(&t.state)
-                                .bind(kind)
-                                .bind(task)
-                                .bind(to_db(t.fire_at))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Effect::ClearTimers { instance } => {
-                            sqlx::query($crate::store::sql::DELETE_TIMERS_OF_INSTANCE).bind(instance).execute(&mut *tx).await?;
-                        }
-                        Effect::DeleteTimer { timer } => {
-                            let done = sqlx::query($crate::store::sql::DELETE_TIMER).bind(timer).execute(&mut *tx).await?;
-                            if done.rows_affected() != 1 {
-                                return Err(Conflict("the timer has already fired"));
-                            }
-                        }
-                        Effect::IssueDocument(d) => {
-                            sqlx::query($crate::store::sql::INSERT_DOCUMENT)
-                                .bind(d.id)
-                                .bind(d.instance)
-                                .bind(&d.tenant)
-                                .bind(&d.template)
-                                .bind(&d.definition)
-                                .bind(d.definition_version)
-                                .bind(&d.content_type)
-                                .bind(d.register.as_deref())
-                                .bind(d.number.as_deref())
-                                .bind(&d.content)
-                                .bind(&d.sha256)
-                                .bind(&d.data_sha256)
-                                .bind(to_db(d.created_at))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Effect::AdvanceRegister(n) => {
-                            let statement = if n.previous == 0 { $crate::store::sql::INSERT_REGISTER } else { $crate::store::sql::ADVANCE_REGISTER };
-                            let done = sqlx::query(statement)
-                                .bind(&n.tenant)
-                                .bind(&n.register)
-                                .bind(i64::from(n.year))
-                                .bind(n.previous)
-                                .bind(n.seq)
-                                .execute(&mut *tx)
-                                .await;
-                            match done {
-                                Ok(done) if done.rows_affected() == 1 => {}
-                                Ok(_) => return Err(Conflict("the register was advanced by another transition")),
-                                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                                    return Err(Conflict("the register was started by another transition"));
+                            Effect::CloseTask { task, status, at } => {
+                                let (status, action, by) = status.to_db();
+                                let done = sqlx::query($crate::store::sql::CLOSE_TASK)
+                                    .bind(status)
+                                    .bind(action)
+                                    .bind(by)
+                                    .bind(to_db(*at))
+                                    .bind(task)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                if done.rows_affected() != 1 {
+                                    return Err(Conflict("the task is no longer open"));
                                 }
-                                Err(e) => return Err(e.into()),
                             }
-                        }
-                        Effect::AppendEvent(e) => {
-                            sqlx::query($crate::store::sql::INSERT_EVENT)
-                                .bind(e.event.instance)
-                                .bind(e.event.seq)
-                                .bind(&e.event.actor)
-                                .bind(&e.event.kind)
-                                .bind(&e.body)
-                                .bind(&e.hash)
-                                .bind(&e.event.prev_hash)
-                                .execute(&mut *tx)
-                                .await?;
+                            Effect::CancelOpenTasks { instance, at } => {
+                                sqlx::query($crate::store::sql::CANCEL_OPEN_TASKS).bind(to_db(*at)).bind(instance).execute(&mut *tx).await?;
+                            }
+                            Effect::ReassignTask { task, role } => {
+                                sqlx::query($crate::store::sql::REASSIGN_TASK).bind(role).bind(task).execute(&mut *tx).await?;
+                            }
+                            Effect::SetTimer(t) => {
+                                let (kind, task) = t.kind.to_db();
+                                sqlx::query($crate::store::sql::INSERT_TIMER)
+                                    .bind(t.id)
+                                    .bind(t.instance)
+                                    .bind(&t.tenant)
+                                    .bind(&t.state)
+                                    .bind(kind)
+                                    .bind(task)
+                                    .bind(to_db(t.fire_at))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            Effect::ClearTimers { instance } => {
+                                sqlx::query($crate::store::sql::DELETE_TIMERS_OF_INSTANCE).bind(instance).execute(&mut *tx).await?;
+                            }
+                            Effect::DeleteTimer { timer } => {
+                                let done = sqlx::query($crate::store::sql::DELETE_TIMER).bind(timer).execute(&mut *tx).await?;
+                                if done.rows_affected() != 1 {
+                                    return Err(Conflict("the timer has already fired"));
+                                }
+                            }
+                            Effect::IssueDocument(d) => {
+                                sqlx::query($crate::store::sql::INSERT_DOCUMENT)
+                                    .bind(d.id)
+                                    .bind(d.instance)
+                                    .bind(&d.tenant)
+                                    .bind(&d.template)
+                                    .bind(&d.definition)
+                                    .bind(d.definition_version)
+                                    .bind(&d.content_type)
+                                    .bind(d.register.as_deref())
+                                    .bind(d.number.as_deref())
+                                    .bind(&d.content)
+                                    .bind(&d.sha256)
+                                    .bind(&d.data_sha256)
+                                    .bind(to_db(d.created_at))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            Effect::AdvanceRegister(n) => {
+                                let statement = if n.previous == 0 { $crate::store::sql::INSERT_REGISTER } else { $crate::store::sql::ADVANCE_REGISTER };
+                                let done = sqlx::query(statement)
+                                    .bind(&n.tenant)
+                                    .bind(&n.register)
+                                    .bind(i64::from(n.year))
+                                    .bind(n.previous)
+                                    .bind(n.seq)
+                                    .execute(&mut *tx)
+                                    .await;
+                                match done {
+                                    Ok(done) if done.rows_affected() == 1 => {}
+                                    Ok(_) => return Err(Conflict("the register was advanced by another transition")),
+                                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                                        return Err(Conflict("the register was started by another transition"));
+                                    }
+                                    Err(e) => return Err(e.into()),
+                                }
+                            }
+                            Effect::AppendEvent(e) => {
+                                sqlx::query($crate::store::sql::INSERT_EVENT)
+                                    .bind(e.event.instance)
+                                    .bind(e.event.seq)
+                                    .bind(&e.event.actor)
+                                    .bind(&e.event.kind)
+                                    .bind(&e.body)
+                                    .bind(&e.hash)
+                                    .bind(&e.event.prev_hash)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                         }
                     }
                 }

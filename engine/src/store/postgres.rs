@@ -22,6 +22,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "registers",
             include_str!("../../migrations/postgres/0002_registers.sql"),
         ),
+        (
+            3,
+            "timer_leases",
+            include_str!("../../migrations/postgres/0003_timer_leases.sql"),
+        ),
     ])
 }
 

@@ -73,8 +73,6 @@ pub const SELECT_OPEN_TASKS: &str = concat!(
 pub const INSERT_TIMER: &str = "INSERT INTO timers (id, instance_id, tenant, state, kind, task_id, fire_us) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const DELETE_TIMERS_OF_INSTANCE: &str = "DELETE FROM timers WHERE instance_id = $1";
 pub const DELETE_TIMER: &str = "DELETE FROM timers WHERE id = $1";
-pub const SELECT_DUE_TIMERS: &str = "SELECT id, instance_id, tenant, state, kind, task_id, fire_us FROM timers \
-     WHERE fire_us <= $1 ORDER BY fire_us LIMIT $2";
 
 pub const INSERT_EVENT: &str = "INSERT INTO events (instance_id, seq, actor, kind, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_EVENTS: &str = "SELECT instance_id, seq, body, hash, prev_hash FROM events WHERE instance_id = $1 ORDER BY seq";
@@ -120,3 +118,19 @@ pub const SELECT_REGISTERS: &str =
 pub const INSERT_REGISTER: &str =
     "INSERT INTO registers (tenant, register, year, last) SELECT $1, $2, $3, $5 WHERE $4 = 0";
 pub const ADVANCE_REGISTER: &str = "UPDATE registers SET last = $5 WHERE tenant = $1 AND register = $2 AND year = $3 AND last = $4";
+
+/// Leases a batch of due timers. SQLite has one writer at a time, so a plain UPDATE is enough.
+pub const CLAIM_TIMERS_SQLITE: &str = "UPDATE timers SET lease_until_us = $1, leased_by = $2 WHERE id IN \
+     (SELECT id FROM timers WHERE fire_us <= $3 AND (lease_until_us IS NULL OR lease_until_us < $3) \
+      ORDER BY fire_us LIMIT $4) \
+     RETURNING id, instance_id, tenant, state, kind, task_id, fire_us";
+/// Leases a batch of due timers; workers in other processes skip the rows being leased.
+pub const CLAIM_TIMERS_POSTGRES: &str = "UPDATE timers SET lease_until_us = $1, leased_by = $2 WHERE id IN \
+     (SELECT id FROM timers WHERE fire_us <= $3 AND (lease_until_us IS NULL OR lease_until_us < $3) \
+      ORDER BY fire_us LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, instance_id, tenant, state, kind, task_id, fire_us";
+pub const NEXT_TIMER: &str = "SELECT MIN(fire_us) FROM timers";
+/// Run by the SQLite backend at start-up: one process owns a SQLite file, so leases left by a
+/// crashed run belong to nobody and their timers are due at once.
+pub const RELEASE_LEASES: &str =
+    "UPDATE timers SET lease_until_us = NULL, leased_by = NULL WHERE lease_until_us IS NOT NULL";

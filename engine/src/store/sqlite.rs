@@ -27,6 +27,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "registers",
             include_str!("../../migrations/sqlite/0002_registers.sql"),
         ),
+        (
+            3,
+            "timer_leases",
+            include_str!("../../migrations/sqlite/0003_timer_leases.sql"),
+        ),
     ])
 }
 
@@ -44,6 +49,9 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         migrator().run(&pool).await?;
+        sqlx::query(super::sql::RELEASE_LEASES)
+            .execute(&pool)
+            .await?;
         Ok(Self { pool })
     }
 }

@@ -1,0 +1,131 @@
+//! The durable timer scheduler.
+//!
+//! Timers are rows. A worker leases a batch of due ones (on PostgreSQL with `FOR UPDATE SKIP
+//! LOCKED`, so workers in other processes take other rows), decides each through the normal
+//! transition function, and commits the whole batch in one transaction, the same one that
+//! deletes the timers. A timer fires exactly once: its deletion is checked, so a second worker
+//! that decided it too (after a lease expired) fails and rolls back. A worker that dies holding
+//! a lease only delays its timers until the lease expires: late, never lost.
+
+use crate::engine::{Engine, EngineError, Result};
+use crate::machine::{self, Command, Transition};
+use crate::model::{Actor, Timer};
+use crate::store::StoreError;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// How long a claimed batch belongs to its worker before others may take it over.
+pub const LEASE: chrono::Duration = chrono::Duration::seconds(15);
+
+impl Engine {
+    /// Fires up to `limit` due timers as one batch. Returns how many fired.
+    pub async fn fire_due_timers(&self, limit: i64) -> Result<usize> {
+        let now = self.now();
+        let claimed = self
+            .store
+            .claim_timers(now, limit, &self.worker, now + LEASE)
+            .await?;
+        let mut batch: Vec<(Timer, Transition)> = Vec::new();
+        let mut touched = HashSet::new();
+        let mut later = Vec::new();
+        for timer in claimed {
+            let transition = match self.decide(&timer).await {
+                Ok(t) => t,
+                Err(err) => {
+                    // Left leased: retried when the lease expires.
+                    tracing::warn!(timer = %timer.id, error = %err, "timer could not fire");
+                    continue;
+                }
+            };
+            // Two timers of one instance in a batch would both be decided on the same version:
+            // the second is decided again after the batch commits.
+            let ids: Vec<_> = transition.changes.iter().map(|c| c.instance.id).collect();
+            if ids.iter().any(|id| touched.contains(id)) {
+                later.push(timer);
+                continue;
+            }
+            touched.extend(ids);
+            batch.push((timer, transition));
+        }
+        let transitions: Vec<Transition> = batch.iter().map(|(_, t)| t.clone()).collect();
+        let mut fired = match self.store.commit_all(&transitions).await {
+            Ok(()) => transitions.len(),
+            Err(StoreError::Conflict(_)) => {
+                // Someone changed one of the instances meanwhile: fire one by one, deciding again.
+                later.extend(batch.into_iter().map(|(timer, _)| timer));
+                0
+            }
+            Err(err) => return Err(err.into()),
+        };
+        for timer in later {
+            match self.fire_one(&timer).await {
+                Ok(()) => fired += 1,
+                Err(EngineError::Store(StoreError::Conflict(_))) => {}
+                Err(err) => tracing::warn!(timer = %timer.id, error = %err, "timer could not fire"),
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Fires one timer in its own transaction, retrying when the instance changes meanwhile.
+    async fn fire_one(&self, timer: &Timer) -> Result<()> {
+        for _ in 0..4 {
+            let transition = self.decide(timer).await?;
+            match self.store.commit(&transition).await {
+                Err(StoreError::Conflict(why)) if why.contains("instance") => continue,
+                other => return Ok(other?),
+            }
+        }
+        Err(EngineError::Conflict(
+            "the instance kept changing while firing a timer".into(),
+        ))
+    }
+
+    /// Decides what a timer does, without committing.
+    async fn decide(&self, timer: &Timer) -> Result<Transition> {
+        let actor = Actor::system(&timer.tenant);
+        let instance = self.store.instance(timer.instance).await?;
+        let (registers, ancestors) = match &instance {
+            Some(i) => {
+                let definition = self.definition(&i.definition, i.definition_version).await?;
+                (
+                    self.registers(&definition, &timer.tenant).await?,
+                    self.ancestors(i).await?,
+                )
+            }
+            None => (Default::default(), vec![]),
+        };
+        let command = Command::FireTimer {
+            timer: timer.clone(),
+        };
+        Ok(machine::transition(
+            &self.definitions,
+            registers,
+            instance,
+            ancestors,
+            command,
+            &actor,
+            self.now(),
+        )?)
+    }
+
+    /// Runs the scheduler until the task is dropped: fires due timers in batches, sleeping
+    /// until the next one is due (at most `idle`, so timers set by other processes are seen).
+    pub async fn run_scheduler(&self, batch: i64, idle: Duration) {
+        loop {
+            match self.fire_due_timers(batch).await {
+                Ok(n) if n as i64 >= batch => continue,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "timer round failed"),
+            }
+            let wait = match self.store.next_timer_at().await {
+                Ok(Some(at)) => (at - self.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(idle),
+                _ => idle,
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+        }
+    }
+}
