@@ -33,46 +33,28 @@ impl Server {
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let db = format!("sqlite:{}", dir.join("procedo.db").display());
-        let workflows = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--db",
-                &db,
-                "--listen",
-                "127.0.0.1:0",
-                "--workflows",
-                workflows,
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start procedo serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut token, mut address) = (String::new(), String::new());
-        while let Some(Ok(line)) = lines.next() {
-            if line.starts_with("pk_") {
-                token = line.trim().to_string();
-            }
-            if let Some(rest) = line.strip_prefix("procedo listening on http://") {
-                address = rest.trim().to_string();
-                break;
-            }
-        }
+        let (child, address, admin_token) = spawn(&db);
         assert!(
-            !address.is_empty() && !token.is_empty(),
-            "the server did not start"
+            !admin_token.is_empty(),
+            "the first start prints an admin token"
         );
-        std::thread::spawn(move || for _ in lines {});
         Server {
             address,
             db,
-            admin_token: token,
+            admin_token,
             child,
             dir,
         }
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and starts it again on the same
+    /// database.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, address, _) = spawn(&self.db);
+        self.child = child;
+        self.address = address;
     }
 
     /// Creates a token with the CLI, as an administrator would.
@@ -145,6 +127,41 @@ impl Server {
         let _ = stream.read_to_end(&mut bytes).await;
         Response::parse(&bytes)
     }
+}
+
+/// Starts `procedo serve` and reads its address (and first-start token) from stdout.
+fn spawn(db: &str) -> (Child, String, String) {
+    let workflows = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            db,
+            "--listen",
+            "127.0.0.1:0",
+            "--workflows",
+            workflows,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start procedo serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut token, mut address) = (String::new(), String::new());
+    while let Some(Ok(line)) = lines.next() {
+        if line.starts_with("pk_") {
+            token = line.trim().to_string();
+        }
+        if let Some(rest) = line.strip_prefix("procedo listening on http://") {
+            address = rest.trim().to_string();
+            break;
+        }
+    }
+    assert!(!address.is_empty(), "the server did not start");
+    std::thread::spawn(move || for _ in lines {});
+    (child, address, token)
 }
 
 fn nanos() -> u128 {

@@ -245,3 +245,91 @@ async fn another_tenant_gets_404_for_everything_of_ours() {
         .await;
     assert_eq!(complete.status, 404);
 }
+
+const SHORT_WAIT: &str = "\
+id: e2e-short-wait
+title: Attesa breve
+initial: waiting
+states:
+  waiting:
+    wait: { for: PT2S }
+    on_timeout: { to: expired }
+  expired: { end: expired }
+";
+
+#[tokio::test]
+async fn after_a_crash_every_due_timer_fires_once() {
+    let mut server = Server::start();
+    let admin = server.admin_token.clone();
+    let deployed = server
+        .call(
+            "POST",
+            "/api/v1/definitions",
+            Some(&admin),
+            Some(&json!({ "workflow": SHORT_WAIT })),
+        )
+        .await;
+    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    let mut ids = Vec::new();
+    let first = std::time::Instant::now();
+    for _ in 0..150 {
+        let started = server
+            .call(
+                "POST",
+                "/api/v1/instances",
+                Some(&admin),
+                Some(&json!({ "definition": "e2e-short-wait" })),
+            )
+            .await;
+        assert_eq!(started.status, 201);
+        ids.push(started.body["id"].as_str().expect("id").to_string());
+    }
+    // Kill the server while the first timers are falling due.
+    tokio::time::sleep(std::time::Duration::from_millis(2050).saturating_sub(first.elapsed()))
+        .await;
+    server.crash_and_restart();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ended = server
+            .call(
+                "GET",
+                "/api/v1/instances?status=ended&limit=500",
+                Some(&admin),
+                None,
+            )
+            .await;
+        let count = ended.body.as_array().map_or(0, Vec::len);
+        if count == ids.len() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {count} of {} timers fired after the restart",
+            ids.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for id in &ids {
+        let history = server
+            .call(
+                "GET",
+                &format!("/api/v1/instances/{id}/history"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        let fired = history
+            .body
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == json!("timer_fired"))
+            .count();
+        assert_eq!(fired, 1, "instance {id} fired {fired} times");
+    }
+    let verified = server
+        .call("GET", "/api/v1/audit/verify", Some(&admin), None)
+        .await;
+    assert_eq!(verified.body["ok"], json!(true));
+}
