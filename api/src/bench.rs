@@ -25,10 +25,47 @@ pub enum Scenario {
         #[arg(long, default_value_t = 1)]
         clients: usize,
     },
+    /// N instances whose wait timers fall due within a few seconds; reports the firing rate
+    /// and how late timers fired.
+    Timers {
+        #[arg(long, default_value_t = 100_000)]
+        n: usize,
+        #[arg(long)]
+        db: Option<String>,
+        /// Timers fall due evenly over this many milliseconds (0: all at the same instant).
+        #[arg(long, default_value_t = 3000)]
+        spread_ms: i64,
+    },
 }
 
 pub async fn run(scenario: Scenario) -> Result<(), String> {
-    let Scenario::ApprovalChain { n, db, clients } = scenario;
+    match scenario {
+        Scenario::ApprovalChain { n, db, clients } => approval_chain(n, db, clients).await,
+        Scenario::Timers { n, db, spread_ms } => crate::bench_timers::run(n, db, spread_ms).await,
+    }
+}
+
+/// A database URL for a benchmark: the one given, or a fresh SQLite file removed afterwards.
+pub fn scratch_db(db: Option<String>) -> (String, Option<std::path::PathBuf>) {
+    match db {
+        Some(url) => (url, None),
+        None => {
+            let path =
+                std::env::temp_dir().join(format!("procedo-bench-{}.db", uuid::Uuid::new_v4()));
+            (format!("sqlite:{}", path.display()), Some(path))
+        }
+    }
+}
+
+pub fn remove_scratch(path: Option<std::path::PathBuf>) {
+    if let Some(path) = path {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
+
+async fn approval_chain(n: usize, db: Option<String>, clients: usize) -> Result<(), String> {
     let (url, scratch) = match db {
         Some(url) => (url, None),
         None => {
@@ -66,11 +103,7 @@ pub async fn run(scenario: Scenario) -> Result<(), String> {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    if let Some(path) = scratch {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
+    remove_scratch(scratch);
     if let Some(first) = failures.first() {
         println!("FAIL {first}");
         return Err(format!("{} driver(s) failed", failures.len()));
@@ -136,7 +169,7 @@ async fn drive(engine: &Engine, indices: impl Iterator<Item = usize>) -> Result<
 }
 
 /// The process's peak resident set (VmHWM), in MB; 0 where /proc is not available.
-fn peak_rss_mb() -> f64 {
+pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

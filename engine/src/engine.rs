@@ -193,7 +193,15 @@ impl Definitions {
 }
 
 /// How many times an operation is retried after losing a race to a concurrent writer.
-const RETRIES: usize = 8;
+const RETRIES: usize = 40;
+
+/// Waits a little before retrying a lost race, longer after each loss and at a random offset,
+/// so that contenders (officials numbering acts in one register) stop colliding in lockstep.
+async fn backoff(attempt: usize) {
+    let jitter = u64::from(Uuid::new_v4().as_bytes()[0]) * 4; // 0..1 ms, in µs
+    let micros = jitter * (attempt.min(8) as u64 + 1);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
 
 pub struct Engine {
     pub(crate) store: Store,
@@ -201,6 +209,7 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     /// This process's name as a timer-scheduler worker (leases carry it).
     pub(crate) worker: String,
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl Engine {
@@ -214,7 +223,12 @@ impl Engine {
             definitions: Definitions::default(),
             clock,
             worker: Uuid::new_v4().to_string(),
+            metrics: Default::default(),
         }
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     pub fn store(&self) -> &Store {
@@ -450,7 +464,7 @@ impl Engine {
         action: &str,
         data: Json,
     ) -> Result<Instance> {
-        for _ in 0..RETRIES {
+        for attempt in 0..RETRIES {
             let task = self.task(actor, task_id).await?;
             let instance = self.instance(actor, task.instance).await?;
             let command = Command::Complete {
@@ -459,7 +473,7 @@ impl Engine {
                 data: data.clone(),
             };
             match self.apply(actor, instance, command).await {
-                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
+                Err(EngineError::Store(StoreError::Conflict(_))) => backoff(attempt).await,
                 other => return other,
             }
         }
@@ -475,13 +489,13 @@ impl Engine {
                 "only an administrator can cancel an instance".into(),
             ));
         }
-        for _ in 0..RETRIES {
+        for attempt in 0..RETRIES {
             let instance = self.instance(actor, id).await?;
             let command = Command::Cancel {
                 reason: reason.to_string(),
             };
             match self.apply(actor, instance, command).await {
-                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
+                Err(EngineError::Store(StoreError::Conflict(_))) => backoff(attempt).await,
                 other => return other,
             }
         }
@@ -498,6 +512,7 @@ impl Engine {
         self.warm(&definition).await?;
         let ancestors = self.ancestors(&instance).await?;
         let registers = self.registers(&definition, &actor.tenant).await?;
+        let completing = matches!(command, Command::Complete { .. });
         let transition = machine::transition(
             &self.definitions,
             registers,
@@ -507,11 +522,35 @@ impl Engine {
             actor,
             self.now(),
         )?;
-        self.store.commit(&transition).await?;
+        self.commit(&transition).await?;
+        if completing {
+            self.metrics
+                .completions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         transition
             .primary()
             .cloned()
             .ok_or_else(|| EngineError::Rejected("nothing changed".into()))
+    }
+
+    /// Commits a transition, counting it (and the conflicts).
+    pub(crate) async fn commit(&self, transition: &machine::Transition) -> Result<(), StoreError> {
+        self.count(self.store.commit(transition).await, 1)
+    }
+
+    pub(crate) fn count(
+        &self,
+        result: Result<(), StoreError>,
+        transitions: u64,
+    ) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        match &result {
+            Ok(()) => self.metrics.transitions.fetch_add(transitions, Relaxed),
+            Err(StoreError::Conflict(_)) => self.metrics.conflicts.fetch_add(1, Relaxed),
+            Err(_) => 0,
+        };
+        result
     }
 
     /// The parent chain of an instance, with their definitions loaded.

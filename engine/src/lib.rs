@@ -15,6 +15,7 @@ mod engine;
 pub mod expr;
 pub mod history;
 pub mod machine;
+pub mod metrics;
 pub mod model;
 mod scheduler;
 mod source_map;

@@ -21,15 +21,31 @@ impl Engine {
     /// Fires up to `limit` due timers as one batch. Returns how many fired.
     pub async fn fire_due_timers(&self, limit: i64) -> Result<usize> {
         let now = self.now();
+        let lease_until = now + LEASE;
         let claimed = self
             .store
-            .claim_timers(now, limit, &self.worker, now + LEASE)
+            .claim_timers(now, limit, &self.worker, lease_until)
             .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let mut loaded: std::collections::HashMap<_, _> = self
+            .store
+            .leased_instances(&self.worker, lease_until)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
         let mut batch: Vec<(Timer, Transition)> = Vec::new();
         let mut touched = HashSet::new();
         let mut later = Vec::new();
         for timer in claimed {
-            let transition = match self.decide(&timer).await {
+            let instance = loaded.remove(&timer.instance);
+            if instance.is_none() {
+                later.push(timer);
+                continue;
+            }
+            let transition = match self.decide(&timer, instance).await {
                 Ok(t) => t,
                 Err(err) => {
                     // Left leased: retried when the lease expires.
@@ -48,8 +64,14 @@ impl Engine {
             batch.push((timer, transition));
         }
         let transitions: Vec<Transition> = batch.iter().map(|(_, t)| t.clone()).collect();
-        let mut fired = match self.store.commit_all(&transitions).await {
-            Ok(()) => transitions.len(),
+        let committed = self.store.commit_all(&transitions).await;
+        let mut fired = match self.count(committed, transitions.len() as u64) {
+            Ok(()) => {
+                for (timer, _) in &batch {
+                    self.record_fired(timer);
+                }
+                transitions.len()
+            }
             Err(StoreError::Conflict(_)) => {
                 // Someone changed one of the instances meanwhile: fire one by one, deciding again.
                 later.extend(batch.into_iter().map(|(timer, _)| timer));
@@ -59,7 +81,10 @@ impl Engine {
         };
         for timer in later {
             match self.fire_one(&timer).await {
-                Ok(()) => fired += 1,
+                Ok(()) => {
+                    self.record_fired(&timer);
+                    fired += 1;
+                }
                 Err(EngineError::Store(StoreError::Conflict(_))) => {}
                 Err(err) => tracing::warn!(timer = %timer.id, error = %err, "timer could not fire"),
             }
@@ -70,8 +95,9 @@ impl Engine {
     /// Fires one timer in its own transaction, retrying when the instance changes meanwhile.
     async fn fire_one(&self, timer: &Timer) -> Result<()> {
         for _ in 0..4 {
-            let transition = self.decide(timer).await?;
-            match self.store.commit(&transition).await {
+            let instance = self.store.instance(timer.instance).await?;
+            let transition = self.decide(timer, instance).await?;
+            match self.commit(&transition).await {
                 Err(StoreError::Conflict(why)) if why.contains("instance") => continue,
                 other => return Ok(other?),
             }
@@ -81,10 +107,23 @@ impl Engine {
         ))
     }
 
+    fn record_fired(&self, timer: &Timer) {
+        let late = (self.now() - timer.fire_at).num_milliseconds().max(0);
+        self.metrics
+            .timers_fired
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .timer_lateness
+            .record(u64::try_from(late).unwrap_or(0));
+    }
+
     /// Decides what a timer does, without committing.
-    async fn decide(&self, timer: &Timer) -> Result<Transition> {
+    async fn decide(
+        &self,
+        timer: &Timer,
+        instance: Option<crate::model::Instance>,
+    ) -> Result<Transition> {
         let actor = Actor::system(&timer.tenant);
-        let instance = self.store.instance(timer.instance).await?;
         let (registers, ancestors) = match &instance {
             Some(i) => {
                 let definition = self.definition(&i.definition, i.definition_version).await?;

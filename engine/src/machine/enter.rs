@@ -301,20 +301,13 @@ fn spawn_children(
     Ok(None)
 }
 
+/// Ends the instance. Nothing is left to clean up: every way out of a task closes its task and
+/// clears its timers, and a wait's only timer is the one that fired.
 fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineError> {
-    let now = work.now;
     work.get_mut(id)?.status = Status::Ended {
         outcome: outcome.to_string(),
     };
-    work.effect(
-        id,
-        Effect::ClearTimers { instance: id },
-        json!({ "ended": outcome }),
-    )?;
-    work.push(Effect::CancelOpenTasks {
-        instance: id,
-        at: now,
-    });
+    work.note(id, json!({ "ended": outcome }))?;
     let parent = work.get(id)?.parent.clone();
     if let Some(link) = parent {
         super::commands::child_ended(work, link.instance, id, link.index)?;

@@ -243,6 +243,14 @@ impl Store {
             }
         }
     }
+    /// The instances of the timers `worker` leased until `lease_until`.
+    pub async fn leased_instances(
+        &self,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Instance>> {
+        dispatch!(self, s => s.leased_instances(worker, lease_until).await)
+    }
     /// When the earliest timer falls due, if any.
     pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
         dispatch!(self, s => s.next_timer_at().await)
@@ -372,6 +380,19 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::timer!()).collect()
+            }
+
+            pub async fn leased_instances(
+                &self,
+                worker: &str,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<Vec<$crate::model::Instance>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_LEASED_INSTANCES)
+                    .bind(worker)
+                    .bind($crate::timefmt::to_db(lease_until))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::instance!()).collect()
             }
 
             pub async fn next_timer_at(&self) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {

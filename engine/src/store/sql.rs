@@ -134,3 +134,9 @@ pub const NEXT_TIMER: &str = "SELECT MIN(fire_us) FROM timers";
 /// crashed run belong to nobody and their timers are due at once.
 pub const RELEASE_LEASES: &str =
     "UPDATE timers SET lease_until_us = NULL, leased_by = NULL WHERE lease_until_us IS NOT NULL";
+/// The instances of the timers a worker has just leased, in one read.
+pub const SELECT_LEASED_INSTANCES: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    " FROM instances WHERE id IN (SELECT instance_id FROM timers WHERE leased_by = $1 AND lease_until_us = $2)"
+);
