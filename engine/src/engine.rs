@@ -259,6 +259,16 @@ impl Engine {
             .insert_definition(&checked.id, &checked.title, package, &by.user, self.now())
             .await?;
         let definition = package.compile(version).map_err(EngineError::Invalid)?;
+        let now = self.now();
+        let schedules: Vec<_> = definition
+            .schedules
+            .iter()
+            .filter_map(|s| s.next_after(now).map(|at| (s.name.clone(), at)))
+            .collect();
+        // Schedules run in the deploying administrator's tenant; a new version replaces them.
+        self.store
+            .replace_schedules(&definition.id, version, &by.tenant, &schedules)
+            .await?;
         let id = definition.id.clone();
         self.definitions.insert(definition, true);
         Ok(Deployed { id, version })
@@ -310,7 +320,7 @@ impl Engine {
 
     /// Loads every definition a command on `definition` may need: itself and, transitively,
     /// the latest versions of the workflows it spawns.
-    async fn warm(&self, definition: &Definition) -> Result<()> {
+    pub(crate) async fn warm(&self, definition: &Definition) -> Result<()> {
         let mut pending: Vec<String> = definition.spawned_workflows().map(str::to_string).collect();
         let mut seen = std::collections::HashSet::new();
         while let Some(id) = pending.pop() {

@@ -15,6 +15,9 @@ pub struct Actor {
     pub user: String,
     pub tenant: String,
     pub roles: Vec<String>,
+    /// The engine acting on its own (timers, schedules): never set from a token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub system: bool,
 }
 
 impl Actor {
@@ -23,6 +26,7 @@ impl Actor {
             user: user.into(),
             tenant: tenant.into(),
             roles: roles.iter().map(|r| r.to_string()).collect(),
+            system: false,
         }
     }
 
@@ -32,6 +36,7 @@ impl Actor {
             user: "system".into(),
             tenant: tenant.into(),
             roles: vec![],
+            system: true,
         }
     }
 
@@ -186,6 +191,8 @@ pub struct Task {
     pub status: TaskStatus,
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// How `due_at` was computed: base instant, counting rule, skipped days, calendar version.
+    pub due_derivation: Option<Json>,
 }
 
 /// Why a timer exists.

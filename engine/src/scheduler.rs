@@ -152,6 +152,9 @@ impl Engine {
     /// until the next one is due (at most `idle`, so timers set by other processes are seen).
     pub async fn run_scheduler(&self, batch: i64, idle: Duration) {
         loop {
+            if let Err(err) = self.fire_due_schedules().await {
+                tracing::warn!(error = %err, "schedule round failed");
+            }
             match self.fire_due_timers(batch).await {
                 Ok(n) if n as i64 >= batch => continue,
                 Ok(_) => {}
@@ -165,6 +168,100 @@ impl Engine {
                 _ => idle,
             };
             tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+        }
+    }
+}
+
+impl Engine {
+    /// Fires the workflow schedules that are due. Each occurrence fires once: the transaction
+    /// that acts on it also moves the schedule to its next occurrence, checked against the one
+    /// being fired. Missed occurrences (the server was down) collapse into one late firing.
+    pub async fn fire_due_schedules(&self) -> Result<usize> {
+        let due = self.store.due_schedules(self.now(), 100).await?;
+        let mut fired = 0;
+        for row in due {
+            match self.fire_schedule(&row).await {
+                Ok(()) => fired += 1,
+                Err(EngineError::Store(StoreError::Conflict(_))) => {}
+                Err(err) => {
+                    tracing::warn!(schedule = %row.name, workflow = %row.definition, error = %err, "schedule could not fire")
+                }
+            }
+        }
+        Ok(fired)
+    }
+
+    async fn fire_schedule(&self, row: &crate::store::ScheduleRow) -> Result<()> {
+        let definition = self.definition(&row.definition, row.version).await?;
+        let now = self.now();
+        let Some(schedule) = definition.schedules.iter().find(|s| s.name == row.name) else {
+            return Err(EngineError::Rejected(format!(
+                "schedule `{}` is no longer in the workflow",
+                row.name
+            )));
+        };
+        let advance = crate::machine::Effect::AdvanceSchedule {
+            definition: row.definition.clone(),
+            name: row.name.clone(),
+            from: row.next_at,
+            to: schedule
+                .next_after(now)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        };
+        let actor = Actor::system(&row.tenant);
+        match &schedule.kind {
+            crate::definition::ScheduleKind::Start { variables } => {
+                self.warm(&definition).await?;
+                let registers = self.registers(&definition, &row.tenant).await?;
+                let command = Command::Start {
+                    id: uuid::Uuid::now_v7(),
+                    definition: row.definition.clone(),
+                    variables: variables.clone(),
+                    on_behalf_of: None,
+                };
+                let mut transition = machine::transition(
+                    &self.definitions,
+                    registers,
+                    None,
+                    vec![],
+                    command,
+                    &actor,
+                    now,
+                )?;
+                transition.effects.insert(0, advance);
+                Ok(self.commit(&transition).await?)
+            }
+            crate::definition::ScheduleKind::Action { state, action } => {
+                // Completing is idempotent (a closed task is no longer found), so acting first
+                // and advancing last makes a crash in between harmless: the occurrence re-fires.
+                loop {
+                    let tasks = self
+                        .store
+                        .open_tasks_in_state(&row.tenant, &row.definition, state, 100)
+                        .await?;
+                    let mut progressed = false;
+                    for task in &tasks {
+                        match self
+                            .complete(&actor, task.id, action, serde_json::json!({}))
+                            .await
+                        {
+                            Ok(_) => progressed = true,
+                            Err(EngineError::Conflict(_)) => {}
+                            Err(err) => {
+                                tracing::warn!(task = %task.id, error = %err, "scheduled action failed")
+                            }
+                        }
+                    }
+                    if tasks.len() < 100 || !progressed {
+                        break;
+                    }
+                }
+                let transition = Transition {
+                    changes: vec![],
+                    effects: vec![advance],
+                };
+                Ok(self.commit(&transition).await?)
+            }
         }
     }
 }

@@ -67,6 +67,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::unauthorized("this token has expired"));
         }
         Ok(Caller(Actor {
+            system: false,
             user: row.user,
             tenant: row.tenant,
             roles: row.roles,

@@ -99,6 +99,8 @@ struct WorkflowHead {
     states: IndexMap<String, serde_yaml::Value>,
     #[serde(default)]
     registers: IndexMap<String, String>,
+    #[serde(default)]
+    schedules: Vec<super::document::ScheduleDoc>,
 }
 
 /// Deserialises `value`, reporting each unknown field through `unknown` and dropping it so the
@@ -211,6 +213,7 @@ impl Checker<'_> {
             start: head.start,
             states,
             registers: head.registers,
+            schedules: head.schedules,
         })
     }
 
@@ -313,7 +316,9 @@ impl Checker<'_> {
                 );
             }
         }
+        let schedules = self.schedules(&doc);
         Some(Definition {
+            schedules,
             numeric_fields,
             registers: doc.registers.into_iter().collect(),
             id: doc.id,
@@ -329,6 +334,71 @@ impl Checker<'_> {
             templates,
             package: package.clone(),
         })
+    }
+
+    fn schedules(&mut self, doc: &WorkflowDoc) -> Vec<super::Schedule> {
+        use std::str::FromStr;
+        let mut out: Vec<super::Schedule> = Vec::new();
+        for (i, schedule) in doc.schedules.iter().enumerate() {
+            let index = i.to_string();
+            if !is_identifier(&schedule.name) || out.iter().any(|s| s.name == schedule.name) {
+                let message = format!(
+                    "schedule name `{}` must be unique, lowercase letters, digits and `-`",
+                    schedule.name
+                );
+                self.at_value(&["schedules", &index, "name"], message);
+            }
+            let parsed = match cron::Schedule::from_str(&schedule.cron) {
+                Ok(parsed) => Some(parsed),
+                Err(err) => {
+                    self.at_value(&["schedules", &index, "cron"], format!("invalid cron expression `{}` (six or seven fields, seconds first): {err}", schedule.cron));
+                    None
+                }
+            };
+            let item = ["schedules", index.as_str()];
+            let kind = match (&schedule.start, &schedule.action) {
+                (Some(start), None) => Some(super::ScheduleKind::Start {
+                    variables: start.variables.clone(),
+                }),
+                (None, Some(action)) => {
+                    let target = doc.states.get(&action.state);
+                    if target
+                        .is_none_or(|s| s.task.is_none() || !s.actions.contains_key(&action.action))
+                    {
+                        self.at_key(
+                            &item,
+                            format!(
+                                "schedule `{}`: `{}` is not an action of a task state `{}`",
+                                schedule.name, action.action, action.state
+                            ),
+                        );
+                    }
+                    Some(super::ScheduleKind::Action {
+                        state: action.state.clone(),
+                        action: action.action.clone(),
+                    })
+                }
+                _ => {
+                    self.at_key(
+                        &item,
+                        format!(
+                            "schedule `{}` needs exactly one of `start` or `action`",
+                            schedule.name
+                        ),
+                    );
+                    None
+                }
+            };
+            if let (Some(schedule_parsed), Some(kind)) = (parsed, kind) {
+                out.push(super::Schedule {
+                    name: schedule.name.clone(),
+                    cron: schedule.cron.clone(),
+                    schedule: schedule_parsed,
+                    kind,
+                });
+            }
+        }
+        out
     }
 
     fn require_form(&mut self, path: &[&str], name: &str, forms: &BTreeMap<String, FormSpec>) {

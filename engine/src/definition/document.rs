@@ -26,6 +26,38 @@ pub struct WorkflowDoc {
     /// (per tenant and year): `determina-a-contrarre: determine` gives `n. 12/2026`.
     #[serde(default)]
     pub registers: IndexMap<String, String>,
+    /// Periodic work, on cron expressions in Europe/Rome.
+    #[serde(default)]
+    pub schedules: Vec<ScheduleDoc>,
+}
+
+/// `{ name, cron, start: { variables } }` starts an instance on each occurrence;
+/// `{ name, cron, action: { state, action } }` completes, as the system, every open task of
+/// this workflow in `state` with `action`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDoc {
+    pub name: String,
+    /// Six or seven fields, seconds first (`0 0 8 * * Mon`: Mondays at 08:00 in Rome).
+    pub cron: String,
+    #[serde(default)]
+    pub start: Option<ScheduleStartDoc>,
+    #[serde(default)]
+    pub action: Option<ScheduleActionDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleStartDoc {
+    #[serde(default)]
+    pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleActionDoc {
+    pub state: String,
+    pub action: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]

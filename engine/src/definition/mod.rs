@@ -33,6 +33,7 @@ pub struct Definition {
     pub numeric_fields: std::collections::HashSet<String>,
     /// Numbered templates and their registers.
     pub registers: BTreeMap<String, String>,
+    pub schedules: Vec<Schedule>,
     /// The source it was compiled from, kept so every version can be shown and re-validated.
     pub package: Package,
 }
@@ -117,6 +118,42 @@ pub struct SpawnSpec {
     pub foreach: Expr,
     pub item_var: String,
     pub into: String,
+}
+
+/// Periodic work of a workflow (see [`document::ScheduleDoc`]).
+#[derive(Debug)]
+pub struct Schedule {
+    pub name: String,
+    pub cron: String,
+    pub schedule: cron::Schedule,
+    pub kind: ScheduleKind,
+}
+
+#[derive(Debug)]
+pub enum ScheduleKind {
+    Start {
+        variables: serde_json::Map<String, serde_json::Value>,
+    },
+    Action {
+        state: String,
+        action: String,
+    },
+}
+
+impl Schedule {
+    /// The first occurrence strictly after `after`, reckoned on the Europe/Rome wall clock.
+    /// Local times that do not exist (the spring-forward hour) are skipped by the `cron` crate;
+    /// times that occur twice (the autumn hour) fire once, at the first.
+    pub fn next_after(
+        &self,
+        after: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let local = after.with_timezone(&chrono_tz::Europe::Rome);
+        self.schedule
+            .after(&local)
+            .next()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
 }
 
 #[derive(Debug)]

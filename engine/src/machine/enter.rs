@@ -140,6 +140,7 @@ fn open_task(
         status: TaskStatus::Open,
         created_at: now,
         closed_at: None,
+        due_derivation: deadline.as_ref().map(|d| json!(d)),
     };
     let (tenant, state_name, task_id) = (task.tenant.clone(), state.name.clone(), task.id);
     let note = json!({ "task_opened": { "id": task.id, "role": task.role, "assignee": task.assignee, "due": deadline } });

@@ -93,6 +93,14 @@ pub enum Effect {
     /// Moves a register from `previous` to `seq`; fails the transaction if another transition
     /// numbered a document first (so numbers are unique and gap-free).
     AdvanceRegister(RegisterNumber),
+    /// Moves a schedule from the occurrence being fired to the next; fails the transaction if
+    /// another worker fired that occurrence first.
+    AdvanceSchedule {
+        definition: String,
+        name: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
     AppendEvent(Sealed),
 }
 

@@ -69,6 +69,16 @@ pub struct TaskFilter {
     pub limit: i64,
 }
 
+/// A schedule's next occurrence.
+#[derive(Debug, Clone)]
+pub struct ScheduleRow {
+    pub definition: String,
+    pub name: String,
+    pub version: i64,
+    pub tenant: String,
+    pub next_at: DateTime<Utc>,
+}
+
 /// A stored API token's owner.
 #[derive(Debug, Clone)]
 pub struct TokenRow {
@@ -251,6 +261,28 @@ impl Store {
     ) -> Result<Vec<Instance>> {
         dispatch!(self, s => s.leased_instances(worker, lease_until).await)
     }
+    /// Replaces a workflow's schedules (on deploy), each with its first occurrence.
+    pub async fn replace_schedules(
+        &self,
+        definition: &str,
+        version: i64,
+        tenant: &str,
+        next: &[(String, DateTime<Utc>)],
+    ) -> Result<()> {
+        dispatch!(self, s => s.replace_schedules(definition, version, tenant, next).await)
+    }
+    pub async fn due_schedules(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<ScheduleRow>> {
+        dispatch!(self, s => s.due_schedules(now, limit).await)
+    }
+    pub async fn open_tasks_in_state(
+        &self,
+        tenant: &str,
+        definition: &str,
+        state: &str,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
+        dispatch!(self, s => s.open_tasks_in_state(tenant, definition, state, limit).await)
+    }
     /// When the earliest timer falls due, if any.
     pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
         dispatch!(self, s => s.next_timer_at().await)
@@ -393,6 +425,69 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::instance!()).collect()
+            }
+
+            pub async fn replace_schedules(
+                &self,
+                definition: &str,
+                version: i64,
+                tenant: &str,
+                next: &[(String, chrono::DateTime<chrono::Utc>)],
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::sql::DELETE_SCHEDULES).bind(definition).execute(&mut *tx).await?;
+                for (name, at) in next {
+                    sqlx::query($crate::store::sql::INSERT_SCHEDULE)
+                        .bind(definition)
+                        .bind(name)
+                        .bind(version)
+                        .bind(tenant)
+                        .bind($crate::timefmt::to_db(*at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub async fn due_schedules(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::ScheduleRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DUE_SCHEDULES)
+                    .bind($crate::timefmt::to_db(now))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::ScheduleRow {
+                            definition: r.try_get("definition")?,
+                            name: r.try_get("name")?,
+                            version: r.try_get("version")?,
+                            tenant: r.try_get("tenant")?,
+                            next_at: $crate::timefmt::from_db(r.try_get("next_us")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            pub async fn open_tasks_in_state(
+                &self,
+                tenant: &str,
+                definition: &str,
+                state: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::model::Task>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_OPEN_TASKS_IN_STATE)
+                    .bind(tenant)
+                    .bind(definition)
+                    .bind(state)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::task!()).collect()
             }
 
             pub async fn next_timer_at(&self) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {
@@ -564,6 +659,7 @@ macro_rules! sql_store {
                                     .bind(by)
                                     .bind(to_db(t.created_at))
                                     .bind(t.closed_at.map(to_db))
+                                    .bind(t.due_derivation.as_ref().map(sqlx::types::Json))
                                     .execute(&mut *tx)
                                     .await?;
                             }
@@ -646,7 +742,19 @@ macro_rules! sql_store {
                                     Err(e) => return Err(e.into()),
                                 }
                             }
-                            Effect::AppendEvent(e) => {
+                            Effect::AdvanceSchedule { definition, name, from, to } => {
+                            let done = sqlx::query($crate::store::sql::ADVANCE_SCHEDULE)
+                                .bind(definition)
+                                .bind(name)
+                                .bind(to_db(*to))
+                                .bind(to_db(*from))
+                                .execute(&mut *tx)
+                                .await?;
+                            if done.rows_affected() != 1 {
+                                return Err(Conflict("the schedule already fired"));
+                            }
+                        }
+                        Effect::AppendEvent(e) => {
                                 sqlx::query($crate::store::sql::INSERT_EVENT)
                                     .bind(e.event.instance)
                                     .bind(e.event.seq)

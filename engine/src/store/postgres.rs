@@ -27,6 +27,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "timer_leases",
             include_str!("../../migrations/postgres/0003_timer_leases.sql"),
         ),
+        (
+            4,
+            "schedules",
+            include_str!("../../migrations/postgres/0004_schedules.sql"),
+        ),
     ])
 }
 

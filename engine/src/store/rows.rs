@@ -66,6 +66,9 @@ macro_rules! task {
                 closed_at: r
                     .try_get::<Option<i64>, _>("closed_us")?
                     .map($crate::timefmt::from_db),
+                due_derivation: r
+                    .try_get::<Option<sqlx::types::Json<serde_json::Value>>, _>("due_derivation")?
+                    .map(|j| j.0),
             })
         }
     };

@@ -47,14 +47,14 @@ pub const SELECT_INSTANCE_HEADS: &str =
 macro_rules! task_columns {
     () => {
         "id, instance_id, tenant, definition, state, role, assignee, due_us, actions, status, \
-     completed_action, completed_by, created_us, closed_us"
+     completed_action, completed_by, created_us, closed_us, due_derivation"
     };
 }
 pub const SELECT_TASK: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
 pub const INSERT_TASK: &str = concat!(
     "INSERT INTO tasks (",
     task_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
 pub const CLOSE_TASK: &str = "UPDATE tasks SET status = $1, completed_action = $2, completed_by = $3, closed_us = $4 \
      WHERE id = $5 AND status = 'open'";
@@ -139,4 +139,17 @@ pub const SELECT_LEASED_INSTANCES: &str = concat!(
     "SELECT ",
     instance_columns!(),
     " FROM instances WHERE id IN (SELECT instance_id FROM timers WHERE leased_by = $1 AND lease_until_us = $2)"
+);
+
+pub const DELETE_SCHEDULES: &str = "DELETE FROM schedules WHERE definition = $1";
+pub const INSERT_SCHEDULE: &str = "INSERT INTO schedules (definition, name, version, tenant, next_us) VALUES ($1, $2, $3, $4, $5)";
+pub const SELECT_DUE_SCHEDULES: &str = "SELECT definition, name, version, tenant, next_us FROM schedules \
+     WHERE next_us <= $1 ORDER BY next_us LIMIT $2";
+/// Moves a schedule to its next occurrence; fails (0 rows) if another worker already did.
+pub const ADVANCE_SCHEDULE: &str =
+    "UPDATE schedules SET next_us = $3 WHERE definition = $1 AND name = $2 AND next_us = $4";
+pub const SELECT_OPEN_TASKS_IN_STATE: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE status = 'open' AND tenant = $1 AND definition = $2 AND state = $3 ORDER BY created_us LIMIT $4"
 );

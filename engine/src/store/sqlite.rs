@@ -32,6 +32,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "timer_leases",
             include_str!("../../migrations/sqlite/0003_timer_leases.sql"),
         ),
+        (
+            4,
+            "schedules",
+            include_str!("../../migrations/sqlite/0004_schedules.sql"),
+        ),
     ])
 }
 

@@ -1,0 +1,14 @@
+-- Workflow schedules (cron, Europe/Rome): the next occurrence of each, per workflow and name.
+-- The instance that deploys a version owns its schedules; a new version replaces them.
+CREATE TABLE schedules (
+    definition TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    tenant     TEXT    NOT NULL,
+    next_us    INTEGER NOT NULL,
+    PRIMARY KEY (definition, name)
+);
+CREATE INDEX schedules_by_next ON schedules (next_us);
+
+-- How a task's deadline was computed (base instant, rule, skipped days, calendar version).
+ALTER TABLE tasks ADD COLUMN due_derivation TEXT;
