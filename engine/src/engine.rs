@@ -81,7 +81,7 @@ pub enum EngineError {
 impl From<MachineError> for EngineError {
     fn from(err: MachineError) -> Self {
         match err {
-            MachineError::TaskNotOpen | MachineError::NotActive(_) => {
+            MachineError::TaskNotOpen | MachineError::NotActive(_) | MachineError::NotNow(_) => {
                 EngineError::Conflict(err.to_string())
             }
             MachineError::Forbidden(why) => EngineError::Forbidden(why),
@@ -474,21 +474,46 @@ impl Engine {
         action: &str,
         data: Json,
     ) -> Result<Instance> {
+        self.on_task(actor, task_id, |task| Command::Complete {
+            task,
+            action: action.to_string(),
+            data: data.clone(),
+        })
+        .await
+    }
+
+    /// Suspends a task's deadline (stop-the-clock), recording why.
+    pub async fn pause_sla(&self, actor: &Actor, task_id: Uuid, reason: &str) -> Result<Instance> {
+        self.on_task(actor, task_id, |task| Command::PauseSla {
+            task,
+            reason: reason.to_string(),
+        })
+        .await
+    }
+
+    /// Resumes a suspended deadline, later by the time it was suspended.
+    pub async fn resume_sla(&self, actor: &Actor, task_id: Uuid) -> Result<Instance> {
+        self.on_task(actor, task_id, |task| Command::ResumeSla { task })
+            .await
+    }
+
+    /// Runs a command about one task, deciding again (on fresh data) after a lost race.
+    async fn on_task(
+        &self,
+        actor: &Actor,
+        task_id: Uuid,
+        command: impl Fn(Task) -> Command,
+    ) -> Result<Instance> {
         for attempt in 0..RETRIES {
             let task = self.task(actor, task_id).await?;
             let instance = self.instance(actor, task.instance).await?;
-            let command = Command::Complete {
-                task,
-                action: action.to_string(),
-                data: data.clone(),
-            };
-            match self.apply(actor, instance, command).await {
+            match self.apply(actor, instance, command(task)).await {
                 Err(EngineError::Store(StoreError::Conflict(_))) => backoff(attempt).await,
                 other => return other,
             }
         }
         Err(EngineError::Conflict(
-            "the task kept changing while completing it: try again".into(),
+            "the task kept changing meanwhile: try again".into(),
         ))
     }
 

@@ -193,6 +193,9 @@ pub struct Task {
     pub closed_at: Option<DateTime<Utc>>,
     /// How `due_at` was computed: base instant, counting rule, skipped days, calendar version.
     pub due_derivation: Option<Json>,
+    /// Set while the deadline is suspended (stop-the-clock).
+    pub paused_at: Option<DateTime<Utc>>,
+    pub pause_reason: Option<String>,
 }
 
 /// Why a timer exists.

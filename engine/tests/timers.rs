@@ -133,3 +133,91 @@ states:
         assert_eq!(breach.event.data["lateness_ms"], json!(300_000));
     }
 }
+
+#[tokio::test]
+async fn a_suspended_deadline_resumes_later_by_the_paused_time() {
+    let soccorso = "\
+id: test-soccorso
+title: Verifica amministrativa
+initial: admin_check
+states:
+  admin_check:
+    task: { role: rup, due: P10D, on_breach: { action: exclude } }
+    actions:
+      admit: { to: admitted }
+      exclude: { to: excluded }
+  admitted: { end: admitted }
+  excluded: { end: excluded }
+";
+    for db in databases().await {
+        let (engine, clock) = engine(&db).await;
+        deploy(&engine, &[soccorso]).await;
+        let instance = engine
+            .start(&clerk(), "test-soccorso", Default::default())
+            .await
+            .expect("starts");
+        let query = TaskQuery {
+            instance: Some(instance.id),
+            ..TaskQuery::default()
+        };
+        let task = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let due = task.due_at.expect("deadline");
+
+        clock.advance(chrono::Duration::days(2));
+        engine
+            .pause_sla(
+                &clerk(),
+                task.id,
+                "soccorso istruttorio: integrazione del DGUE",
+            )
+            .await
+            .expect("pauses");
+        let paused = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        assert!(paused.paused_at.is_some());
+        assert!(
+            engine.pause_sla(&clerk(), task.id, "again").await.is_err(),
+            "already suspended"
+        );
+
+        // The old deadline passes while suspended: nothing fires.
+        clock.set(due + chrono::Duration::days(1));
+        assert_eq!(engine.fire_due_timers(10).await.expect("fires"), 0);
+        engine.resume_sla(&clerk(), task.id).await.expect("resumes");
+        let resumed = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let moved = resumed.due_at.expect("deadline");
+        assert_eq!(
+            moved - due,
+            chrono::Duration::days(9),
+            "suspended from day 2 to day 11 ({})",
+            db.backend
+        );
+        let derivation = resumed.due_derivation.expect("derivation");
+        assert_eq!(
+            derivation["pauses"][0]["reason"],
+            json!("soccorso istruttorio: integrazione del DGUE")
+        );
+
+        clock.set(moved + chrono::Duration::seconds(1));
+        assert_eq!(engine.fire_due_timers(10).await.expect("fires"), 1);
+        let after = engine
+            .instance(&clerk(), instance.id)
+            .await
+            .expect("instance");
+        assert_eq!(
+            after.status.label(),
+            "excluded",
+            "no reply within the term: exclusion (art. 101)"
+        );
+        let kinds: Vec<String> = engine
+            .history(&clerk(), instance.id)
+            .await
+            .expect("history")
+            .iter()
+            .map(|e| e.event.kind.clone())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["started", "sla_paused", "sla_resumed", "timer_fired"]
+        );
+    }
+}

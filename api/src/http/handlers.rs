@@ -87,6 +87,9 @@ fn task_json(t: &Task) -> Value {
         "role": t.role,
         "assignee": t.assignee,
         "due_at": t.due_at,
+        "due": t.due_derivation,
+        "paused_at": t.paused_at,
+        "pause_reason": t.pause_reason,
         "actions": t.actions,
         "created_at": t.created_at,
     })
@@ -362,4 +365,52 @@ pub async fn verify(State(state): State<AppState>, Caller(actor): Caller) -> Api
     }
     let report = state.engine.verify(Some(&actor.tenant)).await?;
     Ok(Json(json!(report)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    reason: String,
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let id = id(path)?;
+    let body: PauseBody = json_body(&headers, body)?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a suspension needs a reason",
+        ));
+    }
+    state
+        .engine
+        .pause_sla(&actor, id, body.reason.trim())
+        .await?;
+    Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = id(path)?;
+    state.engine.resume_sla(&actor, id).await?;
+    Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
+}
+
+/// Prometheus metrics of this process: transitions, completions, conflicts, timers fired and
+/// their lateness.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.engine.metrics().render(),
+    )
+        .into_response()
 }

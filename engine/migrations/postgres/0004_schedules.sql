@@ -12,3 +12,7 @@ CREATE INDEX schedules_by_next ON schedules (next_us);
 
 -- How a task's deadline was computed (base instant, rule, skipped days, calendar version).
 ALTER TABLE tasks ADD COLUMN due_derivation JSONB;
+
+-- A suspended deadline (stop-the-clock, e.g. during soccorso istruttorio): since when, and why.
+ALTER TABLE tasks ADD COLUMN paused_us BIGINT;
+ALTER TABLE tasks ADD COLUMN pause_reason TEXT;

@@ -141,6 +141,8 @@ fn open_task(
         created_at: now,
         closed_at: None,
         due_derivation: deadline.as_ref().map(|d| json!(d)),
+        paused_at: None,
+        pause_reason: None,
     };
     let (tenant, state_name, task_id) = (task.tenant.clone(), state.name.clone(), task.id);
     let note = json!({ "task_opened": { "id": task.id, "role": task.role, "assignee": task.assignee, "due": deadline } });
@@ -159,10 +161,8 @@ fn open_task(
             Effect::SetTimer(due),
             json!({ "timer_set": { "kind": "task_due", "at": deadline.at } }),
         )?;
-        if let Some(remind) = &spec.remind {
-            let lead = Calendar::italy().deadline(now, remind).at - now;
-            let at = deadline.at - lead;
-            if at > now {
+        if let Some(at) = remind_at(spec, deadline.at, now) {
+            {
                 let timer = Timer {
                     id: Uuid::now_v7(),
                     instance: id,
@@ -351,4 +351,16 @@ pub fn issue_document(
         work.push(Effect::AdvanceRegister(number));
     }
     work.effect(id, Effect::IssueDocument(document), note)
+}
+
+/// When to remind before a deadline: `remind` is a lead time counted back from `due`.
+pub fn remind_at(
+    spec: &TaskSpec,
+    due: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let remind = spec.remind.as_ref()?;
+    let lead = Calendar::italy().deadline(now, remind).at - now;
+    let at = due - lead;
+    (at > now).then_some(at)
 }

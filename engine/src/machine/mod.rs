@@ -11,6 +11,7 @@
 
 mod commands;
 mod enter;
+mod sla;
 mod working;
 
 pub use working::Working;
@@ -48,6 +49,15 @@ pub enum Command {
     FireTimer {
         timer: Timer,
     },
+    /// Suspends a task's deadline (stop-the-clock) with a reason.
+    PauseSla {
+        task: Task,
+        reason: String,
+    },
+    /// Resumes a suspended deadline, moved later by the time it was suspended.
+    ResumeSla {
+        task: Task,
+    },
     Cancel {
         reason: String,
     },
@@ -79,6 +89,14 @@ pub enum Effect {
     ReassignTask {
         task: Uuid,
         role: String,
+    },
+    /// Suspends or resumes a task's deadline; fails the transaction if the task is closed.
+    UpdateTaskSla {
+        task: Uuid,
+        due_at: Option<DateTime<Utc>>,
+        paused_at: Option<DateTime<Utc>>,
+        reason: Option<String>,
+        derivation: Option<Json>,
     },
     SetTimer(Timer),
     /// Removes the instance's timers: it left the state they were set for.
@@ -147,6 +165,9 @@ pub enum MachineError {
     NotActive(String),
     #[error("the task is no longer open")]
     TaskNotOpen,
+    /// The request does not fit the current state (e.g. resuming a deadline that runs).
+    #[error("{0}")]
+    NotNow(String),
     #[error("action `{action}` is not available in state `{state}`{why}")]
     ActionNotAvailable {
         action: String,
@@ -205,6 +226,8 @@ pub fn transition(
                 instance.ok_or_else(|| MachineError::Inconsistent("no instance".into()))?;
             commands::cancel(&mut work, instance.id, &reason)?;
         }
+        Command::PauseSla { task, reason } => sla::pause(&mut work, &task, &reason)?,
+        Command::ResumeSla { task } => sla::resume(&mut work, &task)?,
     }
     Ok(work.finish())
 }

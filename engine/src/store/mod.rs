@@ -660,6 +660,8 @@ macro_rules! sql_store {
                                     .bind(to_db(t.created_at))
                                     .bind(t.closed_at.map(to_db))
                                     .bind(t.due_derivation.as_ref().map(sqlx::types::Json))
+                                    .bind(t.paused_at.map(to_db))
+                                    .bind(t.pause_reason.as_deref())
                                     .execute(&mut *tx)
                                     .await?;
                             }
@@ -742,7 +744,20 @@ macro_rules! sql_store {
                                     Err(e) => return Err(e.into()),
                                 }
                             }
-                            Effect::AdvanceSchedule { definition, name, from, to } => {
+                            Effect::UpdateTaskSla { task, due_at, paused_at, reason, derivation } => {
+                            let done = sqlx::query($crate::store::sql::UPDATE_TASK_SLA)
+                                .bind(due_at.map(to_db))
+                                .bind(paused_at.map(to_db))
+                                .bind(reason.as_deref())
+                                .bind(derivation.as_ref().map(sqlx::types::Json))
+                                .bind(task)
+                                .execute(&mut *tx)
+                                .await?;
+                            if done.rows_affected() != 1 {
+                                return Err(Conflict("the task is no longer open"));
+                            }
+                        }
+                        Effect::AdvanceSchedule { definition, name, from, to } => {
                             let done = sqlx::query($crate::store::sql::ADVANCE_SCHEDULE)
                                 .bind(definition)
                                 .bind(name)

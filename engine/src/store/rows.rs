@@ -69,6 +69,10 @@ macro_rules! task {
                 due_derivation: r
                     .try_get::<Option<sqlx::types::Json<serde_json::Value>>, _>("due_derivation")?
                     .map(|j| j.0),
+                paused_at: r
+                    .try_get::<Option<i64>, _>("paused_us")?
+                    .map($crate::timefmt::from_db),
+                pause_reason: r.try_get("pause_reason")?,
             })
         }
     };

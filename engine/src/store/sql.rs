@@ -47,14 +47,14 @@ pub const SELECT_INSTANCE_HEADS: &str =
 macro_rules! task_columns {
     () => {
         "id, instance_id, tenant, definition, state, role, assignee, due_us, actions, status, \
-     completed_action, completed_by, created_us, closed_us, due_derivation"
+     completed_action, completed_by, created_us, closed_us, due_derivation, paused_us, pause_reason"
     };
 }
 pub const SELECT_TASK: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
 pub const INSERT_TASK: &str = concat!(
     "INSERT INTO tasks (",
     task_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
 );
 pub const CLOSE_TASK: &str = "UPDATE tasks SET status = $1, completed_action = $2, completed_by = $3, closed_us = $4 \
      WHERE id = $5 AND status = 'open'";
@@ -153,3 +153,6 @@ pub const SELECT_OPEN_TASKS_IN_STATE: &str = concat!(
     task_columns!(),
     " FROM tasks WHERE status = 'open' AND tenant = $1 AND definition = $2 AND state = $3 ORDER BY created_us LIMIT $4"
 );
+/// Changes an open task's deadline bookkeeping (pause and resume of its SLA).
+pub const UPDATE_TASK_SLA: &str = "UPDATE tasks SET due_us = $1, paused_us = $2, pause_reason = $3, due_derivation = $4 \
+     WHERE id = $5 AND status = 'open'";

@@ -1,0 +1,135 @@
+//! Suspending and resuming a task's deadline: the stop-the-clock of *soccorso istruttorio*
+//! (art. 101 D.Lgs. 36/2023), during which the term given to the bidder runs instead.
+
+use super::{Effect, MachineError, Working};
+use crate::definition::Kind;
+use crate::model::{Task, TaskStatus, Timer, TimerKind};
+use serde_json::{Value as Json, json};
+use uuid::Uuid;
+
+/// Checks that the actor may manage the task's deadline and that the task is current.
+fn check(work: &Working<'_>, task: &Task) -> Result<(), MachineError> {
+    let instance = work.get(task.instance)?;
+    if !instance.status.is_active() {
+        return Err(MachineError::NotActive(instance.status.label().to_string()));
+    }
+    if task.status != TaskStatus::Open || task.state != instance.state {
+        return Err(MachineError::TaskNotOpen);
+    }
+    let actor = work.actor;
+    if !actor.system && !actor.has_role(&task.role) && !actor.has_role("admin") {
+        return Err(MachineError::Forbidden(format!(
+            "the deadline of this task is managed by the role `{}`",
+            task.role
+        )));
+    }
+    if task.due_at.is_none() {
+        return Err(MachineError::NotNow(
+            "this task has no deadline to suspend".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn pause(work: &mut Working<'_>, task: &Task, reason: &str) -> Result<(), MachineError> {
+    check(work, task)?;
+    if task.paused_at.is_some() {
+        return Err(MachineError::NotNow(
+            "the deadline is already suspended".into(),
+        ));
+    }
+    let (id, now) = (task.instance, work.now);
+    let event = work.event(id, "sla_paused")?;
+    event.data = json!({ "task": task.id, "reason": reason, "due_at": task.due_at });
+    work.push(Effect::ClearTimers { instance: id });
+    let update = Effect::UpdateTaskSla {
+        task: task.id,
+        due_at: task.due_at,
+        paused_at: Some(now),
+        reason: Some(reason.to_string()),
+        derivation: task.due_derivation.clone(),
+    };
+    work.effect(
+        id,
+        update,
+        json!({ "deadline_suspended": { "task": task.id, "reason": reason } }),
+    )
+}
+
+pub fn resume(work: &mut Working<'_>, task: &Task) -> Result<(), MachineError> {
+    check(work, task)?;
+    let (Some(paused_at), Some(due_at)) = (task.paused_at, task.due_at) else {
+        return Err(MachineError::NotNow("the deadline is not suspended".into()));
+    };
+    let (id, now) = (task.instance, work.now);
+    let paused_for = now - paused_at;
+    let new_due = due_at + paused_for;
+    let reason = task.pause_reason.clone().unwrap_or_default();
+    let mut derivation = task.due_derivation.clone().unwrap_or_else(|| json!({}));
+    if let Json::Object(map) = &mut derivation {
+        let pause = json!({ "from": paused_at, "to": now, "reason": reason, "added_ms": paused_for.num_milliseconds() });
+        match map.get_mut("pauses") {
+            Some(Json::Array(pauses)) => pauses.push(pause),
+            _ => {
+                map.insert("pauses".into(), json!([pause]));
+            }
+        }
+        map.insert("at".into(), json!(new_due));
+    }
+    let event = work.event(id, "sla_resumed")?;
+    event.data = json!({ "task": task.id, "reason": reason, "paused_ms": paused_for.num_milliseconds(), "due_at": new_due });
+    let update = Effect::UpdateTaskSla {
+        task: task.id,
+        due_at: Some(new_due),
+        paused_at: None,
+        reason: None,
+        derivation: Some(derivation),
+    };
+    work.effect(
+        id,
+        update,
+        json!({ "deadline_resumed": { "task": task.id, "due_at": new_due } }),
+    )?;
+    set_timers(work, task, new_due)
+}
+
+/// Sets the deadline and reminder timers of a task again, for its new deadline.
+fn set_timers(
+    work: &mut Working<'_>,
+    task: &Task,
+    due: chrono::DateTime<chrono::Utc>,
+) -> Result<(), MachineError> {
+    let id = task.instance;
+    let now = work.now;
+    let definition = work.definition_of(id)?;
+    let spec = match definition.state(&task.state).map(|s| &s.kind) {
+        Some(Kind::Task(spec)) => spec,
+        _ => {
+            return Err(MachineError::Inconsistent(format!(
+                "`{}` is not a task state",
+                task.state
+            )));
+        }
+    };
+    let timer = |kind, fire_at| Timer {
+        id: Uuid::now_v7(),
+        instance: id,
+        tenant: task.tenant.clone(),
+        state: task.state.clone(),
+        kind,
+        fire_at,
+    };
+    work.effect(
+        id,
+        Effect::SetTimer(timer(TimerKind::TaskDue { task: task.id }, due)),
+        json!({ "timer_set": { "kind": "task_due", "at": due } }),
+    )?;
+    if let Some(at) = super::enter::remind_at(spec, due, now) {
+        work.effect(
+            id,
+            Effect::SetTimer(timer(TimerKind::TaskRemind { task: task.id }, at)),
+            json!({ "timer_set": { "kind": "task_remind", "at": at } }),
+        )?;
+    }
+    Ok(())
+}
