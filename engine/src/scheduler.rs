@@ -124,11 +124,11 @@ impl Engine {
         instance: Option<crate::model::Instance>,
     ) -> Result<Transition> {
         let actor = Actor::system(&timer.tenant);
-        let (registers, ancestors) = match &instance {
+        let (context, ancestors) = match &instance {
             Some(i) => {
                 let definition = self.definition(&i.definition, i.definition_version).await?;
                 (
-                    self.registers(&definition, &timer.tenant).await?,
+                    self.context(&definition, &timer.tenant).await?,
                     self.ancestors(i).await?,
                 )
             }
@@ -139,7 +139,7 @@ impl Engine {
         };
         Ok(machine::transition(
             &self.definitions,
-            registers,
+            context,
             instance,
             ancestors,
             command,
@@ -212,7 +212,7 @@ impl Engine {
         match &schedule.kind {
             crate::definition::ScheduleKind::Start { variables } => {
                 self.warm(&definition).await?;
-                let registers = self.registers(&definition, &row.tenant).await?;
+                let context = self.context(&definition, &row.tenant).await?;
                 let command = Command::Start {
                     id: uuid::Uuid::now_v7(),
                     definition: row.definition.clone(),
@@ -221,7 +221,7 @@ impl Engine {
                 };
                 let mut transition = machine::transition(
                     &self.definitions,
-                    registers,
+                    context,
                     None,
                     vec![],
                     command,

@@ -221,3 +221,78 @@ states:
         );
     }
 }
+
+#[tokio::test]
+async fn a_tenant_holiday_moves_its_deadlines_and_changes_the_calendar_version() {
+    let reply = "\
+id: test-reply
+title: Risposta
+initial: reply
+states:
+  reply:
+    task: { role: rup, due: 3 giorni }
+    actions:
+      answered: { to: done }
+  done: { end: done }
+";
+    for db in databases().await {
+        let (engine, clock) = engine(&db).await;
+        deploy(&engine, &[reply]).await;
+        // Friday 24 April 2026 + 3 days: Saturday 25 (Liberation Day), Sunday 26, Monday 27.
+        // A period of two days or more must contain two working days (Reg. 1182/71 art. 3(5)):
+        // it ends on Tuesday 28. With the tenant's (invented) patron saint day on Monday 27 the
+        // same rule carries it to Wednesday 29.
+        clock.set(
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 4, 24, 9, 0, 0)
+                .single()
+                .expect("instant"),
+        );
+        let national = engine
+            .start(&clerk(), "test-reply", Default::default())
+            .await
+            .expect("starts");
+        engine
+            .set_holidays(&admin(), &[(4, 27, "San Liberale".into())])
+            .await
+            .expect("sets the holiday");
+        let local = engine
+            .start(&clerk(), "test-reply", Default::default())
+            .await
+            .expect("starts");
+        let due = |id| {
+            let engine = &engine;
+            async move {
+                let query = TaskQuery {
+                    instance: Some(id),
+                    ..TaskQuery::default()
+                };
+                engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone()
+            }
+        };
+        let (before, after) = (due(national.id).await, due(local.id).await);
+        assert_eq!(
+            before.due_at.map(|d| d.to_rfc3339()),
+            Some("2026-04-28T21:59:59.999+00:00".into())
+        );
+        assert_eq!(
+            after.due_at.map(|d| d.to_rfc3339()),
+            Some("2026-04-29T21:59:59.999+00:00".into()),
+            "{}",
+            db.backend
+        );
+        let version = |t: &procedo_engine::model::Task| {
+            t.due_derivation
+                .as_ref()
+                .map(|d| d["calendar_version"].clone())
+        };
+        assert_ne!(
+            version(&before),
+            version(&after),
+            "each deadline records the calendar it used"
+        );
+        assert!(matches!(
+            engine.set_holidays(&clerk(), &[]).await,
+            Err(procedo_engine::EngineError::Forbidden(_))
+        ));
+    }
+}

@@ -414,3 +414,63 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+#[derive(Deserialize)]
+pub struct CalendarQuery {
+    year: Option<i32>,
+}
+
+fn calendar_json(calendar: &procedo_engine::calendar::Calendar, year: i32) -> Value {
+    let holidays: Vec<Value> = calendar
+        .holidays_in_year(year)
+        .into_iter()
+        .map(|(date, name)| json!({ "date": date, "name": name }))
+        .collect();
+    json!({ "version": calendar.version(), "year": year, "holidays": holidays, "extra": calendar.extra_holidays() })
+}
+
+/// The tenant's legal calendar for a year: national holidays plus its own.
+pub async fn calendar(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    query: Result<Query<CalendarQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let year = q
+        .year
+        .unwrap_or_else(|| procedo_engine::documents::register_year(state.engine.now()));
+    let calendar = state.engine.calendar(&actor.tenant).await?;
+    Ok(Json(calendar_json(&calendar, year)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holiday {
+    month: u32,
+    day: u32,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarBody {
+    holidays: Vec<Holiday>,
+}
+
+/// Replaces the tenant's own holidays (administrators only).
+pub async fn set_calendar(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let body: CalendarBody = json_body(&headers, body)?;
+    let holidays: Vec<(u32, u32, String)> = body
+        .holidays
+        .into_iter()
+        .map(|h| (h.month, h.day, h.name))
+        .collect();
+    let calendar = state.engine.set_holidays(&actor, &holidays).await?;
+    let year = procedo_engine::documents::register_year(state.engine.now());
+    Ok(Json(calendar_json(&calendar, year)).into_response())
+}

@@ -38,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/tasks/{id}/complete", post(complete))
         .route("/api/v1/tasks/{id}/pause", post(pause))
         .route("/api/v1/tasks/{id}/resume", post(resume))
+        .route("/api/v1/calendar", get(calendar).put(set_calendar))
         .route("/metrics", get(metrics))
         .route("/api/v1/audit/verify", get(verify))
         .fallback(not_found)

@@ -16,3 +16,12 @@ ALTER TABLE tasks ADD COLUMN due_derivation TEXT;
 -- A suspended deadline (stop-the-clock, e.g. during soccorso istruttorio): since when, and why.
 ALTER TABLE tasks ADD COLUMN paused_us INTEGER;
 ALTER TABLE tasks ADD COLUMN pause_reason TEXT;
+
+-- Holidays of a tenant on top of the national calendar (a Province's patron saint day).
+CREATE TABLE tenant_holidays (
+    tenant TEXT    NOT NULL,
+    month  INTEGER NOT NULL,
+    day    INTEGER NOT NULL,
+    name   TEXT    NOT NULL,
+    PRIMARY KEY (tenant, month, day)
+);

@@ -126,7 +126,7 @@ fn open_task(
     let deadline = spec
         .due
         .as_ref()
-        .map(|due| Calendar::italy().deadline(now, due));
+        .map(|due| work.calendar.deadline(now, due));
     let task = Task {
         id: Uuid::now_v7(),
         instance: id,
@@ -161,7 +161,7 @@ fn open_task(
             Effect::SetTimer(due),
             json!({ "timer_set": { "kind": "task_due", "at": deadline.at } }),
         )?;
-        if let Some(at) = remind_at(spec, deadline.at, now) {
+        if let Some(at) = remind_at(&work.calendar, spec, deadline.at, now) {
             {
                 let timer = Timer {
                     id: Uuid::now_v7(),
@@ -216,7 +216,7 @@ fn wait(
     let now = work.now;
     let (fire_at, derivation) = match timer {
         WaitTimer::For(spec) => {
-            let deadline = Calendar::italy().deadline(now, spec);
+            let deadline = work.calendar.deadline(now, spec);
             (deadline.at, json!(deadline))
         }
         WaitTimer::Until(expr) => {
@@ -355,12 +355,13 @@ pub fn issue_document(
 
 /// When to remind before a deadline: `remind` is a lead time counted back from `due`.
 pub fn remind_at(
+    calendar: &Calendar,
     spec: &TaskSpec,
     due: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     let remind = spec.remind.as_ref()?;
-    let lead = Calendar::italy().deadline(now, remind).at - now;
+    let lead = calendar.deadline(now, remind).at - now;
     let at = due - lead;
     (at > now).then_some(at)
 }

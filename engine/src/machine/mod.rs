@@ -142,6 +142,14 @@ impl RegisterNumber {
     }
 }
 
+/// What a command needs from outside besides the instances: the tenant's calendar and the
+/// current state of its registers. Loaded by the engine; the transition function reads no more.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub calendar: crate::calendar::Calendar,
+    pub registers: Registers,
+}
+
 /// The result of one command.
 #[derive(Debug, Clone, Default)]
 pub struct Transition {
@@ -192,14 +200,14 @@ pub enum MachineError {
 /// grandparent… as loaded with it, needed when the instance ends and completes a parent's join.
 pub fn transition(
     catalog: &dyn Catalog,
-    registers: Registers,
+    context: Context,
     instance: Option<Instance>,
     ancestors: Vec<Instance>,
     command: Command,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Transition, MachineError> {
-    let mut work = Working::new(catalog, registers, actor, now);
+    let mut work = Working::new(catalog, context, actor, now);
     if let Some(instance) = &instance {
         work.load(instance.clone());
     }

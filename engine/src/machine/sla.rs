@@ -124,7 +124,7 @@ fn set_timers(
         Effect::SetTimer(timer(TimerKind::TaskDue { task: task.id }, due)),
         json!({ "timer_set": { "kind": "task_due", "at": due } }),
     )?;
-    if let Some(at) = super::enter::remind_at(spec, due, now) {
+    if let Some(at) = super::enter::remind_at(&work.calendar, spec, due, now) {
         work.effect(
             id,
             Effect::SetTimer(timer(TimerKind::TaskRemind { task: task.id }, at)),

@@ -18,6 +18,8 @@ struct Slot {
 
 pub struct Working<'a> {
     catalog: &'a dyn Catalog,
+    /// The legal calendar of the tenant the command runs for (its holidays, its version).
+    pub calendar: crate::calendar::Calendar,
     registers: Registers,
     pub actor: &'a Actor,
     pub now: DateTime<Utc>,
@@ -28,13 +30,14 @@ pub struct Working<'a> {
 impl<'a> Working<'a> {
     pub fn new(
         catalog: &'a dyn Catalog,
-        registers: Registers,
+        context: super::Context,
         actor: &'a Actor,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
             catalog,
-            registers,
+            calendar: context.calendar,
+            registers: context.registers,
             actor,
             now,
             slots: IndexMap::new(),

@@ -283,6 +283,17 @@ impl Store {
     ) -> Result<Vec<Task>> {
         dispatch!(self, s => s.open_tasks_in_state(tenant, definition, state, limit).await)
     }
+    /// A tenant's own holidays: (month, day, name).
+    pub async fn tenant_holidays(&self, tenant: &str) -> Result<Vec<(i64, i64, String)>> {
+        dispatch!(self, s => s.tenant_holidays(tenant).await)
+    }
+    pub async fn set_tenant_holidays(
+        &self,
+        tenant: &str,
+        holidays: &[(i64, i64, String)],
+    ) -> Result<()> {
+        dispatch!(self, s => s.set_tenant_holidays(tenant, holidays).await)
+    }
     /// When the earliest timer falls due, if any.
     pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
         dispatch!(self, s => s.next_timer_at().await)
@@ -488,6 +499,27 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::task!()).collect()
+            }
+
+            pub async fn tenant_holidays(&self, tenant: &str) -> $crate::store::Result<Vec<(i64, i64, String)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_TENANT_HOLIDAYS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok((r.try_get("month")?, r.try_get("day")?, r.try_get("name")?))).collect()
+            }
+
+            pub async fn set_tenant_holidays(&self, tenant: &str, holidays: &[(i64, i64, String)]) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::sql::DELETE_TENANT_HOLIDAYS).bind(tenant).execute(&mut *tx).await?;
+                for (month, day, name) in holidays {
+                    sqlx::query($crate::store::sql::INSERT_TENANT_HOLIDAY)
+                        .bind(tenant)
+                        .bind(*month)
+                        .bind(*day)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             pub async fn next_timer_at(&self) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {

@@ -156,3 +156,8 @@ pub const SELECT_OPEN_TASKS_IN_STATE: &str = concat!(
 /// Changes an open task's deadline bookkeeping (pause and resume of its SLA).
 pub const UPDATE_TASK_SLA: &str = "UPDATE tasks SET due_us = $1, paused_us = $2, pause_reason = $3, due_derivation = $4 \
      WHERE id = $5 AND status = 'open'";
+pub const SELECT_TENANT_HOLIDAYS: &str =
+    "SELECT month, day, name FROM tenant_holidays WHERE tenant = $1 ORDER BY month, day";
+pub const DELETE_TENANT_HOLIDAYS: &str = "DELETE FROM tenant_holidays WHERE tenant = $1";
+pub const INSERT_TENANT_HOLIDAY: &str =
+    "INSERT INTO tenant_holidays (tenant, month, day, name) VALUES ($1, $2, $3, $4)";
