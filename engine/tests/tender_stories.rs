@@ -1,0 +1,871 @@
+//! The SUA open tender (`workflows/sua-open-tender` with one `sua-lot-evaluation` child per lot)
+//! driven end to end on the engine, as the programme's training tender: three lots of
+//! € 200.000,00, open procedure above the EU threshold, lot 1 to one bidder, lots 2 and 3 to
+//! another. The clock is the manual one: deadlines are asserted on exact dates.
+
+mod common;
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::{engine, sqlite_db, vars};
+use procedo_engine::definition::Package;
+use procedo_engine::documents::Document;
+use procedo_engine::model::{Actor, Instance, Task};
+use procedo_engine::store::InstanceFilter;
+use procedo_engine::{Engine, ManualClock, TaskQuery};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use uuid::Uuid;
+
+const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
+const TENANT: &str = "provincia-treviso";
+
+fn admin() -> Actor {
+    Actor::new("admin", TENANT, &["admin"])
+}
+fn rup_comune() -> Actor {
+    Actor::new("elena.comune", TENANT, &["rup_comune"])
+}
+fn dirigente() -> Actor {
+    Actor::new("paolo.neri", TENANT, &["dirigente"])
+}
+fn rup() -> Actor {
+    Actor::new("anna.rup", TENANT, &["rup"])
+}
+fn commissione() -> Actor {
+    Actor::new("carla.commissione", TENANT, &["commissione"])
+}
+
+/// An instant in UTC (Rome is UTC+2 in summer, UTC+1 in winter).
+fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, s)
+        .single()
+        .expect("valid")
+}
+
+/// The end of a day in Rome while summer time applies: 23:59:59.999 CEST.
+fn end_of_rome_day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    utc(y, m, d, 21, 59, 59) + chrono::Duration::milliseconds(999)
+}
+
+fn load(name: &str) -> Package {
+    Package::load(&Path::new(WORKFLOWS).join(name)).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
+    let db = sqlite_db();
+    let (engine, clock) = engine(&db).await;
+    for name in ["sua-lot-evaluation", "sua-open-tender"] {
+        engine.deploy(&load(name), &admin()).await.expect("deploys");
+    }
+    (db, engine, clock)
+}
+
+async fn open_tasks(engine: &Engine, instance: Uuid) -> Vec<Task> {
+    let query = TaskQuery {
+        instance: Some(instance),
+        ..TaskQuery::default()
+    };
+    engine.tasks(&admin(), &query).await.expect("tasks")
+}
+
+async fn task(engine: &Engine, instance: Uuid, state: &str) -> Task {
+    let mut tasks = open_tasks(engine, instance).await;
+    assert_eq!(tasks.len(), 1, "one open task expected, got {tasks:?}");
+    let task = tasks.remove(0);
+    assert_eq!(task.state, state, "{task:?}");
+    task
+}
+
+async fn complete(
+    engine: &Engine,
+    actor: &Actor,
+    instance: Uuid,
+    state: &str,
+    action: &str,
+    data: Value,
+) -> Instance {
+    let t = task(engine, instance, state).await;
+    engine
+        .complete(actor, t.id, action, data)
+        .await
+        .unwrap_or_else(|e| panic!("{state}/{action}: {e:?}"))
+}
+
+async fn instance(engine: &Engine, id: Uuid) -> Instance {
+    engine.instance(&admin(), id).await.expect("instance")
+}
+
+async fn fire(engine: &Engine) -> usize {
+    engine.fire_due_timers(100).await.expect("fires")
+}
+
+async fn documents(engine: &Engine, id: Uuid) -> Vec<Document> {
+    engine.documents(&admin(), id).await.expect("documents")
+}
+
+fn doc<'a>(docs: &'a [Document], template: &str) -> &'a Document {
+    docs.iter()
+        .find(|d| d.template == template)
+        .unwrap_or_else(|| {
+            panic!(
+                "no `{template}` among {:?}",
+                docs.iter().map(|d| &d.template).collect::<Vec<_>>()
+            )
+        })
+}
+
+fn assert_contains(document: &Document, expected: &[&str]) {
+    for e in expected {
+        assert!(
+            document.content.contains(e),
+            "`{e}` missing from {}:\n{}",
+            document.template,
+            document.content
+        );
+    }
+}
+
+/// The lot children of a tender, in lot order.
+async fn lots(engine: &Engine, parent: Uuid) -> Vec<Instance> {
+    let filter = InstanceFilter {
+        definition: Some("sua-lot-evaluation".into()),
+        limit: 100,
+        ..InstanceFilter::default()
+    };
+    let mut children: Vec<Instance> = engine
+        .instances(&admin(), &filter)
+        .await
+        .expect("instances")
+        .into_iter()
+        .filter(|i| i.parent.as_ref().is_some_and(|p| p.instance == parent))
+        .collect();
+    children.sort_by_key(|i| i.parent.as_ref().map(|p| p.index));
+    children
+}
+
+const CIG: [&str; 3] = ["A03589F8C6", "A01D5289C5", "B0A1C2D3E4"];
+const ALFA: (&str, &str) = ("Alfa Formazione srl", "12345670488");
+const BETA: (&str, &str) = ("Beta Academy spa", "02111340267");
+
+fn training_tender() -> serde_json::Map<String, Value> {
+    vars(json!({
+        "oggetto": "Servizi di formazione del personale - programma Province & Comuni",
+        "ente_committente": "Comune di Castelfranco Veneto",
+        "convenzione": "Convenzione SUA rep. 112/2025",
+        "tipo": "services",
+        "cup": "G59F19000090007",
+        "rup_comune_nome": "Elena Bassi",
+        "lots": [
+            { "name": "Lotto 1 - Appalti e contratti pubblici", "cig": CIG[0], "base_amount": "200.000,00", "criterio": "oepv" },
+            { "name": "Lotto 2 - Europa e fondi UE", "cig": CIG[1], "base_amount": "200000", "criterio": "oepv" },
+            { "name": "Lotto 3 - Innovazione e digitale", "cig": CIG[2], "base_amount": "200000.00", "criterio": "oepv" },
+        ],
+    }))
+}
+
+/// From the request to the publication task: determina a contrarre and tender documents.
+async fn request_to_publication(engine: &Engine) -> Uuid {
+    let started = engine
+        .start(&rup_comune(), "sua-open-tender", training_tender())
+        .await
+        .expect("the Comune requests the tender");
+    assert_eq!(started.state, "contract_decision");
+    let id = started.id;
+    complete(
+        engine,
+        &dirigente(),
+        id,
+        "contract_decision",
+        "adopt",
+        json!({
+            "determina_contrarre_data": "2026-04-01",
+            "dirigente_nome": "Paolo Neri",
+            "motivazione_lotti": "lotti funzionali per area formativa (art. 58 c.1)",
+            "requisiti": "iscrizione CCIAA; esperienza triennale in formazione per la PA",
+        }),
+    )
+    .await;
+    complete(
+        engine,
+        &rup(),
+        id,
+        "tender_documents",
+        "ready",
+        json!({
+            "rup_sua_nome": "Anna Russo",
+            "piattaforma": "https://appalti.provincia.treviso.it",
+            "durata_contratto": "24 mesi",
+        }),
+    )
+    .await;
+    id
+}
+
+async fn publish(engine: &Engine, id: Uuid, data: Value) -> Instance {
+    complete(engine, &rup(), id, "publication", "published", data).await
+}
+
+/// Notice transmitted on Friday 3 April 2026 with a 4 May deadline; the deadline passes and
+/// the commission is appointed on Tuesday 5 May.
+async fn through_offers_deadline(engine: &Engine, clock: &ManualClock, id: Uuid) {
+    let after = publish(
+        engine,
+        id,
+        json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": "2026-05-04" }),
+    )
+    .await;
+    assert_eq!(after.state, "offers_open");
+    assert_eq!(after.variables["esito_verifica_termine"], json!("conforme"));
+    // The offers window lasts until the end of 4 May in Rome.
+    clock.set(end_of_rome_day(2026, 5, 4) - chrono::Duration::seconds(1));
+    assert_eq!(
+        fire(engine).await,
+        0,
+        "offers still open on the evening of 4 May"
+    );
+    assert_eq!(instance(engine, id).await.state, "offers_open");
+    clock.set(utc(2026, 5, 5, 7, 0, 0));
+    assert_eq!(fire(engine).await, 1);
+    // Art. 93 c.1: the commission is appointed only now, after the deadline.
+    let bad = complete(
+        engine,
+        &dirigente(),
+        id,
+        "appoint_commission",
+        "appoint",
+        json!({
+            "data_nomina_commissione": "2026-05-05",
+            "dirigente_nome": "Paolo Neri",
+            "commissari": [
+                { "nome": "Maria Conti", "qualifica": "dirigente, Provincia di Treviso" },
+                { "nome": "Luca Ferri", "qualifica": "funzionario, Comune di Castelfranco Veneto" },
+                { "nome": "Sara Galli", "qualifica": "funzionaria, Provincia di Treviso" },
+                { "nome": "Ugo Mori", "qualifica": "funzionario, Provincia di Treviso" },
+            ],
+            "dichiarazioni_acquisite": true,
+        }),
+    )
+    .await;
+    assert_eq!(
+        bad.state, "appoint_commission",
+        "an even number of members is sent back"
+    );
+    let after = complete(
+        engine,
+        &dirigente(),
+        id,
+        "appoint_commission",
+        "appoint",
+        json!({
+            "data_nomina_commissione": "2026-05-05",
+            "dirigente_nome": "Paolo Neri",
+            "commissari": [
+                { "nome": "Maria Conti", "qualifica": "dirigente, Provincia di Treviso" },
+                { "nome": "Luca Ferri", "qualifica": "funzionario, Comune di Castelfranco Veneto" },
+                { "nome": "Sara Galli", "qualifica": "funzionaria, Provincia di Treviso" },
+            ],
+            "dichiarazioni_acquisite": true,
+        }),
+    )
+    .await;
+    assert_eq!(after.state, "admin_check");
+}
+
+async fn evaluate(
+    engine: &Engine,
+    lot: Uuid,
+    action: &str,
+    winner: (&str, &str),
+    amount: &str,
+) -> Instance {
+    complete(
+        engine,
+        &commissione(),
+        lot,
+        "evaluation",
+        action,
+        json!({
+            "verbale_data": "2026-05-20",
+            "graduatoria": format!("1. {} - punti 88; 2. altri offerenti", winner.0),
+            "primo_classificato": winner.0,
+            "primo_partita_iva": winner.1,
+            "primo_importo": amount,
+            "primo_punteggio": "88,5",
+        }),
+    )
+    .await
+}
+
+async fn propose(engine: &Engine, lot: Uuid) -> Instance {
+    complete(
+        engine,
+        &rup(),
+        lot,
+        "proposal",
+        "propose",
+        json!({ "proposta_data": "2026-05-25" }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn offers_deadline_is_at_least_30_days_from_transmission_under_reg_1182_71() {
+    let (_db, engine, _clock) = setup().await;
+    let id = request_to_publication(&engine).await;
+    // Transmitted Friday 3 April 2026: day 30 is Sunday 3 May, so the period ends on Monday 4
+    // May. Earlier deadlines are rejected and the publication task opens again.
+    for (deadline, why) in [
+        (
+            "2026-04-30",
+            "respinto: meno di 30 giorni dalla trasmissione (art. 71 c.2)",
+        ),
+        (
+            "2026-05-02",
+            "respinto: la scadenza cade in un giorno non lavorativo",
+        ),
+        (
+            "2026-05-03",
+            "respinto: la scadenza cade in un giorno non lavorativo",
+        ),
+    ] {
+        let after = publish(
+            &engine,
+            id,
+            json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": deadline }),
+        )
+        .await;
+        assert_eq!(after.state, "publication", "{deadline} must be rejected");
+        assert_eq!(
+            after.variables["esito_verifica_termine"],
+            json!(why),
+            "{deadline}"
+        );
+    }
+    assert!(
+        documents(&engine, id)
+            .await
+            .iter()
+            .all(|d| d.template != "bando"),
+        "no notice with a rejected deadline"
+    );
+    // Urgency (art. 71 c.3): 15 days, day 15 is Saturday 18 April -> Monday 20 April. Friday 17
+    // is too early even with urgency.
+    let urgent = json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": "2026-04-17", "urgenza": true, "motivazione_urgenza": "avvio dei corsi entro giugno" });
+    let after = publish(&engine, id, urgent).await;
+    assert_eq!(after.state, "publication");
+    assert_eq!(
+        after.variables["esito_verifica_termine"],
+        json!("respinto: meno di 15 giorni dalla trasmissione (art. 71 c.3)")
+    );
+    let after = publish(
+        &engine,
+        id,
+        json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": "2026-05-04" }),
+    )
+    .await;
+    assert_eq!(
+        after.state, "offers_open",
+        "Monday 4 May 2026 is the first admissible deadline"
+    );
+    let docs = documents(&engine, id).await;
+    assert_contains(
+        doc(&docs, "bando"),
+        &[
+            "Bando di gara n. 1/2026",
+            "03/04/2026",
+            "ore 12:00 del 4 maggio 2026",
+            CIG[2],
+            "€ 200.000,00",
+        ],
+    );
+    assert_contains(
+        doc(&docs, "determina-a-contrarre"),
+        &[
+            "Determina n. 1/2026 del 01/04/2026",
+            "G59F19000090007",
+            CIG[0],
+        ],
+    );
+
+    // Same with urgency: Monday 20 April 2026 is accepted.
+    let other = request_to_publication(&engine).await;
+    let urgent = json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": "2026-04-20", "urgenza": true, "motivazione_urgenza": "avvio dei corsi entro giugno" });
+    assert_eq!(publish(&engine, other, urgent).await.state, "offers_open");
+}
+
+#[tokio::test]
+async fn training_tender_three_lots_from_request_to_contracts() {
+    let (_db, engine, clock) = setup().await;
+    let id = request_to_publication(&engine).await;
+    through_offers_deadline(&engine, &clock, id).await;
+
+    let missing_lot = complete(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-06",
+            "esito_lotti": [
+                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(
+        missing_lot.state, "admin_check",
+        "every lot needs its result"
+    );
+    let after = complete(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-06",
+            "esito_lotti": [
+                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+                { "cig": CIG[2], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(after.state, "evaluate_lots");
+    let children = lots(&engine, id).await;
+    assert_eq!(children.len(), 3, "one evaluation per lot");
+    assert_eq!(children[1].variables["lot"]["cig"], json!(CIG[1]));
+    assert_eq!(children[1].variables["lot"]["offers"], json!(2));
+    assert_eq!(children[1].variables["lot"]["base_amount"], json!("200000"));
+
+    // Lot 1 to Alfa; lot 2 to Beta after an anomaly check; lot 3 to Beta.
+    assert_eq!(
+        evaluate(&engine, children[0].id, "propose", ALFA, "178.500,00")
+            .await
+            .state,
+        "proposal"
+    );
+    assert_eq!(
+        propose(&engine, children[0].id).await.status.label(),
+        "awarded"
+    );
+    let anomaly = evaluate(&engine, children[1].id, "check_anomaly", BETA, "150000").await;
+    assert_eq!(anomaly.state, "anomaly_explanations");
+    let explanations = task(&engine, children[1].id, "anomaly_explanations").await;
+    // Art. 110 c.2: at most 15 days from Tuesday 5 May -> Wednesday 20 May 2026.
+    assert_eq!(explanations.due_at, Some(end_of_rome_day(2026, 5, 20)));
+    complete(
+        &engine,
+        &rup(),
+        children[1].id,
+        "anomaly_explanations",
+        "accept",
+        json!({
+            "giustificazioni_data": "2026-05-12",
+            "esame_esito": "costi del personale docente coerenti con il CCNL",
+        }),
+    )
+    .await;
+    assert_eq!(
+        propose(&engine, children[1].id).await.status.label(),
+        "awarded"
+    );
+    evaluate(&engine, children[2].id, "propose", BETA, "181000.50").await;
+    propose(&engine, children[2].id).await;
+
+    let parent = instance(&engine, id).await;
+    assert_eq!(parent.state, "requirements_check");
+    let outcomes: Vec<&Value> = parent.variables["lot_results"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| &r["outcome"])
+        .collect();
+    assert_eq!(
+        outcomes,
+        [&json!("awarded"), &json!("awarded"), &json!("awarded")]
+    );
+    let lot_docs = documents(&engine, children[1].id).await;
+    assert_contains(
+        doc(&lot_docs, "proposta-aggiudicazione"),
+        &[
+            "Beta Academy spa",
+            "02111340267",
+            "€ 150.000,00",
+            "centocinquantamila/00",
+            "12/05/2026",
+        ],
+    );
+    assert_contains(
+        doc(&lot_docs, "richiesta-giustificazioni"),
+        &["entro 15 giorni", CIG[1]],
+    );
+
+    complete(
+        &engine,
+        &rup(),
+        id,
+        "requirements_check",
+        "verified",
+        json!({ "verifica_requisiti_data": "2026-06-03" }),
+    )
+    .await;
+    clock.set(utc(2026, 6, 8, 8, 0, 0));
+    complete(
+        &engine,
+        &dirigente(),
+        id,
+        "award_decision",
+        "award",
+        json!({ "data_aggiudicazione": "2026-06-08", "dirigente_nome": "Paolo Neri" }),
+    )
+    .await;
+    let comms = task(&engine, id, "communications").await;
+    // Art. 90 c.1: 5 days from Monday 8 June -> Saturday 13 June -> Monday 15 June 2026.
+    assert_eq!(comms.due_at, Some(end_of_rome_day(2026, 6, 15)));
+
+    // Last communication sent Wednesday 10 June 2026.
+    clock.set(utc(2026, 6, 10, 9, 0, 0));
+    let after = complete(
+        &engine,
+        &rup(),
+        id,
+        "communications",
+        "sent",
+        json!({
+            "data_ultima_comunicazione": "2026-06-10",
+            "destinatari": "Alfa Formazione srl, Beta Academy spa e tutti gli offerenti ammessi",
+        }),
+    )
+    .await;
+    assert_eq!(after.state, "standstill");
+    // Art. 18 c.3: 32 days end on Sunday 12 July; with the 1182/71 roll-over (the documented
+    // choice) the stand-still lasts until the end of Monday 13 July 2026.
+    clock.set(end_of_rome_day(2026, 7, 12));
+    assert_eq!(fire(&engine).await, 0);
+    clock.set(utc(2026, 7, 13, 21, 59, 59));
+    assert_eq!(
+        fire(&engine).await,
+        0,
+        "Monday 13 July is still inside the stand-still"
+    );
+    assert_eq!(instance(&engine, id).await.state, "standstill");
+    clock.set(utc(2026, 7, 13, 22, 0, 0)); // 00:00 of Tuesday 14 July in Rome
+    assert_eq!(fire(&engine).await, 1);
+    let contract = task(&engine, id, "contract").await;
+    assert_eq!(contract.role, "rup_comune");
+    // Art. 18 c.2: 60 days from the opening (Tuesday 14 July): Saturday 12 September -> Monday 14.
+    assert_eq!(contract.due_at, Some(end_of_rome_day(2026, 9, 14)));
+
+    clock.set(utc(2026, 7, 20, 9, 0, 0));
+    let done = complete(
+        &engine,
+        &rup_comune(),
+        id,
+        "contract",
+        "sign",
+        json!({
+            "contratti": [
+                { "cig": CIG[0], "data_stipula": "2026-07-20", "repertorio": "rep. 501" },
+                { "cig": CIG[1], "data_stipula": "2026-07-20", "repertorio": "rep. 502" },
+                { "cig": CIG[2], "data_stipula": "2026-07-20", "repertorio": "rep. 503" },
+            ],
+            "forma_contratto": "forma_pubblica",
+        }),
+    )
+    .await;
+    assert_eq!(done.status.label(), "contracted");
+
+    let docs = documents(&engine, id).await;
+    let templates: Vec<&str> = docs.iter().map(|d| d.template.as_str()).collect();
+    assert_eq!(
+        templates,
+        [
+            "determina-a-contrarre",
+            "bando",
+            "disciplinare",
+            "nomina-commissione",
+            "verbale-verifica-amministrativa",
+            "aggiudicazione",
+            "comunicazione-aggiudicazione",
+            "contratto",
+        ]
+    );
+    assert_contains(
+        doc(&docs, "nomina-commissione"),
+        &[
+            "Determina n. 2/2026 del 05/05/2026",
+            "Maria Conti, dirigente, Provincia di Treviso (presidente)",
+            "04/05/2026",
+        ],
+    );
+    assert_contains(
+        doc(&docs, "aggiudicazione"),
+        &[
+            "Determina n. 3/2026 del 08/06/2026",
+            "Alfa Formazione srl",
+            "12345670488",
+            "€ 178.500,00",
+            "Beta Academy spa",
+            "02111340267",
+            "€ 150.000,00",
+            "€ 181.000,50",
+            "03/06/2026",
+        ],
+    );
+    assert!(!doc(&docs, "aggiudicazione").content.contains("deserto"));
+    assert_contains(
+        doc(&docs, "comunicazione-aggiudicazione"),
+        &["10/06/2026", "32 giorni"],
+    );
+    assert_contains(
+        doc(&docs, "contratto"),
+        &[
+            "rep. 503",
+            "20/07/2026",
+            "forma pubblica amministrativa",
+            "centosettantottomilacinquecento/00",
+        ],
+    );
+    assert!(engine.verify(Some(TENANT)).await.expect("verify").ok);
+}
+
+#[tokio::test]
+async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
+    let (_db, engine, clock) = setup().await;
+    let id = request_to_publication(&engine).await;
+    through_offers_deadline(&engine, &clock, id).await;
+
+    // Tuesday 5 May, 10:00: soccorso istruttorio to the only bidder of lot 3, 7 days in the
+    // letter; the task expires at the statutory maximum of 10 days (Friday 15 May).
+    clock.set(utc(2026, 5, 5, 8, 0, 0));
+    let admin_check = task(&engine, id, "admin_check").await;
+    let too_long = engine
+        .complete(
+            &rup(),
+            admin_check.id,
+            "request_integration",
+            json!({
+                "soccorso_operatore": "Gamma Servizi srl",
+                "soccorso_carenze": "garanzia provvisoria non sottoscritta",
+                "soccorso_termine_giorni": 12,
+            }),
+        )
+        .await;
+    assert!(
+        matches!(&too_long, Err(procedo_engine::EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "soccorso_termine_giorni")),
+        "art. 101: at most 10 days, {too_long:?}"
+    );
+    let after = complete(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "request_integration",
+        json!({
+            "soccorso_operatore": "Gamma Servizi srl",
+            "soccorso_carenze": "garanzia provvisoria non sottoscritta",
+            "soccorso_termine_giorni": 7,
+        }),
+    )
+    .await;
+    assert_eq!(after.state, "soccorso");
+    let soccorso = task(&engine, id, "soccorso").await;
+    assert_eq!(soccorso.due_at, Some(end_of_rome_day(2026, 5, 15)));
+    let letter = documents(&engine, id).await;
+    assert_contains(
+        doc(&letter, "richiesta-soccorso"),
+        &["Gamma Servizi srl", "7 giorni"],
+    );
+    clock.set(utc(2026, 5, 15, 21, 59, 0));
+    fire(&engine).await; // the reminder only
+    assert_eq!(instance(&engine, id).await.state, "soccorso");
+    clock.set(utc(2026, 5, 16, 6, 0, 0));
+    assert_eq!(
+        fire(&engine).await,
+        1,
+        "the deadline: exclusion by the system"
+    );
+    let excluded = instance(&engine, id).await;
+    assert_eq!(excluded.state, "exclusion_notice");
+    assert_eq!(excluded.variables["esclusi"], json!(["Gamma Servizi srl"]));
+    let history = engine.history(&admin(), id).await.expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|e| e.body.contains("breach_action") && e.body.contains("exclude"))
+    );
+    let notice = task(&engine, id, "exclusion_notice").await;
+    // Art. 90 c.1 d): 5 days from Saturday 16 May -> Thursday 21 May 2026.
+    assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 5, 21)));
+    assert_contains(
+        doc(&documents(&engine, id).await, "provvedimento-esclusione"),
+        &["Gamma Servizi srl", "escluso"],
+    );
+    complete(
+        &engine,
+        &rup(),
+        id,
+        "exclusion_notice",
+        "sent",
+        json!({ "data_invio": "2026-05-18" }),
+    )
+    .await;
+
+    // Lot 3 has no admitted offer left: deserted at once. Lot 2: its only offer is anomalous
+    // and no explanations come within 15 days: excluded, deserted.
+    complete(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-18",
+            "esito_lotti": [
+                { "cig": CIG[0], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+                { "cig": CIG[1], "offerte_ricevute": 1, "offerte_ammesse": 1 },
+                { "cig": CIG[2], "offerte_ricevute": 1, "offerte_ammesse": 0 },
+            ],
+        }),
+    )
+    .await;
+    let verbale = documents(&engine, id).await;
+    assert_contains(
+        doc(&verbale, "verbale-verifica-amministrativa"),
+        &["Gamma Servizi srl", CIG[2]],
+    );
+    let children = lots(&engine, id).await;
+    assert_eq!(children[2].status.label(), "deserted");
+    assert_eq!(
+        children[2].variables["motivo_deserzione"],
+        json!("nessuna offerta ammessa per il lotto")
+    );
+
+    // Monday 18 May: explanations requested; 15 days end on Tuesday 2 June, Festa della
+    // Repubblica, so the term runs until the end of Wednesday 3 June 2026.
+    clock.set(utc(2026, 5, 18, 8, 0, 0));
+    evaluate(&engine, children[1].id, "check_anomaly", BETA, "99000").await;
+    let explanations = task(&engine, children[1].id, "anomaly_explanations").await;
+    assert_eq!(explanations.due_at, Some(end_of_rome_day(2026, 6, 3)));
+    clock.set(utc(2026, 6, 2, 21, 0, 0));
+    assert_eq!(fire(&engine).await, 1, "the reminder only");
+    clock.set(utc(2026, 6, 3, 21, 59, 59));
+    assert_eq!(
+        fire(&engine).await,
+        0,
+        "Wednesday 3 June is still within the term"
+    );
+    clock.set(utc(2026, 6, 3, 22, 0, 0));
+    assert_eq!(fire(&engine).await, 1);
+    let lot2 = instance(&engine, children[1].id).await;
+    assert_eq!(lot2.status.label(), "deserted");
+    assert_eq!(lot2.variables["offerte_escluse"], json!(1));
+
+    evaluate(&engine, children[0].id, "propose", ALFA, "190000").await;
+    propose(&engine, children[0].id).await;
+    let parent = instance(&engine, id).await;
+    assert_eq!(
+        parent.state, "requirements_check",
+        "one lot awarded: the tender goes on"
+    );
+    complete(
+        &engine,
+        &rup(),
+        id,
+        "requirements_check",
+        "verified",
+        json!({ "verifica_requisiti_data": "2026-06-05" }),
+    )
+    .await;
+    complete(
+        &engine,
+        &dirigente(),
+        id,
+        "award_decision",
+        "award",
+        json!({ "data_aggiudicazione": "2026-06-08", "dirigente_nome": "Paolo Neri" }),
+    )
+    .await;
+    let docs = documents(&engine, id).await;
+    assert_contains(
+        doc(&docs, "aggiudicazione"),
+        &[
+            "Alfa Formazione srl",
+            "lotto deserto: tutte le offerte ammesse sono state escluse",
+            "lotto deserto: nessuna offerta ammessa per il lotto",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn tender_with_every_lot_deserted_ends_deserted() {
+    let (_db, engine, clock) = setup().await;
+    let id = request_to_publication(&engine).await;
+    through_offers_deadline(&engine, &clock, id).await;
+    let after = complete(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-06",
+            "esito_lotti": [
+                { "cig": CIG[0], "offerte_ricevute": 0, "offerte_ammesse": 0 },
+                { "cig": CIG[1], "offerte_ricevute": 1, "offerte_ammesse": 0 },
+                { "cig": CIG[2], "offerte_ricevute": 0, "offerte_ammesse": 0 },
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(after.state, "deserted_notice");
+    let docs = documents(&engine, id).await;
+    assert_contains(
+        doc(&docs, "esito-gara-deserta"),
+        &["nessun lotto", CIG[0], CIG[1], CIG[2]],
+    );
+    let done = complete(
+        &engine,
+        &rup(),
+        id,
+        "deserted_notice",
+        "sent",
+        json!({ "data_invio": "2026-05-07" }),
+    )
+    .await;
+    assert_eq!(done.status.label(), "deserted");
+}
+
+#[tokio::test]
+async fn duplicate_cig_sends_the_request_back_to_the_comune() {
+    let (_db, engine, _clock) = setup().await;
+    let mut request = training_tender();
+    request["lots"][2]["cig"] = json!(CIG[0]);
+    let started = engine
+        .start(&rup_comune(), "sua-open-tender", request)
+        .await
+        .expect("starts");
+    assert_eq!(started.state, "fix_request");
+    let forbidden = engine
+        .start(&rup(), "sua-open-tender", training_tender())
+        .await;
+    assert!(
+        forbidden.is_err(),
+        "only the Comune's RUP requests a tender"
+    );
+    let fixed = complete(
+        &engine,
+        &rup_comune(),
+        started.id,
+        "fix_request",
+        "resubmit",
+        Value::Object(training_tender()),
+    )
+    .await;
+    assert_eq!(fixed.state, "contract_decision");
+}
