@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Print a workflow package as a Mermaid state diagram (several: a Markdown page).
+    Diagram {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Print the JSON Schema of the workflow language or of form files, for editors.
     Schema {
         #[arg(value_parser = ["workflow", "form"])]
@@ -79,6 +84,34 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Validate { paths } = &cli.command {
         return validate(paths);
+    }
+    if let Command::Diagram { paths } = &cli.command {
+        let compiled: Result<Vec<_>, _> = paths
+            .iter()
+            .map(|path| Package::load(path).and_then(|p| p.compile(1)))
+            .collect();
+        return match compiled {
+            Ok(definitions) if definitions.len() == 1 => {
+                print!(
+                    "{}",
+                    procedo_engine::definition::diagram::mermaid(&definitions[0])
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(definitions) => {
+                print!(
+                    "{}",
+                    procedo_engine::definition::diagram::markdown(&definitions)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(diagnostics) => {
+                for d in diagnostics {
+                    println!("{d}");
+                }
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Command::Schema { of } = &cli.command {
         let schema = match of.as_str() {
@@ -118,7 +151,7 @@ fn main() -> ExitCode {
                     },
             } => create_token(&db, &user, &tenant, &roles).await,
             Command::Bench { scenario } => bench::run(scenario).await,
-            Command::Validate { .. } | Command::Schema { .. } => Ok(()),
+            Command::Validate { .. } | Command::Schema { .. } | Command::Diagram { .. } => Ok(()),
         }
     });
     match result {

@@ -36,3 +36,30 @@ fn schemas_reject_unknown_keys_like_the_parser() {
         serde_json::json!(false)
     );
 }
+
+#[test]
+fn the_diagrams_of_the_shipped_workflows_are_current() {
+    let root = format!("{}/../workflows", env!("CARGO_MANIFEST_DIR"));
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("workflows/")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    let definitions: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            procedo_engine::definition::Package::load(d)
+                .and_then(|p| p.compile(1))
+                .expect("valid package")
+        })
+        .collect();
+    let expected = procedo_engine::definition::diagram::markdown(&definitions);
+    let path = format!("{}/../docs/workflows.md", env!("CARGO_MANIFEST_DIR"));
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        published == expected,
+        "docs/workflows.md is stale: run `cargo run -p procedo-api -- diagram workflows/* > docs/workflows.md`"
+    );
+    assert!(published.contains("```mermaid\nstateDiagram-v2\n    [*] --> "));
+}

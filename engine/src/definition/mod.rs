@@ -6,6 +6,7 @@
 //! [`Definition`] or every problem found, each with a location.
 
 mod compile;
+pub mod diagram;
 pub mod document;
 mod form_checks;
 mod package;
