@@ -296,3 +296,65 @@ states:
         ));
     }
 }
+
+#[tokio::test]
+async fn a_deadline_can_count_from_a_recorded_date_with_several_reminders_and_a_wait_states_its_end()
+ {
+    let contract = "\
+id: test-contract
+title: Stipula
+initial: standstill
+states:
+  standstill:
+    wait: { for: 32 giorni, as: fine_standstill }
+    on_timeout: { to: contract }
+  contract:
+    task: { role: rup, due: 60 giorni, due_from: \"vars.data_aggiudicazione\", remind: [P14D, P7D, P2D] }
+    actions:
+      sign: { to: signed }
+  signed: { end: signed }
+";
+    for db in databases().await {
+        let (engine, clock) = engine(&db).await;
+        deploy(&engine, &[contract]).await;
+        let variables = vars(json!({ "data_aggiudicazione": "2026-04-03" }));
+        let instance = engine
+            .start(&clerk(), "test-contract", variables)
+            .await
+            .expect("starts");
+        // 32 days from Friday 3 April 2026 end on Tuesday 5 May (no roll-over needed).
+        assert_eq!(
+            instance.variables["fine_standstill"],
+            json!("2026-05-05T21:59:59.999000Z"),
+            "{}",
+            db.backend
+        );
+        clock.set(
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 5, 6, 8, 0, 0)
+                .single()
+                .expect("instant"),
+        );
+        assert_eq!(engine.fire_due_timers(10).await.expect("fires"), 1);
+        let query = TaskQuery {
+            instance: Some(instance.id),
+            ..TaskQuery::default()
+        };
+        let task = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        // 60 days from the award (3 April, a bare date: the end of that day), not from today:
+        // Tuesday 2 June is a holiday, so the term ends on Wednesday 3 June.
+        assert_eq!(
+            task.due_at.map(|d| d.to_rfc3339()),
+            Some("2026-06-03T21:59:59.999+00:00".into())
+        );
+        clock.set(
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 6, 3, 12, 0, 0)
+                .single()
+                .expect("instant"),
+        );
+        assert_eq!(
+            engine.fire_due_timers(10).await.expect("fires"),
+            3,
+            "three reminders, 14, 7 and 2 days before"
+        );
+    }
+}

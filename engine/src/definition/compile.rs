@@ -540,7 +540,11 @@ impl Checker<'_> {
                 }
             };
             let on_timeout = self.goto(name, "on_timeout", state.on_timeout.as_ref(), doc)?;
-            return Some(Kind::Wait { timer, on_timeout });
+            return Some(Kind::Wait {
+                timer,
+                on_timeout,
+                store_as: wait.store_as.clone(),
+            });
         }
         if let Some(spawn) = &state.spawn {
             if !is_identifier(&spawn.workflow) {
@@ -593,10 +597,32 @@ impl Checker<'_> {
             .due
             .as_ref()
             .and_then(|d| self.duration(&path("due"), d));
-        let remind = task
+        let reminders = task
             .remind
             .as_ref()
-            .and_then(|d| self.duration(&path("remind"), d));
+            .map(|r| r.as_slice().to_vec())
+            .unwrap_or_default();
+        let many = matches!(task.remind, Some(super::document::Reminders::Many(_)));
+        let mut remind = Vec::new();
+        for (i, text) in reminders.iter().enumerate() {
+            let index = i.to_string();
+            let at: Vec<&str> = if many {
+                vec!["states", name, "task", "remind", &index]
+            } else {
+                path("remind").to_vec()
+            };
+            remind.extend(self.duration(&at, text));
+        }
+        let due_from = task
+            .due_from
+            .as_ref()
+            .and_then(|e| self.expr(&path("due_from"), e));
+        if task.due_from.is_some() && task.due.is_none() {
+            self.at_key(
+                &path("due_from"),
+                "`due_from` says when `due` counts from, and `due` is missing",
+            );
+        }
         if task.remind.is_some() && task.due.is_none() {
             self.at_key(
                 &path("remind"),
@@ -637,6 +663,7 @@ impl Checker<'_> {
             assignee,
             form: task.form.clone(),
             due,
+            due_from,
             remind,
             on_breach,
         })

@@ -32,7 +32,9 @@ pub fn mermaid(definition: &Definition) -> String {
                     );
                 }
             }
-            Kind::Wait { on_timeout, timer } => {
+            Kind::Wait {
+                on_timeout, timer, ..
+            } => {
                 let text = match timer {
                     super::WaitTimer::For(d) => format!("dopo {}", d.as_str()),
                     super::WaitTimer::Until(e) => format!("alla data {}", e.source()),

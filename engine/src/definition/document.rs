@@ -113,11 +113,32 @@ pub struct TaskDoc {
     /// SLA: ISO 8601 duration, `N days` or `N working days`.
     #[serde(default)]
     pub due: Option<String>,
-    /// How long before `due` to remind the assignee.
+    /// When `due` is counted from: a CEL expression giving an instant or a date (the award
+    /// date for the contract's 60 days); without it, from when the task opens.
     #[serde(default)]
-    pub remind: Option<String>,
+    pub due_from: Option<String>,
+    /// How long before `due` to remind the assignee: one duration or a list (`[P14D, P7D, P2D]`).
+    #[serde(default)]
+    pub remind: Option<Reminders>,
     #[serde(default)]
     pub on_breach: Option<BreachDoc>,
+}
+
+/// One reminder or several.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Reminders {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Reminders {
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Reminders::One(one) => std::slice::from_ref(one),
+            Reminders::Many(many) => many,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -173,6 +194,10 @@ pub struct WaitDoc {
     /// A CEL expression giving the instant to wait for.
     #[serde(default)]
     pub until: Option<String>,
+    /// A variable that receives the instant the wait ends (for acts that must state it, such
+    /// as the stand-still expiry in the award communication).
+    #[serde(default, rename = "as")]
+    pub store_as: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]

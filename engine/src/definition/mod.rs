@@ -63,7 +63,11 @@ pub enum Kind {
     /// Moves on at once to the first arm whose guard holds.
     Choice(Vec<Arm>),
     /// Waits for a timer, then follows `on_timeout`.
-    Wait { timer: WaitTimer, on_timeout: Goto },
+    Wait {
+        timer: WaitTimer,
+        on_timeout: Goto,
+        store_as: Option<String>,
+    },
     /// Starts one child instance per item and follows `on_done` when all have ended.
     Spawn { spawn: SpawnSpec, on_done: Goto },
     /// Ends the instance with an outcome.
@@ -76,7 +80,10 @@ pub struct TaskSpec {
     pub assignee: Option<Expr>,
     pub form: Option<String>,
     pub due: Option<DurationSpec>,
-    pub remind: Option<DurationSpec>,
+    /// The instant `due` counts from; `None`: when the task opens.
+    pub due_from: Option<Expr>,
+    /// Lead times before `due`, one reminder each.
+    pub remind: Vec<DurationSpec>,
     pub on_breach: Option<Breach>,
 }
 

@@ -4,7 +4,6 @@
 //! at once and may carry the instance further, and an end may complete a parent's join.
 
 use super::{Effect, MachineError, Working};
-use crate::calendar::Calendar;
 use crate::definition::{Arm, Definition, Goto, Kind, SpawnSpec, State, TaskSpec, WaitTimer};
 use crate::expr::{Expr, Scope};
 use crate::model::{Instance, Status, Task, TaskStatus, Timer, TimerKind};
@@ -85,7 +84,9 @@ fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<Stri
     match &state.kind {
         Kind::Task(task) => open_task(work, id, state, task).map(|()| None),
         Kind::Choice(arms) => choose(work, id, arms).map(Some),
-        Kind::Wait { timer, on_timeout } => wait(work, id, state, timer, on_timeout).map(|()| None),
+        Kind::Wait {
+            timer, store_as, ..
+        } => wait(work, id, state, timer, store_as.as_deref()).map(|()| None),
         Kind::Spawn { spawn, on_done } => spawn_children(work, id, spawn, on_done),
         Kind::End { outcome } => end(work, id, outcome).map(|()| None),
     }
@@ -123,10 +124,14 @@ fn open_task(
             actions.push(action.name.clone());
         }
     }
+    let base = match &spec.due_from {
+        Some(expr) => expr.eval_instant(&scope)?,
+        None => now,
+    };
     let deadline = spec
         .due
         .as_ref()
-        .map(|due| work.calendar.deadline(now, due));
+        .map(|due| work.calendar.deadline(base, due));
     let task = Task {
         id: Uuid::now_v7(),
         instance: id,
@@ -148,36 +153,7 @@ fn open_task(
     let note = json!({ "task_opened": { "id": task.id, "role": task.role, "assignee": task.assignee, "due": deadline } });
     work.effect(id, Effect::OpenTask(task), note)?;
     if let Some(deadline) = deadline {
-        let due = Timer {
-            id: Uuid::now_v7(),
-            instance: id,
-            tenant: tenant.clone(),
-            state: state_name.clone(),
-            kind: TimerKind::TaskDue { task: task_id },
-            fire_at: deadline.at,
-        };
-        work.effect(
-            id,
-            Effect::SetTimer(due),
-            json!({ "timer_set": { "kind": "task_due", "at": deadline.at } }),
-        )?;
-        if let Some(at) = remind_at(&work.calendar, spec, deadline.at, now) {
-            {
-                let timer = Timer {
-                    id: Uuid::now_v7(),
-                    instance: id,
-                    tenant,
-                    state: state_name,
-                    kind: TimerKind::TaskRemind { task: task_id },
-                    fire_at: at,
-                };
-                work.effect(
-                    id,
-                    Effect::SetTimer(timer),
-                    json!({ "timer_set": { "kind": "task_remind", "at": at } }),
-                )?;
-            }
-        }
+        set_task_timers(work, id, &tenant, &state_name, task_id, spec, deadline.at)?;
     }
     Ok(())
 }
@@ -210,7 +186,7 @@ fn wait(
     id: Uuid,
     state: &State,
     timer: &WaitTimer,
-    _on_timeout: &Goto,
+    store_as: Option<&str>,
 ) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
     let now = work.now;
@@ -225,6 +201,11 @@ fn wait(
             (at, json!({ "until": expr.source(), "at": at }))
         }
     };
+    if let Some(name) = store_as {
+        work.get_mut(id)?
+            .variables
+            .insert(name.to_string(), json!(crate::timefmt::rfc3339(fire_at)));
+    }
     let tenant = work.get(id)?.tenant.clone();
     let timer = Timer {
         id: Uuid::now_v7(),
@@ -353,15 +334,42 @@ pub fn issue_document(
     work.effect(id, Effect::IssueDocument(document), note)
 }
 
-/// When to remind before a deadline: `remind` is a lead time counted back from `due`.
-pub fn remind_at(
-    calendar: &Calendar,
+/// Sets a task's deadline timer and its reminders (each a lead time counted back from the
+/// deadline; reminders already past are skipped).
+pub fn set_task_timers(
+    work: &mut Working<'_>,
+    id: Uuid,
+    tenant: &str,
+    state: &str,
+    task: Uuid,
     spec: &TaskSpec,
     due: chrono::DateTime<chrono::Utc>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<chrono::DateTime<chrono::Utc>> {
-    let remind = spec.remind.as_ref()?;
-    let lead = calendar.deadline(now, remind).at - now;
-    let at = due - lead;
-    (at > now).then_some(at)
+) -> Result<(), MachineError> {
+    let now = work.now;
+    let timer = |kind, fire_at| Timer {
+        id: Uuid::now_v7(),
+        instance: id,
+        tenant: tenant.to_string(),
+        state: state.to_string(),
+        kind,
+        fire_at,
+    };
+    work.effect(
+        id,
+        Effect::SetTimer(timer(TimerKind::TaskDue { task }, due)),
+        json!({ "timer_set": { "kind": "task_due", "at": due } }),
+    )?;
+    for remind in &spec.remind {
+        let lead = work.calendar.deadline(now, remind).at - now;
+        let at = due - lead;
+        if at > now {
+            let note = json!({ "timer_set": { "kind": "task_remind", "at": at } });
+            work.effect(
+                id,
+                Effect::SetTimer(timer(TimerKind::TaskRemind { task }, at)),
+                note,
+            )?;
+        }
+    }
+    Ok(())
 }

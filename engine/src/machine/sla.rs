@@ -3,9 +3,8 @@
 
 use super::{Effect, MachineError, Working};
 use crate::definition::Kind;
-use crate::model::{Task, TaskStatus, Timer, TimerKind};
+use crate::model::{Task, TaskStatus};
 use serde_json::{Value as Json, json};
-use uuid::Uuid;
 
 /// Checks that the actor may manage the task's deadline and that the task is current.
 fn check(work: &Working<'_>, task: &Task) -> Result<(), MachineError> {
@@ -99,37 +98,20 @@ fn set_timers(
     task: &Task,
     due: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), MachineError> {
-    let id = task.instance;
-    let now = work.now;
-    let definition = work.definition_of(id)?;
-    let spec = match definition.state(&task.state).map(|s| &s.kind) {
-        Some(Kind::Task(spec)) => spec,
-        _ => {
-            return Err(MachineError::Inconsistent(format!(
-                "`{}` is not a task state",
-                task.state
-            )));
-        }
+    let definition = work.definition_of(task.instance)?;
+    let Some(Kind::Task(spec)) = definition.state(&task.state).map(|s| &s.kind) else {
+        return Err(MachineError::Inconsistent(format!(
+            "`{}` is not a task state",
+            task.state
+        )));
     };
-    let timer = |kind, fire_at| Timer {
-        id: Uuid::now_v7(),
-        instance: id,
-        tenant: task.tenant.clone(),
-        state: task.state.clone(),
-        kind,
-        fire_at,
-    };
-    work.effect(
-        id,
-        Effect::SetTimer(timer(TimerKind::TaskDue { task: task.id }, due)),
-        json!({ "timer_set": { "kind": "task_due", "at": due } }),
-    )?;
-    if let Some(at) = super::enter::remind_at(&work.calendar, spec, due, now) {
-        work.effect(
-            id,
-            Effect::SetTimer(timer(TimerKind::TaskRemind { task: task.id }, at)),
-            json!({ "timer_set": { "kind": "task_remind", "at": at } }),
-        )?;
-    }
-    Ok(())
+    super::enter::set_task_timers(
+        work,
+        task.instance,
+        &task.tenant,
+        &task.state,
+        task.id,
+        spec,
+        due,
+    )
 }
