@@ -4,6 +4,7 @@ mod bench;
 mod bench_timers;
 mod http;
 mod serve;
+mod tokens;
 
 use clap::{Parser, Subcommand};
 use procedo_engine::definition::Package;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The default database: a SQLite file in the working directory.
-const DEFAULT_DB: &str = "sqlite:procedo.db";
+pub const DEFAULT_DB: &str = "sqlite:procedo.db";
 
 #[derive(Parser)]
 #[command(
@@ -45,7 +46,7 @@ enum Command {
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
+        command: tokens::TokenCommand,
     },
     /// Print a workflow package as a Mermaid state diagram (several: a Markdown page).
     Diagram {
@@ -61,22 +62,6 @@ enum Command {
     Bench {
         #[command(subcommand)]
         scenario: bench::Scenario,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Create a token; it is printed once, as the last line.
-    Create {
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        tenant: String,
-        /// Comma-separated roles, e.g. `admin`, `auditor`, `rup,supervisor`.
-        #[arg(long, value_delimiter = ',')]
-        roles: Vec<String>,
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DB)]
-        db: String,
     },
 }
 
@@ -141,15 +126,7 @@ fn main() -> ExitCode {
                 listen,
                 workflows,
             } => serve::run(&db, &listen, &workflows).await,
-            Command::Token {
-                command:
-                    TokenCommand::Create {
-                        user,
-                        tenant,
-                        roles,
-                        db,
-                    },
-            } => create_token(&db, &user, &tenant, &roles).await,
+            Command::Token { command } => tokens::run(command).await,
             Command::Bench { scenario } => bench::run(scenario).await,
             Command::Validate { .. } | Command::Schema { .. } | Command::Diagram { .. } => Ok(()),
         }
@@ -182,19 +159,4 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-async fn create_token(db: &str, user: &str, tenant: &str, roles: &[String]) -> Result<(), String> {
-    let store = procedo_engine::store::Store::connect(db)
-        .await
-        .map_err(|e| e.to_string())?;
-    let token = http::auth::create_token(&store, user, tenant, roles, chrono::Utc::now())
-        .await
-        .map_err(|e| e.to_string())?;
-    println!(
-        "token for {user} in tenant {tenant} with roles [{}]:",
-        roles.join(", ")
-    );
-    println!("{token}");
-    Ok(())
 }

@@ -124,6 +124,7 @@ async fn bootstrap_token(engine: &Engine) -> Result<(), String> {
         BOOTSTRAP_TENANT,
         &roles,
         engine.now(),
+        None,
     )
     .await
     .map_err(|e| e.to_string())?;

@@ -524,18 +524,43 @@ impl Engine {
 
     /// Assigns an open task to the actor, who must hold its role.
     pub async fn claim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
-        let task = self.task(actor, task_id).await?;
-        if !actor.has_role(&task.role) {
-            return Err(EngineError::Forbidden(format!(
-                "this task is for the role `{}`",
-                task.role
-            )));
-        }
-        if !self.store.claim_task(task_id, &actor.user).await? {
-            return Err(EngineError::Conflict(
-                "the task is closed or already claimed by someone else".into(),
-            ));
-        }
+        self.on_task(actor, task_id, |task| Command::Assign {
+            task,
+            change: machine::Assignment::Claim,
+        })
+        .await?;
+        self.task(actor, task_id).await
+    }
+
+    /// Gives a claimed task back to its role.
+    pub async fn unclaim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
+        self.on_task(actor, task_id, |task| Command::Assign {
+            task,
+            change: machine::Assignment::Unclaim,
+        })
+        .await?;
+        self.task(actor, task_id).await
+    }
+
+    /// Moves a task to another user and/or role (administrators), with the reason in history.
+    pub async fn reassign(
+        &self,
+        actor: &Actor,
+        task_id: Uuid,
+        assignee: Option<String>,
+        role: Option<String>,
+        reason: &str,
+    ) -> Result<Task> {
+        let change = machine::Assignment::Reassign {
+            assignee,
+            role,
+            reason: reason.to_string(),
+        };
+        self.on_task(actor, task_id, |task| Command::Assign {
+            task,
+            change: change.clone(),
+        })
+        .await?;
         self.task(actor, task_id).await
     }
 

@@ -57,6 +57,21 @@ impl Server {
         self.address = address;
     }
 
+    /// Runs a CLI command against the server's database; returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--db", &self.db])
+            .output()
+            .expect("procedo");
+        assert!(
+            out.status.success(),
+            "procedo {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
     /// Creates a token with the CLI, as an administrator would.
     pub fn token(&self, user: &str, tenant: &str, roles: &str) -> String {
         let out = Command::new(BIN)
@@ -171,6 +186,8 @@ fn nanos() -> u128 {
 }
 
 pub struct Response {
+    /// The status line and headers, as sent.
+    pub head: String,
     pub status: u16,
     pub content_type: String,
     pub body: Value,
@@ -203,6 +220,7 @@ impl Response {
         };
         let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
         Response {
+            head: head.to_string(),
             status,
             content_type,
             body,

@@ -333,3 +333,179 @@ async fn after_a_crash_every_due_timer_fires_once() {
         .await;
     assert_eq!(verified.body["ok"], json!(true));
 }
+
+#[tokio::test]
+async fn an_administrator_manages_tokens_tasks_and_deadlines() {
+    let server = Server::start();
+    let admin = server.admin_token.clone();
+    let rup = server.token("rita", "default", "rup");
+    let soccorso = "\
+id: e2e-soccorso
+title: Verifica amministrativa
+initial: admin_check
+states:
+  admin_check:
+    task: { role: rup, due: 10 giorni, on_breach: { action: exclude } }
+    actions:
+      admit: { to: admitted }
+      exclude: { to: excluded }
+  admitted: { end: admitted }
+  excluded: { end: excluded }
+";
+    let deployed = server
+        .call(
+            "POST",
+            "/api/v1/definitions",
+            Some(&admin),
+            Some(&json!({ "workflow": soccorso })),
+        )
+        .await;
+    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    let started = server
+        .call(
+            "POST",
+            "/api/v1/instances",
+            Some(&rup),
+            Some(&json!({ "definition": "e2e-soccorso" })),
+        )
+        .await;
+    let id = started.body["id"].as_str().expect("id").to_string();
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&rup),
+            None,
+        )
+        .await;
+    let task = tasks.body[0]["id"].as_str().expect("task").to_string();
+    assert_eq!(
+        tasks.body[0]["due"]["rule"],
+        json!("days"),
+        "the deadline shows how it was computed: {}",
+        tasks.body
+    );
+
+    let claimed = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/claim"),
+            Some(&rup),
+            None,
+        )
+        .await;
+    assert_eq!(claimed.body["assignee"], json!("rita"));
+    let paused = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/pause"),
+            Some(&rup),
+            Some(&json!({ "reason": "soccorso istruttorio" })),
+        )
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    assert_eq!(paused.body["pause_reason"], json!("soccorso istruttorio"));
+    let again = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/pause"),
+            Some(&rup),
+            Some(&json!({ "reason": "x" })),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    let resumed = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/resume"),
+            Some(&rup),
+            None,
+        )
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    let refused = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/reassign"),
+            Some(&rup),
+            Some(&json!({ "assignee": "mario", "reason": "ferie" })),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let moved = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/reassign"),
+            Some(&admin),
+            Some(&json!({ "assignee": "mario", "reason": "ferie di Rita" })),
+        )
+        .await;
+    assert_eq!(moved.body["assignee"], json!("mario"), "{}", moved.body);
+    let history = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}/history"),
+            Some(&rup),
+            None,
+        )
+        .await;
+    let kinds: Vec<_> = history
+        .body
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("started"),
+            json!("task_claimed"),
+            json!("sla_paused"),
+            json!("sla_resumed"),
+            json!("task_reassigned")
+        ]
+    );
+    assert_eq!(history.body[4]["data"]["reason"], json!("ferie di Rita"));
+
+    // Tokens: listed without secrets, revoked, refused afterwards.
+    let listed = server.cli(&["token", "list"]);
+    let rita = listed
+        .lines()
+        .find(|l| l.contains(" rita "))
+        .expect("rita's token is listed");
+    assert!(!listed.contains(&rup), "secrets are never listed");
+    let token_id = rita.split_whitespace().next().expect("id");
+    server.cli(&["token", "revoke", token_id]);
+    let revoked = server
+        .call("GET", "/api/v1/tasks?mine=true", Some(&rup), None)
+        .await;
+    assert_eq!(revoked.status, 401);
+    assert!(
+        revoked.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revoked")
+    );
+
+    let calendar = server
+        .call("GET", "/api/v1/calendar?year=2026", Some(&admin), None)
+        .await;
+    assert!(
+        calendar.body["holidays"]
+            .as_array()
+            .expect("holidays")
+            .iter()
+            .any(|h| h["date"] == json!("2026-04-06")),
+        "Easter Monday"
+    );
+    let metrics = server.raw("GET", "/metrics", None, None).await;
+    assert!(
+        metrics
+            .body
+            .as_str()
+            .unwrap_or_default()
+            .contains("procedo_transitions_total")
+    );
+    assert!(metrics.head.to_ascii_lowercase().contains("x-request-id:"));
+}

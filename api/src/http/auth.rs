@@ -14,6 +14,7 @@ pub async fn create_token(
     tenant: &str,
     roles: &[String],
     now: chrono::DateTime<chrono::Utc>,
+    expires: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<String, procedo_engine::store::StoreError> {
     let secret = format!(
         "pk_{}{}",
@@ -27,7 +28,7 @@ pub async fn create_token(
             tenant,
             roles,
             now,
-            None,
+            expires,
         )
         .await?;
     Ok(secret)

@@ -319,6 +319,53 @@ pub async fn tasks(
     Ok(Json(json!(tasks.iter().map(task_json).collect::<Vec<_>>())).into_response())
 }
 
+pub async fn unclaim(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let task = state.engine.unclaim(&actor, id(path)?).await?;
+    Ok(Json(task_json(&task)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignBody {
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    reason: String,
+}
+
+pub async fn reassign(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let id = id(path)?;
+    let body: ReassignBody = json_body(&headers, body)?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a reassignment needs a reason",
+        ));
+    }
+    if body.assignee.is_none() && body.role.is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "say the new `assignee`, the new `role`, or both",
+        ));
+    }
+    let task = state
+        .engine
+        .reassign(&actor, id, body.assignee, body.role, body.reason.trim())
+        .await?;
+    Ok(Json(task_json(&task)).into_response())
+}
+
 pub async fn claim(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -35,6 +35,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/documents/{id}/content", get(document_content))
         .route("/api/v1/tasks", get(tasks))
         .route("/api/v1/tasks/{id}/claim", post(claim))
+        .route("/api/v1/tasks/{id}/unclaim", post(unclaim))
+        .route("/api/v1/tasks/{id}/reassign", post(reassign))
         .route("/api/v1/tasks/{id}/complete", post(complete))
         .route("/api/v1/tasks/{id}/pause", post(pause))
         .route("/api/v1/tasks/{id}/resume", post(resume))
@@ -44,5 +46,41 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(request_log))
         .with_state(state)
+}
+
+/// Gives every request an id (the caller's `x-request-id`, or a new one), logs it with the
+/// method, route, status and duration, and returns it in the response so a user can quote it.
+async fn request_log(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || request.uri().path().to_string(),
+            |p| p.as_str().to_string(),
+        );
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, %route, status, ms, "request failed");
+    } else {
+        tracing::info!(request_id = %id, %method, %route, status, ms, "request");
+    }
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }

@@ -9,11 +9,13 @@
 //! end that completes a parent's join), so one command can touch several instances: each gets
 //! exactly one history event per command.
 
+mod assignment;
 mod commands;
 mod enter;
 mod sla;
 mod working;
 
+pub use assignment::Assignment;
 pub use working::Working;
 
 use crate::definition::Definition;
@@ -58,6 +60,11 @@ pub enum Command {
     ResumeSla {
         task: Task,
     },
+    /// Claims, gives back or reassigns a task.
+    Assign {
+        task: Task,
+        change: Assignment,
+    },
     Cancel {
         reason: String,
     },
@@ -88,6 +95,12 @@ pub enum Effect {
     },
     ReassignTask {
         task: Uuid,
+        role: String,
+    },
+    /// Sets a task's assignee and role; fails the transaction if the task is closed.
+    UpdateTaskAssignment {
+        task: Uuid,
+        assignee: Option<String>,
         role: String,
     },
     /// Suspends or resumes a task's deadline; fails the transaction if the task is closed.
@@ -236,6 +249,7 @@ pub fn transition(
         }
         Command::PauseSla { task, reason } => sla::pause(&mut work, &task, &reason)?,
         Command::ResumeSla { task } => sla::resume(&mut work, &task)?,
+        Command::Assign { task, change } => assignment::assign(&mut work, &task, &change)?,
     }
     Ok(work.finish())
 }

@@ -180,10 +180,6 @@ impl Store {
     pub async fn open_tasks(&self, tenant: &str, filter: &TaskFilter) -> Result<Vec<Task>> {
         dispatch!(self, s => s.open_tasks(tenant, filter).await)
     }
-    /// Sets the task's assignee if it is open and unassigned (or already the same user).
-    pub async fn claim_task(&self, id: Uuid, user: &str) -> Result<bool> {
-        dispatch!(self, s => s.claim_task(id, user).await)
-    }
     pub async fn events(&self, instance: Uuid) -> Result<Vec<StoredEvent>> {
         dispatch!(self, s => s.events(instance).await)
     }
@@ -221,6 +217,14 @@ impl Store {
     }
     pub async fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
         dispatch!(self, s => s.token(hash).await)
+    }
+    /// Tokens (of a tenant, or all), newest last, each with its id and owner.
+    pub async fn tokens(&self, tenant: Option<&str>) -> Result<Vec<(String, TokenRow)>> {
+        dispatch!(self, s => s.tokens(tenant).await)
+    }
+    /// Revokes the token with this id; `false` if there is none (or it was already revoked).
+    pub async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, s => s.revoke_token(id, at).await)
     }
     pub async fn token_count(&self) -> Result<i64> {
         dispatch!(self, s => s.token_count().await)
@@ -400,11 +404,6 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::task!()).collect()
-            }
-
-            pub async fn claim_task(&self, id: uuid::Uuid, user: &str) -> $crate::store::Result<bool> {
-                let done = sqlx::query($crate::store::sql::CLAIM_TASK).bind(user).bind(id).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
             }
 
             pub async fn claim_timers(
@@ -606,6 +605,34 @@ macro_rules! sql_store {
                 .transpose()
             }
 
+            pub async fn tokens(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<(String, $crate::store::TokenRow)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_TOKENS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        let roles: String = r.try_get("roles")?;
+                        Ok((
+                            r.try_get("id")?,
+                            $crate::store::TokenRow {
+                                user: r.try_get("user_name")?,
+                                tenant: r.try_get("tenant")?,
+                                roles: roles.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                                expires_at: r.try_get::<Option<i64>, _>("expires_us")?.map($crate::timefmt::from_db),
+                                revoked_at: r.try_get::<Option<i64>, _>("revoked_us")?.map($crate::timefmt::from_db),
+                            },
+                        ))
+                    })
+                    .collect()
+            }
+
+            pub async fn revoke_token(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
+                let done = sqlx::query($crate::store::sql::REVOKE_TOKEN)
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             pub async fn token_count(&self) -> $crate::store::Result<i64> {
                 Ok(sqlx::query_scalar($crate::store::sql::COUNT_TOKENS).fetch_one(&self.pool).await?)
             }
@@ -776,7 +803,18 @@ macro_rules! sql_store {
                                     Err(e) => return Err(e.into()),
                                 }
                             }
-                            Effect::UpdateTaskSla { task, due_at, paused_at, reason, derivation } => {
+                            Effect::UpdateTaskAssignment { task, assignee, role } => {
+                            let done = sqlx::query($crate::store::sql::ASSIGN_TASK)
+                                .bind(assignee.as_deref())
+                                .bind(role)
+                                .bind(task)
+                                .execute(&mut *tx)
+                                .await?;
+                            if done.rows_affected() != 1 {
+                                return Err(Conflict("the task is no longer open"));
+                            }
+                        }
+                        Effect::UpdateTaskSla { task, due_at, paused_at, reason, derivation } => {
                             let done = sqlx::query($crate::store::sql::UPDATE_TASK_SLA)
                                 .bind(due_at.map(to_db))
                                 .bind(paused_at.map(to_db))

@@ -61,7 +61,8 @@ pub const CLOSE_TASK: &str = "UPDATE tasks SET status = $1, completed_action = $
 pub const CANCEL_OPEN_TASKS: &str = "UPDATE tasks SET status = 'cancelled', closed_us = $1 WHERE instance_id = $2 AND status = 'open'";
 pub const REASSIGN_TASK: &str =
     "UPDATE tasks SET role = $1, assignee = NULL WHERE id = $2 AND status = 'open'";
-pub const CLAIM_TASK: &str = "UPDATE tasks SET assignee = $1 WHERE id = $2 AND status = 'open' AND (assignee IS NULL OR assignee = $1)";
+pub const ASSIGN_TASK: &str =
+    "UPDATE tasks SET assignee = $1, role = $2 WHERE id = $3 AND status = 'open'";
 pub const SELECT_OPEN_TASKS: &str = concat!(
     "SELECT ",
     task_columns!(),
@@ -161,3 +162,9 @@ pub const SELECT_TENANT_HOLIDAYS: &str =
 pub const DELETE_TENANT_HOLIDAYS: &str = "DELETE FROM tenant_holidays WHERE tenant = $1";
 pub const INSERT_TENANT_HOLIDAY: &str =
     "INSERT INTO tenant_holidays (tenant, month, day, name) VALUES ($1, $2, $3, $4)";
+/// Tokens are listed by an id made of the first 16 hex digits of their hash: enough to name
+/// one, useless to authenticate.
+pub const SELECT_TOKENS: &str = "SELECT substr(hash, 1, 16) AS id, user_name, tenant, roles, expires_us, revoked_us, created_us \
+     FROM tokens WHERE ($1 IS NULL OR tenant = $1) ORDER BY created_us";
+pub const REVOKE_TOKEN: &str =
+    "UPDATE tokens SET revoked_us = $1 WHERE substr(hash, 1, 16) = $2 AND revoked_us IS NULL";
