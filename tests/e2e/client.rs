@@ -13,14 +13,16 @@ pub struct Server {
     pub db: String,
     pub admin_token: String,
     child: Child,
-    dir: std::path::PathBuf,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -43,7 +45,19 @@ impl Server {
             db,
             admin_token,
             child,
-            dir,
+            dir: Some(dir),
+        }
+    }
+
+    /// Starts a server on an existing database (another server may share it).
+    pub fn start_on(db: &str) -> Self {
+        let (child, address, admin_token) = spawn(db);
+        Server {
+            address,
+            db: db.to_string(),
+            admin_token,
+            child,
+            dir: None,
         }
     }
 

@@ -509,3 +509,203 @@ states:
     );
     assert!(metrics.head.to_ascii_lowercase().contains("x-request-id:"));
 }
+
+#[path = "../support/testdb.rs"]
+mod testdb;
+
+#[tokio::test]
+async fn two_servers_on_one_postgres_database_let_a_task_be_completed_once() {
+    let Some(db) = testdb::postgres_db().await else {
+        return;
+    };
+    let first = Server::start_on(&db.url);
+    let second = Server::start_on(&db.url);
+    let admin = first.token("admin", "default", "admin");
+    let clerk = first.token("anna", "default", "clerk");
+    let deployed = first
+        .call(
+            "POST",
+            "/api/v1/definitions",
+            Some(&admin),
+            Some(&json!({ "workflow": APPROVAL_CHAIN })),
+        )
+        .await;
+    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    for round in 0..10 {
+        let started = second
+            .call(
+                "POST",
+                "/api/v1/instances",
+                Some(&clerk),
+                Some(&json!({ "definition": "approval-chain", "variables": { "amount": round } })),
+            )
+            .await;
+        assert_eq!(
+            started.status, 201,
+            "the second server sees the deployment: {}",
+            started.body
+        );
+        let id = started.body["id"].as_str().expect("id").to_string();
+        let tasks = first
+            .call(
+                "GET",
+                &format!("/api/v1/tasks?instance={id}"),
+                Some(&clerk),
+                None,
+            )
+            .await;
+        let path = format!(
+            "/api/v1/tasks/{}/complete",
+            tasks.body[0]["id"].as_str().expect("task")
+        );
+        let body = json!({ "action": "done", "data": {} });
+        let (a, b) = tokio::join!(
+            first.call("POST", &path, Some(&clerk), Some(&body)),
+            second.call("POST", &path, Some(&clerk), Some(&body))
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [200, 409],
+            "round {round}: {} / {}",
+            a.body,
+            b.body
+        );
+    }
+    let verified = second
+        .call("GET", "/api/v1/audit/verify", Some(&admin), None)
+        .await;
+    assert_eq!(verified.body["ok"], json!(true));
+}
+
+#[tokio::test]
+async fn every_acknowledged_completion_survives_a_crash() {
+    let mut server = Server::start();
+    let admin = server.admin_token.clone();
+    let clerk = server.token("anna", "default", "clerk");
+    server
+        .call(
+            "POST",
+            "/api/v1/definitions",
+            Some(&admin),
+            Some(&json!({ "workflow": APPROVAL_CHAIN })),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let started = server
+            .call(
+                "POST",
+                "/api/v1/instances",
+                Some(&clerk),
+                Some(&json!({ "definition": "approval-chain", "variables": { "amount": i } })),
+            )
+            .await;
+        ids.push(started.body["id"].as_str().expect("id").to_string());
+    }
+    // A burst of completions from 8 clients; the server is killed in the middle of it.
+    let server_ref = &server;
+    let clerk = clerk.as_str();
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let burst = async {
+        let clients = (0..8).map(|c| {
+            let ids = &ids;
+            let acknowledged = &acknowledged;
+            async move {
+                for id in ids.iter().skip(c).step_by(8).cycle().take(40) {
+                    let tasks = server_ref
+                        .call(
+                            "GET",
+                            &format!("/api/v1/tasks?instance={id}"),
+                            Some(clerk),
+                            None,
+                        )
+                        .await;
+                    let Some(task) = tasks
+                        .body
+                        .as_array()
+                        .and_then(|t| t.first())
+                        .and_then(|t| t["id"].as_str())
+                        .map(str::to_string)
+                    else {
+                        continue;
+                    };
+                    let done = server_ref
+                        .call(
+                            "POST",
+                            &format!("/api/v1/tasks/{task}/complete"),
+                            Some(clerk),
+                            Some(&json!({ "action": "done" })),
+                        )
+                        .await;
+                    if done.status == 200 {
+                        acknowledged.lock().expect("lock").push((id.clone(), task));
+                    }
+                }
+            }
+        });
+        futures_join_all(clients).await;
+    };
+    let killer = async {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    tokio::select! { () = burst => {}, () = killer => {} }
+    server.crash_and_restart();
+    let acknowledged = acknowledged.into_inner().expect("lock");
+    assert!(
+        !acknowledged.is_empty(),
+        "some completions were acknowledged before the crash"
+    );
+    for (instance, task) in &acknowledged {
+        let history = server
+            .call(
+                "GET",
+                &format!("/api/v1/instances/{instance}/history"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        let found = history.body.as_array().expect("events").iter().any(|e| {
+            e["kind"] == json!("task_completed")
+                && e["effects"]
+                    .as_array()
+                    .is_some_and(|fx| fx.iter().any(|f| f["task_completed"] == json!(task)))
+        });
+        assert!(
+            found,
+            "acknowledged completion of task {task} is in the history after the crash"
+        );
+    }
+    let verified = server
+        .call("GET", "/api/v1/audit/verify", Some(&admin), None)
+        .await;
+    assert_eq!(verified.body["ok"], json!(true), "{}", verified.body);
+}
+
+/// Runs futures concurrently on the current task (a minimal `join_all`).
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut pending: Vec<_> = set.iter_mut().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for slot in pending.iter_mut() {
+            if let Some(future) = slot {
+                if future.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    all_done = false;
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
