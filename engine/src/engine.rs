@@ -180,13 +180,11 @@ impl Definitions {
         if let Ok(mut map) = self.by_version.write() {
             map.insert(key, definition.clone());
         }
-        if is_latest {
-            if let Ok(mut latest) = self.latest.write() {
-                let entry = latest
-                    .entry(definition.id.clone())
-                    .or_insert(definition.version);
-                *entry = (*entry).max(definition.version);
-            }
+        if is_latest && let Ok(mut latest) = self.latest.write() {
+            let entry = latest
+                .entry(definition.id.clone())
+                .or_insert(definition.version);
+            *entry = (*entry).max(definition.version);
         }
         definition
     }
@@ -355,10 +353,9 @@ impl Engine {
             .read()
             .ok()
             .and_then(|c| c.get(tenant).cloned())
+            && loaded.elapsed() < std::time::Duration::from_secs(60)
         {
-            if loaded.elapsed() < std::time::Duration::from_secs(60) {
-                return Ok(calendar);
-            }
+            return Ok(calendar);
         }
         let mut calendar = crate::calendar::Calendar::italy();
         for (month, day, name) in self.store.tenant_holidays(tenant).await? {

@@ -796,10 +796,10 @@ impl Checker<'_> {
         let mut reached = HashSet::new();
         let mut queue = VecDeque::from([doc.initial.clone()]);
         while let Some(name) = queue.pop_front() {
-            if let Some(state) = doc.states.get(&name) {
-                if reached.insert(name) {
-                    queue.extend(edges(state));
-                }
+            if let Some(state) = doc.states.get(&name)
+                && reached.insert(name)
+            {
+                queue.extend(edges(state));
             }
         }
         let mut can_end: HashSet<&str> = doc

@@ -159,12 +159,12 @@ fn instant(value: &Json) -> Option<DateTime<Utc>> {
     value.as_str().and_then(crate::timefmt::parse_instant)
 }
 
-handlebars_helper!(euro_helper: |v: Json| decimal(&v).map(italian::euro).unwrap_or_else(|| format!("[importo non valido: {v}]")));
-handlebars_helper!(importo_in_lettere_helper: |v: Json| decimal(&v).map(italian::importo_in_lettere).unwrap_or_else(|| format!("[importo non valido: {v}]")));
-handlebars_helper!(data_helper: |v: Json| date(&v).map(italian::data).unwrap_or_else(|| format!("[data non valida: {v}]")));
-handlebars_helper!(data_estesa_helper: |v: Json| date(&v).map(italian::data_estesa).unwrap_or_else(|| format!("[data non valida: {v}]")));
-handlebars_helper!(ora_helper: |v: Json| instant(&v).map(italian::ora).unwrap_or_else(|| format!("[ora non valida: {v}]")));
-handlebars_helper!(data_ora_helper: |v: Json| instant(&v).map(italian::data_ora).unwrap_or_else(|| format!("[data non valida: {v}]")));
+handlebars_helper!(euro_helper: |v: Json| decimal(v).map(italian::euro).unwrap_or_else(|| format!("[importo non valido: {v}]")));
+handlebars_helper!(importo_in_lettere_helper: |v: Json| decimal(v).map(italian::importo_in_lettere).unwrap_or_else(|| format!("[importo non valido: {v}]")));
+handlebars_helper!(data_helper: |v: Json| date(v).map(italian::data).unwrap_or_else(|| format!("[data non valida: {v}]")));
+handlebars_helper!(data_estesa_helper: |v: Json| date(v).map(italian::data_estesa).unwrap_or_else(|| format!("[data non valida: {v}]")));
+handlebars_helper!(ora_helper: |v: Json| instant(v).map(italian::ora).unwrap_or_else(|| format!("[ora non valida: {v}]")));
+handlebars_helper!(data_ora_helper: |v: Json| instant(v).map(italian::data_ora).unwrap_or_else(|| format!("[data non valida: {v}]")));
 handlebars_helper!(maiuscolo_helper: |s: str| s.to_uppercase());
 
 const PAGE_HEAD: &str = "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\"><style>@page { size: A4; margin: 2.5cm 2cm; } body { font-family: serif; font-size: 12pt; line-height: 1.5; } h1 { font-size: 14pt; text-align: center; }</style></head><body>\n";

@@ -139,12 +139,12 @@ pub fn complete(
             task.role
         )));
     }
-    if let Some(assignee) = &task.assignee {
-        if assignee != &actor.user {
-            return Err(MachineError::Forbidden(format!(
-                "this task is assigned to `{assignee}`"
-            )));
-        }
+    if let Some(assignee) = &task.assignee
+        && assignee != &actor.user
+    {
+        return Err(MachineError::Forbidden(format!(
+            "this task is assigned to `{assignee}`"
+        )));
     }
     let state = definition
         .state(&instance.state)
@@ -332,10 +332,10 @@ pub fn child_ended(
     let remaining = {
         let p = work.get_mut(parent)?;
         let record = json!({ "instance": child, "workflow": definition, "outcome": outcome, "variables": variables });
-        if let Some(Json::Array(slots)) = p.variables.get_mut(&spawn.into) {
-            if let Some(slot) = usize::try_from(index).ok().and_then(|i| slots.get_mut(i)) {
-                *slot = record;
-            }
+        if let Some(Json::Array(slots)) = p.variables.get_mut(&spawn.into)
+            && let Some(slot) = usize::try_from(index).ok().and_then(|i| slots.get_mut(i))
+        {
+            *slot = record;
         }
         p.children_pending -= 1;
         p.children_pending

@@ -306,10 +306,10 @@ pub fn issue_document(
     form: Option<&Map<String, Json>>,
 ) -> Result<(), MachineError> {
     let tenant = work.get(id)?.tenant.clone();
-    let number = match definition.registers.get(template) {
-        Some(register) => Some(work.next_number(&tenant, register)),
-        None => None,
-    };
+    let number = definition
+        .registers
+        .get(template)
+        .map(|register| work.next_number(&tenant, register));
     let instance = work.get(id)?;
     let document = crate::documents::render(
         definition,
