@@ -8,8 +8,6 @@
 
 use crate::definition::{Definition, Package};
 use crate::diagnostic::Diagnostic;
-use crate::documents::Document;
-use crate::history::{self, BrokenLink};
 use crate::machine::{self, Catalog, Command, MachineError};
 use crate::model::{Actor, Instance, Task};
 use crate::store::{InstanceFilter, Store, StoreError, TaskFilter};
@@ -113,45 +111,6 @@ pub struct TaskQuery {
     pub limit: Option<i64>,
 }
 
-/// The outcome of re-checking hash chains and documents.
-#[derive(Debug, Clone, Serialize)]
-pub struct VerifyReport {
-    pub ok: bool,
-    pub instances: usize,
-    pub events: usize,
-    pub documents: usize,
-    pub broken: Vec<BrokenLink>,
-    pub broken_documents: Vec<BrokenDocument>,
-}
-
-/// A stored document that is not what was issued.
-#[derive(Debug, Clone, Serialize)]
-pub struct BrokenDocument {
-    pub id: Uuid,
-    pub instance: Uuid,
-    pub reason: String,
-}
-
-/// The sha256 each document had when it was issued, as the (hash-chained) history recorded it.
-fn documents_in_history(events: &[history::StoredEvent]) -> HashMap<Uuid, String> {
-    let mut out = HashMap::new();
-    for stored in events {
-        let Ok(event) = serde_json::from_str::<history::Event>(&stored.body) else {
-            continue;
-        };
-        for effect in &event.effects {
-            let issued = &effect["document_issued"];
-            if let (Some(id), Some(sha)) = (
-                issued["id"].as_str().and_then(|i| Uuid::parse_str(i).ok()),
-                issued["sha256"].as_str(),
-            ) {
-                out.insert(id, sha.to_string());
-            }
-        }
-    }
-    out
-}
-
 /// Compiled definitions by id and version, loaded from the store on first use.
 #[derive(Default)]
 pub(crate) struct Definitions {
@@ -208,7 +167,7 @@ pub struct Engine {
     /// This process's name as a timer-scheduler worker (leases carry it).
     pub(crate) worker: String,
     pub(crate) metrics: crate::metrics::Metrics,
-    calendars: RwLock<HashMap<String, (std::time::Instant, crate::calendar::Calendar)>>,
+    pub(crate) calendars: RwLock<HashMap<String, (std::time::Instant, crate::calendar::Calendar)>>,
 }
 
 impl Engine {
@@ -330,100 +289,6 @@ impl Engine {
             }
         }
         Ok(())
-    }
-
-    /// What a command for `tenant` needs besides its instances: the tenant's calendar and,
-    /// when acts are numbered, its registers.
-    pub(crate) async fn context(
-        &self,
-        definition: &Definition,
-        tenant: &str,
-    ) -> Result<machine::Context> {
-        Ok(machine::Context {
-            calendar: self.calendar(tenant).await?,
-            registers: self.registers(definition, tenant).await?,
-        })
-    }
-
-    /// The national calendar plus the tenant's own holidays, cached for a minute (a change
-    /// made by another process is seen within that time).
-    pub async fn calendar(&self, tenant: &str) -> Result<crate::calendar::Calendar> {
-        if let Some((loaded, calendar)) = self
-            .calendars
-            .read()
-            .ok()
-            .and_then(|c| c.get(tenant).cloned())
-            && loaded.elapsed() < std::time::Duration::from_secs(60)
-        {
-            return Ok(calendar);
-        }
-        let mut calendar = crate::calendar::Calendar::italy();
-        for (month, day, name) in self.store.tenant_holidays(tenant).await? {
-            let (month, day) = (
-                u32::try_from(month).unwrap_or(0),
-                u32::try_from(day).unwrap_or(0),
-            );
-            calendar = calendar.with_extra_holiday(month, day).map_err(|e| {
-                EngineError::Store(StoreError::Corrupt(format!(
-                    "holiday {day}/{month} ({name}) of {tenant}: {e}"
-                )))
-            })?;
-        }
-        if let Ok(mut cache) = self.calendars.write() {
-            cache.insert(
-                tenant.to_string(),
-                (std::time::Instant::now(), calendar.clone()),
-            );
-        }
-        Ok(calendar)
-    }
-
-    /// Sets the tenant's own holidays (administrators only), replacing the previous ones.
-    pub async fn set_holidays(
-        &self,
-        actor: &Actor,
-        holidays: &[(u32, u32, String)],
-    ) -> Result<crate::calendar::Calendar> {
-        if !actor.has_role("admin") {
-            return Err(EngineError::Forbidden(
-                "setting the calendar needs the `admin` role".into(),
-            ));
-        }
-        let mut calendar = crate::calendar::Calendar::italy();
-        for (month, day, _) in holidays {
-            calendar = calendar
-                .with_extra_holiday(*month, *day)
-                .map_err(|e| EngineError::Rejected(e.to_string()))?;
-        }
-        let rows: Vec<(i64, i64, String)> = holidays
-            .iter()
-            .map(|(m, d, n)| (i64::from(*m), i64::from(*d), n.clone()))
-            .collect();
-        self.store.set_tenant_holidays(&actor.tenant, &rows).await?;
-        if let Ok(mut cache) = self.calendars.write() {
-            cache.remove(&actor.tenant);
-        }
-        Ok(calendar)
-    }
-
-    /// The current numbers of the tenant's registers for this year, when `definition` or a
-    /// workflow it spawns numbers its acts (no query otherwise: the common case).
-    async fn registers(&self, definition: &Definition, tenant: &str) -> Result<machine::Registers> {
-        let numbers = !definition.registers.is_empty()
-            || definition.spawned_workflows().any(|id| {
-                self.definitions
-                    .latest(id)
-                    .is_some_and(|d| !d.registers.is_empty())
-            });
-        if !numbers {
-            return Ok(Default::default());
-        }
-        let year = crate::documents::register_year(self.now());
-        let rows = self.store.registers(tenant, year).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(register, last)| ((tenant.to_string(), register, year), last))
-            .collect())
     }
 
     /// Starts an instance of the latest version of `definition` in the actor's tenant.
@@ -699,82 +564,6 @@ impl Engine {
             out.push(parent);
         }
         Ok(out)
-    }
-
-    /// The instance's history, oldest first, each event with its hash.
-    pub async fn history(&self, actor: &Actor, id: Uuid) -> Result<Vec<history::Sealed>> {
-        self.instance(actor, id).await?;
-        let stored = self.store.events(id).await?;
-        stored
-            .into_iter()
-            .map(|s| {
-                let event: history::Event = serde_json::from_str(&s.body).map_err(|e| {
-                    StoreError::Corrupt(format!("event {} of {}: {e}", s.seq, s.instance))
-                })?;
-                Ok(history::Sealed {
-                    event,
-                    hash: s.hash,
-                    body: s.body,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn documents(&self, actor: &Actor, instance: Uuid) -> Result<Vec<Document>> {
-        self.instance(actor, instance).await?;
-        Ok(self.store.documents(instance).await?)
-    }
-
-    pub async fn document(&self, actor: &Actor, id: Uuid) -> Result<Document> {
-        match self.store.document(id).await? {
-            Some(document) if self.instance(actor, document.instance).await.is_ok() => Ok(document),
-            _ => Err(EngineError::NotFound(format!("document {id}"))),
-        }
-    }
-
-    /// Re-checks every hash chain of a tenant (`None`: all tenants).
-    pub async fn verify(&self, tenant: Option<&str>) -> Result<VerifyReport> {
-        let (heads, events) = self.store.chains(tenant).await?;
-        let mut by_instance: HashMap<Uuid, Vec<history::StoredEvent>> = HashMap::new();
-        let total = events.len();
-        let issued = documents_in_history(&events);
-        for event in events {
-            by_instance.entry(event.instance).or_default().push(event);
-        }
-        let mut broken = Vec::new();
-        for (id, head) in &heads {
-            let events = by_instance.remove(id).unwrap_or_default();
-            if let Err(link) = history::verify_chain(*id, &events, head) {
-                broken.push(link);
-            }
-        }
-        let documents = self.store.all_documents(tenant).await?;
-        let broken_documents: Vec<BrokenDocument> = documents
-            .iter()
-            .filter_map(|d| {
-                let actual = history::sha256_hex(d.content.as_bytes());
-                let reason = if actual != d.sha256 {
-                    "the document's content does not match its sha256"
-                } else if issued.get(&d.id) != Some(&d.sha256) {
-                    "the document's sha256 is not the one recorded in the history"
-                } else {
-                    return None;
-                };
-                Some(BrokenDocument {
-                    id: d.id,
-                    instance: d.instance,
-                    reason: reason.into(),
-                })
-            })
-            .collect();
-        Ok(VerifyReport {
-            ok: broken.is_empty() && broken_documents.is_empty(),
-            instances: heads.len(),
-            events: total,
-            documents: documents.len(),
-            broken,
-            broken_documents,
-        })
     }
 }
 

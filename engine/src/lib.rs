@@ -7,7 +7,9 @@
 //!
 //! This crate knows nothing of HTTP.
 
+mod audit;
 pub mod calendar;
+mod context;
 pub mod definition;
 pub mod diagnostic;
 pub mod documents;
@@ -22,7 +24,6 @@ mod source_map;
 pub mod store;
 pub mod timefmt;
 
-pub use engine::{
-    Clock, Deployed, Engine, EngineError, ManualClock, SystemClock, TaskQuery, VerifyReport,
-};
+pub use audit::{BrokenDocument, VerifyReport};
+pub use engine::{Clock, Deployed, Engine, EngineError, ManualClock, SystemClock, TaskQuery};
 pub use procedo_forms as forms;

@@ -48,3 +48,4 @@ impl PgStore {
 }
 
 super::sql_store!(PgStore);
+super::sql_commit!(PgStore);

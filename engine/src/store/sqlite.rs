@@ -62,3 +62,4 @@ impl SqliteStore {
 }
 
 super::sql_store!(SqliteStore);
+super::sql_commit!(SqliteStore);

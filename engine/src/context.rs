@@ -1,0 +1,104 @@
+//! What a command needs from outside besides its instances: the tenant's legal calendar and
+//! the state of its registers of numbered acts.
+
+use crate::definition::Definition;
+use crate::engine::{Engine, EngineError, Result};
+use crate::machine::{self, Catalog};
+use crate::model::Actor;
+use crate::store::StoreError;
+
+impl Engine {
+    /// What a command for `tenant` needs besides its instances: the tenant's calendar and,
+    /// when acts are numbered, its registers.
+    pub(crate) async fn context(
+        &self,
+        definition: &Definition,
+        tenant: &str,
+    ) -> Result<machine::Context> {
+        Ok(machine::Context {
+            calendar: self.calendar(tenant).await?,
+            registers: self.registers(definition, tenant).await?,
+        })
+    }
+
+    /// The national calendar plus the tenant's own holidays, cached for a minute (a change
+    /// made by another process is seen within that time).
+    pub async fn calendar(&self, tenant: &str) -> Result<crate::calendar::Calendar> {
+        if let Some((loaded, calendar)) = self
+            .calendars
+            .read()
+            .ok()
+            .and_then(|c| c.get(tenant).cloned())
+            && loaded.elapsed() < std::time::Duration::from_secs(60)
+        {
+            return Ok(calendar);
+        }
+        let mut calendar = crate::calendar::Calendar::italy();
+        for (month, day, name) in self.store.tenant_holidays(tenant).await? {
+            let (month, day) = (
+                u32::try_from(month).unwrap_or(0),
+                u32::try_from(day).unwrap_or(0),
+            );
+            calendar = calendar.with_extra_holiday(month, day).map_err(|e| {
+                EngineError::Store(StoreError::Corrupt(format!(
+                    "holiday {day}/{month} ({name}) of {tenant}: {e}"
+                )))
+            })?;
+        }
+        if let Ok(mut cache) = self.calendars.write() {
+            cache.insert(
+                tenant.to_string(),
+                (std::time::Instant::now(), calendar.clone()),
+            );
+        }
+        Ok(calendar)
+    }
+
+    /// Sets the tenant's own holidays (administrators only), replacing the previous ones.
+    pub async fn set_holidays(
+        &self,
+        actor: &Actor,
+        holidays: &[(u32, u32, String)],
+    ) -> Result<crate::calendar::Calendar> {
+        if !actor.has_role("admin") {
+            return Err(EngineError::Forbidden(
+                "setting the calendar needs the `admin` role".into(),
+            ));
+        }
+        let mut calendar = crate::calendar::Calendar::italy();
+        for (month, day, _) in holidays {
+            calendar = calendar
+                .with_extra_holiday(*month, *day)
+                .map_err(|e| EngineError::Rejected(e.to_string()))?;
+        }
+        let rows: Vec<(i64, i64, String)> = holidays
+            .iter()
+            .map(|(m, d, n)| (i64::from(*m), i64::from(*d), n.clone()))
+            .collect();
+        self.store.set_tenant_holidays(&actor.tenant, &rows).await?;
+        if let Ok(mut cache) = self.calendars.write() {
+            cache.remove(&actor.tenant);
+        }
+        Ok(calendar)
+    }
+
+    /// The current numbers of the tenant's registers for this year, when `definition` or a
+    /// workflow it spawns numbers its acts (no query otherwise: the common case).
+    async fn registers(&self, definition: &Definition, tenant: &str) -> Result<machine::Registers> {
+        let numbers = !definition.registers.is_empty()
+            || definition.spawned_workflows().any(|id| {
+                self.definitions
+                    .latest(id)
+                    .is_some_and(|d| !d.registers.is_empty())
+            });
+        if !numbers {
+            return Ok(Default::default());
+        }
+        let year = crate::documents::register_year(self.now());
+        let rows = self.store.registers(tenant, year).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(register, last)| ((tenant.to_string(), register, year), last))
+            .collect())
+    }
+}

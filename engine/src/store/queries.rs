@@ -1,0 +1,338 @@
+//! Reading and maintenance queries of the store, for one backend (see `sql.rs` for why a
+//! macro). Writes that decide something go through `commit.rs`.
+
+/// Implements the store methods for one backend. `$row` converts rows; see [`sql`].
+macro_rules! sql_store {
+    ($store:ty) => {
+        impl $store {
+            pub async fn insert_definition(
+                &self,
+                id: &str,
+                title: &str,
+                package: &$crate::definition::Package,
+                by: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<i64> {
+                let version: i64 = sqlx::query_scalar($crate::store::sql::INSERT_DEFINITION)
+                    .bind(id)
+                    .bind(title)
+                    .bind(sqlx::types::Json(package))
+                    .bind(by)
+                    .bind($crate::timefmt::to_db(at))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(version)
+            }
+
+            pub async fn definition(
+                &self,
+                id: &str,
+                version: Option<i64>,
+            ) -> $crate::store::Result<Option<(i64, $crate::definition::Package)>> {
+                let row = match version {
+                    Some(v) => sqlx::query($crate::store::sql::SELECT_DEFINITION).bind(id).bind(v).fetch_optional(&self.pool).await?,
+                    None => sqlx::query($crate::store::sql::SELECT_LATEST_DEFINITION).bind(id).fetch_optional(&self.pool).await?,
+                };
+                row.map(|r| {
+                    let sqlx::types::Json(package): sqlx::types::Json<$crate::definition::Package> = r.try_get("package")?;
+                    Ok((r.try_get("version")?, package))
+                })
+                .transpose()
+            }
+
+            pub async fn definitions(&self) -> $crate::store::Result<Vec<$crate::store::DefinitionRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DEFINITIONS).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::DefinitionRow {
+                            id: r.try_get("id")?,
+                            version: r.try_get("version")?,
+                            title: r.try_get("title")?,
+                            deployed_by: r.try_get("deployed_by")?,
+                            deployed_at: $crate::timefmt::from_db(r.try_get("deployed_us")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            pub async fn instance(&self, id: uuid::Uuid) -> $crate::store::Result<Option<$crate::model::Instance>> {
+                let row = sqlx::query($crate::store::sql::SELECT_INSTANCE).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::store::rows::instance!()).transpose()
+            }
+
+            pub async fn instances(
+                &self,
+                tenant: &str,
+                filter: &$crate::store::InstanceFilter,
+            ) -> $crate::store::Result<Vec<$crate::model::Instance>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_INSTANCES)
+                    .bind(tenant)
+                    .bind(filter.definition.as_deref())
+                    .bind(filter.status.as_deref())
+                    .bind(filter.state.as_deref())
+                    .bind(filter.limit)
+                    .bind(filter.offset)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::instance!()).collect()
+            }
+
+            pub async fn task(&self, id: uuid::Uuid) -> $crate::store::Result<Option<$crate::model::Task>> {
+                let row = sqlx::query($crate::store::sql::SELECT_TASK).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::store::rows::task!()).transpose()
+            }
+
+            pub async fn open_tasks(
+                &self,
+                tenant: &str,
+                filter: &$crate::store::TaskFilter,
+            ) -> $crate::store::Result<Vec<$crate::model::Task>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_OPEN_TASKS)
+                    .bind(tenant)
+                    .bind(filter.instance)
+                    .bind(filter.assignee.as_deref())
+                    .bind(filter.due_before.map($crate::timefmt::to_db))
+                    .bind(filter.limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::task!()).collect()
+            }
+
+            pub async fn claim_timers(
+                &self,
+                statement: &'static str,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+                worker: &str,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<Vec<$crate::model::Timer>> {
+                let rows = sqlx::query(statement)
+                    .bind($crate::timefmt::to_db(lease_until))
+                    .bind(worker)
+                    .bind($crate::timefmt::to_db(now))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::timer!()).collect()
+            }
+
+            pub async fn leased_instances(
+                &self,
+                worker: &str,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<Vec<$crate::model::Instance>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_LEASED_INSTANCES)
+                    .bind(worker)
+                    .bind($crate::timefmt::to_db(lease_until))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::instance!()).collect()
+            }
+
+            pub async fn replace_schedules(
+                &self,
+                definition: &str,
+                version: i64,
+                tenant: &str,
+                next: &[(String, chrono::DateTime<chrono::Utc>)],
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::sql::DELETE_SCHEDULES).bind(definition).execute(&mut *tx).await?;
+                for (name, at) in next {
+                    sqlx::query($crate::store::sql::INSERT_SCHEDULE)
+                        .bind(definition)
+                        .bind(name)
+                        .bind(version)
+                        .bind(tenant)
+                        .bind($crate::timefmt::to_db(*at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub async fn due_schedules(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::ScheduleRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DUE_SCHEDULES)
+                    .bind($crate::timefmt::to_db(now))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::ScheduleRow {
+                            definition: r.try_get("definition")?,
+                            name: r.try_get("name")?,
+                            version: r.try_get("version")?,
+                            tenant: r.try_get("tenant")?,
+                            next_at: $crate::timefmt::from_db(r.try_get("next_us")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            pub async fn open_tasks_in_state(
+                &self,
+                tenant: &str,
+                definition: &str,
+                state: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::model::Task>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_OPEN_TASKS_IN_STATE)
+                    .bind(tenant)
+                    .bind(definition)
+                    .bind(state)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::task!()).collect()
+            }
+
+            pub async fn tenant_holidays(&self, tenant: &str) -> $crate::store::Result<Vec<(i64, i64, String)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_TENANT_HOLIDAYS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok((r.try_get("month")?, r.try_get("day")?, r.try_get("name")?))).collect()
+            }
+
+            pub async fn set_tenant_holidays(&self, tenant: &str, holidays: &[(i64, i64, String)]) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::sql::DELETE_TENANT_HOLIDAYS).bind(tenant).execute(&mut *tx).await?;
+                for (month, day, name) in holidays {
+                    sqlx::query($crate::store::sql::INSERT_TENANT_HOLIDAY)
+                        .bind(tenant)
+                        .bind(*month)
+                        .bind(*day)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub async fn next_timer_at(&self) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {
+                let next: Option<i64> = sqlx::query_scalar($crate::store::sql::NEXT_TIMER).fetch_one(&self.pool).await?;
+                Ok(next.map($crate::timefmt::from_db))
+            }
+
+            pub async fn events(&self, instance: uuid::Uuid) -> $crate::store::Result<Vec<$crate::history::StoredEvent>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_EVENTS).bind(instance).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::store::rows::event!()).collect()
+            }
+
+            pub async fn chains(
+                &self,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<(Vec<(uuid::Uuid, String)>, Vec<$crate::history::StoredEvent>)> {
+                let heads = sqlx::query($crate::store::sql::SELECT_INSTANCE_HEADS).bind(tenant).fetch_all(&self.pool).await?;
+                let heads = heads
+                    .iter()
+                    .map(|r| Ok((r.try_get("id")?, r.try_get("last_hash")?)))
+                    .collect::<$crate::store::Result<Vec<_>>>()?;
+                let events = sqlx::query($crate::store::sql::SELECT_ALL_EVENTS).bind(tenant).fetch_all(&self.pool).await?;
+                let events = events.iter().map($crate::store::rows::event!()).collect::<$crate::store::Result<Vec<_>>>()?;
+                Ok((heads, events))
+            }
+
+            pub async fn document(&self, id: uuid::Uuid) -> $crate::store::Result<Option<$crate::documents::Document>> {
+                let row = sqlx::query($crate::store::sql::SELECT_DOCUMENT).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::store::rows::document!()).transpose()
+            }
+
+            pub async fn registers(&self, tenant: &str, year: i32) -> $crate::store::Result<Vec<(String, i64)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_REGISTERS)
+                    .bind(tenant)
+                    .bind(i64::from(year))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| Ok((r.try_get("register")?, r.try_get("last")?))).collect()
+            }
+
+            pub async fn all_documents(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<$crate::documents::Document>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_ALL_DOCUMENTS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::store::rows::document!()).collect()
+            }
+
+            pub async fn documents(&self, instance: uuid::Uuid) -> $crate::store::Result<Vec<$crate::documents::Document>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DOCUMENTS).bind(instance).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::store::rows::document!()).collect()
+            }
+
+            pub async fn insert_token(
+                &self,
+                hash: &str,
+                user: &str,
+                tenant: &str,
+                roles: &[String],
+                at: chrono::DateTime<chrono::Utc>,
+                expires: Option<chrono::DateTime<chrono::Utc>>,
+            ) -> $crate::store::Result<()> {
+                sqlx::query($crate::store::sql::INSERT_TOKEN)
+                    .bind(hash)
+                    .bind(user)
+                    .bind(tenant)
+                    .bind(roles.join(","))
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(expires.map($crate::timefmt::to_db))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn token(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::TokenRow>> {
+                let row = sqlx::query($crate::store::sql::SELECT_TOKEN).bind(hash).fetch_optional(&self.pool).await?;
+                row.map(|r| {
+                    let roles: String = r.try_get("roles")?;
+                    Ok($crate::store::TokenRow {
+                        user: r.try_get("user_name")?,
+                        tenant: r.try_get("tenant")?,
+                        roles: roles.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                        expires_at: r.try_get::<Option<i64>, _>("expires_us")?.map($crate::timefmt::from_db),
+                        revoked_at: r.try_get::<Option<i64>, _>("revoked_us")?.map($crate::timefmt::from_db),
+                    })
+                })
+                .transpose()
+            }
+
+            pub async fn tokens(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<(String, $crate::store::TokenRow)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_TOKENS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        let roles: String = r.try_get("roles")?;
+                        Ok((
+                            r.try_get("id")?,
+                            $crate::store::TokenRow {
+                                user: r.try_get("user_name")?,
+                                tenant: r.try_get("tenant")?,
+                                roles: roles.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                                expires_at: r.try_get::<Option<i64>, _>("expires_us")?.map($crate::timefmt::from_db),
+                                revoked_at: r.try_get::<Option<i64>, _>("revoked_us")?.map($crate::timefmt::from_db),
+                            },
+                        ))
+                    })
+                    .collect()
+            }
+
+            pub async fn revoke_token(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
+                let done = sqlx::query($crate::store::sql::REVOKE_TOKEN)
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn token_count(&self) -> $crate::store::Result<i64> {
+                Ok(sqlx::query_scalar($crate::store::sql::COUNT_TOKENS).fetch_one(&self.pool).await?)
+            }
+
+            pub async fn execute_raw(&self, statement: &'static str) -> $crate::store::Result<u64> {
+                Ok(sqlx::query(statement).execute(&self.pool).await?.rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use sql_store;
