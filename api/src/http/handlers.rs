@@ -58,6 +58,18 @@ fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
         .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
 }
 
+/// A reason a person wrote for what they do (kept in the history): it may not be blank.
+fn required_reason<'a>(text: &'a str, what: &str) -> ApiResult<&'a str> {
+    let reason = text.trim();
+    if reason.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{what} needs a reason"),
+        ));
+    }
+    Ok(reason)
+}
+
 fn created(value: Value) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()
 }
@@ -236,7 +248,8 @@ pub async fn cancel(
 ) -> ApiResult {
     let id = id(path)?;
     let body: CancelBody = json_body(&headers, body)?;
-    let instance = state.engine.cancel(&actor, id, &body.reason).await?;
+    let reason = required_reason(&body.reason, "a cancellation")?;
+    let instance = state.engine.cancel(&actor, id, reason).await?;
     Ok(Json(instance_json(&instance)).into_response())
 }
 
@@ -347,12 +360,7 @@ pub async fn reassign(
 ) -> ApiResult {
     let id = id(path)?;
     let body: ReassignBody = json_body(&headers, body)?;
-    if body.reason.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "a reassignment needs a reason",
-        ));
-    }
+    let reason = required_reason(&body.reason, "a reassignment")?;
     if body.assignee.is_none() && body.role.is_none() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -361,7 +369,7 @@ pub async fn reassign(
     }
     let task = state
         .engine
-        .reassign(&actor, id, body.assignee, body.role, body.reason.trim())
+        .reassign(&actor, id, body.assignee, body.role, reason)
         .await?;
     Ok(Json(task_json(&task)).into_response())
 }
@@ -429,16 +437,8 @@ pub async fn pause(
 ) -> ApiResult {
     let id = id(path)?;
     let body: PauseBody = json_body(&headers, body)?;
-    if body.reason.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "a suspension needs a reason",
-        ));
-    }
-    state
-        .engine
-        .pause_sla(&actor, id, body.reason.trim())
-        .await?;
+    let reason = required_reason(&body.reason, "a suspension")?;
+    state.engine.pause_sla(&actor, id, reason).await?;
     Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
 }
 
