@@ -24,6 +24,9 @@ pub enum Scenario {
         /// Concurrent drivers, each on its own instances.
         #[arg(long, default_value_t = 1)]
         clients: usize,
+        /// Drive a server started on a loopback port through HTTP instead of the Rust API.
+        #[arg(long)]
+        http: bool,
     },
     /// N instances whose wait timers fall due within a few seconds; reports the firing rate
     /// and how late timers fired.
@@ -40,7 +43,18 @@ pub enum Scenario {
 
 pub async fn run(scenario: Scenario) -> Result<(), String> {
     match scenario {
-        Scenario::ApprovalChain { n, db, clients } => approval_chain(n, db, clients).await,
+        Scenario::ApprovalChain {
+            n,
+            db,
+            clients,
+            http: true,
+        } => crate::bench_http::run(n, db, clients).await,
+        Scenario::ApprovalChain {
+            n,
+            db,
+            clients,
+            http: false,
+        } => approval_chain(n, db, clients).await,
         Scenario::Timers { n, db, spread_ms } => crate::bench_timers::run(n, db, spread_ms).await,
     }
 }

@@ -1,6 +1,7 @@
 //! `procedo`: serve the API, validate workflow packages, manage tokens, run benchmarks.
 
 mod bench;
+mod bench_http;
 mod bench_timers;
 mod http;
 mod serve;
