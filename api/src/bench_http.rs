@@ -3,73 +3,16 @@
 //! started in this process on a loopback port.
 
 use crate::bench::{peak_rss_mb, remove_scratch, scratch_db};
+use crate::client::Client;
 use crate::http::{AppState, app, auth};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
 use procedo_engine::Engine;
 use procedo_engine::definition::Package;
 use procedo_engine::model::Actor;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WORKFLOW: &str = include_str!("bench/approval-chain.yaml");
-
-/// One client: a connection and the token it authenticates with.
-struct Client {
-    sender: SendRequest<Full<Bytes>>,
-    token: String,
-}
-
-impl Client {
-    async fn connect(address: std::net::SocketAddr, token: String) -> Result<Self, String> {
-        let stream = tokio::net::TcpStream::connect(address)
-            .await
-            .map_err(|e| e.to_string())?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        Ok(Self { sender, token })
-    }
-
-    async fn call(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<(u16, Value), String> {
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "127.0.0.1")
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(payload)))
-            .map_err(|e| e.to_string())?;
-        self.sender.ready().await.map_err(|e| e.to_string())?;
-        let response = self
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok((
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        ))
-    }
-}
 
 pub async fn run(n: usize, db: Option<String>, clients: usize) -> Result<(), String> {
     let (url, scratch) = scratch_db(db);
@@ -107,7 +50,7 @@ pub async fn run(n: usize, db: Option<String>, clients: usize) -> Result<(), Str
         .map(|c| {
             let token = token.clone();
             tokio::spawn(async move {
-                let mut client = Client::connect(address, token).await?;
+                let mut client = Client::connect(&address.to_string(), token).await?;
                 drive(&mut client, (c..n).step_by(clients)).await
             })
         })

@@ -3,7 +3,9 @@
 mod bench;
 mod bench_http;
 mod bench_timers;
+mod client;
 mod http;
+mod remote;
 mod serve;
 mod tokens;
 
@@ -48,6 +50,27 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: tokens::TokenCommand,
+    },
+    /// Deploy workflow packages to a running server.
+    Deploy {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        server: remote::ServerArgs,
+    },
+    /// List instances on a running server.
+    Instances {
+        #[arg(long)]
+        definition: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        server: remote::ServerArgs,
+    },
+    /// List the open tasks of the caller on a running server.
+    Tasks {
+        #[command(flatten)]
+        server: remote::ServerArgs,
     },
     /// Print a workflow package as a Mermaid state diagram (several: a Markdown page).
     Diagram {
@@ -129,6 +152,13 @@ fn main() -> ExitCode {
             } => serve::run(&db, &listen, &workflows).await,
             Command::Token { command } => tokens::run(command).await,
             Command::Bench { scenario } => bench::run(scenario).await,
+            Command::Deploy { paths, server } => remote::deploy(&server, &paths).await,
+            Command::Instances {
+                definition,
+                status,
+                server,
+            } => remote::instances(&server, definition, status).await,
+            Command::Tasks { server } => remote::tasks(&server).await,
             Command::Validate { .. } | Command::Schema { .. } | Command::Diagram { .. } => Ok(()),
         }
     });

@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::{engine, sqlite_db, vars};
 use procedo_engine::definition::Package;
 use procedo_engine::model::{Actor, Instance, Task};
+use procedo_engine::store::InstanceFilter;
 use procedo_engine::{Engine, EngineError, ManualClock, TaskQuery};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -171,8 +172,8 @@ async fn to_submission(engine: &Engine) -> Uuid {
 async fn to_reporting(engine: &Engine, clock: &ManualClock) -> Uuid {
     let id = to_submission(engine).await;
     let submission = task(engine, id, "submission").await;
-    // P30D from Friday 3 April 2026 10:00 in Rome, no roll-over (an ISO duration).
-    assert_eq!(submission.due_at, Some(utc(2026, 5, 3, 8, 0, 0)));
+    // The task is due exactly at the call deadline, 17:00 in Brussels on 17 September 2026.
+    assert_eq!(submission.due_at, Some(utc(2026, 9, 17, 15, 0, 0)));
     clock.set(utc(2026, 9, 10, 9, 0, 0));
     complete(engine, &sape(), id, "submission", "submitted", json!({ "numero_proposta": "101234567", "data_presentazione": "2026-09-10T11:00:00+02:00" })).await;
     clock.set(utc(2027, 2, 1, 9, 0, 0));
@@ -371,6 +372,138 @@ async fn missed_reporting_deadline_escalates_to_the_dirigente() {
         .await
         .expect("the dirigente submits");
     assert_eq!(after.state, "interim_payment");
+}
+
+#[tokio::test]
+async fn the_call_deadline_is_the_task_deadline_with_reminders_14_7_and_2_days_before() {
+    let (_db, engine, clock) = setup().await;
+    let id = to_submission(&engine).await;
+    // Reminders counted back from 17:00 CEST on Thursday 17 September 2026.
+    for (day, what) in [(3, "14 days"), (10, "7 days"), (15, "2 days")] {
+        clock.set(utc(2026, 9, day, 14, 59, 59));
+        assert_eq!(fire(&engine).await, 0, "not yet the reminder {what} before");
+        clock.set(utc(2026, 9, day, 15, 0, 0));
+        assert_eq!(fire(&engine).await, 1, "the reminder {what} before");
+    }
+    // On Tuesday 15 September a receipt dated the next day is refused.
+    let submission = task(&engine, id, "submission").await;
+    let future = engine
+        .complete(
+            &sape(),
+            submission.id,
+            "submitted",
+            json!({ "numero_proposta": "1", "data_presentazione": "2026-09-16T10:00:00+02:00" }),
+        )
+        .await;
+    assert!(
+        matches!(&future, Err(EngineError::Rejected(why)) if why.contains("does not hold")),
+        "a receipt later than now: {future:?}"
+    );
+    clock.set(utc(2026, 9, 17, 14, 59, 59));
+    assert_eq!(fire(&engine).await, 0);
+    clock.set(utc(2026, 9, 17, 15, 0, 0));
+    assert_eq!(fire(&engine).await, 1, "the call deadline");
+    let history = engine.history(&admin(), id).await.expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.body.contains("reminded"))
+            .count(),
+        3
+    );
+    assert!(
+        history
+            .iter()
+            .any(|e| e.body.contains("notified") && e.body.contains("dirigente"))
+    );
+    // The proposal went in at 16:58 (portal receipt) but is recorded after the deadline: what
+    // counts is the receipt, so the submission is still accepted.
+    clock.set(utc(2026, 9, 17, 15, 30, 0));
+    let after = complete(
+        &engine,
+        &sape(),
+        id,
+        "submission",
+        "submitted",
+        json!({ "numero_proposta": "101234567", "data_presentazione": "2026-09-17T16:58:00+02:00" }),
+    )
+    .await;
+    assert_eq!(after.state, "evaluation");
+}
+
+#[tokio::test]
+async fn the_weekly_review_is_started_on_monday_at_eight_and_replaces_the_unreviewed_one() {
+    let (_db, engine, clock) = setup().await;
+    let reviews = || async {
+        let filter = InstanceFilter {
+            definition: Some("eu-grant".into()),
+            limit: 100,
+            ..InstanceFilter::default()
+        };
+        let mut all = engine
+            .instances(&admin(), &filter)
+            .await
+            .expect("instances");
+        all.sort_by_key(|i| i.id);
+        all
+    };
+    // Deployed on Friday 3 April 2026; Monday 6 April at 08:00 in Rome is 06:00 UTC.
+    clock.set(utc(2026, 4, 6, 5, 58, 0));
+    assert_eq!(engine.fire_due_schedules().await.expect("fires"), 0);
+    clock.set(utc(2026, 4, 6, 6, 0, 0));
+    assert_eq!(
+        engine.fire_due_schedules().await.expect("fires"),
+        2,
+        "the closing of stale reviews (nothing to close) and the start"
+    );
+    let first = reviews().await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].state, "call_scouting");
+    assert_eq!(
+        task(&engine, first[0].id, "call_scouting").await.role,
+        "sape"
+    );
+
+    // The next Monday the unreviewed one is closed by the system and a new review starts.
+    clock.set(utc(2026, 4, 13, 6, 0, 0));
+    assert_eq!(engine.fire_due_schedules().await.expect("fires"), 2);
+    let both = reviews().await;
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[0].status.label(), "not_reviewed");
+    assert_eq!(both[1].state, "call_scouting");
+
+    // Started without a Comune: proposing a call needs one.
+    let second = both[1].id;
+    let call = json!({
+        "programma": "LIFE",
+        "codice_bando": "LIFE-2026-CET",
+        "titolo_bando": "Clean energy transition",
+        "scadenza_bando": "2026-09-22T17:00:00+02:00",
+    });
+    let review = task(&engine, second, "call_scouting").await;
+    let refused = engine
+        .complete(&sape(), review.id, "candidate", call.clone())
+        .await;
+    assert!(
+        matches!(&refused, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "ente_beneficiario")),
+        "{refused:?}"
+    );
+    let mut with_comune = call;
+    with_comune["ente_beneficiario"] = json!("Comune di Rovato");
+    let after = complete(
+        &engine,
+        &sape(),
+        second,
+        "call_scouting",
+        "candidate",
+        with_comune,
+    )
+    .await;
+    assert_eq!(after.state, "go_no_go");
+    assert_eq!(
+        after.variables["ente_beneficiario"],
+        json!("Comune di Rovato")
+    );
 }
 
 #[tokio::test]

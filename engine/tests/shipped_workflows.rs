@@ -523,7 +523,9 @@ async fn adopt_and_sign(engine: &Engine, instance: Uuid) {
     );
     let task = open_task(engine, &rup(), instance).await;
     let due = task.due_at.expect("30-day deadline (art. 55 c.1)");
-    assert!(due - engine.now() >= chrono::Duration::days(30), "{due}");
+    // 30 days from the determina of Friday 10 April 2026 (`due_from`), not from when the task
+    // opens: Sunday 10 May, so the end of Monday 11 May in Rome.
+    assert_eq!(due.to_rfc3339(), "2026-05-11T21:59:59.999+00:00");
     let data = json!({ "stipula_data": "2026-04-20", "stipula_forma": "corrispondenza", "repertorio": "PEC prot. 4567" });
     let done = engine
         .complete(&rup(), task.id, "sign", data)

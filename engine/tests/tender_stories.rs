@@ -297,6 +297,36 @@ async fn evaluate(
     .await
 }
 
+/// The commission asks the first-ranked bidder to explain its offer (art. 110 c.2): the
+/// request date and the last day of the term are written in the letter.
+async fn check_anomaly(
+    engine: &Engine,
+    lot: Uuid,
+    winner: (&str, &str),
+    amount: &str,
+    requested: &str,
+    term: &str,
+) -> Instance {
+    complete(
+        engine,
+        &commissione(),
+        lot,
+        "evaluation",
+        "check_anomaly",
+        json!({
+            "verbale_data": requested,
+            "graduatoria": format!("1. {} - punti 88; 2. altri offerenti", winner.0),
+            "primo_classificato": winner.0,
+            "primo_partita_iva": winner.1,
+            "primo_importo": amount,
+            "primo_punteggio": "88,5",
+            "giustificazioni_data_richiesta": requested,
+            "giustificazioni_scadenza": term,
+        }),
+    )
+    .await
+}
+
 async fn propose(engine: &Engine, lot: Uuid) -> Instance {
     complete(
         engine,
@@ -453,10 +483,35 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         propose(&engine, children[0].id).await.status.label(),
         "awarded"
     );
-    let anomaly = evaluate(&engine, children[1].id, "check_anomaly", BETA, "150000").await;
+    // Art. 110 c.2: at most 15 days from the request of Tuesday 5 May, so Thursday 21 May is
+    // refused and nothing is issued; Wednesday 20 May is the longest term.
+    let too_long = check_anomaly(
+        &engine,
+        children[1].id,
+        BETA,
+        "150000",
+        "2026-05-05",
+        "2026-05-21",
+    )
+    .await;
+    assert_eq!(too_long.state, "evaluation");
+    assert_eq!(
+        too_long.variables["esito_verifica_termine"],
+        json!("respinto: termine superiore a 15 giorni dalla richiesta (art. 110 c.2)")
+    );
+    assert!(documents(&engine, children[1].id).await.is_empty());
+    let anomaly = check_anomaly(
+        &engine,
+        children[1].id,
+        BETA,
+        "150000",
+        "2026-05-05",
+        "2026-05-20",
+    )
+    .await;
     assert_eq!(anomaly.state, "anomaly_explanations");
     let explanations = task(&engine, children[1].id, "anomaly_explanations").await;
-    // Art. 110 c.2: at most 15 days from Tuesday 5 May -> Wednesday 20 May 2026.
+    // The task ends with the term written in the letter: the end of Wednesday 20 May 2026.
     assert_eq!(explanations.due_at, Some(end_of_rome_day(2026, 5, 20)));
     complete(
         &engine,
@@ -502,7 +557,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     );
     assert_contains(
         doc(&lot_docs, "richiesta-giustificazioni"),
-        &["entro 15 giorni", CIG[1]],
+        &["entro il 20 maggio 2026", CIG[1], "5 maggio 2026"],
     );
 
     complete(
@@ -528,23 +583,62 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     // Art. 90 c.1: 5 days from Monday 8 June -> Saturday 13 June -> Monday 15 June 2026.
     assert_eq!(comms.due_at, Some(end_of_rome_day(2026, 6, 15)));
 
-    // Last communication sent Wednesday 10 June 2026.
+    // Last communication sent Wednesday 10 June 2026. Art. 18 c.3: 32 days end on Sunday 12
+    // July; with the 1182/71 roll-over (the documented choice) the stand-still lasts until the
+    // end of Monday 13 July 2026, the date the communications must state. A wrong date sends
+    // the task back and no communication is issued.
     clock.set(utc(2026, 6, 10, 9, 0, 0));
+    let communications = |expiry: &str| {
+        json!({
+            "data_ultima_comunicazione": "2026-06-10",
+            "scadenza_standstill": expiry,
+            "destinatari": "Alfa Formazione srl, Beta Academy spa e tutti gli offerenti ammessi",
+        })
+    };
+    for (expiry, why) in [
+        (
+            "2026-07-12",
+            "respinto: la scadenza del termine dilatorio cade in un giorno non lavorativo",
+        ),
+        (
+            "2026-07-10",
+            "respinto: meno di 32 giorni dalla data di invio delle comunicazioni (art. 18 c.3)",
+        ),
+    ] {
+        let back = complete(
+            &engine,
+            &rup(),
+            id,
+            "communications",
+            "sent",
+            communications(expiry),
+        )
+        .await;
+        assert_eq!(back.state, "communications", "{expiry} must be refused");
+        assert_eq!(back.variables["esito_verifica_standstill"], json!(why));
+    }
+    assert!(
+        documents(&engine, id)
+            .await
+            .iter()
+            .all(|d| d.template != "comunicazione-aggiudicazione"),
+        "no communication with a wrong stand-still date"
+    );
     let after = complete(
         &engine,
         &rup(),
         id,
         "communications",
         "sent",
-        json!({
-            "data_ultima_comunicazione": "2026-06-10",
-            "destinatari": "Alfa Formazione srl, Beta Academy spa e tutti gli offerenti ammessi",
-        }),
+        communications("2026-07-13"),
     )
     .await;
     assert_eq!(after.state, "standstill");
-    // Art. 18 c.3: 32 days end on Sunday 12 July; with the 1182/71 roll-over (the documented
-    // choice) the stand-still lasts until the end of Monday 13 July 2026.
+    // The engine's own count from the recording of the sending, stored by the wait.
+    assert_eq!(
+        after.variables["fine_standstill"],
+        json!("2026-07-13T21:59:59.999000Z")
+    );
     clock.set(end_of_rome_day(2026, 7, 12));
     assert_eq!(fire(&engine).await, 0);
     clock.set(utc(2026, 7, 13, 21, 59, 59));
@@ -556,10 +650,17 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     assert_eq!(instance(&engine, id).await.state, "standstill");
     clock.set(utc(2026, 7, 13, 22, 0, 0)); // 00:00 of Tuesday 14 July in Rome
     assert_eq!(fire(&engine).await, 1);
+    assert_eq!(instance(&engine, id).await.state, "standstill_communicated");
+    assert_eq!(
+        fire(&engine).await,
+        1,
+        "the communicated expiry (end of 13 July) has passed too"
+    );
     let contract = task(&engine, id, "contract").await;
     assert_eq!(contract.role, "rup_comune");
-    // Art. 18 c.2: 60 days from the opening (Tuesday 14 July): Saturday 12 September -> Monday 14.
-    assert_eq!(contract.due_at, Some(end_of_rome_day(2026, 9, 14)));
+    // Art. 18 c.2: 60 days from the award (Monday 8 June), not from the end of the stand-still:
+    // Friday 7 August 2026.
+    assert_eq!(contract.due_at, Some(end_of_rome_day(2026, 8, 7)));
 
     clock.set(utc(2026, 7, 20, 9, 0, 0));
     let done = complete(
@@ -592,6 +693,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
             "verbale-verifica-amministrativa",
             "aggiudicazione",
             "comunicazione-aggiudicazione",
+            "attestazione-termine-dilatorio",
             "contratto",
         ]
     );
@@ -620,13 +722,23 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     assert!(!doc(&docs, "aggiudicazione").content.contains("deserto"));
     assert_contains(
         doc(&docs, "comunicazione-aggiudicazione"),
-        &["10/06/2026", "32 giorni"],
+        &["10/06/2026", "32 giorni", "13 luglio 2026"],
+    );
+    assert_contains(
+        doc(&docs, "attestazione-termine-dilatorio"),
+        &[
+            "10/06/2026",
+            "scadenza il 13/07/2026",
+            "è scaduto il 13/07/2026",
+            "08/06/2026",
+        ],
     );
     assert_contains(
         doc(&docs, "contratto"),
         &[
             "rep. 503",
             "20/07/2026",
+            "scaduto il 13/07/2026",
             "forma pubblica amministrativa",
             "centosettantottomilacinquecento/00",
         ],
@@ -640,51 +752,74 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
     let id = request_to_publication(&engine).await;
     through_offers_deadline(&engine, &clock, id).await;
 
-    // Tuesday 5 May, 10:00: soccorso istruttorio to the only bidder of lot 3, 7 days in the
-    // letter; the task expires at the statutory maximum of 10 days (Friday 15 May).
+    // Tuesday 5 May, 10:00: soccorso istruttorio to the only bidder of lot 3. Art. 101 c.1:
+    // the term is 5 to 10 days from the request; out of range it is refused, the administrative
+    // check reopens and no letter is issued. 7 days: Tuesday 12 May.
     clock.set(utc(2026, 5, 5, 8, 0, 0));
-    let admin_check = task(&engine, id, "admin_check").await;
-    let too_long = engine
-        .complete(
+    let request = |term: &str| {
+        json!({
+            "soccorso_operatore": "Gamma Servizi srl",
+            "soccorso_carenze": "garanzia provvisoria non sottoscritta",
+            "soccorso_data_richiesta": "2026-05-05",
+            "soccorso_scadenza": term,
+        })
+    };
+    for (term, why) in [
+        (
+            "2026-05-18",
+            "respinto: termine superiore a 10 giorni dalla richiesta (art. 101 c.1)",
+        ),
+        (
+            "2026-05-08",
+            "respinto: termine inferiore a 5 giorni dalla richiesta (art. 101 c.1)",
+        ),
+    ] {
+        let back = complete(
+            &engine,
             &rup(),
-            admin_check.id,
+            id,
+            "admin_check",
             "request_integration",
-            json!({
-                "soccorso_operatore": "Gamma Servizi srl",
-                "soccorso_carenze": "garanzia provvisoria non sottoscritta",
-                "soccorso_termine_giorni": 12,
-            }),
+            request(term),
         )
         .await;
-    assert!(
-        matches!(&too_long, Err(procedo_engine::EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "soccorso_termine_giorni")),
-        "art. 101: at most 10 days, {too_long:?}"
-    );
+        assert_eq!(back.state, "admin_check", "{term} must be refused");
+        assert_eq!(back.variables["esito_verifica_soccorso"], json!(why));
+    }
     let after = complete(
         &engine,
         &rup(),
         id,
         "admin_check",
         "request_integration",
-        json!({
-            "soccorso_operatore": "Gamma Servizi srl",
-            "soccorso_carenze": "garanzia provvisoria non sottoscritta",
-            "soccorso_termine_giorni": 7,
-        }),
+        request("2026-05-12"),
     )
     .await;
     assert_eq!(after.state, "soccorso");
     let soccorso = task(&engine, id, "soccorso").await;
-    assert_eq!(soccorso.due_at, Some(end_of_rome_day(2026, 5, 15)));
+    // The task ends with the term of the letter, not at the statutory maximum.
+    assert_eq!(soccorso.due_at, Some(end_of_rome_day(2026, 5, 12)));
     let letter = documents(&engine, id).await;
+    assert_eq!(
+        letter
+            .iter()
+            .filter(|d| d.template == "richiesta-soccorso")
+            .count(),
+        1,
+        "one letter, with the accepted term"
+    );
     assert_contains(
         doc(&letter, "richiesta-soccorso"),
-        &["Gamma Servizi srl", "7 giorni"],
+        &[
+            "Gamma Servizi srl",
+            "il termine del <strong>12 maggio 2026</strong>",
+        ],
     );
-    clock.set(utc(2026, 5, 15, 21, 59, 0));
-    fire(&engine).await; // the reminder only
+    // Reminder two days before (Sunday 10 May, end of day); the term runs to the end of 12 May.
+    clock.set(utc(2026, 5, 12, 21, 59, 0));
+    assert_eq!(fire(&engine).await, 1, "the reminder only");
     assert_eq!(instance(&engine, id).await.state, "soccorso");
-    clock.set(utc(2026, 5, 16, 6, 0, 0));
+    clock.set(utc(2026, 5, 13, 6, 0, 0));
     assert_eq!(
         fire(&engine).await,
         1,
@@ -700,11 +835,11 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
             .any(|e| e.body.contains("breach_action") && e.body.contains("exclude"))
     );
     let notice = task(&engine, id, "exclusion_notice").await;
-    // Art. 90 c.1 d): 5 days from Saturday 16 May -> Thursday 21 May 2026.
-    assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 5, 21)));
+    // Art. 90 c.1 d): 5 days from Wednesday 13 May -> Monday 18 May 2026.
+    assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 5, 18)));
     assert_contains(
         doc(&documents(&engine, id).await, "provvedimento-esclusione"),
-        &["Gamma Servizi srl", "escluso"],
+        &["Gamma Servizi srl", "escluso", "entro il 12/05/2026"],
     );
     complete(
         &engine,
@@ -746,10 +881,18 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
         json!("nessuna offerta ammessa per il lotto")
     );
 
-    // Monday 18 May: explanations requested; 15 days end on Tuesday 2 June, Festa della
-    // Repubblica, so the term runs until the end of Wednesday 3 June 2026.
+    // Monday 18 May: explanations requested with the longest term, 15 days: Tuesday 2 June,
+    // Festa della Repubblica, so the term runs until the end of Wednesday 3 June 2026.
     clock.set(utc(2026, 5, 18, 8, 0, 0));
-    evaluate(&engine, children[1].id, "check_anomaly", BETA, "99000").await;
+    check_anomaly(
+        &engine,
+        children[1].id,
+        BETA,
+        "99000",
+        "2026-05-18",
+        "2026-06-02",
+    )
+    .await;
     let explanations = task(&engine, children[1].id, "anomaly_explanations").await;
     assert_eq!(explanations.due_at, Some(end_of_rome_day(2026, 6, 3)));
     clock.set(utc(2026, 6, 2, 21, 0, 0));

@@ -709,3 +709,44 @@ async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Ite
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_administrator_deploys_from_the_command_line_and_lists_work() {
+    let server = Server::start();
+    let address = format!("http://{}", server.address);
+    let package = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../workflows/training-enrolment"
+    );
+    let run = |args: &[&str], token: &str| {
+        std::process::Command::new(client::BIN)
+            .args(args)
+            .args(["--server", &address, "--token", token])
+            .output()
+            .expect("procedo")
+    };
+    let deployed = run(&["deploy", package], &server.admin_token);
+    assert!(
+        deployed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&deployed.stdout).trim(),
+        "deployed training-enrolment version 2"
+    );
+    let clerk = server.token("anna", "default", "clerk");
+    let refused = run(&["deploy", package], &clerk);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("HTTP 403"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let listed = run(&["tasks"], &clerk);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+}

@@ -66,10 +66,13 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
             .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{next}`")))?;
         work.get_mut(id)?.state = state.name.clone();
         work.note(id, json!({ "entered": state.name }))?;
+        // The state acts first, so its documents can state what it decided (a wait's end,
+        // a choice's assignments, an end's outcome).
+        let following = arrive(work, id, state)?;
         for template in &state.documents {
             issue_document(work, id, &definition, template, None)?;
         }
-        match arrive(work, id, state)? {
+        match following {
             Some(following) => next = following,
             None => return Ok(()),
         }
