@@ -43,6 +43,11 @@ impl Actor {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+
+    /// An auditor and nothing else: reads everything of the tenant, changes nothing.
+    pub fn is_read_only(&self) -> bool {
+        !self.system && !self.roles.is_empty() && self.roles.iter().all(|r| r == "auditor")
+    }
 }
 
 /// Where an instance is in its life.

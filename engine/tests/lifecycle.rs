@@ -563,3 +563,42 @@ async fn cancelling_closes_open_tasks_and_needs_an_admin() {
         assert!(engine.verify(None).await.expect("verify").ok);
     }
 }
+
+#[tokio::test]
+async fn an_auditor_reads_everything_of_the_tenant_and_changes_nothing() {
+    let db = sqlite_db();
+    let (engine, _) = engine(&db).await;
+    deploy(&engine, &[APPROVAL_CHAIN]).await;
+    let instance = engine
+        .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+        .await
+        .expect("starts");
+    let auditor = procedo_engine::model::Actor::new("ugo", "provincia-treviso", &["auditor"]);
+    assert_eq!(
+        engine
+            .history(&auditor, instance.id)
+            .await
+            .expect("reads history")
+            .len(),
+        1
+    );
+    let task = open_task(&engine, instance.id).await;
+    assert!(matches!(
+        engine.complete(&auditor, task.id, "done", json!({})).await,
+        Err(EngineError::Forbidden(_))
+    ));
+    assert!(matches!(
+        engine
+            .start(&auditor, "approval-chain", vars(json!({ "amount": 1 })))
+            .await,
+        Err(EngineError::Forbidden(_))
+    ));
+    assert!(matches!(
+        engine.cancel(&auditor, instance.id, "no").await,
+        Err(EngineError::Forbidden(_))
+    ));
+    assert!(matches!(
+        engine.claim(&auditor, task.id).await,
+        Err(EngineError::Forbidden(_))
+    ));
+}

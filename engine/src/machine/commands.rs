@@ -20,6 +20,11 @@ pub fn start(
 ) -> Result<(), MachineError> {
     let definition = work.latest(definition)?;
     let actor = work.actor;
+    if actor.is_read_only() {
+        return Err(MachineError::Forbidden(
+            "auditors read; they do not start procedures".into(),
+        ));
+    }
     if !actor.system
         && !definition.start.roles.is_empty()
         && !definition.start.roles.iter().any(|r| actor.has_role(r))
