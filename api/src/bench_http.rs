@@ -34,15 +34,8 @@ pub async fn run(n: usize, db: Option<String>, clients: usize) -> Result<(), Str
         .await
         .map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(
-        axum::serve(
-            listener,
-            app(AppState {
-                engine: engine.clone(),
-            }),
-        )
-        .into_future(),
-    );
+    let server =
+        tokio::spawn(axum::serve(listener, app(AppState::new(engine.clone()))).into_future());
 
     let clients = clients.clamp(1, n.max(1));
     let started = Instant::now();

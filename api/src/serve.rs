@@ -34,7 +34,7 @@ pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String>
     let scheduler = engine.clone();
     let timers =
         tokio::spawn(async move { scheduler.run_scheduler(500, Duration::from_secs(1)).await });
-    let router = app(AppState { engine });
+    let router = app(AppState::new(engine));
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await;

@@ -58,6 +58,18 @@ fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
         .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
 }
 
+/// An optional instant from a query string: RFC 3339, or a date (its end, in Rome).
+fn instant(name: &str, text: Option<&str>) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    text.map(|t| {
+        procedo_engine::timefmt::parse_instant(t).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`{name}` must be a date (YYYY-MM-DD) or an RFC 3339 instant, not `{t}`"
+            ))
+        })
+    })
+    .transpose()
+}
+
 /// A reason a person wrote for what they do (kept in the history): it may not be blank.
 fn required_reason<'a>(text: &'a str, what: &str) -> ApiResult<&'a str> {
     let reason = text.trim();
@@ -203,6 +215,8 @@ pub struct InstancesQuery {
     definition: Option<String>,
     status: Option<String>,
     state: Option<String>,
+    started_after: Option<String>,
+    started_before: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
@@ -213,10 +227,21 @@ pub async fn instances(
     query: Result<Query<InstancesQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(status) = q
+        .status
+        .as_deref()
+        .filter(|s| !["active", "ended", "cancelled"].contains(s))
+    {
+        return Err(ApiError::bad_request(format!(
+            "`status` is active, ended or cancelled, not `{status}`"
+        )));
+    }
     let filter = InstanceFilter {
         definition: q.definition,
         status: q.status,
         state: q.state,
+        started_after: instant("started_after", q.started_after.as_deref())?,
+        started_before: instant("started_before", q.started_before.as_deref())?,
         limit: q.limit.unwrap_or(50).clamp(1, 500),
         offset: q.offset.unwrap_or(0).max(0),
     };
@@ -305,6 +330,7 @@ pub struct TasksQuery {
     instance: Option<String>,
     mine: Option<bool>,
     overdue: Option<bool>,
+    due_before: Option<String>,
     limit: Option<i64>,
 }
 
@@ -325,7 +351,7 @@ pub async fn tasks(
         instance,
         mine: q.mine.unwrap_or(false),
         overdue: q.overdue.unwrap_or(false),
-        due_before: None,
+        due_before: instant("due_before", q.due_before.as_deref())?,
         limit: q.limit,
     };
     let tasks = state.engine.tasks(&actor, &query).await?;

@@ -17,6 +17,17 @@ pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// How long requests took, for `/metrics`.
+    pub request_latency: Arc<procedo_engine::metrics::Histogram>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self {
+            engine,
+            request_latency: Default::default(),
+        }
+    }
 }
 
 /// The application: every route, the body limit, and problem+json for unknown routes.
@@ -46,13 +57,17 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(request_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_log,
+        ))
         .with_state(state)
 }
 
 /// Gives every request an id (the caller's `x-request-id`, or a new one), logs it with the
 /// method, route, status and duration, and returns it in the response so a user can quote it.
 async fn request_log(
+    axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -74,6 +89,9 @@ async fn request_log(
     let mut response = next.run(request).await;
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    state
+        .request_latency
+        .record(started.elapsed().as_millis() as u64);
     if status >= 500 {
         tracing::error!(request_id = %id, %method, %route, status, ms, "request failed");
     } else {

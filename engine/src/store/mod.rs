@@ -56,8 +56,11 @@ pub struct DefinitionRow {
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
     pub definition: Option<String>,
+    /// `active`, `ended` or `cancelled`.
     pub status: Option<String>,
     pub state: Option<String>,
+    pub started_after: Option<DateTime<Utc>>,
+    pub started_before: Option<DateTime<Utc>>,
     pub limit: i64,
     pub offset: i64,
 }

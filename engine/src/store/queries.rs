@@ -72,6 +72,8 @@ macro_rules! sql_store {
                     .bind(filter.state.as_deref())
                     .bind(filter.limit)
                     .bind(filter.offset)
+                    .bind(filter.started_after.map($crate::timefmt::to_db))
+                    .bind(filter.started_before.map($crate::timefmt::to_db))
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::instance!()).collect()

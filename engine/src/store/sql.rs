@@ -39,6 +39,7 @@ pub const SELECT_INSTANCES: &str = concat!(
     instance_columns!(),
     " FROM instances WHERE (tenant = $1 OR on_behalf_of = $1) \
        AND ($2 IS NULL OR definition = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR state = $4) \
+       AND ($7 IS NULL OR created_us >= $7) AND ($8 IS NULL OR created_us < $8) \
      ORDER BY created_us DESC, id LIMIT $5 OFFSET $6"
 );
 pub const SELECT_INSTANCE_HEADS: &str =
