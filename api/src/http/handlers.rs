@@ -144,7 +144,7 @@ pub async fn method_not_allowed() -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployBody {
     workflow: String,
@@ -186,7 +186,7 @@ pub async fn definitions(State(state): State<AppState>, Caller(_): Caller) -> Ap
     Ok(Json(json!(rows)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     definition: String,
@@ -258,7 +258,7 @@ pub async fn instance(
     Ok(Json(instance_json(&instance)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     reason: String,
@@ -367,7 +367,7 @@ pub async fn unclaim(
     Ok(Json(task_json(&task)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReassignBody {
     #[serde(default)]
@@ -409,7 +409,7 @@ pub async fn claim(
     Ok(Json(task_json(&task)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
     action: String,
@@ -448,7 +448,7 @@ pub async fn verify(State(state): State<AppState>, Caller(actor): Caller) -> Api
     Ok(Json(json!(report)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseBody {
     reason: String,
@@ -516,7 +516,7 @@ pub async fn calendar(
     Ok(Json(calendar_json(&calendar, year)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Holiday {
     month: u32,
@@ -524,7 +524,7 @@ pub struct Holiday {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarBody {
     holidays: Vec<Holiday>,

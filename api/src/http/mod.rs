@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 mod handlers;
+pub mod openapi;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -35,6 +36,10 @@ pub fn app(state: AppState) -> Router {
     use handlers::*;
     Router::new()
         .route("/healthz", get(healthz))
+        .route(
+            "/api/openapi.json",
+            get(|| async { axum::Json(openapi::document()) }),
+        )
         .route("/readyz", get(readyz))
         .route("/api/v1/definitions", post(deploy).get(definitions))
         .route("/api/v1/instances", post(start).get(instances))
