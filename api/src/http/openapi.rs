@@ -190,18 +190,59 @@ fn operations() -> Vec<Operation> {
     ]
 }
 
+/// What a successful answer is: JSON, except for the probes, the metrics and document contents.
+fn content_type(path: &str) -> &'static str {
+    match path {
+        "/healthz" | "/readyz" | "/metrics" => "text/plain",
+        "/api/v1/documents/{id}/content" => "text/html",
+        _ => "application/json",
+    }
+}
+
 /// The paths this document describes, for the test that checks they are all routed.
+#[cfg(test)]
 pub fn documented_paths() -> Vec<(&'static str, &'static str)> {
     operations().iter().map(|o| (o.method, o.path)).collect()
 }
 
+/// Moves a generated schema's `$defs` into the document's components, where its references
+/// (rewritten to `#/components/schemas/…`) resolve.
+fn hoist(mut schema: Value, components: &mut Map<String, Value>) -> Value {
+    if let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|m| m.remove("$defs")) {
+        for (name, def) in defs {
+            components.insert(name, def);
+        }
+    }
+    fn rewrite(value: &mut Value) {
+        match value {
+            Value::String(text) if text.starts_with("#/$defs/") => {
+                *text = text.replacen("#/$defs/", "#/components/schemas/", 1)
+            }
+            Value::Array(items) => items.iter_mut().for_each(rewrite),
+            Value::Object(map) => map.values_mut().for_each(rewrite),
+            _ => {}
+        }
+    }
+    rewrite(&mut schema);
+    schema
+}
+
 pub fn document() -> Value {
     let mut paths = Map::new();
+    let mut components = Map::new();
+    components.insert(
+        "Problem".into(),
+        json!({
+            "type": "object",
+            "required": ["status", "detail"],
+            "properties": { "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" }, "errors": { "type": "array" } }
+        }),
+    );
     for operation in operations() {
         let mut spec = json!({
             "summary": operation.summary,
             "responses": {
-                operation.success.to_string(): { "description": "Success", "content": { "application/json": { "schema": {} } } },
+                operation.success.to_string(): { "description": "Success", "content": { content_type(operation.path): { "schema": {} } } },
                 "default": { "description": "An error", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
             }
         });
@@ -210,7 +251,8 @@ pub fn document() -> Value {
                 map.insert("parameters".into(), json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }]));
             }
             if let Some(body) = operation.body {
-                map.insert("requestBody".into(), json!({ "required": true, "content": { "application/json": { "schema": body() } } }));
+                let schema = hoist(body(), &mut components);
+                map.insert("requestBody".into(), json!({ "required": true, "content": { "application/json": { "schema": schema } } }));
             }
             if operation.public {
                 map.insert("security".into(), json!([]));
@@ -227,11 +269,7 @@ pub fn document() -> Value {
         "security": [{ "bearer": [] }],
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": { "Problem": {
-                "type": "object",
-                "required": ["status", "detail"],
-                "properties": { "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" }, "errors": { "type": "array" } }
-            } }
+            "schemas": components,
         },
         "paths": paths,
     })
