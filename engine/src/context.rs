@@ -8,6 +8,49 @@ use crate::model::Actor;
 use crate::store::StoreError;
 
 impl Engine {
+    /// The tenant's pools and lines, and the instances at the head of each line (whom a
+    /// release may move on), when `definition` uses pools.
+    async fn pools(
+        &self,
+        definition: &Definition,
+        tenant: &str,
+    ) -> Result<(machine::Pools, Vec<crate::model::Instance>)> {
+        if definition.pools.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut pools = machine::Pools::new();
+        for (pool, key, capacity, used, next_seq) in self.store.pools(tenant).await? {
+            pools.insert(
+                (pool, key),
+                machine::PoolState {
+                    capacity,
+                    used,
+                    next_seq,
+                    waiting: Default::default(),
+                    stored: true,
+                },
+            );
+        }
+        for (pool, key, seq, instance) in self.store.pool_waiters(tenant).await? {
+            if let Some(state) = pools.get_mut(&(pool, key)) {
+                state.waiting.push_back((seq, instance));
+            }
+        }
+        // A command releases at most a couple of units of one pool: the first two in each
+        // line are enough to move on.
+        let mut others = Vec::new();
+        for state in pools.values() {
+            for (_, id) in state.waiting.iter().take(2) {
+                if let Some(instance) = self.store.instance(*id).await? {
+                    self.definition(&instance.definition, instance.definition_version)
+                        .await?;
+                    others.push(instance);
+                }
+            }
+        }
+        Ok((pools, others))
+    }
+
     /// What a command for `tenant` needs besides its instances: the tenant's calendar and,
     /// when acts are numbered, its registers.
     pub(crate) async fn context(
@@ -15,7 +58,10 @@ impl Engine {
         definition: &Definition,
         tenant: &str,
     ) -> Result<machine::Context> {
+        let (pools, others) = self.pools(definition, tenant).await?;
         Ok(machine::Context {
+            pools,
+            others,
             calendar: self.calendar(tenant).await?,
             registers: self.registers(definition, tenant).await?,
         })

@@ -313,27 +313,39 @@ impl Engine {
     ) -> Result<Instance> {
         let latest = self.latest_definition(definition).await?;
         self.warm(&latest).await?;
-        let context = self.context(&latest, &actor.tenant).await?;
-        let command = Command::Start {
-            id: Uuid::now_v7(),
-            definition: definition.to_string(),
-            variables,
-            on_behalf_of,
-        };
-        let transition = machine::transition(
-            &self.definitions,
-            context,
-            None,
-            vec![],
-            command,
-            actor,
-            self.now(),
-        )?;
-        self.store.commit(&transition).await?;
-        transition
-            .primary()
-            .cloned()
-            .ok_or_else(|| EngineError::Rejected("nothing was started".into()))
+        // A start races only for shared things (a register number, a pool's seat): decide
+        // again on fresh data when it loses.
+        for attempt in 0..RETRIES {
+            let context = self.context(&latest, &actor.tenant).await?;
+            let command = Command::Start {
+                id: Uuid::now_v7(),
+                definition: definition.to_string(),
+                variables: variables.clone(),
+                on_behalf_of: on_behalf_of.clone(),
+            };
+            let transition = machine::transition(
+                &self.definitions,
+                context,
+                None,
+                vec![],
+                command,
+                actor,
+                self.now(),
+            )?;
+            match self.commit(&transition).await {
+                Err(StoreError::Conflict(_)) => backoff(attempt).await,
+                Err(other) => return Err(other.into()),
+                Ok(()) => {
+                    return transition
+                        .primary()
+                        .cloned()
+                        .ok_or_else(|| EngineError::Rejected("nothing was started".into()));
+                }
+            }
+        }
+        Err(EngineError::Conflict(
+            "too many concurrent starts: try again".into(),
+        ))
     }
 
     /// An instance the actor's tenant may see; another tenant's instance is "not found".

@@ -101,6 +101,8 @@ struct WorkflowHead {
     registers: IndexMap<String, String>,
     #[serde(default)]
     schedules: Vec<super::document::ScheduleDoc>,
+    #[serde(default)]
+    pools: IndexMap<String, super::document::PoolDoc>,
 }
 
 /// Deserialises `value`, reporting each unknown field through `unknown` and dropping it so the
@@ -214,6 +216,7 @@ impl Checker<'_> {
             states,
             registers: head.registers,
             schedules: head.schedules,
+            pools: head.pools,
         })
     }
 
@@ -317,7 +320,20 @@ impl Checker<'_> {
             }
         }
         let schedules = self.schedules(&doc);
+        let mut pools = BTreeMap::new();
+        for (pool, spec) in &doc.pools {
+            if !is_identifier(pool) {
+                self.at_key(
+                    &["pools", pool],
+                    format!("pool name `{pool}` must be lowercase letters, digits and `-`"),
+                );
+            }
+            if let Some(capacity) = self.expr(&["pools", pool, "capacity"], &spec.capacity) {
+                pools.insert(pool.clone(), capacity);
+            }
+        }
         Some(Definition {
+            pools,
             schedules,
             numeric_fields,
             registers: doc.registers.into_iter().collect(),
@@ -452,6 +468,7 @@ impl Checker<'_> {
             state.wait.is_some(),
             state.spawn.is_some(),
             state.end.is_some(),
+            state.acquire.is_some(),
         ];
         let count = kinds.iter().filter(|k| **k).count();
         if count != 1 {
@@ -463,7 +480,7 @@ impl Checker<'_> {
             self.at_key(
                 &here,
                 format!(
-                    "state `{name}` must be exactly one of task, choice, wait, spawn, end; it {why}"
+                    "state `{name}` must be exactly one of task, choice, wait, spawn, acquire, end; it {why}"
                 ),
             );
             return None;
@@ -475,11 +492,29 @@ impl Checker<'_> {
                 format!("only task states have actions; `{name}` is not a task"),
             );
         }
-        if state.wait.is_none() && state.on_timeout.is_some() {
+        if state.wait.is_none()
+            && state.on_timeout.is_some()
+            && state.acquire.as_ref().is_none_or(|a| a.timeout.is_none())
+        {
             self.at_key(
                 &["states", name, "on_timeout"],
-                "`on_timeout` belongs to wait states",
+                "`on_timeout` belongs to wait states and to acquire states with a timeout",
             );
+        }
+        if state.acquire.is_none() && state.on_granted.is_some() {
+            self.at_key(
+                &["states", name, "on_granted"],
+                "`on_granted` belongs to acquire states",
+            );
+        }
+        for (i, pool) in state.release.iter().enumerate() {
+            if !doc.pools.contains_key(pool) {
+                let index = i.to_string();
+                self.at_value(
+                    &["states", name, "release", &index],
+                    format!("unknown pool `{pool}` (declare it under `pools:`)"),
+                );
+            }
         }
         if state.spawn.is_none() && state.on_done.is_some() {
             self.at_key(
@@ -506,6 +541,7 @@ impl Checker<'_> {
             kind,
             actions,
             documents: state.documents.clone(),
+            release: state.release.clone(),
         })
     }
 
@@ -518,6 +554,34 @@ impl Checker<'_> {
     ) -> Option<Kind> {
         if let Some(task) = &state.task {
             return self.task(name, state, task, forms).map(Kind::Task);
+        }
+        if let Some(acquire) = &state.acquire {
+            if !doc.pools.contains_key(&acquire.pool) {
+                self.at_value(
+                    &["states", name, "acquire", "pool"],
+                    format!(
+                        "unknown pool `{}` (declare it under `pools:`)",
+                        acquire.pool
+                    ),
+                );
+            }
+            let key = self.expr(&["states", name, "acquire", "key"], &acquire.key);
+            let timeout = acquire
+                .timeout
+                .as_ref()
+                .and_then(|t| self.duration(&["states", name, "acquire", "timeout"], t));
+            let on_granted = self.goto(name, "on_granted", state.on_granted.as_ref(), doc)?;
+            let on_timeout = match acquire.timeout {
+                Some(_) => Some(self.goto(name, "on_timeout", state.on_timeout.as_ref(), doc)?),
+                None => None,
+            };
+            return Some(Kind::Acquire {
+                pool: acquire.pool.clone(),
+                key: key?,
+                timeout,
+                on_granted,
+                on_timeout,
+            });
         }
         if let Some(arms) = &state.choice {
             return self.choice(name, arms, doc).map(Kind::Choice);
@@ -789,6 +853,7 @@ impl Checker<'_> {
                 s.on_timeout
                     .iter()
                     .chain(s.on_done.iter())
+                    .chain(s.on_granted.iter())
                     .map(|g| g.to.clone()),
             );
             out

@@ -44,6 +44,17 @@ pub fn mermaid(definition: &Definition) -> String {
             Kind::Spawn { spawn, on_done } => {
                 edge(&on_done.to, &format!("conclusi tutti i {}", spawn.workflow))
             }
+            Kind::Acquire {
+                pool,
+                on_granted,
+                on_timeout,
+                ..
+            } => {
+                edge(&on_granted.to, &format!("ottenuto un posto di {pool}"));
+                if let Some(goto) = on_timeout {
+                    edge(&goto.to, "scaduta l'attesa");
+                }
+            }
             Kind::End { .. } => {
                 let _ = writeln!(out, "    {} --> [*]", id(&state.name));
             }

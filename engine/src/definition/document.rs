@@ -29,6 +29,28 @@ pub struct WorkflowDoc {
     /// Periodic work, on cron expressions in Europe/Rome.
     #[serde(default)]
     pub schedules: Vec<ScheduleDoc>,
+    /// Limited resources shared by the instances of a tenant (the seats of a course edition),
+    /// each with the CEL expression giving its capacity the first time a key is used.
+    #[serde(default)]
+    pub pools: IndexMap<String, PoolDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolDoc {
+    pub capacity: String,
+}
+
+/// Takes one unit of a pool, first come first served: the instance moves on at once when a
+/// unit is free, otherwise it waits in line until a holder releases one (or `timeout` passes).
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcquireDoc {
+    pub pool: String,
+    /// CEL expression naming which pool of that kind (the course edition).
+    pub key: String,
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 /// `{ name, cron, start: { variables } }` starts an instance on each occurrence;
@@ -86,6 +108,14 @@ pub struct StateDoc {
     /// Terminal state; the value is the outcome the instance ends with.
     #[serde(default)]
     pub end: Option<String>,
+    #[serde(default)]
+    pub acquire: Option<AcquireDoc>,
+    /// Where an `acquire` state goes once it holds a unit.
+    #[serde(default)]
+    pub on_granted: Option<GotoDoc>,
+    /// Pools whose unit the instance gives back on entering this state (a withdrawal).
+    #[serde(default)]
+    pub release: Vec<String>,
     /// What an official may do in a task state.
     #[serde(default)]
     pub actions: IndexMap<String, ActionDoc>,

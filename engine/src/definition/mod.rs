@@ -35,6 +35,8 @@ pub struct Definition {
     /// Numbered templates and their registers.
     pub registers: BTreeMap<String, String>,
     pub schedules: Vec<Schedule>,
+    /// Shared pools by name, with their capacity expressions.
+    pub pools: BTreeMap<String, Expr>,
     /// The source it was compiled from, kept so every version can be shown and re-validated.
     pub package: Package,
 }
@@ -53,6 +55,8 @@ pub struct State {
     pub kind: Kind,
     pub actions: IndexMap<String, Action>,
     pub documents: Vec<String>,
+    /// Pools released on entry.
+    pub release: Vec<String>,
 }
 
 /// What a state does when an instance enters it.
@@ -72,6 +76,14 @@ pub enum Kind {
     Spawn { spawn: SpawnSpec, on_done: Goto },
     /// Ends the instance with an outcome.
     End { outcome: String },
+    /// Takes a unit of a shared pool, or waits in line for one.
+    Acquire {
+        pool: String,
+        key: Expr,
+        timeout: Option<DurationSpec>,
+        on_granted: Goto,
+        on_timeout: Option<Goto>,
+    },
 }
 
 #[derive(Debug)]

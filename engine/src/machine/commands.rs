@@ -240,6 +240,17 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
     event.data =
         json!({ "timer": timer.kind, "due_at": timer.fire_at, "lateness_ms": lateness_ms });
     match (&timer.kind, &state.kind) {
+        (
+            TimerKind::WaitTimeout,
+            Kind::Acquire {
+                on_timeout: Some(on_timeout),
+                ..
+            },
+        ) => {
+            super::pools::leave_lines(work, id)?;
+            assign(work, id, &on_timeout.set, None)?;
+            enter(work, id, &on_timeout.to)
+        }
         (TimerKind::WaitTimeout, Kind::Wait { on_timeout, .. }) => {
             assign(work, id, &on_timeout.set, None)?;
             enter(work, id, &on_timeout.to)
@@ -301,7 +312,10 @@ pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), Mach
         at: now,
     });
     work.push(Effect::ClearTimers { instance: id });
-    Ok(())
+    // A cancelled instance leaves the lines it waits in and gives back what it holds.
+    super::pools::leave_lines(work, id)?;
+    let held = super::pools::held(work, id)?;
+    super::pools::release(work, id, &held)
 }
 
 /// A child ended: record its outcome in the parent and, when it was the last, move on.

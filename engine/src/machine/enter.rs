@@ -66,6 +66,9 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
             .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{next}`")))?;
         work.get_mut(id)?.state = state.name.clone();
         work.note(id, json!({ "entered": state.name }))?;
+        if !state.release.is_empty() {
+            super::pools::release(work, id, &state.release)?;
+        }
         // The state acts first, so its documents can state what it decided (a wait's end,
         // a choice's assignments, an end's outcome).
         let following = arrive(work, id, state)?;
@@ -92,6 +95,13 @@ fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<Stri
         } => wait(work, id, state, timer, store_as.as_deref()).map(|()| None),
         Kind::Spawn { spawn, on_done } => spawn_children(work, id, spawn, on_done),
         Kind::End { outcome } => end(work, id, outcome).map(|()| None),
+        Kind::Acquire {
+            pool,
+            key,
+            timeout,
+            on_granted,
+            ..
+        } => super::pools::acquire(work, id, pool, key, timeout.as_ref(), on_granted),
     }
 }
 

@@ -12,10 +12,12 @@
 mod assignment;
 mod commands;
 mod enter;
+mod pools;
 mod sla;
 mod working;
 
 pub use assignment::Assignment;
+pub use pools::{PoolChange, PoolState, Pools};
 pub use working::Working;
 
 use crate::definition::Definition;
@@ -124,6 +126,23 @@ pub enum Effect {
     /// Moves a register from `previous` to `seq`; fails the transaction if another transition
     /// numbered a document first (so numbers are unique and gap-free).
     AdvanceRegister(RegisterNumber),
+    /// Moves a pool's counters; fails the transaction if they changed since they were loaded.
+    AdvancePool(PoolChange),
+    /// Puts an instance in a pool's line.
+    Enqueue {
+        tenant: String,
+        pool: String,
+        key: String,
+        seq: i64,
+        instance: Uuid,
+    },
+    /// Takes an instance out of a pool's line; fails the transaction if it was not there.
+    Dequeue {
+        tenant: String,
+        pool: String,
+        key: String,
+        instance: Uuid,
+    },
     /// Moves a schedule from the occurrence being fired to the next; fails the transaction if
     /// another worker fired that occurrence first.
     AdvanceSchedule {
@@ -161,6 +180,10 @@ impl RegisterNumber {
 pub struct Context {
     pub calendar: crate::calendar::Calendar,
     pub registers: Registers,
+    /// The tenant's shared pools and their lines (only for workflows that use pools).
+    pub pools: Pools,
+    /// Other instances the command may move (the heads of the pools' lines).
+    pub others: Vec<Instance>,
 }
 
 /// The result of one command.
@@ -220,12 +243,16 @@ pub fn transition(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Transition, MachineError> {
+    let mut context = context;
+    let others = std::mem::take(&mut context.others);
     let mut work = Working::new(catalog, context, actor, now);
     if let Some(instance) = &instance {
         work.load(instance.clone());
     }
-    for ancestor in ancestors {
-        work.load(ancestor);
+    for other in ancestors.into_iter().chain(others) {
+        if !work.is_loaded(other.id) {
+            work.load(other);
+        }
     }
     match command {
         Command::Start {

@@ -20,6 +20,8 @@ pub struct Working<'a> {
     catalog: &'a dyn Catalog,
     /// The legal calendar of the tenant the command runs for (its holidays, its version).
     pub calendar: crate::calendar::Calendar,
+    /// The tenant's shared pools, as this command changes them.
+    pub pools: super::Pools,
     registers: Registers,
     pub actor: &'a Actor,
     pub now: DateTime<Utc>,
@@ -38,6 +40,7 @@ impl<'a> Working<'a> {
             catalog,
             calendar: context.calendar,
             registers: context.registers,
+            pools: context.pools,
             actor,
             now,
             slots: IndexMap::new(),

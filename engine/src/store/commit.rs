@@ -254,6 +254,72 @@ macro_rules! sql_commit {
                                     return Err(Conflict("the schedule already fired"));
                                 }
                             }
+                            Effect::AdvancePool(c) => {
+                                let (from_used, from_seq) = c.from.unwrap_or((0, 0));
+                                let statement = if c.from.is_some() {
+                                    $crate::store::sql::ADVANCE_POOL
+                                } else {
+                                    $crate::store::sql::INSERT_POOL
+                                };
+                                let done = sqlx::query(statement)
+                                    .bind(&c.tenant)
+                                    .bind(&c.pool)
+                                    .bind(&c.key)
+                                    .bind(c.capacity)
+                                    .bind(c.to.0)
+                                    .bind(c.to.1)
+                                    .bind(from_used)
+                                    .bind(from_seq)
+                                    .execute(&mut *tx)
+                                    .await;
+                                match done {
+                                    Ok(done) if done.rows_affected() == 1 => {}
+                                    Ok(_) => {
+                                        return Err(Conflict(
+                                            "the pool was changed by another transition",
+                                        ));
+                                    }
+                                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                                        return Err(Conflict(
+                                            "the pool was started by another transition",
+                                        ));
+                                    }
+                                    Err(e) => return Err(e.into()),
+                                }
+                            }
+                            Effect::Enqueue {
+                                tenant,
+                                pool,
+                                key,
+                                seq,
+                                instance,
+                            } => {
+                                sqlx::query($crate::store::sql::INSERT_POOL_WAITER)
+                                    .bind(tenant)
+                                    .bind(pool)
+                                    .bind(key)
+                                    .bind(seq)
+                                    .bind(instance)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            Effect::Dequeue {
+                                tenant,
+                                pool,
+                                key,
+                                instance,
+                            } => {
+                                let done = sqlx::query($crate::store::sql::DELETE_POOL_WAITER)
+                                    .bind(tenant)
+                                    .bind(pool)
+                                    .bind(key)
+                                    .bind(instance)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                if done.rows_affected() != 1 {
+                                    return Err(Conflict("the instance is no longer in the line"));
+                                }
+                            }
                             Effect::AppendEvent(e) => {
                                 sqlx::query($crate::store::sql::INSERT_EVENT)
                                     .bind(e.event.instance)

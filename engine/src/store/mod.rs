@@ -303,6 +303,14 @@ impl Store {
     ) -> Result<()> {
         dispatch!(self, s => s.set_tenant_holidays(tenant, holidays).await)
     }
+    /// The tenant's pools: (pool, key, capacity, used, next_seq).
+    pub async fn pools(&self, tenant: &str) -> Result<Vec<(String, String, i64, i64, i64)>> {
+        dispatch!(self, s => s.pools(tenant).await)
+    }
+    /// The tenant's pool lines, head first: (pool, key, seq, instance).
+    pub async fn pool_waiters(&self, tenant: &str) -> Result<Vec<(String, String, i64, Uuid)>> {
+        dispatch!(self, s => s.pool_waiters(tenant).await)
+    }
     /// When the earliest timer falls due, if any.
     pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
         dispatch!(self, s => s.next_timer_at().await)

@@ -32,6 +32,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "schedules",
             include_str!("../../migrations/postgres/0004_schedules.sql"),
         ),
+        (
+            5,
+            "pools",
+            include_str!("../../migrations/postgres/0005_pools.sql"),
+        ),
     ])
 }
 

@@ -215,6 +215,20 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            pub async fn pools(&self, tenant: &str) -> $crate::store::Result<Vec<(String, String, i64, i64, i64)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_POOLS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("pool")?, r.try_get("key")?, r.try_get("capacity")?, r.try_get("used")?, r.try_get("next_seq")?)))
+                    .collect()
+            }
+
+            pub async fn pool_waiters(&self, tenant: &str) -> $crate::store::Result<Vec<(String, String, i64, uuid::Uuid)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_POOL_WAITERS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("pool")?, r.try_get("key")?, r.try_get("seq")?, r.try_get("instance_id")?)))
+                    .collect()
+            }
+
             pub async fn next_timer_at(&self) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {
                 let next: Option<i64> = sqlx::query_scalar($crate::store::sql::NEXT_TIMER).fetch_one(&self.pool).await?;
                 Ok(next.map($crate::timefmt::from_db))

@@ -169,3 +169,17 @@ pub const SELECT_TOKENS: &str = "SELECT substr(hash, 1, 16) AS id, user_name, te
      FROM tokens WHERE ($1 IS NULL OR tenant = $1) ORDER BY created_us";
 pub const REVOKE_TOKEN: &str =
     "UPDATE tokens SET revoked_us = $1 WHERE substr(hash, 1, 16) = $2 AND revoked_us IS NULL";
+
+pub const SELECT_POOLS: &str =
+    "SELECT pool, key, capacity, used, next_seq FROM pools WHERE tenant = $1";
+pub const SELECT_POOL_WAITERS: &str = "SELECT pool, key, seq, instance_id FROM pool_waiters WHERE tenant = $1 ORDER BY pool, key, seq";
+/// `$7`, `$8` (the previous counters) are bound for symmetry with [`ADVANCE_POOL`] and unused.
+pub const INSERT_POOL: &str = "INSERT INTO pools (tenant, pool, key, capacity, used, next_seq) \
+     SELECT $1, $2, $3, $4, $5, $6 WHERE $7 = $7 AND $8 = $8";
+/// Moves a pool's counters only from the values the transition saw.
+pub const ADVANCE_POOL: &str = "UPDATE pools SET used = $5, next_seq = $6 \
+     WHERE tenant = $1 AND pool = $2 AND key = $3 AND capacity = $4 AND used = $7 AND next_seq = $8";
+pub const INSERT_POOL_WAITER: &str =
+    "INSERT INTO pool_waiters (tenant, pool, key, seq, instance_id) VALUES ($1, $2, $3, $4, $5)";
+pub const DELETE_POOL_WAITER: &str =
+    "DELETE FROM pool_waiters WHERE tenant = $1 AND pool = $2 AND key = $3 AND instance_id = $4";

@@ -37,6 +37,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "schedules",
             include_str!("../../migrations/sqlite/0004_schedules.sql"),
         ),
+        (
+            5,
+            "pools",
+            include_str!("../../migrations/sqlite/0005_pools.sql"),
+        ),
     ])
 }
 
