@@ -145,3 +145,31 @@ fn a_bad_cron_expression_is_located() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_schedule_whose_variables_the_start_form_refuses_is_reported_at_deploy() {
+    let workflow = WEEKLY_REVIEW.replace(
+        "initial: review\n",
+        "initial: review\nstart: { form: avvio }\n",
+    );
+    let mut package = package(&workflow);
+    package.forms.insert(
+        "avvio".into(),
+        "title: Avvio\nfields:\n  - { name: comune, label: Comune, type: text, required: true }\n"
+            .into(),
+    );
+    let problems: Vec<String> = package
+        .compile(1)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains(
+            "schedule `monday-morning` starts with variables the start form refuses: comune"
+        ),
+        "{problems:?}"
+    );
+}

@@ -319,7 +319,7 @@ impl Checker<'_> {
                 );
             }
         }
-        let schedules = self.schedules(&doc);
+        let schedules = self.schedules(&doc, &forms);
         let mut pools = BTreeMap::new();
         for (pool, spec) in &doc.pools {
             if !is_identifier(pool) {
@@ -352,7 +352,11 @@ impl Checker<'_> {
         })
     }
 
-    fn schedules(&mut self, doc: &WorkflowDoc) -> Vec<super::Schedule> {
+    fn schedules(
+        &mut self,
+        doc: &WorkflowDoc,
+        forms: &BTreeMap<String, FormSpec>,
+    ) -> Vec<super::Schedule> {
         use std::str::FromStr;
         let mut out: Vec<super::Schedule> = Vec::new();
         for (i, schedule) in doc.schedules.iter().enumerate() {
@@ -373,9 +377,45 @@ impl Checker<'_> {
             };
             let item = ["schedules", index.as_str()];
             let kind = match (&schedule.start, &schedule.action) {
-                (Some(start), None) => Some(super::ScheduleKind::Start {
-                    variables: start.variables.clone(),
-                }),
+                (Some(start), None) => {
+                    // The variables a schedule starts with must pass the start form now, not
+                    // fail at every occurrence.
+                    let form = doc
+                        .start
+                        .as_ref()
+                        .and_then(|s| s.form.as_deref())
+                        .and_then(|f| forms.get(f));
+                    if let Some(form) = form {
+                        let data = serde_json::Value::Object(start.variables.clone());
+                        let conditions =
+                            |source: &str,
+                             submitted: &serde_json::Map<String, serde_json::Value>|
+                             -> Result<bool, String> {
+                                let expr = Expr::compile(source).map_err(|e| e.to_string())?;
+                                let none = std::collections::HashSet::new();
+                                let vars = serde_json::Map::new();
+                                let scope = crate::expr::Scope {
+                                    vars: &vars,
+                                    form: Some(submitted),
+                                    instance: serde_json::Value::Null,
+                                    now: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+                                    action: None,
+                                    numeric: &none,
+                                };
+                                expr.eval_bool(&scope).map_err(|e| e.to_string())
+                            };
+                        if let Err(errors) = form.validate(&data, &conditions) {
+                            let problems: Vec<String> = errors
+                                .iter()
+                                .map(|e| format!("{}: {}", e.path, e.message))
+                                .collect();
+                            self.at_key(&["schedules", &index, "start"], format!("schedule `{}` starts with variables the start form refuses: {}", schedule.name, problems.join("; ")));
+                        }
+                    }
+                    Some(super::ScheduleKind::Start {
+                        variables: start.variables.clone(),
+                    })
+                }
                 (None, Some(action)) => {
                     let target = doc.states.get(&action.state);
                     if target
