@@ -183,7 +183,10 @@ async fn training_enrolment_from_request_to_certificate() {
         )
         .await
         .expect("approves");
-    assert_eq!(after.state, "enrolled", "3 seats left: enrolled at once");
+    assert_eq!(
+        after.state, "enrolled",
+        "the first request of the edition, 3 seats: enrolled at once"
+    );
 
     let documents = engine
         .documents(&official(), instance.id)
@@ -390,31 +393,59 @@ async fn training_enrolment_overdue_approval_escalates_and_waitlist_expires_afte
         )
         .await
         .expect("approves");
-    assert_eq!(after.state, "waitlisted", "no seats left");
+    assert_eq!(after.state, "seat", "an edition with no seats: in line");
+    assert!(
+        open_tasks(&engine, instance.id).await.is_empty(),
+        "waiting in line is no one's task"
+    );
 
-    let waiting = open_task(&engine, &hr(), instance.id).await;
     clock.advance(chrono::Duration::days(29));
     assert_eq!(
         engine.fire_due_timers(100).await.expect("fire"),
         0,
         "still on the waiting list"
     );
-    assert_eq!(open_task(&engine, &hr(), instance.id).await.id, waiting.id);
+    assert_eq!(state(&engine, instance.id).await, "seat");
     clock.advance(chrono::Duration::days(2));
     assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1);
     assert_eq!(status(&engine, instance.id).await, "expired");
+    assert!(
+        engine
+            .documents(&official(), instance.id)
+            .await
+            .expect("documents")
+            .is_empty(),
+        "never enrolled, never confirmed"
+    );
 }
 
-#[tokio::test]
-async fn training_enrolment_waitlisted_participant_can_be_promoted() {
-    let db = sqlite_db();
-    let (engine, _clock) = engine(&db).await;
-    deploy_shipped(&engine, "training-enrolment").await;
+/// An official of the Province asking for a course edition for themself.
+fn participant(user: &str, name: &str, codice_fiscale: &str) -> (Actor, String, String) {
+    (
+        Actor::new(user, TENANT, &["official"]),
+        name.to_string(),
+        codice_fiscale.to_string(),
+    )
+}
+
+async fn request_and_approve(
+    engine: &Engine,
+    (actor, name, codice_fiscale): &(Actor, String, String),
+    seats_available: i64,
+) -> Uuid {
+    let mut request = enrolment_request(seats_available);
+    request.insert("participant_name".into(), json!(name));
+    request.insert("codice_fiscale".into(), json!(codice_fiscale));
     let instance = engine
-        .start(&official(), "training-enrolment", enrolment_request(0))
+        .start(actor, "training-enrolment", request)
         .await
         .expect("starts");
-    let approval = open_task(&engine, &supervisor(), instance.id).await;
+    approve(engine, instance.id).await;
+    instance.id
+}
+
+async fn approve(engine: &Engine, instance: Uuid) {
+    let approval = open_task(engine, &supervisor(), instance).await;
     engine
         .complete(
             &supervisor(),
@@ -424,26 +455,189 @@ async fn training_enrolment_waitlisted_participant_can_be_promoted() {
         )
         .await
         .expect("approves");
-    let waiting = open_task(&engine, &hr(), instance.id).await;
-    let promoted = engine
+}
+
+async fn state(engine: &Engine, instance: Uuid) -> String {
+    engine
+        .instance(&admin(), instance)
+        .await
+        .expect("instance")
+        .state
+}
+
+async fn open_tasks(engine: &Engine, instance: Uuid) -> Vec<Task> {
+    let query = TaskQuery {
+        instance: Some(instance),
+        ..TaskQuery::default()
+    };
+    engine.tasks(&admin(), &query).await.expect("tasks")
+}
+
+/// The enrolment confirmations of an instance.
+async fn confirmations(engine: &Engine, instance: Uuid) -> Vec<String> {
+    engine
+        .documents(&admin(), instance)
+        .await
+        .expect("documents")
+        .into_iter()
+        .filter(|d| d.template == "conferma-iscrizione")
+        .map(|d| d.content)
+        .collect()
+}
+
+async fn withdraw(engine: &Engine, instance: Uuid) {
+    let task = open_task(engine, &hr(), instance).await;
+    engine
         .complete(
             &hr(),
-            waiting.id,
-            "promote",
-            json!({ "waitlist_note": "Posto liberato da una rinuncia" }),
+            task.id,
+            "withdraw",
+            json!({ "withdrawal_reason": "rinuncia" }),
         )
         .await
-        .expect("promotes");
-    assert_eq!(promoted.state, "enrolled");
-    let documents = engine
-        .documents(&official(), instance.id)
-        .await
-        .expect("documents");
-    assert_eq!(
-        documents.len(),
-        1,
-        "the enrolment confirmation is issued on promotion too"
+        .expect("withdraws");
+}
+
+#[tokio::test]
+async fn training_enrolment_an_edition_of_two_seats_fills_up_and_the_line_moves_up() {
+    let db = sqlite_db();
+    let (engine, clock) = engine(&db).await;
+    deploy_shipped(&engine, "training-enrolment").await;
+    let officials = [
+        participant("mario.rossi", "Mario Rossi", "RSSMRA80A01H501U"),
+        participant("luca.verdi", "Luca Verdi", "VRDLCU82B15L407M"),
+        participant("giulia.bianchi", "Giulia Bianchi", "BNCGLI85C41L407C"),
+        participant("paolo.neri", "Paolo Neri", "NRIPLA90D10A757O"),
+    ];
+
+    // The edition has 2 seats; four officials ask for it and their supervisor approves them
+    // in this order.
+    let mut ids = Vec::new();
+    for official in &officials {
+        ids.push(request_and_approve(&engine, official, 2).await);
+    }
+    let mut states = Vec::new();
+    for id in &ids {
+        states.push(state(&engine, *id).await);
+    }
+    assert_eq!(states, ["enrolled", "enrolled", "seat", "seat"]);
+    for (i, id) in ids.iter().enumerate().take(2) {
+        let confirmations = confirmations(&engine, *id).await;
+        assert_eq!(confirmations.len(), 1, "{}", officials[i].1);
+        assert!(
+            confirmations[0].contains(&officials[i].1),
+            "{}",
+            confirmations[0]
+        );
+        assert_eq!(open_task(&engine, &hr(), *id).await.role, "hr_training");
+    }
+    for (place, id) in ids.iter().enumerate().skip(2) {
+        assert!(confirmations(&engine, *id).await.is_empty());
+        assert!(open_tasks(&engine, *id).await.is_empty(), "no task in line");
+        let history = engine.history(&admin(), *id).await.expect("history");
+        let position = history
+            .iter()
+            .flat_map(|e| e.event.effects.iter())
+            .find_map(|e| e["waitlisted"]["position"].as_i64());
+        assert_eq!(position, Some(place as i64 - 1), "place in line");
+    }
+
+    // The same edition label of another course has its own seats.
+    let mut other_course = enrolment_request(2);
+    other_course.insert(
+        "course".into(),
+        json!("Il bilancio armonizzato degli enti locali"),
     );
+    let other = engine
+        .start(&official(), "training-enrolment", other_course)
+        .await
+        .expect("starts");
+    approve(&engine, other.id).await;
+    assert_eq!(state(&engine, other.id).await, "enrolled");
+
+    // The first enrolled withdraws: the head of the line is enrolled at once, with its
+    // confirmation; the fourth still waits.
+    withdraw(&engine, ids[0]).await;
+    assert_eq!(status(&engine, ids[0]).await, "withdrawn");
+    assert_eq!(state(&engine, ids[2]).await, "enrolled");
+    let promoted = confirmations(&engine, ids[2]).await;
+    assert_eq!(promoted.len(), 1, "exactly one confirmation");
+    assert!(promoted[0].contains("Giulia Bianchi"), "{}", promoted[0]);
+    assert!(promoted[0].contains("BNCGLI85C41L407C"), "{}", promoted[0]);
+    assert_eq!(
+        open_task(&engine, &hr(), ids[2]).await.role,
+        "hr_training",
+        "the attendance is now to be recorded"
+    );
+    let history = engine.history(&admin(), ids[2]).await.expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.event.kind == "pool_granted")
+            .count(),
+        1
+    );
+    assert_eq!(state(&engine, ids[3]).await, "seat");
+    assert_eq!(status(&engine, ids[3]).await, "active");
+    assert_eq!(state(&engine, ids[1]).await, "enrolled", "unaffected");
+
+    // Nobody else gives a seat back: after 30 days the fourth's place lapses.
+    clock.advance(chrono::Duration::days(30));
+    assert_eq!(engine.fire_due_timers(100).await.expect("fire"), 1);
+    assert_eq!(status(&engine, ids[3]).await, "expired");
+    assert!(confirmations(&engine, ids[3]).await.is_empty());
+    assert_eq!(state(&engine, ids[2]).await, "enrolled");
+    assert!(engine.verify(Some(TENANT)).await.expect("verify").ok);
+}
+
+#[tokio::test]
+async fn training_enrolment_an_administrator_takes_someone_out_of_the_line_by_cancelling() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "training-enrolment").await;
+    let holder = request_and_approve(
+        &engine,
+        &participant("mario.rossi", "Mario Rossi", "RSSMRA80A01H501U"),
+        1,
+    )
+    .await;
+    let cancelled = request_and_approve(
+        &engine,
+        &participant("luca.verdi", "Luca Verdi", "VRDLCU82B15L407M"),
+        1,
+    )
+    .await;
+    let next = request_and_approve(
+        &engine,
+        &participant("giulia.bianchi", "Giulia Bianchi", "BNCGLI85C41L407C"),
+        1,
+    )
+    .await;
+    assert_eq!(state(&engine, cancelled).await, "seat");
+
+    let refused = engine.cancel(&hr(), cancelled, "Rinuncia comunicata").await;
+    assert!(
+        matches!(refused, Err(EngineError::Forbidden(_))),
+        "the training office has no hand on the line: {refused:?}"
+    );
+    engine
+        .cancel(
+            &admin(),
+            cancelled,
+            "Rinuncia comunicata all'ufficio formazione",
+        )
+        .await
+        .expect("cancels");
+    assert_eq!(status(&engine, cancelled).await, "cancelled");
+
+    withdraw(&engine, holder).await;
+    assert_eq!(
+        state(&engine, next).await,
+        "enrolled",
+        "the cancelled request left the line"
+    );
+    assert_eq!(confirmations(&engine, next).await.len(), 1);
+    assert!(confirmations(&engine, cancelled).await.is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
