@@ -38,6 +38,9 @@ pub enum Scenario {
         /// Timers fall due evenly over this many milliseconds (0: all at the same instant).
         #[arg(long, default_value_t = 3000)]
         spread_ms: i64,
+        /// Timers fired per batch (one transaction each); `procedo serve` uses 100.
+        #[arg(long, default_value_t = 100)]
+        batch: i64,
     },
 }
 
@@ -55,7 +58,12 @@ pub async fn run(scenario: Scenario) -> Result<(), String> {
             clients,
             http: false,
         } => approval_chain(n, db, clients).await,
-        Scenario::Timers { n, db, spread_ms } => crate::bench_timers::run(n, db, spread_ms).await,
+        Scenario::Timers {
+            n,
+            db,
+            spread_ms,
+            batch,
+        } => crate::bench_timers::run(n, db, spread_ms, batch).await,
     }
 }
 

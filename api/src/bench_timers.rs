@@ -42,7 +42,7 @@ impl Clock for StartableClock {
     }
 }
 
-pub async fn run(n: usize, db: Option<String>, spread_ms: i64) -> Result<(), String> {
+pub async fn run(n: usize, db: Option<String>, spread_ms: i64, batch: i64) -> Result<(), String> {
     let (url, scratch) = scratch_db(db);
     let origin = procedo_engine::timefmt::micros(Utc::now());
     let clock = Arc::new(StartableClock {
@@ -90,7 +90,7 @@ pub async fn run(n: usize, db: Option<String>, spread_ms: i64) -> Result<(), Str
     let mut fired = 0;
     while fired < n {
         let round = engine
-            .fire_due_timers(1000)
+            .fire_due_timers(batch)
             .await
             .map_err(|e| e.to_string())?;
         fired += round;
@@ -113,7 +113,7 @@ pub async fn run(n: usize, db: Option<String>, spread_ms: i64) -> Result<(), Str
     let lateness = &engine.metrics().timer_lateness;
     remove_scratch(scratch);
     println!(
-        "engine=procedo scenario=timers backend={} n={n} spread_ms={spread_ms} seconds_from_first_due={seconds:.3} fired_per_s={:.1} lateness_p50_ms<={} lateness_p99_ms<={} lateness_max_ms={} peak_rss_mb={:.1} {meanwhile}",
+        "engine=procedo scenario=timers backend={} n={n} spread_ms={spread_ms} batch={batch} seconds_from_first_due={seconds:.3} fired_per_s={:.1} lateness_p50_ms<={} lateness_p99_ms<={} lateness_max_ms={} peak_rss_mb={:.1} {meanwhile}",
         engine.store().backend(),
         n as f64 / seconds.max(0.001),
         lateness.quantile_ms(0.5),
