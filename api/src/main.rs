@@ -8,6 +8,7 @@ mod http;
 mod remote;
 mod serve;
 mod tokens;
+mod web;
 
 use clap::{Parser, Subcommand};
 use procedo_engine::definition::Package;

@@ -396,6 +396,27 @@ impl Engine {
         })
     }
 
+    /// The form a task asks for (the task state's form), to show it to the official.
+    pub async fn task_form(
+        &self,
+        actor: &Actor,
+        task: &Task,
+    ) -> Result<Option<procedo_forms::FormSpec>> {
+        let instance = self.instance(actor, task.instance).await?;
+        let definition = self
+            .definition(&instance.definition, instance.definition_version)
+            .await?;
+        let form = match definition.state(&task.state).map(|s| &s.kind) {
+            Some(crate::definition::Kind::Task(spec)) => spec
+                .form
+                .as_ref()
+                .and_then(|f| definition.forms.get(f))
+                .cloned(),
+            _ => None,
+        };
+        Ok(form)
+    }
+
     /// Assigns an open task to the actor, who must hold its role.
     pub async fn claim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
         self.on_task(actor, task_id, |task| Command::Assign {

@@ -125,6 +125,38 @@ impl Server {
         .await
     }
 
+    /// A browser's request: the session cookie, and a form body when posting.
+    pub async fn browser(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+    ) -> Response {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.address
+        );
+        if let Some(cookie) = cookie {
+            request.push_str(&format!("Cookie: procedo_session={cookie}\r\n"));
+        }
+        let payload = form.unwrap_or("");
+        if form.is_some() {
+            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        }
+        request.push_str(&format!(
+            "Content-Length: {}\r\n\r\n{payload}",
+            payload.len()
+        ));
+        let mut stream = tokio::net::TcpStream::connect(&self.address)
+            .await
+            .expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes).await;
+        Response::parse(&bytes)
+    }
+
     pub async fn raw(
         &self,
         method: &str,
@@ -239,6 +271,13 @@ impl Response {
             content_type,
             body,
         }
+    }
+
+    /// The body as text (HTML pages).
+    pub fn text(&self) -> String {
+        self.body
+            .as_str()
+            .map_or_else(|| self.body.to_string(), str::to_string)
     }
 
     pub fn is_problem(&self) -> bool {

@@ -1,6 +1,7 @@
 //! End-to-end: the real `procedo` binary, its HTTP API and CLI, over whole stories.
 
 mod client;
+mod pages;
 
 use client::Server;
 use serde_json::json;

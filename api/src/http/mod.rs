@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/calendar", get(calendar).put(set_calendar))
         .route("/metrics", get(metrics))
         .route("/api/v1/audit/verify", get(verify))
+        .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -1,0 +1,371 @@
+//! Server-rendered pages for officials and auditors: sign-in with a token, the task inbox,
+//! a task with its form, an instance's timeline and documents, the integrity check.
+//!
+//! The session cookie holds the API token (`HttpOnly`, `SameSite=Strict`); every form carries
+//! a CSRF value derived from it. Pages work without JavaScript.
+
+mod form_data;
+mod templates;
+
+use crate::http::AppState;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use handlebars::Handlebars;
+use procedo_engine::history::sha256_hex;
+use procedo_engine::model::Actor;
+use procedo_engine::{EngineError, TaskQuery};
+use serde_json::{Value, json};
+use std::sync::LazyLock;
+use uuid::Uuid;
+
+const COOKIE: &str = "procedo_session";
+
+static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(false);
+    for (name, source) in [
+        ("login", templates::LOGIN),
+        ("inbox", templates::INBOX),
+        ("task", templates::TASK),
+        ("instance", templates::INSTANCE),
+        ("audit", templates::AUDIT),
+        ("head", templates::LAYOUT_HEAD),
+    ] {
+        if let Err(e) = registry.register_template_string(name, source) {
+            tracing::error!(template = name, error = %e, "page template does not compile");
+        }
+    }
+    registry
+});
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(inbox))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/tasks/{id}", get(task_page).post(submit))
+        .route("/instances/{id}", get(instance_page))
+        .route("/documents/{id}", get(document))
+        .route("/audit", get(audit))
+}
+
+/// A page: the layout around one template, with the signed-in user and the CSRF value.
+fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> Response {
+    if let Value::Object(map) = &mut data {
+        map.insert("title".into(), json!(title));
+        if let Some(s) = session {
+            map.insert("user".into(), json!(s.actor.user));
+            map.insert("csrf".into(), json!(s.csrf()));
+        }
+    }
+    let body = PAGES.render(name, &data);
+    let head = PAGES.render("head", &data);
+    match (head, body) {
+        (Ok(head), Ok(body)) => {
+            Html(format!("{head}{body}{}", templates::LAYOUT_TAIL)).into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(page = name, error = %e, "page could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Errore interno: la causa è stata registrata.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The signed-in official.
+struct Session {
+    actor: Actor,
+    token: String,
+}
+
+impl Session {
+    fn csrf(&self) -> String {
+        sha256_hex(format!("csrf:{}", self.token).as_bytes())[..32].to_string()
+    }
+}
+
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    let token = cookies
+        .split(';')
+        .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))?
+        .to_string();
+    let row = state
+        .engine
+        .store()
+        .token(&sha256_hex(token.as_bytes()))
+        .await
+        .ok()??;
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|at| at <= state.engine.now()) {
+        return None;
+    }
+    let actor = Actor {
+        user: row.user,
+        tenant: row.tenant,
+        roles: row.roles,
+        system: false,
+    };
+    Some(Session { actor, token })
+}
+
+fn to_login() -> Response {
+    Redirect::to("/login").into_response()
+}
+
+fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A page for an engine error: "not found" for anything of another tenant, as the API does.
+fn problem(session: &Session, error: EngineError) -> Response {
+    let (status, text) = match error {
+        EngineError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what}: non trovato.")),
+        EngineError::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+        EngineError::Conflict(why) => (StatusCode::CONFLICT, why),
+        other => {
+            tracing::error!(error = %other, "page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Errore interno: la causa è stata registrata.".into(),
+            )
+        }
+    };
+    let mut response = page(
+        "audit",
+        "Errore",
+        Some(session),
+        json!({ "report": { "ok": false, "broken": [{ "reason": text }] } }),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+async fn login_page() -> Response {
+    page("login", "Accesso", None, json!({}))
+}
+
+async fn login(State(state): State<AppState>, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    let token = field(&pairs, "token")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let mut headers = HeaderMap::new();
+    if let Ok(cookie) = format!("{COOKIE}={token}").parse() {
+        headers.insert(header::COOKIE, cookie);
+    }
+    if session(&state, &headers).await.is_none() {
+        let mut response = page(
+            "login",
+            "Accesso",
+            None,
+            json!({ "error": "Token non valido, revocato o scaduto." }),
+        );
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
+    }
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(s) = session(&state, &headers).await
+        && field(&form_pairs(&body), "_csrf") != Some(s.csrf().as_str())
+    {
+        return (StatusCode::FORBIDDEN, "Richiesta non valida (CSRF).").into_response();
+    }
+    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+fn rome(t: chrono::DateTime<chrono::Utc>) -> String {
+    procedo_engine::documents::italian::data_ora(t)
+}
+
+async fn inbox(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let query = TaskQuery {
+        mine: true,
+        ..TaskQuery::default()
+    };
+    let tasks = match state.engine.tasks(&s.actor, &query).await {
+        Ok(tasks) => tasks,
+        Err(e) => return problem(&s, e),
+    };
+    let now = state.engine.now();
+    let rows: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            json!({ "id": t.id, "instance": t.instance, "definition": t.definition, "state": t.state, "role": t.role,
+                    "assignee": t.assignee, "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) })
+        })
+        .collect();
+    page("inbox", "Attività", Some(&s), json!({ "tasks": rows }))
+}
+
+async fn task_view(
+    state: &AppState,
+    s: &Session,
+    id: Uuid,
+    values: &Value,
+    errors: &[procedo_engine::forms::FieldError],
+    note: Option<String>,
+) -> Response {
+    let task = match state.engine.task(&s.actor, id).await {
+        Ok(task) => task,
+        Err(e) => return problem(s, e),
+    };
+    let form = match state.engine.task_form(&s.actor, &task).await {
+        Ok(Some(form)) => form.render_html(
+            values.as_object().unwrap_or(&serde_json::Map::new()),
+            errors,
+        ),
+        Ok(None) => String::new(),
+        Err(e) => return problem(s, e),
+    };
+    let now = state.engine.now();
+    let data = json!({ "task": task, "form": form, "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
+    let mut response = page("task", &task.state, Some(s), data);
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
+async fn task_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return problem(&s, EngineError::NotFound("task".into()));
+    };
+    task_view(&state, &s, id, &json!({}), &[], None).await
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return problem(&s, EngineError::NotFound("task".into()));
+    };
+    let pairs = form_pairs(&body);
+    if field(&pairs, "_csrf") != Some(s.csrf().as_str()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "Richiesta non valida (CSRF): ricarichi la pagina.",
+        )
+            .into_response();
+    }
+    let action = field(&pairs, "_action").unwrap_or_default().to_string();
+    let data = form_data::to_json(&pairs);
+    match state
+        .engine
+        .complete(&s.actor, id, &action, data.clone())
+        .await
+    {
+        Ok(instance) => Redirect::to(&format!("/instances/{}", instance.id)).into_response(),
+        Err(EngineError::InvalidData(errors)) => {
+            let note = Some(format!(
+                "Il modulo contiene {} errori: li trova accanto ai campi.",
+                errors.len()
+            ));
+            task_view(&state, &s, id, &data, &errors, note).await
+        }
+        Err(EngineError::Rejected(why)) => task_view(&state, &s, id, &data, &[], Some(why)).await,
+        Err(e) => problem(&s, e),
+    }
+}
+
+async fn instance_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return problem(&s, EngineError::NotFound("instance".into()));
+    };
+    let loaded = async {
+        let instance = state.engine.instance(&s.actor, id).await?;
+        let events = state.engine.history(&s.actor, id).await?;
+        let documents = state.engine.documents(&s.actor, id).await?;
+        Ok::<_, EngineError>((instance, events, documents))
+    };
+    let (instance, events, documents) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(e) => return problem(&s, e),
+    };
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let at = procedo_engine::timefmt::parse_instant(&e.event.at).map(rome).unwrap_or_else(|| e.event.at.clone());
+            json!({ "at": at, "kind": e.event.kind, "actor": e.event.actor, "from_state": e.event.from_state, "to_state": e.event.to_state, "action": e.event.action, "hash": e.hash })
+        })
+        .collect();
+    let data = json!({
+        "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label() },
+        "started": rome(instance.created_at), "events": events, "documents": documents,
+    });
+    page("instance", &instance.definition, Some(&s), data)
+}
+
+async fn document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return problem(&s, EngineError::NotFound("document".into()));
+    };
+    match state.engine.document(&s.actor, id).await {
+        Ok(d) => ([(header::CONTENT_TYPE, d.content_type.clone())], d.content).into_response(),
+        Err(e) => problem(&s, e),
+    }
+}
+
+async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    if !s.actor.has_role("auditor") && !s.actor.has_role("admin") {
+        return problem(
+            &s,
+            EngineError::Forbidden("La verifica è riservata a revisori e amministratori.".into()),
+        );
+    }
+    match state.engine.verify(Some(&s.actor.tenant)).await {
+        Ok(report) => page("audit", "Verifica", Some(&s), json!({ "report": report })),
+        Err(e) => problem(&s, e),
+    }
+}

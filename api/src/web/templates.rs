@@ -1,0 +1,61 @@
+//! The pages' templates (Italian, no JavaScript, styles served inline so the pages work on a
+//! closed network). Values are HTML-escaped by handlebars; only the form, which
+//! `procedo-forms` renders and escapes itself, is inserted raw.
+
+pub const LAYOUT_HEAD: &str = r#"<!DOCTYPE html>
+<html lang="it"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{title}} · Procedo</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}
+header{background:#003366;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.5rem;align-items:center}
+header a{color:#fff}header form{margin-left:auto}
+main{max-width:60rem;margin:1rem auto;padding:0 1rem}
+a{color:#0047a3}a:focus,button:focus,input:focus,select:focus,textarea:focus{outline:3px solid #f5a200;outline-offset:2px}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1px solid #ccc;padding:.4rem}
+.overdue{color:#a00000;font-weight:bold}.ok{color:#00662e;font-weight:bold}.ko{color:#a00000;font-weight:bold}
+button{background:#0047a3;color:#fff;border:0;padding:.5rem 1rem;margin:.3rem .3rem 0 0;cursor:pointer}
+.procedo-field{margin:.8rem 0}.procedo-field label{display:block;font-weight:600}
+.procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
+code{font-size:.85em;word-break:break-all}
+</style></head><body>
+<header><strong>Procedo</strong>{{#if user}}<a href="/">Attività</a><a href="/audit">Verifica</a>
+<form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</header>
+<main>
+"#;
+
+pub const LAYOUT_TAIL: &str = "</main></body></html>\n";
+
+pub const LOGIN: &str = r#"<h1>Accesso</h1>
+{{#if error}}<p class="ko" role="alert">{{error}}</p>{{/if}}
+<form method="post" action="/login">
+<div class="procedo-field"><label for="token">Token di accesso</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required size="70"></div>
+<button type="submit">Entra</button></form>"#;
+
+pub const INBOX: &str = r#"<h1>Le mie attività</h1>
+{{#if tasks}}<table><thead><tr><th scope="col">Attività</th><th scope="col">Procedimento</th><th scope="col">Ruolo</th><th scope="col">Scadenza</th></tr></thead><tbody>
+{{#each tasks}}<tr><td><a href="/tasks/{{id}}">{{state}}</a></td><td><a href="/instances/{{instance}}">{{definition}}</a></td><td>{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td>
+<td>{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
+</tbody></table>{{else}}<p>Nessuna attività aperta per i suoi ruoli.</p>{{/if}}"#;
+
+pub const TASK: &str = r#"<h1>{{task.state}}</h1>
+<p>Procedimento <a href="/instances/{{task.instance}}">{{task.definition}}</a> · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
+{{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
+<form method="post" action="/tasks/{{task.id}}" novalidate>
+<input type="hidden" name="_csrf" value="{{csrf}}">
+{{{form}}}
+<p>{{#each task.actions}}<button type="submit" name="_action" value="{{this}}">{{this}}</button>{{/each}}</p>
+</form>"#;
+
+pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
+<p>Stato: <strong>{{instance.state}}</strong> · esito: <strong>{{instance.status}}</strong> · avviato il {{started}}</p>
+<h2>Documenti</h2>
+{{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun documento.</p>{{/if}}
+<h2>Cronologia</h2>
+<ol>{{#each events}}<li><strong>{{at}}</strong> — {{kind}} di <strong>{{actor}}</strong>{{#if from_state}} da «{{from_state}}»{{/if}} a «{{to_state}}»{{#if action}} con l'azione «{{action}}»{{/if}}
+<br><small>hash <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
+
+pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
+{{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
+{{else}}<p class="ko" role="alert">Integrità compromessa.</p><ul>{{#each report.broken}}<li>Procedimento {{instance}}, evento {{seq}}: {{reason}}</li>{{/each}}
+{{#each report.broken_documents}}<li>Documento {{id}}: {{reason}}</li>{{/each}}</ul>{{/if}}"#;

@@ -1,0 +1,164 @@
+//! The web pages, as an official and an auditor use them (plain HTTP; no browser needed).
+
+use crate::client::Server;
+use serde_json::json;
+
+/// Percent-encodes a form value.
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn csrf(page: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..start + 32].to_string()
+}
+
+#[tokio::test]
+async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it() {
+    let server = Server::start();
+    let official = server.token("anna", "default", "official");
+    let supervisor = server.token("sara", "default", "supervisor");
+    let auditor = server.token("ugo", "default", "auditor");
+    let stranger = server.token("bruno", "provincia-brescia", "supervisor");
+    let variables = json!({
+        "course": "Appalti pubblici", "course_area": "appalti", "edition": "2026/1", "course_hours": "20",
+        "participant_name": "Anna Bianchi", "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 10
+    });
+    let started = server
+        .call(
+            "POST",
+            "/api/v1/instances",
+            Some(&official),
+            Some(&json!({ "definition": "training-enrolment", "variables": variables })),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let instance = started.body["id"].as_str().expect("id").to_string();
+
+    let anonymous = server.browser("GET", "/", None, None).await;
+    assert_eq!(anonymous.status, 303);
+    assert!(
+        anonymous.head.contains("location: /login") || anonymous.head.contains("Location: /login")
+    );
+    let wrong = server
+        .browser("POST", "/login", None, Some("token=pk_wrong"))
+        .await;
+    assert_eq!(wrong.status, 401);
+    let signed_in = server
+        .browser("POST", "/login", None, Some(&format!("token={supervisor}")))
+        .await;
+    assert_eq!(signed_in.status, 303);
+    assert!(
+        signed_in
+            .head
+            .to_ascii_lowercase()
+            .contains("set-cookie: procedo_session=")
+    );
+    assert!(signed_in.head.contains("HttpOnly") && signed_in.head.contains("SameSite=Strict"));
+
+    let inbox = server.browser("GET", "/", Some(&supervisor), None).await;
+    let page = inbox.text();
+    assert!(
+        page.contains("Le mie attività") && page.contains("training-enrolment"),
+        "{page}"
+    );
+    let start = page.find("/tasks/").expect("a task link") + "/tasks/".len();
+    let task = page[start..start + 36].to_string();
+
+    let task_page = server
+        .browser("GET", &format!("/tasks/{task}"), Some(&supervisor), None)
+        .await;
+    let html = task_page.text();
+    assert!(
+        html.contains("<label for=") && html.contains("value=\"reject\""),
+        "{html}"
+    );
+    let token = csrf(&html);
+
+    // Rejecting without the reason the form requires for a rejection: the error is shown at the field.
+    let who = format!("supervisor_name={}", enc("Sara Verdi"));
+    let invalid = server
+        .browser(
+            "POST",
+            &format!("/tasks/{task}"),
+            Some(&supervisor),
+            Some(&format!("_csrf={token}&_action=reject&{who}")),
+        )
+        .await;
+    assert_eq!(invalid.status, 422, "{}", invalid.text());
+    let html = invalid.text();
+    assert!(
+        html.contains("aria-invalid=\"true\"") && html.contains("aria-describedby="),
+        "{html}"
+    );
+    assert!(
+        html.contains("Il modulo contiene 1 errori"),
+        "only the missing reason: {html}"
+    );
+    assert!(
+        html.contains("value=\"Sara Verdi\""),
+        "what was typed is kept: {html}"
+    );
+    let forged = server
+        .browser(
+            "POST",
+            &format!("/tasks/{task}"),
+            Some(&supervisor),
+            Some("_action=approve"),
+        )
+        .await;
+    assert_eq!(
+        forged.status, 403,
+        "a form without the CSRF value is refused"
+    );
+
+    let data = format!(
+        "_csrf={token}&_action=reject&{who}&reason={}",
+        enc("Corso non pertinente al ruolo")
+    );
+    let valid = server
+        .browser(
+            "POST",
+            &format!("/tasks/{task}"),
+            Some(&supervisor),
+            Some(&data),
+        )
+        .await;
+    assert_eq!(valid.status, 303, "{}", valid.text());
+
+    let timeline = server
+        .browser(
+            "GET",
+            &format!("/instances/{instance}"),
+            Some(&auditor),
+            None,
+        )
+        .await;
+    let html = timeline.text();
+    assert!(
+        html.contains("task_completed di <strong>sara</strong>") && html.contains("reject"),
+        "{html}"
+    );
+    let audit = server.browser("GET", "/audit", Some(&auditor), None).await;
+    assert!(audit.text().contains("Verificato"), "{}", audit.text());
+
+    let other_tenant = server
+        .browser("GET", &format!("/tasks/{task}"), Some(&stranger), None)
+        .await;
+    assert_eq!(other_tenant.status, 404);
+    let other_instance = server
+        .browser(
+            "GET",
+            &format!("/instances/{instance}"),
+            Some(&stranger),
+            None,
+        )
+        .await;
+    assert_eq!(other_instance.status, 404);
+}
