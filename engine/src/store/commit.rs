@@ -5,6 +5,23 @@
 //! or schedule against the value the transition saw — and any failed check rolls the whole
 //! transaction back as [`super::StoreError::Conflict`].
 
+/// A checked write must change exactly one row; a unique-key clash on a checked insert means
+/// another transition got there first. Both are conflicts, named by `what`.
+pub(crate) fn exactly_one<D>(
+    result: Result<D, sqlx::Error>,
+    rows: impl FnOnce(&D) -> u64,
+    what: &'static str,
+) -> super::Result<()> {
+    match result {
+        Ok(done) if rows(&done) == 1 => Ok(()),
+        Ok(_) => Err(super::StoreError::Conflict(what)),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(super::StoreError::Conflict(what))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Implements `commit` and `commit_all` for one backend (see `sql.rs` for why a macro).
 macro_rules! sql_commit {
     ($store:ty) => {
@@ -188,20 +205,11 @@ macro_rules! sql_commit {
                                     .bind(n.seq)
                                     .execute(&mut *tx)
                                     .await;
-                                match done {
-                                    Ok(done) if done.rows_affected() == 1 => {}
-                                    Ok(_) => {
-                                        return Err(Conflict(
-                                            "the register was advanced by another transition",
-                                        ));
-                                    }
-                                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                                        return Err(Conflict(
-                                            "the register was started by another transition",
-                                        ));
-                                    }
-                                    Err(e) => return Err(e.into()),
-                                }
+                                $crate::store::commit::exactly_one(
+                                    done,
+                                    |d| d.rows_affected(),
+                                    "the register was numbered by another transition",
+                                )?;
                             }
                             Effect::UpdateTaskAssignment {
                                 task,
@@ -272,20 +280,11 @@ macro_rules! sql_commit {
                                     .bind(from_seq)
                                     .execute(&mut *tx)
                                     .await;
-                                match done {
-                                    Ok(done) if done.rows_affected() == 1 => {}
-                                    Ok(_) => {
-                                        return Err(Conflict(
-                                            "the pool was changed by another transition",
-                                        ));
-                                    }
-                                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                                        return Err(Conflict(
-                                            "the pool was started by another transition",
-                                        ));
-                                    }
-                                    Err(e) => return Err(e.into()),
-                                }
+                                $crate::store::commit::exactly_one(
+                                    done,
+                                    |d| d.rows_affected(),
+                                    "the pool was changed by another transition",
+                                )?;
                             }
                             Effect::Enqueue {
                                 tenant,
