@@ -1,0 +1,291 @@
+//! The pages in a real browser: headless Chromium driven through ChromeDriver (the W3C
+//! WebDriver protocol, spoken directly: JSON over HTTP). Skipped, loudly, when Debian's
+//! `chromium` and `chromium-driver` are not installed (`.ci/run` installs them). Screenshots of
+//! the main pages are saved under `artifacts/screenshots/`.
+
+use crate::client::{Response, Server};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const DRIVER: &str = "/usr/bin/chromedriver";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    driver: Child,
+    address: String,
+    session: String,
+    profile: std::path::PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+async fn call(address: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("chromedriver answers");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    // ChromeDriver may keep the connection open: read the head, then exactly Content-Length.
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 65536];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let read = tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await;
+        let Ok(Ok(n)) = read else { break };
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&bytes);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = text[..end].to_ascii_lowercase();
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            if length.is_some_and(|len| bytes.len() >= end + 4 + len) {
+                break;
+            }
+        }
+    }
+    Response::parse(&bytes).body["value"].clone()
+}
+
+impl Browser {
+    async fn start() -> Option<Self> {
+        if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(DRIVER).exists() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED browser test: install Debian's chromium and chromium-driver to run it"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let driver = Command::new(DRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let address = format!("127.0.0.1:{port}");
+        for _ in 0..50 {
+            if tokio::net::TcpStream::connect(&address).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("procedo-chromium-{}", std::process::id()));
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1100,900",
+        ];
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let capabilities = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": { "binary": CHROMIUM, "args": args } } } });
+        let session = call(&address, "POST", "/session", Some(capabilities)).await;
+        let session = session["sessionId"].as_str()?.to_string();
+        Some(Self {
+            driver,
+            address,
+            session,
+            profile,
+        })
+    }
+
+    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        call(
+            &self.address,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body,
+        )
+        .await
+    }
+
+    async fn open(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let found = self
+            .cmd(
+                "POST",
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn source(&self) -> String {
+        self.cmd("GET", "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The page once it contains `needle` (a form submission navigates after the click
+    /// returns), or whatever is there after five seconds.
+    async fn wait_for(&self, needle: &str) -> String {
+        let mut page = String::new();
+        for _ in 0..50 {
+            page = self.source().await;
+            if page.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        page
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let data = self.cmd("GET", "/screenshot", None).await;
+        let Some(png) = data
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        else {
+            return;
+        };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+
+    async fn sign_in(&self, base: &str, token: &str) {
+        self.open(&format!("{base}/login")).await;
+        self.type_into("#token", token).await;
+        self.click("button[type=submit]").await;
+    }
+}
+
+#[tokio::test]
+async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start();
+    let base = format!("http://{}", server.address);
+    let official = server.token("anna", "default", "official");
+    let supervisor = server.token("sara", "default", "supervisor");
+    let auditor = server.token("ugo", "default", "auditor");
+    let stranger = server.token("bruno", "provincia-brescia", "supervisor");
+    let variables = json!({
+        "course": "Appalti pubblici dopo il correttivo", "course_area": "appalti", "edition": "2026/1", "course_hours": "20",
+        "participant_name": "Anna Bianchi", "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 10
+    });
+    let started = server
+        .call(
+            "POST",
+            "/api/v1/instances",
+            Some(&official),
+            Some(&json!({ "definition": "training-enrolment", "variables": variables })),
+        )
+        .await;
+    let instance = started.body["id"].as_str().expect("started").to_string();
+
+    browser.open(&format!("{base}/login")).await;
+    browser.screenshot("login").await;
+    browser.sign_in(&base, &supervisor).await;
+    let inbox = browser.wait_for("Le mie attività").await;
+    assert!(
+        inbox.contains("Le mie attività") && inbox.contains("training-enrolment"),
+        "{inbox}"
+    );
+    browser.screenshot("inbox").await;
+
+    let start = inbox.find("/tasks/").expect("a task link");
+    let task_path = inbox[start..start + "/tasks/".len() + 36].to_string();
+    browser.click("td a[href^='/tasks/']").await;
+    browser.wait_for("f-supervisor_name").await;
+    browser.type_into("#f-supervisor_name", "Sara Verdi").await;
+    browser.click("button[value=reject]").await;
+    let invalid = browser.wait_for("Il modulo contiene").await;
+    assert!(
+        invalid.contains("Il modulo contiene 1 errori")
+            && invalid.contains("aria-invalid=\"true\""),
+        "{invalid}"
+    );
+    browser.screenshot("task-with-errors").await;
+
+    browser
+        .type_into("#f-reason", "Corso non pertinente al ruolo")
+        .await;
+    browser.click("button[value=reject]").await;
+    let after = browser.wait_for("Cronologia").await;
+    assert!(
+        after.contains("Cronologia") && after.contains("rejected"),
+        "{after}"
+    );
+
+    browser.sign_in(&base, &auditor).await;
+    browser.wait_for("Le mie attività").await;
+    browser.open(&format!("{base}/instances/{instance}")).await;
+    let timeline = browser.source().await;
+    assert!(
+        timeline.contains("task_completed di <strong>sara</strong>"),
+        "{timeline}"
+    );
+    browser.screenshot("timeline").await;
+    browser.open(&format!("{base}/audit")).await;
+    assert!(browser.source().await.contains("Verificato"));
+    browser.screenshot("audit").await;
+
+    browser.sign_in(&base, &stranger).await;
+    browser.wait_for("Le mie attività").await;
+    browser.open(&format!("{base}{task_path}")).await;
+    let refused = browser.source().await;
+    assert!(
+        refused.contains("non trovato"),
+        "another tenant's official cannot open the task: {refused}"
+    );
+}
