@@ -201,6 +201,17 @@ impl Browser {
         let _ = std::fs::write(dir.join(format!("{name}.png")), png);
     }
 
+    /// Closes the browser (the driver is killed when this is dropped).
+    async fn quit(&self) {
+        call(
+            &self.address,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        )
+        .await;
+    }
+
     async fn sign_in(&self, base: &str, token: &str) {
         self.open(&format!("{base}/login")).await;
         self.type_into("#token", token).await;
