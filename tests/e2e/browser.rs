@@ -23,7 +23,11 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // End the driver and every browser process it started (they carry the profile path).
         let _ = self.driver.kill();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &self.profile.display().to_string()])
+            .status();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
