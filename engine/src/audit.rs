@@ -68,6 +68,44 @@ impl Engine {
             .collect()
     }
 
+    /// The case file of an instance: the instance, its history (each event's text and hash, so
+    /// the chain can be re-checked offline), its documents with their content and hashes, and
+    /// the result of verifying the chain now.
+    pub async fn case_file(&self, actor: &Actor, id: Uuid) -> Result<serde_json::Value> {
+        let instance = self.instance(actor, id).await?;
+        let stored = self.store.events(id).await?;
+        let chain = match history::verify_chain(id, &stored, &instance.last_hash) {
+            Ok(()) => serde_json::json!({ "ok": true }),
+            Err(broken) => serde_json::json!({ "ok": false, "broken": broken }),
+        };
+        let events: Vec<serde_json::Value> = stored
+            .iter()
+            .map(|e| serde_json::json!({ "seq": e.seq, "body": e.body, "hash": e.hash, "prev_hash": e.prev_hash }))
+            .collect();
+        let documents: Vec<serde_json::Value> = self
+            .store
+            .documents(id)
+            .await?
+            .into_iter()
+            .map(|d| {
+                let verified = history::sha256_hex(d.content.as_bytes()) == d.sha256;
+                let mut value = serde_json::json!(d);
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("content".into(), serde_json::json!(d.content));
+                    map.insert("verified".into(), serde_json::json!(verified));
+                }
+                value
+            })
+            .collect();
+        Ok(serde_json::json!({
+            "exported_at": crate::timefmt::rfc3339(self.now()),
+            "instance": instance,
+            "chain": chain,
+            "events": events,
+            "documents": documents,
+        }))
+    }
+
     pub async fn documents(&self, actor: &Actor, instance: Uuid) -> Result<Vec<Document>> {
         self.instance(actor, instance).await?;
         Ok(self.store.documents(instance).await?)

@@ -145,6 +145,31 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         html.contains("task_completed di <strong>sara</strong>") && html.contains("reject"),
         "{html}"
     );
+    assert!(
+        html.contains(&format!("/instances/{instance}/export")),
+        "the timeline offers the case file"
+    );
+    let export = server
+        .browser(
+            "GET",
+            &format!("/instances/{instance}/export"),
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(export.status, 200);
+    assert!(
+        export
+            .head
+            .to_ascii_lowercase()
+            .contains("content-disposition: attachment")
+    );
+    assert_eq!(export.body["chain"]["ok"], json!(true), "{}", export.body);
+    let events = export.body["events"].as_array().expect("events");
+    assert_eq!(
+        events[1]["prev_hash"], events[0]["hash"],
+        "the chain can be re-checked offline"
+    );
     let audit = server.browser("GET", "/audit", Some(&auditor), None).await;
     assert!(audit.text().contains("Verificato"), "{}", audit.text());
 

@@ -547,3 +547,15 @@ pub async fn set_calendar(
     let year = procedo_engine::documents::register_year(state.engine.now());
     Ok(Json(calendar_json(&calendar, year)).into_response())
 }
+
+/// The case file of an instance as one JSON download (history, documents, hashes).
+pub async fn case_file(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = id(path)?;
+    let file = state.engine.case_file(&actor, id).await?;
+    let disposition = format!("attachment; filename=\"fascicolo-{id}.json\"");
+    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(file)).into_response())
+}

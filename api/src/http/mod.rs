@@ -47,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/instances/{id}/cancel", post(cancel))
         .route("/api/v1/instances/{id}/history", get(history))
         .route("/api/v1/instances/{id}/documents", get(documents))
+        .route("/api/v1/instances/{id}/export", get(case_file))
         .route("/api/v1/documents/{id}", get(document))
         .route("/api/v1/documents/{id}/content", get(document_content))
         .route("/api/v1/tasks", get(tasks))

@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tasks/{id}", get(task_page).post(submit))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))
+        .route("/instances/{id}/export", get(export))
         .route("/audit", get(audit))
 }
 
@@ -332,7 +333,7 @@ async fn instance_page(
         .collect();
     let data = json!({
         "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label() },
-        "started": rome(instance.created_at), "events": events, "documents": documents,
+        "id": id, "started": rome(instance.created_at), "events": events, "documents": documents,
     });
     page("instance", &instance.definition, Some(&s), data)
 }
@@ -366,6 +367,33 @@ async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
     match state.engine.verify(Some(&s.actor.tenant)).await {
         Ok(report) => page("audit", "Verifica", Some(&s), json!({ "report": report })),
+        Err(e) => problem(&s, e),
+    }
+}
+
+async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return problem(&s, EngineError::NotFound("instance".into()));
+    };
+    match state.engine.case_file(&s.actor, id).await {
+        Ok(file) => {
+            let disposition = format!("attachment; filename=\"fascicolo-{id}.json\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json".to_string()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                file.to_string(),
+            )
+                .into_response()
+        }
         Err(e) => problem(&s, e),
     }
 }

@@ -49,6 +49,7 @@ pub const TASK: &str = r#"<h1>{{task.state}}</h1>
 
 pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
 <p>Stato: <strong>{{instance.state}}</strong> · esito: <strong>{{instance.status}}</strong> · avviato il {{started}}</p>
+<p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, documenti e impronte)</a></p>
 <h2>Documenti</h2>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun documento.</p>{{/if}}
 <h2>Cronologia</h2>
