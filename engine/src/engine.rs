@@ -396,6 +396,14 @@ impl Engine {
         })
     }
 
+    /// A deployed workflow version (the latest when `version` is `None`), to show it.
+    pub async fn workflow(&self, id: &str, version: Option<i64>) -> Result<Arc<Definition>> {
+        match version {
+            Some(version) => self.definition(id, version).await,
+            None => self.latest_definition(id).await,
+        }
+    }
+
     /// The form a task asks for (the task state's form), to show it to the official.
     pub async fn task_form(
         &self,

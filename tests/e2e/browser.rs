@@ -295,6 +295,16 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     assert!(browser.source().await.contains("Verificato"));
     browser.screenshot("audit").await;
 
+    browser
+        .open(&format!("{base}/workflows/sua-open-tender"))
+        .await;
+    let diagram = browser.wait_for("<svg").await;
+    assert!(
+        diagram.contains("Diagramma di") && diagram.contains("stateDiagram-v2"),
+        "{diagram}"
+    );
+    browser.screenshot("workflow-diagram").await;
+
     browser.sign_in(&base, &stranger).await;
     browser.wait_for("Le mie attività").await;
     browser.open(&format!("{base}{task_path}")).await;

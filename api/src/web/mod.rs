@@ -33,6 +33,8 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("task", templates::TASK),
         ("instance", templates::INSTANCE),
         ("audit", templates::AUDIT),
+        ("workflows", templates::WORKFLOWS),
+        ("workflow", templates::WORKFLOW),
         ("head", templates::LAYOUT_HEAD),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
@@ -52,6 +54,9 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/{id}", get(document))
         .route("/instances/{id}/export", get(export))
         .route("/audit", get(audit))
+        .route("/workflows", get(workflows))
+        .route("/workflows/{id}", get(workflow_latest))
+        .route("/workflows/{id}/{version}", get(workflow_version))
 }
 
 /// A page: the layout around one template, with the signed-in user and the CSRF value.
@@ -396,4 +401,70 @@ async fn export(
         }
         Err(e) => problem(&s, e),
     }
+}
+
+async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let rows = match state.engine.store().definitions().await {
+        Ok(rows) => rows,
+        Err(e) => return problem(&s, e.into()),
+    };
+    let mut list: Vec<Value> = Vec::new();
+    for row in rows {
+        match list.last_mut() {
+            Some(last) if last["id"] == json!(row.id) => {
+                if let Some(versions) = last["versions"].as_array_mut() {
+                    versions.push(json!(row.version));
+                }
+                last["title"] = json!(row.title);
+                last["deployed"] = json!(rome(row.deployed_at));
+                last["by"] = json!(row.deployed_by);
+            }
+            _ => list.push(json!({ "id": row.id, "title": row.title, "versions": [row.version], "deployed": rome(row.deployed_at), "by": row.deployed_by })),
+        }
+    }
+    page(
+        "workflows",
+        "Procedimenti",
+        Some(&s),
+        json!({ "workflows": list }),
+    )
+}
+
+async fn workflow_page(state: &AppState, s: &Session, id: &str, version: Option<i64>) -> Response {
+    match state.engine.workflow(id, version).await {
+        Ok(d) => {
+            let data = json!({
+                "id": d.id, "title": d.title, "version": d.version, "initial": d.initial, "states": d.states.len(),
+                "svg": procedo_engine::definition::diagram::svg(&d),
+                "mermaid": procedo_engine::definition::diagram::mermaid(&d),
+            });
+            page("workflow", &d.title, Some(s), data)
+        }
+        Err(e) => problem(s, e),
+    }
+}
+
+async fn workflow_latest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    workflow_page(&state, &s, &id, None).await
+}
+
+async fn workflow_version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, version)): Path<(String, i64)>,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    workflow_page(&state, &s, &id, Some(version)).await
 }

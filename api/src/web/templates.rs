@@ -18,7 +18,7 @@ button{background:#0047a3;color:#fff;border:0;padding:.5rem 1rem;margin:.3rem .3
 .procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
 code{font-size:.85em;word-break:break-all}
 </style></head><body>
-<header><strong>Procedo</strong>{{#if user}}<a href="/">Attività</a><a href="/audit">Verifica</a>
+<header><strong>Procedo</strong>{{#if user}}<a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</header>
 <main>
 "#;
@@ -60,3 +60,13 @@ pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 {{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
 {{else}}<p class="ko" role="alert">Integrità compromessa.</p><ul>{{#each report.broken}}<li>Procedimento {{instance}}, evento {{seq}}: {{reason}}</li>{{/each}}
 {{#each report.broken_documents}}<li>Documento {{id}}: {{reason}}</li>{{/each}}</ul>{{/if}}"#;
+
+pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
+<table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>
+{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{this}}">v{{this}}</a> {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
+</tbody></table>"#;
+
+pub const WORKFLOW: &str = r#"<h1>{{title}} <small>v{{version}}</small></h1>
+<p><code>{{id}}</code> · stato iniziale «{{initial}}» · {{states}} stati</p>
+<figure>{{{svg}}}<figcaption>Diagramma degli stati (passare sopra un riquadro per il nome dello stato)</figcaption></figure>
+<details><summary>Sorgente Mermaid</summary><pre>{{mermaid}}</pre></details>"#;

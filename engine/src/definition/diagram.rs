@@ -80,3 +80,140 @@ pub fn markdown(definitions: &[Definition]) -> String {
     }
     out
 }
+
+/// The targets of every way out of a state, with a short label.
+fn edges(definition: &Definition) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for state in definition.states.values() {
+        for action in state.actions.values() {
+            out.push((state.name.clone(), action.to.clone(), action.name.clone()));
+        }
+        match &state.kind {
+            Kind::Choice(arms) => {
+                for arm in arms {
+                    out.push((
+                        state.name.clone(),
+                        arm.to.clone(),
+                        if arm.when.is_some() {
+                            "se".into()
+                        } else {
+                            "altrimenti".into()
+                        },
+                    ));
+                }
+            }
+            Kind::Wait { on_timeout, .. } => {
+                out.push((state.name.clone(), on_timeout.to.clone(), "scadenza".into()))
+            }
+            Kind::Spawn { on_done, .. } => {
+                out.push((state.name.clone(), on_done.to.clone(), "conclusi".into()))
+            }
+            Kind::Acquire {
+                on_granted,
+                on_timeout,
+                ..
+            } => {
+                out.push((state.name.clone(), on_granted.to.clone(), "posto".into()));
+                if let Some(goto) = on_timeout {
+                    out.push((state.name.clone(), goto.to.clone(), "scadenza".into()));
+                }
+            }
+            Kind::Task(_) | Kind::End { .. } => {}
+        }
+    }
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The workflow as an SVG drawing the binary makes itself (no JavaScript, no network): states
+/// in rows by their distance from the initial state, an arrow for every way out.
+pub fn svg(definition: &Definition) -> String {
+    use std::collections::{HashMap, VecDeque};
+    let edges = edges(definition);
+    let mut depth: HashMap<&str, usize> = HashMap::new();
+    let mut queue = VecDeque::from([(definition.initial.as_str(), 0usize)]);
+    while let Some((name, d)) = queue.pop_front() {
+        if depth.contains_key(name) {
+            continue;
+        }
+        depth.insert(name, d);
+        for (from, to, _) in &edges {
+            if from == name {
+                queue.push_back((to.as_str(), d + 1));
+            }
+        }
+    }
+    let mut rows: Vec<Vec<&str>> = Vec::new();
+    for state in definition.states.keys() {
+        let d = depth.get(state.as_str()).copied().unwrap_or(rows.len());
+        while rows.len() <= d {
+            rows.push(Vec::new());
+        }
+        rows[d].push(state.as_str());
+    }
+    let (box_w, box_h, gap_x, gap_y) = (190.0, 44.0, 30.0, 56.0);
+    let widest = rows.iter().map(Vec::len).max().unwrap_or(1) as f64;
+    let width = widest * (box_w + gap_x) + gap_x;
+    let height = rows.len() as f64 * (box_h + gap_y) + gap_y;
+    let mut at: HashMap<&str, (f64, f64)> = HashMap::new();
+    for (r, row) in rows.iter().enumerate() {
+        let offset = (width - row.len() as f64 * (box_w + gap_x) + gap_x) / 2.0;
+        for (c, name) in row.iter().enumerate() {
+            at.insert(
+                name,
+                (
+                    offset + c as f64 * (box_w + gap_x),
+                    gap_y / 2.0 + r as f64 * (box_h + gap_y),
+                ),
+            );
+        }
+    }
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"Diagramma di {}\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>\n",
+        escape(&definition.title)
+    );
+    for (from, to, label) in &edges {
+        let (Some(&(x1, y1)), Some(&(x2, y2))) = (at.get(from.as_str()), at.get(to.as_str()))
+        else {
+            continue;
+        };
+        let (sx, sy, ex, ey) = (x1 + box_w / 2.0, y1 + box_h, x2 + box_w / 2.0, y2);
+        let (ey, sy) = if y2 <= y1 { (y2 + box_h, y1) } else { (ey, sy) };
+        out.push_str(&format!(
+            "<line x1=\"{sx:.0}\" y1=\"{sy:.0}\" x2=\"{ex:.0}\" y2=\"{ey:.0}\" stroke=\"#444\" marker-end=\"url(#arrow)\"/><text x=\"{:.0}\" y=\"{:.0}\" fill=\"#333\">{}</text>\n",
+            (sx + ex) / 2.0 + 4.0,
+            (sy + ey) / 2.0,
+            escape(label)
+        ));
+    }
+    for state in definition.states.values() {
+        let Some(&(x, y)) = at.get(state.name.as_str()) else {
+            continue;
+        };
+        let end = matches!(state.kind, Kind::End { .. });
+        let title: String = state
+            .title
+            .as_deref()
+            .unwrap_or(&state.name)
+            .chars()
+            .take(30)
+            .collect();
+        out.push_str(&format!(
+            "<g><title>{}</title><rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{box_w}\" height=\"{box_h}\" rx=\"{}\" fill=\"{}\" stroke=\"#003366\"/><text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\" fill=\"#1a1a1a\">{}</text></g>\n",
+            escape(&state.name),
+            if end { 22 } else { 6 },
+            if end { "#e8f0e8" } else { "#f2f6fb" },
+            x + box_w / 2.0,
+            y + box_h / 2.0 + 4.0,
+            escape(&title)
+        ));
+    }
+    out.push_str("</svg>\n");
+    out
+}
