@@ -313,4 +313,5 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         refused.contains("non trovato"),
         "another tenant's official cannot open the task: {refused}"
     );
+    browser.quit().await;
 }
