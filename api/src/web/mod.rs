@@ -121,6 +121,23 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     Some(Session { actor, token })
 }
 
+/// The signed-in official and the id in the page's path; otherwise the response to send
+/// (the sign-in page, or "not found" for a malformed id).
+async fn signed_in_with_id(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    what: &str,
+) -> Result<(Session, Uuid), Response> {
+    let Some(s) = session(state, headers).await else {
+        return Err(to_login());
+    };
+    match Uuid::parse_str(id) {
+        Ok(id) => Ok((s, id)),
+        Err(_) => Err(problem(&s, EngineError::NotFound(what.to_string()))),
+    }
+}
+
 fn to_login() -> Response {
     Redirect::to("/login").into_response()
 }
@@ -259,11 +276,9 @@ async fn task_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
-    };
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return problem(&s, EngineError::NotFound("task".into()));
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "task").await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     task_view(&state, &s, id, &json!({}), &[], None).await
 }
@@ -274,11 +289,9 @@ async fn submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
-    };
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return problem(&s, EngineError::NotFound("task".into()));
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "task").await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let pairs = form_pairs(&body);
     if field(&pairs, "_csrf") != Some(s.csrf().as_str()) {
@@ -313,11 +326,9 @@ async fn instance_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
-    };
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return problem(&s, EngineError::NotFound("instance".into()));
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "instance").await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let loaded = async {
         let instance = state.engine.instance(&s.actor, id).await?;
@@ -348,11 +359,9 @@ async fn document(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
-    };
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return problem(&s, EngineError::NotFound("document".into()));
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "document").await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     match state.engine.document(&s.actor, id).await {
         Ok(d) => ([(header::CONTENT_TYPE, d.content_type.clone())], d.content).into_response(),
@@ -381,11 +390,9 @@ async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
-    };
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return problem(&s, EngineError::NotFound("instance".into()));
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "instance").await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     match state.engine.case_file(&s.actor, id).await {
         Ok(file) => {
