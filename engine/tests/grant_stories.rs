@@ -3,18 +3,14 @@
 
 mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
-use common::{engine, sqlite_db, vars};
-use procedo_engine::definition::Package;
+use common::{engine, shipped, sqlite_db, utc, vars};
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
 use procedo_engine::{Engine, EngineError, ManualClock, TaskQuery};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
 
-const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
 const TENANT: &str = "provincia-brescia";
 
 fn admin() -> Actor {
@@ -30,18 +26,13 @@ fn ragioneria() -> Actor {
     Actor::new("luisa.ragioneria", TENANT, &["ragioneria"])
 }
 
-fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, h, min, s)
-        .single()
-        .expect("valid")
-}
-
 async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
     let db = sqlite_db();
     let (engine, clock) = engine(&db).await;
-    let package =
-        Package::load(&Path::new(WORKFLOWS).join("eu-grant")).unwrap_or_else(|d| panic!("{d:?}"));
-    engine.deploy(&package, &admin()).await.expect("deploys");
+    engine
+        .deploy(&shipped("eu-grant"), &admin())
+        .await
+        .expect("deploys");
     (db, engine, clock)
 }
 

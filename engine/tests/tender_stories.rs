@@ -5,19 +5,16 @@
 
 mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
-use common::{engine, sqlite_db, vars};
-use procedo_engine::definition::Package;
+use chrono::{DateTime, Utc};
+use common::{engine, shipped, sqlite_db, utc, vars};
 use procedo_engine::documents::Document;
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
 use procedo_engine::{Engine, ManualClock, TaskQuery};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
 
-const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
 const TENANT: &str = "provincia-treviso";
 
 fn admin() -> Actor {
@@ -36,27 +33,19 @@ fn commissione() -> Actor {
     Actor::new("carla.commissione", TENANT, &["commissione"])
 }
 
-/// An instant in UTC (Rome is UTC+2 in summer, UTC+1 in winter).
-fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, h, min, s)
-        .single()
-        .expect("valid")
-}
-
 /// The end of a day in Rome while summer time applies: 23:59:59.999 CEST.
 fn end_of_rome_day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     utc(y, m, d, 21, 59, 59) + chrono::Duration::milliseconds(999)
-}
-
-fn load(name: &str) -> Package {
-    Package::load(&Path::new(WORKFLOWS).join(name)).unwrap_or_else(|d| panic!("{d:?}"))
 }
 
 async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
     let db = sqlite_db();
     let (engine, clock) = engine(&db).await;
     for name in ["sua-lot-evaluation", "sua-open-tender"] {
-        engine.deploy(&load(name), &admin()).await.expect("deploys");
+        engine
+            .deploy(&shipped(name), &admin())
+            .await
+            .expect("deploys");
     }
     (db, engine, clock)
 }

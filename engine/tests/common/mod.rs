@@ -18,6 +18,21 @@ pub const TENDER: &str = include_str!("../fixtures/tender.yaml");
 pub const LOT: &str = include_str!("../fixtures/lot.yaml");
 pub const WAITING: &str = include_str!("../fixtures/waiting.yaml");
 
+/// An instant in UTC (Rome is UTC+2 in summer, UTC+1 in winter).
+pub fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, s)
+        .single()
+        .expect("valid instant")
+}
+
+/// A package of `workflows/`, as shipped.
+pub fn shipped(name: &str) -> Package {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../workflows")
+        .join(name);
+    Package::load(&dir).unwrap_or_else(|d| panic!("{name}: {d:?}"))
+}
+
 pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, 3, 8, 0, 0)
         .single()
