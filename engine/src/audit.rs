@@ -28,24 +28,19 @@ pub struct BrokenDocument {
     pub reason: String,
 }
 
-/// The sha256 each document had when it was issued, as the (hash-chained) history recorded it.
-fn documents_in_history(events: &[history::StoredEvent]) -> HashMap<Uuid, String> {
-    let mut out = HashMap::new();
-    for stored in events {
-        let Ok(event) = serde_json::from_str::<history::Event>(&stored.body) else {
-            continue;
-        };
+/// The sha256 of each document as the (verified) history recorded it when it was issued.
+fn record_issued(events: &[history::Event], issued: &mut HashMap<Uuid, String>) {
+    for event in events {
         for effect in &event.effects {
-            let issued = &effect["document_issued"];
+            let note = &effect["document_issued"];
             if let (Some(id), Some(sha)) = (
-                issued["id"].as_str().and_then(|i| Uuid::parse_str(i).ok()),
-                issued["sha256"].as_str(),
+                note["id"].as_str().and_then(|i| Uuid::parse_str(i).ok()),
+                note["sha256"].as_str(),
             ) {
-                out.insert(id, sha.to_string());
+                issued.insert(id, sha.to_string());
             }
         }
     }
-    out
 }
 
 impl Engine {
@@ -75,7 +70,7 @@ impl Engine {
         let instance = self.instance(actor, id).await?;
         let stored = self.store.events(id).await?;
         let chain = match history::verify_chain(id, &stored, &instance.last_hash) {
-            Ok(()) => serde_json::json!({ "ok": true }),
+            Ok(_) => serde_json::json!({ "ok": true }),
             Err(broken) => serde_json::json!({ "ok": false, "broken": broken }),
         };
         let events: Vec<serde_json::Value> = stored
@@ -123,15 +118,17 @@ impl Engine {
         let (heads, events) = self.store.chains(tenant).await?;
         let mut by_instance: HashMap<Uuid, Vec<history::StoredEvent>> = HashMap::new();
         let total = events.len();
-        let issued = documents_in_history(&events);
+        let mut issued = HashMap::new();
         for event in events {
             by_instance.entry(event.instance).or_default().push(event);
         }
         let mut broken = Vec::new();
         for (id, head) in &heads {
             let events = by_instance.remove(id).unwrap_or_default();
-            if let Err(link) = history::verify_chain(*id, &events, head) {
-                broken.push(link);
+            // A document of a broken chain has no trustworthy record: it is reported too.
+            match history::verify_chain(*id, &events, head) {
+                Ok(read) => record_issued(&read, &mut issued),
+                Err(link) => broken.push(link),
             }
         }
         let documents = self.store.all_documents(tenant).await?;

@@ -370,7 +370,9 @@ impl Engine {
     pub async fn tasks(&self, actor: &Actor, query: &TaskQuery) -> Result<Vec<Task>> {
         let filter = TaskFilter {
             instance: query.instance,
-            assignee: None,
+            mine: query
+                .mine
+                .then(|| (actor.user.clone(), actor.roles.clone())),
             due_before: if query.overdue {
                 Some(self.now())
             } else {
@@ -384,16 +386,7 @@ impl Engine {
         if let (Some(instance), true) = (query.instance, tasks.is_empty()) {
             self.instance(actor, instance).await?;
         }
-        Ok(if query.mine {
-            tasks
-                .into_iter()
-                .filter(|t| {
-                    actor.has_role(&t.role) && t.assignee.as_deref().is_none_or(|a| a == actor.user)
-                })
-                .collect()
-        } else {
-            tasks
-        })
+        Ok(tasks)
     }
 
     /// A deployed workflow version (the latest when `version` is `None`), to show it.

@@ -106,8 +106,13 @@ pub struct BrokenLink {
 }
 
 /// Re-checks one instance's events (oldest first) against each other and against the head
-/// hash recorded on the instance, which catches a deleted last event.
-pub fn verify_chain(instance: Uuid, events: &[StoredEvent], head: &str) -> Result<(), BrokenLink> {
+/// hash recorded on the instance, which catches a deleted last event. Returns the events, read,
+/// so callers can look into a chain they now know to be intact.
+pub fn verify_chain(
+    instance: Uuid,
+    events: &[StoredEvent],
+    head: &str,
+) -> Result<Vec<Event>, BrokenLink> {
     let broken = |seq: i64, reason: String| {
         Err(BrokenLink {
             instance,
@@ -116,6 +121,7 @@ pub fn verify_chain(instance: Uuid, events: &[StoredEvent], head: &str) -> Resul
         })
     };
     let mut prev = GENESIS.to_string();
+    let mut read = Vec::with_capacity(events.len());
     for (i, stored) in events.iter().enumerate() {
         let expected_seq = i64::try_from(i).unwrap_or(i64::MAX) + 1;
         if stored.seq != expected_seq {
@@ -148,6 +154,7 @@ pub fn verify_chain(instance: Uuid, events: &[StoredEvent], head: &str) -> Resul
             );
         }
         prev = stored.hash.clone();
+        read.push(event);
     }
     if prev != head {
         let last = i64::try_from(events.len()).unwrap_or(i64::MAX);
@@ -156,7 +163,7 @@ pub fn verify_chain(instance: Uuid, events: &[StoredEvent], head: &str) -> Resul
             "the instance's latest event is not the last stored one".into(),
         );
     }
-    Ok(())
+    Ok(read)
 }
 
 #[cfg(test)]
@@ -187,7 +194,10 @@ mod tests {
     #[test]
     fn intact_chain_verifies() {
         let (id, events, head) = chain(3);
-        assert_eq!(verify_chain(id, &events, &head), Ok(()));
+        assert_eq!(
+            verify_chain(id, &events, &head).map(|read| read.len()),
+            Ok(3)
+        );
     }
 
     #[test]

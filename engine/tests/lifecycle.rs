@@ -602,3 +602,42 @@ async fn an_auditor_reads_everything_of_the_tenant_and_changes_nothing() {
         Err(EngineError::Forbidden(_))
     ));
 }
+
+#[tokio::test]
+async fn my_tasks_are_found_even_behind_a_page_of_other_roles_tasks() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        let legal = APPROVAL_CHAIN.replace(
+            "request:\n    task: { role: clerk }",
+            "request:\n    task: { role: legal }",
+        );
+        deploy(
+            &engine,
+            &[
+                &legal,
+                &APPROVAL_CHAIN.replace("id: approval-chain", "id: clerk-chain"),
+            ],
+        )
+        .await;
+        for _ in 0..3 {
+            engine
+                .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+                .await
+                .expect("starts");
+        }
+        engine
+            .start(&clerk(), "clerk-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
+        // Three legal tasks come first in deadline order; the clerk's one is fourth.
+        let only_clerk = procedo_engine::model::Actor::new("ivo", "provincia-treviso", &["clerk"]);
+        let query = TaskQuery {
+            mine: true,
+            limit: Some(1),
+            ..TaskQuery::default()
+        };
+        let found = engine.tasks(&only_clerk, &query).await.expect("tasks");
+        assert_eq!(found.len(), 1, "{}", db.backend);
+        assert_eq!(found[0].definition, "clerk-chain");
+    }
+}

@@ -258,9 +258,10 @@ pub async fn instance(
     Ok(Json(instance_json(&instance)).into_response())
 }
 
+/// A request whose only content is why a person does it (kept in the history).
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CancelBody {
+pub struct ReasonBody {
     reason: String,
 }
 
@@ -272,7 +273,7 @@ pub async fn cancel(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let id = id(path)?;
-    let body: CancelBody = json_body(&headers, body)?;
+    let body: ReasonBody = json_body(&headers, body)?;
     let reason = required_reason(&body.reason, "a cancellation")?;
     let instance = state.engine.cancel(&actor, id, reason).await?;
     Ok(Json(instance_json(&instance)).into_response())
@@ -448,12 +449,6 @@ pub async fn verify(State(state): State<AppState>, Caller(actor): Caller) -> Api
     Ok(Json(json!(report)).into_response())
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PauseBody {
-    reason: String,
-}
-
 pub async fn pause(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -462,7 +457,7 @@ pub async fn pause(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let id = id(path)?;
-    let body: PauseBody = json_body(&headers, body)?;
+    let body: ReasonBody = json_body(&headers, body)?;
     let reason = required_reason(&body.reason, "a suspension")?;
     state.engine.pause_sla(&actor, id, reason).await?;
     Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())

@@ -5,7 +5,7 @@
 //! beside the router and a test checks that every documented path is routed.
 
 use super::handlers::{
-    CalendarBody, CancelBody, CompleteBody, DeployBody, PauseBody, ReassignBody, StartBody,
+    CalendarBody, CompleteBody, DeployBody, ReasonBody, ReassignBody, StartBody,
 };
 use serde_json::{Map, Value, json};
 
@@ -101,7 +101,7 @@ fn operations() -> Vec<Operation> {
             "post",
             "/api/v1/instances/{id}/cancel",
             "Cancel an instance (admin)",
-            schema::<CancelBody>,
+            schema::<ReasonBody>,
             200,
         ),
         op(
@@ -159,7 +159,7 @@ fn operations() -> Vec<Operation> {
             "post",
             "/api/v1/tasks/{id}/pause",
             "Suspend a task's deadline",
-            schema::<PauseBody>,
+            schema::<ReasonBody>,
             200,
         ),
         op(

@@ -69,7 +69,8 @@ pub struct InstanceFilter {
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     pub instance: Option<Uuid>,
-    pub assignee: Option<String>,
+    /// Only the tasks this user may take: for one of `roles`, unassigned or theirs.
+    pub mine: Option<(String, Vec<String>)>,
     pub due_before: Option<DateTime<Utc>>,
     pub limit: i64,
 }

@@ -92,9 +92,10 @@ macro_rules! sql_store {
                 let rows = sqlx::query($crate::store::sql::SELECT_OPEN_TASKS)
                     .bind(tenant)
                     .bind(filter.instance)
-                    .bind(filter.assignee.as_deref())
+                    .bind(filter.mine.as_ref().map(|(user, _)| user.as_str()))
                     .bind(filter.due_before.map($crate::timefmt::to_db))
                     .bind(filter.limit)
+                    .bind(filter.mine.as_ref().map(|(_, roles)| roles.join(",")))
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::task!()).collect()

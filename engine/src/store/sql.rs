@@ -64,11 +64,14 @@ pub const REASSIGN_TASK: &str =
     "UPDATE tasks SET role = $1, assignee = NULL WHERE id = $2 AND status = 'open'";
 pub const ASSIGN_TASK: &str =
     "UPDATE tasks SET assignee = $1, role = $2 WHERE id = $3 AND status = 'open'";
+/// Open tasks of a tenant. With `$6` (the caller's roles, comma-separated: role names hold no
+/// commas) only those for one of the roles, unassigned or assigned to `$3`, the caller.
 pub const SELECT_OPEN_TASKS: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks WHERE status = 'open' AND tenant = $1 AND ($2 IS NULL OR instance_id = $2) \
-       AND ($3 IS NULL OR assignee = $3) AND ($4 IS NULL OR due_us < $4) \
+       AND ($4 IS NULL OR due_us < $4) \
+       AND ($6 IS NULL OR (',' || $6 || ',' LIKE '%,' || role || ',%' AND (assignee IS NULL OR assignee = $3))) \
      ORDER BY due_us IS NULL, due_us, created_us LIMIT $5"
 );
 
