@@ -8,6 +8,7 @@ mod http;
 mod remote;
 mod serve;
 mod tokens;
+mod users;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: tokens::TokenCommand,
+    },
+    /// Manage the officials who sign in to the pages with a password.
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
     },
     /// Deploy workflow packages to a running server.
     Deploy {
@@ -152,6 +158,7 @@ fn main() -> ExitCode {
                 workflows,
             } => serve::run(&db, &listen, &workflows).await,
             Command::Token { command } => tokens::run(command).await,
+            Command::User { command } => users::run(command).await,
             Command::Bench { scenario } => bench::run(scenario).await,
             Command::Deploy { paths, server } => remote::deploy(&server, &paths).await,
             Command::Instances {

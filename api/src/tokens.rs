@@ -104,7 +104,8 @@ pub async fn run(command: TokenCommand) -> Result<(), String> {
     Ok(())
 }
 
-async fn connect(db: &str) -> Result<Store, String> {
+/// Opens the database for an administration command, saying which one failed.
+pub(crate) async fn connect(db: &str) -> Result<Store, String> {
     Store::connect(db)
         .await
         .map_err(|e| format!("cannot open the database {db}: {e}"))

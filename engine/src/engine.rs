@@ -106,6 +106,10 @@ pub struct TaskQuery {
     pub instance: Option<Uuid>,
     /// Only tasks the caller may act on: for one of their roles, and unassigned or theirs.
     pub mine: bool,
+    /// Only tasks assigned to the caller (claimed by or given to them).
+    pub assigned: bool,
+    /// Only tasks of this workflow.
+    pub definition: Option<String>,
     pub overdue: bool,
     pub due_before: Option<DateTime<Utc>>,
     pub limit: Option<i64>,
@@ -373,6 +377,8 @@ impl Engine {
             mine: query
                 .mine
                 .then(|| (actor.user.clone(), actor.roles.clone())),
+            assignee: query.assigned.then(|| actor.user.clone()),
+            definition: query.definition.clone(),
             due_before: if query.overdue {
                 Some(self.now())
             } else {

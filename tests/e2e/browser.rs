@@ -219,7 +219,14 @@ impl Browser {
     async fn sign_in(&self, base: &str, token: &str) {
         self.open(&format!("{base}/login")).await;
         self.type_into("#token", token).await;
-        self.click("button[type=submit]").await;
+        self.click("#sign-in-token").await;
+    }
+
+    async fn sign_in_with_password(&self, base: &str, user: &str, password: &str) {
+        self.open(&format!("{base}/login")).await;
+        self.type_into("#user", user).await;
+        self.type_into("#password", password).await;
+        self.click("#sign-in-password").await;
     }
 }
 
@@ -231,7 +238,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     let server = Server::start();
     let base = format!("http://{}", server.address);
     let official = server.token("anna", "default", "official");
-    let supervisor = server.token("sara", "default", "supervisor");
+    server.user("sara", "default", "supervisor", "correct horse battery");
     let auditor = server.token("ugo", "default", "auditor");
     let stranger = server.token("bruno", "provincia-brescia", "supervisor");
     let variables = json!({
@@ -250,7 +257,9 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
 
     browser.open(&format!("{base}/login")).await;
     browser.screenshot("login").await;
-    browser.sign_in(&base, &supervisor).await;
+    browser
+        .sign_in_with_password(&base, "sara", "correct horse battery")
+        .await;
     let inbox = browser.wait_for("Le mie attività").await;
     assert!(
         inbox.contains("Le mie attività") && inbox.contains("training-enrolment"),
@@ -304,6 +313,16 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         "{diagram}"
     );
     browser.screenshot("workflow-diagram").await;
+
+    browser.sign_in(&base, &server.admin_token).await;
+    browser.wait_for("Le mie attività").await;
+    browser.open(&format!("{base}/workflows")).await;
+    let workflows = browser.wait_for("Valida o rilascia").await;
+    assert!(
+        workflows.contains("webkitdirectory"),
+        "an administrator is offered the package upload: {workflows}"
+    );
+    browser.screenshot("workflows-admin").await;
 
     browser.sign_in(&base, &stranger).await;
     browser.wait_for("Le mie attività").await;

@@ -125,6 +125,36 @@ impl Server {
         .await
     }
 
+    /// Creates a user who signs in with a password, with the CLI (the password on stdin).
+    pub fn user(&self, user: &str, tenant: &str, roles: &str, password: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .args([
+                "user", "set", "--user", user, "--tenant", tenant, "--roles", roles, "--db",
+                &self.db,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("procedo user set");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = writeln!(stdin, "{password}");
+        }
+        let out = child.wait_with_output().expect("procedo user set");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.status.success(),
+            password.chars().count() >= 12,
+            "{text}"
+        );
+        text
+    }
+
     /// A browser's request: the session cookie, and a form body when posting.
     pub async fn browser(
         &self,
@@ -133,6 +163,18 @@ impl Server {
         cookie: Option<&str>,
         form: Option<&str>,
     ) -> Response {
+        let body = form.map(|f| ("application/x-www-form-urlencoded", f.as_bytes()));
+        self.browser_send(method, path, cookie, body).await
+    }
+
+    /// A browser's request with a body of any type (a file upload, say).
+    pub async fn browser_send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<(&str, &[u8])>,
+    ) -> Response {
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.address
@@ -140,18 +182,17 @@ impl Server {
         if let Some(cookie) = cookie {
             request.push_str(&format!("Cookie: procedo_session={cookie}\r\n"));
         }
-        let payload = form.unwrap_or("");
-        if form.is_some() {
-            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        let payload = body.map_or(&[][..], |(_, b)| b);
+        if let Some((content_type, _)) = body {
+            request.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
-        request.push_str(&format!(
-            "Content-Length: {}\r\n\r\n{payload}",
-            payload.len()
-        ));
+        request.push_str(&format!("Content-Length: {}\r\n\r\n", payload.len()));
+        let mut bytes = request.into_bytes();
+        bytes.extend_from_slice(payload);
         let mut stream = tokio::net::TcpStream::connect(&self.address)
             .await
             .expect("connect");
-        stream.write_all(request.as_bytes()).await.expect("send");
+        stream.write_all(&bytes).await.expect("send");
         let mut bytes = Vec::new();
         let _ = stream.read_to_end(&mut bytes).await;
         Response::parse(&bytes)
@@ -278,6 +319,17 @@ impl Response {
         self.body
             .as_str()
             .map_or_else(|| self.body.to_string(), str::to_string)
+    }
+
+    /// The session a sign-in set in the cookie.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            let value = value.trim().strip_prefix("procedo_session=")?;
+            let token = value.split(';').next()?.trim();
+            (name.eq_ignore_ascii_case("set-cookie") && !token.is_empty())
+                .then(|| token.to_string())
+        })
     }
 
     pub fn is_problem(&self) -> bool {

@@ -2,7 +2,9 @@
 
 mod browser;
 mod client;
+mod packages;
 mod pages;
+mod sign_in;
 
 use client::Server;
 use serde_json::json;

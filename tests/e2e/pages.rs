@@ -187,3 +187,92 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         .await;
     assert_eq!(other_instance.status, 404);
 }
+
+#[tokio::test]
+async fn the_inbox_filters_by_assignment_workflow_and_deadline() {
+    let server = Server::start();
+    let admin = server.admin_token.clone();
+    let clerk = server.token("carla", "default", "clerk");
+    let chain = include_str!("../../api/src/bench/approval-chain.yaml");
+    let other = chain.replace("id: approval-chain", "id: approval-chain-b");
+    let mut tasks = Vec::new();
+    for (workflow, id) in [
+        (chain.to_string(), "approval-chain"),
+        (other, "approval-chain-b"),
+    ] {
+        let deployed = server
+            .call(
+                "POST",
+                "/api/v1/definitions",
+                Some(&admin),
+                Some(&json!({ "workflow": workflow })),
+            )
+            .await;
+        assert_eq!(deployed.status, 201, "{}", deployed.body);
+        let started = server
+            .call(
+                "POST",
+                "/api/v1/instances",
+                Some(&clerk),
+                Some(&json!({ "definition": id, "variables": { "amount": 50000 } })),
+            )
+            .await;
+        let instance = started.body["id"].as_str().expect("started").to_string();
+        let open = server
+            .call(
+                "GET",
+                &format!("/api/v1/tasks?instance={instance}"),
+                Some(&clerk),
+                None,
+            )
+            .await;
+        tasks.push(open.body[0]["id"].as_str().expect("a task").to_string());
+    }
+    let claimed = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{}/claim", tasks[1]),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+
+    let shows = |page: &str, task: &str| page.contains(&format!("/tasks/{task}"));
+    let all = server.browser("GET", "/", Some(&clerk), None).await.text();
+    assert!(shows(&all, &tasks[0]) && shows(&all, &tasks[1]), "{all}");
+    let assigned = server
+        .browser("GET", "/?vista=assegnate", Some(&clerk), None)
+        .await
+        .text();
+    assert!(
+        !shows(&assigned, &tasks[0]) && shows(&assigned, &tasks[1]),
+        "{assigned}"
+    );
+    let one_workflow = server
+        .browser("GET", "/?procedimento=approval-chain", Some(&clerk), None)
+        .await
+        .text();
+    assert!(shows(&one_workflow, &tasks[0]) && !shows(&one_workflow, &tasks[1]));
+    assert!(
+        one_workflow.contains("value=\"approval-chain\" selected"),
+        "the filter stays chosen"
+    );
+    let overdue = server
+        .browser("GET", "/?scadute=1", Some(&clerk), None)
+        .await
+        .text();
+    assert!(
+        !shows(&overdue, &tasks[0]) && overdue.contains("Nessuna attività con questi filtri"),
+        "these tasks have no deadline: {overdue}"
+    );
+    let api = server
+        .call(
+            "GET",
+            "/api/v1/tasks?mine=true&definition=approval-chain-b&assigned=true",
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(api.body.as_array().map(Vec::len), Some(1), "{}", api.body);
+}

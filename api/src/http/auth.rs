@@ -21,15 +21,16 @@ pub async fn create_token(
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
+    let token = procedo_engine::store::TokenRow {
+        user: user.to_string(),
+        tenant: tenant.to_string(),
+        roles: roles.to_vec(),
+        expires_at: expires,
+        revoked_at: None,
+        session: false,
+    };
     store
-        .insert_token(
-            &sha256_hex(secret.as_bytes()),
-            user,
-            tenant,
-            roles,
-            now,
-            expires,
-        )
+        .insert_token(&sha256_hex(secret.as_bytes()), &token, now)
         .await?;
     Ok(secret)
 }
@@ -61,6 +62,11 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(procedo_engine::EngineError::from)?
             .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        if row.session {
+            return Err(ApiError::unauthorized(
+                "a web session cannot call the API: use an API token (`procedo token create`)",
+            ));
+        }
         if row.revoked_at.is_some() {
             return Err(ApiError::unauthorized("this token has been revoked"));
         }

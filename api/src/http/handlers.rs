@@ -330,6 +330,8 @@ pub async fn document_content(
 pub struct TasksQuery {
     instance: Option<String>,
     mine: Option<bool>,
+    assigned: Option<bool>,
+    definition: Option<String>,
     overdue: Option<bool>,
     due_before: Option<String>,
     limit: Option<i64>,
@@ -351,6 +353,8 @@ pub async fn tasks(
     let query = TaskQuery {
         instance,
         mine: q.mine.unwrap_or(false),
+        assigned: q.assigned.unwrap_or(false),
+        definition: q.definition,
         overdue: q.overdue.unwrap_or(false),
         due_before: instant("due_before", q.due_before.as_deref())?,
         limit: q.limit,

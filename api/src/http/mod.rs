@@ -20,6 +20,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// How long requests took, for `/metrics`.
     pub request_latency: Arc<procedo_engine::metrics::Histogram>,
+    /// Wrong passwords at the sign-in page, to slow down guessing.
+    pub sign_ins: Arc<crate::web::SignInThrottle>,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
         Self {
             engine,
             request_latency: Default::default(),
+            sign_ins: Default::default(),
         }
     }
 }

@@ -131,7 +131,7 @@ fn operations() -> Vec<Operation> {
         op(
             "get",
             "/api/v1/tasks",
-            "Open tasks (filters: instance, mine, overdue, due_before, limit)",
+            "Open tasks (filters: instance, mine, assigned, definition, overdue, due_before, limit)",
             200,
         ),
         op("post", "/api/v1/tasks/{id}/claim", "Take a task", 200),

@@ -1,11 +1,17 @@
-//! Server-rendered pages for officials and auditors: sign-in with a token, the task inbox,
-//! a task with its form, an instance's timeline and documents, the integrity check.
+//! Server-rendered pages for officials, administrators and auditors: sign-in, the task inbox,
+//! a task with its form, an instance's timeline and documents, the workflows, the integrity
+//! check.
 //!
-//! The session cookie holds the API token (`HttpOnly`, `SameSite=Strict`); every form carries
-//! a CSRF value derived from it. Pages work without JavaScript.
+//! Every form carries a CSRF value derived from the session (see `sign_in`). Pages work
+//! without JavaScript.
 
 mod form_data;
+mod packages;
+mod sign_in;
 mod templates;
+
+pub use sign_in::SignInThrottle;
+use sign_in::{Session, session};
 
 use crate::http::AppState;
 use axum::Router;
@@ -15,8 +21,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use handlebars::Handlebars;
-use procedo_engine::history::sha256_hex;
-use procedo_engine::model::Actor;
 use procedo_engine::{EngineError, TaskQuery};
 use serde_json::{Value, json};
 use std::sync::LazyLock;
@@ -35,6 +39,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("audit", templates::AUDIT),
         ("workflows", templates::WORKFLOWS),
         ("workflow", templates::WORKFLOW),
+        ("package", templates::PACKAGE),
         ("head", templates::LAYOUT_HEAD),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
@@ -47,14 +52,15 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(inbox))
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
+        .route("/login", get(sign_in::login_page).post(sign_in::login))
+        .route("/logout", post(sign_in::logout))
         .route("/tasks/{id}", get(task_page).post(submit))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))
         .route("/instances/{id}/export", get(export))
         .route("/audit", get(audit))
         .route("/workflows", get(workflows))
+        .route("/workflows/pacchetto", post(packages::upload))
         .route("/workflows/{id}", get(workflow_latest))
         .route("/workflows/{id}/{version}", get(workflow_version))
 }
@@ -83,42 +89,6 @@ fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> 
                 .into_response()
         }
     }
-}
-
-/// The signed-in official.
-struct Session {
-    actor: Actor,
-    token: String,
-}
-
-impl Session {
-    fn csrf(&self) -> String {
-        sha256_hex(format!("csrf:{}", self.token).as_bytes())[..32].to_string()
-    }
-}
-
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let token = cookies
-        .split(';')
-        .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))?
-        .to_string();
-    let row = state
-        .engine
-        .store()
-        .token(&sha256_hex(token.as_bytes()))
-        .await
-        .ok()??;
-    if row.revoked_at.is_some() || row.expires_at.is_some_and(|at| at <= state.engine.now()) {
-        return None;
-    }
-    let actor = Actor {
-        user: row.user,
-        tenant: row.tenant,
-        roles: row.roles,
-        system: false,
-    };
-    Some(Session { actor, token })
 }
 
 /// The signed-in official and the id in the page's path; otherwise the response to send
@@ -177,60 +147,55 @@ fn problem(session: &Session, error: EngineError) -> Response {
     response
 }
 
-async fn login_page() -> Response {
-    page("login", "Accesso", None, json!({}))
-}
-
-async fn login(State(state): State<AppState>, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    let token = field(&pairs, "token")
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let mut headers = HeaderMap::new();
-    if let Ok(cookie) = format!("{COOKIE}={token}").parse() {
-        headers.insert(header::COOKIE, cookie);
-    }
-    if session(&state, &headers).await.is_none() {
-        let mut response = page(
-            "login",
-            "Accesso",
-            None,
-            json!({ "error": "Token non valido, revocato o scaduto." }),
-        );
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return response;
-    }
-    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
-}
-
-async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(s) = session(&state, &headers).await
-        && field(&form_pairs(&body), "_csrf") != Some(s.csrf().as_str())
-    {
-        return (StatusCode::FORBIDDEN, "Richiesta non valida (CSRF).").into_response();
-    }
-    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
-}
-
 fn rome(t: chrono::DateTime<chrono::Utc>) -> String {
     procedo_engine::documents::italian::data_ora(t)
 }
 
-async fn inbox(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// The inbox's filters, from its query string: whose tasks (`vista`: for my roles, or only
+/// those assigned to me), only overdue ones, only one workflow.
+#[derive(serde::Deserialize, Default)]
+struct InboxFilter {
+    #[serde(default)]
+    vista: String,
+    #[serde(default)]
+    scadute: Option<String>,
+    #[serde(default)]
+    procedimento: String,
+}
+
+async fn inbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    filter: Result<axum::extract::Query<InboxFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Some(s) = session(&state, &headers).await else {
         return to_login();
     };
+    let filter = filter.map(|q| q.0).unwrap_or_default();
     let query = TaskQuery {
         mine: true,
+        assigned: filter.vista == "assegnate",
+        overdue: filter.scadute.is_some(),
+        definition: Some(filter.procedimento.clone()).filter(|d| !d.is_empty()),
         ..TaskQuery::default()
     };
-    let tasks = match state.engine.tasks(&s.actor, &query).await {
-        Ok(tasks) => tasks,
+    let loaded = async {
+        let tasks = state.engine.tasks(&s.actor, &query).await?;
+        let definitions = state.engine.store().definitions().await?;
+        Ok::<_, EngineError>((tasks, definitions))
+    };
+    let (tasks, definitions) = match loaded.await {
+        Ok(loaded) => loaded,
         Err(e) => return problem(&s, e),
     };
+    let mut workflows: Vec<Value> = Vec::new();
+    for d in definitions {
+        if workflows.last().is_some_and(|w| w["id"] == json!(d.id)) {
+            workflows.pop();
+        }
+        let selected = d.id == filter.procedimento;
+        workflows.push(json!({ "id": d.id, "title": d.title, "selected": selected }));
+    }
     let now = state.engine.now();
     let rows: Vec<Value> = tasks
         .iter()
@@ -239,7 +204,11 @@ async fn inbox(State(state): State<AppState>, headers: HeaderMap) -> Response {
                     "assignee": t.assignee, "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) })
         })
         .collect();
-    page("inbox", "Attività", Some(&s), json!({ "tasks": rows }))
+    let data = json!({
+        "tasks": rows, "workflows": workflows, "assigned": query.assigned, "overdue": query.overdue,
+        "filtered": query.assigned || query.overdue || query.definition.is_some(),
+    });
+    page("inbox", "Attività", Some(&s), data)
 }
 
 async fn task_view(
@@ -436,7 +405,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
         "workflows",
         "Procedimenti",
         Some(&s),
-        json!({ "workflows": list }),
+        json!({ "workflows": list, "admin": s.actor.has_role("admin") }),
     )
 }
 

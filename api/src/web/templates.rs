@@ -14,7 +14,8 @@ a{color:#0047a3}a:focus,button:focus,input:focus,select:focus,textarea:focus{out
 table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1px solid #ccc;padding:.4rem}
 .overdue{color:#a00000;font-weight:bold}.ok{color:#00662e;font-weight:bold}.ko{color:#a00000;font-weight:bold}
 button{background:#0047a3;color:#fff;border:0;padding:.5rem 1rem;margin:.3rem .3rem 0 0;cursor:pointer}
-.procedo-field{margin:.8rem 0}.procedo-field label{display:block;font-weight:600}
+.procedo-field{margin:.8rem 0}.procedo-field label{display:block;font-weight:600}.procedo-field label.inline{display:inline}
+.filters{display:flex;flex-wrap:wrap;gap:0 1.5rem;align-items:end;background:#f2f5f9;padding:0 1rem .6rem;margin-bottom:1rem}
 .procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
 code{font-size:.85em;word-break:break-all}
 </style></head><body>
@@ -26,17 +27,32 @@ code{font-size:.85em;word-break:break-all}
 pub const LAYOUT_TAIL: &str = "</main></body></html>\n";
 
 pub const LOGIN: &str = r#"<h1>Accesso</h1>
-{{#if error}}<p class="ko" role="alert">{{error}}</p>{{/if}}
+{{#if error}}<p class="ko" role="alert" id="login-error">{{error}}</p>{{/if}}
+<h2>Con nome utente e password</h2>
 <form method="post" action="/login">
-<div class="procedo-field"><label for="token">Token di accesso</label>
-<input id="token" name="token" type="password" autocomplete="current-password" required size="70"></div>
-<button type="submit">Entra</button></form>"#;
+<div class="procedo-field"><label for="user">Nome utente</label>
+<input id="user" name="user" autocomplete="username" required value="{{user}}"{{#if error}} aria-describedby="login-error"{{/if}}></div>
+<div class="procedo-field"><label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required></div>
+<button type="submit" id="sign-in-password">Entra</button></form>
+<h2>Con un token di accesso</h2>
+<form method="post" action="/login">
+<div class="procedo-field"><label for="token">Token</label>
+<input id="token" name="token" type="password" autocomplete="off" required size="70"></div>
+<button type="submit" id="sign-in-token">Entra con il token</button></form>"#;
 
 pub const INBOX: &str = r#"<h1>Le mie attività</h1>
+<form method="get" action="/" class="filters" aria-label="Filtri">
+<div class="procedo-field"><label for="vista">Attività</label>
+<select id="vista" name="vista"><option value="ruoli">dei miei ruoli</option><option value="assegnate"{{#if assigned}} selected{{/if}}>assegnate a me</option></select></div>
+<div class="procedo-field"><label for="procedimento">Procedimento</label>
+<select id="procedimento" name="procedimento"><option value="">tutti</option>{{#each workflows}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>
+<div class="procedo-field"><input type="checkbox" id="scadute" name="scadute" value="1"{{#if overdue}} checked{{/if}}> <label for="scadute" class="inline">solo scadute</label></div>
+<button type="submit">Filtra</button></form>
 {{#if tasks}}<table><thead><tr><th scope="col">Attività</th><th scope="col">Procedimento</th><th scope="col">Ruolo</th><th scope="col">Scadenza</th></tr></thead><tbody>
 {{#each tasks}}<tr><td><a href="/tasks/{{id}}">{{state}}</a></td><td><a href="/instances/{{instance}}">{{definition}}</a></td><td>{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td>
 <td>{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
-</tbody></table>{{else}}<p>Nessuna attività aperta per i suoi ruoli.</p>{{/if}}"#;
+</tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
 pub const TASK: &str = r#"<h1>{{task.state}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{task.definition}}</a> · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
@@ -64,7 +80,19 @@ pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>
 {{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{this}}">v{{this}}</a> {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
-</tbody></table>"#;
+</tbody></table>
+{{#if admin}}<h2>Valida o rilascia un pacchetto</h2>
+<form method="post" action="/workflows/pacchetto" enctype="multipart/form-data">
+<input type="hidden" name="_csrf" value="{{csrf}}">
+<div class="procedo-field"><label for="files">Cartella del pacchetto (workflow.yaml, forms/, templates/)</label>
+<input id="files" name="files" type="file" multiple webkitdirectory required></div>
+<button type="submit" name="azione" value="valida">Valida</button> <button type="submit" name="azione" value="rilascia">Rilascia una nuova versione</button>
+</form>{{/if}}"#;
+
+pub const PACKAGE: &str = r#"<h1>Pacchetto</h1>
+<p class="{{#if ok}}ok{{else}}ko{{/if}}" role="status">{{note}}</p>
+{{#if problems}}<ul>{{#each problems}}<li><code>{{this}}</code></li>{{/each}}</ul>{{/if}}
+<p><a href="/workflows">Torna ai procedimenti</a></p>"#;
 
 pub const WORKFLOW: &str = r#"<h1>{{title}} <small>v{{version}}</small></h1>
 <p><code>{{id}}</code> · stato iniziale «{{initial}}» · {{states}} stati</p>

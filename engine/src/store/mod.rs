@@ -71,6 +71,8 @@ pub struct TaskFilter {
     pub instance: Option<Uuid>,
     /// Only the tasks this user may take: for one of `roles`, unassigned or theirs.
     pub mine: Option<(String, Vec<String>)>,
+    pub assignee: Option<String>,
+    pub definition: Option<String>,
     pub due_before: Option<DateTime<Utc>>,
     pub limit: i64,
 }
@@ -85,7 +87,7 @@ pub struct ScheduleRow {
     pub next_at: DateTime<Utc>,
 }
 
-/// A stored API token's owner.
+/// A stored token's owner: an API token, or a web session minted at password sign-in.
 #[derive(Debug, Clone)]
 pub struct TokenRow {
     pub user: String,
@@ -93,6 +95,19 @@ pub struct TokenRow {
     pub roles: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// A web session (revoked at sign-out and when its user is disabled), not an API token.
+    pub session: bool,
+}
+
+/// An official who signs in to the pages with a password.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub user: String,
+    pub tenant: String,
+    pub roles: Vec<String>,
+    /// Argon2id, as a PHC string (algorithm, parameters and salt included).
+    pub password_hash: String,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// The migrations of one backend, embedded in the binary (no files needed at run time).
@@ -210,16 +225,14 @@ impl Store {
     pub async fn documents(&self, instance: Uuid) -> Result<Vec<Document>> {
         dispatch!(self, s => s.documents(instance).await)
     }
+    /// Stores a token by the hash of its secret (`revoked_at` is ignored: a new token is valid).
     pub async fn insert_token(
         &self,
         hash: &str,
-        user: &str,
-        tenant: &str,
-        roles: &[String],
+        token: &TokenRow,
         at: DateTime<Utc>,
-        expires: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        dispatch!(self, s => s.insert_token(hash, user, tenant, roles, at, expires).await)
+        dispatch!(self, s => s.insert_token(hash, token, at).await)
     }
     pub async fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
         dispatch!(self, s => s.token(hash).await)
@@ -234,6 +247,22 @@ impl Store {
     }
     pub async fn token_count(&self) -> Result<i64> {
         dispatch!(self, s => s.token_count().await)
+    }
+    /// Creates a user or replaces their tenant, roles and password (enabling them again).
+    pub async fn upsert_user(&self, user: &UserRow, at: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, s => s.upsert_user(user, at).await)
+    }
+    pub async fn user(&self, name: &str) -> Result<Option<UserRow>> {
+        dispatch!(self, s => s.user(name).await)
+    }
+    /// Users (of a tenant, or all), by tenant and name.
+    pub async fn users(&self, tenant: Option<&str>) -> Result<Vec<UserRow>> {
+        dispatch!(self, s => s.users(tenant).await)
+    }
+    /// Disables a user and revokes their web sessions in one transaction; `false` if there is
+    /// no such enabled user.
+    pub async fn disable_user(&self, name: &str, at: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, s => s.disable_user(name, at).await)
     }
     /// Applies a transition in one database transaction.
     pub async fn commit(&self, transition: &Transition) -> Result<()> {

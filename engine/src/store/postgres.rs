@@ -37,6 +37,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "pools",
             include_str!("../../migrations/postgres/0005_pools.sql"),
         ),
+        (
+            6,
+            "users",
+            include_str!("../../migrations/postgres/0006_users.sql"),
+        ),
     ])
 }
 

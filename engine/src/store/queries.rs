@@ -96,6 +96,8 @@ macro_rules! sql_store {
                     .bind(filter.due_before.map($crate::timefmt::to_db))
                     .bind(filter.limit)
                     .bind(filter.mine.as_ref().map(|(_, roles)| roles.join(",")))
+                    .bind(filter.definition.as_deref())
+                    .bind(filter.assignee.as_deref())
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map($crate::store::rows::task!()).collect()
@@ -281,19 +283,17 @@ macro_rules! sql_store {
             pub async fn insert_token(
                 &self,
                 hash: &str,
-                user: &str,
-                tenant: &str,
-                roles: &[String],
+                token: &$crate::store::TokenRow,
                 at: chrono::DateTime<chrono::Utc>,
-                expires: Option<chrono::DateTime<chrono::Utc>>,
             ) -> $crate::store::Result<()> {
                 sqlx::query($crate::store::sql::INSERT_TOKEN)
                     .bind(hash)
-                    .bind(user)
-                    .bind(tenant)
-                    .bind(roles.join(","))
+                    .bind(&token.user)
+                    .bind(&token.tenant)
+                    .bind(token.roles.join(","))
                     .bind($crate::timefmt::to_db(at))
-                    .bind(expires.map($crate::timefmt::to_db))
+                    .bind(token.expires_at.map($crate::timefmt::to_db))
+                    .bind(if token.session { "session" } else { "api" })
                     .execute(&self.pool)
                     .await?;
                 Ok(())
@@ -301,36 +301,14 @@ macro_rules! sql_store {
 
             pub async fn token(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::TokenRow>> {
                 let row = sqlx::query($crate::store::sql::SELECT_TOKEN).bind(hash).fetch_optional(&self.pool).await?;
-                row.map(|r| {
-                    let roles: String = r.try_get("roles")?;
-                    Ok($crate::store::TokenRow {
-                        user: r.try_get("user_name")?,
-                        tenant: r.try_get("tenant")?,
-                        roles: roles.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-                        expires_at: r.try_get::<Option<i64>, _>("expires_us")?.map($crate::timefmt::from_db),
-                        revoked_at: r.try_get::<Option<i64>, _>("revoked_us")?.map($crate::timefmt::from_db),
-                    })
-                })
-                .transpose()
+                row.as_ref().map($crate::store::rows::token!()).transpose()
             }
 
             pub async fn tokens(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<(String, $crate::store::TokenRow)>> {
                 let rows = sqlx::query($crate::store::sql::SELECT_TOKENS).bind(tenant).fetch_all(&self.pool).await?;
-                rows.iter()
-                    .map(|r| {
-                        let roles: String = r.try_get("roles")?;
-                        Ok((
-                            r.try_get("id")?,
-                            $crate::store::TokenRow {
-                                user: r.try_get("user_name")?,
-                                tenant: r.try_get("tenant")?,
-                                roles: roles.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-                                expires_at: r.try_get::<Option<i64>, _>("expires_us")?.map($crate::timefmt::from_db),
-                                revoked_at: r.try_get::<Option<i64>, _>("revoked_us")?.map($crate::timefmt::from_db),
-                            },
-                        ))
-                    })
-                    .collect()
+                let ids = rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
+                let tokens = rows.iter().map($crate::store::rows::token!()).collect::<$crate::store::Result<Vec<_>>>()?;
+                Ok(ids.into_iter().zip(tokens).collect())
             }
 
             pub async fn revoke_token(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
@@ -344,6 +322,47 @@ macro_rules! sql_store {
 
             pub async fn token_count(&self) -> $crate::store::Result<i64> {
                 Ok(sqlx::query_scalar($crate::store::sql::COUNT_TOKENS).fetch_one(&self.pool).await?)
+            }
+
+            pub async fn upsert_user(&self, user: &$crate::store::UserRow, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<()> {
+                sqlx::query($crate::store::sql::UPSERT_USER)
+                    .bind(&user.user)
+                    .bind(&user.tenant)
+                    .bind(user.roles.join(","))
+                    .bind(&user.password_hash)
+                    .bind($crate::timefmt::to_db(at))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn user(&self, name: &str) -> $crate::store::Result<Option<$crate::store::UserRow>> {
+                let row = sqlx::query($crate::store::sql::SELECT_USER).bind(name).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::store::rows::user!()).transpose()
+            }
+
+            pub async fn users(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<$crate::store::UserRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_USERS).bind(tenant).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::store::rows::user!()).collect()
+            }
+
+            pub async fn disable_user(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query($crate::store::sql::DISABLE_USER)
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query($crate::store::sql::REVOKE_SESSIONS_OF_USER)
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             pub async fn execute_raw(&self, statement: &'static str) -> $crate::store::Result<u64> {

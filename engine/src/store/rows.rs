@@ -132,4 +132,48 @@ macro_rules! document {
     };
 }
 
-pub(crate) use {document, event, instance, task, timer};
+/// Roles are stored comma-joined.
+pub(crate) fn roles(joined: &str) -> Vec<String> {
+    joined
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+macro_rules! token {
+    () => {
+        |r| -> $crate::store::Result<$crate::store::TokenRow> {
+            Ok($crate::store::TokenRow {
+                user: r.try_get("user_name")?,
+                tenant: r.try_get("tenant")?,
+                roles: $crate::store::rows::roles(r.try_get("roles")?),
+                expires_at: r
+                    .try_get::<Option<i64>, _>("expires_us")?
+                    .map($crate::timefmt::from_db),
+                revoked_at: r
+                    .try_get::<Option<i64>, _>("revoked_us")?
+                    .map($crate::timefmt::from_db),
+                session: r.try_get::<&str, _>("kind")? == "session",
+            })
+        }
+    };
+}
+
+macro_rules! user {
+    () => {
+        |r| -> $crate::store::Result<$crate::store::UserRow> {
+            Ok($crate::store::UserRow {
+                user: r.try_get("user_name")?,
+                tenant: r.try_get("tenant")?,
+                roles: $crate::store::rows::roles(r.try_get("roles")?),
+                password_hash: r.try_get("password_hash")?,
+                disabled_at: r
+                    .try_get::<Option<i64>, _>("disabled_us")?
+                    .map($crate::timefmt::from_db),
+            })
+        }
+    };
+}
+
+pub(crate) use {document, event, instance, task, timer, token, user};

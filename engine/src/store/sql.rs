@@ -65,13 +65,15 @@ pub const REASSIGN_TASK: &str =
 pub const ASSIGN_TASK: &str =
     "UPDATE tasks SET assignee = $1, role = $2 WHERE id = $3 AND status = 'open'";
 /// Open tasks of a tenant. With `$6` (the caller's roles, comma-separated: role names hold no
-/// commas) only those for one of the roles, unassigned or assigned to `$3`, the caller.
+/// commas) only those for one of the roles, unassigned or assigned to `$3`, the caller; with
+/// `$7` only those of one workflow; with `$8` only those assigned to that user.
 pub const SELECT_OPEN_TASKS: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks WHERE status = 'open' AND tenant = $1 AND ($2 IS NULL OR instance_id = $2) \
        AND ($4 IS NULL OR due_us < $4) \
        AND ($6 IS NULL OR (',' || $6 || ',' LIKE '%,' || role || ',%' AND (assignee IS NULL OR assignee = $3))) \
+       AND ($7 IS NULL OR definition = $7) AND ($8 IS NULL OR assignee = $8) \
      ORDER BY due_us IS NULL, due_us, created_us LIMIT $5"
 );
 
@@ -106,10 +108,10 @@ pub const SELECT_DOCUMENTS: &str = concat!(
     " FROM documents WHERE instance_id = $1 ORDER BY created_us, id"
 );
 
-pub const INSERT_TOKEN: &str = "INSERT INTO tokens (hash, user_name, tenant, roles, created_us, expires_us) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const INSERT_TOKEN: &str = "INSERT INTO tokens (hash, user_name, tenant, roles, created_us, expires_us, kind) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_TOKEN: &str =
-    "SELECT user_name, tenant, roles, expires_us, revoked_us FROM tokens WHERE hash = $1";
+    "SELECT user_name, tenant, roles, expires_us, revoked_us, kind FROM tokens WHERE hash = $1";
 pub const COUNT_TOKENS: &str = "SELECT COUNT(*) FROM tokens";
 pub const SELECT_ALL_DOCUMENTS: &str = concat!(
     "SELECT ",
@@ -168,10 +170,25 @@ pub const INSERT_TENANT_HOLIDAY: &str =
     "INSERT INTO tenant_holidays (tenant, month, day, name) VALUES ($1, $2, $3, $4)";
 /// Tokens are listed by an id made of the first 16 hex digits of their hash: enough to name
 /// one, useless to authenticate.
-pub const SELECT_TOKENS: &str = "SELECT substr(hash, 1, 16) AS id, user_name, tenant, roles, expires_us, revoked_us, created_us \
+pub const SELECT_TOKENS: &str = "SELECT substr(hash, 1, 16) AS id, user_name, tenant, roles, expires_us, revoked_us, kind, created_us \
      FROM tokens WHERE ($1 IS NULL OR tenant = $1) ORDER BY created_us";
 pub const REVOKE_TOKEN: &str =
     "UPDATE tokens SET revoked_us = $1 WHERE substr(hash, 1, 16) = $2 AND revoked_us IS NULL";
+/// Disabling a user ends their web sessions at once.
+pub const REVOKE_SESSIONS_OF_USER: &str = "UPDATE tokens SET revoked_us = $1 \
+     WHERE user_name = $2 AND kind = 'session' AND revoked_us IS NULL";
+
+/// Setting a password creates the user or replaces their tenant, roles and password, and
+/// enables them again.
+pub const UPSERT_USER: &str = "INSERT INTO users (user_name, tenant, roles, password_hash, created_us) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_name) DO UPDATE SET tenant = excluded.tenant, \
+     roles = excluded.roles, password_hash = excluded.password_hash, disabled_us = NULL";
+pub const SELECT_USER: &str =
+    "SELECT user_name, tenant, roles, password_hash, disabled_us FROM users WHERE user_name = $1";
+pub const SELECT_USERS: &str = "SELECT user_name, tenant, roles, password_hash, disabled_us FROM users \
+     WHERE ($1 IS NULL OR tenant = $1) ORDER BY tenant, user_name";
+pub const DISABLE_USER: &str =
+    "UPDATE users SET disabled_us = $1 WHERE user_name = $2 AND disabled_us IS NULL";
 
 pub const SELECT_POOLS: &str =
     "SELECT pool, key, capacity, used, next_seq FROM pools WHERE tenant = $1";

@@ -42,6 +42,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "pools",
             include_str!("../../migrations/sqlite/0005_pools.sql"),
         ),
+        (
+            6,
+            "users",
+            include_str!("../../migrations/sqlite/0006_users.sql"),
+        ),
     ])
 }
 

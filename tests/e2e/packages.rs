@@ -1,0 +1,190 @@
+//! An administrator validates and deploys a workflow package from the workflows page.
+
+use crate::client::{Response, Server};
+
+const BOUNDARY: &str = "----procedo-e2e-boundary";
+
+const BROKEN: &str = "\
+id: broken
+title: Rotto
+initial: review
+states:
+  review:
+    task: { role: rup, timout: P2D }
+    actions:
+      ok: { to: route }
+  route:
+    choice:
+      - when: \"vars.amount > \"
+        to: done
+      - otherwise: done
+  orphan:
+    task: { role: rup }
+    actions:
+      go: { to: done }
+  done: { end: done }
+";
+
+/// A folder upload as a browser sends it: each file named by its path in the folder.
+fn multipart(csrf: Option<&str>, action: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut part = |headers: String, content: &[u8]| {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    };
+    if let Some(csrf) = csrf {
+        part(
+            "Content-Disposition: form-data; name=\"_csrf\"".into(),
+            csrf.as_bytes(),
+        );
+    }
+    for (path, content) in files {
+        let headers = format!(
+            "Content-Disposition: form-data; name=\"files\"; filename=\"{path}\"\r\nContent-Type: application/octet-stream"
+        );
+        part(headers, content);
+    }
+    part(
+        "Content-Disposition: form-data; name=\"azione\"".into(),
+        action.as_bytes(),
+    );
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+async fn upload(server: &Server, cookie: &str, body: &[u8]) -> Response {
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    server
+        .browser_send(
+            "POST",
+            "/workflows/pacchetto",
+            Some(cookie),
+            Some((&content_type, body)),
+        )
+        .await
+}
+
+fn csrf(page: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..start + 32].to_string()
+}
+
+#[tokio::test]
+async fn an_administrator_validates_and_deploys_a_package_from_the_page() {
+    let server = Server::start();
+    let admin = server.admin_token.clone();
+    let official = server.token("anna", "default", "official");
+
+    let page = server
+        .browser("GET", "/workflows", Some(&admin), None)
+        .await;
+    assert!(
+        page.text().contains("Valida o rilascia un pacchetto"),
+        "{}",
+        page.text()
+    );
+    let token = csrf(&page.text());
+
+    let broken = multipart(
+        Some(&token),
+        "valida",
+        &[("pratica/workflow.yaml", BROKEN.as_bytes())],
+    );
+    let report = upload(&server, &admin, &broken).await;
+    assert_eq!(report.status, 422, "{}", report.text());
+    let html = report.text();
+    assert!(
+        html.contains("Il pacchetto non è valido: 3 problemi"),
+        "{html}"
+    );
+    assert!(
+        html.contains("pratica/workflow.yaml:6:24: unknown field &#x60;timout&#x60;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("pratica/workflow.yaml:11:31: invalid expression"),
+        "{html}"
+    );
+    assert!(
+        html.contains("pratica/workflow.yaml:14:3: state &#x60;orphan&#x60; is unreachable"),
+        "{html}"
+    );
+
+    let chain = include_str!("../../api/src/bench/approval-chain.yaml");
+    let files: [(&str, &[u8]); 3] = [
+        ("catena/workflow.yaml", chain.as_bytes()),
+        ("catena/README.md", b"note dell'amministratore"),
+        ("catena/logo.png", &[0x89, b'P', b'N', b'G', 0xff, 0xfe]),
+    ];
+    let valid = upload(&server, &admin, &multipart(Some(&token), "valida", &files)).await;
+    assert_eq!(valid.status, 200, "{}", valid.text());
+    assert!(
+        valid.text().contains("è valido: 7 stati"),
+        "files outside the layout are ignored: {}",
+        valid.text()
+    );
+    let before = server
+        .call("GET", "/api/v1/definitions", Some(&admin), None)
+        .await;
+    assert!(
+        !before.body.to_string().contains("approval-chain"),
+        "validating deploys nothing"
+    );
+
+    let deployed = upload(
+        &server,
+        &admin,
+        &multipart(Some(&token), "rilascia", &files),
+    )
+    .await;
+    assert_eq!(deployed.status, 303, "{}", deployed.text());
+    assert!(
+        deployed.head.contains("/workflows/approval-chain/1"),
+        "{}",
+        deployed.head
+    );
+    let shown = server
+        .browser("GET", "/workflows/approval-chain/1", Some(&admin), None)
+        .await;
+    assert!(shown.text().contains("<svg"), "{}", shown.text());
+
+    let forged = upload(&server, &admin, &multipart(None, "rilascia", &files)).await;
+    assert_eq!(
+        forged.status, 403,
+        "an upload without the CSRF value is refused"
+    );
+    let listed = server
+        .browser("GET", "/workflows", Some(&official), None)
+        .await;
+    assert!(
+        !listed.text().contains("Valida o rilascia"),
+        "officials are not offered the form"
+    );
+    let theirs = csrf(
+        &server
+            .browser("GET", "/", Some(&official), None)
+            .await
+            .text(),
+    );
+    let refused = upload(
+        &server,
+        &official,
+        &multipart(Some(&theirs), "rilascia", &files),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let empty = upload(
+        &server,
+        &admin,
+        &multipart(Some(&token), "valida", &[("x/notes.txt", b"x")]),
+    )
+    .await;
+    assert_eq!(empty.status, 422);
+    assert!(
+        empty.text().contains("Nessun file workflow.yaml"),
+        "{}",
+        empty.text()
+    );
+}

@@ -1,0 +1,169 @@
+//! Signing in to the pages with a user name and password: sessions, signing out, disabled
+//! users, and guessing kept slow.
+
+use crate::client::Server;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn credentials(user: &str, password: &str) -> String {
+    format!("user={user}&password={}", password.replace(' ', "+"))
+}
+
+fn csrf(page: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..start + 32].to_string()
+}
+
+#[tokio::test]
+async fn an_official_signs_in_with_a_password_and_out_again() {
+    let server = Server::start();
+    server.user("marta", "default", "official", PASSWORD);
+    let weak = server.user("luca", "default", "official", "short");
+    assert!(weak.contains("at least 12 characters"), "{weak}");
+
+    let wrong = server
+        .browser(
+            "POST",
+            "/login",
+            None,
+            Some(&credentials("marta", "wrong password!!")),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.text().contains("Nome utente o password non corretti"));
+    assert!(
+        wrong.text().contains("value=\"marta\""),
+        "the user name is kept"
+    );
+    let unknown = server
+        .browser(
+            "POST",
+            "/login",
+            None,
+            Some(&credentials("nessuno", PASSWORD)),
+        )
+        .await;
+    assert_eq!(unknown.status, 401);
+    assert!(
+        unknown
+            .text()
+            .contains("Nome utente o password non corretti"),
+        "an unknown name gets the same answer as a wrong password"
+    );
+
+    let signed_in = server
+        .browser(
+            "POST",
+            "/login",
+            None,
+            Some(&credentials("marta", PASSWORD)),
+        )
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
+    assert!(signed_in.head.contains("HttpOnly") && signed_in.head.contains("SameSite=Strict"));
+    assert!(
+        signed_in.head.contains("Max-Age=43200"),
+        "{}",
+        signed_in.head
+    );
+    let session = signed_in.session_cookie().expect("a session cookie");
+    let inbox = server.browser("GET", "/", Some(&session), None).await;
+    assert_eq!(inbox.status, 200);
+    assert!(inbox.text().contains("Esci (marta)"), "{}", inbox.text());
+
+    let api = server
+        .call("GET", "/api/v1/tasks", Some(&session), None)
+        .await;
+    assert_eq!(
+        api.status, 401,
+        "a web session is not an API token: {}",
+        api.body
+    );
+
+    let signed_out = server
+        .browser(
+            "POST",
+            "/logout",
+            Some(&session),
+            Some(&format!("_csrf={}", csrf(&inbox.text()))),
+        )
+        .await;
+    assert_eq!(signed_out.status, 303);
+    let after = server.browser("GET", "/", Some(&session), None).await;
+    assert_eq!(
+        after.status, 303,
+        "the session was revoked, not only forgotten by the browser"
+    );
+
+    let again = server
+        .browser(
+            "POST",
+            "/login",
+            None,
+            Some(&credentials("marta", PASSWORD)),
+        )
+        .await;
+    let session = again.session_cookie().expect("a new session");
+    let listed = server.cli(&["user", "list"]);
+    assert!(
+        listed.contains("marta  default  [official]  enabled"),
+        "{listed}"
+    );
+    server.cli(&["user", "disable", "marta"]);
+    let disabled = server.browser("GET", "/", Some(&session), None).await;
+    assert_eq!(
+        disabled.status, 303,
+        "disabling a user ends their sessions at once"
+    );
+    let refused = server
+        .browser(
+            "POST",
+            "/login",
+            None,
+            Some(&credentials("marta", PASSWORD)),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_user_name_for_a_while() {
+    let server = Server::start();
+    server.user("marta", "default", "official", PASSWORD);
+    server.user("piero", "default", "official", PASSWORD);
+    for _ in 0..5 {
+        let wrong = server
+            .browser(
+                "POST",
+                "/login",
+                None,
+                Some(&credentials("marta", "not her password")),
+            )
+            .await;
+        assert_eq!(wrong.status, 401);
+    }
+    let locked = server
+        .browser(
+            "POST",
+            "/login",
+            None,
+            Some(&credentials("marta", PASSWORD)),
+        )
+        .await;
+    assert_eq!(locked.status, 429, "even the right password waits");
+    assert!(
+        locked.text().contains("Troppi tentativi"),
+        "{}",
+        locked.text()
+    );
+    let other = server
+        .browser(
+            "POST",
+            "/login",
+            None,
+            Some(&credentials("piero", PASSWORD)),
+        )
+        .await;
+    assert_eq!(other.status, 303, "another user is not affected");
+}
