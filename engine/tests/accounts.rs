@@ -1,0 +1,117 @@
+//! Stored accounts on both backends: users who sign in with a password and the web sessions
+//! minted for them, kept apart from API tokens.
+
+mod common;
+
+use common::*;
+use procedo_engine::store::{Store, TokenRow, UserRow};
+
+fn user(name: &str, roles: &[&str], hash: &str) -> UserRow {
+    UserRow {
+        user: name.into(),
+        tenant: "provincia-treviso".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        password_hash: hash.into(),
+        disabled_at: None,
+    }
+}
+
+fn token(user: &str, session: bool) -> TokenRow {
+    TokenRow {
+        user: user.into(),
+        tenant: "provincia-treviso".into(),
+        roles: vec!["rup".into()],
+        expires_at: Some(utc(2026, 12, 1, 20, 0, 0)),
+        revoked_at: None,
+        session,
+    }
+}
+
+#[tokio::test]
+async fn disabling_a_user_revokes_their_web_sessions_but_not_their_api_tokens() {
+    for db in databases().await {
+        let store = Store::connect(&db.url).await.expect("store");
+        let now = utc(2026, 12, 1, 8, 0, 0);
+        store
+            .upsert_user(&user("marta", &["rup"], "$argon2id$first"), now)
+            .await
+            .expect("create");
+        store
+            .upsert_user(
+                &user("marta", &["rup", "supervisor"], "$argon2id$second"),
+                now,
+            )
+            .await
+            .expect("replace");
+        let found = store
+            .user("marta")
+            .await
+            .expect("read")
+            .expect("marta exists");
+        assert_eq!(found.password_hash, "$argon2id$second", "{}", db.backend);
+        assert_eq!(found.roles, vec!["rup", "supervisor"]);
+        assert!(store.user("nessuno").await.expect("read").is_none());
+
+        store
+            .insert_token("h-session", &token("marta", true), now)
+            .await
+            .expect("session");
+        store
+            .insert_token("h-api", &token("marta", false), now)
+            .await
+            .expect("api token");
+        store
+            .insert_token("h-other", &token("piero", true), now)
+            .await
+            .expect("other session");
+        assert!(
+            store
+                .token("h-session")
+                .await
+                .expect("read")
+                .expect("stored")
+                .session
+        );
+        assert!(
+            !store
+                .token("h-api")
+                .await
+                .expect("read")
+                .expect("stored")
+                .session
+        );
+
+        let later = utc(2026, 12, 1, 9, 0, 0);
+        assert!(
+            store.disable_user("marta", later).await.expect("disable"),
+            "{}",
+            db.backend
+        );
+        assert!(
+            !store.disable_user("marta", later).await.expect("again"),
+            "already disabled"
+        );
+        let revoked = store.token("h-session").await.expect("read").expect("kept");
+        assert_eq!(revoked.revoked_at, Some(later), "{}", db.backend);
+        let api = store.token("h-api").await.expect("read").expect("kept");
+        assert_eq!(
+            api.revoked_at, None,
+            "API tokens are revoked with `procedo token revoke`"
+        );
+        let other = store.token("h-other").await.expect("read").expect("kept");
+        assert_eq!(other.revoked_at, None, "only that user's sessions end");
+        let listed = store.users(Some("provincia-treviso")).await.expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].disabled_at, Some(later));
+
+        store
+            .upsert_user(&user("marta", &["rup"], "$argon2id$third"), later)
+            .await
+            .expect("enable again");
+        let enabled = store.user("marta").await.expect("read").expect("marta");
+        assert_eq!(
+            enabled.disabled_at, None,
+            "setting a password enables the user again"
+        );
+    }
+}
