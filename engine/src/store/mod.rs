@@ -7,6 +7,7 @@
 //! [`StoreError::Conflict`], with nothing half-done.
 
 mod commit;
+mod plan;
 mod postgres;
 mod queries;
 mod rows;

@@ -47,13 +47,45 @@ fn migrator() -> sqlx::migrate::Migrator {
 
 impl PgStore {
     pub async fn connect(url: &str) -> super::Result<Self> {
+        // A connection is pinged before use only after it sat idle for a while (the server
+        // may have dropped it); pinging every time would double the round trips of a request.
         let pool = PgPoolOptions::new()
             .max_connections(32)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > Duration::from_secs(30) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         migrator().run(&pool).await?;
         Ok(Self { pool })
+    }
+}
+
+impl PgStore {
+    /// Runs one transition's statements one by one (each a prepared statement), checking each.
+    async fn run_plan(
+        tx: &mut sqlx::PgConnection,
+        statements: &[super::plan::Statement],
+    ) -> super::Result<()> {
+        for statement in statements {
+            let mut query = sqlx::query(statement.sql);
+            for arg in &statement.args {
+                query = super::commit::bind_arg!(query, arg);
+            }
+            let outcome = query
+                .execute(&mut *tx)
+                .await
+                .map(|done| done.rows_affected());
+            super::commit::checked(statement, outcome)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,439 @@
+//! A transition's writes as data: the statements to run, their arguments, and what each must
+//! change for the commit to stand.
+//!
+//! Planning is backend-neutral and pure; `commit.rs` runs the plan. PostgreSQL runs it one
+//! statement at a time. SQLite runs each transition's statements as one batch: sqlx hands
+//! every SQLite call to the connection's own thread, and that hand-off, not SQLite, is what a
+//! statement costs; one batch per transition pays it once instead of five or more times.
+
+use super::sql;
+use crate::machine::{Effect, Transition};
+use crate::timefmt::to_db;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A value bound to a statement; `None` binds NULL of that type.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Id(Option<Uuid>),
+    Json(Option<Value>),
+}
+
+/// What a statement must change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Anything (clearing timers, cancelling whatever tasks are open).
+    Any,
+    /// Exactly one row; otherwise someone else got there first, described by the text.
+    One(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Statement {
+    pub sql: &'static str,
+    pub args: Vec<Arg>,
+    pub check: Check,
+}
+
+fn text(value: impl Into<String>) -> Arg {
+    Arg::Text(Some(value.into()))
+}
+
+fn opt_text(value: Option<&str>) -> Arg {
+    Arg::Text(value.map(str::to_string))
+}
+
+fn json(value: impl serde::Serialize) -> Arg {
+    Arg::Json(serde_json::to_value(value).ok())
+}
+
+fn at(instant: chrono::DateTime<chrono::Utc>) -> Arg {
+    Arg::Int(Some(to_db(instant)))
+}
+
+fn opt_at(instant: Option<chrono::DateTime<chrono::Utc>>) -> Arg {
+    Arg::Int(instant.map(to_db))
+}
+
+fn statement(sql: &'static str, check: Check, args: Vec<Arg>) -> Statement {
+    debug_assert_eq!(
+        highest_parameter(sql),
+        args.len(),
+        "arguments planned for {sql}"
+    );
+    Statement { sql, args, check }
+}
+
+/// The highest `$N` a statement names: how many arguments it takes (SQLite would quietly
+/// bind NULL to a missing one).
+fn highest_parameter(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The statements of one transition, in the order the transition decided them.
+pub(crate) fn plan(transition: &Transition) -> Vec<Statement> {
+    let mut out = Vec::with_capacity(transition.changes.len() + transition.effects.len());
+    for change in &transition.changes {
+        let i = &change.instance;
+        let (status, detail) = i.status.to_db();
+        out.push(match change.expected_version {
+            Some(expected) => statement(
+                sql::UPDATE_INSTANCE,
+                Check::One("the instance was changed by someone else"),
+                vec![
+                    text(&i.state),
+                    text(status),
+                    opt_text(detail),
+                    json(&i.variables),
+                    Arg::Int(Some(i.children_pending)),
+                    Arg::Int(Some(i.version)),
+                    Arg::Int(Some(i.seq)),
+                    text(&i.last_hash),
+                    at(i.updated_at),
+                    Arg::Id(Some(i.id)),
+                    Arg::Int(Some(expected)),
+                ],
+            ),
+            None => statement(
+                sql::INSERT_INSTANCE,
+                Check::One("the instance already exists"),
+                vec![
+                    Arg::Id(Some(i.id)),
+                    text(&i.tenant),
+                    opt_text(i.on_behalf_of.as_deref()),
+                    text(&i.definition),
+                    Arg::Int(Some(i.definition_version)),
+                    text(&i.state),
+                    text(status),
+                    opt_text(detail),
+                    json(&i.variables),
+                    Arg::Id(i.parent.as_ref().map(|p| p.instance)),
+                    Arg::Int(i.parent.as_ref().map(|p| p.index)),
+                    Arg::Int(Some(i.children_pending)),
+                    Arg::Int(Some(i.version)),
+                    Arg::Int(Some(i.seq)),
+                    text(&i.last_hash),
+                    at(i.created_at),
+                    at(i.updated_at),
+                ],
+            ),
+        });
+    }
+    for effect in &transition.effects {
+        out.push(effect_statement(effect));
+    }
+    out
+}
+
+const TASK_CLOSED: &str = "the task is no longer open";
+
+fn effect_statement(effect: &Effect) -> Statement {
+    match effect {
+        Effect::OpenTask(t) => {
+            let (status, action, by) = t.status.to_db();
+            statement(
+                sql::INSERT_TASK,
+                Check::One("the task already exists"),
+                vec![
+                    Arg::Id(Some(t.id)),
+                    Arg::Id(Some(t.instance)),
+                    text(&t.tenant),
+                    text(&t.definition),
+                    text(&t.state),
+                    text(&t.role),
+                    opt_text(t.assignee.as_deref()),
+                    opt_at(t.due_at),
+                    json(&t.actions),
+                    text(status),
+                    opt_text(action),
+                    opt_text(by),
+                    at(t.created_at),
+                    opt_at(t.closed_at),
+                    Arg::Json(
+                        t.due_derivation
+                            .as_ref()
+                            .and_then(|d| serde_json::to_value(d).ok()),
+                    ),
+                    opt_at(t.paused_at),
+                    opt_text(t.pause_reason.as_deref()),
+                ],
+            )
+        }
+        Effect::CloseTask {
+            task,
+            status,
+            at: when,
+        } => {
+            let (status, action, by) = status.to_db();
+            statement(
+                sql::CLOSE_TASK,
+                Check::One(TASK_CLOSED),
+                vec![
+                    text(status),
+                    opt_text(action),
+                    opt_text(by),
+                    at(*when),
+                    Arg::Id(Some(*task)),
+                ],
+            )
+        }
+        Effect::CancelOpenTasks { instance, at: when } => statement(
+            sql::CANCEL_OPEN_TASKS,
+            Check::Any,
+            vec![at(*when), Arg::Id(Some(*instance))],
+        ),
+        Effect::ReassignTask { task, role } => statement(
+            sql::REASSIGN_TASK,
+            Check::Any,
+            vec![text(role), Arg::Id(Some(*task))],
+        ),
+        Effect::SetTimer(t) => {
+            let (kind, task) = t.kind.to_db();
+            statement(
+                sql::INSERT_TIMER,
+                Check::One("the timer already exists"),
+                vec![
+                    Arg::Id(Some(t.id)),
+                    Arg::Id(Some(t.instance)),
+                    text(&t.tenant),
+                    text(&t.state),
+                    text(kind),
+                    Arg::Id(task),
+                    at(t.fire_at),
+                ],
+            )
+        }
+        Effect::ClearTimers { instance } => statement(
+            sql::DELETE_TIMERS_OF_INSTANCE,
+            Check::Any,
+            vec![Arg::Id(Some(*instance))],
+        ),
+        Effect::DeleteTimer { timer } => statement(
+            sql::DELETE_TIMER,
+            Check::One("the timer has already fired"),
+            vec![Arg::Id(Some(*timer))],
+        ),
+        Effect::IssueDocument(d) => statement(
+            sql::INSERT_DOCUMENT,
+            Check::One("the document already exists"),
+            vec![
+                Arg::Id(Some(d.id)),
+                Arg::Id(Some(d.instance)),
+                text(&d.tenant),
+                text(&d.template),
+                text(&d.definition),
+                Arg::Int(Some(d.definition_version)),
+                text(&d.content_type),
+                opt_text(d.register.as_deref()),
+                opt_text(d.number.as_deref()),
+                text(&d.content),
+                text(&d.sha256),
+                text(&d.data_sha256),
+                at(d.created_at),
+            ],
+        ),
+        Effect::AdvanceRegister(n) => statement(
+            if n.previous == 0 {
+                sql::INSERT_REGISTER
+            } else {
+                sql::ADVANCE_REGISTER
+            },
+            Check::One("the register was numbered by another transition"),
+            vec![
+                text(&n.tenant),
+                text(&n.register),
+                Arg::Int(Some(i64::from(n.year))),
+                Arg::Int(Some(n.previous)),
+                Arg::Int(Some(n.seq)),
+            ],
+        ),
+        Effect::UpdateTaskAssignment {
+            task,
+            assignee,
+            role,
+        } => statement(
+            sql::ASSIGN_TASK,
+            Check::One(TASK_CLOSED),
+            vec![
+                opt_text(assignee.as_deref()),
+                text(role),
+                Arg::Id(Some(*task)),
+            ],
+        ),
+        Effect::UpdateTaskSla {
+            task,
+            due_at,
+            paused_at,
+            reason,
+            derivation,
+        } => statement(
+            sql::UPDATE_TASK_SLA,
+            Check::One(TASK_CLOSED),
+            vec![
+                opt_at(*due_at),
+                opt_at(*paused_at),
+                opt_text(reason.as_deref()),
+                Arg::Json(
+                    derivation
+                        .as_ref()
+                        .and_then(|d| serde_json::to_value(d).ok()),
+                ),
+                Arg::Id(Some(*task)),
+            ],
+        ),
+        Effect::AdvanceSchedule {
+            definition,
+            name,
+            from,
+            to,
+        } => statement(
+            sql::ADVANCE_SCHEDULE,
+            Check::One("the schedule already fired"),
+            vec![text(definition), text(name), at(*to), at(*from)],
+        ),
+        Effect::AdvancePool(c) => {
+            let (from_used, from_seq) = c.from.unwrap_or((0, 0));
+            statement(
+                if c.from.is_some() {
+                    sql::ADVANCE_POOL
+                } else {
+                    sql::INSERT_POOL
+                },
+                Check::One("the pool was changed by another transition"),
+                vec![
+                    text(&c.tenant),
+                    text(&c.pool),
+                    text(&c.key),
+                    Arg::Int(Some(c.capacity)),
+                    Arg::Int(Some(c.to.0)),
+                    Arg::Int(Some(c.to.1)),
+                    Arg::Int(Some(from_used)),
+                    Arg::Int(Some(from_seq)),
+                ],
+            )
+        }
+        Effect::Enqueue {
+            tenant,
+            pool,
+            key,
+            seq,
+            instance,
+        } => statement(
+            sql::INSERT_POOL_WAITER,
+            Check::One("the line was changed by another transition"),
+            vec![
+                text(tenant),
+                text(pool),
+                text(key),
+                Arg::Int(Some(*seq)),
+                Arg::Id(Some(*instance)),
+            ],
+        ),
+        Effect::Dequeue {
+            tenant,
+            pool,
+            key,
+            instance,
+        } => statement(
+            sql::DELETE_POOL_WAITER,
+            Check::One("the instance is no longer in the line"),
+            vec![
+                text(tenant),
+                text(pool),
+                text(key),
+                Arg::Id(Some(*instance)),
+            ],
+        ),
+        Effect::AppendEvent(e) => statement(
+            sql::INSERT_EVENT,
+            Check::One("the history was extended by another transition"),
+            vec![
+                Arg::Id(Some(e.event.instance)),
+                Arg::Int(Some(e.event.seq)),
+                text(&e.event.actor),
+                text(&e.event.kind),
+                text(&e.body),
+                text(&e.hash),
+                text(&e.event.prev_hash),
+            ],
+        ),
+    }
+}
+
+/// The statements as one SQL text, each statement's `$N` moved past the previous statements'
+/// arguments, so that the plan's arguments bind in order.
+pub(crate) fn batch_sql(statements: &[Statement]) -> String {
+    let mut out = String::new();
+    let mut offset = 0;
+    for s in statements {
+        renumber(s.sql, offset, &mut out);
+        out.push_str(";\n");
+        offset += s.args.len();
+    }
+    out
+}
+
+/// Copies `sql`, adding `offset` to every `$N` outside quoted literals.
+fn renumber(sql: &str, offset: usize, out: &mut String) {
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c != '$' || quoted {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&format!("${}", n + offset)),
+            Err(_) => out.push('$'),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batched_statements_bind_their_arguments_in_order() {
+        let statements = [
+            statement(
+                "UPDATE t SET a = $1 WHERE id = $2 AND s = 'x$1'",
+                Check::Any,
+                vec![Arg::Int(Some(1)), Arg::Int(Some(2))],
+            ),
+            statement(
+                "INSERT INTO u VALUES ($2, $1, $10)",
+                Check::Any,
+                vec![Arg::Int(None); 10],
+            ),
+        ];
+        assert_eq!(
+            batch_sql(&statements),
+            "UPDATE t SET a = $1 WHERE id = $2 AND s = 'x$1';\nINSERT INTO u VALUES ($4, $3, $12);\n"
+        );
+    }
+
+    #[test]
+    fn a_statement_takes_as_many_arguments_as_its_highest_parameter() {
+        assert_eq!(highest_parameter(sql::INSERT_POOL), 8);
+        assert_eq!(highest_parameter(sql::UPDATE_INSTANCE), 11);
+        assert_eq!(highest_parameter("DELETE FROM t"), 0);
+    }
+}
