@@ -505,8 +505,13 @@ impl Engine {
         command: impl Fn(Task) -> Command,
     ) -> Result<Instance> {
         for attempt in 0..RETRIES {
-            let task = self.task(actor, task_id).await?;
-            let instance = self.instance(actor, task.instance).await?;
+            let (task, instance) = match self.store.task_with_instance(task_id).await? {
+                Some((task, instance)) if task.tenant == actor.tenant => (task, instance),
+                _ => return Err(EngineError::NotFound(format!("task {task_id}"))),
+            };
+            if !visible(actor, &instance) {
+                return Err(EngineError::NotFound(format!("instance {}", instance.id)));
+            }
             match self.apply(actor, instance, command(task)).await {
                 Err(EngineError::Store(StoreError::Conflict(_))) => backoff(attempt).await,
                 other => return other,

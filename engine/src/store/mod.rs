@@ -199,6 +199,10 @@ impl Store {
     pub async fn task(&self, id: Uuid) -> Result<Option<Task>> {
         dispatch!(self, s => s.task(id).await)
     }
+    /// A task and its instance, read together (one query instead of two).
+    pub async fn task_with_instance(&self, id: Uuid) -> Result<Option<(Task, Instance)>> {
+        dispatch!(self, s => s.task_with_instance(id).await)
+    }
     pub async fn open_tasks(&self, tenant: &str, filter: &TaskFilter) -> Result<Vec<Task>> {
         dispatch!(self, s => s.open_tasks(tenant, filter).await)
     }

@@ -84,6 +84,16 @@ macro_rules! sql_store {
                 row.as_ref().map($crate::store::rows::task!()).transpose()
             }
 
+            pub async fn task_with_instance(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::Result<Option<($crate::model::Task, $crate::model::Instance)>> {
+                let row = sqlx::query($crate::store::sql::SELECT_TASK_WITH_INSTANCE).bind(id).fetch_optional(&self.pool).await?;
+                let task = row.as_ref().map($crate::store::rows::task!()).transpose()?;
+                let instance = row.as_ref().map($crate::store::rows::instance!("i_")).transpose()?;
+                Ok(task.zip(instance))
+            }
+
             pub async fn open_tasks(
                 &self,
                 tenant: &str,

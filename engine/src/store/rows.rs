@@ -3,18 +3,21 @@
 
 macro_rules! instance {
     () => {
+        $crate::store::rows::instance!("")
+    };
+    ($prefix:literal) => {
         |r| -> $crate::store::Result<$crate::model::Instance> {
-            let status: String = r.try_get("status")?;
-            let detail: Option<String> = r.try_get("status_detail")?;
-            let parent: Option<uuid::Uuid> = r.try_get("parent_id")?;
-            let sqlx::types::Json(variables) = r.try_get("variables")?;
+            let status: String = r.try_get(concat!($prefix, "status"))?;
+            let detail: Option<String> = r.try_get(concat!($prefix, "status_detail"))?;
+            let parent: Option<uuid::Uuid> = r.try_get(concat!($prefix, "parent_id"))?;
+            let sqlx::types::Json(variables) = r.try_get(concat!($prefix, "variables"))?;
             Ok($crate::model::Instance {
-                id: r.try_get("id")?,
-                tenant: r.try_get("tenant")?,
-                on_behalf_of: r.try_get("on_behalf_of")?,
-                definition: r.try_get("definition")?,
-                definition_version: r.try_get("definition_version")?,
-                state: r.try_get("state")?,
+                id: r.try_get(concat!($prefix, "id"))?,
+                tenant: r.try_get(concat!($prefix, "tenant"))?,
+                on_behalf_of: r.try_get(concat!($prefix, "on_behalf_of"))?,
+                definition: r.try_get(concat!($prefix, "definition"))?,
+                definition_version: r.try_get(concat!($prefix, "definition_version"))?,
+                state: r.try_get(concat!($prefix, "state"))?,
                 status: $crate::model::Status::from_db(&status, detail).ok_or_else(|| {
                     $crate::store::StoreError::Corrupt(format!("instance status `{status}`"))
                 })?,
@@ -22,16 +25,16 @@ macro_rules! instance {
                 parent: match parent {
                     Some(instance) => Some($crate::model::ParentLink {
                         instance,
-                        index: r.try_get("parent_index")?,
+                        index: r.try_get(concat!($prefix, "parent_index"))?,
                     }),
                     None => None,
                 },
-                children_pending: r.try_get("children_pending")?,
-                version: r.try_get("version")?,
-                seq: r.try_get("seq")?,
-                last_hash: r.try_get("last_hash")?,
-                created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
-                updated_at: $crate::timefmt::from_db(r.try_get("updated_us")?),
+                children_pending: r.try_get(concat!($prefix, "children_pending"))?,
+                version: r.try_get(concat!($prefix, "version"))?,
+                seq: r.try_get(concat!($prefix, "seq"))?,
+                last_hash: r.try_get(concat!($prefix, "last_hash"))?,
+                created_at: $crate::timefmt::from_db(r.try_get(concat!($prefix, "created_us"))?),
+                updated_at: $crate::timefmt::from_db(r.try_get(concat!($prefix, "updated_us"))?),
             })
         }
     };

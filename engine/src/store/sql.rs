@@ -52,6 +52,19 @@ macro_rules! task_columns {
     };
 }
 pub const SELECT_TASK: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
+/// A task with its instance, in one query: what every command about a task starts from. The
+/// instance's columns carry an `i_` prefix.
+pub const SELECT_TASK_WITH_INSTANCE: &str = concat!(
+    "SELECT t.id, t.instance_id, t.tenant, t.definition, t.state, t.role, t.assignee, t.due_us, t.actions, \
+     t.status, t.completed_action, t.completed_by, t.created_us, t.closed_us, t.due_derivation, t.paused_us, \
+     t.pause_reason, \
+     i.id AS i_id, i.tenant AS i_tenant, i.on_behalf_of AS i_on_behalf_of, i.definition AS i_definition, \
+     i.definition_version AS i_definition_version, i.state AS i_state, i.status AS i_status, \
+     i.status_detail AS i_status_detail, i.variables AS i_variables, i.parent_id AS i_parent_id, \
+     i.parent_index AS i_parent_index, i.children_pending AS i_children_pending, i.version AS i_version, \
+     i.seq AS i_seq, i.last_hash AS i_last_hash, i.created_us AS i_created_us, i.updated_us AS i_updated_us",
+    " FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.id = $1"
+);
 pub const INSERT_TASK: &str = concat!(
     "INSERT INTO tasks (",
     task_columns!(),
