@@ -205,6 +205,43 @@ impl Browser {
         let _ = std::fs::write(dir.join(format!("{name}.png")), png);
     }
 
+    /// What axe-core finds against WCAG 2.1 A and AA on the current page, one line per rule
+    /// broken, with the elements; `None` when axe-core is not installed (said on stderr).
+    async fn accessibility_violations(&self) -> Option<Vec<String>> {
+        let axe = axe_source()?;
+        let script = format!(
+            "{axe}\nconst done = arguments[arguments.length - 1];\n\
+             axe.run(document, {{ runOnly: {{ type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }} }})\n\
+             .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))),\n\
+                   e => done(['axe failed: ' + e]));"
+        );
+        let found = self
+            .cmd(
+                "POST",
+                "/execute/async",
+                Some(json!({ "script": script, "args": [] })),
+            )
+            .await;
+        Some(
+            found
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .map(|l| l.as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_else(|| vec![format!("axe did not answer: {found}")]),
+        )
+    }
+
+    /// Saves a screenshot of the current page and checks it with axe-core.
+    async fn record(&self, name: &str, violations: &mut Vec<String>) {
+        self.screenshot(name).await;
+        if let Some(found) = self.accessibility_violations().await {
+            violations.extend(found.into_iter().map(|v| format!("{name}: {v}")));
+        }
+    }
+
     /// Closes the browser (the driver is killed when this is dropped).
     async fn quit(&self) {
         call(
@@ -222,12 +259,63 @@ impl Browser {
         self.click("#sign-in-token").await;
     }
 
+    /// Presses keys as a person at the keyboard would: `\t` is Tab, `\n` is Enter.
+    async fn press(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for c in keys.chars() {
+            let key = match c {
+                '\t' => "\u{E004}".to_string(),
+                '\n' => "\u{E007}".to_string(),
+                other => other.to_string(),
+            };
+            actions.push(json!({ "type": "keyDown", "value": key }));
+            actions.push(json!({ "type": "keyUp", "value": key }));
+        }
+        let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+        self.cmd("POST", "/actions", Some(body)).await;
+    }
+
+    /// The id of the element that has the keyboard focus.
+    async fn focused(&self) -> String {
+        let active = self.cmd("GET", "/element/active", None).await;
+        let element = active[ELEMENT].as_str().unwrap_or_default().to_string();
+        self.cmd("GET", &format!("/element/{element}/attribute/id"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Signs in with the keyboard only: Tab past the skip link to the user name, type, Tab to
+    /// the password, type, Enter.
     async fn sign_in_with_password(&self, base: &str, user: &str, password: &str) {
         self.open(&format!("{base}/login")).await;
-        self.type_into("#user", user).await;
-        self.type_into("#password", password).await;
-        self.click("#sign-in-password").await;
+        self.press("\t\t").await;
+        assert_eq!(
+            self.focused().await,
+            "user",
+            "Tab reaches the user name after the skip link"
+        );
+        self.press(&format!("{user}\t{password}\n")).await;
     }
+}
+
+/// axe-core's script: `PROCEDO_AXE_JS`, or where `.ci/run` installs it (`target/axe`).
+fn axe_source() -> Option<String> {
+    let path = std::env::var("PROCEDO_AXE_JS").unwrap_or_else(|_| {
+        format!(
+            "{}/../target/axe/node_modules/axe-core/axe.min.js",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    let source = std::fs::read_to_string(&path).ok();
+    if source.is_none() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED accessibility check: axe-core not found at {path} (`.ci/run` installs it with npm)"
+        );
+    }
+    source
 }
 
 #[tokio::test]
@@ -255,8 +343,9 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         .await;
     let instance = started.body["id"].as_str().expect("started").to_string();
 
+    let mut violations = Vec::new();
     browser.open(&format!("{base}/login")).await;
-    browser.screenshot("login").await;
+    browser.record("login", &mut violations).await;
     browser
         .sign_in_with_password(&base, "sara", "correct horse battery")
         .await;
@@ -265,7 +354,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         inbox.contains("Le mie attività") && inbox.contains("training-enrolment"),
         "{inbox}"
     );
-    browser.screenshot("inbox").await;
+    browser.record("inbox", &mut violations).await;
 
     let start = inbox.find("/tasks/").expect("a task link");
     let task_path = inbox[start..start + "/tasks/".len() + 36].to_string();
@@ -275,11 +364,11 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     browser.click("button[value=reject]").await;
     let invalid = browser.wait_for("Il modulo contiene").await;
     assert!(
-        invalid.contains("Il modulo contiene 1 errori")
+        invalid.contains("Il modulo contiene un errore")
             && invalid.contains("aria-invalid=\"true\""),
         "{invalid}"
     );
-    browser.screenshot("task-with-errors").await;
+    browser.record("task-with-errors", &mut violations).await;
 
     browser
         .type_into("#f-reason", "Corso non pertinente al ruolo")
@@ -299,10 +388,10 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         timeline.contains("task_completed di <strong>sara</strong>"),
         "{timeline}"
     );
-    browser.screenshot("timeline").await;
+    browser.record("timeline", &mut violations).await;
     browser.open(&format!("{base}/audit")).await;
     assert!(browser.source().await.contains("Verificato"));
-    browser.screenshot("audit").await;
+    browser.record("audit", &mut violations).await;
 
     browser
         .open(&format!("{base}/workflows/sua-open-tender"))
@@ -312,7 +401,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         diagram.contains("Diagramma di") && diagram.contains("stateDiagram-v2"),
         "{diagram}"
     );
-    browser.screenshot("workflow-diagram").await;
+    browser.record("workflow-diagram", &mut violations).await;
 
     browser.sign_in(&base, &server.admin_token).await;
     browser.wait_for("Le mie attività").await;
@@ -322,7 +411,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         workflows.contains("webkitdirectory"),
         "an administrator is offered the package upload: {workflows}"
     );
-    browser.screenshot("workflows-admin").await;
+    browser.record("workflows-admin", &mut violations).await;
 
     browser.sign_in(&base, &stranger).await;
     browser.wait_for("Le mie attività").await;
@@ -333,4 +422,9 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         "another tenant's official cannot open the task: {refused}"
     );
     browser.quit().await;
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 AA problems found by axe-core:\n{}",
+        violations.join("\n")
+    );
 }

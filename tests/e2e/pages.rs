@@ -98,7 +98,7 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         "{html}"
     );
     assert!(
-        html.contains("Il modulo contiene 1 errori"),
+        html.contains("Il modulo contiene un errore: lo trova accanto al campo."),
         "only the missing reason: {html}"
     );
     assert!(

@@ -279,10 +279,10 @@ async fn submit(
     {
         Ok(instance) => Redirect::to(&format!("/instances/{}", instance.id)).into_response(),
         Err(EngineError::InvalidData(errors)) => {
-            let note = Some(format!(
-                "Il modulo contiene {} errori: li trova accanto ai campi.",
-                errors.len()
-            ));
+            let note = Some(match errors.len() {
+                1 => "Il modulo contiene un errore: lo trova accanto al campo.".to_string(),
+                n => format!("Il modulo contiene {n} errori: li trova accanto ai campi."),
+            });
             task_view(&state, &s, id, &data, &errors, note).await
         }
         Err(EngineError::Rejected(why)) => task_view(&state, &s, id, &data, &[], Some(why)).await,

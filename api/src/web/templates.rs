@@ -2,27 +2,30 @@
 //! closed network). Values are HTML-escaped by handlebars; only the form, which
 //! `procedo-forms` renders and escapes itself, is inserted raw.
 
-pub const LAYOUT_HEAD: &str = r#"<!DOCTYPE html>
+pub const LAYOUT_HEAD: &str = r##"<!DOCTYPE html>
 <html lang="it"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}} · Procedo</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}
 header{background:#003366;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.5rem;align-items:center}
-header a{color:#fff}header form{margin-left:auto}
+header a{color:#fff}header nav{display:flex;gap:1.5rem}header form{margin-left:auto}
+.skip{position:absolute;left:-999px;top:0;background:#fff;color:#0047a3;padding:.5rem}.skip:focus{left:.5rem;z-index:1}
 main{max-width:60rem;margin:1rem auto;padding:0 1rem}
 a{color:#0047a3}a:focus,button:focus,input:focus,select:focus,textarea:focus{outline:3px solid #f5a200;outline-offset:2px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1px solid #ccc;padding:.4rem}
 .overdue{color:#a00000;font-weight:bold}.ok{color:#00662e;font-weight:bold}.ko{color:#a00000;font-weight:bold}
-button{background:#0047a3;color:#fff;border:0;padding:.5rem 1rem;margin:.3rem .3rem 0 0;cursor:pointer}
+button{font:inherit;background:#0047a3;color:#fff;border:0;padding:.5rem 1rem;margin:.3rem .3rem 0 0;cursor:pointer}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .procedo-field{margin:.8rem 0}.procedo-field label{display:block;font-weight:600}.procedo-field label.inline{display:inline}
 .filters{display:flex;flex-wrap:wrap;gap:0 1.5rem;align-items:end;background:#f2f5f9;padding:0 1rem .6rem;margin-bottom:1rem}
 .procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
 code{font-size:.85em;word-break:break-all}
 </style></head><body>
-<header><strong>Procedo</strong>{{#if user}}<a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a>
+<a class="skip" href="#main">Vai al contenuto</a>
+<header><strong>Procedo</strong>{{#if user}}<nav aria-label="Menu principale"><a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a></nav>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</header>
-<main>
-"#;
+<main id="main" tabindex="-1">
+"##;
 
 pub const LAYOUT_TAIL: &str = "</main></body></html>\n";
 

@@ -133,6 +133,33 @@ fn escape(text: &str) -> String {
 
 /// The workflow as an SVG drawing the binary makes itself (no JavaScript, no network): states
 /// in rows by their distance from the initial state, an arrow for every way out.
+/// Breaks a title into at most `max_lines` lines of about `width` characters, at spaces; what
+/// does not fit ends with an ellipsis.
+fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            last.push('…');
+        }
+    }
+    for line in &mut lines {
+        if line.chars().count() > width + 1 {
+            *line = line.chars().take(width).chain(['…']).collect();
+        }
+    }
+    lines
+}
+
 pub fn svg(definition: &Definition) -> String {
     use std::collections::{HashMap, VecDeque};
     let edges = edges(definition);
@@ -157,7 +184,7 @@ pub fn svg(definition: &Definition) -> String {
         }
         rows[d].push(state.as_str());
     }
-    let (box_w, box_h, gap_x, gap_y) = (190.0, 44.0, 30.0, 56.0);
+    let (box_w, box_h, gap_x, gap_y) = (200.0, 44.0, 30.0, 56.0);
     let widest = rows.iter().map(Vec::len).max().unwrap_or(1) as f64;
     let width = widest * (box_w + gap_x) + gap_x;
     let height = rows.len() as f64 * (box_h + gap_y) + gap_y;
@@ -174,46 +201,160 @@ pub fn svg(definition: &Definition) -> String {
             );
         }
     }
-    let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"Diagramma di {}\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>\n",
-        escape(&definition.title)
-    );
+    // Edges between the same two states share one arrow, their labels joined.
+    let mut merged: Vec<(&str, &str, String)> = Vec::new();
     for (from, to, label) in &edges {
-        let (Some(&(x1, y1)), Some(&(x2, y2))) = (at.get(from.as_str()), at.get(to.as_str()))
-        else {
+        match merged.iter_mut().find(|(f, t, _)| f == from && t == to) {
+            Some((_, _, labels)) => {
+                labels.push_str(" / ");
+                labels.push_str(label);
+            }
+            None => merged.push((from, to, label.clone())),
+        }
+    }
+    // Arrows going back up (or sideways) leave on the right and bulge out, each a bit further
+    // than the last, so that they do not lie on the arrows going down.
+    let backward = merged
+        .iter()
+        .filter(|(from, to, _)| match (at.get(from), at.get(to)) {
+            (Some(a), Some(b)) => b.1 <= a.1,
+            _ => false,
+        })
+        .count() as f64;
+    let margin = if backward > 0.0 {
+        150.0 + 18.0 * backward
+    } else {
+        0.0
+    };
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"Diagramma di {}\" viewBox=\"0 0 {:.0} {height:.0}\" width=\"{:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>\n",
+        escape(&definition.title),
+        width + margin,
+        width + margin,
+    );
+    let halo = "paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"4\" fill=\"#333\"";
+    let mut back = 0.0;
+    let mut out_of: HashMap<&str, f64> = HashMap::new();
+    for (from, to, label) in &merged {
+        let (Some(&(x1, y1)), Some(&(x2, y2))) = (at.get(from), at.get(to)) else {
             continue;
         };
-        let (sx, sy, ex, ey) = (x1 + box_w / 2.0, y1 + box_h, x2 + box_w / 2.0, y2);
-        let (ey, sy) = if y2 <= y1 { (y2 + box_h, y1) } else { (ey, sy) };
-        out.push_str(&format!(
-            "<line x1=\"{sx:.0}\" y1=\"{sy:.0}\" x2=\"{ex:.0}\" y2=\"{ey:.0}\" stroke=\"#444\" marker-end=\"url(#arrow)\"/><text x=\"{:.0}\" y=\"{:.0}\" fill=\"#333\">{}</text>\n",
-            (sx + ex) / 2.0 + 4.0,
-            (sy + ey) / 2.0,
-            escape(label)
-        ));
+        if y2 > y1 {
+            let (sx, sy, ex, ey) = (x1 + box_w / 2.0, y1 + box_h, x2 + box_w / 2.0, y2);
+            // Labels of arrows leaving one state sit at different heights.
+            let k = out_of.entry(from).or_insert(0.0);
+            let t = 0.3 + 0.2 * (*k % 3.0);
+            *k += 1.0;
+            out.push_str(&format!(
+                "<line x1=\"{sx:.0}\" y1=\"{sy:.0}\" x2=\"{ex:.0}\" y2=\"{ey:.0}\" stroke=\"#444\" marker-end=\"url(#arrow)\"/><text x=\"{:.0}\" y=\"{:.0}\" {halo}>{}</text>\n",
+                sx + (ex - sx) * t + 4.0,
+                sy + (ey - sy) * t + 4.0,
+                escape(label)
+            ));
+        } else {
+            back += 1.0;
+            let (sx, sy, ex, ey) = (x1 + box_w, y1 + box_h / 2.0, x2 + box_w, y2 + box_h / 2.0);
+            let bulge = width - sx.max(ex) + 30.0 + 18.0 * back;
+            out.push_str(&format!(
+                "<path d=\"M{sx:.0},{sy:.0} C{:.0},{sy:.0} {:.0},{ey:.0} {ex:.0},{ey:.0}\" fill=\"none\" stroke=\"#666\" stroke-dasharray=\"5 3\" marker-end=\"url(#arrow)\"/><text x=\"{:.0}\" y=\"{:.0}\" {halo}>{}</text>\n",
+                sx + bulge,
+                ex + bulge,
+                sx.max(ex) + bulge * 0.75 + 4.0,
+                (sy + ey) / 2.0 + 4.0,
+                escape(label)
+            ));
+        }
     }
     for state in definition.states.values() {
         let Some(&(x, y)) = at.get(state.name.as_str()) else {
             continue;
         };
         let end = matches!(state.kind, Kind::End { .. });
-        let title: String = state
-            .title
-            .as_deref()
-            .unwrap_or(&state.name)
-            .chars()
-            .take(30)
+        let lines = wrap(state.title.as_deref().unwrap_or(&state.name), 30, 2);
+        let first_y = y + box_h / 2.0 + 4.0 - 7.0 * (lines.len() as f64 - 1.0);
+        let text: String = lines
+            .iter()
+            .enumerate()
+            .map(|(n, line)| {
+                format!(
+                    "<tspan x=\"{:.0}\" y=\"{:.0}\">{}</tspan>",
+                    x + box_w / 2.0,
+                    first_y + 14.0 * n as f64,
+                    escape(line)
+                )
+            })
             .collect();
         out.push_str(&format!(
-            "<g><title>{}</title><rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{box_w}\" height=\"{box_h}\" rx=\"{}\" fill=\"{}\" stroke=\"#003366\"/><text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\" fill=\"#1a1a1a\">{}</text></g>\n",
+            "<g><title>{}</title><rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{box_w}\" height=\"{box_h}\" rx=\"{}\" fill=\"{}\" stroke=\"#003366\"/><text text-anchor=\"middle\" fill=\"#1a1a1a\">{text}</text></g>\n",
             escape(&state.name),
             if end { 22 } else { 6 },
             if end { "#e8f0e8" } else { "#f2f6fb" },
-            x + box_w / 2.0,
-            y + box_h / 2.0 + 4.0,
-            escape(&title)
         ));
     }
     out.push_str("</svg>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{svg, wrap};
+    use crate::definition::Package;
+
+    #[test]
+    fn arrows_back_up_are_curves_and_parallel_arrows_share_one_label() {
+        let workflow = "\
+id: loop
+title: Ciclo
+initial: review
+states:
+  review:
+    task: { role: rup }
+    actions:
+      fix: { to: correct }
+      amend: { to: correct }
+      ok: { to: done }
+  correct:
+    task: { role: rup }
+    actions:
+      resubmit: { to: review }
+  done: { end: done }
+";
+        let package = Package {
+            workflow: workflow.into(),
+            ..Package::default()
+        };
+        let drawn = svg(&package.compile(1).expect("valid"));
+        assert_eq!(
+            drawn.matches("<line").count(),
+            2,
+            "review→correct once, review→done: {drawn}"
+        );
+        assert!(drawn.contains(">fix / amend</text>"), "{drawn}");
+        assert_eq!(
+            drawn.matches("stroke-dasharray").count(),
+            1,
+            "correct→review goes back up: {drawn}"
+        );
+        assert!(drawn.contains(">resubmit</text>"));
+    }
+
+    #[test]
+    fn long_titles_wrap_at_spaces_into_two_lines_at_most() {
+        assert_eq!(
+            wrap("Determina a contrarre (art. 17 c.1)", 30, 2),
+            vec!["Determina a contrarre (art. 17", "c.1)"]
+        );
+        assert_eq!(
+            wrap(
+                "Verifica del termine per le offerte e della pubblicazione nazionale",
+                30,
+                2
+            ),
+            vec![
+                "Verifica del termine per le",
+                "offerte e della pubblicazione…"
+            ]
+        );
+        assert_eq!(wrap("Avvio", 30, 2), vec!["Avvio"]);
+    }
 }
