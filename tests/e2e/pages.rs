@@ -149,6 +149,16 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         html.contains(&format!("/instances/{instance}/export")),
         "the timeline offers the case file"
     );
+    assert!(
+        html.contains("<dt>reason</dt><dd>Corso non pertinente al ruolo</dd>"),
+        "the data of each step is on the timeline: {html}"
+    );
+    assert!(
+        html.contains("Scadenza dell'attività (supervisor)")
+            && html.contains("contati in giorni lavorativi")
+            && html.contains("calendario"),
+        "deadlines are shown with how they were counted: {html}"
+    );
     let export = server
         .browser(
             "GET",

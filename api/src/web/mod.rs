@@ -9,6 +9,7 @@ mod form_data;
 mod packages;
 mod sign_in;
 mod templates;
+mod timeline;
 
 pub use sign_in::SignInThrottle;
 use sign_in::{Session, session};
@@ -313,7 +314,9 @@ async fn instance_page(
         .iter()
         .map(|e| {
             let at = procedo_engine::timefmt::parse_instant(&e.event.at).map(rome).unwrap_or_else(|| e.event.at.clone());
-            json!({ "at": at, "kind": e.event.kind, "actor": e.event.actor, "from_state": e.event.from_state, "to_state": e.event.to_state, "action": e.event.action, "hash": e.hash })
+            json!({ "at": at, "kind": e.event.kind, "actor": e.event.actor, "from_state": e.event.from_state, "to_state": e.event.to_state,
+                    "action": e.event.action, "hash": e.hash, "data": timeline::data(&e.event.data),
+                    "deadlines": timeline::deadlines(&e.event.effects), "effects": timeline::effect_kinds(&e.event.effects) })
         })
         .collect();
     let data = json!({

@@ -20,6 +20,7 @@ figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .filters{display:flex;flex-wrap:wrap;gap:0 1.5rem;align-items:end;background:#f2f5f9;padding:0 1rem .6rem;margin-bottom:1rem}
 .procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
 code{font-size:.85em;word-break:break-all}
+.timeline li{margin-bottom:.8rem}.timeline dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem;margin:.3rem 0}.timeline dt{font-weight:600}.timeline dd{margin:0}
 </style></head><body>
 <a class="skip" href="#main">Vai al contenuto</a>
 <header><strong>Procedo</strong>{{#if user}}<nav aria-label="Menu principale"><a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a></nav>
@@ -72,8 +73,11 @@ pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.ver
 <h2>Documenti</h2>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun documento.</p>{{/if}}
 <h2>Cronologia</h2>
-<ol>{{#each events}}<li><strong>{{at}}</strong> — {{kind}} di <strong>{{actor}}</strong>{{#if from_state}} da «{{from_state}}»{{/if}} a «{{to_state}}»{{#if action}} con l'azione «{{action}}»{{/if}}
-<br><small>hash <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
+<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{kind}} di <strong>{{actor}}</strong>{{#if from_state}} da «{{from_state}}»{{/if}} a «{{to_state}}»{{#if action}} con l'azione «{{action}}»{{/if}}
+{{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}
+{{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
+{{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
+<small>hash <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
 
 pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 {{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
