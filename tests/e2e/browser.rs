@@ -351,7 +351,8 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         .await;
     let inbox = browser.wait_for("Le mie attività").await;
     assert!(
-        inbox.contains("Le mie attività") && inbox.contains("training-enrolment"),
+        inbox.contains("Autorizzazione del dirigente")
+            && inbox.contains("Iscrizione a un corso di formazione"),
         "{inbox}"
     );
     browser.record("inbox", &mut violations).await;

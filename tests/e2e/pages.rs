@@ -65,8 +65,9 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
     let inbox = server.browser("GET", "/", Some(&supervisor), None).await;
     let page = inbox.text();
     assert!(
-        page.contains("Le mie attività") && page.contains("training-enrolment"),
-        "{page}"
+        page.contains("Autorizzazione del dirigente")
+            && page.contains("Iscrizione a un corso di formazione"),
+        "officials read titles, not identifiers: {page}"
     );
     let start = page.find("/tasks/").expect("a task link") + "/tasks/".len();
     let task = page[start..start + 36].to_string();
@@ -76,7 +77,7 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         .await;
     let html = task_page.text();
     assert!(
-        html.contains("<label for=") && html.contains("value=\"reject\""),
+        html.contains("<label for=") && html.contains("value=\"reject\">Non autorizzare</button>"),
         "{html}"
     );
     let token = csrf(&html);

@@ -198,13 +198,13 @@ async fn inbox(
         workflows.push(json!({ "id": d.id, "title": d.title, "selected": selected }));
     }
     let now = state.engine.now();
-    let rows: Vec<Value> = tasks
-        .iter()
-        .map(|t| {
-            json!({ "id": t.id, "instance": t.instance, "definition": t.definition, "state": t.state, "role": t.role,
-                    "assignee": t.assignee, "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) })
-        })
-        .collect();
+    let mut named = Names::default();
+    let mut rows: Vec<Value> = Vec::new();
+    for t in &tasks {
+        let (workflow, title) = named.task(&state, t).await;
+        rows.push(json!({ "id": t.id, "instance": t.instance, "workflow": workflow, "title": title, "role": t.role,
+                          "assignee": t.assignee, "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) }));
+    }
     let data = json!({
         "tasks": rows, "workflows": workflows, "assigned": query.assigned, "overdue": query.overdue,
         "filtered": query.assigned || query.overdue || query.definition.is_some(),
@@ -233,12 +233,76 @@ async fn task_view(
         Err(e) => return problem(s, e),
     };
     let now = state.engine.now();
-    let data = json!({ "task": task, "form": form, "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
-    let mut response = page("task", &task.state, Some(s), data);
+    let mut named = Names::default();
+    let (workflow, title) = named.task(state, &task).await;
+    let actions: Vec<Value> = task
+        .actions
+        .iter()
+        .map(|a| json!({ "name": a, "title": named.action(&task, a) }))
+        .collect();
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form,
+                       "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
+    let mut response = page("task", &title, Some(s), data);
     if !errors.is_empty() {
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     response
+}
+
+/// The words officials read instead of identifiers: a workflow's title, a state's and an
+/// action's (from the latest version of the workflow; the identifier when it has none).
+#[derive(Default)]
+struct Names {
+    workflows: std::collections::HashMap<
+        String,
+        Option<std::sync::Arc<procedo_engine::definition::Definition>>,
+    >,
+}
+
+impl Names {
+    async fn definition(
+        &mut self,
+        state: &AppState,
+        id: &str,
+    ) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> {
+        if !self.workflows.contains_key(id) {
+            let loaded = state.engine.workflow(id, None).await.ok();
+            self.workflows.insert(id.to_string(), loaded);
+        }
+        self.workflows.get(id).cloned().flatten()
+    }
+
+    /// The workflow's title and the task state's title.
+    async fn task(
+        &mut self,
+        state: &AppState,
+        task: &procedo_engine::model::Task,
+    ) -> (String, String) {
+        match self.definition(state, &task.definition).await {
+            Some(d) => {
+                let title = d.states.get(&task.state).and_then(|s| s.title.clone());
+                (d.title.clone(), title.unwrap_or_else(|| task.state.clone()))
+            }
+            None => (task.definition.clone(), task.state.clone()),
+        }
+    }
+
+    /// An action's title (call [`Names::task`] first for the task's workflow).
+    fn action(&self, task: &procedo_engine::model::Task, action: &str) -> String {
+        self.workflows
+            .get(&task.definition)
+            .cloned()
+            .flatten()
+            .and_then(|d| {
+                d.states
+                    .get(&task.state)?
+                    .actions
+                    .get(action)?
+                    .title
+                    .clone()
+            })
+            .unwrap_or_else(|| action.to_string())
+    }
 }
 
 async fn task_page(

@@ -54,17 +54,17 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 <div class="procedo-field"><input type="checkbox" id="scadute" name="scadute" value="1"{{#if overdue}} checked{{/if}}> <label for="scadute" class="inline">solo scadute</label></div>
 <button type="submit">Filtra</button></form>
 {{#if tasks}}<table><thead><tr><th scope="col">Attività</th><th scope="col">Procedimento</th><th scope="col">Ruolo</th><th scope="col">Scadenza</th></tr></thead><tbody>
-{{#each tasks}}<tr><td><a href="/tasks/{{id}}">{{state}}</a></td><td><a href="/instances/{{instance}}">{{definition}}</a></td><td>{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td>
+{{#each tasks}}<tr><td><a href="/tasks/{{id}}">{{title}}</a></td><td><a href="/instances/{{instance}}">{{workflow}}</a></td><td>{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td>
 <td>{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
 </tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
-pub const TASK: &str = r#"<h1>{{task.state}}</h1>
-<p>Procedimento <a href="/instances/{{task.instance}}">{{task.definition}}</a> · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
+pub const TASK: &str = r#"<h1>{{title}}</h1>
+<p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a> · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
 <form method="post" action="/tasks/{{task.id}}" novalidate>
 <input type="hidden" name="_csrf" value="{{csrf}}">
 {{{form}}}
-<p>{{#each task.actions}}<button type="submit" name="_action" value="{{this}}">{{this}}</button>{{/each}}</p>
+<p>{{#each actions}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
 </form>"#;
 
 pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
