@@ -1,10 +1,11 @@
 //! A transition's writes as data: the statements to run, their arguments, and what each must
 //! change for the commit to stand.
 //!
-//! Planning is backend-neutral and pure; `commit.rs` runs the plan. PostgreSQL runs it one
-//! statement at a time. SQLite runs each transition's statements as one batch: sqlx hands
-//! every SQLite call to the connection's own thread, and that hand-off, not SQLite, is what a
-//! statement costs; one batch per transition pays it once instead of five or more times.
+//! Planning is backend-neutral and pure; the backends run the plan. SQLite runs each
+//! transition's statements as one batch: sqlx hands every SQLite call to the connection's own
+//! thread, and that hand-off, not SQLite, is what a statement costs; one batch per transition
+//! pays it once instead of five or more times. PostgreSQL runs each [`groups`] run as one
+//! statement of data-modifying CTEs: one round trip instead of one per statement.
 
 use super::sql;
 use crate::machine::{Effect, Transition};
@@ -35,6 +36,9 @@ pub(crate) struct Statement {
     pub sql: &'static str,
     pub args: Vec<Arg>,
     pub check: Check,
+    /// The one row the statement writes, by its key, when it writes exactly one known row;
+    /// `None` for statements that write whatever rows match (clear an instance's timers).
+    pub row: Option<String>,
 }
 
 fn text(value: impl Into<String>) -> Arg {
@@ -63,7 +67,12 @@ fn statement(sql: &'static str, check: Check, args: Vec<Arg>) -> Statement {
         args.len(),
         "arguments planned for {sql}"
     );
-    Statement { sql, args, check }
+    Statement {
+        sql,
+        args,
+        check,
+        row: None,
+    }
 }
 
 /// The highest `$N` a statement names: how many arguments it takes (SQLite would quietly
@@ -85,7 +94,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement> {
     for change in &transition.changes {
         let i = &change.instance;
         let (status, detail) = i.status.to_db();
-        out.push(match change.expected_version {
+        let mut written = match change.expected_version {
             Some(expected) => statement(
                 sql::UPDATE_INSTANCE,
                 Check::One("the instance was changed by someone else"),
@@ -126,11 +135,102 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement> {
                     at(i.updated_at),
                 ],
             ),
-        });
+        };
+        written.row = Some(i.id.to_string());
+        out.push(written);
     }
     for effect in &transition.effects {
-        out.push(effect_statement(effect));
+        let mut written = effect_statement(effect);
+        written.row = row_of(effect);
+        out.push(written);
     }
+    out
+}
+
+/// The key of the one row an effect writes (see [`Statement::row`]).
+fn row_of(effect: &Effect) -> Option<String> {
+    match effect {
+        Effect::OpenTask(t) => Some(t.id.to_string()),
+        Effect::CloseTask { task, .. }
+        | Effect::ReassignTask { task, .. }
+        | Effect::UpdateTaskAssignment { task, .. }
+        | Effect::UpdateTaskSla { task, .. } => Some(task.to_string()),
+        Effect::SetTimer(t) => Some(t.id.to_string()),
+        Effect::DeleteTimer { timer } => Some(timer.to_string()),
+        Effect::IssueDocument(d) => Some(d.id.to_string()),
+        Effect::AdvanceRegister(n) => Some(format!("{}/{}/{}", n.tenant, n.register, n.year)),
+        Effect::AdvanceSchedule {
+            definition, name, ..
+        } => Some(format!("{definition}/{name}")),
+        Effect::AdvancePool(c) => Some(format!("{}/{}/{}", c.tenant, c.pool, c.key)),
+        Effect::Enqueue {
+            tenant,
+            pool,
+            key,
+            instance,
+            ..
+        }
+        | Effect::Dequeue {
+            tenant,
+            pool,
+            key,
+            instance,
+        } => Some(format!("{tenant}/{pool}/{key}/{instance}")),
+        Effect::AppendEvent(e) => Some(format!("{}/{}", e.event.instance, e.event.seq)),
+        Effect::CancelOpenTasks { .. } | Effect::ClearTimers { .. } => None,
+    }
+}
+
+/// The table a statement writes.
+fn table(sql: &str) -> &str {
+    let words: Vec<&str> = sql.split_whitespace().take(3).collect();
+    match words.as_slice() {
+        ["UPDATE", table, ..] | ["INSERT", "INTO", table] | ["DELETE", "FROM", table] => table,
+        _ => sql,
+    }
+}
+
+/// Splits a plan into runs of statements that may travel as one PostgreSQL statement (data-
+/// modifying CTEs). The sub-statements of a CTE all see the database as it was before it, so
+/// a run never holds two statements that could write the same row: on one table, only
+/// statements that each write one known row, and different rows.
+pub(crate) fn groups(statements: &[Statement]) -> Vec<&[Statement]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, s) in statements.iter().enumerate() {
+        let clashes = statements[start..i].iter().any(|g| {
+            table(g.sql) == table(s.sql) && (g.row.is_none() || s.row.is_none() || g.row == s.row)
+        });
+        if clashes {
+            out.push(&statements[start..i]);
+            start = i;
+        }
+    }
+    if start < statements.len() {
+        out.push(&statements[start..]);
+    }
+    out
+}
+
+/// A run of statements as one: each a CTE returning a row per row written, and a final
+/// `SELECT` of how many rows each wrote, in order.
+pub(crate) fn cte_sql(statements: &[Statement]) -> String {
+    let mut out = String::from("WITH ");
+    let mut offset = 0;
+    for (i, s) in statements.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&format!("s{i} AS ("));
+        renumber(s.sql, offset, &mut out);
+        out.push_str(" RETURNING 1)");
+        offset += s.args.len();
+    }
+    out.push_str(" SELECT ");
+    let counts: Vec<String> = (0..statements.len())
+        .map(|i| format!("(SELECT COUNT(*) FROM s{i})"))
+        .collect();
+    out.push_str(&counts.join(", "));
     out
 }
 
@@ -435,5 +535,52 @@ mod tests {
         assert_eq!(highest_parameter(sql::INSERT_POOL), 8);
         assert_eq!(highest_parameter(sql::UPDATE_INSTANCE), 11);
         assert_eq!(highest_parameter("DELETE FROM t"), 0);
+    }
+
+    fn writes(sql: &'static str, row: Option<&str>) -> Statement {
+        Statement {
+            sql,
+            args: Vec::new(),
+            check: Check::Any,
+            row: row.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_completion_travels_as_one_statement_on_postgres() {
+        let plan = [
+            writes(sql::UPDATE_INSTANCE, Some("i1")),
+            writes(sql::CLOSE_TASK, Some("t1")),
+            writes(sql::DELETE_TIMERS_OF_INSTANCE, None),
+            writes(sql::INSERT_TASK, Some("t2")),
+            writes(sql::INSERT_EVENT, Some("i1/2")),
+        ];
+        assert_eq!(groups(&plan).len(), 1);
+        let one = cte_sql(&plan);
+        assert!(one.starts_with("WITH s0 AS (UPDATE instances"), "{one}");
+        assert!(one.ends_with("(SELECT COUNT(*) FROM s4)"), "{one}");
+    }
+
+    #[test]
+    fn statements_that_may_write_the_same_row_are_run_apart() {
+        let register = [
+            writes(sql::INSERT_REGISTER, Some("t/protocollo/2026")),
+            writes(sql::INSERT_DOCUMENT, Some("d1")),
+            writes(sql::ADVANCE_REGISTER, Some("t/protocollo/2026")),
+            writes(sql::INSERT_DOCUMENT, Some("d2")),
+        ];
+        let lengths: Vec<usize> = groups(&register).iter().map(|g| g.len()).collect();
+        assert_eq!(lengths, vec![2, 2], "the second number must see the first");
+        let timers = [
+            writes(sql::INSERT_TIMER, Some("x1")),
+            writes(sql::DELETE_TIMERS_OF_INSTANCE, None),
+            writes(sql::INSERT_TIMER, Some("x2")),
+        ];
+        let lengths: Vec<usize> = groups(&timers).iter().map(|g| g.len()).collect();
+        assert_eq!(
+            lengths,
+            vec![1, 1, 1],
+            "clearing sees what was set before, not after"
+        );
     }
 }

@@ -69,21 +69,44 @@ impl PgStore {
 }
 
 impl PgStore {
-    /// Runs one transition's statements one by one (each a prepared statement), checking each.
+    /// Runs one transition's statements in as few round trips as is safe: each run of
+    /// statements that cannot write the same row travels as one statement (see
+    /// [`super::plan::groups`]), and every statement's row count is checked.
     async fn run_plan(
         tx: &mut sqlx::PgConnection,
         statements: &[super::plan::Statement],
     ) -> super::Result<()> {
-        for statement in statements {
-            let mut query = sqlx::query(statement.sql);
-            for arg in &statement.args {
+        for group in super::plan::groups(statements) {
+            if let [statement] = group {
+                let mut query = sqlx::query(statement.sql);
+                for arg in &statement.args {
+                    query = super::commit::bind_arg!(query, arg);
+                }
+                let outcome = query
+                    .execute(&mut *tx)
+                    .await
+                    .map(|done| done.rows_affected());
+                super::commit::checked(statement, outcome)?;
+                continue;
+            }
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(super::plan::cte_sql(group)));
+            for arg in group.iter().flat_map(|s| &s.args) {
                 query = super::commit::bind_arg!(query, arg);
             }
-            let outcome = query
-                .execute(&mut *tx)
-                .await
-                .map(|done| done.rows_affected());
-            super::commit::checked(statement, outcome)?;
+            let counts = match query.fetch_one(&mut *tx).await {
+                Ok(row) => row,
+                // One statement of the run clashed with a key another transition wrote first.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(super::StoreError::Conflict(
+                        "another transition wrote the same records first",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for (i, statement) in group.iter().enumerate() {
+                let written: i64 = counts.try_get(i)?;
+                super::commit::checked(statement, Ok(u64::try_from(written).unwrap_or(0)))?;
+            }
         }
         Ok(())
     }
