@@ -43,7 +43,7 @@ pub async fn run(n: usize, db: Option<String>, clients: usize) -> Result<(), Str
         .map(|c| {
             let token = token.clone();
             tokio::spawn(async move {
-                let mut client = Client::connect(&address.to_string(), token).await?;
+                let mut client = Client::connect(&address.to_string(), "", token).await?;
                 drive(&mut client, (c..n).step_by(clients)).await
             })
         })

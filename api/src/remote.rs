@@ -18,12 +18,19 @@ pub struct ServerArgs {
 }
 
 async fn connect(args: &ServerArgs) -> Result<Client, String> {
-    let address = args
-        .server
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{}`: only http:// servers are supported", args.server))?
-        .trim_end_matches('/');
-    Client::connect(address, args.token.clone())
+    let rest = args.server.strip_prefix("http://").ok_or_else(|| {
+        format!(
+            "`{}`: only http:// servers are supported (for https, use an SSH tunnel to the proxy's host)",
+            args.server
+        )
+    })?;
+    let (address, prefix) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("/{prefix}")
+    };
+    Client::connect(address, &prefix, args.token.clone())
         .await
         .map_err(|e| format!("cannot reach {}: {e}", args.server))
 }
