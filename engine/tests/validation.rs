@@ -18,26 +18,7 @@ fn problems(workflow: &str) -> Vec<String> {
 
 #[test]
 fn misspelled_key_unreachable_state_and_bad_expression_are_all_located() {
-    let workflow = "\
-id: broken
-title: Rotto
-initial: review
-states:
-  review:
-    task: { role: rup, timout: P2D }
-    actions:
-      ok: { to: route }
-  route:
-    choice:
-      - when: \"vars.amount > \"
-        to: done
-      - otherwise: done
-  orphan:
-    task: { role: rup }
-    actions:
-      go: { to: done }
-  done: { end: done }
-";
+    let workflow = include_str!("fixtures/broken.yaml");
     let found = problems(workflow);
     assert_eq!(found.len(), 3, "{found:#?}");
     assert!(

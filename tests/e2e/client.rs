@@ -231,6 +231,13 @@ impl Server {
     }
 }
 
+/// The CSRF value a page's forms carry.
+pub fn csrf(page: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..start + 32].to_string()
+}
+
 /// Starts `procedo serve` and reads its address (and first-start token) from stdout.
 fn spawn(db: &str) -> (Child, String, String) {
     let workflows = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");

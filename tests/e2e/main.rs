@@ -754,7 +754,13 @@ async fn an_administrator_deploys_from_the_command_line_and_lists_work() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let secure = std::process::Command::new(client::BIN)
-        .args(["tasks", "--server", "https://procedo.example", "--token", &clerk])
+        .args([
+            "tasks",
+            "--server",
+            "https://procedo.example",
+            "--token",
+            &clerk,
+        ])
         .output()
         .expect("procedo");
     assert!(!secure.status.success());

@@ -1,29 +1,11 @@
 //! An administrator validates and deploys a workflow package from the workflows page.
 
-use crate::client::{Response, Server};
+use crate::client::{Response, Server, csrf};
 
 const BOUNDARY: &str = "----procedo-e2e-boundary";
 
-const BROKEN: &str = "\
-id: broken
-title: Rotto
-initial: review
-states:
-  review:
-    task: { role: rup, timout: P2D }
-    actions:
-      ok: { to: route }
-  route:
-    choice:
-      - when: \"vars.amount > \"
-        to: done
-      - otherwise: done
-  orphan:
-    task: { role: rup }
-    actions:
-      go: { to: done }
-  done: { end: done }
-";
+/// A misspelled key, a bad expression and an unreachable state (as in the engine's tests).
+const BROKEN: &str = include_str!("../../engine/tests/fixtures/broken.yaml");
 
 /// A folder upload as a browser sends it: each file named by its path in the folder.
 fn multipart(csrf: Option<&str>, action: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -63,12 +45,6 @@ async fn upload(server: &Server, cookie: &str, body: &[u8]) -> Response {
             Some((&content_type, body)),
         )
         .await
-}
-
-fn csrf(page: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let start = page.find(marker).expect("a CSRF field") + marker.len();
-    page[start..start + 32].to_string()
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The web pages, as an official and an auditor use them (plain HTTP; no browser needed).
 
-use crate::client::Server;
+use crate::client::{Server, csrf};
 use serde_json::json;
 
 /// Percent-encodes a form value.
@@ -11,12 +11,6 @@ fn enc(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn csrf(page: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let start = page.find(marker).expect("a CSRF field") + marker.len();
-    page[start..start + 32].to_string()
 }
 
 #[tokio::test]

@@ -1,18 +1,14 @@
 //! Signing in to the pages with a user name and password: sessions, signing out, disabled
 //! users, and guessing kept slow.
 
-use crate::client::Server;
+use crate::client::{Response, Server, csrf};
 
 const PASSWORD: &str = "correct horse battery";
 
-fn credentials(user: &str, password: &str) -> String {
-    format!("user={user}&password={}", password.replace(' ', "+"))
-}
-
-fn csrf(page: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let start = page.find(marker).expect("a CSRF field") + marker.len();
-    page[start..start + 32].to_string()
+/// Posts the sign-in form with a user name and password.
+async fn sign_in(server: &Server, user: &str, password: &str) -> Response {
+    let form = format!("user={user}&password={}", password.replace(' ', "+"));
+    server.browser("POST", "/login", None, Some(&form)).await
 }
 
 #[tokio::test]
@@ -22,28 +18,14 @@ async fn an_official_signs_in_with_a_password_and_out_again() {
     let weak = server.user("luca", "default", "official", "short");
     assert!(weak.contains("at least 12 characters"), "{weak}");
 
-    let wrong = server
-        .browser(
-            "POST",
-            "/login",
-            None,
-            Some(&credentials("marta", "wrong password!!")),
-        )
-        .await;
+    let wrong = sign_in(&server, "marta", "wrong password!!").await;
     assert_eq!(wrong.status, 401);
     assert!(wrong.text().contains("Nome utente o password non corretti"));
     assert!(
         wrong.text().contains("value=\"marta\""),
         "the user name is kept"
     );
-    let unknown = server
-        .browser(
-            "POST",
-            "/login",
-            None,
-            Some(&credentials("nessuno", PASSWORD)),
-        )
-        .await;
+    let unknown = sign_in(&server, "nessuno", PASSWORD).await;
     assert_eq!(unknown.status, 401);
     assert!(
         unknown
@@ -52,14 +34,7 @@ async fn an_official_signs_in_with_a_password_and_out_again() {
         "an unknown name gets the same answer as a wrong password"
     );
 
-    let signed_in = server
-        .browser(
-            "POST",
-            "/login",
-            None,
-            Some(&credentials("marta", PASSWORD)),
-        )
-        .await;
+    let signed_in = sign_in(&server, "marta", PASSWORD).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.text());
     assert!(signed_in.head.contains("HttpOnly") && signed_in.head.contains("SameSite=Strict"));
     assert!(
@@ -96,14 +71,7 @@ async fn an_official_signs_in_with_a_password_and_out_again() {
         "the session was revoked, not only forgotten by the browser"
     );
 
-    let again = server
-        .browser(
-            "POST",
-            "/login",
-            None,
-            Some(&credentials("marta", PASSWORD)),
-        )
-        .await;
+    let again = sign_in(&server, "marta", PASSWORD).await;
     let session = again.session_cookie().expect("a new session");
     let listed = server.cli(&["user", "list"]);
     assert!(
@@ -116,14 +84,7 @@ async fn an_official_signs_in_with_a_password_and_out_again() {
         disabled.status, 303,
         "disabling a user ends their sessions at once"
     );
-    let refused = server
-        .browser(
-            "POST",
-            "/login",
-            None,
-            Some(&credentials("marta", PASSWORD)),
-        )
-        .await;
+    let refused = sign_in(&server, "marta", PASSWORD).await;
     assert_eq!(refused.status, 401);
 }
 
@@ -133,37 +94,16 @@ async fn repeated_wrong_passwords_lock_the_user_name_for_a_while() {
     server.user("marta", "default", "official", PASSWORD);
     server.user("piero", "default", "official", PASSWORD);
     for _ in 0..5 {
-        let wrong = server
-            .browser(
-                "POST",
-                "/login",
-                None,
-                Some(&credentials("marta", "not her password")),
-            )
-            .await;
+        let wrong = sign_in(&server, "marta", "not her password").await;
         assert_eq!(wrong.status, 401);
     }
-    let locked = server
-        .browser(
-            "POST",
-            "/login",
-            None,
-            Some(&credentials("marta", PASSWORD)),
-        )
-        .await;
+    let locked = sign_in(&server, "marta", PASSWORD).await;
     assert_eq!(locked.status, 429, "even the right password waits");
     assert!(
         locked.text().contains("Troppi tentativi"),
         "{}",
         locked.text()
     );
-    let other = server
-        .browser(
-            "POST",
-            "/login",
-            None,
-            Some(&credentials("piero", PASSWORD)),
-        )
-        .await;
+    let other = sign_in(&server, "piero", PASSWORD).await;
     assert_eq!(other.status, 303, "another user is not affected");
 }
