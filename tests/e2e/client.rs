@@ -108,6 +108,28 @@ impl Server {
             .to_string()
     }
 
+    /// Deploys a workflow as `admin`, which must succeed.
+    pub async fn deploy(&self, admin: &str, workflow: &str) {
+        let body = serde_json::json!({ "workflow": workflow });
+        let deployed = self
+            .call("POST", "/api/v1/definitions", Some(admin), Some(&body))
+            .await;
+        assert_eq!(deployed.status, 201, "{}", deployed.body);
+    }
+
+    /// Starts an instance, which must succeed; returns its id.
+    pub async fn start_instance(&self, token: &str, definition: &str, variables: Value) -> String {
+        let body = serde_json::json!({ "definition": definition, "variables": variables });
+        let started = self
+            .call("POST", "/api/v1/instances", Some(token), Some(&body))
+            .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        started.body["id"]
+            .as_str()
+            .expect("an instance id")
+            .to_string()
+    }
+
     pub async fn call(
         &self,
         method: &str,

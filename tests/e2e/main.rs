@@ -356,15 +356,7 @@ states:
   admitted: { end: admitted }
   excluded: { end: excluded }
 ";
-    let deployed = server
-        .call(
-            "POST",
-            "/api/v1/definitions",
-            Some(&admin),
-            Some(&json!({ "workflow": soccorso })),
-        )
-        .await;
-    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    server.deploy(&admin, soccorso).await;
     let started = server
         .call(
             "POST",

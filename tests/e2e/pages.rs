@@ -205,24 +205,10 @@ async fn the_inbox_filters_by_assignment_workflow_and_deadline() {
         (chain.to_string(), "approval-chain"),
         (other, "approval-chain-b"),
     ] {
-        let deployed = server
-            .call(
-                "POST",
-                "/api/v1/definitions",
-                Some(&admin),
-                Some(&json!({ "workflow": workflow })),
-            )
+        server.deploy(&admin, &workflow).await;
+        let instance = server
+            .start_instance(&clerk, id, json!({ "amount": 50000 }))
             .await;
-        assert_eq!(deployed.status, 201, "{}", deployed.body);
-        let started = server
-            .call(
-                "POST",
-                "/api/v1/instances",
-                Some(&clerk),
-                Some(&json!({ "definition": id, "variables": { "amount": 50000 } })),
-            )
-            .await;
-        let instance = started.body["id"].as_str().expect("started").to_string();
         let open = server
             .call(
                 "GET",
