@@ -67,6 +67,14 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())??;
             let store = connect(&db).await?;
+            if let Some(existing) = store.user(&user).await.map_err(|e| e.to_string())?
+                && existing.tenant != tenant
+            {
+                println!(
+                    "note: {user} moves from tenant {} to tenant {tenant}",
+                    existing.tenant
+                );
+            }
             let row = UserRow {
                 user: user.clone(),
                 tenant: tenant.clone(),
@@ -79,7 +87,7 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
-                "user {user} in tenant {tenant} with roles [{}] can sign in at /login",
+                "user {user} in tenant {tenant} with roles [{}] can sign in at /login (earlier web sessions ended)",
                 roles.join(", ")
             );
         }

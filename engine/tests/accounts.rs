@@ -113,5 +113,21 @@ async fn disabling_a_user_revokes_their_web_sessions_but_not_their_api_tokens() 
             enabled.disabled_at, None,
             "setting a password enables the user again"
         );
+
+        store
+            .insert_token("h-new", &token("marta", true), later)
+            .await
+            .expect("session");
+        let changed = utc(2026, 12, 1, 10, 0, 0);
+        store
+            .upsert_user(&user("marta", &["rup"], "$argon2id$fourth"), changed)
+            .await
+            .expect("new password");
+        let ended = store.token("h-new").await.expect("read").expect("kept");
+        assert_eq!(
+            ended.revoked_at,
+            Some(changed),
+            "a new password signs out the old sessions"
+        );
     }
 }

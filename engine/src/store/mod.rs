@@ -253,7 +253,8 @@ impl Store {
     pub async fn token_count(&self) -> Result<i64> {
         dispatch!(self, s => s.token_count().await)
     }
-    /// Creates a user or replaces their tenant, roles and password (enabling them again).
+    /// Creates a user or replaces their tenant, roles and password (enabling them again), and
+    /// ends their web sessions: whoever knew the old password is signed out.
     pub async fn upsert_user(&self, user: &UserRow, at: DateTime<Utc>) -> Result<()> {
         dispatch!(self, s => s.upsert_user(user, at).await)
     }

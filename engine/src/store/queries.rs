@@ -335,14 +335,21 @@ macro_rules! sql_store {
             }
 
             pub async fn upsert_user(&self, user: &$crate::store::UserRow, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query($crate::store::sql::UPSERT_USER)
                     .bind(&user.user)
                     .bind(&user.tenant)
                     .bind(user.roles.join(","))
                     .bind(&user.password_hash)
                     .bind($crate::timefmt::to_db(at))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query($crate::store::sql::REVOKE_SESSIONS_OF_USER)
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(&user.user)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -187,7 +187,7 @@ pub const SELECT_TOKENS: &str = "SELECT substr(hash, 1, 16) AS id, user_name, te
      FROM tokens WHERE ($1 IS NULL OR tenant = $1) ORDER BY created_us";
 pub const REVOKE_TOKEN: &str =
     "UPDATE tokens SET revoked_us = $1 WHERE substr(hash, 1, 16) = $2 AND revoked_us IS NULL";
-/// Disabling a user ends their web sessions at once.
+/// Disabling a user, or setting their password, ends their web sessions at once.
 pub const REVOKE_SESSIONS_OF_USER: &str = "UPDATE tokens SET revoked_us = $1 \
      WHERE user_name = $2 AND kind = 'session' AND revoked_us IS NULL";
 
