@@ -29,10 +29,12 @@ pub(crate) fn checked(
 macro_rules! bind_arg {
     ($query:expr, $arg:expr) => {
         match $arg {
-            $crate::store::plan::Arg::Text(v) => $query.bind(v.as_deref()),
+            $crate::store::plan::Arg::Text(v) => $query.bind(*v),
             $crate::store::plan::Arg::Int(v) => $query.bind(*v),
             $crate::store::plan::Arg::Id(v) => $query.bind(*v),
-            $crate::store::plan::Arg::Json(v) => $query.bind(v.as_ref().map(sqlx::types::Json)),
+            $crate::store::plan::Arg::Json(v) => $query.bind(v.map(sqlx::types::Json)),
+            $crate::store::plan::Arg::Variables(v) => $query.bind(sqlx::types::Json(*v)),
+            $crate::store::plan::Arg::Names(v) => $query.bind(sqlx::types::Json(*v)),
         }
     };
 }

@@ -13,13 +13,17 @@ use crate::timefmt::to_db;
 use serde_json::Value;
 use uuid::Uuid;
 
-/// A value bound to a statement; `None` binds NULL of that type.
+/// A value bound to a statement, borrowed from the transition; `None` binds NULL of that type.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Arg {
-    Text(Option<String>),
+pub(crate) enum Arg<'a> {
+    Text(Option<&'a str>),
     Int(Option<i64>),
     Id(Option<Uuid>),
-    Json(Option<Value>),
+    Json(Option<&'a Value>),
+    /// An instance's variables (JSON).
+    Variables(&'a serde_json::Map<String, Value>),
+    /// A task's actions (a JSON array of names).
+    Names(&'a [String]),
 }
 
 /// What a statement must change.
@@ -32,36 +36,32 @@ pub(crate) enum Check {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Statement {
+pub(crate) struct Statement<'a> {
     pub sql: &'static str,
-    pub args: Vec<Arg>,
+    pub args: Vec<Arg<'a>>,
     pub check: Check,
     /// The one row the statement writes, by its key, when it writes exactly one known row;
     /// `None` for statements that write whatever rows match (clear an instance's timers).
     pub row: Option<String>,
 }
 
-fn text(value: impl Into<String>) -> Arg {
-    Arg::Text(Some(value.into()))
+fn text(value: &str) -> Arg<'_> {
+    Arg::Text(Some(value))
 }
 
-fn opt_text(value: Option<&str>) -> Arg {
-    Arg::Text(value.map(str::to_string))
+fn opt_text(value: Option<&str>) -> Arg<'_> {
+    Arg::Text(value)
 }
 
-fn json(value: impl serde::Serialize) -> Arg {
-    Arg::Json(serde_json::to_value(value).ok())
-}
-
-fn at(instant: chrono::DateTime<chrono::Utc>) -> Arg {
+fn at<'a>(instant: chrono::DateTime<chrono::Utc>) -> Arg<'a> {
     Arg::Int(Some(to_db(instant)))
 }
 
-fn opt_at(instant: Option<chrono::DateTime<chrono::Utc>>) -> Arg {
+fn opt_at<'a>(instant: Option<chrono::DateTime<chrono::Utc>>) -> Arg<'a> {
     Arg::Int(instant.map(to_db))
 }
 
-fn statement(sql: &'static str, check: Check, args: Vec<Arg>) -> Statement {
+fn statement<'a>(sql: &'static str, check: Check, args: Vec<Arg<'a>>) -> Statement<'a> {
     debug_assert_eq!(
         highest_parameter(sql),
         args.len(),
@@ -89,7 +89,7 @@ fn highest_parameter(sql: &str) -> usize {
 }
 
 /// The statements of one transition, in the order the transition decided them.
-pub(crate) fn plan(transition: &Transition) -> Vec<Statement> {
+pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
     let mut out = Vec::with_capacity(transition.changes.len() + transition.effects.len());
     for change in &transition.changes {
         let i = &change.instance;
@@ -102,7 +102,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement> {
                     text(&i.state),
                     text(status),
                     opt_text(detail),
-                    json(&i.variables),
+                    Arg::Variables(&i.variables),
                     Arg::Int(Some(i.children_pending)),
                     Arg::Int(Some(i.version)),
                     Arg::Int(Some(i.seq)),
@@ -124,7 +124,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement> {
                     text(&i.state),
                     text(status),
                     opt_text(detail),
-                    json(&i.variables),
+                    Arg::Variables(&i.variables),
                     Arg::Id(i.parent.as_ref().map(|p| p.instance)),
                     Arg::Int(i.parent.as_ref().map(|p| p.index)),
                     Arg::Int(Some(i.children_pending)),
@@ -194,7 +194,7 @@ fn table(sql: &str) -> &str {
 /// modifying CTEs). The sub-statements of a CTE all see the database as it was before it, so
 /// a run never holds two statements that could write the same row: on one table, only
 /// statements that each write one known row, and different rows.
-pub(crate) fn groups(statements: &[Statement]) -> Vec<&[Statement]> {
+pub(crate) fn groups<'s, 'a>(statements: &'s [Statement<'a>]) -> Vec<&'s [Statement<'a>]> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, s) in statements.iter().enumerate() {
@@ -236,7 +236,7 @@ pub(crate) fn cte_sql(statements: &[Statement]) -> String {
 
 const TASK_CLOSED: &str = "the task is no longer open";
 
-fn effect_statement(effect: &Effect) -> Statement {
+fn effect_statement(effect: &Effect) -> Statement<'_> {
     match effect {
         Effect::OpenTask(t) => {
             let (status, action, by) = t.status.to_db();
@@ -252,17 +252,13 @@ fn effect_statement(effect: &Effect) -> Statement {
                     text(&t.role),
                     opt_text(t.assignee.as_deref()),
                     opt_at(t.due_at),
-                    json(&t.actions),
+                    Arg::Names(&t.actions),
                     text(status),
                     opt_text(action),
                     opt_text(by),
                     at(t.created_at),
                     opt_at(t.closed_at),
-                    Arg::Json(
-                        t.due_derivation
-                            .as_ref()
-                            .and_then(|d| serde_json::to_value(d).ok()),
-                    ),
+                    Arg::Json(t.due_derivation.as_ref()),
                     opt_at(t.paused_at),
                     opt_text(t.pause_reason.as_deref()),
                 ],
@@ -382,11 +378,7 @@ fn effect_statement(effect: &Effect) -> Statement {
                 opt_at(*due_at),
                 opt_at(*paused_at),
                 opt_text(reason.as_deref()),
-                Arg::Json(
-                    derivation
-                        .as_ref()
-                        .and_then(|d| serde_json::to_value(d).ok()),
-                ),
+                Arg::Json(derivation.as_ref()),
                 Arg::Id(Some(*task)),
             ],
         ),
@@ -537,7 +529,7 @@ mod tests {
         assert_eq!(highest_parameter("DELETE FROM t"), 0);
     }
 
-    fn writes(sql: &'static str, row: Option<&str>) -> Statement {
+    fn writes(sql: &'static str, row: Option<&str>) -> Statement<'static> {
         Statement {
             sql,
             args: Vec::new(),

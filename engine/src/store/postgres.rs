@@ -74,7 +74,7 @@ impl PgStore {
     /// [`super::plan::groups`]), and every statement's row count is checked.
     async fn run_plan(
         tx: &mut sqlx::PgConnection,
-        statements: &[super::plan::Statement],
+        statements: &[super::plan::Statement<'_>],
     ) -> super::Result<()> {
         for group in super::plan::groups(statements) {
             if let [statement] = group {

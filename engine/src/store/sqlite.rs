@@ -84,7 +84,7 @@ impl SqliteStore {
     /// time) is the drop-in replacement.
     async fn run_plan(
         tx: &mut sqlx::SqliteConnection,
-        statements: &[super::plan::Statement],
+        statements: &[super::plan::Statement<'_>],
     ) -> super::Result<()> {
         use futures_util::TryStreamExt as _;
         let sql = super::plan::batch_sql(statements);
