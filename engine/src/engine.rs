@@ -87,6 +87,10 @@ impl From<MachineError> for EngineError {
             MachineError::UnknownDefinition(id) => {
                 EngineError::NotFound(format!("workflow `{id}`"))
             }
+            // Handled like a lost race at commit: the callers' retry loops decide again.
+            MachineError::Stale(_) => {
+                EngineError::Store(StoreError::Conflict("the data read changed meanwhile"))
+            }
             other => EngineError::Rejected(other.to_string()),
         }
     }

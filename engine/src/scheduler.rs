@@ -47,6 +47,11 @@ impl Engine {
             }
             let transition = match self.decide(&timer, instance).await {
                 Ok(t) => t,
+                // What was read changed meanwhile: decide again, alone, after the batch.
+                Err(EngineError::Store(StoreError::Conflict(_))) => {
+                    later.push(timer);
+                    continue;
+                }
                 Err(err) => {
                     // Left leased: retried when the lease expires.
                     tracing::warn!(timer = %timer.id, error = %err, "timer could not fire");
@@ -96,7 +101,10 @@ impl Engine {
     async fn fire_one(&self, timer: &Timer) -> Result<()> {
         for _ in 0..4 {
             let instance = self.store.instance(timer.instance).await?;
-            let transition = self.decide(timer, instance).await?;
+            let transition = match self.decide(timer, instance).await {
+                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
+                decided => decided?,
+            };
             match self.commit(&transition).await {
                 Err(StoreError::Conflict(why)) if why.contains("instance") => continue,
                 other => return Ok(other?),

@@ -228,6 +228,10 @@ pub enum MachineError {
     Document { template: String, message: String },
     #[error("the definition is inconsistent: {0}")]
     Inconsistent(String),
+    /// What was read for the command changed while it was being read (a line moved on between
+    /// reading the line and its head): decide again on fresh data.
+    #[error("the data read changed meanwhile: {0}")]
+    Stale(String),
 }
 
 /// Applies `command` to `instance` (and the ancestors it may complete), at `now`, as `actor`.

@@ -224,7 +224,7 @@ fn promote(
             return Ok(());
         };
         if !work.is_loaded(waiter) {
-            return Err(MachineError::Inconsistent(format!(
+            return Err(MachineError::Stale(format!(
                 "the head of the line of {pool}/{key} was not loaded"
             )));
         }
@@ -247,8 +247,8 @@ fn promote(
         let state = work.get(waiter)?.state.clone();
         let Some(Kind::Acquire { on_granted, .. }) = definition.state(&state).map(|s| &s.kind)
         else {
-            return Err(MachineError::Inconsistent(format!(
-                "instance {waiter} waits for {pool} outside an acquire state"
+            return Err(MachineError::Stale(format!(
+                "instance {waiter} is no longer waiting for {pool}"
             )));
         };
         assign(work, waiter, &on_granted.set, None)?;
