@@ -123,7 +123,10 @@ impl Expr {
     }
 
     fn eval_cel(&self, scope: &Scope<'_>) -> Result<cel::Value, EvalError> {
-        let mut context = cel::Context::default();
+        // CEL's standard library, built once: `Context::default()` builds it again each time.
+        static STDLIB: std::sync::LazyLock<std::sync::Arc<cel::Env>> =
+            std::sync::LazyLock::new(|| std::sync::Arc::new(cel::Env::stdlib()));
+        let mut context = cel::Context::with_env(std::sync::Arc::clone(&STDLIB));
         let numeric = scope.numeric;
         context.add_variable_from_value("vars", map_to_cel(scope.vars, numeric));
         context.add_variable_from_value(
