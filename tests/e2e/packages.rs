@@ -126,6 +126,13 @@ async fn an_administrator_validates_and_deploys_a_package_from_the_page() {
         .await;
     assert!(shown.text().contains("<svg"), "{}", shown.text());
 
+    let reloaded = server
+        .browser("GET", "/workflows/pacchetto", Some(&admin), None)
+        .await;
+    assert_eq!(
+        reloaded.status, 303,
+        "asking for the result page again leads back to the form"
+    );
     let forged = upload(&server, &admin, &multipart(None, "rilascia", &files)).await;
     assert_eq!(
         forged.status, 403,

@@ -54,14 +54,22 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(inbox))
         .route("/login", get(sign_in::login_page).post(sign_in::login))
-        .route("/logout", post(sign_in::logout))
+        // Signing out takes the form (with its CSRF value); a plain visit just goes home.
+        .route(
+            "/logout",
+            get(|| async { Redirect::to("/") }).post(sign_in::logout),
+        )
         .route("/tasks/{id}", get(task_page).post(submit))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))
         .route("/instances/{id}/export", get(export))
         .route("/audit", get(audit))
         .route("/workflows", get(workflows))
-        .route("/workflows/pacchetto", post(packages::upload))
+        .route(
+            "/workflows/pacchetto",
+            // Reloading the result page asks for it again: back to the form.
+            get(|| async { Redirect::to("/workflows") }).post(packages::upload),
+        )
         .route("/workflows/{id}", get(workflow_latest))
         .route("/workflows/{id}/{version}", get(workflow_version))
 }
