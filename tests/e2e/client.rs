@@ -198,7 +198,7 @@ impl Server {
         body: Option<(&str, &[u8])>,
     ) -> Response {
         let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: text/html\r\n",
             self.address
         );
         if let Some(cookie) = cookie {

@@ -182,6 +182,28 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         .browser("GET", &format!("/tasks/{task}"), Some(&stranger), None)
         .await;
     assert_eq!(other_tenant.status, 404);
+    assert!(
+        other_tenant.text().contains("<h1>Non trovato</h1>")
+            && !other_tenant.text().contains("Integrità"),
+        "a missing task is said as such, not as a broken chain: {}",
+        other_tenant.text()
+    );
+    let unknown = server
+        .browser("GET", "/nessuna-pagina", Some(&auditor), None)
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert!(
+        unknown.text().contains("Pagina non trovata"),
+        "{}",
+        unknown.text()
+    );
+    let api = server
+        .call("GET", "/nessuna-pagina", Some(&auditor), None)
+        .await;
+    assert!(
+        api.is_problem(),
+        "clients of the API still get problem+json"
+    );
     let other_instance = server
         .browser(
             "GET",

@@ -133,8 +133,16 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     Ok("ready")
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("no such route: see /api/v1/… in the API documentation")
+/// An unknown route: a page for a browser outside the API, problem+json for everyone else.
+pub async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> axum::response::Response {
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page && !uri.path().starts_with("/api/") {
+        return crate::web::not_found_page();
+    }
+    ApiError::not_found("no such route: see /api/v1/… in the API documentation").into_response()
 }
 
 pub async fn method_not_allowed() -> ApiError {

@@ -41,6 +41,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("workflows", templates::WORKFLOWS),
         ("workflow", templates::WORKFLOW),
         ("package", templates::PACKAGE),
+        ("error", templates::ERROR),
         ("head", templates::LAYOUT_HEAD),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
@@ -72,6 +73,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/workflows/{id}", get(workflow_latest))
         .route("/workflows/{id}/{version}", get(workflow_version))
+}
+
+/// "Page not found", for a browser that asked for an unknown address.
+pub fn not_found_page() -> Response {
+    let data = json!({ "message": "L'indirizzo richiesto non corrisponde a nessuna pagina." });
+    let mut response = page("error", "Pagina non trovata", None, data);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
 }
 
 /// A page: the layout around one template, with the signed-in user and the CSRF value.
@@ -134,24 +143,24 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// A page for an engine error: "not found" for anything of another tenant, as the API does.
 fn problem(session: &Session, error: EngineError) -> Response {
-    let (status, text) = match error {
-        EngineError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what}: non trovato.")),
-        EngineError::Forbidden(why) => (StatusCode::FORBIDDEN, why),
-        EngineError::Conflict(why) => (StatusCode::CONFLICT, why),
+    let (status, title, text) = match error {
+        EngineError::NotFound(what) => (
+            StatusCode::NOT_FOUND,
+            "Non trovato",
+            format!("{what}: non trovato."),
+        ),
+        EngineError::Forbidden(why) => (StatusCode::FORBIDDEN, "Accesso negato", why),
+        EngineError::Conflict(why) => (StatusCode::CONFLICT, "Modificato nel frattempo", why),
         other => {
             tracing::error!(error = %other, "page failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
+                "Errore",
                 "Errore interno: la causa è stata registrata.".into(),
             )
         }
     };
-    let mut response = page(
-        "audit",
-        "Errore",
-        Some(session),
-        json!({ "report": { "ok": false, "broken": [{ "reason": text }] } }),
-    );
+    let mut response = page("error", title, Some(session), json!({ "message": text }));
     *response.status_mut() = status;
     response
 }

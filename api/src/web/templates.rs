@@ -96,6 +96,10 @@ pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <button type="submit" name="azione" value="valida">Valida</button> <button type="submit" name="azione" value="rilascia">Rilascia una nuova versione</button>
 </form>{{/if}}"#;
 
+pub const ERROR: &str = r#"<h1>{{title}}</h1>
+<p class="ko" role="alert">{{message}}</p>
+<p><a href="/">Torna alle attività</a></p>"#;
+
 pub const PACKAGE: &str = r#"<h1>Pacchetto</h1>
 <p class="{{#if ok}}ok{{else}}ko{{/if}}" role="status">{{note}}</p>
 {{#if problems}}<ul>{{#each problems}}<li><code>{{this}}</code></li>{{/each}}</ul>{{/if}}
