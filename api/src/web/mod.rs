@@ -6,6 +6,8 @@
 //! without JavaScript.
 
 mod form_data;
+mod inbox;
+mod names;
 mod packages;
 mod sign_in;
 mod templates;
@@ -22,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use handlebars::Handlebars;
-use procedo_engine::{EngineError, TaskQuery};
+use procedo_engine::EngineError;
 use serde_json::{Value, json};
 use std::sync::LazyLock;
 use uuid::Uuid;
@@ -53,7 +55,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(inbox))
+        .route("/", get(inbox::inbox))
         .route("/login", get(sign_in::login_page).post(sign_in::login))
         // Signing out takes the form (with its CSRF value); a plain visit just goes home.
         .route(
@@ -169,66 +171,6 @@ fn rome(t: chrono::DateTime<chrono::Utc>) -> String {
     procedo_engine::documents::italian::data_ora(t)
 }
 
-/// The inbox's filters, from its query string: whose tasks (`vista`: for my roles, or only
-/// those assigned to me), only overdue ones, only one workflow.
-#[derive(serde::Deserialize, Default)]
-struct InboxFilter {
-    #[serde(default)]
-    vista: String,
-    #[serde(default)]
-    scadute: Option<String>,
-    #[serde(default)]
-    procedimento: String,
-}
-
-async fn inbox(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    filter: Result<axum::extract::Query<InboxFilter>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
-    };
-    let filter = filter.map(|q| q.0).unwrap_or_default();
-    let query = TaskQuery {
-        mine: true,
-        assigned: filter.vista == "assegnate",
-        overdue: filter.scadute.is_some(),
-        definition: Some(filter.procedimento.clone()).filter(|d| !d.is_empty()),
-        ..TaskQuery::default()
-    };
-    let loaded = async {
-        let tasks = state.engine.tasks(&s.actor, &query).await?;
-        let definitions = state.engine.store().definitions().await?;
-        Ok::<_, EngineError>((tasks, definitions))
-    };
-    let (tasks, definitions) = match loaded.await {
-        Ok(loaded) => loaded,
-        Err(e) => return problem(&s, e),
-    };
-    let mut workflows: Vec<Value> = Vec::new();
-    for d in definitions {
-        if workflows.last().is_some_and(|w| w["id"] == json!(d.id)) {
-            workflows.pop();
-        }
-        let selected = d.id == filter.procedimento;
-        workflows.push(json!({ "id": d.id, "title": d.title, "selected": selected }));
-    }
-    let now = state.engine.now();
-    let mut named = Names::default();
-    let mut rows: Vec<Value> = Vec::new();
-    for t in &tasks {
-        let (workflow, title) = named.task(&state, t).await;
-        rows.push(json!({ "id": t.id, "instance": t.instance, "workflow": workflow, "title": title, "role": t.role,
-                          "assignee": t.assignee, "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) }));
-    }
-    let data = json!({
-        "tasks": rows, "workflows": workflows, "assigned": query.assigned, "overdue": query.overdue,
-        "filtered": query.assigned || query.overdue || query.definition.is_some(),
-    });
-    page("inbox", "Attività", Some(&s), data)
-}
-
 async fn task_view(
     state: &AppState,
     s: &Session,
@@ -250,7 +192,7 @@ async fn task_view(
         Err(e) => return problem(s, e),
     };
     let now = state.engine.now();
-    let mut named = Names::default();
+    let mut named = names::Names::default();
     let (workflow, title) = named.task(state, &task).await;
     let actions: Vec<Value> = task
         .actions
@@ -264,62 +206,6 @@ async fn task_view(
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     response
-}
-
-/// The words officials read instead of identifiers: a workflow's title, a state's and an
-/// action's (from the latest version of the workflow; the identifier when it has none).
-#[derive(Default)]
-struct Names {
-    workflows: std::collections::HashMap<
-        String,
-        Option<std::sync::Arc<procedo_engine::definition::Definition>>,
-    >,
-}
-
-impl Names {
-    async fn definition(
-        &mut self,
-        state: &AppState,
-        id: &str,
-    ) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> {
-        if !self.workflows.contains_key(id) {
-            let loaded = state.engine.workflow(id, None).await.ok();
-            self.workflows.insert(id.to_string(), loaded);
-        }
-        self.workflows.get(id).cloned().flatten()
-    }
-
-    /// The workflow's title and the task state's title.
-    async fn task(
-        &mut self,
-        state: &AppState,
-        task: &procedo_engine::model::Task,
-    ) -> (String, String) {
-        match self.definition(state, &task.definition).await {
-            Some(d) => {
-                let title = d.states.get(&task.state).and_then(|s| s.title.clone());
-                (d.title.clone(), title.unwrap_or_else(|| task.state.clone()))
-            }
-            None => (task.definition.clone(), task.state.clone()),
-        }
-    }
-
-    /// An action's title (call [`Names::task`] first for the task's workflow).
-    fn action(&self, task: &procedo_engine::model::Task, action: &str) -> String {
-        self.workflows
-            .get(&task.definition)
-            .cloned()
-            .flatten()
-            .and_then(|d| {
-                d.states
-                    .get(&task.state)?
-                    .actions
-                    .get(action)?
-                    .title
-                    .clone()
-            })
-            .unwrap_or_else(|| action.to_string())
-    }
 }
 
 async fn task_page(

@@ -1,0 +1,52 @@
+//! The words officials read instead of identifiers: titles of workflows, states and actions.
+
+use crate::http::AppState;
+use procedo_engine::definition::Definition;
+use procedo_engine::model::Task;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The words officials read instead of identifiers: a workflow's title, a state's and an
+/// action's (from the latest version of the workflow; the identifier when it has none).
+#[derive(Default)]
+pub(super) struct Names {
+    workflows: HashMap<String, Option<Arc<Definition>>>,
+}
+
+impl Names {
+    async fn definition(&mut self, state: &AppState, id: &str) -> Option<Arc<Definition>> {
+        if !self.workflows.contains_key(id) {
+            let loaded = state.engine.workflow(id, None).await.ok();
+            self.workflows.insert(id.to_string(), loaded);
+        }
+        self.workflows.get(id).cloned().flatten()
+    }
+
+    /// The workflow's title and the task state's title.
+    pub(super) async fn task(&mut self, state: &AppState, task: &Task) -> (String, String) {
+        match self.definition(state, &task.definition).await {
+            Some(d) => {
+                let title = d.states.get(&task.state).and_then(|s| s.title.clone());
+                (d.title.clone(), title.unwrap_or_else(|| task.state.clone()))
+            }
+            None => (task.definition.clone(), task.state.clone()),
+        }
+    }
+
+    /// An action's title (call [`Names::task`] first for the task's workflow).
+    pub(super) fn action(&self, task: &Task, action: &str) -> String {
+        self.workflows
+            .get(&task.definition)
+            .cloned()
+            .flatten()
+            .and_then(|d| {
+                d.states
+                    .get(&task.state)?
+                    .actions
+                    .get(action)?
+                    .title
+                    .clone()
+            })
+            .unwrap_or_else(|| action.to_string())
+    }
+}
