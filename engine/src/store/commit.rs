@@ -40,18 +40,11 @@ macro_rules! bind_arg {
 }
 pub(crate) use bind_arg;
 
-/// Implements `commit` and `commit_all` for one backend, which supplies `run_plan` (see
-/// `sql.rs` for why a macro).
+/// Implements `commit_all` for one backend, which supplies `run_plan` (see `sql.rs` for why a
+/// macro).
 macro_rules! sql_commit {
     ($store:ty) => {
         impl $store {
-            pub async fn commit(
-                &self,
-                transition: &$crate::machine::Transition,
-            ) -> $crate::store::Result<()> {
-                self.commit_all(std::slice::from_ref(transition)).await
-            }
-
             /// Applies several transitions in one database transaction (a batch of timers).
             pub async fn commit_all(
                 &self,

@@ -215,6 +215,17 @@ pub(crate) fn groups<'s, 'a>(statements: &'s [Statement<'a>]) -> Vec<&'s [Statem
 /// A run of statements as one: each a CTE returning a row per row written, and a final
 /// `SELECT` of how many rows each wrote, in order.
 pub(crate) fn cte_sql(statements: &[Statement]) -> String {
+    cte(statements, false)
+}
+
+/// Like [`cte_sql`], but the statement checks itself: a write that must change one row and
+/// did not makes `procedo_expect` (migration 0007) raise, undoing the whole statement. Such a
+/// statement needs no surrounding transaction.
+pub(crate) fn checked_cte_sql(statements: &[Statement]) -> String {
+    cte(statements, true)
+}
+
+fn cte(statements: &[Statement], checked: bool) -> String {
     let mut out = String::from("WITH ");
     let mut offset = 0;
     for (i, s) in statements.iter().enumerate() {
@@ -227,8 +238,16 @@ pub(crate) fn cte_sql(statements: &[Statement]) -> String {
         offset += s.args.len();
     }
     out.push_str(" SELECT ");
-    let counts: Vec<String> = (0..statements.len())
-        .map(|i| format!("(SELECT COUNT(*) FROM s{i})"))
+    let counts: Vec<String> = statements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match (checked, s.check) {
+            (true, Check::One(what)) => format!(
+                "procedo_expect((SELECT COUNT(*) FROM s{i}), 1, '{}')",
+                what.replace('\'', "''")
+            ),
+            _ => format!("(SELECT COUNT(*) FROM s{i})"),
+        })
         .collect();
     out.push_str(&counts.join(", "));
     out

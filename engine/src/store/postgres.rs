@@ -5,6 +5,9 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 
+/// The SQLSTATE `procedo_expect` raises when a checked write did not happen.
+const CHECK_FAILED: &str = "PC409";
+
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
@@ -42,6 +45,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "users",
             include_str!("../../migrations/postgres/0006_users.sql"),
         ),
+        (
+            7,
+            "expect",
+            include_str!("../../migrations/postgres/0007_expect.sql"),
+        ),
     ])
 }
 
@@ -69,6 +77,38 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// Commits one transition. When its writes form a single run (a task completion does),
+    /// they travel as one self-checking statement, which PostgreSQL runs as a transaction of
+    /// its own: one round trip instead of BEGIN, the writes and COMMIT.
+    pub async fn commit(&self, transition: &crate::machine::Transition) -> super::Result<()> {
+        let statements = super::plan::plan(transition);
+        let [group] = super::plan::groups(&statements)[..] else {
+            return self.commit_all(std::slice::from_ref(transition)).await;
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(super::plan::checked_cte_sql(group)));
+        for arg in group.iter().flat_map(|s| &s.args) {
+            query = super::commit::bind_arg!(query, arg);
+        }
+        match query.fetch_one(&self.pool).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(CHECK_FAILED) => {
+                let message = e.message().to_string();
+                let what = group
+                    .iter()
+                    .find_map(|s| match s.check {
+                        super::plan::Check::One(what) if what == message => Some(what),
+                        _ => None,
+                    })
+                    .unwrap_or("another transition changed the same records first");
+                Err(super::StoreError::Conflict(what))
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(
+                super::StoreError::Conflict("another transition wrote the same records first"),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Runs one transition's statements in as few round trips as is safe: each run of
     /// statements that cannot write the same row travels as one statement (see
     /// [`super::plan::groups`]), and every statement's row count is checked.

@@ -75,6 +75,10 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    pub async fn commit(&self, transition: &crate::machine::Transition) -> super::Result<()> {
+        self.commit_all(std::slice::from_ref(transition)).await
+    }
+
     /// Runs one transition's statements as one batch: one hand-off to the connection's thread
     /// instead of one per statement. Each statement's outcome is checked as it arrives.
     ///
