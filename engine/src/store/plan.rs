@@ -5,7 +5,8 @@
 //! transition's statements as one batch: sqlx hands every SQLite call to the connection's own
 //! thread, and that hand-off, not SQLite, is what a statement costs; one batch per transition
 //! pays it once instead of five or more times. PostgreSQL runs each [`groups`] run as one
-//! statement of data-modifying CTEs: one round trip instead of one per statement.
+//! statement of data-modifying CTEs: one round trip instead of one per statement; a transition
+//! that is a single run checks itself ([`checked_cte_sql`]) and needs no BEGIN and COMMIT.
 
 use super::sql;
 use crate::machine::{Effect, Transition};
@@ -570,6 +571,24 @@ mod tests {
         let one = cte_sql(&plan);
         assert!(one.starts_with("WITH s0 AS (UPDATE instances"), "{one}");
         assert!(one.ends_with("(SELECT COUNT(*) FROM s4)"), "{one}");
+    }
+
+    #[test]
+    fn a_self_checking_statement_expects_one_row_from_each_checked_write() {
+        let mut update = writes(sql::UPDATE_INSTANCE, Some("i1"));
+        update.check = Check::One("the instance wasn't there");
+        let plan = [update, writes(sql::DELETE_TIMERS_OF_INSTANCE, None)];
+        let checked = checked_cte_sql(&plan);
+        assert!(
+            checked.contains(
+                "procedo_expect((SELECT COUNT(*) FROM s0), 1, 'the instance wasn''t there')"
+            ),
+            "{checked}"
+        );
+        assert!(
+            checked.ends_with(", (SELECT COUNT(*) FROM s1)"),
+            "clearing whatever timers there are is not checked: {checked}"
+        );
     }
 
     #[test]
