@@ -91,6 +91,39 @@ async fn approval_chain_runs_through_tasks_and_choice_to_its_end() {
 }
 
 #[tokio::test]
+async fn a_spawn_of_a_thousand_lots_commits_whole_across_statement_limits() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        deploy(&engine, &[LOT, TENDER]).await;
+        let lots: Vec<_> = (0..1000)
+            .map(|n| json!({ "name": format!("Lotto {n}"), "offers": 1 }))
+            .collect();
+        let tender = engine
+            .start(&clerk(), "test-tender", vars(json!({ "lots": lots })))
+            .await
+            .expect("starts");
+        let prepare = open_task(&engine, tender.id).await;
+        let after = engine
+            .complete(&clerk(), prepare.id, "publish", json!({}))
+            .await
+            .expect("publishes with one transition of well over 30,000 arguments");
+        assert_eq!(after.children_pending, 1000, "{}", db.backend);
+        let children = engine
+            .instances(
+                &clerk(),
+                &procedo_engine::store::InstanceFilter {
+                    definition: Some("test-lot".into()),
+                    limit: 2000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("children");
+        assert_eq!(children.len(), 1000, "{}", db.backend);
+    }
+}
+
+#[tokio::test]
 async fn spawn_starts_one_child_per_lot_and_joins_their_outcomes() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;

@@ -196,16 +196,60 @@ fn table(sql: &str) -> &str {
 /// a run never holds two statements that could write the same row: on one table, only
 /// statements that each write one known row, and different rows.
 pub(crate) fn groups<'s, 'a>(statements: &'s [Statement<'a>]) -> Vec<&'s [Statement<'a>]> {
+    use std::collections::HashSet;
     let mut out = Vec::new();
-    let mut start = 0;
+    let (mut start, mut args) = (0, 0);
+    let mut tables: HashSet<&str> = HashSet::new();
+    let mut unkeyed: HashSet<&str> = HashSet::new();
+    let mut rows: HashSet<(&str, &str)> = HashSet::new();
     for (i, s) in statements.iter().enumerate() {
-        let clashes = statements[start..i].iter().any(|g| {
-            table(g.sql) == table(s.sql) && (g.row.is_none() || s.row.is_none() || g.row == s.row)
-        });
-        if clashes {
+        let table = table(s.sql);
+        let clashes = unkeyed.contains(table)
+            || match &s.row {
+                None => tables.contains(table),
+                Some(row) => rows.contains(&(table, row.as_str())),
+            }
+            || args + s.args.len() > MAX_ARGS
+            || i - start >= MAX_STATEMENTS;
+        if clashes && i > start {
             out.push(&statements[start..i]);
             start = i;
+            args = 0;
+            tables.clear();
+            unkeyed.clear();
+            rows.clear();
         }
+        args += s.args.len();
+        tables.insert(table);
+        match &s.row {
+            None => unkeyed.insert(table),
+            Some(row) => rows.insert((table, row.as_str())),
+        };
+    }
+    if start < statements.len() {
+        out.push(&statements[start..]);
+    }
+    out
+}
+
+/// Arguments one statement may carry at most: PostgreSQL takes 65,535, SQLite 32,766; a
+/// transition spawning hundreds of children is split below both.
+pub(crate) const MAX_ARGS: usize = 30_000;
+
+/// Statements one CTE may hold at most: its final `SELECT` has a column for each, and
+/// PostgreSQL allows 1,664.
+pub(crate) const MAX_STATEMENTS: usize = 500;
+
+/// Consecutive runs of statements with at most [`MAX_ARGS`] arguments in all (for a batch).
+pub(crate) fn by_args<'s, 'a>(statements: &'s [Statement<'a>]) -> Vec<&'s [Statement<'a>]> {
+    let mut out = Vec::new();
+    let (mut start, mut args) = (0, 0);
+    for (i, s) in statements.iter().enumerate() {
+        if args + s.args.len() > MAX_ARGS && i > start {
+            out.push(&statements[start..i]);
+            (start, args) = (i, 0);
+        }
+        args += s.args.len();
     }
     if start < statements.len() {
         out.push(&statements[start..]);
@@ -589,6 +633,25 @@ mod tests {
             checked.ends_with(", (SELECT COUNT(*) FROM s1)"),
             "clearing whatever timers there are is not checked: {checked}"
         );
+    }
+
+    #[test]
+    fn a_spawn_of_many_children_is_split_below_the_argument_limit() {
+        let one = |n: usize| Statement {
+            sql: sql::INSERT_INSTANCE,
+            args: vec![Arg::Int(None); 17],
+            check: Check::One("exists"),
+            row: Some(format!("child-{n}")),
+        };
+        let plan: Vec<Statement> = (0..4000).map(one).collect();
+        assert!(groups(&plan).iter().all(|run| run.len() <= MAX_STATEMENTS));
+        for runs in [groups(&plan), by_args(&plan)] {
+            assert!(runs.len() >= 3, "{} runs", runs.len());
+            assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 4000);
+            for run in runs {
+                assert!(run.iter().map(|s| s.args.len()).sum::<usize>() <= MAX_ARGS);
+            }
+        }
     }
 
     #[test]

@@ -90,6 +90,16 @@ impl SqliteStore {
         tx: &mut sqlx::SqliteConnection,
         statements: &[super::plan::Statement<'_>],
     ) -> super::Result<()> {
+        for batch in super::plan::by_args(statements) {
+            Self::run_batch(&mut *tx, batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_batch(
+        tx: &mut sqlx::SqliteConnection,
+        statements: &[super::plan::Statement<'_>],
+    ) -> super::Result<()> {
         use futures_util::TryStreamExt as _;
         let sql = super::plan::batch_sql(statements);
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
