@@ -189,6 +189,19 @@ impl Server {
         self.browser_send(method, path, cookie, body).await
     }
 
+    /// A browser's form post that reached the server through an HTTPS proxy.
+    pub async fn browser_via_https_proxy(&self, path: &str, form: &str) -> Response {
+        let body = ("application/x-www-form-urlencoded", form.as_bytes());
+        self.send_page_request(
+            "POST",
+            path,
+            None,
+            Some(body),
+            "X-Forwarded-Proto: https\r\n",
+        )
+        .await
+    }
+
     /// A browser's request with a body of any type (a file upload, say).
     pub async fn browser_send(
         &self,
@@ -197,8 +210,19 @@ impl Server {
         cookie: Option<&str>,
         body: Option<(&str, &[u8])>,
     ) -> Response {
+        self.send_page_request(method, path, cookie, body, "").await
+    }
+
+    async fn send_page_request(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<(&str, &[u8])>,
+        extra_headers: &str,
+    ) -> Response {
         let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: text/html\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: text/html\r\n{extra_headers}",
             self.address
         );
         if let Some(cookie) = cookie {

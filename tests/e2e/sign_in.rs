@@ -42,6 +42,18 @@ async fn an_official_signs_in_with_a_password_and_out_again() {
         "{}",
         signed_in.head
     );
+    assert!(
+        !signed_in.head.contains("Secure"),
+        "over plain HTTP the cookie cannot be Secure"
+    );
+    let proxied = server
+        .browser_via_https_proxy("/login", "user=marta&password=correct+horse+battery")
+        .await;
+    assert!(
+        proxied.head.contains("; Secure"),
+        "behind an HTTPS proxy the cookie is Secure: {}",
+        proxied.head
+    );
     let session = signed_in.session_cookie().expect("a session cookie");
     let inbox = server.browser("GET", "/", Some(&session), None).await;
     assert_eq!(inbox.status, 200);

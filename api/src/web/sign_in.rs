@@ -119,7 +119,21 @@ pub(super) async fn login_page() -> Response {
     page("login", "Accesso", None, json!({}))
 }
 
-pub(super) async fn login(State(state): State<AppState>, body: Bytes) -> Response {
+/// `; Secure` when the browser reached us over HTTPS through a proxy (which says so in
+/// `X-Forwarded-Proto`): the cookie then never travels in clear.
+fn secure(headers: &HeaderMap) -> &'static str {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+    if https { "; Secure" } else { "" }
+}
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let pairs = form_pairs(&body);
     let signed_in = match field(&pairs, "user").map(str::trim) {
         Some(user) if !user.is_empty() => {
@@ -140,7 +154,10 @@ pub(super) async fn login(State(state): State<AppState>, body: Bytes) -> Respons
     match signed_in {
         Ok((token, max_age)) => {
             let max_age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
-            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{max_age}");
+            let cookie = format!(
+                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{max_age}{}",
+                secure(&headers)
+            );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Err((status, error)) => {
@@ -241,6 +258,9 @@ pub(super) async fn logout(
             tracing::error!(error = %e, "a web session could not be revoked at sign-out");
         }
     }
-    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let cookie = format!(
+        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure(&headers)
+    );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
