@@ -4,8 +4,9 @@ mod common;
 
 use common::*;
 use procedo_engine::machine::{self, Command};
+use procedo_engine::model::Instance;
 use procedo_engine::store::StoreError;
-use procedo_engine::{EngineError, TaskQuery};
+use procedo_engine::{Engine, EngineError, TaskQuery};
 use serde_json::json;
 
 async fn open_task(
@@ -90,6 +91,28 @@ async fn approval_chain_runs_through_tasks_and_choice_to_its_end() {
     }
 }
 
+/// Starts the test tender with these lots and publishes it: the spawn of one child per lot.
+async fn publish_tender(engine: &Engine, lots: serde_json::Value) -> Instance {
+    let tender = engine
+        .start(&clerk(), "test-tender", vars(json!({ "lots": lots })))
+        .await
+        .expect("starts");
+    let prepare = open_task(engine, tender.id).await;
+    engine
+        .complete(&clerk(), prepare.id, "publish", json!({}))
+        .await
+        .expect("publishes")
+}
+
+async fn lots_of(engine: &Engine) -> Vec<Instance> {
+    let filter = procedo_engine::store::InstanceFilter {
+        definition: Some("test-lot".into()),
+        limit: 2000,
+        ..Default::default()
+    };
+    engine.instances(&clerk(), &filter).await.expect("children")
+}
+
 #[tokio::test]
 async fn a_spawn_of_a_thousand_lots_commits_whole_across_statement_limits() {
     for db in databases().await {
@@ -98,28 +121,9 @@ async fn a_spawn_of_a_thousand_lots_commits_whole_across_statement_limits() {
         let lots: Vec<_> = (0..1000)
             .map(|n| json!({ "name": format!("Lotto {n}"), "offers": 1 }))
             .collect();
-        let tender = engine
-            .start(&clerk(), "test-tender", vars(json!({ "lots": lots })))
-            .await
-            .expect("starts");
-        let prepare = open_task(&engine, tender.id).await;
-        let after = engine
-            .complete(&clerk(), prepare.id, "publish", json!({}))
-            .await
-            .expect("publishes with one transition of well over 30,000 arguments");
+        let after = publish_tender(&engine, json!(lots)).await;
         assert_eq!(after.children_pending, 1000, "{}", db.backend);
-        let children = engine
-            .instances(
-                &clerk(),
-                &procedo_engine::store::InstanceFilter {
-                    definition: Some("test-lot".into()),
-                    limit: 2000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("children");
-        assert_eq!(children.len(), 1000, "{}", db.backend);
+        assert_eq!(lots_of(&engine).await.len(), 1000, "{}", db.backend);
     }
 }
 
@@ -128,16 +132,8 @@ async fn spawn_starts_one_child_per_lot_and_joins_their_outcomes() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;
         deploy(&engine, &[LOT, TENDER]).await;
-        let lots = json!({ "lots": [ { "name": "Lotto 1", "offers": 3 }, { "name": "Lotto 2", "offers": 0 }, { "name": "Lotto 3", "offers": 2 } ] });
-        let tender = engine
-            .start(&clerk(), "test-tender", vars(lots))
-            .await
-            .expect("starts");
-        let prepare = open_task(&engine, tender.id).await;
-        let after = engine
-            .complete(&clerk(), prepare.id, "publish", json!({}))
-            .await
-            .expect("publishes");
+        let lots = json!([ { "name": "Lotto 1", "offers": 3 }, { "name": "Lotto 2", "offers": 0 }, { "name": "Lotto 3", "offers": 2 } ]);
+        let after = publish_tender(&engine, lots).await;
         assert_eq!(after.state, "evaluate_lots");
         assert_eq!(
             after.children_pending, 2,
@@ -145,17 +141,7 @@ async fn spawn_starts_one_child_per_lot_and_joins_their_outcomes() {
             db.backend
         );
 
-        let children = engine
-            .instances(
-                &clerk(),
-                &procedo_engine::store::InstanceFilter {
-                    definition: Some("test-lot".into()),
-                    limit: 10,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("children");
+        let children = lots_of(&engine).await;
         assert_eq!(children.len(), 3);
         let mut active: Vec<_> = children
             .into_iter()
@@ -170,7 +156,7 @@ async fn spawn_starts_one_child_per_lot_and_joins_their_outcomes() {
                 .await
                 .expect("awards");
         }
-        let tender = engine.instance(&clerk(), tender.id).await.expect("tender");
+        let tender = engine.instance(&clerk(), after.id).await.expect("tender");
         assert_eq!(tender.status.label(), "awarded", "{}", db.backend);
         let outcomes: Vec<_> = tender.variables["lot_outcomes"]
             .as_array()
