@@ -74,6 +74,11 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         html.contains("<label for=") && html.contains("value=\"reject\">Non autorizzare</button>"),
         "{html}"
     );
+    assert!(
+        html.contains("Dati della pratica")
+            && html.contains("<dt>participant_name</dt><dd>Anna Bianchi</dd>"),
+        "the official reads the case before deciding: {html}"
+    );
     let token = csrf(&html);
 
     // Rejecting without the reason the form requires for a rejection: the error is shown at the field.

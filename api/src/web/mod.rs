@@ -179,10 +179,22 @@ async fn task_view(
     errors: &[procedo_engine::forms::FieldError],
     note: Option<String>,
 ) -> Response {
-    let task = match state.engine.task(&s.actor, id).await {
-        Ok(task) => task,
+    let loaded = async {
+        let task = state.engine.task(&s.actor, id).await?;
+        let instance = state.engine.instance(&s.actor, task.instance).await?;
+        let documents = state.engine.documents(&s.actor, task.instance).await?;
+        Ok::<_, EngineError>((task, instance, documents))
+    };
+    let (task, instance, documents) = match loaded.await {
+        Ok(loaded) => loaded,
         Err(e) => return problem(s, e),
     };
+    // The case as the official reads it before deciding: its data and the acts issued so far.
+    let case = timeline::data(&Value::Object(instance.variables));
+    let documents: Vec<Value> = documents
+        .iter()
+        .map(|d| json!({ "id": d.id, "template": d.template, "number": d.number, "issued": rome(d.created_at) }))
+        .collect();
     let form = match state.engine.task_form(&s.actor, &task).await {
         Ok(Some(form)) => form.render_html(
             values.as_object().unwrap_or(&serde_json::Map::new()),
@@ -200,6 +212,7 @@ async fn task_view(
         .map(|a| json!({ "name": a, "title": named.action(&task, a) }))
         .collect();
     let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form,
+                       "case": case, "documents": documents,
                        "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
     let mut response = page("task", &title, Some(s), data);
     if !errors.is_empty() {

@@ -20,6 +20,8 @@ figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .filters{display:flex;flex-wrap:wrap;gap:0 1.5rem;align-items:end;background:#f2f5f9;padding:0 1rem .6rem;margin-bottom:1rem}
 .procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
 code{font-size:.85em;word-break:break-all}
+.case{background:#f2f5f9;padding:.4rem 1rem;margin:1rem 0}.case summary{font-weight:600;cursor:pointer}
+.case dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem}.case dt{font-weight:600}.case dd{margin:0}
 .timeline li{margin-bottom:.8rem}.timeline dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem;margin:.3rem 0}.timeline dt{font-weight:600}.timeline dd{margin:0}
 </style></head><body>
 <a class="skip" href="#main">Vai al contenuto</a>
@@ -61,6 +63,10 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a> · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
+<details class="case"{{#unless problem}} open{{/unless}}><summary>Dati della pratica</summary>
+{{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
+{{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
+</details>
 <form method="post" action="/tasks/{{task.id}}" novalidate>
 <input type="hidden" name="_csrf" value="{{csrf}}">
 {{{form}}}
