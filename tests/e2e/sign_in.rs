@@ -119,3 +119,80 @@ async fn repeated_wrong_passwords_lock_the_user_name_for_a_while() {
     let other = sign_in(&server, "piero", PASSWORD).await;
     assert_eq!(other.status, 303, "another user is not affected");
 }
+
+#[tokio::test]
+async fn an_official_changes_their_own_password_and_signs_in_again() {
+    let server = Server::start();
+    server.user("marta", "default", "official", PASSWORD);
+    let session = sign_in(&server, "marta", PASSWORD)
+        .await
+        .session_cookie()
+        .expect("signed in");
+    let form = server
+        .browser("GET", "/password", Some(&session), None)
+        .await;
+    assert_eq!(form.status, 200);
+    let token = csrf(&form.text());
+    let change = |current: &str, new: &str, confirm: &str| {
+        format!(
+            "_csrf={token}&current={}&new={}&confirm={}",
+            current.replace(' ', "+"),
+            new.replace(' ', "+"),
+            confirm.replace(' ', "+")
+        )
+    };
+    const NEW: &str = "another long passphrase";
+
+    let wrong = change("not my password", NEW, NEW);
+    let refused = server
+        .browser("POST", "/password", Some(&session), Some(&wrong))
+        .await;
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused
+            .text()
+            .contains("La password attuale non è corretta")
+    );
+    let short = change(PASSWORD, "short", "short");
+    let refused = server
+        .browser("POST", "/password", Some(&session), Some(&short))
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text().contains("almeno 12 caratteri"));
+    let mismatch = change(PASSWORD, NEW, "another long passphrasE");
+    let refused = server
+        .browser("POST", "/password", Some(&session), Some(&mismatch))
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text().contains("La conferma non coincide"));
+
+    let good = change(PASSWORD, NEW, NEW);
+    let changed = server
+        .browser("POST", "/password", Some(&session), Some(&good))
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.text());
+    assert!(
+        changed.head.contains("/login?password=cambiata"),
+        "{}",
+        changed.head
+    );
+    let after = server.browser("GET", "/", Some(&session), None).await;
+    assert_eq!(after.status, 303, "the change signs out every session");
+    let notice = server
+        .browser("GET", "/login?password=cambiata", None, None)
+        .await;
+    assert!(notice.text().contains("Password cambiata"));
+    assert_eq!(sign_in(&server, "marta", PASSWORD).await.status, 401);
+    assert_eq!(sign_in(&server, "marta", NEW).await.status, 303);
+
+    let api_only = server.token("ugo", "default", "auditor");
+    let none = server
+        .browser("GET", "/password", Some(&api_only), None)
+        .await;
+    assert_eq!(none.status, 404);
+    assert!(
+        none.text().contains("non ha una password"),
+        "{}",
+        none.text()
+    );
+}

@@ -9,6 +9,7 @@ mod form_data;
 mod inbox;
 mod names;
 mod packages;
+mod password;
 mod sign_in;
 mod templates;
 mod timeline;
@@ -44,6 +45,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("workflow", templates::WORKFLOW),
         ("package", templates::PACKAGE),
         ("error", templates::ERROR),
+        ("password", templates::PASSWORD),
         ("head", templates::LAYOUT_HEAD),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
@@ -62,6 +64,7 @@ pub fn routes() -> Router<AppState> {
             "/logout",
             get(|| async { Redirect::to("/") }).post(sign_in::logout),
         )
+        .route("/password", get(password::form).post(password::change))
         .route("/tasks/{id}", get(task_page).post(submit))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use procedo_engine::history::sha256_hex;
 use procedo_engine::model::Actor;
-use procedo_engine::store::TokenRow;
+use procedo_engine::store::{TokenRow, UserRow};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -115,8 +115,19 @@ async fn valid_token(state: &AppState, token: &str) -> Option<TokenRow> {
     (row.revoked_at.is_none() && !expired).then_some(row)
 }
 
-pub(super) async fn login_page() -> Response {
-    page("login", "Accesso", None, json!({}))
+/// What the sign-in page may be asked to say, from its query string.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct LoginNotice {
+    #[serde(default)]
+    password: String,
+}
+
+pub(super) async fn login_page(
+    notice: Result<axum::extract::Query<LoginNotice>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let changed = notice.is_ok_and(|q| q.password == "cambiata");
+    let info = changed.then_some("Password cambiata: acceda con la nuova password.");
+    page("login", "Accesso", None, json!({ "info": info }))
 }
 
 /// `; Secure` when the browser reached us over HTTPS through a proxy (which says so in
@@ -174,25 +185,19 @@ pub(super) async fn login(
     }
 }
 
-/// Checks a password and mints a web session: its token and lifetime in seconds.
-async fn with_password(
+/// Checks a user's password, counting failures against guessing; the enabled user, or the
+/// status and the sentence to show.
+pub(super) async fn check_password(
     state: &AppState,
     user: &str,
     password: &str,
-) -> Result<(String, Option<i64>), (StatusCode, String)> {
+) -> Result<UserRow, (StatusCode, String)> {
     if let Some(minutes) = state.sign_ins.locked(user) {
         return Err((
             StatusCode::TOO_MANY_REQUESTS,
             format!("Troppi tentativi non riusciti: riprovi fra {minutes} minuti."),
         ));
     }
-    let unavailable = |e: procedo_engine::store::StoreError| {
-        tracing::error!(error = %e, "sign-in could not read the database");
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Accesso momentaneamente non disponibile: riprovi fra poco.".to_string(),
-        )
-    };
     let row = state
         .engine
         .store()
@@ -213,6 +218,25 @@ async fn with_password(
         ));
     };
     state.sign_ins.succeeded(user);
+    Ok(row)
+}
+
+/// The answer when the database cannot be read during a sign-in.
+fn unavailable(e: procedo_engine::store::StoreError) -> (StatusCode, String) {
+    tracing::error!(error = %e, "sign-in could not use the database");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Accesso momentaneamente non disponibile: riprovi fra poco.".to_string(),
+    )
+}
+
+/// Checks a password and mints a web session: its token and lifetime in seconds.
+async fn with_password(
+    state: &AppState,
+    user: &str,
+    password: &str,
+) -> Result<(String, Option<i64>), (StatusCode, String)> {
+    let row = check_password(state, user, password).await?;
     let now = state.engine.now();
     let secret = format!(
         "ps_{}{}",

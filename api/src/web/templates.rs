@@ -25,7 +25,7 @@ code{font-size:.85em;word-break:break-all}
 .timeline li{margin-bottom:.8rem}.timeline dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem;margin:.3rem 0}.timeline dt{font-weight:600}.timeline dd{margin:0}
 </style></head><body>
 <a class="skip" href="#main">Vai al contenuto</a>
-<header><strong>Procedo</strong>{{#if user}}<nav aria-label="Menu principale"><a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a></nav>
+<header><strong>Procedo</strong>{{#if user}}<nav aria-label="Menu principale"><a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a><a href="/password">Password</a></nav>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</header>
 <main id="main" tabindex="-1">
 "##;
@@ -33,6 +33,7 @@ code{font-size:.85em;word-break:break-all}
 pub const LAYOUT_TAIL: &str = "</main></body></html>\n";
 
 pub const LOGIN: &str = r#"<h1>Accesso</h1>
+{{#if info}}<p class="ok" role="status">{{info}}</p>{{/if}}
 {{#if error}}<p class="ko" role="alert" id="login-error">{{error}}</p>{{/if}}
 <h2>Con nome utente e password</h2>
 <form method="post" action="/login">
@@ -101,6 +102,19 @@ pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <input id="files" name="files" type="file" multiple webkitdirectory required></div>
 <button type="submit" name="azione" value="valida">Valida</button> <button type="submit" name="azione" value="rilascia">Rilascia una nuova versione</button>
 </form>{{/if}}"#;
+
+pub const PASSWORD: &str = r#"<h1>Cambio password</h1>
+{{#if error}}<p class="ko" role="alert" id="password-error">{{error}}</p>{{/if}}
+<p>Dopo il cambio tutte le sue sessioni si chiudono: accederà di nuovo con la nuova password.</p>
+<form method="post" action="/password">
+<input type="hidden" name="_csrf" value="{{csrf}}">
+<div class="procedo-field"><label for="current">Password attuale</label>
+<input id="current" name="current" type="password" autocomplete="current-password" required></div>
+<div class="procedo-field"><label for="new">Nuova password (almeno 12 caratteri)</label>
+<input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required></div>
+<div class="procedo-field"><label for="confirm">Ripeta la nuova password</label>
+<input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="12" required></div>
+<button type="submit">Cambia password</button></form>"#;
 
 pub const ERROR: &str = r#"<h1>{{title}}</h1>
 <p class="ko" role="alert">{{message}}</p>
