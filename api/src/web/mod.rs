@@ -247,12 +247,8 @@ async fn submit(
         Err(response) => return response,
     };
     let pairs = form_pairs(&body);
-    if field(&pairs, "_csrf") != Some(s.csrf().as_str()) {
-        return (
-            StatusCode::FORBIDDEN,
-            "Richiesta non valida (CSRF): ricarichi la pagina.",
-        )
-            .into_response();
+    if let Err(refused) = s.check_csrf(field(&pairs, "_csrf")) {
+        return refused;
     }
     let action = field(&pairs, "_action").unwrap_or_default().to_string();
     let data = form_data::to_json(&pairs);

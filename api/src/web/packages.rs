@@ -55,12 +55,8 @@ pub(super) async fn upload(
             );
         }
     };
-    if upload.csrf.as_deref() != Some(s.csrf().as_str()) {
-        return (
-            StatusCode::FORBIDDEN,
-            "Richiesta non valida (CSRF): ricarichi la pagina.",
-        )
-            .into_response();
+    if let Err(refused) = s.check_csrf(upload.csrf.as_deref()) {
+        return refused;
     }
     if upload.package.workflow.is_empty() {
         let why = format!(

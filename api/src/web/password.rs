@@ -32,12 +32,8 @@ pub(super) async fn change(
         return to_login();
     };
     let pairs = form_pairs(&body);
-    if field(&pairs, "_csrf") != Some(s.csrf().as_str()) {
-        return (
-            StatusCode::FORBIDDEN,
-            "Richiesta non valida (CSRF): ricarichi la pagina.",
-        )
-            .into_response();
+    if let Err(refused) = s.check_csrf(field(&pairs, "_csrf")) {
+        return refused;
     }
     let account = match own_account(&state, &s).await {
         Ok(account) => account,

@@ -43,6 +43,15 @@ impl Session {
     pub fn csrf(&self) -> String {
         sha256_hex(format!("csrf:{}", self.token).as_bytes())[..32].to_string()
     }
+
+    /// Refuses a form that did not carry this session's CSRF value back (403).
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
+        if sent == Some(self.csrf().as_str()) {
+            return Ok(());
+        }
+        let why = "Richiesta non valida (CSRF): ricarichi la pagina.";
+        Err((StatusCode::FORBIDDEN, why).into_response())
+    }
 }
 
 /// Wrong passwords by user name: how many, since when.
@@ -268,8 +277,8 @@ pub(super) async fn logout(
     body: Bytes,
 ) -> Response {
     if let Some(s) = session(&state, &headers).await {
-        if field(&form_pairs(&body), "_csrf") != Some(s.csrf().as_str()) {
-            return (StatusCode::FORBIDDEN, "Richiesta non valida (CSRF).").into_response();
+        if let Err(refused) = s.check_csrf(field(&form_pairs(&body), "_csrf")) {
+            return refused;
         }
         let hash = sha256_hex(s.token.as_bytes());
         if s.web
