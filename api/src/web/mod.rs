@@ -247,7 +247,7 @@ async fn submit(
         Err(response) => return response,
     };
     let pairs = form_pairs(&body);
-    if let Err(refused) = s.check_csrf(field(&pairs, "_csrf")) {
+    if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;
     }
     let action = field(&pairs, "_action").unwrap_or_default().to_string();

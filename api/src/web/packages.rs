@@ -55,7 +55,7 @@ pub(super) async fn upload(
             );
         }
     };
-    if let Err(refused) = s.check_csrf(upload.csrf.as_deref()) {
+    if let Some(refused) = s.csrf_refusal(upload.csrf.as_deref()) {
         return refused;
     }
     if upload.package.workflow.is_empty() {

@@ -32,7 +32,7 @@ pub(super) async fn change(
         return to_login();
     };
     let pairs = form_pairs(&body);
-    if let Err(refused) = s.check_csrf(field(&pairs, "_csrf")) {
+    if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;
     }
     let account = match own_account(&state, &s).await {

@@ -44,13 +44,10 @@ impl Session {
         sha256_hex(format!("csrf:{}", self.token).as_bytes())[..32].to_string()
     }
 
-    /// Refuses a form that did not carry this session's CSRF value back (403).
-    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
-        if sent == Some(self.csrf().as_str()) {
-            return Ok(());
-        }
+    /// The refusal (403) of a form that did not carry this session's CSRF value back.
+    pub fn csrf_refusal(&self, sent: Option<&str>) -> Option<Response> {
         let why = "Richiesta non valida (CSRF): ricarichi la pagina.";
-        Err((StatusCode::FORBIDDEN, why).into_response())
+        (sent != Some(self.csrf().as_str())).then(|| (StatusCode::FORBIDDEN, why).into_response())
     }
 }
 
@@ -277,7 +274,7 @@ pub(super) async fn logout(
     body: Bytes,
 ) -> Response {
     if let Some(s) = session(&state, &headers).await {
-        if let Err(refused) = s.check_csrf(field(&form_pairs(&body), "_csrf")) {
+        if let Some(refused) = s.csrf_refusal(field(&form_pairs(&body), "_csrf")) {
             return refused;
         }
         let hash = sha256_hex(s.token.as_bytes());
