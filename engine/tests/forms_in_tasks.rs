@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
+use procedo_engine::EngineError;
 use procedo_engine::definition::Package;
-use procedo_engine::{EngineError, TaskQuery};
 use serde_json::json;
 
 fn tender_request() -> Package {
@@ -28,11 +28,7 @@ async fn three_lots_with_two_wrong_fields_report_both_and_change_nothing() {
             .start(&clerk(), "test-tender-request", Default::default())
             .await
             .expect("starts");
-        let query = TaskQuery {
-            instance: Some(instance.id),
-            ..TaskQuery::default()
-        };
-        let task = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let task = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
         let before = engine
             .history(&clerk(), instance.id)
             .await
@@ -59,7 +55,7 @@ async fn three_lots_with_two_wrong_fields_report_both_and_change_nothing() {
                 .all(|e| !e.message.is_empty() && !e.code.is_empty())
         );
         assert_eq!(
-            engine.tasks(&clerk(), &query).await.expect("tasks").len(),
+            open_tasks(&engine, &clerk(), instance.id).await.len(),
             1,
             "the task stays open"
         );

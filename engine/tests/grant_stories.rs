@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{engine, shipped, sqlite_db, utc, vars};
+use common::{engine, open_task, shipped, sqlite_db, utc, vars};
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
-use procedo_engine::{Engine, EngineError, ManualClock, TaskQuery};
+use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -37,13 +37,7 @@ async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
 }
 
 async fn task(engine: &Engine, instance: Uuid, state: &str) -> Task {
-    let query = TaskQuery {
-        instance: Some(instance),
-        ..TaskQuery::default()
-    };
-    let mut tasks = engine.tasks(&admin(), &query).await.expect("tasks");
-    assert_eq!(tasks.len(), 1, "one open task expected, got {tasks:?}");
-    let task = tasks.remove(0);
+    let task = open_task(engine, &admin(), instance).await;
     assert_eq!(task.state, state, "{task:?}");
     task
 }

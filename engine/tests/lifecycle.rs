@@ -9,23 +9,6 @@ use procedo_engine::store::StoreError;
 use procedo_engine::{Engine, EngineError, TaskQuery};
 use serde_json::json;
 
-async fn open_task(
-    engine: &procedo_engine::Engine,
-    instance: uuid::Uuid,
-) -> procedo_engine::model::Task {
-    let query = TaskQuery {
-        instance: Some(instance),
-        ..TaskQuery::default()
-    };
-    let mut tasks = engine.tasks(&clerk(), &query).await.expect("tasks");
-    assert_eq!(
-        tasks.len(),
-        1,
-        "exactly one open task expected, got {tasks:?}"
-    );
-    tasks.remove(0)
-}
-
 #[tokio::test]
 async fn approval_chain_runs_through_tasks_and_choice_to_its_end() {
     for db in databases().await {
@@ -64,7 +47,7 @@ async fn approval_chain_runs_through_tasks_and_choice_to_its_end() {
                     assert_eq!(current.variables["note"], json!("ok sign"));
                     break;
                 }
-                let task = open_task(&engine, instance.id).await;
+                let task = open_task(&engine, &clerk(), instance.id).await;
                 visited.push(task.state.clone());
                 let data = json!({ "approved": true, "note": format!("ok {}", task.state) });
                 engine
@@ -97,7 +80,7 @@ async fn publish_tender(engine: &Engine, lots: serde_json::Value) -> Instance {
         .start(&clerk(), "test-tender", vars(json!({ "lots": lots })))
         .await
         .expect("starts");
-    let prepare = open_task(engine, tender.id).await;
+    let prepare = open_task(engine, &clerk(), tender.id).await;
     engine
         .complete(&clerk(), prepare.id, "publish", json!({}))
         .await
@@ -149,7 +132,7 @@ async fn spawn_starts_one_child_per_lot_and_joins_their_outcomes() {
             .collect();
         active.sort_by_key(|c| c.parent.as_ref().map(|p| p.index));
         for (child, winner) in active.iter().zip(["Alfa srl", "Beta spa"]) {
-            let task = open_task(&engine, child.id).await;
+            let task = open_task(&engine, &clerk(), child.id).await;
             assert!(task.due_at.is_some(), "the evaluation has a 10-day SLA");
             engine
                 .complete(&clerk(), task.id, "award", json!({ "winner": winner }))
@@ -187,7 +170,7 @@ async fn completing_a_task_twice_is_a_conflict() {
             .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
             .await
             .expect("starts");
-        let task = open_task(&engine, instance.id).await;
+        let task = open_task(&engine, &clerk(), instance.id).await;
         engine
             .complete(&clerk(), task.id, "done", json!({}))
             .await
@@ -209,7 +192,7 @@ async fn stale_write_is_rejected_and_leaves_nothing_half_done() {
             .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
             .await
             .expect("starts");
-        let task = open_task(&engine, instance.id).await;
+        let task = open_task(&engine, &clerk(), instance.id).await;
         let stale = engine.instance(&clerk(), instance.id).await.expect("load");
         engine
             .complete(&clerk(), task.id, "done", json!({}))
@@ -274,7 +257,10 @@ async fn stale_write_is_rejected_and_leaves_nothing_half_done() {
                 .len(),
             before
         );
-        assert_eq!(open_task(&engine, instance.id).await.state, "review");
+        assert_eq!(
+            open_task(&engine, &clerk(), instance.id).await.state,
+            "review"
+        );
     }
 }
 
@@ -298,7 +284,7 @@ async fn concurrent_completions_of_one_task_exactly_one_wins() {
                 .start(&clerk(), "approval-chain", vars(json!({ "amount": round })))
                 .await
                 .expect("starts");
-            let task = open_task(&engine, instance.id).await;
+            let task = open_task(&engine, &clerk(), instance.id).await;
             let attempts: Vec<_> = (0..8)
                 .map(|i| {
                     let engine = engine.clone();
@@ -337,7 +323,7 @@ async fn hash_chain_verifies_and_a_tampered_event_is_detected() {
             .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
             .await
             .expect("starts");
-        let task = open_task(&engine, instance.id).await;
+        let task = open_task(&engine, &clerk(), instance.id).await;
         engine
             .complete(&clerk(), task.id, "done", json!({ "note": "approvato" }))
             .await
@@ -456,7 +442,7 @@ async fn another_tenant_sees_nothing() {
             .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
             .await
             .expect("starts");
-        let task = open_task(&engine, instance.id).await;
+        let task = open_task(&engine, &clerk(), instance.id).await;
         let stranger = other_tenant_clerk();
         assert!(matches!(
             engine.instance(&stranger, instance.id).await,
@@ -493,7 +479,7 @@ async fn an_official_without_the_role_cannot_complete() {
             .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
             .await
             .expect("starts");
-        let task = open_task(&engine, instance.id).await;
+        let task = open_task(&engine, &clerk(), instance.id).await;
         let outsider =
             procedo_engine::model::Actor::new("carla", "provincia-treviso", &["supervisor"]);
         let result = engine.complete(&outsider, task.id, "done", json!({})).await;
@@ -535,7 +521,7 @@ async fn redeploying_makes_a_new_version_and_running_instances_stay_pinned() {
             .expect("starts");
         assert_eq!((old.definition_version, new.definition_version), (1, 2));
         for (instance, role) in [(old.id, "clerk"), (new.id, "reviewer")] {
-            let task = open_task(&engine, instance).await;
+            let task = open_task(&engine, &clerk(), instance).await;
             engine
                 .complete(&clerk(), task.id, "done", json!({}))
                 .await
@@ -601,7 +587,7 @@ async fn an_auditor_reads_everything_of_the_tenant_and_changes_nothing() {
             .len(),
         1
     );
-    let task = open_task(&engine, instance.id).await;
+    let task = open_task(&engine, &clerk(), instance.id).await;
     assert!(matches!(
         engine.complete(&auditor, task.id, "done", json!({})).await,
         Err(EngineError::Forbidden(_))

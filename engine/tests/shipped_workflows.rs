@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{engine, sqlite_db, vars};
+use common::{engine, open_task, open_tasks, sqlite_db, vars};
 use procedo_engine::definition::Package;
-use procedo_engine::model::{Actor, Task};
+use procedo_engine::model::Actor;
 use procedo_engine::{Engine, EngineError, TaskQuery};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -91,21 +91,6 @@ async fn deploy_shipped(engine: &Engine, name: &str) {
         .await
         .expect("the shipped package deploys");
     assert_eq!(deployed.id, name);
-}
-
-/// The one open task of an instance.
-async fn open_task(engine: &Engine, actor: &Actor, instance: Uuid) -> Task {
-    let query = TaskQuery {
-        instance: Some(instance),
-        ..TaskQuery::default()
-    };
-    let mut tasks = engine.tasks(actor, &query).await.expect("tasks");
-    assert_eq!(
-        tasks.len(),
-        1,
-        "exactly one open task expected, got {tasks:?}"
-    );
-    tasks.remove(0)
 }
 
 async fn status(engine: &Engine, instance: Uuid) -> String {
@@ -395,7 +380,7 @@ async fn training_enrolment_overdue_approval_escalates_and_waitlist_expires_afte
         .expect("approves");
     assert_eq!(after.state, "seat", "an edition with no seats: in line");
     assert!(
-        open_tasks(&engine, instance.id).await.is_empty(),
+        open_tasks(&engine, &admin(), instance.id).await.is_empty(),
         "waiting in line is no one's task"
     );
 
@@ -465,14 +450,6 @@ async fn state(engine: &Engine, instance: Uuid) -> String {
         .state
 }
 
-async fn open_tasks(engine: &Engine, instance: Uuid) -> Vec<Task> {
-    let query = TaskQuery {
-        instance: Some(instance),
-        ..TaskQuery::default()
-    };
-    engine.tasks(&admin(), &query).await.expect("tasks")
-}
-
 /// The enrolment confirmations of an instance.
 async fn confirmations(engine: &Engine, instance: Uuid) -> Vec<String> {
     engine
@@ -533,7 +510,10 @@ async fn training_enrolment_an_edition_of_two_seats_fills_up_and_the_line_moves_
     }
     for (place, id) in ids.iter().enumerate().skip(2) {
         assert!(confirmations(&engine, *id).await.is_empty());
-        assert!(open_tasks(&engine, *id).await.is_empty(), "no task in line");
+        assert!(
+            open_tasks(&engine, &admin(), *id).await.is_empty(),
+            "no task in line"
+        );
         let history = engine.history(&admin(), *id).await.expect("history");
         let position = history
             .iter()

@@ -6,11 +6,11 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::{engine, shipped, sqlite_db, utc, vars};
+use common::{engine, open_task, shipped, sqlite_db, utc, vars};
 use procedo_engine::documents::Document;
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
-use procedo_engine::{Engine, ManualClock, TaskQuery};
+use procedo_engine::{Engine, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -50,18 +50,8 @@ async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
     (db, engine, clock)
 }
 
-async fn open_tasks(engine: &Engine, instance: Uuid) -> Vec<Task> {
-    let query = TaskQuery {
-        instance: Some(instance),
-        ..TaskQuery::default()
-    };
-    engine.tasks(&admin(), &query).await.expect("tasks")
-}
-
 async fn task(engine: &Engine, instance: Uuid, state: &str) -> Task {
-    let mut tasks = open_tasks(engine, instance).await;
-    assert_eq!(tasks.len(), 1, "one open task expected, got {tasks:?}");
-    let task = tasks.remove(0);
+    let task = open_task(engine, &admin(), instance).await;
     assert_eq!(task.state, state, "{task:?}");
     task
 }

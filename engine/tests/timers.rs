@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use procedo_engine::store::Store;
-use procedo_engine::{Engine, ManualClock, TaskQuery};
+use procedo_engine::{Engine, ManualClock};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -96,11 +96,7 @@ states:
             .start(&clerk(), "test-escalation", Default::default())
             .await
             .expect("starts");
-        let query = TaskQuery {
-            instance: Some(instance.id),
-            ..TaskQuery::default()
-        };
-        let task = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let task = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
         let due = task.due_at.expect("a deadline");
         assert_eq!(
             due.to_rfc3339(),
@@ -113,7 +109,7 @@ states:
             2,
             "reminder and deadline"
         );
-        let task = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let task = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
         assert_eq!(task.role, "hr_training", "escalated on {}", db.backend);
         let history = engine
             .history(&clerk(), instance.id)
@@ -156,11 +152,7 @@ states:
             .start(&clerk(), "test-soccorso", Default::default())
             .await
             .expect("starts");
-        let query = TaskQuery {
-            instance: Some(instance.id),
-            ..TaskQuery::default()
-        };
-        let task = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let task = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
         let due = task.due_at.expect("deadline");
 
         clock.advance(chrono::Duration::days(2));
@@ -172,7 +164,7 @@ states:
             )
             .await
             .expect("pauses");
-        let paused = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let paused = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
         assert!(paused.paused_at.is_some());
         assert!(
             engine.pause_sla(&clerk(), task.id, "again").await.is_err(),
@@ -183,7 +175,7 @@ states:
         clock.set(due + chrono::Duration::days(1));
         assert_eq!(engine.fire_due_timers(10).await.expect("fires"), 0);
         engine.resume_sla(&clerk(), task.id).await.expect("resumes");
-        let resumed = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let resumed = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
         let moved = resumed.due_at.expect("deadline");
         assert_eq!(
             moved - due,
@@ -261,13 +253,7 @@ states:
             .expect("starts");
         let due = |id| {
             let engine = &engine;
-            async move {
-                let query = TaskQuery {
-                    instance: Some(id),
-                    ..TaskQuery::default()
-                };
-                engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone()
-            }
+            async move { open_tasks(&engine, &clerk(), id).await[0].clone() }
         };
         let (before, after) = (due(national.id).await, due(local.id).await);
         assert_eq!(
@@ -335,11 +321,7 @@ states:
                 .expect("instant"),
         );
         assert_eq!(engine.fire_due_timers(10).await.expect("fires"), 1);
-        let query = TaskQuery {
-            instance: Some(instance.id),
-            ..TaskQuery::default()
-        };
-        let task = engine.tasks(&clerk(), &query).await.expect("tasks")[0].clone();
+        let task = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
         // 60 days from the award (3 April, a bare date: the end of that day), not from today:
         // Tuesday 2 June is a holiday, so the term ends on Wednesday 3 June.
         assert_eq!(

@@ -79,3 +79,31 @@ pub async fn deploy(engine: &Engine, workflows: &[&str]) {
             .expect("deploys");
     }
 }
+
+/// The open tasks of an instance, as `actor` sees them.
+pub async fn open_tasks(
+    engine: &Engine,
+    actor: &Actor,
+    instance: uuid::Uuid,
+) -> Vec<procedo_engine::model::Task> {
+    let query = procedo_engine::TaskQuery {
+        instance: Some(instance),
+        ..Default::default()
+    };
+    engine.tasks(actor, &query).await.expect("tasks")
+}
+
+/// The one open task of an instance (there must be exactly one).
+pub async fn open_task(
+    engine: &Engine,
+    actor: &Actor,
+    instance: uuid::Uuid,
+) -> procedo_engine::model::Task {
+    let mut tasks = open_tasks(engine, actor, instance).await;
+    assert_eq!(
+        tasks.len(),
+        1,
+        "exactly one open task expected, got {tasks:?}"
+    );
+    tasks.remove(0)
+}
