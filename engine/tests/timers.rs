@@ -253,7 +253,7 @@ states:
             .expect("starts");
         let due = |id| {
             let engine = &engine;
-            async move { open_tasks(&engine, &clerk(), id).await[0].clone() }
+            async move { open_tasks(engine, &clerk(), id).await[0].clone() }
         };
         let (before, after) = (due(national.id).await, due(local.id).await);
         assert_eq!(
