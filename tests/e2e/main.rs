@@ -265,15 +265,7 @@ states:
 async fn after_a_crash_every_due_timer_fires_once() {
     let mut server = Server::start();
     let admin = server.admin_token.clone();
-    let deployed = server
-        .call(
-            "POST",
-            "/api/v1/definitions",
-            Some(&admin),
-            Some(&json!({ "workflow": SHORT_WAIT })),
-        )
-        .await;
-    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    server.deploy(&admin, SHORT_WAIT).await;
     let mut ids = Vec::new();
     let first = std::time::Instant::now();
     for _ in 0..150 {
@@ -518,15 +510,7 @@ async fn two_servers_on_one_postgres_database_let_a_task_be_completed_once() {
     let second = Server::start_on(&db.url);
     let admin = first.token("admin", "default", "admin");
     let clerk = first.token("anna", "default", "clerk");
-    let deployed = first
-        .call(
-            "POST",
-            "/api/v1/definitions",
-            Some(&admin),
-            Some(&json!({ "workflow": APPROVAL_CHAIN })),
-        )
-        .await;
-    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    first.deploy(&admin, APPROVAL_CHAIN).await;
     for round in 0..10 {
         let started = second
             .call(
