@@ -18,6 +18,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use thiserror::Error;
 
+/// Characters in one expression: a guard or an assignment is a line, not a program.
+pub const MAX_SOURCE_LEN: usize = 2_000;
+/// Nodes of the syntax tree one expression may have.
+pub const MAX_NODES: usize = 500;
+/// How deeply the syntax tree may nest. CEL is evaluated by recursion over the tree, so a
+/// `1 + 1 + … + 1` of a few thousand terms would overflow the stack and abort the process:
+/// the depth is checked at deploy, before anything is evaluated.
+pub const MAX_DEPTH: usize = 48;
+/// Comprehensions (`map`, `filter`, `all`, `exists`) nested inside each other.
+pub const MAX_NESTING: u32 = 3;
+/// The most steps one evaluation may take, estimated before it starts as the number of nodes
+/// times the longest list it can see raised to the comprehensions' nesting: two nested
+/// `map`s over a list of 2,000 items would build 4,000,000 values, and are refused.
+pub const MAX_COST: u128 = 2_000_000;
+
 /// The names an expression may refer to.
 pub const SCOPE_NAMES: [&str; 5] = ["vars", "form", "instance", "now", "action"];
 
@@ -26,6 +41,77 @@ pub const SCOPE_NAMES: [&str; 5] = ["vars", "form", "instance", "now", "action"]
 pub struct Expr {
     source: String,
     program: Arc<cel::Program>,
+    shape: Shape,
+}
+
+/// The size of a compiled expression, for its bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    nodes: usize,
+    depth: usize,
+    nesting: u32,
+}
+
+impl Shape {
+    /// Walks the tree without recursion (the tree is what may be too deep).
+    fn of(root: &cel::IdedExpr) -> Self {
+        use cel::common::ast::{EntryExpr, Expr as E};
+        let mut shape = Shape {
+            nodes: 0,
+            depth: 0,
+            nesting: 0,
+        };
+        let mut stack: Vec<(&cel::IdedExpr, usize, u32)> = vec![(root, 1, 0)];
+        while let Some((node, depth, nesting)) = stack.pop() {
+            shape.nodes += 1;
+            shape.depth = shape.depth.max(depth);
+            shape.nesting = shape.nesting.max(nesting);
+            let below = depth + 1;
+            match &node.expr {
+                E::Call(call) => {
+                    if let Some(target) = &call.target {
+                        stack.push((target, below, nesting));
+                    }
+                    stack.extend(call.args.iter().map(|a| (a, below, nesting)));
+                }
+                E::Comprehension(c) => {
+                    stack.push((&c.iter_range, below, nesting));
+                    stack.push((&c.accu_init, below, nesting));
+                    for inner in [&c.loop_cond, &c.loop_step, &c.result] {
+                        stack.push((inner, below, nesting + 1));
+                    }
+                }
+                E::List(list) => stack.extend(list.elements.iter().map(|e| (e, below, nesting))),
+                E::Map(map) => {
+                    for entry in &map.entries {
+                        if let EntryExpr::MapEntry(e) = &entry.expr {
+                            stack.push((&e.key, below, nesting));
+                            stack.push((&e.value, below, nesting));
+                        }
+                    }
+                }
+                E::Struct(st) => {
+                    for entry in &st.entries {
+                        if let EntryExpr::StructField(f) = &entry.expr {
+                            stack.push((&f.value, below, nesting));
+                        }
+                    }
+                }
+                E::Select(select) => stack.push((&select.operand, below, nesting)),
+                E::Unspecified | E::Ident(_) | E::Literal(_) => {}
+            }
+            if shape.nodes > MAX_NODES || shape.depth > MAX_DEPTH {
+                break;
+            }
+        }
+        shape
+    }
+
+    /// The estimated steps of one evaluation over data whose longest list has `longest` items.
+    fn cost(&self, longest: usize) -> u128 {
+        let base = longest.max(self.nodes).max(1) as u128;
+        (self.nodes as u128).saturating_mul(base.saturating_pow(self.nesting))
+    }
 }
 
 impl std::fmt::Debug for Expr {
@@ -63,13 +149,16 @@ pub struct Scope<'a> {
 
 impl Expr {
     pub fn compile(source: &str) -> Result<Self, SyntaxError> {
-        let program = cel::Program::compile(source).map_err(|errors| {
-            let first = errors.errors.first();
-            SyntaxError {
-                column: first.map_or(1, |e| usize::try_from(e.pos.1).unwrap_or(0) + 1),
-                message: first.map_or_else(|| "invalid expression".into(), |e| e.msg.clone()),
-            }
-        })?;
+        if source.len() > MAX_SOURCE_LEN {
+            return Err(SyntaxError {
+                column: MAX_SOURCE_LEN,
+                message: format!(
+                    "the expression is {} characters long; at most {MAX_SOURCE_LEN} are allowed",
+                    source.len()
+                ),
+            });
+        }
+        let (program, shape) = parse(source)?;
         let references = program.references();
         let is_bound_by_macro = |name: &str| {
             let compact: String = source.chars().filter(|c| !c.is_whitespace()).collect();
@@ -91,6 +180,7 @@ impl Expr {
         Ok(Self {
             source: source.to_string(),
             program: Arc::new(program),
+            shape,
         })
     }
 
@@ -126,6 +216,21 @@ impl Expr {
         // CEL's standard library, built once: `Context::default()` builds it again each time.
         static STDLIB: std::sync::LazyLock<std::sync::Arc<cel::Env>> =
             std::sync::LazyLock::new(|| std::sync::Arc::new(cel::Env::stdlib()));
+        if self.shape.nesting > 0 {
+            let longest = [Some(scope.vars), scope.form]
+                .into_iter()
+                .flatten()
+                .map(longest_list_in)
+                .chain([longest_list(&scope.instance)])
+                .max()
+                .unwrap_or(0);
+            if self.shape.cost(longest) > MAX_COST {
+                return Err(self.error(format!(
+                    "too costly for this case's data (lists of up to {longest} items): \
+                     at most {MAX_COST} steps are allowed"
+                )));
+            }
+        }
         let mut context = cel::Context::with_env(std::sync::Arc::clone(&STDLIB));
         let numeric = scope.numeric;
         context.add_variable_from_value("vars", map_to_cel(scope.vars, numeric));
@@ -153,6 +258,83 @@ impl Expr {
             message: message.into(),
         }
     }
+}
+
+/// Stack for parsing. CEL's parser recurses once per nesting level with large frames (an
+/// unoptimised build overflows a 2 MiB thread stack at about twenty nested parentheses; its
+/// own limit is 96 levels), so expressions are parsed on a thread of their own with room to
+/// spare; only the address space is reserved, the pages a parse does not touch are never used.
+const PARSE_STACK: usize = 256 * 1024 * 1024;
+
+/// Parses and measures `source` on a thread with [`PARSE_STACK`], refusing it when its tree is
+/// over the bounds (it is then also dropped there, as dropping a deep tree recurses too).
+fn parse(source: &str) -> Result<(cel::Program, Shape), SyntaxError> {
+    let work = || {
+        let program = cel::Program::compile(source).map_err(|errors| {
+            let first = errors.errors.first();
+            SyntaxError {
+                column: first.map_or(1, |e| usize::try_from(e.pos.1).unwrap_or(0) + 1),
+                message: first.map_or_else(|| "invalid expression".into(), |e| e.msg.clone()),
+            }
+        })?;
+        let shape = Shape::of(program.expression());
+        if shape.nodes > MAX_NODES || shape.depth > MAX_DEPTH {
+            return Err(SyntaxError {
+                column: 1,
+                message: format!(
+                    "the expression is too large: at most {MAX_NODES} terms nested at most \
+                     {MAX_DEPTH} deep are allowed; split it into smaller steps"
+                ),
+            });
+        }
+        if shape.nesting > MAX_NESTING {
+            return Err(SyntaxError {
+                column: 1,
+                message: format!(
+                    "at most {MAX_NESTING} macros (map, filter, all, exists) may be nested"
+                ),
+            });
+        }
+        Ok((program, shape))
+    };
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("cel-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, work)
+            .map_err(|e| SyntaxError {
+                column: 1,
+                message: format!("the expression could not be parsed: {e}"),
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(SyntaxError {
+                    column: 1,
+                    message: "the expression could not be parsed".into(),
+                })
+            })
+    })
+}
+
+/// The length of the longest list anywhere in `value`, found without recursion.
+fn longest_list(value: &Json) -> usize {
+    let mut longest = 0;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Json::Array(items) => {
+                longest = longest.max(items.len());
+                stack.extend(items);
+            }
+            Json::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    longest
+}
+
+fn longest_list_in(map: &Map<String, Json>) -> usize {
+    map.values().map(longest_list).max().unwrap_or(0)
 }
 
 fn map_to_cel(map: &Map<String, Json>, numeric: &HashSet<String>) -> cel::Value {
@@ -310,6 +492,61 @@ mod tests {
     fn unknown_top_level_name_is_rejected_at_compile_time() {
         let err = Expr::compile("varz.amount > 1").expect_err("must fail");
         assert!(err.message.contains("varz"), "{err:?}");
+    }
+
+    #[test]
+    fn a_guard_of_thousands_of_terms_is_refused_at_compile_time_not_evaluated() {
+        // 2,000 terms overflowed the stack at the first evaluation; 10,000 at deploy.
+        for terms in [400, 2_000, 10_000] {
+            let source = format!("{} > 0", vec!["1"; terms].join(" + "));
+            let err = Expr::compile(&source).expect_err("must be refused");
+            assert!(err.message.contains("at most"), "{terms}: {err:?}");
+        }
+        let parens = format!("{}1{}", "(".repeat(500), ")".repeat(500));
+        assert!(Expr::compile(&parens).is_err());
+        // At the bounds, evaluation (by recursion, on this 2 MiB test thread) is safe.
+        let deepest = format!("{} > 0", vec!["1"; MAX_DEPTH - 2].join(" + "));
+        let vars = Map::new();
+        assert!(
+            Expr::compile(&deepest)
+                .expect("compiles")
+                .eval_bool(&scope(&vars))
+                .expect("evaluates")
+        );
+        let calls = format!("{}[1]{} > 0", "size(".repeat(40), ")".repeat(40));
+        if let Ok(e) = Expr::compile(&calls) {
+            let _ = e.eval(&scope(&vars));
+        }
+        // Realistic guards are far from the bounds.
+        assert!(
+            Expr::compile(
+                "vars.lots.all(l, l.offers.exists(o, o.amount > 0)) && size(vars.lots) < 100"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn nested_maps_over_a_long_list_are_refused_before_they_allocate() {
+        let items: Vec<Json> = (0..2_000).map(Json::from).collect();
+        let vars = json!({ "l": items })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let e = Expr::compile("size(vars.l.map(x, vars.l.map(y, y))) > 0").expect("compiles");
+        let err = e.eval_bool(&scope(&vars)).expect_err("too costly");
+        assert!(err.message.contains("too costly"), "{err:?}");
+        // The same over a short list evaluates.
+        let vars = json!({ "l": [1, 2, 3] })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(e.eval_bool(&scope(&vars)).expect("evaluates"));
+        // Four nested macros are refused at compile time.
+        assert!(
+            Expr::compile("vars.l.all(a, vars.l.all(b, vars.l.all(c, vars.l.all(d, true))))")
+                .is_err()
+        );
     }
 
     #[test]

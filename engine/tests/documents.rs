@@ -264,3 +264,85 @@ fn unknown_helpers_and_partials_are_located_at_validation() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn triple_stash_and_active_markup_are_refused_at_validation() {
+    let mut package = determina_package();
+    package.origin = "pkg/".into();
+    package.templates.insert(
+        "determina".into(),
+        "<h1>Determina</h1>\n<p>{{{vars.oggetto}}}</p>\n".into(),
+    );
+    package.templates.insert(
+        "ricevuta".into(),
+        "<p>Ricevuta</p>\n<img src=x onerror = \"alert(1)\">\n".into(),
+    );
+    let found: Vec<String> = package
+        .compile(1)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with("pkg/templates/determina.hbs:2:4: `{{{…}}}` writes data unescaped"),
+        "{found:#?}"
+    );
+    assert!(found[1].contains("event attributes"), "{found:#?}");
+    for markup in [
+        "<SCRIPT>x</SCRIPT>",
+        "<a href=\"javascript:x\">a</a>",
+        "<iframe src=x>",
+    ] {
+        let mut package = determina_package();
+        package
+            .templates
+            .insert("ricevuta".into(), format!("<p>{markup}</p>"));
+        assert!(package.compile(1).is_err(), "{markup} must be refused");
+    }
+    // Ordinary prose with "on" in it, and styles, are fine.
+    let mut package = determina_package();
+    package.templates.insert(
+        "ricevuta".into(),
+        "<p style=\"color: black\">Si dà atto che la ditta Monti ha concluso il {{data now}}; condizione=ok</p>".into(),
+    );
+    assert!(package.compile(1).is_ok());
+}
+
+#[tokio::test]
+async fn a_template_that_would_render_megabytes_fails_that_step_only() {
+    let db = sqlite_db();
+    let (engine, _) = engine(&db).await;
+    let mut package = determina_package();
+    // Three nested loops over the 250 items of one list: 15 million items written.
+    package.templates.insert(
+        "ricevuta".into(),
+        "{{#each vars.righe}}{{#each ../vars.righe}}{{#each ../../vars.righe}}<p>{{this}}</p>{{/each}}{{/each}}{{/each}}".into(),
+    );
+    engine.deploy(&package, &admin()).await.expect("deploys");
+    let righe: Vec<String> = (0..250).map(|i| format!("riga {i}")).collect();
+    let instance = engine
+        .start(
+            &clerk(),
+            "test-determina",
+            json!({ "righe": righe })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        )
+        .await
+        .expect("starts");
+    let task = open_task(&engine, &clerk(), instance.id).await;
+    let data =
+        json!({ "oggetto": "Pulizia", "importo": "1.000,00", "data_programma": "20/05/2020" });
+    let started = std::time::Instant::now();
+    let result = engine.complete(&clerk(), task.id, "adopt", data).await;
+    let Err(EngineError::Rejected(message)) = result else {
+        panic!("expected a rejection, got {result:?}")
+    };
+    assert!(message.contains("larger than 2 MB"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let instance = engine.instance(&clerk(), instance.id).await.expect("reads");
+    assert_eq!(instance.state, "draft", "the completion did not happen");
+}

@@ -170,6 +170,18 @@ fn problem(session: &Session, error: EngineError) -> Response {
     response
 }
 
+/// A page for a request the pages themselves would never send (a hostile or broken client).
+fn bad_request(session: &Session, why: &str) -> Response {
+    let mut response = page(
+        "error",
+        "Richiesta non valida",
+        Some(session),
+        json!({ "message": format!("Richiesta non valida: {why}.") }),
+    );
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+}
+
 fn rome(t: chrono::DateTime<chrono::Utc>) -> String {
     procedo_engine::documents::italian::data_ora(t)
 }
@@ -251,7 +263,10 @@ async fn submit(
         return refused;
     }
     let action = field(&pairs, "_action").unwrap_or_default().to_string();
-    let data = form_data::to_json(&pairs);
+    let data = match form_data::to_json(&pairs) {
+        Ok(data) => data,
+        Err(refused) => return bad_request(&s, &refused.to_string()),
+    };
     match state
         .engine
         .complete(&s.actor, id, &action, data.clone())

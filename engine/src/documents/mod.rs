@@ -3,6 +3,12 @@
 //! Templates run in strict mode (a missing variable is an error, not an empty string, so no act
 //! is issued with a blank where an amount should be), escape HTML, and can only call the
 //! formatting helpers registered here: they cannot read files or reach the network.
+//!
+//! An act is shown to officials and auditors on the pages' own site, so what a template may
+//! put in it is bounded at deploy: no triple-stash `{{{…}}}` (it would copy typed data into the
+//! act unescaped), and no markup that runs or loads anything (`<script>`, event attributes,
+//! `javascript:` links, frames, objects). Rendering stops with an error past [`MAX_ACT_BYTES`]
+//! (three nested `{{#each}}` over a list of 250 items would otherwise write 15 MB).
 
 pub mod italian;
 
@@ -44,6 +50,39 @@ pub struct Document {
 pub struct TemplateProblem {
     pub position: (usize, usize),
     pub message: String,
+}
+
+/// The largest act a template may render: a long tender's bando is a few hundred KB.
+pub const MAX_ACT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Markup refused in a template's own text (compared in lower case): all of it runs script or
+/// loads something when the act is opened.
+const ACTIVE_MARKUP: &[&str] = &[
+    "<script",
+    "<iframe",
+    "<frame",
+    "<object",
+    "<embed",
+    "<applet",
+    "<base",
+    "<link",
+    "<meta",
+    "<form",
+    "javascript:",
+    "vbscript:",
+    "data:text/html",
+    "srcdoc",
+];
+
+/// An HTML event attribute (`onload=`, `onerror =`…) in `text`, lower-cased.
+fn has_event_attribute(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices("on").any(|(at, _)| {
+        let before_ok = at > 0 && (bytes[at - 1].is_ascii_whitespace() || bytes[at - 1] == b'/');
+        let rest = &text[at + 2..];
+        let name_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        before_ok && name_len > 0 && rest[name_len..].trim_start().starts_with('=')
+    })
 }
 
 /// Helpers a template may call: ours, and handlebars' built-in ones.
@@ -88,7 +127,26 @@ fn check_elements(template: &handlebars::Template) -> Result<(), TemplateProblem
         let position = template.mapping.get(index).map_or((1, 1), |m| (m.0, m.1));
         let fail = |message: String| Err(TemplateProblem { position, message });
         match element {
-            E::Expression(h) | E::HtmlExpression(h) | E::HelperBlock(h) => {
+            E::HtmlExpression(_) => {
+                return fail(
+                    "`{{{…}}}` writes data unescaped into the act: use `{{…}}`, which escapes it"
+                        .into(),
+                );
+            }
+            E::RawString(text) => {
+                let lower = text.to_ascii_lowercase();
+                if let Some(found) = ACTIVE_MARKUP.iter().find(|m| lower.contains(*m)) {
+                    return fail(format!(
+                        "`{found}` is not allowed in an act: acts may not run scripts or load content"
+                    ));
+                }
+                if has_event_attribute(&lower) {
+                    return fail(
+                        "event attributes (onload=, onclick=, …) are not allowed in an act".into(),
+                    );
+                }
+            }
+            E::Expression(h) | E::HelperBlock(h) => {
                 let is_call = h.block || !h.params.is_empty() || !h.hash.is_empty();
                 let name = h.name.as_name().unwrap_or_default();
                 if is_call && !HELPERS.contains(&name) {
@@ -167,6 +225,28 @@ handlebars_helper!(ora_helper: |v: Json| instant(v).map(italian::ora).unwrap_or_
 handlebars_helper!(data_ora_helper: |v: Json| instant(v).map(italian::data_ora).unwrap_or_else(|| format!("[data non valida: {v}]")));
 handlebars_helper!(maiuscolo_helper: |s: str| s.to_uppercase());
 
+/// A writer that refuses to grow past [`MAX_ACT_BYTES`], so a runaway template stops early.
+#[derive(Default)]
+struct Bounded {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_ACT_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("act too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 const PAGE_HEAD: &str = "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\"><style>@page { size: A4; margin: 2.5cm 2cm; } body { font-family: serif; font-size: 12pt; line-height: 1.5; } h1 { font-size: 14pt; text-align: center; }</style></head><body>\n";
 const PAGE_TAIL: &str = "\n</body></html>\n";
 
@@ -193,9 +273,18 @@ pub fn render(
             |n| json!({ "number": n.label(), "register": n.register, "year": n.year, "seq": n.seq }),
         ),
     });
-    let body = registry()
-        .render_template(source, &data)
-        .map_err(|e| e.to_string())?;
+    let mut body = Bounded::default();
+    if let Err(e) = registry().render_template_to_write(source, &data, &mut body) {
+        return Err(if body.over {
+            format!(
+                "template `{template}` renders an act larger than {} MB: the data it repeats is too large",
+                MAX_ACT_BYTES / (1024 * 1024)
+            )
+        } else {
+            e.to_string()
+        });
+    }
+    let body = String::from_utf8(body.bytes).map_err(|e| e.to_string())?;
     let content = format!("{PAGE_HEAD}{body}{PAGE_TAIL}");
     Ok(Document {
         id: Uuid::now_v7(),
