@@ -111,6 +111,26 @@ impl Engine {
                 "setting the calendar needs the `admin` role".into(),
             ));
         }
+        const MAX_HOLIDAYS: usize = 50;
+        if holidays.len() > MAX_HOLIDAYS {
+            return Err(EngineError::Rejected(format!(
+                "a tenant may declare at most {MAX_HOLIDAYS} holidays of its own"
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (month, day, name) in holidays {
+            if !seen.insert((*month, *day)) {
+                return Err(EngineError::Rejected(format!(
+                    "{day:02}/{month:02} is listed twice: give each day once"
+                )));
+            }
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 100 {
+                return Err(EngineError::Rejected(format!(
+                    "the holiday of {day:02}/{month:02} needs a name of 1 to 100 characters"
+                )));
+            }
+        }
         let mut calendar = crate::calendar::Calendar::italy();
         for (month, day, _) in holidays {
             calendar = calendar

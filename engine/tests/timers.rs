@@ -280,6 +280,29 @@ states:
             engine.set_holidays(&clerk(), &[]).await,
             Err(procedo_engine::EngineError::Forbidden(_))
         ));
+        // The same day twice, or a blank name, is refused and changes nothing.
+        for refused in [
+            vec![(2, 15, "Santi Faustino e Giovita".into()), (2, 15, "Ancora".into())],
+            vec![(2, 15, "   ".into())],
+        ] {
+            assert!(
+                matches!(
+                    engine.set_holidays(&admin(), &refused).await,
+                    Err(procedo_engine::EngineError::Rejected(_))
+                ),
+                "{refused:?} on {}",
+                db.backend
+            );
+        }
+        let again = engine
+            .start(&clerk(), "test-reply", Default::default())
+            .await
+            .expect("starts");
+        assert_eq!(
+            due(again.id).await.due_at,
+            after.due_at,
+            "the tenant's holiday is still in force"
+        );
     }
 }
 

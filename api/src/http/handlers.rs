@@ -328,7 +328,7 @@ pub async fn document_content(
 ) -> ApiResult {
     let document = state.engine.document(&actor, id(path)?).await?;
     Ok((
-        [(header::CONTENT_TYPE, document.content_type.clone())],
+        super::headers::user_content(&document.content_type),
         document.content,
     )
         .into_response())

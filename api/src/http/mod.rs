@@ -1,8 +1,10 @@
 //! The HTTP API: the public contract of DESIGN.md, as an axum router over the engine.
 
 pub mod auth;
+mod edge;
 pub mod error;
 mod handlers;
+pub mod headers;
 pub mod openapi;
 
 use axum::Router;
@@ -67,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(edge::refuse_nul))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_log,
@@ -110,5 +113,6 @@ async fn request_log(
     if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    headers::add(response.headers_mut());
     response
 }
