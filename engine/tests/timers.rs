@@ -282,7 +282,10 @@ states:
         ));
         // The same day twice, or a blank name, is refused and changes nothing.
         for refused in [
-            vec![(2, 15, "Santi Faustino e Giovita".into()), (2, 15, "Ancora".into())],
+            vec![
+                (2, 15, "Santi Faustino e Giovita".into()),
+                (2, 15, "Ancora".into()),
+            ],
             vec![(2, 15, "   ".into())],
         ] {
             assert!(

@@ -72,7 +72,8 @@ pub async fn refuse_nul(request: Request, next: Next) -> Response {
     if nul {
         return refused();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[cfg(test)]

@@ -330,7 +330,11 @@ async fn document(
         Err(response) => return response,
     };
     match state.engine.document(&s.actor, id).await {
-        Ok(d) => (crate::http::headers::user_content(&d.content_type), d.content).into_response(),
+        Ok(d) => (
+            crate::http::headers::user_content(&d.content_type),
+            d.content,
+        )
+            .into_response(),
         Err(e) => problem(&s, e),
     }
 }

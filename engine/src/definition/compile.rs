@@ -16,6 +16,10 @@ use procedo_forms::FormSpec;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec<Diagnostic>> {
+    let over = super::limits::check(package);
+    if !over.is_empty() {
+        return Err(diagnostic::sorted(over));
+    }
     let file = package.file(super::WORKFLOW_FILE);
     let map = SourceMap::build(&package.workflow);
     let mut cx = Checker {

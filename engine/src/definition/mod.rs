@@ -9,6 +9,7 @@ mod compile;
 pub mod diagram;
 pub mod document;
 mod form_checks;
+pub mod limits;
 mod package;
 
 pub use package::{Package, WORKFLOW_FILE};
