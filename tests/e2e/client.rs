@@ -71,6 +71,37 @@ impl Server {
         self.address = address;
     }
 
+    /// The server process is still running (it did not abort).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The most memory the server process has held so far (`VmHWM`), in MiB; 0 where the
+    /// kernel does not say (not Linux).
+    pub fn peak_memory_mib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|status| {
+                status.lines().find_map(|l| {
+                    l.strip_prefix("VmHWM:")?
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+            })
+            .map_or(0, |kib| kib / 1024)
+    }
+
+    /// A web session for the holder of `token`, signed in through the sign-in page.
+    pub async fn page_session(&self, token: &str) -> String {
+        let signed_in = self
+            .browser("POST", "/login", None, Some(&format!("token={token}")))
+            .await;
+        signed_in.session_cookie().expect("a session cookie")
+    }
+
     /// Runs a CLI command against the server's database; returns its stdout.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new(BIN)

@@ -70,6 +70,9 @@ fn instant(name: &str, text: Option<&str>) -> ApiResult<Option<chrono::DateTime<
     .transpose()
 }
 
+/// The longest reason kept in the history (the OpenAPI document says the same).
+const MAX_REASON: usize = 2000;
+
 /// A reason a person wrote for what they do (kept in the history): it may not be blank.
 fn required_reason<'a>(text: &'a str, what: &str) -> ApiResult<&'a str> {
     let reason = text.trim();
@@ -79,7 +82,24 @@ fn required_reason<'a>(text: &'a str, what: &str) -> ApiResult<&'a str> {
             format!("{what} needs a reason"),
         ));
     }
+    if text.chars().count() > MAX_REASON {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("a reason may be at most {MAX_REASON} characters long"),
+        ));
+    }
     Ok(reason)
+}
+
+/// A page size from a query string, refused (not silently clamped) outside `1..=max`.
+fn page_size(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "`limit` is from 1 to {max}, not {n}"
+        ))),
+    }
 }
 
 fn created(value: Value) -> Response {
@@ -155,10 +175,13 @@ pub async fn method_not_allowed() -> ApiError {
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployBody {
+    #[schemars(length(min = 1, max = 262144))]
     workflow: String,
     #[serde(default)]
+    #[schemars(length(max = 100))]
     forms: std::collections::BTreeMap<String, String>,
     #[serde(default)]
+    #[schemars(length(max = 100))]
     templates: std::collections::BTreeMap<String, String>,
 }
 
@@ -197,10 +220,12 @@ pub async fn definitions(State(state): State<AppState>, Caller(_): Caller) -> Ap
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
+    #[schemars(length(min = 1, max = 100))]
     definition: String,
     #[serde(default)]
     variables: Map<String, Value>,
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     on_behalf_of: Option<String>,
 }
 
@@ -250,8 +275,15 @@ pub async fn instances(
         state: q.state,
         started_after: instant("started_after", q.started_after.as_deref())?,
         started_before: instant("started_before", q.started_before.as_deref())?,
-        limit: q.limit.unwrap_or(50).clamp(1, 500),
-        offset: q.offset.unwrap_or(0).max(0),
+        limit: page_size(q.limit, 50, 500)?,
+        offset: match q.offset {
+            Some(n) if n < 0 => {
+                return Err(ApiError::bad_request(format!(
+                    "`offset` may not be negative, not {n}"
+                )));
+            }
+            other => other.unwrap_or(0),
+        },
     };
     let list = state.engine.instances(&actor, &filter).await?;
     Ok(Json(json!(list.iter().map(instance_json).collect::<Vec<_>>())).into_response())
@@ -270,6 +302,7 @@ pub async fn instance(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
+    #[schemars(length(min = 1, max = 2000), regex(pattern = r"\S"))]
     reason: String,
 }
 
@@ -365,7 +398,7 @@ pub async fn tasks(
         definition: q.definition,
         overdue: q.overdue.unwrap_or(false),
         due_before: instant("due_before", q.due_before.as_deref())?,
-        limit: q.limit,
+        limit: Some(page_size(q.limit, 200, 1000)?),
     };
     let tasks = state.engine.tasks(&actor, &query).await?;
     Ok(Json(json!(tasks.iter().map(task_json).collect::<Vec<_>>())).into_response())
@@ -384,9 +417,12 @@ pub async fn unclaim(
 #[serde(deny_unknown_fields)]
 pub struct ReassignBody {
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     assignee: Option<String>,
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     role: Option<String>,
+    #[schemars(length(min = 1, max = 2000), regex(pattern = r"\S"))]
     reason: String,
 }
 
@@ -425,6 +461,7 @@ pub async fn claim(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
+    #[schemars(length(min = 1, max = 100))]
     action: String,
     #[serde(default)]
     data: Value,
@@ -519,11 +556,16 @@ pub async fn calendar(
     let year = q
         .year
         .unwrap_or_else(|| procedo_engine::documents::register_year(state.engine.now()));
+    if !(1970..=2200).contains(&year) {
+        return Err(ApiError::bad_request(format!(
+            "`year` is from 1970 to 2200, not {year}"
+        )));
+    }
     let calendar = state.engine.calendar(&actor.tenant).await?;
     Ok(Json(calendar_json(&calendar, year)).into_response())
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Holiday {
     month: u32,
@@ -531,9 +573,37 @@ pub struct Holiday {
     name: String,
 }
 
+/// A day that exists in some year (29 February included), as the calendar checks it: one
+/// alternative per length of month, so a generated client cannot send 30 February.
+impl schemars::JsonSchema for Holiday {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Holiday".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let days = |months: &[u32], last: u32| {
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["month", "day", "name"],
+                "properties": {
+                    "month": { "type": "integer", "enum": months },
+                    "day": { "type": "integer", "minimum": 1, "maximum": last },
+                    "name": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S" }
+                }
+            })
+        };
+        schemars::json_schema!({
+            "oneOf": [days(&[1, 3, 5, 7, 8, 10, 12], 31), days(&[4, 6, 9, 11], 30), days(&[2], 29)]
+        })
+    }
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarBody {
+    /// Each day once; at most 32 (the calendar's own limit).
+    #[schemars(length(max = 32))]
     holidays: Vec<Holiday>,
 }
 

@@ -199,6 +199,50 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// The query parameters of an operation, with the bounds the server enforces.
+fn query_parameters(method: &str, path: &str) -> Vec<Value> {
+    let param = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
+    let instant = || json!({ "type": "string", "description": "YYYY-MM-DD (end of that day, Europe/Rome) or RFC 3339", "anyOf": [{ "format": "date" }, { "format": "date-time" }] });
+    let name = || json!({ "type": "string", "minLength": 1, "maxLength": 100 });
+    match (method, path) {
+        ("get", "/api/v1/instances") => vec![
+            param("definition", name()),
+            param(
+                "status",
+                json!({ "type": "string", "enum": ["active", "ended", "cancelled"] }),
+            ),
+            param("state", name()),
+            param("started_after", instant()),
+            param("started_before", instant()),
+            param(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }),
+            ),
+            param(
+                "offset",
+                json!({ "type": "integer", "minimum": 0, "default": 0 }),
+            ),
+        ],
+        ("get", "/api/v1/tasks") => vec![
+            param("instance", json!({ "type": "string", "format": "uuid" })),
+            param("mine", json!({ "type": "boolean" })),
+            param("assigned", json!({ "type": "boolean" })),
+            param("definition", name()),
+            param("overdue", json!({ "type": "boolean" })),
+            param("due_before", instant()),
+            param(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 200 }),
+            ),
+        ],
+        ("get", "/api/v1/calendar") => vec![param(
+            "year",
+            json!({ "type": "integer", "minimum": 1970, "maximum": 2200 }),
+        )],
+        _ => Vec::new(),
+    }
+}
+
 /// The paths this document describes, for the test that checks they are all routed.
 #[cfg(test)]
 pub fn documented_paths() -> Vec<(&'static str, &'static str)> {
@@ -247,8 +291,12 @@ pub fn document() -> Value {
             }
         });
         if let Some(map) = spec.as_object_mut() {
+            let mut parameters = query_parameters(operation.method, operation.path);
             if operation.path.contains("{id}") {
-                map.insert("parameters".into(), json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }]));
+                parameters.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }));
+            }
+            if !parameters.is_empty() {
+                map.insert("parameters".into(), Value::Array(parameters));
             }
             if let Some(body) = operation.body {
                 let schema = hoist(body(), &mut components);

@@ -202,12 +202,12 @@ mod tests {
             to_json(&[(name, "1".to_string())]),
             Err(FormDataError::NameTooLong)
         );
-        let deep = vec!["a"; 9].join(".");
+        let deep = ["a"; 9].join(".");
         assert_eq!(
             to_json(&[(deep, "1".to_string())]),
             Err(FormDataError::TooDeep)
         );
-        let fine = vec!["a"; 8].join(".");
+        let fine = ["a"; 8].join(".");
         assert!(to_json(&[(fine, "1".to_string())]).is_ok());
     }
 

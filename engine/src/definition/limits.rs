@@ -191,10 +191,13 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
+            found[0].to_string().starts_with("p/workflow.yaml:1:"),
+            "{found:?}"
+        );
+        assert!(
             found[0]
                 .to_string()
-                .starts_with("p/workflow.yaml:1:"), "{found:?}");
-        assert!(found[0].to_string().contains(": mappings and lists may be nested"),
+                .contains(": mappings and lists may be nested"),
             "{found:?}"
         );
     }
