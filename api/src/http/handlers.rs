@@ -91,6 +91,19 @@ fn required_reason<'a>(text: &'a str, what: &str) -> ApiResult<&'a str> {
     Ok(reason)
 }
 
+/// The furthest a listing may be paged (the OpenAPI document says the same).
+const MAX_OFFSET: i64 = 1_000_000;
+
+/// A filter from a query string: absent, or 1 to 100 characters.
+fn non_empty(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    match value {
+        Some(v) if v.is_empty() || v.chars().count() > 100 => Err(ApiError::bad_request(format!(
+            "`{name}` is 1 to 100 characters when given"
+        ))),
+        other => Ok(other),
+    }
+}
+
 /// A page size from a query string, refused (not silently clamped) outside `1..=max`.
 fn page_size(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
     match limit {
@@ -270,16 +283,16 @@ pub async fn instances(
         )));
     }
     let filter = InstanceFilter {
-        definition: q.definition,
+        definition: non_empty("definition", q.definition)?,
         status: q.status,
-        state: q.state,
+        state: non_empty("state", q.state)?,
         started_after: instant("started_after", q.started_after.as_deref())?,
         started_before: instant("started_before", q.started_before.as_deref())?,
         limit: page_size(q.limit, 50, 500)?,
         offset: match q.offset {
-            Some(n) if n < 0 => {
+            Some(n) if !(0..=MAX_OFFSET).contains(&n) => {
                 return Err(ApiError::bad_request(format!(
-                    "`offset` may not be negative, not {n}"
+                    "`offset` is from 0 to {MAX_OFFSET}, not {n}"
                 )));
             }
             other => other.unwrap_or(0),
@@ -395,7 +408,7 @@ pub async fn tasks(
         instance,
         mine: q.mine.unwrap_or(false),
         assigned: q.assigned.unwrap_or(false),
-        definition: q.definition,
+        definition: non_empty("definition", q.definition)?,
         overdue: q.overdue.unwrap_or(false),
         due_before: instant("due_before", q.due_before.as_deref())?,
         limit: Some(page_size(q.limit, 200, 1000)?),
@@ -565,46 +578,80 @@ pub async fn calendar(
     Ok(Json(calendar_json(&calendar, year)).into_response())
 }
 
+/// A day of the year as `MM-DD`, that exists in some year (29 February included): the
+/// pattern the OpenAPI document gives for the keys of [`CalendarBody::holidays`].
+const DAY_PATTERN: &str =
+    "^(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-9])|(?:0[13-9]|1[0-2])-30|(?:0[13578]|1[02])-31)$";
+
+/// The tenant's own holidays, keyed by day (`"02-15": "Santi Faustino e Giovita"`): a map, so
+/// a day cannot be given twice.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Holiday {
-    month: u32,
-    day: u32,
-    name: String,
+pub struct CalendarBody {
+    holidays: Days,
 }
 
-/// A day that exists in some year (29 February included), as the calendar checks it: one
-/// alternative per length of month, so a generated client cannot send 30 February.
-impl schemars::JsonSchema for Holiday {
+/// Holidays by day, and the first day written twice in the JSON text, if any (a plain map
+/// would keep the last silently; the handler refuses it).
+struct Days(std::collections::BTreeMap<String, String>, Option<String>);
+
+impl<'de> Deserialize<'de> for Days {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Days;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of holiday names by day (MM-DD)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Days, A::Error> {
+                let (mut days, mut twice) = (std::collections::BTreeMap::new(), None);
+                while let Some((day, name)) = map.next_entry::<String, String>()? {
+                    if days.contains_key(&day) && twice.is_none() {
+                        twice = Some(day.clone());
+                    }
+                    days.insert(day, name);
+                }
+                Ok(Days(days, twice))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+impl schemars::JsonSchema for CalendarBody {
     fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Holiday".into()
+        "CalendarBody".into()
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let days = |months: &[u32], last: u32| {
-            json!({
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["month", "day", "name"],
-                "properties": {
-                    "month": { "type": "integer", "enum": months },
-                    "day": { "type": "integer", "minimum": 1, "maximum": last },
-                    "name": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S" }
-                }
-            })
-        };
         schemars::json_schema!({
-            "oneOf": [days(&[1, 3, 5, 7, 8, 10, 12], 31), days(&[4, 6, 9, 11], 30), days(&[2], 29)]
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["holidays"],
+            "properties": {
+                "holidays": {
+                    "description": "The tenant's own holidays by day (MM-DD) with their names; at most 32 (the calendar's own limit).",
+                    "type": "object",
+                    "maxProperties": 32,
+                    "propertyNames": { "pattern": DAY_PATTERN },
+                    "additionalProperties": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S" }
+                }
+            }
         })
     }
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CalendarBody {
-    /// Each day once; at most 32 (the calendar's own limit).
-    #[schemars(length(max = 32))]
-    holidays: Vec<Holiday>,
+/// `MM-DD` as (month, day); the calendar then checks that the day exists.
+fn month_day(key: &str) -> ApiResult<(u32, u32)> {
+    key.split_once('-')
+        .filter(|(m, d)| m.len() == 2 && d.len() == 2)
+        .and_then(|(m, d)| Some((m.parse().ok()?, d.parse().ok()?)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("`{key}` is not a day written MM-DD"),
+            )
+        })
 }
 
 /// Replaces the tenant's own holidays (administrators only).
@@ -615,11 +662,18 @@ pub async fn set_calendar(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let body: CalendarBody = json_body(&headers, body)?;
-    let holidays: Vec<(u32, u32, String)> = body
+    if let Some(day) = body.holidays.1 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{day} is listed twice: give each day once"),
+        ));
+    }
+    let holidays = body
         .holidays
+        .0
         .into_iter()
-        .map(|h| (h.month, h.day, h.name))
-        .collect();
+        .map(|(day, name)| month_day(&day).map(|(m, d)| (m, d, name)))
+        .collect::<ApiResult<Vec<_>>>()?;
     let calendar = state.engine.set_holidays(&actor, &holidays).await?;
     let year = procedo_engine::documents::register_year(state.engine.now());
     Ok(Json(calendar_json(&calendar, year)).into_response())

@@ -220,7 +220,7 @@ fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             ),
             param(
                 "offset",
-                json!({ "type": "integer", "minimum": 0, "default": 0 }),
+                json!({ "type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0 }),
             ),
         ],
         ("get", "/api/v1/tasks") => vec![
@@ -271,6 +271,72 @@ fn hoist(mut schema: Value, components: &mut Map<String, Value>) -> Value {
     schema
 }
 
+/// Text the server takes: no NUL (the databases refuse it). Every free string of the document
+/// gets it, so a client generated from the document never sends what the server must refuse.
+const TEXT: &str = "^[^\\u0000]*$";
+/// The same, with at least one character that is not white space: exactly Rust's
+/// `char::is_whitespace`, which the server uses (a regex `\s` differs between dialects).
+const NON_BLANK: &str = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
+
+/// Adds [`TEXT`] (or [`NON_BLANK`] for the `\S` of a required reason) to every free string.
+fn safe_text(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let string = match map.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(types)) => types.contains(&json!("string")),
+                _ => false,
+            };
+            let free_string = string && !map.contains_key("format") && !map.contains_key("enum");
+            if free_string {
+                let pattern = match map.get("pattern").and_then(Value::as_str) {
+                    None => Some(TEXT),
+                    Some("\\S") => Some(NON_BLANK),
+                    Some(_) => None,
+                };
+                if let Some(pattern) = pattern {
+                    map.insert("pattern".into(), json!(pattern));
+                }
+            }
+            map.values_mut().for_each(safe_text);
+        }
+        Value::Array(items) => items.iter_mut().for_each(safe_text),
+        _ => {}
+    }
+}
+
+/// Any JSON the server stores: free-form, but with text as [`TEXT`] says, in keys too.
+fn stored_json() -> Value {
+    json!({
+        "anyOf": [
+            { "type": "string" },
+            { "type": "number" },
+            { "type": "boolean" },
+            { "type": "null" },
+            { "type": "array", "items": { "$ref": "#/components/schemas/Json" } },
+            { "type": "object", "propertyNames": { "type": "string" }, "additionalProperties": { "$ref": "#/components/schemas/Json" } }
+        ]
+    })
+}
+
+/// Narrows what schemars cannot say: free-form JSON as [`stored_json`], and a reassignment
+/// names a new assignee, a new role, or both.
+fn refine(path: &str, schema: &mut Value) {
+    let properties = &mut schema["properties"];
+    match path {
+        "/api/v1/instances" => {
+            properties["variables"] = json!({ "type": "object", "propertyNames": { "type": "string" }, "additionalProperties": { "$ref": "#/components/schemas/Json" } });
+        }
+        "/api/v1/tasks/{id}/complete" => {
+            properties["data"] = json!({ "$ref": "#/components/schemas/Json" });
+        }
+        "/api/v1/tasks/{id}/reassign" => {
+            schema["anyOf"] = json!([{ "required": ["assignee"] }, { "required": ["role"] }]);
+        }
+        _ => {}
+    }
+}
+
 pub fn document() -> Value {
     let mut paths = Map::new();
     let mut components = Map::new();
@@ -299,7 +365,8 @@ pub fn document() -> Value {
                 map.insert("parameters".into(), Value::Array(parameters));
             }
             if let Some(body) = operation.body {
-                let schema = hoist(body(), &mut components);
+                let mut schema = hoist(body(), &mut components);
+                refine(operation.path, &mut schema);
                 map.insert("requestBody".into(), json!({ "required": true, "content": { "application/json": { "schema": schema } } }));
             }
             if operation.public {
@@ -311,7 +378,8 @@ pub fn document() -> Value {
             methods.insert(operation.method.into(), spec);
         }
     }
-    json!({
+    components.insert("Json".into(), stored_json());
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": { "title": "Procedo", "version": env!("CARGO_PKG_VERSION"), "description": "Workflow engine for the shared services of Italian Provinces." },
         "security": [{ "bearer": [] }],
@@ -320,7 +388,10 @@ pub fn document() -> Value {
             "schemas": components,
         },
         "paths": paths,
-    })
+    });
+    safe_text(&mut document["paths"]);
+    safe_text(&mut document["components"]["schemas"]);
+    document
 }
 
 #[cfg(test)]
