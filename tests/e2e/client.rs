@@ -1,4 +1,6 @@
 //! A running `procedo serve` and a minimal HTTP/1.1 client for it (std and tokio only).
+//! Shared by the `e2e` and `attacks` test binaries, each of which uses a part of it.
+#![allow(dead_code)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
