@@ -39,6 +39,18 @@ async fn post_login_from(
     form: &str,
     accept: &str,
 ) -> Response {
+    post_login_with(address, source, login, form, accept, "").await
+}
+
+/// [`post_login_from`] with extra request headers (`Name: value\r\n` each).
+async fn post_login_with(
+    address: &str,
+    source: Ipv4Addr,
+    login: Option<&LoginForm>,
+    form: &str,
+    accept: &str,
+    extra_headers: &str,
+) -> Response {
     let (form, cookie) = match login {
         Some(l) => (
             format!("_csrf={}&{form}", l.csrf),
@@ -47,7 +59,7 @@ async fn post_login_from(
         None => (form.to_string(), String::new()),
     };
     let request = format!(
-        "POST /login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAccept: {accept}\r\n{cookie}\
+        "POST /login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAccept: {accept}\r\n{cookie}{extra_headers}\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
         form.len()
     );
@@ -371,6 +383,64 @@ async fn servers_on_one_postgres_database_share_the_throttle() {
     );
     let official = attempt(&second, loopback(41, 2), &on_second, "marta", PASSWORD).await;
     assert_eq!(official.status, 303);
+}
+
+/// Ten failures "from" one forwarded address, then an attempt with the right password from it
+/// and one from another forwarded address: their statuses.
+async fn forwarded_guesses(server: &Server) -> (u16, u16) {
+    server.user("marta", "default", "official", PASSWORD);
+    let login = login_form(server).await;
+    let proxy = loopback(70, 1);
+    let from = |client: &str| format!("X-Forwarded-For: 6.6.6.6, {client}\r\n");
+    let form = "user=marta&password=guess";
+    for _ in 0..10 {
+        let wrong = post_login_with(
+            &server.address,
+            proxy,
+            Some(&login),
+            form,
+            "text/html",
+            &from("203.0.113.5"),
+        )
+        .await;
+        assert_eq!(wrong.status, 401);
+    }
+    let right = "user=marta&password=correct+horse+battery";
+    let same = post_login_with(
+        &server.address,
+        proxy,
+        Some(&login),
+        right,
+        "text/html",
+        &from("203.0.113.5"),
+    )
+    .await;
+    let other = post_login_with(
+        &server.address,
+        proxy,
+        Some(&login),
+        right,
+        "text/html",
+        &from("203.0.113.6"),
+    )
+    .await;
+    (same.status, other.status)
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+    let trusting = Server::start_with(&["--trusted-proxies", "127.0.70.1"]);
+    assert_eq!(
+        forwarded_guesses(&trusting).await,
+        (429, 303),
+        "behind the trusted proxy each client address has its own record"
+    );
+    let untrusting = Server::start();
+    assert_eq!(
+        forwarded_guesses(&untrusting).await,
+        (429, 429),
+        "without the option a client cannot escape its record by writing X-Forwarded-For"
+    );
 }
 
 #[tokio::test]
