@@ -321,6 +321,48 @@ async fn failed_sign_ins_with_made_up_names_do_not_unlock_an_account() {
     );
 }
 
+#[tokio::test]
+async fn a_name_guessed_from_many_addresses_makes_its_official_wait_a_minute_at_most() {
+    let server = Server::start();
+    server.user("marta", "default", "official", PASSWORD);
+    let login = Arc::new(login_form(&server).await);
+    let address = Arc::new(server.address.clone());
+    let gate = Arc::new(tokio::sync::Semaphore::new(4));
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..100u8 {
+        let (login, address, gate) = (login.clone(), address.clone(), gate.clone());
+        guesses.spawn(async move {
+            let _turn = gate.acquire_owned().await.expect("gate");
+            let form = "user=marta&password=a+guess+of+many";
+            post_login_from(
+                &address,
+                loopback(80, 1 + i),
+                Some(&login),
+                form,
+                "text/html",
+            )
+            .await
+            .status
+        });
+    }
+    while let Some(status) = guesses.join_next().await {
+        assert_eq!(
+            status.expect("a guess"),
+            401,
+            "each fresh address gets its try"
+        );
+    }
+    let official = attempt(&server, loopback(81, 1), &login, "marta", PASSWORD).await;
+    assert_eq!(
+        official.status, 429,
+        "after 100 failures even a clean address waits for this name"
+    );
+    let wait = retry_after(&official).expect("Retry-After");
+    assert!((1..=60).contains(&wait), "a minute at most: {wait}");
+    let other = attempt(&server, loopback(81, 1), &login, "piero", "whatever it is").await;
+    assert_eq!(other.status, 401, "other names are not slowed");
+}
+
 /// The records of one guessing address outlive a crash of the server: after ten failures and
 /// a restart, the next failure makes the address wait two seconds (a forgotten record would
 /// have let it try freely).

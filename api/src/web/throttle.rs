@@ -8,10 +8,12 @@
 //! - **address**: 10 free, then 1 s, 2 s, 4 s, … up to 15 minutes. One address guessing
 //!   gets about 20 tries in its first half hour and then 4 an hour.
 //! - **account**: 20 free, then up to one minute, and **not applied to a clean address**
-//!   (one with no failed attempt in the last hour). So an attacker cannot lock an official
-//!   out: the official signing in from their own office still gets in at once, while the
-//!   attacker's addresses are slowed by their own record; and an attacker with many
-//!   addresses gets one try per fresh address and then one a minute on that account.
+//!   (one with no failed attempt in the last hour) while the account has fewer than 100
+//!   failures. So an attacker cannot lock an official out: the official signing in from
+//!   their own office still gets in at once, while the attacker's addresses are slowed by
+//!   their own record. An attacker with many addresses (a botnet, an IPv6 /48 of 65,536
+//!   /64s) gets one try per fresh address until the account has 100 failures, and then one a
+//!   minute from anywhere; the official then waits a minute at most, never longer.
 //!
 //! An attempt is charged *before* the password is checked, atomically (a conditional update:
 //! see `sql::CHARGE_SIGN_IN`), so concurrent attempts from one address, on any server, cannot
@@ -38,6 +40,9 @@ const ACCOUNT: Policy = Policy {
     free: 20,
     cap_secs: 60,
 };
+/// From this many failures on an account, even a clean address waits the account's delay:
+/// fresh addresses are cheap for an attacker who has many.
+const CLEAN_ADDRESS_BYPASS_BELOW: i64 = 100;
 /// A record whose last attempt is older than this counts as none (and its row is deleted).
 const FORGET_SECS: i64 = 60 * 60;
 /// Times a charge may lose a race with a concurrent attempt before the answer is "wait".
@@ -131,7 +136,7 @@ pub async fn admit<T>(
         let mut charges = vec![ADDRESS.charge(&subjects.address, address_failures)];
         if let Some(account) = account {
             let (failures, last) = of(account);
-            if address_failures == 0 {
+            if address_failures == 0 && failures < CLEAN_ADDRESS_BYPASS_BELOW {
                 // A clean address: the account's delay does not apply, the attempt still counts.
                 charges.push(SignInCharge {
                     subject: account,
