@@ -240,7 +240,18 @@ async fn a_guessing_address_is_slowed_while_the_official_signs_in_from_her_own()
 
 #[tokio::test]
 async fn failed_sign_ins_with_made_up_names_do_not_unlock_an_account() {
-    let server = Server::start();
+    made_up_names_do_not_unlock_an_account_on(Server::start()).await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_with_made_up_names_do_not_unlock_an_account_on_postgres() {
+    let Some(db) = testdb::postgres_db().await else {
+        return;
+    };
+    made_up_names_do_not_unlock_an_account_on(Server::start_on(&db.url)).await;
+}
+
+async fn made_up_names_do_not_unlock_an_account_on(server: Server) {
     server.user("marta", "default", "official", PASSWORD);
     let login = Arc::new(login_form(&server).await);
     // Thirty addresses guess marta's password once each: the account is now slowed, for a
