@@ -3,9 +3,10 @@
 //! One Argon2id hash takes 19 MiB and tens of milliseconds of one core. Run on tokio's
 //! blocking pool (up to 512 threads), 256 concurrent sign-in attempts took 7.4 GB that the
 //! allocator never gave back. Here a few dedicated threads (one per core, at most
-//! [`MAX_WORKERS`]) do all the hashing, so at most that many hashes hold memory at once and
-//! only their allocator arenas ever see it; a short queue in front of them absorbs a burst of
-//! sign-ins at nine o'clock, and beyond it an attempt is answered at once with 429 and
+//! [`MAX_WORKERS`]) do all the hashing, so at most that many hashes hold memory at once, and
+//! each thread reuses its own working memory (`users::with_blocks`: allocating it per hash
+//! left ~20 copies resident even with two threads). A short queue in front of them absorbs a
+//! burst of sign-ins at nine o'clock; beyond it an attempt is answered at once with 429 and
 //! `Retry-After` rather than queued for seconds.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
