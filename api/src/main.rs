@@ -4,6 +4,7 @@ mod bench;
 mod bench_http;
 mod bench_timers;
 mod client;
+mod hashing;
 mod http;
 mod remote;
 mod serve;
@@ -42,6 +43,14 @@ enum Command {
         /// Folder of workflow packages to deploy at start-up (new versions only when changed).
         #[arg(long, default_value = "workflows")]
         workflows: PathBuf,
+        /// Addresses of reverse proxies whose `X-Forwarded-For` names the client, for the
+        /// sign-in throttle (comma-separated IPs); without it the socket peer is the client.
+        #[arg(long, env = "PROCEDO_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// Also serve `/metrics` without a token on this (private) address, e.g.
+        /// 127.0.0.1:9090; on the main address `/metrics` always needs a token.
+        #[arg(long, env = "PROCEDO_METRICS_LISTEN")]
+        metrics_listen: Option<String>,
     },
     /// Validate workflow packages: exit 0 when valid, 1 with `file:line:column: message` lines.
     Validate {
@@ -156,7 +165,15 @@ fn main() -> ExitCode {
                 db,
                 listen,
                 workflows,
-            } => serve::run(&db, &listen, &workflows).await,
+                trusted_proxies,
+                metrics_listen,
+            } => {
+                let options = serve::Options {
+                    trusted_proxies,
+                    metrics_listen,
+                };
+                serve::run(&db, &listen, &workflows, options).await
+            }
             Command::Token { command } => tokens::run(command).await,
             Command::User { command } => users::run(command).await,
             Command::Bench { scenario } => bench::run(scenario).await,

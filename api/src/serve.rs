@@ -17,7 +17,15 @@ const TIMER_BATCH: i64 = 100;
 /// The tenant the bootstrap admin token belongs to.
 const BOOTSTRAP_TENANT: &str = "default";
 
-pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String> {
+/// What `procedo serve` takes besides the database, the address and the workflows.
+pub struct Options {
+    /// Proxies whose `X-Forwarded-For` is believed (sign-in throttle).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A second address serving only `/metrics`, without a token.
+    pub metrics_listen: Option<String>,
+}
+
+pub async fn run(db: &str, listen: &str, workflows: &Path, options: Options) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -42,11 +50,33 @@ pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String>
             .run_scheduler(TIMER_BATCH, Duration::from_secs(1))
             .await
     });
-    let router = app(AppState::new(engine));
+    let state = AppState {
+        trusted_proxies: Arc::new(options.trusted_proxies),
+        ..AppState::new(engine)
+    };
+    let metrics = match &options.metrics_listen {
+        Some(metrics_listen) => {
+            let listener = tokio::net::TcpListener::bind(metrics_listen)
+                .await
+                .map_err(|e| format!("cannot listen on {metrics_listen}: {e}"))?;
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            println!("procedo metrics on http://{address}/metrics");
+            let router = crate::http::metrics_app(state.clone());
+            Some(tokio::spawn(
+                async move { axum::serve(listener, router).await },
+            ))
+        }
+        None => None,
+    };
+    // The socket peer is the client address of the sign-in throttle.
+    let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     timers.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     result.map_err(|e| e.to_string())
 }
 

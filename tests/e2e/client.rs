@@ -16,6 +16,8 @@ pub struct Server {
     pub admin_token: String,
     child: Child,
     dir: Option<std::path::PathBuf>,
+    /// Extra arguments of `procedo serve`, kept for restarts.
+    args: Vec<String>,
 }
 
 impl Drop for Server {
@@ -31,13 +33,19 @@ impl Drop for Server {
 impl Server {
     /// Starts the binary on a fresh SQLite file with the shipped workflows, on a free port.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the binary on a fresh SQLite file with extra arguments of `procedo serve`.
+    pub fn start_with(args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let dir = std::env::temp_dir().join(format!(
             "procedo-e2e-{}",
             std::process::id() as u128 * 1_000_000 + nanos()
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let db = format!("sqlite:{}", dir.join("procedo.db").display());
-        let (child, address, admin_token) = spawn(&db);
+        let (child, address, admin_token) = spawn(&db, &args);
         assert!(
             !admin_token.is_empty(),
             "the first start prints an admin token"
@@ -48,19 +56,37 @@ impl Server {
             admin_token,
             child,
             dir: Some(dir),
+            args,
         }
     }
 
     /// Starts a server on an existing database (another server may share it).
     pub fn start_on(db: &str) -> Self {
-        let (child, address, admin_token) = spawn(db);
+        Self::start_on_with(db, &[])
+    }
+
+    /// Starts a server on an existing database with extra arguments of `procedo serve`.
+    pub fn start_on_with(db: &str, args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, address, admin_token) = spawn(db, &args);
         Server {
             address,
             db: db.to_string(),
             admin_token,
             child,
             dir: None,
+            args,
         }
+    }
+
+    /// The server's process id (to read its memory in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Kills the server with SIGKILL (no chance to clean up) and starts it again on the same
@@ -68,7 +94,7 @@ impl Server {
     pub fn crash_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, address, _) = spawn(&self.db);
+        let (child, address, _) = spawn(&self.db, &self.args);
         self.child = child;
         self.address = address;
     }
@@ -222,19 +248,6 @@ impl Server {
         self.browser_send(method, path, cookie, body).await
     }
 
-    /// A browser's form post that reached the server through an HTTPS proxy.
-    pub async fn browser_via_https_proxy(&self, path: &str, form: &str) -> Response {
-        let body = ("application/x-www-form-urlencoded", form.as_bytes());
-        self.send_page_request(
-            "POST",
-            path,
-            None,
-            Some(body),
-            "X-Forwarded-Proto: https\r\n",
-        )
-        .await
-    }
-
     /// A browser's request with a body of any type (a file upload, say).
     pub async fn browser_send(
         &self,
@@ -246,7 +259,27 @@ impl Server {
         self.send_page_request(method, path, cookie, body, "").await
     }
 
-    async fn send_page_request(
+    /// Signs in with the sign-in form as a browser does: opens `/login` (which sets the
+    /// pre-session cookie), then posts `form` with the page's CSRF value and that cookie.
+    pub async fn sign_in_form(&self, form: &str) -> Response {
+        self.sign_in_form_with_headers(form, "").await
+    }
+
+    /// [`Self::sign_in_form`] with extra request headers on the post (`Name: value\r\n` each).
+    pub async fn sign_in_form_with_headers(&self, form: &str, extra_headers: &str) -> Response {
+        let page = self.browser("GET", "/login", None, None).await;
+        let cookie = page
+            .cookie("procedo_login")
+            .expect("the sign-in page sets its pre-session cookie");
+        let form = format!("_csrf={}&{form}", csrf(&page.text()));
+        let headers = format!("Cookie: procedo_login={cookie}\r\n{extra_headers}");
+        let body = ("application/x-www-form-urlencoded", form.as_bytes());
+        self.send_page_request("POST", "/login", None, Some(body), &headers)
+            .await
+    }
+
+    /// A browser's request with a cookie, a body and any extra headers (`Name: value\r\n`).
+    pub async fn send_page_request(
         &self,
         method: &str,
         path: &str,
@@ -318,7 +351,7 @@ pub fn csrf(page: &str) -> String {
 }
 
 /// Starts `procedo serve` and reads its address (and first-start token) from stdout.
-fn spawn(db: &str) -> (Child, String, String) {
+fn spawn(db: &str, args: &[String]) -> (Child, String, String) {
     let workflows = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
     let mut child = Command::new(BIN)
         .args([
@@ -330,6 +363,7 @@ fn spawn(db: &str) -> (Child, String, String) {
             "--workflows",
             workflows,
         ])
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -409,9 +443,15 @@ impl Response {
 
     /// The session a sign-in set in the cookie.
     pub fn session_cookie(&self) -> Option<String> {
+        self.cookie("procedo_session")
+    }
+
+    /// The value of a cookie this response set (not one it cleared).
+    pub fn cookie(&self, cookie: &str) -> Option<String> {
+        let prefix = format!("{cookie}=");
         self.head.lines().find_map(|line| {
             let (name, value) = line.split_once(':')?;
-            let value = value.trim().strip_prefix("procedo_session=")?;
+            let value = value.trim().strip_prefix(&prefix)?;
             let token = value.split(';').next()?.trim();
             (name.eq_ignore_ascii_case("set-cookie") && !token.is_empty())
                 .then(|| token.to_string())

@@ -1,5 +1,6 @@
 //! End-to-end: the real `procedo` binary, its HTTP API and CLI, over whole stories.
 
+mod attacks_sign_in;
 mod browser;
 mod client;
 mod packages;
@@ -487,7 +488,7 @@ states:
             .any(|h| h["date"] == json!("2026-04-06")),
         "Easter Monday"
     );
-    let metrics = server.raw("GET", "/metrics", None, None).await;
+    let metrics = server.raw("GET", "/metrics", Some(&admin), None).await;
     assert!(
         metrics
             .body

@@ -40,13 +40,9 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
     assert!(
         anonymous.head.contains("location: /login") || anonymous.head.contains("Location: /login")
     );
-    let wrong = server
-        .browser("POST", "/login", None, Some("token=pk_wrong"))
-        .await;
+    let wrong = server.sign_in_form("token=pk_wrong").await;
     assert_eq!(wrong.status, 401);
-    let signed_in = server
-        .browser("POST", "/login", None, Some(&format!("token={supervisor}")))
-        .await;
+    let signed_in = server.sign_in_form(&format!("token={supervisor}")).await;
     assert_eq!(signed_in.status, 303);
     assert!(
         signed_in

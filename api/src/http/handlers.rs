@@ -535,9 +535,26 @@ pub async fn resume(
     Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
 }
 
+/// The tenant whose tokens may read `/metrics` (the counters are of the whole process, every
+/// tenant's work included).
+const METRICS_TENANT: &str = "default";
+
 /// Prometheus metrics of this process: transitions, completions, conflicts, timers fired and
-/// their lateness.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// their lateness. They tell how busy each workflow is, so they need a token of the platform
+/// tenant with role `metrics` (for the scraper) or `admin`; `--metrics-listen` serves them
+/// without one on a separate, private address instead.
+pub async fn metrics(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult {
+    if caller.tenant != METRICS_TENANT || !(caller.has_role("metrics") || caller.has_role("admin"))
+    {
+        return Err(ApiError::forbidden(format!(
+            "metrics need a token of tenant `{METRICS_TENANT}` with role `metrics` or `admin`"
+        )));
+    }
+    Ok(open_metrics(State(state)).await)
+}
+
+/// The metrics without a token: only on the `--metrics-listen` address.
+pub async fn open_metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.engine.metrics().render(),

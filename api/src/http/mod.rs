@@ -22,8 +22,10 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// How long requests took, for `/metrics`.
     pub request_latency: Arc<procedo_engine::metrics::Histogram>,
-    /// Wrong passwords at the sign-in page, to slow down guessing.
-    pub sign_ins: Arc<crate::web::SignInThrottle>,
+    /// The threads that hash passwords, and the bound on them.
+    pub hashing: Arc<crate::hashing::HashPool>,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`); none by default.
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -31,7 +33,8 @@ impl AppState {
         Self {
             engine,
             request_latency: Default::default(),
-            sign_ins: Default::default(),
+            hashing: Arc::new(crate::hashing::HashPool::start()),
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -74,6 +77,14 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             request_log,
         ))
+        .with_state(state)
+}
+
+/// The router of `--metrics-listen`: `/metrics` without a token, nothing else.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(handlers::open_metrics))
+        .fallback(handlers::not_found)
         .with_state(state)
 }
 

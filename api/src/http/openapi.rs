@@ -66,10 +66,12 @@ fn operations() -> Vec<Operation> {
             public: true,
             ..op("get", "/readyz", "The database answers", 200)
         },
-        Operation {
-            public: true,
-            ..op("get", "/metrics", "Prometheus metrics", 200)
-        },
+        op(
+            "get",
+            "/metrics",
+            "Prometheus metrics (a token of the platform tenant with role metrics or admin)",
+            200,
+        ),
         with_body(
             "post",
             "/api/v1/definitions",

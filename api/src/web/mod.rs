@@ -12,9 +12,9 @@ mod packages;
 mod password;
 mod sign_in;
 mod templates;
+mod throttle;
 mod timeline;
 
-pub use sign_in::SignInThrottle;
 use sign_in::{Session, session};
 
 use crate::http::AppState;

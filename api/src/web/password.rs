@@ -2,7 +2,7 @@
 //! ends every web session of theirs, this one included, so whoever knew the old password is
 //! signed out; they sign in again with the new one.
 
-use super::sign_in::check_password;
+use super::sign_in::{Peer, Refusal, address, check_password};
 use super::{COOKIE, Session, field, form_pairs, page, session, to_login};
 use crate::http::AppState;
 use crate::users;
@@ -25,6 +25,7 @@ pub(super) async fn form(State(state): State<AppState>, headers: HeaderMap) -> R
 
 pub(super) async fn change(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -41,27 +42,31 @@ pub(super) async fn change(
     };
     let current = field(&pairs, "current").unwrap_or_default();
     let new = field(&pairs, "new").unwrap_or_default().to_string();
-    if new.chars().count() < users::MIN_PASSWORD_CHARS {
-        let why = format!(
-            "La nuova password deve avere almeno {} caratteri.",
-            users::MIN_PASSWORD_CHARS
-        );
+    if let Err(why) = users::password_rule(&account.user, &new) {
         return refused(&s, StatusCode::UNPROCESSABLE_ENTITY, why);
     }
     if field(&pairs, "confirm") != Some(new.as_str()) {
         let why = "La conferma non coincide con la nuova password.".to_string();
         return refused(&s, StatusCode::UNPROCESSABLE_ENTITY, why);
     }
-    if let Err((status, why)) = check_password(&state, &account.user, current).await {
-        let why = if status == StatusCode::UNAUTHORIZED {
+    let from = address(&state, &peer, &headers);
+    if let Err(refusal) = check_password(&state, &from, &account.user, current).await {
+        let why = if refusal.status == StatusCode::UNAUTHORIZED {
             "La password attuale non è corretta.".to_string()
         } else {
-            why
+            refusal.message.clone()
         };
-        return refused(&s, status, why);
+        return refusal.mark(refused(&s, refusal.status, why));
     }
-    let hashed = tokio::task::spawn_blocking(move || users::hash(&new)).await;
-    let Ok(Ok(password_hash)) = hashed else {
+    let Some(admission) = state.hashing.try_admit() else {
+        let busy = Refusal::busy();
+        return busy.mark(refused(&s, busy.status, busy.message.clone()));
+    };
+    let hashed = state
+        .hashing
+        .run(admission, move || users::hash(&new))
+        .await;
+    let Some(Ok(password_hash)) = hashed else {
         tracing::error!("a new password could not be hashed");
         let why = "Errore interno: la causa è stata registrata.".to_string();
         return refused(&s, StatusCode::INTERNAL_SERVER_ERROR, why);

@@ -3,32 +3,41 @@
 //! The session cookie (`HttpOnly`, `SameSite=Strict`) holds a token. A password sign-in mints
 //! a web session: a token of its own that expires after a working day, is revoked at sign-out
 //! and when the user is disabled. A token sign-in keeps the token itself in the cookie, so that
-//! revoking the token ends the session too. Repeated wrong passwords for one user name are
-//! refused for a while, which keeps guessing slow even before the memory-hard hash.
+//! revoking the token ends the session too.
+//!
+//! Against hostile sign-ins: the form carries a CSRF value tied to a pre-session cookie (a
+//! page elsewhere cannot sign a browser in to an account of the attacker's choosing); attempts
+//! are throttled per address and per account in the database ([`super::throttle`]); passwords
+//! are checked on the bounded hashing pool ([`crate::hashing`]), 429 with `Retry-After`
+//! beyond it; input the database would refuse (NUL) or that no account can have (too long) is
+//! a 400 before anything is looked up.
 
+use super::throttle::{self, Admit, Subjects};
 use super::{COOKIE, field, form_pairs, page};
 use crate::http::AppState;
 use crate::users;
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use procedo_engine::history::sha256_hex;
 use procedo_engine::model::Actor;
 use procedo_engine::store::{TokenRow, UserRow};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 /// How long a password sign-in lasts.
 const SESSION_HOURS: i64 = 12;
-/// Wrong passwords allowed for one user name within [`LOCKOUT`].
-const MAX_FAILURES: u32 = 5;
-const LOCKOUT: Duration = Duration::from_secs(15 * 60);
-/// Beyond this many user names with failures, expired entries are dropped (and, under a
-/// flood of made-up names, all of them) so that the table cannot grow without bound.
-const MAX_TRACKED: usize = 10_000;
+/// The pre-session cookie the sign-in form's CSRF value is derived from.
+const LOGIN_COOKIE: &str = "procedo_login";
+/// Longest password accepted at sign-in (the rule for new ones is shorter: see `users`).
+const MAX_SIGN_IN_PASSWORD_CHARS: usize = 1024;
+/// Tokens are 67 characters; anything much longer is not one.
+const MAX_TOKEN_CHARS: usize = 200;
+
+/// The socket peer of a request, when the server was started with it (always in `serve`).
+pub(super) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// The signed-in official.
 pub(super) struct Session {
@@ -51,45 +60,65 @@ impl Session {
     }
 }
 
-/// Wrong passwords by user name: how many, since when.
-#[derive(Default)]
-pub struct SignInThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+/// A sign-in refused: the status, the sentence to show, and when to try again.
+pub(super) struct Refusal {
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: Option<i64>,
 }
 
-impl SignInThrottle {
-    /// Minutes left before `user` may try again, when locked out.
-    fn locked(&self, user: &str) -> Option<u64> {
-        let failures = self.failures.lock().ok()?;
-        let (count, since) = failures.get(user)?;
-        let left = LOCKOUT.checked_sub(since.elapsed())?;
-        (*count >= MAX_FAILURES).then(|| left.as_secs().div_ceil(60).max(1))
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
-    fn failed(&self, user: &str) {
-        let Ok(mut failures) = self.failures.lock() else {
-            return;
+    fn wait(seconds: i64) -> Self {
+        let when = if seconds >= 120 {
+            format!("{} minuti", (seconds + 59) / 60)
+        } else if seconds == 1 {
+            "1 secondo".to_string()
+        } else {
+            format!("{seconds} secondi")
         };
-        if failures.len() >= MAX_TRACKED {
-            failures.retain(|_, (_, since)| since.elapsed() < LOCKOUT);
-            if failures.len() >= MAX_TRACKED {
-                failures.clear();
-            }
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!("Troppi tentativi non riusciti: riprovi fra {when}."),
+            retry_after: Some(seconds),
         }
-        let entry = failures
-            .entry(user.to_string())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= LOCKOUT {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
     }
 
-    fn succeeded(&self, user: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(user);
+    pub fn busy() -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: "Troppe richieste di accesso in questo momento: riprovi fra qualche secondo."
+                .to_string(),
+            retry_after: Some(1),
         }
     }
+
+    /// Adds `Retry-After` to a response carrying this refusal.
+    pub fn mark(&self, mut response: Response) -> Response {
+        *response.status_mut() = self.status;
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// The client address of a request (see [`throttle::client_address`]).
+pub(super) fn address(state: &AppState, peer: &Peer, headers: &HeaderMap) -> String {
+    throttle::client_address(
+        peer.as_ref().map(|Extension(ConnectInfo(a))| *a),
+        headers,
+        &state.trusted_proxies,
+    )
 }
 
 /// The session of a request, from its cookie; `None` when absent, unknown, revoked or expired.
@@ -129,11 +158,54 @@ pub(super) struct LoginNotice {
 }
 
 pub(super) async fn login_page(
+    headers: HeaderMap,
     notice: Result<axum::extract::Query<LoginNotice>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let changed = notice.is_ok_and(|q| q.password == "cambiata");
     let info = changed.then_some("Password cambiata: acceda con la nuova password.");
-    page("login", "Accesso", None, json!({ "info": info }))
+    login_form(&headers, json!({ "info": info }))
+}
+
+/// The sign-in page with its CSRF value, setting the pre-session cookie when the browser has
+/// none (it keeps its own otherwise, so that two open sign-in pages both work).
+fn login_form(headers: &HeaderMap, mut data: serde_json::Value) -> Response {
+    let (value, fresh) = match login_cookie(headers) {
+        Some(value) => (value, false),
+        None => (uuid::Uuid::new_v4().simple().to_string(), true),
+    };
+    if let serde_json::Value::Object(map) = &mut data {
+        map.insert("login_csrf".into(), json!(login_csrf(&value)));
+    }
+    let mut response = page("login", "Accesso", None, data);
+    if fresh {
+        let cookie = format!(
+            "{LOGIN_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=86400{}",
+            secure(headers)
+        );
+        if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
+/// The browser's pre-session value, when it has a well-formed one.
+fn login_cookie(headers: &HeaderMap) -> Option<String> {
+    let prefix = format!("{LOGIN_COOKIE}=");
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(&prefix))
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+}
+
+/// The CSRF value of the sign-in form for a pre-session value. A cross-site page cannot read
+/// it, and the cookie (`SameSite=Strict`) does not travel with a cross-site post.
+fn login_csrf(value: &str) -> String {
+    sha256_hex(format!("login-csrf:{value}").as_bytes())[..32].to_string()
 }
 
 /// `; Secure` when the browser reached us over HTTPS through a proxy (which says so in
@@ -146,27 +218,39 @@ fn secure(headers: &HeaderMap) -> &'static str {
     if https { "; Secure" } else { "" }
 }
 
+/// Whether the caller asked for JSON rather than a page (a script posting the form).
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("json") && !accept.contains("text/html"))
+}
+
 pub(super) async fn login(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let pairs = form_pairs(&body);
-    let signed_in = match field(&pairs, "user").map(str::trim) {
-        Some(user) if !user.is_empty() => {
-            let password = field(&pairs, "password").unwrap_or_default();
-            with_password(&state, user, password).await
-        }
-        _ => {
-            let token = field(&pairs, "token").unwrap_or_default().trim();
-            match valid_token(&state, token).await {
-                Some(_) => Ok((token.to_string(), None)),
-                None => Err((
-                    StatusCode::UNAUTHORIZED,
-                    "Token non valido, revocato o scaduto.".to_string(),
-                )),
+    let user = field(&pairs, "user").unwrap_or_default();
+    let signed_in = match login_cookie(&headers) {
+        Some(value) if field(&pairs, "_csrf") == Some(login_csrf(&value).as_str()) => {
+            let address = address(&state, &peer, &headers);
+            match user.trim() {
+                "" => {
+                    with_token(&state, &address, field(&pairs, "token").unwrap_or_default()).await
+                }
+                user => {
+                    let password = field(&pairs, "password").unwrap_or_default();
+                    with_password(&state, &address, user, password).await
+                }
             }
         }
+        _ => Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "La pagina di accesso era scaduta o non è stata aperta da questo sito: ripeta l'accesso.",
+        )),
     };
     match signed_in {
         Ok((token, max_age)) => {
@@ -177,72 +261,141 @@ pub(super) async fn login(
             );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
-        Err((status, error)) => {
-            let user = field(&pairs, "user").unwrap_or_default();
-            let mut response = page(
-                "login",
-                "Accesso",
-                None,
-                json!({ "error": error, "user": user }),
-            );
-            *response.status_mut() = status;
-            response
+        Err(refusal) if wants_json(&headers) => {
+            let problem =
+                crate::http::error::ApiError::new(refusal.status, refusal.message.clone());
+            refusal.mark(problem.into_response())
+        }
+        Err(refusal) => {
+            let shown = if user.chars().any(char::is_control)
+                || user.chars().count() > users::MAX_USER_CHARS
+            {
+                ""
+            } else {
+                user
+            };
+            let page = login_form(&headers, json!({ "error": refusal.message, "user": shown }));
+            refusal.mark(page)
         }
     }
 }
 
-/// Checks a user's password, counting failures against guessing; the enabled user, or the
-/// status and the sentence to show.
-pub(super) async fn check_password(
+/// A sign-in with an API token: only the address is throttled (a token has no account name).
+async fn with_token(
     state: &AppState,
-    user: &str,
-    password: &str,
-) -> Result<UserRow, (StatusCode, String)> {
-    if let Some(minutes) = state.sign_ins.locked(user) {
-        return Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Troppi tentativi non riusciti: riprovi fra {minutes} minuti."),
+    address: &str,
+    token: &str,
+) -> Result<(String, Option<i64>), Refusal> {
+    let token = token.trim();
+    if token.chars().any(char::is_control) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "Il token contiene caratteri non ammessi.",
         ));
     }
-    let row = state
-        .engine
-        .store()
+    let subjects = Subjects::new(None, address);
+    let store = state.engine.store();
+    match throttle::admit(store, &subjects, state.engine.now(), || Some(())).await {
+        Ok(Admit::Go(())) => {}
+        Ok(Admit::Wait(seconds)) => return Err(Refusal::wait(seconds)),
+        Ok(Admit::Busy) => return Err(Refusal::busy()),
+        Err(e) => return Err(unavailable(e)),
+    }
+    let valid = if token.chars().count() <= MAX_TOKEN_CHARS {
+        valid_token(state, token).await
+    } else {
+        None
+    };
+    match valid {
+        Some(_) => {
+            throttle::succeeded(store, &subjects)
+                .await
+                .map_err(unavailable)?;
+            Ok((token.to_string(), None))
+        }
+        None => Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "Token non valido, revocato o scaduto.",
+        )),
+    }
+}
+
+/// Checks a user's password from `address`, under the throttle and on the hashing pool; the
+/// enabled user, or the refusal. An unknown name costs the same time and gets the same answer
+/// as a wrong password.
+pub(super) async fn check_password(
+    state: &AppState,
+    address: &str,
+    user: &str,
+    password: &str,
+) -> Result<UserRow, Refusal> {
+    if user.chars().any(char::is_control) || password.chars().any(|c| c == '\0') {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "Nome utente o password contengono caratteri non ammessi.",
+        ));
+    }
+    if user.chars().count() > users::MAX_USER_CHARS
+        || password.chars().count() > MAX_SIGN_IN_PASSWORD_CHARS
+    {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "Nome utente o password troppo lunghi.",
+        ));
+    }
+    let store = state.engine.store();
+    let subjects = Subjects::new(Some(user), address);
+    let now = state.engine.now();
+    let admission = match throttle::admit(store, &subjects, now, || state.hashing.try_admit()).await
+    {
+        Ok(Admit::Go(admission)) => admission,
+        Ok(Admit::Wait(seconds)) => return Err(Refusal::wait(seconds)),
+        Ok(Admit::Busy) => return Err(Refusal::busy()),
+        Err(e) => return Err(unavailable(e)),
+    };
+    let row = store
         .user(user)
         .await
         .map_err(unavailable)?
         .filter(|u| u.disabled_at.is_none());
     let stored = row.as_ref().map(|u| u.password_hash.clone());
     let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || users::verify(&password, stored.as_deref()))
+    let matches = state
+        .hashing
+        .run(admission, move || {
+            users::verify(&password, stored.as_deref())
+        })
         .await
         .unwrap_or(false);
     let Some(row) = row.filter(|_| matches) else {
-        state.sign_ins.failed(user);
-        return Err((
+        return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
-            "Nome utente o password non corretti.".to_string(),
+            "Nome utente o password non corretti.",
         ));
     };
-    state.sign_ins.succeeded(user);
+    throttle::succeeded(store, &subjects)
+        .await
+        .map_err(unavailable)?;
     Ok(row)
 }
 
 /// The answer when the database cannot be read during a sign-in.
-fn unavailable(e: procedo_engine::store::StoreError) -> (StatusCode, String) {
+fn unavailable(e: procedo_engine::store::StoreError) -> Refusal {
     tracing::error!(error = %e, "sign-in could not use the database");
-    (
+    Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Accesso momentaneamente non disponibile: riprovi fra poco.".to_string(),
+        "Accesso momentaneamente non disponibile: riprovi fra poco.",
     )
 }
 
 /// Checks a password and mints a web session: its token and lifetime in seconds.
 async fn with_password(
     state: &AppState,
+    address: &str,
     user: &str,
     password: &str,
-) -> Result<(String, Option<i64>), (StatusCode, String)> {
-    let row = check_password(state, user, password).await?;
+) -> Result<(String, Option<i64>), Refusal> {
+    let row = check_password(state, address, user, password).await?;
     let now = state.engine.now();
     let secret = format!(
         "ps_{}{}",

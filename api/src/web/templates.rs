@@ -37,6 +37,7 @@ pub const LOGIN: &str = r#"<h1>Accesso</h1>
 {{#if error}}<p class="ko" role="alert" id="login-error">{{error}}</p>{{/if}}
 <h2>Con nome utente e password</h2>
 <form method="post" action="/login">
+<input type="hidden" name="_csrf" value="{{login_csrf}}">
 <div class="procedo-field"><label for="user">Nome utente</label>
 <input id="user" name="user" autocomplete="username" required value="{{user}}"{{#if error}} aria-describedby="login-error"{{/if}}></div>
 <div class="procedo-field"><label for="password">Password</label>
@@ -44,6 +45,7 @@ pub const LOGIN: &str = r#"<h1>Accesso</h1>
 <button type="submit" id="sign-in-password">Entra</button></form>
 <h2>Con un token di accesso</h2>
 <form method="post" action="/login">
+<input type="hidden" name="_csrf" value="{{login_csrf}}">
 <div class="procedo-field"><label for="token">Token</label>
 <input id="token" name="token" type="password" autocomplete="off" required size="70"></div>
 <button type="submit" id="sign-in-token">Entra con il token</button></form>"#;

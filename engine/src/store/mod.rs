@@ -111,6 +111,25 @@ pub struct UserRow {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+/// The sign-in attempts of one subject (`user:NAME` or `addr:ADDRESS`) that have not
+/// succeeded, within the forgetting window (migration 0008).
+#[derive(Debug, Clone)]
+pub struct SignInFailures {
+    pub subject: String,
+    pub failures: i64,
+    pub last_at: DateTime<Utc>,
+}
+
+/// One subject a sign-in attempt is charged to. `seen` is the count the decision was made on,
+/// once delays apply: the charge then succeeds only from that count. Before (`seen` is
+/// `None`) it succeeds while the count is below `below`.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInCharge<'a> {
+    pub subject: &'a str,
+    pub seen: Option<i64>,
+    pub below: i64,
+}
+
 /// The migrations of one backend, embedded in the binary (no files needed at run time).
 fn migrations(files: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
     let migrations = files
@@ -269,6 +288,32 @@ impl Store {
     /// no such enabled user.
     pub async fn disable_user(&self, name: &str, at: DateTime<Utc>) -> Result<bool> {
         dispatch!(self, s => s.disable_user(name, at).await)
+    }
+    /// The sign-in failures of an account and of a client address since `since` (older rows
+    /// count as none); absent subjects have none.
+    pub async fn sign_in_failures(
+        &self,
+        account: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SignInFailures>> {
+        dispatch!(self, s => s.sign_in_failures(account, address, since).await)
+    }
+    /// Charges one sign-in attempt to every subject, in one transaction, and deletes the rows
+    /// last charged before `forget_before`. `false` (and nothing charged) when a charge with
+    /// `seen` found another count: a concurrent attempt took that slot.
+    pub async fn charge_sign_in(
+        &self,
+        charges: &[SignInCharge<'_>],
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.charge_sign_in(charges, now, forget_before).await)
+    }
+    /// After a successful sign-in: forgets the account's failures and refunds the address the
+    /// attempt it was charged, in one transaction.
+    pub async fn sign_in_succeeded(&self, account: Option<&str>, address: &str) -> Result<()> {
+        dispatch!(self, s => s.sign_in_succeeded(account, address).await)
     }
     /// Applies a transition in one database transaction.
     pub async fn commit(&self, transition: &Transition) -> Result<()> {

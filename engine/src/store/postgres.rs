@@ -50,6 +50,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "expect",
             include_str!("../../migrations/postgres/0007_expect.sql"),
         ),
+        (
+            8,
+            "sign_in_failures",
+            include_str!("../../migrations/postgres/0008_sign_in_failures.sql"),
+        ),
     ])
 }
 

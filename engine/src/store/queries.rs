@@ -382,6 +382,79 @@ macro_rules! sql_store {
                 Ok(true)
             }
 
+            pub async fn sign_in_failures(
+                &self,
+                account: &str,
+                address: &str,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<Vec<$crate::store::SignInFailures>> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as($crate::store::sql::SELECT_SIGN_IN_FAILURES)
+                    .bind(account)
+                    .bind(address)
+                    .bind($crate::timefmt::to_db(since))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(subject, failures, last)| $crate::store::SignInFailures {
+                        subject,
+                        failures,
+                        last_at: $crate::timefmt::from_db(last),
+                    })
+                    .collect())
+            }
+
+            pub async fn charge_sign_in(
+                &self,
+                charges: &[$crate::store::SignInCharge<'_>],
+                now: chrono::DateTime<chrono::Utc>,
+                forget_before: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                for charge in charges {
+                    let done = match charge.seen {
+                        None => sqlx::query($crate::store::sql::CHARGE_SIGN_IN)
+                            .bind(charge.subject)
+                            .bind($crate::timefmt::to_db(now))
+                            .bind($crate::timefmt::to_db(forget_before))
+                            .bind(charge.below)
+                            .execute(&mut *tx)
+                            .await?,
+                        Some(seen) => sqlx::query($crate::store::sql::CHARGE_SIGN_IN_FROM)
+                            .bind(charge.subject)
+                            .bind($crate::timefmt::to_db(now))
+                            .bind(seen)
+                            .execute(&mut *tx)
+                            .await?,
+                    };
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                }
+                sqlx::query($crate::store::sql::EXPIRE_SIGN_IN_FAILURES)
+                    .bind($crate::timefmt::to_db(forget_before))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            pub async fn sign_in_succeeded(&self, account: Option<&str>, address: &str) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(account) = account {
+                    sqlx::query($crate::store::sql::CLEAR_SIGN_IN_FAILURES)
+                        .bind(account)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query($crate::store::sql::REFUND_SIGN_IN)
+                    .bind(address)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             pub async fn execute_raw(&self, statement: &'static str) -> $crate::store::Result<u64> {
                 Ok(sqlx::query(statement).execute(&self.pool).await?.rows_affected())
             }

@@ -216,3 +216,25 @@ pub const INSERT_POOL_WAITER: &str =
     "INSERT INTO pool_waiters (tenant, pool, key, seq, instance_id) VALUES ($1, $2, $3, $4, $5)";
 pub const DELETE_POOL_WAITER: &str =
     "DELETE FROM pool_waiters WHERE tenant = $1 AND pool = $2 AND key = $3 AND instance_id = $4";
+
+/// The failures of an account and of a client address within the forgetting window (`$3`:
+/// rows older than it count as none).
+pub const SELECT_SIGN_IN_FAILURES: &str = "SELECT subject, failures, last_us FROM sign_in_failures \
+     WHERE subject IN ($1, $2) AND last_us >= $3";
+/// Charges an attempt while no delay applies yet: counts it, starting again from one when the
+/// last failure is older than the forgetting window (`$3`), but only while the count is below
+/// `$4` (the free attempts), so that a burst of concurrent attempts cannot all pass as free.
+pub const CHARGE_SIGN_IN: &str = "INSERT INTO sign_in_failures (subject, failures, last_us) VALUES ($1, 1, $2) \
+     ON CONFLICT (subject) DO UPDATE SET last_us = excluded.last_us, failures = CASE \
+     WHEN sign_in_failures.last_us < $3 THEN 1 ELSE sign_in_failures.failures + 1 END \
+     WHERE sign_in_failures.last_us < $3 OR sign_in_failures.failures < $4";
+/// Charges an attempt once delays apply: only from the count the server saw (`$3`), so that of
+/// concurrent attempts, on any server, exactly one takes the slot the delay opened.
+pub const CHARGE_SIGN_IN_FROM: &str = "UPDATE sign_in_failures SET failures = failures + 1, last_us = $2 WHERE subject = $1 AND failures = $3";
+/// A successful sign-in forgets the account's failures...
+pub const CLEAR_SIGN_IN_FAILURES: &str = "DELETE FROM sign_in_failures WHERE subject = $1";
+/// ...and gives the address back the attempt it was charged (not more: an attacker who owns an
+/// account must not wipe the address's record by signing in to it).
+pub const REFUND_SIGN_IN: &str =
+    "UPDATE sign_in_failures SET failures = failures - 1 WHERE subject = $1 AND failures > 0";
+pub const EXPIRE_SIGN_IN_FAILURES: &str = "DELETE FROM sign_in_failures WHERE last_us < $1";

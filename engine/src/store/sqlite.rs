@@ -47,6 +47,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "users",
             include_str!("../../migrations/sqlite/0006_users.sql"),
         ),
+        (
+            8,
+            "sign_in_failures",
+            include_str!("../../migrations/sqlite/0008_sign_in_failures.sql"),
+        ),
     ])
 }
 
