@@ -4,6 +4,7 @@
 
 #[path = "../e2e/client.rs"]
 mod client;
+mod sign_in;
 #[path = "../support/testdb.rs"]
 mod testdb;
 
@@ -449,7 +450,7 @@ async fn a_nul_character_anywhere_is_a_400_on_both_backends() {
             assert_eq!(answer.status, 400, "{path}: {}", answer.body);
         }
         let form = format!("token={}", enc(nul));
-        let answer = server.browser("POST", "/login", None, Some(&form)).await;
+        let answer = server.sign_in_form(&form).await;
         assert!(
             (400..500).contains(&answer.status),
             "sign-in: {}",

@@ -99,11 +99,6 @@ impl Server {
         self.address = address;
     }
 
-    /// The server process is still running (it did not abort).
-    pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     /// The most memory the server process has held so far (`VmHWM`), in MiB; 0 where the
     /// kernel does not say (not Linux).
     pub fn peak_memory_mib(&self) -> u64 {
@@ -124,9 +119,7 @@ impl Server {
 
     /// A web session for the holder of `token`, signed in through the sign-in page.
     pub async fn page_session(&self, token: &str) -> String {
-        let signed_in = self
-            .browser("POST", "/login", None, Some(&format!("token={token}")))
-            .await;
+        let signed_in = self.sign_in_form(&format!("token={token}")).await;
         signed_in.session_cookie().expect("a session cookie")
     }
 

@@ -1,6 +1,5 @@
 //! End-to-end: the real `procedo` binary, its HTTP API and CLI, over whole stories.
 
-mod attacks_sign_in;
 mod browser;
 mod client;
 mod packages;

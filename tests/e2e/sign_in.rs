@@ -1,5 +1,5 @@
 //! Signing in to the pages with a user name and password: sessions, signing out, disabled
-//! users, changing one's password. (Attacks on the sign-in are in `attacks_sign_in.rs`.)
+//! users, changing one's password. (Attacks on the sign-in are in `tests/attacks/sign_in.rs`.)
 
 use crate::client::{Response, Server, csrf};
 

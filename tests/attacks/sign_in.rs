@@ -7,13 +7,18 @@
 //! peer), so no trust in `X-Forwarded-For` is needed to test the per-address rules.
 
 use crate::client::{Response, Server, csrf};
-use crate::sign_in::sign_in;
 use crate::testdb;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "correct horse battery";
+
+/// Posts the sign-in form with a user name and password, as a browser does.
+async fn sign_in(server: &Server, user: &str, password: &str) -> Response {
+    let form = format!("user={user}&password={}", password.replace(' ', "+"));
+    server.sign_in_form(&form).await
+}
 
 /// The pre-session cookie and the CSRF value of one sign-in page.
 #[derive(Clone)]
