@@ -138,7 +138,19 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
             ),
         };
         written.row = Some(i.id.to_string());
+        let created = change.expected_version.is_none();
         out.push(written);
+        if created {
+            // Every ledger entry takes the next number: on PostgreSQL they travel in runs of
+            // their own (one "row", the ledger's head), so each sees the one before.
+            let mut entered = statement(
+                sql::INSERT_LEDGER,
+                Check::One("the instance ledger was extended by another transition"),
+                vec![Arg::Id(Some(i.id)), text(&i.tenant), at(i.created_at)],
+            );
+            entered.row = Some("head".into());
+            out.push(entered);
+        }
     }
     for effect in &transition.effects {
         let mut written = effect_statement(effect);

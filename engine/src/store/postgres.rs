@@ -50,6 +50,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "expect",
             include_str!("../../migrations/postgres/0007_expect.sql"),
         ),
+        (
+            9,
+            "tamper_evidence",
+            include_str!("../../migrations/postgres/0009_tamper_evidence.sql"),
+        ),
     ])
 }
 
@@ -154,3 +159,4 @@ impl PgStore {
 
 super::sql_store!(PgStore);
 super::sql_commit!(PgStore);
+super::sql_audit!(PgStore, sqlx::Postgres);
