@@ -17,7 +17,14 @@ const TIMER_BATCH: i64 = 100;
 /// The tenant the bootstrap admin token belongs to.
 const BOOTSTRAP_TENANT: &str = "default";
 
-pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String> {
+/// Where the checkpoint key lives and how often to sign a checkpoint.
+pub struct Audit {
+    pub key_file: std::path::PathBuf,
+    /// Zero: only on demand.
+    pub checkpoint_every: Duration,
+}
+
+pub async fn run(db: &str, listen: &str, workflows: &Path, audit: &Audit) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -28,6 +35,11 @@ pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String>
             .await
             .map_err(|e| format!("cannot open the database {db}: {e}"))?,
     );
+    let key = Arc::new(
+        procedo_engine::checkpoint::Key::load_or_create(&audit.key_file)
+            .map_err(|e| format!("cannot use the checkpoint key: {e}"))?,
+    );
+    tracing::info!(key_file = %audit.key_file.display(), public_key = %key.public_hex(), "checkpoints are signed with this key");
     deploy_folder(&engine, workflows).await?;
     bootstrap_token(&engine).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -42,12 +54,35 @@ pub async fn run(db: &str, listen: &str, workflows: &Path) -> Result<(), String>
             .run_scheduler(TIMER_BATCH, Duration::from_secs(1))
             .await
     });
-    let router = app(AppState::new(engine));
+    let checkpoints = (!audit.checkpoint_every.is_zero()).then(|| {
+        let (engine, key, every) = (engine.clone(), key.clone(), audit.checkpoint_every);
+        tokio::spawn(async move { sign_checkpoints(&engine, &key, every).await })
+    });
+    let router = app(AppState::new(engine).with_key(key));
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     timers.abort();
+    if let Some(checkpoints) = checkpoints {
+        checkpoints.abort();
+    }
     result.map_err(|e| e.to_string())
+}
+
+/// Signs a checkpoint now and then every `every`. A database that no longer verifies is not
+/// signed; the failure is logged as an error at each attempt, so monitoring sees it.
+async fn sign_checkpoints(engine: &Engine, key: &procedo_engine::checkpoint::Key, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match engine.make_checkpoint(key).await {
+            Ok(row) => {
+                tracing::info!(id = row.id, chains = row.instances, root = %row.root, "checkpoint signed")
+            }
+            Err(e) => tracing::error!(error = %e, "no checkpoint signed"),
+        }
+    }
 }
 
 /// Deploys each package of the folder whose text differs from its latest deployed version.

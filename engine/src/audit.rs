@@ -567,9 +567,18 @@ impl Engine {
             Ok(_) => serde_json::json!({ "ok": true }),
             Err(broken) => serde_json::json!({ "ok": false, "broken": broken }),
         };
+        // Who acted, and for which tenant, beside each sealed body (read from it: the body
+        // is what the hash covers; the first format has no tenant).
         let events: Vec<serde_json::Value> = stored
             .iter()
-            .map(|e| serde_json::json!({ "seq": e.seq, "body": e.body, "hash": e.hash, "prev_hash": e.prev_hash }))
+            .map(|e| {
+                let read: Option<history::Event> = serde_json::from_str(&e.body).ok();
+                serde_json::json!({
+                    "seq": e.seq, "body": e.body, "hash": e.hash, "prev_hash": e.prev_hash,
+                    "actor": read.as_ref().map(|r| r.actor.clone()),
+                    "actor_tenant": read.and_then(|r| r.actor_tenant),
+                })
+            })
             .collect();
         let documents: Vec<serde_json::Value> = self
             .store

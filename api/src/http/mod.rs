@@ -1,6 +1,7 @@
 //! The HTTP API: the public contract of DESIGN.md, as an axum router over the engine.
 
 pub mod auth;
+mod checkpoints;
 pub mod error;
 mod handlers;
 pub mod openapi;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub request_latency: Arc<procedo_engine::metrics::Histogram>,
     /// Wrong passwords at the sign-in page, to slow down guessing.
     pub sign_ins: Arc<crate::web::SignInThrottle>,
+    /// The key checkpoints are signed with, if the server has one.
+    pub key: Option<Arc<procedo_engine::checkpoint::Key>>,
 }
 
 impl AppState {
@@ -30,7 +33,14 @@ impl AppState {
             engine,
             request_latency: Default::default(),
             sign_ins: Default::default(),
+            key: None,
         }
+    }
+
+    /// The same, signing checkpoints with `key`.
+    pub fn with_key(mut self, key: Arc<procedo_engine::checkpoint::Key>) -> Self {
+        self.key = Some(key);
+        self
     }
 }
 
@@ -63,6 +73,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/calendar", get(calendar).put(set_calendar))
         .route("/metrics", get(metrics))
         .route("/api/v1/audit/verify", get(verify))
+        .route(
+            "/api/v1/audit/checkpoints",
+            get(checkpoints::list).post(checkpoints::create),
+        )
+        .route("/api/v1/audit/checkpoints/{id}", get(checkpoints::export))
+        .route("/api/v1/audit/public-key", get(checkpoints::public_key))
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
