@@ -512,7 +512,8 @@ impl Store {
     }
     /// Runs one raw statement: for tests that play an attacker editing the database.
     #[doc(hidden)]
-    pub async fn execute_raw(&self, sql: &'static str) -> Result<u64> {
+    pub async fn execute_raw(&self, sql: impl AsRef<str>) -> Result<u64> {
+        let sql = sql.as_ref().to_string();
         dispatch!(self, s => s.execute_raw(sql).await)
     }
 }

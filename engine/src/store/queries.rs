@@ -523,8 +523,8 @@ macro_rules! sql_store {
                 Ok(true)
             }
 
-            pub async fn execute_raw(&self, statement: &'static str) -> $crate::store::Result<u64> {
-                Ok(sqlx::query(statement)
+            pub async fn execute_raw(&self, statement: String) -> $crate::store::Result<u64> {
+                Ok(sqlx::query(sqlx::AssertSqlSafe(statement))
                     .execute(&self.pool)
                     .await?
                     .rows_affected())
