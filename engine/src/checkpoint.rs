@@ -99,6 +99,9 @@ impl Key {
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+                }
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed).map_err(|e| failed(format!("no randomness: {e}")))?;
                 let key = Self {
