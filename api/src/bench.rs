@@ -28,6 +28,16 @@ pub enum Scenario {
         #[arg(long)]
         http: bool,
     },
+    /// Fill a database with N instances of E sealed events each (for timing `procedo audit
+    /// verify` on a large history: `/usr/bin/time -v procedo audit verify --db URL`).
+    VerifyData {
+        #[arg(long, default_value_t = 100_000)]
+        instances: usize,
+        #[arg(long, default_value_t = 10)]
+        events: usize,
+        #[arg(long)]
+        db: String,
+    },
     /// N instances whose wait timers fall due within a few seconds; reports the firing rate
     /// and how late timers fired.
     Timers {
@@ -46,6 +56,11 @@ pub enum Scenario {
 
 pub async fn run(scenario: Scenario) -> Result<(), String> {
     match scenario {
+        Scenario::VerifyData {
+            instances,
+            events,
+            db,
+        } => crate::bench_verify::run(instances, events, &db).await,
         Scenario::ApprovalChain {
             n,
             db,

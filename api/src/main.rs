@@ -4,6 +4,7 @@ mod audit_cli;
 mod bench;
 mod bench_http;
 mod bench_timers;
+mod bench_verify;
 mod client;
 mod http;
 mod remote;
