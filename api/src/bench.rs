@@ -38,6 +38,12 @@ pub enum Scenario {
         #[arg(long)]
         db: String,
     },
+    /// The CPU cost of sealing one step's event, in the first body format and in the current
+    /// one (which also seals the resulting instance: its variables hashed once).
+    Seal {
+        #[arg(long, default_value_t = 200_000)]
+        n: usize,
+    },
     /// N instances whose wait timers fall due within a few seconds; reports the firing rate
     /// and how late timers fired.
     Timers {
@@ -61,6 +67,10 @@ pub async fn run(scenario: Scenario) -> Result<(), String> {
             events,
             db,
         } => crate::bench_verify::run(instances, events, &db).await,
+        Scenario::Seal { n } => {
+            crate::bench_verify::seal(n);
+            Ok(())
+        }
         Scenario::ApprovalChain {
             n,
             db,

@@ -173,3 +173,66 @@ fn instance(
         effects,
     }
 }
+
+/// Times sealing a completion's event of the approval chain: the first format (the step only)
+/// against the current one (the actor's tenant and the resulting instance too).
+pub fn seal(n: usize) {
+    let now = chrono::Utc::now();
+    let mut instance = Instance {
+        id: Uuid::now_v7(),
+        tenant: "provincia-treviso".into(),
+        on_behalf_of: None,
+        definition: "approval-chain".into(),
+        definition_version: 1,
+        state: "legal_check".into(),
+        status: Status::Active,
+        variables: Default::default(),
+        parent: None,
+        children_pending: 0,
+        version: 3,
+        seq: 3,
+        last_hash: GENESIS.into(),
+        created_at: now,
+        updated_at: now,
+    };
+    for (k, v) in [
+        ("amount", json!(150000)),
+        ("approved", json!(true)),
+        ("director_visited", json!("true")),
+        ("oggetto", json!("Manutenzione delle strade provinciali")),
+    ] {
+        instance.variables.insert(k.into(), v);
+    }
+    let package = "0".repeat(64);
+    let event = |k: usize| {
+        let mut e = Event::new(instance.id, k as i64, now, "anna", "task_completed");
+        e.from_state = Some("review".into());
+        e.to_state = "legal_check".into();
+        e.action = Some("done".into());
+        e.data = json!({ "approved": true });
+        e.effects.push(json!({ "task_completed": Uuid::now_v7() }));
+        e.effects.push(json!({ "task_opened": { "id": Uuid::now_v7(), "role": "clerk", "assignee": null, "due": null } }));
+        e
+    };
+    let mut sizes = (0, 0);
+    let started = Instant::now();
+    for k in 0..n {
+        sizes.0 = event(k).seal().body.len();
+    }
+    let first = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let started = Instant::now();
+    for k in 0..n {
+        let mut e = event(k);
+        e.v = Some(procedo_engine::history::FORMAT);
+        e.actor_tenant = Some(instance.tenant.clone());
+        e.after = Some(After::of(&instance, &package));
+        sizes.1 = e.seal().body.len();
+    }
+    let current = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "seal n={n} first_format_us={first:.2} current_format_us={current:.2} extra_us_per_event={:.2} body_bytes={}->{}",
+        current - first,
+        sizes.0,
+        sizes.1
+    );
+}

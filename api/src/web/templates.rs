@@ -88,8 +88,9 @@ pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.ver
 
 pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 {{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
-{{else}}<p class="ko" role="alert">Integrità compromessa.</p><ul>{{#each report.broken}}<li>Procedimento {{instance}}, evento {{seq}}: {{reason}}</li>{{/each}}
-{{#each report.broken_documents}}<li>Documento {{id}}: {{reason}}</li>{{/each}}</ul>{{/if}}"#;
+{{else}}<p class="ko" role="alert">Integrità compromessa.</p><ul>{{#each report.broken}}<li>Procedimento {{instance}}, evento {{seq}} (<code>{{row}}</code>): {{reason}}</li>{{/each}}
+{{#each report.broken_documents}}<li>Documento {{id}}: {{reason}}</li>{{/each}}
+{{#each report.problems}}<li><code>{{row}}</code>: {{reason}}</li>{{/each}}</ul>{{/if}}"#;
 
 pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>
