@@ -132,7 +132,7 @@ fn instance(
         }
         event.effects.push(json!({ "task_opened": { "id": tasks[k - 1], "role": "clerk", "assignee": null, "due": null } }));
         event.prev_hash = instance.last_hash.clone();
-        event.after = Some(After::of(&instance, package_sha256));
+        event.after = Some(Box::new(After::of(&instance, package_sha256)));
         let sealed = event.seal();
         instance.last_hash = sealed.hash.clone();
         instance.seq = k as i64;
@@ -225,7 +225,7 @@ pub fn seal(n: usize) {
         let mut e = event(k);
         e.v = Some(procedo_engine::history::FORMAT);
         e.actor_tenant = Some(instance.tenant.clone());
-        e.after = Some(After::of(&instance, &package));
+        e.after = Some(Box::new(After::of(&instance, &package)));
         sizes.1 = e.seal().body.len();
     }
     let current = started.elapsed().as_secs_f64() * 1e6 / n as f64;

@@ -68,7 +68,7 @@ struct Pass<'a> {
     /// Chain heads of intact instances, when making a checkpoint.
     heads: Option<Vec<Head>>,
     /// Heads a checkpoint signed, not yet met.
-    expected: Option<HashMap<Uuid, (i64, String)>>,
+    expected: Option<crate::checkpoint::SignedHeads>,
 }
 
 fn link(instance: Uuid, seq: i64, row: impl Into<String>, reason: impl Into<String>) -> BrokenLink {
@@ -170,17 +170,17 @@ impl Pass<'_> {
         ledger: Option<(i64, String)>,
     ) {
         let id = i.id;
-        if let Some((seq, hash)) = self.expected.as_mut().and_then(|e| e.remove(&id)) {
-            if !events.iter().any(|e| e.seq == seq && e.hash == hash) {
-                self.report.broken.push(link(
-                    id,
-                    seq,
-                    format!("events(seq {seq})"),
-                    "the chain no longer extends the head signed in the checkpoint",
-                ));
-                if let Some(check) = self.report.checkpoint.as_mut() {
-                    check.not_extending += 1;
-                }
+        if let Some((seq, hash)) = self.expected.as_mut().and_then(|e| e.remove(&id))
+            && !events.iter().any(|e| e.seq == seq && e.hash == hash)
+        {
+            self.report.broken.push(link(
+                id,
+                seq,
+                format!("events(seq {seq})"),
+                "the chain no longer extends the head signed in the checkpoint",
+            ));
+            if let Some(check) = self.report.checkpoint.as_mut() {
+                check.not_extending += 1;
             }
         }
         let read = match history::verify_chain(id, &events, &i.last_hash) {
@@ -627,7 +627,7 @@ impl Engine {
     pub async fn verify_pass(
         &self,
         tenant: Option<&str>,
-        expected: Option<(&crate::checkpoint::Header, HashMap<Uuid, (i64, String)>)>,
+        expected: Option<(&crate::checkpoint::Header, crate::checkpoint::SignedHeads)>,
         collect: bool,
     ) -> Result<(VerifyReport, Covered)> {
         let mut snapshot = self.store.snapshot().await?;
@@ -707,9 +707,7 @@ impl Engine {
             }
         }
         let mut report = pass.report;
-        report
-            .broken
-            .sort_by(|a, b| (a.instance, a.seq).cmp(&(b.instance, b.seq)));
+        report.broken.sort_by_key(|b| (b.instance, b.seq));
         report.ok = report.broken.is_empty()
             && report.broken_documents.is_empty()
             && report.problems.is_empty();

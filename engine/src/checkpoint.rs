@@ -23,6 +23,9 @@ use std::path::Path;
 use thiserror::Error;
 use uuid::Uuid;
 
+/// The heads a checkpoint signed, by instance: (seq, hash).
+pub type SignedHeads = HashMap<Uuid, (i64, String)>;
+
 /// The `format` of checkpoints written by this version.
 pub const FORMAT: &str = "procedo-checkpoint/1";
 
@@ -218,7 +221,7 @@ pub fn merkle_root(heads: &[Head]) -> String {
 pub fn open(
     text: &str,
     public_key: &VerifyingKey,
-) -> std::result::Result<(Header, HashMap<Uuid, (i64, String)>), CheckpointError> {
+) -> std::result::Result<(Header, SignedHeads), CheckpointError> {
     let file: CheckpointFile =
         serde_json::from_str(text).map_err(|e| CheckpointError::File(e.to_string()))?;
     if file.heads.len() > MAX_HEADS {

@@ -52,7 +52,7 @@ pub struct Event {
     pub effects: Vec<Json>,
     /// What the instance is after the step (second format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<After>,
+    pub after: Option<Box<After>>,
     pub prev_hash: String,
 }
 

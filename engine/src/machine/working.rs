@@ -181,7 +181,7 @@ impl<'a> Working<'a> {
                 .get(&instance.definition, instance.definition_version)
                 .map(|d| d.package_sha256.clone())
                 .unwrap_or_default();
-            event.after = Some(crate::history::After::of(&instance, &package));
+            event.after = Some(Box::new(crate::history::After::of(&instance, &package)));
             let sealed = event.seal();
             instance.seq += 1;
             instance.last_hash = sealed.hash.clone();
