@@ -40,20 +40,29 @@ pub enum AuditCommand {
     },
 }
 
-/// The default key file: `procedo.key` in the SQLite file's folder, or in the working folder.
-pub fn default_key_file(db: &str) -> PathBuf {
-    let file = db
-        .strip_prefix("sqlite:")
+/// The file of a `sqlite:` URL, if it names one.
+fn sqlite_file(db: &str) -> Option<&str> {
+    db.strip_prefix("sqlite:")
         .map(|rest| rest.trim_start_matches("//"))
         .map(|rest| rest.split('?').next().unwrap_or(rest))
-        .filter(|path| !path.is_empty() && !path.contains(":memory:"));
-    match file.and_then(|f| Path::new(f).parent()) {
+        .filter(|path| !path.is_empty() && !path.contains(":memory:"))
+}
+
+/// The default key file: `procedo.key` in the SQLite file's folder, or in the working folder.
+pub fn default_key_file(db: &str) -> PathBuf {
+    match sqlite_file(db).and_then(|f| Path::new(f).parent()) {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join("procedo.key"),
         _ => PathBuf::from("procedo.key"),
     }
 }
 
 async fn open(db: &str) -> Result<Engine, String> {
+    // Verifying a file that is not there would create an empty database and call it intact.
+    if let Some(file) = sqlite_file(db)
+        && !Path::new(file).exists()
+    {
+        return Err(format!("{file}: no such database"));
+    }
     let store = Store::connect_beside(db)
         .await
         .map_err(|e| format!("cannot open the database {db}: {e}"))?;
@@ -146,6 +155,11 @@ pub async fn backup(db: &str, path: &Path) -> Result<(), String> {
     let target = path
         .to_str()
         .ok_or_else(|| format!("{} is not a UTF-8 path", path.display()))?;
+    if let Some(file) = sqlite_file(db)
+        && !Path::new(file).exists()
+    {
+        return Err(format!("{file}: no such database"));
+    }
     let store = Store::connect_beside(db)
         .await
         .map_err(|e| format!("cannot open the database {db}: {e}"))?;
