@@ -417,6 +417,26 @@ async fn edited_variables_of_an_instance_are_found() {
             "not the ones the history sealed",
             db.backend,
         );
+        // The case file says so too, for this one instance; another one is intact.
+        let file = engine
+            .case_file(&clerk(), s.chain)
+            .await
+            .expect("case file");
+        assert_eq!(file["chain"]["ok"], json!(false), "{}", file["chain"]);
+        assert_eq!(
+            file["chain"]["broken"][0]["row"],
+            json!("instances.variables")
+        );
+        let other = engine
+            .case_file(&clerk(), s.determine[0])
+            .await
+            .expect("case file");
+        assert_eq!(other["chain"]["ok"], json!(true), "{}", other["chain"]);
+        assert_eq!(
+            other["events"][0]["actor_tenant"],
+            json!("provincia-treviso"),
+            "the actor's tenant beside each event"
+        );
     }
 }
 
