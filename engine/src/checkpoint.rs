@@ -62,7 +62,7 @@ pub struct Header {
     /// Length and head hash of the deploy chain.
     pub deploys: i64,
     pub deploys_head: String,
-    /// Entries of the instance ledger.
+    /// The highest number of the instance ledger.
     pub ledger: i64,
     /// The signer's public key (hex), to say which key to check with.
     pub public_key: String,

@@ -4,15 +4,18 @@
 CREATE TRIGGER documents_no_delete BEFORE DELETE ON documents
     FOR EACH ROW EXECUTE FUNCTION procedo_append_only();
 
--- Every instance ever created, numbered 1, 2, 3… without gaps: an instance that disappears
--- leaves its ledger entry (or, if that is deleted too, a gap). Existing instances are entered
--- in the order they were created.
+-- Every instance ever created, numbered without gaps: each entry takes the highest number
+-- committed so far plus one, so every number from 1 to the highest is present (instances
+-- started at the same moment on PostgreSQL may share one: taking a number never waits or
+-- fails). An instance that disappears leaves its ledger entry or, if that is deleted too, a
+-- gap. Existing instances are entered in the order they were created.
 CREATE TABLE instance_ledger (
-    n           BIGINT PRIMARY KEY,
-    instance_id UUID   NOT NULL UNIQUE,
+    instance_id UUID   PRIMARY KEY,
+    n           BIGINT NOT NULL,
     tenant      TEXT   NOT NULL,
     created_us  BIGINT NOT NULL
 );
+CREATE INDEX instance_ledger_by_n ON instance_ledger (n);
 INSERT INTO instance_ledger (n, instance_id, tenant, created_us)
     SELECT ROW_NUMBER() OVER (ORDER BY created_us, id), id, tenant, created_us FROM instances;
 CREATE TRIGGER instance_ledger_append_only BEFORE UPDATE OR DELETE ON instance_ledger

@@ -3,15 +3,18 @@
 -- An issued act is never deleted either.
 CREATE TRIGGER documents_no_delete BEFORE DELETE ON documents BEGIN SELECT RAISE(ABORT, 'documents are immutable'); END;
 
--- Every instance ever created, numbered 1, 2, 3… without gaps: an instance that disappears
--- leaves its ledger entry (or, if that is deleted too, a gap). Existing instances are entered
--- in the order they were created.
+-- Every instance ever created, numbered without gaps: each entry takes the highest number
+-- committed so far plus one, so every number from 1 to the highest is present (instances
+-- started at the same moment on PostgreSQL may share one: taking a number never waits or
+-- fails). An instance that disappears leaves its ledger entry or, if that is deleted too, a
+-- gap. Existing instances are entered in the order they were created.
 CREATE TABLE instance_ledger (
-    n           INTEGER PRIMARY KEY,
-    instance_id BLOB    NOT NULL UNIQUE,
+    instance_id BLOB    PRIMARY KEY,
+    n           INTEGER NOT NULL,
     tenant      TEXT    NOT NULL,
     created_us  INTEGER NOT NULL
 );
+CREATE INDEX instance_ledger_by_n ON instance_ledger (n);
 INSERT INTO instance_ledger (n, instance_id, tenant, created_us)
     SELECT ROW_NUMBER() OVER (ORDER BY created_us, id), id, tenant, created_us FROM instances;
 CREATE TRIGGER instance_ledger_no_update BEFORE UPDATE ON instance_ledger BEGIN SELECT RAISE(ABORT, 'the instance ledger is append-only'); END;

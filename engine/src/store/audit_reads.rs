@@ -190,7 +190,7 @@ macro_rules! sql_audit {
                 })
             }
 
-            /// The ledger's entries, distinct numbers, lowest and highest number, and up to 100
+            /// The ledger's entries, lowest and highest number, and up to 100
             /// numbers missing from it.
             pub async fn ledger_summary(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -203,7 +203,6 @@ macro_rules! sql_audit {
                     .await?;
                 Ok($crate::store::LedgerSummary {
                     entries: r.try_get("entries")?,
-                    distinct: r.try_get("distinct_n")?,
                     lowest: r.try_get("lowest")?,
                     highest: r.try_get("highest")?,
                     missing: gaps,

@@ -142,7 +142,6 @@ pub struct AuditBatch {
 #[derive(Debug, Clone, Default)]
 pub struct LedgerSummary {
     pub entries: i64,
-    pub distinct: i64,
     pub lowest: i64,
     pub highest: i64,
     /// Up to 100 numbers missing between the lowest and the highest.

@@ -141,14 +141,14 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
         let created = change.expected_version.is_none();
         out.push(written);
         if created {
-            // Every ledger entry takes the next number: on PostgreSQL they travel in runs of
-            // their own (one "row", the ledger's head), so each sees the one before.
+            // The entry takes the highest committed number plus one; entries written together
+            // (the children of a spawn, concurrent starts) may share it: no wait, no conflict.
             let mut entered = statement(
                 sql::INSERT_LEDGER,
-                Check::One("the instance ledger was extended by another transition"),
+                Check::One("the instance is already in the ledger"),
                 vec![Arg::Id(Some(i.id)), text(&i.tenant), at(i.created_at)],
             );
-            entered.row = Some("head".into());
+            entered.row = Some(i.id.to_string());
             out.push(entered);
         }
     }

@@ -214,7 +214,8 @@ pub const DELETE_POOL_WAITER: &str =
 // either end when NULL), so rows whose instance is gone are seen too; with a tenant (`$3`),
 // only that tenant's.
 
-/// Numbers each new instance 1, 2, 3… (a clash with a concurrent start is a conflict: retried).
+/// Enters a new instance in the ledger with the highest number so far plus one (see the
+/// migration: numbers have no gaps, concurrent entries may share one).
 pub const INSERT_LEDGER: &str = "INSERT INTO instance_ledger (n, instance_id, tenant, created_us) \
      SELECT COALESCE(MAX(n), 0) + 1, $1, $2, $3 FROM instance_ledger";
 pub const SELECT_LAST_DEPLOY: &str = "SELECT seq, hash FROM deploys ORDER BY seq DESC LIMIT 1";
@@ -254,12 +255,12 @@ pub const VERIFY_DOCUMENTS: &str = concat!(
 pub const VERIFY_LEDGER: &str = "SELECT n, instance_id, tenant FROM instance_ledger \
      WHERE ($1 IS NULL OR instance_id > $1) AND ($2 IS NULL OR instance_id <= $2) AND ($3 IS NULL OR tenant = $3) \
      ORDER BY instance_id";
-/// Rows, distinct numbers, lowest and highest number of the ledger.
-pub const LEDGER_SUMMARY: &str = "SELECT COUNT(*) AS entries, COUNT(DISTINCT n) AS distinct_n, \
+/// Rows, lowest and highest number of the ledger.
+pub const LEDGER_SUMMARY: &str = "SELECT COUNT(*) AS entries, \
      COALESCE(MIN(n), 0) AS lowest, COALESCE(MAX(n), 0) AS highest FROM instance_ledger";
 /// Numbers missing from the ledger (each the one before an entry whose predecessor is gone).
-pub const LEDGER_GAPS: &str = "SELECT l.n - 1 AS missing FROM instance_ledger l WHERE l.n > 1 \
-     AND NOT EXISTS (SELECT 1 FROM instance_ledger p WHERE p.n = l.n - 1) ORDER BY l.n LIMIT 100";
+pub const LEDGER_GAPS: &str = "SELECT DISTINCT l.n - 1 AS missing FROM instance_ledger l WHERE l.n > 1 \
+     AND NOT EXISTS (SELECT 1 FROM instance_ledger p WHERE p.n = l.n - 1) ORDER BY missing LIMIT 100";
 pub const VERIFY_REGISTERS: &str =
     "SELECT tenant, register, year, last FROM registers WHERE ($1 IS NULL OR tenant = $1)";
 /// Makes a verification's reads one consistent picture on PostgreSQL (SQLite's deferred
