@@ -28,6 +28,22 @@ pub enum Scenario {
         #[arg(long)]
         http: bool,
     },
+    /// Fill a database with N instances of E sealed events each (for timing `procedo audit
+    /// verify` on a large history: `/usr/bin/time -v procedo audit verify --db URL`).
+    VerifyData {
+        #[arg(long, default_value_t = 100_000)]
+        instances: usize,
+        #[arg(long, default_value_t = 10)]
+        events: usize,
+        #[arg(long)]
+        db: String,
+    },
+    /// The CPU cost of sealing one step's event, in the first body format and in the current
+    /// one (which also seals the resulting instance: its variables hashed once).
+    Seal {
+        #[arg(long, default_value_t = 200_000)]
+        n: usize,
+    },
     /// N instances whose wait timers fall due within a few seconds; reports the firing rate
     /// and how late timers fired.
     Timers {
@@ -46,6 +62,15 @@ pub enum Scenario {
 
 pub async fn run(scenario: Scenario) -> Result<(), String> {
     match scenario {
+        Scenario::VerifyData {
+            instances,
+            events,
+            db,
+        } => crate::bench_verify::run(instances, events, &db).await,
+        Scenario::Seal { n } => {
+            crate::bench_verify::seal(n);
+            Ok(())
+        }
         Scenario::ApprovalChain {
             n,
             db,

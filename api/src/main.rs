@@ -1,8 +1,10 @@
 //! `procedo`: serve the API, validate workflow packages, manage tokens, run benchmarks.
 
+mod audit_cli;
 mod bench;
 mod bench_http;
 mod bench_timers;
+mod bench_verify;
 mod client;
 mod hashing;
 mod http;
@@ -51,6 +53,25 @@ enum Command {
         /// 127.0.0.1:9090; on the main address `/metrics` always needs a token.
         #[arg(long, env = "PROCEDO_METRICS_LISTEN")]
         metrics_listen: Option<String>,
+        /// The key that signs checkpoints, created at first start (default: `procedo.key`
+        /// next to the SQLite file, or in the working folder). Keep it away from the database.
+        #[arg(long, env = "PROCEDO_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Seconds between signed checkpoints (one is made at start); 0: only on demand.
+        #[arg(long, default_value_t = 86_400)]
+        checkpoint_every: u64,
+    },
+    /// Verify the history, make signed checkpoints, check a database against one offline.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cli::AuditCommand,
+    },
+    /// Copy a (running) SQLite database consistently into a new file and verify the copy.
+    Backup {
+        /// The file to create.
+        path: PathBuf,
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
     },
     /// Validate workflow packages: exit 0 when valid, 1 with `file:line:column: message` lines.
     Validate {
@@ -167,13 +188,21 @@ fn main() -> ExitCode {
                 workflows,
                 trusted_proxies,
                 metrics_listen,
+                key_file,
+                checkpoint_every,
             } => {
                 let options = serve::Options {
                     trusted_proxies,
                     metrics_listen,
                 };
-                serve::run(&db, &listen, &workflows, options).await
+                let audit = serve::Audit {
+                    key_file: key_file.unwrap_or_else(|| audit_cli::default_key_file(&db)),
+                    checkpoint_every: std::time::Duration::from_secs(checkpoint_every),
+                };
+                serve::run(&db, &listen, &workflows, options, &audit).await
             }
+            Command::Audit { command } => audit_cli::run(command).await,
+            Command::Backup { path, db } => audit_cli::backup(&db, &path).await,
             Command::Token { command } => tokens::run(command).await,
             Command::User { command } => users::run(command).await,
             Command::Bench { scenario } => bench::run(scenario).await,

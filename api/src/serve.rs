@@ -25,7 +25,20 @@ pub struct Options {
     pub metrics_listen: Option<String>,
 }
 
-pub async fn run(db: &str, listen: &str, workflows: &Path, options: Options) -> Result<(), String> {
+/// Where the checkpoint key lives and how often to sign a checkpoint.
+pub struct Audit {
+    pub key_file: std::path::PathBuf,
+    /// Zero: only on demand.
+    pub checkpoint_every: Duration,
+}
+
+pub async fn run(
+    db: &str,
+    listen: &str,
+    workflows: &Path,
+    options: Options,
+    audit: &Audit,
+) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -36,6 +49,11 @@ pub async fn run(db: &str, listen: &str, workflows: &Path, options: Options) -> 
             .await
             .map_err(|e| format!("cannot open the database {db}: {e}"))?,
     );
+    let key = Arc::new(
+        procedo_engine::checkpoint::Key::load_or_create(&audit.key_file)
+            .map_err(|e| format!("cannot use the checkpoint key: {e}"))?,
+    );
+    tracing::info!(key_file = %audit.key_file.display(), public_key = %key.public_hex(), "checkpoints are signed with this key");
     deploy_folder(&engine, workflows).await?;
     bootstrap_token(&engine).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -50,9 +68,13 @@ pub async fn run(db: &str, listen: &str, workflows: &Path, options: Options) -> 
             .run_scheduler(TIMER_BATCH, Duration::from_secs(1))
             .await
     });
+    let checkpoints = (!audit.checkpoint_every.is_zero()).then(|| {
+        let (engine, key, every) = (engine.clone(), key.clone(), audit.checkpoint_every);
+        tokio::spawn(async move { sign_checkpoints(&engine, &key, every).await })
+    });
     let state = AppState {
         trusted_proxies: Arc::new(options.trusted_proxies),
-        ..AppState::new(engine)
+        ..AppState::new(engine).with_key(key)
     };
     let metrics = match &options.metrics_listen {
         Some(metrics_listen) => {
@@ -74,10 +96,29 @@ pub async fn run(db: &str, listen: &str, workflows: &Path, options: Options) -> 
         .with_graceful_shutdown(shutdown_signal())
         .await;
     timers.abort();
+    if let Some(checkpoints) = checkpoints {
+        checkpoints.abort();
+    }
     if let Some(metrics) = metrics {
         metrics.abort();
     }
     result.map_err(|e| e.to_string())
+}
+
+/// Signs a checkpoint now and then every `every`. A database that no longer verifies is not
+/// signed; the failure is logged as an error at each attempt, so monitoring sees it.
+async fn sign_checkpoints(engine: &Engine, key: &procedo_engine::checkpoint::Key, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match engine.make_checkpoint(key).await {
+            Ok(row) => {
+                tracing::info!(id = row.id, chains = row.instances, root = %row.root, "checkpoint signed")
+            }
+            Err(e) => tracing::error!(error = %e, "no checkpoint signed"),
+        }
+    }
 }
 
 /// Deploys each package of the folder whose text differs from its latest deployed version.

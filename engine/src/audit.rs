@@ -2,22 +2,30 @@
 
 use crate::documents::Document;
 use crate::engine::{Engine, EngineError, Result};
-use crate::history::{self, BrokenLink};
-use crate::model::Actor;
-use crate::store::StoreError;
+use crate::history::{self, BrokenLink, StoredEvent};
+use crate::model::{Actor, Instance};
+use crate::store::{AuditBatch, DeployRow, LedgerSummary, StoreError, TaskRecord};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
-/// The outcome of re-checking hash chains and documents.
-#[derive(Debug, Clone, Serialize)]
+/// The outcome of re-checking hash chains, the rows beside them, documents, the instance
+/// ledger, registers and deployed packages (and, if given, a signed checkpoint).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
     pub ok: bool,
     pub instances: usize,
     pub events: usize,
     pub documents: usize,
+    /// Per instance: the first row that does not match its chain (a chain broken inside, a
+    /// column beside the sealed text, the instance row against the end of the chain, a task).
     pub broken: Vec<BrokenLink>,
     pub broken_documents: Vec<BrokenDocument>,
+    /// What is not one instance's: the instance ledger, registers, definitions and deploys.
+    pub problems: Vec<Problem>,
+    /// The checkpoint checked against, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointCheck>,
 }
 
 /// A stored document that is not what was issued.
@@ -28,19 +36,499 @@ pub struct BrokenDocument {
     pub reason: String,
 }
 
-/// The sha256 of each document as the (verified) history recorded it when it was issued.
-fn record_issued(events: &[history::Event], issued: &mut HashMap<Uuid, String>) {
-    for event in events {
-        for effect in &event.effects {
-            let note = &effect["document_issued"];
-            if let (Some(id), Some(sha)) = (
-                note["id"].as_str().and_then(|i| Uuid::parse_str(i).ok()),
-                note["sha256"].as_str(),
-            ) {
-                issued.insert(id, sha.to_string());
+/// A problem outside any one chain, with the row it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub row: String,
+    pub reason: String,
+}
+
+/// What was checked against a signed checkpoint (its failures are in `broken`/`problems`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointCheck {
+    pub created_at: String,
+    /// The chain heads the checkpoint signed.
+    pub chains: usize,
+    /// Chains that no longer extend their signed head (gone, shortened or rewritten).
+    pub not_extending: usize,
+}
+
+/// Instances read per batch: verification holds one batch (and its events, tasks and
+/// documents) at a time, so its memory does not grow with the database.
+const BATCH: i64 = 500;
+
+/// What one pass of verification carries from batch to batch.
+struct Pass<'a> {
+    tenant: Option<&'a str>,
+    /// (definition, version) → the stored package's hash, recomputed.
+    packages: BTreeMap<(String, i64), Result<String, String>>,
+    report: VerifyReport,
+    /// Register numbers seen, by (tenant, register, year).
+    numbers: HashMap<(String, String, i64), Vec<i64>>,
+    /// Chain heads of intact instances, when making a checkpoint.
+    heads: Option<Vec<Head>>,
+    /// Heads a checkpoint signed, not yet met.
+    expected: Option<crate::checkpoint::SignedHeads>,
+}
+
+fn link(instance: Uuid, seq: i64, row: impl Into<String>, reason: impl Into<String>) -> BrokenLink {
+    BrokenLink {
+        instance,
+        seq,
+        reason: reason.into(),
+        row: row.into(),
+    }
+}
+
+fn differs<T: PartialEq + std::fmt::Debug>(
+    out: &mut Vec<(String, String)>,
+    row: &str,
+    stored: T,
+    sealed: T,
+) {
+    if stored != sealed {
+        out.push((
+            row.to_string(),
+            format!("the row says {stored:?} but the history sealed {sealed:?}"),
+        ));
+    }
+}
+
+impl Pass<'_> {
+    fn batch(&mut self, batch: AuditBatch) {
+        self.report.instances += batch.instances.len();
+        self.report.events += batch.events.len();
+        self.report.documents += batch.documents.len();
+        let mut events: HashMap<Uuid, Vec<StoredEvent>> = HashMap::new();
+        for e in batch.events {
+            events.entry(e.instance).or_default().push(e);
+        }
+        let mut tasks: HashMap<Uuid, Vec<TaskRecord>> = HashMap::new();
+        for t in batch.tasks {
+            tasks.entry(t.instance).or_default().push(t);
+        }
+        let mut documents: HashMap<Uuid, Vec<Document>> = HashMap::new();
+        for d in batch.documents {
+            documents.entry(d.instance).or_default().push(d);
+        }
+        let mut ledger: HashMap<Uuid, (i64, String)> = HashMap::new();
+        for (n, id, tenant) in batch.ledger {
+            ledger.insert(id, (n, tenant));
+        }
+        for instance in batch.instances {
+            let id = instance.id;
+            self.instance(
+                instance,
+                events.remove(&id).unwrap_or_default(),
+                tasks.remove(&id).unwrap_or_default(),
+                documents.remove(&id).unwrap_or_default(),
+                ledger.remove(&id),
+            );
+        }
+        // What is left names an instance whose row is gone.
+        let gone = "the instance's row is gone";
+        for (id, events) in events {
+            let seq = events.last().map_or(0, |e| e.seq);
+            self.report.broken.push(link(
+                id,
+                seq,
+                "instances",
+                format!("{gone}, but its history remains"),
+            ));
+        }
+        for (id, tasks) in tasks {
+            for t in tasks {
+                let row = format!("tasks({}).instance_id", t.id);
+                self.report.broken.push(link(id, 0, row, gone));
             }
         }
+        for (id, docs) in documents {
+            for d in docs {
+                self.report.broken_documents.push(BrokenDocument {
+                    id: d.id,
+                    instance: id,
+                    reason: gone.into(),
+                });
+            }
+        }
+        for (id, (n, _)) in ledger {
+            self.report.broken.push(link(
+                id,
+                0,
+                format!("instance_ledger(n {n})"),
+                format!("{gone}: entered as number {n} of the instance ledger"),
+            ));
+        }
     }
+
+    fn instance(
+        &mut self,
+        i: Instance,
+        events: Vec<StoredEvent>,
+        tasks: Vec<TaskRecord>,
+        documents: Vec<Document>,
+        ledger: Option<(i64, String)>,
+    ) {
+        let id = i.id;
+        if let Some((seq, hash)) = self.expected.as_mut().and_then(|e| e.remove(&id))
+            && !events.iter().any(|e| e.seq == seq && e.hash == hash)
+        {
+            self.report.broken.push(link(
+                id,
+                seq,
+                format!("events(seq {seq})"),
+                "the chain no longer extends the head signed in the checkpoint",
+            ));
+            if let Some(check) = self.report.checkpoint.as_mut() {
+                check.not_extending += 1;
+            }
+        }
+        let read = match history::verify_chain(id, &events, &i.last_hash) {
+            Ok(read) => read,
+            Err(broken) => {
+                self.report.broken.push(broken);
+                // A document of a broken chain has no trustworthy record: it is reported too.
+                for d in documents {
+                    self.report.broken_documents.push(BrokenDocument {
+                        id: d.id,
+                        instance: id,
+                        reason:
+                            "the instance's history is broken: nothing vouches for the document"
+                                .into(),
+                    });
+                }
+                return;
+            }
+        };
+        let Some(last) = read.last() else {
+            self.report
+                .broken
+                .push(link(id, 0, "instances", "the instance has no history"));
+            return;
+        };
+        let mut rows: Vec<(String, String)> = Vec::new();
+        differs(&mut rows, "instances.seq", i.seq, last.seq);
+        differs(&mut rows, "instances.state", &i.state, &last.to_state);
+        let sealed_tenant = last
+            .after
+            .as_ref()
+            .map_or(i.tenant.as_str(), |a| a.tenant.as_str());
+        if let Some(after) = &last.after {
+            let (status, detail) = i.status.to_db();
+            differs(
+                &mut rows,
+                "instances.tenant",
+                i.tenant.as_str(),
+                after.tenant.as_str(),
+            );
+            differs(
+                &mut rows,
+                "instances.on_behalf_of",
+                i.on_behalf_of.as_deref(),
+                after.on_behalf_of.as_deref(),
+            );
+            differs(
+                &mut rows,
+                "instances.definition",
+                &i.definition,
+                &after.definition,
+            );
+            differs(
+                &mut rows,
+                "instances.definition_version",
+                i.definition_version,
+                after.definition_version,
+            );
+            differs(&mut rows, "instances.status", status, after.status.as_str());
+            differs(
+                &mut rows,
+                "instances.status_detail",
+                detail,
+                after.status_detail.as_deref(),
+            );
+            differs(&mut rows, "instances.parent_id", &i.parent, &after.parent);
+            let variables = history::variables_sha256(&i.variables);
+            if variables != after.variables_sha256 {
+                rows.push((
+                    "instances.variables".into(),
+                    "the variables are not the ones the history sealed (their hash differs)".into(),
+                ));
+            }
+            let key = (i.definition.clone(), i.definition_version);
+            let definition = format!("definitions({} v{})", i.definition, i.definition_version);
+            match self.packages.get(&key) {
+                Some(Ok(sha)) if *sha == after.package_sha256 => {}
+                Some(Ok(_)) => rows.push((
+                    format!("{definition}.package"),
+                    "the package it runs on is not the one deployed and sealed in its history"
+                        .into(),
+                )),
+                Some(Err(e)) => rows.push((
+                    format!("{definition}.package"),
+                    format!("the package it runs on cannot be read: {e}"),
+                )),
+                None => rows.push((definition, "the definition it runs on is gone".into())),
+            }
+        }
+        match &ledger {
+            None => rows.push((
+                "instance_ledger".into(),
+                "the instance is missing from the instance ledger".into(),
+            )),
+            Some((n, tenant)) => differs(
+                &mut rows,
+                &format!("instance_ledger(n {n}).tenant"),
+                tenant.as_str(),
+                sealed_tenant,
+            ),
+        }
+        // What the history says happened to tasks and which acts it issued.
+        let mut opened: HashSet<Uuid> = HashSet::new();
+        let mut completed: HashMap<Uuid, (&str, Option<&str>)> = HashMap::new();
+        let mut issued: HashMap<Uuid, (&str, Option<&str>)> = HashMap::new();
+        let id_of = |v: &serde_json::Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        for event in &read {
+            for note in &event.effects {
+                if let Some(task) = id_of(&note["task_opened"]["id"]) {
+                    opened.insert(task);
+                }
+                if let Some(task) = id_of(&note["task_completed"]) {
+                    completed.insert(task, (event.actor.as_str(), event.action.as_deref()));
+                }
+                let doc = &note["document_issued"];
+                if let (Some(d), Some(sha)) = (id_of(&doc["id"]), doc["sha256"].as_str()) {
+                    issued.insert(d, (sha, doc["number"].as_str()));
+                }
+            }
+        }
+        for t in &tasks {
+            let row = |column: &str| format!("tasks({}).{column}", t.id);
+            differs(&mut rows, &row("tenant"), t.tenant.as_str(), sealed_tenant);
+            if !opened.remove(&t.id) {
+                rows.push((
+                    format!("tasks({})", t.id),
+                    "the history never opened this task".into(),
+                ));
+            }
+            match completed.get(&t.id) {
+                Some((by, action)) => {
+                    differs(&mut rows, &row("status"), t.status.as_str(), "completed");
+                    differs(
+                        &mut rows,
+                        &row("completed_by"),
+                        t.completed_by.as_deref(),
+                        Some(*by),
+                    );
+                    differs(
+                        &mut rows,
+                        &row("completed_action"),
+                        t.completed_action.as_deref(),
+                        *action,
+                    );
+                }
+                None if t.status == "completed" => rows.push((
+                    row("status"),
+                    "the task is completed but the history never completed it".into(),
+                )),
+                None => {}
+            }
+        }
+        for task in opened {
+            rows.push((
+                format!("tasks({task})"),
+                "the task the history opened is gone".into(),
+            ));
+        }
+        for d in &documents {
+            let actual = history::sha256_hex(d.content.as_bytes());
+            let reason = match issued.remove(&d.id) {
+                _ if actual != d.sha256 => {
+                    Some("the document's content does not match its sha256".to_string())
+                }
+                None => Some("the history never issued this document".into()),
+                Some((sha, _)) if sha != d.sha256 => {
+                    Some("the document's sha256 is not the one recorded in the history".into())
+                }
+                Some((_, number)) if number.is_some() && number != d.number.as_deref() => {
+                    Some(format!(
+                        "the document's number {:?} is not the one recorded in the history ({number:?})",
+                        d.number
+                    ))
+                }
+                Some(_) if d.tenant != sealed_tenant => Some(format!(
+                    "the document's tenant `{}` is not its instance's (`{sealed_tenant}`)",
+                    d.tenant
+                )),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                self.report.broken_documents.push(BrokenDocument {
+                    id: d.id,
+                    instance: id,
+                    reason,
+                });
+            }
+            if let (Some(register), Some((seq, year))) =
+                (&d.register, d.number.as_deref().and_then(parse_number))
+            {
+                self.numbers
+                    .entry((d.tenant.clone(), register.clone(), year))
+                    .or_default()
+                    .push(seq);
+            }
+        }
+        for (document, _) in issued {
+            self.report.broken_documents.push(BrokenDocument {
+                id: document,
+                instance: id,
+                reason: "the act the history issued is gone".into(),
+            });
+        }
+        let intact = rows.is_empty();
+        for (row, reason) in rows {
+            self.report.broken.push(link(id, last.seq, row, reason));
+        }
+        if let (true, Some(heads)) = (intact, self.heads.as_mut()) {
+            heads.push(Head {
+                instance: id,
+                seq: last.seq,
+                hash: i.last_hash.clone(),
+            });
+        }
+    }
+
+    fn registers(&mut self, registers: Vec<(String, String, i64, i64)>) {
+        for (tenant, register, year, last) in registers {
+            let row = format!("registers({tenant}/{register}/{year})");
+            let mut seqs = self
+                .numbers
+                .remove(&(tenant, register, year))
+                .unwrap_or_default();
+            seqs.sort_unstable();
+            if let Some(twice) = seqs.windows(2).find(|w| w[0] == w[1]) {
+                self.problem(&row, format!("number {}/{year} was issued twice", twice[0]));
+            }
+            seqs.dedup();
+            let highest = seqs.last().copied().unwrap_or(0);
+            if highest > last {
+                self.problem(
+                    &format!("{row}.last"),
+                    format!("the register says {last} numbers were issued, but number {highest}/{year} exists: the counter was moved back"),
+                );
+            }
+            if let Some(missing) = (1..=last.max(highest)).find(|n| seqs.binary_search(n).is_err())
+            {
+                self.problem(
+                    &row,
+                    format!("number {missing}/{year} was issued but its act is gone: the numbers are not gap-free"),
+                );
+            }
+        }
+        for ((tenant, register, year), _) in std::mem::take(&mut self.numbers) {
+            self.problem(
+                &format!("registers({tenant}/{register}/{year})"),
+                "the register is gone, but acts carry its numbers".into(),
+            );
+        }
+    }
+
+    fn ledger(&mut self, ledger: LedgerSummary) {
+        let before = (1..ledger.lowest.min(101)).collect::<Vec<_>>();
+        for n in before.into_iter().chain(ledger.missing) {
+            self.problem(
+                &format!("instance_ledger(n {n})"),
+                format!("entry {n} of the instance ledger is gone: an instance was deleted"),
+            );
+        }
+    }
+
+    /// The deploy chain, and every stored package against its deploy record.
+    fn deploys(&mut self, deploys: &[DeployRow]) -> HashMap<(String, i64), String> {
+        let mut deployed = HashMap::new();
+        let mut prev = history::GENESIS.to_string();
+        for (k, d) in deploys.iter().enumerate() {
+            let row = format!("deploys(seq {})", d.seq);
+            let expected = i64::try_from(k).unwrap_or(i64::MAX) + 1;
+            let record: Option<history::DeployRecord> = serde_json::from_str(&d.body).ok();
+            let reason = match &record {
+                _ if d.seq != expected => Some(format!(
+                    "expected deploy {expected}: a deploy record is missing"
+                )),
+                _ if history::sha256_hex(d.body.as_bytes()) != d.hash => {
+                    Some("the deploy record does not match its hash".into())
+                }
+                None => Some("the deploy record cannot be read".into()),
+                Some(r) if r.prev_hash != prev || d.prev_hash != prev => {
+                    Some("the link to the previous deploy record is broken".into())
+                }
+                Some(r)
+                    if r.seq != d.seq || r.definition != d.definition || r.version != d.version =>
+                {
+                    Some("the columns beside the deploy record do not match it".into())
+                }
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                self.problem(&row, reason);
+                return deployed;
+            }
+            if let Some(r) = record {
+                deployed.insert((r.definition, r.version), r.package_sha256);
+            }
+            prev = d.hash.clone();
+        }
+        for ((id, version), package) in &self.packages.clone() {
+            let row = format!("definitions({id} v{version})");
+            match (package, deployed.get(&(id.clone(), *version))) {
+                (_, None) => self.problem(&row, "the definition has no deploy record".into()),
+                (Err(e), _) => self.problem(&format!("{row}.package"), format!("the package cannot be read: {e}")),
+                (Ok(sha), Some(recorded)) if sha != recorded => self.problem(
+                    &format!("{row}.package"),
+                    "the stored package is not the one deployed (its hash differs from the deploy record)".into(),
+                ),
+                _ => {}
+            }
+        }
+        for (id, version) in deployed.keys() {
+            if !self.packages.contains_key(&(id.clone(), *version)) {
+                self.problem(
+                    &format!("definitions({id} v{version})"),
+                    "the deployed definition is gone".into(),
+                );
+            }
+        }
+        deployed
+    }
+
+    fn problem(&mut self, row: &str, reason: String) {
+        self.report.problems.push(Problem {
+            row: row.to_string(),
+            reason,
+        });
+    }
+}
+
+/// `123/2026` → (123, 2026).
+fn parse_number(label: &str) -> Option<(i64, i64)> {
+    let (seq, year) = label.split_once('/')?;
+    Some((seq.trim().parse().ok()?, year.trim().parse().ok()?))
+}
+
+/// A chain head a checkpoint signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Head {
+    pub instance: Uuid,
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// What a checkpoint covers besides the heads: the deploy chain and the instance ledger.
+#[derive(Debug, Clone, Default)]
+pub struct Covered {
+    pub heads: Vec<Head>,
+    pub deploys: i64,
+    pub deploys_head: String,
+    pub ledger: i64,
 }
 
 impl Engine {
@@ -69,13 +557,24 @@ impl Engine {
     pub async fn case_file(&self, actor: &Actor, id: Uuid) -> Result<serde_json::Value> {
         let instance = self.instance(actor, id).await?;
         let stored = self.store.events(id).await?;
-        let chain = match history::verify_chain(id, &stored, &instance.last_hash) {
-            Ok(_) => serde_json::json!({ "ok": true }),
-            Err(broken) => serde_json::json!({ "ok": false, "broken": broken }),
-        };
+        let checked = self.verify_instance(id).await?;
+        let chain = serde_json::json!({
+            "ok": checked.ok,
+            "broken": checked.broken,
+            "broken_documents": checked.broken_documents,
+        });
+        // Who acted, and for which tenant, beside each sealed body (read from it: the body
+        // is what the hash covers; the first format has no tenant).
         let events: Vec<serde_json::Value> = stored
             .iter()
-            .map(|e| serde_json::json!({ "seq": e.seq, "body": e.body, "hash": e.hash, "prev_hash": e.prev_hash }))
+            .map(|e| {
+                let read: Option<history::Event> = serde_json::from_str(&e.body).ok();
+                serde_json::json!({
+                    "seq": e.seq, "body": e.body, "hash": e.hash, "prev_hash": e.prev_hash,
+                    "actor": read.as_ref().map(|r| r.actor.clone()),
+                    "actor_tenant": read.and_then(|r| r.actor_tenant),
+                })
+            })
             .collect();
         let documents: Vec<serde_json::Value> = self
             .store
@@ -113,50 +612,128 @@ impl Engine {
         }
     }
 
-    /// Re-checks every hash chain of a tenant (`None`: all tenants).
-    pub async fn verify(&self, tenant: Option<&str>) -> Result<VerifyReport> {
-        let (heads, events) = self.store.chains(tenant).await?;
-        let mut by_instance: HashMap<Uuid, Vec<history::StoredEvent>> = HashMap::new();
-        let total = events.len();
-        let mut issued = HashMap::new();
-        for event in events {
-            by_instance.entry(event.instance).or_default().push(event);
+    /// Re-checks one instance: its chain and every row beside it (its row, tasks, documents,
+    /// ledger entry, package), as [`Engine::verify`] does for all. The caller has checked
+    /// that the instance may be seen.
+    pub async fn verify_instance(&self, id: Uuid) -> Result<VerifyReport> {
+        let mut snapshot = self.store.snapshot().await?;
+        let packages = snapshot.packages().await?;
+        let mut pass = Pass {
+            tenant: None,
+            packages,
+            report: VerifyReport::default(),
+            numbers: HashMap::new(),
+            heads: None,
+            expected: None,
+        };
+        // The batch of one: the first instance after the id just below this one, with the
+        // rows in the range up to it.
+        let before = id.as_u128().checked_sub(1).map(Uuid::from_u128);
+        let batch = snapshot.batch(before, None, 1).await?;
+        if batch.instances.first().map(|i| i.id) == Some(id) {
+            pass.batch(batch);
         }
-        let mut broken = Vec::new();
-        for (id, head) in &heads {
-            let events = by_instance.remove(id).unwrap_or_default();
-            // A document of a broken chain has no trustworthy record: it is reported too.
-            match history::verify_chain(*id, &events, head) {
-                Ok(read) => record_issued(&read, &mut issued),
-                Err(link) => broken.push(link),
+        let mut report = pass.report;
+        report.ok = report.broken.is_empty() && report.broken_documents.is_empty();
+        Ok(report)
+    }
+
+    /// Re-checks every hash chain of a tenant (`None`: all tenants) and every row beside it.
+    pub async fn verify(&self, tenant: Option<&str>) -> Result<VerifyReport> {
+        Ok(self.verify_pass(tenant, None, false).await?.0)
+    }
+
+    /// One streaming pass of verification inside one snapshot. With `expected` (a checkpoint's
+    /// heads and what else it covers) it also reports every chain that no longer extends its
+    /// signed head; with `collect` it returns the heads of every instance, for a checkpoint.
+    pub async fn verify_pass(
+        &self,
+        tenant: Option<&str>,
+        expected: Option<(&crate::checkpoint::Header, crate::checkpoint::SignedHeads)>,
+        collect: bool,
+    ) -> Result<(VerifyReport, Covered)> {
+        let mut snapshot = self.store.snapshot().await?;
+        let packages = snapshot.packages().await?;
+        let header = expected.as_ref().map(|(h, _)| (*h).clone());
+        let mut pass = Pass {
+            tenant,
+            packages,
+            report: VerifyReport::default(),
+            numbers: HashMap::new(),
+            heads: collect.then(Vec::new),
+            expected: expected.map(|(_, heads)| heads),
+        };
+        if let Some(h) = &header {
+            pass.report.checkpoint = Some(CheckpointCheck {
+                created_at: h.created_at.clone(),
+                chains: usize::try_from(h.instances).unwrap_or(usize::MAX),
+                not_extending: 0,
+            });
+        }
+        let mut after = None;
+        loop {
+            let batch = snapshot.batch(after, pass.tenant, BATCH).await?;
+            let (upper, last) = (batch.upper, batch.last);
+            pass.batch(batch);
+            if last {
+                break;
+            }
+            after = upper;
+        }
+        pass.registers(snapshot.registers(tenant).await?);
+        let mut covered = Covered::default();
+        if tenant.is_none() {
+            let ledger = snapshot.ledger().await?;
+            covered.ledger = ledger.highest;
+            if let Some(h) = &header
+                && ledger.highest < h.ledger
+            {
+                pass.problem(
+                    "instance_ledger",
+                    format!(
+                        "the checkpoint counted {} instances in the ledger; {} remain",
+                        h.ledger, ledger.highest
+                    ),
+                );
+            }
+            pass.ledger(ledger);
+            let deploys = snapshot.deploys().await?;
+            pass.deploys(&deploys);
+            covered.deploys = i64::try_from(deploys.len()).unwrap_or(i64::MAX);
+            covered.deploys_head = deploys
+                .last()
+                .map_or_else(|| history::GENESIS.to_string(), |d| d.hash.clone());
+            if let Some(h) = &header
+                && h.deploys > 0
+            {
+                let signed = usize::try_from(h.deploys - 1)
+                    .ok()
+                    .and_then(|k| deploys.get(k));
+                if signed.map(|d| &d.hash) != Some(&h.deploys_head) {
+                    pass.problem(
+                        "deploys",
+                        format!("the deploy chain no longer extends the head signed in the checkpoint (deploy {})", h.deploys),
+                    );
+                }
+            }
+            for (id, (seq, _)) in pass.expected.take().unwrap_or_default() {
+                pass.report.broken.push(link(
+                    id,
+                    seq,
+                    "instances",
+                    "the instance was in the checkpoint but is gone",
+                ));
+                if let Some(check) = pass.report.checkpoint.as_mut() {
+                    check.not_extending += 1;
+                }
             }
         }
-        let documents = self.store.all_documents(tenant).await?;
-        let broken_documents: Vec<BrokenDocument> = documents
-            .iter()
-            .filter_map(|d| {
-                let actual = history::sha256_hex(d.content.as_bytes());
-                let reason = if actual != d.sha256 {
-                    "the document's content does not match its sha256"
-                } else if issued.get(&d.id) != Some(&d.sha256) {
-                    "the document's sha256 is not the one recorded in the history"
-                } else {
-                    return None;
-                };
-                Some(BrokenDocument {
-                    id: d.id,
-                    instance: d.instance,
-                    reason: reason.into(),
-                })
-            })
-            .collect();
-        Ok(VerifyReport {
-            ok: broken.is_empty() && broken_documents.is_empty(),
-            instances: heads.len(),
-            events: total,
-            documents: documents.len(),
-            broken,
-            broken_documents,
-        })
+        let mut report = pass.report;
+        report.broken.sort_by_key(|b| (b.instance, b.seq));
+        report.ok = report.broken.is_empty()
+            && report.broken_documents.is_empty()
+            && report.problems.is_empty();
+        covered.heads = pass.heads.unwrap_or_default();
+        Ok((report, covered))
     }
 }

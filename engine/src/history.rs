@@ -4,6 +4,14 @@
 //! which, with which data and effects. The event's canonical JSON text (its `body`) includes the
 //! hash of the instance's previous event; its own hash is the SHA-256 of that text. Changing,
 //! removing or reordering any stored event breaks the chain, and [`verify_chain`] says where.
+//!
+//! Two body formats exist. The first (no `v` field) seals the step but not what it left behind.
+//! The second (`"v":2`, since migration 0009) also seals the actor's tenant and, in `after`, the
+//! resulting state of the instance: its tenant, definition and package hash, status and the
+//! hash of its variables. Verification then proves the instance row equals the end of its
+//! chain. Old bodies are never rewritten: their hash is over the stored text, and the fields
+//! of the second format are skipped when absent, so an old event read and written again is
+//! byte-for-byte what was sealed.
 
 use crate::timefmt;
 use chrono::{DateTime, Utc};
@@ -15,14 +23,23 @@ use uuid::Uuid;
 /// The `prev_hash` of an instance's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The body format written by this version (see the module documentation).
+pub const FORMAT: u32 = 2;
+
 /// One step of one instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// The body format: absent in the first format, [`FORMAT`] since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<u32>,
     pub instance: Uuid,
     /// 1, 2, 3… within the instance.
     pub seq: i64,
     pub at: String,
     pub actor: String,
+    /// The tenant the actor acted for (second format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_tenant: Option<String>,
     /// `started`, `task_completed`, `timer_fired`, `child_ended`, `cancelled`, …
     pub kind: String,
     pub from_state: Option<String>,
@@ -33,7 +50,61 @@ pub struct Event {
     /// What the step caused: tasks opened and closed, timers, children, documents, the states
     /// passed through.
     pub effects: Vec<Json>,
+    /// What the instance is after the step (second format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Box<After>>,
     pub prev_hash: String,
+}
+
+/// The instance as a step left it, sealed in the step's event: everything the pages and the API
+/// show as fact about an instance, so that its row can be checked against its chain. The state
+/// is the event's `to_state`; the variables are sealed by hash (see [`variables_sha256`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct After {
+    pub tenant: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    pub definition: String,
+    pub definition_version: i64,
+    /// The hash of the definition's package as deployed (see `Package::sha256`).
+    pub package_sha256: String,
+    /// `active`, `ended` or `cancelled` (the `status` column).
+    pub status: String,
+    /// The outcome or the reason of cancellation (the `status_detail` column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_detail: Option<String>,
+    pub variables_sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<crate::model::ParentLink>,
+}
+
+impl After {
+    /// The sealed picture of `instance`, running on a package with hash `package_sha256`.
+    pub fn of(instance: &crate::model::Instance, package_sha256: &str) -> Self {
+        let (status, detail) = instance.status.to_db();
+        Self {
+            tenant: instance.tenant.clone(),
+            on_behalf_of: instance.on_behalf_of.clone(),
+            definition: instance.definition.clone(),
+            definition_version: instance.definition_version,
+            package_sha256: package_sha256.to_string(),
+            status: status.to_string(),
+            status_detail: detail.map(str::to_string),
+            variables_sha256: variables_sha256(&instance.variables),
+            parent: instance.parent.clone(),
+        }
+    }
+}
+
+/// The hash of an instance's variables: SHA-256 of their JSON text, keys sorted (serde_json's
+/// map). Computed once per step; the same variables read back from either backend give the
+/// same text.
+pub fn variables_sha256(variables: &serde_json::Map<String, Json>) -> String {
+    sha256_hex(
+        serde_json::to_string(variables)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
 }
 
 /// An event as stored: its canonical text and that text's hash.
@@ -49,16 +120,19 @@ pub struct Sealed {
 impl Event {
     pub fn new(instance: Uuid, seq: i64, at: DateTime<Utc>, actor: &str, kind: &str) -> Self {
         Self {
+            v: None,
             instance,
             seq,
             at: timefmt::rfc3339(at),
             actor: actor.to_string(),
+            actor_tenant: None,
             kind: kind.to_string(),
             from_state: None,
             to_state: String::new(),
             action: None,
             data: Json::Null,
             effects: Vec::new(),
+            after: None,
             prev_hash: GENESIS.to_string(),
         }
     }
@@ -77,6 +151,34 @@ impl Event {
     }
 }
 
+/// One link of the deploy chain: a definition version and the hash of its package, as deployed.
+/// An instance's events seal the package hash of the definition it runs on; verification checks
+/// both against the stored package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRecord {
+    pub v: u32,
+    /// 1, 2, 3… over all deployments.
+    pub seq: i64,
+    pub definition: String,
+    pub version: i64,
+    pub package_sha256: String,
+    pub deployed_by: String,
+    pub deployed_at: String,
+    /// Why the record was made later than the deployment (definitions older than the chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub prev_hash: String,
+}
+
+impl DeployRecord {
+    /// The record's text and its hash.
+    pub fn seal(&self) -> (String, String) {
+        let body = serde_json::to_string(self).unwrap_or_default();
+        let hash = sha256_hex(body.as_bytes());
+        (body, hash)
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
@@ -92,6 +194,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub struct StoredEvent {
     pub instance: Uuid,
     pub seq: i64,
+    /// Columns kept beside the body for queries; verification compares them with it.
+    pub actor: String,
+    pub kind: String,
     pub body: String,
     pub hash: String,
     pub prev_hash: String,
@@ -103,6 +208,9 @@ pub struct BrokenLink {
     pub instance: Uuid,
     pub seq: i64,
     pub reason: String,
+    /// The first stored row (and column) that does not match, e.g. `events(seq 3).actor`,
+    /// `instances.variables`, `tasks(<id>).completed_by`.
+    pub row: String,
 }
 
 /// Re-checks one instance's events (oldest first) against each other and against the head
@@ -118,6 +226,7 @@ pub fn verify_chain(
             instance,
             seq,
             reason,
+            row: format!("events(seq {seq})"),
         })
     };
     let mut prev = GENESIS.to_string();
@@ -153,15 +262,32 @@ pub fn verify_chain(
                 "the event belongs to another place in the history".into(),
             );
         }
+        for (column, kept, sealed) in [
+            ("actor", &stored.actor, &event.actor),
+            ("kind", &stored.kind, &event.kind),
+        ] {
+            if kept != sealed {
+                return Err(BrokenLink {
+                    instance,
+                    seq: stored.seq,
+                    reason: format!(
+                        "the `{column}` column says `{kept}` but the sealed event says `{sealed}`"
+                    ),
+                    row: format!("events(seq {}).{column}", stored.seq),
+                });
+            }
+        }
         prev = stored.hash.clone();
         read.push(event);
     }
     if prev != head {
         let last = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        return broken(
-            last,
-            "the instance's latest event is not the last stored one".into(),
-        );
+        return Err(BrokenLink {
+            instance,
+            seq: last,
+            reason: "the instance's latest event is not the last stored one".into(),
+            row: "instances.last_hash".into(),
+        });
     }
     Ok(read)
 }
@@ -183,6 +309,8 @@ mod tests {
             out.push(StoredEvent {
                 instance: id,
                 seq,
+                actor: "anna".into(),
+                kind: "task_completed".into(),
                 body: sealed.body,
                 hash: sealed.hash,
                 prev_hash: sealed.event.prev_hash,
@@ -215,10 +343,43 @@ mod tests {
         assert!(verify_chain(id, &events, &head).is_err());
     }
 
+    /// A body of the first format, as the engine wrote it before migration 0009.
+    const FIRST_FORMAT: &str = r#"{"instance":"0195f0a0-0000-7000-8000-000000000001","seq":1,"at":"2026-04-03T08:00:00Z","actor":"anna","kind":"started","from_state":null,"to_state":"review","action":null,"data":{"definition":"approval-chain","version":1},"effects":[],"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+
+    #[test]
+    fn an_event_of_the_first_format_reads_and_writes_back_byte_for_byte() {
+        let event: Event = serde_json::from_str(FIRST_FORMAT).expect("reads");
+        assert_eq!(
+            (event.v, event.actor_tenant.as_ref(), event.after.as_ref()),
+            (None, None, None)
+        );
+        assert_eq!(event.clone().seal().body, FIRST_FORMAT);
+        let stored = StoredEvent {
+            instance: event.instance,
+            seq: 1,
+            actor: "anna".into(),
+            kind: "started".into(),
+            body: FIRST_FORMAT.into(),
+            hash: sha256_hex(FIRST_FORMAT.as_bytes()),
+            prev_hash: GENESIS.into(),
+        };
+        let head = stored.hash.clone();
+        assert!(verify_chain(event.instance, &[stored], &head).is_ok());
+    }
+
+    #[test]
+    fn a_column_beside_the_sealed_text_that_differs_is_found() {
+        let (id, mut events, head) = chain(3);
+        events[2].actor = "mallory".into();
+        let err = verify_chain(id, &events, &head).expect_err("must fail");
+        assert_eq!((err.seq, err.row.as_str()), (3, "events(seq 3).actor"));
+    }
+
     #[test]
     fn rehashed_event_still_breaks_the_next_link() {
         let (id, mut events, head) = chain(3);
         events[0].body = events[0].body.replace("anna", "mario");
+        events[0].actor = "mario".into();
         events[0].hash = sha256_hex(events[0].body.as_bytes());
         let err = verify_chain(id, &events, &head).expect_err("must fail");
         assert_eq!(err.seq, 2);

@@ -7,8 +7,9 @@
 //!
 //! This crate knows nothing of HTTP.
 
-mod audit;
+pub mod audit;
 pub mod calendar;
+pub mod checkpoint;
 mod context;
 pub mod definition;
 pub mod diagnostic;

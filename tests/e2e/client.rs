@@ -346,17 +346,30 @@ pub fn csrf(page: &str) -> String {
 /// Starts `procedo serve` and reads its address (and first-start token) from stdout.
 fn spawn(db: &str, args: &[String]) -> (Child, String, String) {
     let workflows = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--db",
-            db,
-            "--listen",
-            "127.0.0.1:0",
-            "--workflows",
-            workflows,
-        ])
-        .args(args)
+    // A SQLite server keeps its checkpoint key next to its file (the default); a PostgreSQL
+    // one would put it in the working folder, so it gets one in the temporary folder.
+    let key = (!db.starts_with("sqlite:")).then(|| {
+        std::env::temp_dir()
+            .join("procedo-e2e-keys")
+            .join(format!("{}.key", nanos()))
+            .display()
+            .to_string()
+    });
+    let mut command = Command::new(BIN);
+    command.args([
+        "serve",
+        "--db",
+        db,
+        "--listen",
+        "127.0.0.1:0",
+        "--workflows",
+        workflows,
+    ]);
+    if let Some(key) = &key {
+        command.args(["--key-file", key]);
+    }
+    command.args(args);
+    let mut child = command
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -1,5 +1,6 @@
 //! End-to-end: the real `procedo` binary, its HTTP API and CLI, over whole stories.
 
+mod audit;
 mod browser;
 mod client;
 mod packages;

@@ -1,6 +1,7 @@
 //! The HTTP API: the public contract of DESIGN.md, as an axum router over the engine.
 
 pub mod auth;
+mod checkpoints;
 mod edge;
 pub mod error;
 mod handlers;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub hashing: Arc<crate::hashing::HashPool>,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`); none by default.
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// The key checkpoints are signed with, if the server has one.
+    pub key: Option<Arc<procedo_engine::checkpoint::Key>>,
 }
 
 impl AppState {
@@ -35,7 +38,14 @@ impl AppState {
             request_latency: Default::default(),
             hashing: Arc::new(crate::hashing::HashPool::start()),
             trusted_proxies: Default::default(),
+            key: None,
         }
+    }
+
+    /// The same, signing checkpoints with `key`.
+    pub fn with_key(mut self, key: Arc<procedo_engine::checkpoint::Key>) -> Self {
+        self.key = Some(key);
+        self
     }
 }
 
@@ -68,6 +78,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/calendar", get(calendar).put(set_calendar))
         .route("/metrics", get(metrics))
         .route("/api/v1/audit/verify", get(verify))
+        .route(
+            "/api/v1/audit/checkpoints",
+            get(checkpoints::list).post(checkpoints::create),
+        )
+        .route("/api/v1/audit/checkpoints/{id}", get(checkpoints::export))
+        .route("/api/v1/audit/public-key", get(checkpoints::public_key))
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -178,6 +178,30 @@ fn operations() -> Vec<Operation> {
         ),
         op(
             "get",
+            "/api/v1/audit/checkpoints",
+            "Signed checkpoints, oldest first (platform auditors, admins)",
+            200,
+        ),
+        op(
+            "post",
+            "/api/v1/audit/checkpoints",
+            "Verify everything and sign a checkpoint now (platform auditors, admins)",
+            201,
+        ),
+        op(
+            "get",
+            "/api/v1/audit/checkpoints/{id}",
+            "A checkpoint file with its signed heads, for `procedo audit verify`",
+            200,
+        ),
+        op(
+            "get",
+            "/api/v1/audit/public-key",
+            "The Ed25519 public key checkpoints are signed with",
+            200,
+        ),
+        op(
+            "get",
             "/api/v1/calendar",
             "The tenant's legal calendar for a year",
             200,

@@ -308,7 +308,7 @@ async fn instance_page(
         .iter()
         .map(|e| {
             let at = procedo_engine::timefmt::parse_instant(&e.event.at).map(rome).unwrap_or_else(|| e.event.at.clone());
-            json!({ "at": at, "kind": e.event.kind, "actor": e.event.actor, "from_state": e.event.from_state, "to_state": e.event.to_state,
+            json!({ "at": at, "kind": e.event.kind, "actor": e.event.actor, "actor_tenant": e.event.actor_tenant, "from_state": e.event.from_state, "to_state": e.event.to_state,
                     "action": e.event.action, "hash": e.hash, "data": timeline::data(&e.event.data),
                     "deadlines": timeline::deadlines(&e.event.effects), "effects": timeline::effect_kinds(&e.event.effects) })
         })

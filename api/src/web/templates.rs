@@ -82,7 +82,7 @@ pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.ver
 <h2>Documenti</h2>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun documento.</p>{{/if}}
 <h2>Cronologia</h2>
-<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{kind}} di <strong>{{actor}}</strong>{{#if from_state}} da «{{from_state}}»{{/if}} a «{{to_state}}»{{#if action}} con l'azione «{{action}}»{{/if}}
+<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{kind}} di <strong>{{actor}}</strong>{{#if actor_tenant}} ({{actor_tenant}}){{/if}}{{#if from_state}} da «{{from_state}}»{{/if}} a «{{to_state}}»{{#if action}} con l'azione «{{action}}»{{/if}}
 {{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}
 {{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
 {{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
@@ -90,8 +90,9 @@ pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.ver
 
 pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 {{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
-{{else}}<p class="ko" role="alert">Integrità compromessa.</p><ul>{{#each report.broken}}<li>Procedimento {{instance}}, evento {{seq}}: {{reason}}</li>{{/each}}
-{{#each report.broken_documents}}<li>Documento {{id}}: {{reason}}</li>{{/each}}</ul>{{/if}}"#;
+{{else}}<p class="ko" role="alert">Integrità compromessa.</p><ul>{{#each report.broken}}<li>Procedimento {{instance}}, evento {{seq}} (<code>{{row}}</code>): {{reason}}</li>{{/each}}
+{{#each report.broken_documents}}<li>Documento {{id}}: {{reason}}</li>{{/each}}
+{{#each report.problems}}<li><code>{{row}}</code>: {{reason}}</li>{{/each}}</ul>{{/if}}"#;
 
 pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>

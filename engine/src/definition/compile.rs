@@ -352,6 +352,7 @@ impl Checker<'_> {
             states,
             forms,
             templates,
+            package_sha256: package.sha256(),
             package: package.clone(),
         })
     }

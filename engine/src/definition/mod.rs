@@ -40,6 +40,8 @@ pub struct Definition {
     pub pools: BTreeMap<String, Expr>,
     /// The source it was compiled from, kept so every version can be shown and re-validated.
     pub package: Package,
+    /// [`Package::sha256`] of that source: sealed in every history event of its instances.
+    pub package_sha256: String,
 }
 
 #[derive(Debug, Default)]

@@ -22,6 +22,13 @@ pub struct Package {
 }
 
 impl Package {
+    /// The package's fingerprint: SHA-256 of its JSON text (files by name, sorted), the form it
+    /// is stored in. Recorded at deploy, sealed in every event of its instances, and recomputed
+    /// by verification from the stored package.
+    pub fn sha256(&self) -> String {
+        crate::history::sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+
     /// Reads a package folder. Files that are not part of the layout are ignored; an unreadable
     /// file is a diagnostic, not a panic.
     pub fn load(dir: &Path) -> Result<Self, Vec<Diagnostic>> {

@@ -128,7 +128,7 @@ impl<'a> Working<'a> {
 
     /// The history event this command writes for `id`, opened on first use with `kind`.
     pub fn event(&mut self, id: Uuid, kind: &str) -> Result<&mut Event, MachineError> {
-        let (now, user) = (self.now, self.actor.user.clone());
+        let (now, user, tenant) = (self.now, self.actor.user.clone(), self.actor.tenant.clone());
         let slot = self
             .slots
             .get_mut(&id)
@@ -136,6 +136,8 @@ impl<'a> Working<'a> {
         let from = (slot.expected_version.is_some()).then(|| slot.instance.state.clone());
         Ok(slot.event.get_or_insert_with(|| {
             let mut event = Event::new(id, 0, now, &user, kind);
+            event.v = Some(crate::history::FORMAT);
+            event.actor_tenant = Some(tenant);
             event.from_state = from;
             event
         }))
@@ -172,6 +174,14 @@ impl<'a> Working<'a> {
             event.seq = instance.seq + 1;
             event.prev_hash = instance.last_hash.clone();
             event.to_state = instance.state.clone();
+            // The package hash was computed once when the definition was compiled; the
+            // variables are hashed once here, for the one event of this instance.
+            let package = self
+                .catalog
+                .get(&instance.definition, instance.definition_version)
+                .map(|d| d.package_sha256.clone())
+                .unwrap_or_default();
+            event.after = Some(Box::new(crate::history::After::of(&instance, &package)));
             let sealed = event.seal();
             instance.seq += 1;
             instance.last_hash = sealed.hash.clone();

@@ -6,6 +6,7 @@
 //! any of these fails the transaction is rolled back and the caller gets
 //! [`StoreError::Conflict`], with nothing half-done.
 
+pub(crate) mod audit_reads;
 mod commit;
 mod plan;
 mod postgres;
@@ -130,6 +131,115 @@ pub struct SignInCharge<'a> {
     pub below: i64,
 }
 
+/// A task as verification compares it with the history.
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    pub id: Uuid,
+    pub instance: Uuid,
+    pub tenant: String,
+    pub status: String,
+    pub completed_action: Option<String>,
+    pub completed_by: Option<String>,
+}
+
+/// One batch of verification: instances (by id) and every row naming an id in their range.
+#[derive(Debug, Clone, Default)]
+pub struct AuditBatch {
+    pub instances: Vec<Instance>,
+    pub events: Vec<StoredEvent>,
+    pub tasks: Vec<TaskRecord>,
+    pub documents: Vec<Document>,
+    /// (n, instance, tenant) entries of the instance ledger.
+    pub ledger: Vec<(i64, Uuid, String)>,
+    /// The range's upper end (the last instance's id); `None` on the last batch.
+    pub upper: Option<Uuid>,
+    /// No instance comes after this batch.
+    pub last: bool,
+}
+
+/// The instance ledger at a glance.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerSummary {
+    pub entries: i64,
+    pub lowest: i64,
+    pub highest: i64,
+    /// Up to 100 numbers missing between the lowest and the highest.
+    pub missing: Vec<i64>,
+}
+
+/// A link of the deploy chain as stored.
+#[derive(Debug, Clone)]
+pub struct DeployRow {
+    pub seq: i64,
+    pub definition: String,
+    pub version: i64,
+    pub body: String,
+    pub hash: String,
+    pub prev_hash: String,
+}
+
+/// A signed checkpoint as stored (its heads travel apart: they are large).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointRow {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub instances: i64,
+    pub root: String,
+    /// The exact signed text.
+    pub header: String,
+    pub signature: String,
+    pub public_key: String,
+}
+
+/// A read-only, consistent picture of the database for verification: every read inside it
+/// sees the same committed state, however long verification takes and whatever the server
+/// commits meanwhile.
+pub enum Snapshot {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+macro_rules! on_snapshot {
+    ($self:ident, $tx:ident => $sqlite:expr, $pg:expr) => {
+        match $self {
+            Snapshot::Sqlite($tx) => $sqlite,
+            Snapshot::Postgres($tx) => $pg,
+        }
+    };
+}
+
+impl Snapshot {
+    pub async fn batch(
+        &mut self,
+        after: Option<Uuid>,
+        tenant: Option<&str>,
+        limit: i64,
+    ) -> Result<AuditBatch> {
+        on_snapshot!(self, tx => SqliteStore::audit_batch(tx, after, tenant, limit).await,
+            PgStore::audit_batch(tx, after, tenant, limit).await)
+    }
+    pub async fn ledger(&mut self) -> Result<LedgerSummary> {
+        on_snapshot!(self, tx => SqliteStore::ledger_summary(tx).await, PgStore::ledger_summary(tx).await)
+    }
+    pub async fn registers(
+        &mut self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<(String, String, i64, i64)>> {
+        on_snapshot!(self, tx => SqliteStore::audit_registers(tx, tenant).await,
+            PgStore::audit_registers(tx, tenant).await)
+    }
+    pub async fn deploys(&mut self) -> Result<Vec<DeployRow>> {
+        on_snapshot!(self, tx => SqliteStore::audit_deploys(tx).await, PgStore::audit_deploys(tx).await)
+    }
+    /// Each stored definition's package hash, recomputed: (id, version) → hash or error.
+    pub async fn packages(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<(String, i64), std::result::Result<String, String>>>
+    {
+        on_snapshot!(self, tx => SqliteStore::audit_packages(tx).await, PgStore::audit_packages(tx).await)
+    }
+}
+
 /// The migrations of one backend, embedded in the binary (no files needed at run time).
 fn migrations(files: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
     let migrations = files
@@ -173,7 +283,66 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
+        store.record_pending_deploys().await?;
         Ok(store)
+    }
+
+    /// Opens a database to read it beside a running server (verification, backups): migrates
+    /// it like [`Store::connect`], but leaves the server's timer leases alone.
+    pub async fn connect_beside(url: &str) -> Result<Self> {
+        let store = if url.starts_with("sqlite:") {
+            Store::Sqlite(SqliteStore::open(url, false).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::Postgres(PgStore::connect(url).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        store.record_pending_deploys().await?;
+        Ok(store)
+    }
+
+    async fn record_pending_deploys(&self) -> Result<()> {
+        dispatch!(self, s => s.record_pending_deploys().await)
+    }
+
+    /// A read-only, consistent picture of the database (see [`Snapshot`]).
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        Ok(match self {
+            Store::Sqlite(s) => Snapshot::Sqlite(s.snapshot(None).await?),
+            Store::Postgres(s) => {
+                Snapshot::Postgres(s.snapshot(Some(sql::SNAPSHOT_POSTGRES)).await?)
+            }
+        })
+    }
+
+    /// Copies a live SQLite database, consistently, into a new file at `path` (`VACUUM INTO`:
+    /// one read transaction, so the copy is one committed state, WAL included). PostgreSQL is
+    /// backed up with its own tools (`pg_dump`).
+    pub async fn backup(&self, path: &str) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => {
+                sqlx::query(sql::BACKUP_SQLITE)
+                    .bind(path)
+                    .execute(&s.pool)
+                    .await?;
+                Ok(())
+            }
+            Store::Postgres(_) => Err(StoreError::UnsupportedUrl(
+                "a PostgreSQL database is backed up with pg_dump (see the README)".into(),
+            )),
+        }
+    }
+
+    pub async fn insert_checkpoint(&self, row: &CheckpointRow, heads: &str) -> Result<i64> {
+        dispatch!(self, s => s.insert_checkpoint(row, heads).await)
+    }
+    /// Every checkpoint, oldest first (without their heads).
+    pub async fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        dispatch!(self, s => s.checkpoints().await)
+    }
+    /// One checkpoint and its heads (JSON text).
+    pub async fn checkpoint(&self, id: i64) -> Result<Option<(CheckpointRow, String)>> {
+        dispatch!(self, s => s.checkpoint(id).await)
     }
 
     pub fn backend(&self) -> &'static str {
@@ -228,20 +397,9 @@ impl Store {
     pub async fn events(&self, instance: Uuid) -> Result<Vec<StoredEvent>> {
         dispatch!(self, s => s.events(instance).await)
     }
-    /// Every instance's head hash and events, for verification (`None`: every tenant).
-    pub async fn chains(
-        &self,
-        tenant: Option<&str>,
-    ) -> Result<(Vec<(Uuid, String)>, Vec<StoredEvent>)> {
-        dispatch!(self, s => s.chains(tenant).await)
-    }
     /// The last number of each register of a tenant for a year.
     pub async fn registers(&self, tenant: &str, year: i32) -> Result<Vec<(String, i64)>> {
         dispatch!(self, s => s.registers(tenant, year).await)
-    }
-    /// Every document of a tenant (`None`: all), for verification.
-    pub async fn all_documents(&self, tenant: Option<&str>) -> Result<Vec<Document>> {
-        dispatch!(self, s => s.all_documents(tenant).await)
     }
     pub async fn document(&self, id: Uuid) -> Result<Option<Document>> {
         dispatch!(self, s => s.document(id).await)
@@ -398,10 +556,12 @@ impl Store {
     }
     /// Runs one raw statement: for tests that play an attacker editing the database.
     #[doc(hidden)]
-    pub async fn execute_raw(&self, sql: &'static str) -> Result<u64> {
+    pub async fn execute_raw(&self, sql: impl AsRef<str>) -> Result<u64> {
+        let sql = sql.as_ref().to_string();
         dispatch!(self, s => s.execute_raw(sql).await)
     }
 }
 
+pub(crate) use audit_reads::sql_audit;
 pub(crate) use commit::sql_commit;
 pub(crate) use queries::sql_store;

@@ -138,7 +138,19 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
             ),
         };
         written.row = Some(i.id.to_string());
+        let created = change.expected_version.is_none();
         out.push(written);
+        if created {
+            // The entry takes the highest committed number plus one; entries written together
+            // (the children of a spawn, concurrent starts) may share it: no wait, no conflict.
+            let mut entered = statement(
+                sql::INSERT_LEDGER,
+                Check::One("the instance is already in the ledger"),
+                vec![Arg::Id(Some(i.id)), text(&i.tenant), at(i.created_at)],
+            );
+            entered.row = Some(i.id.to_string());
+            out.push(entered);
+        }
     }
     for effect in &transition.effects {
         let mut written = effect_statement(effect);

@@ -55,6 +55,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "sign_in_failures",
             include_str!("../../migrations/postgres/0008_sign_in_failures.sql"),
         ),
+        (
+            9,
+            "tamper_evidence",
+            include_str!("../../migrations/postgres/0009_tamper_evidence.sql"),
+        ),
     ])
 }
 
@@ -159,3 +164,4 @@ impl PgStore {
 
 super::sql_store!(PgStore);
 super::sql_commit!(PgStore);
+super::sql_audit!(PgStore, sqlx::Postgres);

@@ -105,6 +105,8 @@ macro_rules! event {
             Ok($crate::history::StoredEvent {
                 instance: r.try_get("instance_id")?,
                 seq: r.try_get("seq")?,
+                actor: r.try_get("actor")?,
+                kind: r.try_get("kind")?,
                 body: r.try_get("body")?,
                 hash: r.try_get("hash")?,
                 prev_hash: r.try_get("prev_hash")?,

@@ -42,8 +42,6 @@ pub const SELECT_INSTANCES: &str = concat!(
        AND ($7 IS NULL OR created_us >= $7) AND ($8 IS NULL OR created_us < $8) \
      ORDER BY created_us DESC, id LIMIT $5 OFFSET $6"
 );
-pub const SELECT_INSTANCE_HEADS: &str =
-    "SELECT id, last_hash FROM instances WHERE ($1 IS NULL OR tenant = $1) ORDER BY id";
 
 macro_rules! task_columns {
     () => {
@@ -95,9 +93,7 @@ pub const DELETE_TIMERS_OF_INSTANCE: &str = "DELETE FROM timers WHERE instance_i
 pub const DELETE_TIMER: &str = "DELETE FROM timers WHERE id = $1";
 
 pub const INSERT_EVENT: &str = "INSERT INTO events (instance_id, seq, actor, kind, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub const SELECT_EVENTS: &str = "SELECT instance_id, seq, body, hash, prev_hash FROM events WHERE instance_id = $1 ORDER BY seq";
-pub const SELECT_ALL_EVENTS: &str = "SELECT e.instance_id, e.seq, e.body, e.hash, e.prev_hash FROM events e \
-     JOIN instances i ON i.id = e.instance_id WHERE ($1 IS NULL OR i.tenant = $1) ORDER BY e.instance_id, e.seq";
+pub const SELECT_EVENTS: &str = "SELECT instance_id, seq, actor, kind, body, hash, prev_hash FROM events WHERE instance_id = $1 ORDER BY seq";
 
 macro_rules! document_columns {
     () => {
@@ -126,11 +122,6 @@ pub const INSERT_TOKEN: &str = "INSERT INTO tokens (hash, user_name, tenant, rol
 pub const SELECT_TOKEN: &str =
     "SELECT user_name, tenant, roles, expires_us, revoked_us, kind FROM tokens WHERE hash = $1";
 pub const COUNT_TOKENS: &str = "SELECT COUNT(*) FROM tokens";
-pub const SELECT_ALL_DOCUMENTS: &str = concat!(
-    "SELECT ",
-    document_columns!(),
-    " FROM documents WHERE ($1 IS NULL OR tenant = $1) ORDER BY instance_id, created_us"
-);
 
 pub const SELECT_REGISTERS: &str =
     "SELECT register, last FROM registers WHERE tenant = $1 AND year = $2";
@@ -238,3 +229,71 @@ pub const CLEAR_SIGN_IN_FAILURES: &str = "DELETE FROM sign_in_failures WHERE sub
 pub const REFUND_SIGN_IN: &str =
     "UPDATE sign_in_failures SET failures = failures - 1 WHERE subject = $1 AND failures > 0";
 pub const EXPIRE_SIGN_IN_FAILURES: &str = "DELETE FROM sign_in_failures WHERE last_us < $1";
+// Tamper evidence (migration 0009): the instance ledger, the deploy chain, checkpoints, and
+// the reads of verification. Verification reads instances in batches by id and, for each
+// batch, every row keyed by an instance id in the batch's range (`$1` < id <= `$2`, open at
+// either end when NULL), so rows whose instance is gone are seen too; with a tenant (`$3`),
+// only that tenant's.
+
+/// Enters a new instance in the ledger with the highest number so far plus one (see the
+/// migration: numbers have no gaps, concurrent entries may share one).
+pub const INSERT_LEDGER: &str = "INSERT INTO instance_ledger (n, instance_id, tenant, created_us) \
+     SELECT COALESCE(MAX(n), 0) + 1, $1, $2, $3 FROM instance_ledger";
+pub const SELECT_LAST_DEPLOY: &str = "SELECT seq, hash FROM deploys ORDER BY seq DESC LIMIT 1";
+pub const INSERT_DEPLOY: &str = "INSERT INTO deploys (seq, definition, version, body, hash, prev_hash) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const SELECT_DEPLOYS: &str =
+    "SELECT seq, definition, version, body, hash, prev_hash FROM deploys ORDER BY seq";
+pub const SELECT_META: &str = "SELECT value FROM procedo_meta WHERE key = $1";
+pub const DELETE_META: &str = "DELETE FROM procedo_meta WHERE key = $1";
+/// Definitions without a deploy record (deployed before migration 0009), oldest first.
+pub const SELECT_UNRECORDED_DEFINITIONS: &str = "SELECT d.id, d.version, d.package, d.deployed_by, d.deployed_us \
+     FROM definitions d WHERE NOT EXISTS (SELECT 1 FROM deploys p WHERE p.definition = d.id AND p.version = d.version) \
+     ORDER BY d.deployed_us, d.id, d.version";
+pub const SELECT_DEFINITION_PACKAGES: &str =
+    "SELECT id, version, package FROM definitions ORDER BY id, version";
+
+pub const VERIFY_INSTANCES: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    " FROM instances WHERE ($1 IS NULL OR id > $1) AND ($2 IS NULL OR tenant = $2) ORDER BY id LIMIT $3"
+);
+pub const VERIFY_EVENTS: &str = "SELECT instance_id, seq, actor, kind, body, hash, prev_hash FROM events \
+     WHERE ($1 IS NULL OR instance_id > $1) AND ($2 IS NULL OR instance_id <= $2) \
+       AND ($3 IS NULL OR instance_id IN (SELECT id FROM instances WHERE tenant = $3)) \
+     ORDER BY instance_id, seq";
+pub const VERIFY_TASKS: &str = "SELECT id, instance_id, tenant, status, completed_action, completed_by FROM tasks \
+     WHERE ($1 IS NULL OR instance_id > $1) AND ($2 IS NULL OR instance_id <= $2) \
+       AND ($3 IS NULL OR instance_id IN (SELECT id FROM instances WHERE tenant = $3)) \
+     ORDER BY instance_id, id";
+pub const VERIFY_DOCUMENTS: &str = concat!(
+    "SELECT ",
+    document_columns!(),
+    " FROM documents WHERE ($1 IS NULL OR instance_id > $1) AND ($2 IS NULL OR instance_id <= $2) \
+       AND ($3 IS NULL OR tenant = $3 OR instance_id IN (SELECT id FROM instances WHERE tenant = $3)) \
+     ORDER BY instance_id, created_us, id"
+);
+pub const VERIFY_LEDGER: &str = "SELECT n, instance_id, tenant FROM instance_ledger \
+     WHERE ($1 IS NULL OR instance_id > $1) AND ($2 IS NULL OR instance_id <= $2) AND ($3 IS NULL OR tenant = $3) \
+     ORDER BY instance_id";
+/// Rows, lowest and highest number of the ledger.
+pub const LEDGER_SUMMARY: &str = "SELECT COUNT(*) AS entries, \
+     COALESCE(MIN(n), 0) AS lowest, COALESCE(MAX(n), 0) AS highest FROM instance_ledger";
+/// Numbers missing from the ledger (each the one before an entry whose predecessor is gone).
+pub const LEDGER_GAPS: &str = "SELECT DISTINCT l.n - 1 AS missing FROM instance_ledger l WHERE l.n > 1 \
+     AND NOT EXISTS (SELECT 1 FROM instance_ledger p WHERE p.n = l.n - 1) ORDER BY missing LIMIT 100";
+pub const VERIFY_REGISTERS: &str =
+    "SELECT tenant, register, year, last FROM registers WHERE ($1 IS NULL OR tenant = $1)";
+/// Makes a verification's reads one consistent picture on PostgreSQL (SQLite's deferred
+/// transaction reads one snapshot from its first read on).
+pub const SNAPSHOT_POSTGRES: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+pub const INSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (id, created_us, instances, root, header, signature, public_key, heads) \
+     SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7 FROM checkpoints RETURNING id";
+pub const SELECT_CHECKPOINTS: &str = "SELECT id, created_us, instances, root, header, signature, public_key \
+     FROM checkpoints ORDER BY id";
+pub const SELECT_CHECKPOINT: &str = "SELECT id, created_us, instances, root, header, signature, public_key, heads \
+     FROM checkpoints WHERE id = $1";
+
+/// A consistent copy of a live SQLite database into a new file (`$1`, its path).
+pub const BACKUP_SQLITE: &str = "VACUUM INTO $1";

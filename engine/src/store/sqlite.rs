@@ -52,11 +52,22 @@ fn migrator() -> sqlx::migrate::Migrator {
             "sign_in_failures",
             include_str!("../../migrations/sqlite/0008_sign_in_failures.sql"),
         ),
+        (
+            9,
+            "tamper_evidence",
+            include_str!("../../migrations/sqlite/0009_tamper_evidence.sql"),
+        ),
     ])
 }
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> super::Result<Self> {
+        Self::open(url, true).await
+    }
+
+    /// Opens the file; `owner`: this process owns it (a server), so leases left by a crashed
+    /// run are released. A second process reading beside a server passes `false`.
+    pub async fn open(url: &str, owner: bool) -> super::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -72,9 +83,11 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         migrator().run(&pool).await?;
-        sqlx::query(super::sql::RELEASE_LEASES)
-            .execute(&pool)
-            .await?;
+        if owner {
+            sqlx::query(super::sql::RELEASE_LEASES)
+                .execute(&pool)
+                .await?;
+        }
         Ok(Self { pool })
     }
 }
@@ -139,3 +152,4 @@ impl SqliteStore {
 
 super::sql_store!(SqliteStore);
 super::sql_commit!(SqliteStore);
+super::sql_audit!(SqliteStore, sqlx::Sqlite);
