@@ -7,6 +7,7 @@ mod client;
 mod http;
 mod remote;
 mod serve;
+mod tenants;
 mod tokens;
 mod users;
 mod web;
@@ -52,6 +53,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: tokens::TokenCommand,
+    },
+    /// Manage the tenant registry: tenants, their display names, and who serves whom.
+    Tenant {
+        #[command(subcommand)]
+        command: tenants::TenantCommand,
     },
     /// Manage the officials who sign in to the pages with a password.
     User {
@@ -158,6 +164,7 @@ fn main() -> ExitCode {
                 workflows,
             } => serve::run(&db, &listen, &workflows).await,
             Command::Token { command } => tokens::run(command).await,
+            Command::Tenant { command } => tenants::run(command).await,
             Command::User { command } => users::run(command).await,
             Command::Bench { scenario } => bench::run(scenario).await,
             Command::Deploy { paths, server } => remote::deploy(&server, &paths).await,

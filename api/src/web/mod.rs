@@ -208,7 +208,7 @@ async fn task_view(
     };
     let now = state.engine.now();
     let mut named = names::Names::default();
-    let (workflow, title) = named.task(state, &task).await;
+    let (workflow, title) = named.task(state, &s.actor, &task).await;
     let actions: Vec<Value> = task
         .actions
         .iter()
@@ -298,8 +298,12 @@ async fn instance_page(
                     "deadlines": timeline::deadlines(&e.event.effects), "effects": timeline::effect_kinds(&e.event.effects) })
         })
         .collect();
+    // The tenants by their display names ("Provincia di Brescia"), not their ids.
+    let names = state.engine.tenant_names().await.unwrap_or_default();
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let data = json!({
-        "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label() },
+        "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label(),
+                      "tenant_name": name(&instance.tenant), "on_behalf_of_name": instance.on_behalf_of.as_deref().map(name) },
         "id": id, "started": rome(instance.created_at), "events": events, "documents": documents,
     });
     page("instance", &instance.definition, Some(&s), data)
@@ -365,22 +369,27 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
     let Some(s) = session(&state, &headers).await else {
         return to_login();
     };
-    let rows = match state.engine.store().definitions().await {
+    let rows = match state.engine.visible_definitions(&s.actor).await {
         Ok(rows) => rows,
-        Err(e) => return problem(&s, e.into()),
+        Err(e) => return problem(&s, e),
     };
     let mut list: Vec<Value> = Vec::new();
-    for row in rows {
+    for visible in rows {
+        let row = &visible.row;
+        // Each version says whose it is: "condivisa" (the platform's, every tenant may start
+        // it) or "propria" (this tenant's own); the current one is what a start runs.
+        let version =
+            json!({ "n": row.version, "shared": visible.shared, "current": visible.current });
         match list.last_mut() {
             Some(last) if last["id"] == json!(row.id) => {
                 if let Some(versions) = last["versions"].as_array_mut() {
-                    versions.push(json!(row.version));
+                    versions.push(version);
                 }
                 last["title"] = json!(row.title);
                 last["deployed"] = json!(rome(row.deployed_at));
                 last["by"] = json!(row.deployed_by);
             }
-            _ => list.push(json!({ "id": row.id, "title": row.title, "versions": [row.version], "deployed": rome(row.deployed_at), "by": row.deployed_by })),
+            _ => list.push(json!({ "id": row.id, "title": row.title, "versions": [version], "deployed": rome(row.deployed_at), "by": row.deployed_by })),
         }
     }
     page(
@@ -392,7 +401,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
 }
 
 async fn workflow_page(state: &AppState, s: &Session, id: &str, version: Option<i64>) -> Response {
-    match state.engine.workflow(id, version).await {
+    match state.engine.workflow(&s.actor, id, version).await {
         Ok(d) => {
             let data = json!({
                 "id": d.id, "title": d.title, "version": d.version, "initial": d.initial, "states": d.states.len(),

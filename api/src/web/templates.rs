@@ -75,6 +75,7 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 </form>"#;
 
 pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
+<p>Ente: <strong>{{instance.tenant_name}}</strong>{{#if instance.on_behalf_of_name}} per conto di <strong>{{instance.on_behalf_of_name}}</strong>{{/if}}</p>
 <p>Stato: <strong>{{instance.state}}</strong> · esito: <strong>{{instance.status}}</strong> · avviato il {{started}}</p>
 <p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, documenti e impronte)</a></p>
 <h2>Documenti</h2>
@@ -93,7 +94,7 @@ pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 
 pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>
-{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{this}}">v{{this}}</a> {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
+{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{n}}">v{{n}}</a> ({{#if shared}}condivisa{{else}}propria{{/if}}{{#if current}}, in uso{{/if}}) {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
 </tbody></table>
 {{#if admin}}<h2>Valida o rilascia un pacchetto</h2>
 <form method="post" action="/workflows/pacchetto" enctype="multipart/form-data">

@@ -593,7 +593,7 @@ impl Checker<'_> {
         forms: &BTreeMap<String, FormSpec>,
     ) -> Option<Kind> {
         if let Some(task) = &state.task {
-            return self.task(name, state, task, forms).map(Kind::Task);
+            return self.task(name, state, task, doc, forms).map(Kind::Task);
         }
         if let Some(acquire) = &state.acquire {
             if !doc.pools.contains_key(&acquire.pool) {
@@ -681,6 +681,7 @@ impl Checker<'_> {
         name: &str,
         state: &StateDoc,
         task: &super::document::TaskDoc,
+        doc: &WorkflowDoc,
         forms: &BTreeMap<String, FormSpec>,
     ) -> Option<TaskSpec> {
         let path = |k: &'static str| ["states", name, "task", k];
@@ -762,6 +763,20 @@ impl Checker<'_> {
                 }
             }
         };
+        for (i, other) in task.not_by.iter().enumerate() {
+            let index = i.to_string();
+            let at = ["states", name, "task", "not_by", index.as_str()];
+            match doc.states.get(other) {
+                None => self.at_value(&at, format!("unknown state `{other}` in `not_by`")),
+                Some(s) if s.task.is_none() => self.at_value(
+                    &at,
+                    format!(
+                        "`{other}` is not a task state: only a task has an official to keep apart"
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
         Some(TaskSpec {
             role: task.role.clone(),
             assignee,
@@ -770,6 +785,7 @@ impl Checker<'_> {
             due_from,
             remind,
             on_breach,
+            not_by: task.not_by.clone(),
         })
     }
 

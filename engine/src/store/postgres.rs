@@ -50,6 +50,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "expect",
             include_str!("../../migrations/postgres/0007_expect.sql"),
         ),
+        (
+            10,
+            "tenancy",
+            include_str!("../../migrations/postgres/0010_tenancy.sql"),
+        ),
     ])
 }
 
@@ -153,4 +158,5 @@ impl PgStore {
 }
 
 super::sql_store!(PgStore);
+super::tenancy::sql_tenancy!(PgStore);
 super::sql_commit!(PgStore);

@@ -12,6 +12,7 @@ macro_rules! sql_store {
                 package: &$crate::definition::Package,
                 by: &str,
                 at: chrono::DateTime<chrono::Utc>,
+                owner: Option<&str>,
             ) -> $crate::store::Result<i64> {
                 let version: i64 = sqlx::query_scalar($crate::store::sql::INSERT_DEFINITION)
                     .bind(id)
@@ -19,29 +20,32 @@ macro_rules! sql_store {
                     .bind(sqlx::types::Json(package))
                     .bind(by)
                     .bind($crate::timefmt::to_db(at))
+                    .bind(owner)
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(version)
             }
 
+            /// One version (`Some`), or what `id` resolves to for `tenant` (`None`).
             pub async fn definition(
                 &self,
                 id: &str,
                 version: Option<i64>,
-            ) -> $crate::store::Result<Option<(i64, $crate::definition::Package)>> {
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Option<$crate::store::StoredDefinition>> {
                 let row = match version {
                     Some(v) => sqlx::query($crate::store::sql::SELECT_DEFINITION).bind(id).bind(v).fetch_optional(&self.pool).await?,
-                    None => sqlx::query($crate::store::sql::SELECT_LATEST_DEFINITION).bind(id).fetch_optional(&self.pool).await?,
+                    None => sqlx::query($crate::store::sql::RESOLVE_DEFINITION).bind(id).bind(tenant).fetch_optional(&self.pool).await?,
                 };
                 row.map(|r| {
                     let sqlx::types::Json(package): sqlx::types::Json<$crate::definition::Package> = r.try_get("package")?;
-                    Ok((r.try_get("version")?, package))
+                    Ok($crate::store::StoredDefinition { version: r.try_get("version")?, package, owner: r.try_get("owner")? })
                 })
                 .transpose()
             }
 
-            pub async fn definitions(&self) -> $crate::store::Result<Vec<$crate::store::DefinitionRow>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_DEFINITIONS).fetch_all(&self.pool).await?;
+            pub async fn definitions(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<$crate::store::DefinitionRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DEFINITIONS).bind(tenant).fetch_all(&self.pool).await?;
                 rows.iter()
                     .map(|r| {
                         Ok($crate::store::DefinitionRow {
@@ -50,6 +54,7 @@ macro_rules! sql_store {
                             title: r.try_get("title")?,
                             deployed_by: r.try_get("deployed_by")?,
                             deployed_at: $crate::timefmt::from_db(r.try_get("deployed_us")?),
+                            owner: r.try_get("owner")?,
                         })
                     })
                     .collect()
@@ -99,17 +104,22 @@ macro_rules! sql_store {
                 tenant: &str,
                 filter: &$crate::store::TaskFilter,
             ) -> $crate::store::Result<Vec<$crate::model::Task>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_OPEN_TASKS)
+                let roles: &[String] = filter.mine.as_ref().map_or(&[], |(_, roles)| roles.as_slice());
+                let roles = &roles[..roles.len().min($crate::store::sql::MAX_ROLES)];
+                let sql = $crate::store::sql::select_open_tasks(roles.len());
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(tenant)
                     .bind(filter.instance)
                     .bind(filter.mine.as_ref().map(|(user, _)| user.as_str()))
                     .bind(filter.due_before.map($crate::timefmt::to_db))
                     .bind(filter.limit)
-                    .bind(filter.mine.as_ref().map(|(_, roles)| roles.join(",")))
+                    .bind(filter.mine.as_ref().map(|_| 1_i64))
                     .bind(filter.definition.as_deref())
-                    .bind(filter.assignee.as_deref())
-                    .fetch_all(&self.pool)
-                    .await?;
+                    .bind(filter.assignee.as_deref());
+                for role in roles {
+                    query = query.bind(role.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
                 rows.iter().map($crate::store::rows::task!()).collect()
             }
 
@@ -152,7 +162,7 @@ macro_rules! sql_store {
                 next: &[(String, chrono::DateTime<chrono::Utc>)],
             ) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query($crate::store::sql::DELETE_SCHEDULES).bind(definition).execute(&mut *tx).await?;
+                sqlx::query($crate::store::sql::DELETE_SCHEDULES).bind(definition).bind(tenant).execute(&mut *tx).await?;
                 for (name, at) in next {
                     sqlx::query($crate::store::sql::INSERT_SCHEDULE)
                         .bind(definition)

@@ -47,6 +47,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "users",
             include_str!("../../migrations/sqlite/0006_users.sql"),
         ),
+        (
+            10,
+            "tenancy",
+            include_str!("../../migrations/sqlite/0010_tenancy.sql"),
+        ),
     ])
 }
 
@@ -133,4 +138,5 @@ impl SqliteStore {
 }
 
 super::sql_store!(SqliteStore);
+super::tenancy::sql_tenancy!(SqliteStore);
 super::sql_commit!(SqliteStore);
