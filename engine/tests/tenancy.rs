@@ -789,3 +789,41 @@ states:
         );
     }
 }
+
+#[tokio::test]
+async fn the_official_who_started_a_request_may_not_authorise_it() {
+    let workflow = "\
+id: test-request
+title: Richiesta
+initial: approval
+states:
+  approval:
+    task: { role: supervisor, not_by: [start] }
+    actions:
+      approve: { to: approved }
+  approved: { end: approved }
+";
+    for db in databases().await {
+        let (engine, _clock) = engine(&db).await;
+        deploy_as(&engine, &platform_admin(), workflow).await;
+        let requester = Actor::new("sara", "provincia-treviso", &["official", "supervisor"]);
+        let supervisor = Actor::new("ugo", "provincia-treviso", &["supervisor"]);
+        let instance = engine
+            .start(&requester, "test-request", vars(json!({})))
+            .await
+            .expect("starts");
+        let task = open_task(&engine, &requester, instance.id).await;
+        let own = engine
+            .complete(&requester, task.id, "approve", json!({}))
+            .await;
+        assert!(
+            matches!(&own, Err(EngineError::Forbidden(why)) if why.contains("`start`")),
+            "{own:?} on {}",
+            db.backend
+        );
+        engine
+            .complete(&supervisor, task.id, "approve", json!({}))
+            .await
+            .expect("another supervisor authorises");
+    }
+}

@@ -767,6 +767,8 @@ impl Checker<'_> {
             let index = i.to_string();
             let at = ["states", name, "task", "not_by", index.as_str()];
             match doc.states.get(other) {
+                // `start`: the official who started the instance (the requester).
+                None if other == super::START_ACTOR => {}
                 None => self.at_value(&at, format!("unknown state `{other}` in `not_by`")),
                 Some(s) if s.task.is_none() => self.at_value(
                     &at,

@@ -13,6 +13,9 @@ mod package;
 
 pub use package::{Package, WORKFLOW_FILE};
 
+/// In `not_by`, the official who started the instance (a training course's requester).
+pub const START_ACTOR: &str = "start";
+
 /// Whether `text` can be a workflow id (lowercase letters, digits, `-`, `_`).
 pub fn is_workflow_id(text: &str) -> bool {
     compile::is_identifier(text)
@@ -103,7 +106,8 @@ pub struct TaskSpec {
     pub remind: Vec<DurationSpec>,
     pub on_breach: Option<Breach>,
     /// Segregation of duties: task states of the same instance whose completer may not
-    /// complete this one (the official who appoints the RUP is not the RUP).
+    /// complete this one (the official who appoints the RUP is not the RUP); `start` is the
+    /// official who started the instance.
     pub not_by: Vec<String>,
 }
 
