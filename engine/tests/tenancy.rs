@@ -827,3 +827,128 @@ states:
             .expect("another supervisor authorises");
     }
 }
+
+/// Runs one statement written for this test (leaked: `execute_raw` takes static SQL).
+async fn raw(store: &Store, sql: String) {
+    store
+        .execute_raw(Box::leak(sql.into_boxed_str()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn migration_0010_carries_an_existing_database_forward() {
+    for db in databases().await {
+        // The database as the release before tenancy left it (migrations up to 0007).
+        let old = Store::connect_migrated_to(&db.url, 7)
+            .await
+            .expect("old schema");
+        let pg = old.backend() == "postgres";
+        let uuid = |id: uuid::Uuid| {
+            if pg {
+                format!("'{id}'")
+            } else {
+                format!("X'{}'", id.simple())
+            }
+        };
+        let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        let at = start_time();
+        let us = at.timestamp_micros();
+        let package_json = serde_json::to_string(&package(PLAIN)).expect("json");
+        raw(&old, format!(
+            "INSERT INTO definitions (id, version, title, package, deployed_by, deployed_us) VALUES ('test-plain', 1, 'Procedimento semplice', {}, 'admin', {us})",
+            quote(&package_json)
+        ))
+        .await;
+        let instance = uuid::Uuid::now_v7();
+        let mut event = procedo_engine::history::Event::new(instance, 1, at, "anna", "started");
+        event.to_state = "review".into();
+        event.data = json!({ "definition": "test-plain", "version": 1, "variables": {} });
+        let sealed = event.seal();
+        raw(&old, format!(
+            "INSERT INTO instances (id, tenant, on_behalf_of, definition, definition_version, state, status, status_detail, variables, parent_id, parent_index, children_pending, version, seq, last_hash, created_us, updated_us) \
+             VALUES ({}, 'provincia-treviso', 'comune-asolo', 'test-plain', 1, 'review', 'active', NULL, '{{}}', NULL, NULL, 0, 1, 1, '{}', {us}, {us})",
+            uuid(instance), sealed.hash
+        ))
+        .await;
+        raw(&old, format!(
+            "INSERT INTO events (instance_id, seq, actor, kind, body, hash, prev_hash) VALUES ({}, 1, 'anna', 'started', {}, '{}', '{}')",
+            uuid(instance), quote(&sealed.body), sealed.hash, procedo_engine::history::GENESIS
+        ))
+        .await;
+        let task = uuid::Uuid::now_v7();
+        raw(&old, format!(
+            "INSERT INTO tasks (id, instance_id, tenant, definition, state, role, assignee, due_us, actions, status, completed_action, completed_by, created_us, closed_us) \
+             VALUES ({}, {}, 'provincia-treviso', 'test-plain', 'review', 'clerk', NULL, NULL, '[\"done\"]', 'open', NULL, NULL, {us}, NULL)",
+            uuid(task), uuid(instance)
+        ))
+        .await;
+        for tenant in ["default", "provincia-treviso"] {
+            raw(&old, format!(
+                "INSERT INTO schedules (definition, name, version, tenant, next_us) VALUES ('test-plain', 'weekly-{tenant}', 1, '{tenant}', {us})"
+            ))
+            .await;
+        }
+        raw(&old, format!(
+            "INSERT INTO tokens (hash, user_name, tenant, roles, created_us, expires_us, revoked_us, kind) VALUES ('h1', 'bruno', 'provincia-brescia', 'clerk', {us}, NULL, NULL, 'api')"
+        ))
+        .await;
+        drop(old);
+
+        let store = Store::connect(&db.url).await.expect("migrates");
+        let tenants: Vec<String> = store
+            .tenants()
+            .await
+            .expect("tenants")
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(
+            tenants,
+            [
+                "comune-asolo",
+                "default",
+                "provincia-brescia",
+                "provincia-treviso"
+            ],
+            "tenants found in the data are registered on {}",
+            db.backend
+        );
+        let definitions = store.definitions(None).await.expect("definitions");
+        assert_eq!(definitions.len(), 1);
+        assert_eq!(
+            definitions[0].owner, None,
+            "an existing definition becomes shared"
+        );
+        assert_eq!(
+            store.adopters("test-plain").await.expect("adopters"),
+            ["provincia-treviso"]
+        );
+        let schedules: Vec<String> = store
+            .schedules_of("test-plain")
+            .await
+            .expect("schedules")
+            .into_iter()
+            .map(|s| s.tenant)
+            .collect();
+        assert_eq!(
+            schedules,
+            ["provincia-treviso"],
+            "none left in the platform tenant"
+        );
+
+        let engine = Engine::new(store, Arc::new(ManualClock::new(at)));
+        let report = engine.verify(None).await.expect("verify");
+        assert!(report.ok && report.events == 1, "{report:?}");
+        // The old instance goes on; a shared definition is startable by a third tenant.
+        engine
+            .complete(&clerk(), task, "done", json!({}))
+            .await
+            .expect("the old task completes");
+        engine
+            .start(&brescia_clerk(), "test-plain", vars(json!({})))
+            .await
+            .expect("Brescia starts the now shared definition");
+        assert!(engine.verify(None).await.expect("verify").ok);
+    }
+}

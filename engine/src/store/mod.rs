@@ -172,6 +172,24 @@ fn migrations(files: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Mig
     sqlx::migrate::Migrator::with_migrations(migrations)
 }
 
+/// The migrator without the migrations after `last`: for tests that build a database as an
+/// older release left it.
+fn migrations_up_to(
+    mut migrator: sqlx::migrate::Migrator,
+    last: Option<i64>,
+) -> sqlx::migrate::Migrator {
+    if let Some(last) = last {
+        let kept: Vec<_> = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= last)
+            .cloned()
+            .collect();
+        migrator.migrations = kept.into();
+    }
+    migrator
+}
+
 /// The database behind the engine.
 #[derive(Clone)]
 pub enum Store {
@@ -199,6 +217,21 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
         Ok(store)
+    }
+
+    /// Opens a database as a release with migrations up to `last` left it: for tests that
+    /// check a migration carries existing data forward.
+    #[doc(hidden)]
+    pub async fn connect_migrated_to(url: &str, last: i64) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(
+                SqliteStore::connect_migrated_to(url, Some(last)).await?,
+            ))
+        } else {
+            Ok(Store::Postgres(
+                PgStore::connect_migrated_to(url, Some(last)).await?,
+            ))
+        }
     }
 
     pub fn backend(&self) -> &'static str {

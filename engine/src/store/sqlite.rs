@@ -57,6 +57,11 @@ fn migrator() -> sqlx::migrate::Migrator {
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> super::Result<Self> {
+        Self::connect_migrated_to(url, None).await
+    }
+
+    /// Opens the database running the migrations up to `last` (all with `None`).
+    pub(crate) async fn connect_migrated_to(url: &str, last: Option<i64>) -> super::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -71,7 +76,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        migrator().run(&pool).await?;
+        super::migrations_up_to(migrator(), last).run(&pool).await?;
         sqlx::query(super::sql::RELEASE_LEASES)
             .execute(&pool)
             .await?;
