@@ -952,3 +952,43 @@ async fn migration_0010_carries_an_existing_database_forward() {
         assert!(engine.verify(None).await.expect("verify").ok);
     }
 }
+
+/// Issue 13: after a restart the shipped eu-grant weekly schedule logged "workflow `eu-grant`
+/// not found" every second and never started the review (the start looked the workflow up in
+/// a per-process cache of latest versions, empty after a restart).
+#[tokio::test]
+async fn the_shipped_weekly_eu_grant_review_starts_after_a_restart() {
+    for db in databases().await {
+        let (engine, _clock) = engine(&db).await;
+        engine
+            .deploy(&shipped("eu-grant"), &platform_admin())
+            .await
+            .expect("deploys shared, as `serve` does");
+        engine
+            .adopt(&treviso_admin(), "eu-grant")
+            .await
+            .expect("Treviso's SAPE takes it up");
+        drop(engine);
+        // Started again on Monday 6 April 2026 at 09:00 in Rome, past the 08:00 occurrence.
+        let store = Store::connect(&db.url).await.expect("reconnect");
+        let restarted = Engine::new(store, Arc::new(ManualClock::new(utc(2026, 4, 6, 7, 0, 0))));
+        assert_eq!(
+            restarted.fire_due_schedules().await.expect("fires"),
+            2,
+            "the closing of stale reviews and the start, on {}",
+            db.backend
+        );
+        let filter = InstanceFilter {
+            definition: Some("eu-grant".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let started = restarted
+            .instances(&clerk(), &filter)
+            .await
+            .expect("instances");
+        assert_eq!(started.len(), 1);
+        assert_eq!(started[0].state, "call_scouting");
+        assert_eq!(restarted.fire_due_schedules().await.expect("fires"), 0);
+    }
+}

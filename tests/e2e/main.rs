@@ -5,6 +5,7 @@ mod client;
 mod packages;
 mod pages;
 mod sign_in;
+mod tenancy;
 
 use client::Server;
 use serde_json::json;
