@@ -192,6 +192,12 @@ async fn task_view(
         Ok(loaded) => loaded,
         Err(e) => return problem(s, e),
     };
+    // For whom the procedure runs, by the registry's display name.
+    let names = state.engine.tenant_names().await.unwrap_or_default();
+    let for_tenant = instance
+        .on_behalf_of
+        .as_deref()
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()));
     // The case as the official reads it before deciding: its data and the acts issued so far.
     let case = timeline::data(&Value::Object(instance.variables));
     let documents: Vec<Value> = documents
@@ -214,7 +220,7 @@ async fn task_view(
         .iter()
         .map(|a| json!({ "name": a, "title": named.action(&task, a) }))
         .collect();
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form,
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents,
                        "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
     let mut response = page("task", &title, Some(s), data);

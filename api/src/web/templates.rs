@@ -62,7 +62,7 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 </tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
 pub const TASK: &str = r#"<h1>{{title}}</h1>
-<p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a> · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
+<p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
 <details class="case"{{#unless problem}} open{{/unless}}><summary>Dati della pratica</summary>
 {{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
