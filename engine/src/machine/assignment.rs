@@ -98,7 +98,7 @@ pub fn assign(
             if let Some(user) = assignee {
                 let holds = holder_roles
                     .as_ref()
-                    .is_some_and(|roles| roles.iter().any(|r| *r == role));
+                    .is_some_and(|roles| roles.contains(&role));
                 if !holds {
                     return Err(MachineError::Forbidden(format!(
                         "`{user}` does not hold the role `{role}` in this tenant"
