@@ -232,6 +232,8 @@ impl Engine {
                 )]));
             }
         }
+        self.check_child_duties(package, &checked, &by.tenant)
+            .await?;
         let owner = (by.tenant != PLATFORM_TENANT).then_some(by.tenant.as_str());
         let version = self
             .store
@@ -265,6 +267,52 @@ impl Engine {
             id: definition.id.clone(),
             version,
         })
+    }
+
+    /// Checks `not_by: [WORKFLOW.STATE]` against the child workflow as the deploying tenant
+    /// resolves it: the state must be one of its task states.
+    async fn check_child_duties(
+        &self,
+        package: &Package,
+        checked: &Definition,
+        tenant: &str,
+    ) -> Result<()> {
+        let mut problems = Vec::new();
+        for state in checked.states.values() {
+            let crate::definition::Kind::Task(spec) = &state.kind else {
+                continue;
+            };
+            for (i, other) in spec.not_by.iter().enumerate() {
+                let Some((workflow, child_state)) = other.split_once('.') else {
+                    continue;
+                };
+                let child = self.resolve(workflow, tenant).await?;
+                let is_task = matches!(
+                    child.state(child_state).map(|s| &s.kind),
+                    Some(crate::definition::Kind::Task(_))
+                );
+                if !is_task {
+                    let index = i.to_string();
+                    let at = crate::source_map::SourceMap::build(&package.workflow).value(&[
+                        "states",
+                        &state.name,
+                        "task",
+                        "not_by",
+                        &index,
+                    ]);
+                    problems.push(Diagnostic::new(
+                        package.file(crate::definition::WORKFLOW_FILE),
+                        at,
+                        format!("`{child_state}` is not a task state of `{workflow}`"),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(problems))
+        }
     }
 
     /// Replaces the schedules of `definition`'s workflow in `tenant` with this version's.

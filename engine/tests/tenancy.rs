@@ -992,3 +992,100 @@ async fn the_shipped_weekly_eu_grant_review_starts_after_a_restart() {
         assert_eq!(restarted.fire_due_schedules().await.expect("fires"), 0);
     }
 }
+
+const AWARD: &str = "\
+id: test-award
+title: Gara con approvazione
+initial: evaluate_lots
+states:
+  evaluate_lots:
+    spawn: { workflow: test-lot, foreach: \"vars.lots\", as: lot, into: lot_outcomes }
+    on_done: { to: approve }
+  approve:
+    # Whoever proposed a lot's award does not approve it.
+    task: { role: rup, not_by: [test-lot.evaluate] }
+    actions:
+      approve: { to: approved }
+  approved: { end: approved }
+";
+
+#[tokio::test]
+async fn who_proposed_a_lots_award_in_a_child_may_not_approve_it_in_the_parent() {
+    for db in databases().await {
+        let (engine, _clock) = engine(&db).await;
+        deploy_as(&engine, &platform_admin(), LOT).await;
+        deploy_as(&engine, &platform_admin(), AWARD).await;
+        let tender = engine
+            .start(
+                &clerk(),
+                "test-award",
+                vars(json!({ "lots": [{ "offers": 2 }] })),
+            )
+            .await
+            .expect("starts");
+        let lots = engine
+            .instances(
+                &clerk(),
+                &InstanceFilter {
+                    definition: Some("test-lot".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("lots");
+        let evaluate = open_task(&engine, &clerk(), lots[0].id).await;
+        engine
+            .complete(
+                &clerk(),
+                evaluate.id,
+                "award",
+                json!({ "winner": "Alfa srl" }),
+            )
+            .await
+            .expect("anna proposes the lot's award");
+        let approve = open_task(&engine, &clerk(), tender.id).await;
+        let refused = engine
+            .complete(&clerk(), approve.id, "approve", json!({}))
+            .await;
+        assert!(
+            matches!(&refused, Err(EngineError::Forbidden(why)) if why.contains("test-lot.evaluate")),
+            "{refused:?} on {}",
+            db.backend
+        );
+        let other = Actor::new("rita", "provincia-treviso", &["rup"]);
+        engine
+            .complete(&other, approve.id, "approve", json!({}))
+            .await
+            .expect("another RUP approves");
+    }
+}
+
+#[tokio::test]
+async fn not_by_naming_a_state_the_child_does_not_have_is_refused_at_deploy() {
+    for db in databases().await {
+        let (engine, _clock) = engine(&db).await;
+        deploy_as(&engine, &platform_admin(), LOT).await;
+        let broken = AWARD.replace("test-lot.evaluate", "test-lot.proposal");
+        let refused = engine.deploy(&package(&broken), &platform_admin()).await;
+        match refused {
+            Err(EngineError::Invalid(problems)) => assert!(
+                problems
+                    .iter()
+                    .any(|p| p.to_string().contains("workflow.yaml:10:33:")
+                        && p.message
+                            .contains("`proposal` is not a task state of `test-lot`")),
+                "{problems:?}"
+            ),
+            other => panic!("{other:?} on {}", db.backend),
+        }
+        let unspawned = AWARD.replace("test-lot.evaluate", "test-other.evaluate");
+        let errors = package(&unspawned).compile(1).expect_err("invalid");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.message.contains("spawns no `test-other`")),
+            "{errors:?}"
+        );
+    }
+}

@@ -766,9 +766,24 @@ impl Checker<'_> {
         for (i, other) in task.not_by.iter().enumerate() {
             let index = i.to_string();
             let at = ["states", name, "task", "not_by", index.as_str()];
+            let spawned = |workflow: &str| {
+                doc.states
+                    .values()
+                    .any(|s| s.spawn.as_ref().is_some_and(|sp| sp.workflow == workflow))
+            };
             match doc.states.get(other) {
                 // `start`: the official who started the instance (the requester).
                 None if other == super::START_ACTOR => {}
+                // `WORKFLOW.STATE`: a task state of the children this workflow spawns (the
+                // engine checks the state against the deployed child at deploy).
+                None if other.split_once('.').is_some_and(|(w, _)| spawned(w)) => {}
+                None if other.contains('.') => self.at_value(
+                    &at,
+                    format!(
+                        "`{other}`: this workflow spawns no `{}`",
+                        other.split('.').next().unwrap_or_default()
+                    ),
+                ),
                 None => self.at_value(&at, format!("unknown state `{other}` in `not_by`")),
                 Some(s) if s.task.is_none() => self.at_value(
                     &at,

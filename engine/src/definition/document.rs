@@ -154,8 +154,8 @@ pub struct TaskDoc {
     pub on_breach: Option<BreachDoc>,
     /// Segregation of duties: task states of this workflow whose completer, in the same
     /// instance, may not complete this task (`not_by: [appoint_rup]`; `start` names the
-    /// official who started the instance). Refused with 403 and a reason; recorded in the event
-    /// when allowed.
+    /// official who started the instance; `WORKFLOW.STATE` a task state of the children it
+    /// spawns). Refused with 403 and a reason; recorded in the event when allowed.
     #[serde(default)]
     pub not_by: Vec<String>,
 }

@@ -234,12 +234,16 @@ pub const SELECT_RELATION: &str = "SELECT provider, client, scope, valid_from, v
 pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until FROM tenant_relations \
      ORDER BY provider, client";
 
-/// Who completed which task states of an instance (segregation of duties), oldest first; the
-/// official who started it comes first, under the name `start`.
+/// Who completed which task states of an instance (segregation of duties), oldest first: the
+/// official who started it as `start`, its own task states by name, and those of its children
+/// as `WORKFLOW.STATE` (the lot's award proposal, seen from the tender).
 pub const SELECT_COMPLETERS: &str = "SELECT state, completed_by FROM ( \
      SELECT 'start' AS state, actor AS completed_by, 0 AS at FROM events WHERE instance_id = $1 AND seq = 1 \
      UNION ALL SELECT state, completed_by, closed_us AS at FROM tasks \
-     WHERE instance_id = $1 AND status = 'completed' AND completed_by IS NOT NULL) AS c ORDER BY at";
+     WHERE instance_id = $1 AND status = 'completed' AND completed_by IS NOT NULL \
+     UNION ALL SELECT t.definition || '.' || t.state, t.completed_by, t.closed_us FROM tasks t \
+     JOIN instances i ON i.id = t.instance_id \
+     WHERE i.parent_id = $1 AND t.status = 'completed' AND t.completed_by IS NOT NULL) AS c ORDER BY at";
 /// The roles a named official of a tenant holds: as a user who signs in, and on valid API tokens.
 pub const SELECT_HOLDER_ROLES: &str = "SELECT roles FROM users WHERE user_name = $1 AND tenant = $2 AND disabled_us IS NULL \
      UNION ALL SELECT roles FROM tokens WHERE user_name = $1 AND tenant = $2 AND kind = 'api' \
