@@ -199,6 +199,12 @@ impl Engine {
             match self.fire_schedule(&row).await {
                 Ok(()) => fired += 1,
                 Err(EngineError::Store(StoreError::Conflict(_))) => {}
+                // The database failed: the occurrence is still due, and fires late, not never.
+                Err(EngineError::Store(err)) => {
+                    tracing::warn!(schedule = %row.name, workflow = %row.definition, tenant = %row.tenant, error = %err, "schedule could not fire: retried")
+                }
+                // The occurrence itself cannot fire (a start the workflow refuses, a schedule
+                // no longer in it): retrying every round would only repeat the warning.
                 Err(err) => {
                     tracing::warn!(schedule = %row.name, workflow = %row.definition, tenant = %row.tenant, error = %err, "schedule could not fire: occurrence skipped");
                     let skip = Transition {

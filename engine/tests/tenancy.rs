@@ -1089,3 +1089,50 @@ async fn not_by_naming_a_state_the_child_does_not_have_is_refused_at_deploy() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_occurrence_that_cannot_fire_is_skipped_once_not_retried_every_round() {
+    let workflow = "\
+id: test-refused
+title: Avvio rifiutato
+initial: route
+schedules:
+  - name: monday-morning
+    cron: \"0 0 8 * * Mon\"
+    start: { variables: {} }
+states:
+  # Fails at run time: the scheduled start has no `soglia`.
+  route:
+    choice:
+      - when: \"vars.soglia.importo > 1\"
+        to: review
+      - otherwise: review
+  review:
+    task: { role: sape }
+    actions:
+      close: { to: closed }
+  closed: { end: closed }
+";
+    for db in databases().await {
+        let (engine, clock) = engine(&db).await;
+        engine
+            .deploy(&package(workflow), &admin())
+            .await
+            .expect("deploys");
+        clock.set(utc(2026, 4, 6, 6, 0, 0)); // Monday 08:00 in Rome
+        assert_eq!(engine.fire_due_schedules().await.expect("round"), 0);
+        let rows = engine
+            .store()
+            .schedules_of("test-refused")
+            .await
+            .expect("rows");
+        assert_eq!(
+            rows[0].next_at,
+            utc(2026, 4, 13, 6, 0, 0),
+            "moved to next Monday on {}",
+            db.backend
+        );
+        assert_eq!(engine.fire_due_schedules().await.expect("round"), 0);
+        assert_eq!(count(&engine, &clerk()).await, 0);
+    }
+}
