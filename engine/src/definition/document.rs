@@ -239,7 +239,8 @@ pub struct WaitDoc {
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnDoc {
-    /// The workflow each child runs (its latest deployed version at spawn time).
+    /// The workflow each child runs: the version current for the instance's tenant when the
+    /// root instance started (pinned then, never one deployed later).
     pub workflow: String,
     /// CEL expression yielding a list: one child per item.
     pub foreach: String,
