@@ -383,9 +383,14 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
     for visible in rows {
         let row = &visible.row;
         // Each version says whose it is: "condivisa" (the platform's, every tenant may start
-        // it) or "propria" (this tenant's own); the current one is what a start runs.
-        let version =
-            json!({ "n": row.version, "shared": visible.shared, "current": visible.current });
+        // it) or "propria" (this tenant's own; the platform tenant also sees other tenants' own
+        // versions, "di <ente>"); the current one is what a start runs.
+        let whose = match row.owner.as_deref() {
+            None => "condivisa".to_string(),
+            Some(owner) if owner == s.actor.tenant => "propria".to_string(),
+            Some(owner) => format!("di {owner}"),
+        };
+        let version = json!({ "n": row.version, "whose": whose, "current": visible.current });
         match list.last_mut() {
             Some(last) if last["id"] == json!(row.id) => {
                 if let Some(versions) = last["versions"].as_array_mut() {

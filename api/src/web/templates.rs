@@ -94,7 +94,7 @@ pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 
 pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>
-{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{n}}">v{{n}}</a> ({{#if shared}}condivisa{{else}}propria{{/if}}{{#if current}}, in uso{{/if}}) {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
+{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{n}}">v{{n}}</a> ({{whose}}{{#if current}}, in uso{{/if}}) {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
 </tbody></table>
 {{#if admin}}<h2>Valida o rilascia un pacchetto</h2>
 <form method="post" action="/workflows/pacchetto" enctype="multipart/form-data">
