@@ -10,6 +10,7 @@ mod hashing;
 mod http;
 mod remote;
 mod serve;
+mod tenants;
 mod tokens;
 mod users;
 mod web;
@@ -82,6 +83,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: tokens::TokenCommand,
+    },
+    /// Manage the tenant registry: tenants, their display names, and who serves whom.
+    Tenant {
+        #[command(subcommand)]
+        command: tenants::TenantCommand,
     },
     /// Manage the officials who sign in to the pages with a password.
     User {
@@ -204,6 +210,7 @@ fn main() -> ExitCode {
             Command::Audit { command } => audit_cli::run(command).await,
             Command::Backup { path, db } => audit_cli::backup(&db, &path).await,
             Command::Token { command } => tokens::run(command).await,
+            Command::Tenant { command } => tenants::run(command).await,
             Command::User { command } => users::run(command).await,
             Command::Bench { scenario } => bench::run(scenario).await,
             Command::Deploy { paths, server } => remote::deploy(&server, &paths).await,

@@ -14,8 +14,9 @@ use std::time::Duration;
 /// fire drops from 180 ms at 1,000 to 80 ms at 100), large enough to fire ~4,700 timers/s.
 const TIMER_BATCH: i64 = 100;
 
-/// The tenant the bootstrap admin token belongs to.
-const BOOTSTRAP_TENANT: &str = "default";
+/// The tenant the bootstrap admin token belongs to: the platform tenant, whose administrators
+/// deploy shared definitions.
+const BOOTSTRAP_TENANT: &str = procedo_engine::PLATFORM_TENANT;
 
 /// What `procedo serve` takes besides the database, the address and the workflows.
 pub struct Options {
@@ -54,6 +55,12 @@ pub async fn run(
             .map_err(|e| format!("cannot use the checkpoint key: {e}"))?,
     );
     tracing::info!(key_file = %audit.key_file.display(), public_key = %key.public_hex(), "checkpoints are signed with this key");
+    let loaded = procedo_engine::tenancy::seed(engine.store(), engine.now())
+        .await
+        .map_err(|e| format!("cannot load the tenant registry: {e}"))?;
+    if loaded > 0 {
+        println!("tenant registry: {loaded} tenants registered with their patron days");
+    }
     deploy_folder(&engine, workflows).await?;
     bootstrap_token(&engine).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -140,12 +147,14 @@ async fn deploy_folder(engine: &Engine, folder: &Path) -> Result<(), String> {
         for dir in dirs {
             let package = Package::load(&dir).map_err(|d| render(&d))?;
             let id = package.compile(1).map_err(|d| render(&d))?.id;
+            // The shipped packages are shared: compare with the latest shared version.
             let current = engine
                 .store()
-                .latest_definition(&id)
+                .resolve_definition(&id, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            if current.is_some_and(|(_, stored)| {
+            if current.is_some_and(|current| {
+                let stored = current.package;
                 stored.workflow == package.workflow
                     && stored.forms == package.forms
                     && stored.templates == package.templates

@@ -42,9 +42,7 @@ impl Engine {
         for state in pools.values() {
             for (_, id) in state.waiting.iter().take(2) {
                 if let Some(instance) = self.store.instance(*id).await? {
-                    self.definition(&instance.definition, instance.definition_version)
-                        .await?;
-                    others.push(instance);
+                    others.push(self.prepare(instance).await?);
                 }
             }
         }
@@ -57,14 +55,49 @@ impl Engine {
         &self,
         definition: &Definition,
         tenant: &str,
+        pins: &std::collections::BTreeMap<String, i64>,
     ) -> Result<machine::Context> {
         let (pools, others) = self.pools(definition, tenant).await?;
         Ok(machine::Context {
             pools,
             others,
             calendar: self.calendar(tenant).await?,
-            registers: self.registers(definition, tenant).await?,
+            registers: self.registers(definition, tenant, pins).await?,
+            tenant_names: self.tenant_names().await?,
+            completers: Vec::new(),
         })
+    }
+
+    /// The registry's display names, cached for a minute (a tenant renamed by `procedo tenant
+    /// add` in another process shows within that time).
+    pub async fn tenant_names(&self) -> Result<std::sync::Arc<crate::model::TenantNames>> {
+        if let Some((loaded, names)) = self.tenant_names.read().ok().and_then(|n| n.clone())
+            && loaded.elapsed() < std::time::Duration::from_secs(60)
+        {
+            return Ok(names);
+        }
+        let names: crate::model::TenantNames = self
+            .store
+            .tenants()
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        let names = std::sync::Arc::new(names);
+        if let Ok(mut cache) = self.tenant_names.write() {
+            *cache = Some((std::time::Instant::now(), names.clone()));
+        }
+        Ok(names)
+    }
+
+    /// Forgets cached names and calendars (after the registry changed in this process).
+    pub fn forget_registry(&self) {
+        if let Ok(mut cache) = self.tenant_names.write() {
+            *cache = None;
+        }
+        if let Ok(mut cache) = self.calendars.write() {
+            cache.clear();
+        }
     }
 
     /// The national calendar plus the tenant's own holidays, cached for a minute (a change
@@ -143,11 +176,16 @@ impl Engine {
 
     /// The current numbers of the tenant's registers for this year, when `definition` or a
     /// workflow it spawns numbers its acts (no query otherwise: the common case).
-    async fn registers(&self, definition: &Definition, tenant: &str) -> Result<machine::Registers> {
+    async fn registers(
+        &self,
+        definition: &Definition,
+        tenant: &str,
+        pins: &std::collections::BTreeMap<String, i64>,
+    ) -> Result<machine::Registers> {
         let numbers = !definition.registers.is_empty()
-            || definition.spawned_workflows().any(|id| {
+            || pins.iter().any(|(id, version)| {
                 self.definitions
-                    .latest(id)
+                    .get(id, *version)
                     .is_some_and(|d| !d.registers.is_empty())
             });
         if !numbers {

@@ -15,7 +15,7 @@ use crate::timefmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use thiserror::Error;
 use uuid::Uuid;
@@ -119,11 +119,15 @@ pub struct TaskQuery {
     pub limit: Option<i64>,
 }
 
-/// Compiled definitions by id and version, loaded from the store on first use.
+/// The platform tenant: its administrators deploy the shared definitions (`procedo serve`
+/// deploys the shipped packages as it), and shared schedules never run in it.
+pub const PLATFORM_TENANT: &str = "default";
+
+/// Compiled definitions by id and version, loaded from the store on first use. Which version
+/// a name means is never cached: it depends on the tenant and on deploys by other processes.
 #[derive(Default)]
 pub(crate) struct Definitions {
     by_version: RwLock<HashMap<(String, i64), Arc<Definition>>>,
-    latest: RwLock<HashMap<String, i64>>,
 }
 
 impl Catalog for Definitions {
@@ -134,27 +138,29 @@ impl Catalog for Definitions {
             .get(&(id.to_string(), version))
             .cloned()
     }
-    fn latest(&self, id: &str) -> Option<Arc<Definition>> {
-        let version = *self.latest.read().ok()?.get(id)?;
-        self.get(id, version)
-    }
 }
 
 impl Definitions {
-    fn insert(&self, definition: Definition, is_latest: bool) -> Arc<Definition> {
+    fn insert(&self, definition: Definition) -> Arc<Definition> {
         let definition = Arc::new(definition);
         let key = (definition.id.clone(), definition.version);
         if let Ok(mut map) = self.by_version.write() {
             map.insert(key, definition.clone());
         }
-        if is_latest && let Ok(mut latest) = self.latest.write() {
-            let entry = latest
-                .entry(definition.id.clone())
-                .or_insert(definition.version);
-            *entry = (*entry).max(definition.version);
-        }
         definition
     }
+}
+
+/// A definition version a tenant may see, as listed: whose it is says whether it is shared.
+#[derive(Debug, Clone, Serialize)]
+pub struct VisibleDefinition {
+    #[serde(flatten)]
+    pub row: crate::store::DefinitionRow,
+    /// Deployed by the platform tenant: every tenant may start it.
+    pub shared: bool,
+    /// What `definition: ID` starts for the caller: its own latest version, else the latest
+    /// shared one.
+    pub current: bool,
 }
 
 /// How many times an operation is retried after losing a race to a concurrent writer.
@@ -176,6 +182,8 @@ pub struct Engine {
     pub(crate) worker: String,
     pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) calendars: RwLock<HashMap<String, (std::time::Instant, crate::calendar::Calendar)>>,
+    /// The registry's display names, reloaded at most once a minute.
+    pub(crate) tenant_names: RwLock<Option<(std::time::Instant, Arc<crate::model::TenantNames>)>>,
 }
 
 impl Engine {
@@ -191,6 +199,7 @@ impl Engine {
             worker: Uuid::new_v4().to_string(),
             metrics: Default::default(),
             calendars: Default::default(),
+            tenant_names: Default::default(),
         }
     }
 
@@ -206,11 +215,13 @@ impl Engine {
         self.clock.now()
     }
 
-    /// Validates and stores a package as the next version of its workflow.
+    /// Validates and stores a package as the next version of its workflow: shared when the
+    /// deploying administrator belongs to the platform tenant, otherwise that tenant's own
+    /// (which no other tenant sees or runs).
     pub async fn deploy(&self, package: &Package, by: &Actor) -> Result<Deployed> {
         let checked = package.compile(0).map_err(EngineError::Invalid)?;
         for child in checked.spawned_workflows() {
-            if child != checked.id && self.latest_definition(child).await.is_err() {
+            if child != checked.id && self.resolve(child, &by.tenant).await.is_err() {
                 let at = crate::source_map::SourceMap::build(&package.workflow).value(&["states"]);
                 let message =
                     format!("spawned workflow `{child}` is not deployed: deploy it first");
@@ -221,58 +232,179 @@ impl Engine {
                 )]));
             }
         }
+        self.check_child_duties(package, &checked, &by.tenant)
+            .await?;
+        let owner = (by.tenant != PLATFORM_TENANT).then_some(by.tenant.as_str());
         let version = self
             .store
-            .insert_definition(&checked.id, &checked.title, package, &by.user, self.now())
+            .insert_definition(
+                &checked.id,
+                &checked.title,
+                package,
+                &by.user,
+                self.now(),
+                owner,
+            )
             .await?;
         let definition = package.compile(version).map_err(EngineError::Invalid)?;
+        let definition = self.definitions.insert(definition);
+        match owner {
+            // A tenant's own version: its schedules run in that tenant, replacing those of
+            // the version it ran before (its own or the shared one).
+            Some(tenant) => self.schedule_in(&definition, tenant).await?,
+            // A shared version: its schedules move to it in every tenant that took the
+            // workflow up and still runs the shared one; never in the platform tenant.
+            None => {
+                for tenant in self.store.adopters(&definition.id).await? {
+                    let current = self.resolve(&definition.id, &tenant).await?;
+                    if current.version == definition.version {
+                        self.schedule_in(&definition, &tenant).await?;
+                    }
+                }
+            }
+        }
+        Ok(Deployed {
+            id: definition.id.clone(),
+            version,
+        })
+    }
+
+    /// Checks `not_by: [WORKFLOW.STATE]` against the child workflow as the deploying tenant
+    /// resolves it: the state must be one of its task states.
+    async fn check_child_duties(
+        &self,
+        package: &Package,
+        checked: &Definition,
+        tenant: &str,
+    ) -> Result<()> {
+        let mut problems = Vec::new();
+        for state in checked.states.values() {
+            let crate::definition::Kind::Task(spec) = &state.kind else {
+                continue;
+            };
+            for (i, other) in spec.not_by.iter().enumerate() {
+                let Some((workflow, child_state)) = other.split_once('.') else {
+                    continue;
+                };
+                let child = self.resolve(workflow, tenant).await?;
+                let is_task = matches!(
+                    child.state(child_state).map(|s| &s.kind),
+                    Some(crate::definition::Kind::Task(_))
+                );
+                if !is_task {
+                    let index = i.to_string();
+                    let at = crate::source_map::SourceMap::build(&package.workflow).value(&[
+                        "states",
+                        &state.name,
+                        "task",
+                        "not_by",
+                        &index,
+                    ]);
+                    problems.push(Diagnostic::new(
+                        package.file(crate::definition::WORKFLOW_FILE),
+                        at,
+                        format!("`{child_state}` is not a task state of `{workflow}`"),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(problems))
+        }
+    }
+
+    /// Replaces the schedules of `definition`'s workflow in `tenant` with this version's.
+    async fn schedule_in(&self, definition: &Definition, tenant: &str) -> Result<()> {
         let now = self.now();
         let schedules: Vec<_> = definition
             .schedules
             .iter()
             .filter_map(|s| s.next_after(now).map(|at| (s.name.clone(), at)))
             .collect();
-        // Schedules run in the deploying administrator's tenant; a new version replaces them.
-        self.store
-            .replace_schedules(&definition.id, version, &by.tenant, &schedules)
-            .await?;
-        let id = definition.id.clone();
-        self.definitions.insert(definition, true);
-        Ok(Deployed { id, version })
+        Ok(self
+            .store
+            .replace_schedules(&definition.id, definition.version, tenant, &schedules)
+            .await?)
+    }
+
+    /// A tenant takes a shared workflow up (its administrators): the workflow's schedules run
+    /// in that tenant from now on. The platform tenant takes nothing up: shared schedules
+    /// never run there.
+    pub async fn adopt(&self, actor: &Actor, id: &str) -> Result<Deployed> {
+        if !actor.has_role("admin") {
+            return Err(EngineError::Forbidden(
+                "taking a workflow up needs the `admin` role".into(),
+            ));
+        }
+        if actor.tenant == PLATFORM_TENANT {
+            return Err(EngineError::Forbidden(
+                "the platform tenant runs no schedules of shared workflows: a tenant that uses the workflow takes it up".into(),
+            ));
+        }
+        let current = self.resolve(id, &actor.tenant).await?;
+        self.store.adopt(&actor.tenant, id, self.now()).await?;
+        if !self.has_own(id, &actor.tenant).await? {
+            self.schedule_in(&current, &actor.tenant).await?;
+        }
+        Ok(Deployed {
+            id: current.id.clone(),
+            version: current.version,
+        })
+    }
+
+    /// Drops a shared workflow taken up: its schedules stop in the tenant (those of the
+    /// tenant's own version, if it has one, go on).
+    pub async fn unadopt(&self, actor: &Actor, id: &str) -> Result<bool> {
+        if !actor.has_role("admin") {
+            return Err(EngineError::Forbidden(
+                "dropping a workflow needs the `admin` role".into(),
+            ));
+        }
+        let own = self.has_own(id, &actor.tenant).await?;
+        Ok(self.store.unadopt(&actor.tenant, id, !own).await?)
+    }
+
+    /// The shared workflows the actor's tenant has taken up.
+    pub async fn adoptions(&self, actor: &Actor) -> Result<Vec<String>> {
+        Ok(self.store.adoptions(&actor.tenant).await?)
+    }
+
+    async fn has_own(&self, id: &str, tenant: &str) -> Result<bool> {
+        Ok(self
+            .store
+            .resolve_definition(id, Some(tenant))
+            .await?
+            .is_some_and(|d| d.owner.is_some()))
     }
 
     pub(crate) async fn definition(&self, id: &str, version: i64) -> Result<Arc<Definition>> {
         if let Some(definition) = self.definitions.get(id, version) {
             return Ok(definition);
         }
-        let (version, package) =
+        let stored =
             self.store.definition(id, version).await?.ok_or_else(|| {
                 EngineError::NotFound(format!("workflow `{id}` version {version}"))
             })?;
-        self.compile_stored(id, version, &package, false)
+        self.compile_stored(id, stored.version, &stored.package)
     }
 
-    /// The latest version, asked of the store: another process may have deployed since.
-    async fn latest_definition(&self, id: &str) -> Result<Arc<Definition>> {
-        let (version, package) = self
+    /// What `id` means for `tenant`: its own latest version, else the latest shared one —
+    /// asked of the store, as another process may have deployed since.
+    pub(crate) async fn resolve(&self, id: &str, tenant: &str) -> Result<Arc<Definition>> {
+        let stored = self
             .store
-            .latest_definition(id)
+            .resolve_definition(id, Some(tenant))
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow `{id}`")))?;
-        if let Some(definition) = self.definitions.get(id, version) {
-            self.definitions.insert_latest_marker(id, version);
+        if let Some(definition) = self.definitions.get(id, stored.version) {
             return Ok(definition);
         }
-        self.compile_stored(id, version, &package, true)
+        self.compile_stored(id, stored.version, &stored.package)
     }
 
-    fn compile_stored(
-        &self,
-        id: &str,
-        version: i64,
-        package: &Package,
-        is_latest: bool,
-    ) -> Result<Arc<Definition>> {
+    fn compile_stored(&self, id: &str, version: i64, package: &Package) -> Result<Arc<Definition>> {
         let definition = package.compile(version).map_err(|diagnostics| {
             EngineError::Store(StoreError::Corrupt(format!(
                 "stored workflow `{id}` v{version} no longer compiles: {}",
@@ -282,24 +414,62 @@ impl Engine {
                     .unwrap_or_default()
             )))
         })?;
-        Ok(self.definitions.insert(definition, is_latest))
+        Ok(self.definitions.insert(definition))
     }
 
-    /// Loads every definition a command on `definition` may need: itself and, transitively,
-    /// the latest versions of the workflows it spawns.
-    pub(crate) async fn warm(&self, definition: &Definition) -> Result<()> {
+    /// The versions of every workflow `definition` spawns, transitively, as `tenant` resolves
+    /// them now: fixed at start, so a later deploy never changes what a running procedure's
+    /// children run.
+    pub(crate) async fn pins_for(
+        &self,
+        definition: &Definition,
+        tenant: &str,
+    ) -> Result<BTreeMap<String, i64>> {
+        let mut pins = BTreeMap::new();
+        let mut pending: Vec<String> = definition.spawned_workflows().map(str::to_string).collect();
+        while let Some(id) = pending.pop() {
+            if pins.contains_key(&id) {
+                continue;
+            }
+            let child = if id == definition.id {
+                self.definition(&id, definition.version).await?
+            } else {
+                self.resolve(&id, tenant).await?
+            };
+            pins.insert(id, child.version);
+            pending.extend(child.spawned_workflows().map(str::to_string));
+        }
+        Ok(pins)
+    }
+
+    /// Loads what a command on `instance` may need: its definition and the pinned versions of
+    /// the workflows it spawns. An instance started before versions were pinned (migration
+    /// 0010) is pinned now, to what its tenant resolves, and keeps that from its next write.
+    pub(crate) async fn prepare(&self, mut instance: Instance) -> Result<Instance> {
+        let definition = self
+            .definition(&instance.definition, instance.definition_version)
+            .await?;
         let mut pending: Vec<String> = definition.spawned_workflows().map(str::to_string).collect();
         let mut seen = std::collections::HashSet::new();
         while let Some(id) = pending.pop() {
-            if seen.insert(id.clone()) {
-                let child = self.latest_definition(&id).await?;
-                pending.extend(child.spawned_workflows().map(str::to_string));
+            if !seen.insert(id.clone()) {
+                continue;
             }
+            let child = match instance.pins.get(&id) {
+                Some(version) => self.definition(&id, *version).await?,
+                None => {
+                    let child = self.resolve(&id, &instance.tenant).await?;
+                    instance.pins.insert(id.clone(), child.version);
+                    child
+                }
+            };
+            pending.extend(child.spawned_workflows().map(str::to_string));
         }
-        Ok(())
+        Ok(instance)
     }
 
-    /// Starts an instance of the latest version of `definition` in the actor's tenant.
+    /// Starts an instance in the actor's tenant of what `definition` means there: the
+    /// tenant's own version if it has one, else the shared one.
     pub async fn start(
         &self,
         actor: &Actor,
@@ -311,7 +481,8 @@ impl Engine {
     }
 
     /// Starts an instance run by the actor's tenant for another tenant (a Comune served by the
-    /// Province's SUA), which can then see it too.
+    /// Province's SUA), which can then read it too. Only where a relation lets the actor's
+    /// tenant serve that tenant for this workflow today; otherwise 403 and nothing is written.
     pub async fn start_on_behalf(
         &self,
         actor: &Actor,
@@ -319,17 +490,24 @@ impl Engine {
         variables: Map<String, Json>,
         on_behalf_of: Option<String>,
     ) -> Result<Instance> {
-        let latest = self.latest_definition(definition).await?;
-        self.warm(&latest).await?;
+        let resolved = self.resolve(definition, &actor.tenant).await?;
+        let relation = match &on_behalf_of {
+            Some(client) => Some(self.relation_for(actor, client, definition).await?),
+            None => None,
+        };
+        let pins = self.pins_for(&resolved, &actor.tenant).await?;
         // A start races only for shared things (a register number, a pool's seat): decide
         // again on fresh data when it loses.
         for attempt in 0..RETRIES {
-            let context = self.context(&latest, &actor.tenant).await?;
+            let context = self.context(&resolved, &actor.tenant, &pins).await?;
             let command = Command::Start {
                 id: Uuid::now_v7(),
-                definition: definition.to_string(),
+                definition: resolved.id.clone(),
+                version: resolved.version,
                 variables: variables.clone(),
                 on_behalf_of: on_behalf_of.clone(),
+                relation: relation.clone(),
+                pins: pins.clone(),
             };
             let transition = machine::transition(
                 &self.definitions,
@@ -354,6 +532,41 @@ impl Engine {
         Err(EngineError::Conflict(
             "too many concurrent starts: try again".into(),
         ))
+    }
+
+    /// The relation that lets the actor's tenant start `workflow` on behalf of `client` today
+    /// (Europe/Rome), as recorded in the start event; 403 when there is none.
+    async fn relation_for(&self, actor: &Actor, client: &str, workflow: &str) -> Result<Json> {
+        let refuse = |why: String| {
+            EngineError::Forbidden(format!(
+                "`{}` may not act on behalf of `{client}`: {why}",
+                actor.tenant
+            ))
+        };
+        let relation = self
+            .store
+            .relation(&actor.tenant, client)
+            .await?
+            .ok_or_else(|| refuse("no relation records that it serves that tenant".into()))?;
+        let today = self
+            .now()
+            .with_timezone(&chrono_tz::Europe::Rome)
+            .date_naive();
+        if !relation.covers(workflow, today) {
+            let why = match (&relation.from, &relation.until) {
+                (Some(from), _) if today < *from => format!("the relation starts on {from}"),
+                (_, Some(until)) if *until < today => format!("the relation ended on {until}"),
+                _ => format!("the relation does not cover the workflow `{workflow}`"),
+            };
+            return Err(refuse(why));
+        }
+        Ok(serde_json::json!({
+            "provider": relation.provider,
+            "client": relation.client,
+            "scope": relation.scope,
+            "from": relation.from,
+            "until": relation.until,
+        }))
     }
 
     /// An instance the actor's tenant may see; another tenant's instance is "not found".
@@ -399,12 +612,65 @@ impl Engine {
         Ok(tasks)
     }
 
-    /// A deployed workflow version (the latest when `version` is `None`), to show it.
-    pub async fn workflow(&self, id: &str, version: Option<i64>) -> Result<Arc<Definition>> {
-        match version {
-            Some(version) => self.definition(id, version).await,
-            None => self.latest_definition(id).await,
+    /// A deployed workflow version the actor's tenant may see (shared or its own; what it
+    /// would start when `version` is `None`), to show it. Another tenant's own version is
+    /// "not found"; the platform tenant sees every version.
+    pub async fn workflow(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<Arc<Definition>> {
+        let Some(version) = version else {
+            return self.resolve(id, &actor.tenant).await;
+        };
+        let stored = self.store.definition(id, version).await?;
+        match stored {
+            Some(stored)
+                if actor.tenant == PLATFORM_TENANT
+                    || stored
+                        .owner
+                        .as_deref()
+                        .is_none_or(|owner| owner == actor.tenant) =>
+            {
+                self.definition(id, version).await
+            }
+            _ => Err(EngineError::NotFound(format!(
+                "workflow `{id}` version {version}"
+            ))),
         }
+    }
+
+    /// The definition versions the actor's tenant may see, each saying whether it is shared
+    /// and whether it is what the tenant starts by that name.
+    pub async fn visible_definitions(&self, actor: &Actor) -> Result<Vec<VisibleDefinition>> {
+        let scope = (actor.tenant != PLATFORM_TENANT).then_some(actor.tenant.as_str());
+        let rows = self.store.definitions(scope).await?;
+        // Rows come by id and version: per id, the tenant's own highest version wins, else
+        // the highest shared one.
+        let mut current: HashMap<String, (bool, i64)> = HashMap::new();
+        for row in &rows {
+            let own = row.owner.as_deref() == Some(actor.tenant.as_str());
+            let shared = row.owner.is_none();
+            if !own && !shared {
+                continue;
+            }
+            let entry = current.entry(row.id.clone()).or_insert((own, row.version));
+            if (own, row.version) > *entry {
+                *entry = (own, row.version);
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let is_current = current.get(&row.id).map(|(_, v)| *v) == Some(row.version);
+                VisibleDefinition {
+                    shared: row.owner.is_none(),
+                    current: is_current,
+                    row,
+                }
+            })
+            .collect())
     }
 
     /// The form a task asks for (the task state's form), to show it to the official.
@@ -457,10 +723,21 @@ impl Engine {
         role: Option<String>,
         reason: &str,
     ) -> Result<Task> {
+        // Which roles a named official holds is read here (the transition does no I/O); the
+        // transition checks the task's role against them.
+        let holder_roles = match &assignee {
+            Some(user) => Some(
+                self.store
+                    .holder_roles(user, &actor.tenant, self.now())
+                    .await?,
+            ),
+            None => None,
+        };
         let change = machine::Assignment::Reassign {
             assignee,
             role,
             reason: reason.to_string(),
+            holder_roles,
         };
         self.on_task(actor, task_id, |task| Command::Assign {
             task,
@@ -526,15 +803,22 @@ impl Engine {
         ))
     }
 
-    /// Cancels an active instance (administrators only), closing its tasks and timers.
+    /// Cancels an active instance (administrators of the owning tenant only: a tenant the
+    /// procedure is run for reads it, it does not stop it), closing its tasks and timers.
     pub async fn cancel(&self, actor: &Actor, id: Uuid, reason: &str) -> Result<Instance> {
-        if !actor.has_role("admin") {
-            return Err(EngineError::Forbidden(
-                "only an administrator can cancel an instance".into(),
-            ));
-        }
         for attempt in 0..RETRIES {
             let instance = self.instance(actor, id).await?;
+            if instance.tenant != actor.tenant {
+                return Err(EngineError::Forbidden(format!(
+                    "only the tenant that runs the procedure (`{}`) can cancel it",
+                    instance.tenant
+                )));
+            }
+            if !actor.has_role("admin") {
+                return Err(EngineError::Forbidden(
+                    "only an administrator can cancel an instance".into(),
+                ));
+            }
             let command = Command::Cancel {
                 reason: reason.to_string(),
             };
@@ -553,10 +837,21 @@ impl Engine {
         let definition = self
             .definition(&instance.definition, instance.definition_version)
             .await?;
-        self.warm(&definition).await?;
+        let instance = self.prepare(instance).await?;
         let ancestors = self.ancestors(&instance).await?;
-        let context = self.context(&definition, &actor.tenant).await?;
+        let mut context = self
+            .context(&definition, &actor.tenant, &instance.pins)
+            .await?;
         let completing = matches!(command, Command::Complete { .. });
+        // Segregation of duties needs who completed the earlier states: read only for a task
+        // that declares it.
+        if let Command::Complete { task, .. } = &command
+            && let Some(crate::definition::Kind::Task(spec)) =
+                definition.state(&task.state).map(|s| &s.kind)
+            && !spec.not_by.is_empty()
+        {
+            context.completers = self.store.completers(instance.id).await?;
+        }
         let transition = machine::transition(
             &self.definitions,
             context,
@@ -607,20 +902,11 @@ impl Engine {
                 .instance(id)
                 .await?
                 .ok_or_else(|| EngineError::NotFound(format!("parent instance {id}")))?;
-            self.definition(&parent.definition, parent.definition_version)
-                .await?;
+            let parent = self.prepare(parent).await?;
             next = parent.parent.as_ref().map(|p| p.instance);
             out.push(parent);
         }
         Ok(out)
-    }
-}
-
-impl Definitions {
-    fn insert_latest_marker(&self, id: &str, version: i64) {
-        if let Ok(mut latest) = self.latest.write() {
-            latest.insert(id.to_string(), version);
-        }
     }
 }
 

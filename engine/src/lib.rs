@@ -23,8 +23,12 @@ pub mod model;
 mod scheduler;
 mod source_map;
 pub mod store;
+pub mod tenancy;
 pub mod timefmt;
 
 pub use audit::{BrokenDocument, VerifyReport};
-pub use engine::{Clock, Deployed, Engine, EngineError, ManualClock, SystemClock, TaskQuery};
+pub use engine::{
+    Clock, Deployed, Engine, EngineError, ManualClock, PLATFORM_TENANT, SystemClock, TaskQuery,
+    VisibleDefinition,
+};
 pub use procedo_forms as forms;

@@ -130,16 +130,28 @@ pub struct Instance {
     pub last_hash: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The version of each workflow this instance (and its children) spawns, fixed when its
+    /// root started: what was current for its tenant then, never a version deployed later.
+    #[serde(default)]
+    pub pins: std::collections::BTreeMap<String, i64>,
 }
 
+/// Display names of tenants by id ("provincia-brescia" → "Provincia di Brescia").
+pub type TenantNames = std::collections::HashMap<String, String>;
+
 impl Instance {
-    /// What templates and expressions see as `instance`.
-    pub fn summary(&self) -> Json {
+    /// What templates and expressions see as `instance`: with the display names of its tenant
+    /// and of the tenant it runs for (the id itself when the registry has no name).
+    pub fn summary(&self, names: &TenantNames) -> Json {
+        let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
         serde_json::json!({
             "id": self.id.to_string(),
             "definition": self.definition,
             "version": self.definition_version,
             "tenant": self.tenant,
+            "tenant_name": name(&self.tenant),
+            "on_behalf_of": self.on_behalf_of,
+            "on_behalf_of_name": self.on_behalf_of.as_deref().map(name),
             "state": self.state,
             "status": self.status.label(),
         })

@@ -8,7 +8,7 @@
 //! a lease only delays its timers until the lease expires: late, never lost.
 
 use crate::engine::{Engine, EngineError, Result};
-use crate::machine::{self, Command, Transition};
+use crate::machine::{self, Catalog, Command, Transition};
 use crate::model::{Actor, Timer};
 use crate::store::StoreError;
 use std::collections::HashSet;
@@ -132,11 +132,15 @@ impl Engine {
         instance: Option<crate::model::Instance>,
     ) -> Result<Transition> {
         let actor = Actor::system(&timer.tenant);
+        let instance = match instance {
+            Some(i) => Some(self.prepare(i).await?),
+            None => None,
+        };
         let (context, ancestors) = match &instance {
             Some(i) => {
                 let definition = self.definition(&i.definition, i.definition_version).await?;
                 (
-                    self.context(&definition, &timer.tenant).await?,
+                    self.context(&definition, &timer.tenant, &i.pins).await?,
                     self.ancestors(i).await?,
                 )
             }
@@ -181,9 +185,13 @@ impl Engine {
 }
 
 impl Engine {
-    /// Fires the workflow schedules that are due. Each occurrence fires once: the transaction
-    /// that acts on it also moves the schedule to its next occurrence, checked against the one
-    /// being fired. Missed occurrences (the server was down) collapse into one late firing.
+    /// Fires the workflow schedules that are due, each in the tenant it runs in, with the
+    /// exact version recorded in its row (nothing is resolved from memory, so a restarted
+    /// process fires what the one before it scheduled). Each occurrence fires once: the
+    /// transaction that acts on it also moves the schedule to its next occurrence, checked
+    /// against the one being fired. Missed occurrences (the server was down) collapse into one
+    /// late firing. An occurrence that cannot fire is logged once and skipped, never retried
+    /// every second.
     pub async fn fire_due_schedules(&self) -> Result<usize> {
         let due = self.store.due_schedules(self.now(), 100).await?;
         let mut fired = 0;
@@ -191,12 +199,54 @@ impl Engine {
             match self.fire_schedule(&row).await {
                 Ok(()) => fired += 1,
                 Err(EngineError::Store(StoreError::Conflict(_))) => {}
+                // The database failed: the occurrence is still due, and fires late, not never.
+                Err(EngineError::Store(err)) => {
+                    tracing::warn!(schedule = %row.name, workflow = %row.definition, tenant = %row.tenant, error = %err, "schedule could not fire: retried")
+                }
+                // The occurrence itself cannot fire (a start the workflow refuses, a schedule
+                // no longer in it): retrying every round would only repeat the warning.
                 Err(err) => {
-                    tracing::warn!(schedule = %row.name, workflow = %row.definition, error = %err, "schedule could not fire")
+                    tracing::warn!(schedule = %row.name, workflow = %row.definition, tenant = %row.tenant, error = %err, "schedule could not fire: occurrence skipped");
+                    let skip = Transition {
+                        changes: vec![],
+                        effects: vec![self.advance(&row, None)],
+                    };
+                    match self.commit(&skip).await {
+                        Ok(()) | Err(StoreError::Conflict(_)) => {}
+                        Err(err) => return Err(err.into()),
+                    }
                 }
             }
         }
         Ok(fired)
+    }
+
+    /// Moves a schedule row past the occurrence being fired (for good when its schedule is no
+    /// longer in the workflow).
+    fn advance(
+        &self,
+        row: &crate::store::ScheduleRow,
+        schedule: Option<&crate::definition::Schedule>,
+    ) -> crate::machine::Effect {
+        let next = match schedule {
+            Some(s) => s.next_after(self.now()),
+            None => self
+                .definitions
+                .get(&row.definition, row.version)
+                .and_then(|d| {
+                    d.schedules
+                        .iter()
+                        .find(|s| s.name == row.name)
+                        .and_then(|s| s.next_after(self.now()))
+                }),
+        };
+        crate::machine::Effect::AdvanceSchedule {
+            definition: row.definition.clone(),
+            name: row.name.clone(),
+            tenant: row.tenant.clone(),
+            from: row.next_at,
+            to: next.unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        }
     }
 
     async fn fire_schedule(&self, row: &crate::store::ScheduleRow) -> Result<()> {
@@ -208,24 +258,20 @@ impl Engine {
                 row.name
             )));
         };
-        let advance = crate::machine::Effect::AdvanceSchedule {
-            definition: row.definition.clone(),
-            name: row.name.clone(),
-            from: row.next_at,
-            to: schedule
-                .next_after(now)
-                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
-        };
+        let advance = self.advance(row, Some(schedule));
         let actor = Actor::system(&row.tenant);
         match &schedule.kind {
             crate::definition::ScheduleKind::Start { variables } => {
-                self.warm(&definition).await?;
-                let context = self.context(&definition, &row.tenant).await?;
+                let pins = self.pins_for(&definition, &row.tenant).await?;
+                let context = self.context(&definition, &row.tenant, &pins).await?;
                 let command = Command::Start {
                     id: uuid::Uuid::now_v7(),
                     definition: row.definition.clone(),
+                    version: row.version,
                     variables: variables.clone(),
                     on_behalf_of: None,
+                    relation: None,
+                    pins,
                 };
                 let mut transition = machine::transition(
                     &self.definitions,

@@ -209,12 +209,6 @@ async fn stale_write_is_rejected_and_leaves_nothing_half_done() {
             ) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> {
                 Some(self.0.clone())
             }
-            fn latest(
-                &self,
-                _: &str,
-            ) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> {
-                Some(self.0.clone())
-            }
         }
         let definition = std::sync::Arc::new(package(APPROVAL_CHAIN).compile(1).expect("compiles"));
         let command = Command::Cancel {

@@ -41,6 +41,10 @@ fn end_of_rome_day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
     let db = sqlite_db();
     let (engine, clock) = engine(&db).await;
+    // The shipped registry, so that acts name their issuer ("Provincia di Treviso").
+    procedo_engine::tenancy::seed(engine.store(), common::start_time())
+        .await
+        .expect("registry");
     for name in ["sua-lot-evaluation", "sua-open-tender"] {
         engine
             .deploy(&shipped(name), &admin())
@@ -382,6 +386,7 @@ async fn offers_deadline_is_at_least_30_days_from_transmission_under_reg_1182_71
         doc(&docs, "bando"),
         &[
             "Bando di gara n. 1/2026",
+            "Stazione appaltante:</strong> Provincia di Treviso &mdash; Stazione Unica Appaltante",
             "03/04/2026",
             "ore 12:00 del 4 maggio 2026",
             CIG[2],

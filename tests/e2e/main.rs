@@ -6,6 +6,7 @@ mod client;
 mod packages;
 mod pages;
 mod sign_in;
+mod tenancy;
 
 use client::Server;
 use serde_json::json;
@@ -421,6 +422,17 @@ states:
         )
         .await;
     assert_eq!(refused.status, 403);
+    // Only to an official who holds the task's role (the administrator himself does not).
+    let to_admin = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/reassign"),
+            Some(&admin),
+            Some(&json!({ "assignee": "admin", "reason": "lo chiudo io" })),
+        )
+        .await;
+    assert_eq!(to_admin.status, 403, "{}", to_admin.body);
+    let _mario = server.token("mario", "default", "rup");
     let moved = server
         .call(
             "POST",

@@ -220,14 +220,142 @@ pub async fn deploy(
     Ok(created(json!(deployed)))
 }
 
-pub async fn definitions(State(state): State<AppState>, Caller(_): Caller) -> ApiResult {
-    let rows = state
-        .engine
-        .store()
-        .definitions()
+/// The definition versions the caller's tenant may see: each with `shared` (deployed by the
+/// platform tenant, startable everywhere) or its own (`owner`), and `current` for what
+/// `"definition": ID` starts for the caller.
+pub async fn definitions(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult {
+    let rows = state.engine.visible_definitions(&actor).await?;
+    Ok(Json(json!(rows)).into_response())
+}
+
+/// The caller's tenant takes a shared workflow up: its schedules run in that tenant.
+pub async fn adopt(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let current = state.engine.adopt(&actor, &id).await?;
+    Ok(Json(json!({ "id": current.id, "version": current.version, "tenant": actor.tenant, "adopted": true })).into_response())
+}
+
+/// The caller's tenant drops a shared workflow it took up: its schedules stop there.
+pub async fn unadopt(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let dropped = state.engine.unadopt(&actor, &id).await?;
+    if !dropped {
+        return Err(ApiError::not_found(format!(
+            "`{}` has not taken up `{id}`",
+            actor.tenant
+        )));
+    }
+    Ok(Json(json!({ "id": id, "tenant": actor.tenant, "adopted": false })).into_response())
+}
+
+/// Only administrators of the platform tenant manage the registry over the API.
+fn platform_admin(actor: &procedo_engine::model::Actor) -> ApiResult<()> {
+    if actor.tenant == procedo_engine::PLATFORM_TENANT && actor.has_role("admin") {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "the tenant registry is managed by administrators of the platform tenant",
+        ))
+    }
+}
+
+pub async fn tenants(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult {
+    platform_admin(&actor)?;
+    let store = state.engine.store();
+    let tenants = store
+        .tenants()
         .await
         .map_err(procedo_engine::EngineError::from)?;
-    Ok(Json(json!(rows)).into_response())
+    let relations = store
+        .relations()
+        .await
+        .map_err(procedo_engine::EngineError::from)?;
+    Ok(Json(json!({ "tenants": tenants, "relations": relations })).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantBody {
+    id: String,
+    name: String,
+    #[serde(default = "default_kind")]
+    kind: String,
+}
+
+fn default_kind() -> String {
+    "altro".into()
+}
+
+pub async fn add_tenant(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    platform_admin(&actor)?;
+    let body: TenantBody = json_body(&headers, body)?;
+    let row = procedo_engine::tenancy::add(
+        state.engine.store(),
+        &body.id,
+        &body.name,
+        &body.kind,
+        state.engine.now(),
+    )
+    .await
+    .map_err(procedo_engine::EngineError::from)?;
+    state.engine.forget_registry();
+    Ok(created(json!(row)))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelationBody {
+    /// The tenant served (the client); the path names the provider.
+    serves: String,
+    /// Workflow ids the relation covers; absent or empty: every workflow.
+    #[serde(default)]
+    scope: Vec<String>,
+    /// First day, inclusive (YYYY-MM-DD, Europe/Rome).
+    #[serde(default)]
+    from: Option<String>,
+    /// Last day, inclusive.
+    #[serde(default)]
+    until: Option<String>,
+}
+
+pub async fn relate(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    platform_admin(&actor)?;
+    let body: RelationBody = json_body(&headers, body)?;
+    let date = |text: Option<String>| {
+        text.as_deref()
+            .map(procedo_engine::tenancy::parse_date)
+            .transpose()
+            .map_err(procedo_engine::EngineError::from)
+    };
+    let row = procedo_engine::tenancy::relate(
+        state.engine.store(),
+        &provider,
+        &body.serves,
+        body.scope,
+        date(body.from)?,
+        date(body.until)?,
+        state.engine.now(),
+    )
+    .await
+    .map_err(procedo_engine::EngineError::from)?;
+    Ok(created(json!(row)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -60,6 +60,12 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/readyz", get(readyz))
         .route("/api/v1/definitions", post(deploy).get(definitions))
+        .route(
+            "/api/v1/definitions/{id}/adoption",
+            axum::routing::put(adopt).delete(unadopt),
+        )
+        .route("/api/v1/tenants", get(tenants).post(add_tenant))
+        .route("/api/v1/tenants/{id}/relations", post(relate))
         .route("/api/v1/instances", post(start).get(instances))
         .route("/api/v1/instances/{id}", get(instance))
         .route("/api/v1/instances/{id}/cancel", post(cancel))

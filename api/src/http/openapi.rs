@@ -5,7 +5,8 @@
 //! beside the router and a test checks that every documented path is routed.
 
 use super::handlers::{
-    CalendarBody, CompleteBody, DeployBody, ReasonBody, ReassignBody, StartBody,
+    CalendarBody, CompleteBody, DeployBody, ReasonBody, ReassignBody, RelationBody, StartBody,
+    TenantBody,
 };
 use serde_json::{Map, Value, json};
 
@@ -82,8 +83,40 @@ fn operations() -> Vec<Operation> {
         op(
             "get",
             "/api/v1/definitions",
-            "Deployed workflows and their versions",
+            "Workflow versions the tenant may start: shared ones and its own (`shared`, `owner`, `current`)",
             200,
+        ),
+        op(
+            "put",
+            "/api/v1/definitions/{id}/adoption",
+            "Take a shared workflow up: its schedules run in the caller's tenant (admin)",
+            200,
+        ),
+        op(
+            "delete",
+            "/api/v1/definitions/{id}/adoption",
+            "Drop a shared workflow taken up: its schedules stop in the caller's tenant (admin)",
+            200,
+        ),
+        op(
+            "get",
+            "/api/v1/tenants",
+            "The tenant registry and its relations (platform administrators)",
+            200,
+        ),
+        with_body(
+            "post",
+            "/api/v1/tenants",
+            "Register a tenant or rename it (platform administrators)",
+            schema::<TenantBody>,
+            201,
+        ),
+        with_body(
+            "post",
+            "/api/v1/tenants/{id}/relations",
+            "Record that the tenant may act on behalf of another (platform administrators)",
+            schema::<RelationBody>,
+            201,
         ),
         with_body(
             "post",

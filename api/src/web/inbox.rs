@@ -39,7 +39,7 @@ pub(super) async fn inbox(
     };
     let loaded = async {
         let tasks = state.engine.tasks(&s.actor, &query).await?;
-        let definitions = state.engine.store().definitions().await?;
+        let definitions = state.engine.visible_definitions(&s.actor).await?;
         Ok::<_, EngineError>((tasks, definitions))
     };
     let (tasks, definitions) = match loaded.await {
@@ -47,7 +47,7 @@ pub(super) async fn inbox(
         Err(e) => return problem(&s, e),
     };
     let mut workflows: Vec<Value> = Vec::new();
-    for d in definitions {
+    for d in definitions.into_iter().map(|d| d.row) {
         if workflows.last().is_some_and(|w| w["id"] == json!(d.id)) {
             workflows.pop();
         }
@@ -58,7 +58,7 @@ pub(super) async fn inbox(
     let mut named = Names::default();
     let mut rows: Vec<Value> = Vec::new();
     for t in &tasks {
-        let (workflow, title) = named.task(&state, t).await;
+        let (workflow, title) = named.task(&state, &s.actor, t).await;
         rows.push(json!({ "id": t.id, "instance": t.instance, "workflow": workflow, "title": title, "role": t.role,
                           "assignee": t.assignee, "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) }));
     }

@@ -204,6 +204,12 @@ async fn task_view(
         Ok(loaded) => loaded,
         Err(e) => return problem(s, e),
     };
+    // For whom the procedure runs, by the registry's display name.
+    let names = state.engine.tenant_names().await.unwrap_or_default();
+    let for_tenant = instance
+        .on_behalf_of
+        .as_deref()
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()));
     // The case as the official reads it before deciding: its data and the acts issued so far.
     let case = timeline::data(&Value::Object(instance.variables));
     let documents: Vec<Value> = documents
@@ -220,13 +226,13 @@ async fn task_view(
     };
     let now = state.engine.now();
     let mut named = names::Names::default();
-    let (workflow, title) = named.task(state, &task).await;
+    let (workflow, title) = named.task(state, &s.actor, &task).await;
     let actions: Vec<Value> = task
         .actions
         .iter()
         .map(|a| json!({ "name": a, "title": named.action(&task, a) }))
         .collect();
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form,
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents,
                        "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
     let mut response = page("task", &title, Some(s), data);
@@ -313,8 +319,12 @@ async fn instance_page(
                     "deadlines": timeline::deadlines(&e.event.effects), "effects": timeline::effect_kinds(&e.event.effects) })
         })
         .collect();
+    // The tenants by their display names ("Provincia di Brescia"), not their ids.
+    let names = state.engine.tenant_names().await.unwrap_or_default();
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let data = json!({
-        "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label() },
+        "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label(),
+                      "tenant_name": name(&instance.tenant), "on_behalf_of_name": instance.on_behalf_of.as_deref().map(name) },
         "id": id, "started": rome(instance.created_at), "events": events, "documents": documents,
     });
     page("instance", &instance.definition, Some(&s), data)
@@ -384,22 +394,32 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
     let Some(s) = session(&state, &headers).await else {
         return to_login();
     };
-    let rows = match state.engine.store().definitions().await {
+    let rows = match state.engine.visible_definitions(&s.actor).await {
         Ok(rows) => rows,
-        Err(e) => return problem(&s, e.into()),
+        Err(e) => return problem(&s, e),
     };
     let mut list: Vec<Value> = Vec::new();
-    for row in rows {
+    for visible in rows {
+        let row = &visible.row;
+        // Each version says whose it is: "condivisa" (the platform's, every tenant may start
+        // it) or "propria" (this tenant's own; the platform tenant also sees other tenants' own
+        // versions, "di <ente>"); the current one is what a start runs.
+        let whose = match row.owner.as_deref() {
+            None => "condivisa".to_string(),
+            Some(owner) if owner == s.actor.tenant => "propria".to_string(),
+            Some(owner) => format!("di {owner}"),
+        };
+        let version = json!({ "n": row.version, "whose": whose, "current": visible.current });
         match list.last_mut() {
             Some(last) if last["id"] == json!(row.id) => {
                 if let Some(versions) = last["versions"].as_array_mut() {
-                    versions.push(json!(row.version));
+                    versions.push(version);
                 }
                 last["title"] = json!(row.title);
                 last["deployed"] = json!(rome(row.deployed_at));
                 last["by"] = json!(row.deployed_by);
             }
-            _ => list.push(json!({ "id": row.id, "title": row.title, "versions": [row.version], "deployed": rome(row.deployed_at), "by": row.deployed_by })),
+            _ => list.push(json!({ "id": row.id, "title": row.title, "versions": [version], "deployed": rome(row.deployed_at), "by": row.deployed_by })),
         }
     }
     page(
@@ -411,7 +431,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
 }
 
 async fn workflow_page(state: &AppState, s: &Session, id: &str, version: Option<i64>) -> Response {
-    match state.engine.workflow(id, version).await {
+    match state.engine.workflow(&s.actor, id, version).await {
         Ok(d) => {
             let data = json!({
                 "id": d.id, "title": d.title, "version": d.version, "initial": d.initial, "states": d.states.len(),

@@ -2,7 +2,7 @@
 
 use crate::http::AppState;
 use procedo_engine::definition::Definition;
-use procedo_engine::model::Task;
+use procedo_engine::model::{Actor, Task};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,17 +14,27 @@ pub(super) struct Names {
 }
 
 impl Names {
-    async fn definition(&mut self, state: &AppState, id: &str) -> Option<Arc<Definition>> {
+    async fn definition(
+        &mut self,
+        state: &AppState,
+        actor: &Actor,
+        id: &str,
+    ) -> Option<Arc<Definition>> {
         if !self.workflows.contains_key(id) {
-            let loaded = state.engine.workflow(id, None).await.ok();
+            let loaded = state.engine.workflow(actor, id, None).await.ok();
             self.workflows.insert(id.to_string(), loaded);
         }
         self.workflows.get(id).cloned().flatten()
     }
 
     /// The workflow's title and the task state's title.
-    pub(super) async fn task(&mut self, state: &AppState, task: &Task) -> (String, String) {
-        match self.definition(state, &task.definition).await {
+    pub(super) async fn task(
+        &mut self,
+        state: &AppState,
+        actor: &Actor,
+        task: &Task,
+    ) -> (String, String) {
+        match self.definition(state, actor, &task.definition).await {
             Some(d) => {
                 let title = d.states.get(&task.state).and_then(|s| s.title.clone());
                 (d.title.clone(), title.unwrap_or_else(|| task.state.clone()))

@@ -64,7 +64,7 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 </tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
 pub const TASK: &str = r#"<h1>{{title}}</h1>
-<p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a> · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
+<p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
 <details class="case"{{#unless problem}} open{{/unless}}><summary>Dati della pratica</summary>
 {{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
@@ -77,6 +77,7 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 </form>"#;
 
 pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
+<p>Ente: <strong>{{instance.tenant_name}}</strong>{{#if instance.on_behalf_of_name}} per conto di <strong>{{instance.on_behalf_of_name}}</strong>{{/if}}</p>
 <p>Stato: <strong>{{instance.state}}</strong> · esito: <strong>{{instance.status}}</strong> · avviato il {{started}}</p>
 <p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, documenti e impronte)</a></p>
 <h2>Documenti</h2>
@@ -96,7 +97,7 @@ pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 
 pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>
-{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{this}}">v{{this}}</a> {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
+{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{n}}">v{{n}}</a> ({{whose}}{{#if current}}, in uso{{/if}}) {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
 </tbody></table>
 {{#if admin}}<h2>Valida o rilascia un pacchetto</h2>
 <form method="post" action="/workflows/pacchetto" enctype="multipart/form-data">

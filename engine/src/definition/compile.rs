@@ -598,7 +598,7 @@ impl Checker<'_> {
         forms: &BTreeMap<String, FormSpec>,
     ) -> Option<Kind> {
         if let Some(task) = &state.task {
-            return self.task(name, state, task, forms).map(Kind::Task);
+            return self.task(name, state, task, doc, forms).map(Kind::Task);
         }
         if let Some(acquire) = &state.acquire {
             if !doc.pools.contains_key(&acquire.pool) {
@@ -686,6 +686,7 @@ impl Checker<'_> {
         name: &str,
         state: &StateDoc,
         task: &super::document::TaskDoc,
+        doc: &WorkflowDoc,
         forms: &BTreeMap<String, FormSpec>,
     ) -> Option<TaskSpec> {
         let path = |k: &'static str| ["states", name, "task", k];
@@ -767,6 +768,37 @@ impl Checker<'_> {
                 }
             }
         };
+        for (i, other) in task.not_by.iter().enumerate() {
+            let index = i.to_string();
+            let at = ["states", name, "task", "not_by", index.as_str()];
+            let spawned = |workflow: &str| {
+                doc.states
+                    .values()
+                    .any(|s| s.spawn.as_ref().is_some_and(|sp| sp.workflow == workflow))
+            };
+            match doc.states.get(other) {
+                // `start`: the official who started the instance (the requester).
+                None if other == super::START_ACTOR => {}
+                // `WORKFLOW.STATE`: a task state of the children this workflow spawns (the
+                // engine checks the state against the deployed child at deploy).
+                None if other.split_once('.').is_some_and(|(w, _)| spawned(w)) => {}
+                None if other.contains('.') => self.at_value(
+                    &at,
+                    format!(
+                        "`{other}`: this workflow spawns no `{}`",
+                        other.split('.').next().unwrap_or_default()
+                    ),
+                ),
+                None => self.at_value(&at, format!("unknown state `{other}` in `not_by`")),
+                Some(s) if s.task.is_none() => self.at_value(
+                    &at,
+                    format!(
+                        "`{other}` is not a task state: only a task has an official to keep apart"
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
         Some(TaskSpec {
             role: task.role.clone(),
             assignee,
@@ -775,6 +807,7 @@ impl Checker<'_> {
             due_from,
             remind,
             on_breach,
+            not_by: task.not_by.clone(),
         })
     }
 

@@ -152,6 +152,12 @@ pub struct TaskDoc {
     pub remind: Option<Reminders>,
     #[serde(default)]
     pub on_breach: Option<BreachDoc>,
+    /// Segregation of duties: task states of this workflow whose completer, in the same
+    /// instance, may not complete this task (`not_by: [appoint_rup]`; `start` names the
+    /// official who started the instance; `WORKFLOW.STATE` a task state of the children it
+    /// spawns). Refused with 403 and a reason; recorded in the event when allowed.
+    #[serde(default)]
+    pub not_by: Vec<String>,
 }
 
 /// One reminder or several.
@@ -233,7 +239,8 @@ pub struct WaitDoc {
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnDoc {
-    /// The workflow each child runs (its latest deployed version at spawn time).
+    /// The workflow each child runs: the version current for the instance's tenant when the
+    /// root instance started (pinned then, never one deployed later).
     pub workflow: String,
     /// CEL expression yielding a list: one child per item.
     pub foreach: String,

@@ -14,6 +14,14 @@ mod package;
 
 pub use package::{Package, WORKFLOW_FILE};
 
+/// In `not_by`, the official who started the instance (a training course's requester).
+pub const START_ACTOR: &str = "start";
+
+/// Whether `text` can be a workflow id (lowercase letters, digits, `-`, `_`).
+pub fn is_workflow_id(text: &str) -> bool {
+    compile::is_identifier(text)
+}
+
 use crate::calendar::DurationSpec;
 use crate::expr::Expr;
 use indexmap::IndexMap;
@@ -100,6 +108,10 @@ pub struct TaskSpec {
     /// Lead times before `due`, one reminder each.
     pub remind: Vec<DurationSpec>,
     pub on_breach: Option<Breach>,
+    /// Segregation of duties: task states of the same instance whose completer may not
+    /// complete this one (the official who appoints the RUP is not the RUP); `start` is the
+    /// official who started the instance.
+    pub not_by: Vec<String>,
 }
 
 /// What happens when a task's deadline passes.
@@ -202,6 +214,25 @@ impl Definition {
             .as_deref()
             .or(task_form)
             .and_then(|name| self.forms.get(name))
+    }
+
+    /// The roles the workflow names: who works on its tasks, to whom they escalate or whom
+    /// they notify, and who may start it. A task can be reassigned to these only.
+    pub fn declared_roles(&self) -> std::collections::HashSet<&str> {
+        let mut roles: std::collections::HashSet<&str> =
+            self.start.roles.iter().map(String::as_str).collect();
+        for state in self.states.values() {
+            if let Kind::Task(task) = &state.kind {
+                roles.insert(task.role.as_str());
+                match &task.on_breach {
+                    Some(Breach::EscalateTo(role)) | Some(Breach::Notify(role)) => {
+                        roles.insert(role.as_str());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        roles
     }
 
     /// Workflows this one starts as children: they must be deployed before it runs.

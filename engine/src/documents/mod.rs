@@ -258,6 +258,7 @@ pub fn render(
     form: Option<&Map<String, Json>>,
     number: Option<crate::machine::RegisterNumber>,
     now: DateTime<Utc>,
+    names: &crate::model::TenantNames,
 ) -> Result<Document, String> {
     let source = definition
         .templates
@@ -266,7 +267,7 @@ pub fn render(
     let data = json!({
         "vars": instance.variables,
         "form": form.cloned().unwrap_or_default(),
-        "instance": instance.summary(),
+        "instance": instance.summary(names),
         "now": crate::timefmt::rfc3339(now),
         "document": number.as_ref().map_or_else(
             || json!({}),

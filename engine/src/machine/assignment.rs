@@ -16,6 +16,8 @@ pub enum Assignment {
         assignee: Option<String>,
         role: Option<String>,
         reason: String,
+        /// The roles the named `assignee` holds in the tenant, as the engine read them.
+        holder_roles: Option<Vec<String>>,
     },
 }
 
@@ -71,6 +73,7 @@ pub fn assign(
             assignee,
             role,
             reason,
+            holder_roles,
         } => {
             if !is_admin {
                 return Err(MachineError::Forbidden(
@@ -78,6 +81,30 @@ pub fn assign(
                 ));
             }
             let role = role.clone().unwrap_or_else(|| task.role.clone());
+            // Roles compare exactly, and only to what the workflow declares: a task moved to
+            // role `%` or `admin` would reach officials the workflow never meant.
+            let definition = work.definition_of(id)?;
+            let declared = definition.declared_roles();
+            if !declared.contains(role.as_str()) {
+                let mut names: Vec<&str> = declared.into_iter().collect();
+                names.sort_unstable();
+                return Err(MachineError::Forbidden(format!(
+                    "`{role}` is not a role of this workflow (its roles: {})",
+                    names.join(", ")
+                )));
+            }
+            // A named official must hold the role: an administrator cannot hand a task to
+            // himself (or anyone) to do an official's work without the official's role.
+            if let Some(user) = assignee {
+                let holds = holder_roles
+                    .as_ref()
+                    .is_some_and(|roles| roles.contains(&role));
+                if !holds {
+                    return Err(MachineError::Forbidden(format!(
+                        "`{user}` does not hold the role `{role}` in this tenant"
+                    )));
+                }
+            }
             let data = json!({ "task": task.id, "from": { "assignee": task.assignee, "role": task.role }, "to": { "assignee": assignee, "role": role }, "reason": reason });
             ("task_reassigned", assignee.clone(), role, data)
         }

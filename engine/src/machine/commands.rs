@@ -7,18 +7,27 @@ use crate::definition::{Definition, Kind};
 use crate::history::GENESIS;
 use crate::model::{Instance, ParentLink, Status, Task, TaskStatus, Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// What a start carries besides the workflow and its variables.
+pub struct Started {
+    pub on_behalf_of: Option<String>,
+    /// The relation checked for `on_behalf_of`, recorded in the start event.
+    pub relation: Option<Json>,
+    pub pins: BTreeMap<String, i64>,
+}
 
 pub fn start(
     work: &mut Working<'_>,
     id: Uuid,
     definition: &str,
+    version: i64,
     variables: Map<String, Json>,
-    on_behalf_of: Option<String>,
-    parent: Option<ParentLink>,
+    started: Started,
 ) -> Result<(), MachineError> {
-    let definition = work.latest(definition)?;
+    let definition = work.definition(definition, version)?;
     let actor = work.actor;
     if actor.is_read_only() {
         return Err(MachineError::Forbidden(
@@ -52,15 +61,24 @@ pub fn start(
         None => variables,
     };
     let tenant = actor.tenant.clone();
-    create(
-        work,
-        id,
-        &definition,
-        &tenant,
-        on_behalf_of,
-        variables,
-        parent,
-    )
+    let created = Created {
+        tenant: &tenant,
+        on_behalf_of: started.on_behalf_of,
+        parent: None,
+        pins: started.pins,
+        relation: started.relation,
+    };
+    create(work, id, &definition, variables, created)
+}
+
+/// Who a new instance belongs to and what it is pinned to.
+pub struct Created<'t> {
+    pub tenant: &'t str,
+    pub on_behalf_of: Option<String>,
+    pub parent: Option<ParentLink>,
+    pub pins: BTreeMap<String, i64>,
+    /// The relation that allowed `on_behalf_of` (a start by the provider), for the record.
+    pub relation: Option<Json>,
 }
 
 /// Creates an instance of `definition` and enters its initial state.
@@ -68,11 +86,16 @@ pub fn create(
     work: &mut Working<'_>,
     id: Uuid,
     definition: &Arc<Definition>,
-    tenant: &str,
-    on_behalf_of: Option<String>,
     variables: Map<String, Json>,
-    parent: Option<ParentLink>,
+    created: Created<'_>,
 ) -> Result<(), MachineError> {
+    let Created {
+        tenant,
+        on_behalf_of,
+        parent,
+        pins,
+        relation,
+    } = created;
     let now = work.now;
     work.create(Instance {
         id,
@@ -90,9 +113,21 @@ pub fn create(
         last_hash: GENESIS.to_string(),
         created_at: now,
         updated_at: now,
+        pins: pins.clone(),
     });
     let event = work.event(id, "started")?;
-    event.data = json!({ "definition": definition.id, "version": definition.version, "variables": variables, "parent": parent });
+    let mut data = json!({ "definition": definition.id, "version": definition.version, "variables": variables, "parent": parent });
+    if let Some(map) = data.as_object_mut() {
+        // The versions its children will run, and the relation it runs under, are part of
+        // what an auditor must be able to read back (and what the hash seals).
+        if !pins.is_empty() {
+            map.insert("pins".into(), json!(pins));
+        }
+        if let Some(relation) = relation {
+            map.insert("relation".into(), relation);
+        }
+    }
+    event.data = data;
     enter(work, id, &definition.initial)
 }
 
@@ -154,6 +189,7 @@ pub fn complete(
     let state = definition
         .state(&instance.state)
         .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{}`", instance.state)))?;
+    let segregation = segregation_of_duties(work, state)?;
     let unavailable = |why: &str| MachineError::ActionNotAvailable {
         action: action_name.to_string(),
         state: state.name.clone(),
@@ -195,6 +231,9 @@ pub fn complete(
     let event = work.event(id, "task_completed")?;
     event.action = Some(action_name.to_string());
     event.data = Json::Object(form.clone());
+    if let Some(record) = segregation {
+        work.note(id, record)?;
+    }
     let now = work.now;
     let closed = TaskStatus::Completed {
         action: action_name.to_string(),
@@ -219,6 +258,39 @@ pub fn complete(
         super::enter::issue_document(work, id, &definition, template, Some(&form))?;
     }
     enter(work, id, &action.to)
+}
+
+/// Checks that the actor completed none of the states the task keeps apart (`not_by`); when
+/// they did not, returns what to record: the rule and who completed those states.
+fn segregation_of_duties(
+    work: &Working<'_>,
+    state: &crate::definition::State,
+) -> Result<Option<Json>, MachineError> {
+    let Kind::Task(spec) = &state.kind else {
+        return Ok(None);
+    };
+    if spec.not_by.is_empty() || work.actor.system {
+        return Ok(None);
+    }
+    let user = &work.actor.user;
+    let earlier: Vec<&(String, String)> = work
+        .completers
+        .iter()
+        .filter(|(s, _)| spec.not_by.contains(s))
+        .collect();
+    if let Some((other, _)) = earlier.iter().find(|(_, by)| by == user) {
+        return Err(MachineError::Forbidden(format!(
+            "segregation of duties: `{user}` completed `{other}` in this procedure, so `{}` must be done by another official",
+            state.name
+        )));
+    }
+    let by: Vec<Json> = earlier
+        .iter()
+        .map(|(s, who)| json!({ "state": s, "by": who }))
+        .collect();
+    Ok(Some(
+        json!({ "segregation_of_duties": { "not_by": spec.not_by, "earlier": by, "actor": user } }),
+    ))
 }
 
 pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineError> {

@@ -24,7 +24,7 @@ pub fn scope<'s>(
     Scope {
         vars: &instance.variables,
         form,
-        instance: instance.summary(),
+        instance: instance.summary(&work.tenant_names),
         now: work.now,
         action: None,
         numeric: &definition.numeric_fields,
@@ -256,7 +256,19 @@ fn spawn_children(
             }
         }
     };
-    let child_definition = work.latest(&spawn.workflow)?;
+    // The version pinned when the root started, not whatever was deployed since.
+    let child_version = work
+        .get(id)?
+        .pins
+        .get(&spawn.workflow)
+        .copied()
+        .ok_or_else(|| {
+            MachineError::Inconsistent(format!(
+                "no version of `{}` is pinned for this instance",
+                spawn.workflow
+            ))
+        })?;
+    let child_definition = work.definition(&spawn.workflow, child_version)?;
     {
         let parent = work.get_mut(id)?;
         parent.children_pending = i64::try_from(items.len()).unwrap_or(i64::MAX);
@@ -269,9 +281,13 @@ fn spawn_children(
         assign(work, id, &on_done.set, None)?;
         return Ok(Some(on_done.to.clone()));
     }
-    let (tenant, on_behalf_of) = {
+    let (tenant, on_behalf_of, pins) = {
         let parent = work.get(id)?;
-        (parent.tenant.clone(), parent.on_behalf_of.clone())
+        (
+            parent.tenant.clone(),
+            parent.on_behalf_of.clone(),
+            parent.pins.clone(),
+        )
     };
     for (index, item) in items.into_iter().enumerate() {
         let child = Uuid::now_v7();
@@ -283,15 +299,15 @@ fn spawn_children(
             index: i64::try_from(index).unwrap_or(i64::MAX),
         };
         work.note(id, json!({ "child_started": { "id": child, "workflow": child_definition.id, "index": index } }))?;
-        super::commands::create(
-            work,
-            child,
-            &child_definition,
-            &tenant,
-            on_behalf_of.clone(),
-            variables,
-            Some(link),
-        )?;
+        let created = super::commands::Created {
+            tenant: &tenant,
+            on_behalf_of: on_behalf_of.clone(),
+            parent: Some(link),
+            // Grandchildren run the versions the root pinned, too.
+            pins: pins.clone(),
+            relation: None,
+        };
+        super::commands::create(work, child, &child_definition, variables, created)?;
     }
     Ok(None)
 }
@@ -331,6 +347,7 @@ pub fn issue_document(
         form,
         number.clone(),
         work.now,
+        &work.tenant_names,
     )
     .map_err(|message| MachineError::Document {
         template: template.to_string(),

@@ -31,9 +31,11 @@ use thiserror::Error;
 use uuid::Uuid;
 
 /// Deployed definitions, as the transition function needs them (already loaded: no I/O).
+///
+/// Only exact versions: which version a command runs (the caller's own or the shared one, the
+/// version pinned for a child) is decided before the transition, never inside it.
 pub trait Catalog {
     fn get(&self, id: &str, version: i64) -> Option<Arc<Definition>>;
-    fn latest(&self, id: &str) -> Option<Arc<Definition>>;
 }
 
 /// What a caller asks the engine to do to one instance.
@@ -42,8 +44,15 @@ pub enum Command {
     Start {
         id: Uuid,
         definition: String,
+        /// The version resolved for the starting tenant (its own, else the shared one).
+        version: i64,
         variables: Map<String, Json>,
         on_behalf_of: Option<String>,
+        /// The relation that lets the actor's tenant act for `on_behalf_of`, as checked at
+        /// start: recorded in the start event.
+        relation: Option<Json>,
+        /// The versions of the workflows it will spawn, resolved for its tenant now.
+        pins: std::collections::BTreeMap<String, i64>,
     },
     Complete {
         task: Task,
@@ -148,6 +157,8 @@ pub enum Effect {
     AdvanceSchedule {
         definition: String,
         name: String,
+        /// The tenant the schedule runs in.
+        tenant: String,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     },
@@ -184,6 +195,11 @@ pub struct Context {
     pub pools: Pools,
     /// Other instances the command may move (the heads of the pools' lines).
     pub others: Vec<Instance>,
+    /// Display names of tenants, for what templates and expressions see as `instance`.
+    pub tenant_names: Arc<crate::model::TenantNames>,
+    /// Who completed which task states of the instance, oldest first: loaded only when the
+    /// task being completed declares `not_by` (segregation of duties).
+    pub completers: Vec<(String, String)>,
 }
 
 /// The result of one command.
@@ -262,10 +278,18 @@ pub fn transition(
         Command::Start {
             id,
             definition,
+            version,
             variables,
             on_behalf_of,
+            relation,
+            pins,
         } => {
-            commands::start(&mut work, id, &definition, variables, on_behalf_of, None)?;
+            let started = commands::Started {
+                on_behalf_of,
+                relation,
+                pins,
+            };
+            commands::start(&mut work, id, &definition, version, variables, started)?;
         }
         Command::Complete { task, action, data } => {
             let instance =

@@ -23,6 +23,10 @@ pub struct Working<'a> {
     /// The tenant's shared pools, as this command changes them.
     pub pools: super::Pools,
     registers: Registers,
+    /// Display names of tenants (see [`super::Context::tenant_names`]).
+    pub tenant_names: Arc<crate::model::TenantNames>,
+    /// Who completed which task states of the instance (see [`super::Context::completers`]).
+    pub completers: Vec<(String, String)>,
     pub actor: &'a Actor,
     pub now: DateTime<Utc>,
     slots: IndexMap<Uuid, Slot>,
@@ -41,6 +45,8 @@ impl<'a> Working<'a> {
             calendar: context.calendar,
             registers: context.registers,
             pools: context.pools,
+            tenant_names: context.tenant_names,
+            completers: context.completers,
             actor,
             now,
             slots: IndexMap::new(),
@@ -113,12 +119,6 @@ impl<'a> Working<'a> {
         self.catalog
             .get(id, version)
             .ok_or_else(|| MachineError::UnknownDefinition(format!("{id} v{version}")))
-    }
-
-    pub fn latest(&self, id: &str) -> Result<Arc<Definition>, MachineError> {
-        self.catalog
-            .latest(id)
-            .ok_or_else(|| MachineError::UnknownDefinition(id.to_string()))
     }
 
     pub fn definition_of(&self, id: Uuid) -> Result<Arc<Definition>, MachineError> {

@@ -14,6 +14,7 @@ mod queries;
 mod rows;
 mod sql;
 mod sqlite;
+mod tenancy;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -52,6 +53,49 @@ pub struct DefinitionRow {
     pub title: String,
     pub deployed_by: String,
     pub deployed_at: DateTime<Utc>,
+    /// The tenant whose own version this is; `None`: shared (deployed by the platform tenant).
+    pub owner: Option<String>,
+}
+
+/// A stored definition version: its package and whose it is (`None`: shared).
+#[derive(Debug, Clone)]
+pub struct StoredDefinition {
+    pub version: i64,
+    pub package: crate::definition::Package,
+    pub owner: Option<String>,
+}
+
+/// A registered tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantRow {
+    pub id: String,
+    /// The display name: "Provincia di Brescia".
+    pub name: String,
+    /// `platform`, `provincia`, `libero-consorzio`, `citta-metropolitana`, `comune`, `altro`.
+    pub kind: String,
+}
+
+/// `provider` may act on behalf of `client` for the workflows in `scope` (`None`: every
+/// workflow), from `from` to `until` inclusive (Europe/Rome dates, `None`: open-ended).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelationRow {
+    pub provider: String,
+    pub client: String,
+    pub scope: Option<Vec<String>>,
+    pub from: Option<chrono::NaiveDate>,
+    pub until: Option<chrono::NaiveDate>,
+}
+
+impl RelationRow {
+    /// Whether the relation lets the provider start `workflow` for the client on `day`.
+    pub fn covers(&self, workflow: &str, day: chrono::NaiveDate) -> bool {
+        self.from.is_none_or(|from| from <= day)
+            && self.until.is_none_or(|until| day <= until)
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|scope| scope.iter().any(|w| w == workflow))
+    }
 }
 
 /// Filters for listing instances of a tenant (and those run on its behalf).
@@ -257,6 +301,24 @@ fn migrations(files: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Mig
     sqlx::migrate::Migrator::with_migrations(migrations)
 }
 
+/// The migrator without the migrations after `last`: for tests that build a database as an
+/// older release left it.
+fn migrations_up_to(
+    mut migrator: sqlx::migrate::Migrator,
+    last: Option<i64>,
+) -> sqlx::migrate::Migrator {
+    if let Some(last) = last {
+        let kept: Vec<_> = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= last)
+            .cloned()
+            .collect();
+        migrator.migrations = kept.into();
+    }
+    migrator
+}
+
 /// The database behind the engine.
 #[derive(Clone)]
 pub enum Store {
@@ -291,7 +353,7 @@ impl Store {
     /// it like [`Store::connect`], but leaves the server's timer leases alone.
     pub async fn connect_beside(url: &str) -> Result<Self> {
         let store = if url.starts_with("sqlite:") {
-            Store::Sqlite(SqliteStore::open(url, false).await?)
+            Store::Sqlite(SqliteStore::open(url, false, None).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Store::Postgres(PgStore::connect(url).await?)
         } else {
@@ -345,6 +407,21 @@ impl Store {
         dispatch!(self, s => s.checkpoint(id).await)
     }
 
+    /// Opens a database as a release with migrations up to `last` left it: for tests that
+    /// check a migration carries existing data forward.
+    #[doc(hidden)]
+    pub async fn connect_migrated_to(url: &str, last: i64) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(
+                SqliteStore::connect_migrated_to(url, Some(last)).await?,
+            ))
+        } else {
+            Ok(Store::Postgres(
+                PgStore::connect_migrated_to(url, Some(last)).await?,
+            ))
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
@@ -359,24 +436,25 @@ impl Store {
         package: &crate::definition::Package,
         by: &str,
         at: DateTime<Utc>,
+        owner: Option<&str>,
     ) -> Result<i64> {
-        dispatch!(self, s => s.insert_definition(id, title, package, by, at).await)
+        dispatch!(self, s => s.insert_definition(id, title, package, by, at, owner).await)
     }
-    pub async fn definition(
+    pub async fn definition(&self, id: &str, version: i64) -> Result<Option<StoredDefinition>> {
+        dispatch!(self, s => s.definition(id, Some(version), None).await)
+    }
+    /// What `id` means for `tenant`: its own latest version, else the latest shared one
+    /// (`None`: the latest shared one only).
+    pub async fn resolve_definition(
         &self,
         id: &str,
-        version: i64,
-    ) -> Result<Option<(i64, crate::definition::Package)>> {
-        dispatch!(self, s => s.definition(id, Some(version)).await)
+        tenant: Option<&str>,
+    ) -> Result<Option<StoredDefinition>> {
+        dispatch!(self, s => s.definition(id, None, tenant).await)
     }
-    pub async fn latest_definition(
-        &self,
-        id: &str,
-    ) -> Result<Option<(i64, crate::definition::Package)>> {
-        dispatch!(self, s => s.definition(id, None).await)
-    }
-    pub async fn definitions(&self) -> Result<Vec<DefinitionRow>> {
-        dispatch!(self, s => s.definitions().await)
+    /// The versions `tenant` may see (shared and its own); `None`: every version.
+    pub async fn definitions(&self, tenant: Option<&str>) -> Result<Vec<DefinitionRow>> {
+        dispatch!(self, s => s.definitions(tenant).await)
     }
     pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
         dispatch!(self, s => s.instance(id).await)
@@ -553,6 +631,66 @@ impl Store {
     /// When the earliest timer falls due, if any.
     pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
         dispatch!(self, s => s.next_timer_at().await)
+    }
+    pub async fn schedules_of(&self, definition: &str) -> Result<Vec<ScheduleRow>> {
+        dispatch!(self, s => s.schedules_of(definition).await)
+    }
+    /// Records that `tenant` takes the shared workflow up (`true`: it had not yet).
+    pub async fn adopt(&self, tenant: &str, definition: &str, at: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, s => s.adopt(tenant, definition, at).await)
+    }
+    /// Drops the workflow from the tenant's (and, with `schedules`, its schedules there), in one
+    /// transaction.
+    pub async fn unadopt(&self, tenant: &str, definition: &str, schedules: bool) -> Result<bool> {
+        dispatch!(self, s => s.unadopt(tenant, definition, schedules).await)
+    }
+    pub async fn adopters(&self, definition: &str) -> Result<Vec<String>> {
+        dispatch!(self, s => s.adopters(definition).await)
+    }
+    pub async fn adoptions(&self, tenant: &str) -> Result<Vec<String>> {
+        dispatch!(self, s => s.adoptions(tenant).await)
+    }
+    /// Registers a tenant or changes its name and kind.
+    pub async fn upsert_tenant(&self, tenant: &TenantRow, at: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, s => s.upsert_tenant(tenant, at).await)
+    }
+    /// Loads a registry entry unless an administrator already named the tenant; with it, its
+    /// own holidays (only when this call registered or named it). `true`: it did.
+    pub async fn seed_tenant(
+        &self,
+        tenant: &TenantRow,
+        holidays: &[(i64, i64, String)],
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.seed_tenant(tenant, holidays, at).await)
+    }
+    pub async fn tenants(&self) -> Result<Vec<TenantRow>> {
+        dispatch!(self, s => s.tenants().await)
+    }
+    pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>> {
+        dispatch!(self, s => s.tenant(id).await)
+    }
+    pub async fn relate(&self, relation: &RelationRow, at: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, s => s.relate(relation, at).await)
+    }
+    pub async fn relation(&self, provider: &str, client: &str) -> Result<Option<RelationRow>> {
+        dispatch!(self, s => s.relation(provider, client).await)
+    }
+    pub async fn relations(&self) -> Result<Vec<RelationRow>> {
+        dispatch!(self, s => s.relations().await)
+    }
+    /// Who completed which task states of an instance: (state, user), oldest first.
+    pub async fn completers(&self, instance: Uuid) -> Result<Vec<(String, String)>> {
+        dispatch!(self, s => s.completers(instance).await)
+    }
+    /// The roles a named official of a tenant holds (as a user and on valid API tokens).
+    pub async fn holder_roles(
+        &self,
+        user: &str,
+        tenant: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        dispatch!(self, s => s.holder_roles(user, tenant, now).await)
     }
     /// Runs one raw statement: for tests that play an attacker editing the database.
     #[doc(hidden)]

@@ -25,6 +25,8 @@ pub(crate) enum Arg<'a> {
     Variables(&'a serde_json::Map<String, Value>),
     /// A task's actions (a JSON array of names).
     Names(&'a [String]),
+    /// An instance's pinned workflow versions (a JSON object).
+    Pins(&'a std::collections::BTreeMap<String, i64>),
 }
 
 /// What a statement must change.
@@ -111,6 +113,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                     at(i.updated_at),
                     Arg::Id(Some(i.id)),
                     Arg::Int(Some(expected)),
+                    Arg::Pins(&i.pins),
                 ],
             ),
             None => statement(
@@ -134,6 +137,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                     text(&i.last_hash),
                     at(i.created_at),
                     at(i.updated_at),
+                    Arg::Pins(&i.pins),
                 ],
             ),
         };
@@ -173,8 +177,11 @@ fn row_of(effect: &Effect) -> Option<String> {
         Effect::IssueDocument(d) => Some(d.id.to_string()),
         Effect::AdvanceRegister(n) => Some(format!("{}/{}/{}", n.tenant, n.register, n.year)),
         Effect::AdvanceSchedule {
-            definition, name, ..
-        } => Some(format!("{definition}/{name}")),
+            definition,
+            name,
+            tenant,
+            ..
+        } => Some(format!("{definition}/{name}/{tenant}")),
         Effect::AdvancePool(c) => Some(format!("{}/{}/{}", c.tenant, c.pool, c.key)),
         Effect::Enqueue {
             tenant,
@@ -461,12 +468,19 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         Effect::AdvanceSchedule {
             definition,
             name,
+            tenant,
             from,
             to,
         } => statement(
             sql::ADVANCE_SCHEDULE,
             Check::One("the schedule already fired"),
-            vec![text(definition), text(name), at(*to), at(*from)],
+            vec![
+                text(definition),
+                text(name),
+                at(*to),
+                at(*from),
+                text(tenant),
+            ],
         ),
         Effect::AdvancePool(c) => {
             let (from_used, from_seq) = c.from.unwrap_or((0, 0));
@@ -601,7 +615,7 @@ mod tests {
     #[test]
     fn a_statement_takes_as_many_arguments_as_its_highest_parameter() {
         assert_eq!(highest_parameter(sql::INSERT_POOL), 8);
-        assert_eq!(highest_parameter(sql::UPDATE_INSTANCE), 11);
+        assert_eq!(highest_parameter(sql::UPDATE_INSTANCE), 12);
         assert_eq!(highest_parameter("DELETE FROM t"), 0);
     }
 

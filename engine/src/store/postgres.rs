@@ -60,11 +60,21 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tamper_evidence",
             include_str!("../../migrations/postgres/0009_tamper_evidence.sql"),
         ),
+        (
+            10,
+            "tenancy",
+            include_str!("../../migrations/postgres/0010_tenancy.sql"),
+        ),
     ])
 }
 
 impl PgStore {
     pub async fn connect(url: &str) -> super::Result<Self> {
+        Self::connect_migrated_to(url, None).await
+    }
+
+    /// Opens the database running the migrations up to `last` (all with `None`).
+    pub(crate) async fn connect_migrated_to(url: &str, last: Option<i64>) -> super::Result<Self> {
         // A connection is pinged before use only after it sat idle for a while (the server
         // may have dropped it); pinging every time would double the round trips of a request.
         let pool = PgPoolOptions::new()
@@ -81,7 +91,7 @@ impl PgStore {
             })
             .connect(url)
             .await?;
-        migrator().run(&pool).await?;
+        super::migrations_up_to(migrator(), last).run(&pool).await?;
         Ok(Self { pool })
     }
 }
@@ -163,5 +173,6 @@ impl PgStore {
 }
 
 super::sql_store!(PgStore);
+super::tenancy::sql_tenancy!(PgStore);
 super::sql_commit!(PgStore);
 super::sql_audit!(PgStore, sqlx::Postgres);

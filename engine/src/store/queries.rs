@@ -12,6 +12,7 @@ macro_rules! sql_store {
                 package: &$crate::definition::Package,
                 by: &str,
                 at: chrono::DateTime<chrono::Utc>,
+                owner: Option<&str>,
             ) -> $crate::store::Result<i64> {
                 // The definition and its deploy record (the package's hash, a link of the
                 // deploy chain) are written together.
@@ -22,6 +23,7 @@ macro_rules! sql_store {
                     .bind(sqlx::types::Json(package))
                     .bind(by)
                     .bind($crate::timefmt::to_db(at))
+                    .bind(owner)
                     .fetch_one(&mut *tx)
                     .await?;
                 Self::append_deploy(&mut tx, id, version, &package.sha256(), by, at, None).await?;
@@ -29,11 +31,13 @@ macro_rules! sql_store {
                 Ok(version)
             }
 
+            /// One version (`Some`), or what `id` resolves to for `tenant` (`None`).
             pub async fn definition(
                 &self,
                 id: &str,
                 version: Option<i64>,
-            ) -> $crate::store::Result<Option<(i64, $crate::definition::Package)>> {
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Option<$crate::store::StoredDefinition>> {
                 let row = match version {
                     Some(v) => {
                         sqlx::query($crate::store::sql::SELECT_DEFINITION)
@@ -43,8 +47,9 @@ macro_rules! sql_store {
                             .await?
                     }
                     None => {
-                        sqlx::query($crate::store::sql::SELECT_LATEST_DEFINITION)
+                        sqlx::query($crate::store::sql::RESOLVE_DEFINITION)
                             .bind(id)
+                            .bind(tenant)
                             .fetch_optional(&self.pool)
                             .await?
                     }
@@ -52,15 +57,21 @@ macro_rules! sql_store {
                 row.map(|r| {
                     let sqlx::types::Json(package): sqlx::types::Json<$crate::definition::Package> =
                         r.try_get("package")?;
-                    Ok((r.try_get("version")?, package))
+                    Ok($crate::store::StoredDefinition {
+                        version: r.try_get("version")?,
+                        package,
+                        owner: r.try_get("owner")?,
+                    })
                 })
                 .transpose()
             }
 
             pub async fn definitions(
                 &self,
+                tenant: Option<&str>,
             ) -> $crate::store::Result<Vec<$crate::store::DefinitionRow>> {
                 let rows = sqlx::query($crate::store::sql::SELECT_DEFINITIONS)
+                    .bind(tenant)
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter()
@@ -71,6 +82,7 @@ macro_rules! sql_store {
                             title: r.try_get("title")?,
                             deployed_by: r.try_get("deployed_by")?,
                             deployed_at: $crate::timefmt::from_db(r.try_get("deployed_us")?),
+                            owner: r.try_get("owner")?,
                         })
                     })
                     .collect()
@@ -140,17 +152,25 @@ macro_rules! sql_store {
                 tenant: &str,
                 filter: &$crate::store::TaskFilter,
             ) -> $crate::store::Result<Vec<$crate::model::Task>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_OPEN_TASKS)
+                let roles: &[String] = filter
+                    .mine
+                    .as_ref()
+                    .map_or(&[], |(_, roles)| roles.as_slice());
+                let roles = &roles[..roles.len().min($crate::store::sql::MAX_ROLES)];
+                let sql = $crate::store::sql::select_open_tasks(roles.len());
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(tenant)
                     .bind(filter.instance)
                     .bind(filter.mine.as_ref().map(|(user, _)| user.as_str()))
                     .bind(filter.due_before.map($crate::timefmt::to_db))
                     .bind(filter.limit)
-                    .bind(filter.mine.as_ref().map(|(_, roles)| roles.join(",")))
+                    .bind(filter.mine.as_ref().map(|_| 1_i64))
                     .bind(filter.definition.as_deref())
-                    .bind(filter.assignee.as_deref())
-                    .fetch_all(&self.pool)
-                    .await?;
+                    .bind(filter.assignee.as_deref());
+                for role in roles {
+                    query = query.bind(role.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
                 rows.iter().map($crate::store::rows::task!()).collect()
             }
 
@@ -195,6 +215,7 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($crate::store::sql::DELETE_SCHEDULES)
                     .bind(definition)
+                    .bind(tenant)
                     .execute(&mut *tx)
                     .await?;
                 for (name, at) in next {
@@ -529,12 +550,13 @@ macro_rules! sql_store {
                 address: &str,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<Vec<$crate::store::SignInFailures>> {
-                let rows: Vec<(String, i64, i64)> = sqlx::query_as($crate::store::sql::SELECT_SIGN_IN_FAILURES)
-                    .bind(account)
-                    .bind(address)
-                    .bind($crate::timefmt::to_db(since))
-                    .fetch_all(&self.pool)
-                    .await?;
+                let rows: Vec<(String, i64, i64)> =
+                    sqlx::query_as($crate::store::sql::SELECT_SIGN_IN_FAILURES)
+                        .bind(account)
+                        .bind(address)
+                        .bind($crate::timefmt::to_db(since))
+                        .fetch_all(&self.pool)
+                        .await?;
                 Ok(rows
                     .into_iter()
                     .map(|(subject, failures, last)| $crate::store::SignInFailures {
@@ -554,19 +576,23 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 for charge in charges {
                     let done = match charge.seen {
-                        None => sqlx::query($crate::store::sql::CHARGE_SIGN_IN)
-                            .bind(charge.subject)
-                            .bind($crate::timefmt::to_db(now))
-                            .bind($crate::timefmt::to_db(forget_before))
-                            .bind(charge.below)
-                            .execute(&mut *tx)
-                            .await?,
-                        Some(seen) => sqlx::query($crate::store::sql::CHARGE_SIGN_IN_FROM)
-                            .bind(charge.subject)
-                            .bind($crate::timefmt::to_db(now))
-                            .bind(seen)
-                            .execute(&mut *tx)
-                            .await?,
+                        None => {
+                            sqlx::query($crate::store::sql::CHARGE_SIGN_IN)
+                                .bind(charge.subject)
+                                .bind($crate::timefmt::to_db(now))
+                                .bind($crate::timefmt::to_db(forget_before))
+                                .bind(charge.below)
+                                .execute(&mut *tx)
+                                .await?
+                        }
+                        Some(seen) => {
+                            sqlx::query($crate::store::sql::CHARGE_SIGN_IN_FROM)
+                                .bind(charge.subject)
+                                .bind($crate::timefmt::to_db(now))
+                                .bind(seen)
+                                .execute(&mut *tx)
+                                .await?
+                        }
                     };
                     if done.rows_affected() != 1 {
                         return Ok(false);
@@ -580,7 +606,11 @@ macro_rules! sql_store {
                 Ok(true)
             }
 
-            pub async fn sign_in_succeeded(&self, account: Option<&str>, address: &str) -> $crate::store::Result<()> {
+            pub async fn sign_in_succeeded(
+                &self,
+                account: Option<&str>,
+                address: &str,
+            ) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await?;
                 if let Some(account) = account {
                     sqlx::query($crate::store::sql::CLEAR_SIGN_IN_FAILURES)

@@ -11,6 +11,7 @@ macro_rules! instance {
             let detail: Option<String> = r.try_get(concat!($prefix, "status_detail"))?;
             let parent: Option<uuid::Uuid> = r.try_get(concat!($prefix, "parent_id"))?;
             let sqlx::types::Json(variables) = r.try_get(concat!($prefix, "variables"))?;
+            let sqlx::types::Json(pins) = r.try_get(concat!($prefix, "pins"))?;
             Ok($crate::model::Instance {
                 id: r.try_get(concat!($prefix, "id"))?,
                 tenant: r.try_get(concat!($prefix, "tenant"))?,
@@ -35,6 +36,7 @@ macro_rules! instance {
                 last_hash: r.try_get(concat!($prefix, "last_hash"))?,
                 created_at: $crate::timefmt::from_db(r.try_get(concat!($prefix, "created_us"))?),
                 updated_at: $crate::timefmt::from_db(r.try_get(concat!($prefix, "updated_us"))?),
+                pins,
             })
         }
     };

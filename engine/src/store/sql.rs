@@ -7,19 +7,25 @@
 //! databases (launchbadge/sqlx#121), and generic code over `sqlx::Database` costs more in trait
 //! bounds than it saves. Only DDL (the migrations) and timer claiming differ per backend.
 
-pub const INSERT_DEFINITION: &str = "INSERT INTO definitions (id, version, title, package, deployed_by, deployed_us) \
-     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM definitions WHERE id = $1 RETURNING version";
+/// Versions are numbered per workflow id across owners (`$6`, NULL: shared), so that
+/// `(id, version)` names one package whoever deployed it.
+pub const INSERT_DEFINITION: &str = "INSERT INTO definitions (id, version, title, package, deployed_by, deployed_us, owner) \
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6 FROM definitions WHERE id = $1 RETURNING version";
 pub const SELECT_DEFINITION: &str =
-    "SELECT id, version, package FROM definitions WHERE id = $1 AND version = $2";
-pub const SELECT_LATEST_DEFINITION: &str =
-    "SELECT id, version, package FROM definitions WHERE id = $1 ORDER BY version DESC LIMIT 1";
-pub const SELECT_DEFINITIONS: &str =
-    "SELECT id, version, title, deployed_by, deployed_us FROM definitions ORDER BY id, version";
+    "SELECT id, version, package, owner FROM definitions WHERE id = $1 AND version = $2";
+/// What `definition: X` means for tenant `$2`: its own latest X if it has one, else the latest
+/// shared X (with `$2` NULL: the latest shared X only).
+pub const RESOLVE_DEFINITION: &str = "SELECT id, version, package, owner FROM definitions \
+     WHERE id = $1 AND (owner IS NULL OR owner = $2) \
+     ORDER BY CASE WHEN owner IS NULL THEN 1 ELSE 0 END, version DESC LIMIT 1";
+/// The versions tenant `$1` may see: shared ones and its own (`$1` NULL: every version).
+pub const SELECT_DEFINITIONS: &str = "SELECT id, version, title, deployed_by, deployed_us, owner FROM definitions \
+     WHERE ($1 IS NULL OR owner IS NULL OR owner = $1) ORDER BY id, version";
 
 macro_rules! instance_columns {
     () => {
         "id, tenant, on_behalf_of, definition, definition_version, state, status, status_detail, \
-     variables, parent_id, parent_index, children_pending, version, seq, last_hash, created_us, updated_us"
+     variables, parent_id, parent_index, children_pending, version, seq, last_hash, created_us, updated_us, pins"
     };
 }
 pub const SELECT_INSTANCE: &str = concat!(
@@ -30,10 +36,11 @@ pub const SELECT_INSTANCE: &str = concat!(
 pub const INSERT_INSTANCE: &str = concat!(
     "INSERT INTO instances (",
     instance_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 pub const UPDATE_INSTANCE: &str = "UPDATE instances SET state = $1, status = $2, status_detail = $3, variables = $4, \
-     children_pending = $5, version = $6, seq = $7, last_hash = $8, updated_us = $9 WHERE id = $10 AND version = $11";
+     children_pending = $5, version = $6, seq = $7, last_hash = $8, updated_us = $9, pins = $12 \
+     WHERE id = $10 AND version = $11";
 pub const SELECT_INSTANCES: &str = concat!(
     "SELECT ",
     instance_columns!(),
@@ -60,7 +67,8 @@ pub const SELECT_TASK_WITH_INSTANCE: &str = concat!(
      i.definition_version AS i_definition_version, i.state AS i_state, i.status AS i_status, \
      i.status_detail AS i_status_detail, i.variables AS i_variables, i.parent_id AS i_parent_id, \
      i.parent_index AS i_parent_index, i.children_pending AS i_children_pending, i.version AS i_version, \
-     i.seq AS i_seq, i.last_hash AS i_last_hash, i.created_us AS i_created_us, i.updated_us AS i_updated_us",
+     i.seq AS i_seq, i.last_hash AS i_last_hash, i.created_us AS i_created_us, i.updated_us AS i_updated_us, \
+     i.pins AS i_pins",
     " FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.id = $1"
 );
 pub const INSERT_TASK: &str = concat!(
@@ -75,18 +83,41 @@ pub const REASSIGN_TASK: &str =
     "UPDATE tasks SET role = $1, assignee = NULL WHERE id = $2 AND status = 'open'";
 pub const ASSIGN_TASK: &str =
     "UPDATE tasks SET assignee = $1, role = $2 WHERE id = $3 AND status = 'open'";
-/// Open tasks of a tenant. With `$6` (the caller's roles, comma-separated: role names hold no
-/// commas) only those for one of the roles, unassigned or assigned to `$3`, the caller; with
-/// `$7` only those of one workflow; with `$8` only those assigned to that user.
-pub const SELECT_OPEN_TASKS: &str = concat!(
+/// Open tasks of a tenant. With `$6` set (to 1) only those for one of the caller's roles,
+/// unassigned or assigned to `$3`, the caller; with `$7` only those of one workflow; with `$8`
+/// only those assigned to that user.
+const SELECT_OPEN_TASKS_HEAD: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks WHERE status = 'open' AND tenant = $1 AND ($2 IS NULL OR instance_id = $2) \
        AND ($4 IS NULL OR due_us < $4) \
-       AND ($6 IS NULL OR (',' || $6 || ',' LIKE '%,' || role || ',%' AND (assignee IS NULL OR assignee = $3))) \
        AND ($7 IS NULL OR definition = $7) AND ($8 IS NULL OR assignee = $8) \
-     ORDER BY due_us IS NULL, due_us, created_us LIMIT $5"
+       AND ($6 IS NULL OR ((assignee IS NULL OR assignee = $3) AND role IN ("
 );
+const SELECT_OPEN_TASKS_TAIL: &str = "))) ORDER BY due_us IS NULL, due_us, created_us LIMIT $5";
+
+/// The most roles one caller's task list matches on (a token or user with more sees the
+/// tasks of the first ones only; nobody holds that many).
+pub const MAX_ROLES: usize = 64;
+
+/// [`SELECT_OPEN_TASKS_HEAD`] with one parameter per role, `$9…`: roles compare by equality
+/// only, so no role name (`%`, `_`) can act as a pattern. With no roles, `role IN (NULL)`
+/// matches nothing.
+pub fn select_open_tasks(roles: usize) -> String {
+    let roles = roles.min(MAX_ROLES);
+    let mut sql = String::from(SELECT_OPEN_TASKS_HEAD);
+    if roles == 0 {
+        sql.push_str("NULL");
+    }
+    for i in 0..roles {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${}", 9 + i));
+    }
+    sql.push_str(SELECT_OPEN_TASKS_TAIL);
+    sql
+}
 
 pub const INSERT_TIMER: &str = "INSERT INTO timers (id, instance_id, tenant, state, kind, task_id, fire_us) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const DELETE_TIMERS_OF_INSTANCE: &str = "DELETE FROM timers WHERE instance_id = $1";
@@ -152,13 +183,62 @@ pub const SELECT_LEASED_INSTANCES: &str = concat!(
     " FROM instances WHERE id IN (SELECT instance_id FROM timers WHERE leased_by = $1 AND lease_until_us = $2)"
 );
 
-pub const DELETE_SCHEDULES: &str = "DELETE FROM schedules WHERE definition = $1";
+/// A workflow's schedules in one tenant, replaced when the version it runs there changes.
+pub const DELETE_SCHEDULES: &str = "DELETE FROM schedules WHERE definition = $1 AND tenant = $2";
 pub const INSERT_SCHEDULE: &str = "INSERT INTO schedules (definition, name, version, tenant, next_us) VALUES ($1, $2, $3, $4, $5)";
 pub const SELECT_DUE_SCHEDULES: &str = "SELECT definition, name, version, tenant, next_us FROM schedules \
      WHERE next_us <= $1 ORDER BY next_us LIMIT $2";
 /// Moves a schedule to its next occurrence; fails (0 rows) if another worker already did.
-pub const ADVANCE_SCHEDULE: &str =
-    "UPDATE schedules SET next_us = $3 WHERE definition = $1 AND name = $2 AND next_us = $4";
+pub const ADVANCE_SCHEDULE: &str = "UPDATE schedules SET next_us = $3 \
+     WHERE definition = $1 AND name = $2 AND next_us = $4 AND tenant = $5";
+/// The schedules of a workflow, in whichever tenant they run.
+pub const SELECT_SCHEDULES_OF: &str = "SELECT definition, name, version, tenant, next_us FROM schedules \
+     WHERE definition = $1 ORDER BY tenant, name";
+
+/// A tenant takes a shared workflow up: its schedules run there.
+pub const INSERT_ADOPTION: &str = "INSERT INTO tenant_workflows (tenant, definition, adopted_us) VALUES ($1, $2, $3) \
+     ON CONFLICT (tenant, definition) DO NOTHING";
+pub const DELETE_ADOPTION: &str =
+    "DELETE FROM tenant_workflows WHERE tenant = $1 AND definition = $2";
+pub const SELECT_ADOPTERS: &str =
+    "SELECT tenant FROM tenant_workflows WHERE definition = $1 ORDER BY tenant";
+pub const SELECT_ADOPTIONS: &str =
+    "SELECT definition FROM tenant_workflows WHERE tenant = $1 ORDER BY definition";
+
+/// `procedo tenant add`: registers a tenant, or renames it.
+pub const UPSERT_TENANT: &str = "INSERT INTO tenants (id, name, kind, created_us) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind";
+/// The shipped registry: adds a tenant, or names one carried forward under its bare id;
+/// never overwrites what an administrator set (1 row: this call registered or named it).
+pub const SEED_TENANT: &str = "INSERT INTO tenants (id, name, kind, created_us) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind WHERE tenants.name = tenants.id";
+pub const SELECT_TENANTS: &str = "SELECT id, name, kind FROM tenants ORDER BY id";
+pub const SELECT_TENANT: &str = "SELECT id, name, kind FROM tenants WHERE id = $1";
+pub const INSERT_HOLIDAY_IF_ABSENT: &str = "INSERT INTO tenant_holidays (tenant, month, day, name) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (tenant, month, day) DO NOTHING";
+/// Relating a pair again replaces its scope and dates.
+pub const UPSERT_RELATION: &str = "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider, client) DO UPDATE SET scope = excluded.scope, \
+     valid_from = excluded.valid_from, valid_until = excluded.valid_until, created_us = excluded.created_us";
+pub const SELECT_RELATION: &str = "SELECT provider, client, scope, valid_from, valid_until FROM tenant_relations \
+     WHERE provider = $1 AND client = $2";
+pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until FROM tenant_relations \
+     ORDER BY provider, client";
+
+/// Who completed which task states of an instance (segregation of duties), oldest first: the
+/// official who started it as `start`, its own task states by name, and those of its children
+/// as `WORKFLOW.STATE` (the lot's award proposal, seen from the tender).
+pub const SELECT_COMPLETERS: &str = "SELECT state, completed_by FROM ( \
+     SELECT 'start' AS state, actor AS completed_by, 0 AS at FROM events WHERE instance_id = $1 AND seq = 1 \
+     UNION ALL SELECT state, completed_by, closed_us AS at FROM tasks \
+     WHERE instance_id = $1 AND status = 'completed' AND completed_by IS NOT NULL \
+     UNION ALL SELECT t.definition || '.' || t.state, t.completed_by, t.closed_us FROM tasks t \
+     JOIN instances i ON i.id = t.instance_id \
+     WHERE i.parent_id = $1 AND t.status = 'completed' AND t.completed_by IS NOT NULL) AS c ORDER BY at";
+/// The roles a named official of a tenant holds: as a user who signs in, and on valid API tokens.
+pub const SELECT_HOLDER_ROLES: &str = "SELECT roles FROM users WHERE user_name = $1 AND tenant = $2 AND disabled_us IS NULL \
+     UNION ALL SELECT roles FROM tokens WHERE user_name = $1 AND tenant = $2 AND kind = 'api' \
+     AND revoked_us IS NULL AND (expires_us IS NULL OR expires_us > $3)";
 pub const SELECT_OPEN_TASKS_IN_STATE: &str = concat!(
     "SELECT ",
     task_columns!(),

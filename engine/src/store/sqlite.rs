@@ -57,17 +57,28 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tamper_evidence",
             include_str!("../../migrations/sqlite/0009_tamper_evidence.sql"),
         ),
+        (
+            10,
+            "tenancy",
+            include_str!("../../migrations/sqlite/0010_tenancy.sql"),
+        ),
     ])
 }
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> super::Result<Self> {
-        Self::open(url, true).await
+        Self::open(url, true, None).await
+    }
+
+    /// Opens the database running the migrations up to `last` (all with `None`).
+    pub(crate) async fn connect_migrated_to(url: &str, last: Option<i64>) -> super::Result<Self> {
+        Self::open(url, true, last).await
     }
 
     /// Opens the file; `owner`: this process owns it (a server), so leases left by a crashed
-    /// run are released. A second process reading beside a server passes `false`.
-    pub async fn open(url: &str, owner: bool) -> super::Result<Self> {
+    /// run are released. A second process reading beside a server passes `false`. `last`:
+    /// the migrations to run, up to this one (all with `None`).
+    pub async fn open(url: &str, owner: bool, last: Option<i64>) -> super::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -82,7 +93,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        migrator().run(&pool).await?;
+        super::migrations_up_to(migrator(), last).run(&pool).await?;
         if owner {
             sqlx::query(super::sql::RELEASE_LEASES)
                 .execute(&pool)
@@ -151,5 +162,6 @@ impl SqliteStore {
 }
 
 super::sql_store!(SqliteStore);
+super::tenancy::sql_tenancy!(SqliteStore);
 super::sql_commit!(SqliteStore);
 super::sql_audit!(SqliteStore, sqlx::Sqlite);
