@@ -441,8 +441,8 @@ async fn a_nul_character_anywhere_is_a_400_on_both_backends() {
         }
         for path in [
             format!("/api/v1/instances?definition=a{}b", "%00"),
-            format!("/api/v1/instances?state=%00"),
-            format!("/api/v1/tasks?definition=%00"),
+            "/api/v1/instances?state=%00".to_string(),
+            "/api/v1/tasks?definition=%00".to_string(),
             format!("/api/v1/instances/{id}%00"),
             "/api/v1/tasks/%00/claim".to_string(),
         ] {
