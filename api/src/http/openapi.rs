@@ -357,6 +357,14 @@ fn safe_text(value: &mut Value) {
                     map.insert("pattern".into(), json!(pattern));
                 }
             }
+            // A map's keys are text too.
+            let is_map = map.get("type") == Some(&json!("object"))
+                && map
+                    .get("additionalProperties")
+                    .is_some_and(|a| a.is_object() || a == &json!(true));
+            if is_map && !map.contains_key("propertyNames") {
+                map.insert("propertyNames".into(), json!({ "type": "string" }));
+            }
             map.values_mut().for_each(safe_text);
         }
         Value::Array(items) => items.iter_mut().for_each(safe_text),
