@@ -35,8 +35,8 @@ use thiserror::Error;
 /// so stored deadlines can tell which calendar produced them.
 const NATIONAL_VERSION: &str = "it-national-2026.1";
 
-/// First year in which 4 October (San Francesco d'Assisi e Santa Caterina da
-/// Siena) is again a national holiday (law approved 1 October 2025).
+/// First year in which 4 October is a national holiday, the "festa nazionale di San Francesco
+/// d'Assisi" (L. 8 ottobre 2025 n. 151).
 const SAN_FRANCESCO_FROM_YEAR: i32 = 2026;
 
 /// Fixed-date national holidays (L. 260/1949 and later amendments).
@@ -53,7 +53,7 @@ const FIXED_HOLIDAYS: [(u32, u32, &str); 10] = [
     (12, 26, "Santo Stefano"),
 ];
 
-const SAN_FRANCESCO_NAME: &str = "San Francesco d'Assisi e Santa Caterina da Siena";
+const SAN_FRANCESCO_NAME: &str = "Festa nazionale di San Francesco d'Assisi";
 const EASTER_NAME: &str = "Pasqua";
 const EASTER_MONDAY_NAME: &str = "Lunedì dell'Angelo";
 const LOCAL_HOLIDAY_NAME: &str = "Festività locale";
@@ -549,6 +549,28 @@ impl Calendar {
         }
     }
 
+    /// A day-counted deadline after its clock stood still from `paused` to `resumed` (the
+    /// soccorso istruttorio of art. 101 D.Lgs. 36/2023 suspends the term): the days of the
+    /// suspension, counted as whole days in Rome from the day it stopped to the day it started
+    /// again, are added to the last day, which still ends at 24:00 and, like any last day
+    /// (Reg. 1182/71 art. 3(4)), moves past Saturdays, Sundays and holidays. Returns the new
+    /// deadline, the days added and the days rolled past.
+    pub fn suspended(
+        &self,
+        due: DateTime<Utc>,
+        paused: DateTime<Utc>,
+        resumed: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, i64, Vec<NaiveDate>)> {
+        let days = (rome_date(resumed)? - rome_date(paused)?).num_days().max(0);
+        let mut last = rome_date(due)?.checked_add_signed(TimeDelta::days(days))?;
+        let mut skipped = Vec::new();
+        while !self.is_working_day(last) {
+            skipped.push(last);
+            last = last.succ_opt()?;
+        }
+        Some((end_of_day(last)?, days, skipped))
+    }
+
     fn compute(
         &self,
         base: DateTime<Utc>,
@@ -755,6 +777,35 @@ fn end_of_day(date: NaiveDate) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suspended_deadline_moves_by_whole_days_and_never_ends_on_a_sunday() {
+        let cal = Calendar::italy();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().expect("instant");
+        // Due Friday 13 November 2026 at 24:00 (Rome); suspended on Monday 2 November at 15:00,
+        // resumed on Thursday 5 November at 09:30: three days of suspension.
+        let due = end_of_day(NaiveDate::from_ymd_opt(2026, 11, 13).expect("date")).expect("end");
+        let (moved, days, skipped) = cal
+            .suspended(due, at("2026-11-02T14:00:00Z"), at("2026-11-05T08:30:00Z"))
+            .expect("computes");
+        assert_eq!(days, 3);
+        // 13 + 3 = Monday 16 November, at the end of the day: not 06:30 on a Sunday.
+        assert_eq!(moved, at("2026-11-16T22:59:59.999Z"));
+        assert!(skipped.is_empty());
+        // Suspended for one day: the last day becomes Saturday 14, which rolls to Monday 16.
+        let (moved, days, skipped) = cal
+            .suspended(due, at("2026-11-02T14:00:00Z"), at("2026-11-03T08:30:00Z"))
+            .expect("computes");
+        assert_eq!(days, 1);
+        assert_eq!(moved, at("2026-11-16T22:59:59.999Z"));
+        assert_eq!(
+            skipped,
+            [
+                NaiveDate::from_ymd_opt(2026, 11, 14).expect("date"),
+                NaiveDate::from_ymd_opt(2026, 11, 15).expect("date")
+            ]
+        );
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid test date")

@@ -130,6 +130,57 @@ states:
     }
 }
 
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    text.parse().expect("an RFC 3339 instant")
+}
+
+#[tokio::test]
+async fn a_suspended_term_of_days_resumes_by_whole_days_to_the_end_of_a_working_day() {
+    let soccorso = "\
+id: test-soccorso-giorni
+title: Soccorso istruttorio
+initial: reply
+states:
+  reply:
+    task: { role: rup, due: 10 giorni }
+    actions:
+      admit: { to: admitted }
+  admitted: { end: admitted }
+";
+    for db in databases().await {
+        let (engine, clock) = engine(&db).await;
+        deploy(&engine, &[soccorso]).await;
+        // Started on Tuesday 3 November 2026 at 10:00 (Rome): due Friday 13 at 24:00.
+        clock.set(at("2026-11-03T09:00:00Z"));
+        let instance = engine
+            .start(&clerk(), "test-soccorso-giorni", Default::default())
+            .await
+            .expect("starts");
+        let task = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
+        assert_eq!(task.due_at, Some(at("2026-11-13T22:59:59.999Z")));
+        // Suspended Wednesday 4 at 15:00, resumed Thursday 5 at 08:30: one day.
+        clock.set(at("2026-11-04T14:00:00Z"));
+        engine
+            .pause_sla(&clerk(), task.id, "soccorso istruttorio")
+            .await
+            .expect("pauses");
+        clock.set(at("2026-11-05T07:30:00Z"));
+        engine.resume_sla(&clerk(), task.id).await.expect("resumes");
+        let resumed = open_tasks(&engine, &clerk(), instance.id).await[0].clone();
+        // 13 + 1 = Saturday 14: the term ends on Monday 16 at 24:00, not on Saturday
+        // at 05:29 (the old arithmetic added 17 h 30 min to 23:59:59.999).
+        assert_eq!(
+            resumed.due_at,
+            Some(at("2026-11-16T22:59:59.999Z")),
+            "{}",
+            db.backend
+        );
+        let pause = &resumed.due_derivation.expect("derivation")["pauses"][0];
+        assert_eq!(pause["added_days"], json!(1));
+        assert_eq!(pause["skipped"], json!(["2026-11-14", "2026-11-15"]));
+    }
+}
+
 #[tokio::test]
 async fn a_suspended_deadline_resumes_later_by_the_paused_time() {
     let soccorso = "\

@@ -62,11 +62,25 @@ pub fn resume(work: &mut Working<'_>, task: &Task) -> Result<(), MachineError> {
     };
     let (id, now) = (task.instance, work.now);
     let paused_for = now - paused_at;
-    let new_due = due_at + paused_for;
+    // A term counted in days stays one: the days of the suspension are added to its last
+    // day, with the calendar (`Calendar::suspended`). A term of hours moves by the time paused.
+    let by_days = task
+        .due_derivation
+        .as_ref()
+        .and_then(|d| d["rule"].as_str())
+        .is_some_and(|rule| rule != crate::calendar::Rule::Instant.as_str());
+    let days = by_days
+        .then(|| work.calendar.suspended(due_at, paused_at, now))
+        .flatten();
+    let new_due = days.as_ref().map_or(due_at + paused_for, |(at, _, _)| *at);
     let reason = task.pause_reason.clone().unwrap_or_default();
     let mut derivation = task.due_derivation.clone().unwrap_or_else(|| json!({}));
     if let Json::Object(map) = &mut derivation {
-        let pause = json!({ "from": paused_at, "to": now, "reason": reason, "added_ms": paused_for.num_milliseconds() });
+        let mut pause = json!({ "from": paused_at, "to": now, "reason": reason, "added_ms": paused_for.num_milliseconds() });
+        if let (Some((_, added, skipped)), Json::Object(p)) = (&days, &mut pause) {
+            p.insert("added_days".into(), json!(added));
+            p.insert("skipped".into(), json!(skipped));
+        }
         match map.get_mut("pauses") {
             Some(Json::Array(pauses)) => pauses.push(pause),
             _ => {
