@@ -2,7 +2,6 @@
 //! macro). Writes that decide something go through `commit.rs`.
 
 /// Implements the store methods for one backend. `$row` converts rows; see [`sql`].
-#[rustfmt::skip] // kept in its own compact layout
 macro_rules! sql_store {
     ($store:ty) => {
         impl $store {
@@ -36,18 +35,34 @@ macro_rules! sql_store {
                 version: Option<i64>,
             ) -> $crate::store::Result<Option<(i64, $crate::definition::Package)>> {
                 let row = match version {
-                    Some(v) => sqlx::query($crate::store::sql::SELECT_DEFINITION).bind(id).bind(v).fetch_optional(&self.pool).await?,
-                    None => sqlx::query($crate::store::sql::SELECT_LATEST_DEFINITION).bind(id).fetch_optional(&self.pool).await?,
+                    Some(v) => {
+                        sqlx::query($crate::store::sql::SELECT_DEFINITION)
+                            .bind(id)
+                            .bind(v)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query($crate::store::sql::SELECT_LATEST_DEFINITION)
+                            .bind(id)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    }
                 };
                 row.map(|r| {
-                    let sqlx::types::Json(package): sqlx::types::Json<$crate::definition::Package> = r.try_get("package")?;
+                    let sqlx::types::Json(package): sqlx::types::Json<$crate::definition::Package> =
+                        r.try_get("package")?;
                     Ok((r.try_get("version")?, package))
                 })
                 .transpose()
             }
 
-            pub async fn definitions(&self) -> $crate::store::Result<Vec<$crate::store::DefinitionRow>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_DEFINITIONS).fetch_all(&self.pool).await?;
+            pub async fn definitions(
+                &self,
+            ) -> $crate::store::Result<Vec<$crate::store::DefinitionRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DEFINITIONS)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         Ok($crate::store::DefinitionRow {
@@ -61,9 +76,17 @@ macro_rules! sql_store {
                     .collect()
             }
 
-            pub async fn instance(&self, id: uuid::Uuid) -> $crate::store::Result<Option<$crate::model::Instance>> {
-                let row = sqlx::query($crate::store::sql::SELECT_INSTANCE).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::store::rows::instance!()).transpose()
+            pub async fn instance(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::Result<Option<$crate::model::Instance>> {
+                let row = sqlx::query($crate::store::sql::SELECT_INSTANCE)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref()
+                    .map($crate::store::rows::instance!())
+                    .transpose()
             }
 
             pub async fn instances(
@@ -85,8 +108,14 @@ macro_rules! sql_store {
                 rows.iter().map($crate::store::rows::instance!()).collect()
             }
 
-            pub async fn task(&self, id: uuid::Uuid) -> $crate::store::Result<Option<$crate::model::Task>> {
-                let row = sqlx::query($crate::store::sql::SELECT_TASK).bind(id).fetch_optional(&self.pool).await?;
+            pub async fn task(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::Result<Option<$crate::model::Task>> {
+                let row = sqlx::query($crate::store::sql::SELECT_TASK)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 row.as_ref().map($crate::store::rows::task!()).transpose()
             }
 
@@ -94,9 +123,15 @@ macro_rules! sql_store {
                 &self,
                 id: uuid::Uuid,
             ) -> $crate::store::Result<Option<($crate::model::Task, $crate::model::Instance)>> {
-                let row = sqlx::query($crate::store::sql::SELECT_TASK_WITH_INSTANCE).bind(id).fetch_optional(&self.pool).await?;
+                let row = sqlx::query($crate::store::sql::SELECT_TASK_WITH_INSTANCE)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 let task = row.as_ref().map($crate::store::rows::task!()).transpose()?;
-                let instance = row.as_ref().map($crate::store::rows::instance!("i_")).transpose()?;
+                let instance = row
+                    .as_ref()
+                    .map($crate::store::rows::instance!("i_"))
+                    .transpose()?;
                 Ok(task.zip(instance))
             }
 
@@ -158,7 +193,10 @@ macro_rules! sql_store {
                 next: &[(String, chrono::DateTime<chrono::Utc>)],
             ) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query($crate::store::sql::DELETE_SCHEDULES).bind(definition).execute(&mut *tx).await?;
+                sqlx::query($crate::store::sql::DELETE_SCHEDULES)
+                    .bind(definition)
+                    .execute(&mut *tx)
+                    .await?;
                 for (name, at) in next {
                     sqlx::query($crate::store::sql::INSERT_SCHEDULE)
                         .bind(definition)
@@ -213,14 +251,29 @@ macro_rules! sql_store {
                 rows.iter().map($crate::store::rows::task!()).collect()
             }
 
-            pub async fn tenant_holidays(&self, tenant: &str) -> $crate::store::Result<Vec<(i64, i64, String)>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_TENANT_HOLIDAYS).bind(tenant).fetch_all(&self.pool).await?;
-                rows.iter().map(|r| Ok((r.try_get("month")?, r.try_get("day")?, r.try_get("name")?))).collect()
+            pub async fn tenant_holidays(
+                &self,
+                tenant: &str,
+            ) -> $crate::store::Result<Vec<(i64, i64, String)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_TENANT_HOLIDAYS)
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("month")?, r.try_get("day")?, r.try_get("name")?)))
+                    .collect()
             }
 
-            pub async fn set_tenant_holidays(&self, tenant: &str, holidays: &[(i64, i64, String)]) -> $crate::store::Result<()> {
+            pub async fn set_tenant_holidays(
+                &self,
+                tenant: &str,
+                holidays: &[(i64, i64, String)],
+            ) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query($crate::store::sql::DELETE_TENANT_HOLIDAYS).bind(tenant).execute(&mut *tx).await?;
+                sqlx::query($crate::store::sql::DELETE_TENANT_HOLIDAYS)
+                    .bind(tenant)
+                    .execute(&mut *tx)
+                    .await?;
                 for (month, day, name) in holidays {
                     sqlx::query($crate::store::sql::INSERT_TENANT_HOLIDAY)
                         .bind(tenant)
@@ -234,46 +287,103 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            pub async fn pools(&self, tenant: &str) -> $crate::store::Result<Vec<(String, String, i64, i64, i64)>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_POOLS).bind(tenant).fetch_all(&self.pool).await?;
+            pub async fn pools(
+                &self,
+                tenant: &str,
+            ) -> $crate::store::Result<Vec<(String, String, i64, i64, i64)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_POOLS)
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter()
-                    .map(|r| Ok((r.try_get("pool")?, r.try_get("key")?, r.try_get("capacity")?, r.try_get("used")?, r.try_get("next_seq")?)))
+                    .map(|r| {
+                        Ok((
+                            r.try_get("pool")?,
+                            r.try_get("key")?,
+                            r.try_get("capacity")?,
+                            r.try_get("used")?,
+                            r.try_get("next_seq")?,
+                        ))
+                    })
                     .collect()
             }
 
-            pub async fn pool_waiters(&self, tenant: &str) -> $crate::store::Result<Vec<(String, String, i64, uuid::Uuid)>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_POOL_WAITERS).bind(tenant).fetch_all(&self.pool).await?;
+            pub async fn pool_waiters(
+                &self,
+                tenant: &str,
+            ) -> $crate::store::Result<Vec<(String, String, i64, uuid::Uuid)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_POOL_WAITERS)
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter()
-                    .map(|r| Ok((r.try_get("pool")?, r.try_get("key")?, r.try_get("seq")?, r.try_get("instance_id")?)))
+                    .map(|r| {
+                        Ok((
+                            r.try_get("pool")?,
+                            r.try_get("key")?,
+                            r.try_get("seq")?,
+                            r.try_get("instance_id")?,
+                        ))
+                    })
                     .collect()
             }
 
-            pub async fn next_timer_at(&self) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {
-                let next: Option<i64> = sqlx::query_scalar($crate::store::sql::NEXT_TIMER).fetch_one(&self.pool).await?;
+            pub async fn next_timer_at(
+                &self,
+            ) -> $crate::store::Result<Option<chrono::DateTime<chrono::Utc>>> {
+                let next: Option<i64> = sqlx::query_scalar($crate::store::sql::NEXT_TIMER)
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok(next.map($crate::timefmt::from_db))
             }
 
-            pub async fn events(&self, instance: uuid::Uuid) -> $crate::store::Result<Vec<$crate::history::StoredEvent>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_EVENTS).bind(instance).fetch_all(&self.pool).await?;
+            pub async fn events(
+                &self,
+                instance: uuid::Uuid,
+            ) -> $crate::store::Result<Vec<$crate::history::StoredEvent>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_EVENTS)
+                    .bind(instance)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter().map($crate::store::rows::event!()).collect()
             }
 
-            pub async fn document(&self, id: uuid::Uuid) -> $crate::store::Result<Option<$crate::documents::Document>> {
-                let row = sqlx::query($crate::store::sql::SELECT_DOCUMENT).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::store::rows::document!()).transpose()
+            pub async fn document(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::Result<Option<$crate::documents::Document>> {
+                let row = sqlx::query($crate::store::sql::SELECT_DOCUMENT)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref()
+                    .map($crate::store::rows::document!())
+                    .transpose()
             }
 
-            pub async fn registers(&self, tenant: &str, year: i32) -> $crate::store::Result<Vec<(String, i64)>> {
+            pub async fn registers(
+                &self,
+                tenant: &str,
+                year: i32,
+            ) -> $crate::store::Result<Vec<(String, i64)>> {
                 let rows = sqlx::query($crate::store::sql::SELECT_REGISTERS)
                     .bind(tenant)
                     .bind(i64::from(year))
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter().map(|r| Ok((r.try_get("register")?, r.try_get("last")?))).collect()
+                rows.iter()
+                    .map(|r| Ok((r.try_get("register")?, r.try_get("last")?)))
+                    .collect()
             }
 
-            pub async fn documents(&self, instance: uuid::Uuid) -> $crate::store::Result<Vec<$crate::documents::Document>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_DOCUMENTS).bind(instance).fetch_all(&self.pool).await?;
+            pub async fn documents(
+                &self,
+                instance: uuid::Uuid,
+            ) -> $crate::store::Result<Vec<$crate::documents::Document>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DOCUMENTS)
+                    .bind(instance)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter().map($crate::store::rows::document!()).collect()
             }
 
@@ -296,19 +406,41 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            pub async fn token(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::TokenRow>> {
-                let row = sqlx::query($crate::store::sql::SELECT_TOKEN).bind(hash).fetch_optional(&self.pool).await?;
+            pub async fn token(
+                &self,
+                hash: &str,
+            ) -> $crate::store::Result<Option<$crate::store::TokenRow>> {
+                let row = sqlx::query($crate::store::sql::SELECT_TOKEN)
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 row.as_ref().map($crate::store::rows::token!()).transpose()
             }
 
-            pub async fn tokens(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<(String, $crate::store::TokenRow)>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_TOKENS).bind(tenant).fetch_all(&self.pool).await?;
-                let ids = rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
-                let tokens = rows.iter().map($crate::store::rows::token!()).collect::<$crate::store::Result<Vec<_>>>()?;
+            pub async fn tokens(
+                &self,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<(String, $crate::store::TokenRow)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_TOKENS)
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let ids = rows
+                    .iter()
+                    .map(|r| r.try_get::<String, _>("id"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let tokens = rows
+                    .iter()
+                    .map($crate::store::rows::token!())
+                    .collect::<$crate::store::Result<Vec<_>>>()?;
                 Ok(ids.into_iter().zip(tokens).collect())
             }
 
-            pub async fn revoke_token(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
+            pub async fn revoke_token(
+                &self,
+                id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
                 let done = sqlx::query($crate::store::sql::REVOKE_TOKEN)
                     .bind($crate::timefmt::to_db(at))
                     .bind(id)
@@ -318,10 +450,16 @@ macro_rules! sql_store {
             }
 
             pub async fn token_count(&self) -> $crate::store::Result<i64> {
-                Ok(sqlx::query_scalar($crate::store::sql::COUNT_TOKENS).fetch_one(&self.pool).await?)
+                Ok(sqlx::query_scalar($crate::store::sql::COUNT_TOKENS)
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
-            pub async fn upsert_user(&self, user: &$crate::store::UserRow, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<()> {
+            pub async fn upsert_user(
+                &self,
+                user: &$crate::store::UserRow,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($crate::store::sql::UPSERT_USER)
                     .bind(&user.user)
@@ -340,17 +478,33 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            pub async fn user(&self, name: &str) -> $crate::store::Result<Option<$crate::store::UserRow>> {
-                let row = sqlx::query($crate::store::sql::SELECT_USER).bind(name).fetch_optional(&self.pool).await?;
+            pub async fn user(
+                &self,
+                name: &str,
+            ) -> $crate::store::Result<Option<$crate::store::UserRow>> {
+                let row = sqlx::query($crate::store::sql::SELECT_USER)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 row.as_ref().map($crate::store::rows::user!()).transpose()
             }
 
-            pub async fn users(&self, tenant: Option<&str>) -> $crate::store::Result<Vec<$crate::store::UserRow>> {
-                let rows = sqlx::query($crate::store::sql::SELECT_USERS).bind(tenant).fetch_all(&self.pool).await?;
+            pub async fn users(
+                &self,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::store::UserRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_USERS)
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter().map($crate::store::rows::user!()).collect()
             }
 
-            pub async fn disable_user(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
+            pub async fn disable_user(
+                &self,
+                name: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query($crate::store::sql::DISABLE_USER)
                     .bind($crate::timefmt::to_db(at))
@@ -370,7 +524,10 @@ macro_rules! sql_store {
             }
 
             pub async fn execute_raw(&self, statement: String) -> $crate::store::Result<u64> {
-                Ok(sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&self.pool).await?.rows_affected())
+                Ok(sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
         }
     };
