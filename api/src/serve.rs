@@ -112,17 +112,19 @@ pub async fn run(
     result.map_err(|e| e.to_string())
 }
 
-/// Signs a checkpoint now and then every `every`. A database that no longer verifies is not
-/// signed; the failure is logged as an error at each attempt, so monitoring sees it.
+/// Signs a checkpoint now and then every `every`, unless nothing changed since the latest. A
+/// database that no longer verifies is not signed; the failure is logged as an error at each
+/// attempt, so monitoring sees it.
 async fn sign_checkpoints(engine: &Engine, key: &procedo_engine::checkpoint::Key, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match engine.make_checkpoint(key).await {
-            Ok(row) => {
+        match engine.make_checkpoint_if_changed(key).await {
+            Ok(Some(row)) => {
                 tracing::info!(id = row.id, chains = row.instances, root = %row.root, "checkpoint signed")
             }
+            Ok(None) => tracing::debug!("nothing changed since the latest checkpoint"),
             Err(e) => tracing::error!(error = %e, "no checkpoint signed"),
         }
     }

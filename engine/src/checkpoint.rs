@@ -259,6 +259,24 @@ impl Engine {
     /// it. A database that does not verify is not signed: the checkpoint would vouch for the
     /// damage.
     pub async fn make_checkpoint(&self, key: &Key) -> Result<CheckpointRow> {
+        match self.checkpoint_now(key, false).await? {
+            Some(row) => Ok(row),
+            None => Err(EngineError::Rejected("no checkpoint was signed".into())),
+        }
+    }
+
+    /// Like [`Engine::make_checkpoint`], but signs nothing (`None`) when nothing changed since
+    /// the latest checkpoint signed with the same key: periodic checkpoints of an idle
+    /// database would only repeat it.
+    pub async fn make_checkpoint_if_changed(&self, key: &Key) -> Result<Option<CheckpointRow>> {
+        self.checkpoint_now(key, true).await
+    }
+
+    async fn checkpoint_now(
+        &self,
+        key: &Key,
+        only_if_changed: bool,
+    ) -> Result<Option<CheckpointRow>> {
         let (report, covered) = self.verify_pass(None, None, true).await?;
         if !report.ok {
             return Err(EngineError::Rejected(format!(
@@ -282,6 +300,22 @@ impl Engine {
             ledger: covered.ledger,
             public_key: key.public_hex(),
         };
+        if only_if_changed {
+            let latest = self.store.checkpoints().await?.pop();
+            let previous = latest.and_then(|row| serde_json::from_str::<Header>(&row.header).ok());
+            if previous.is_some_and(|p| {
+                (&p.root, &p.deploys_head, p.ledger, p.events, &p.public_key)
+                    == (
+                        &header.root,
+                        &header.deploys_head,
+                        header.ledger,
+                        header.events,
+                        &header.public_key,
+                    )
+            }) {
+                return Ok(None);
+            }
+        }
         let text = serde_json::to_string(&header)
             .map_err(|e| EngineError::Rejected(format!("checkpoint header: {e}")))?;
         let mut row = CheckpointRow {
@@ -296,7 +330,7 @@ impl Engine {
         let heads = serde_json::to_string(&heads)
             .map_err(|e| EngineError::Rejected(format!("checkpoint heads: {e}")))?;
         row.id = self.store.insert_checkpoint(&row, &heads).await?;
-        Ok(row)
+        Ok(Some(row))
     }
 
     /// Every checkpoint, oldest first (without their heads).

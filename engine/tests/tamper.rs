@@ -991,3 +991,34 @@ async fn events_of_the_first_format_keep_verifying_beside_new_ones() {
         assert!(engine.verify(None).await.expect("verify").ok);
     }
 }
+
+#[tokio::test]
+async fn a_periodic_checkpoint_of_an_unchanged_database_is_not_repeated() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        let s = scene(&engine).await;
+        let (key, path) = key_in_temp();
+        let first = engine
+            .make_checkpoint_if_changed(&key)
+            .await
+            .expect("signs");
+        assert!(first.is_some());
+        let again = engine
+            .make_checkpoint_if_changed(&key)
+            .await
+            .expect("checks");
+        assert!(again.is_none(), "nothing changed: {again:?}");
+        let task = open_task(&engine, &clerk(), s.chain).await;
+        engine
+            .complete(&clerk(), task.id, "done", json!({}))
+            .await
+            .expect("completes");
+        let after = engine
+            .make_checkpoint_if_changed(&key)
+            .await
+            .expect("signs");
+        assert!(after.is_some(), "a chain grew");
+        assert_eq!(engine.checkpoints().await.expect("list").len(), 2);
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+}

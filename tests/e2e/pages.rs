@@ -142,6 +142,10 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         "{html}"
     );
     assert!(
+        html.contains("di <strong>sara</strong> (default)"),
+        "the actor's tenant beside the actor: {html}"
+    );
+    assert!(
         html.contains(&format!("/instances/{instance}/export")),
         "the timeline offers the case file"
     );
