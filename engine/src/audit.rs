@@ -247,6 +247,7 @@ impl Pass<'_> {
                 after.status_detail.as_deref(),
             );
             differs(&mut rows, "instances.parent_id", &i.parent, &after.parent);
+            differs(&mut rows, "instances.pins", &i.pins, &after.pins);
             let variables = history::variables_sha256(&i.variables);
             if variables != after.variables_sha256 {
                 rows.push((

@@ -76,6 +76,11 @@ pub struct After {
     pub variables_sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<crate::model::ParentLink>,
+    /// The versions its spawned workflows are pinned to (tenancy): which version a lot runs
+    /// is as much a fact as the variables. Absent when empty, so earlier bodies read back as
+    /// they were written.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pins: std::collections::BTreeMap<String, i64>,
 }
 
 impl After {
@@ -92,6 +97,7 @@ impl After {
             status_detail: detail.map(str::to_string),
             variables_sha256: variables_sha256(&instance.variables),
             parent: instance.parent.clone(),
+            pins: instance.pins.clone(),
         }
     }
 }

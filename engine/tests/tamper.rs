@@ -800,6 +800,25 @@ async fn an_instance_moved_to_another_tenant_is_found() {
     }
 }
 
+#[tokio::test]
+async fn an_edited_pinned_version_of_an_instance_is_found() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        let s = scene(&engine).await;
+        // Pinning the lots of a tender to another version would change what its children run.
+        edit(
+            &engine,
+            format!(
+                "UPDATE instances SET pins = '{{\"sua-lot-evaluation\": 99}}' WHERE id = {}",
+                lit(&db, s.chain)
+            ),
+        )
+        .await;
+        let report = broken(&engine).await;
+        names(&report, s.chain, "instances.pins", "99", db.backend);
+    }
+}
+
 // --- Honest use ---
 
 #[tokio::test]
