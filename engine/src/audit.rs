@@ -61,7 +61,7 @@ const BATCH: i64 = 500;
 struct Pass<'a> {
     tenant: Option<&'a str>,
     /// (definition, version) → the stored package's hash, recomputed.
-    packages: BTreeMap<(String, i64), Result<String, String>>,
+    packages: BTreeMap<(String, i64), Result<crate::store::PackageFact, String>>,
     report: VerifyReport,
     /// Register numbers seen, by (tenant, register, year).
     numbers: HashMap<(String, String, i64), Vec<i64>>,
@@ -258,7 +258,7 @@ impl Pass<'_> {
             let key = (i.definition.clone(), i.definition_version);
             let definition = format!("definitions({} v{})", i.definition, i.definition_version);
             match self.packages.get(&key) {
-                Some(Ok(sha)) if *sha == after.package_sha256 => {}
+                Some(Ok(fact)) if fact.sha256 == after.package_sha256 => {}
                 Some(Ok(_)) => rows.push((
                     format!("{definition}.package"),
                     "the package it runs on is not the one deployed and sealed in its history"
@@ -444,7 +444,10 @@ impl Pass<'_> {
     }
 
     /// The deploy chain, and every stored package against its deploy record.
-    fn deploys(&mut self, deploys: &[DeployRow]) -> HashMap<(String, i64), String> {
+    fn deploys(
+        &mut self,
+        deploys: &[DeployRow],
+    ) -> HashMap<(String, i64), (String, Option<String>)> {
         let mut deployed = HashMap::new();
         let mut prev = history::GENESIS.to_string();
         for (k, d) in deploys.iter().enumerate() {
@@ -474,7 +477,7 @@ impl Pass<'_> {
                 return deployed;
             }
             if let Some(r) = record {
-                deployed.insert((r.definition, r.version), r.package_sha256);
+                deployed.insert((r.definition, r.version), (r.package_sha256, r.owner));
             }
             prev = d.hash.clone();
         }
@@ -483,9 +486,16 @@ impl Pass<'_> {
             match (package, deployed.get(&(id.clone(), *version))) {
                 (_, None) => self.problem(&row, "the definition has no deploy record".into()),
                 (Err(e), _) => self.problem(&format!("{row}.package"), format!("the package cannot be read: {e}")),
-                (Ok(sha), Some(recorded)) if sha != recorded => self.problem(
+                (Ok(fact), Some((recorded, _))) if fact.sha256 != *recorded => self.problem(
                     &format!("{row}.package"),
                     "the stored package is not the one deployed (its hash differs from the deploy record)".into(),
+                ),
+                (Ok(fact), Some((_, owner))) if fact.owner != *owner => self.problem(
+                    &format!("{row}.owner"),
+                    format!(
+                        "the definition says it belongs to {:?} but was deployed as {:?}",
+                        fact.owner, owner
+                    ),
                 ),
                 _ => {}
             }

@@ -173,6 +173,10 @@ pub struct DeployRecord {
     /// Why the record was made later than the deployment (definitions older than the chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The tenant whose own definition this is; absent for a shared one (tenancy): who may run
+    /// a definition is part of what was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     pub prev_hash: String,
 }
 

@@ -747,6 +747,25 @@ async fn an_edited_stored_package_is_found_for_the_definition_and_its_instances(
 }
 
 #[tokio::test]
+async fn a_tenant_definition_made_shared_is_found() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        scene(&engine).await;
+        // The approval chain is Treviso's own: shared, every tenant would run it.
+        edit(
+            &engine,
+            "UPDATE definitions SET owner = NULL WHERE id = 'approval-chain'".into(),
+        )
+        .await;
+        names_problem(
+            &broken(&engine).await,
+            "definitions(approval-chain v1).owner",
+            "deployed as Some(\"provincia-treviso\")",
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_register_counter_moved_back_is_found() {
     for db in databases().await {
         let (engine, _) = engine(&db).await;

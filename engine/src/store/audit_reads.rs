@@ -15,6 +15,7 @@ macro_rules! sql_audit {
                 by: &str,
                 at: chrono::DateTime<chrono::Utc>,
                 note: Option<&str>,
+                owner: Option<&str>,
             ) -> $crate::store::Result<()> {
                 let last = sqlx::query($crate::store::sql::SELECT_LAST_DEPLOY)
                     .fetch_optional(&mut *conn)
@@ -35,6 +36,7 @@ macro_rules! sql_audit {
                     deployed_by: by.to_string(),
                     deployed_at: $crate::timefmt::rfc3339(at),
                     note: note.map(str::to_string),
+                    owner: owner.map(str::to_string),
                     prev_hash: prev_hash.clone(),
                 };
                 let (body, hash) = record.seal();
@@ -77,6 +79,8 @@ macro_rules! sql_audit {
                         &deployed_by,
                         $crate::timefmt::from_db(deployed_us),
                         Some("recorded at the upgrade to tamper-evident history (migration 0009)"),
+                        // Every definition older than tenancy (migration 0010) is shared.
+                        None,
                     )
                     .await?;
                 }
@@ -256,7 +260,10 @@ macro_rules! sql_audit {
             pub async fn audit_packages(
                 conn: &mut <$db as sqlx::Database>::Connection,
             ) -> $crate::store::Result<
-                std::collections::BTreeMap<(String, i64), Result<String, String>>,
+                std::collections::BTreeMap<
+                    (String, i64),
+                    Result<$crate::store::PackageFact, String>,
+                >,
             > {
                 use futures_util::TryStreamExt as _;
                 let mut out = std::collections::BTreeMap::new();
@@ -266,9 +273,15 @@ macro_rules! sql_audit {
                     let key = (r.try_get("id")?, r.try_get("version")?);
                     let package: Result<sqlx::types::Json<$crate::definition::Package>, _> =
                         r.try_get("package");
+                    let owner: Option<String> = r.try_get("owner")?;
                     out.insert(
                         key,
-                        package.map(|p| p.0.sha256()).map_err(|e| e.to_string()),
+                        package
+                            .map(|p| $crate::store::PackageFact {
+                                sha256: p.0.sha256(),
+                                owner,
+                            })
+                            .map_err(|e| e.to_string()),
                     );
                 }
                 Ok(out)

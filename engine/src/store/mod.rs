@@ -175,6 +175,14 @@ pub struct SignInCharge<'a> {
     pub below: i64,
 }
 
+/// A stored definition as verification compares it with its deploy record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFact {
+    pub sha256: String,
+    /// The tenant whose own definition it is; `None` when shared.
+    pub owner: Option<String>,
+}
+
 /// A task as verification compares it with the history.
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
@@ -278,7 +286,7 @@ impl Snapshot {
     /// Each stored definition's package hash, recomputed: (id, version) → hash or error.
     pub async fn packages(
         &mut self,
-    ) -> Result<std::collections::BTreeMap<(String, i64), std::result::Result<String, String>>>
+    ) -> Result<std::collections::BTreeMap<(String, i64), std::result::Result<PackageFact, String>>>
     {
         on_snapshot!(self, tx => SqliteStore::audit_packages(tx).await, PgStore::audit_packages(tx).await)
     }

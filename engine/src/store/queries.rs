@@ -26,7 +26,8 @@ macro_rules! sql_store {
                     .bind(owner)
                     .fetch_one(&mut *tx)
                     .await?;
-                Self::append_deploy(&mut tx, id, version, &package.sha256(), by, at, None).await?;
+                Self::append_deploy(&mut tx, id, version, &package.sha256(), by, at, None, owner)
+                    .await?;
                 tx.commit().await?;
                 Ok(version)
             }

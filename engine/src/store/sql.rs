@@ -331,7 +331,7 @@ pub const SELECT_UNRECORDED_DEFINITIONS: &str = "SELECT d.id, d.version, d.packa
      FROM definitions d WHERE NOT EXISTS (SELECT 1 FROM deploys p WHERE p.definition = d.id AND p.version = d.version) \
      ORDER BY d.deployed_us, d.id, d.version";
 pub const SELECT_DEFINITION_PACKAGES: &str =
-    "SELECT id, version, package FROM definitions ORDER BY id, version";
+    "SELECT id, version, package, owner FROM definitions ORDER BY id, version";
 
 pub const VERIFY_INSTANCES: &str = concat!(
     "SELECT ",
