@@ -346,22 +346,19 @@ macro_rules! dispatch {
 impl Store {
     /// Opens `sqlite:PATH` (created if missing) or `postgres://…`, and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        let store = if url.starts_with("sqlite:") {
-            Store::Sqlite(SqliteStore::connect(url).await?)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(PgStore::connect(url).await?)
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
-        };
-        store.record_pending_deploys().await?;
-        Ok(store)
+        Self::open(url, true).await
     }
 
     /// Opens a database to read it beside a running server (verification, backups): migrates
     /// it like [`Store::connect`], but leaves the server's timer leases alone.
     pub async fn connect_beside(url: &str) -> Result<Self> {
+        Self::open(url, false).await
+    }
+
+    /// `owner`: this process runs the database (a server), so a crashed run's leases go.
+    async fn open(url: &str, owner: bool) -> Result<Self> {
         let store = if url.starts_with("sqlite:") {
-            Store::Sqlite(SqliteStore::open(url, false, None).await?)
+            Store::Sqlite(SqliteStore::open(url, owner, None).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Store::Postgres(PgStore::connect(url).await?)
         } else {

@@ -243,17 +243,7 @@ macro_rules! sql_store {
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok($crate::store::ScheduleRow {
-                            definition: r.try_get("definition")?,
-                            name: r.try_get("name")?,
-                            version: r.try_get("version")?,
-                            tenant: r.try_get("tenant")?,
-                            next_at: $crate::timefmt::from_db(r.try_get("next_us")?),
-                        })
-                    })
-                    .collect()
+                rows.iter().map($crate::store::rows::schedule!()).collect()
             }
 
             pub async fn open_tasks_in_state(

@@ -183,4 +183,18 @@ macro_rules! user {
     };
 }
 
-pub(crate) use {document, event, instance, task, timer, token, user};
+macro_rules! schedule {
+    () => {
+        |r| -> $crate::store::Result<$crate::store::ScheduleRow> {
+            Ok($crate::store::ScheduleRow {
+                definition: r.try_get("definition")?,
+                name: r.try_get("name")?,
+                version: r.try_get("version")?,
+                tenant: r.try_get("tenant")?,
+                next_at: $crate::timefmt::from_db(r.try_get("next_us")?),
+            })
+        }
+    };
+}
+
+pub(crate) use {document, event, instance, schedule, task, timer, token, user};

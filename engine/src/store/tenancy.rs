@@ -23,17 +23,7 @@ macro_rules! sql_tenancy {
                     .bind(definition)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok($crate::store::ScheduleRow {
-                            definition: r.try_get("definition")?,
-                            name: r.try_get("name")?,
-                            version: r.try_get("version")?,
-                            tenant: r.try_get("tenant")?,
-                            next_at: $crate::timefmt::from_db(r.try_get("next_us")?),
-                        })
-                    })
-                    .collect()
+                rows.iter().map($crate::store::rows::schedule!()).collect()
             }
 
             pub async fn adopt(
