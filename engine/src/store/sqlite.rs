@@ -165,3 +165,29 @@ super::sql_store!(SqliteStore);
 super::tenancy::sql_tenancy!(SqliteStore);
 super::sql_commit!(SqliteStore);
 super::sql_audit!(SqliteStore, sqlx::Sqlite);
+
+#[cfg(test)]
+mod tests {
+    /// A migration file left off the list above would never run: every file in
+    /// `migrations/sqlite` must be listed, with the version and name its file name gives.
+    #[test]
+    fn every_migration_file_is_listed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut files: Vec<(i64, String)> = std::fs::read_dir(dir)
+            .expect("the migrations folder")
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let stem = name.strip_suffix(".sql")?;
+                let (version, rest) = stem.split_once('_')?;
+                Some((version.parse().ok()?, rest.to_string()))
+            })
+            .collect();
+        files.sort();
+        let listed: Vec<(i64, String)> = super::migrator()
+            .iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect();
+        assert_eq!(listed, files);
+    }
+}
