@@ -759,3 +759,109 @@ async fn an_administrator_deploys_from_the_command_line_and_lists_work() {
         String::from_utf8_lossy(&secure.stderr)
     );
 }
+
+/// A database that fails in the middle of a completion (here: the history insert refused, as
+/// a full disk would refuse it) gives the official a clean 500 problem, and nothing of the
+/// completion is left half-done: the instance, its task and its history are as before, and
+/// the same completion succeeds once the database works again.
+#[tokio::test]
+async fn a_database_failure_mid_completion_is_a_clean_500_with_nothing_half_done() {
+    let server = Server::start();
+    let admin = server.admin_token.clone();
+    server.deploy(&admin, APPROVAL_CHAIN).await;
+    let clerk = server.token("anna", "default", "clerk");
+    let id = server
+        .start_instance(&clerk, "approval-chain", json!({ "amount": 10 }))
+        .await;
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    let task = tasks.body[0]["id"].as_str().expect("a task").to_string();
+    let store = procedo_engine::store::Store::connect_beside(&server.db)
+        .await
+        .expect("opens the database beside the server");
+    store
+        .execute_raw("CREATE TRIGGER disk_full BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        .await
+        .expect("arms the failure");
+    let failed = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/complete"),
+            Some(&clerk),
+            Some(&json!({ "action": "done" })),
+        )
+        .await;
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    assert!(failed.is_problem());
+    assert!(
+        !failed.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("disk full"),
+        "the cause is logged, not sent: {}",
+        failed.body
+    );
+    let instance = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(
+        instance.body["state"],
+        json!("request"),
+        "the instance did not move"
+    );
+    let history = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}/history"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(
+        history.body.as_array().map(Vec::len),
+        Some(1),
+        "no event written"
+    );
+    let still_open = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(
+        still_open.body[0]["id"],
+        json!(task),
+        "the task is still open"
+    );
+    store
+        .execute_raw("DROP TRIGGER disk_full")
+        .await
+        .expect("disarms the failure");
+    let done = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/complete"),
+            Some(&clerk),
+            Some(&json!({ "action": "done" })),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let auditor = server.token("ugo", "default", "auditor");
+    let verified = server
+        .call("GET", "/api/v1/audit/verify", Some(&auditor), None)
+        .await;
+    assert_eq!(verified.body["ok"], json!(true), "{}", verified.body);
+}
