@@ -11,6 +11,7 @@ mod names;
 mod packages;
 mod password;
 mod sign_in;
+mod start;
 mod templates;
 mod throttle;
 mod timeline;
@@ -47,6 +48,10 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("error", templates::ERROR),
         ("password", templates::PASSWORD),
         ("head", templates::LAYOUT_HEAD),
+        ("foot", templates::LAYOUT_FOOT),
+        ("accessibility", templates::ACCESSIBILITY),
+        ("start", templates::START),
+        ("start_form", templates::START_FORM),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
             tracing::error!(template = name, error = %e, "page template does not compile");
@@ -58,6 +63,10 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(inbox::inbox))
+        .route("/static/procedo.css", get(stylesheet))
+        .route("/accessibilita", get(accessibility))
+        .route("/avvia", get(start::list))
+        .route("/avvia/{id}", get(start::form).post(start::submit))
         .route("/login", get(sign_in::login_page).post(sign_in::login))
         // Signing out takes the form (with its CSRF value); a plain visit just goes home.
         .route(
@@ -88,22 +97,68 @@ pub fn not_found_page() -> Response {
     response
 }
 
-/// A page: the layout around one template, with the signed-in user and the CSRF value.
+/// Bumped with the stylesheet, so browsers fetch the new one instead of a cached old one.
+const CSS_VERSION: &str = "1";
+static STYLESHEET: &str = include_str!("static/procedo.css");
+
+/// The stylesheet, served by the binary itself (nothing comes from a CDN).
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// Which item of the main menu a page belongs to (marked `aria-current`).
+fn section(name: &str) -> &'static str {
+    match name {
+        "inbox" | "task" => "attivita",
+        "cases" | "instance" => "pratiche",
+        "start" | "start_form" => "avvia",
+        "workflows" | "workflow" | "package" | "deploy_confirm" => "procedimenti",
+        "audit" => "verifica",
+        "password" => "password",
+        _ => "",
+    }
+}
+
+/// A page: the layout around one template, with the signed-in user, the authority's name in
+/// the header and the CSRF value. A page's data may carry `crumbs` (the pages between the home
+/// page and this one, `{href, label}`): the breadcrumb adds the home page and this page's title.
 fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> Response {
     if let Value::Object(map) = &mut data {
         map.insert("title".into(), json!(title));
+        map.insert("section".into(), json!(section(name)));
+        map.insert("css_version".into(), json!(CSS_VERSION));
+        let authority = session.map_or("Procedo", |s| s.authority.as_str());
+        map.insert("authority".into(), json!(authority));
         if let Some(s) = session {
             map.insert("user".into(), json!(s.actor.user));
             map.insert("csrf".into(), json!(s.csrf()));
+            map.insert(
+                "auditor".into(),
+                json!(s.actor.has_role("auditor") || s.actor.has_role("admin")),
+            );
+            if name != "inbox" {
+                let mut crumbs = vec![json!({ "href": "/", "label": "Home" })];
+                if let Some(Value::Array(between)) = map.get("crumbs") {
+                    crumbs.extend(between.iter().cloned());
+                }
+                crumbs.push(json!({ "label": title }));
+                map.insert("crumbs".into(), Value::Array(crumbs));
+            }
         }
     }
     let body = PAGES.render(name, &data);
     let head = PAGES.render("head", &data);
-    match (head, body) {
-        (Ok(head), Ok(body)) => {
-            Html(format!("{head}{body}{}", templates::LAYOUT_TAIL)).into_response()
-        }
-        (Err(e), _) | (_, Err(e)) => {
+    let foot = PAGES.render("foot", &data);
+    match (head, body, foot) {
+        (Ok(head), Ok(body), Ok(foot)) => Html(format!("{head}{body}{foot}")).into_response(),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             tracing::error!(page = name, error = %e, "page could not be rendered");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +167,17 @@ fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> 
                 .into_response()
         }
     }
+}
+
+/// The accessibility statement, readable without signing in (AgID wants it reachable).
+async fn accessibility(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let s = session(&state, &headers).await;
+    page(
+        "accessibility",
+        "Dichiarazione di accessibilità",
+        s.as_ref(),
+        json!({}),
+    )
 }
 
 /// The signed-in official and the id in the page's path; otherwise the response to send

@@ -1,36 +1,48 @@
-//! The pages' templates (Italian, no JavaScript, styles served inline so the pages work on a
-//! closed network). Values are HTML-escaped by handlebars; only the form, which
+//! The pages' templates (Italian, no JavaScript; the stylesheet `static/procedo.css` is served
+//! by the binary itself, so the pages work on a closed network). Values are HTML-escaped by handlebars; only the form, which
 //! `procedo-forms` renders and escapes itself, is inserted raw.
 
 pub const LAYOUT_HEAD: &str = r##"<!DOCTYPE html>
 <html lang="it"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{title}} · Procedo</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}
-header{background:#003366;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.5rem;align-items:center}
-header a{color:#fff}header nav{display:flex;gap:1.5rem}header form{margin-left:auto}
-.skip{position:absolute;left:-999px;top:0;background:#fff;color:#0047a3;padding:.5rem}.skip:focus{left:.5rem;z-index:1}
-main{max-width:60rem;margin:1rem auto;padding:0 1rem}
-a{color:#0047a3}a:focus,button:focus,input:focus,select:focus,textarea:focus{outline:3px solid #f5a200;outline-offset:2px}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1px solid #ccc;padding:.4rem}
-.overdue{color:#a00000;font-weight:bold}.ok{color:#00662e;font-weight:bold}.ko{color:#a00000;font-weight:bold}
-button{font:inherit;background:#0047a3;color:#fff;border:0;padding:.5rem 1rem;margin:.3rem .3rem 0 0;cursor:pointer}
-figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
-.procedo-field{margin:.8rem 0}.procedo-field label{display:block;font-weight:600}.procedo-field label.inline{display:inline}
-.filters{display:flex;flex-wrap:wrap;gap:0 1.5rem;align-items:end;background:#f2f5f9;padding:0 1rem .6rem;margin-bottom:1rem}
-.procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
-code{font-size:.85em;word-break:break-all}
-.case{background:#f2f5f9;padding:.4rem 1rem;margin:1rem 0}.case summary{font-weight:600;cursor:pointer}
-.case dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem}.case dt{font-weight:600}.case dd{margin:0}
-.timeline li{margin-bottom:.8rem}.timeline dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem;margin:.3rem 0}.timeline dt{font-weight:600}.timeline dd{margin:0}
-</style></head><body>
+<title>{{title}} · {{authority}}</title>
+<link rel="stylesheet" href="/static/procedo.css?v={{css_version}}">
+</head><body>
 <a class="skip" href="#main">Vai al contenuto</a>
-<header><strong>Procedo</strong>{{#if user}}<nav aria-label="Menu principale"><a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a><a href="/password">Password</a></nav>
-<form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</header>
+<header class="it-header">
+<div class="it-header-slim"><div class="wrap"><span>Procedo · servizi associati della pubblica amministrazione</span>
+{{#if user}}<form method="post" action="/logout"><span>{{user}}</span><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci</button></form>{{/if}}</div></div>
+<div class="it-header-center"><div class="wrap"><a class="it-brand" href="/"><span class="it-brand-name">{{authority}}</span><span class="it-brand-tagline">Procedimenti amministrativi</span></a></div></div>
+{{#if user}}<nav class="it-header-nav" aria-label="Menu principale"><ul>
+<li><a href="/"{{#if (eq section "attivita")}} aria-current="page"{{/if}}>Attività</a></li>
+<li><a href="/pratiche"{{#if (eq section "pratiche")}} aria-current="page"{{/if}}>Pratiche</a></li>
+<li><a href="/avvia"{{#if (eq section "avvia")}} aria-current="page"{{/if}}>Avvia</a></li>
+<li><a href="/workflows"{{#if (eq section "procedimenti")}} aria-current="page"{{/if}}>Procedimenti</a></li>
+{{#if auditor}}<li><a href="/audit"{{#if (eq section "verifica")}} aria-current="page"{{/if}}>Verifica</a></li>{{/if}}
+<li><a href="/password"{{#if (eq section "password")}} aria-current="page"{{/if}}>Password</a></li>
+</ul></nav>{{/if}}
+</header>
 <main id="main" tabindex="-1">
+{{#if crumbs}}<nav class="breadcrumb" aria-label="Percorso di navigazione"><ol>{{#each crumbs}}<li>{{#if href}}<a href="{{href}}">{{label}}</a>{{else}}<span aria-current="page">{{label}}</span>{{/if}}</li>{{/each}}</ol></nav>{{/if}}
 "##;
 
-pub const LAYOUT_TAIL: &str = "</main></body></html>\n";
+/// The footer: the authority again and the accessibility statement AgID requires.
+pub const LAYOUT_FOOT: &str = r#"</main>
+<footer class="it-footer"><div class="wrap"><p class="it-footer-name">{{authority}}</p>
+<ul><li><a href="/accessibilita">Dichiarazione di accessibilità</a></li><li><a href="/">Le mie attività</a></li></ul>
+<p><small>Servizio erogato con Procedo.</small></p></div></footer>
+</body></html>
+"#;
+
+/// The accessibility statement (AgID guidelines, art. 3-quater of law 4/2004): what the pages
+/// conform to, how it was checked, and how to report a problem.
+pub const ACCESSIBILITY: &str = r#"<h1>Dichiarazione di accessibilità</h1>
+<p>{{authority}} si impegna a rendere accessibile questo servizio, conformemente alla legge 9 gennaio 2004, n. 4, e alle Linee guida AgID sull'accessibilità degli strumenti informatici.</p>
+<h2>Stato di conformità</h2>
+<p>Le pagine sono progettate per essere conformi ai requisiti della norma UNI CEI EN 301549 e alle WCAG 2.1 livello AA: funzionano senza JavaScript, con la sola tastiera e su schermi larghi da 360 pixel. Ogni pagina è verificata automaticamente con axe-core (criteri WCAG 2.1 A e AA) a 1366 e 390 pixel di larghezza.</p>
+<h2>Contenuti non accessibili</h2>
+<p>Gli atti emessi sono prodotti dai modelli dei procedimenti: la loro accessibilità dipende da chi redige il modello. I diagrammi degli stati sono accompagnati dall'elenco testuale degli stati e delle azioni.</p>
+<h2>Feedback e recapiti</h2>
+<p>Per segnalare un problema di accessibilità si rivolga al responsabile della transizione al digitale di {{authority}}. In caso di risposta insoddisfacente o mancata risposta entro trenta giorni può rivolgersi al Difensore civico per il digitale presso AgID.</p>"#;
 
 pub const LOGIN: &str = r#"<h1>Accesso</h1>
 {{#if info}}<p class="ok" role="status">{{info}}</p>{{/if}}
@@ -133,3 +145,17 @@ pub const WORKFLOW: &str = r#"<h1>{{title}} <small>v{{version}}</small></h1>
 <p><code>{{id}}</code> · stato iniziale «{{initial}}» · {{states}} stati</p>
 <figure>{{{svg}}}<figcaption>Diagramma degli stati (passare sopra un riquadro per il nome dello stato)</figcaption></figure>
 <details><summary>Sorgente Mermaid</summary><pre>{{mermaid}}</pre></details>"#;
+
+pub const START: &str = r#"<h1>Avvia un procedimento</h1>
+{{#if workflows}}<ul class="start-list">{{#each workflows}}<li><h2><a href="/avvia/{{id}}">{{title}}</a></h2>{{#if description}}<p>{{description}}</p>{{/if}}</li>{{/each}}</ul>
+{{else}}<p>I suoi ruoli non consentono di avviare alcun procedimento.</p>{{/if}}"#;
+
+pub const START_FORM: &str = r#"<h1>{{workflow}}</h1>
+{{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
+<form method="post" action="/avvia/{{id}}" novalidate>
+<input type="hidden" name="_csrf" value="{{csrf}}">
+{{#if clients}}<div class="procedo-field"><label for="per-conto-di">Per conto di</label>
+<select id="per-conto-di" name="_per_conto_di"><option value="">{{own}} (in proprio)</option>{{#each clients}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{name}}</option>{{/each}}</select></div>{{/if}}
+{{{form}}}
+<p><button type="submit" id="avvia">Avvia il procedimento</button></p>
+</form>"#;
