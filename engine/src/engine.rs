@@ -599,6 +599,13 @@ impl Engine {
         Ok(self.store.instances(&actor.tenant, filter).await?)
     }
 
+    /// The child instances of a case the actor may see (a tender's lots), in `foreach` order.
+    pub async fn children(&self, actor: &Actor, id: Uuid) -> Result<Vec<Instance>> {
+        self.instance(actor, id).await?;
+        let children = self.store.children(id).await?;
+        Ok(children.into_iter().filter(|c| visible(actor, c)).collect())
+    }
+
     /// A page of the case list of the actor's tenant (its own cases and those run on its
     /// behalf), with the total number of cases the search matches.
     pub async fn search_instances(

@@ -68,12 +68,18 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 <select id="vista" name="vista"><option value="ruoli">dei miei ruoli</option><option value="assegnate"{{#if assigned}} selected{{/if}}>assegnate a me</option></select></div>
 <div class="procedo-field"><label for="procedimento">Procedimento</label>
 <select id="procedimento" name="procedimento"><option value="">tutti</option>{{#each workflows}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>
+<div class="procedo-field"><label for="ordina">Ordina per</label>
+<select id="ordina" name="ordina"><option value="scadenza">scadenza</option><option value="arrivo"{{#if by_arrival}} selected{{/if}}>arrivo, più recenti prima</option></select></div>
 <div class="procedo-field"><input type="checkbox" id="scadute" name="scadute" value="1"{{#if overdue}} checked{{/if}}> <label for="scadute" class="inline">solo scadute</label></div>
 <button type="submit">Filtra</button></form>
-{{#if tasks}}<table><thead><tr><th scope="col">Attività</th><th scope="col">Procedimento</th><th scope="col">Ruolo</th><th scope="col">Scadenza</th></tr></thead><tbody>
-{{#each tasks}}<tr><td><a href="/tasks/{{id}}">{{title}}</a></td><td><a href="/instances/{{instance}}">{{workflow}}</a></td><td>{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td>
-<td>{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
-</tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
+{{#if tasks}}<p class="count" role="status" id="totale">{{first}}–{{last}} di {{total}} attività</p>
+{{#if capped}}<p class="callout" role="alert">Sono mostrate le prime {{read_max}} attività per {{#if by_arrival}}arrivo{{else}}scadenza{{/if}}: restringa i filtri per vedere le altre.</p>{{/if}}
+<div class="table-wrap"><table class="stack"><caption class="visually-hidden">Attività aperte</caption><thead><tr><th scope="col">Attività</th><th scope="col">Pratica</th><th scope="col">Ruolo</th><th scope="col">Arrivo</th><th scope="col">Scadenza</th></tr></thead><tbody>
+{{#each tasks}}<tr><td data-label="Attività"><a href="/tasks/{{id}}">{{title}}</a></td><td data-label="Pratica"><a href="/instances/{{instance}}">{{#if summary}}{{summary}}{{else}}{{workflow}}{{/if}}</a>{{#if keys}}<span class="keys">{{keys}}</span>{{/if}}<span class="keys">{{workflow}}{{#if for_tenant}} · per conto di {{for_tenant}}{{/if}}</span></td><td data-label="Ruolo">{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td><td data-label="Arrivo">{{arrived}}</td>
+<td data-label="Scadenza">{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
+</tbody></table></div>
+<nav class="pager" aria-label="Pagine delle attività">{{#if prev}}<a href="/?{{prev}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/?{{next}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
+{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
 pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
@@ -88,18 +94,27 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>{{#each actions}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
 </form>"#;
 
-pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
-<p>Ente: <strong>{{instance.tenant_name}}</strong>{{#if instance.on_behalf_of_name}} per conto di <strong>{{instance.on_behalf_of_name}}</strong>{{/if}}</p>
-<p>Stato: <strong>{{instance.state}}</strong> · esito: <strong>{{instance.status}}</strong> · avviato il {{started}}</p>
-<p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, documenti e impronte)</a></p>
-<h2>Documenti</h2>
-{{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun documento.</p>{{/if}}
-<h2>Cronologia</h2>
-<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{kind}} di <strong>{{actor}}</strong>{{#if actor_tenant}} ({{actor_tenant}}){{/if}}{{#if from_state}} da «{{from_state}}»{{/if}} a «{{to_state}}»{{#if action}} con l'azione «{{action}}»{{/if}}
+pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
+<dl class="facts">
+<dt>Procedimento</dt><dd><a href="/workflows/{{instance.definition}}/{{instance.version}}">{{workflow}}</a> (versione {{instance.version}})</dd>
+<dt>Ente</dt><dd>{{instance.tenant_name}}{{#if instance.on_behalf_of_name}} per conto di {{instance.on_behalf_of_name}}{{/if}}</dd>
+{{#each keys}}<dt>{{label}}</dt><dd>{{value}}</dd>{{/each}}
+<dt>Fase attuale</dt><dd><strong id="fase">{{instance.state}}</strong> — {{instance.status}}</dd>
+<dt>Avviata il</dt><dd>{{started}}</dd>
+{{#if parent}}<dt>Pratica principale</dt><dd><a href="/instances/{{parent}}">apri la pratica principale</a></dd>{{/if}}
+</dl>
+{{#if instance.active}}<h2>Attività aperte</h2>
+{{#if open}}<ul>{{#each open}}<li><a href="/tasks/{{id}}">{{title}}</a> — ruolo {{role}}, {{#if assignee}}in carico a <strong>{{assignee}}</strong>{{else}}non ancora presa in carico{{/if}}{{#if due}}; scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} (scaduta){{/if}}</span>{{/if}}</li>{{/each}}</ul>{{else}}<p>Nessuna attività aperta: la pratica attende un termine, un servizio o le pratiche collegate.</p>{{/if}}{{/if}}
+{{#if lots}}<h2>Pratiche collegate</h2><ul>{{#each lots}}<li><a href="/instances/{{id}}">{{title}}</a>{{#if keys}} ({{keys}}){{/if}} — {{state}}, {{status}}</li>{{/each}}</ul>{{/if}}
+<h2>Atti</h2>
+{{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
+<p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, atti e impronte)</a></p>
+<h2 id="cronologia">Cronologia</h2>
+<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{sentence}}
 {{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}
 {{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
 {{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
-<small>hash <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
+<small>impronta <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
 
 pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 {{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
@@ -159,3 +174,24 @@ pub const START_FORM: &str = r#"<h1>{{workflow}}</h1>
 {{{form}}}
 <p><button type="submit" id="avvia">Avvia il procedimento</button></p>
 </form>"#;
+
+pub const CASES: &str = r#"<h1>Pratiche</h1>
+<form method="get" action="/pratiche" class="filters" aria-label="Ricerca delle pratiche">
+<div class="procedo-field"><label for="cerca">Cerca (CIG, Comune, oggetto…)</label><input id="cerca" name="cerca" value="{{q.cerca}}" maxlength="200"></div>
+<div class="procedo-field"><label for="procedimento">Procedimento</label>
+<select id="procedimento" name="procedimento"><option value="">tutti</option>{{#each workflows}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>
+{{#if states}}<div class="procedo-field"><label for="stato">Fase</label>
+<select id="stato" name="stato"><option value="">tutte</option>{{#each states}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>{{/if}}
+<div class="procedo-field"><label for="esito">Stato</label>
+<select id="esito" name="esito"><option value="">tutte</option><option value="attive"{{#if (eq q.esito "attive")}} selected{{/if}}>in corso</option><option value="concluse"{{#if (eq q.esito "concluse")}} selected{{/if}}>concluse</option><option value="annullate"{{#if (eq q.esito "annullate")}} selected{{/if}}>annullate</option></select></div>
+<div class="procedo-field"><label for="dal">Avviate dal</label><input id="dal" name="dal" type="date" value="{{q.dal}}"></div>
+<div class="procedo-field"><label for="al">al</label><input id="al" name="al" type="date" value="{{q.al}}"></div>
+<div class="procedo-field"><label for="ordina">Ordina per</label>
+<select id="ordina" name="ordina"><option value="recenti">avvio, più recenti prima</option><option value="meno-recenti"{{#if (eq q.ordina "meno-recenti")}} selected{{/if}}>avvio, meno recenti prima</option><option value="aggiornate"{{#if (eq q.ordina "aggiornate")}} selected{{/if}}>ultimo aggiornamento</option></select></div>
+<button type="submit" id="cerca-pratiche">Cerca</button></form>
+<p class="count" role="status" id="totale">{{#if total}}{{first}}–{{last}} di {{total}} pratiche{{else}}Nessuna pratica con questi filtri.{{/if}}</p>
+{{#if rows}}<div class="table-wrap"><table class="stack"><caption class="visually-hidden">Pratiche trovate</caption><thead><tr><th scope="col">Pratica</th><th scope="col">Procedimento</th><th scope="col">Ente</th><th scope="col">Fase</th><th scope="col">Avviata</th></tr></thead><tbody>
+{{#each rows}}<tr><td data-label="Pratica"><a href="/instances/{{id}}">{{#if summary}}{{summary}}{{else}}{{workflow}}{{/if}}</a>{{#if keys}}<span class="keys">{{keys}}</span>{{/if}}</td><td data-label="Procedimento">{{workflow}}</td><td data-label="Ente">{{tenant}}</td><td data-label="Fase">{{state}} <span class="keys">{{status}}</span></td><td data-label="Avviata">{{started}}</td></tr>{{/each}}
+</tbody></table></div>
+<nav class="pager" aria-label="Pagine dei risultati">{{#if prev}}<a href="/pratiche?{{prev}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/pratiche?{{next}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
+<p>{{#if csv_too_many}}L'esportazione comprende al massimo {{csv_max}} pratiche: restringa i filtri per esportarle tutte. {{/if}}<a href="/pratiche.csv?{{csv}}" download>Esporta il risultato in CSV</a></p>{{/if}}"#;

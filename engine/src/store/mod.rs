@@ -498,6 +498,9 @@ impl Store {
     pub async fn instances(&self, tenant: &str, filter: &InstanceFilter) -> Result<Vec<Instance>> {
         dispatch!(self, s => s.instances(tenant, filter).await)
     }
+    pub async fn children(&self, parent: Uuid) -> Result<Vec<Instance>> {
+        dispatch!(self, s => s.children(parent).await)
+    }
     pub async fn search_instances(
         &self,
         tenant: &str,

@@ -120,6 +120,17 @@ macro_rules! sql_store {
                 rows.iter().map($crate::store::rows::instance!()).collect()
             }
 
+            pub async fn children(
+                &self,
+                parent: uuid::Uuid,
+            ) -> $crate::store::Result<Vec<$crate::model::Instance>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_CHILDREN)
+                    .bind(parent)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::instance!()).collect()
+            }
+
             /// A page of the case list and the total it is a page of, in one read transaction
             /// so the two agree.
             pub async fn search_instances(

@@ -88,6 +88,13 @@ pub const COUNT_INSTANCES: &str = concat!(
     "AND $5 = $5 AND $6 = $6"
 );
 
+/// The children of an instance (a tender's lots), in their `foreach` order.
+pub const SELECT_CHILDREN: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    " FROM instances WHERE parent_id = $1 ORDER BY parent_index, id"
+);
+
 macro_rules! task_columns {
     () => {
         "id, instance_id, tenant, definition, state, role, assignee, due_us, actions, status, \
