@@ -138,7 +138,9 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         .await;
     let html = timeline.text();
     assert!(
-        html.contains("sara ha completato «Autorizzazione del dirigente» con l&#x27;azione «Non autorizzare»"),
+        html.contains(
+            "sara ha completato «Autorizzazione del dirigente» con l&#x27;azione «Non autorizzare»"
+        ),
         "{html}"
     );
     assert!(

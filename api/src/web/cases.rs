@@ -100,7 +100,11 @@ impl CaseQuery {
         if let Some(p) = page {
             pairs.push(("pagina", p.to_string()));
         }
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        // Inserted raw in an `href`: the encoder leaves only `[A-Za-z0-9*-._%+=&]`, and `&`
+        // is written as the entity.
+        serde_urlencoded::to_string(&pairs)
+            .unwrap_or_default()
+            .replace('&', "&amp;")
     }
 }
 

@@ -48,7 +48,11 @@ impl InboxFilter {
             pairs.push(("scadute", "1".into()));
         }
         pairs.push(("pagina", page.to_string()));
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        // Inserted raw in an `href`: the encoder leaves only `[A-Za-z0-9*-._%+=&]`, and `&`
+        // is written as the entity.
+        serde_urlencoded::to_string(&pairs)
+            .unwrap_or_default()
+            .replace('&', "&amp;")
     }
 }
 

@@ -78,7 +78,7 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 {{#each tasks}}<tr><td data-label="Attività"><a href="/tasks/{{id}}">{{title}}</a></td><td data-label="Pratica"><a href="/instances/{{instance}}">{{#if summary}}{{summary}}{{else}}{{workflow}}{{/if}}</a>{{#if keys}}<span class="keys">{{keys}}</span>{{/if}}<span class="keys">{{workflow}}{{#if for_tenant}} · per conto di {{for_tenant}}{{/if}}</span></td><td data-label="Ruolo">{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td><td data-label="Arrivo">{{arrived}}</td>
 <td data-label="Scadenza">{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
 </tbody></table></div>
-<nav class="pager" aria-label="Pagine delle attività">{{#if prev}}<a href="/?{{prev}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/?{{next}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
+<nav class="pager" aria-label="Pagine delle attività">{{#if prev}}<a href="/?{{{prev}}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/?{{{next}}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
 {{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
 pub const TASK: &str = r#"<h1>{{title}}</h1>
@@ -193,5 +193,5 @@ pub const CASES: &str = r#"<h1>Pratiche</h1>
 {{#if rows}}<div class="table-wrap"><table class="stack"><caption class="visually-hidden">Pratiche trovate</caption><thead><tr><th scope="col">Pratica</th><th scope="col">Procedimento</th><th scope="col">Ente</th><th scope="col">Fase</th><th scope="col">Avviata</th></tr></thead><tbody>
 {{#each rows}}<tr><td data-label="Pratica"><a href="/instances/{{id}}">{{#if summary}}{{summary}}{{else}}{{workflow}}{{/if}}</a>{{#if keys}}<span class="keys">{{keys}}</span>{{/if}}</td><td data-label="Procedimento">{{workflow}}</td><td data-label="Ente">{{tenant}}</td><td data-label="Fase">{{state}} <span class="keys">{{status}}</span></td><td data-label="Avviata">{{started}}</td></tr>{{/each}}
 </tbody></table></div>
-<nav class="pager" aria-label="Pagine dei risultati">{{#if prev}}<a href="/pratiche?{{prev}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/pratiche?{{next}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
-<p>{{#if csv_too_many}}L'esportazione comprende al massimo {{csv_max}} pratiche: restringa i filtri per esportarle tutte. {{/if}}<a href="/pratiche.csv?{{csv}}" download>Esporta il risultato in CSV</a></p>{{/if}}"#;
+<nav class="pager" aria-label="Pagine dei risultati">{{#if prev}}<a href="/pratiche?{{{prev}}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/pratiche?{{{next}}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
+<p>{{#if csv_too_many}}L'esportazione comprende al massimo {{csv_max}} pratiche: restringa i filtri per esportarle tutte. {{/if}}<a href="/pratiche.csv?{{{csv}}}" download>Esporta il risultato in CSV</a></p>{{/if}}"#;
