@@ -286,11 +286,11 @@ impl Browser {
             .to_string()
     }
 
-    /// Signs in with the keyboard only: Tab past the skip link to the user name, type, Tab to
-    /// the password, type, Enter.
+    /// Signs in with the keyboard only: Tab past the skip link and the authority's home link
+    /// in the header to the user name, type, Tab to the password, type, Enter.
     async fn sign_in_with_password(&self, base: &str, user: &str, password: &str) {
         self.open(&format!("{base}/login")).await;
-        self.press("\t\t").await;
+        self.press("\t\t\t").await;
         assert_eq!(
             self.focused().await,
             "user",
@@ -386,7 +386,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     browser.open(&format!("{base}/instances/{instance}")).await;
     let timeline = browser.source().await;
     assert!(
-        timeline.contains("task_completed di <strong>sara</strong>"),
+        timeline.contains("sara ha completato «Autorizzazione del dirigente»"),
         "{timeline}"
     );
     browser.record("timeline", &mut violations).await;

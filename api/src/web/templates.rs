@@ -10,7 +10,7 @@ pub const LAYOUT_HEAD: &str = r##"<!DOCTYPE html>
 <a class="skip" href="#main">Vai al contenuto</a>
 <header class="it-header">
 <div class="it-header-slim"><div class="wrap"><span>Procedo · servizi associati della pubblica amministrazione</span>
-{{#if user}}<form method="post" action="/logout"><span>{{user}}</span><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci</button></form>{{/if}}</div></div>
+{{#if user}}<form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</div></div>
 <div class="it-header-center"><div class="wrap"><a class="it-brand" href="/"><span class="it-brand-name">{{authority}}</span><span class="it-brand-tagline">Procedimenti amministrativi</span></a></div></div>
 {{#if user}}<nav class="it-header-nav" aria-label="Menu principale"><ul>
 <li><a href="/"{{#if (eq section "attivita")}} aria-current="page"{{/if}}>Attività</a></li>
