@@ -28,7 +28,7 @@ pub const LAYOUT_HEAD: &str = r##"<!DOCTYPE html>
 /// The footer: the authority again and the accessibility statement AgID requires.
 pub const LAYOUT_FOOT: &str = r#"</main>
 <footer class="it-footer"><div class="wrap"><p class="it-footer-name">{{authority}}</p>
-<ul><li><a href="/accessibilita">Dichiarazione di accessibilità</a></li><li><a href="/">Le mie attività</a></li></ul>
+<ul><li><a href="/accessibilita">Dichiarazione di accessibilità</a></li></ul>
 <p><small>Servizio erogato con Procedo.</small></p></div></footer>
 </body></html>
 "#;
