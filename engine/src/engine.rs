@@ -534,6 +534,24 @@ impl Engine {
         ))
     }
 
+    /// The tenants the actor's tenant may start `workflow` for today (its relations that
+    /// cover the workflow and the date, Europe/Rome), so a page offers only starts that
+    /// [`Engine::start_on_behalf`] would accept.
+    pub async fn clients_for(&self, actor: &Actor, workflow: &str) -> Result<Vec<String>> {
+        let today = self
+            .now()
+            .with_timezone(&chrono_tz::Europe::Rome)
+            .date_naive();
+        Ok(self
+            .store
+            .relations()
+            .await?
+            .into_iter()
+            .filter(|r| r.provider == actor.tenant && r.covers(workflow, today))
+            .map(|r| r.client)
+            .collect())
+    }
+
     /// The relation that lets the actor's tenant start `workflow` on behalf of `client` today
     /// (Europe/Rome), as recorded in the start event; 403 when there is none.
     async fn relation_for(&self, actor: &Actor, client: &str, workflow: &str) -> Result<Json> {
@@ -579,6 +597,23 @@ impl Engine {
 
     pub async fn instances(&self, actor: &Actor, filter: &InstanceFilter) -> Result<Vec<Instance>> {
         Ok(self.store.instances(&actor.tenant, filter).await?)
+    }
+
+    /// The child instances of a case the actor may see (a tender's lots), in `foreach` order.
+    pub async fn children(&self, actor: &Actor, id: Uuid) -> Result<Vec<Instance>> {
+        self.instance(actor, id).await?;
+        let children = self.store.children(id).await?;
+        Ok(children.into_iter().filter(|c| visible(actor, c)).collect())
+    }
+
+    /// A page of the case list of the actor's tenant (its own cases and those run on its
+    /// behalf), with the total number of cases the search matches.
+    pub async fn search_instances(
+        &self,
+        actor: &Actor,
+        search: &crate::store::CaseSearch,
+    ) -> Result<(Vec<Instance>, i64)> {
+        Ok(self.store.search_instances(&actor.tenant, search).await?)
     }
 
     pub async fn task(&self, actor: &Actor, id: Uuid) -> Result<Task> {

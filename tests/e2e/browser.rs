@@ -242,6 +242,40 @@ impl Browser {
         }
     }
 
+    /// Checks the current page at a desktop (1366 px) and a phone (390 px) width: a
+    /// screenshot of each (`name-1366.png`, `name-390.png`), axe-core at each, and no
+    /// horizontal scrolling of the whole page at either.
+    async fn record_widths(&self, name: &str, violations: &mut Vec<String>) {
+        for width in [1366, 390] {
+            self.cmd(
+                "POST",
+                "/window/rect",
+                Some(json!({ "width": width, "height": 900 })),
+            )
+            .await;
+            let label = format!("{name}-{width}");
+            self.record(&label, violations).await;
+            let overflow = self
+                .cmd(
+                    "POST",
+                    "/execute/sync",
+                    Some(json!({ "script": "return document.documentElement.scrollWidth - document.documentElement.clientWidth;", "args": [] })),
+                )
+                .await;
+            if overflow.as_i64().is_some_and(|px| px > 0) {
+                violations.push(format!(
+                    "{label}: the page is {overflow} px wider than the window"
+                ));
+            }
+        }
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 1100, "height": 900 })),
+        )
+        .await;
+    }
+
     /// Closes the browser (the driver is killed when this is dropped).
     async fn quit(&self) {
         call(
@@ -286,11 +320,11 @@ impl Browser {
             .to_string()
     }
 
-    /// Signs in with the keyboard only: Tab past the skip link to the user name, type, Tab to
-    /// the password, type, Enter.
+    /// Signs in with the keyboard only: Tab past the skip link and the authority's home link
+    /// in the header to the user name, type, Tab to the password, type, Enter.
     async fn sign_in_with_password(&self, base: &str, user: &str, password: &str) {
         self.open(&format!("{base}/login")).await;
-        self.press("\t\t").await;
+        self.press("\t\t\t").await;
         assert_eq!(
             self.focused().await,
             "user",
@@ -386,7 +420,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     browser.open(&format!("{base}/instances/{instance}")).await;
     let timeline = browser.source().await;
     assert!(
-        timeline.contains("task_completed di <strong>sara</strong>"),
+        timeline.contains("sara ha completato «Autorizzazione del dirigente»"),
         "{timeline}"
     );
     browser.record("timeline", &mut violations).await;
@@ -426,6 +460,153 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     assert!(
         violations.is_empty(),
         "WCAG 2.1 AA problems found by axe-core:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The journey in a real browser, each page at 1366 and 390 px with axe-core: an
+/// official of the Province starts a SUA tender for a Comune from the pages and finds it again
+/// by its CIG; an auditor finds the closed case by the Comune's name and opens its timeline.
+#[tokio::test]
+async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_by_its_comune() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start();
+    let base = format!("http://{}", server.address);
+    server.cli(&[
+        "tenant",
+        "add",
+        "comune-asolo",
+        "--name",
+        "Comune di Asolo",
+        "--kind",
+        "comune",
+    ]);
+    server.cli(&[
+        "tenant",
+        "relate",
+        "provincia-treviso",
+        "--serves",
+        "comune-asolo",
+        "--scope",
+        "sua-open-tender",
+    ]);
+    let rup = server.token("rita", "provincia-treviso", "rup_comune");
+    let admin = server.token("aldo", "provincia-treviso", "admin");
+    let auditor = server.token("ugo", "provincia-treviso", "auditor");
+    let mut violations = Vec::new();
+
+    browser.sign_in(&base, &rup).await;
+    browser.wait_for("Le mie attività").await;
+    browser.record_widths("cases-inbox", &mut violations).await;
+    browser.open(&format!("{base}/avvia")).await;
+    browser.wait_for("Avvia un procedimento").await;
+    browser
+        .record_widths("cases-start-list", &mut violations)
+        .await;
+    browser.open(&format!("{base}/avvia/sua-open-tender")).await;
+    browser.wait_for("Avvia il procedimento").await;
+    browser
+        .record_widths("cases-start-form", &mut violations)
+        .await;
+    browser
+        .click("#per-conto-di option[value='comune-asolo']")
+        .await;
+    browser
+        .type_into("[name='oggetto']", "Servizio di trasporto scolastico")
+        .await;
+    browser
+        .type_into("[name='ente_committente']", "Comune di Asolo")
+        .await;
+    browser
+        .click("select[name='tipo'] option[value='services']")
+        .await;
+    browser
+        .type_into("[name='rup_comune_nome']", "Rita Rossi")
+        .await;
+    browser
+        .type_into("[name='lots[0].name']", "Lotto unico")
+        .await;
+    browser
+        .type_into("[name='lots[0].cig']", "A03589F8C6")
+        .await;
+    browser
+        .type_into("[name='lots[0].base_amount']", "480.000,00")
+        .await;
+    browser
+        .click("select[name='lots[0].criterio'] option[value='oepv']")
+        .await;
+    browser.click("#avvia").await;
+    let case = browser.wait_for("Fase attuale").await;
+    assert!(
+        case.contains("<h1>Servizio di trasporto scolastico</h1>")
+            && case.contains("per conto di Comune di Asolo"),
+        "the case page after the start: {case}"
+    );
+    browser.record_widths("cases-case", &mut violations).await;
+
+    browser.open(&format!("{base}/pratiche")).await;
+    browser.wait_for("Ricerca delle pratiche").await;
+    browser.type_into("#cerca", "A03589F8C6").await;
+    browser.click("#cerca-pratiche").await;
+    let found = browser.wait_for("1–1 di 1 pratiche").await;
+    assert!(
+        found.contains("Servizio di trasporto scolastico"),
+        "found by its CIG: {found}"
+    );
+    browser.record_widths("cases-list", &mut violations).await;
+    let at = found.find("/instances/").expect("a case link") + "/instances/".len();
+    let id = found[at..at + 36].to_string();
+
+    let cancelled = server
+        .call(
+            "POST",
+            &format!("/api/v1/instances/{id}/cancel"),
+            Some(&admin),
+            Some(&json!({ "reason": "Gara revocata dal Comune" })),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+
+    browser.sign_in(&base, &auditor).await;
+    browser.wait_for("Le mie attività").await;
+    browser.open(&format!("{base}/pratiche")).await;
+    browser.wait_for("Ricerca delle pratiche").await;
+    browser.type_into("#cerca", "Asolo").await;
+    browser.click("#esito option[value='annullate']").await;
+    browser.click("#cerca-pratiche").await;
+    let closed = browser.wait_for("1–1 di 1 pratiche").await;
+    assert!(
+        closed.contains("annullato"),
+        "the closed case by its Comune: {closed}"
+    );
+    browser.click(&format!("a[href='/instances/{id}']")).await;
+    let timeline = browser.wait_for("ha annullato la pratica").await;
+    assert!(
+        timeline.contains("rita ha avviato la pratica")
+            && timeline.contains("aldo ha annullato la pratica"),
+        "the timeline in Italian sentences: {timeline}"
+    );
+    browser
+        .record_widths("cases-timeline", &mut violations)
+        .await;
+    browser.open(&format!("{base}/accessibilita")).await;
+    browser.wait_for("Stato di conformità").await;
+    browser
+        .record_widths("accessibility-statement", &mut violations)
+        .await;
+    browser
+        .open(&format!("{base}/workflows/sua-open-tender"))
+        .await;
+    browser.wait_for("Diagramma").await;
+    browser
+        .record_widths("workflow-diagram", &mut violations)
+        .await;
+    browser.quit().await;
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 AA problems found by axe-core, or pages wider than the window:\n{}",
         violations.join("\n")
     );
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod browser;
+mod cases;
 mod client;
 mod packages;
 mod pages;

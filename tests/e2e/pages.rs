@@ -138,7 +138,9 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         .await;
     let html = timeline.text();
     assert!(
-        html.contains("task_completed di <strong>sara</strong>") && html.contains("reject"),
+        html.contains(
+            "sara ha completato «Autorizzazione del dirigente» con l&#x27;azione «Non autorizzare»"
+        ),
         "{html}"
     );
     assert!(
@@ -150,7 +152,7 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         "the timeline offers the case file"
     );
     assert!(
-        html.contains("<dt>reason</dt><dd>Corso non pertinente al ruolo</dd>"),
+        html.contains("<dt>Motivo del diniego</dt><dd>Corso non pertinente al ruolo</dd>"),
         "the data of each step is on the timeline: {html}"
     );
     assert!(

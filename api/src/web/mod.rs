@@ -5,12 +5,14 @@
 //! Every form carries a CSRF value derived from the session (see `sign_in`). Pages work
 //! without JavaScript.
 
+mod cases;
 mod form_data;
 mod inbox;
 mod names;
 mod packages;
 mod password;
 mod sign_in;
+mod start;
 mod templates;
 mod throttle;
 mod timeline;
@@ -47,6 +49,11 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("error", templates::ERROR),
         ("password", templates::PASSWORD),
         ("head", templates::LAYOUT_HEAD),
+        ("foot", templates::LAYOUT_FOOT),
+        ("accessibility", templates::ACCESSIBILITY),
+        ("start", templates::START),
+        ("cases", templates::CASES),
+        ("start_form", templates::START_FORM),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
             tracing::error!(template = name, error = %e, "page template does not compile");
@@ -58,6 +65,12 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(inbox::inbox))
+        .route("/static/procedo.css", get(stylesheet))
+        .route("/accessibilita", get(accessibility))
+        .route("/avvia", get(start::list))
+        .route("/pratiche", get(cases::list))
+        .route("/pratiche.csv", get(cases::csv))
+        .route("/avvia/{id}", get(start::form).post(start::submit))
         .route("/login", get(sign_in::login_page).post(sign_in::login))
         // Signing out takes the form (with its CSRF value); a plain visit just goes home.
         .route(
@@ -88,22 +101,68 @@ pub fn not_found_page() -> Response {
     response
 }
 
-/// A page: the layout around one template, with the signed-in user and the CSRF value.
+/// Bumped with the stylesheet, so browsers fetch the new one instead of a cached old one.
+const CSS_VERSION: &str = "1";
+static STYLESHEET: &str = include_str!("static/procedo.css");
+
+/// The stylesheet, served by the binary itself (nothing comes from a CDN).
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// Which item of the main menu a page belongs to (marked `aria-current`).
+fn section(name: &str) -> &'static str {
+    match name {
+        "inbox" | "task" => "attivita",
+        "cases" | "instance" => "pratiche",
+        "start" | "start_form" => "avvia",
+        "workflows" | "workflow" | "package" | "deploy_confirm" => "procedimenti",
+        "audit" => "verifica",
+        "password" => "password",
+        _ => "",
+    }
+}
+
+/// A page: the layout around one template, with the signed-in user, the authority's name in
+/// the header and the CSRF value. A page's data may carry `crumbs` (the pages between the home
+/// page and this one, `{href, label}`): the breadcrumb adds the home page and this page's title.
 fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> Response {
     if let Value::Object(map) = &mut data {
         map.insert("title".into(), json!(title));
+        map.insert("section".into(), json!(section(name)));
+        map.insert("css_version".into(), json!(CSS_VERSION));
+        let authority = session.map_or("Procedo", |s| s.authority.as_str());
+        map.insert("authority".into(), json!(authority));
         if let Some(s) = session {
             map.insert("user".into(), json!(s.actor.user));
             map.insert("csrf".into(), json!(s.csrf()));
+            map.insert(
+                "auditor".into(),
+                json!(s.actor.has_role("auditor") || s.actor.has_role("admin")),
+            );
+            if name != "inbox" {
+                let mut crumbs = vec![json!({ "href": "/", "label": "Home" })];
+                if let Some(Value::Array(between)) = map.get("crumbs") {
+                    crumbs.extend(between.iter().cloned());
+                }
+                crumbs.push(json!({ "label": title }));
+                map.insert("crumbs".into(), Value::Array(crumbs));
+            }
         }
     }
     let body = PAGES.render(name, &data);
     let head = PAGES.render("head", &data);
-    match (head, body) {
-        (Ok(head), Ok(body)) => {
-            Html(format!("{head}{body}{}", templates::LAYOUT_TAIL)).into_response()
-        }
-        (Err(e), _) | (_, Err(e)) => {
+    let foot = PAGES.render("foot", &data);
+    match (head, body, foot) {
+        (Ok(head), Ok(body), Ok(foot)) => Html(format!("{head}{body}{foot}")).into_response(),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             tracing::error!(page = name, error = %e, "page could not be rendered");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +171,17 @@ fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> 
                 .into_response()
         }
     }
+}
+
+/// The accessibility statement, readable without signing in (AgID wants it reachable).
+async fn accessibility(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let s = session(&state, &headers).await;
+    page(
+        "accessibility",
+        "Dichiarazione di accessibilità",
+        s.as_ref(),
+        json!({}),
+    )
 }
 
 /// The signed-in official and the id in the page's path; otherwise the response to send
@@ -304,30 +374,87 @@ async fn instance_page(
         let instance = state.engine.instance(&s.actor, id).await?;
         let events = state.engine.history(&s.actor, id).await?;
         let documents = state.engine.documents(&s.actor, id).await?;
-        Ok::<_, EngineError>((instance, events, documents))
+        let query = procedo_engine::TaskQuery {
+            instance: Some(id),
+            limit: Some(1000),
+            ..Default::default()
+        };
+        let tasks = state.engine.tasks(&s.actor, &query).await?;
+        let children = state.engine.children(&s.actor, id).await?;
+        Ok::<_, EngineError>((instance, events, documents, tasks, children))
     };
-    let (instance, events, documents) = match loaded.await {
+    let (instance, events, documents, tasks, children) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return problem(&s, e),
     };
+    // The tenants by their display names ("Provincia di Brescia"), not their ids.
+    let names = state.engine.tenant_names().await.unwrap_or_default();
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let mut named = names::Names::default();
+    let definition = named.instance_definition(&state, &s.actor, &instance).await;
+    let words = timeline::Words::new(definition.as_deref());
     let events: Vec<Value> = events
         .iter()
         .map(|e| {
             let at = procedo_engine::timefmt::parse_instant(&e.event.at).map(rome).unwrap_or_else(|| e.event.at.clone());
-            json!({ "at": at, "kind": e.event.kind, "actor": e.event.actor, "actor_tenant": e.event.actor_tenant, "from_state": e.event.from_state, "to_state": e.event.to_state,
-                    "action": e.event.action, "hash": e.hash, "data": timeline::data(&e.event.data),
+            let actor = match &e.event.actor_tenant {
+                Some(t) if *t != instance.tenant => format!("{} ({})", e.event.actor, name(t)),
+                _ => e.event.actor.clone(),
+            };
+            json!({ "at": at, "sentence": words.sentence(&e.event, &actor), "hash": e.hash, "data": words.data(&e.event.data),
                     "deadlines": timeline::deadlines(&e.event.effects), "effects": timeline::effect_kinds(&e.event.effects) })
         })
         .collect();
-    // The tenants by their display names ("Provincia di Brescia"), not their ids.
-    let names = state.engine.tenant_names().await.unwrap_or_default();
-    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let now = state.engine.now();
+    let open: Vec<Value> = tasks
+        .iter()
+        .map(|t| json!({ "id": t.id, "title": words.state(&t.state), "role": t.role, "assignee": t.assignee,
+                         "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) }))
+        .collect();
+    let mut lots = Vec::new();
+    for child in &children {
+        let d = named.instance_definition(&state, &s.actor, child).await;
+        let title = d
+            .as_ref()
+            .and_then(|d| d.case_summary(child))
+            .unwrap_or_else(|| child.definition.clone());
+        let state_title = d
+            .as_ref()
+            .and_then(|d| d.states.get(&child.state)?.title.clone())
+            .unwrap_or_else(|| child.state.clone());
+        let keys: Vec<String> = d
+            .as_ref()
+            .map(|d| d.case_keys(child))
+            .unwrap_or_default()
+            .iter()
+            .filter(|k| !k.values.is_empty())
+            .map(|k| format!("{}: {}", k.label, k.values.join(", ")))
+            .collect();
+        lots.push(json!({ "id": child.id, "title": title, "state": state_title, "status": cases::status_text(&child.status), "keys": keys.join(" · ") }));
+    }
+    let summary = definition.as_ref().and_then(|d| d.case_summary(&instance));
+    let keys: Vec<Value> = definition
+        .as_ref()
+        .map(|d| d.case_keys(&instance))
+        .unwrap_or_default()
+        .iter()
+        .filter(|k| !k.values.is_empty())
+        .map(|k| json!({ "label": k.label, "value": k.values.join(", ") }))
+        .collect();
+    let workflow = definition
+        .as_ref()
+        .map_or_else(|| instance.definition.clone(), |d| d.title.clone());
+    let title = summary.clone().unwrap_or_else(|| workflow.clone());
     let data = json!({
-        "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label(),
+        "instance": { "definition": instance.definition, "version": instance.definition_version, "state": words.state(&instance.state), "status": cases::status_text(&instance.status),
+                      "active": instance.status.is_active(),
                       "tenant_name": name(&instance.tenant), "on_behalf_of_name": instance.on_behalf_of.as_deref().map(name) },
+        "workflow": workflow, "keys": keys, "open": open, "lots": lots,
+        "parent": instance.parent.as_ref().map(|p| p.instance),
         "id": id, "started": rome(instance.created_at), "events": events, "documents": documents,
+        "crumbs": [{ "href": "/pratiche", "label": "Pratiche" }],
     });
-    page("instance", &instance.definition, Some(&s), data)
+    page("instance", &title, Some(&s), data)
 }
 
 async fn document(

@@ -11,6 +11,7 @@ use std::sync::Arc;
 #[derive(Default)]
 pub(super) struct Names {
     workflows: HashMap<String, Option<Arc<Definition>>>,
+    versions: HashMap<(String, i64), Option<Arc<Definition>>>,
 }
 
 impl Names {
@@ -25,6 +26,29 @@ impl Names {
             self.workflows.insert(id.to_string(), loaded);
         }
         self.workflows.get(id).cloned().flatten()
+    }
+
+    /// The exact version an instance runs (its keys and titles are that version's).
+    pub(super) async fn instance_definition(
+        &mut self,
+        state: &AppState,
+        actor: &Actor,
+        instance: &procedo_engine::model::Instance,
+    ) -> Option<Arc<Definition>> {
+        let key = (instance.definition.clone(), instance.definition_version);
+        if !self.versions.contains_key(&key) {
+            let loaded = state
+                .engine
+                .workflow(
+                    actor,
+                    &instance.definition,
+                    Some(instance.definition_version),
+                )
+                .await
+                .ok();
+            self.versions.insert(key.clone(), loaded);
+        }
+        self.versions.get(&key).cloned().flatten()
     }
 
     /// The workflow's title and the task state's title.

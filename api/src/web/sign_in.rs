@@ -45,6 +45,8 @@ pub(super) struct Session {
     token: String,
     /// Minted at a password sign-in (not an API token).
     web: bool,
+    /// The display name of the official's tenant ("Provincia di Brescia"), for the header.
+    pub authority: String,
 }
 
 impl Session {
@@ -136,7 +138,17 @@ pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Option<Ses
         roles: row.roles,
         system: false,
     };
-    Some(Session { actor, token, web })
+    let names = state.engine.tenant_names().await.unwrap_or_default();
+    let authority = names
+        .get(&actor.tenant)
+        .cloned()
+        .unwrap_or_else(|| actor.tenant.clone());
+    Some(Session {
+        actor,
+        token,
+        web,
+        authority,
+    })
 }
 
 async fn valid_token(state: &AppState, token: &str) -> Option<TokenRow> {

@@ -1,36 +1,48 @@
-//! The pages' templates (Italian, no JavaScript, styles served inline so the pages work on a
-//! closed network). Values are HTML-escaped by handlebars; only the form, which
+//! The pages' templates (Italian, no JavaScript; the stylesheet `static/procedo.css` is served
+//! by the binary itself, so the pages work on a closed network). Values are HTML-escaped by handlebars; only the form, which
 //! `procedo-forms` renders and escapes itself, is inserted raw.
 
 pub const LAYOUT_HEAD: &str = r##"<!DOCTYPE html>
 <html lang="it"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{title}} · Procedo</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}
-header{background:#003366;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.5rem;align-items:center}
-header a{color:#fff}header nav{display:flex;gap:1.5rem}header form{margin-left:auto}
-.skip{position:absolute;left:-999px;top:0;background:#fff;color:#0047a3;padding:.5rem}.skip:focus{left:.5rem;z-index:1}
-main{max-width:60rem;margin:1rem auto;padding:0 1rem}
-a{color:#0047a3}a:focus,button:focus,input:focus,select:focus,textarea:focus{outline:3px solid #f5a200;outline-offset:2px}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1px solid #ccc;padding:.4rem}
-.overdue{color:#a00000;font-weight:bold}.ok{color:#00662e;font-weight:bold}.ko{color:#a00000;font-weight:bold}
-button{font:inherit;background:#0047a3;color:#fff;border:0;padding:.5rem 1rem;margin:.3rem .3rem 0 0;cursor:pointer}
-figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
-.procedo-field{margin:.8rem 0}.procedo-field label{display:block;font-weight:600}.procedo-field label.inline{display:inline}
-.filters{display:flex;flex-wrap:wrap;gap:0 1.5rem;align-items:end;background:#f2f5f9;padding:0 1rem .6rem;margin-bottom:1rem}
-.procedo-error,.procedo-errors{color:#a00000}input,select,textarea{font:inherit;padding:.3rem;max-width:100%}
-code{font-size:.85em;word-break:break-all}
-.case{background:#f2f5f9;padding:.4rem 1rem;margin:1rem 0}.case summary{font-weight:600;cursor:pointer}
-.case dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem}.case dt{font-weight:600}.case dd{margin:0}
-.timeline li{margin-bottom:.8rem}.timeline dl{display:grid;grid-template-columns:max-content auto;gap:0 1rem;margin:.3rem 0}.timeline dt{font-weight:600}.timeline dd{margin:0}
-</style></head><body>
+<title>{{title}} · {{authority}}</title>
+<link rel="stylesheet" href="/static/procedo.css?v={{css_version}}">
+</head><body>
 <a class="skip" href="#main">Vai al contenuto</a>
-<header><strong>Procedo</strong>{{#if user}}<nav aria-label="Menu principale"><a href="/">Attività</a><a href="/workflows">Procedimenti</a><a href="/audit">Verifica</a><a href="/password">Password</a></nav>
-<form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</header>
+<header class="it-header">
+<div class="it-header-slim"><div class="wrap"><span>Procedo · servizi associati della pubblica amministrazione</span>
+{{#if user}}<form method="post" action="/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Esci ({{user}})</button></form>{{/if}}</div></div>
+<div class="it-header-center"><div class="wrap"><a class="it-brand" href="/"><span class="it-brand-name">{{authority}}</span><span class="it-brand-tagline">Procedimenti amministrativi</span></a></div></div>
+{{#if user}}<nav class="it-header-nav" aria-label="Menu principale"><ul>
+<li><a href="/"{{#if (eq section "attivita")}} aria-current="page"{{/if}}>Attività</a></li>
+<li><a href="/pratiche"{{#if (eq section "pratiche")}} aria-current="page"{{/if}}>Pratiche</a></li>
+<li><a href="/avvia"{{#if (eq section "avvia")}} aria-current="page"{{/if}}>Avvia</a></li>
+<li><a href="/workflows"{{#if (eq section "procedimenti")}} aria-current="page"{{/if}}>Procedimenti</a></li>
+{{#if auditor}}<li><a href="/audit"{{#if (eq section "verifica")}} aria-current="page"{{/if}}>Verifica</a></li>{{/if}}
+<li><a href="/password"{{#if (eq section "password")}} aria-current="page"{{/if}}>Password</a></li>
+</ul></nav>{{/if}}
+</header>
 <main id="main" tabindex="-1">
+{{#if crumbs}}<nav class="breadcrumb" aria-label="Percorso di navigazione"><ol>{{#each crumbs}}<li>{{#if href}}<a href="{{href}}">{{label}}</a>{{else}}<span aria-current="page">{{label}}</span>{{/if}}</li>{{/each}}</ol></nav>{{/if}}
 "##;
 
-pub const LAYOUT_TAIL: &str = "</main></body></html>\n";
+/// The footer: the authority again and the accessibility statement AgID requires.
+pub const LAYOUT_FOOT: &str = r#"</main>
+<footer class="it-footer"><div class="wrap"><p class="it-footer-name">{{authority}}</p>
+<ul><li><a href="/accessibilita">Dichiarazione di accessibilità</a></li></ul>
+<p><small>Servizio erogato con Procedo.</small></p></div></footer>
+</body></html>
+"#;
+
+/// The accessibility statement (AgID guidelines, art. 3-quater of law 4/2004): what the pages
+/// conform to, how it was checked, and how to report a problem.
+pub const ACCESSIBILITY: &str = r#"<h1>Dichiarazione di accessibilità</h1>
+<p>{{authority}} si impegna a rendere accessibile questo servizio, conformemente alla legge 9 gennaio 2004, n. 4, e alle Linee guida AgID sull'accessibilità degli strumenti informatici.</p>
+<h2>Stato di conformità</h2>
+<p>Le pagine sono progettate per essere conformi ai requisiti della norma UNI CEI EN 301549 e alle WCAG 2.1 livello AA: funzionano senza JavaScript, con la sola tastiera e su schermi larghi da 360 pixel. Ogni pagina è verificata automaticamente con axe-core (criteri WCAG 2.1 A e AA) a 1366 e 390 pixel di larghezza.</p>
+<h2>Contenuti non accessibili</h2>
+<p>Gli atti emessi sono prodotti dai modelli dei procedimenti: la loro accessibilità dipende da chi redige il modello. I diagrammi degli stati sono accompagnati dall'elenco testuale degli stati e delle azioni.</p>
+<h2>Feedback e recapiti</h2>
+<p>Per segnalare un problema di accessibilità si rivolga al responsabile della transizione al digitale di {{authority}}. In caso di risposta insoddisfacente o mancata risposta entro trenta giorni può rivolgersi al Difensore civico per il digitale presso AgID.</p>"#;
 
 pub const LOGIN: &str = r#"<h1>Accesso</h1>
 {{#if info}}<p class="ok" role="status">{{info}}</p>{{/if}}
@@ -56,12 +68,18 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 <select id="vista" name="vista"><option value="ruoli">dei miei ruoli</option><option value="assegnate"{{#if assigned}} selected{{/if}}>assegnate a me</option></select></div>
 <div class="procedo-field"><label for="procedimento">Procedimento</label>
 <select id="procedimento" name="procedimento"><option value="">tutti</option>{{#each workflows}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>
+<div class="procedo-field"><label for="ordina">Ordina per</label>
+<select id="ordina" name="ordina"><option value="scadenza">scadenza</option><option value="arrivo"{{#if by_arrival}} selected{{/if}}>arrivo, più recenti prima</option></select></div>
 <div class="procedo-field"><input type="checkbox" id="scadute" name="scadute" value="1"{{#if overdue}} checked{{/if}}> <label for="scadute" class="inline">solo scadute</label></div>
 <button type="submit">Filtra</button></form>
-{{#if tasks}}<table><thead><tr><th scope="col">Attività</th><th scope="col">Procedimento</th><th scope="col">Ruolo</th><th scope="col">Scadenza</th></tr></thead><tbody>
-{{#each tasks}}<tr><td><a href="/tasks/{{id}}">{{title}}</a></td><td><a href="/instances/{{instance}}">{{workflow}}</a></td><td>{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td>
-<td>{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
-</tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
+{{#if tasks}}<p class="count" role="status" id="totale">{{first}}–{{last}} di {{total}} attività</p>
+{{#if capped}}<p class="callout" role="alert">Sono mostrate le prime {{read_max}} attività per {{#if by_arrival}}arrivo{{else}}scadenza{{/if}}: restringa i filtri per vedere le altre.</p>{{/if}}
+<div class="table-wrap"><table class="stack"><caption class="visually-hidden">Attività aperte</caption><thead><tr><th scope="col">Attività</th><th scope="col">Pratica</th><th scope="col">Ruolo</th><th scope="col">Arrivo</th><th scope="col">Scadenza</th></tr></thead><tbody>
+{{#each tasks}}<tr><td data-label="Attività"><a href="/tasks/{{id}}">{{title}}</a></td><td data-label="Pratica"><a href="/instances/{{instance}}">{{#if summary}}{{summary}}{{else}}{{workflow}}{{/if}}</a>{{#if keys}}<span class="keys">{{keys}}</span>{{/if}}<span class="keys">{{workflow}}{{#if for_tenant}} · per conto di {{for_tenant}}{{/if}}</span></td><td data-label="Ruolo">{{role}}{{#if assignee}} ({{assignee}}){{/if}}</td><td data-label="Arrivo">{{arrived}}</td>
+<td data-label="Scadenza">{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
+</tbody></table></div>
+<nav class="pager" aria-label="Pagine delle attività">{{#if prev}}<a href="/?{{{prev}}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/?{{{next}}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
+{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
 pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
@@ -76,18 +94,27 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>{{#each actions}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
 </form>"#;
 
-pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
-<p>Ente: <strong>{{instance.tenant_name}}</strong>{{#if instance.on_behalf_of_name}} per conto di <strong>{{instance.on_behalf_of_name}}</strong>{{/if}}</p>
-<p>Stato: <strong>{{instance.state}}</strong> · esito: <strong>{{instance.status}}</strong> · avviato il {{started}}</p>
-<p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, documenti e impronte)</a></p>
-<h2>Documenti</h2>
-{{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun documento.</p>{{/if}}
-<h2>Cronologia</h2>
-<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{kind}} di <strong>{{actor}}</strong>{{#if actor_tenant}} ({{actor_tenant}}){{/if}}{{#if from_state}} da «{{from_state}}»{{/if}} a «{{to_state}}»{{#if action}} con l'azione «{{action}}»{{/if}}
+pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
+<dl class="facts">
+<dt>Procedimento</dt><dd><a href="/workflows/{{instance.definition}}/{{instance.version}}">{{workflow}}</a> (versione {{instance.version}})</dd>
+<dt>Ente</dt><dd>{{instance.tenant_name}}{{#if instance.on_behalf_of_name}} per conto di {{instance.on_behalf_of_name}}{{/if}}</dd>
+{{#each keys}}<dt>{{label}}</dt><dd>{{value}}</dd>{{/each}}
+<dt>Fase attuale</dt><dd><strong id="fase">{{instance.state}}</strong> — {{instance.status}}</dd>
+<dt>Avviata il</dt><dd>{{started}}</dd>
+{{#if parent}}<dt>Pratica principale</dt><dd><a href="/instances/{{parent}}">apri la pratica principale</a></dd>{{/if}}
+</dl>
+{{#if instance.active}}<h2>Attività aperte</h2>
+{{#if open}}<ul>{{#each open}}<li><a href="/tasks/{{id}}">{{title}}</a> — ruolo {{role}}, {{#if assignee}}in carico a <strong>{{assignee}}</strong>{{else}}non ancora presa in carico{{/if}}{{#if due}}; scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} (scaduta){{/if}}</span>{{/if}}</li>{{/each}}</ul>{{else}}<p>Nessuna attività aperta: la pratica attende un termine, un servizio o le pratiche collegate.</p>{{/if}}{{/if}}
+{{#if lots}}<h2>Pratiche collegate</h2><ul>{{#each lots}}<li><a href="/instances/{{id}}">{{title}}</a>{{#if keys}} ({{keys}}){{/if}} — {{state}}, {{status}}</li>{{/each}}</ul>{{/if}}
+<h2>Atti</h2>
+{{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
+<p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, atti e impronte)</a></p>
+<h2 id="cronologia">Cronologia</h2>
+<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{sentence}}
 {{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}
 {{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
 {{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
-<small>hash <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
+<small>impronta <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
 
 pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 {{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
@@ -133,3 +160,38 @@ pub const WORKFLOW: &str = r#"<h1>{{title}} <small>v{{version}}</small></h1>
 <p><code>{{id}}</code> · stato iniziale «{{initial}}» · {{states}} stati</p>
 <figure>{{{svg}}}<figcaption>Diagramma degli stati (passare sopra un riquadro per il nome dello stato)</figcaption></figure>
 <details><summary>Sorgente Mermaid</summary><pre>{{mermaid}}</pre></details>"#;
+
+pub const START: &str = r#"<h1>Avvia un procedimento</h1>
+{{#if workflows}}<ul class="start-list">{{#each workflows}}<li><h2><a href="/avvia/{{id}}">{{title}}</a></h2>{{#if description}}<p>{{description}}</p>{{/if}}</li>{{/each}}</ul>
+{{else}}<p>I suoi ruoli non consentono di avviare alcun procedimento.</p>{{/if}}"#;
+
+pub const START_FORM: &str = r#"<h1>{{workflow}}</h1>
+{{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
+<form method="post" action="/avvia/{{id}}" novalidate>
+<input type="hidden" name="_csrf" value="{{csrf}}">
+{{#if clients}}<div class="procedo-field"><label for="per-conto-di">Per conto di</label>
+<select id="per-conto-di" name="_per_conto_di"><option value="">{{own}} (in proprio)</option>{{#each clients}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{name}}</option>{{/each}}</select></div>{{/if}}
+{{{form}}}
+<p><button type="submit" id="avvia">Avvia il procedimento</button></p>
+</form>"#;
+
+pub const CASES: &str = r#"<h1>Pratiche</h1>
+<form method="get" action="/pratiche" class="filters" aria-label="Ricerca delle pratiche">
+<div class="procedo-field"><label for="cerca">Cerca (CIG, Comune, oggetto…)</label><input id="cerca" name="cerca" value="{{q.cerca}}" maxlength="200"></div>
+<div class="procedo-field"><label for="procedimento">Procedimento</label>
+<select id="procedimento" name="procedimento"><option value="">tutti</option>{{#each workflows}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>
+{{#if states}}<div class="procedo-field"><label for="stato">Fase</label>
+<select id="stato" name="stato"><option value="">tutte</option>{{#each states}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>{{/if}}
+<div class="procedo-field"><label for="esito">Stato</label>
+<select id="esito" name="esito"><option value="">tutte</option><option value="attive"{{#if (eq q.esito "attive")}} selected{{/if}}>in corso</option><option value="concluse"{{#if (eq q.esito "concluse")}} selected{{/if}}>concluse</option><option value="annullate"{{#if (eq q.esito "annullate")}} selected{{/if}}>annullate</option></select></div>
+<div class="procedo-field"><label for="dal">Avviate dal</label><input id="dal" name="dal" type="date" value="{{q.dal}}"></div>
+<div class="procedo-field"><label for="al">al</label><input id="al" name="al" type="date" value="{{q.al}}"></div>
+<div class="procedo-field"><label for="ordina">Ordina per</label>
+<select id="ordina" name="ordina"><option value="recenti">avvio, più recenti prima</option><option value="meno-recenti"{{#if (eq q.ordina "meno-recenti")}} selected{{/if}}>avvio, meno recenti prima</option><option value="aggiornate"{{#if (eq q.ordina "aggiornate")}} selected{{/if}}>ultimo aggiornamento</option></select></div>
+<button type="submit" id="cerca-pratiche">Cerca</button></form>
+<p class="count" role="status" id="totale">{{#if total}}{{first}}–{{last}} di {{total}} pratiche{{else}}Nessuna pratica con questi filtri.{{/if}}</p>
+{{#if rows}}<div class="table-wrap"><table class="stack"><caption class="visually-hidden">Pratiche trovate</caption><thead><tr><th scope="col">Pratica</th><th scope="col">Procedimento</th><th scope="col">Ente</th><th scope="col">Fase</th><th scope="col">Avviata</th></tr></thead><tbody>
+{{#each rows}}<tr><td data-label="Pratica"><a href="/instances/{{id}}">{{#if summary}}{{summary}}{{else}}{{workflow}}{{/if}}</a>{{#if keys}}<span class="keys">{{keys}}</span>{{/if}}</td><td data-label="Procedimento">{{workflow}}</td><td data-label="Ente">{{tenant}}</td><td data-label="Fase">{{state}} <span class="keys">{{status}}</span></td><td data-label="Avviata">{{started}}</td></tr>{{/each}}
+</tbody></table></div>
+<nav class="pager" aria-label="Pagine dei risultati">{{#if prev}}<a href="/pratiche?{{{prev}}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/pratiche?{{{next}}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
+<p>{{#if csv_too_many}}L'esportazione comprende al massimo {{csv_max}} pratiche: restringa i filtri per esportarle tutte. {{/if}}<a href="/pratiche.csv?{{{csv}}}" download>Esporta il risultato in CSV</a></p>{{/if}}"#;

@@ -68,3 +68,85 @@ fn rule(rule: Rule) -> &'static str {
         Rule::Years => "anni (Reg. 1182/71 art. 3.2.c), prorogato al primo giorno lavorativo",
     }
 }
+
+/// The words of one workflow version for the timeline: state and action titles and form
+/// labels instead of identifiers.
+pub(super) struct Words<'d> {
+    definition: Option<&'d procedo_engine::definition::Definition>,
+}
+
+impl<'d> Words<'d> {
+    pub(super) fn new(definition: Option<&'d procedo_engine::definition::Definition>) -> Self {
+        Self { definition }
+    }
+
+    pub(super) fn state(&self, id: &str) -> String {
+        self.definition
+            .and_then(|d| d.states.get(id)?.title.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn action(&self, state: &str, action: &str) -> String {
+        self.definition
+            .and_then(|d| d.states.get(state)?.actions.get(action)?.title.clone())
+            .unwrap_or_else(|| action.to_string())
+    }
+
+    fn label(&self, field: &str) -> String {
+        self.definition
+            .and_then(|d| {
+                d.forms.values().find_map(|f| {
+                    f.fields
+                        .iter()
+                        .find(|x| x.name == field)
+                        .map(|x| x.label.clone())
+                })
+            })
+            .unwrap_or_else(|| field.to_string())
+    }
+
+    /// The submitted data by the forms' labels.
+    pub(super) fn data(&self, submitted: &Value) -> Vec<Value> {
+        data(submitted)
+            .into_iter()
+            .map(|mut pair| {
+                if let Some(name) = pair["name"].as_str() {
+                    pair["name"] = json!(self.label(name));
+                }
+                pair
+            })
+            .collect()
+    }
+
+    /// One event as a sentence: who did what, and where the case went.
+    pub(super) fn sentence(&self, event: &procedo_engine::history::Event, actor: &str) -> String {
+        let from = event.from_state.as_deref().map(|s| self.state(s));
+        let to = self.state(&event.to_state);
+        let moved = match &from {
+            Some(f) if *f != to => format!("; la pratica passa da «{f}» a «{to}»"),
+            Some(_) => String::new(),
+            None => format!("; fase «{to}»"),
+        };
+        match event.kind.as_str() {
+            "started" => format!("{actor} ha avviato la pratica{moved}"),
+            "task_completed" => {
+                let state = event.from_state.as_deref().unwrap_or(&event.to_state);
+                let action = event.action.as_deref().map(|a| self.action(state, a));
+                match action {
+                    Some(a) => format!(
+                        "{actor} ha completato «{}» con l'azione «{a}»{moved}",
+                        self.state(state)
+                    ),
+                    None => format!("{actor} ha completato «{}»{moved}", self.state(state)),
+                }
+            }
+            "timer_fired" => format!("È scaduto un termine{moved}"),
+            "child_ended" => format!("Si è conclusa una pratica collegata{moved}"),
+            "cancelled" => format!("{actor} ha annullato la pratica"),
+            "sla_paused" => format!("{actor} ha sospeso il termine dell'attività"),
+            "sla_resumed" => format!("{actor} ha ripreso il termine dell'attività"),
+            "pool_granted" => format!("È stato assegnato un posto disponibile{moved}"),
+            other => format!("{actor}: {other}{moved}"),
+        }
+    }
+}

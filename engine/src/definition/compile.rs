@@ -100,6 +100,10 @@ struct WorkflowHead {
     initial: String,
     #[serde(default)]
     start: Option<super::document::StartDoc>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    keys: Vec<super::document::KeyDoc>,
     states: IndexMap<String, serde_yaml::Value>,
     #[serde(default)]
     registers: IndexMap<String, String>,
@@ -217,6 +221,8 @@ impl Checker<'_> {
             description: head.description,
             initial: head.initial,
             start: head.start,
+            summary: head.summary,
+            keys: head.keys,
             states,
             registers: head.registers,
             schedules: head.schedules,
@@ -336,7 +342,10 @@ impl Checker<'_> {
                 pools.insert(pool.clone(), capacity);
             }
         }
+        let (summary, keys) = self.case_keys(&doc, &forms);
         Some(Definition {
+            summary,
+            keys,
             pools,
             schedules,
             numeric_fields,
@@ -344,6 +353,7 @@ impl Checker<'_> {
             id: doc.id,
             version,
             title: doc.title,
+            description: doc.description,
             initial: doc.initial,
             start: Start {
                 roles: start.roles,
@@ -355,6 +365,72 @@ impl Checker<'_> {
             package_sha256: package.sha256(),
             package: package.clone(),
         })
+    }
+
+    /// `summary:` and `keys:`: the expression compiles, and a key is a unique identifier that
+    /// names a variable the workflow can hold (a form field or a `set:` target) unless it
+    /// computes its value itself.
+    fn case_keys(
+        &mut self,
+        doc: &WorkflowDoc,
+        forms: &BTreeMap<String, FormSpec>,
+    ) -> (Option<Expr>, Vec<super::CaseKey>) {
+        use super::document::KeyDoc;
+        let summary = doc
+            .summary
+            .as_ref()
+            .and_then(|source| self.expr(&["summary"], source));
+        let field_label = |name: &str| {
+            forms.values().find_map(|f| {
+                f.fields
+                    .iter()
+                    .find(|field| field.name == name)
+                    .map(|field| field.label.clone())
+            })
+        };
+        let set_targets: std::collections::HashSet<&str> = doc
+            .states
+            .values()
+            .flat_map(|state| state.actions.values())
+            .flat_map(|action| action.set.keys().map(String::as_str))
+            .collect();
+        let mut keys: Vec<super::CaseKey> = Vec::new();
+        for (i, key) in doc.keys.iter().enumerate() {
+            let index = i.to_string();
+            let (name, label, value) = match key {
+                KeyDoc::Variable(name) => {
+                    let label = field_label(name);
+                    if label.is_none() && !set_targets.contains(name.as_str()) {
+                        self.at_value(
+                            &["keys", &index],
+                            format!("key `{name}` names no form field and no `set:` target: give it a `value:` expression"),
+                        );
+                    }
+                    (name.clone(), label.unwrap_or_else(|| name.clone()), None)
+                }
+                KeyDoc::Computed(computed) => {
+                    let value = self.expr(&["keys", &index, "value"], &computed.value);
+                    let label = computed
+                        .label
+                        .clone()
+                        .or_else(|| field_label(&computed.name))
+                        .unwrap_or_else(|| computed.name.clone());
+                    (computed.name.clone(), label, value)
+                }
+            };
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid || keys.iter().any(|k| k.name == name) {
+                self.at_value(
+                    &["keys", &index],
+                    format!("key `{name}` must be unique, letters, digits and `_`"),
+                );
+                continue;
+            }
+            keys.push(super::CaseKey { name, label, value });
+        }
+        (summary, keys)
     }
 
     fn schedules(

@@ -21,6 +21,14 @@ pub struct WorkflowDoc {
     /// Who may start an instance, and the form that validates the initial variables.
     #[serde(default)]
     pub start: Option<StartDoc>,
+    /// CEL giving the one line that names a case to a person (`"vars.oggetto"`): the title of
+    /// its pages and the line under each inbox row.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// The few values that identify a case (`[cig, ente_committente]`): shown in the inbox,
+    /// the case list and the case file, and searchable in the case list.
+    #[serde(default)]
+    pub keys: Vec<KeyDoc>,
     pub states: IndexMap<String, StateDoc>,
     /// Templates whose acts are numbered, and the register each takes its number from
     /// (per tenant and year): `determina-a-contrarre: determine` gives `n. 12/2026`.
@@ -33,6 +41,24 @@ pub struct WorkflowDoc {
     /// each with the CEL expression giving its capacity the first time a key is used.
     #[serde(default)]
     pub pools: IndexMap<String, PoolDoc>,
+}
+
+/// A business key: a variable's name (its label comes from the form field of that name), or
+/// `{ name, label, value }` where `value` is CEL (a list gives several values: every lot's CIG).
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum KeyDoc {
+    Variable(String),
+    Computed(ComputedKeyDoc),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComputedKeyDoc {
+    pub name: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]

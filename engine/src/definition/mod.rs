@@ -34,8 +34,13 @@ pub struct Definition {
     pub id: String,
     pub version: i64,
     pub title: String,
+    /// What the procedure is for, as the author wrote it (shown where officials choose one).
+    pub description: Option<String>,
     pub initial: String,
     pub start: Start,
+    /// What names a case to a person (`summary:`), and the values that identify it (`keys:`).
+    pub summary: Option<Expr>,
+    pub keys: Vec<CaseKey>,
     pub states: IndexMap<String, State>,
     pub forms: BTreeMap<String, FormSpec>,
     pub templates: BTreeMap<String, String>,
@@ -50,6 +55,15 @@ pub struct Definition {
     pub package: Package,
     /// [`Package::sha256`] of that source: sealed in every history event of its instances.
     pub package_sha256: String,
+}
+
+/// A business key: its name, the label officials read, and its value (the variable of that
+/// name when `value` is `None`).
+#[derive(Debug)]
+pub struct CaseKey {
+    pub name: String,
+    pub label: String,
+    pub value: Option<Expr>,
 }
 
 #[derive(Debug, Default)]
@@ -241,5 +255,75 @@ impl Definition {
             Kind::Spawn { spawn, .. } => Some(spawn.workflow.as_str()),
             _ => None,
         })
+    }
+}
+
+/// A business key's values in one case, as officials read them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyValue {
+    pub name: String,
+    pub label: String,
+    /// Several for a key over a list (every lot's CIG); empty when the case has none yet.
+    pub values: Vec<String>,
+}
+
+/// A value as text for a person: strings as they are, numbers and booleans as written,
+/// lists flattened (their items become separate values), anything else left out.
+fn key_texts(value: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if !s.trim().is_empty() => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(if *b { "sì" } else { "no" }.to_string()),
+        Value::Array(items) => items.iter().for_each(|v| key_texts(v, out)),
+        _ => {}
+    }
+}
+
+impl Definition {
+    fn case_scope<'a>(&'a self, instance: &'a crate::model::Instance) -> crate::expr::Scope<'a> {
+        crate::expr::Scope {
+            vars: &instance.variables,
+            form: None,
+            instance: instance.summary(&Default::default()),
+            now: instance.updated_at,
+            action: None,
+            numeric: &self.numeric_fields,
+        }
+    }
+
+    /// The line that names the case (`summary:`); `None` without one, or when it does not
+    /// evaluate to text for this case (a variable not set yet).
+    pub fn case_summary(&self, instance: &crate::model::Instance) -> Option<String> {
+        let value = self
+            .summary
+            .as_ref()?
+            .eval(&self.case_scope(instance))
+            .ok()?;
+        let mut texts = Vec::new();
+        key_texts(&value, &mut texts);
+        (!texts.is_empty()).then(|| texts.join(", "))
+    }
+
+    /// The values of the workflow's business keys (`keys:`) in one case.
+    pub fn case_keys(&self, instance: &crate::model::Instance) -> Vec<KeyValue> {
+        self.keys
+            .iter()
+            .map(|key| {
+                let value = match &key.value {
+                    None => instance.variables.get(&key.name).cloned(),
+                    Some(expr) => expr.eval(&self.case_scope(instance)).ok(),
+                };
+                let mut values = Vec::new();
+                if let Some(value) = value {
+                    key_texts(&value, &mut values);
+                }
+                KeyValue {
+                    name: key.name.clone(),
+                    label: key.label.clone(),
+                    values,
+                }
+            })
+            .collect()
     }
 }

@@ -111,6 +111,42 @@ pub struct InstanceFilter {
     pub offset: i64,
 }
 
+/// The case list: the instance filters, words searched in the case's data, and an order.
+#[derive(Debug, Clone, Default)]
+pub struct CaseSearch {
+    pub filter: InstanceFilter,
+    /// Words the case's variables must contain (case-insensitive), e.g. a CIG or a Comune.
+    pub text: Option<String>,
+    pub order: CaseOrder,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaseOrder {
+    #[default]
+    Newest,
+    Oldest,
+    Updated,
+}
+
+impl CaseSearch {
+    /// `text` as a lowercase `LIKE` pattern: `%`, `_` and `\` match themselves.
+    pub fn pattern(&self) -> Option<String> {
+        let text = self.text.as_deref()?.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let mut out = String::from("%");
+        for c in text.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('%');
+        Some(out)
+    }
+}
+
 /// Filters for open tasks of a tenant.
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
@@ -466,6 +502,16 @@ impl Store {
     }
     pub async fn instances(&self, tenant: &str, filter: &InstanceFilter) -> Result<Vec<Instance>> {
         dispatch!(self, s => s.instances(tenant, filter).await)
+    }
+    pub async fn children(&self, parent: Uuid) -> Result<Vec<Instance>> {
+        dispatch!(self, s => s.children(parent).await)
+    }
+    pub async fn search_instances(
+        &self,
+        tenant: &str,
+        search: &CaseSearch,
+    ) -> Result<(Vec<Instance>, i64)> {
+        dispatch!(self, s => s.search_instances(tenant, search).await)
     }
     pub async fn task(&self, id: Uuid) -> Result<Option<Task>> {
         dispatch!(self, s => s.task(id).await)

@@ -121,6 +121,65 @@ macro_rules! sql_store {
                 rows.iter().map($crate::store::rows::instance!()).collect()
             }
 
+            pub async fn children(
+                &self,
+                parent: uuid::Uuid,
+            ) -> $crate::store::Result<Vec<$crate::model::Instance>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_CHILDREN)
+                    .bind(parent)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::instance!()).collect()
+            }
+
+            /// A page of the case list and the total it is a page of, in one read transaction
+            /// so the two agree.
+            pub async fn search_instances(
+                &self,
+                tenant: &str,
+                search: &$crate::store::CaseSearch,
+            ) -> $crate::store::Result<(Vec<$crate::model::Instance>, i64)> {
+                use $crate::store::CaseOrder;
+                let sql = match search.order {
+                    CaseOrder::Newest => $crate::store::sql::SEARCH_INSTANCES_NEWEST,
+                    CaseOrder::Oldest => $crate::store::sql::SEARCH_INSTANCES_OLDEST,
+                    CaseOrder::Updated => $crate::store::sql::SEARCH_INSTANCES_UPDATED,
+                };
+                let filter = &search.filter;
+                let pattern = search.pattern();
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query(sql)
+                    .bind(tenant)
+                    .bind(filter.definition.as_deref())
+                    .bind(filter.status.as_deref())
+                    .bind(filter.state.as_deref())
+                    .bind(filter.limit)
+                    .bind(filter.offset)
+                    .bind(filter.started_after.map($crate::timefmt::to_db))
+                    .bind(filter.started_before.map($crate::timefmt::to_db))
+                    .bind(pattern.as_deref())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let total: i64 = sqlx::query_scalar($crate::store::sql::COUNT_INSTANCES)
+                    .bind(tenant)
+                    .bind(filter.definition.as_deref())
+                    .bind(filter.status.as_deref())
+                    .bind(filter.state.as_deref())
+                    .bind(filter.limit)
+                    .bind(filter.offset)
+                    .bind(filter.started_after.map($crate::timefmt::to_db))
+                    .bind(filter.started_before.map($crate::timefmt::to_db))
+                    .bind(pattern.as_deref())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let list = rows
+                    .iter()
+                    .map($crate::store::rows::instance!())
+                    .collect::<$crate::store::Result<Vec<_>>>()?;
+                Ok((list, total))
+            }
+
             pub async fn task(
                 &self,
                 id: uuid::Uuid,

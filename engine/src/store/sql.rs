@@ -50,6 +50,51 @@ pub const SELECT_INSTANCES: &str = concat!(
      ORDER BY created_us DESC, id LIMIT $5 OFFSET $6"
 );
 
+/// The case list's conditions: those of [`SELECT_INSTANCES`] plus `$9`, a lowercase `LIKE`
+/// pattern over the variables' text (a CIG, a Comune, words of the oggetto), with `\` as the
+/// escape so the searched words' own `%` and `_` match literally.
+macro_rules! case_conditions {
+    () => {
+        " FROM instances WHERE (tenant = $1 OR on_behalf_of = $1) \
+       AND ($2 IS NULL OR definition = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR state = $4) \
+       AND ($7 IS NULL OR created_us >= $7) AND ($8 IS NULL OR created_us < $8) \
+       AND ($9 IS NULL OR LOWER(CAST(variables AS TEXT)) LIKE $9 ESCAPE '\\') "
+    };
+}
+/// The case list, one query per order (an order cannot be a parameter).
+pub const SEARCH_INSTANCES_NEWEST: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    case_conditions!(),
+    "ORDER BY created_us DESC, id LIMIT $5 OFFSET $6"
+);
+pub const SEARCH_INSTANCES_OLDEST: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    case_conditions!(),
+    "ORDER BY created_us ASC, id LIMIT $5 OFFSET $6"
+);
+pub const SEARCH_INSTANCES_UPDATED: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    case_conditions!(),
+    "ORDER BY updated_us DESC, id LIMIT $5 OFFSET $6"
+);
+/// How many cases the list's conditions match (the total beside a page). `$5` and `$6` are
+/// bound and compared with themselves so the parameters are the same as the list's.
+pub const COUNT_INSTANCES: &str = concat!(
+    "SELECT COUNT(*)",
+    case_conditions!(),
+    "AND $5 = $5 AND $6 = $6"
+);
+
+/// The children of an instance (a tender's lots), in their `foreach` order.
+pub const SELECT_CHILDREN: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    " FROM instances WHERE parent_id = $1 ORDER BY parent_index, id"
+);
+
 macro_rules! task_columns {
     () => {
         "id, instance_id, tenant, definition, state, role, assignee, due_us, actions, status, \

@@ -1,0 +1,154 @@
+//! Starting a procedure from the pages: the workflows the official's roles may start, each
+//! with its start form, on behalf of the tenants their tenant serves (the relations in the
+//! registry that cover the workflow today).
+
+use super::{bad_request, field, form_data, form_pairs, page, problem, session, to_login};
+use crate::http::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use procedo_engine::EngineError;
+use procedo_engine::definition::Definition;
+use procedo_engine::model::Actor;
+use serde_json::{Map, Value, json};
+
+/// Whether the actor's roles let them start the workflow (no `start.roles`: any official).
+fn may_start(definition: &Definition, actor: &Actor) -> bool {
+    definition.start.roles.is_empty() || definition.start.roles.iter().any(|r| actor.has_role(r))
+}
+
+/// `GET /avvia`: what this official may start.
+pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let rows = match state.engine.visible_definitions(&s.actor).await {
+        Ok(rows) => rows,
+        Err(e) => return problem(&s, e),
+    };
+    let mut workflows = Vec::new();
+    for row in rows.into_iter().filter(|r| r.current).map(|r| r.row) {
+        // Only what the official's roles may start; the engine decides again at the start.
+        let Ok(definition) = state.engine.workflow(&s.actor, &row.id, None).await else {
+            continue;
+        };
+        if !may_start(&definition, &s.actor) {
+            continue;
+        }
+        workflows.push(json!({ "id": row.id, "title": definition.title, "description": definition.description }));
+    }
+    page(
+        "start",
+        "Avvia un procedimento",
+        Some(&s),
+        json!({ "workflows": workflows }),
+    )
+}
+
+async fn form_view(
+    state: &AppState,
+    s: &super::Session,
+    id: &str,
+    values: &Map<String, Value>,
+    errors: &[procedo_engine::forms::FieldError],
+    note: Option<String>,
+    chosen_client: Option<&str>,
+) -> Response {
+    let definition = match state.engine.workflow(&s.actor, id, None).await {
+        Ok(d) => d,
+        Err(e) => return problem(s, e),
+    };
+    if !may_start(&definition, &s.actor) {
+        return problem(
+            s,
+            EngineError::Forbidden(
+                "I suoi ruoli non consentono di avviare questo procedimento.".into(),
+            ),
+        );
+    }
+    let form = definition
+        .start
+        .form
+        .as_ref()
+        .and_then(|f| definition.forms.get(f))
+        .map(|f| f.render_html(values, errors))
+        .unwrap_or_default();
+    let names = state.engine.tenant_names().await.unwrap_or_default();
+    let clients: Vec<Value> = state
+        .engine
+        .clients_for(&s.actor, id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let name = names.get(&c).cloned().unwrap_or_else(|| c.clone());
+            json!({ "id": c, "name": name, "selected": chosen_client == Some(c.as_str()) })
+        })
+        .collect();
+    let data = json!({
+        "id": id, "workflow": definition.title, "form": form, "clients": clients,
+        "own": s.authority, "problem": note,
+        "crumbs": [{ "href": "/avvia", "label": "Avvia un procedimento" }],
+    });
+    let mut response = page("start_form", &definition.title, Some(s), data);
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
+/// `GET /avvia/{id}`: the start form.
+pub(super) async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    form_view(&state, &s, &id, &Map::new(), &[], None, None).await
+}
+
+/// `POST /avvia/{id}`: starts the procedure and opens its case page; a refused form comes
+/// back with the errors beside the fields.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(s) = session(&state, &headers).await else {
+        return to_login();
+    };
+    let pairs = form_pairs(&body);
+    if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
+        return refused;
+    }
+    let client = field(&pairs, "_per_conto_di")
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    let data = match form_data::to_json(&pairs) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => Map::new(),
+        Err(refused) => return bad_request(&s, &refused.to_string()),
+    };
+    match state
+        .engine
+        .start_on_behalf(&s.actor, &id, data.clone(), client.clone())
+        .await
+    {
+        Ok(instance) => Redirect::to(&format!("/instances/{}", instance.id)).into_response(),
+        Err(EngineError::InvalidData(errors)) => {
+            let note = Some(match errors.len() {
+                1 => "Il modulo contiene un errore: lo trova accanto al campo.".to_string(),
+                n => format!("Il modulo contiene {n} errori: li trova accanto ai campi."),
+            });
+            form_view(&state, &s, &id, &data, &errors, note, client.as_deref()).await
+        }
+        Err(EngineError::Rejected(why)) => {
+            form_view(&state, &s, &id, &data, &[], Some(why), client.as_deref()).await
+        }
+        Err(e) => problem(&s, e),
+    }
+}
