@@ -144,7 +144,9 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         "{html}"
     );
     assert!(
-        html.contains("di <strong>sara</strong> (default)"),
+        html.contains(
+            "«Partecipazione non autorizzata» <span class=\"ente\">(Piattaforma Procedo)</span>"
+        ),
         "the actor's tenant beside the actor: {html}"
     );
     assert!(

@@ -397,11 +397,9 @@ async fn instance_page(
         .iter()
         .map(|e| {
             let at = procedo_engine::timefmt::parse_instant(&e.event.at).map(rome).unwrap_or_else(|| e.event.at.clone());
-            let actor = match &e.event.actor_tenant {
-                Some(t) if *t != instance.tenant => format!("{} ({})", e.event.actor, name(t)),
-                _ => e.event.actor.clone(),
-            };
-            json!({ "at": at, "sentence": words.sentence(&e.event, &actor), "hash": e.hash, "data": words.data(&e.event.data),
+            // For which body the actor acted (sealed in the event since tamper evidence).
+            let body = e.event.actor_tenant.as_deref().map(name);
+            json!({ "at": at, "sentence": words.sentence(&e.event, &e.event.actor), "body": body, "hash": e.hash, "data": words.data(&e.event.data),
                     "deadlines": timeline::deadlines(&e.event.effects), "effects": timeline::effect_kinds(&e.event.effects) })
         })
         .collect();

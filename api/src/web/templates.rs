@@ -110,7 +110,7 @@ pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
 <p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, atti e impronte)</a></p>
 <h2 id="cronologia">Cronologia</h2>
-<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{sentence}}
+<ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{sentence}}{{#if body}} <span class="ente">({{body}})</span>{{/if}}
 {{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}
 {{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
 {{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
