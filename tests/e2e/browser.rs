@@ -419,7 +419,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     browser.open(&format!("{base}{task_path}")).await;
     let refused = browser.source().await;
     assert!(
-        refused.contains("non trovato"),
+        refused.contains("Non trovato"),
         "another tenant's official cannot open the task: {refused}"
     );
     browser.quit().await;

@@ -152,7 +152,7 @@ fn problem(session: &Session, error: EngineError) -> Response {
         EngineError::NotFound(what) => (
             StatusCode::NOT_FOUND,
             "Non trovato",
-            format!("{what}: non trovato."),
+            format!("Non trovato: {what}. Forse è già stata completata o non è del suo ente."),
         ),
         EngineError::Forbidden(why) => (StatusCode::FORBIDDEN, "Accesso negato", why),
         EngineError::Conflict(why) => (StatusCode::CONFLICT, "Modificato nel frattempo", why),
@@ -186,21 +186,41 @@ fn rome(t: chrono::DateTime<chrono::Utc>) -> String {
     procedo_engine::documents::italian::data_ora(t)
 }
 
+/// Which page of a task to show: the task with its own form and the buttons of the actions
+/// that use it, or one action that has a form of its own (reached from its link).
+#[derive(Clone, Copy)]
+enum TaskView<'a> {
+    Task,
+    Action(&'a str),
+}
+
+/// An action as the page offers it.
+struct Offered {
+    name: String,
+    title: String,
+    /// It has a form of its own (or extends the task's): it gets a page of its own.
+    own_form: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn task_view(
     state: &AppState,
     s: &Session,
     id: Uuid,
+    view: TaskView<'_>,
     values: &Value,
     errors: &[procedo_engine::forms::FieldError],
     note: Option<String>,
+    status: StatusCode,
 ) -> Response {
     let loaded = async {
         let task = state.engine.task(&s.actor, id).await?;
         let instance = state.engine.instance(&s.actor, task.instance).await?;
         let documents = state.engine.documents(&s.actor, task.instance).await?;
-        Ok::<_, EngineError>((task, instance, documents))
+        let definition = state.engine.task_definition(&s.actor, &task).await?;
+        Ok::<_, EngineError>((task, instance, documents, definition))
     };
-    let (task, instance, documents) = match loaded.await {
+    let (task, instance, documents, definition) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return problem(s, e),
     };
@@ -216,42 +236,123 @@ async fn task_view(
         .iter()
         .map(|d| json!({ "id": d.id, "template": d.template, "number": d.number, "issued": rome(d.created_at) }))
         .collect();
-    let form = match state.engine.task_form(&s.actor, &task).await {
-        Ok(Some(form)) => form.render_html(
-            values.as_object().unwrap_or(&serde_json::Map::new()),
-            errors,
+    // The actions an official may take: the ones only the engine fires (a schedule, the
+    // deadline) are no buttons.
+    let state_def = definition.state(&task.state);
+    let offered: Vec<Offered> = task
+        .actions
+        .iter()
+        .filter_map(|name| {
+            let action = state_def.and_then(|st| st.actions.get(name));
+            if action.is_some_and(|a| a.system) {
+                return None;
+            }
+            Some(Offered {
+                name: name.clone(),
+                title: action
+                    .and_then(|a| a.title.clone())
+                    .unwrap_or_else(|| name.clone()),
+                own_form: action.is_some_and(|a| a.own_form),
+            })
+        })
+        .collect();
+    // Whoever may not take the task learns it before typing anything.
+    let may_act =
+        s.actor.has_role(&task.role) && task.assignee.as_ref().is_none_or(|a| a == &s.actor.user);
+    let refusal = (!may_act).then(|| match &task.assignee {
+        Some(a) if s.actor.has_role(&task.role) => {
+            format!("Questa attività è assegnata a {a}: può consultarla, ma non completarla.")
+        }
+        _ => format!(
+            "Questa attività spetta al ruolo «{}», che lei non ha: può consultarla, ma non completarla.",
+            task.role
         ),
-        Ok(None) => String::new(),
-        Err(e) => return problem(s, e),
+    });
+    let empty = serde_json::Map::new();
+    let values = values.as_object().unwrap_or(&empty);
+    let (form, buttons, links, action_title) = match view {
+        TaskView::Task => {
+            let form = match state.engine.task_form(&s.actor, &task).await {
+                Ok(Some(form)) => form.render_html(values, errors),
+                Ok(None) => String::new(),
+                Err(e) => return problem(s, e),
+            };
+            let buttons: Vec<Value> = offered
+                .iter()
+                .filter(|a| !a.own_form)
+                .map(|a| json!({ "name": a.name, "title": a.title }))
+                .collect();
+            let links: Vec<Value> = offered
+                .iter()
+                .filter(|a| a.own_form)
+                .map(|a| json!({ "href": format!("/tasks/{}?azione={}", task.id, a.name), "title": a.title }))
+                .collect();
+            // A task form no button submits would be a dead end: show only the links then.
+            let form = if buttons.is_empty() {
+                String::new()
+            } else {
+                form
+            };
+            (form, buttons, links, None)
+        }
+        TaskView::Action(name) => {
+            let Some(action) = offered.iter().find(|a| a.name == name) else {
+                return problem(
+                    s,
+                    EngineError::NotFound(format!("azione «{name}» di questa attività")),
+                );
+            };
+            let form = match state.engine.action_form(&s.actor, &task, name).await {
+                Ok(Some(form)) => form.render_html(values, errors),
+                Ok(None) => String::new(),
+                Err(e) => return problem(s, e),
+            };
+            let buttons = vec![json!({ "name": action.name, "title": action.title })];
+            (form, buttons, Vec::new(), Some(action.title.clone()))
+        }
     };
     let now = state.engine.now();
     let mut named = names::Names::default();
     let (workflow, title) = named.task(state, &s.actor, &task).await;
-    let actions: Vec<Value> = task
-        .actions
-        .iter()
-        .map(|a| json!({ "name": a, "title": named.action(&task, a) }))
-        .collect();
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form, "for_tenant": for_tenant,
+    let page_title = match &action_title {
+        Some(action) => format!("{title}: {action}"),
+        None => title.clone(),
+    };
+    let view_name = match view {
+        TaskView::Task => String::new(),
+        TaskView::Action(name) => name.to_string(),
+    };
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title,
+                       "view": view_name, "buttons": buttons, "links": links, "may_act": may_act, "refusal": refusal,
+                       "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents,
                        "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
-    let mut response = page("task", &title, Some(s), data);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
+    let mut response = page("task", &page_title, Some(s), data);
+    *response.status_mut() = status;
     response
+}
+
+/// `?azione=NAME` in a task page's address: the page of that action's own form.
+#[derive(serde::Deserialize)]
+struct TaskQuery {
+    azione: Option<String>,
 }
 
 async fn task_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<TaskQuery>,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "task").await {
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    task_view(&state, &s, id, &json!({}), &[], None).await
+    let view = match query.azione.as_deref() {
+        Some(name) if !name.is_empty() => TaskView::Action(name),
+        _ => TaskView::Task,
+    };
+    task_view(&state, &s, id, view, &json!({}), &[], None, StatusCode::OK).await
 }
 
 async fn submit(
@@ -260,7 +361,7 @@ async fn submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "task").await {
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -269,10 +370,29 @@ async fn submit(
         return refused;
     }
     let action = field(&pairs, "_action").unwrap_or_default().to_string();
+    // The page the submission came from (`_vista`: an action's own page, or the task's).
+    let view_name = field(&pairs, "_vista").unwrap_or_default().to_string();
+    let view = if view_name.is_empty() {
+        TaskView::Task
+    } else {
+        TaskView::Action(&view_name)
+    };
     let data = match form_data::to_json(&pairs) {
         Ok(data) => data,
         Err(refused) => return bad_request(&s, &refused.to_string()),
     };
+    // "Aggiungi" / "Rimuovi" on a list: the same page again, one row more or less, with
+    // everything typed kept; nothing is submitted to the engine.
+    let add = field(&pairs, "_aggiungi").map(|p| (true, p.to_string()));
+    let remove = field(&pairs, "_rimuovi").map(|p| (false, p.to_string()));
+    if let Some((adding, path)) = add.or(remove) {
+        return edit_list(&state, &s, id, view, data, adding, &path).await;
+    }
+    if let TaskView::Action(name) = view
+        && name != action
+    {
+        return bad_request(&s, "l'azione inviata non è quella della pagina");
+    }
     match state
         .engine
         .complete(&s.actor, id, &action, data.clone())
@@ -284,10 +404,74 @@ async fn submit(
                 1 => "Il modulo contiene un errore: lo trova accanto al campo.".to_string(),
                 n => format!("Il modulo contiene {n} errori: li trova accanto ai campi."),
             });
-            task_view(&state, &s, id, &data, &errors, note).await
+            task_view(
+                &state,
+                &s,
+                id,
+                view,
+                &data,
+                &errors,
+                note,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
-        Err(EngineError::Rejected(why)) => task_view(&state, &s, id, &data, &[], Some(why)).await,
+        Err(EngineError::Rejected(why)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            task_view(&state, &s, id, view, &data, &[], Some(why), status).await
+        }
         Err(e) => problem(&s, e),
+    }
+}
+
+/// Adds or removes a list row of the form on the page and shows the page again.
+async fn edit_list(
+    state: &AppState,
+    s: &Session,
+    id: Uuid,
+    view: TaskView<'_>,
+    mut data: Value,
+    adding: bool,
+    path: &str,
+) -> Response {
+    let form = async {
+        let task = state.engine.task(&s.actor, id).await?;
+        match view {
+            TaskView::Task => state.engine.task_form(&s.actor, &task).await,
+            TaskView::Action(name) => state.engine.action_form(&s.actor, &task, name).await,
+        }
+    };
+    let form = match form.await {
+        Ok(Some(form)) => form,
+        Ok(None) => return bad_request(s, "questa pagina non ha elenchi"),
+        Err(e) => return problem(s, e),
+    };
+    if !data.is_object() {
+        data = json!({});
+    }
+    let Value::Object(values) = &mut data else {
+        return bad_request(s, "modulo non valido");
+    };
+    let edited = if adding {
+        form.add_list_item(values, path)
+    } else {
+        form.remove_list_item(values, path)
+    };
+    let (note, status) = match edited {
+        Ok(()) => (None, StatusCode::OK),
+        Err(e) => (
+            Some(format!("{}.", capitalise(&e.to_string()))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    };
+    task_view(state, s, id, view, &data, &[], note, status).await
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

@@ -63,18 +63,24 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 <td>{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
 </tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
-pub const TASK: &str = r#"<h1>{{title}}</h1>
+pub const TASK: &str = r#"<h1>{{title}}{{#if action_title}}: {{action_title}}{{/if}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
-<details class="case"{{#unless problem}} open{{/unless}}><summary>Dati della pratica</summary>
+{{#if refusal}}<p class="ko" role="status">{{refusal}}</p>{{/if}}
+<details class="case"{{#unless problem}}{{#unless view}} open{{/unless}}{{/unless}}><summary>Dati della pratica</summary>
 {{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
 {{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
 </details>
-<form method="post" action="/tasks/{{task.id}}" novalidate>
+{{#if may_act}}{{#if buttons}}<form method="post" action="/tasks/{{task.id}}" novalidate>
 <input type="hidden" name="_csrf" value="{{csrf}}">
+{{#if view}}<input type="hidden" name="_vista" value="{{view}}">{{/if}}
 {{{form}}}
-<p>{{#each actions}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
-</form>"#;
+<p>{{#each buttons}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
+</form>{{/if}}
+{{#if links}}<h2>Altre azioni</h2>
+<p>Ognuna chiede i propri dati in una pagina a parte.</p>
+<ul class="actions">{{#each links}}<li><a href="{{href}}">{{title}}</a></li>{{/each}}</ul>{{/if}}
+{{#if view}}<p><a href="/tasks/{{task.id}}">Torna all'attività</a></p>{{/if}}{{/if}}"#;
 
 pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
 <p>Ente: <strong>{{instance.tenant_name}}</strong>{{#if instance.on_behalf_of_name}} per conto di <strong>{{instance.on_behalf_of_name}}</strong>{{/if}}</p>

@@ -26,6 +26,7 @@ pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec
         file: file.clone(),
         map: &map,
         diagnostics: Vec::new(),
+        merged_forms: BTreeMap::new(),
     };
     for (at, message) in map.duplicates() {
         cx.diagnostics
@@ -86,6 +87,9 @@ struct Checker<'a> {
     file: String,
     map: &'a SourceMap,
     diagnostics: Vec<Diagnostic>,
+    /// Task forms extended by an action's `add_form`, by their synthetic name
+    /// (`TASK_FORM+ADDED`), added to the definition's forms once the states are compiled.
+    merged_forms: BTreeMap<String, FormSpec>,
 }
 
 /// The top level of `workflow.yaml`, with states still untyped so that a mistake in one state
@@ -336,6 +340,8 @@ impl Checker<'_> {
                 pools.insert(pool.clone(), capacity);
             }
         }
+        let mut forms = forms;
+        forms.append(&mut self.merged_forms);
         Some(Definition {
             pools,
             schedules,
@@ -570,10 +576,29 @@ impl Checker<'_> {
         let mut actions = IndexMap::new();
         let task_form = state.task.as_ref().and_then(|t| t.form.as_deref());
         for (action_name, action) in &state.actions {
-            if let Some(a) = self.action(name, action_name, action, doc, forms, templates) {
+            if let Some(mut a) = self.action(name, action_name, action, doc, forms, templates) {
+                if let Some(added) = &action.add_form {
+                    a.own_form = true;
+                    self.extend_form(name, action_name, action, task_form, added, forms, &mut a);
+                }
+                if a.system && !system_fired(doc, name, action_name) {
+                    self.at_value(
+                        &["states", name, "actions", action_name, "system"],
+                        format!("action `{action_name}` is marked `system` but no schedule and no `on_breach` of state `{name}` fires it"),
+                    );
+                }
                 let form = a.form.as_deref().or(task_form);
+                let lookup;
+                let in_forms = match a.form.as_deref().and_then(|f| self.merged_forms.get(f)) {
+                    Some(merged) => {
+                        lookup =
+                            BTreeMap::from([(a.form.clone().unwrap_or_default(), merged.clone())]);
+                        &lookup
+                    }
+                    None => forms,
+                };
                 let problems = super::form_checks::check_references(
-                    &self.file, self.map, name, &a, form, forms,
+                    &self.file, self.map, name, &a, form, in_forms,
                 );
                 self.diagnostics.extend(problems);
                 actions.insert(action_name.clone(), a);
@@ -841,9 +866,57 @@ impl Checker<'_> {
             to: action.to.clone(),
             when,
             set,
+            own_form: action.form.is_some(),
             form: action.form.clone(),
+            system: action.system,
             documents: action.documents.clone(),
         })
+    }
+
+    /// Builds the task's form followed by the fields of `added` and points the action at it.
+    #[allow(clippy::too_many_arguments)]
+    fn extend_form(
+        &mut self,
+        state: &str,
+        name: &str,
+        action: &ActionDoc,
+        task_form: Option<&str>,
+        added: &str,
+        forms: &BTreeMap<String, FormSpec>,
+        compiled: &mut Action,
+    ) {
+        let at = ["states", state, "actions", name, "add_form"];
+        if action.form.is_some() {
+            self.at_key(&at, "`add_form` and `form` exclude each other: `form` replaces the task's form, `add_form` extends it");
+            return;
+        }
+        self.require_form(&at, added, forms);
+        let Some(extra) = forms.get(added) else {
+            return;
+        };
+        let base = task_form.and_then(|f| forms.get(f));
+        let mut merged = match base {
+            Some(base) => base.clone(),
+            None => extra.clone(),
+        };
+        if base.is_some() {
+            for field in &extra.fields {
+                if merged.fields.iter().any(|f| f.name == field.name) {
+                    self.at_value(
+                        &at,
+                        format!(
+                            "form `{added}` repeats field `{}` of the task's form",
+                            field.name
+                        ),
+                    );
+                    return;
+                }
+                merged.fields.push(field.clone());
+            }
+        }
+        let key = format!("{}+{added}", task_form.unwrap_or_default());
+        self.merged_forms.insert(key.clone(), merged);
+        compiled.form = Some(key);
     }
 
     fn choice(
@@ -1005,4 +1078,22 @@ pub fn is_identifier(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Whether a schedule or the task's `on_breach` of `state` fires `action` (what a `system`
+/// action needs: otherwise nothing could ever take it).
+fn system_fired(doc: &WorkflowDoc, state: &str, action: &str) -> bool {
+    let by_schedule = doc.schedules.iter().any(|s| {
+        s.action
+            .as_ref()
+            .is_some_and(|a| a.state == state && a.action == action)
+    });
+    let by_breach = doc
+        .states
+        .get(state)
+        .and_then(|s| s.task.as_ref())
+        .and_then(|t| t.on_breach.as_ref())
+        .and_then(|b| b.action.as_deref())
+        == Some(action);
+    by_schedule || by_breach
 }

@@ -200,9 +200,18 @@ pub struct ActionDoc {
     /// Variables to assign, each from a CEL expression.
     #[serde(default)]
     pub set: IndexMap<String, String>,
-    /// A form of the action's own, replacing the task's form.
+    /// A form of the action's own, replacing the task's form: the pages show it on a page of
+    /// its own, reached from the action's button, so the official sees exactly its fields.
     #[serde(default)]
     pub form: Option<String>,
+    /// A form whose fields are asked *in addition to* the task's form (a withdrawal that
+    /// keeps the task's data and adds its reason). Exclusive with `form`.
+    #[serde(default)]
+    pub add_form: Option<String>,
+    /// Fired only by the engine (a schedule or the task's `on_breach`): never offered to an
+    /// official as a button, and refused (403) when an official tries it.
+    #[serde(default)]
+    pub system: bool,
     #[serde(default)]
     pub documents: Vec<String>,
 }

@@ -129,7 +129,14 @@ pub struct Action {
     pub to: String,
     pub when: Option<Expr>,
     pub set: Vec<(String, Expr)>,
+    /// The form that validates a completion with this action, when it is not the task's:
+    /// the action's own, or the task's form with `add_form`'s fields after its own.
     pub form: Option<String>,
+    /// Whether the form differs from the task's (own or extended): the pages then give the
+    /// action a page of its own instead of a button under the task's form.
+    pub own_form: bool,
+    /// Fired only by the engine (schedules, `on_breach`); never by an official.
+    pub system: bool,
     pub documents: Vec<String>,
 }
 

@@ -199,6 +199,12 @@ pub fn complete(
         let offered: Vec<&str> = state.actions.keys().map(String::as_str).collect();
         unavailable(&format!(" (the actions are: {})", offered.join(", ")))
     })?;
+    if action.system && !actor.system {
+        return Err(MachineError::Forbidden(format!(
+            "l'azione «{}» è riservata al sistema (la esegue una pianificazione o la scadenza), non a un funzionario",
+            action.title.as_deref().unwrap_or(action_name)
+        )));
+    }
     let form = match definition.form_for(state, action) {
         Some(form) => validate(
             form,
