@@ -285,7 +285,7 @@ async fn task_view(
             let links: Vec<Value> = offered
                 .iter()
                 .filter(|a| a.own_form)
-                .map(|a| json!({ "href": format!("/tasks/{}?azione={}", task.id, a.name), "title": a.title }))
+                .map(|a| json!({ "name": a.name, "title": a.title }))
                 .collect();
             // A task form no button submits would be a dead end: show only the links then.
             let form = if buttons.is_empty() {
@@ -322,7 +322,10 @@ async fn task_view(
         TaskView::Task => String::new(),
         TaskView::Action(name) => name.to_string(),
     };
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title,
+    // Enter in a text field presses the form's first button: with lists, that must not be a
+    // "Rimuovi"; a hidden first button then just shows the page again with what was typed.
+    let has_lists = form.contains("name=\"_aggiungi\"");
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists,
                        "view": view_name, "buttons": buttons, "links": links, "may_act": may_act, "refusal": refusal,
                        "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents,
@@ -387,6 +390,9 @@ async fn submit(
     let remove = field(&pairs, "_rimuovi").map(|p| (false, p.to_string()));
     if let Some((adding, path)) = add.or(remove) {
         return edit_list(&state, &s, id, view, data, adding, &path).await;
+    }
+    if field(&pairs, "_ricarica").is_some() {
+        return task_view(&state, &s, id, view, &data, &[], None, StatusCode::OK).await;
     }
     if let TaskView::Action(name) = view
         && name != action

@@ -74,12 +74,13 @@ pub const TASK: &str = r#"<h1>{{title}}{{#if action_title}}: {{action_title}}{{/
 {{#if may_act}}{{#if buttons}}<form method="post" action="/tasks/{{task.id}}" novalidate>
 <input type="hidden" name="_csrf" value="{{csrf}}">
 {{#if view}}<input type="hidden" name="_vista" value="{{view}}">{{/if}}
+{{#if has_lists}}<button type="submit" name="_ricarica" value="1" hidden>Aggiorna</button>{{/if}}
 {{{form}}}
 <p>{{#each buttons}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
 </form>{{/if}}
 {{#if links}}<h2>Altre azioni</h2>
 <p>Ognuna chiede i propri dati in una pagina a parte.</p>
-<ul class="actions">{{#each links}}<li><a href="{{href}}">{{title}}</a></li>{{/each}}</ul>{{/if}}
+<ul class="actions">{{#each links}}<li><a href="/tasks/{{../task.id}}?azione={{name}}">{{title}}</a></li>{{/each}}</ul>{{/if}}
 {{#if view}}<p><a href="/tasks/{{task.id}}">Torna all'attività</a></p>{{/if}}{{/if}}"#;
 
 pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
