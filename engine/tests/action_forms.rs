@@ -88,3 +88,15 @@ fn the_shipped_weekly_review_offers_its_supersession_to_no_official() {
         "the schedule's action is the engine's, not a button"
     );
 }
+
+#[test]
+fn a_rule_naming_a_field_its_form_lacks_or_with_an_open_placeholder_is_located() {
+    let workflow = "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r, form: lotti }\n    actions:\n      go:\n        to: b\n        rules:\n          - { when: \"form.oggetto == ''\", field: motivo, message: \"Manca\" }\n          - { when: \"true\", message: \"Il {{ form.oggetto\" }\n  b: { end: done }\n";
+    assert_eq!(
+        problems(&package(workflow, &[("lotti", TASK_FORM)])),
+        vec![
+            "pkg/workflow.yaml:11:50: `motivo` is not a field of the action's form",
+            "pkg/workflow.yaml:12:39: `{{` without its `}}` in the message",
+        ]
+    );
+}

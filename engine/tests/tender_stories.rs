@@ -10,7 +10,7 @@ use common::{engine, open_task, shipped, sqlite_db, utc, vars};
 use procedo_engine::documents::Document;
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
-use procedo_engine::{Engine, ManualClock};
+use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -327,32 +327,60 @@ async fn offers_deadline_is_at_least_30_days_from_transmission_under_reg_1182_71
     let (_db, engine, _clock) = setup().await;
     let id = request_to_publication(&engine).await;
     // Transmitted Friday 3 April 2026: day 30 is Sunday 3 May, so the period ends on Monday 4
-    // May. Earlier deadlines are rejected and the publication task opens again.
-    for (deadline, why) in [
+    // May. Earlier deadlines are refused before the transition, at the deadline field, with
+    // the reason and the earliest lawful date; the task stays open and nothing moves.
+    let refused = |deadline: &str, urgent: bool| {
+        let mut data = json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": deadline });
+        if urgent {
+            data["urgenza"] = json!(true);
+            data["motivazione_urgenza"] = json!("avvio dei corsi entro giugno");
+        }
+        data
+    };
+    for (deadline, urgent, why) in [
         (
             "2026-04-30",
-            "respinto: meno di 30 giorni dalla trasmissione (art. 71 c.2)",
+            false,
+            "Meno di 30 giorni dalla trasmissione del 03/04/2026 (art. 71 c.2): la prima scadenza ammessa è il 03/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
         (
             "2026-05-02",
-            "respinto: la scadenza cade in un giorno non lavorativo",
+            false,
+            "Meno di 30 giorni dalla trasmissione del 03/04/2026 (art. 71 c.2): la prima scadenza ammessa è il 03/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
         (
             "2026-05-03",
-            "respinto: la scadenza cade in un giorno non lavorativo",
+            false,
+            "Il 03/05/2026 è sabato, domenica o festivo: la scadenza deve cadere in un giorno lavorativo (Reg. CEE 1182/71 art. 3(4)); scelga il primo giorno lavorativo seguente.",
+        ),
+        // Urgency (art. 71 c.3): 15 days, day 15 is Saturday 18 April -> Monday 20 April.
+        // Friday 17 is too early even with urgency.
+        (
+            "2026-04-17",
+            true,
+            "Anche con l'urgenza, meno di 15 giorni dalla trasmissione del 03/04/2026 (art. 71 c.3): la prima scadenza ammessa è il 18/04/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
     ] {
-        let after = publish(
-            &engine,
-            id,
-            json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": deadline }),
-        )
-        .await;
-        assert_eq!(after.state, "publication", "{deadline} must be rejected");
+        let t = task(&engine, id, "publication").await;
+        let before = engine.history(&rup(), id).await.expect("history").len();
+        let result = engine
+            .complete(&rup(), t.id, "published", refused(deadline, urgent))
+            .await;
+        let Err(EngineError::InvalidData(errors)) = result else {
+            panic!("{deadline} must be refused, got {result:?}")
+        };
+        assert_eq!(errors.len(), 1, "{deadline}: {errors:?}");
+        assert_eq!(errors[0].path, "scadenza_offerte", "{deadline}");
+        assert_eq!(errors[0].message, why, "{deadline}");
+        let after = instance(&engine, id).await;
         assert_eq!(
-            after.variables["esito_verifica_termine"],
-            json!(why),
-            "{deadline}"
+            after.state, "publication",
+            "{deadline}: the instance does not move"
+        );
+        assert_eq!(
+            engine.history(&rup(), id).await.expect("history").len(),
+            before,
+            "{deadline}: nothing is recorded"
         );
     }
     assert!(
@@ -361,15 +389,6 @@ async fn offers_deadline_is_at_least_30_days_from_transmission_under_reg_1182_71
             .iter()
             .all(|d| d.template != "bando"),
         "no notice with a rejected deadline"
-    );
-    // Urgency (art. 71 c.3): 15 days, day 15 is Saturday 18 April -> Monday 20 April. Friday 17
-    // is too early even with urgency.
-    let urgent = json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": "2026-04-17", "urgenza": true, "motivazione_urgenza": "avvio dei corsi entro giugno" });
-    let after = publish(&engine, id, urgent).await;
-    assert_eq!(after.state, "publication");
-    assert_eq!(
-        after.variables["esito_verifica_termine"],
-        json!("respinto: meno di 15 giorni dalla trasmissione (art. 71 c.3)")
     );
     let after = publish(
         &engine,

@@ -600,6 +600,27 @@ impl Checker<'_> {
                 let problems = super::form_checks::check_references(
                     &self.file, self.map, name, &a, form, in_forms,
                 );
+                if let Some(spec) = form.and_then(|f| in_forms.get(f)) {
+                    for (i, rule) in action.rules.iter().enumerate() {
+                        let Some(field) = &rule.field else { continue };
+                        let head = field.split(['.', '[']).next().unwrap_or_default();
+                        if !spec.fields.iter().any(|f| f.name == head) {
+                            let index = i.to_string();
+                            self.at_value(
+                                &[
+                                    "states",
+                                    name,
+                                    "actions",
+                                    action_name,
+                                    "rules",
+                                    index.as_str(),
+                                    "field",
+                                ],
+                                format!("`{field}` is not a field of the action's form"),
+                            );
+                        }
+                    }
+                }
                 self.diagnostics.extend(problems);
                 actions.insert(action_name.clone(), a);
             }
@@ -869,8 +890,64 @@ impl Checker<'_> {
             own_form: action.form.is_some(),
             form: action.form.clone(),
             system: action.system,
+            rules: self.rules(state, name, &action.rules),
             documents: action.documents.clone(),
         })
+    }
+
+    /// Compiles an action's rules: the condition and each `{{ CEL }}` of the message.
+    fn rules(
+        &mut self,
+        state: &str,
+        action: &str,
+        rules: &[super::document::RuleDoc],
+    ) -> Vec<super::Rule> {
+        let mut out = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let index = i.to_string();
+            let at = |key: &'static str| {
+                [
+                    "states",
+                    state,
+                    "actions",
+                    action,
+                    "rules",
+                    index.as_str(),
+                    key,
+                ]
+            };
+            let when = self.expr(&at("when"), &rule.when);
+            let mut message = Vec::new();
+            let mut rest = rule.message.as_str();
+            let mut broken = false;
+            while let Some(open) = rest.find("{{") {
+                let Some(close) = rest[open..].find("}}") else {
+                    self.at_value(&at("message"), "`{{` without its `}}` in the message");
+                    broken = true;
+                    break;
+                };
+                if open > 0 {
+                    message.push(super::MessagePart::Text(rest[..open].to_string()));
+                }
+                let source = rest[open + 2..open + close].trim();
+                match self.expr(&at("message"), source) {
+                    Some(expr) => message.push(super::MessagePart::Expr(expr)),
+                    None => broken = true,
+                }
+                rest = &rest[open + close + 2..];
+            }
+            if !rest.is_empty() {
+                message.push(super::MessagePart::Text(rest.to_string()));
+            }
+            if let (Some(when), false) = (when, broken) {
+                out.push(super::Rule {
+                    when,
+                    message,
+                    field: rule.field.clone(),
+                });
+            }
+        }
+        out
     }
 
     /// Builds the task's form followed by the fields of `added` and points the action at it.

@@ -212,8 +212,27 @@ pub struct ActionDoc {
     /// official as a button, and refused (403) when an official tries it.
     #[serde(default)]
     pub system: bool,
+    /// Checks over the submission and the case, made before the transition: the first
+    /// whose `when` holds refuses the completion with its message at its field (a 422 the
+    /// official reads on the page), and the instance does not move.
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
     #[serde(default)]
     pub documents: Vec<String>,
+}
+
+/// `{ when: CEL, message: "…", field: NAME }`: when `when` holds, the completion is refused.
+/// The message may hold CEL between `{{` and `}}` (`la prima data ammessa è il {{ … }}`);
+/// a timestamp or an ISO date there reads as `dd/mm/yyyy`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    pub when: String,
+    pub message: String,
+    /// The form field the message belongs to (`scadenza_offerte`, `lots[0].cig`); without it
+    /// the message is about the whole form.
+    #[serde(default)]
+    pub field: Option<String>,
 }
 
 /// One arm of a `choice`: `{ when: EXPR, to: STATE }` or `{ otherwise: STATE }`.

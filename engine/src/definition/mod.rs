@@ -137,7 +137,24 @@ pub struct Action {
     pub own_form: bool,
     /// Fired only by the engine (schedules, `on_breach`); never by an official.
     pub system: bool,
+    /// Checks made before the transition; the first that holds refuses the completion.
+    pub rules: Vec<Rule>,
     pub documents: Vec<String>,
+}
+
+/// A check with its message: when `when` holds, the completion is refused at `field`.
+#[derive(Debug)]
+pub struct Rule {
+    pub when: Expr,
+    pub message: Vec<MessagePart>,
+    pub field: Option<String>,
+}
+
+/// A rule's message: text, and CEL whose value is written in (dates as `dd/mm/yyyy`).
+#[derive(Debug)]
+pub enum MessagePart {
+    Text(String),
+    Expr(Expr),
 }
 
 #[derive(Debug)]

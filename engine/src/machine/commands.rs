@@ -234,6 +234,32 @@ pub fn complete(
             )));
         }
     }
+    if !action.rules.is_empty() {
+        let mut scope = scope(instance, Some(&form), &definition, work);
+        scope.action = Some(action_name);
+        let mut refused = Vec::new();
+        for rule in &action.rules {
+            // One message per field: the first rule that holds there (the most telling
+            // comes first in the workflow).
+            let field = rule.field.as_deref().unwrap_or_default();
+            if refused
+                .iter()
+                .any(|e: &procedo_forms::FieldError| e.path == field)
+            {
+                continue;
+            }
+            if rule.when.eval_bool(&scope)? {
+                refused.push(procedo_forms::FieldError::new(
+                    rule.field.clone().unwrap_or_default(),
+                    "rule",
+                    rule_message(rule, &scope)?,
+                ));
+            }
+        }
+        if !refused.is_empty() {
+            return Err(MachineError::InvalidData(refused));
+        }
+    }
     let event = work.event(id, "task_completed")?;
     event.action = Some(action_name.to_string());
     event.data = Json::Object(form.clone());
@@ -442,4 +468,29 @@ pub fn child_ended(
         enter(work, parent, &on_done.to)?;
     }
     Ok(())
+}
+
+/// A rule's message with its `{{ CEL }}` parts written in: an instant or an ISO date as
+/// `dd/mm/yyyy` (Rome), a number or text as it is.
+fn rule_message(
+    rule: &crate::definition::Rule,
+    scope: &crate::expr::Scope<'_>,
+) -> Result<String, MachineError> {
+    let mut out = String::new();
+    for part in &rule.message {
+        match part {
+            crate::definition::MessagePart::Text(text) => out.push_str(text),
+            crate::definition::MessagePart::Expr(expr) => match expr.eval(scope)? {
+                Json::String(s) => match crate::timefmt::parse_instant(&s) {
+                    Some(t) => out.push_str(&crate::documents::italian::data(
+                        t.with_timezone(&chrono_tz::Europe::Rome).date_naive(),
+                    )),
+                    None => out.push_str(&s),
+                },
+                Json::Null => {}
+                other => out.push_str(&other.to_string()),
+            },
+        }
+    }
+    Ok(out)
 }
