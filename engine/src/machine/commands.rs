@@ -488,6 +488,13 @@ fn rule_message(
                     None => out.push_str(&s),
                 },
                 Json::Null => {}
+                Json::Array(items) => {
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                        .collect();
+                    out.push_str(&items.join(", "));
+                }
                 other => out.push_str(&other.to_string()),
             },
         }
