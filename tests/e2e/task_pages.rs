@@ -176,9 +176,20 @@ states:
     title: Lotti della gara
     task: { role: rup, form: lotti, due: P30D, on_breach: { action: lapse } }
     actions:
-      save: { to: done, title: Salva }
+      save:
+        to: review
+        title: Salva
+        rules:
+          - when: "form.lotti.exists(l, l.cig == 'CIG-X')"
+            field: lotti
+            message: "Il CIG {{ form.lotti.filter(l, l.cig == 'CIG-X').map(l, l.cig) }} è stato revocato: ne indichi un altro."
       drop: { to: dropped, title: Non procedere, add_form: motivo }
       lapse: { to: dropped, title: Decaduta, system: true }
+  review:
+    title: Correzione dei lotti
+    task: { role: rup, form: lotti }
+    actions:
+      confirm: { to: done, title: Conferma }
   done: { end: done }
   dropped: { end: dropped }
 "#;
@@ -332,6 +343,30 @@ async fn a_list_grows_and_shrinks_on_the_server_and_engine_only_actions_are_no_b
         "{html}"
     );
 
+    // A rule of the action refuses before anything moves, with its message at the field.
+    let revoked = server
+        .browser(
+            "POST",
+            &path,
+            Some(&rup),
+            Some(&format!("{typed}&lotti[1].cig=CIG-X&_action=save")),
+        )
+        .await;
+    let html = revoked.text();
+    assert_eq!(revoked.status, 422, "{html}");
+    assert!(
+        html.contains("id=\"f-lotti-error\"")
+            && html.contains("Il CIG CIG-X è stato revocato: ne indichi un altro.")
+            && html.contains("value=\"CIG-X\"")
+            && html.contains("value=\"Manutenzione strade\""),
+        "the rule's message is at the list, what was typed is kept: {html}"
+    );
+    assert_eq!(
+        open_task(&server, &rup, &instance).await["id"],
+        json!(task),
+        "the instance did not move"
+    );
+
     let saved = server
         .browser(
             "POST",
@@ -352,5 +387,19 @@ async fn a_list_grows_and_shrinks_on_the_server_and_engine_only_actions_are_no_b
     assert_eq!(
         got.body["variables"]["lotti"],
         json!([{ "cig": "CIG-A" }, { "cig": "CIG-B" }, { "cig": "CIG-C" }])
+    );
+
+    // The correction opens with the current values.
+    let review = open_task(&server, &rup, &instance).await;
+    let review = review["id"].as_str().expect("task id").to_string();
+    let page = server
+        .browser("GET", &format!("/tasks/{review}"), Some(&rup), None)
+        .await;
+    let html = page.text();
+    assert!(
+        html.contains("value=\"Manutenzione strade\"")
+            && html.contains("value=\"CIG-C\"")
+            && html.contains("<legend>Lotto n. 3</legend>"),
+        "{html}"
     );
 }

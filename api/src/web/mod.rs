@@ -231,7 +231,8 @@ async fn task_view(
         .as_deref()
         .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()));
     // The case as the official reads it before deciding: its data and the acts issued so far.
-    let case = timeline::data(&Value::Object(instance.variables));
+    let variables = instance.variables;
+    let case = timeline::data(&Value::Object(variables.clone()));
     let documents: Vec<Value> = documents
         .iter()
         .map(|d| json!({ "id": d.id, "template": d.template, "number": d.number, "issued": rome(d.created_at) }))
@@ -269,11 +270,22 @@ async fn task_view(
         ),
     });
     let empty = serde_json::Map::new();
-    let values = values.as_object().unwrap_or(&empty);
+    let submitted = values.as_object().unwrap_or(&empty);
+    // A page opened afresh shows what the case already holds for its fields (a correction
+    // opens with the current values) and the form's defaults; a page sent back shows what
+    // was typed.
+    let fresh = submitted.is_empty() && errors.is_empty();
+    let fill = |form: &procedo_engine::forms::FormSpec| {
+        if fresh {
+            prefilled(form, &variables)
+        } else {
+            submitted.clone()
+        }
+    };
     let (form, buttons, links, action_title) = match view {
         TaskView::Task => {
             let form = match state.engine.task_form(&s.actor, &task).await {
-                Ok(Some(form)) => form.render_html(values, errors),
+                Ok(Some(form)) => form.render_html(&fill(&form), errors),
                 Ok(None) => String::new(),
                 Err(e) => return problem(s, e),
             };
@@ -303,7 +315,7 @@ async fn task_view(
                 );
             };
             let form = match state.engine.action_form(&s.actor, &task, name).await {
-                Ok(Some(form)) => form.render_html(values, errors),
+                Ok(Some(form)) => form.render_html(&fill(&form), errors),
                 Ok(None) => String::new(),
                 Err(e) => return problem(s, e),
             };
@@ -333,6 +345,25 @@ async fn task_view(
     let mut response = page("task", &page_title, Some(s), data);
     *response.status_mut() = status;
     response
+}
+
+/// The values a fresh form opens with: the case's value of each of its fields, else the
+/// field's default.
+fn prefilled(
+    form: &procedo_engine::forms::FormSpec,
+    variables: &serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for field in &form.fields {
+        let value = variables
+            .get(&field.name)
+            .filter(|v| !v.is_null())
+            .or(field.default.as_ref());
+        if let Some(value) = value {
+            out.insert(field.name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// `?azione=NAME` in a task page's address: the page of that action's own form.
