@@ -63,7 +63,7 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 <td>{{#if due}}<span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} — scaduta{{/if}}</span>{{else}}—{{/if}}</td></tr>{{/each}}
 </tbody></table>{{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
-pub const TASK: &str = r#"<h1>{{title}}{{#if action_title}}: {{action_title}}{{/if}}</h1>
+pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
 {{#if refusal}}<p class="ko" role="status">{{refusal}}</p>{{/if}}
