@@ -174,7 +174,7 @@ initial: lots
 states:
   lots:
     title: Lotti della gara
-    task: { role: rup, form: lotti, due: P30D, on_breach: { action: lapse } }
+    task: { role: rup, form: lotti, due: P30D, due_basis: "art. 1 c.1, legge di prova", remind: P2D, on_breach: { action: lapse } }
     actions:
       save:
         to: review
@@ -239,8 +239,18 @@ async fn a_list_grows_and_shrinks_on_the_server_and_engine_only_actions_are_no_b
         "one lot to fill, and a way to add another: {html}"
     );
     assert!(
-        !html.contains("Decaduta") && !html.contains("value=\"lapse\""),
+        !html.contains("value=\"lapse\""),
         "the deadline's action is the engine's: {html}"
+    );
+    assert!(
+        html.contains("<h2 id=\"scadenza-titolo\">Scadenza</h2>")
+            && (html.contains("mancano 30 giorni")
+                || html.contains("mancano 31 giorni")
+                || html.contains("mancano 29 giorni"))
+            && html.contains("art. 1 c.1, legge di prova")
+            && html.contains("Alla scadenza: il sistema esegue «Decaduta». Promemoria P2D prima.")
+            && html.contains("Conteggio: P30D dal"),
+        "the deadline box says when, on what basis and what then happens: {html}"
     );
     let token = csrf(&html);
     let typed = format!(

@@ -337,7 +337,8 @@ async fn task_view(
     // Enter in a text field presses the form's first button: with lists, that must not be a
     // "Rimuovi"; a hidden first button then just shows the page again with what was typed.
     let has_lists = form.contains("name=\"_aggiungi\"");
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists,
+    let deadline = deadline_box(&task, state_def, now);
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists, "deadline": deadline,
                        "view": view_name, "buttons": buttons, "links": links, "may_act": may_act, "refusal": refusal,
                        "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents,
@@ -345,6 +346,76 @@ async fn task_view(
     let mut response = page("task", &page_title, Some(s), data);
     *response.status_mut() = status;
     response
+}
+
+/// The deadline box of a task: when it falls, how it was counted and on what basis, how many
+/// days are left, what happens when it passes and whether the clock is stopped.
+fn deadline_box(
+    task: &procedo_engine::model::Task,
+    state: Option<&procedo_engine::definition::State>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Value> {
+    use procedo_engine::definition::{Breach, Kind};
+    let due = task.due_at?;
+    let spec = match state.map(|s| &s.kind) {
+        Some(Kind::Task(spec)) => Some(spec),
+        _ => None,
+    };
+    let rome_day =
+        |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono_tz::Europe::Rome).date_naive();
+    let days = (rome_day(due) - rome_day(now)).num_days();
+    let left = match days {
+        d if due < now && d == 0 => "scaduta oggi".to_string(),
+        d if due < now => format!(
+            "scaduta da {} {}",
+            -d,
+            if d == -1 { "giorno" } else { "giorni" }
+        ),
+        0 => "scade oggi".to_string(),
+        1 => "manca 1 giorno".to_string(),
+        d => format!("mancano {d} giorni"),
+    };
+    let counted = task
+        .due_derivation
+        .clone()
+        .and_then(|d| serde_json::from_value::<procedo_engine::calendar::Deadline>(d).ok())
+        .map(|d| {
+            let skipped: Vec<String> = d
+                .skipped
+                .iter()
+                .map(|d| d.format("%d/%m/%Y").to_string())
+                .collect();
+            json!({ "spec": d.spec, "base": rome(d.base), "rule": timeline::rule(d.rule),
+                    "skipped": skipped.join(", "), "calendar": d.calendar_version })
+        });
+    let title_of = |action: &str| {
+        state
+            .and_then(|s| s.actions.get(action))
+            .and_then(|a| a.title.clone())
+            .unwrap_or_else(|| action.to_string())
+    };
+    let at_expiry = match spec.and_then(|s| s.on_breach.as_ref()) {
+        Some(Breach::EscalateTo(role)) => format!("l'attività passa al ruolo «{role}»"),
+        Some(Breach::Action(action)) => format!("il sistema esegue «{}»", title_of(action)),
+        Some(Breach::Notify(role)) => {
+            format!("è avvisato il ruolo «{role}»; l'attività resta aperta")
+        }
+        None => "nessun effetto automatico: l'attività resta aperta e risulta scaduta".to_string(),
+    };
+    let reminders: Vec<String> = spec
+        .map(|s| s.remind.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    Some(json!({
+        "at": rome(due),
+        "left": left,
+        "overdue": due < now,
+        "counted": counted,
+        "basis": spec.and_then(|s| s.due_basis.clone()),
+        "at_expiry": at_expiry,
+        "reminders": reminders.join(", "),
+        "paused": task.paused_at.map(rome),
+        "pause_reason": task.pause_reason,
+    }))
 }
 
 /// The values a fresh form opens with: the case's value of each of its fields, else the

@@ -67,6 +67,11 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
 {{#if refusal}}<p class="ko" role="status">{{refusal}}</p>{{/if}}
+{{#if deadline}}<section class="deadline" aria-labelledby="scadenza-titolo"><h2 id="scadenza-titolo">Scadenza</h2>
+<p><strong>{{deadline.at}}</strong> — <span class="{{#if deadline.overdue}}overdue{{/if}}">{{deadline.left}}</span>{{#if deadline.basis}} · {{deadline.basis}}{{/if}}</p>
+{{#if deadline.paused}}<p class="ko">Termine sospeso dal {{deadline.paused}}{{#if deadline.pause_reason}}: {{deadline.pause_reason}}{{/if}}.</p>{{/if}}
+{{#if deadline.counted}}<p>Conteggio: {{deadline.counted.spec}} dal {{deadline.counted.base}}, in {{deadline.counted.rule}}{{#if deadline.counted.skipped}}; giorni non lavorativi considerati: {{deadline.counted.skipped}}{{/if}}; calendario {{deadline.counted.calendar}}.</p>{{/if}}
+<p>Alla scadenza: {{deadline.at_expiry}}.{{#if deadline.reminders}} Promemoria {{deadline.reminders}} prima.{{/if}}</p></section>{{/if}}
 <details class="case"{{#unless problem}}{{#unless view}} open{{/unless}}{{/unless}}><summary>Dati della pratica</summary>
 {{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
 {{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}

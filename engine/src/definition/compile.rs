@@ -814,6 +814,9 @@ impl Checker<'_> {
                 }
             }
         };
+        if task.due_basis.is_some() && task.due.is_none() {
+            self.at_key(&path("due_basis"), "`due_basis` needs a `due`");
+        }
         for (i, other) in task.not_by.iter().enumerate() {
             let index = i.to_string();
             let at = ["states", name, "task", "not_by", index.as_str()];
@@ -851,6 +854,7 @@ impl Checker<'_> {
             form: task.form.clone(),
             due,
             due_from,
+            due_basis: task.due_basis.clone(),
             remind,
             on_breach,
             not_by: task.not_by.clone(),

@@ -147,6 +147,10 @@ pub struct TaskDoc {
     /// date for the contract's 60 days); without it, from when the task opens.
     #[serde(default)]
     pub due_from: Option<String>,
+    /// The legal basis of `due` as officials cite it (`art. 101 c.1, d.lgs. 36/2023`): the
+    /// task page's deadline box shows it beside the date.
+    #[serde(default)]
+    pub due_basis: Option<String>,
     /// How long before `due` to remind the assignee: one duration or a list (`[P14D, P7D, P2D]`).
     #[serde(default)]
     pub remind: Option<Reminders>,

@@ -105,6 +105,8 @@ pub struct TaskSpec {
     pub due: Option<DurationSpec>,
     /// The instant `due` counts from; `None`: when the task opens.
     pub due_from: Option<Expr>,
+    /// The legal basis of `due`, as the workflow cites it.
+    pub due_basis: Option<String>,
     /// Lead times before `due`, one reminder each.
     pub remind: Vec<DurationSpec>,
     pub on_breach: Option<Breach>,
