@@ -353,6 +353,62 @@ async fn a_list_grows_and_shrinks_on_the_server_and_engine_only_actions_are_no_b
         "{html}"
     );
 
+    // The task itself from its page: take it, stop and restart its clock, give it back.
+    let manage = format!("{path}/gestione");
+    let post = |body: String| {
+        let server = &server;
+        let rup = rup.clone();
+        let manage = manage.clone();
+        async move {
+            server
+                .browser("POST", &manage, Some(&rup), Some(&body))
+                .await
+        }
+    };
+    assert_eq!(post(format!("_csrf={token}&_op=claim")).await.status, 303);
+    let html = server.browser("GET", &path, Some(&rup), None).await.text();
+    assert!(
+        html.contains("Assegnata a <strong>rita</strong>")
+            && html.contains("value=\"unclaim\">Rilascia l'attività</button>")
+            && !html.contains("value=\"claim\""),
+        "{html}"
+    );
+    let no_reason = post(format!("_csrf={token}&_op=pause&motivo=")).await;
+    assert_eq!(no_reason.status, 422);
+    assert!(
+        no_reason
+            .text()
+            .contains("Indichi il motivo per sospendere il termine")
+    );
+    let paused = post(format!(
+        "_csrf={token}&_op=pause&motivo={}",
+        enc("In attesa del parere dell'ANAC")
+    ))
+    .await;
+    assert_eq!(paused.status, 303, "{}", paused.text());
+    let html = server.browser("GET", &path, Some(&rup), None).await.text();
+    assert!(
+        html.contains("Termine sospeso dal")
+            && html.contains("In attesa del parere dell&#x27;ANAC")
+            && html.contains("value=\"resume\">Riprendi il termine</button>"),
+        "{html}"
+    );
+    assert_eq!(post(format!("_csrf={token}&_op=resume")).await.status, 303);
+    assert_eq!(post(format!("_csrf={token}&_op=unclaim")).await.status, 303);
+    let html = server.browser("GET", &path, Some(&rup), None).await.text();
+    assert!(
+        html.contains("Non assegnata") && !html.contains("Termine sospeso"),
+        "{html}"
+    );
+    let html = server
+        .browser("GET", &path, Some(&other), None)
+        .await
+        .text();
+    assert!(
+        !html.contains("Gestione dell&#x27;attività") && !html.contains("Gestione dell'attività"),
+        "no management for whoever may not use it: {html}"
+    );
+
     // A rule of the action refuses before anything moves, with its message at the field.
     let revoked = server
         .browser(

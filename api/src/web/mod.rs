@@ -66,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/password", get(password::form).post(password::change))
         .route("/tasks/{id}", get(task_page).post(submit))
+        .route("/tasks/{id}/gestione", axum::routing::post(manage))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))
         .route("/instances/{id}/export", get(export))
@@ -338,7 +339,26 @@ async fn task_view(
     // "Rimuovi"; a hidden first button then just shows the page again with what was typed.
     let has_lists = form.contains("name=\"_aggiungi\"");
     let deadline = deadline_box(&task, state_def, now);
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists, "deadline": deadline,
+    // Who may do what to the task itself (the engine checks again): take it, give it back,
+    // stop or restart its clock, hand it to another role or official.
+    let admin = s.actor.has_role("admin");
+    let holds_role = s.actor.has_role(&task.role);
+    let mine = task.assignee.as_deref() == Some(s.actor.user.as_str());
+    let mut roles: Vec<&str> = definition.declared_roles().into_iter().collect();
+    roles.sort_unstable();
+    let manage = json!({
+        "claim": holds_role && task.assignee.is_none(),
+        "unclaim": task.assignee.is_some() && (mine || admin),
+        "pause": (holds_role || admin) && task.due_at.is_some() && task.paused_at.is_none(),
+        "resume": (holds_role || admin) && task.paused_at.is_some(),
+        "reassign": admin,
+        "roles": roles,
+    });
+    let manage = manage
+        .as_object()
+        .is_some_and(|m| m.values().any(|v| v == &json!(true)))
+        .then_some(manage);
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists, "deadline": deadline, "manage": manage,
                        "view": view_name, "buttons": buttons, "links": links, "may_act": may_act, "refusal": refusal,
                        "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents,
@@ -529,6 +549,89 @@ async fn submit(
             task_view(&state, &s, id, view, &data, &[], Some(why), status).await
         }
         Err(e) => problem(&s, e),
+    }
+}
+
+/// The task's own management from its page: `_op` is `claim`, `unclaim`, `pause` (with
+/// `motivo`), `resume` or `reassign` (`ruolo` and/or `funzionario`, with `motivo`); then back
+/// to the task page, or to it with the reason when the engine refuses.
+async fn manage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let pairs = form_pairs(&body);
+    if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
+        return refused;
+    }
+    let reason = field(&pairs, "motivo")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let text = |name: &str| {
+        field(&pairs, name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let needs_reason = |what: &str| {
+        Some(format!(
+            "Indichi il motivo per {what}: resta nella cronologia."
+        ))
+    };
+    let engine = &state.engine;
+    let outcome: Result<(), Option<String>> = match field(&pairs, "_op").unwrap_or_default() {
+        "claim" => engine
+            .claim(&s.actor, id)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "unclaim" => engine
+            .unclaim(&s.actor, id)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "pause" if reason.is_empty() => Err(needs_reason("sospendere il termine")),
+        "pause" => engine
+            .pause_sla(&s.actor, id, &reason)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "resume" => engine
+            .resume_sla(&s.actor, id)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "reassign" if reason.is_empty() => Err(needs_reason("riassegnare l'attività")),
+        "reassign" => engine
+            .reassign(&s.actor, id, text("funzionario"), text("ruolo"), &reason)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        _ => Err(None),
+    };
+    match outcome {
+        Ok(()) => Redirect::to(&format!("/tasks/{id}")).into_response(),
+        Err(None) => bad_request(&s, "operazione sconosciuta"),
+        Err(Some(why)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            task_view(
+                &state,
+                &s,
+                id,
+                TaskView::Task,
+                &json!({}),
+                &[],
+                Some(why),
+                status,
+            )
+            .await
+        }
     }
 }
 

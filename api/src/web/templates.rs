@@ -86,7 +86,21 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 {{#if links}}<h2>Altre azioni</h2>
 <p>Ognuna chiede i propri dati in una pagina a parte.</p>
 <ul class="actions">{{#each links}}<li><a href="/tasks/{{../task.id}}?azione={{name}}">{{title}}</a></li>{{/each}}</ul>{{/if}}
-{{#if view}}<p><a href="/tasks/{{task.id}}">Torna all'attività</a></p>{{/if}}{{/if}}"#;
+{{#if view}}<p><a href="/tasks/{{task.id}}">Torna all'attività</a></p>{{/if}}{{/if}}
+{{#if manage}}<section class="manage" aria-labelledby="gestione-titolo"><h2 id="gestione-titolo">Gestione dell'attività</h2>
+<p>{{#if task.assignee}}Assegnata a <strong>{{task.assignee}}</strong>.{{else}}Non assegnata: la può svolgere chiunque abbia il ruolo «{{task.role}}».{{/if}}</p>
+{{#if manage.claim}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="claim">Prendi in carico</button></form>{{/if}}
+{{#if manage.unclaim}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="unclaim">Rilascia l'attività</button></form>{{/if}}
+{{#if manage.pause}}<form method="post" action="/tasks/{{task.id}}/gestione" novalidate><input type="hidden" name="_csrf" value="{{csrf}}">
+<div class="procedo-field"><label for="motivo-sospensione">Motivo della sospensione del termine</label><textarea id="motivo-sospensione" name="motivo" rows="2" maxlength="2000"></textarea></div>
+<button type="submit" name="_op" value="pause">Sospendi il termine</button></form>{{/if}}
+{{#if manage.resume}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="resume">Riprendi il termine</button></form>{{/if}}
+{{#if manage.reassign}}<form method="post" action="/tasks/{{task.id}}/gestione" novalidate><input type="hidden" name="_csrf" value="{{csrf}}">
+<div class="procedo-field"><label for="ruolo-riassegna">Ruolo</label><select id="ruolo-riassegna" name="ruolo"><option value="">— invariato —</option>{{#each manage.roles}}<option value="{{this}}">{{this}}</option>{{/each}}</select></div>
+<div class="procedo-field"><label for="funzionario-riassegna">Funzionario (nome utente, facoltativo)</label><input type="text" id="funzionario-riassegna" name="funzionario" maxlength="120"></div>
+<div class="procedo-field"><label for="motivo-riassegna">Motivo della riassegnazione</label><textarea id="motivo-riassegna" name="motivo" rows="2" maxlength="2000"></textarea></div>
+<button type="submit" name="_op" value="reassign">Riassegna</button></form>{{/if}}
+</section>{{/if}}"#;
 
 pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.version}}</small></h1>
 <p>Ente: <strong>{{instance.tenant_name}}</strong>{{#if instance.on_behalf_of_name}} per conto di <strong>{{instance.on_behalf_of_name}}</strong>{{/if}}</p>
