@@ -86,6 +86,12 @@ async fn the_withdrawal_has_its_own_page_and_gives_the_seat_to_the_head_of_the_w
         "the task's form has the buttons of the actions that use it: {html}"
     );
     assert!(
+        html.contains("<dt>Nome e cognome del partecipante</dt><dd>Anna Bianchi</dd>")
+            && !html.contains("<dt>_pools</dt>")
+            && !html.contains("<dt>participant_name</dt>"),
+        "the case reads by the forms' labels, without the engine's bookkeeping: {html}"
+    );
+    assert!(
         html.contains(&format!(
             "<a href=\"/tasks/{task}?azione=withdraw\">Ritiro o mancata partecipazione</a>"
         )) && !html.contains("withdrawal_reason"),

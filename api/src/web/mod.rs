@@ -5,6 +5,7 @@
 //! Every form carries a CSRF value derived from the session (see `sign_in`). Pages work
 //! without JavaScript.
 
+mod case;
 mod form_data;
 mod inbox;
 mod names;
@@ -233,7 +234,7 @@ async fn task_view(
         .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()));
     // The case as the official reads it before deciding: its data and the acts issued so far.
     let variables = instance.variables;
-    let case = timeline::data(&Value::Object(variables.clone()));
+    let case = case::html(&definition, &variables);
     let documents: Vec<Value> = documents
         .iter()
         .map(|d| json!({ "id": d.id, "template": d.template, "number": d.number, "issued": rome(d.created_at) }))

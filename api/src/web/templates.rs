@@ -73,7 +73,7 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 {{#if deadline.counted}}<p>Conteggio: {{deadline.counted.spec}} dal {{deadline.counted.base}}, in {{deadline.counted.rule}}{{#if deadline.counted.skipped}}; giorni non lavorativi considerati: {{deadline.counted.skipped}}{{/if}}; calendario {{deadline.counted.calendar}}.</p>{{/if}}
 <p>Alla scadenza: {{deadline.at_expiry}}.{{#if deadline.reminders}} Promemoria {{deadline.reminders}} prima.{{/if}}</p></section>{{/if}}
 <details class="case"{{#unless problem}}{{#unless view}} open{{/unless}}{{/unless}}><summary>Dati della pratica</summary>
-{{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
+{{#if case}}{{{case}}}{{else}}<p>Nessun dato.</p>{{/if}}
 {{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
 </details>
 {{#if may_act}}{{#if buttons}}<form method="post" action="/tasks/{{task.id}}" novalidate>
