@@ -63,10 +63,7 @@ fn value_html(field: Option<&Field>, value: &Value) -> String {
             .map(procedo_engine::documents::italian::euro)
             .map_or_else(|| plain(v), |s| escape_html(&s)),
         (FieldType::Date, Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_or_else(
-                |_| escape_html(s),
-                |d| procedo_engine::documents::italian::data(d),
-            ),
+            .map_or_else(|_| escape_html(s), procedo_engine::documents::italian::data),
         (FieldType::Percentage, v) => format!("{} %", plain(v).replace('.', ",")),
         (FieldType::Choice, Value::String(s)) => escape_html(&option_label(field, s)),
         (FieldType::MultiChoice, Value::Array(items)) => {
