@@ -202,7 +202,7 @@ impl Renderer<'_> {
         let mut describedby = Vec::new();
         let mut help = field.help.as_deref().map(escape_html);
         if field.field_type == FieldType::Datetime {
-            let hint = "Formato: 2024-05-01T10:00:00+02:00 (con il fuso orario).";
+            let hint = "Formato: 01/12/2026 10:30 (ora di Roma).";
             help = Some(match help {
                 Some(h) => format!("{h} {hint}"),
                 None => hint.to_owned(),
