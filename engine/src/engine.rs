@@ -729,6 +729,32 @@ impl Engine {
         Ok(form)
     }
 
+    /// The definition (at the instance's own version) a task belongs to: the pages read from
+    /// it which actions have forms of their own and which only the engine fires.
+    pub async fn task_definition(&self, actor: &Actor, task: &Task) -> Result<Arc<Definition>> {
+        let instance = self.instance(actor, task.instance).await?;
+        self.definition(&instance.definition, instance.definition_version)
+            .await
+    }
+
+    /// The form that validates completing `task` with `action` (the action's own, the task's
+    /// extended by the action, or the task's), to show exactly the fields that action needs.
+    pub async fn action_form(
+        &self,
+        actor: &Actor,
+        task: &Task,
+        action: &str,
+    ) -> Result<Option<procedo_forms::FormSpec>> {
+        let definition = self.task_definition(actor, task).await?;
+        let Some(state) = definition.state(&task.state) else {
+            return Ok(None);
+        };
+        let Some(action) = state.actions.get(action) else {
+            return Err(EngineError::NotFound(format!("action `{action}`")));
+        };
+        Ok(definition.form_for(state, action).cloned())
+    }
+
     /// Assigns an open task to the actor, who must hold its role.
     pub async fn claim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
         self.on_task(actor, task_id, |task| Command::Assign {

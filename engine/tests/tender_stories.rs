@@ -10,7 +10,7 @@ use common::{engine, open_task, shipped, sqlite_db, utc, vars};
 use procedo_engine::documents::Document;
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
-use procedo_engine::{Engine, ManualClock};
+use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -73,6 +73,35 @@ async fn complete(
         .complete(actor, t.id, action, data)
         .await
         .unwrap_or_else(|e| panic!("{state}/{action}: {e:?}"))
+}
+
+/// Completes the open task of `state` with data a rule of the action refuses: returns the
+/// (field, message) pairs, after checking that the instance neither moved nor recorded anything.
+async fn refused(
+    engine: &Engine,
+    actor: &Actor,
+    id: Uuid,
+    state: &str,
+    action: &str,
+    data: Value,
+) -> Vec<(String, String)> {
+    let t = task(engine, id, state).await;
+    let before = engine.history(actor, id).await.expect("history").len();
+    let result = engine.complete(actor, t.id, action, data).await;
+    let Err(EngineError::InvalidData(errors)) = result else {
+        panic!("{state}/{action} must be refused, got {result:?}")
+    };
+    assert_eq!(
+        instance(engine, id).await.state,
+        state,
+        "the instance does not move"
+    );
+    assert_eq!(
+        engine.history(actor, id).await.expect("history").len(),
+        before,
+        "nothing is recorded"
+    );
+    errors.into_iter().map(|e| (e.path, e.message)).collect()
 }
 
 async fn instance(engine: &Engine, id: Uuid) -> Instance {
@@ -296,18 +325,22 @@ async fn check_anomaly(
         lot,
         "evaluation",
         "check_anomaly",
-        json!({
-            "verbale_data": requested,
-            "graduatoria": format!("1. {} - punti 88; 2. altri offerenti", winner.0),
-            "primo_classificato": winner.0,
-            "primo_partita_iva": winner.1,
-            "primo_importo": amount,
-            "primo_punteggio": "88,5",
-            "giustificazioni_data_richiesta": requested,
-            "giustificazioni_scadenza": term,
-        }),
+        anomaly_data(winner, amount, requested, term),
     )
     .await
+}
+
+fn anomaly_data(winner: (&str, &str), amount: &str, requested: &str, term: &str) -> Value {
+    json!({
+        "verbale_data": requested,
+        "graduatoria": format!("1. {} - punti 88; 2. altri offerenti", winner.0),
+        "primo_classificato": winner.0,
+        "primo_partita_iva": winner.1,
+        "primo_importo": amount,
+        "primo_punteggio": "88,5",
+        "giustificazioni_data_richiesta": requested,
+        "giustificazioni_scadenza": term,
+    })
 }
 
 async fn propose(engine: &Engine, lot: Uuid) -> Instance {
@@ -327,32 +360,60 @@ async fn offers_deadline_is_at_least_30_days_from_transmission_under_reg_1182_71
     let (_db, engine, _clock) = setup().await;
     let id = request_to_publication(&engine).await;
     // Transmitted Friday 3 April 2026: day 30 is Sunday 3 May, so the period ends on Monday 4
-    // May. Earlier deadlines are rejected and the publication task opens again.
-    for (deadline, why) in [
+    // May. Earlier deadlines are refused before the transition, at the deadline field, with
+    // the reason and the earliest lawful date; the task stays open and nothing moves.
+    let refused = |deadline: &str, urgent: bool| {
+        let mut data = json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": deadline });
+        if urgent {
+            data["urgenza"] = json!(true);
+            data["motivazione_urgenza"] = json!("avvio dei corsi entro giugno");
+        }
+        data
+    };
+    for (deadline, urgent, why) in [
         (
             "2026-04-30",
-            "respinto: meno di 30 giorni dalla trasmissione (art. 71 c.2)",
+            false,
+            "Meno di 30 giorni dalla trasmissione del 03/04/2026 (art. 71 c.2): la prima scadenza ammessa è il 03/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
         (
             "2026-05-02",
-            "respinto: la scadenza cade in un giorno non lavorativo",
+            false,
+            "Meno di 30 giorni dalla trasmissione del 03/04/2026 (art. 71 c.2): la prima scadenza ammessa è il 03/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
         (
             "2026-05-03",
-            "respinto: la scadenza cade in un giorno non lavorativo",
+            false,
+            "Il 03/05/2026 è sabato, domenica o festivo: la scadenza deve cadere in un giorno lavorativo (Reg. CEE 1182/71 art. 3(4)); scelga il primo giorno lavorativo seguente.",
+        ),
+        // Urgency (art. 71 c.3): 15 days, day 15 is Saturday 18 April -> Monday 20 April.
+        // Friday 17 is too early even with urgency.
+        (
+            "2026-04-17",
+            true,
+            "Anche con l'urgenza, meno di 15 giorni dalla trasmissione del 03/04/2026 (art. 71 c.3): la prima scadenza ammessa è il 18/04/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
     ] {
-        let after = publish(
-            &engine,
-            id,
-            json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": deadline }),
-        )
-        .await;
-        assert_eq!(after.state, "publication", "{deadline} must be rejected");
+        let t = task(&engine, id, "publication").await;
+        let before = engine.history(&rup(), id).await.expect("history").len();
+        let result = engine
+            .complete(&rup(), t.id, "published", refused(deadline, urgent))
+            .await;
+        let Err(EngineError::InvalidData(errors)) = result else {
+            panic!("{deadline} must be refused, got {result:?}")
+        };
+        assert_eq!(errors.len(), 1, "{deadline}: {errors:?}");
+        assert_eq!(errors[0].path, "scadenza_offerte", "{deadline}");
+        assert_eq!(errors[0].message, why, "{deadline}");
+        let after = instance(&engine, id).await;
         assert_eq!(
-            after.variables["esito_verifica_termine"],
-            json!(why),
-            "{deadline}"
+            after.state, "publication",
+            "{deadline}: the instance does not move"
+        );
+        assert_eq!(
+            engine.history(&rup(), id).await.expect("history").len(),
+            before,
+            "{deadline}: nothing is recorded"
         );
     }
     assert!(
@@ -361,15 +422,6 @@ async fn offers_deadline_is_at_least_30_days_from_transmission_under_reg_1182_71
             .iter()
             .all(|d| d.template != "bando"),
         "no notice with a rejected deadline"
-    );
-    // Urgency (art. 71 c.3): 15 days, day 15 is Saturday 18 April -> Monday 20 April. Friday 17
-    // is too early even with urgency.
-    let urgent = json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": "2026-04-17", "urgenza": true, "motivazione_urgenza": "avvio dei corsi entro giugno" });
-    let after = publish(&engine, id, urgent).await;
-    assert_eq!(after.state, "publication");
-    assert_eq!(
-        after.variables["esito_verifica_termine"],
-        json!("respinto: meno di 15 giorni dalla trasmissione (art. 71 c.3)")
     );
     let after = publish(
         &engine,
@@ -414,7 +466,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     let id = request_to_publication(&engine).await;
     through_offers_deadline(&engine, &clock, id).await;
 
-    let missing_lot = complete(
+    let missing_lot = refused(
         &engine,
         &rup(),
         id,
@@ -430,8 +482,15 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     )
     .await;
     assert_eq!(
-        missing_lot.state, "admin_check",
-        "every lot needs its result"
+        missing_lot,
+        vec![(
+            "esito_lotti".to_string(),
+            format!(
+                "Ogni lotto della gara deve comparire una e una sola volta: mancano o si ripetono i CIG {}.",
+                CIG[2]
+            )
+        )],
+        "every lot needs its result, and the page says which is missing"
     );
     let after = complete(
         &engine,
@@ -469,19 +528,21 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     );
     // Art. 110 c.2: at most 15 days from the request of Tuesday 5 May, so Thursday 21 May is
     // refused and nothing is issued; Wednesday 20 May is the longest term.
-    let too_long = check_anomaly(
+    let too_long = refused(
         &engine,
+        &commissione(),
         children[1].id,
-        BETA,
-        "150000",
-        "2026-05-05",
-        "2026-05-21",
+        "evaluation",
+        "check_anomaly",
+        anomaly_data(BETA, "150000", "2026-05-05", "2026-05-21"),
     )
     .await;
-    assert_eq!(too_long.state, "evaluation");
     assert_eq!(
-        too_long.variables["esito_verifica_termine"],
-        json!("respinto: termine superiore a 15 giorni dalla richiesta (art. 110 c.2)")
+        too_long,
+        vec![(
+            "giustificazioni_scadenza".to_string(),
+            "Termine superiore a 15 giorni dalla richiesta del 05/05/2026 (art. 110 c.2): l'ultima scadenza ammessa è il 20/05/2026.".to_string()
+        )]
     );
     assert!(documents(&engine, children[1].id).await.is_empty());
     let anomaly = check_anomaly(
@@ -582,14 +643,14 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     for (expiry, why) in [
         (
             "2026-07-12",
-            "respinto: la scadenza del termine dilatorio cade in un giorno non lavorativo",
+            "Il 12/07/2026 è sabato, domenica o festivo: il termine dilatorio finisce il primo giorno lavorativo seguente (Reg. CEE 1182/71 art. 3(4)); indichi quello.",
         ),
         (
             "2026-07-10",
-            "respinto: meno di 32 giorni dalla data di invio delle comunicazioni (art. 18 c.3)",
+            "Meno di 32 giorni dall'invio dell'ultima comunicazione del 10/06/2026 (art. 18 c.3): la prima scadenza ammessa è il 12/07/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
     ] {
-        let back = complete(
+        let back = refused(
             &engine,
             &rup(),
             id,
@@ -598,8 +659,11 @@ async fn training_tender_three_lots_from_request_to_contracts() {
             communications(expiry),
         )
         .await;
-        assert_eq!(back.state, "communications", "{expiry} must be refused");
-        assert_eq!(back.variables["esito_verifica_standstill"], json!(why));
+        assert_eq!(
+            back,
+            vec![("scadenza_standstill".to_string(), why.to_string())],
+            "{expiry}"
+        );
     }
     assert!(
         documents(&engine, id)
@@ -751,14 +815,14 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
     for (term, why) in [
         (
             "2026-05-18",
-            "respinto: termine superiore a 10 giorni dalla richiesta (art. 101 c.1)",
+            "Termine superiore a 10 giorni dalla richiesta del 05/05/2026 (art. 101 c.1): l'ultima scadenza ammessa è il 15/05/2026.",
         ),
         (
             "2026-05-08",
-            "respinto: termine inferiore a 5 giorni dalla richiesta (art. 101 c.1)",
+            "Termine inferiore a 5 giorni dalla richiesta del 05/05/2026 (art. 101 c.1): la prima scadenza ammessa è il 10/05/2026.",
         ),
     ] {
-        let back = complete(
+        let back = refused(
             &engine,
             &rup(),
             id,
@@ -767,8 +831,11 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
             request(term),
         )
         .await;
-        assert_eq!(back.state, "admin_check", "{term} must be refused");
-        assert_eq!(back.variables["esito_verifica_soccorso"], json!(why));
+        assert_eq!(
+            back,
+            vec![("soccorso_scadenza".to_string(), why.to_string())],
+            "{term}"
+        );
     }
     let after = complete(
         &engine,

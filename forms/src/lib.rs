@@ -25,7 +25,7 @@ pub mod validate;
 
 pub use identifiers::{IdError, Normalised};
 pub use money::NumberError;
-pub use render::escape_html;
+pub use render::{ListEditError, escape_html};
 pub use schema::{Bound, ChoiceOption, Field, FieldType, FormDiagnostic, FormSpec};
 pub use validate::{Conditions, FieldError};
 

@@ -202,7 +202,7 @@ impl Renderer<'_> {
         let mut describedby = Vec::new();
         let mut help = field.help.as_deref().map(escape_html);
         if field.field_type == FieldType::Datetime {
-            let hint = "Formato: 2024-05-01T10:00:00+02:00 (con il fuso orario).";
+            let hint = "Formato: 01/12/2026 10:30 (ora di Roma).";
             help = Some(match help {
                 Some(h) => format!("{h} {hint}"),
                 None => hint.to_owned(),
@@ -440,16 +440,18 @@ impl Renderer<'_> {
         self.open_wrapper(field, "fieldset", id, invalid, &ids);
         self.label("legend", field, None);
         self.help_and_errors(field, id, messages);
-        let count = items.len().max(field.min_items.unwrap_or(0)).max(1);
+        let count = shown_items(field, items.len());
         let empty = Map::new();
         let sub = field.fields.as_deref().unwrap_or_default();
+        let item_label = field.item_label.as_deref().unwrap_or(&field.label);
+        let removable = count > field.min_items.unwrap_or(0).max(1);
         for i in 0..count {
             let item_path = format!("{path}[{i}]");
             let item_id = id_for(&item_path);
             self.targets.push((
                 item_path.clone(),
                 item_id.clone(),
-                format!("{} n. {}", field.label, i + 1),
+                format!("{item_label} n. {}", i + 1),
             ));
             let item_messages = self.messages(&item_path).join("; ");
             let _ = writeln!(
@@ -460,7 +462,7 @@ impl Renderer<'_> {
             let _ = writeln!(
                 self.html,
                 "<legend>{} n. {}</legend>",
-                escape_html(&field.label),
+                escape_html(item_label),
                 i + 1
             );
             if !item_messages.is_empty() {
@@ -475,9 +477,178 @@ impl Renderer<'_> {
                 _ => &empty,
             };
             self.fields(sub, values, &item_path);
+            if removable {
+                // A submit button: the server removes the item and shows the form again with
+                // everything else that was typed (no JavaScript needed).
+                let _ = writeln!(
+                    self.html,
+                    "<p class=\"procedo-list-remove\"><button type=\"submit\" class=\"secondary\" name=\"_rimuovi\" value=\"{}\">Rimuovi {} n. {}</button></p>",
+                    escape_html(&item_path),
+                    escape_html(&lowercase_first(item_label)),
+                    i + 1
+                );
+            }
             self.html.push_str("</fieldset>\n");
         }
+        if field.max_items.is_none_or(|max| count < max) {
+            let _ = writeln!(
+                self.html,
+                "<p class=\"procedo-list-add\"><button type=\"submit\" class=\"secondary\" name=\"_aggiungi\" value=\"{}\">Aggiungi {}</button></p>",
+                escape_html(path),
+                escape_html(&lowercase_first(item_label))
+            );
+        }
         self.html.push_str("</fieldset>\n");
+    }
+}
+
+/// How many items a list shows: what was typed, at least `min_items`, at least one to fill.
+fn shown_items(field: &Field, typed: usize) -> usize {
+    typed.max(field.min_items.unwrap_or(0)).max(1)
+}
+
+/// "Lotto" -> "lotto" for a button's text; acronyms ("CIG") stay as they are.
+fn lowercase_first(label: &str) -> String {
+    let mut chars = label.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && !second.is_uppercase() => {
+            first.to_lowercase().chain(label.chars().skip(1)).collect()
+        }
+        _ => label.to_string(),
+    }
+}
+
+/// Why a list could not be edited: the path names no list of the form, or the edit would go
+/// past the list's bounds.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ListEditError {
+    #[error("«{0}» non è un elenco del modulo")]
+    NotAList(String),
+    #[error("l'elenco «{label}» ammette al massimo {max} elementi")]
+    TooMany { label: String, max: usize },
+    #[error("l'elenco «{label}» richiede almeno {min} elementi")]
+    TooFew { label: String, min: usize },
+}
+
+/// One step of a list path: a field name and, except for the last, the item index.
+fn parse_path(path: &str) -> Option<Vec<(String, Option<usize>)>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => {
+                let index = rest.strip_suffix(']')?.parse::<usize>().ok()?;
+                (name, Some(index))
+            }
+            None => (part, None),
+        };
+        if name.is_empty() || out.len() >= 8 {
+            return None;
+        }
+        out.push((name.to_string(), index));
+    }
+    Some(out)
+}
+
+impl FormSpec {
+    /// Adds an empty item at the end of the list at `path` (`lots`, `lots[1].offers`), after
+    /// the rows the page showed (a list shows at least `min_items` rows, and one), so the
+    /// official sees one more row and everything typed stays in place.
+    pub fn add_list_item(
+        &self,
+        values: &mut Map<String, Value>,
+        path: &str,
+    ) -> Result<(), ListEditError> {
+        let (field, list) = self.list_at(values, path)?;
+        let shown = shown_items(field, list.len());
+        if field.max_items.is_some_and(|max| shown >= max) {
+            return Err(ListEditError::TooMany {
+                label: field.label.clone(),
+                max: field.max_items.unwrap_or_default(),
+            });
+        }
+        while list.len() < shown + 1 {
+            list.push(Value::Object(Map::new()));
+        }
+        Ok(())
+    }
+
+    /// Removes the item at `path` (`lots[1]`), keeping at least `min_items` (and one row).
+    pub fn remove_list_item(
+        &self,
+        values: &mut Map<String, Value>,
+        path: &str,
+    ) -> Result<(), ListEditError> {
+        let (list_path, index) = path
+            .strip_suffix(']')
+            .and_then(|p| p.rsplit_once('['))
+            .and_then(|(p, i)| Some((p, i.parse::<usize>().ok()?)))
+            .ok_or_else(|| ListEditError::NotAList(path.to_string()))?;
+        let (field, list) = self.list_at(values, list_path)?;
+        let shown = shown_items(field, list.len());
+        let min = field.min_items.unwrap_or(0).max(1);
+        if shown <= min {
+            return Err(ListEditError::TooFew {
+                label: field.label.clone(),
+                min,
+            });
+        }
+        if index < list.len() {
+            list.remove(index);
+        } else if index < shown {
+            // An untouched padding row: the list already holds fewer items than it shows.
+            list.truncate(shown - 1);
+        }
+        Ok(())
+    }
+
+    /// The list field at `path` and its items in `values` (created empty when absent).
+    fn list_at<'v>(
+        &self,
+        values: &'v mut Map<String, Value>,
+        path: &str,
+    ) -> Result<(&Field, &'v mut Vec<Value>), ListEditError> {
+        let not_a_list = || ListEditError::NotAList(path.to_string());
+        let steps = parse_path(path).ok_or_else(not_a_list)?;
+        let mut fields: &[Field] = &self.fields;
+        let mut map = values;
+        let last = steps.len() - 1;
+        for (i, (name, index)) in steps.iter().enumerate() {
+            let field = fields
+                .iter()
+                .find(|f| &f.name == name && f.field_type == FieldType::List)
+                .ok_or_else(not_a_list)?;
+            let slot = map
+                .entry(name.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if !slot.is_array() {
+                *slot = Value::Array(Vec::new());
+            }
+            let Value::Array(list) = slot else {
+                return Err(not_a_list());
+            };
+            if i == last {
+                if index.is_some() {
+                    return Err(not_a_list());
+                }
+                return Ok((field, list));
+            }
+            let index = index.ok_or_else(not_a_list)?;
+            if index > 999 {
+                return Err(not_a_list());
+            }
+            while list.len() <= index {
+                list.push(Value::Object(Map::new()));
+            }
+            if !list[index].is_object() {
+                list[index] = Value::Object(Map::new());
+            }
+            let Value::Object(item) = &mut list[index] else {
+                return Err(not_a_list());
+            };
+            map = item;
+            fields = field.fields.as_deref().unwrap_or_default();
+        }
+        Err(not_a_list())
     }
 }
 
@@ -636,5 +807,110 @@ fields:
             "{html}"
         );
         assert!(html.contains("Il modulo contiene un errore"));
+    }
+
+    fn tender() -> FormSpec {
+        let yaml = r#"
+title: Gara
+fields:
+  - name: lotti
+    label: Lotti
+    item_label: Lotto
+    type: list
+    min_items: 1
+    max_items: 3
+    fields:
+      - { name: cig, label: CIG, type: text }
+      - name: offerte
+        label: Offerte
+        item_label: Offerta
+        type: list
+        fields:
+          - { name: ditta, label: Ditta, type: text }
+"#;
+        match FormSpec::parse("t.yaml", yaml) {
+            Ok(s) => s,
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn list_items_read_in_the_singular_with_add_and_remove_buttons() {
+        let html = tender().render_html(
+            &values(json!({ "lotti": [{ "cig": "A" }, { "cig": "B" }] })),
+            &[],
+        );
+        assert!(html.contains("<legend>Lotto n. 2</legend>"), "{html}");
+        assert!(!html.contains("Lotti n. 1"), "{html}");
+        assert!(
+            html.contains("name=\"_aggiungi\" value=\"lotti\">Aggiungi lotto</button>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("name=\"_rimuovi\" value=\"lotti[1]\">Rimuovi lotto n. 2</button>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("value=\"lotti[0].offerte\">Aggiungi offerta</button>"),
+            "a nested list grows on its own: {html}"
+        );
+        let single = tender().render_html(&Map::new(), &[]);
+        assert!(
+            !single.contains("value=\"lotti[0]\">Rimuovi"),
+            "the one required item cannot be removed: {single}"
+        );
+        let full = tender().render_html(&values(json!({ "lotti": [{}, {}, {}] })), &[]);
+        assert!(
+            !full.contains("value=\"lotti\">Aggiungi"),
+            "no button past max_items: {full}"
+        );
+    }
+
+    #[test]
+    fn adding_and_removing_items_keeps_what_was_typed_and_respects_the_bounds() {
+        let form = tender();
+        let mut typed = values(json!({ "lotti": [{ "cig": "A" }, { "cig": "B" }] }));
+        form.add_list_item(&mut typed, "lotti").expect("adds");
+        assert_eq!(
+            Value::Object(typed.clone()),
+            json!({ "lotti": [{ "cig": "A" }, { "cig": "B" }, {}] })
+        );
+        assert_eq!(
+            form.add_list_item(&mut typed, "lotti"),
+            Err(ListEditError::TooMany {
+                label: "Lotti".into(),
+                max: 3
+            })
+        );
+        form.remove_list_item(&mut typed, "lotti[0]")
+            .expect("removes");
+        assert_eq!(
+            Value::Object(typed.clone()),
+            json!({ "lotti": [{ "cig": "B" }, {}] })
+        );
+        // Nothing typed yet: the page showed one empty row, so adding shows two.
+        let mut empty = Map::new();
+        form.add_list_item(&mut empty, "lotti[1].offerte")
+            .expect("adds");
+        assert_eq!(
+            Value::Object(empty.clone()),
+            json!({ "lotti": [{}, { "offerte": [{}, {}] }] })
+        );
+        let mut one = values(json!({ "lotti": [{ "cig": "A" }] }));
+        assert_eq!(
+            form.remove_list_item(&mut one, "lotti[0]"),
+            Err(ListEditError::TooFew {
+                label: "Lotti".into(),
+                min: 1
+            })
+        );
+        assert!(matches!(
+            form.add_list_item(&mut one, "lotti[0].cig"),
+            Err(ListEditError::NotAList(_))
+        ));
+        assert!(matches!(
+            form.add_list_item(&mut one, "altro"),
+            Err(ListEditError::NotAList(_))
+        ));
     }
 }

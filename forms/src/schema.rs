@@ -77,6 +77,10 @@ pub struct Field {
     /// Maximum number of items (list, multi_choice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_items: Option<usize>,
+    /// What one item of a list is called, in the singular (`Lotto` for the list `Lotti`):
+    /// items read "Lotto n. 2" and the buttons "Aggiungi lotto" / "Rimuovi lotto n. 2".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_label: Option<String>,
 }
 
 /// The kinds of field. Italian identifiers are types of their own so that they are

@@ -480,14 +480,36 @@ pub fn parse_date(input: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
 }
 
-/// Parses an RFC 3339 date-time **with** an explicit offset (`Z` or `+02:00`).
+/// Parses a date-time: RFC 3339 with an explicit offset (`Z` or `+02:00`), or the way an
+/// Italian official types it, on the clock of Rome: `01/12/2026 10:30` (also `1/12/2026 ore
+/// 10:30`, with seconds, or `2026-12-01T10:30` from a `datetime-local` control).
 ///
-/// Naive local times are refused: they would be Europe/Rome, and without a time-zone
-/// database (chrono-tz is not a dependency of this crate) the offset around DST changes
-/// cannot be known. The HTML renderer asks for the offset explicitly.
+/// A Rome time that does not exist (the hour skipped when summer time starts) or happens twice
+/// (the hour repeated when it ends) is refused rather than guessed: for a legal deadline the
+/// official must then give the offset.
 pub fn parse_datetime(input: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(input.trim())
-        .ok()
+    let input = input.trim();
+    if input.len() > 40 {
+        return None;
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(input) {
+        return Some(d.with_timezone(&Utc));
+    }
+    let text = input.replace(" ore ", " ").replace(", ", " ");
+    let local = [
+        "%d/%m/%Y %H:%M",
+        "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%Y %H.%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(&text, f).ok())?;
+    use chrono::TimeZone as _;
+    chrono_tz::Europe::Rome
+        .from_local_datetime(&local)
+        .single()
         .map(|d| d.with_timezone(&Utc))
 }
 
@@ -546,7 +568,7 @@ fn datetime(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Opti
         ctx.error(
             path,
             "invalid_datetime",
-            "Data e ora non valide: indicare anche il fuso orario, ad esempio 2024-05-01T10:00:00+02:00",
+            "Data e ora non valide: scrivere ad esempio 01/12/2026 10:30 (ora di Roma); nell'ora del cambio dall'ora legale indicare il fuso, ad esempio 2026-10-25T02:30:00+01:00",
         );
         return None;
     };
@@ -898,7 +920,7 @@ fields:
         let data = json!({
             "rup_cf": "RSSMRA85T10A562T",
             "scadenza": "2023-12-31",
-            "apertura": "2024-05-01T10:00:00",
+            "apertura": "2024-05-01 alle 10",
             "procedura": "ristretta",
             "criteri": ["prezzo", "prezzo", "altro"],
             "ribasso": "101",
@@ -1034,8 +1056,21 @@ fields:
     }
 
     #[test]
-    fn datetimes_without_offset_are_refused() {
-        assert!(parse_datetime("2024-05-01T10:00:00").is_none());
-        assert!(parse_datetime("2024-05-01T10:00:00Z").is_some());
+    fn datetimes_are_read_as_typed_in_italy_on_the_clock_of_rome() {
+        let utc = |s: &str| parse_datetime(s).map(|d| d.to_rfc3339());
+        let winter = Some("2026-12-01T09:30:00+00:00".to_string());
+        assert_eq!(utc("01/12/2026 10:30"), winter);
+        assert_eq!(utc("1/12/2026 ore 10:30"), winter);
+        assert_eq!(utc("2026-12-01T10:30"), winter);
+        assert_eq!(utc("2026-12-01T10:30:00+01:00"), winter);
+        assert_eq!(
+            utc("01/06/2026 10:30"),
+            Some("2026-06-01T08:30:00+00:00".to_string()),
+            "summer time: two hours ahead of UTC"
+        );
+        assert_eq!(utc("29/03/2026 02:30"), None, "an hour that does not exist");
+        assert_eq!(utc("25/10/2026 02:30"), None, "an hour that happens twice");
+        assert_eq!(utc("31/02/2026 10:30"), None);
+        assert_eq!(utc("domani alle 10"), None);
     }
 }

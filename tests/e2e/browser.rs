@@ -96,7 +96,11 @@ impl Browser {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        let profile = std::env::temp_dir().join(format!("procedo-chromium-{}", std::process::id()));
+        // One profile per browser: two browser tests of one run must not share it.
+        static BROWSERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = BROWSERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile =
+            std::env::temp_dir().join(format!("procedo-chromium-{}-{n}", std::process::id()));
         let args = [
             "--headless=new",
             "--no-sandbox",
@@ -320,6 +324,33 @@ impl Browser {
             .to_string()
     }
 
+    /// Sets the window to 1366 px wide, the width of the tour's screenshots.
+    async fn tour_width(&self) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 1366, "height": 1000 })),
+        )
+        .await;
+    }
+
+    /// Saves a full-width screenshot of the current page in `docs/screenshots/` (the README's
+    /// tour) and checks the page with axe-core.
+    async fn tour_step(&self, name: &str, violations: &mut Vec<String>) {
+        let data = self.cmd("GET", "/screenshot", None).await;
+        if let Some(png) = data
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+        if let Some(found) = self.accessibility_violations().await {
+            violations.extend(found.into_iter().map(|v| format!("{name}: {v}")));
+        }
+    }
+
     /// Signs in with the keyboard only: Tab past the skip link and the authority's home link
     /// in the header to the user name, type, Tab to the password, type, Enter.
     async fn sign_in_with_password(&self, base: &str, user: &str, password: &str) {
@@ -453,7 +484,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     browser.open(&format!("{base}{task_path}")).await;
     let refused = browser.source().await;
     assert!(
-        refused.contains("non trovato"),
+        refused.contains("Non trovato"),
         "another tenant's official cannot open the task: {refused}"
     );
     browser.quit().await;
@@ -607,6 +638,140 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
     assert!(
         violations.is_empty(),
         "WCAG 2.1 AA problems found by axe-core, or pages wider than the window:\n{}",
+
+/// The training enrolment through the pages (the two requests are started through the API:
+/// the pages have no start form yet): the supervisor authorises both, the second waits for a
+/// seat; the training office withdraws the first on the withdrawal's own page (after an error
+/// at its field), the second takes the seat, and its attendance is recorded to the certificate.
+#[tokio::test]
+async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waiting_list() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.tour_width().await;
+    let server = Server::start();
+    let base = format!("http://{}", server.address);
+    let official = server.token("anna", "default", "official");
+    server.user("sara", "default", "supervisor", "correct horse battery");
+    server.user("franca", "default", "hr_training", "correct horse battery");
+    let mut instances = Vec::new();
+    for who in ["Anna Bianchi", "Bruno Neri"] {
+        let variables = json!({
+            "course": "Appalti pubblici dopo il correttivo", "course_area": "appalti", "edition": "2026/1", "course_hours": "20",
+            "participant_name": who, "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 1
+        });
+        let started = server
+            .call(
+                "POST",
+                "/api/v1/instances",
+                Some(&official),
+                Some(&json!({ "definition": "training-enrolment", "variables": variables })),
+            )
+            .await;
+        instances.push(started.body["id"].as_str().expect("started").to_string());
+    }
+    let state = |id: String| {
+        let server = &server;
+        let official = official.clone();
+        async move {
+            let got = server
+                .call(
+                    "GET",
+                    &format!("/api/v1/instances/{id}"),
+                    Some(&official),
+                    None,
+                )
+                .await;
+            got.body["state"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let mut violations = Vec::new();
+
+    browser
+        .sign_in_with_password(&base, "sara", "correct horse battery")
+        .await;
+    browser.wait_for("Le mie attività").await;
+    for (i, _) in instances.iter().enumerate() {
+        browser.open(&format!("{base}/")).await;
+        browser.wait_for("Autorizzazione del dirigente").await;
+        browser.click("td a[href^='/tasks/']").await;
+        browser.wait_for("f-supervisor_name").await;
+        if i == 0 {
+            browser
+                .tour_step("training-1-authorisation", &mut violations)
+                .await;
+        }
+        browser.type_into("#f-supervisor_name", "Sara Verdi").await;
+        browser.click("button[value=approve]").await;
+        browser.wait_for("Cronologia").await;
+    }
+    assert_eq!(state(instances[0].clone()).await, "enrolled");
+    assert_eq!(
+        state(instances[1].clone()).await,
+        "seat",
+        "the second waits for a seat"
+    );
+
+    browser
+        .sign_in_with_password(&base, "franca", "correct horse battery")
+        .await;
+    browser.wait_for("Le mie attività").await;
+    browser.click("td a[href^='/tasks/']").await;
+    let task = browser.wait_for("Altre azioni").await;
+    assert!(
+        task.contains("Ritiro o mancata partecipazione")
+            && task.contains("button type=\"submit\" name=\"_action\" value=\"record\""),
+        "{task}"
+    );
+    browser
+        .tour_step("training-2-enrolled-task", &mut violations)
+        .await;
+    browser.click("a[href*='azione=withdraw']").await;
+    browser.wait_for("f-withdrawal_reason").await;
+    browser
+        .tour_step("training-3-withdrawal-page", &mut violations)
+        .await;
+    browser
+        .type_into("#f-withdrawal_note", "Trasferita ad altro ente")
+        .await;
+    browser.click("button[value=withdraw]").await;
+    let invalid = browser.wait_for("Il modulo contiene").await;
+    assert!(
+        invalid.contains("id=\"f-withdrawal_reason-error\"")
+            && invalid.contains("Trasferita ad altro ente"),
+        "the error is at a field on the page, the note is kept: {invalid}"
+    );
+    browser
+        .tour_step("training-4-withdrawal-error", &mut violations)
+        .await;
+    browser
+        .click("#f-withdrawal_reason option[value=rinuncia]")
+        .await;
+    browser.click("button[value=withdraw]").await;
+    browser.wait_for("Cronologia").await;
+    assert_eq!(state(instances[0].clone()).await, "withdrawn");
+    assert_eq!(
+        state(instances[1].clone()).await,
+        "enrolled",
+        "the head of the waiting list takes the seat"
+    );
+
+    browser.open(&format!("{base}/")).await;
+    browser.wait_for("Le mie attività").await;
+    browser.click("td a[href^='/tasks/']").await;
+    browser.wait_for("f-hours_attended").await;
+    browser.type_into("#f-hours_attended", "18").await;
+    browser.type_into("#f-attendance_percentage", "90").await;
+    browser.click("button[value=record]").await;
+    let done = browser.wait_for("Cronologia").await;
+    browser
+        .tour_step("training-5-certificate", &mut violations)
+        .await;
+    assert_eq!(state(instances[1].clone()).await, "completed", "{done}");
+    browser.quit().await;
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 AA problems found by axe-core:\n{}",
         violations.join("\n")
     );
 }

@@ -7,6 +7,7 @@ mod client;
 mod packages;
 mod pages;
 mod sign_in;
+mod task_pages;
 mod tenancy;
 
 use client::Server;

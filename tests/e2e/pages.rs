@@ -72,7 +72,7 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
     );
     assert!(
         html.contains("Dati della pratica")
-            && html.contains("<dt>participant_name</dt><dd>Anna Bianchi</dd>"),
+            && html.contains("<dt>Nome e cognome del partecipante</dt><dd>Anna Bianchi</dd>"),
         "the official reads the case before deciding: {html}"
     );
     let token = csrf(&html);

@@ -5,6 +5,7 @@
 //! Every form carries a CSRF value derived from the session (see `sign_in`). Pages work
 //! without JavaScript.
 
+mod case;
 mod cases;
 mod form_data;
 mod inbox;
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/password", get(password::form).post(password::change))
         .route("/tasks/{id}", get(task_page).post(submit))
+        .route("/tasks/{id}/gestione", axum::routing::post(manage))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))
         .route("/instances/{id}/export", get(export))
@@ -222,7 +224,7 @@ fn problem(session: &Session, error: EngineError) -> Response {
         EngineError::NotFound(what) => (
             StatusCode::NOT_FOUND,
             "Non trovato",
-            format!("{what}: non trovato."),
+            format!("Non trovato: {what}. Forse è già stata completata o non è del suo ente."),
         ),
         EngineError::Forbidden(why) => (StatusCode::FORBIDDEN, "Accesso negato", why),
         EngineError::Conflict(why) => (StatusCode::CONFLICT, "Modificato nel frattempo", why),
@@ -256,21 +258,41 @@ fn rome(t: chrono::DateTime<chrono::Utc>) -> String {
     procedo_engine::documents::italian::data_ora(t)
 }
 
+/// Which page of a task to show: the task with its own form and the buttons of the actions
+/// that use it, or one action that has a form of its own (reached from its link).
+#[derive(Clone, Copy)]
+enum TaskView<'a> {
+    Task,
+    Action(&'a str),
+}
+
+/// An action as the page offers it.
+struct Offered {
+    name: String,
+    title: String,
+    /// It has a form of its own (or extends the task's): it gets a page of its own.
+    own_form: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn task_view(
     state: &AppState,
     s: &Session,
     id: Uuid,
+    view: TaskView<'_>,
     values: &Value,
     errors: &[procedo_engine::forms::FieldError],
     note: Option<String>,
+    status: StatusCode,
 ) -> Response {
     let loaded = async {
         let task = state.engine.task(&s.actor, id).await?;
         let instance = state.engine.instance(&s.actor, task.instance).await?;
         let documents = state.engine.documents(&s.actor, task.instance).await?;
-        Ok::<_, EngineError>((task, instance, documents))
+        let definition = state.engine.task_definition(&s.actor, &task).await?;
+        Ok::<_, EngineError>((task, instance, documents, definition))
     };
-    let (task, instance, documents) = match loaded.await {
+    let (task, instance, documents, definition) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return problem(s, e),
     };
@@ -281,47 +303,252 @@ async fn task_view(
         .as_deref()
         .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()));
     // The case as the official reads it before deciding: its data and the acts issued so far.
-    let case = timeline::data(&Value::Object(instance.variables));
+    let variables = instance.variables;
+    let case = case::html(&definition, &variables);
     let documents: Vec<Value> = documents
         .iter()
         .map(|d| json!({ "id": d.id, "template": d.template, "number": d.number, "issued": rome(d.created_at) }))
         .collect();
-    let form = match state.engine.task_form(&s.actor, &task).await {
-        Ok(Some(form)) => form.render_html(
-            values.as_object().unwrap_or(&serde_json::Map::new()),
-            errors,
+    // The actions an official may take: the ones only the engine fires (a schedule, the
+    // deadline) are no buttons.
+    let state_def = definition.state(&task.state);
+    let offered: Vec<Offered> = task
+        .actions
+        .iter()
+        .filter_map(|name| {
+            let action = state_def.and_then(|st| st.actions.get(name));
+            if action.is_some_and(|a| a.system) {
+                return None;
+            }
+            Some(Offered {
+                name: name.clone(),
+                title: action
+                    .and_then(|a| a.title.clone())
+                    .unwrap_or_else(|| name.clone()),
+                own_form: action.is_some_and(|a| a.own_form),
+            })
+        })
+        .collect();
+    // Whoever may not take the task learns it before typing anything.
+    let may_act =
+        s.actor.has_role(&task.role) && task.assignee.as_ref().is_none_or(|a| a == &s.actor.user);
+    let refusal = (!may_act).then(|| match &task.assignee {
+        Some(a) if s.actor.has_role(&task.role) => {
+            format!("Questa attività è assegnata a {a}: può consultarla, ma non completarla.")
+        }
+        _ => format!(
+            "Questa attività spetta al ruolo «{}», che lei non ha: può consultarla, ma non completarla.",
+            task.role
         ),
-        Ok(None) => String::new(),
-        Err(e) => return problem(s, e),
+    });
+    let empty = serde_json::Map::new();
+    let submitted = values.as_object().unwrap_or(&empty);
+    // A page opened afresh shows what the case already holds for its fields (a correction
+    // opens with the current values) and the form's defaults; a page sent back shows what
+    // was typed.
+    let fresh = submitted.is_empty() && errors.is_empty();
+    let fill = |form: &procedo_engine::forms::FormSpec| {
+        if fresh {
+            prefilled(form, &variables)
+        } else {
+            submitted.clone()
+        }
+    };
+    let (form, buttons, links, action_title) = match view {
+        TaskView::Task => {
+            let form = match state.engine.task_form(&s.actor, &task).await {
+                Ok(Some(form)) => form.render_html(&fill(&form), errors),
+                Ok(None) => String::new(),
+                Err(e) => return problem(s, e),
+            };
+            let buttons: Vec<Value> = offered
+                .iter()
+                .filter(|a| !a.own_form)
+                .map(|a| json!({ "name": a.name, "title": a.title }))
+                .collect();
+            let links: Vec<Value> = offered
+                .iter()
+                .filter(|a| a.own_form)
+                .map(|a| json!({ "name": a.name, "title": a.title }))
+                .collect();
+            // A task form no button submits would be a dead end: show only the links then.
+            let form = if buttons.is_empty() {
+                String::new()
+            } else {
+                form
+            };
+            (form, buttons, links, None)
+        }
+        TaskView::Action(name) => {
+            let Some(action) = offered.iter().find(|a| a.name == name) else {
+                return problem(
+                    s,
+                    EngineError::NotFound(format!("azione «{name}» di questa attività")),
+                );
+            };
+            let form = match state.engine.action_form(&s.actor, &task, name).await {
+                Ok(Some(form)) => form.render_html(&fill(&form), errors),
+                Ok(None) => String::new(),
+                Err(e) => return problem(s, e),
+            };
+            let buttons = vec![json!({ "name": action.name, "title": action.title })];
+            (form, buttons, Vec::new(), Some(action.title.clone()))
+        }
     };
     let now = state.engine.now();
     let mut named = names::Names::default();
     let (workflow, title) = named.task(state, &s.actor, &task).await;
-    let actions: Vec<Value> = task
-        .actions
-        .iter()
-        .map(|a| json!({ "name": a, "title": named.action(&task, a) }))
-        .collect();
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form, "for_tenant": for_tenant,
+    let page_title = match &action_title {
+        Some(action) => format!("{title}: {action}"),
+        None => title.clone(),
+    };
+    let view_name = match view {
+        TaskView::Task => String::new(),
+        TaskView::Action(name) => name.to_string(),
+    };
+    // Enter in a text field presses the form's first button: with lists, that must not be a
+    // "Rimuovi"; a hidden first button then just shows the page again with what was typed.
+    let has_lists = form.contains("name=\"_aggiungi\"");
+    let deadline = deadline_box(&task, state_def, now);
+    // Who may do what to the task itself (the engine checks again): take it, give it back,
+    // stop or restart its clock, hand it to another role or official.
+    let admin = s.actor.has_role("admin");
+    let holds_role = s.actor.has_role(&task.role);
+    let mine = task.assignee.as_deref() == Some(s.actor.user.as_str());
+    let mut roles: Vec<&str> = definition.declared_roles().into_iter().collect();
+    roles.sort_unstable();
+    let manage = json!({
+        "claim": holds_role && task.assignee.is_none(),
+        "unclaim": task.assignee.is_some() && (mine || admin),
+        "pause": (holds_role || admin) && task.due_at.is_some() && task.paused_at.is_none(),
+        "resume": (holds_role || admin) && task.paused_at.is_some(),
+        "reassign": admin,
+        "roles": roles,
+    });
+    let manage = manage
+        .as_object()
+        .is_some_and(|m| m.values().any(|v| v == &json!(true)))
+        .then_some(manage);
+    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists, "deadline": deadline, "manage": manage,
+                       "view": view_name, "buttons": buttons, "links": links, "may_act": may_act, "refusal": refusal,
+                       "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents,
                        "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
-    let mut response = page("task", &title, Some(s), data);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
+    let mut response = page("task", &page_title, Some(s), data);
+    *response.status_mut() = status;
     response
+}
+
+/// The deadline box of a task: when it falls, how it was counted and on what basis, how many
+/// days are left, what happens when it passes and whether the clock is stopped.
+fn deadline_box(
+    task: &procedo_engine::model::Task,
+    state: Option<&procedo_engine::definition::State>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Value> {
+    use procedo_engine::definition::{Breach, Kind};
+    let due = task.due_at?;
+    let spec = match state.map(|s| &s.kind) {
+        Some(Kind::Task(spec)) => Some(spec),
+        _ => None,
+    };
+    let rome_day =
+        |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono_tz::Europe::Rome).date_naive();
+    let days = (rome_day(due) - rome_day(now)).num_days();
+    let left = match days {
+        d if due < now && d == 0 => "scaduta oggi".to_string(),
+        d if due < now => format!(
+            "scaduta da {} {}",
+            -d,
+            if d == -1 { "giorno" } else { "giorni" }
+        ),
+        0 => "scade oggi".to_string(),
+        1 => "manca 1 giorno".to_string(),
+        d => format!("mancano {d} giorni"),
+    };
+    let counted = task
+        .due_derivation
+        .clone()
+        .and_then(|d| serde_json::from_value::<procedo_engine::calendar::Deadline>(d).ok())
+        .map(|d| {
+            let skipped: Vec<String> = d
+                .skipped
+                .iter()
+                .map(|d| d.format("%d/%m/%Y").to_string())
+                .collect();
+            json!({ "spec": d.spec, "base": rome(d.base), "rule": timeline::rule(d.rule),
+                    "skipped": skipped.join(", "), "calendar": d.calendar_version })
+        });
+    let title_of = |action: &str| {
+        state
+            .and_then(|s| s.actions.get(action))
+            .and_then(|a| a.title.clone())
+            .unwrap_or_else(|| action.to_string())
+    };
+    let at_expiry = match spec.and_then(|s| s.on_breach.as_ref()) {
+        Some(Breach::EscalateTo(role)) => format!("l'attività passa al ruolo «{role}»"),
+        Some(Breach::Action(action)) => format!("il sistema esegue «{}»", title_of(action)),
+        Some(Breach::Notify(role)) => {
+            format!("è avvisato il ruolo «{role}»; l'attività resta aperta")
+        }
+        None => "nessun effetto automatico: l'attività resta aperta e risulta scaduta".to_string(),
+    };
+    let reminders: Vec<String> = spec
+        .map(|s| s.remind.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    Some(json!({
+        "at": rome(due),
+        "left": left,
+        "overdue": due < now,
+        "counted": counted,
+        "basis": spec.and_then(|s| s.due_basis.clone()),
+        "at_expiry": at_expiry,
+        "reminders": reminders.join(", "),
+        "paused": task.paused_at.map(rome),
+        "pause_reason": task.pause_reason,
+    }))
+}
+
+/// The values a fresh form opens with: the case's value of each of its fields, else the
+/// field's default.
+fn prefilled(
+    form: &procedo_engine::forms::FormSpec,
+    variables: &serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for field in &form.fields {
+        let value = variables
+            .get(&field.name)
+            .filter(|v| !v.is_null())
+            .or(field.default.as_ref());
+        if let Some(value) = value {
+            out.insert(field.name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// `?azione=NAME` in a task page's address: the page of that action's own form.
+#[derive(serde::Deserialize)]
+struct TaskQuery {
+    azione: Option<String>,
 }
 
 async fn task_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<TaskQuery>,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "task").await {
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    task_view(&state, &s, id, &json!({}), &[], None).await
+    let view = match query.azione.as_deref() {
+        Some(name) if !name.is_empty() => TaskView::Action(name),
+        _ => TaskView::Task,
+    };
+    task_view(&state, &s, id, view, &json!({}), &[], None, StatusCode::OK).await
 }
 
 async fn submit(
@@ -330,7 +557,7 @@ async fn submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "task").await {
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -339,10 +566,32 @@ async fn submit(
         return refused;
     }
     let action = field(&pairs, "_action").unwrap_or_default().to_string();
+    // The page the submission came from (`_vista`: an action's own page, or the task's).
+    let view_name = field(&pairs, "_vista").unwrap_or_default().to_string();
+    let view = if view_name.is_empty() {
+        TaskView::Task
+    } else {
+        TaskView::Action(&view_name)
+    };
     let data = match form_data::to_json(&pairs) {
         Ok(data) => data,
         Err(refused) => return bad_request(&s, &refused.to_string()),
     };
+    // "Aggiungi" / "Rimuovi" on a list: the same page again, one row more or less, with
+    // everything typed kept; nothing is submitted to the engine.
+    let add = field(&pairs, "_aggiungi").map(|p| (true, p.to_string()));
+    let remove = field(&pairs, "_rimuovi").map(|p| (false, p.to_string()));
+    if let Some((adding, path)) = add.or(remove) {
+        return edit_list(&state, &s, id, view, data, adding, &path).await;
+    }
+    if field(&pairs, "_ricarica").is_some() {
+        return task_view(&state, &s, id, view, &data, &[], None, StatusCode::OK).await;
+    }
+    if let TaskView::Action(name) = view
+        && name != action
+    {
+        return bad_request(&s, "l'azione inviata non è quella della pagina");
+    }
     match state
         .engine
         .complete(&s.actor, id, &action, data.clone())
@@ -354,10 +603,157 @@ async fn submit(
                 1 => "Il modulo contiene un errore: lo trova accanto al campo.".to_string(),
                 n => format!("Il modulo contiene {n} errori: li trova accanto ai campi."),
             });
-            task_view(&state, &s, id, &data, &errors, note).await
+            task_view(
+                &state,
+                &s,
+                id,
+                view,
+                &data,
+                &errors,
+                note,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
-        Err(EngineError::Rejected(why)) => task_view(&state, &s, id, &data, &[], Some(why)).await,
+        Err(EngineError::Rejected(why)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            task_view(&state, &s, id, view, &data, &[], Some(why), status).await
+        }
         Err(e) => problem(&s, e),
+    }
+}
+
+/// The task's own management from its page: `_op` is `claim`, `unclaim`, `pause` (with
+/// `motivo`), `resume` or `reassign` (`ruolo` and/or `funzionario`, with `motivo`); then back
+/// to the task page, or to it with the reason when the engine refuses.
+async fn manage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let pairs = form_pairs(&body);
+    if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
+        return refused;
+    }
+    let reason = field(&pairs, "motivo")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let text = |name: &str| {
+        field(&pairs, name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let needs_reason = |what: &str| {
+        Some(format!(
+            "Indichi il motivo per {what}: resta nella cronologia."
+        ))
+    };
+    let engine = &state.engine;
+    let outcome: Result<(), Option<String>> = match field(&pairs, "_op").unwrap_or_default() {
+        "claim" => engine
+            .claim(&s.actor, id)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "unclaim" => engine
+            .unclaim(&s.actor, id)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "pause" if reason.is_empty() => Err(needs_reason("sospendere il termine")),
+        "pause" => engine
+            .pause_sla(&s.actor, id, &reason)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "resume" => engine
+            .resume_sla(&s.actor, id)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        "reassign" if reason.is_empty() => Err(needs_reason("riassegnare l'attività")),
+        "reassign" => engine
+            .reassign(&s.actor, id, text("funzionario"), text("ruolo"), &reason)
+            .await
+            .map(drop)
+            .map_err(|e| Some(e.to_string())),
+        _ => Err(None),
+    };
+    match outcome {
+        Ok(()) => Redirect::to(&format!("/tasks/{id}")).into_response(),
+        Err(None) => bad_request(&s, "operazione sconosciuta"),
+        Err(Some(why)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            task_view(
+                &state,
+                &s,
+                id,
+                TaskView::Task,
+                &json!({}),
+                &[],
+                Some(why),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+/// Adds or removes a list row of the form on the page and shows the page again.
+async fn edit_list(
+    state: &AppState,
+    s: &Session,
+    id: Uuid,
+    view: TaskView<'_>,
+    mut data: Value,
+    adding: bool,
+    path: &str,
+) -> Response {
+    let form = async {
+        let task = state.engine.task(&s.actor, id).await?;
+        match view {
+            TaskView::Task => state.engine.task_form(&s.actor, &task).await,
+            TaskView::Action(name) => state.engine.action_form(&s.actor, &task, name).await,
+        }
+    };
+    let form = match form.await {
+        Ok(Some(form)) => form,
+        Ok(None) => return bad_request(s, "questa pagina non ha elenchi"),
+        Err(e) => return problem(s, e),
+    };
+    if !data.is_object() {
+        data = json!({});
+    }
+    let Value::Object(values) = &mut data else {
+        return bad_request(s, "modulo non valido");
+    };
+    let edited = if adding {
+        form.add_list_item(values, path)
+    } else {
+        form.remove_list_item(values, path)
+    };
+    let (note, status) = match edited {
+        Ok(()) => (None, StatusCode::OK),
+        Err(e) => (
+            Some(format!("{}.", capitalise(&e.to_string()))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    };
+    task_view(state, s, id, view, &data, &[], note, status).await
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

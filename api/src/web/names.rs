@@ -66,21 +66,4 @@ impl Names {
             None => (task.definition.clone(), task.state.clone()),
         }
     }
-
-    /// An action's title (call [`Names::task`] first for the task's workflow).
-    pub(super) fn action(&self, task: &Task, action: &str) -> String {
-        self.workflows
-            .get(&task.definition)
-            .cloned()
-            .flatten()
-            .and_then(|d| {
-                d.states
-                    .get(&task.state)?
-                    .actions
-                    .get(action)?
-                    .title
-                    .clone()
-            })
-            .unwrap_or_else(|| action.to_string())
-    }
 }

@@ -84,15 +84,41 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
-<details class="case"{{#unless problem}} open{{/unless}}><summary>Dati della pratica</summary>
-{{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
+{{#if refusal}}<p class="ko" role="status">{{refusal}}</p>{{/if}}
+{{#if deadline}}<section class="deadline" aria-labelledby="scadenza-titolo"><h2 id="scadenza-titolo">Scadenza</h2>
+<p><strong>{{deadline.at}}</strong> — <span class="{{#if deadline.overdue}}overdue{{/if}}">{{deadline.left}}</span>{{#if deadline.basis}} · {{deadline.basis}}{{/if}}</p>
+{{#if deadline.paused}}<p class="ko">Termine sospeso dal {{deadline.paused}}{{#if deadline.pause_reason}}: {{deadline.pause_reason}}{{/if}}.</p>{{/if}}
+{{#if deadline.counted}}<p>Conteggio: {{deadline.counted.spec}} dal {{deadline.counted.base}}, in {{deadline.counted.rule}}{{#if deadline.counted.skipped}}; giorni non lavorativi considerati: {{deadline.counted.skipped}}{{/if}}; calendario {{deadline.counted.calendar}}.</p>{{/if}}
+<p>Alla scadenza: {{deadline.at_expiry}}.{{#if deadline.reminders}} Promemoria {{deadline.reminders}} prima.{{/if}}</p></section>{{/if}}
+<details class="case"{{#unless problem}}{{#unless view}} open{{/unless}}{{/unless}}><summary>Dati della pratica</summary>
+{{#if case}}{{{case}}}{{else}}<p>Nessun dato.</p>{{/if}}
 {{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
 </details>
-<form method="post" action="/tasks/{{task.id}}" novalidate>
+{{#if may_act}}{{#if buttons}}<form method="post" action="/tasks/{{task.id}}" novalidate>
 <input type="hidden" name="_csrf" value="{{csrf}}">
+{{#if view}}<input type="hidden" name="_vista" value="{{view}}">{{/if}}
+{{#if has_lists}}<button type="submit" name="_ricarica" value="1" hidden>Aggiorna</button>{{/if}}
 {{{form}}}
-<p>{{#each actions}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
-</form>"#;
+<p>{{#each buttons}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
+</form>{{/if}}
+{{#if links}}<h2>Altre azioni</h2>
+<p>Ognuna chiede i propri dati in una pagina a parte.</p>
+<ul class="actions">{{#each links}}<li><a href="/tasks/{{../task.id}}?azione={{name}}">{{title}}</a></li>{{/each}}</ul>{{/if}}
+{{#if view}}<p><a href="/tasks/{{task.id}}">Torna all'attività</a></p>{{/if}}{{/if}}
+{{#if manage}}<section class="manage" aria-labelledby="gestione-titolo"><h2 id="gestione-titolo">Gestione dell'attività</h2>
+<p>{{#if task.assignee}}Assegnata a <strong>{{task.assignee}}</strong>.{{else}}Non assegnata: la può svolgere chiunque abbia il ruolo «{{task.role}}».{{/if}}</p>
+{{#if manage.claim}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="claim">Prendi in carico</button></form>{{/if}}
+{{#if manage.unclaim}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="unclaim">Rilascia l'attività</button></form>{{/if}}
+{{#if manage.pause}}<form method="post" action="/tasks/{{task.id}}/gestione" novalidate><input type="hidden" name="_csrf" value="{{csrf}}">
+<div class="procedo-field"><label for="motivo-sospensione">Motivo della sospensione del termine</label><textarea id="motivo-sospensione" name="motivo" rows="2" maxlength="2000"></textarea></div>
+<button type="submit" name="_op" value="pause">Sospendi il termine</button></form>{{/if}}
+{{#if manage.resume}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="resume">Riprendi il termine</button></form>{{/if}}
+{{#if manage.reassign}}<form method="post" action="/tasks/{{task.id}}/gestione" novalidate><input type="hidden" name="_csrf" value="{{csrf}}">
+<div class="procedo-field"><label for="ruolo-riassegna">Ruolo</label><select id="ruolo-riassegna" name="ruolo"><option value="">— invariato —</option>{{#each manage.roles}}<option value="{{this}}">{{this}}</option>{{/each}}</select></div>
+<div class="procedo-field"><label for="funzionario-riassegna">Funzionario (nome utente, facoltativo)</label><input type="text" id="funzionario-riassegna" name="funzionario" maxlength="120"></div>
+<div class="procedo-field"><label for="motivo-riassegna">Motivo della riassegnazione</label><textarea id="motivo-riassegna" name="motivo" rows="2" maxlength="2000"></textarea></div>
+<button type="submit" name="_op" value="reassign">Riassegna</button></form>{{/if}}
+</section>{{/if}}"#;
 
 pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
 <dl class="facts">

@@ -56,7 +56,7 @@ pub(super) fn effect_kinds(effects: &[Value]) -> String {
 }
 
 /// How a period was counted, in the words of Reg. (CEE, Euratom) 1182/71.
-fn rule(rule: Rule) -> &'static str {
+pub(super) fn rule(rule: Rule) -> &'static str {
     match rule {
         Rule::Instant => "durata esatta, senza proroga",
         Rule::Days => {

@@ -26,6 +26,7 @@ pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec
         file: file.clone(),
         map: &map,
         diagnostics: Vec::new(),
+        merged_forms: BTreeMap::new(),
     };
     for (at, message) in map.duplicates() {
         cx.diagnostics
@@ -86,6 +87,9 @@ struct Checker<'a> {
     file: String,
     map: &'a SourceMap,
     diagnostics: Vec<Diagnostic>,
+    /// Task forms extended by an action's `add_form`, by their synthetic name
+    /// (`TASK_FORM+ADDED`), added to the definition's forms once the states are compiled.
+    merged_forms: BTreeMap<String, FormSpec>,
 }
 
 /// The top level of `workflow.yaml`, with states still untyped so that a mistake in one state
@@ -342,6 +346,8 @@ impl Checker<'_> {
                 pools.insert(pool.clone(), capacity);
             }
         }
+        let mut forms = forms;
+        forms.append(&mut self.merged_forms);
         let (summary, keys) = self.case_keys(&doc, &forms);
         Some(Definition {
             summary,
@@ -646,11 +652,51 @@ impl Checker<'_> {
         let mut actions = IndexMap::new();
         let task_form = state.task.as_ref().and_then(|t| t.form.as_deref());
         for (action_name, action) in &state.actions {
-            if let Some(a) = self.action(name, action_name, action, doc, forms, templates) {
+            if let Some(mut a) = self.action(name, action_name, action, doc, forms, templates) {
+                if let Some(added) = &action.add_form {
+                    a.own_form = true;
+                    self.extend_form(name, action_name, action, task_form, added, forms, &mut a);
+                }
+                if a.system && !system_fired(doc, name, action_name) {
+                    self.at_value(
+                        &["states", name, "actions", action_name, "system"],
+                        format!("action `{action_name}` is marked `system` but no schedule and no `on_breach` of state `{name}` fires it"),
+                    );
+                }
                 let form = a.form.as_deref().or(task_form);
+                let lookup;
+                let in_forms = match a.form.as_deref().and_then(|f| self.merged_forms.get(f)) {
+                    Some(merged) => {
+                        lookup =
+                            BTreeMap::from([(a.form.clone().unwrap_or_default(), merged.clone())]);
+                        &lookup
+                    }
+                    None => forms,
+                };
                 let problems = super::form_checks::check_references(
-                    &self.file, self.map, name, &a, form, forms,
+                    &self.file, self.map, name, &a, form, in_forms,
                 );
+                if let Some(spec) = form.and_then(|f| in_forms.get(f)) {
+                    for (i, rule) in action.rules.iter().enumerate() {
+                        let Some(field) = &rule.field else { continue };
+                        let head = field.split(['.', '[']).next().unwrap_or_default();
+                        if !spec.fields.iter().any(|f| f.name == head) {
+                            let index = i.to_string();
+                            self.at_value(
+                                &[
+                                    "states",
+                                    name,
+                                    "actions",
+                                    action_name,
+                                    "rules",
+                                    index.as_str(),
+                                    "field",
+                                ],
+                                format!("`{field}` is not a field of the action's form"),
+                            );
+                        }
+                    }
+                }
                 self.diagnostics.extend(problems);
                 actions.insert(action_name.clone(), a);
             }
@@ -844,6 +890,9 @@ impl Checker<'_> {
                 }
             }
         };
+        if task.due_basis.is_some() && task.due.is_none() {
+            self.at_key(&path("due_basis"), "`due_basis` needs a `due`");
+        }
         for (i, other) in task.not_by.iter().enumerate() {
             let index = i.to_string();
             let at = ["states", name, "task", "not_by", index.as_str()];
@@ -881,6 +930,7 @@ impl Checker<'_> {
             form: task.form.clone(),
             due,
             due_from,
+            due_basis: task.due_basis.clone(),
             remind,
             on_breach,
             not_by: task.not_by.clone(),
@@ -917,9 +967,113 @@ impl Checker<'_> {
             to: action.to.clone(),
             when,
             set,
+            own_form: action.form.is_some(),
             form: action.form.clone(),
+            system: action.system,
+            rules: self.rules(state, name, &action.rules),
             documents: action.documents.clone(),
         })
+    }
+
+    /// Compiles an action's rules: the condition and each `{{ CEL }}` of the message.
+    fn rules(
+        &mut self,
+        state: &str,
+        action: &str,
+        rules: &[super::document::RuleDoc],
+    ) -> Vec<super::Rule> {
+        let mut out = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let index = i.to_string();
+            let at = |key: &'static str| {
+                [
+                    "states",
+                    state,
+                    "actions",
+                    action,
+                    "rules",
+                    index.as_str(),
+                    key,
+                ]
+            };
+            let when = self.expr(&at("when"), &rule.when);
+            let mut message = Vec::new();
+            let mut rest = rule.message.as_str();
+            let mut broken = false;
+            while let Some(open) = rest.find("{{") {
+                let Some(close) = rest[open..].find("}}") else {
+                    self.at_value(&at("message"), "`{{` without its `}}` in the message");
+                    broken = true;
+                    break;
+                };
+                if open > 0 {
+                    message.push(super::MessagePart::Text(rest[..open].to_string()));
+                }
+                let source = rest[open + 2..open + close].trim();
+                match self.expr(&at("message"), source) {
+                    Some(expr) => message.push(super::MessagePart::Expr(expr)),
+                    None => broken = true,
+                }
+                rest = &rest[open + close + 2..];
+            }
+            if !rest.is_empty() {
+                message.push(super::MessagePart::Text(rest.to_string()));
+            }
+            if let (Some(when), false) = (when, broken) {
+                out.push(super::Rule {
+                    when,
+                    message,
+                    field: rule.field.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Builds the task's form followed by the fields of `added` and points the action at it.
+    #[allow(clippy::too_many_arguments)]
+    fn extend_form(
+        &mut self,
+        state: &str,
+        name: &str,
+        action: &ActionDoc,
+        task_form: Option<&str>,
+        added: &str,
+        forms: &BTreeMap<String, FormSpec>,
+        compiled: &mut Action,
+    ) {
+        let at = ["states", state, "actions", name, "add_form"];
+        if action.form.is_some() {
+            self.at_key(&at, "`add_form` and `form` exclude each other: `form` replaces the task's form, `add_form` extends it");
+            return;
+        }
+        self.require_form(&at, added, forms);
+        let Some(extra) = forms.get(added) else {
+            return;
+        };
+        let base = task_form.and_then(|f| forms.get(f));
+        let mut merged = match base {
+            Some(base) => base.clone(),
+            None => extra.clone(),
+        };
+        if base.is_some() {
+            for field in &extra.fields {
+                if merged.fields.iter().any(|f| f.name == field.name) {
+                    self.at_value(
+                        &at,
+                        format!(
+                            "form `{added}` repeats field `{}` of the task's form",
+                            field.name
+                        ),
+                    );
+                    return;
+                }
+                merged.fields.push(field.clone());
+            }
+        }
+        let key = format!("{}+{added}", task_form.unwrap_or_default());
+        self.merged_forms.insert(key.clone(), merged);
+        compiled.form = Some(key);
     }
 
     fn choice(
@@ -1081,4 +1235,22 @@ pub fn is_identifier(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Whether a schedule or the task's `on_breach` of `state` fires `action` (what a `system`
+/// action needs: otherwise nothing could ever take it).
+fn system_fired(doc: &WorkflowDoc, state: &str, action: &str) -> bool {
+    let by_schedule = doc.schedules.iter().any(|s| {
+        s.action
+            .as_ref()
+            .is_some_and(|a| a.state == state && a.action == action)
+    });
+    let by_breach = doc
+        .states
+        .get(state)
+        .and_then(|s| s.task.as_ref())
+        .and_then(|t| t.on_breach.as_ref())
+        .and_then(|b| b.action.as_deref())
+        == Some(action);
+    by_schedule || by_breach
 }

@@ -173,6 +173,10 @@ pub struct TaskDoc {
     /// date for the contract's 60 days); without it, from when the task opens.
     #[serde(default)]
     pub due_from: Option<String>,
+    /// The legal basis of `due` as officials cite it (`art. 101 c.1, d.lgs. 36/2023`): the
+    /// task page's deadline box shows it beside the date.
+    #[serde(default)]
+    pub due_basis: Option<String>,
     /// How long before `due` to remind the assignee: one duration or a list (`[P14D, P7D, P2D]`).
     #[serde(default)]
     pub remind: Option<Reminders>,
@@ -226,11 +230,39 @@ pub struct ActionDoc {
     /// Variables to assign, each from a CEL expression.
     #[serde(default)]
     pub set: IndexMap<String, String>,
-    /// A form of the action's own, replacing the task's form.
+    /// A form of the action's own, replacing the task's form: the pages show it on a page of
+    /// its own, reached from the action's button, so the official sees exactly its fields.
     #[serde(default)]
     pub form: Option<String>,
+    /// A form whose fields are asked *in addition to* the task's form (a withdrawal that
+    /// keeps the task's data and adds its reason). Exclusive with `form`.
+    #[serde(default)]
+    pub add_form: Option<String>,
+    /// Fired only by the engine (a schedule or the task's `on_breach`): never offered to an
+    /// official as a button, and refused (403) when an official tries it.
+    #[serde(default)]
+    pub system: bool,
+    /// Checks over the submission and the case, made before the transition: the first
+    /// whose `when` holds refuses the completion with its message at its field (a 422 the
+    /// official reads on the page), and the instance does not move.
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
     #[serde(default)]
     pub documents: Vec<String>,
+}
+
+/// `{ when: CEL, message: "…", field: NAME }`: when `when` holds, the completion is refused.
+/// The message may hold CEL between `{{` and `}}` (`la prima data ammessa è il {{ … }}`);
+/// a timestamp or an ISO date there reads as `dd/mm/yyyy`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    pub when: String,
+    pub message: String,
+    /// The form field the message belongs to (`scadenza_offerte`, `lots[0].cig`); without it
+    /// the message is about the whole form.
+    #[serde(default)]
+    pub field: Option<String>,
 }
 
 /// One arm of a `choice`: `{ when: EXPR, to: STATE }` or `{ otherwise: STATE }`.

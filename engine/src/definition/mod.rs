@@ -119,6 +119,8 @@ pub struct TaskSpec {
     pub due: Option<DurationSpec>,
     /// The instant `due` counts from; `None`: when the task opens.
     pub due_from: Option<Expr>,
+    /// The legal basis of `due`, as the workflow cites it.
+    pub due_basis: Option<String>,
     /// Lead times before `due`, one reminder each.
     pub remind: Vec<DurationSpec>,
     pub on_breach: Option<Breach>,
@@ -143,8 +145,32 @@ pub struct Action {
     pub to: String,
     pub when: Option<Expr>,
     pub set: Vec<(String, Expr)>,
+    /// The form that validates a completion with this action, when it is not the task's:
+    /// the action's own, or the task's form with `add_form`'s fields after its own.
     pub form: Option<String>,
+    /// Whether the form differs from the task's (own or extended): the pages then give the
+    /// action a page of its own instead of a button under the task's form.
+    pub own_form: bool,
+    /// Fired only by the engine (schedules, `on_breach`); never by an official.
+    pub system: bool,
+    /// Checks made before the transition; the first that holds refuses the completion.
+    pub rules: Vec<Rule>,
     pub documents: Vec<String>,
+}
+
+/// A check with its message: when `when` holds, the completion is refused at `field`.
+#[derive(Debug)]
+pub struct Rule {
+    pub when: Expr,
+    pub message: Vec<MessagePart>,
+    pub field: Option<String>,
+}
+
+/// A rule's message: text, and CEL whose value is written in (dates as `dd/mm/yyyy`).
+#[derive(Debug)]
+pub enum MessagePart {
+    Text(String),
+    Expr(Expr),
 }
 
 #[derive(Debug)]

@@ -199,6 +199,12 @@ pub fn complete(
         let offered: Vec<&str> = state.actions.keys().map(String::as_str).collect();
         unavailable(&format!(" (the actions are: {})", offered.join(", ")))
     })?;
+    if action.system && !actor.system {
+        return Err(MachineError::Forbidden(format!(
+            "l'azione «{}» è riservata al sistema (la esegue una pianificazione o la scadenza), non a un funzionario",
+            action.title.as_deref().unwrap_or(action_name)
+        )));
+    }
     let form = match definition.form_for(state, action) {
         Some(form) => validate(
             form,
@@ -226,6 +232,32 @@ pub fn complete(
                 ": its condition `{}` does not hold",
                 guard.source()
             )));
+        }
+    }
+    if !action.rules.is_empty() {
+        let mut scope = scope(instance, Some(&form), &definition, work);
+        scope.action = Some(action_name);
+        let mut refused = Vec::new();
+        for rule in &action.rules {
+            // One message per field: the first rule that holds there (the most telling
+            // comes first in the workflow).
+            let field = rule.field.as_deref().unwrap_or_default();
+            if refused
+                .iter()
+                .any(|e: &procedo_forms::FieldError| e.path == field)
+            {
+                continue;
+            }
+            if rule.when.eval_bool(&scope)? {
+                refused.push(procedo_forms::FieldError::new(
+                    rule.field.clone().unwrap_or_default(),
+                    "rule",
+                    rule_message(rule, &scope)?,
+                ));
+            }
+        }
+        if !refused.is_empty() {
+            return Err(MachineError::InvalidData(refused));
         }
     }
     let event = work.event(id, "task_completed")?;
@@ -436,4 +468,36 @@ pub fn child_ended(
         enter(work, parent, &on_done.to)?;
     }
     Ok(())
+}
+
+/// A rule's message with its `{{ CEL }}` parts written in: an instant or an ISO date as
+/// `dd/mm/yyyy` (Rome), a number or text as it is.
+fn rule_message(
+    rule: &crate::definition::Rule,
+    scope: &crate::expr::Scope<'_>,
+) -> Result<String, MachineError> {
+    let mut out = String::new();
+    for part in &rule.message {
+        match part {
+            crate::definition::MessagePart::Text(text) => out.push_str(text),
+            crate::definition::MessagePart::Expr(expr) => match expr.eval(scope)? {
+                Json::String(s) => match crate::timefmt::parse_instant(&s) {
+                    Some(t) => out.push_str(&crate::documents::italian::data(
+                        t.with_timezone(&chrono_tz::Europe::Rome).date_naive(),
+                    )),
+                    None => out.push_str(&s),
+                },
+                Json::Null => {}
+                Json::Array(items) => {
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                        .collect();
+                    out.push_str(&items.join(", "));
+                }
+                other => out.push_str(&other.to_string()),
+            },
+        }
+    }
+    Ok(out)
 }

@@ -1,0 +1,170 @@
+//! The case's data as an official reads it: each variable by the label of the form field that
+//! collected it, its value in Italian (€ 1.234,56, 03/05/2026, Sì/No, the option's label),
+//! lists as tables with their fields' labels, text with its line breaks. Engine bookkeeping
+//! (names starting with `_`) is left out.
+
+use procedo_engine::definition::Definition;
+use procedo_engine::forms::{Field, FieldType, escape_html};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The fields of every form of the workflow, by name (the first form that names a field wins:
+/// the same variable is labelled alike across a workflow's forms).
+fn fields_by_name(definition: &Definition) -> HashMap<&str, &Field> {
+    let mut out = HashMap::new();
+    if let Some(start) = definition
+        .start
+        .form
+        .as_deref()
+        .and_then(|f| definition.forms.get(f))
+    {
+        for field in &start.fields {
+            out.entry(field.name.as_str()).or_insert(field);
+        }
+    }
+    for form in definition.forms.values() {
+        for field in &form.fields {
+            out.entry(field.name.as_str()).or_insert(field);
+        }
+    }
+    out
+}
+
+/// `<dl>` of the case's variables, as HTML (everything from the case is escaped).
+pub(super) fn html(definition: &Definition, variables: &Map<String, Value>) -> String {
+    let fields = fields_by_name(definition);
+    let mut out = String::new();
+    for (name, value) in variables {
+        if name.starts_with('_') || value.is_null() {
+            continue;
+        }
+        let field = fields.get(name.as_str()).copied();
+        let label = field.map_or(name.as_str(), |f| f.label.as_str());
+        out.push_str(&format!(
+            "<dt>{}</dt><dd>{}</dd>",
+            escape_html(label),
+            value_html(field, value)
+        ));
+    }
+    if out.is_empty() {
+        return String::new();
+    }
+    format!("<dl>{out}</dl>")
+}
+
+fn value_html(field: Option<&Field>, value: &Value) -> String {
+    let Some(field) = field else {
+        return plain(value);
+    };
+    match (field.field_type, value) {
+        (FieldType::List, Value::Array(items)) => table(field, items),
+        (FieldType::Boolean, Value::Bool(b)) => if *b { "Sì" } else { "No" }.to_string(),
+        (FieldType::Money, v) => number(v)
+            .map(procedo_engine::documents::italian::euro)
+            .map_or_else(|| plain(v), |s| escape_html(&s)),
+        (FieldType::Date, Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_or_else(|_| escape_html(s), procedo_engine::documents::italian::data),
+        (FieldType::Percentage, v) => format!("{} %", plain(v).replace('.', ",")),
+        (FieldType::Choice, Value::String(s)) => escape_html(&option_label(field, s)),
+        (FieldType::MultiChoice, Value::Array(items)) => {
+            let labels: Vec<String> = items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| option_label(field, s))
+                .collect();
+            escape_html(&labels.join(", "))
+        }
+        (FieldType::Textarea, Value::String(s)) => escape_html(s).replace('\n', "<br>"),
+        (_, v) => plain(v),
+    }
+}
+
+fn option_label(field: &Field, value: &str) -> String {
+    field
+        .options
+        .as_deref()
+        .and_then(|o| o.iter().find(|o| o.value == value))
+        .map_or_else(|| value.to_string(), |o| o.label.clone())
+}
+
+fn number(value: &Value) -> Option<rust_decimal::Decimal> {
+    match value {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => escape_html(s),
+        Value::Bool(true) => "Sì".into(),
+        Value::Bool(false) => "No".into(),
+        other => escape_html(&other.to_string()),
+    }
+}
+
+/// A list as a table: one row per item, one column per field of its items.
+fn table(field: &Field, items: &[Value]) -> String {
+    let sub = field.fields.as_deref().unwrap_or_default();
+    if items.is_empty() {
+        return "—".into();
+    }
+    let mut out = String::from("<table><thead><tr><th scope=\"col\">n.</th>");
+    for f in sub {
+        out.push_str(&format!("<th scope=\"col\">{}</th>", escape_html(&f.label)));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for (i, item) in items.iter().enumerate() {
+        out.push_str(&format!("<tr><td>{}</td>", i + 1));
+        for f in sub {
+            let cell = item
+                .get(&f.name)
+                .filter(|v| !v.is_null())
+                .map_or_else(|| "—".to_string(), |v| value_html(Some(f), v));
+            out.push_str(&format!("<td>{cell}</td>"));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use procedo_engine::definition::Package;
+    use serde_json::json;
+
+    #[test]
+    fn the_case_reads_in_italian_by_the_forms_labels() {
+        let mut package = Package {
+            origin: "pkg/".into(),
+            workflow: "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r, form: f }\n    actions:\n      go: { to: b }\n  b: { end: done }\n".into(),
+            ..Package::default()
+        };
+        package.forms.insert(
+            "f".into(),
+            "title: F\nfields:\n  - { name: importo, label: Importo a base, type: money }\n  - { name: scadenza, label: Scadenza, type: date }\n  - { name: urgenza, label: Urgenza, type: boolean }\n  - { name: tipo, label: Tipo, type: choice, options: [{ value: works, label: Lavori }] }\n  - { name: note, label: Note, type: textarea }\n  - name: lotti\n    label: Lotti\n    type: list\n    fields:\n      - { name: cig, label: CIG, type: text }\n      - { name: base, label: Base, type: money }\n".into(),
+        );
+        let definition = package.compile(1).expect("compiles");
+        let vars = json!({
+            "importo": "850000.00", "scadenza": "2026-05-04", "urgenza": false, "tipo": "works",
+            "note": "riga 1\nriga <2>", "lotti": [{ "cig": "A", "base": "1234.5" }], "_pools": {}, "altro": 3
+        });
+        let html = html(&definition, vars.as_object().expect("object"));
+        for expected in [
+            "<dt>Importo a base</dt><dd>€ 850.000,00</dd>",
+            "<dt>Scadenza</dt><dd>04/05/2026</dd>",
+            "<dt>Urgenza</dt><dd>No</dd>",
+            "<dt>Tipo</dt><dd>Lavori</dd>",
+            "<dd>riga 1<br>riga &lt;2&gt;</dd>",
+            "<th scope=\"col\">CIG</th><th scope=\"col\">Base</th>",
+            "<tr><td>1</td><td>A</td><td>€ 1.234,50</td></tr>",
+            "<dt>altro</dt><dd>3</dd>",
+        ] {
+            assert!(html.contains(expected), "{expected} in {html}");
+        }
+        assert!(!html.contains("_pools"), "{html}");
+    }
+}
