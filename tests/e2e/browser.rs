@@ -638,6 +638,9 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
     assert!(
         violations.is_empty(),
         "WCAG 2.1 AA problems found by axe-core, or pages wider than the window:\n{}",
+        violations.join("\n")
+    );
+}
 
 /// The training enrolment through the pages (the two requests are started through the API:
 /// the pages have no start form yet): the supervisor authorises both, the second waits for a
