@@ -146,6 +146,7 @@ macro_rules! sql_store {
                 };
                 let filter = &search.filter;
                 let pattern = search.pattern();
+                let key = search.key_value();
                 let mut tx = self.pool.begin().await?;
                 let rows = sqlx::query(sql)
                     .bind(tenant)
@@ -157,6 +158,7 @@ macro_rules! sql_store {
                     .bind(filter.started_after.map($crate::timefmt::to_db))
                     .bind(filter.started_before.map($crate::timefmt::to_db))
                     .bind(pattern.as_deref())
+                    .bind(key.as_deref())
                     .fetch_all(&mut *tx)
                     .await?;
                 let total: i64 = sqlx::query_scalar($crate::store::sql::COUNT_INSTANCES)
@@ -169,6 +171,7 @@ macro_rules! sql_store {
                     .bind(filter.started_after.map($crate::timefmt::to_db))
                     .bind(filter.started_before.map($crate::timefmt::to_db))
                     .bind(pattern.as_deref())
+                    .bind(key.as_deref())
                     .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;

@@ -58,7 +58,8 @@ macro_rules! case_conditions {
         " FROM instances WHERE (tenant = $1 OR on_behalf_of = $1) \
        AND ($2 IS NULL OR definition = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR state = $4) \
        AND ($7 IS NULL OR created_us >= $7) AND ($8 IS NULL OR created_us < $8) \
-       AND ($9 IS NULL OR LOWER(CAST(variables AS TEXT)) LIKE $9 ESCAPE '\\') "
+       AND ($9 IS NULL OR LOWER(CAST(variables AS TEXT)) LIKE $9 ESCAPE '\\') \
+       AND ($10 IS NULL OR id IN (SELECT instance_id FROM instance_keys WHERE value = $10)) "
     };
 }
 /// The case list, one query per order (an order cannot be a parameter).
@@ -87,6 +88,11 @@ pub const COUNT_INSTANCES: &str = concat!(
     case_conditions!(),
     "AND $5 = $5 AND $6 = $6"
 );
+
+/// The case list's index of an instance's business keys, rewritten when a step changes them.
+pub const DELETE_INSTANCE_KEYS: &str = "DELETE FROM instance_keys WHERE instance_id = $1";
+pub const INSERT_INSTANCE_KEY: &str =
+    "INSERT INTO instance_keys (instance_id, name, value) VALUES ($1, $2, $3)";
 
 /// The children of an instance (a tender's lots), in their `foreach` order.
 pub const SELECT_CHILDREN: &str = concat!(
