@@ -15,7 +15,9 @@ const WORKFLOW: &str = "\
 id: bench-cases
 title: Gara (banco di prova)
 summary: \"vars.oggetto\"
-keys: [cig, ente_committente]
+keys:
+  - { name: cig, label: CIG, value: \"vars.cig\" }
+  - { name: ente_committente, label: Ente committente, value: \"vars.ente_committente\" }
 initial: review
 states:
   review:
