@@ -44,6 +44,20 @@ pub enum Scenario {
         #[arg(long, default_value_t = 200_000)]
         n: usize,
     },
+    /// The case list on N instances with business keys: a page of 50 with the total, by a
+    /// key's value (a CIG, a Comune: through the `instance_keys` index), unfiltered, by words.
+    Cases {
+        #[arg(long, default_value_t = 100_000)]
+        n: usize,
+        #[arg(long)]
+        db: Option<String>,
+        /// Concurrent starters filling the database.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Times each search runs (the median and the slowest are printed).
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
     /// N instances whose wait timers fall due within a few seconds; reports the firing rate
     /// and how late timers fired.
     Timers {
@@ -83,6 +97,12 @@ pub async fn run(scenario: Scenario) -> Result<(), String> {
             clients,
             http: false,
         } => approval_chain(n, db, clients).await,
+        Scenario::Cases {
+            n,
+            db,
+            clients,
+            runs,
+        } => crate::bench_cases::run(n, db, clients, runs.max(1)).await,
         Scenario::Timers {
             n,
             db,

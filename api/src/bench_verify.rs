@@ -170,6 +170,7 @@ fn instance(
         changes: vec![Change {
             instance,
             expected_version: None,
+            keys: None,
         }],
         effects,
     }

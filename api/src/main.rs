@@ -2,6 +2,7 @@
 
 mod audit_cli;
 mod bench;
+mod bench_cases;
 mod bench_http;
 mod bench_timers;
 mod bench_verify;

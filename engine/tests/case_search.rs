@@ -20,7 +20,7 @@ states:
   review:
     task: { role: clerk }
     actions:
-      done: { to: closed, set: { comune: \"vars.comune\" } }
+      done: { to: closed, set: { comune: \"'Comune di Maser'\" } }
   closed: { end: closed }
 ";
 
@@ -52,6 +52,7 @@ async fn the_case_search_finds_cases_by_words_of_their_data_and_counts_them_all(
                 ..Default::default()
             },
             text: Some(text.to_string()),
+            key: None,
             order: CaseOrder::Oldest,
         };
         let (page, total) = engine

@@ -579,7 +579,7 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
 
     browser.open(&format!("{base}/pratiche")).await;
     browser.wait_for("Ricerca delle pratiche").await;
-    browser.type_into("#cerca", "A03589F8C6").await;
+    browser.type_into("#chiave", "A03589F8C6").await;
     browser.click("#cerca-pratiche").await;
     let found = browser.wait_for("1–1 di 1 pratiche").await;
     assert!(
@@ -604,7 +604,7 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
     browser.wait_for("Le mie attività").await;
     browser.open(&format!("{base}/pratiche")).await;
     browser.wait_for("Ricerca delle pratiche").await;
-    browser.type_into("#cerca", "Asolo").await;
+    browser.type_into("#chiave", "Comune di Asolo").await;
     browser.click("#esito option[value='annullate']").await;
     browser.click("#cerca-pratiche").await;
     let closed = browser.wait_for("1–1 di 1 pratiche").await;
@@ -612,7 +612,11 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
         closed.contains("annullato"),
         "the closed case by its Comune: {closed}"
     );
-    browser.click(&format!("a[href='/instances/{id}']")).await;
+    assert!(
+        closed.contains(&format!("href=\"/instances/{id}\"")),
+        "{closed}"
+    );
+    browser.open(&format!("{base}/instances/{id}")).await;
     let timeline = browser.wait_for("ha annullato la pratica").await;
     assert!(
         timeline.contains("rita ha avviato la pratica")

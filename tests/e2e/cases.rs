@@ -142,7 +142,7 @@ async fn an_official_starts_a_tender_for_a_comune_from_the_pages_and_finds_it_by
     assert!(case.contains("rita ha avviato la pratica"), "{case}");
 
     let found = server
-        .browser("GET", &format!("/pratiche?cerca={CIG}"), Some(&rup), None)
+        .browser("GET", &format!("/pratiche?chiave={CIG}"), Some(&rup), None)
         .await
         .text();
     assert!(
@@ -150,7 +150,7 @@ async fn an_official_starts_a_tender_for_a_comune_from_the_pages_and_finds_it_by
         "found again by its CIG: {found}"
     );
     let none = server
-        .browser("GET", "/pratiche?cerca=B0A1C2D3E4", Some(&rup), None)
+        .browser("GET", "/pratiche?chiave=B0A1C2D3E4", Some(&rup), None)
         .await
         .text();
     assert!(
@@ -194,7 +194,7 @@ async fn an_official_starts_a_tender_for_a_comune_from_the_pages_and_finds_it_by
     let csv = server
         .browser(
             "GET",
-            &format!("/pratiche.csv?cerca={CIG}"),
+            &format!("/pratiche.csv?chiave={CIG}"),
             Some(&rup),
             None,
         )

@@ -1,5 +1,6 @@
 //! The case list: every case of the official's tenant (and those run on its behalf), found by
-//! workflow, state, status, words of its data (a CIG, a Comune, the oggetto) and start dates;
+//! workflow, state, status, a business key's value (a CIG, a Comune: through an index), words
+//! of its data (the oggetto) and start dates;
 //! sorted, paged with the total, and exported as CSV with the same filters.
 
 use super::names::Names;
@@ -30,6 +31,10 @@ pub(super) struct CaseQuery {
     /// `attive`, `concluse`, `annullate`, or empty for all.
     #[serde(default)]
     esito: String,
+    /// A business key's whole value (a CIG, a Comune), found through the index.
+    #[serde(default)]
+    chiave: String,
+    /// Words anywhere in the case's data (reads every case: slower).
     #[serde(default)]
     cerca: String,
     /// Started on or after this day (Europe/Rome), `YYYY-MM-DD`.
@@ -74,6 +79,8 @@ impl CaseQuery {
                 offset,
             },
             text: Some(text).filter(|t| !t.trim().is_empty()),
+            key: Some(self.chiave.chars().take(MAX_TEXT).collect::<String>())
+                .filter(|k| !k.trim().is_empty()),
             order: match self.ordina.as_str() {
                 "meno-recenti" => CaseOrder::Oldest,
                 "aggiornate" => CaseOrder::Updated,
@@ -88,6 +95,7 @@ impl CaseQuery {
             ("procedimento", &self.procedimento),
             ("stato", &self.stato),
             ("esito", &self.esito),
+            ("chiave", &self.chiave),
             ("cerca", &self.cerca),
             ("dal", &self.dal),
             ("al", &self.al),
@@ -231,7 +239,7 @@ pub(super) async fn list(
         "prev": (page_no > 1).then(|| q.with_page(Some(page_no - 1))),
         "next": (page_no < pages).then(|| q.with_page(Some(page_no + 1))),
         "csv": q.with_page(None), "csv_too_many": total > CSV_MAX, "csv_max": CSV_MAX,
-        "q": { "cerca": q.cerca, "dal": q.dal, "al": q.al, "esito": q.esito, "ordina": q.ordina },
+        "q": { "chiave": q.chiave, "cerca": q.cerca, "dal": q.dal, "al": q.al, "esito": q.esito, "ordina": q.ordina },
     });
     page("cases", "Pratiche", Some(&s), data)
 }

@@ -203,7 +203,8 @@ pub const START_FORM: &str = r#"<h1>{{workflow}}</h1>
 
 pub const CASES: &str = r#"<h1>Pratiche</h1>
 <form method="get" action="/pratiche" class="filters" aria-label="Ricerca delle pratiche">
-<div class="procedo-field"><label for="cerca">Cerca (CIG, Comune, oggetto…)</label><input id="cerca" name="cerca" value="{{q.cerca}}" maxlength="200"></div>
+<div class="procedo-field"><label for="chiave">CIG, ente o altro codice</label><input id="chiave" name="chiave" value="{{q.chiave}}" maxlength="200"></div>
+<div class="procedo-field"><label for="cerca">Parole nei dati (oggetto…)</label><input id="cerca" name="cerca" value="{{q.cerca}}" maxlength="200"></div>
 <div class="procedo-field"><label for="procedimento">Procedimento</label>
 <select id="procedimento" name="procedimento"><option value="">tutti</option>{{#each workflows}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{title}}</option>{{/each}}</select></div>
 {{#if states}}<div class="procedo-field"><label for="stato">Fase</label>

@@ -284,6 +284,11 @@ impl Definition {
     }
 }
 
+/// The longest key value the case list's index keeps (a CIG is 10, a Comune's name ~40).
+pub const MAX_KEY_VALUE: usize = 200;
+/// Key values indexed per case (a tender of 50 lots has 50 CIGs and a few other keys).
+pub const MAX_KEY_VALUES: usize = 100;
+
 /// A business key's values in one case, as officials read them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct KeyValue {
@@ -329,6 +334,27 @@ impl Definition {
         let mut texts = Vec::new();
         key_texts(&value, &mut texts);
         (!texts.is_empty()).then(|| texts.join(", "))
+    }
+
+    /// The keys as the case list's index holds them: (name, value lowercased and trimmed, at
+    /// most [`MAX_KEY_VALUE`] characters), each value once.
+    pub fn index_keys(&self, instance: &crate::model::Instance) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for key in self.case_keys(instance) {
+            for value in key.values {
+                let value: String = value
+                    .trim()
+                    .to_lowercase()
+                    .chars()
+                    .take(MAX_KEY_VALUE)
+                    .collect();
+                let entry = (key.name.clone(), value);
+                if !entry.1.is_empty() && !out.contains(&entry) && out.len() < MAX_KEY_VALUES {
+                    out.push(entry);
+                }
+            }
+        }
+        out
     }
 
     /// The values of the workflow's business keys (`keys:`) in one case.

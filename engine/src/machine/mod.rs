@@ -87,6 +87,9 @@ pub struct Change {
     pub instance: Instance,
     /// The version it was loaded at; `None` for an instance the command created.
     pub expected_version: Option<i64>,
+    /// The business keys' values (name, lowercased value) when the step set or changed them:
+    /// the case list's index is rewritten in the same transaction. `None`: unchanged.
+    pub keys: Option<Vec<(String, String)>>,
 }
 
 /// Something the store must do besides writing instances, in the same transaction.

@@ -14,6 +14,17 @@ struct Slot {
     instance: Instance,
     expected_version: Option<i64>,
     event: Option<Event>,
+    /// The business keys as loaded (`None` for a created instance), to write them only when
+    /// a step changes them.
+    loaded_keys: Option<Vec<(String, String)>>,
+}
+
+/// An instance's business keys as the case list's index holds them.
+fn index_keys(catalog: &dyn Catalog, instance: &Instance) -> Vec<(String, String)> {
+    catalog
+        .get(&instance.definition, instance.definition_version)
+        .map(|d| d.index_keys(instance))
+        .unwrap_or_default()
 }
 
 pub struct Working<'a> {
@@ -75,12 +86,14 @@ impl<'a> Working<'a> {
     /// Adds an instance as loaded from the store.
     pub fn load(&mut self, instance: Instance) {
         let expected_version = Some(instance.version);
+        let loaded_keys = Some(index_keys(self.catalog, &instance));
         self.slots.insert(
             instance.id,
             Slot {
                 instance,
                 expected_version,
                 event: None,
+                loaded_keys,
             },
         );
     }
@@ -93,6 +106,7 @@ impl<'a> Working<'a> {
                 instance,
                 expected_version: None,
                 event: None,
+                loaded_keys: None,
             },
         );
     }
@@ -190,9 +204,12 @@ impl<'a> Working<'a> {
                 instance.version += 1;
             }
             effects.push(Effect::AppendEvent(sealed));
+            let keys = index_keys(self.catalog, &instance);
+            let keys = (slot.loaded_keys.as_ref() != Some(&keys)).then_some(keys);
             changes.push(Change {
                 instance,
                 expected_version: slot.expected_version,
+                keys,
             });
         }
         Transition { changes, effects }

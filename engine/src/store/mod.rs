@@ -115,8 +115,12 @@ pub struct InstanceFilter {
 #[derive(Debug, Clone, Default)]
 pub struct CaseSearch {
     pub filter: InstanceFilter,
-    /// Words the case's variables must contain (case-insensitive), e.g. a CIG or a Comune.
+    /// Words the case's variables must contain (case-insensitive): reads every case of the
+    /// tenant; prefer `key`.
     pub text: Option<String>,
+    /// A business key's value, whole (case-insensitive): a CIG, a Comune. Found through the
+    /// `instance_keys` index.
+    pub key: Option<String>,
     pub order: CaseOrder,
 }
 
@@ -129,6 +133,12 @@ pub enum CaseOrder {
 }
 
 impl CaseSearch {
+    /// `key` as the index holds values: trimmed and lowercased.
+    pub fn key_value(&self) -> Option<String> {
+        let key = self.key.as_deref()?.trim().to_lowercase();
+        (!key.is_empty()).then_some(key)
+    }
+
     /// `text` as a lowercase `LIKE` pattern: `%`, `_` and `\` match themselves.
     pub fn pattern(&self) -> Option<String> {
         let text = self.text.as_deref()?.trim();

@@ -155,6 +155,25 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
             entered.row = Some(i.id.to_string());
             out.push(entered);
         }
+        // The case list's index of the business keys, only when the step changed them.
+        if let Some(keys) = &change.keys {
+            if !created {
+                out.push(statement(
+                    sql::DELETE_INSTANCE_KEYS,
+                    Check::Any,
+                    vec![Arg::Id(Some(i.id))],
+                ));
+            }
+            for (n, (name, value)) in keys.iter().enumerate() {
+                let mut key = statement(
+                    sql::INSERT_INSTANCE_KEY,
+                    Check::One("the key was not indexed"),
+                    vec![Arg::Id(Some(i.id)), text(name), text(value)],
+                );
+                key.row = Some(format!("{}/{n}", i.id));
+                out.push(key);
+            }
+        }
     }
     for effect in &transition.effects {
         let mut written = effect_statement(effect);

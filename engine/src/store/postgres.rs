@@ -65,6 +65,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tenancy",
             include_str!("../../migrations/postgres/0010_tenancy.sql"),
         ),
+        (
+            13,
+            "case_keys",
+            include_str!("../../migrations/postgres/0013_case_keys.sql"),
+        ),
     ])
 }
 

@@ -140,13 +140,30 @@ macro_rules! sql_store {
                 search: &$crate::store::CaseSearch,
             ) -> $crate::store::Result<(Vec<$crate::model::Instance>, i64)> {
                 use $crate::store::CaseOrder;
-                let sql = match search.order {
-                    CaseOrder::Newest => $crate::store::sql::SEARCH_INSTANCES_NEWEST,
-                    CaseOrder::Oldest => $crate::store::sql::SEARCH_INSTANCES_OLDEST,
-                    CaseOrder::Updated => $crate::store::sql::SEARCH_INSTANCES_UPDATED,
-                };
+                use $crate::store::sql;
                 let filter = &search.filter;
                 let pattern = search.pattern();
+                let key = search.key_value();
+                let (sql, count) = match (key.is_some(), search.order) {
+                    (false, CaseOrder::Newest) => {
+                        (sql::SEARCH_INSTANCES_NEWEST, sql::COUNT_INSTANCES)
+                    }
+                    (false, CaseOrder::Oldest) => {
+                        (sql::SEARCH_INSTANCES_OLDEST, sql::COUNT_INSTANCES)
+                    }
+                    (false, CaseOrder::Updated) => {
+                        (sql::SEARCH_INSTANCES_UPDATED, sql::COUNT_INSTANCES)
+                    }
+                    (true, CaseOrder::Newest) => {
+                        (sql::KEYED_INSTANCES_NEWEST, sql::COUNT_KEYED_INSTANCES)
+                    }
+                    (true, CaseOrder::Oldest) => {
+                        (sql::KEYED_INSTANCES_OLDEST, sql::COUNT_KEYED_INSTANCES)
+                    }
+                    (true, CaseOrder::Updated) => {
+                        (sql::KEYED_INSTANCES_UPDATED, sql::COUNT_KEYED_INSTANCES)
+                    }
+                };
                 let mut tx = self.pool.begin().await?;
                 let rows = sqlx::query(sql)
                     .bind(tenant)
@@ -158,9 +175,10 @@ macro_rules! sql_store {
                     .bind(filter.started_after.map($crate::timefmt::to_db))
                     .bind(filter.started_before.map($crate::timefmt::to_db))
                     .bind(pattern.as_deref())
+                    .bind(key.as_deref())
                     .fetch_all(&mut *tx)
                     .await?;
-                let total: i64 = sqlx::query_scalar($crate::store::sql::COUNT_INSTANCES)
+                let total: i64 = sqlx::query_scalar(count)
                     .bind(tenant)
                     .bind(filter.definition.as_deref())
                     .bind(filter.status.as_deref())
@@ -170,6 +188,7 @@ macro_rules! sql_store {
                     .bind(filter.started_after.map($crate::timefmt::to_db))
                     .bind(filter.started_before.map($crate::timefmt::to_db))
                     .bind(pattern.as_deref())
+                    .bind(key.as_deref())
                     .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;

@@ -58,9 +58,45 @@ macro_rules! case_conditions {
         " FROM instances WHERE (tenant = $1 OR on_behalf_of = $1) \
        AND ($2 IS NULL OR definition = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR state = $4) \
        AND ($7 IS NULL OR created_us >= $7) AND ($8 IS NULL OR created_us < $8) \
+       AND ($9 IS NULL OR LOWER(CAST(variables AS TEXT)) LIKE $9 ESCAPE '\\') \
+       AND ($10 IS NULL OR id IN (SELECT instance_id FROM instance_keys WHERE value = $10)) "
+    };
+}
+/// The same conditions driven by a key's value (`$10` not NULL): without the `$10 IS NULL OR`
+/// both planners look the value up in `instance_keys_by_value` and the instances by id,
+/// instead of reading every case of the tenant.
+macro_rules! keyed_conditions {
+    () => {
+        " FROM instances WHERE id IN (SELECT instance_id FROM instance_keys WHERE value = $10) \
+       AND (tenant = $1 OR on_behalf_of = $1) \
+       AND ($2 IS NULL OR definition = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR state = $4) \
+       AND ($7 IS NULL OR created_us >= $7) AND ($8 IS NULL OR created_us < $8) \
        AND ($9 IS NULL OR LOWER(CAST(variables AS TEXT)) LIKE $9 ESCAPE '\\') "
     };
 }
+pub const KEYED_INSTANCES_NEWEST: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    keyed_conditions!(),
+    "ORDER BY created_us DESC, id LIMIT $5 OFFSET $6"
+);
+pub const KEYED_INSTANCES_OLDEST: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    keyed_conditions!(),
+    "ORDER BY created_us ASC, id LIMIT $5 OFFSET $6"
+);
+pub const KEYED_INSTANCES_UPDATED: &str = concat!(
+    "SELECT ",
+    instance_columns!(),
+    keyed_conditions!(),
+    "ORDER BY updated_us DESC, id LIMIT $5 OFFSET $6"
+);
+pub const COUNT_KEYED_INSTANCES: &str = concat!(
+    "SELECT COUNT(*)",
+    keyed_conditions!(),
+    "AND $5 = $5 AND $6 = $6"
+);
 /// The case list, one query per order (an order cannot be a parameter).
 pub const SEARCH_INSTANCES_NEWEST: &str = concat!(
     "SELECT ",
@@ -87,6 +123,11 @@ pub const COUNT_INSTANCES: &str = concat!(
     case_conditions!(),
     "AND $5 = $5 AND $6 = $6"
 );
+
+/// The case list's index of an instance's business keys, rewritten when a step changes them.
+pub const DELETE_INSTANCE_KEYS: &str = "DELETE FROM instance_keys WHERE instance_id = $1";
+pub const INSERT_INSTANCE_KEY: &str =
+    "INSERT INTO instance_keys (instance_id, name, value) VALUES ($1, $2, $3)";
 
 /// The children of an instance (a tender's lots), in their `foreach` order.
 pub const SELECT_CHILDREN: &str = concat!(

@@ -62,6 +62,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tenancy",
             include_str!("../../migrations/sqlite/0010_tenancy.sql"),
         ),
+        (
+            13,
+            "case_keys",
+            include_str!("../../migrations/sqlite/0013_case_keys.sql"),
+        ),
     ])
 }
 
