@@ -16,6 +16,7 @@ pub mod diagnostic;
 pub mod documents;
 mod engine;
 pub mod expr;
+pub mod files;
 pub mod history;
 pub mod machine;
 pub mod metrics;

@@ -65,6 +65,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tenancy",
             include_str!("../../migrations/postgres/0010_tenancy.sql"),
         ),
+        (
+            12,
+            "files",
+            include_str!("../../migrations/postgres/0012_files.sql"),
+        ),
     ])
 }
 
@@ -174,5 +179,6 @@ impl PgStore {
 
 super::sql_store!(PgStore);
 super::tenancy::sql_tenancy!(PgStore);
+super::files::sql_files!(PgStore);
 super::sql_commit!(PgStore);
 super::sql_audit!(PgStore, sqlx::Postgres);

@@ -62,6 +62,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tenancy",
             include_str!("../../migrations/sqlite/0010_tenancy.sql"),
         ),
+        (
+            12,
+            "files",
+            include_str!("../../migrations/sqlite/0012_files.sql"),
+        ),
     ])
 }
 
@@ -163,5 +168,6 @@ impl SqliteStore {
 
 super::sql_store!(SqliteStore);
 super::tenancy::sql_tenancy!(SqliteStore);
+super::files::sql_files!(SqliteStore);
 super::sql_commit!(SqliteStore);
 super::sql_audit!(SqliteStore, sqlx::Sqlite);
