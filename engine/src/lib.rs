@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod case_file;
 pub mod checkpoint;
 mod context;
 pub mod definition;
