@@ -3,6 +3,7 @@
 mod audit;
 mod browser;
 mod client;
+mod files;
 mod packages;
 mod pages;
 mod sign_in;
