@@ -575,3 +575,151 @@ async fn files_are_uploaded_attached_downloaded_and_exported_in_a_case_file_that
     let server = Server::start_on_with(&db.url, &["--max-file-size", "1MB"]);
     attachments_story(&server).await;
 }
+
+/// A multipart body: text parts and file parts (name, file name, type, bytes).
+fn multipart(texts: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----procedo-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in texts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, file_name, content_type, bytes) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn an_official_attaches_files_with_the_task_form_and_keeps_them_across_a_failed_validation() {
+    let server = Server::start();
+    let admin = server.token("admin", "default", "admin");
+    deploy_tender(&server, &admin).await;
+    let rup = server.token("rita", "default", "rup");
+    let id = server
+        .start_instance(&rup, "test-gara", json!({ "lots": ["A"] }))
+        .await;
+    let task = open_task(&server, &rup, &id).await;
+    let cookie = server.page_session(&rup).await;
+    let page = server
+        .browser("GET", &format!("/tasks/{task}"), Some(&cookie), None)
+        .await;
+    let html = page.text();
+    assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+    assert!(
+        html.contains("type=\"file\"")
+            && html.contains("accept=\"application/pdf,application/pkcs7-mime\"")
+    );
+    let token = super::client::csrf(&html);
+
+    // The determina is fine, the attachment is a CSV the field does not take: 422, and the
+    // determina comes back as already uploaded.
+    let determina = pdf("determina dal modulo");
+    let (content_type, body) = multipart(
+        &[("_csrf", &token), ("_action", "sign")],
+        &[
+            ("determina", "determina.pdf", "application/pdf", &determina),
+            ("allegati", "dati.csv", "text/csv", b"a;b\n1;2\n"),
+        ],
+    );
+    let failed = server
+        .browser_send(
+            "POST",
+            &format!("/tasks/{task}"),
+            Some(&cookie),
+            Some((&content_type, &body)),
+        )
+        .await;
+    assert_eq!(failed.status, 422, "{}", failed.text());
+    let html = failed.text();
+    let kept = html
+        .split("<input type=\"hidden\" name=\"determina\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the determina is kept as a hidden id")
+        .to_string();
+
+    // A forged form (no token before the files) stores nothing.
+    let (forged_type, forged) = multipart(
+        &[],
+        &[("determina", "x.pdf", "application/pdf", &determina)],
+    );
+    let refused = server
+        .browser_send(
+            "POST",
+            &format!("/tasks/{task}"),
+            Some(&cookie),
+            Some((&forged_type, &forged)),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+
+    // Sent again with the kept id and no attachment: done.
+    let (content_type, body) = multipart(
+        &[("_csrf", &token), ("_action", "sign"), ("determina", &kept)],
+        &[("allegati", "", "application/octet-stream", b"")],
+    );
+    let done = server
+        .browser_send(
+            "POST",
+            &format!("/tasks/{task}"),
+            Some(&cookie),
+            Some((&content_type, &body)),
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.text());
+
+    // The case page lists it (name, size, type, who, when) and offers the ZIP.
+    let case = server
+        .browser("GET", &format!("/instances/{id}"), Some(&cookie), None)
+        .await;
+    let html = case.text();
+    assert!(html.contains(&format!("href=\"/files/{kept}\"")), "{html}");
+    assert!(
+        html.contains("determina.pdf")
+            && html.contains("application/pdf")
+            && html.contains("allegato da <strong>rita</strong>")
+    );
+    assert!(html.contains(&format!("href=\"/instances/{id}/case-file\"")));
+    let lot = server
+        .call("GET", &format!("/api/v1/tasks?mine=true"), Some(&rup), None)
+        .await;
+    let lot_task = lot.body[0]["id"]
+        .as_str()
+        .expect("the lot's task")
+        .to_string();
+    let lot_page = server
+        .browser("GET", &format!("/tasks/{lot_task}"), Some(&cookie), None)
+        .await;
+    assert!(lot_page.text().contains("type=\"file\""));
+
+    // Downloads with the session: the same bytes; the ZIP too.
+    let head = format!(
+        "GET /files/{kept} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nCookie: procedo_session={cookie}\r\n\r\n",
+        server.address
+    );
+    let down = send(&server, &head, b"").await;
+    assert_eq!(down.status, 200);
+    assert_eq!(down.body, determina);
+    assert_eq!(
+        down.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    let head = format!(
+        "GET /instances/{id}/case-file HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nCookie: procedo_session={cookie}\r\n\r\n",
+        server.address
+    );
+    let zip = send(&server, &head, b"").await;
+    assert_eq!(zip.status, 200);
+    assert!(zip.body.starts_with(b"PK\x03\x04"));
+}

@@ -5,6 +5,7 @@
 //! Every form carries a CSRF value derived from the session (see `sign_in`). Pages work
 //! without JavaScript.
 
+mod files;
 mod form_data;
 mod inbox;
 mod names;
@@ -20,6 +21,7 @@ use sign_in::{Session, session};
 use crate::http::AppState;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -65,7 +67,15 @@ pub fn routes() -> Router<AppState> {
             get(|| async { Redirect::to("/") }).post(sign_in::logout),
         )
         .route("/password", get(password::form).post(password::change))
-        .route("/tasks/{id}", get(task_page).post(submit))
+        .route(
+            "/tasks/{id}",
+            // A task form with files is multipart: bounded by its own reader (web/files.rs).
+            get(task_page)
+                .post(submit)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/files/{id}", get(files::download))
+        .route("/instances/{id}/case-file", get(files::case_file))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))
         .route("/instances/{id}/export", get(export))
@@ -198,9 +208,10 @@ async fn task_view(
         let task = state.engine.task(&s.actor, id).await?;
         let instance = state.engine.instance(&s.actor, task.instance).await?;
         let documents = state.engine.documents(&s.actor, task.instance).await?;
-        Ok::<_, EngineError>((task, instance, documents))
+        let attached = files::attached(&state.engine.history(&s.actor, task.instance).await?);
+        Ok::<_, EngineError>((task, instance, documents, attached))
     };
-    let (task, instance, documents) = match loaded.await {
+    let (task, instance, documents, attached) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return problem(s, e),
     };
@@ -216,11 +227,18 @@ async fn task_view(
         .iter()
         .map(|d| json!({ "id": d.id, "template": d.template, "number": d.number, "issued": rome(d.created_at) }))
         .collect();
+    let mut multipart = false;
     let form = match state.engine.task_form(&s.actor, &task).await {
-        Ok(Some(form)) => form.render_html(
-            values.as_object().unwrap_or(&serde_json::Map::new()),
-            errors,
-        ),
+        Ok(Some(form)) => {
+            multipart = form
+                .fields
+                .iter()
+                .any(|f| f.field_type == procedo_engine::forms::FieldType::File);
+            form.render_html(
+                values.as_object().unwrap_or(&serde_json::Map::new()),
+                errors,
+            )
+        }
         Ok(None) => String::new(),
         Err(e) => return problem(s, e),
     };
@@ -233,7 +251,7 @@ async fn task_view(
         .map(|a| json!({ "name": a, "title": named.action(&task, a) }))
         .collect();
     let data = json!({ "task": task, "workflow": workflow, "title": title, "actions": actions, "form": form, "for_tenant": for_tenant,
-                       "case": case, "documents": documents,
+                       "case": case, "documents": documents, "files": attached, "multipart": multipart,
                        "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
     let mut response = page("task", &title, Some(s), data);
     if !errors.is_empty() {
@@ -258,13 +276,23 @@ async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
     let (s, id) = match signed_in_with_id(&state, &headers, &id, "task").await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let pairs = form_pairs(&body);
+    let pairs = if files::is_multipart(&headers) {
+        match files::multipart_pairs(&state, &s, request).await {
+            Ok(pairs) => pairs,
+            Err(why) => return bad_request(&s, &why),
+        }
+    } else {
+        match axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await {
+            Ok(body) => form_pairs(&body),
+            Err(_) => return bad_request(&s, "the form is larger than the limit"),
+        }
+    };
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;
     }
@@ -306,10 +334,12 @@ async fn instance_page(
         let documents = state.engine.documents(&s.actor, id).await?;
         Ok::<_, EngineError>((instance, events, documents))
     };
+
     let (instance, events, documents) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return problem(&s, e),
     };
+    let attached = files::attached(&events);
     let events: Vec<Value> = events
         .iter()
         .map(|e| {
@@ -325,7 +355,7 @@ async fn instance_page(
     let data = json!({
         "instance": { "definition": instance.definition, "version": instance.definition_version, "state": instance.state, "status": instance.status.label(),
                       "tenant_name": name(&instance.tenant), "on_behalf_of_name": instance.on_behalf_of.as_deref().map(name) },
-        "id": id, "started": rome(instance.created_at), "events": events, "documents": documents,
+        "id": id, "started": rome(instance.created_at), "events": events, "documents": documents, "files": attached,
     });
     page("instance", &instance.definition, Some(&s), data)
 }

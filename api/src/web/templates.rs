@@ -69,8 +69,9 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <details class="case"{{#unless problem}} open{{/unless}}><summary>Dati della pratica</summary>
 {{#if case}}<dl>{{#each case}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{else}}<p>Nessun dato.</p>{{/if}}
 {{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
+{{#if files}}<p>File allegati:</p><ul class="files">{{#each files}}<li><a href="/files/{{id}}" download>{{name}}</a> — {{size}}, {{content_type}} — allegato da {{by}} il {{at}}</li>{{/each}}</ul>{{/if}}
 </details>
-<form method="post" action="/tasks/{{task.id}}" novalidate>
+<form method="post" action="/tasks/{{task.id}}" novalidate{{#if multipart}} enctype="multipart/form-data"{{/if}}>
 <input type="hidden" name="_csrf" value="{{csrf}}">
 {{{form}}}
 <p>{{#each actions}}<button type="submit" name="_action" value="{{name}}">{{title}}</button>{{/each}}</p>
@@ -80,6 +81,9 @@ pub const INSTANCE: &str = r#"<h1>{{instance.definition}} <small>v{{instance.ver
 <p>Ente: <strong>{{instance.tenant_name}}</strong>{{#if instance.on_behalf_of_name}} per conto di <strong>{{instance.on_behalf_of_name}}</strong>{{/if}}</p>
 <p>Stato: <strong>{{instance.state}}</strong> · esito: <strong>{{instance.status}}</strong> · avviato il {{started}}</p>
 <p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, documenti e impronte)</a></p>
+<p><a class="button" href="/instances/{{id}}/case-file" download>Scarica il fascicolo completo (ZIP: atti, allegati, lotti, verificabile con <code>procedo case-file verify</code>)</a></p>
+<h2>File allegati</h2>
+{{#if files}}<ul class="files">{{#each files}}<li><a href="/files/{{id}}" download>{{name}}</a> — {{size}}, {{content_type}} — allegato da <strong>{{by}}</strong> il {{at}} — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun file allegato.</p>{{/if}}
 <h2>Documenti</h2>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun documento.</p>{{/if}}
 <h2>Cronologia</h2>
