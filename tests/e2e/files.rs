@@ -723,3 +723,189 @@ async fn an_official_attaches_files_with_the_task_form_and_keeps_them_across_a_f
     assert_eq!(zip.status, 200);
     assert!(zip.body.starts_with(b"PK\x03\x04"));
 }
+
+/// The benchmark of the issue: the case file of a tender with 2 lots and 200 MB of
+/// attachments (four 50 MB PDFs: two on the tender, one on each lot), streamed by the server
+/// and checked offline. Prints the time and the peak memory of both. Run with
+/// `cargo test -p procedo-api --test e2e case_file_benchmark -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a benchmark: moves 400 MB through the server"]
+async fn case_file_benchmark() {
+    let server = Server::start_with(&["--max-file-size", "60MB"]);
+    let admin = server.token("admin", "default", "admin");
+    deploy_tender_unbounded(&server, &admin).await;
+    let rup = server.token("rita", "default", "rup");
+    let big = |tag: u8| {
+        let mut bytes = b"%PDF-1.7\n".to_vec();
+        bytes.extend((0..50 * 1024 * 1024u32).map(|i| (i % 253) as u8 ^ tag));
+        bytes
+    };
+    let before_upload = server.peak_memory_mib();
+    let started = std::time::Instant::now();
+    let mut ids = Vec::new();
+    for tag in 0..4u8 {
+        let up = upload(
+            &server,
+            &rup,
+            &format!("allegato-{tag}.pdf"),
+            "application/pdf",
+            &big(tag),
+        )
+        .await;
+        assert_eq!(up.status, 201);
+        ids.push(up.json()["id"].as_str().expect("id").to_string());
+    }
+    let uploaded = started.elapsed();
+    let after_upload = server.peak_memory_mib();
+    let id = server
+        .start_instance(&rup, "test-gara", json!({ "lots": ["A", "B"] }))
+        .await;
+    let task = open_task(&server, &rup, &id).await;
+    let done = complete(
+        &server,
+        &rup,
+        &task,
+        "sign",
+        json!({ "determina": ids[0], "allegati": [ids[1]] }),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let history = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}/history"),
+            Some(&rup),
+            None,
+        )
+        .await;
+    let lots: Vec<String> = history
+        .body
+        .as_array()
+        .expect("events")
+        .iter()
+        .flat_map(|e| e["effects"].as_array().cloned().unwrap_or_default())
+        .filter_map(|n| n["child_started"]["id"].as_str().map(str::to_string))
+        .collect();
+    for (lot, file) in lots.iter().zip(&ids[2..]) {
+        let task = open_task(&server, &rup, lot).await;
+        let done = complete(&server, &rup, &task, "done", json!({ "offerta": file })).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+    }
+    let dir = std::env::temp_dir().join(format!("procedo-bench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("fascicolo.zip");
+    // Stream the ZIP to a file without holding it.
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(&server.address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "GET /api/v1/instances/{id}/case-file HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {rup}\r\n\r\n",
+        server.address
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let mut raw = tokio::fs::File::create(dir.join("raw.http"))
+        .await
+        .expect("file");
+    let total = tokio::io::copy(&mut stream, &mut raw).await.expect("copy");
+    let exported = started.elapsed();
+    let server_peak = server.peak_memory_mib();
+    drop(raw);
+    // Undo the chunked transfer encoding into the ZIP (streamed too).
+    dechunk_file(&dir.join("raw.http"), &path);
+    let zip_size = std::fs::metadata(&path).expect("zip").len();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(BIN)
+        .args(["case-file", "verify"])
+        .arg(&path)
+        .output()
+        .expect("procedo");
+    let verified = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let verify_peak_kib: u64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        out.status.success(),
+        "{}{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    println!(
+        "BENCH upload 4 x 50 MB: {:.1} s (server peak {} MiB before, {} MiB after)",
+        uploaded.as_secs_f64(),
+        before_upload,
+        after_upload
+    );
+    println!(
+        "BENCH case file: {} bytes on the wire, ZIP {zip_size} bytes, {:.1} s; server peak memory {server_peak} MiB",
+        total,
+        exported.as_secs_f64()
+    );
+    println!(
+        "BENCH case-file verify: {:.1} s, peak memory {} MiB",
+        verified.as_secs_f64(),
+        verify_peak_kib / 1024
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tender of [`deploy_tender`] without the lots' 1 KB limit (a benchmark's offers are big).
+async fn deploy_tender_unbounded(server: &Server, admin: &str) {
+    let lot = server
+        .call(
+            "POST",
+            "/api/v1/definitions",
+            Some(admin),
+            Some(&json!({ "workflow": LOT, "forms": { "verbale": VERBALE_FORM.replace(", max_size: 1KB", "") },
+                         "templates": { "verbale-lotto": VERBALE } })),
+        )
+        .await;
+    assert_eq!(lot.status, 201, "{}", lot.body);
+    let tender = server
+        .call(
+            "POST",
+            "/api/v1/definitions",
+            Some(admin),
+            Some(&json!({ "workflow": TENDER, "forms": { "determina": DETERMINA_FORM.replace("20MB", "60MB") } })),
+        )
+        .await;
+    assert_eq!(tender.status, 201, "{}", tender.body);
+}
+
+/// Copies the body of a chunked HTTP response on disk into `to`, piece by piece.
+fn dechunk_file(from: &std::path::Path, to: &std::path::Path) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(std::fs::File::open(from).expect("raw"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("head");
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(to).expect("zip"));
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("size");
+        let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(buffer.len());
+            reader.read_exact(&mut buffer[..n]).expect("data");
+            out.write_all(&buffer[..n]).expect("write");
+            left -= n;
+        }
+        let mut crlf = [0u8; 2];
+        reader.read_exact(&mut crlf).expect("crlf");
+    }
+    out.flush().expect("flush");
+}
