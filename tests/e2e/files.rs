@@ -410,8 +410,25 @@ async fn attachments_story(server: &Server) {
     let cut = send(server, &chunked_head, &chunked).await;
     assert_eq!(cut.status, 413, "{}", String::from_utf8_lossy(&cut.body));
 
+    // A checkpoint signed before the tender exists, and one after.
+    let platform_auditor = server.token("revisore", "default", "auditor");
+    let before = checkpoint(server, &platform_auditor).await;
+
     // The tender: the files are attached, their hashes sealed in the step's event.
     let (id, determina, lots) = run_tender(server, &rup).await;
+    let after = checkpoint(server, &platform_auditor).await;
+    let public_key = server
+        .call(
+            "GET",
+            "/api/v1/audit/public-key",
+            Some(&platform_auditor),
+            None,
+        )
+        .await
+        .body["public_key"]
+        .as_str()
+        .expect("public key")
+        .to_string();
     let history = server
         .call(
             "GET",
@@ -517,6 +534,34 @@ async fn attachments_story(server: &Server) {
     let verified = verify(&file);
     assert!(verified.0, "{}", verified.1);
     assert!(verified.1.contains("3 case(s)"), "{}", verified.1);
+    // Against a signed checkpoint: the one after the tender covers every chain; the one
+    // before covers none of them.
+    let key_file = dir.join("procedo.key.pub");
+    std::fs::write(&key_file, &public_key).expect("key");
+    for (name, text, expected) in [("after", &after, true), ("before", &before, false)] {
+        let path = dir.join(format!("checkpoint-{name}.json"));
+        std::fs::write(&path, text).expect("checkpoint");
+        let out = std::process::Command::new(BIN)
+            .args(["case-file", "verify"])
+            .arg(&file)
+            .arg("--checkpoint")
+            .arg(&path)
+            .arg("--public-key")
+            .arg(&key_file)
+            .output()
+            .expect("procedo");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.success(), expected, "checkpoint {name}: {said}");
+        if expected {
+            assert!(said.contains("checked against the checkpoint"), "{said}");
+        } else {
+            assert!(said.contains("the checkpoint does not cover it"), "{said}");
+        }
+    }
 
     // One flipped byte anywhere is reported: headers, data, manifests, central directory.
     let len = zip.body.len();
@@ -541,6 +586,25 @@ async fn attachments_story(server: &Server) {
         .call("GET", "/api/v1/audit/verify", Some(&auditor), None)
         .await;
     assert_eq!(verified.body["ok"], json!(true), "{}", verified.body);
+}
+
+/// Signs a checkpoint now and returns its exported file.
+async fn checkpoint(server: &Server, auditor: &str) -> String {
+    let made = server
+        .call("POST", "/api/v1/audit/checkpoints", Some(auditor), None)
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let id = made.body["id"].as_i64().expect("id");
+    server
+        .call(
+            "GET",
+            &format!("/api/v1/audit/checkpoints/{id}"),
+            Some(auditor),
+            None,
+        )
+        .await
+        .body
+        .to_string()
 }
 
 fn verify(path: &std::path::Path) -> (bool, String) {
