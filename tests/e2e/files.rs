@@ -756,7 +756,7 @@ async fn an_official_attaches_files_with_the_task_form_and_keeps_them_across_a_f
     );
     assert!(html.contains(&format!("href=\"/instances/{id}/case-file\"")));
     let lot = server
-        .call("GET", &format!("/api/v1/tasks?mine=true"), Some(&rup), None)
+        .call("GET", "/api/v1/tasks?mine=true", Some(&rup), None)
         .await;
     let lot_task = lot.body[0]["id"]
         .as_str()
