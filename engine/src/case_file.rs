@@ -39,8 +39,10 @@ const FLUSH_AT: usize = 256 * 1024;
 /// The most entries a case file being verified may have (a bound on the verifier's work).
 const MAX_ENTRIES: usize = 100_000;
 
-/// The largest JSON entry (manifest, history) the verifier reads into memory.
+/// The largest JSON entry (manifest, history) the verifier reads into memory, and the most it
+/// holds of them altogether.
 const MAX_JSON: u64 = 256 * 1024 * 1024;
+const MAX_JSON_TOTAL: u64 = 1024 * 1024 * 1024;
 
 const README: &str = "\
 FASCICOLO INFORMATICO DEL PROCEDIMENTO
@@ -449,6 +451,7 @@ fn verify_into(
     let mut entries: BTreeMap<String, Read1> = BTreeMap::new();
     let mut json_entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut buffer = vec![0u8; 256 * 1024];
+    let mut json_total = 0u64;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
         let name = entry
@@ -462,7 +465,12 @@ fn verify_into(
         rewriter
             .start_file(name.as_str(), options(size))
             .map_err(|e| format!("`{name}`: {e}"))?;
-        let keep = name.ends_with(".json") && size <= MAX_JSON;
+        let keep = (name.ends_with("manifest.json") || name.ends_with("history.json"))
+            && size <= MAX_JSON
+            && json_total.saturating_add(size) <= MAX_JSON_TOTAL;
+        if keep {
+            json_total += size;
+        }
         let mut kept = Vec::new();
         let mut hasher = Sha256::new();
         let mut read_size = 0u64;
@@ -479,6 +487,9 @@ fn verify_into(
                 .write_all(&buffer[..n])
                 .map_err(|e| format!("`{name}`: {e}"))?;
             if keep {
+                if kept.len() as u64 + n as u64 > size {
+                    return Err(format!("`{name}` is longer than its header says"));
+                }
                 kept.extend_from_slice(&buffer[..n]);
             }
         }
