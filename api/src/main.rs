@@ -6,6 +6,7 @@ mod bench_cases;
 mod bench_http;
 mod bench_timers;
 mod bench_verify;
+mod case_file_cli;
 mod client;
 mod hashing;
 mod http;
@@ -62,6 +63,14 @@ enum Command {
         /// Seconds between signed checkpoints (one is made at start); 0: only on demand.
         #[arg(long, default_value_t = 86_400)]
         checkpoint_every: u64,
+        /// The largest file an upload may bring, in bytes or as `100MB`, `2GB`.
+        #[arg(long, env = "PROCEDO_MAX_FILE_SIZE", default_value = "100MB")]
+        max_file_size: String,
+    },
+    /// Check a case file (fascicolo) exported by the server, without the database.
+    CaseFile {
+        #[command(subcommand)]
+        command: case_file_cli::CaseFileCommand,
     },
     /// Verify the history, make signed checkpoints, check a database against one offline.
     Audit {
@@ -197,10 +206,23 @@ fn main() -> ExitCode {
                 metrics_listen,
                 key_file,
                 checkpoint_every,
+                max_file_size,
             } => {
+                let max_file_size = procedo_forms::schema::parse_size(&procedo_forms::Bound::Text(
+                    max_file_size.clone(),
+                ))
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    format!("--max-file-size `{max_file_size}` is not a size such as 100MB")
+                });
+                let max_file_size = match max_file_size {
+                    Ok(n) => n,
+                    Err(e) => return Err(e),
+                };
                 let options = serve::Options {
                     trusted_proxies,
                     metrics_listen,
+                    max_file_size,
                 };
                 let audit = serve::Audit {
                     key_file: key_file.unwrap_or_else(|| audit_cli::default_key_file(&db)),
@@ -209,6 +231,7 @@ fn main() -> ExitCode {
                 serve::run(&db, &listen, &workflows, options, &audit).await
             }
             Command::Audit { command } => audit_cli::run(command).await,
+            Command::CaseFile { command } => case_file_cli::run(command),
             Command::Backup { path, db } => audit_cli::backup(&db, &path).await,
             Command::Token { command } => tokens::run(command).await,
             Command::Tenant { command } => tenants::run(command).await,

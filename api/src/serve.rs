@@ -24,6 +24,8 @@ pub struct Options {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A second address serving only `/metrics`, without a token.
     pub metrics_listen: Option<String>,
+    /// The largest upload, in bytes.
+    pub max_file_size: u64,
 }
 
 /// Where the checkpoint key lives and how often to sign a checkpoint.
@@ -81,6 +83,7 @@ pub async fn run(
     });
     let state = AppState {
         trusted_proxies: Arc::new(options.trusted_proxies),
+        file_limit: options.max_file_size,
         ..AppState::new(engine).with_key(key)
     };
     let metrics = match &options.metrics_listen {

@@ -69,6 +69,9 @@ struct Pass<'a> {
     heads: Option<Vec<Head>>,
     /// Heads a checkpoint signed, not yet met.
     expected: Option<crate::checkpoint::SignedHeads>,
+    /// Files the histories name (`file_attached` notes): (instance, seq, file, sha256,
+    /// the instance's tenant), checked against the stored files after the chains.
+    files: Vec<(Uuid, i64, Uuid, String, String)>,
 }
 
 fn link(instance: Uuid, seq: i64, row: impl Into<String>, reason: impl Into<String>) -> BrokenLink {
@@ -295,6 +298,11 @@ impl Pass<'_> {
                 }
                 if let Some(task) = id_of(&note["task_completed"]) {
                     completed.insert(task, (event.actor.as_str(), event.action.as_deref()));
+                }
+                let file = &note["file_attached"];
+                if let (Some(f), Some(sha)) = (id_of(&file["id"]), file["sha256"].as_str()) {
+                    self.files
+                        .push((id, event.seq, f, sha.to_string(), sealed_tenant.to_string()));
                 }
                 let doc = &note["document_issued"];
                 if let (Some(d), Some(sha)) = (id_of(&doc["id"]), doc["sha256"].as_str()) {
@@ -636,6 +644,7 @@ impl Engine {
             numbers: HashMap::new(),
             heads: None,
             expected: None,
+            files: Vec::new(),
         };
         // The batch of one: the first instance after the id just below this one, with the
         // rows in the range up to it.
@@ -644,9 +653,54 @@ impl Engine {
         if batch.instances.first().map(|i| i.id) == Some(id) {
             pass.batch(batch);
         }
+        self.check_files(&mut pass).await?;
         let mut report = pass.report;
         report.ok = report.broken.is_empty() && report.broken_documents.is_empty();
         Ok(report)
+    }
+
+    /// Every file a history names must still exist, be the instance's tenant's, and hash to
+    /// what the history sealed (its bytes are re-read chunk by chunk). Files are immutable, so
+    /// reading them beside the snapshot is consistent.
+    async fn check_files(&self, pass: &mut Pass<'_>) -> Result<()> {
+        use sha2::Digest as _;
+        for (instance, seq, file, sealed, tenant) in std::mem::take(&mut pass.files) {
+            let row = format!("files({file})");
+            let reason = match self.store.file(file).await? {
+                None => Some("the file the history names is gone".to_string()),
+                Some((f, _)) if f.tenant != tenant => Some(format!(
+                    "the file's tenant `{}` is not its instance's (`{tenant}`)",
+                    f.tenant
+                )),
+                Some((f, _)) if f.sha256 != sealed => {
+                    Some("the file's sha256 is not the one recorded in the history".into())
+                }
+                Some((_, at)) => {
+                    let mut hasher = sha2::Sha256::new();
+                    let mut missing = false;
+                    for n in 0..at.chunks {
+                        match self.store.file_chunk(at, n).await? {
+                            Some(bytes) => hasher.update(&bytes),
+                            None => {
+                                missing = true;
+                                break;
+                            }
+                        }
+                    }
+                    if missing {
+                        Some("part of the file's content is gone".into())
+                    } else if crate::files::hex(&hasher.finalize()) != sealed {
+                        Some("the file's content does not match its sha256".into())
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(reason) = reason {
+                pass.report.broken.push(link(instance, seq, row, reason));
+            }
+        }
+        Ok(())
     }
 
     /// Re-checks every hash chain of a tenant (`None`: all tenants) and every row beside it.
@@ -673,6 +727,7 @@ impl Engine {
             numbers: HashMap::new(),
             heads: collect.then(Vec::new),
             expected: expected.map(|(_, heads)| heads),
+            files: Vec::new(),
         };
         if let Some(h) = &header {
             pass.report.checkpoint = Some(CheckpointCheck {
@@ -692,6 +747,7 @@ impl Engine {
             after = upper;
         }
         pass.registers(snapshot.registers(tenant).await?);
+        self.check_files(&mut pass).await?;
         let mut covered = Covered::default();
         if tenant.is_none() {
             let ledger = snapshot.ledger().await?;

@@ -65,6 +65,7 @@ impl Engine {
             registers: self.registers(definition, tenant, pins).await?,
             tenant_names: self.tenant_names().await?,
             completers: Vec::new(),
+            files: Default::default(),
         })
     }
 

@@ -96,6 +96,9 @@ impl From<MachineError> for EngineError {
     }
 }
 
+/// The most files one `multiple` file field takes in a completion.
+pub const MAX_FILES_PER_FIELD: usize = 100;
+
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Serialize)]
@@ -893,6 +896,49 @@ impl Engine {
         ))
     }
 
+    /// The stored files the file fields of a completion name (at most [`MAX_FILES_PER_FIELD`]
+    /// per field; ids that are not UUIDs are left for the form to refuse).
+    async fn files_named(
+        &self,
+        definition: &crate::definition::Definition,
+        task: &Task,
+        action: &str,
+        data: &Json,
+    ) -> Result<std::collections::BTreeMap<Uuid, crate::store::FileRow>> {
+        let mut files = std::collections::BTreeMap::new();
+        let Some(state) = definition.state(&task.state) else {
+            return Ok(files);
+        };
+        let Some(form) = state
+            .actions
+            .get(action)
+            .and_then(|a| definition.form_for(state, a))
+        else {
+            return Ok(files);
+        };
+        for field in form
+            .fields
+            .iter()
+            .filter(|f| f.field_type == procedo_forms::FieldType::File)
+        {
+            let ids: Vec<&str> = match data.get(&field.name) {
+                Some(Json::String(s)) => vec![s.as_str()],
+                Some(Json::Array(items)) => items
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .take(MAX_FILES_PER_FIELD)
+                    .collect(),
+                _ => continue,
+            };
+            for id in ids.iter().filter_map(|s| Uuid::parse_str(s.trim()).ok()) {
+                if let Some((row, _)) = self.store.file(id).await? {
+                    files.insert(id, row);
+                }
+            }
+        }
+        Ok(files)
+    }
+
     /// Runs one command on a loaded instance and commits it.
     async fn apply(&self, actor: &Actor, instance: Instance, command: Command) -> Result<Instance> {
         let definition = self
@@ -912,6 +958,9 @@ impl Engine {
             && !spec.not_by.is_empty()
         {
             context.completers = self.store.completers(instance.id).await?;
+        }
+        if let Command::Complete { task, action, data } = &command {
+            context.files = self.files_named(&definition, task, action, data).await?;
         }
         let transition = machine::transition(
             &self.definitions,

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod case_file;
 pub mod checkpoint;
 mod context;
 pub mod definition;
@@ -16,6 +17,7 @@ pub mod diagnostic;
 pub mod documents;
 mod engine;
 pub mod expr;
+pub mod files;
 pub mod history;
 pub mod machine;
 pub mod metrics;

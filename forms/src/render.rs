@@ -351,6 +351,34 @@ impl Renderer<'_> {
             FieldType::Document => {
                 input("text", " class=\"procedo-document\" spellcheck=\"false\"")
             }
+            FieldType::File => {
+                // The chosen file travels with the form (multipart); a file already uploaded
+                // (kept across a failed validation) rides along as a hidden id.
+                let kept: Vec<String> = match value {
+                    Some(Value::Array(a)) => a.iter().map(|v| display(Some(v))).collect(),
+                    Some(v) => vec![display(Some(v))],
+                    None => Vec::new(),
+                };
+                let mut s = String::new();
+                for k in kept.iter().filter(|k| !k.trim().is_empty()) {
+                    let k = escape_html(k.trim());
+                    let _ = writeln!(
+                        s,
+                        "<input type=\"hidden\" name=\"{name}\" value=\"{k}\"><p class=\"procedo-file-kept\">File già caricato: <code>{k}</code> (sceglierne un altro per sostituirlo)</p>"
+                    );
+                }
+                let accept = field
+                    .accept
+                    .as_ref()
+                    .map(|a| format!(" accept=\"{}\"", escape_html(&a.join(","))))
+                    .unwrap_or_default();
+                let multiple = if field.multiple { " multiple" } else { "" };
+                let _ = writeln!(
+                    s,
+                    "<input type=\"file\" id=\"{eid}\" name=\"{name}\"{accept}{multiple}{aria}>"
+                );
+                s
+            }
             FieldType::Choice => {
                 let mut s = format!(
                     "<select id=\"{eid}\" name=\"{name}\"{aria}>\n<option value=\"\">— Selezionare —</option>\n"

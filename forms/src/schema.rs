@@ -81,6 +81,44 @@ pub struct Field {
     /// items read "Lotto n. 2" and the buttons "Aggiungi lotto" / "Rimuovi lotto n. 2".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_label: Option<String>,
+    /// Media types a `file` field takes (`application/pdf`, `image/*`); without it, the
+    /// document types recognised by content (PDF, P7M, XML, images, office documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<Vec<String>>,
+    /// Largest file a `file` field takes: bytes, or `20MB`, `512KB`, `1GB` (powers of 1024).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<Bound>,
+    /// A `file` field that takes several files (its value is then a list of file ids).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiple: bool,
+}
+
+impl Field {
+    /// `max_size` in bytes (`None`: not given or not readable; deploy checks report the latter).
+    pub fn max_size_bytes(&self) -> Option<u64> {
+        self.max_size.as_ref().and_then(parse_size)
+    }
+}
+
+/// Reads a size: a whole number of bytes, or a number followed by `B`, `KB`, `MB` or `GB`.
+pub fn parse_size(bound: &Bound) -> Option<u64> {
+    match bound {
+        Bound::Number(n) => n.as_u64(),
+        Bound::Text(t) => {
+            let t = t.trim().to_ascii_uppercase();
+            let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+            let (number, unit) = t.split_at(digits);
+            let number: u64 = number.parse().ok()?;
+            let factor: u64 = match unit.trim() {
+                "" | "B" => 1,
+                "KB" | "K" | "KIB" => 1 << 10,
+                "MB" | "M" | "MIB" => 1 << 20,
+                "GB" | "G" | "GIB" => 1 << 30,
+                _ => return None,
+            };
+            number.checked_mul(factor)
+        }
+    }
 }
 
 /// The kinds of field. Italian identifiers are types of their own so that they are
@@ -110,11 +148,13 @@ pub enum FieldType {
     Iban,
     Document,
     List,
+    /// An uploaded file: the value is the file's id (a list of ids when `multiple`).
+    File,
 }
 
 impl FieldType {
     /// Every variant, for exhaustive tests and tooling.
-    pub const ALL: [FieldType; 22] = [
+    pub const ALL: [FieldType; 23] = [
         FieldType::Text,
         FieldType::Textarea,
         FieldType::Integer,
@@ -137,6 +177,7 @@ impl FieldType {
         FieldType::Iban,
         FieldType::Document,
         FieldType::List,
+        FieldType::File,
     ];
 
     /// Numeric types (ordered with decimal bounds).
@@ -545,6 +586,43 @@ fn check_fields(fields: &[Field], prefix: &str, problems: &mut Vec<Problem>) {
             report(format!(
                 "`min_items` ({lo}) is greater than `max_items` ({hi}) in `{path}`"
             ));
+        }
+
+        // Files.
+        let is_file = ty == FieldType::File;
+        if (field.accept.is_some() || field.max_size.is_some() || field.multiple) && !is_file {
+            report(format!(
+                "`accept`/`max_size`/`multiple` are only allowed on file fields, `{path}` is `{ty_name}`"
+            ));
+        }
+        if let Some(size) = &field.max_size
+            && parse_size(size).is_none_or(|n| n == 0)
+        {
+            report(format!(
+                "`max_size` of `{path}` must be a positive size such as `20MB` (got `{size}`)"
+            ));
+        }
+        if let Some(accept) = &field.accept {
+            if accept.is_empty() {
+                report(format!("`accept` of `{path}` is empty"));
+            }
+            for a in accept {
+                let ok = a.len() <= 100
+                    && a.split_once('/').is_some_and(|(x, y)| {
+                        let token = |s: &str| {
+                            !s.is_empty()
+                                && s.bytes().all(|c| {
+                                    c.is_ascii_alphanumeric() || b"!#$&-^_.+*".contains(&c)
+                                })
+                        };
+                        token(x) && token(y)
+                    });
+                if !ok {
+                    report(format!(
+                        "`accept` of `{path}` lists `{a}`, which is not a media type"
+                    ));
+                }
+            }
         }
 
         // Conditions.

@@ -286,6 +286,7 @@ fn validate_value(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -
             "IBAN non valido",
         ),
         T::Document => document(value, path, ctx),
+        T::File => file(field, value, path, ctx),
         T::List => list(field, value, path, ctx),
     }
 }
@@ -746,6 +747,54 @@ fn document(value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
         return None;
     }
     Some(Value::String(s.to_owned()))
+}
+
+/// A file field's value: the id the upload returned (a UUID), or a list of them when the field
+/// is `multiple`. Whether the file exists, is the tenant's, and has a type and size the field
+/// takes is checked by the engine, which can see the stored files.
+fn file(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {
+    fn id(s: &str) -> Option<String> {
+        let s = s.trim().to_ascii_lowercase();
+        let ok = s.len() == 36
+            && s.bytes().enumerate().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == b'-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            });
+        ok.then_some(s)
+    }
+    let invalid = |ctx: &mut Ctx<'_>, p: &str| {
+        ctx.error(p, "invalid_file", "Identificativo del file non valido");
+        None
+    };
+    match (value, field.multiple) {
+        (Value::String(s), false) => match id(s) {
+            Some(v) => Some(Value::String(v)),
+            None => invalid(ctx, path),
+        },
+        (Value::String(s), true) => match id(s) {
+            Some(v) => Some(Value::Array(vec![Value::String(v)])),
+            None => invalid(ctx, path),
+        },
+        (Value::Array(items), true) => {
+            let mut out = Vec::with_capacity(items.len());
+            let mut ok = true;
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str().and_then(id) {
+                    Some(v) => out.push(Value::String(v)),
+                    None => {
+                        ok = false;
+                        invalid(ctx, &format!("{path}[{i}]"));
+                    }
+                }
+            }
+            ok.then_some(Value::Array(out))
+        }
+        (_, true) => type_error(path, "un elenco di file", ctx),
+        (_, false) => type_error(path, "un file", ctx),
+    }
 }
 
 fn list(field: &Field, value: &Value, path: &str, ctx: &mut Ctx<'_>) -> Option<Value> {

@@ -243,6 +243,7 @@ fn valid_sample(t: FieldType, rng: &mut Rng, depth: usize) -> Value {
         FieldType::Cup => json!("G39G19000560002"),
         FieldType::Iban => json!("IT60 X054 2811 1010 0000 0123 456"),
         FieldType::Document => json!("0190c1f0-5b7e-7cc0-8d3e-1a2b3c4d5e6f"),
+        FieldType::File => json!("0190C1F0-5B7E-7CC0-8D3E-1A2B3C4D5E6F"),
         FieldType::List => {
             let mut item = Map::new();
             for sub in FieldType::ALL {

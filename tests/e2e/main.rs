@@ -4,6 +4,7 @@ mod audit;
 mod browser;
 mod cases;
 mod client;
+mod files;
 mod packages;
 mod pages;
 mod sign_in;

@@ -4,6 +4,7 @@ pub mod auth;
 mod checkpoints;
 mod edge;
 pub mod error;
+pub mod files;
 mod handlers;
 pub mod headers;
 pub mod openapi;
@@ -29,6 +30,9 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// The key checkpoints are signed with, if the server has one.
     pub key: Option<Arc<procedo_engine::checkpoint::Key>>,
+    /// The largest file an upload may bring, in bytes (`--max-file-size`); a form field's
+    /// `max_size` may only lower it.
+    pub file_limit: u64,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
             hashing: Arc::new(crate::hashing::HashPool::start()),
             trusted_proxies: Default::default(),
             key: None,
+            file_limit: files::DEFAULT_FILE_LIMIT,
         }
     }
 
@@ -72,6 +77,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/instances/{id}/history", get(history))
         .route("/api/v1/instances/{id}/documents", get(documents))
         .route("/api/v1/instances/{id}/export", get(case_file))
+        .route("/api/v1/instances/{id}/case-file", get(files::case_file))
+        .route(
+            "/api/v1/files",
+            post(files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/files/{id}", get(files::download))
         .route("/api/v1/documents/{id}", get(document))
         .route("/api/v1/documents/{id}/content", get(document_content))
         .route("/api/v1/tasks", get(tasks))

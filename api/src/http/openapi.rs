@@ -153,6 +153,24 @@ fn operations() -> Vec<Operation> {
         ),
         op(
             "get",
+            "/api/v1/instances/{id}/case-file",
+            "The case file: a ZIP with manifest, history, acts, attachments and the children's case files",
+            200,
+        ),
+        op(
+            "post",
+            "/api/v1/files",
+            "Upload a file (the body is the file; its type is decided by its content)",
+            201,
+        ),
+        op(
+            "get",
+            "/api/v1/files/{id}",
+            "A file's bytes, as uploaded",
+            200,
+        ),
+        op(
+            "get",
             "/api/v1/documents/{id}",
             "A document with its sha256, re-verified",
             200,
@@ -254,6 +272,8 @@ fn content_type(path: &str) -> &'static str {
     match path {
         "/healthz" | "/readyz" | "/metrics" => "text/plain",
         "/api/v1/documents/{id}/content" => "text/html",
+        "/api/v1/instances/{id}/case-file" => "application/zip",
+        "/api/v1/files/{id}" => "*/*",
         _ => "application/json",
     }
 }
@@ -294,6 +314,10 @@ fn query_parameters(method: &str, path: &str) -> Vec<Value> {
                 json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 200 }),
             ),
         ],
+        ("post", "/api/v1/files") => vec![param(
+            "name",
+            json!({ "type": "string", "maxLength": 4096 }),
+        )],
         ("get", "/api/v1/calendar") => vec![param(
             "year",
             json!({ "type": "integer", "minimum": 1970, "maximum": 2200 }),
@@ -404,6 +428,45 @@ fn refine(path: &str, schema: &mut Value) {
     }
 }
 
+/// The upload's body is the file itself (any bytes; the server decides the type from them and
+/// answers 415 for what it does not take) and its answer is the stored file's description.
+fn describe_files(paths: &mut Map<String, Value>, components: &mut Map<String, Value>) {
+    components.insert(
+        "File".into(),
+        json!({
+            "type": "object",
+            "required": ["id", "sha256", "size", "content_type", "name"],
+            "properties": {
+                "id": { "type": "string", "format": "uuid" },
+                "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                "size": { "type": "integer", "minimum": 1 },
+                "content_type": { "type": "string" },
+                "name": { "type": "string" }
+            }
+        }),
+    );
+    if let Some(post) = paths
+        .get_mut("/api/v1/files")
+        .and_then(|p| p.get_mut("post"))
+        .and_then(Value::as_object_mut)
+    {
+        let binary = json!({ "schema": { "type": "string", "format": "binary" } });
+        post.insert(
+            "requestBody".into(),
+            json!({ "required": true, "content": {
+                "application/pdf": binary,
+                "application/pkcs7-mime": binary,
+                "application/xml": binary,
+                "image/png": binary,
+                "image/jpeg": binary,
+                "application/octet-stream": binary,
+            } }),
+        );
+        post["responses"]["201"]["content"]["application/json"]["schema"] =
+            json!({ "$ref": "#/components/schemas/File" });
+    }
+}
+
 pub fn document() -> Value {
     let mut paths = Map::new();
     let mut components = Map::new();
@@ -445,6 +508,7 @@ pub fn document() -> Value {
             methods.insert(operation.method.into(), spec);
         }
     }
+    describe_files(&mut paths, &mut components);
     components.insert("Json".into(), stored_json());
     let mut document = json!({
         "openapi": "3.1.0",

@@ -7,6 +7,7 @@
 
 mod case;
 mod cases;
+mod files;
 mod form_data;
 mod inbox;
 mod names;
@@ -23,6 +24,7 @@ use sign_in::{Session, session};
 use crate::http::AppState;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -79,8 +81,16 @@ pub fn routes() -> Router<AppState> {
             get(|| async { Redirect::to("/") }).post(sign_in::logout),
         )
         .route("/password", get(password::form).post(password::change))
-        .route("/tasks/{id}", get(task_page).post(submit))
+        .route(
+            "/tasks/{id}",
+            // A task form with files is multipart: bounded by its own reader (web/files.rs).
+            get(task_page)
+                .post(submit)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/tasks/{id}/gestione", axum::routing::post(manage))
+        .route("/files/{id}", get(files::download))
+        .route("/instances/{id}/case-file", get(files::case_file))
         .route("/instances/{id}", get(instance_page))
         .route("/documents/{id}", get(document))
         .route("/instances/{id}/export", get(export))
@@ -290,9 +300,10 @@ async fn task_view(
         let instance = state.engine.instance(&s.actor, task.instance).await?;
         let documents = state.engine.documents(&s.actor, task.instance).await?;
         let definition = state.engine.task_definition(&s.actor, &task).await?;
-        Ok::<_, EngineError>((task, instance, documents, definition))
+        let attached = files::attached(&state.engine.history(&s.actor, task.instance).await?);
+        Ok::<_, EngineError>((task, instance, documents, definition, attached))
     };
-    let (task, instance, documents, definition) = match loaded.await {
+    let (task, instance, documents, definition, attached) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return problem(s, e),
     };
@@ -409,6 +420,8 @@ async fn task_view(
     // Enter in a text field presses the form's first button: with lists, that must not be a
     // "Rimuovi"; a hidden first button then just shows the page again with what was typed.
     let has_lists = form.contains("name=\"_aggiungi\"");
+    // A form with a file field is sent as multipart, the file with it (web/files.rs).
+    let multipart = form.contains("type=\"file\"");
     let deadline = deadline_box(&task, state_def, now);
     // Who may do what to the task itself (the engine checks again): take it, give it back,
     // stop or restart its clock, hand it to another role or official.
@@ -432,7 +445,7 @@ async fn task_view(
     let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists, "deadline": deadline, "manage": manage,
                        "view": view_name, "buttons": buttons, "links": links, "may_act": may_act, "refusal": refusal,
                        "form": form, "for_tenant": for_tenant,
-                       "case": case, "documents": documents,
+                       "case": case, "documents": documents, "files": attached, "multipart": multipart,
                        "due": task.due_at.map(rome), "overdue": task.due_at.is_some_and(|d| d < now), "problem": note });
     let mut response = page("task", &page_title, Some(s), data);
     *response.status_mut() = status;
@@ -555,13 +568,23 @@ async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
     let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let pairs = form_pairs(&body);
+    let pairs = if files::is_multipart(&headers) {
+        match files::multipart_pairs(&state, &s, request).await {
+            Ok(pairs) => pairs,
+            Err(why) => return bad_request(&s, &why),
+        }
+    } else {
+        match axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await {
+            Ok(body) => form_pairs(&body),
+            Err(_) => return bad_request(&s, "the form is larger than the limit"),
+        }
+    };
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;
     }
@@ -789,6 +812,7 @@ async fn instance_page(
     let mut named = names::Names::default();
     let definition = named.instance_definition(&state, &s.actor, &instance).await;
     let words = timeline::Words::new(definition.as_deref());
+    let attached = files::attached(&events);
     let events: Vec<Value> = events
         .iter()
         .map(|e| {
@@ -845,7 +869,7 @@ async fn instance_page(
                       "tenant_name": name(&instance.tenant), "on_behalf_of_name": instance.on_behalf_of.as_deref().map(name) },
         "workflow": workflow, "keys": keys, "open": open, "lots": lots,
         "parent": instance.parent.as_ref().map(|p| p.instance),
-        "id": id, "started": rome(instance.created_at), "events": events, "documents": documents,
+        "id": id, "started": rome(instance.created_at), "events": events, "documents": documents, "files": attached,
         "crumbs": [{ "href": "/pratiche", "label": "Pratiche" }],
     });
     page("instance", &title, Some(&s), data)

@@ -93,8 +93,9 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <details class="case"{{#unless problem}}{{#unless view}} open{{/unless}}{{/unless}}><summary>Dati della pratica</summary>
 {{#if case}}{{{case}}}{{else}}<p>Nessun dato.</p>{{/if}}
 {{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
+{{#if files}}<p>File allegati:</p><ul class="files">{{#each files}}<li><a href="/files/{{id}}" download>{{name}}</a> — {{size}}, {{content_type}} — allegato da {{by}} il {{at}}</li>{{/each}}</ul>{{/if}}
 </details>
-{{#if may_act}}{{#if buttons}}<form method="post" action="/tasks/{{task.id}}" novalidate>
+{{#if may_act}}{{#if buttons}}<form method="post" action="/tasks/{{task.id}}" novalidate{{#if multipart}} enctype="multipart/form-data"{{/if}}>
 <input type="hidden" name="_csrf" value="{{csrf}}">
 {{#if view}}<input type="hidden" name="_vista" value="{{view}}">{{/if}}
 {{#if has_lists}}<button type="submit" name="_ricarica" value="1" hidden>Aggiorna</button>{{/if}}
@@ -134,7 +135,10 @@ pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
 {{#if lots}}<h2>Pratiche collegate</h2><ul>{{#each lots}}<li><a href="/instances/{{id}}">{{title}}</a>{{#if keys}} ({{keys}}){{/if}} — {{state}}, {{status}}</li>{{/each}}</ul>{{/if}}
 <h2>Atti</h2>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
+<h2>File allegati</h2>
+{{#if files}}<ul class="files">{{#each files}}<li><a href="/files/{{id}}" download>{{name}}</a> — {{size}}, {{content_type}} — allegato da <strong>{{by}}</strong> il {{at}} — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun file allegato.</p>{{/if}}
 <p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, atti e impronte)</a></p>
+<p><a class="button" href="/instances/{{id}}/case-file" download>Scarica il fascicolo completo (ZIP: atti, allegati, lotti, verificabile con <code>procedo case-file verify</code>)</a></p>
 <h2 id="cronologia">Cronologia</h2>
 <ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{sentence}}{{#if body}} <span class="ente">({{body}})</span>{{/if}}
 {{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}

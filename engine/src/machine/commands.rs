@@ -260,11 +260,18 @@ pub fn complete(
             return Err(MachineError::InvalidData(refused));
         }
     }
+    let attached = match definition.form_for(state, action) {
+        Some(form_spec) => attached_files(work, form_spec, &form, &instance.tenant)?,
+        None => Vec::new(),
+    };
     let event = work.event(id, "task_completed")?;
     event.action = Some(action_name.to_string());
     event.data = Json::Object(form.clone());
     if let Some(record) = segregation {
         work.note(id, record)?;
+    }
+    for file in attached {
+        work.note(id, file)?;
     }
     let now = work.now;
     let closed = TaskStatus::Completed {
@@ -500,4 +507,81 @@ fn rule_message(
         }
     }
     Ok(out)
+}
+
+/// The files named by the file fields of a validated submission, as notes for the step's
+/// event: each with its id, hash, size, type and name, so that the history seals which bytes
+/// the step used. A file that is not the instance's tenant's, or whose type or size the field
+/// does not take, makes the data invalid.
+fn attached_files(
+    work: &Working<'_>,
+    form: &procedo_forms::FormSpec,
+    data: &Map<String, Json>,
+    tenant: &str,
+) -> Result<Vec<Json>, MachineError> {
+    let mut notes = Vec::new();
+    let mut errors = Vec::new();
+    for field in form
+        .fields
+        .iter()
+        .filter(|f| f.field_type == procedo_forms::FieldType::File)
+    {
+        let ids: Vec<&str> = match data.get(&field.name) {
+            Some(Json::String(s)) => vec![s.as_str()],
+            Some(Json::Array(items)) => items.iter().filter_map(Json::as_str).collect(),
+            _ => continue,
+        };
+        for (i, raw) in ids.iter().enumerate() {
+            let path = if field.multiple {
+                format!("{}[{i}]", field.name)
+            } else {
+                field.name.clone()
+            };
+            let file = Uuid::parse_str(raw)
+                .ok()
+                .and_then(|id| work.files.get(&id))
+                .filter(|f| f.tenant == tenant);
+            let Some(file) = file else {
+                errors.push(procedo_forms::FieldError::new(
+                    path,
+                    "unknown_file",
+                    "File non trovato: caricarlo di nuovo",
+                ));
+                continue;
+            };
+            if !crate::files::accepts(field.accept.as_deref(), &file.content_type) {
+                errors.push(procedo_forms::FieldError::new(
+                    path,
+                    "file_type",
+                    format!("Tipo di file non ammesso ({})", file.content_type),
+                ));
+                continue;
+            }
+            if let Some(max) = field.max_size_bytes()
+                && file.size > max
+            {
+                errors.push(procedo_forms::FieldError::new(
+                    path,
+                    "file_too_large",
+                    format!("File troppo grande: al massimo {max} byte"),
+                ));
+                continue;
+            }
+            notes.push(json!({ "file_attached": {
+                "field": field.name,
+                "id": file.id,
+                "sha256": file.sha256,
+                "size": file.size,
+                "content_type": file.content_type,
+                "name": file.name,
+                "uploaded_by": file.uploaded_by,
+                "uploaded_at": crate::timefmt::rfc3339(file.created_at),
+            }}));
+        }
+    }
+    if errors.is_empty() {
+        Ok(notes)
+    } else {
+        Err(MachineError::InvalidData(errors))
+    }
 }

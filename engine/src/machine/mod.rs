@@ -203,6 +203,9 @@ pub struct Context {
     /// Who completed which task states of the instance, oldest first: loaded only when the
     /// task being completed declares `not_by` (segregation of duties).
     pub completers: Vec<(String, String)>,
+    /// The stored files a completion's data names (loaded only when its form has file
+    /// fields): their hashes enter the step's sealed event.
+    pub files: std::collections::BTreeMap<Uuid, crate::store::FileRow>,
 }
 
 /// The result of one command.

@@ -38,6 +38,8 @@ pub struct Working<'a> {
     pub tenant_names: Arc<crate::model::TenantNames>,
     /// Who completed which task states of the instance (see [`super::Context::completers`]).
     pub completers: Vec<(String, String)>,
+    /// The files the command's data names (see [`super::Context::files`]).
+    pub files: std::collections::BTreeMap<Uuid, crate::store::FileRow>,
     pub actor: &'a Actor,
     pub now: DateTime<Utc>,
     slots: IndexMap<Uuid, Slot>,
@@ -58,6 +60,7 @@ impl<'a> Working<'a> {
             pools: context.pools,
             tenant_names: context.tenant_names,
             completers: context.completers,
+            files: context.files,
             actor,
             now,
             slots: IndexMap::new(),

@@ -8,6 +8,7 @@
 
 pub(crate) mod audit_reads;
 mod commit;
+mod files;
 mod plan;
 mod postgres;
 mod queries;
@@ -63,6 +64,30 @@ pub struct StoredDefinition {
     pub version: i64,
     pub package: crate::definition::Package,
     pub owner: Option<String>,
+}
+
+/// An uploaded file: one upload of a content the tenant holds (see migration 0012).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRow {
+    pub id: Uuid,
+    pub tenant: String,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub size: u64,
+    /// The type the content was recognised as (or the declared one, for a type a field
+    /// accepts explicitly).
+    pub content_type: String,
+    /// The sanitised name it was uploaded with.
+    pub name: String,
+    pub uploaded_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a stored file's bytes are: the upload holding its chunks and how many there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileChunks {
+    pub upload: Uuid,
+    pub chunks: i64,
 }
 
 /// A registered tenant.
@@ -545,6 +570,27 @@ impl Store {
     }
     pub async fn documents(&self, instance: Uuid) -> Result<Vec<Document>> {
         dispatch!(self, s => s.documents(instance).await)
+    }
+    /// Writes one chunk of an upload in progress (see [`FileRow`]).
+    pub async fn insert_file_chunk(&self, upload: Uuid, n: i64, data: &[u8]) -> Result<()> {
+        dispatch!(self, s => s.insert_file_chunk(upload, n, data).await)
+    }
+    /// Drops the chunks of an upload that was refused or broken off.
+    pub async fn discard_upload(&self, upload: Uuid) -> Result<()> {
+        dispatch!(self, s => s.discard_upload(upload).await)
+    }
+    /// Records a finished upload (deduplicated per tenant by hash), in one transaction.
+    pub async fn finish_upload(&self, upload: Uuid, chunks: i64, file: &FileRow) -> Result<()> {
+        dispatch!(self, s => s.finish_upload(upload, chunks, file).await)
+    }
+    /// A file, whatever its tenant (callers check it), and where its bytes are.
+    pub async fn file(&self, id: Uuid) -> Result<Option<(FileRow, FileChunks)>> {
+        let found = dispatch!(self, s => s.file(id).await)?;
+        Ok(found.map(|(row, upload, chunks)| (row, FileChunks { upload, chunks })))
+    }
+    /// The `n`th chunk of a stored content (`None`: it is missing).
+    pub async fn file_chunk(&self, at: FileChunks, n: i64) -> Result<Option<Vec<u8>>> {
+        dispatch!(self, s => s.file_chunk(at.upload, n).await)
     }
     /// Stores a token by the hash of its secret (`revoked_at` is ignored: a new token is valid).
     pub async fn insert_token(

@@ -66,6 +66,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             include_str!("../../migrations/postgres/0010_tenancy.sql"),
         ),
         (
+            12,
+            "files",
+            include_str!("../../migrations/postgres/0012_files.sql"),
+        ),
+        (
             13,
             "case_keys",
             include_str!("../../migrations/postgres/0013_case_keys.sql"),
@@ -179,6 +184,7 @@ impl PgStore {
 
 super::sql_store!(PgStore);
 super::tenancy::sql_tenancy!(PgStore);
+super::files::sql_files!(PgStore);
 super::sql_commit!(PgStore);
 super::sql_audit!(PgStore, sqlx::Postgres);
 

@@ -463,3 +463,17 @@ pub const SELECT_CHECKPOINT: &str = "SELECT id, created_us, instances, root, hea
 
 /// A consistent copy of a live SQLite database into a new file (`$1`, its path).
 pub const BACKUP_SQLITE: &str = "VACUUM INTO $1";
+
+// Attachments (migration 0012). An upload writes its chunks first, one statement each, outside
+// any transaction (a slow upload holds no lock); `INSERT_FILE_BLOB` then records the content
+// unless the tenant has it already, in which case the new chunks are dropped.
+pub const INSERT_FILE_CHUNK: &str =
+    "INSERT INTO file_chunks (upload_id, n, data) VALUES ($1, $2, $3)";
+pub const DELETE_FILE_CHUNKS: &str = "DELETE FROM file_chunks WHERE upload_id = $1";
+pub const INSERT_FILE_BLOB: &str = "INSERT INTO file_blobs (tenant, sha256, size, upload_id, chunks, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, sha256) DO NOTHING";
+pub const INSERT_FILE: &str = "INSERT INTO files (id, tenant, sha256, size, content_type, name, uploaded_by, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub const SELECT_FILE: &str = "SELECT f.id, f.tenant, f.sha256, f.size, f.content_type, f.name, f.uploaded_by, f.created_us, \
+     b.upload_id, b.chunks FROM files f JOIN file_blobs b ON b.tenant = f.tenant AND b.sha256 = f.sha256 WHERE f.id = $1";
+pub const SELECT_FILE_CHUNK: &str = "SELECT data FROM file_chunks WHERE upload_id = $1 AND n = $2";

@@ -63,6 +63,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             include_str!("../../migrations/sqlite/0010_tenancy.sql"),
         ),
         (
+            12,
+            "files",
+            include_str!("../../migrations/sqlite/0012_files.sql"),
+        ),
+        (
             13,
             "case_keys",
             include_str!("../../migrations/sqlite/0013_case_keys.sql"),
@@ -168,6 +173,7 @@ impl SqliteStore {
 
 super::sql_store!(SqliteStore);
 super::tenancy::sql_tenancy!(SqliteStore);
+super::files::sql_files!(SqliteStore);
 super::sql_commit!(SqliteStore);
 super::sql_audit!(SqliteStore, sqlx::Sqlite);
 

@@ -1,0 +1,246 @@
+//! Attachments over the API (DESIGN.md, "Attachments and the case file"): `POST
+//! /api/v1/files` streams the body into the database, `GET /api/v1/files/{id}` streams it back,
+//! `GET /api/v1/instances/{id}/case-file` streams the case file ZIP.
+//!
+//! The upload route is outside the 2 MB body limit of the other routes and has its own
+//! ([`AppState::file_limit`]): a declared `Content-Length` above it is refused before a byte is
+//! read, and the bytes are counted as they arrive, so a body without a length (chunked) is cut
+//! off at the limit too. Neither memory nor the database fills up with a refused upload.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt as _;
+use procedo_engine::files::FileError;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+type ApiResult<T = Response> = Result<T, ApiError>;
+
+/// The default largest upload (`--max-file-size`, `PROCEDO_MAX_FILE_SIZE`).
+pub const DEFAULT_FILE_LIMIT: u64 = 100 * 1024 * 1024;
+
+fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
+    let Path(text) = path.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Uuid::parse_str(&text)
+        .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
+}
+
+pub fn file_error(err: FileError) -> ApiError {
+    match err {
+        FileError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, err.to_string()),
+        FileError::Executable
+        | FileError::Mismatch { .. }
+        | FileError::Unrecognised
+        | FileError::BadType(_) => {
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, err.to_string())
+        }
+        FileError::Empty => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+        FileError::Store(e) => procedo_engine::EngineError::from(e).into(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    name: Option<String>,
+}
+
+/// The file as the API describes it.
+pub fn describe(file: &procedo_engine::store::FileRow) -> serde_json::Value {
+    json!({
+        "id": file.id,
+        "sha256": file.sha256,
+        "size": file.size,
+        "content_type": file.content_type,
+        "name": file.name,
+    })
+}
+
+/// Streams a request body into an upload; used by the API and by the pages' multipart form.
+pub async fn store_stream(
+    state: &AppState,
+    actor: &procedo_engine::model::Actor,
+    name: &str,
+    declared: Option<&str>,
+    limit: u64,
+    mut body: Body,
+) -> ApiResult<procedo_engine::store::FileRow> {
+    let mut upload = state.engine.upload(actor, name, declared, limit);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    upload.push(&data).await.map_err(file_error)?;
+                }
+            }
+            Err(e) => {
+                upload.abort().await;
+                return Err(ApiError::bad_request(format!("the body broke off: {e}")));
+            }
+        }
+    }
+    upload.finish().await.map_err(file_error)
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let limit = state.file_limit;
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        && length > limit
+    {
+        return Err(file_error(FileError::TooLarge { limit }));
+    }
+    let name = query.name.unwrap_or_default();
+    if name.len() > 4096 {
+        return Err(ApiError::bad_request("`name` is longer than 4096 bytes"));
+    }
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let file = store_stream(&state, &actor, &name, declared, limit, body).await?;
+    Ok((StatusCode::CREATED, Json(describe(&file))).into_response())
+}
+
+/// `Content-Disposition` for a download: an ASCII fallback and the exact UTF-8 name.
+fn disposition(name: &str) -> HeaderValue {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or(HeaderValue::from_static("attachment"))
+}
+
+/// A body that reads a stored file chunk by chunk.
+pub fn file_body(state: &AppState, at: procedo_engine::store::FileChunks) -> Body {
+    let engine = state.engine.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    tokio::spawn(async move {
+        for n in 0..at.chunks {
+            let chunk = engine
+                .file_chunk(at, n)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()));
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    channel_body(rx)
+}
+
+fn channel_body(rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>) -> Body {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Body::from_stream(stream)
+}
+
+/// The headers of a download of a stored file (user content: sandboxed, nosniff).
+pub fn download_headers(file: &procedo_engine::store::FileRow) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in super::headers::user_content(&file.content_type) {
+        headers.insert(name, value);
+    }
+    headers.insert(header::CONTENT_DISPOSITION, disposition(&file.name));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let (file, at) = state.engine.file(&actor, id(path)?).await?;
+    Ok((download_headers(&file), file_body(&state, at)).into_response())
+}
+
+/// A body that streams the case file of an instance already checked visible.
+pub fn case_file_body(
+    state: &AppState,
+    actor: procedo_engine::model::Actor,
+    instance: Uuid,
+) -> Body {
+    let engine = state.engine.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (out, body_rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tokio::spawn(async move {
+        let writing = engine.write_case_file(&actor, instance, tx);
+        let forwarding = async {
+            while let Some(bytes) = rx.recv().await {
+                if out.send(Ok(bytes)).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let (written, ()) = tokio::join!(writing, forwarding);
+        if let Err(e) = written {
+            tracing::warn!(%instance, error = %e, "the case file could not be written");
+            // Break the body off, so the client sees an incomplete download, not a short ZIP.
+            let _ = out.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    channel_body(body_rx)
+}
+
+pub async fn case_file(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let instance = state.engine.instance(&actor, id(path)?).await?;
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/zip"),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!(
+                "attachment; filename=\"fascicolo-{}.zip\"",
+                instance.id
+            ))
+            .unwrap_or(HeaderValue::from_static("attachment")),
+        ),
+    ];
+    Ok((headers, case_file_body(&state, actor, instance.id)).into_response())
+}
