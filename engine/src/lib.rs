@@ -17,6 +17,7 @@ pub mod documents;
 mod engine;
 pub mod expr;
 pub mod history;
+pub mod jobs;
 pub mod machine;
 pub mod metrics;
 pub mod model;

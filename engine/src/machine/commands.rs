@@ -149,6 +149,7 @@ fn validate(
             instance: Json::Null,
             now,
             action,
+            result: None,
             numeric,
         };
         expr.eval_bool(&scope).map_err(|e| e.to_string())
@@ -384,6 +385,10 @@ pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), Mach
         at: now,
     });
     work.push(Effect::ClearTimers { instance: id });
+    work.push(Effect::CancelOpenJobs {
+        instance: id,
+        at: now,
+    });
     // A cancelled instance leaves the lines it waits in and gives back what it holds.
     super::pools::leave_lines(work, id)?;
     let held = super::pools::held(work, id)?;

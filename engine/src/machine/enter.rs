@@ -27,6 +27,7 @@ pub fn scope<'s>(
         instance: instance.summary(&work.tenant_names),
         now: work.now,
         action: None,
+        result: None,
         numeric: &definition.numeric_fields,
     }
 }
@@ -102,6 +103,7 @@ fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<Stri
             on_granted,
             ..
         } => super::pools::acquire(work, id, pool, key, timeout.as_ref(), on_granted),
+        Kind::Service { service, .. } => super::jobs::open(work, id, state, service).map(|()| None),
     }
 }
 

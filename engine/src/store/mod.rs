@@ -17,6 +17,7 @@ mod sqlite;
 mod tenancy;
 
 pub use postgres::PgStore;
+pub use sql::MAX_TOPICS;
 pub use sqlite::SqliteStore;
 
 use crate::documents::Document;
@@ -319,6 +320,17 @@ fn migrations_up_to(
     migrator
 }
 
+/// A worker's fetch: which topics, how many jobs, whose (`tenant: None`: every tenant's, for
+/// the platform's workers), locked until when.
+pub struct JobClaim<'a> {
+    pub worker: &'a str,
+    pub topics: &'a [String],
+    pub tenant: Option<&'a str>,
+    pub max: i64,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
 /// The database behind the engine.
 #[derive(Clone)]
 pub enum Store {
@@ -578,6 +590,34 @@ impl Store {
                     .await
             }
         }
+    }
+    /// Locks fetchable jobs for a worker (see [`JobClaim`]); PostgreSQL skips the rows other
+    /// fetches are locking, so a job goes to one worker.
+    pub async fn claim_jobs(&self, claim: &JobClaim<'_>) -> Result<Vec<crate::model::Job>> {
+        match self {
+            Store::Sqlite(s) => {
+                s.claim_jobs(sql::claim_jobs(claim.topics.len(), false), claim)
+                    .await
+            }
+            Store::Postgres(s) => {
+                s.claim_jobs(sql::claim_jobs(claim.topics.len(), true), claim)
+                    .await
+            }
+        }
+    }
+    pub async fn job(&self, id: Uuid) -> Result<Option<crate::model::Job>> {
+        dispatch!(self, s => s.job(id).await)
+    }
+    /// Every job of an instance, oldest first.
+    pub async fn jobs_of(&self, instance: Uuid) -> Result<Vec<crate::model::Job>> {
+        dispatch!(self, s => s.jobs_of(instance).await)
+    }
+    /// Incidents of one tenant (`None`: of every tenant).
+    pub async fn incidents(&self, tenant: Option<&str>) -> Result<Vec<crate::model::Job>> {
+        dispatch!(self, s => s.incidents(tenant).await)
+    }
+    pub async fn incident_count(&self) -> Result<i64> {
+        dispatch!(self, s => s.incident_count().await)
     }
     /// The instances of the timers `worker` leased until `lease_until`.
     pub async fn leased_instances(

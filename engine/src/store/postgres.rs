@@ -65,6 +65,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tenancy",
             include_str!("../../migrations/postgres/0010_tenancy.sql"),
         ),
+        (
+            11,
+            "jobs",
+            include_str!("../../migrations/postgres/0011_jobs.sql"),
+        ),
     ])
 }
 

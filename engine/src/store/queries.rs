@@ -192,6 +192,68 @@ macro_rules! sql_store {
                 rows.iter().map($crate::store::rows::timer!()).collect()
             }
 
+            /// Locks up to `max` fetchable jobs of `topics` for `worker` until `until`.
+            pub async fn claim_jobs(
+                &self,
+                sql: String,
+                claim: &$crate::store::JobClaim<'_>,
+            ) -> $crate::store::Result<Vec<$crate::model::Job>> {
+                let topics =
+                    &claim.topics[..claim.topics.len().min($crate::store::sql::MAX_TOPICS)];
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(claim.worker)
+                    .bind($crate::timefmt::to_db(claim.until))
+                    .bind($crate::timefmt::to_db(claim.now))
+                    .bind(i64::from(claim.tenant.is_none()))
+                    .bind(claim.tenant.unwrap_or(""))
+                    .bind(claim.max);
+                for topic in topics {
+                    query = query.bind(topic.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter().map($crate::store::rows::job!()).collect()
+            }
+
+            pub async fn job(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::Result<Option<$crate::model::Job>> {
+                let row = sqlx::query($crate::store::sql::SELECT_JOB)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map($crate::store::rows::job!()).transpose()
+            }
+
+            pub async fn jobs_of(
+                &self,
+                instance: uuid::Uuid,
+            ) -> $crate::store::Result<Vec<$crate::model::Job>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_JOBS_OF_INSTANCE)
+                    .bind(instance)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::job!()).collect()
+            }
+
+            pub async fn incidents(
+                &self,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::model::Job>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_INCIDENTS)
+                    .bind(i64::from(tenant.is_none()))
+                    .bind(tenant.unwrap_or(""))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::job!()).collect()
+            }
+
+            pub async fn incident_count(&self) -> $crate::store::Result<i64> {
+                Ok(sqlx::query_scalar($crate::store::sql::COUNT_INCIDENTS)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             pub async fn leased_instances(
                 &self,
                 worker: &str,

@@ -377,3 +377,61 @@ pub const SELECT_CHECKPOINT: &str = "SELECT id, created_us, instances, root, hea
 
 /// A consistent copy of a live SQLite database into a new file (`$1`, its path).
 pub const BACKUP_SQLITE: &str = "VACUUM INTO $1";
+
+// Service jobs (migration 0011). An answer's write checks the job is still open and held
+// under the lock it was loaded with (`lock_seq`), so it is applied once.
+macro_rules! job_columns {
+    () => {
+        "id, instance_id, tenant, definition, state, topic, input, status, attempt, retries, \
+     backoff_ms, available_us, locked_by, locked_until_us, lock_seq, message, created_us, closed_us"
+    };
+}
+pub const INSERT_JOB: &str = "INSERT INTO jobs (id, instance_id, tenant, definition, state, topic, input, status, \
+     attempt, retries, backoff_ms, available_us, lock_seq, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13)";
+pub const CLOSE_JOB: &str = "UPDATE jobs SET status = $1, message = COALESCE($2, message), closed_us = $3, \
+     locked_by = NULL, locked_until_us = NULL WHERE id = $4 AND status = 'open' AND lock_seq = $5";
+pub const FAIL_JOB: &str = "UPDATE jobs SET status = $1, attempt = $2, available_us = $3, message = $4, \
+     locked_by = NULL, locked_until_us = NULL WHERE id = $5 AND status = 'open' AND lock_seq = $6";
+pub const RETRY_INCIDENT: &str = "UPDATE jobs SET status = 'open', attempt = $1, retries = $2, available_us = $3 \
+     WHERE id = $4 AND status = 'incident'";
+pub const CANCEL_OPEN_JOBS: &str = "UPDATE jobs SET status = 'cancelled', closed_us = $1, locked_by = NULL, \
+     locked_until_us = NULL WHERE instance_id = $2 AND status IN ('open', 'incident')";
+pub const SELECT_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
+pub const SELECT_JOBS_OF_INSTANCE: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE instance_id = $1 ORDER BY created_us, id"
+);
+/// Incidents of tenant `$2` (every tenant's when `$1` is 1), oldest first.
+pub const SELECT_INCIDENTS: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE status = 'incident' AND ($1 = 1 OR tenant = $2) ORDER BY created_us, id LIMIT 500"
+);
+pub const COUNT_INCIDENTS: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'incident'";
+/// The most topics one fetch may name.
+pub const MAX_TOPICS: usize = 32;
+/// Locks up to `$6` fetchable jobs of the topics `$7…` for worker `$1` until `$2` (`$3` is
+/// now; tenant `$5` only unless `$4` is 1). PostgreSQL skips rows another fetch is locking.
+pub fn claim_jobs(topics: usize, postgres: bool) -> String {
+    let topics = topics.clamp(1, MAX_TOPICS);
+    let mut sql = String::from(
+        "UPDATE jobs SET locked_by = $1, locked_until_us = $2, lock_seq = lock_seq + 1 WHERE id IN \
+         (SELECT id FROM jobs WHERE status = 'open' AND available_us <= $3 \
+         AND (locked_until_us IS NULL OR locked_until_us <= $3) AND ($4 = 1 OR tenant = $5) AND topic IN (",
+    );
+    for i in 0..topics {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${}", 7 + i));
+    }
+    sql.push_str(") ORDER BY available_us LIMIT $6");
+    if postgres {
+        sql.push_str(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push_str(") RETURNING ");
+    sql.push_str(job_columns!());
+    sql
+}

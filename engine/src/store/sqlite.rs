@@ -62,6 +62,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tenancy",
             include_str!("../../migrations/sqlite/0010_tenancy.sql"),
         ),
+        (
+            11,
+            "jobs",
+            include_str!("../../migrations/sqlite/0011_jobs.sql"),
+        ),
     ])
 }
 
