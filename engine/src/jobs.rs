@@ -203,6 +203,14 @@ impl Engine {
         Ok(self.store.incidents(tenant).await?)
     }
 
+    /// One job the actor may see (a worker's or administrator's of its tenant).
+    pub async fn job(&self, actor: &Actor, id: Uuid) -> Result<Job> {
+        match self.store.job(id).await? {
+            Some(job) if sees(actor, &job) => Ok(job),
+            _ => Err(EngineError::NotFound(format!("job {id}"))),
+        }
+    }
+
     /// The jobs of an instance the actor may see (for its case page).
     pub async fn jobs_of(&self, actor: &Actor, instance: Uuid) -> Result<Vec<Job>> {
         let _ = self.instance(actor, instance).await?;
