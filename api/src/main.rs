@@ -3,11 +3,13 @@
 mod audit_cli;
 mod bench;
 mod bench_http;
+mod bench_jobs;
 mod bench_timers;
 mod bench_verify;
 mod client;
 mod hashing;
 mod http;
+mod mail;
 mod remote;
 mod serve;
 mod tenants;
@@ -61,6 +63,15 @@ enum Command {
         /// Seconds between signed checkpoints (one is made at start); 0: only on demand.
         #[arg(long, default_value_t = 86_400)]
         checkpoint_every: u64,
+        /// Mail notifications through this server: smtp://HOST:PORT (plain SMTP to a relay).
+        #[arg(long, env = "PROCEDO_SMTP")]
+        smtp: Option<String>,
+        /// Where the pages are reached, for the links in mails (default http://LISTEN).
+        #[arg(long, env = "PROCEDO_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// The sender of notification mails.
+        #[arg(long, env = "PROCEDO_MAIL_FROM", default_value = "procedo@localhost")]
+        mail_from: String,
     },
     /// Verify the history, make signed checkpoints, check a database against one offline.
     Audit {
@@ -196,10 +207,19 @@ fn main() -> ExitCode {
                 metrics_listen,
                 key_file,
                 checkpoint_every,
+                smtp,
+                public_url,
+                mail_from,
             } => {
+                let smtp = match smtp.as_deref() {
+                    Some(url) => Some(mail::Smtp::parse(url, &mail_from)?),
+                    None => None,
+                };
                 let options = serve::Options {
                     trusted_proxies,
                     metrics_listen,
+                    smtp,
+                    public_url: public_url.unwrap_or_else(|| format!("http://{listen}")),
                 };
                 let audit = serve::Audit {
                     key_file: key_file.unwrap_or_else(|| audit_cli::default_key_file(&db)),

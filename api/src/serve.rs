@@ -24,6 +24,10 @@ pub struct Options {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A second address serving only `/metrics`, without a token.
     pub metrics_listen: Option<String>,
+    /// The mail server notifications go through, if any.
+    pub smtp: Option<crate::mail::Smtp>,
+    /// The address the pages are reached at, for the links in mails.
+    pub public_url: String,
 }
 
 /// Where the checkpoint key lives and how often to sign a checkpoint.
@@ -75,6 +79,16 @@ pub async fn run(
             .run_scheduler(TIMER_BATCH, Duration::from_secs(1))
             .await
     });
+    if let Some(smtp) = options.smtp.clone() {
+        tracing::info!(host = %smtp.host, port = smtp.port, "notifications are mailed");
+        let (engine, url) = (engine.clone(), options.public_url.clone());
+        tokio::spawn(crate::mail::run_outbox(
+            engine,
+            smtp,
+            url,
+            Duration::from_secs(1),
+        ));
+    }
     let checkpoints = (!audit.checkpoint_every.is_zero()).then(|| {
         let (engine, key, every) = (engine.clone(), key.clone(), audit.checkpoint_every);
         tokio::spawn(async move { sign_checkpoints(&engine, &key, every).await })

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod machine;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 mod scheduler;
 mod source_map;
 pub mod store;

@@ -327,3 +327,21 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
 }
+
+/// Something officials are told about a task: it opened for them, its reminder fell due, it
+/// was escalated to them. Written by the transition; turned into mails after the commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub id: Uuid,
+    pub instance: Uuid,
+    pub tenant: String,
+    /// `task_opened`, `reminder` or `escalated`.
+    pub kind: String,
+    pub task: Uuid,
+    /// Who may take the task when the notice was written (the notifier reads the task again).
+    pub role: String,
+    pub assignee: Option<String>,
+    /// The task's title (its state's title, else its name).
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -215,6 +215,8 @@ pub enum Effect {
         retries: i64,
         at: DateTime<Utc>,
     },
+    /// Tells officials about a task (mailed after the commit, see [`crate::model::Notice`]).
+    Notice(crate::model::Notice),
     /// Closes whatever jobs of the instance are still open or incidents (cancellation).
     CancelOpenJobs {
         instance: Uuid,

@@ -320,6 +320,18 @@ fn migrations_up_to(
     migrator
 }
 
+/// A mail of the outbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub id: Uuid,
+    /// The official it is for (empty when read back for sending).
+    pub user: String,
+    pub address: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
 /// A worker's fetch: which topics, how many jobs, whose (`tenant: None`: every tenant's, for
 /// the platform's workers), locked until when.
 pub struct JobClaim<'a> {
@@ -604,6 +616,49 @@ impl Store {
                     .await
             }
         }
+    }
+    /// Notices not yet turned into mails, oldest first.
+    pub async fn pending_notices(&self, limit: i64) -> Result<Vec<crate::model::Notice>> {
+        dispatch!(self, s => s.pending_notices(limit).await)
+    }
+    /// A tenant's notices, newest first.
+    pub async fn notices_of_tenant(
+        &self,
+        tenant: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::model::Notice>> {
+        dispatch!(self, s => s.notices_of_tenant(tenant, limit).await)
+    }
+    /// Writes a notice's mails (once per official) and marks it expanded, in one transaction.
+    pub async fn expand_notice(
+        &self,
+        notice: Uuid,
+        mails: &[Mail],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, s => s.expand_notice(notice, mails, at).await)
+    }
+    /// The officials of a tenant with an address who take mail: (name, roles, address).
+    pub async fn mail_users(&self, tenant: &str) -> Result<Vec<(String, Vec<String>, String)>> {
+        dispatch!(self, s => s.mail_users(tenant).await)
+    }
+    pub async fn due_mail(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Mail>> {
+        dispatch!(self, s => s.due_mail(now, limit).await)
+    }
+    pub async fn mail_sent(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, s => s.mail_sent(id, at).await)
+    }
+    pub async fn mail_failed(&self, id: Uuid, next: DateTime<Utc>, error: &str) -> Result<()> {
+        dispatch!(self, s => s.mail_failed(id, next, error).await)
+    }
+    /// Sets an official's address and whether they take mail; false when there is no such user.
+    pub async fn set_user_mail(
+        &self,
+        user: &str,
+        email: Option<&str>,
+        mail_off: Option<bool>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.set_user_mail(user, email, mail_off).await)
     }
     pub async fn job(&self, id: Uuid) -> Result<Option<crate::model::Job>> {
         dispatch!(self, s => s.job(id).await)

@@ -198,6 +198,7 @@ fn row_of(effect: &Effect) -> Option<String> {
         } => Some(format!("{tenant}/{pool}/{key}/{instance}")),
         Effect::AppendEvent(e) => Some(format!("{}/{}", e.event.instance, e.event.seq)),
         Effect::OpenJob(j) => Some(j.id.to_string()),
+        Effect::Notice(n) => Some(n.id.to_string()),
         Effect::CloseJob { job, .. }
         | Effect::FailJob { job, .. }
         | Effect::RetryIncident { job, .. } => Some(job.to_string()),
@@ -610,6 +611,21 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 Arg::Int(Some(*retries)),
                 at(*when),
                 Arg::Id(Some(*job)),
+            ],
+        ),
+        Effect::Notice(n) => statement(
+            sql::INSERT_NOTICE,
+            Check::One("the notice already exists"),
+            vec![
+                Arg::Id(Some(n.id)),
+                Arg::Id(Some(n.instance)),
+                text(&n.tenant),
+                text(&n.kind),
+                Arg::Id(Some(n.task)),
+                text(&n.role),
+                opt_text(n.assignee.as_deref()),
+                text(&n.title),
+                at(n.created_at),
             ],
         ),
         Effect::CancelOpenJobs { instance, at: when } => statement(

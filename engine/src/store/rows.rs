@@ -218,4 +218,22 @@ macro_rules! job {
     };
 }
 
-pub(crate) use {document, event, instance, job, task, timer, token, user};
+macro_rules! notice {
+    () => {
+        |r| -> $crate::store::Result<$crate::model::Notice> {
+            Ok($crate::model::Notice {
+                id: r.try_get("id")?,
+                instance: r.try_get("instance_id")?,
+                tenant: r.try_get("tenant")?,
+                kind: r.try_get("kind")?,
+                task: r.try_get("task_id")?,
+                role: r.try_get("role")?,
+                assignee: r.try_get("assignee")?,
+                title: r.try_get("title")?,
+                created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
+            })
+        }
+    };
+}
+
+pub(crate) use {document, event, instance, job, notice, task, timer, token, user};

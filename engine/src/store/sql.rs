@@ -435,3 +435,27 @@ pub fn claim_jobs(topics: usize, postgres: bool) -> String {
     sql.push_str(job_columns!());
     sql
 }
+
+// Notifications (migration 0011): notices written by transitions, expanded after the commit
+// into one mail per official (unique per notice and official), sent with retries.
+pub const INSERT_NOTICE: &str = "INSERT INTO notices (id, instance_id, tenant, kind, task_id, role, assignee, title, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub const SELECT_PENDING_NOTICES: &str = "SELECT id, instance_id, tenant, kind, task_id, role, assignee, title, created_us \
+     FROM notices WHERE expanded_us IS NULL ORDER BY created_us LIMIT $1";
+pub const MARK_NOTICE_EXPANDED: &str =
+    "UPDATE notices SET expanded_us = $1 WHERE id = $2 AND expanded_us IS NULL";
+/// One mail per notice and official: a notice expanded twice (two servers) mails once.
+pub const INSERT_MAIL: &str = "INSERT INTO mail_outbox (id, notice_id, user_name, address, subject, body, next_us, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (notice_id, user_name) DO NOTHING";
+pub const SELECT_DUE_MAIL: &str = "SELECT id, address, subject, body, attempts FROM mail_outbox \
+     WHERE sent_us IS NULL AND next_us <= $1 ORDER BY next_us LIMIT $2";
+pub const MARK_MAIL_SENT: &str = "UPDATE mail_outbox SET sent_us = $1, attempts = attempts + 1 WHERE id = $2 AND sent_us IS NULL";
+pub const MARK_MAIL_FAILED: &str = "UPDATE mail_outbox SET attempts = attempts + 1, next_us = $1, last_error = $2 WHERE id = $3 AND sent_us IS NULL";
+/// The officials of a tenant who have an address and take mail.
+pub const SELECT_MAIL_USERS: &str = "SELECT user_name, roles, email FROM users \
+     WHERE tenant = $1 AND disabled_us IS NULL AND email IS NOT NULL AND mail_off = 0";
+pub const SET_USER_EMAIL: &str = "UPDATE users SET email = $1 WHERE user_name = $2";
+pub const SET_USER_MAIL_OFF: &str = "UPDATE users SET mail_off = $1 WHERE user_name = $2";
+/// The notices of the tasks an official's roles or name reach, newest first (the pages).
+pub const SELECT_NOTICES_OF_TENANT: &str = "SELECT id, instance_id, tenant, kind, task_id, role, assignee, title, created_us \
+     FROM notices WHERE tenant = $1 ORDER BY created_us DESC LIMIT $2";
