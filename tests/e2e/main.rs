@@ -4,6 +4,7 @@ mod audit;
 mod browser;
 mod client;
 mod jobs;
+mod notifications;
 mod packages;
 mod pages;
 mod sign_in;
@@ -514,6 +515,9 @@ states:
 
 #[path = "../support/testdb.rs"]
 mod testdb;
+
+#[path = "../support/smtp.rs"]
+mod smtp;
 
 #[tokio::test]
 async fn two_servers_on_one_postgres_database_let_a_task_be_completed_once() {
