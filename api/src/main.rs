@@ -7,6 +7,7 @@ mod bench_jobs;
 mod bench_timers;
 mod bench_verify;
 mod client;
+mod connectors;
 mod hashing;
 mod http;
 mod mail;
@@ -72,6 +73,32 @@ enum Command {
         /// The sender of notification mails.
         #[arg(long, env = "PROCEDO_MAIL_FROM", default_value = "procedo@localhost")]
         mail_from: String,
+        /// Where the `http.post` connector sends (plain http://); off without it.
+        #[arg(long, env = "PROCEDO_WEBHOOK_URL")]
+        webhook_url: Option<String>,
+        /// The file holding the webhook's HMAC key (else PROCEDO_WEBHOOK_SECRET).
+        #[arg(long)]
+        webhook_secret_file: Option<PathBuf>,
+    },
+    /// Serve built-in connectors (`mail.send`, `http.post`) against a server's API, for
+    /// scale-out; the webhook comes from PROCEDO_WEBHOOK_URL and PROCEDO_WEBHOOK_SECRET.
+    Worker {
+        /// Comma-separated topics, e.g. `mail.send,http.post`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        topics: Vec<String>,
+        #[arg(long, env = "PROCEDO_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// A token with the `worker` role.
+        #[arg(long, env = "PROCEDO_TOKEN")]
+        token: String,
+        #[arg(long, env = "PROCEDO_SMTP")]
+        smtp: Option<String>,
+        #[arg(long, env = "PROCEDO_MAIL_FROM", default_value = "procedo@localhost")]
+        mail_from: String,
+        #[arg(long, env = "PROCEDO_WEBHOOK_URL")]
+        webhook_url: Option<String>,
+        #[arg(long)]
+        webhook_secret_file: Option<PathBuf>,
     },
     /// Verify the history, make signed checkpoints, check a database against one offline.
     Audit {
@@ -199,6 +226,25 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
+            Command::Worker {
+                topics,
+                server,
+                token,
+                smtp,
+                mail_from,
+                webhook_url,
+                webhook_secret_file,
+            } => {
+                tracing_subscriber::fmt().init();
+                let connectors = connectors::Connectors {
+                    smtp: match smtp.as_deref() {
+                        Some(url) => Some(mail::Smtp::parse(url, &mail_from)?),
+                        None => None,
+                    },
+                    webhook: connectors::Webhook::configure(webhook_url, webhook_secret_file)?,
+                };
+                connectors::run_remote(&server, token, topics, connectors).await
+            }
             Command::Serve {
                 db,
                 listen,
@@ -210,6 +256,8 @@ fn main() -> ExitCode {
                 smtp,
                 public_url,
                 mail_from,
+                webhook_url,
+                webhook_secret_file,
             } => {
                 let smtp = match smtp.as_deref() {
                     Some(url) => Some(mail::Smtp::parse(url, &mail_from)?),
@@ -220,6 +268,7 @@ fn main() -> ExitCode {
                     metrics_listen,
                     smtp,
                     public_url: public_url.unwrap_or_else(|| format!("http://{listen}")),
+                    webhook: connectors::Webhook::configure(webhook_url, webhook_secret_file)?,
                 };
                 let audit = serve::Audit {
                     key_file: key_file.unwrap_or_else(|| audit_cli::default_key_file(&db)),

@@ -3,6 +3,7 @@
 mod audit;
 mod browser;
 mod client;
+mod connectors;
 mod jobs;
 mod notifications;
 mod packages;
