@@ -265,7 +265,8 @@ async fn fetch_refuses_what_the_contract_does_not_allow() {
         (json!({ "topics": [TOPICS], "lock_for": "P1M" }), 400),
         (json!({ "topics": [] }), 422),
         (json!({ "topics": [TOPICS], "wait": "PT61S" }), 422),
-        (json!({ "topics": [TOPICS], "max": 0 }), 422),
+        (json!({ "topics": [TOPICS], "max": 0 }), 400),
+        (json!({ "topics": ["×ø"] }), 400),
     ] {
         let answered = server
             .call("POST", "/api/v1/jobs/fetch", Some(&worker), Some(&body))

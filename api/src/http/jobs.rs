@@ -84,9 +84,10 @@ pub struct FetchBody {
     )]
     topics: Vec<String>,
     /// At most this many jobs (default 10).
+    /// (A JSON integer may be written `23.0`: read as a number, then checked whole.)
     #[serde(default)]
-    #[schemars(range(min = 1, max = 100))]
-    max: Option<i64>,
+    #[schemars(with = "Option<i64>", range(min = 1, max = 100))]
+    max: Option<f64>,
     /// How long the jobs stay locked to this worker (default PT5M; at least PT1S).
     #[serde(default)]
     #[schemars(regex(
@@ -112,9 +113,30 @@ pub async fn fetch(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let body: FetchBody = super::handlers::json_body(&headers, body)?;
+    for topic in &body.topics {
+        let ok = !topic.is_empty()
+            && topic.len() <= 100
+            && topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return Err(ApiError::bad_request(
+                "a topic is 1 to 100 letters, digits, `.`, `-` or `_`",
+            ));
+        }
+    }
+    let max = match body.max {
+        None => 10,
+        Some(m) if m.fract() == 0.0 && (1.0..=100.0).contains(&m) => m as i64,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`max` is a whole number from 1 to 100",
+            ));
+        }
+    };
     let request = Fetch {
         topics: body.topics,
-        max: body.max.unwrap_or(10),
+        max,
         lock_for: duration("lock_for", body.lock_for.as_deref().unwrap_or("PT5M"))?,
         wait: duration("wait", body.wait.as_deref().unwrap_or("PT0S"))?,
         worker: worker_name(body.worker)?,
