@@ -72,10 +72,22 @@ pub enum Scenario {
         #[arg(long, default_value_t = 100)]
         batch: i64,
     },
+    /// N service jobs created by instance starts while W workers long-poll, fetch and
+    /// complete them; reports jobs per second and the lateness from creation to fetch.
+    Jobs {
+        #[arg(long, default_value_t = 5000)]
+        n: usize,
+        #[arg(long)]
+        db: Option<String>,
+        /// Concurrent workers.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
 }
 
 pub async fn run(scenario: Scenario) -> Result<(), String> {
     match scenario {
+        Scenario::Jobs { n, db, workers } => crate::bench_jobs::run(n, db, workers).await,
         Scenario::VerifyData {
             instances,
             events,

@@ -4,12 +4,15 @@ mod audit_cli;
 mod bench;
 mod bench_cases;
 mod bench_http;
+mod bench_jobs;
 mod bench_timers;
 mod bench_verify;
 mod case_file_cli;
 mod client;
+mod connectors;
 mod hashing;
 mod http;
+mod mail;
 mod remote;
 mod serve;
 mod tenants;
@@ -66,6 +69,41 @@ enum Command {
         /// The largest file an upload may bring, in bytes or as `100MB`, `2GB`.
         #[arg(long, env = "PROCEDO_MAX_FILE_SIZE", default_value = "100MB")]
         max_file_size: String,
+        /// Mail notifications through this server: smtp://HOST:PORT (plain SMTP to a relay).
+        #[arg(long, env = "PROCEDO_SMTP")]
+        smtp: Option<String>,
+        /// Where the pages are reached, for the links in mails (default http://LISTEN).
+        #[arg(long, env = "PROCEDO_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// The sender of notification mails.
+        #[arg(long, env = "PROCEDO_MAIL_FROM", default_value = "procedo@localhost")]
+        mail_from: String,
+        /// Where the `http.post` connector sends (plain http://); off without it.
+        #[arg(long, env = "PROCEDO_WEBHOOK_URL")]
+        webhook_url: Option<String>,
+        /// The file holding the webhook's HMAC key (else PROCEDO_WEBHOOK_SECRET).
+        #[arg(long)]
+        webhook_secret_file: Option<PathBuf>,
+    },
+    /// Serve built-in connectors (`mail.send`, `http.post`) against a server's API, for
+    /// scale-out; the webhook comes from PROCEDO_WEBHOOK_URL and PROCEDO_WEBHOOK_SECRET.
+    Worker {
+        /// Comma-separated topics, e.g. `mail.send,http.post`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        topics: Vec<String>,
+        #[arg(long, env = "PROCEDO_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// A token with the `worker` role.
+        #[arg(long, env = "PROCEDO_TOKEN")]
+        token: String,
+        #[arg(long, env = "PROCEDO_SMTP")]
+        smtp: Option<String>,
+        #[arg(long, env = "PROCEDO_MAIL_FROM", default_value = "procedo@localhost")]
+        mail_from: String,
+        #[arg(long, env = "PROCEDO_WEBHOOK_URL")]
+        webhook_url: Option<String>,
+        #[arg(long)]
+        webhook_secret_file: Option<PathBuf>,
     },
     /// Check a case file (fascicolo) exported by the server, without the database.
     CaseFile {
@@ -198,6 +236,25 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
+            Command::Worker {
+                topics,
+                server,
+                token,
+                smtp,
+                mail_from,
+                webhook_url,
+                webhook_secret_file,
+            } => {
+                tracing_subscriber::fmt().init();
+                let connectors = connectors::Connectors {
+                    smtp: match smtp.as_deref() {
+                        Some(url) => Some(mail::Smtp::parse(url, &mail_from)?),
+                        None => None,
+                    },
+                    webhook: connectors::Webhook::configure(webhook_url, webhook_secret_file)?,
+                };
+                connectors::run_remote(&server, token, topics, connectors).await
+            }
             Command::Serve {
                 db,
                 listen,
@@ -207,6 +264,11 @@ fn main() -> ExitCode {
                 key_file,
                 checkpoint_every,
                 max_file_size,
+                smtp,
+                public_url,
+                mail_from,
+                webhook_url,
+                webhook_secret_file,
             } => {
                 let max_file_size = procedo_forms::schema::parse_size(&procedo_forms::Bound::Text(
                     max_file_size.clone(),
@@ -219,10 +281,17 @@ fn main() -> ExitCode {
                     Ok(n) => n,
                     Err(e) => return Err(e),
                 };
+                let smtp = match smtp.as_deref() {
+                    Some(url) => Some(mail::Smtp::parse(url, &mail_from)?),
+                    None => None,
+                };
                 let options = serve::Options {
                     trusted_proxies,
                     metrics_listen,
                     max_file_size,
+                    smtp,
+                    public_url: public_url.unwrap_or_else(|| format!("http://{listen}")),
+                    webhook: connectors::Webhook::configure(webhook_url, webhook_secret_file)?,
                 };
                 let audit = serve::Audit {
                     key_file: key_file.unwrap_or_else(|| audit_cli::default_key_file(&db)),

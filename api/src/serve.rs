@@ -26,6 +26,12 @@ pub struct Options {
     pub metrics_listen: Option<String>,
     /// The largest upload, in bytes.
     pub max_file_size: u64,
+    /// The mail server notifications go through, if any.
+    pub smtp: Option<crate::mail::Smtp>,
+    /// The address the pages are reached at, for the links in mails.
+    pub public_url: String,
+    /// Where the `http.post` connector sends, if anywhere.
+    pub webhook: Option<crate::connectors::Webhook>,
 }
 
 /// Where the checkpoint key lives and how often to sign a checkpoint.
@@ -77,6 +83,27 @@ pub async fn run(
             .run_scheduler(TIMER_BATCH, Duration::from_secs(1))
             .await
     });
+    let connectors = crate::connectors::Connectors {
+        smtp: options.smtp.clone(),
+        webhook: options.webhook.clone(),
+    };
+    if !connectors.topics().is_empty() {
+        tracing::info!(topics = ?connectors.topics(), "built-in connectors serve these topics");
+        tokio::spawn(crate::connectors::run_in_process(
+            engine.clone(),
+            connectors,
+        ));
+    }
+    if let Some(smtp) = options.smtp.clone() {
+        tracing::info!(host = %smtp.host, port = smtp.port, "notifications are mailed");
+        let (engine, url) = (engine.clone(), options.public_url.clone());
+        tokio::spawn(crate::mail::run_outbox(
+            engine,
+            smtp,
+            url,
+            Duration::from_secs(1),
+        ));
+    }
     let checkpoints = (!audit.checkpoint_every.is_zero()).then(|| {
         let (engine, key, every) = (engine.clone(), key.clone(), audit.checkpoint_every);
         tokio::spawn(async move { sign_checkpoints(&engine, &key, every).await })

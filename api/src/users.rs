@@ -26,6 +26,21 @@ pub enum UserCommand {
         /// Comma-separated roles, e.g. `rup`, `auditor`, `admin`.
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
+        /// The official's mail address: tasks that open for them are mailed there.
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// Set an official's mail address, or turn their notification mails off or on.
+    Mail {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// `off`: no more notification mails for them; `on`: mail again.
+        #[arg(long, value_parser = ["on", "off"])]
+        notifications: Option<String>,
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DB)]
         db: String,
     },
@@ -51,8 +66,12 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
             user,
             tenant,
             roles,
+            email,
             db,
         } => {
+            if let Some(email) = &email {
+                crate::mail::valid_address(email)?;
+            }
             if user.trim().is_empty()
                 || tenant.trim().is_empty()
                 || user.contains(char::is_whitespace)
@@ -91,10 +110,36 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
                 .upsert_user(&row, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            if let Some(email) = &email {
+                store
+                    .set_user_mail(&user, Some(email), None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             println!(
                 "user {user} in tenant {tenant} with roles [{}] can sign in at /login (earlier web sessions ended)",
                 roles.join(", ")
             );
+        }
+        UserCommand::Mail {
+            user,
+            email,
+            notifications,
+            db,
+        } => {
+            if let Some(email) = &email {
+                crate::mail::valid_address(email)?;
+            }
+            let off = notifications.as_deref().map(|n| n == "off");
+            let store = connect(&db).await?;
+            if !store
+                .set_user_mail(&user, email.as_deref(), off)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no user {user} (see `procedo user list`)"));
+            }
+            println!("mail settings of {user} saved");
         }
         UserCommand::List { tenant, db } => {
             let store = connect(&db).await?;

@@ -217,6 +217,23 @@ const PERIOD_UNITS: &[(&str, Rule)] = &[
 ];
 
 impl DurationSpec {
+    /// The duration as a fixed length of time, for what runs on the clock rather than the
+    /// calendar (a worker's lock, a retry's backoff): only ISO 8601 durations without years
+    /// or months (`PT30S`, `PT5M`, `P1D`); `None` for anything else.
+    pub fn fixed(&self) -> Option<chrono::Duration> {
+        let SpecKind::Iso(iso) = self.kind else {
+            return None;
+        };
+        if iso.total_months()? != 0 {
+            return None;
+        }
+        let days = i64::try_from(iso.total_days()?).ok()?;
+        let seconds = days
+            .checked_mul(86_400)?
+            .checked_add(iso.total_seconds()?)?;
+        chrono::Duration::try_seconds(seconds)
+    }
+
     /// Parses `PT2H`, `P30D`, `P1Y2M10DT2H30M`, `P2W`, `30 giorni`,
     /// `5 working days`, `2 mesi`, ... Leading/trailing spaces are ignored.
     pub fn parse(input: &str) -> Result<Self, DurationError> {

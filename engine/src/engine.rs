@@ -167,11 +167,11 @@ pub struct VisibleDefinition {
 }
 
 /// How many times an operation is retried after losing a race to a concurrent writer.
-const RETRIES: usize = 40;
+pub(crate) const RETRIES: usize = 40;
 
 /// Waits a little before retrying a lost race, longer after each loss and at a random offset,
 /// so that contenders (officials numbering acts in one register) stop colliding in lockstep.
-async fn backoff(attempt: usize) {
+pub(crate) async fn backoff(attempt: usize) {
     let jitter = u64::from(Uuid::new_v4().as_bytes()[0]) * 4; // 0..1 ms, in µs
     let micros = jitter * (attempt.min(8) as u64 + 1);
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
@@ -187,6 +187,9 @@ pub struct Engine {
     pub(crate) calendars: RwLock<HashMap<String, (std::time::Instant, crate::calendar::Calendar)>>,
     /// The registry's display names, reloaded at most once a minute.
     pub(crate) tenant_names: RwLock<Option<(std::time::Instant, Arc<crate::model::TenantNames>)>>,
+    /// Woken when this process commits a job that can be fetched, so long-polling workers
+    /// get it at once (workers of other processes find it at their next poll).
+    pub(crate) jobs_ready: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -203,6 +206,7 @@ impl Engine {
             metrics: Default::default(),
             calendars: Default::default(),
             tenant_names: Default::default(),
+            jobs_ready: tokio::sync::Notify::new(),
         }
     }
 
@@ -941,14 +945,25 @@ impl Engine {
 
     /// Runs one command on a loaded instance and commits it.
     async fn apply(&self, actor: &Actor, instance: Instance, command: Command) -> Result<Instance> {
+        let tenant = actor.tenant.clone();
+        self.apply_in(actor, &tenant, instance, command).await
+    }
+
+    /// [`Engine::apply`] with the calendar and registers of `tenant` (a platform worker acts
+    /// in the instance's tenant, not its own).
+    pub(crate) async fn apply_in(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        instance: Instance,
+        command: Command,
+    ) -> Result<Instance> {
         let definition = self
             .definition(&instance.definition, instance.definition_version)
             .await?;
         let instance = self.prepare(instance).await?;
         let ancestors = self.ancestors(&instance).await?;
-        let mut context = self
-            .context(&definition, &actor.tenant, &instance.pins)
-            .await?;
+        let mut context = self.context(&definition, tenant, &instance.pins).await?;
         let completing = matches!(command, Command::Complete { .. });
         // Segregation of duties needs who completed the earlier states: read only for a task
         // that declares it.
@@ -985,7 +1000,27 @@ impl Engine {
 
     /// Commits a transition, counting it (and the conflicts).
     pub(crate) async fn commit(&self, transition: &machine::Transition) -> Result<(), StoreError> {
-        self.count(self.store.commit(transition).await, 1)
+        self.count(self.store.commit(transition).await, 1)?;
+        self.wake_workers(std::slice::from_ref(transition));
+        Ok(())
+    }
+
+    /// Wakes long-polling workers when committed transitions made a job fetchable.
+    pub(crate) fn wake_workers(&self, transitions: &[machine::Transition]) {
+        let fetchable = transitions.iter().flat_map(|t| &t.effects).any(|e| {
+            matches!(
+                e,
+                machine::Effect::OpenJob(_)
+                    | machine::Effect::FailJob {
+                        incident: false,
+                        ..
+                    }
+                    | machine::Effect::RetryIncident { .. }
+            )
+        });
+        if fetchable {
+            self.jobs_ready.notify_waiters();
+        }
     }
 
     pub(crate) fn count(

@@ -34,7 +34,7 @@ pub const MAX_NESTING: u32 = 3;
 pub const MAX_COST: u128 = 2_000_000;
 
 /// The names an expression may refer to.
-pub const SCOPE_NAMES: [&str; 5] = ["vars", "form", "instance", "now", "action"];
+pub const SCOPE_NAMES: [&str; 6] = ["vars", "form", "instance", "now", "action", "result"];
 
 /// A compiled CEL expression with the text it came from.
 #[derive(Clone)]
@@ -143,6 +143,9 @@ pub struct Scope<'a> {
     pub instance: Json,
     pub now: DateTime<Utc>,
     pub action: Option<&'a str>,
+    /// A service job's output, for the assignments of its `on_done` (see
+    /// [`Expr::uses`]: the definition allows `result` nowhere else).
+    pub result: Option<&'a Json>,
     /// Names of fields holding exact decimals as strings, converted to numbers for CEL.
     pub numeric: &'a HashSet<String>,
 }
@@ -186,6 +189,11 @@ impl Expr {
 
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether the expression names `name` (`result`, which only some places provide).
+    pub fn uses(&self, name: &str) -> bool {
+        self.program.references().variables().contains(&name)
     }
 
     /// Evaluates to JSON (timestamps as RFC 3339 strings, durations as seconds).
@@ -246,6 +254,12 @@ impl Expr {
         context.add_variable_from_value(
             "action",
             scope.action.map_or(cel::Value::Null, cel::Value::from),
+        );
+        context.add_variable_from_value(
+            "result",
+            scope
+                .result
+                .map_or(cel::Value::Null, |r| json_to_cel(r, numeric)),
         );
         self.program
             .execute(&context)
@@ -426,6 +440,7 @@ mod tests {
             instance: json!({}),
             now: Utc::now(),
             action: None,
+            result: None,
             numeric: &NONE,
         }
     }
@@ -442,6 +457,7 @@ mod tests {
             instance: json!({}),
             now: Utc::now(),
             action: None,
+            result: None,
             numeric: &numeric,
         };
         let check = |src: &str| {

@@ -86,6 +86,12 @@ pub struct Metrics {
     pub timers_fired: AtomicU64,
     /// How late timers fired, relative to when they were due.
     pub timer_lateness: Histogram,
+    pub jobs_completed: AtomicU64,
+    pub jobs_failed: AtomicU64,
+    /// Failures that left no retries: each made an incident.
+    pub incidents: AtomicU64,
+    /// How long a job waited from when it could be fetched to its fetch.
+    pub job_lateness: Histogram,
 }
 
 impl Metrics {
@@ -113,6 +119,21 @@ impl Metrics {
                 "Timers fired.",
                 &self.timers_fired,
             ),
+            (
+                "procedo_jobs_completed_total",
+                "Service jobs completed by workers.",
+                &self.jobs_completed,
+            ),
+            (
+                "procedo_jobs_failed_total",
+                "Service job failures reported by workers.",
+                &self.jobs_failed,
+            ),
+            (
+                "procedo_incidents_total",
+                "Service jobs that failed with no retries left.",
+                &self.incidents,
+            ),
         ] {
             let _ = writeln!(
                 out,
@@ -123,6 +144,11 @@ impl Metrics {
         self.timer_lateness.render(
             "procedo_timer_lateness_seconds",
             "How late timers fired.",
+            &mut out,
+        );
+        self.job_lateness.render(
+            "procedo_job_lateness_seconds",
+            "How long service jobs waited to be fetched.",
             &mut out,
         );
         out

@@ -258,3 +258,90 @@ pub struct Timer {
     pub kind: TimerKind,
     pub fire_at: DateTime<Utc>,
 }
+
+/// Where a job of a `service` state is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for a worker, or held by one (see [`Job::locked_until`]).
+    Open,
+    /// Failed with no retries left: waits for an administrator to retry it.
+    Incident,
+    Completed,
+    /// Answered with a business error the state declares (`on_error`).
+    Errored,
+    /// Closed without an answer (the instance was cancelled).
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn to_db(self) -> &'static str {
+        match self {
+            JobStatus::Open => "open",
+            JobStatus::Incident => "incident",
+            JobStatus::Completed => "completed",
+            JobStatus::Errored => "errored",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn from_db(text: &str) -> Option<Self> {
+        Some(match text {
+            "open" => JobStatus::Open,
+            "incident" => JobStatus::Incident,
+            "completed" => JobStatus::Completed,
+            "errored" => JobStatus::Errored,
+            "cancelled" => JobStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// Work a `service` state hands to a system outside the engine (a protocol register, PEC),
+/// fetched and locked by a worker that subscribes to its topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: Uuid,
+    pub instance: Uuid,
+    pub tenant: String,
+    pub definition: String,
+    pub state: String,
+    pub topic: String,
+    pub input: Json,
+    pub status: JobStatus,
+    /// Counts from 1; a failure with retries left makes the next attempt.
+    pub attempt: i64,
+    /// Tries allowed after the first failure: the failure of attempt `retries + 1` is an incident.
+    pub retries: i64,
+    /// Wait before a retry when the worker names none.
+    pub backoff_ms: i64,
+    /// Not handed out before this instant (a retry's backoff).
+    pub available_at: DateTime<Utc>,
+    /// The worker holding the job, until `locked_until`; a lock that passed is free to take.
+    pub locked_by: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Grows at every fetch: an answer is applied only for the lock it was given under.
+    pub lock_seq: i64,
+    /// The last failure's message (an incident's cause).
+    pub message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// Something officials are told about a task: it opened for them, its reminder fell due, it
+/// was escalated to them. Written by the transition; turned into mails after the commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub id: Uuid,
+    pub instance: Uuid,
+    pub tenant: String,
+    /// `task_opened`, `reminder` or `escalated`.
+    pub kind: String,
+    pub task: Uuid,
+    /// Who may take the task when the notice was written (the notifier reads the task again).
+    pub role: String,
+    pub assignee: Option<String>,
+    /// The task's title (its state's title, else its name).
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+}

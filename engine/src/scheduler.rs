@@ -70,6 +70,9 @@ impl Engine {
         }
         let transitions: Vec<Transition> = batch.iter().map(|(_, t)| t.clone()).collect();
         let committed = self.store.commit_all(&transitions).await;
+        if committed.is_ok() {
+            self.wake_workers(&transitions);
+        }
         let mut fired = match self.count(committed, transitions.len() as u64) {
             Ok(()) => {
                 for (timer, _) in &batch {

@@ -4,7 +4,10 @@ mod audit;
 mod browser;
 mod cases;
 mod client;
+mod connectors;
 mod files;
+mod jobs;
+mod notifications;
 mod packages;
 mod pages;
 mod sign_in;
@@ -516,6 +519,9 @@ states:
 
 #[path = "../support/testdb.rs"]
 mod testdb;
+
+#[path = "../support/smtp.rs"]
+mod smtp;
 
 #[tokio::test]
 async fn two_servers_on_one_postgres_database_let_a_task_be_completed_once() {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// Reads a JSON body, insisting on the content type and saying where the JSON is wrong.
-fn json_body<T: DeserializeOwned>(
+pub(super) fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<T> {
@@ -52,7 +52,7 @@ fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
-fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
+pub(super) fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
     let Path(text) = path.map_err(|e| ApiError::bad_request(e.to_string()))?;
     Uuid::parse_str(&text)
         .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
@@ -119,7 +119,7 @@ fn created(value: Value) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()
 }
 
-fn instance_json(i: &Instance) -> Value {
+pub(super) fn instance_json(i: &Instance) -> Value {
     json!({
         "id": i.id,
         "definition": i.definition,
@@ -683,11 +683,14 @@ pub async fn metrics(State(state): State<AppState>, Caller(caller): Caller) -> A
 
 /// The metrics without a token: only on the `--metrics-listen` address.
 pub async fn open_metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.engine.metrics().render(),
-    )
-        .into_response()
+    let mut text = state.engine.metrics().render();
+    // Incidents are counted in the database: every server shows the same number.
+    if let Ok(open) = state.engine.incident_count().await {
+        text.push_str(&format!(
+            "# HELP procedo_incidents_open Service jobs waiting for an administrator's retry.\n# TYPE procedo_incidents_open gauge\nprocedo_incidents_open {open}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ pub mod error;
 pub mod files;
 mod handlers;
 pub mod headers;
+pub mod jobs;
 pub mod openapi;
 
 use axum::Router;
@@ -92,6 +93,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/tasks/{id}/complete", post(complete))
         .route("/api/v1/tasks/{id}/pause", post(pause))
         .route("/api/v1/tasks/{id}/resume", post(resume))
+        .route("/api/v1/instances/{id}/jobs", get(jobs::of_instance))
+        .route("/api/v1/jobs/fetch", post(jobs::fetch))
+        .route("/api/v1/jobs/{id}/complete", post(jobs::complete))
+        .route("/api/v1/jobs/{id}/fail", post(jobs::fail))
+        .route("/api/v1/jobs/{id}/error", post(jobs::error))
+        .route("/api/v1/incidents", get(jobs::incidents))
+        .route("/api/v1/incidents/{id}/retry", post(jobs::retry))
         .route("/api/v1/calendar", get(calendar).put(set_calendar))
         .route("/metrics", get(metrics))
         .route("/api/v1/audit/verify", get(verify))

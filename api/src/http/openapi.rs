@@ -8,6 +8,7 @@ use super::handlers::{
     CalendarBody, CompleteBody, DeployBody, ReasonBody, ReassignBody, RelationBody, StartBody,
     TenantBody,
 };
+use super::jobs::{FetchBody, JobCompleteBody, JobErrorBody, JobFailBody};
 use serde_json::{Map, Value, json};
 
 /// One documented operation: method, path, summary, request body schema, success status.
@@ -223,6 +224,52 @@ fn operations() -> Vec<Operation> {
         ),
         op(
             "get",
+            "/api/v1/instances/{id}/jobs",
+            "The instance's service jobs, oldest first",
+            200,
+        ),
+        with_body(
+            "post",
+            "/api/v1/jobs/fetch",
+            "Fetch and lock jobs of some topics, waiting up to `wait` for them (worker)",
+            schema::<FetchBody>,
+            200,
+        ),
+        with_body(
+            "post",
+            "/api/v1/jobs/{id}/complete",
+            "Complete a job this worker holds: the instance follows `on_done` (worker)",
+            schema::<JobCompleteBody>,
+            200,
+        ),
+        with_body(
+            "post",
+            "/api/v1/jobs/{id}/fail",
+            "Report a failure: retried after the backoff, or an incident when no retries are left (worker)",
+            schema::<JobFailBody>,
+            200,
+        ),
+        with_body(
+            "post",
+            "/api/v1/jobs/{id}/error",
+            "Report a business error the state declares: the instance follows `on_error.CODE` (worker)",
+            schema::<JobErrorBody>,
+            200,
+        ),
+        op(
+            "get",
+            "/api/v1/incidents",
+            "Jobs that failed with no retries left (administrators, auditors)",
+            200,
+        ),
+        op(
+            "post",
+            "/api/v1/incidents/{id}/retry",
+            "Retry an incident: the job can be fetched again (admin)",
+            200,
+        ),
+        op(
+            "get",
             "/api/v1/audit/verify",
             "Re-check every hash chain and document (auditor, admin)",
             200,
@@ -420,6 +467,9 @@ fn refine(path: &str, schema: &mut Value) {
         }
         "/api/v1/tasks/{id}/complete" => {
             properties["data"] = json!({ "$ref": "#/components/schemas/Json" });
+        }
+        "/api/v1/jobs/{id}/complete" => {
+            properties["result"] = json!({ "type": ["object", "null"], "propertyNames": { "type": "string" }, "additionalProperties": { "$ref": "#/components/schemas/Json" } });
         }
         "/api/v1/tasks/{id}/reassign" => {
             schema["anyOf"] = json!([{ "required": ["assignee"] }, { "required": ["role"] }]);

@@ -27,6 +27,7 @@ pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec
         map: &map,
         diagnostics: Vec::new(),
         merged_forms: BTreeMap::new(),
+        result_allowed: false,
     };
     for (at, message) in map.duplicates() {
         cx.diagnostics
@@ -90,6 +91,9 @@ struct Checker<'a> {
     /// Task forms extended by an action's `add_form`, by their synthetic name
     /// (`TASK_FORM+ADDED`), added to the definition's forms once the states are compiled.
     merged_forms: BTreeMap<String, FormSpec>,
+    /// Set while checking the assignments of a service state's `on_done`/`on_error`: the
+    /// only expressions that see a job's `result`.
+    result_allowed: bool,
 }
 
 /// The top level of `workflow.yaml`, with states still untyped so that a mistake in one state
@@ -248,6 +252,18 @@ impl Checker<'_> {
 
     fn expr(&mut self, path: &[&str], source: &str) -> Option<Expr> {
         match Expr::compile(source) {
+            Ok(expr) if expr.uses("result") && !self.result_allowed => {
+                let column = source.find("result").map_or(1, |i| i + 1);
+                let (line, start) = self.map.value(path);
+                self.diagnostics.push(Diagnostic::new(
+                    &self.file,
+                    (line, start + column - 1),
+                    format!(
+                        "`{source}` uses `result`, which only the `on_done` and `on_error` assignments of a service state see (the job's output)"
+                    ),
+                ));
+                None
+            }
             Ok(expr) => Some(expr),
             Err(err) => {
                 let (line, column) = self.map.value(path);
@@ -487,6 +503,7 @@ impl Checker<'_> {
                                     instance: serde_json::Value::Null,
                                     now: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
                                     action: None,
+                                    result: None,
                                     numeric: &none,
                                 };
                                 expr.eval_bool(&scope).map_err(|e| e.to_string())
@@ -596,6 +613,7 @@ impl Checker<'_> {
             state.spawn.is_some(),
             state.end.is_some(),
             state.acquire.is_some(),
+            state.service.is_some(),
         ];
         let count = kinds.iter().filter(|k| **k).count();
         if count != 1 {
@@ -607,7 +625,7 @@ impl Checker<'_> {
             self.at_key(
                 &here,
                 format!(
-                    "state `{name}` must be exactly one of task, choice, wait, spawn, acquire, end; it {why}"
+                    "state `{name}` must be exactly one of task, choice, wait, spawn, acquire, service, end; it {why}"
                 ),
             );
             return None;
@@ -643,10 +661,16 @@ impl Checker<'_> {
                 );
             }
         }
-        if state.spawn.is_none() && state.on_done.is_some() {
+        if state.spawn.is_none() && state.service.is_none() && state.on_done.is_some() {
             self.at_key(
                 &["states", name, "on_done"],
-                "`on_done` belongs to spawn states",
+                "`on_done` belongs to spawn and service states",
+            );
+        }
+        if state.service.is_none() && !state.on_error.is_empty() {
+            self.at_key(
+                &["states", name, "on_error"],
+                "`on_error` belongs to service states",
             );
         }
         let mut actions = IndexMap::new();
@@ -749,6 +773,9 @@ impl Checker<'_> {
                 on_granted,
                 on_timeout,
             });
+        }
+        if let Some(service) = &state.service {
+            return self.service(name, state, service, doc);
         }
         if let Some(arms) = &state.choice {
             return self.choice(name, arms, doc).map(Kind::Choice);
@@ -1128,6 +1155,92 @@ impl Checker<'_> {
         Some(out)
     }
 
+    fn service(
+        &mut self,
+        name: &str,
+        state: &StateDoc,
+        service: &super::document::ServiceDoc,
+        doc: &WorkflowDoc,
+    ) -> Option<Kind> {
+        let topic_ok = !service.topic.is_empty()
+            && service.topic.len() <= 100
+            && service
+                .topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !topic_ok {
+            self.at_value(
+                &["states", name, "service", "topic"],
+                "a topic is 1 to 100 letters, digits, `.`, `-` or `_` (`protocollo.registra`)",
+            );
+        }
+        let mut input = Vec::new();
+        for (key, source) in &service.input {
+            if let Some(expr) = self.expr(&["states", name, "service", "input", key], source) {
+                input.push((key.clone(), expr));
+            }
+        }
+        let backoff = match &service.backoff {
+            None => Some(chrono::Duration::seconds(30)),
+            Some(text) => {
+                let path = ["states", name, "service", "backoff"];
+                match self.duration(&path, text).map(|d| d.fixed()) {
+                    Some(Some(d)) if d >= chrono::Duration::zero() => Some(d),
+                    Some(_) => {
+                        self.at_value(&path, format!("backoff `{text}` must be a fixed ISO 8601 duration such as PT30S (no months or working days)"));
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        if let Some(retries) = service.retries
+            && retries > 100
+        {
+            self.at_value(
+                &["states", name, "service", "retries"],
+                "at most 100 retries",
+            );
+        }
+        self.result_allowed = true;
+        let on_done = self.goto(name, "on_done", state.on_done.as_ref(), doc);
+        let mut on_error = IndexMap::new();
+        for (code, goto) in &state.on_error {
+            let ok = !code.is_empty()
+                && code.len() <= 100
+                && code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if !ok {
+                self.at_key(
+                    &["states", name, "on_error", code],
+                    "an error code is 1 to 100 letters, digits, `.`, `-` or `_`",
+                );
+            }
+            let path = ["states", name, "on_error", code.as_str()];
+            self.require_state(&[&path[..], &["to"]].concat(), &goto.to, doc);
+            let set = self.assignments(&path, &goto.set);
+            on_error.insert(
+                code.clone(),
+                Goto {
+                    to: goto.to.clone(),
+                    set,
+                },
+            );
+        }
+        self.result_allowed = false;
+        Some(Kind::Service {
+            service: super::ServiceSpec {
+                topic: service.topic.clone(),
+                input,
+                retries: service.retries.map_or(super::DEFAULT_RETRIES, i64::from),
+                backoff: backoff?,
+            },
+            on_done: on_done?,
+            on_error,
+        })
+    }
+
     fn goto(
         &mut self,
         state: &str,
@@ -1162,6 +1275,7 @@ impl Checker<'_> {
                     .iter()
                     .chain(s.on_done.iter())
                     .chain(s.on_granted.iter())
+                    .chain(s.on_error.values())
                     .map(|g| g.to.clone()),
             );
             out

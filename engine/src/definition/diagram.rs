@@ -55,6 +55,16 @@ pub fn mermaid(definition: &Definition) -> String {
                     edge(&goto.to, "scaduta l'attesa");
                 }
             }
+            Kind::Service {
+                service,
+                on_done,
+                on_error,
+            } => {
+                edge(&on_done.to, &format!("eseguito {}", service.topic));
+                for (code, goto) in on_error {
+                    edge(&goto.to, &format!("errore {code}"));
+                }
+            }
             Kind::End { .. } => {
                 let _ = writeln!(out, "    {} --> [*]", id(&state.name));
             }
@@ -116,6 +126,14 @@ fn edges(definition: &Definition) -> Vec<(String, String, String)> {
                 out.push((state.name.clone(), on_granted.to.clone(), "posto".into()));
                 if let Some(goto) = on_timeout {
                     out.push((state.name.clone(), goto.to.clone(), "scadenza".into()));
+                }
+            }
+            Kind::Service {
+                on_done, on_error, ..
+            } => {
+                out.push((state.name.clone(), on_done.to.clone(), "eseguito".into()));
+                for (code, goto) in on_error {
+                    out.push((state.name.clone(), goto.to.clone(), code.clone()));
                 }
             }
             Kind::Task(_) | Kind::End { .. } => {}

@@ -79,6 +79,23 @@ pub struct AcquireDoc {
     pub timeout: Option<String>,
 }
 
+/// `service: { topic, input, retries, backoff }`: a job for the workers of `topic`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDoc {
+    /// What kind of work (`protocollo.registra`, `mail.send`): workers subscribe to topics.
+    pub topic: String,
+    /// The job's input: a CEL expression per key, evaluated on entry.
+    #[serde(default)]
+    pub input: IndexMap<String, String>,
+    /// Tries after the first failure (default 3): the failure after the last is an incident.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Wait before a retry, ISO 8601 (default PT30S).
+    #[serde(default)]
+    pub backoff: Option<String>,
+}
+
 /// `{ name, cron, start: { variables } }` starts an instance on each occurrence;
 /// `{ name, cron, action: { state, action } }` completes, as the system, every open task of
 /// this workflow in `state` with `action`.
@@ -136,6 +153,12 @@ pub struct StateDoc {
     pub end: Option<String>,
     #[serde(default)]
     pub acquire: Option<AcquireDoc>,
+    /// Work handed to a system outside the engine: a job for the workers of its topic.
+    #[serde(default)]
+    pub service: Option<ServiceDoc>,
+    /// Where a `service` state goes on a business error, by the code the worker reports.
+    #[serde(default)]
+    pub on_error: IndexMap<String, GotoDoc>,
     /// Where an `acquire` state goes once it holds a unit.
     #[serde(default)]
     pub on_granted: Option<GotoDoc>,
@@ -148,7 +171,8 @@ pub struct StateDoc {
     /// Where a `wait` state goes when its timer fires.
     #[serde(default)]
     pub on_timeout: Option<GotoDoc>,
-    /// Where a `spawn` state goes once every child has ended.
+    /// Where a `spawn` state goes once every child has ended, or a `service` state once its
+    /// job is completed (its assignments see the worker's output as `result`).
     #[serde(default)]
     pub on_done: Option<GotoDoc>,
     /// Templates rendered when the state is entered.

@@ -101,6 +101,13 @@ pub enum Kind {
     Spawn { spawn: SpawnSpec, on_done: Goto },
     /// Ends the instance with an outcome.
     End { outcome: String },
+    /// Hands a job to the workers of a topic and waits for its answer.
+    Service {
+        service: ServiceSpec,
+        on_done: Goto,
+        /// Business errors by code.
+        on_error: IndexMap<String, Goto>,
+    },
     /// Takes a unit of a shared pool, or waits in line for one.
     Acquire {
         pool: String,
@@ -186,6 +193,17 @@ pub enum WaitTimer {
     For(DurationSpec),
     Until(Expr),
 }
+
+#[derive(Debug)]
+pub struct ServiceSpec {
+    pub topic: String,
+    pub input: Vec<(String, Expr)>,
+    pub retries: i64,
+    pub backoff: chrono::Duration,
+}
+
+/// Tries after the first failure when a `service` state names none.
+pub const DEFAULT_RETRIES: i64 = 3;
 
 #[derive(Debug)]
 pub struct SpawnSpec {
@@ -320,6 +338,7 @@ impl Definition {
             now: instance.updated_at,
             action: None,
             numeric: &self.numeric_fields,
+            result: None,
         }
     }
 

@@ -149,6 +149,7 @@ fn validate(
             instance: Json::Null,
             now,
             action,
+            result: None,
             numeric,
         };
         expr.eval_bool(&scope).map_err(|e| e.to_string())
@@ -366,16 +367,24 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
             assign(work, id, &on_timeout.set, None)?;
             enter(work, id, &on_timeout.to)
         }
-        (TimerKind::TaskRemind { task }, _) => work.note(id, json!({ "reminded": task })),
+        (TimerKind::TaskRemind { task }, Kind::Task(spec)) => {
+            let notice = notice(work, id, state, *task, "reminder", &spec.role)?;
+            work.push(notice);
+            work.note(id, json!({ "reminded": task }))
+        }
         (TimerKind::TaskDue { task }, Kind::Task(spec)) => match &spec.on_breach {
-            Some(crate::definition::Breach::EscalateTo(role)) => work.effect(
-                id,
-                Effect::ReassignTask {
-                    task: *task,
-                    role: role.clone(),
-                },
-                json!({ "escalated": { "task": task, "to": role } }),
-            ),
+            Some(crate::definition::Breach::EscalateTo(role)) => {
+                let notice = notice(work, id, state, *task, "escalated", role)?;
+                work.push(notice);
+                work.effect(
+                    id,
+                    Effect::ReassignTask {
+                        task: *task,
+                        role: role.clone(),
+                    },
+                    json!({ "escalated": { "task": task, "to": role } }),
+                )
+            }
             Some(crate::definition::Breach::Notify(role)) => {
                 work.note(id, json!({ "notified": { "task": task, "role": role } }))
             }
@@ -423,6 +432,10 @@ pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), Mach
         at: now,
     });
     work.push(Effect::ClearTimers { instance: id });
+    work.push(Effect::CancelOpenJobs {
+        instance: id,
+        at: now,
+    });
     // A cancelled instance leaves the lines it waits in and gives back what it holds.
     super::pools::leave_lines(work, id)?;
     let held = super::pools::held(work, id)?;
@@ -584,4 +597,26 @@ fn attached_files(
     } else {
         Err(MachineError::InvalidData(errors))
     }
+}
+
+/// A notice about a task of the instance (its current holders are read when it is mailed).
+fn notice(
+    work: &Working<'_>,
+    id: Uuid,
+    state: &crate::definition::State,
+    task: Uuid,
+    kind: &str,
+    role: &str,
+) -> Result<Effect, MachineError> {
+    Ok(Effect::Notice(crate::model::Notice {
+        id: Uuid::now_v7(),
+        instance: id,
+        tenant: work.get(id)?.tenant.clone(),
+        kind: kind.into(),
+        task,
+        role: role.into(),
+        assignee: None,
+        title: state.title.clone().unwrap_or_else(|| state.name.clone()),
+        created_at: work.now,
+    }))
 }

@@ -27,6 +27,7 @@ pub fn scope<'s>(
         instance: instance.summary(&work.tenant_names),
         now: work.now,
         action: None,
+        result: None,
         numeric: &definition.numeric_fields,
     }
 }
@@ -102,6 +103,7 @@ fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<Stri
             on_granted,
             ..
         } => super::pools::acquire(work, id, pool, key, timeout.as_ref(), on_granted),
+        Kind::Service { service, .. } => super::jobs::open(work, id, state, service).map(|()| None),
     }
 }
 
@@ -162,6 +164,17 @@ fn open_task(
         paused_at: None,
         pause_reason: None,
     };
+    work.push(Effect::Notice(crate::model::Notice {
+        id: Uuid::now_v7(),
+        instance: id,
+        tenant: task.tenant.clone(),
+        kind: "task_opened".into(),
+        task: task.id,
+        role: task.role.clone(),
+        assignee: task.assignee.clone(),
+        title: state.title.clone().unwrap_or_else(|| state.name.clone()),
+        created_at: now,
+    }));
     let (tenant, state_name, task_id) = (task.tenant.clone(), state.name.clone(), task.id);
     let note = json!({ "task_opened": { "id": task.id, "role": task.role, "assignee": task.assignee, "due": deadline } });
     work.effect(id, Effect::OpenTask(task), note)?;

@@ -12,6 +12,7 @@
 mod assignment;
 mod commands;
 mod enter;
+mod jobs;
 mod pools;
 mod sla;
 mod working;
@@ -79,6 +80,28 @@ pub enum Command {
     Cancel {
         reason: String,
     },
+    /// A worker's answer to a service job, or an administrator's retry of an incident.
+    AnswerJob {
+        job: crate::model::Job,
+        answer: JobAnswer,
+    },
+}
+
+/// What happens to a service job.
+#[derive(Debug, Clone)]
+pub enum JobAnswer {
+    /// The work is done: the instance follows `on_done` with the output as `result`.
+    Complete { result: Json },
+    /// The work failed (technically): tried again after `retry_in` (else the state's backoff)
+    /// while retries are left, then an incident.
+    Fail {
+        message: String,
+        retry_in: Option<chrono::Duration>,
+    },
+    /// A business error the state declares: the instance follows `on_error.CODE`.
+    Error { code: String, message: String },
+    /// An administrator retries an incident: the job can be fetched again, for one more try.
+    RetryIncident,
 }
 
 /// An instance as it should be stored after the command.
@@ -166,6 +189,42 @@ pub enum Effect {
         to: DateTime<Utc>,
     },
     AppendEvent(Sealed),
+    /// Creates a service job (in the transaction that enters its state).
+    OpenJob(crate::model::Job),
+    /// Closes a job with its answer; fails the transaction unless the job is still open and
+    /// held under `lock_seq` (so an answer is applied once, by the worker holding the lock).
+    CloseJob {
+        job: Uuid,
+        lock_seq: i64,
+        status: crate::model::JobStatus,
+        message: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// Records a failure: the job is released for its next attempt at `available_at`, or
+    /// becomes an incident; checked like [`Effect::CloseJob`].
+    FailJob {
+        job: Uuid,
+        lock_seq: i64,
+        attempt: i64,
+        available_at: DateTime<Utc>,
+        incident: bool,
+        message: String,
+    },
+    /// Makes an incident fetchable again, for one more attempt; fails the transaction if the
+    /// job is no longer an incident.
+    RetryIncident {
+        job: Uuid,
+        attempt: i64,
+        retries: i64,
+        at: DateTime<Utc>,
+    },
+    /// Tells officials about a task (mailed after the commit, see [`crate::model::Notice`]).
+    Notice(crate::model::Notice),
+    /// Closes whatever jobs of the instance are still open or incidents (cancellation).
+    CancelOpenJobs {
+        instance: Uuid,
+        at: DateTime<Utc>,
+    },
 }
 
 /// The last number taken in each register, by (tenant, register, year), as loaded with the
@@ -311,6 +370,7 @@ pub fn transition(
         Command::PauseSla { task, reason } => sla::pause(&mut work, &task, &reason)?,
         Command::ResumeSla { task } => sla::resume(&mut work, &task)?,
         Command::Assign { task, change } => assignment::assign(&mut work, &task, &change)?,
+        Command::AnswerJob { job, answer } => jobs::answer(&mut work, &job, answer)?,
     }
     Ok(work.finish())
 }

@@ -18,6 +18,7 @@ mod sqlite;
 mod tenancy;
 
 pub use postgres::PgStore;
+pub use sql::MAX_TOPICS;
 pub use sqlite::SqliteStore;
 
 use crate::documents::Document;
@@ -398,6 +399,29 @@ fn migrations_up_to(
     migrator
 }
 
+/// A mail of the outbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub id: Uuid,
+    /// The official it is for (empty when read back for sending).
+    pub user: String,
+    pub address: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// A worker's fetch: which topics, how many jobs, whose (`tenant: None`: every tenant's, for
+/// the platform's workers), locked until when.
+pub struct JobClaim<'a> {
+    pub worker: &'a str,
+    pub topics: &'a [String],
+    pub tenant: Option<&'a str>,
+    pub max: i64,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
 /// The database behind the engine.
 #[derive(Clone)]
 pub enum Store {
@@ -685,6 +709,77 @@ impl Store {
                     .await
             }
         }
+    }
+    /// Locks fetchable jobs for a worker (see [`JobClaim`]); PostgreSQL skips the rows other
+    /// fetches are locking, so a job goes to one worker.
+    pub async fn claim_jobs(&self, claim: &JobClaim<'_>) -> Result<Vec<crate::model::Job>> {
+        match self {
+            Store::Sqlite(s) => {
+                s.claim_jobs(sql::claim_jobs(claim.topics.len(), false), claim)
+                    .await
+            }
+            Store::Postgres(s) => {
+                s.claim_jobs(sql::claim_jobs(claim.topics.len(), true), claim)
+                    .await
+            }
+        }
+    }
+    /// Notices not yet turned into mails, oldest first.
+    pub async fn pending_notices(&self, limit: i64) -> Result<Vec<crate::model::Notice>> {
+        dispatch!(self, s => s.pending_notices(limit).await)
+    }
+    /// A tenant's notices, newest first.
+    pub async fn notices_of_tenant(
+        &self,
+        tenant: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::model::Notice>> {
+        dispatch!(self, s => s.notices_of_tenant(tenant, limit).await)
+    }
+    /// Writes a notice's mails (once per official) and marks it expanded, in one transaction.
+    pub async fn expand_notice(
+        &self,
+        notice: Uuid,
+        mails: &[Mail],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, s => s.expand_notice(notice, mails, at).await)
+    }
+    /// The officials of a tenant with an address who take mail: (name, roles, address).
+    pub async fn mail_users(&self, tenant: &str) -> Result<Vec<(String, Vec<String>, String)>> {
+        dispatch!(self, s => s.mail_users(tenant).await)
+    }
+    pub async fn due_mail(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Mail>> {
+        dispatch!(self, s => s.due_mail(now, limit).await)
+    }
+    pub async fn mail_sent(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, s => s.mail_sent(id, at).await)
+    }
+    pub async fn mail_failed(&self, id: Uuid, next: DateTime<Utc>, error: &str) -> Result<()> {
+        dispatch!(self, s => s.mail_failed(id, next, error).await)
+    }
+    /// Sets an official's address and whether they take mail; false when there is no such user.
+    pub async fn set_user_mail(
+        &self,
+        user: &str,
+        email: Option<&str>,
+        mail_off: Option<bool>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.set_user_mail(user, email, mail_off).await)
+    }
+    pub async fn job(&self, id: Uuid) -> Result<Option<crate::model::Job>> {
+        dispatch!(self, s => s.job(id).await)
+    }
+    /// Every job of an instance, oldest first.
+    pub async fn jobs_of(&self, instance: Uuid) -> Result<Vec<crate::model::Job>> {
+        dispatch!(self, s => s.jobs_of(instance).await)
+    }
+    /// Incidents of one tenant (`None`: of every tenant).
+    pub async fn incidents(&self, tenant: Option<&str>) -> Result<Vec<crate::model::Job>> {
+        dispatch!(self, s => s.incidents(tenant).await)
+    }
+    pub async fn incident_count(&self) -> Result<i64> {
+        dispatch!(self, s => s.incident_count().await)
     }
     /// The instances of the timers `worker` leased until `lease_until`.
     pub async fn leased_instances(

@@ -216,7 +216,14 @@ fn row_of(effect: &Effect) -> Option<String> {
             instance,
         } => Some(format!("{tenant}/{pool}/{key}/{instance}")),
         Effect::AppendEvent(e) => Some(format!("{}/{}", e.event.instance, e.event.seq)),
-        Effect::CancelOpenTasks { .. } | Effect::ClearTimers { .. } => None,
+        Effect::OpenJob(j) => Some(j.id.to_string()),
+        Effect::Notice(n) => Some(n.id.to_string()),
+        Effect::CloseJob { job, .. }
+        | Effect::FailJob { job, .. }
+        | Effect::RetryIncident { job, .. } => Some(job.to_string()),
+        Effect::CancelOpenTasks { .. }
+        | Effect::ClearTimers { .. }
+        | Effect::CancelOpenJobs { .. } => None,
     }
 }
 
@@ -337,6 +344,7 @@ fn cte(statements: &[Statement], checked: bool) -> String {
 }
 
 const TASK_CLOSED: &str = "the task is no longer open";
+const JOB_NOT_HELD: &str = "the job was answered, or its lock passed to another worker";
 
 fn effect_statement(effect: &Effect) -> Statement<'_> {
     match effect {
@@ -553,6 +561,96 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 text(key),
                 Arg::Id(Some(*instance)),
             ],
+        ),
+        Effect::OpenJob(j) => statement(
+            sql::INSERT_JOB,
+            Check::One("the job already exists"),
+            vec![
+                Arg::Id(Some(j.id)),
+                Arg::Id(Some(j.instance)),
+                text(&j.tenant),
+                text(&j.definition),
+                text(&j.state),
+                text(&j.topic),
+                Arg::Json(Some(&j.input)),
+                text(j.status.to_db()),
+                Arg::Int(Some(j.attempt)),
+                Arg::Int(Some(j.retries)),
+                Arg::Int(Some(j.backoff_ms)),
+                at(j.available_at),
+                at(j.created_at),
+            ],
+        ),
+        Effect::CloseJob {
+            job,
+            lock_seq,
+            status,
+            message,
+            at: when,
+        } => statement(
+            sql::CLOSE_JOB,
+            Check::One(JOB_NOT_HELD),
+            vec![
+                text(status.to_db()),
+                opt_text(message.as_deref()),
+                at(*when),
+                Arg::Id(Some(*job)),
+                Arg::Int(Some(*lock_seq)),
+            ],
+        ),
+        Effect::FailJob {
+            job,
+            lock_seq,
+            attempt,
+            available_at,
+            incident,
+            message,
+        } => statement(
+            sql::FAIL_JOB,
+            Check::One(JOB_NOT_HELD),
+            vec![
+                text(if *incident { "incident" } else { "open" }),
+                Arg::Int(Some(*attempt)),
+                at(*available_at),
+                text(message),
+                Arg::Id(Some(*job)),
+                Arg::Int(Some(*lock_seq)),
+            ],
+        ),
+        Effect::RetryIncident {
+            job,
+            attempt,
+            retries,
+            at: when,
+        } => statement(
+            sql::RETRY_INCIDENT,
+            Check::One("the job is no longer an incident"),
+            vec![
+                Arg::Int(Some(*attempt)),
+                Arg::Int(Some(*retries)),
+                at(*when),
+                Arg::Id(Some(*job)),
+            ],
+        ),
+        Effect::Notice(n) => statement(
+            sql::INSERT_NOTICE,
+            Check::One("the notice already exists"),
+            vec![
+                Arg::Id(Some(n.id)),
+                Arg::Id(Some(n.instance)),
+                text(&n.tenant),
+                text(&n.kind),
+                Arg::Id(Some(n.task)),
+                text(&n.role),
+                opt_text(n.assignee.as_deref()),
+                text(&n.title),
+                at(n.created_at),
+            ],
+        ),
+        Effect::CancelOpenJobs { instance, at: when } => statement(
+            sql::CANCEL_OPEN_JOBS,
+            Check::Any,
+            vec![at(*when), Arg::Id(Some(*instance))],
         ),
         Effect::AppendEvent(e) => statement(
             sql::INSERT_EVENT,

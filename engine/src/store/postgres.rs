@@ -66,6 +66,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             include_str!("../../migrations/postgres/0010_tenancy.sql"),
         ),
         (
+            11,
+            "jobs",
+            include_str!("../../migrations/postgres/0011_jobs.sql"),
+        ),
+        (
             12,
             "files",
             include_str!("../../migrations/postgres/0012_files.sql"),

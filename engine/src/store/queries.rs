@@ -271,6 +271,68 @@ macro_rules! sql_store {
                 rows.iter().map($crate::store::rows::timer!()).collect()
             }
 
+            /// Locks up to `max` fetchable jobs of `topics` for `worker` until `until`.
+            pub async fn claim_jobs(
+                &self,
+                sql: String,
+                claim: &$crate::store::JobClaim<'_>,
+            ) -> $crate::store::Result<Vec<$crate::model::Job>> {
+                let topics =
+                    &claim.topics[..claim.topics.len().min($crate::store::sql::MAX_TOPICS)];
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(claim.worker)
+                    .bind($crate::timefmt::to_db(claim.until))
+                    .bind($crate::timefmt::to_db(claim.now))
+                    .bind(i64::from(claim.tenant.is_none()))
+                    .bind(claim.tenant.unwrap_or(""))
+                    .bind(claim.max);
+                for topic in topics {
+                    query = query.bind(topic.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter().map($crate::store::rows::job!()).collect()
+            }
+
+            pub async fn job(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::Result<Option<$crate::model::Job>> {
+                let row = sqlx::query($crate::store::sql::SELECT_JOB)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map($crate::store::rows::job!()).transpose()
+            }
+
+            pub async fn jobs_of(
+                &self,
+                instance: uuid::Uuid,
+            ) -> $crate::store::Result<Vec<$crate::model::Job>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_JOBS_OF_INSTANCE)
+                    .bind(instance)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::job!()).collect()
+            }
+
+            pub async fn incidents(
+                &self,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::model::Job>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_INCIDENTS)
+                    .bind(i64::from(tenant.is_none()))
+                    .bind(tenant.unwrap_or(""))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::job!()).collect()
+            }
+
+            pub async fn incident_count(&self) -> $crate::store::Result<i64> {
+                Ok(sqlx::query_scalar($crate::store::sql::COUNT_INCIDENTS)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             pub async fn leased_instances(
                 &self,
                 worker: &str,
@@ -543,6 +605,163 @@ macro_rules! sql_store {
                 Ok(sqlx::query_scalar($crate::store::sql::COUNT_TOKENS)
                     .fetch_one(&self.pool)
                     .await?)
+            }
+
+            pub async fn pending_notices(
+                &self,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::model::Notice>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_PENDING_NOTICES)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::notice!()).collect()
+            }
+
+            pub async fn notices_of_tenant(
+                &self,
+                tenant: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::model::Notice>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_NOTICES_OF_TENANT)
+                    .bind(tenant)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::store::rows::notice!()).collect()
+            }
+
+            /// Writes a notice's mails and marks it expanded, together.
+            pub async fn expand_notice(
+                &self,
+                notice: uuid::Uuid,
+                mails: &[$crate::store::Mail],
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for mail in mails {
+                    sqlx::query($crate::store::sql::INSERT_MAIL)
+                        .bind(mail.id)
+                        .bind(notice)
+                        .bind(&mail.user)
+                        .bind(&mail.address)
+                        .bind(&mail.subject)
+                        .bind(&mail.body)
+                        .bind($crate::timefmt::to_db(at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query($crate::store::sql::MARK_NOTICE_EXPANDED)
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(notice)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub async fn mail_users(
+                &self,
+                tenant: &str,
+            ) -> $crate::store::Result<Vec<(String, Vec<String>, String)>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_MAIL_USERS)
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let roles: String = r.try_get("roles")?;
+                        Ok((
+                            r.try_get("user_name")?,
+                            roles
+                                .split(',')
+                                .filter(|x| !x.is_empty())
+                                .map(str::to_string)
+                                .collect(),
+                            r.try_get("email")?,
+                        ))
+                    })
+                    .collect()
+            }
+
+            pub async fn due_mail(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::Mail>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_DUE_MAIL)
+                    .bind($crate::timefmt::to_db(now))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::Mail {
+                            id: r.try_get("id")?,
+                            user: String::new(),
+                            address: r.try_get("address")?,
+                            subject: r.try_get("subject")?,
+                            body: r.try_get("body")?,
+                            attempts: r.try_get("attempts")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub async fn mail_sent(
+                &self,
+                id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
+                let done = sqlx::query($crate::store::sql::MARK_MAIL_SENT)
+                    .bind($crate::timefmt::to_db(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn mail_failed(
+                &self,
+                id: uuid::Uuid,
+                next: chrono::DateTime<chrono::Utc>,
+                error: &str,
+            ) -> $crate::store::Result<()> {
+                sqlx::query($crate::store::sql::MARK_MAIL_FAILED)
+                    .bind($crate::timefmt::to_db(next))
+                    .bind(error)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn set_user_mail(
+                &self,
+                user: &str,
+                email: Option<&str>,
+                mail_off: Option<bool>,
+            ) -> $crate::store::Result<bool> {
+                let mut changed = false;
+                if let Some(email) = email {
+                    changed |= sqlx::query($crate::store::sql::SET_USER_EMAIL)
+                        .bind(email)
+                        .bind(user)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                }
+                if let Some(off) = mail_off {
+                    changed |= sqlx::query($crate::store::sql::SET_USER_MAIL_OFF)
+                        .bind(i64::from(off))
+                        .bind(user)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                }
+                Ok(changed)
             }
 
             pub async fn upsert_user(

@@ -197,4 +197,57 @@ macro_rules! schedule {
     };
 }
 
-pub(crate) use {document, event, instance, schedule, task, timer, token, user};
+macro_rules! job {
+    () => {
+        |r| -> $crate::store::Result<$crate::model::Job> {
+            let status: String = r.try_get("status")?;
+            let sqlx::types::Json(input) = r.try_get("input")?;
+            Ok($crate::model::Job {
+                id: r.try_get("id")?,
+                instance: r.try_get("instance_id")?,
+                tenant: r.try_get("tenant")?,
+                definition: r.try_get("definition")?,
+                state: r.try_get("state")?,
+                topic: r.try_get("topic")?,
+                input,
+                status: $crate::model::JobStatus::from_db(&status).ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt(format!("job status `{status}`"))
+                })?,
+                attempt: r.try_get("attempt")?,
+                retries: r.try_get("retries")?,
+                backoff_ms: r.try_get("backoff_ms")?,
+                available_at: $crate::timefmt::from_db(r.try_get("available_us")?),
+                locked_by: r.try_get("locked_by")?,
+                locked_until: r
+                    .try_get::<Option<i64>, _>("locked_until_us")?
+                    .map($crate::timefmt::from_db),
+                lock_seq: r.try_get("lock_seq")?,
+                message: r.try_get("message")?,
+                created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
+                closed_at: r
+                    .try_get::<Option<i64>, _>("closed_us")?
+                    .map($crate::timefmt::from_db),
+            })
+        }
+    };
+}
+
+macro_rules! notice {
+    () => {
+        |r| -> $crate::store::Result<$crate::model::Notice> {
+            Ok($crate::model::Notice {
+                id: r.try_get("id")?,
+                instance: r.try_get("instance_id")?,
+                tenant: r.try_get("tenant")?,
+                kind: r.try_get("kind")?,
+                task: r.try_get("task_id")?,
+                role: r.try_get("role")?,
+                assignee: r.try_get("assignee")?,
+                title: r.try_get("title")?,
+                created_at: $crate::timefmt::from_db(r.try_get("created_us")?),
+            })
+        }
+    };
+}
+
+pub(crate) use {document, event, instance, job, notice, schedule, task, timer, token, user};

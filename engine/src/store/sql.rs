@@ -477,3 +477,84 @@ pub const INSERT_FILE: &str = "INSERT INTO files (id, tenant, sha256, size, cont
 pub const SELECT_FILE: &str = "SELECT f.id, f.tenant, f.sha256, f.size, f.content_type, f.name, f.uploaded_by, f.created_us, \
      b.upload_id, b.chunks FROM files f JOIN file_blobs b ON b.tenant = f.tenant AND b.sha256 = f.sha256 WHERE f.id = $1";
 pub const SELECT_FILE_CHUNK: &str = "SELECT data FROM file_chunks WHERE upload_id = $1 AND n = $2";
+// Service jobs (migration 0011). An answer's write checks the job is still open and held
+// under the lock it was loaded with (`lock_seq`), so it is applied once.
+macro_rules! job_columns {
+    () => {
+        "id, instance_id, tenant, definition, state, topic, input, status, attempt, retries, \
+     backoff_ms, available_us, locked_by, locked_until_us, lock_seq, message, created_us, closed_us"
+    };
+}
+pub const INSERT_JOB: &str = "INSERT INTO jobs (id, instance_id, tenant, definition, state, topic, input, status, \
+     attempt, retries, backoff_ms, available_us, lock_seq, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13)";
+pub const CLOSE_JOB: &str = "UPDATE jobs SET status = $1, message = COALESCE($2, message), closed_us = $3, \
+     locked_by = NULL, locked_until_us = NULL WHERE id = $4 AND status = 'open' AND lock_seq = $5";
+pub const FAIL_JOB: &str = "UPDATE jobs SET status = $1, attempt = $2, available_us = $3, message = $4, \
+     locked_by = NULL, locked_until_us = NULL WHERE id = $5 AND status = 'open' AND lock_seq = $6";
+pub const RETRY_INCIDENT: &str = "UPDATE jobs SET status = 'open', attempt = $1, retries = $2, available_us = $3 \
+     WHERE id = $4 AND status = 'incident'";
+pub const CANCEL_OPEN_JOBS: &str = "UPDATE jobs SET status = 'cancelled', closed_us = $1, locked_by = NULL, \
+     locked_until_us = NULL WHERE instance_id = $2 AND status IN ('open', 'incident')";
+pub const SELECT_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
+pub const SELECT_JOBS_OF_INSTANCE: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE instance_id = $1 ORDER BY created_us, id"
+);
+/// Incidents of tenant `$2` (every tenant's when `$1` is 1), oldest first.
+pub const SELECT_INCIDENTS: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE status = 'incident' AND ($1 = 1 OR tenant = $2) ORDER BY created_us, id LIMIT 500"
+);
+pub const COUNT_INCIDENTS: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'incident'";
+/// The most topics one fetch may name.
+pub const MAX_TOPICS: usize = 32;
+/// Locks up to `$6` fetchable jobs of the topics `$7…` for worker `$1` until `$2` (`$3` is
+/// now; tenant `$5` only unless `$4` is 1). PostgreSQL skips rows another fetch is locking.
+pub fn claim_jobs(topics: usize, postgres: bool) -> String {
+    let topics = topics.clamp(1, MAX_TOPICS);
+    let mut sql = String::from(
+        "UPDATE jobs SET locked_by = $1, locked_until_us = $2, lock_seq = lock_seq + 1 WHERE id IN \
+         (SELECT id FROM jobs WHERE status = 'open' AND available_us <= $3 \
+         AND (locked_until_us IS NULL OR locked_until_us <= $3) AND ($4 = 1 OR tenant = $5) AND topic IN (",
+    );
+    for i in 0..topics {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${}", 7 + i));
+    }
+    sql.push_str(") ORDER BY available_us LIMIT $6");
+    if postgres {
+        sql.push_str(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push_str(") RETURNING ");
+    sql.push_str(job_columns!());
+    sql
+}
+
+// Notifications (migration 0011): notices written by transitions, expanded after the commit
+// into one mail per official (unique per notice and official), sent with retries.
+pub const INSERT_NOTICE: &str = "INSERT INTO notices (id, instance_id, tenant, kind, task_id, role, assignee, title, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub const SELECT_PENDING_NOTICES: &str = "SELECT id, instance_id, tenant, kind, task_id, role, assignee, title, created_us \
+     FROM notices WHERE expanded_us IS NULL ORDER BY created_us LIMIT $1";
+pub const MARK_NOTICE_EXPANDED: &str =
+    "UPDATE notices SET expanded_us = $1 WHERE id = $2 AND expanded_us IS NULL";
+/// One mail per notice and official: a notice expanded twice (two servers) mails once.
+pub const INSERT_MAIL: &str = "INSERT INTO mail_outbox (id, notice_id, user_name, address, subject, body, next_us, created_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (notice_id, user_name) DO NOTHING";
+pub const SELECT_DUE_MAIL: &str = "SELECT id, address, subject, body, attempts FROM mail_outbox \
+     WHERE sent_us IS NULL AND next_us <= $1 ORDER BY next_us LIMIT $2";
+pub const MARK_MAIL_SENT: &str = "UPDATE mail_outbox SET sent_us = $1, attempts = attempts + 1 WHERE id = $2 AND sent_us IS NULL";
+pub const MARK_MAIL_FAILED: &str = "UPDATE mail_outbox SET attempts = attempts + 1, next_us = $1, last_error = $2 WHERE id = $3 AND sent_us IS NULL";
+/// The officials of a tenant who have an address and take mail.
+pub const SELECT_MAIL_USERS: &str = "SELECT user_name, roles, email FROM users \
+     WHERE tenant = $1 AND disabled_us IS NULL AND email IS NOT NULL AND mail_off = 0";
+pub const SET_USER_EMAIL: &str = "UPDATE users SET email = $1 WHERE user_name = $2";
+pub const SET_USER_MAIL_OFF: &str = "UPDATE users SET mail_off = $1 WHERE user_name = $2";
+/// The notices of the tasks an official's roles or name reach, newest first (the pages).
+pub const SELECT_NOTICES_OF_TENANT: &str = "SELECT id, instance_id, tenant, kind, task_id, role, assignee, title, created_us \
+     FROM notices WHERE tenant = $1 ORDER BY created_us DESC LIMIT $2";

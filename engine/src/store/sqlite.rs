@@ -63,6 +63,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             include_str!("../../migrations/sqlite/0010_tenancy.sql"),
         ),
         (
+            11,
+            "jobs",
+            include_str!("../../migrations/sqlite/0011_jobs.sql"),
+        ),
+        (
             12,
             "files",
             include_str!("../../migrations/sqlite/0012_files.sql"),

@@ -1,0 +1,277 @@
+//! Built-in connectors: the workers for `mail.send` and `http.post`, run inside `procedo
+//! serve` (against the engine) or as `procedo worker --topics …` (against a server's API).
+//!
+//! Configuration and secrets come from flags and the environment, never from the database
+//! or a workflow: a workflow names a topic and its input, the process that serves the topic
+//! knows where the mail server and the webhook are and the key that signs the webhook.
+//!
+//! - `mail.send`: input `{ "to": ADDRESS, "subject": TEXT, "body": TEXT }`; result
+//!   `{ "sent_at": RFC3339 }`. Attachments are NOT done.
+//! - `http.post`: input: the JSON to send; POSTed to `PROCEDO_WEBHOOK_URL` (plain http://)
+//!   with `X-Procedo-Signature: sha256=HEX`, the HMAC-SHA256 of the body under
+//!   `--webhook-secret-file` (or PROCEDO_WEBHOOK_SECRET), and a 10 s timeout; result `{ "status": CODE }`. A non-2xx
+//!   answer or no answer is a failure (retried by the state's policy, then an incident).
+
+use procedo_engine::Engine;
+use procedo_engine::jobs::Fetch;
+use procedo_engine::machine::JobAnswer;
+use procedo_engine::model::Actor;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+pub const MAIL_SEND: &str = "mail.send";
+pub const HTTP_POST: &str = "http.post";
+
+/// What the connectors need: each topic is served only when configured.
+#[derive(Clone, Default)]
+pub struct Connectors {
+    pub smtp: Option<crate::mail::Smtp>,
+    pub webhook: Option<Webhook>,
+}
+
+#[derive(Clone)]
+pub struct Webhook {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret never reaches a log.
+        write!(
+            f,
+            "Webhook(http://{}:{}{})",
+            self.host, self.port, self.path
+        )
+    }
+}
+
+impl Webhook {
+    /// From the URL (`--webhook-url` or PROCEDO_WEBHOOK_URL) and the secret, read from
+    /// `--webhook-secret-file` or PROCEDO_WEBHOOK_SECRET (never a flag: `ps` would show it).
+    pub fn configure(
+        url: Option<String>,
+        secret_file: Option<std::path::PathBuf>,
+    ) -> Result<Option<Self>, String> {
+        let Some(url) = url else {
+            return Ok(None);
+        };
+        let secret = match secret_file {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+            None => std::env::var("PROCEDO_WEBHOOK_SECRET").map_err(|_| {
+                "the webhook needs --webhook-secret-file or PROCEDO_WEBHOOK_SECRET".to_string()
+            })?,
+        };
+        if secret.is_empty() {
+            return Err("the webhook's secret is empty".into());
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("`{url}`: the webhook is an http:// URL"))?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().map_err(|_| format!("`{url}`: bad port"))?),
+            None => (authority, 80),
+        };
+        Ok(Some(Self {
+            host: host.to_string(),
+            port,
+            path: format!("/{path}"),
+            secret,
+        }))
+    }
+}
+
+impl Connectors {
+    pub fn topics(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.smtp.is_some() {
+            out.push(MAIL_SEND.to_string());
+        }
+        if self.webhook.is_some() {
+            out.push(HTTP_POST.to_string());
+        }
+        out
+    }
+
+    /// Does one job's work: `Ok(result)` or `Err(message)` (a failure to retry).
+    pub async fn run(&self, topic: &str, input: &Value) -> Result<Value, String> {
+        match (topic, &self.smtp, &self.webhook) {
+            (MAIL_SEND, Some(smtp), _) => {
+                let field = |k: &str| input.get(k).and_then(Value::as_str).unwrap_or("");
+                smtp.send(field("to"), field("subject"), field("body"))
+                    .await?;
+                Ok(json!({ "sent_at": procedo_engine::timefmt::rfc3339(chrono::Utc::now()) }))
+            }
+            (HTTP_POST, _, Some(hook)) => post(hook, input).await,
+            _ => Err(format!("topic `{topic}` is not configured here")),
+        }
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104) as lowercase hex.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn post(hook: &Webhook, input: &Value) -> Result<Value, String> {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let body = input.to_string();
+    let signature = hmac_sha256_hex(hook.secret.as_bytes(), body.as_bytes());
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect((hook.host.as_str(), hook.port))
+            .await
+            .map_err(|e| format!("cannot connect to the webhook: {e}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let request = hyper::Request::post(&hook.path)
+            .header("host", format!("{}:{}", hook.host, hook.port))
+            .header("content-type", "application/json")
+            .header("x-procedo-signature", format!("sha256={signature}"))
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let _ = response.into_body().collect().await;
+        Ok::<u16, String>(status)
+    };
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| "the webhook did not answer within 10 s".to_string())??;
+    if (200..300).contains(&status) {
+        Ok(json!({ "status": status }))
+    } else {
+        Err(format!("the webhook answered {status}"))
+    }
+}
+
+/// Serves the configured topics inside `procedo serve`, as a worker of the platform tenant
+/// (shared connectors: every tenant's jobs).
+pub async fn run_in_process(engine: Arc<Engine>, connectors: Connectors) {
+    let topics = connectors.topics();
+    if topics.is_empty() {
+        return;
+    }
+    let actor = Actor::new(
+        "procedo-connectors",
+        procedo_engine::PLATFORM_TENANT,
+        &["worker"],
+    );
+    let fetch = Fetch {
+        topics,
+        max: 10,
+        lock_for: chrono::Duration::minutes(2),
+        wait: chrono::Duration::seconds(20),
+        worker: Some("serve".into()),
+    };
+    loop {
+        let jobs = match engine.fetch_jobs(&actor, &fetch).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "connectors could not fetch jobs");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for job in jobs {
+            let answer = match connectors.run(&job.topic, &job.input).await {
+                Ok(result) => JobAnswer::Complete { result },
+                Err(message) => JobAnswer::Fail {
+                    message,
+                    retry_in: None,
+                },
+            };
+            if let Err(e) = engine
+                .answer_job(&actor, job.id, Some("serve"), answer)
+                .await
+            {
+                tracing::warn!(job = %job.id, error = %e, "a connector's answer was not applied");
+            }
+        }
+    }
+}
+
+/// `procedo worker`: serves topics against a server's API (scale-out, another machine).
+pub async fn run_remote(
+    server: &str,
+    token: String,
+    topics: Vec<String>,
+    connectors: Connectors,
+) -> Result<(), String> {
+    let address = server
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{server}`: only http:// servers"))?
+        .trim_end_matches('/')
+        .to_string();
+    let name = format!("worker-{}", std::process::id());
+    let mut client = crate::client::Client::connect(&address, "", token.clone()).await?;
+    loop {
+        let body = json!({ "topics": topics, "max": 10, "lock_for": "PT2M", "wait": "PT20S", "worker": name });
+        let (status, answer) = match client.call("POST", "/api/v1/jobs/fetch", Some(body)).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(error = %e, "fetch failed; reconnecting");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                client = crate::client::Client::connect(&address, "", token.clone()).await?;
+                continue;
+            }
+        };
+        if status != 200 {
+            return Err(format!("fetch refused ({status}): {answer}"));
+        }
+        for job in answer["jobs"].as_array().cloned().unwrap_or_default() {
+            let id = job["id"].as_str().unwrap_or_default().to_string();
+            let topic = job["topic"].as_str().unwrap_or_default().to_string();
+            let (verb, body) = match connectors.run(&topic, &job["input"]).await {
+                Ok(result) => ("complete", json!({ "result": result, "worker": name })),
+                Err(message) => ("fail", json!({ "message": message, "worker": name })),
+            };
+            let (status, answer) = client
+                .call("POST", &format!("/api/v1/jobs/{id}/{verb}"), Some(body))
+                .await?;
+            if status != 200 {
+                tracing::warn!(job = %id, status, answer = %answer, "the answer was not applied");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            super::hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

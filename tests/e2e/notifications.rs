@@ -1,0 +1,128 @@
+//! Notifications by mail through a real SMTP peer: a task that opens is mailed once to each
+//! official who may take it and has an address; a mail server that is down gets the mail
+//! later; a server killed after the commit mails after its restart, once; on both backends.
+
+use super::client::Server;
+use super::smtp::SmtpReceiver;
+use serde_json::json;
+
+const REVIEW: &str = "\
+id: test-review
+title: Revisione
+initial: review
+states:
+  review:
+    title: Revisione della determina
+    task: { role: supervisor }
+    actions:
+      approve: { to: done }
+  done: { end: approved }
+";
+
+async fn story(mut server: Server, mut smtp: SmtpReceiver, backend: &str) {
+    let admin = server.token("root", "default", "admin");
+    server.deploy(&admin, REVIEW).await;
+    let password = "Una frase lunga per i test 42";
+    for (user, roles) in [
+        ("sara", "supervisor"),
+        ("nomail", "supervisor"),
+        ("other", "clerk"),
+        ("quiet", "supervisor"),
+    ] {
+        server.user(user, "provincia-treviso", roles, password);
+    }
+    for user in ["sara", "other", "quiet"] {
+        server.cli(&[
+            "user",
+            "mail",
+            "--user",
+            user,
+            "--email",
+            &format!("{user}@provincia.treviso.it"),
+        ]);
+    }
+    server.cli(&["user", "mail", "--user", "quiet", "--notifications", "off"]);
+    let clerk = server.token("anna", "provincia-treviso", "clerk,supervisor");
+
+    let id = server
+        .start_instance(&clerk, "test-review", json!({}))
+        .await;
+    let mails = smtp.wait_for(1, 20).await;
+    assert_eq!(mails.len(), 1, "{backend}: {mails:#?}");
+    assert_eq!(mails[0].to, ["sara@provincia.treviso.it"]);
+    let subject = mails[0].header("Subject").unwrap_or_default();
+    assert!(subject.contains("Revisione della determina"), "{subject}");
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    let task = tasks.body[0]["id"].as_str().expect("task").to_string();
+    assert!(
+        mails[0]
+            .data
+            .contains(&format!("http://procedo.test/tasks/{task}")),
+        "the mail links to the task page: {}",
+        mails[0].data
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.mails().len(), 1, "once per official and event");
+
+    // The mail server is down for a while: the mail waits, then goes out.
+    let (port, kept) = smtp.stop();
+    server
+        .start_instance(&clerk, "test-review", json!({}))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    smtp = SmtpReceiver::start_on(port, kept).await;
+    let mails = smtp.wait_for(2, 30).await;
+    assert_eq!(
+        mails.len(),
+        2,
+        "delivered after the server came back: {mails:#?}"
+    );
+
+    // Killed between the commit and the mail: the mail goes out after the restart, once.
+    let (port, kept) = smtp.stop();
+    server
+        .start_instance(&clerk, "test-review", json!({}))
+        .await;
+    server.crash_and_restart();
+    smtp = SmtpReceiver::start_on(port, kept).await;
+    let mails = smtp.wait_for(3, 30).await;
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.mails().len(), 3, "no mail twice");
+    assert!(
+        smtp.mails()
+            .iter()
+            .all(|m| m.to == ["sara@provincia.treviso.it"])
+    );
+}
+
+#[tokio::test]
+async fn officials_are_mailed_once_when_a_task_opens_for_them_even_across_outages_and_crashes() {
+    let smtp = SmtpReceiver::start().await;
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let args = [
+        "--smtp",
+        url.as_str(),
+        "--public-url",
+        "http://procedo.test",
+    ];
+    story(Server::start_with(&args), smtp, "sqlite").await;
+    if let Some(db) = super::testdb::postgres_db().await {
+        let smtp = SmtpReceiver::start().await;
+        let url = format!("smtp://127.0.0.1:{}", smtp.port);
+        let args = [
+            "--smtp",
+            url.as_str(),
+            "--public-url",
+            "http://procedo.test",
+        ];
+        story(Server::start_on_with(&db.url, &args), smtp, "postgres").await;
+    }
+}
