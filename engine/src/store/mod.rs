@@ -8,6 +8,7 @@
 
 pub(crate) mod audit_reads;
 mod commit;
+mod embedded;
 mod plan;
 mod postgres;
 mod queries;
@@ -37,6 +38,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the in-process SQLite connections (the writer and the readers).
+    #[error("database: {0}")]
+    Embedded(#[from] rusqlite::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -467,7 +471,10 @@ impl Store {
     }
     /// A task and its instance, read together (one query instead of two).
     pub async fn task_with_instance(&self, id: Uuid) -> Result<Option<(Task, Instance)>> {
-        dispatch!(self, s => s.task_with_instance(id).await)
+        match self {
+            Store::Sqlite(s) => s.task_with_instance_in_process(id).await,
+            Store::Postgres(s) => s.task_with_instance(id).await,
+        }
     }
     pub async fn open_tasks(&self, tenant: &str, filter: &TaskFilter) -> Result<Vec<Task>> {
         dispatch!(self, s => s.open_tasks(tenant, filter).await)
@@ -557,7 +564,10 @@ impl Store {
     }
     /// Applies several transitions in one database transaction: all or none.
     pub async fn commit_all(&self, transitions: &[Transition]) -> Result<()> {
-        dispatch!(self, s => s.commit_all(transitions).await)
+        match self {
+            Store::Sqlite(s) => s.commit_together(transitions).await,
+            Store::Postgres(s) => s.commit_all(transitions).await,
+        }
     }
     /// Leases up to `limit` due timers to `worker` until `lease_until` (skipping timers another
     /// worker holds, with `SKIP LOCKED` on PostgreSQL) and returns them.

@@ -1,0 +1,380 @@
+//! SQLite in-process: the hot path of the embedded default, on rusqlite.
+//!
+//! sqlx runs every SQLite call on a worker thread of its own and hands each statement to it,
+//! and SQLite re-parses any statement text it has not seen (a batch of a transition's
+//! statements was new text each time). Both cost more than the writes themselves. Here:
+//!
+//! - **One writer thread** owns the write connection and its prepared statements (cached by
+//!   their text, which comes only from `sql.rs`: no per-transition SQL text). A transition
+//!   crosses to it once, whole, and is planned and run there.
+//! - **Group commit**: the transitions that queued while the writer was busy are committed in
+//!   one transaction, each inside its own savepoint, so a failed check (a conflict) rolls back
+//!   that transition only and the others commit. Each caller is answered only after the
+//!   `COMMIT` holding its transition returned: an acknowledged step is durable.
+//! - **Reads a command needs** (a task and its instance) run on in-process read connections
+//!   (WAL: readers never wait for the writer), on the caller's thread, without a hand-off.
+//!
+//! Everything else (deploys, tokens, listings, verification) keeps using the sqlx pool: the
+//! same file, the same SQL text.
+
+use super::plan::{Arg, Check, Statement};
+use super::{Result, StoreError};
+use crate::machine::Transition;
+use rusqlite::{Connection, OpenFlags};
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::oneshot;
+
+/// Transitions one group may hold at most: bounds the latency the first of them waits for
+/// the last, and the size of the transaction.
+const MAX_GROUP: usize = 256;
+
+/// Read connections kept beside the writer; a read finding all of them busy goes through the
+/// sqlx pool instead of waiting.
+const READERS: usize = 4;
+
+/// How the file is opened: its path and whether commits wait for the disk (`FULL`).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub path: String,
+    pub full_sync: bool,
+}
+
+impl Target {
+    /// The file of a `sqlite:` URL; `None` for an in-memory database (which one process's
+    /// connections cannot share: it keeps the sqlx path).
+    pub(crate) fn of(url: &str) -> Option<Self> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let memory = path.is_empty() || path.contains(":memory:") || query.contains("mode=memory");
+        if memory {
+            return None;
+        }
+        let full_sync = query
+            .split('&')
+            .any(|p| p.eq_ignore_ascii_case("synchronous=full"));
+        Some(Self {
+            path: path.to_string(),
+            full_sync,
+        })
+    }
+
+    fn open(&self, read_only: bool) -> rusqlite::Result<Connection> {
+        let flags = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(128);
+        // The sqlx pool already put the file in WAL mode (a property of the file).
+        let sync = if self.full_sync { "FULL" } else { "NORMAL" };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        ))?;
+        Ok(conn)
+    }
+}
+
+/// The URL without its `synchronous=` parameter (which sqlx does not take: it is ours).
+pub(crate) fn without_sync(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.to_ascii_lowercase().starts_with("synchronous="))
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+/// One unit of work for the writer: transitions that stand or fall together (one command's,
+/// or a batch of timers), and whom to answer.
+struct Job {
+    transitions: Vec<Transition>,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+/// The writer thread and the read connections of one database file.
+pub(crate) struct Embedded {
+    jobs: mpsc::Sender<Job>,
+    readers: Vec<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Embedded")
+    }
+}
+
+impl Embedded {
+    /// Opens the write connection on its own thread and the read connections.
+    pub(crate) fn open(target: &Target) -> Result<Arc<Self>> {
+        let writer = target.open(false)?;
+        let readers = (0..READERS)
+            .map(|_| target.open(true).map(Mutex::new))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("procedo-sqlite-writer".into())
+            .spawn(move || write_loop(writer, queue))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Arc::new(Self { jobs, readers }))
+    }
+
+    /// Commits the transitions, all or none, in the next group the writer commits.
+    pub(crate) async fn commit(&self, transitions: Vec<Transition>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { transitions, reply })
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+    }
+
+    /// Runs `read` on a free read connection; `None` when every one is busy.
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Option<Result<T>> {
+        self.readers
+            .iter()
+            .find_map(|r| r.try_lock().ok())
+            .map(|conn| read(&conn))
+    }
+}
+
+/// The writer: takes the first job waiting, then every job that queued meanwhile (up to
+/// [`MAX_GROUP`]), and commits them as one group. Ends when the store is dropped.
+fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&conn, group);
+    }
+}
+
+fn commit_group(conn: &Connection, group: Vec<Job>) {
+    let single = group.len() == 1;
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let message = e.to_string();
+        for job in group {
+            let _ = job.reply.send(Err(StoreError::Corrupt(format!(
+                "cannot begin a transaction: {message}"
+            ))));
+        }
+        return;
+    }
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in &group {
+        // One job alone needs no savepoint: its failure rolls the whole transaction back.
+        let outcome = if single {
+            run_job(conn, &job.transitions)
+        } else {
+            savepoint(conn, &job.transitions)
+        };
+        outcomes.push(outcome);
+    }
+    let all_failed = outcomes.iter().all(Result::is_err);
+    let finished = if all_failed {
+        conn.execute_batch("ROLLBACK")
+    } else {
+        conn.prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]).map(drop))
+    };
+    if let Err(e) = finished {
+        let _ = conn.execute_batch("ROLLBACK");
+        let message = e.to_string();
+        for (job, outcome) in group.into_iter().zip(outcomes) {
+            let _ = job.reply.send(outcome.and(Err(StoreError::Corrupt(format!(
+                "the commit failed: {message}"
+            )))));
+        }
+        return;
+    }
+    for (job, outcome) in group.into_iter().zip(outcomes) {
+        let _ = job.reply.send(outcome);
+    }
+}
+
+/// Runs one job inside a savepoint: on any failure, its writes are undone and the group's
+/// other jobs keep theirs.
+fn savepoint(conn: &Connection, transitions: &[Transition]) -> Result<()> {
+    run(conn, "SAVEPOINT job")?;
+    match run_job(conn, transitions) {
+        Ok(()) => {
+            run(conn, "RELEASE job")?;
+            Ok(())
+        }
+        Err(e) => {
+            run(conn, "ROLLBACK TO job")?;
+            run(conn, "RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn run(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+fn run_job(conn: &Connection, transitions: &[Transition]) -> Result<()> {
+    for transition in transitions {
+        for statement in super::plan::plan(transition) {
+            let changed = execute(conn, &statement);
+            checked(&statement, changed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one planned statement on its cached prepared form; returns the rows it changed.
+fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<usize> {
+    let mut prepared = conn.prepare_cached(statement.sql)?;
+    bind(&mut prepared, &statement.args)?;
+    Ok(prepared.raw_execute()?)
+}
+
+/// Binds arguments by their `$N` names: SQLite numbers named parameters in order of first
+/// appearance, which is not `N` when a statement names `$12` before `$10`.
+fn bind(prepared: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Result<()> {
+    for index in 1..=prepared.parameter_count() {
+        let n = prepared
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|digits| digits.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .ok_or_else(|| StoreError::Corrupt(format!("parameter {index} is not `$N`")))?;
+        let arg = args
+            .get(n)
+            .ok_or_else(|| StoreError::Corrupt(format!("no argument for `${}`", n + 1)))?;
+        match arg {
+            Arg::Text(v) => prepared.raw_bind_parameter(index, v)?,
+            Arg::Int(v) => prepared.raw_bind_parameter(index, v)?,
+            // As sqlx stores them: the 16 bytes.
+            Arg::Id(v) => {
+                prepared.raw_bind_parameter(index, v.as_ref().map(|u| &u.as_bytes()[..]))?
+            }
+            Arg::Json(v) => prepared.raw_bind_parameter(index, v.map(json).transpose()?)?,
+            Arg::Variables(v) => prepared.raw_bind_parameter(index, json(v)?)?,
+            Arg::Names(v) => prepared.raw_bind_parameter(index, json(v)?)?,
+            Arg::Pins(v) => prepared.raw_bind_parameter(index, json(v)?)?,
+        }
+    }
+    Ok(())
+}
+
+/// JSON as sqlx's `Json` stores it on SQLite: compact text.
+fn json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("JSON: {e}")))
+}
+
+/// A statement's outcome against its check (as `commit::checked` for sqlx).
+fn checked(statement: &Statement<'_>, outcome: Result<usize>) -> Result<()> {
+    match (outcome, statement.check) {
+        (Ok(1), _) | (Ok(_), Check::Any) => Ok(()),
+        (Ok(_), Check::One(what)) => Err(StoreError::Conflict(what)),
+        (Err(StoreError::Embedded(e)), Check::One(what)) if unique_violation(&e) => {
+            Err(StoreError::Conflict(what))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error().map(|e| e.extended_code),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
+}
+
+/// A rusqlite row read with the same `try_get(column)` the sqlx rows are, so that the row
+/// conversions of `rows.rs` serve both.
+pub(crate) struct Row<'a, 'r>(pub &'a rusqlite::Row<'r>);
+
+impl Row<'_, '_> {
+    pub(crate) fn try_get<T: FromColumn, I: AsRef<str>>(&self, column: I) -> Result<T> {
+        let value = self.0.get_ref(column.as_ref())?;
+        T::from_column(value)
+            .map_err(|e| StoreError::Corrupt(format!("column `{}`: {e}", column.as_ref())))
+    }
+}
+
+/// A column value as the record types hold it (stored as sqlx stores them).
+pub(crate) trait FromColumn: Sized {
+    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String>;
+}
+
+impl FromColumn for String {
+    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+        value
+            .as_str()
+            .map(str::to_string)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl FromColumn for i64 {
+    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+        value.as_i64().map_err(|e| e.to_string())
+    }
+}
+
+impl FromColumn for uuid::Uuid {
+    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+        let bytes = value.as_blob().map_err(|e| e.to_string())?;
+        uuid::Uuid::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> FromColumn for sqlx::types::Json<T> {
+    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+        let text = match value {
+            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+            _ => return Err("not JSON text".into()),
+        };
+        serde_json::from_slice(text)
+            .map(sqlx::types::Json)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl<T: FromColumn> FromColumn for Option<T> {
+    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+        match value {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            other => T::from_column(other).map(Some),
+        }
+    }
+}
+
+/// A task and its instance, read on an in-process connection.
+pub(crate) fn task_with_instance(
+    conn: &Connection,
+    id: uuid::Uuid,
+) -> Result<Option<(crate::model::Task, crate::model::Instance)>> {
+    let mut prepared = conn.prepare_cached(super::sql::SELECT_TASK_WITH_INSTANCE)?;
+    let mut rows = prepared.query([&id.as_bytes()[..]])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let r = Row(row);
+    let task = with(&r, super::rows::task!())?;
+    let instance = with(&r, super::rows::instance!("i_"))?;
+    Ok(Some((task, instance)))
+}
+
+/// Gives a row conversion closure its argument type.
+fn with<R, T>(r: &R, convert: impl FnOnce(&R) -> Result<T>) -> Result<T> {
+    convert(r)
+}
