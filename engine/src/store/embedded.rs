@@ -378,3 +378,174 @@ pub(crate) fn task_with_instance(
 fn with<R, T>(r: &R, convert: impl FnOnce(&R) -> Result<T>) -> Result<T> {
     convert(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::Package;
+    use crate::machine::Change;
+    use crate::model::Actor;
+
+    const WORKFLOW: &str = include_str!("../../../api/src/bench/approval-chain.yaml");
+
+    /// A fresh SQLite file with `n` started approval chains.
+    async fn started(n: usize) -> (crate::Engine, Target, Vec<crate::model::Instance>) {
+        let path = std::env::temp_dir().join(format!("procedo-group-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite:{}", path.display());
+        let engine = crate::Engine::connect(&url).await.expect("connect");
+        let admin = Actor::new("admin", "default", &["admin"]);
+        let package = Package {
+            workflow: WORKFLOW.to_string(),
+            ..Package::default()
+        };
+        engine.deploy(&package, &admin).await.expect("deploy");
+        let clerk = Actor::new("anna", "default", &["clerk"]);
+        let mut instances = Vec::new();
+        for _ in 0..n {
+            let variables = serde_json::json!({ "amount": 10 })
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            instances.push(
+                engine
+                    .start(&clerk, "approval-chain", variables)
+                    .await
+                    .expect("start"),
+            );
+        }
+        let target = Target::of(&url).expect("a file");
+        (engine, target, instances)
+    }
+
+    /// The instance moved to `state`, as a transition loaded at `loaded_at` would write it.
+    fn moved(instance: &crate::model::Instance, state: &str, loaded_at: i64) -> Transition {
+        let mut next = instance.clone();
+        next.state = state.to_string();
+        next.version = loaded_at + 1;
+        Transition {
+            changes: vec![Change {
+                instance: next,
+                expected_version: Some(loaded_at),
+            }],
+            effects: Vec::new(),
+        }
+    }
+
+    fn job(transitions: Vec<Transition>) -> (Job, oneshot::Receiver<Result<()>>) {
+        let (reply, answer) = oneshot::channel();
+        (Job { transitions, reply }, answer)
+    }
+
+    #[tokio::test]
+    async fn a_conflict_in_a_group_fails_that_transition_only() {
+        let (engine, target, instances) = started(3).await;
+        let [a, b, c] = &instances[..] else {
+            panic!("three instances")
+        };
+        let (first, first_answer) = job(vec![moved(a, "moved-a", a.version)]);
+        // Loaded at a version the instance no longer has: someone else got there first.
+        let (stale, stale_answer) = job(vec![moved(b, "moved-b", b.version - 1)]);
+        let (last, last_answer) = job(vec![moved(c, "moved-c", c.version)]);
+        let conn = target.open(false).expect("writer");
+        commit_group(&conn, vec![first, stale, last]);
+
+        assert!(matches!(first_answer.await, Ok(Ok(()))));
+        assert!(matches!(
+            stale_answer.await,
+            Ok(Err(StoreError::Conflict(_)))
+        ));
+        assert!(matches!(last_answer.await, Ok(Ok(()))));
+        let state = |id| {
+            let store = engine.store().clone();
+            async move { store.instance(id).await.expect("read").expect("row").state }
+        };
+        assert_eq!(state(a.id).await, "moved-a");
+        assert_eq!(
+            state(b.id).await,
+            b.state,
+            "the conflicting one is unchanged"
+        );
+        assert_eq!(state(c.id).await, "moved-c");
+    }
+
+    #[tokio::test]
+    async fn a_job_in_a_group_stands_or_falls_whole() {
+        let (engine, target, instances) = started(2).await;
+        let [a, b] = &instances[..] else {
+            panic!("two instances")
+        };
+        // One job (a batch of timers, say): the first transition is fine, the second stale.
+        let (both, both_answer) = job(vec![
+            moved(a, "moved-a", a.version),
+            moved(b, "moved-b", b.version + 5),
+        ]);
+        let (other, other_answer) = job(vec![moved(b, "moved-b", b.version)]);
+        let conn = target.open(false).expect("writer");
+        commit_group(&conn, vec![both, other]);
+
+        assert!(matches!(
+            both_answer.await,
+            Ok(Err(StoreError::Conflict(_)))
+        ));
+        assert!(matches!(other_answer.await, Ok(Ok(()))));
+        let store = engine.store();
+        let a_now = store.instance(a.id).await.expect("read").expect("row");
+        let b_now = store.instance(b.id).await.expect("read").expect("row");
+        assert_eq!(
+            a_now.state, a.state,
+            "undone with its job's failed transition"
+        );
+        assert_eq!(b_now.state, "moved-b");
+    }
+
+    #[tokio::test]
+    async fn concurrent_commits_of_one_task_let_exactly_one_win() {
+        let (engine, _target, instances) = started(1).await;
+        let clerk = Actor::new("anna", "default", &["clerk"]);
+        let tasks = engine
+            .tasks(
+                &clerk,
+                &crate::TaskQuery {
+                    instance: Some(instances[0].id),
+                    ..crate::TaskQuery::default()
+                },
+            )
+            .await
+            .expect("tasks");
+        let task = tasks.first().expect("an open task").id;
+        let engine = std::sync::Arc::new(engine);
+        let attempts: Vec<_> = (0..16)
+            .map(|_| {
+                let engine = engine.clone();
+                let clerk = clerk.clone();
+                tokio::spawn(async move {
+                    engine
+                        .complete(
+                            &clerk,
+                            task,
+                            "done",
+                            serde_json::json!({ "approved": true }),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for attempt in attempts {
+            if attempt.await.expect("joined").is_ok() {
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1, "one completion of the task commits");
+        let history = engine
+            .store()
+            .events(instances[0].id)
+            .await
+            .expect("events");
+        let completed = history
+            .iter()
+            .filter(|e| e.kind == "task_completed")
+            .count();
+        assert_eq!(completed, 1, "one completion event: {history:?}");
+    }
+}
