@@ -3,6 +3,7 @@
 mod audit;
 mod browser;
 mod client;
+mod durability;
 mod packages;
 mod pages;
 mod sign_in;

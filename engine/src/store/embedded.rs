@@ -302,21 +302,29 @@ fn unique_violation(e: &rusqlite::Error) -> bool {
 /// conversions of `rows.rs` serve both.
 pub(crate) struct Row<'a, 'r>(pub &'a rusqlite::Row<'r>);
 
-impl Row<'_, '_> {
-    pub(crate) fn try_get<T: FromColumn, I: AsRef<str>>(&self, column: I) -> Result<T> {
+impl<'a> Row<'a, '_> {
+    pub(crate) fn try_get<T: FromColumn<'a>, I: AsRef<str>>(&self, column: I) -> Result<T> {
         let value = self.0.get_ref(column.as_ref())?;
         T::from_column(value)
             .map_err(|e| StoreError::Corrupt(format!("column `{}`: {e}", column.as_ref())))
     }
 }
 
+type ValueRef<'v> = rusqlite::types::ValueRef<'v>;
+
 /// A column value as the record types hold it (stored as sqlx stores them).
-pub(crate) trait FromColumn: Sized {
-    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String>;
+pub(crate) trait FromColumn<'v>: Sized {
+    fn from_column(value: ValueRef<'v>) -> std::result::Result<Self, String>;
 }
 
-impl FromColumn for String {
-    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+impl<'v> FromColumn<'v> for &'v str {
+    fn from_column(value: ValueRef<'v>) -> std::result::Result<Self, String> {
+        value.as_str().map_err(|e| e.to_string())
+    }
+}
+
+impl FromColumn<'_> for String {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
         value
             .as_str()
             .map(str::to_string)
@@ -324,23 +332,23 @@ impl FromColumn for String {
     }
 }
 
-impl FromColumn for i64 {
-    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+impl FromColumn<'_> for i64 {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
         value.as_i64().map_err(|e| e.to_string())
     }
 }
 
-impl FromColumn for uuid::Uuid {
-    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+impl FromColumn<'_> for uuid::Uuid {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
         let bytes = value.as_blob().map_err(|e| e.to_string())?;
         uuid::Uuid::from_slice(bytes).map_err(|e| e.to_string())
     }
 }
 
-impl<T: serde::de::DeserializeOwned> FromColumn for sqlx::types::Json<T> {
-    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+impl<T: serde::de::DeserializeOwned> FromColumn<'_> for sqlx::types::Json<T> {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
         let text = match value {
-            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+            ValueRef::Text(t) | ValueRef::Blob(t) => t,
             _ => return Err("not JSON text".into()),
         };
         serde_json::from_slice(text)
@@ -349,13 +357,24 @@ impl<T: serde::de::DeserializeOwned> FromColumn for sqlx::types::Json<T> {
     }
 }
 
-impl<T: FromColumn> FromColumn for Option<T> {
-    fn from_column(value: rusqlite::types::ValueRef<'_>) -> std::result::Result<Self, String> {
+impl<'v, T: FromColumn<'v>> FromColumn<'v> for Option<T> {
+    fn from_column(value: ValueRef<'v>) -> std::result::Result<Self, String> {
         match value {
-            rusqlite::types::ValueRef::Null => Ok(None),
+            ValueRef::Null => Ok(None),
             other => T::from_column(other).map(Some),
         }
     }
+}
+
+/// A stored token by the hash of its secret, read on an in-process connection: every request
+/// reads the row (a revoked token fails at once, whoever revoked it), without a hand-off.
+pub(crate) fn token(conn: &Connection, hash: &str) -> Result<Option<super::TokenRow>> {
+    let mut prepared = conn.prepare_cached(super::sql::SELECT_TOKEN)?;
+    let mut rows = prepared.query([hash])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    with(&Row(row), super::rows::token!()).map(Some)
 }
 
 /// A task and its instance, read on an in-process connection.

@@ -502,7 +502,10 @@ impl Store {
         dispatch!(self, s => s.insert_token(hash, token, at).await)
     }
     pub async fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
-        dispatch!(self, s => s.token(hash).await)
+        match self {
+            Store::Sqlite(s) => s.token_in_process(hash).await,
+            Store::Postgres(s) => s.token(hash).await,
+        }
     }
     /// Tokens (of a tenant, or all), newest last, each with its id and owner.
     pub async fn tokens(&self, tenant: Option<&str>) -> Result<Vec<(String, TokenRow)>> {

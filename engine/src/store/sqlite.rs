@@ -152,6 +152,20 @@ impl SqliteStore {
         self.task_with_instance(id).await
     }
 
+    /// A token, read on an in-process connection when one is free (never cached: a revoked
+    /// token fails at once).
+    pub(crate) async fn token_in_process(
+        &self,
+        hash: &str,
+    ) -> super::Result<Option<super::TokenRow>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) = embedded.read(|conn| super::embedded::token(conn, hash))
+        {
+            return read;
+        }
+        self.token(hash).await
+    }
+
     /// Runs one transition's statements as one batch: one hand-off to the connection's thread
     /// instead of one per statement. Each statement's outcome is checked as it arrives.
     ///
