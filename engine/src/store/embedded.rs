@@ -94,6 +94,29 @@ pub(crate) fn without_sync(url: &str) -> String {
     }
 }
 
+/// A read connection and the column names of the statements it ran (by their text).
+pub(crate) struct Reader {
+    conn: Connection,
+    names: std::collections::HashMap<String, Arc<[String]>>,
+}
+
+impl Reader {
+    /// The statement's column names, asked of SQLite once per statement text.
+    fn names(&mut self, sql: &str) -> Result<Arc<[String]>> {
+        if let Some(names) = self.names.get(sql) {
+            return Ok(names.clone());
+        }
+        let prepared = self.conn.prepare_cached(sql)?;
+        let names: Arc<[String]> = prepared
+            .column_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        self.names.insert(sql.to_string(), names.clone());
+        Ok(names)
+    }
+}
+
 /// One unit of work for the writer: transitions that stand or fall together (one command's,
 /// or a batch of timers), and whom to answer.
 struct Job {
@@ -104,7 +127,9 @@ struct Job {
 /// The writer thread and the read connections of one database file.
 pub(crate) struct Embedded {
     jobs: mpsc::Sender<Job>,
-    readers: Vec<Mutex<Connection>>,
+    readers: Vec<Mutex<Reader>>,
+    /// Dropped with the store, which ends the checkpointer.
+    _checkpoints: mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -117,15 +142,35 @@ impl Embedded {
     /// Opens the write connection on its own thread and the read connections.
     pub(crate) fn open(target: &Target) -> Result<Arc<Self>> {
         let writer = target.open(false)?;
+        // The writer never copies the WAL back into the database itself (a checkpoint's
+        // fsync would stall the commits of its group): the checkpointer does, beside it.
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        let checkpointer = target.open(false)?;
+        let (checkpoints, stop) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("procedo-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, stop))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpointer: {e}")))?;
         let readers = (0..READERS)
-            .map(|_| target.open(true).map(Mutex::new))
+            .map(|_| {
+                target.open(true).map(|conn| {
+                    Mutex::new(Reader {
+                        conn,
+                        names: Default::default(),
+                    })
+                })
+            })
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("procedo-sqlite-writer".into())
             .spawn(move || write_loop(writer, queue))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Arc::new(Self { jobs, readers }))
+        Ok(Arc::new(Self {
+            jobs,
+            readers,
+            _checkpoints: checkpoints,
+        }))
     }
 
     /// Commits the transitions, all or none, in the next group the writer commits.
@@ -140,11 +185,11 @@ impl Embedded {
     }
 
     /// Runs `read` on a free read connection; `None` when every one is busy.
-    pub(crate) fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Option<Result<T>> {
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&mut Reader) -> Result<T>) -> Option<Result<T>> {
         self.readers
             .iter()
             .find_map(|r| r.try_lock().ok())
-            .map(|conn| read(&conn))
+            .map(|mut reader| read(&mut reader))
     }
 }
 
@@ -163,9 +208,31 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
+/// Copies committed WAL frames into the database file, concurrently with the writer
+/// (`PASSIVE`: it never takes the write lock), often while there is work, seldom otherwise;
+/// ends when the store is dropped. Durability does not depend on it: a commit is durable
+/// once in the WAL.
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+    let mut pause = std::time::Duration::from_millis(20);
+    loop {
+        match stop.recv_timeout(pause) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        // (busy, frames in the WAL, frames copied)
+        let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        pause = match copied {
+            Ok((log, _)) if log > 256 => std::time::Duration::from_millis(5),
+            _ => std::time::Duration::from_millis(50),
+        };
+    }
+}
+
 fn commit_group(conn: &Connection, group: Vec<Job>) {
     let single = group.len() == 1;
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
         let message = e.to_string();
         for job in group {
             let _ = job.reply.send(Err(StoreError::Corrupt(format!(
@@ -192,7 +259,7 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
             .and_then(|mut s| s.execute([]).map(drop))
     };
     if let Err(e) = finished {
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = run(conn, "ROLLBACK");
         let message = e.to_string();
         for (job, outcome) in group.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome.and(Err(StoreError::Corrupt(format!(
@@ -300,11 +367,21 @@ fn unique_violation(e: &rusqlite::Error) -> bool {
 
 /// A rusqlite row read with the same `try_get(column)` the sqlx rows are, so that the row
 /// conversions of `rows.rs` serve both.
-pub(crate) struct Row<'a, 'r>(pub &'a rusqlite::Row<'r>);
+/// Columns are found by name in the statement's names, read once per query (rusqlite's own
+/// lookup asks SQLite for every name on every call: a quarter of a read's cost).
+pub(crate) struct Row<'a, 'r> {
+    row: &'a rusqlite::Row<'r>,
+    names: &'a [String],
+}
 
 impl<'a> Row<'a, '_> {
     pub(crate) fn try_get<T: FromColumn<'a>, I: AsRef<str>>(&self, column: I) -> Result<T> {
-        let value = self.0.get_ref(column.as_ref())?;
+        let index = self
+            .names
+            .iter()
+            .position(|n| n == column.as_ref())
+            .ok_or_else(|| StoreError::Corrupt(format!("no column `{}`", column.as_ref())))?;
+        let value = self.row.get_ref(index)?;
         T::from_column(value)
             .map_err(|e| StoreError::Corrupt(format!("column `{}`: {e}", column.as_ref())))
     }
@@ -368,29 +445,93 @@ impl<'v, T: FromColumn<'v>> FromColumn<'v> for Option<T> {
 
 /// A stored token by the hash of its secret, read on an in-process connection: every request
 /// reads the row (a revoked token fails at once, whoever revoked it), without a hand-off.
-pub(crate) fn token(conn: &Connection, hash: &str) -> Result<Option<super::TokenRow>> {
-    let mut prepared = conn.prepare_cached(super::sql::SELECT_TOKEN)?;
-    let mut rows = prepared.query([hash])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    with(&Row(row), super::rows::token!()).map(Some)
+pub(crate) fn token(reader: &mut Reader, hash: &str) -> Result<Option<super::TokenRow>> {
+    let found = rows(
+        reader,
+        super::sql::SELECT_TOKEN,
+        &[Arg::Text(Some(hash))],
+        |r| with(r, super::rows::token!()),
+    )?;
+    Ok(found.into_iter().next())
+}
+
+/// The rows a read returns, each converted, on an in-process connection (its statement
+/// prepared once per text).
+fn rows<T>(
+    reader: &mut Reader,
+    sql: &str,
+    args: &[Arg<'_>],
+    convert: impl Fn(&Row<'_, '_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let names = reader.names(sql)?;
+    let mut prepared = reader.conn.prepare_cached(sql)?;
+    bind(&mut prepared, args)?;
+    let mut out = Vec::new();
+    let mut found = prepared.raw_query();
+    while let Some(row) = found.next()? {
+        out.push(convert(&Row { row, names: &names })?);
+    }
+    Ok(out)
+}
+
+/// An instance by id, read on an in-process connection.
+pub(crate) fn instance(
+    conn: &mut Reader,
+    id: uuid::Uuid,
+) -> Result<Option<crate::model::Instance>> {
+    let found = rows(
+        conn,
+        super::sql::SELECT_INSTANCE,
+        &[Arg::Id(Some(id))],
+        |r| with(r, super::rows::instance!()),
+    )?;
+    Ok(found.into_iter().next())
+}
+
+/// Open tasks of a tenant, read on an in-process connection: the statement and arguments of
+/// the sqlx `open_tasks` (queries.rs), which the two must keep in step.
+pub(crate) fn open_tasks(
+    conn: &mut Reader,
+    tenant: &str,
+    filter: &super::TaskFilter,
+) -> Result<Vec<crate::model::Task>> {
+    let roles: &[String] = filter
+        .mine
+        .as_ref()
+        .map_or(&[], |(_, roles)| roles.as_slice());
+    let roles = &roles[..roles.len().min(super::sql::MAX_ROLES)];
+    let sql = super::sql::select_open_tasks(roles.len());
+    let mut args = vec![
+        Arg::Text(Some(tenant)),
+        Arg::Id(filter.instance),
+        Arg::Text(filter.mine.as_ref().map(|(user, _)| user.as_str())),
+        Arg::Int(filter.due_before.map(crate::timefmt::to_db)),
+        Arg::Int(Some(filter.limit)),
+        Arg::Int(filter.mine.as_ref().map(|_| 1_i64)),
+        Arg::Text(filter.definition.as_deref()),
+        Arg::Text(filter.assignee.as_deref()),
+    ];
+    args.extend(roles.iter().map(|role| Arg::Text(Some(role.as_str()))));
+    rows(conn, &sql, &args, |r| with(r, super::rows::task!()))
 }
 
 /// A task and its instance, read on an in-process connection.
 pub(crate) fn task_with_instance(
-    conn: &Connection,
+    reader: &mut Reader,
     id: uuid::Uuid,
 ) -> Result<Option<(crate::model::Task, crate::model::Instance)>> {
-    let mut prepared = conn.prepare_cached(super::sql::SELECT_TASK_WITH_INSTANCE)?;
-    let mut rows = prepared.query([&id.as_bytes()[..]])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let r = Row(row);
-    let task = with(&r, super::rows::task!())?;
-    let instance = with(&r, super::rows::instance!("i_"))?;
-    Ok(Some((task, instance)))
+    let found = rows(
+        reader,
+        super::sql::SELECT_TASK_WITH_INSTANCE,
+        &[Arg::Id(Some(id))],
+        |r| {
+            Ok((
+                with(r, super::rows::task!())?,
+                with(r, super::rows::instance!("i_"))?,
+            ))
+        },
+    )?;
+    Ok(found.into_iter().next())
 }
 
 /// Gives a row conversion closure its argument type.

@@ -461,7 +461,10 @@ impl Store {
         dispatch!(self, s => s.definitions(tenant).await)
     }
     pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
-        dispatch!(self, s => s.instance(id).await)
+        match self {
+            Store::Sqlite(s) => s.instance_in_process(id).await,
+            Store::Postgres(s) => s.instance(id).await,
+        }
     }
     pub async fn instances(&self, tenant: &str, filter: &InstanceFilter) -> Result<Vec<Instance>> {
         dispatch!(self, s => s.instances(tenant, filter).await)
@@ -477,7 +480,10 @@ impl Store {
         }
     }
     pub async fn open_tasks(&self, tenant: &str, filter: &TaskFilter) -> Result<Vec<Task>> {
-        dispatch!(self, s => s.open_tasks(tenant, filter).await)
+        match self {
+            Store::Sqlite(s) => s.open_tasks_in_process(tenant, filter).await,
+            Store::Postgres(s) => s.open_tasks(tenant, filter).await,
+        }
     }
     pub async fn events(&self, instance: Uuid) -> Result<Vec<StoredEvent>> {
         dispatch!(self, s => s.events(instance).await)

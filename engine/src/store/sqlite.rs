@@ -152,6 +152,34 @@ impl SqliteStore {
         self.task_with_instance(id).await
     }
 
+    /// An instance, read on an in-process connection when one is free.
+    pub(crate) async fn instance_in_process(
+        &self,
+        id: uuid::Uuid,
+    ) -> super::Result<Option<crate::model::Instance>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) = embedded.read(|conn| super::embedded::instance(conn, id))
+        {
+            return read;
+        }
+        self.instance(id).await
+    }
+
+    /// Open tasks, read on an in-process connection when one is free.
+    pub(crate) async fn open_tasks_in_process(
+        &self,
+        tenant: &str,
+        filter: &super::TaskFilter,
+    ) -> super::Result<Vec<crate::model::Task>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) =
+                embedded.read(|conn| super::embedded::open_tasks(conn, tenant, filter))
+        {
+            return read;
+        }
+        self.open_tasks(tenant, filter).await
+    }
+
     /// A token, read on an in-process connection when one is free (never cached: a revoked
     /// token fails at once).
     pub(crate) async fn token_in_process(
