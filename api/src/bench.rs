@@ -172,11 +172,11 @@ async fn approval_chain(n: usize, db: Option<String>, clients: usize) -> Result<
             tokio::spawn(async move { drive(&engine, (c..n).step_by(clients)).await })
         })
         .collect();
-    let mut completions = 0usize;
+    let mut latencies = Vec::new();
     let mut failures = Vec::new();
     for driver in drivers {
         match driver.await {
-            Ok(Ok(done)) => completions += done,
+            Ok(Ok(mut done)) => latencies.append(&mut done),
             Ok(Err(e)) => failures.push(e),
             Err(e) => failures.push(e.to_string()),
         }
@@ -187,13 +187,15 @@ async fn approval_chain(n: usize, db: Option<String>, clients: usize) -> Result<
         println!("FAIL {first}");
         return Err(format!("{} driver(s) failed", failures.len()));
     }
+    let completions = latencies.len();
     let expected = n * 9 / 2 + (n % 2) * 4;
     if completions != expected {
         println!("FAIL completions={completions} expected={expected}");
         return Err("wrong number of completions".into());
     }
+    let (p50, p99) = percentiles(&mut latencies);
     println!(
-        "engine=procedo mode=durable backend={} clients={clients} n={n} seconds={seconds:.3} instances_per_s={:.1} completions_per_s={:.1} peak_rss_mb={:.1}",
+        "engine=procedo mode=durable backend={} clients={clients} n={n} seconds={seconds:.3} instances_per_s={:.1} completions_per_s={:.1} peak_rss_mb={:.1} p50_ms={p50:.2} p99_ms={p99:.2}",
         engine.store().backend(),
         n as f64 / seconds,
         completions as f64 / seconds,
@@ -202,10 +204,28 @@ async fn approval_chain(n: usize, db: Option<String>, clients: usize) -> Result<
     Ok(())
 }
 
-/// Runs the instances with the given indices to their end; returns the completions made.
-async fn drive(engine: &Engine, indices: impl Iterator<Item = usize>) -> Result<usize, String> {
+/// The median and 99th percentile of per-completion latencies, in milliseconds (0 for none).
+pub fn percentiles(latencies: &mut [std::time::Duration]) -> (f64, f64) {
+    if latencies.is_empty() {
+        return (0.0, 0.0);
+    }
+    latencies.sort_unstable();
+    let quantile = |q: f64| {
+        latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1]
+            .as_secs_f64()
+            * 1000.0
+    };
+    (quantile(0.5), quantile(0.99))
+}
+
+/// Runs the instances with the given indices to their end; returns each completion's latency
+/// (the `complete` call, from request to durable answer).
+async fn drive(
+    engine: &Engine,
+    indices: impl Iterator<Item = usize>,
+) -> Result<Vec<std::time::Duration>, String> {
     let clerk = Actor::new("clerk", "bench", &["clerk"]);
-    let mut completions = 0;
+    let mut completions = Vec::new();
     for i in indices {
         let amount = if i % 2 == 0 { 50_000 } else { 150_000 };
         let variables = json!({ "amount": amount })
@@ -227,11 +247,12 @@ async fn drive(engine: &Engine, indices: impl Iterator<Item = usize>) -> Result<
                 .map_err(|e| format!("tasks: {e}"))?;
             let Some(task) = tasks.first() else { break };
             let data = json!({ "approved": true, "note": format!("ok {}", task.state) });
+            let asked = Instant::now();
             let after = engine
                 .complete(&clerk, task.id, "done", data)
                 .await
                 .map_err(|e| format!("complete: {e}"))?;
-            completions += 1;
+            completions.push(asked.elapsed());
             if !after.status.is_active() {
                 let visited = after.variables.contains_key("director_visited");
                 if after.status.label() != "signed" || visited != (amount > 100_000) {

@@ -5,6 +5,7 @@ mod browser;
 mod cases;
 mod client;
 mod connectors;
+mod durability;
 mod files;
 mod jobs;
 mod notifications;

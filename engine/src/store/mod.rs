@@ -8,6 +8,7 @@
 
 pub(crate) mod audit_reads;
 mod commit;
+mod embedded;
 mod files;
 mod plan;
 mod postgres;
@@ -39,6 +40,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the in-process SQLite connections (the writer and the readers).
+    #[error("database: {0}")]
+    Embedded(#[from] rusqlite::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -557,7 +561,10 @@ impl Store {
         dispatch!(self, s => s.definitions(tenant).await)
     }
     pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
-        dispatch!(self, s => s.instance(id).await)
+        match self {
+            Store::Sqlite(s) => s.instance_in_process(id).await,
+            Store::Postgres(s) => s.instance(id).await,
+        }
     }
     pub async fn instances(&self, tenant: &str, filter: &InstanceFilter) -> Result<Vec<Instance>> {
         dispatch!(self, s => s.instances(tenant, filter).await)
@@ -577,10 +584,16 @@ impl Store {
     }
     /// A task and its instance, read together (one query instead of two).
     pub async fn task_with_instance(&self, id: Uuid) -> Result<Option<(Task, Instance)>> {
-        dispatch!(self, s => s.task_with_instance(id).await)
+        match self {
+            Store::Sqlite(s) => s.task_with_instance_in_process(id).await,
+            Store::Postgres(s) => s.task_with_instance(id).await,
+        }
     }
     pub async fn open_tasks(&self, tenant: &str, filter: &TaskFilter) -> Result<Vec<Task>> {
-        dispatch!(self, s => s.open_tasks(tenant, filter).await)
+        match self {
+            Store::Sqlite(s) => s.open_tasks_in_process(tenant, filter).await,
+            Store::Postgres(s) => s.open_tasks(tenant, filter).await,
+        }
     }
     pub async fn events(&self, instance: Uuid) -> Result<Vec<StoredEvent>> {
         dispatch!(self, s => s.events(instance).await)
@@ -626,7 +639,10 @@ impl Store {
         dispatch!(self, s => s.insert_token(hash, token, at).await)
     }
     pub async fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
-        dispatch!(self, s => s.token(hash).await)
+        match self {
+            Store::Sqlite(s) => s.token_in_process(hash).await,
+            Store::Postgres(s) => s.token(hash).await,
+        }
     }
     /// Tokens (of a tenant, or all), newest last, each with its id and owner.
     pub async fn tokens(&self, tenant: Option<&str>) -> Result<Vec<(String, TokenRow)>> {
@@ -688,7 +704,10 @@ impl Store {
     }
     /// Applies several transitions in one database transaction: all or none.
     pub async fn commit_all(&self, transitions: &[Transition]) -> Result<()> {
-        dispatch!(self, s => s.commit_all(transitions).await)
+        match self {
+            Store::Sqlite(s) => s.commit_together(transitions).await,
+            Store::Postgres(s) => s.commit_all(transitions).await,
+        }
     }
     /// Leases up to `limit` due timers to `worker` until `lease_until` (skipping timers another
     /// worker holds, with `SKIP LOCKED` on PostgreSQL) and returns them.

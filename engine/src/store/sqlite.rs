@@ -2,6 +2,11 @@
 //! survives a crash of the process; a power loss may lose the last few commits, which the
 //! operator can rule out with `?synchronous=full`), foreign keys on, and a busy timeout so
 //! concurrent writers queue instead of failing.
+//!
+//! Transitions (the hot path) are committed by the in-process writer of `embedded.rs`, in
+//! groups, and the reads a command starts from run on its read connections; everything else
+//! goes through the sqlx pool below. An in-memory database (tests) keeps the sqlx path for
+//! everything: its connections cannot be shared with a second library.
 
 use sqlx::Row as _;
 use sqlx::sqlite::{
@@ -13,6 +18,8 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// The writer thread and read connections (`None`: in memory).
+    embedded: Option<std::sync::Arc<super::embedded::Embedded>>,
 }
 
 fn migrator() -> sqlx::migrate::Migrator {
@@ -94,10 +101,16 @@ impl SqliteStore {
     /// run are released. A second process reading beside a server passes `false`. `last`:
     /// the migrations to run, up to this one (all with `None`).
     pub async fn open(url: &str, owner: bool, last: Option<i64>) -> super::Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let target = super::embedded::Target::of(url);
+        let full_sync = target.as_ref().is_some_and(|t| t.full_sync);
+        let options = SqliteConnectOptions::from_str(&super::embedded::without_sync(url))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(if full_sync {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -114,13 +127,86 @@ impl SqliteStore {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Self { pool })
+        let embedded = match &target {
+            Some(target) => Some(super::embedded::Embedded::open(target)?),
+            None => None,
+        };
+        Ok(Self { pool, embedded })
     }
 }
 
 impl SqliteStore {
     pub async fn commit(&self, transition: &crate::machine::Transition) -> super::Result<()> {
-        self.commit_all(std::slice::from_ref(transition)).await
+        self.commit_together(std::slice::from_ref(transition)).await
+    }
+
+    /// Commits transitions all or none: through the writer's next group, or (in memory) one
+    /// sqlx transaction.
+    pub(crate) async fn commit_together(
+        &self,
+        transitions: &[crate::machine::Transition],
+    ) -> super::Result<()> {
+        match &self.embedded {
+            // The transitions cross to the writer thread whole: one hand-off for all their
+            // statements.
+            Some(embedded) => embedded.commit(transitions.to_vec()).await,
+            None => self.commit_all(transitions).await,
+        }
+    }
+
+    /// A task and its instance, read on an in-process connection when one is free.
+    pub(crate) async fn task_with_instance_in_process(
+        &self,
+        id: uuid::Uuid,
+    ) -> super::Result<Option<(crate::model::Task, crate::model::Instance)>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) = embedded.read(|conn| super::embedded::task_with_instance(conn, id))
+        {
+            return read;
+        }
+        self.task_with_instance(id).await
+    }
+
+    /// An instance, read on an in-process connection when one is free.
+    pub(crate) async fn instance_in_process(
+        &self,
+        id: uuid::Uuid,
+    ) -> super::Result<Option<crate::model::Instance>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) = embedded.read(|conn| super::embedded::instance(conn, id))
+        {
+            return read;
+        }
+        self.instance(id).await
+    }
+
+    /// Open tasks, read on an in-process connection when one is free.
+    pub(crate) async fn open_tasks_in_process(
+        &self,
+        tenant: &str,
+        filter: &super::TaskFilter,
+    ) -> super::Result<Vec<crate::model::Task>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) =
+                embedded.read(|conn| super::embedded::open_tasks(conn, tenant, filter))
+        {
+            return read;
+        }
+        self.open_tasks(tenant, filter).await
+    }
+
+    /// A token, read on an in-process connection when one is free (never cached: a revoked
+    /// token fails at once).
+    pub(crate) async fn token_in_process(
+        &self,
+        hash: &str,
+    ) -> super::Result<Option<super::TokenRow>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) = embedded.read(|conn| super::embedded::token(conn, hash))
+        {
+            return read;
+        }
+        self.token(hash).await
     }
 
     /// Runs one transition's statements as one batch: one hand-off to the connection's thread

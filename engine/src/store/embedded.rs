@@ -1,0 +1,720 @@
+//! SQLite in-process: the hot path of the embedded default, on rusqlite.
+//!
+//! sqlx runs every SQLite call on a worker thread of its own and hands each statement to it,
+//! and SQLite re-parses any statement text it has not seen (a batch of a transition's
+//! statements was new text each time). Both cost more than the writes themselves. Here:
+//!
+//! - **One writer thread** owns the write connection and its prepared statements (cached by
+//!   their text, which comes only from `sql.rs`: no per-transition SQL text). A transition
+//!   crosses to it once, whole, and is planned and run there.
+//! - **Group commit**: the transitions that queued while the writer was busy are committed in
+//!   one transaction, each inside its own savepoint, so a failed check (a conflict) rolls back
+//!   that transition only and the others commit. Each caller is answered only after the
+//!   `COMMIT` holding its transition returned: an acknowledged step is durable.
+//! - **Reads a command needs** (a task and its instance) run on in-process read connections
+//!   (WAL: readers never wait for the writer), on the caller's thread, without a hand-off.
+//!
+//! Everything else (deploys, tokens, listings, verification) keeps using the sqlx pool: the
+//! same file, the same SQL text.
+
+use super::plan::{Arg, Check, Statement};
+use super::{Result, StoreError};
+use crate::machine::Transition;
+use rusqlite::{Connection, OpenFlags};
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::oneshot;
+
+/// Transitions one group may hold at most: bounds the latency the first of them waits for
+/// the last, and the size of the transaction.
+const MAX_GROUP: usize = 256;
+
+/// Read connections kept beside the writer; a read finding all of them busy goes through the
+/// sqlx pool instead of waiting.
+const READERS: usize = 4;
+
+/// How the file is opened: its path and whether commits wait for the disk (`FULL`).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub path: String,
+    pub full_sync: bool,
+}
+
+impl Target {
+    /// The file of a `sqlite:` URL; `None` for an in-memory database (which one process's
+    /// connections cannot share: it keeps the sqlx path).
+    pub(crate) fn of(url: &str) -> Option<Self> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let memory = path.is_empty() || path.contains(":memory:") || query.contains("mode=memory");
+        if memory {
+            return None;
+        }
+        let full_sync = query
+            .split('&')
+            .any(|p| p.eq_ignore_ascii_case("synchronous=full"));
+        Some(Self {
+            path: path.to_string(),
+            full_sync,
+        })
+    }
+
+    fn open(&self, read_only: bool) -> rusqlite::Result<Connection> {
+        let flags = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(128);
+        // One plan per statement whatever the bound values: the bundled SQLite is built with
+        // STAT4, which otherwise recompiles a statement at every binding when a value could
+        // change its plan (the open-task listing's `$N IS NULL OR …` over a partial index:
+        // a third of a step's instructions went to that).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        // The sqlx pool already put the file in WAL mode (a property of the file).
+        let sync = if self.full_sync { "FULL" } else { "NORMAL" };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        ))?;
+        Ok(conn)
+    }
+}
+
+/// The URL without its `synchronous=` parameter (which sqlx does not take: it is ours).
+pub(crate) fn without_sync(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.to_ascii_lowercase().starts_with("synchronous="))
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+/// A read connection and the column names of the statements it ran (by their text).
+pub(crate) struct Reader {
+    conn: Connection,
+    names: std::collections::HashMap<String, Arc<[String]>>,
+}
+
+impl Reader {
+    /// The statement's column names, asked of SQLite once per statement text.
+    fn names(&mut self, sql: &str) -> Result<Arc<[String]>> {
+        if let Some(names) = self.names.get(sql) {
+            return Ok(names.clone());
+        }
+        let prepared = self.conn.prepare_cached(sql)?;
+        let names: Arc<[String]> = prepared
+            .column_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        self.names.insert(sql.to_string(), names.clone());
+        Ok(names)
+    }
+}
+
+/// One unit of work for the writer: transitions that stand or fall together (one command's,
+/// or a batch of timers), and whom to answer.
+struct Job {
+    transitions: Vec<Transition>,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+/// The writer thread and the read connections of one database file.
+pub(crate) struct Embedded {
+    jobs: mpsc::Sender<Job>,
+    readers: Vec<Mutex<Reader>>,
+    /// Dropped with the store, which ends the checkpointer.
+    _checkpoints: mpsc::Sender<()>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Embedded")
+    }
+}
+
+impl Embedded {
+    /// Opens the write connection on its own thread and the read connections.
+    pub(crate) fn open(target: &Target) -> Result<Arc<Self>> {
+        let writer = target.open(false)?;
+        // The writer never copies the WAL back into the database itself (a checkpoint's
+        // fsync would stall the commits of its group): the checkpointer does, beside it.
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        let checkpointer = target.open(false)?;
+        let (checkpoints, stop) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("procedo-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, stop))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpointer: {e}")))?;
+        let readers = (0..READERS)
+            .map(|_| {
+                target.open(true).map(|conn| {
+                    Mutex::new(Reader {
+                        conn,
+                        names: Default::default(),
+                    })
+                })
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("procedo-sqlite-writer".into())
+            .spawn(move || write_loop(writer, queue))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Arc::new(Self {
+            jobs,
+            readers,
+            _checkpoints: checkpoints,
+        }))
+    }
+
+    /// Commits the transitions, all or none, in the next group the writer commits.
+    pub(crate) async fn commit(&self, transitions: Vec<Transition>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { transitions, reply })
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+    }
+
+    /// Runs `read` on a free read connection; `None` when every one is busy.
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&mut Reader) -> Result<T>) -> Option<Result<T>> {
+        self.readers
+            .iter()
+            .find_map(|r| r.try_lock().ok())
+            .map(|mut reader| read(&mut reader))
+    }
+}
+
+/// The writer: takes the first job waiting, then every job that queued meanwhile (up to
+/// [`MAX_GROUP`]), and commits them as one group. Ends when the store is dropped.
+fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&conn, group);
+    }
+}
+
+/// Copies committed WAL frames into the database file, concurrently with the writer
+/// (`PASSIVE`: it never takes the write lock), often while there is work, seldom otherwise;
+/// ends when the store is dropped. Durability does not depend on it: a commit is durable
+/// once in the WAL.
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+    let mut pause = std::time::Duration::from_millis(20);
+    loop {
+        match stop.recv_timeout(pause) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        // (busy, frames in the WAL, frames copied)
+        let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        pause = match copied {
+            Ok((log, _)) if log > 256 => std::time::Duration::from_millis(5),
+            _ => std::time::Duration::from_millis(50),
+        };
+    }
+}
+
+fn commit_group(conn: &Connection, group: Vec<Job>) {
+    let single = group.len() == 1;
+    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
+        let message = e.to_string();
+        for job in group {
+            let _ = job.reply.send(Err(StoreError::Corrupt(format!(
+                "cannot begin a transaction: {message}"
+            ))));
+        }
+        return;
+    }
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in &group {
+        // One job alone needs no savepoint: its failure rolls the whole transaction back.
+        let outcome = if single {
+            run_job(conn, &job.transitions)
+        } else {
+            savepoint(conn, &job.transitions)
+        };
+        outcomes.push(outcome);
+    }
+    let all_failed = outcomes.iter().all(Result::is_err);
+    let finished = if all_failed {
+        conn.execute_batch("ROLLBACK")
+    } else {
+        conn.prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]).map(drop))
+    };
+    if let Err(e) = finished {
+        let _ = run(conn, "ROLLBACK");
+        let message = e.to_string();
+        for (job, outcome) in group.into_iter().zip(outcomes) {
+            let _ = job.reply.send(outcome.and(Err(StoreError::Corrupt(format!(
+                "the commit failed: {message}"
+            )))));
+        }
+        return;
+    }
+    for (job, outcome) in group.into_iter().zip(outcomes) {
+        let _ = job.reply.send(outcome);
+    }
+}
+
+/// Runs one job inside a savepoint: on any failure, its writes are undone and the group's
+/// other jobs keep theirs.
+fn savepoint(conn: &Connection, transitions: &[Transition]) -> Result<()> {
+    run(conn, "SAVEPOINT job")?;
+    match run_job(conn, transitions) {
+        Ok(()) => {
+            run(conn, "RELEASE job")?;
+            Ok(())
+        }
+        Err(e) => {
+            run(conn, "ROLLBACK TO job")?;
+            run(conn, "RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn run(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+fn run_job(conn: &Connection, transitions: &[Transition]) -> Result<()> {
+    for transition in transitions {
+        for statement in super::plan::plan(transition) {
+            let changed = execute(conn, &statement);
+            checked(&statement, changed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one planned statement on its cached prepared form; returns the rows it changed.
+fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<usize> {
+    let mut prepared = conn.prepare_cached(statement.sql)?;
+    bind(&mut prepared, &statement.args)?;
+    Ok(prepared.raw_execute()?)
+}
+
+/// Binds arguments by their `$N` names: SQLite numbers named parameters in order of first
+/// appearance, which is not `N` when a statement names `$12` before `$10`.
+fn bind(prepared: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Result<()> {
+    for index in 1..=prepared.parameter_count() {
+        let n = prepared
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|digits| digits.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .ok_or_else(|| StoreError::Corrupt(format!("parameter {index} is not `$N`")))?;
+        let arg = args
+            .get(n)
+            .ok_or_else(|| StoreError::Corrupt(format!("no argument for `${}`", n + 1)))?;
+        match arg {
+            Arg::Text(v) => prepared.raw_bind_parameter(index, v)?,
+            Arg::Int(v) => prepared.raw_bind_parameter(index, v)?,
+            // As sqlx stores them: the 16 bytes.
+            Arg::Id(v) => {
+                prepared.raw_bind_parameter(index, v.as_ref().map(|u| &u.as_bytes()[..]))?
+            }
+            Arg::Json(v) => prepared.raw_bind_parameter(index, v.map(json).transpose()?)?,
+            Arg::Variables(v) => prepared.raw_bind_parameter(index, json(v)?)?,
+            Arg::Names(v) => prepared.raw_bind_parameter(index, json(v)?)?,
+            Arg::Pins(v) => prepared.raw_bind_parameter(index, json(v)?)?,
+        }
+    }
+    Ok(())
+}
+
+/// JSON as sqlx's `Json` stores it on SQLite: compact text.
+fn json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("JSON: {e}")))
+}
+
+/// A statement's outcome against its check (as `commit::checked` for sqlx).
+fn checked(statement: &Statement<'_>, outcome: Result<usize>) -> Result<()> {
+    match (outcome, statement.check) {
+        (Ok(1), _) | (Ok(_), Check::Any) => Ok(()),
+        (Ok(_), Check::One(what)) => Err(StoreError::Conflict(what)),
+        (Err(StoreError::Embedded(e)), Check::One(what)) if unique_violation(&e) => {
+            Err(StoreError::Conflict(what))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error().map(|e| e.extended_code),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
+}
+
+/// A rusqlite row read with the same `try_get(column)` the sqlx rows are, so that the row
+/// conversions of `rows.rs` serve both.
+/// Columns are found by name in the statement's names, read once per query (rusqlite's own
+/// lookup asks SQLite for every name on every call: a quarter of a read's cost).
+pub(crate) struct Row<'a, 'r> {
+    row: &'a rusqlite::Row<'r>,
+    names: &'a [String],
+}
+
+impl<'a> Row<'a, '_> {
+    pub(crate) fn try_get<T: FromColumn<'a>, I: AsRef<str>>(&self, column: I) -> Result<T> {
+        let index = self
+            .names
+            .iter()
+            .position(|n| n == column.as_ref())
+            .ok_or_else(|| StoreError::Corrupt(format!("no column `{}`", column.as_ref())))?;
+        let value = self.row.get_ref(index)?;
+        T::from_column(value)
+            .map_err(|e| StoreError::Corrupt(format!("column `{}`: {e}", column.as_ref())))
+    }
+}
+
+type ValueRef<'v> = rusqlite::types::ValueRef<'v>;
+
+/// A column value as the record types hold it (stored as sqlx stores them).
+pub(crate) trait FromColumn<'v>: Sized {
+    fn from_column(value: ValueRef<'v>) -> std::result::Result<Self, String>;
+}
+
+impl<'v> FromColumn<'v> for &'v str {
+    fn from_column(value: ValueRef<'v>) -> std::result::Result<Self, String> {
+        value.as_str().map_err(|e| e.to_string())
+    }
+}
+
+impl FromColumn<'_> for String {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
+        value
+            .as_str()
+            .map(str::to_string)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl FromColumn<'_> for i64 {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
+        value.as_i64().map_err(|e| e.to_string())
+    }
+}
+
+impl FromColumn<'_> for uuid::Uuid {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
+        let bytes = value.as_blob().map_err(|e| e.to_string())?;
+        uuid::Uuid::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> FromColumn<'_> for sqlx::types::Json<T> {
+    fn from_column(value: ValueRef<'_>) -> std::result::Result<Self, String> {
+        let text = match value {
+            ValueRef::Text(t) | ValueRef::Blob(t) => t,
+            _ => return Err("not JSON text".into()),
+        };
+        serde_json::from_slice(text)
+            .map(sqlx::types::Json)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl<'v, T: FromColumn<'v>> FromColumn<'v> for Option<T> {
+    fn from_column(value: ValueRef<'v>) -> std::result::Result<Self, String> {
+        match value {
+            ValueRef::Null => Ok(None),
+            other => T::from_column(other).map(Some),
+        }
+    }
+}
+
+/// A stored token by the hash of its secret, read on an in-process connection: every request
+/// reads the row (a revoked token fails at once, whoever revoked it), without a hand-off.
+pub(crate) fn token(reader: &mut Reader, hash: &str) -> Result<Option<super::TokenRow>> {
+    let found = rows(
+        reader,
+        super::sql::SELECT_TOKEN,
+        &[Arg::Text(Some(hash))],
+        |r| with(r, super::rows::token!()),
+    )?;
+    Ok(found.into_iter().next())
+}
+
+/// The rows a read returns, each converted, on an in-process connection (its statement
+/// prepared once per text).
+fn rows<T>(
+    reader: &mut Reader,
+    sql: &str,
+    args: &[Arg<'_>],
+    convert: impl Fn(&Row<'_, '_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let names = reader.names(sql)?;
+    let mut prepared = reader.conn.prepare_cached(sql)?;
+    bind(&mut prepared, args)?;
+    let mut out = Vec::new();
+    let mut found = prepared.raw_query();
+    while let Some(row) = found.next()? {
+        out.push(convert(&Row { row, names: &names })?);
+    }
+    Ok(out)
+}
+
+/// An instance by id, read on an in-process connection.
+pub(crate) fn instance(
+    conn: &mut Reader,
+    id: uuid::Uuid,
+) -> Result<Option<crate::model::Instance>> {
+    let found = rows(
+        conn,
+        super::sql::SELECT_INSTANCE,
+        &[Arg::Id(Some(id))],
+        |r| with(r, super::rows::instance!()),
+    )?;
+    Ok(found.into_iter().next())
+}
+
+/// Open tasks of a tenant, read on an in-process connection: the statement and arguments of
+/// the sqlx `open_tasks` (queries.rs), which the two must keep in step.
+pub(crate) fn open_tasks(
+    conn: &mut Reader,
+    tenant: &str,
+    filter: &super::TaskFilter,
+) -> Result<Vec<crate::model::Task>> {
+    let roles: &[String] = filter
+        .mine
+        .as_ref()
+        .map_or(&[], |(_, roles)| roles.as_slice());
+    let roles = &roles[..roles.len().min(super::sql::MAX_ROLES)];
+    let sql = super::sql::select_open_tasks(roles.len());
+    let mut args = vec![
+        Arg::Text(Some(tenant)),
+        Arg::Id(filter.instance),
+        Arg::Text(filter.mine.as_ref().map(|(user, _)| user.as_str())),
+        Arg::Int(filter.due_before.map(crate::timefmt::to_db)),
+        Arg::Int(Some(filter.limit)),
+        Arg::Int(filter.mine.as_ref().map(|_| 1_i64)),
+        Arg::Text(filter.definition.as_deref()),
+        Arg::Text(filter.assignee.as_deref()),
+    ];
+    args.extend(roles.iter().map(|role| Arg::Text(Some(role.as_str()))));
+    rows(conn, &sql, &args, |r| with(r, super::rows::task!()))
+}
+
+/// A task and its instance, read on an in-process connection.
+pub(crate) fn task_with_instance(
+    reader: &mut Reader,
+    id: uuid::Uuid,
+) -> Result<Option<(crate::model::Task, crate::model::Instance)>> {
+    let found = rows(
+        reader,
+        super::sql::SELECT_TASK_WITH_INSTANCE,
+        &[Arg::Id(Some(id))],
+        |r| {
+            Ok((
+                with(r, super::rows::task!())?,
+                with(r, super::rows::instance!("i_"))?,
+            ))
+        },
+    )?;
+    Ok(found.into_iter().next())
+}
+
+/// Gives a row conversion closure its argument type.
+fn with<R, T>(r: &R, convert: impl FnOnce(&R) -> Result<T>) -> Result<T> {
+    convert(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::Package;
+    use crate::machine::Change;
+    use crate::model::Actor;
+
+    const WORKFLOW: &str = include_str!("../../../api/src/bench/approval-chain.yaml");
+
+    /// A fresh SQLite file with `n` started approval chains.
+    async fn started(n: usize) -> (crate::Engine, Target, Vec<crate::model::Instance>) {
+        let path = std::env::temp_dir().join(format!("procedo-group-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite:{}", path.display());
+        let engine = crate::Engine::connect(&url).await.expect("connect");
+        let admin = Actor::new("admin", "default", &["admin"]);
+        let package = Package {
+            workflow: WORKFLOW.to_string(),
+            ..Package::default()
+        };
+        engine.deploy(&package, &admin).await.expect("deploy");
+        let clerk = Actor::new("anna", "default", &["clerk"]);
+        let mut instances = Vec::new();
+        for _ in 0..n {
+            let variables = serde_json::json!({ "amount": 10 })
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            instances.push(
+                engine
+                    .start(&clerk, "approval-chain", variables)
+                    .await
+                    .expect("start"),
+            );
+        }
+        let target = Target::of(&url).expect("a file");
+        (engine, target, instances)
+    }
+
+    /// The instance moved to `state`, as a transition loaded at `loaded_at` would write it.
+    fn moved(instance: &crate::model::Instance, state: &str, loaded_at: i64) -> Transition {
+        let mut next = instance.clone();
+        next.state = state.to_string();
+        next.version = loaded_at + 1;
+        Transition {
+            changes: vec![Change {
+                instance: next,
+                expected_version: Some(loaded_at),
+                keys: None,
+            }],
+            effects: Vec::new(),
+        }
+    }
+
+    fn job(transitions: Vec<Transition>) -> (Job, oneshot::Receiver<Result<()>>) {
+        let (reply, answer) = oneshot::channel();
+        (Job { transitions, reply }, answer)
+    }
+
+    #[tokio::test]
+    async fn a_conflict_in_a_group_fails_that_transition_only() {
+        let (engine, target, instances) = started(3).await;
+        let [a, b, c] = &instances[..] else {
+            panic!("three instances")
+        };
+        let (first, first_answer) = job(vec![moved(a, "moved-a", a.version)]);
+        // Loaded at a version the instance no longer has: someone else got there first.
+        let (stale, stale_answer) = job(vec![moved(b, "moved-b", b.version - 1)]);
+        let (last, last_answer) = job(vec![moved(c, "moved-c", c.version)]);
+        let conn = target.open(false).expect("writer");
+        commit_group(&conn, vec![first, stale, last]);
+
+        assert!(matches!(first_answer.await, Ok(Ok(()))));
+        assert!(matches!(
+            stale_answer.await,
+            Ok(Err(StoreError::Conflict(_)))
+        ));
+        assert!(matches!(last_answer.await, Ok(Ok(()))));
+        let state = |id| {
+            let store = engine.store().clone();
+            async move { store.instance(id).await.expect("read").expect("row").state }
+        };
+        assert_eq!(state(a.id).await, "moved-a");
+        assert_eq!(
+            state(b.id).await,
+            b.state,
+            "the conflicting one is unchanged"
+        );
+        assert_eq!(state(c.id).await, "moved-c");
+    }
+
+    #[tokio::test]
+    async fn a_job_in_a_group_stands_or_falls_whole() {
+        let (engine, target, instances) = started(2).await;
+        let [a, b] = &instances[..] else {
+            panic!("two instances")
+        };
+        // One job (a batch of timers, say): the first transition is fine, the second stale.
+        let (both, both_answer) = job(vec![
+            moved(a, "moved-a", a.version),
+            moved(b, "moved-b", b.version + 5),
+        ]);
+        let (other, other_answer) = job(vec![moved(b, "moved-b", b.version)]);
+        let conn = target.open(false).expect("writer");
+        commit_group(&conn, vec![both, other]);
+
+        assert!(matches!(
+            both_answer.await,
+            Ok(Err(StoreError::Conflict(_)))
+        ));
+        assert!(matches!(other_answer.await, Ok(Ok(()))));
+        let store = engine.store();
+        let a_now = store.instance(a.id).await.expect("read").expect("row");
+        let b_now = store.instance(b.id).await.expect("read").expect("row");
+        assert_eq!(
+            a_now.state, a.state,
+            "undone with its job's failed transition"
+        );
+        assert_eq!(b_now.state, "moved-b");
+    }
+
+    #[tokio::test]
+    async fn concurrent_commits_of_one_task_let_exactly_one_win() {
+        let (engine, _target, instances) = started(1).await;
+        let clerk = Actor::new("anna", "default", &["clerk"]);
+        let tasks = engine
+            .tasks(
+                &clerk,
+                &crate::TaskQuery {
+                    instance: Some(instances[0].id),
+                    ..crate::TaskQuery::default()
+                },
+            )
+            .await
+            .expect("tasks");
+        let task = tasks.first().expect("an open task").id;
+        let engine = std::sync::Arc::new(engine);
+        let attempts: Vec<_> = (0..16)
+            .map(|_| {
+                let engine = engine.clone();
+                let clerk = clerk.clone();
+                tokio::spawn(async move {
+                    engine
+                        .complete(
+                            &clerk,
+                            task,
+                            "done",
+                            serde_json::json!({ "approved": true }),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for attempt in attempts {
+            if attempt.await.expect("joined").is_ok() {
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1, "one completion of the task commits");
+        let history = engine
+            .store()
+            .events(instances[0].id)
+            .await
+            .expect("events");
+        let completed = history
+            .iter()
+            .filter(|e| e.kind == "task_completed")
+            .count();
+        assert_eq!(completed, 1, "one completion event: {history:?}");
+    }
+}
