@@ -12,8 +12,7 @@ macro_rules! sql_audit {
                 definition: &str,
                 version: i64,
                 package_sha256: &str,
-                by: &str,
-                at: chrono::DateTime<chrono::Utc>,
+                (by, at): (&str, chrono::DateTime<chrono::Utc>),
                 note: Option<&str>,
                 owner: Option<&str>,
             ) -> $crate::store::Result<()> {
@@ -76,8 +75,7 @@ macro_rules! sql_audit {
                         &id,
                         r.try_get("version")?,
                         &package.sha256(),
-                        &deployed_by,
-                        $crate::timefmt::from_db(deployed_us),
+                        (&deployed_by, $crate::timefmt::from_db(deployed_us)),
                         Some("recorded at the upgrade to tamper-evident history (migration 0009)"),
                         // Every definition older than tenancy (migration 0010) is shared.
                         None,

@@ -26,8 +26,16 @@ macro_rules! sql_store {
                     .bind(owner)
                     .fetch_one(&mut *tx)
                     .await?;
-                Self::append_deploy(&mut tx, id, version, &package.sha256(), by, at, None, owner)
-                    .await?;
+                Self::append_deploy(
+                    &mut tx,
+                    id,
+                    version,
+                    &package.sha256(),
+                    (by, at),
+                    None,
+                    owner,
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(version)
             }
