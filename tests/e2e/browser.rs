@@ -174,6 +174,34 @@ impl Browser {
         .await;
     }
 
+    /// Clicks a link or a submit button and waits until the next page has loaded. A click
+    /// returns before the navigation it starts; waiting for text instead can match the page
+    /// being left (a list showing "1 di 1" before and after a search) and let the next step
+    /// race the pending navigation. The old page is marked, so "loaded" means a new document.
+    async fn follow(&self, css: &str) {
+        self.script("window.__procedoLeaving = true; return true;").await;
+        self.click(css).await;
+        for _ in 0..150 {
+            let left = self
+                .script("return window.__procedoLeaving !== true && document.readyState === 'complete';")
+                .await;
+            if left == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("clicking {css} did not lead to a new page within fifteen seconds");
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
     async fn source(&self) -> String {
         self.cmd("GET", "/source", None)
             .await
@@ -294,7 +322,7 @@ impl Browser {
     async fn sign_in(&self, base: &str, token: &str) {
         self.open(&format!("{base}/login")).await;
         self.type_into("#token", token).await;
-        self.click("#sign-in-token").await;
+        self.follow("#sign-in-token").await;
     }
 
     /// Presses keys as a person at the keyboard would: `\t` is Tab, `\n` is Enter.
@@ -424,10 +452,10 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
 
     let start = inbox.find("/tasks/").expect("a task link");
     let task_path = inbox[start..start + "/tasks/".len() + 36].to_string();
-    browser.click("td a[href^='/tasks/']").await;
+    browser.follow("td a[href^='/tasks/']").await;
     browser.wait_for("f-supervisor_name").await;
     browser.type_into("#f-supervisor_name", "Sara Verdi").await;
-    browser.click("button[value=reject]").await;
+    browser.follow("button[value=reject]").await;
     let invalid = browser.wait_for("Il modulo contiene").await;
     assert!(
         invalid.contains("Il modulo contiene un errore")
@@ -439,7 +467,7 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     browser
         .type_into("#f-reason", "Corso non pertinente al ruolo")
         .await;
-    browser.click("button[value=reject]").await;
+    browser.follow("button[value=reject]").await;
     let after = browser.wait_for("Cronologia").await;
     assert!(
         after.contains("Cronologia") && after.contains("rejected"),
@@ -568,7 +596,7 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
     browser
         .click("select[name='lots[0].criterio'] option[value='oepv']")
         .await;
-    browser.click("#avvia").await;
+    browser.follow("#avvia").await;
     let case = browser.wait_for("Fase attuale").await;
     assert!(
         case.contains("<h1>Servizio di trasporto scolastico</h1>")
@@ -580,7 +608,7 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
     browser.open(&format!("{base}/pratiche")).await;
     browser.wait_for("Ricerca delle pratiche").await;
     browser.type_into("#chiave", "A03589F8C6").await;
-    browser.click("#cerca-pratiche").await;
+    browser.follow("#cerca-pratiche").await;
     let found = browser.wait_for("1–1 di 1 pratiche").await;
     assert!(
         found.contains("Servizio di trasporto scolastico"),
@@ -606,7 +634,7 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
     browser.wait_for("Ricerca delle pratiche").await;
     browser.type_into("#chiave", "Comune di Asolo").await;
     browser.click("#esito option[value='annullate']").await;
-    browser.click("#cerca-pratiche").await;
+    browser.follow("#cerca-pratiche").await;
     let closed = browser.wait_for("1–1 di 1 pratiche").await;
     assert!(
         closed.contains("annullato"),
@@ -701,7 +729,7 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
     for (i, _) in instances.iter().enumerate() {
         browser.open(&format!("{base}/")).await;
         browser.wait_for("Autorizzazione del dirigente").await;
-        browser.click("td a[href^='/tasks/']").await;
+        browser.follow("td a[href^='/tasks/']").await;
         browser.wait_for("f-supervisor_name").await;
         if i == 0 {
             browser
@@ -709,7 +737,7 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
                 .await;
         }
         browser.type_into("#f-supervisor_name", "Sara Verdi").await;
-        browser.click("button[value=approve]").await;
+        browser.follow("button[value=approve]").await;
         browser.wait_for("Cronologia").await;
     }
     assert_eq!(state(instances[0].clone()).await, "enrolled");
@@ -723,7 +751,7 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
         .sign_in_with_password(&base, "franca", "correct horse battery")
         .await;
     browser.wait_for("Le mie attività").await;
-    browser.click("td a[href^='/tasks/']").await;
+    browser.follow("td a[href^='/tasks/']").await;
     let task = browser.wait_for("Altre azioni").await;
     assert!(
         task.contains("Ritiro o mancata partecipazione")
@@ -733,7 +761,7 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
     browser
         .tour_step("training-2-enrolled-task", &mut violations)
         .await;
-    browser.click("a[href*='azione=withdraw']").await;
+    browser.follow("a[href*='azione=withdraw']").await;
     browser.wait_for("f-withdrawal_reason").await;
     browser
         .tour_step("training-3-withdrawal-page", &mut violations)
@@ -741,7 +769,7 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
     browser
         .type_into("#f-withdrawal_note", "Trasferita ad altro ente")
         .await;
-    browser.click("button[value=withdraw]").await;
+    browser.follow("button[value=withdraw]").await;
     let invalid = browser.wait_for("Il modulo contiene").await;
     assert!(
         invalid.contains("id=\"f-withdrawal_reason-error\"")
@@ -754,7 +782,7 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
     browser
         .click("#f-withdrawal_reason option[value=rinuncia]")
         .await;
-    browser.click("button[value=withdraw]").await;
+    browser.follow("button[value=withdraw]").await;
     browser.wait_for("Cronologia").await;
     assert_eq!(state(instances[0].clone()).await, "withdrawn");
     assert_eq!(
@@ -765,11 +793,11 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
 
     browser.open(&format!("{base}/")).await;
     browser.wait_for("Le mie attività").await;
-    browser.click("td a[href^='/tasks/']").await;
+    browser.follow("td a[href^='/tasks/']").await;
     browser.wait_for("f-hours_attended").await;
     browser.type_into("#f-hours_attended", "18").await;
     browser.type_into("#f-attendance_percentage", "90").await;
-    browser.click("button[value=record]").await;
+    browser.follow("button[value=record]").await;
     let done = browser.wait_for("Cronologia").await;
     browser
         .tour_step("training-5-certificate", &mut violations)
