@@ -601,7 +601,7 @@ fn attached_files(
 
 /// A notice about a task of the instance (its current holders are read when it is mailed).
 fn notice(
-    work: &Working<'_>,
+    work: &mut Working<'_>,
     id: Uuid,
     state: &crate::definition::State,
     task: Uuid,
@@ -609,7 +609,7 @@ fn notice(
     role: &str,
 ) -> Result<Effect, MachineError> {
     Ok(Effect::Notice(crate::model::Notice {
-        id: Uuid::now_v7(),
+        id: work.new_id(),
         instance: id,
         tenant: work.get(id)?.tenant.clone(),
         kind: kind.into(),
