@@ -510,7 +510,7 @@ impl Engine {
         let started = self
             .decide_and_commit(actor, "what the start reads", move || async move {
                 Ok(crate::decide::Loaded {
-                    context: self.context(&resolved, &actor.tenant, &pins).await?,
+                    context: self.context(resolved, &actor.tenant, pins).await?,
                     instance: None,
                     ancestors: vec![],
                     command: Command::Start {

@@ -154,11 +154,10 @@ impl Engine {
                 } else if job.status != JobStatus::Incident {
                     return Err(EngineError::Conflict("the job is not an incident".into()));
                 }
-                let instance = self
-                    .store
-                    .instance(job.instance)
-                    .await?
-                    .ok_or_else(|| EngineError::NotFound(format!("instance {}", job.instance)))?;
+                let instance =
+                    self.store.instance(job.instance).await?.ok_or_else(|| {
+                        EngineError::NotFound(format!("instance {}", job.instance))
+                    })?;
                 let tenant = instance.tenant.clone();
                 let failing = matches!(answer, JobAnswer::Fail { .. });
                 incident.store(

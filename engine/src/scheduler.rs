@@ -7,8 +7,8 @@
 //! that decided it too (after a lease expired) fails and rolls back. A worker that dies holding
 //! a lease only delays its timers until the lease expires: late, never lost.
 
-use crate::engine::{Engine, EngineError, Result};
 use crate::decide::Loaded;
+use crate::engine::{Engine, EngineError, Result};
 use crate::machine::{Catalog, Command, Transition};
 use crate::model::{Actor, Timer};
 use crate::store::StoreError;

@@ -179,7 +179,11 @@ fn the_same_input_gives_the_same_transition_byte_for_byte() {
     let first = start(&catalog, "unit", json!({ "amount": 5 }), 7);
     let again = start(&catalog, "unit", json!({ "amount": 5 }), 7);
     assert_eq!(format!("{first:?}"), format!("{again:?}"));
-    assert_eq!(events(&first), events(&again), "the sealed history is identical");
+    assert_eq!(
+        events(&first),
+        events(&again),
+        "the sealed history is identical"
+    );
 }
 
 #[test]
@@ -206,7 +210,10 @@ fn entering_a_task_opens_it_with_its_deadline_its_reminder_and_a_notice() {
         ["notice", "open_task", "timer_due", "timer_remind", "event"]
     );
     let task = &opened(&started)[0];
-    assert_eq!((task.state.as_str(), task.role.as_str()), ("request", "clerk"));
+    assert_eq!(
+        (task.state.as_str(), task.role.as_str()),
+        ("request", "clerk")
+    );
     // 10 days from Wednesday 2 December end on Saturday 12 December, which rolls over to
     // Monday 14 December at 23:59:59 Rome (Reg. 1182/71 art. 3(4)), 22:59:59 UTC.
     let due = task.due_at.expect("a deadline");
@@ -240,8 +247,14 @@ fn completing_a_task_closes_it_and_a_choice_moves_on_in_the_same_step() {
     // amount 5: the choice goes straight on to the service state, which opens a job.
     let after = committed(&done, Uuid::from_u128(0xCA5E));
     assert_eq!(after.state, "register");
-    assert_eq!(after.version, 2, "created as 1, loaded at 1, committed as 2");
-    assert_eq!(kinds(&done), ["close_task", "clear_timers", "open_job", "event"]);
+    assert_eq!(
+        after.version, 2,
+        "created as 1, loaded at 1, committed as 2"
+    );
+    assert_eq!(
+        kinds(&done),
+        ["close_task", "clear_timers", "open_job", "event"]
+    );
     let Effect::CloseTask { task: closed, .. } = &done.effects[0] else {
         panic!("{:?}", done.effects[0]);
     };
@@ -270,7 +283,10 @@ fn a_wait_sets_its_timeout_and_firing_it_moves_on() {
         2,
     )
     .expect("completes");
-    assert_eq!(kinds(&done), ["close_task", "clear_timers", "timer_wait", "event"]);
+    assert_eq!(
+        kinds(&done),
+        ["close_task", "clear_timers", "timer_wait", "event"]
+    );
     let Some(Effect::SetTimer(timer)) = done.effects.get(2) else {
         panic!("{:?}", done.effects);
     };
@@ -328,7 +344,12 @@ fn cancelling_closes_tasks_jobs_and_timers_and_ends_the_instance() {
     .expect("cancels");
     assert_eq!(
         kinds(&cancelled),
-        ["cancel_open_tasks", "clear_timers", "cancel_open_jobs", "event"]
+        [
+            "cancel_open_tasks",
+            "clear_timers",
+            "cancel_open_jobs",
+            "event"
+        ]
     );
     let after = committed(&cancelled, Uuid::from_u128(0xCA5E));
     assert!(!after.status.is_active());
@@ -368,7 +389,12 @@ fn a_spawn_creates_one_child_per_item_each_with_its_task_and_pinned_version() {
 #[test]
 fn the_last_child_to_end_completes_the_parents_join() {
     let catalog = catalog(&[CHILD, PARENT]);
-    let started = start(&catalog, "unit-parent", json!({ "lots": [{ "name": "A" }] }), 1);
+    let started = start(
+        &catalog,
+        "unit-parent",
+        json!({ "lots": [{ "name": "A" }] }),
+        1,
+    );
     let parent = committed(&started, Uuid::from_u128(0xCA5E));
     let child = started.changes[1].instance.clone();
     let task = opened(&started).remove(0);
@@ -393,7 +419,10 @@ fn the_last_child_to_end_completes_the_parents_join() {
     let parent_after = committed(&done, Uuid::from_u128(0xCA5E));
     assert_eq!(parent_after.state, "closed");
     assert!(!parent_after.status.is_active());
-    assert_eq!(parent_after.variables["outcomes"][0]["outcome"], json!("evaluated"));
+    assert_eq!(
+        parent_after.variables["outcomes"][0]["outcome"],
+        json!("evaluated")
+    );
 }
 
 /// The sealed text of an event is the audit contract: what an auditor's tool re-hashes. This

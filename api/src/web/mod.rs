@@ -10,6 +10,7 @@ mod cases;
 mod files;
 mod form_data;
 mod inbox;
+mod incidents;
 mod names;
 mod packages;
 mod password;
@@ -74,6 +75,10 @@ pub fn routes() -> Router<AppState> {
         .route("/pratiche", get(cases::list))
         .route("/pratiche.csv", get(cases::csv))
         .route("/avvia/{id}", get(start::form).post(start::submit))
+        .route(
+            "/servizi/{id}/riprova",
+            axum::routing::post(incidents::retry),
+        )
         .route("/login", get(sign_in::login_page).post(sign_in::login))
         // Signing out takes the form (with its CSRF value); a plain visit just goes home.
         .route(
@@ -114,7 +119,7 @@ pub fn not_found_page() -> Response {
 }
 
 /// Bumped with the stylesheet, so browsers fetch the new one instead of a cached old one.
-const CSS_VERSION: &str = "1";
+const CSS_VERSION: &str = "2";
 static STYLESHEET: &str = include_str!("static/procedo.css");
 
 /// The stylesheet, served by the binary itself (nothing comes from a CDN).
@@ -228,23 +233,34 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// A page for an engine error: "not found" for anything of another tenant, as the API does.
+/// A page for an engine error, with the status the API gives the same error
+/// ([`crate::http::error::status_of`]: one map for both): "not found" for anything of another
+/// tenant, a conflict as a conflict, never a 500 for what the request itself caused.
 fn problem(session: &Session, error: EngineError) -> Response {
-    let (status, title, text) = match error {
+    let status = crate::http::error::status_of(&error);
+    let (title, text) = match error {
         EngineError::NotFound(what) => (
-            StatusCode::NOT_FOUND,
             "Non trovato",
             format!("Non trovato: {what}. Forse è già stata completata o non è del suo ente."),
         ),
-        EngineError::Forbidden(why) => (StatusCode::FORBIDDEN, "Accesso negato", why),
-        EngineError::Conflict(why) => (StatusCode::CONFLICT, "Modificato nel frattempo", why),
-        other => {
+        EngineError::Forbidden(why) => ("Accesso negato", why),
+        EngineError::Conflict(why) => ("Modificato nel frattempo", why),
+        EngineError::Store(procedo_engine::store::StoreError::Conflict(_)) => (
+            "Modificato nel frattempo",
+            "La pratica è stata modificata da qualcun altro mentre la sua richiesta era in corso: ricarichi la pagina e riprovi.".into(),
+        ),
+        EngineError::Rejected(why) => ("Richiesta non accettata", why),
+        EngineError::InvalidData(errors) => (
+            "Dati non validi",
+            format!("I dati inviati non sono validi: {} problemi.", errors.len()),
+        ),
+        EngineError::Invalid(diagnostics) => (
+            "Pacchetto non valido",
+            format!("Il pacchetto non è valido: {} problemi.", diagnostics.len()),
+        ),
+        EngineError::Store(other) => {
             tracing::error!(error = %other, "page failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Errore",
-                "Errore interno: la causa è stata registrata.".into(),
-            )
+            ("Errore", "Errore interno: la causa è stata registrata.".into())
         }
     };
     let mut response = page("error", title, Some(session), json!({ "message": text }));
@@ -850,6 +866,7 @@ async fn instance_page(
             .collect();
         lots.push(json!({ "id": child.id, "title": title, "state": state_title, "status": cases::status_text(&child.status), "keys": keys.join(" · ") }));
     }
+    let services = incidents::of_case(&state, &s, id).await;
     let summary = definition.as_ref().and_then(|d| d.case_summary(&instance));
     let keys: Vec<Value> = definition
         .as_ref()
@@ -870,6 +887,8 @@ async fn instance_page(
         "workflow": workflow, "keys": keys, "open": open, "lots": lots,
         "parent": instance.parent.as_ref().map(|p| p.instance),
         "id": id, "started": rome(instance.created_at), "events": events, "documents": documents, "files": attached,
+        "stalled": services.iter().any(|s| s["incident"] == json!(true)),
+        "services": services,
         "crumbs": [{ "href": "/pratiche", "label": "Pratiche" }],
     });
     page("instance", &title, Some(&s), data)

@@ -14,7 +14,11 @@ pub struct StaticCatalog {
 
 impl StaticCatalog {
     /// Compiles `package` as `version` of its workflow and adds it.
-    pub fn add(&mut self, package: &Package, version: i64) -> Result<Arc<Definition>, Vec<Diagnostic>> {
+    pub fn add(
+        &mut self,
+        package: &Package,
+        version: i64,
+    ) -> Result<Arc<Definition>, Vec<Diagnostic>> {
         let definition = Arc::new(package.compile(version)?);
         self.definitions.insert(
             (definition.id.clone(), definition.version),

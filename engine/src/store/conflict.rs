@@ -117,7 +117,10 @@ mod tests {
         for conflict in ALL {
             assert_eq!(Conflict::from_message(conflict.message()), conflict);
         }
-        assert_eq!(Conflict::from_message("no such text"), Conflict::SameRecords);
+        assert_eq!(
+            Conflict::from_message("no such text"),
+            Conflict::SameRecords
+        );
     }
 
     #[test]

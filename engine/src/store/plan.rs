@@ -344,7 +344,6 @@ fn cte(statements: &[Statement], checked: bool) -> String {
     out
 }
 
-
 fn effect_statement(effect: &Effect) -> Statement<'_> {
     match effect {
         Effect::OpenTask(t) => {

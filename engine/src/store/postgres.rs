@@ -132,9 +132,9 @@ impl PgStore {
                     &message,
                 )))
             }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(
-                super::StoreError::Conflict(super::Conflict::SameRecords),
-            ),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(super::StoreError::Conflict(super::Conflict::SameRecords))
+            }
             Err(e) => Err(e.into()),
         }
     }
