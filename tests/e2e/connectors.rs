@@ -217,62 +217,62 @@ async fn http_post_signs_its_body_and_a_failure_becomes_an_incident_the_administ
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The shipped training workflow: a participant who gave an email gets the enrolment
+/// confirmation by mail, with the confirmation act attached, once the seat is assigned.
 #[tokio::test]
 async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector() {
     let smtp = SmtpReceiver::start().await;
     let url = format!("smtp://127.0.0.1:{}", smtp.port);
     let server = Server::start_with(&["--smtp", &url]);
-    let admin = server.token("root", "default", "admin");
-    let workflow = "\
-id: test-enrolment-mail
-title: Conferma di iscrizione
-initial: confirm
-states:
-  confirm:
-    service:
-      topic: mail.send
-      input:
-        to: \"vars.email\"
-        subject: \"'Iscrizione confermata: ' + vars.corso\"
-        body: \"'Gentile ' + vars.nome + ', la sua iscrizione è confermata.'\"
-    on_done: { to: confirmed, set: { confermata_il: \"result.sent_at\" } }
-  confirmed: { end: confirmed }
-";
-    server.deploy(&admin, workflow).await;
-    let clerk = server.token("anna", "provincia-treviso", "clerk");
+    let official = server.token("anna", "provincia-treviso", "official");
+    let supervisor = server.token("sara", "provincia-treviso", "supervisor");
     let id = server
         .start_instance(
-            &clerk,
-            "test-enrolment-mail",
-            json!({ "email": "mario.rossi@comune.asolo.tv.it", "corso": "Appalti 2026", "nome": "Mario Rossi" }),
+            &official,
+            "training-enrolment",
+            json!({
+                "course": "Appalti 2026", "course_area": "appalti", "edition": "1a edizione",
+                "course_hours": "20", "participant_name": "Mario Rossi",
+                "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 10,
+                "participant_email": "mario.rossi@comune.asolo.tv.it",
+            }),
         )
         .await;
+    let tasks = server
+        .call("GET", &format!("/api/v1/tasks?instance={id}"), Some(&supervisor), None)
+        .await;
+    let task = tasks.body[0]["id"].as_str().expect("the approval").to_string();
+    let approved = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/complete"),
+            Some(&supervisor),
+            Some(&json!({ "action": "approve", "data": { "supervisor_name": "Sara Verdi" } })),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
     let mails = smtp.wait_for(1, 30).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0].to, ["mario.rossi@comune.asolo.tv.it"]);
     assert!(
-        mails[0].data.contains("la sua iscrizione è confermata"),
+        mails[0].data.contains("la sua iscrizione al corso Appalti 2026")
+            && mails[0].data.contains("filename=\"conferma-iscrizione.html\""),
         "{}",
         mails[0].data
     );
     let mut ended = false;
     for _ in 0..50 {
         let instance = server
-            .call(
-                "GET",
-                &format!("/api/v1/instances/{id}"),
-                Some(&clerk),
-                None,
-            )
+            .call("GET", &format!("/api/v1/instances/{id}"), Some(&official), None)
             .await;
-        if instance.body["state"] == json!("confirmed") {
-            assert!(instance.body["variables"]["confermata_il"].is_string());
+        if instance.body["state"] == json!("enrolled") {
+            assert!(instance.body["variables"]["conferma_inviata_il"].is_string());
             ended = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(ended);
+    assert!(ended, "the case moves on to the attendance once the mail is sent");
 }
 
 /// An art. 90 communication as a SUA sends it: the award act issued at the RUP's step goes by
