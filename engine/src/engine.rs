@@ -863,13 +863,13 @@ impl Engine {
                 let instance = self.instance(actor, id).await?;
                 if instance.tenant != actor.tenant {
                     return Err(EngineError::Forbidden(format!(
-                        "only the tenant that runs the procedure (`{}`) can cancel it",
+                        "solo l'ente che gestisce la pratica ({}) può annullarla",
                         instance.tenant
                     )));
                 }
                 if !actor.has_role("admin") {
                     return Err(EngineError::Forbidden(
-                        "only an administrator can cancel an instance".into(),
+                        "solo un amministratore può annullare una pratica".into(),
                     ));
                 }
                 let command = Command::Cancel {

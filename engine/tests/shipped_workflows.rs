@@ -128,7 +128,10 @@ async fn training_mails_the_confirmation_with_the_act_to_a_participant_who_gave_
         let (engine, _clock) = engine(&db).await;
         deploy_shipped(&engine, "training-enrolment").await;
         let mut request = enrolment_request(3);
-        request.insert("participant_email".into(), json!("mario.rossi@provincia.treviso.it"));
+        request.insert(
+            "participant_email".into(),
+            json!("mario.rossi@provincia.treviso.it"),
+        );
         let instance = engine
             .start(&official(), "training-enrolment", request)
             .await
@@ -144,7 +147,10 @@ async fn training_mails_the_confirmation_with_the_act_to_a_participant_who_gave_
             .await
             .expect("approves");
         assert_eq!(after.state, "confirmation_mail", "{}", db.backend);
-        let documents = engine.documents(&official(), instance.id).await.expect("documents");
+        let documents = engine
+            .documents(&official(), instance.id)
+            .await
+            .expect("documents");
         assert_eq!(documents.len(), 1, "the act exists before it is mailed");
         let worker = Actor::new("posta", "default", &["worker"]);
         let fetch = procedo_engine::jobs::Fetch {
@@ -156,7 +162,10 @@ async fn training_mails_the_confirmation_with_the_act_to_a_participant_who_gave_
         };
         let jobs = engine.fetch_jobs(&worker, &fetch).await.expect("fetch");
         assert_eq!(jobs.len(), 1, "{}", db.backend);
-        assert_eq!(jobs[0].input["to"], json!("mario.rossi@provincia.treviso.it"));
+        assert_eq!(
+            jobs[0].input["to"],
+            json!("mario.rossi@provincia.treviso.it")
+        );
         assert_eq!(jobs[0].input["attach"], json!(["conferma-iscrizione"]));
         assert!(
             jobs[0].input["subject"]
@@ -177,8 +186,14 @@ async fn training_mails_the_confirmation_with_the_act_to_a_participant_who_gave_
             .await
             .expect("the mail was sent");
         assert_eq!(sent.state, "enrolled", "{}", db.backend);
-        assert_eq!(sent.variables["conferma_inviata_il"], json!("2026-04-03T08:00:01Z"));
-        assert_eq!(open_task(&engine, &hr(), instance.id).await.state, "enrolled");
+        assert_eq!(
+            sent.variables["conferma_inviata_il"],
+            json!("2026-04-03T08:00:01Z")
+        );
+        assert_eq!(
+            open_task(&engine, &hr(), instance.id).await.state,
+            "enrolled"
+        );
     }
 }
 

@@ -239,10 +239,7 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn problem(session: &Session, error: EngineError) -> Response {
     let status = crate::http::error::status_of(&error);
     let (title, text) = match error {
-        EngineError::NotFound(what) => (
-            "Non trovato",
-            format!("Non trovato: {what}. Forse è già stata completata o non è del suo ente."),
-        ),
+        EngineError::NotFound(what) => ("Non trovato", not_found_text(&what)),
         EngineError::Forbidden(why) => ("Accesso negato", why),
         EngineError::Conflict(why) => ("Modificato nel frattempo", why),
         EngineError::Store(procedo_engine::store::StoreError::Conflict(_)) => (
@@ -266,6 +263,22 @@ fn problem(session: &Session, error: EngineError) -> Response {
     let mut response = page("error", title, Some(session), json!({ "message": text }));
     *response.status_mut() = status;
     response
+}
+
+/// What was not found, in words and without its id: the engine names it `task 0190…`,
+/// `instance …`, `workflow `x``; an official reads "l'attività richiesta".
+fn not_found_text(what: &str) -> String {
+    let thing = match what.split([' ', ':']).next().unwrap_or_default() {
+        "task" | "attività" => "L'attività richiesta non esiste, è già stata completata",
+        "instance" | "parent" => "La pratica richiesta non esiste",
+        "document" => "L'atto richiesto non esiste",
+        "file" => "Il file richiesto non esiste",
+        "job" | "servizio" => "Il servizio richiesto non esiste",
+        "workflow" => "Il procedimento richiesto non è installato",
+        "checkpoint" => "Il punto di controllo richiesto non esiste",
+        _ => "Quanto richiesto non esiste",
+    };
+    format!("{thing} o non è del suo ente.")
 }
 
 /// A page for a request the pages themselves would never send (a hostile or broken client).

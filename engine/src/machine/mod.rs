@@ -287,16 +287,16 @@ impl Transition {
 /// Why a command cannot be applied. Nothing is changed when this is returned.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum MachineError {
-    #[error("workflow `{0}` is not deployed")]
+    #[error("il procedimento «{0}» non è installato")]
     UnknownDefinition(String),
-    #[error("the instance has ended ({0})")]
+    #[error("la pratica è conclusa ({0})")]
     NotActive(String),
-    #[error("the task is no longer open")]
+    #[error("l'attività non è più aperta: è già stata completata o chiusa")]
     TaskNotOpen,
     /// The request does not fit the current state (e.g. resuming a deadline that runs).
     #[error("{0}")]
     NotNow(String),
-    #[error("action `{action}` is not available in state `{state}`{why}")]
+    #[error("l'azione «{action}» non è disponibile nella fase «{state}»{why}")]
     ActionNotAvailable {
         action: String,
         state: String,
@@ -304,7 +304,7 @@ pub enum MachineError {
     },
     #[error("{0}")]
     Forbidden(String),
-    #[error("the submitted data is not valid")]
+    #[error("i dati inviati non sono validi")]
     InvalidData(Vec<procedo_forms::FieldError>),
     #[error("{0}")]
     Expression(#[from] crate::expr::EvalError),
