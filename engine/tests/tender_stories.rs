@@ -795,7 +795,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
 }
 
 #[tokio::test]
-async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
+async fn an_unanswered_soccorso_istruttorio_is_decided_by_the_rup_and_lots_can_be_deserted() {
     let (_db, engine, clock) = setup().await;
     let id = request_to_publication(&engine).await;
     through_offers_deadline(&engine, &clock, id).await;
@@ -871,26 +871,50 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
     assert_eq!(fire(&engine).await, 1, "the reminder only");
     assert_eq!(instance(&engine, id).await.state, "soccorso");
     clock.set(utc(2026, 5, 13, 6, 0, 0));
-    assert_eq!(
-        fire(&engine).await,
-        1,
-        "the deadline: exclusion by the system"
-    );
-    let excluded = instance(&engine, id).await;
-    assert_eq!(excluded.state, "exclusion_notice");
-    assert_eq!(excluded.variables["esclusi"], json!(["Gamma Servizi srl"]));
+    assert_eq!(fire(&engine).await, 1, "the deadline passes");
+    // The engine cannot know whether a reply came on the platform, and an exclusion is a
+    // reasoned act: the deadline tells the RUP and the decision stays with them.
+    assert_eq!(instance(&engine, id).await.state, "soccorso");
     let history = engine.history(&admin(), id).await.expect("history");
     assert!(
         history
             .iter()
-            .any(|e| e.body.contains("breach_action") && e.body.contains("exclude"))
+            .any(|e| e.body.contains("\"notified\"") && e.body.contains("rup")),
+        "the RUP is told the term has passed"
     );
+    assert!(!history.iter().any(|e| e.body.contains("breach_action")));
+    let unreasoned = refused(&engine, &rup(), id, "soccorso", "exclude", json!({})).await;
+    assert_eq!(
+        unreasoned
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .collect::<Vec<_>>(),
+        ["soccorso_esito_note"],
+        "an exclusion needs its reasons"
+    );
+    complete(
+        &engine,
+        &rup(),
+        id,
+        "soccorso",
+        "exclude",
+        json!({ "soccorso_esito_note": "Nessuna integrazione pervenuta sulla piattaforma entro il 12/05/2026." }),
+    )
+    .await;
+    let excluded = instance(&engine, id).await;
+    assert_eq!(excluded.state, "exclusion_notice");
+    assert_eq!(excluded.variables["esclusi"], json!(["Gamma Servizi srl"]));
     let notice = task(&engine, id, "exclusion_notice").await;
     // Art. 90 c.1 d): 5 days from Wednesday 13 May -> Monday 18 May 2026.
     assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 5, 18)));
     assert_contains(
         doc(&documents(&engine, id).await, "provvedimento-esclusione"),
-        &["Gamma Servizi srl", "escluso", "entro il 12/05/2026"],
+        &[
+            "Gamma Servizi srl",
+            "escluso",
+            "entro il 12/05/2026",
+            "Nessuna integrazione pervenuta sulla piattaforma",
+        ],
     );
     complete(
         &engine,
@@ -956,6 +980,20 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
     );
     clock.set(utc(2026, 6, 3, 22, 0, 0));
     assert_eq!(fire(&engine).await, 1);
+    assert_eq!(
+        instance(&engine, children[1].id).await.state,
+        "anomaly_explanations",
+        "past the term the RUP decides, the engine does not exclude"
+    );
+    complete(
+        &engine,
+        &rup(),
+        children[1].id,
+        "anomaly_explanations",
+        "exclude",
+        json!({ "esame_esito": "Nessuna giustificazione pervenuta entro il 03/06/2026 (art. 110 c.5)." }),
+    )
+    .await;
     let lot2 = instance(&engine, children[1].id).await;
     assert_eq!(lot2.status.label(), "deserted");
     assert_eq!(lot2.variables["offerte_escluse"], json!(1));
