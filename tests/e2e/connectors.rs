@@ -239,9 +239,17 @@ async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector(
         )
         .await;
     let tasks = server
-        .call("GET", &format!("/api/v1/tasks?instance={id}"), Some(&supervisor), None)
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&supervisor),
+            None,
+        )
         .await;
-    let task = tasks.body[0]["id"].as_str().expect("the approval").to_string();
+    let task = tasks.body[0]["id"]
+        .as_str()
+        .expect("the approval")
+        .to_string();
     let approved = server
         .call(
             "POST",
@@ -255,15 +263,24 @@ async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector(
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0].to, ["mario.rossi@comune.asolo.tv.it"]);
     assert!(
-        mails[0].data.contains("la sua iscrizione al corso Appalti 2026")
-            && mails[0].data.contains("filename=\"conferma-iscrizione.html\""),
+        mails[0]
+            .data
+            .contains("la sua iscrizione al corso Appalti 2026")
+            && mails[0]
+                .data
+                .contains("filename=\"conferma-iscrizione.html\""),
         "{}",
         mails[0].data
     );
     let mut ended = false;
     for _ in 0..50 {
         let instance = server
-            .call("GET", &format!("/api/v1/instances/{id}"), Some(&official), None)
+            .call(
+                "GET",
+                &format!("/api/v1/instances/{id}"),
+                Some(&official),
+                None,
+            )
             .await;
         if instance.body["state"] == json!("enrolled") {
             assert!(instance.body["variables"]["conferma_inviata_il"].is_string());
@@ -272,7 +289,10 @@ async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector(
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(ended, "the case moves on to the attendance once the mail is sent");
+    assert!(
+        ended,
+        "the case moves on to the attendance once the mail is sent"
+    );
 }
 
 /// An art. 90 communication as a SUA sends it: the award act issued at the RUP's step goes by

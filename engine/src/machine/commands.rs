@@ -394,6 +394,10 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
                 )
             }
             Some(crate::definition::Breach::Notify(role)) => {
+                // The holders of `role` are told (mailed after the commit); the task stays
+                // where it is, with whoever holds it.
+                let notice = notice(work, id, state, *task, "overdue", role)?;
+                work.push(notice);
                 work.note(id, json!({ "notified": { "task": task, "role": role } }))
             }
             Some(crate::definition::Breach::Action(action)) => {
