@@ -845,7 +845,15 @@ async fn in_a_real_browser_an_administrator_retries_a_failed_pec_from_the_case_p
     let mut violations = Vec::new();
     browser.sign_in(&base, &rup).await;
     browser.wait_for("Le mie attività").await;
-    browser.follow("td a[href^='/tasks/']").await;
+    // The RUP has no mail address: the task's notice waits in the pages, and leads to it.
+    browser.follow("a[href='/avvisi']").await;
+    let notices = browser.wait_for("Nuova attività").await;
+    assert!(
+        notices.contains("<strong>Nuova attività</strong>: <a href=\"/tasks/"),
+        "{notices}"
+    );
+    browser.record("notices", &mut violations).await;
+    browser.follow("ul.notices a").await;
     browser.follow("button[value=award]").await;
 
     browser.sign_in(&base, &admin).await;

@@ -209,4 +209,31 @@ states:
         json!("supervisor"),
         "the task stays where it was"
     );
+
+    // The same notices in the pages, for whoever reads them there.
+    let dino = server.token("dino", "provincia-treviso", "dirigente");
+    let page = server
+        .browser("GET", "/avvisi", Some(&dino), None)
+        .await
+        .text();
+    assert!(
+        page.contains(&format!("<strong>Termine scaduto</strong>: <a href=\"/instances/{id}\">Parere di regolarità tecnica</a>")),
+        "{page}"
+    );
+    let sara = server.token("sara", "provincia-treviso", "supervisor");
+    let page = server
+        .browser("GET", "/avvisi", Some(&sara), None)
+        .await
+        .text();
+    assert!(
+        page.contains("<strong>Nuova attività</strong>: <a href=\"/tasks/")
+            && !page.contains("Termine scaduto"),
+        "{page}"
+    );
+    let carlo = server.token("carlo", "provincia-treviso", "clerk");
+    let page = server
+        .browser("GET", "/avvisi", Some(&carlo), None)
+        .await
+        .text();
+    assert!(page.contains("Nessun avviso."), "{page}");
 }

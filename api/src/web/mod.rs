@@ -12,6 +12,7 @@ mod form_data;
 mod inbox;
 mod incidents;
 mod names;
+mod notices;
 mod packages;
 mod password;
 mod sign_in;
@@ -58,6 +59,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("start", templates::START),
         ("cases", templates::CASES),
         ("start_form", templates::START_FORM),
+        ("notices", templates::NOTICES),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
             tracing::error!(template = name, error = %e, "page template does not compile");
@@ -79,6 +81,7 @@ pub fn routes() -> Router<AppState> {
             "/servizi/{id}/riprova",
             axum::routing::post(incidents::retry),
         )
+        .route("/avvisi", get(notices::list))
         .route("/login", get(sign_in::login_page).post(sign_in::login))
         // Signing out takes the form (with its CSRF value); a plain visit just goes home.
         .route(
@@ -142,6 +145,7 @@ fn section(name: &str) -> &'static str {
         "start" | "start_form" => "avvia",
         "workflows" | "workflow" | "package" | "deploy_confirm" => "procedimenti",
         "audit" => "verifica",
+        "notices" => "avvisi",
         "password" => "password",
         _ => "",
     }

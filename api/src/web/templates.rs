@@ -16,6 +16,7 @@ pub const LAYOUT_HEAD: &str = r##"<!DOCTYPE html>
 <li><a href="/"{{#if (eq section "attivita")}} aria-current="page"{{/if}}>Attività</a></li>
 <li><a href="/pratiche"{{#if (eq section "pratiche")}} aria-current="page"{{/if}}>Pratiche</a></li>
 <li><a href="/avvia"{{#if (eq section "avvia")}} aria-current="page"{{/if}}>Avvia</a></li>
+<li><a href="/avvisi"{{#if (eq section "avvisi")}} aria-current="page"{{/if}}>Avvisi</a></li>
 <li><a href="/workflows"{{#if (eq section "procedimenti")}} aria-current="page"{{/if}}>Procedimenti</a></li>
 {{#if auditor}}<li><a href="/audit"{{#if (eq section "verifica")}} aria-current="page"{{/if}}>Verifica</a></li>{{/if}}
 <li><a href="/password"{{#if (eq section "password")}} aria-current="page"{{/if}}>Password</a></li>
@@ -230,3 +231,7 @@ pub const CASES: &str = r#"<h1>Pratiche</h1>
 </tbody></table></div>
 <nav class="pager" aria-label="Pagine dei risultati">{{#if prev}}<a href="/pratiche?{{{prev}}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/pratiche?{{{next}}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
 <p>{{#if csv_too_many}}L'esportazione comprende al massimo {{csv_max}} pratiche: restringa i filtri per esportarle tutte. {{/if}}<a href="/pratiche.csv?{{{csv}}}" download>Esporta il risultato in CSV</a></p>{{/if}}"#;
+
+pub const NOTICES: &str = r#"<h1>Avvisi</h1>
+<p>Gli stessi avvisi che riceve per posta elettronica, se ha un indirizzo: i più recenti per primi.</p>
+{{#if notices}}<ul class="notices">{{#each notices}}<li><strong>{{kind}}</strong>: <a href="{{href}}">{{title}}</a> — {{at}}</li>{{/each}}</ul>{{else}}<p>Nessun avviso.</p>{{/if}}"#;
