@@ -114,6 +114,10 @@ impl Pass<'_> {
         for d in batch.documents {
             documents.entry(d.instance).or_default().push(d);
         }
+        let mut jobs: HashMap<Uuid, Vec<crate::model::Job>> = HashMap::new();
+        for j in batch.jobs {
+            jobs.entry(j.instance).or_default().push(j);
+        }
         let mut ledger: HashMap<Uuid, (i64, String)> = HashMap::new();
         for (n, id, tenant) in batch.ledger {
             ledger.insert(id, (n, tenant));
@@ -125,6 +129,7 @@ impl Pass<'_> {
                 events.remove(&id).unwrap_or_default(),
                 tasks.remove(&id).unwrap_or_default(),
                 documents.remove(&id).unwrap_or_default(),
+                jobs.remove(&id).unwrap_or_default(),
                 ledger.remove(&id),
             );
         }
@@ -142,6 +147,12 @@ impl Pass<'_> {
         for (id, tasks) in tasks {
             for t in tasks {
                 let row = format!("tasks({}).instance_id", t.id);
+                self.report.broken.push(link(id, 0, row, gone));
+            }
+        }
+        for (id, jobs) in jobs {
+            for j in jobs {
+                let row = format!("jobs({}).instance_id", j.id);
                 self.report.broken.push(link(id, 0, row, gone));
             }
         }
@@ -170,6 +181,7 @@ impl Pass<'_> {
         events: Vec<StoredEvent>,
         tasks: Vec<TaskRecord>,
         documents: Vec<Document>,
+        jobs: Vec<crate::model::Job>,
         ledger: Option<(i64, String)>,
     ) {
         let id = i.id;
@@ -291,6 +303,26 @@ impl Pass<'_> {
         let mut completed: HashMap<Uuid, (&str, Option<&str>)> = HashMap::new();
         let mut issued: HashMap<Uuid, (&str, Option<&str>)> = HashMap::new();
         let id_of = |v: &serde_json::Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        // Jobs: what the history opened (topic and input) and how it says each was answered.
+        let mut jobs_opened: HashMap<Uuid, (&serde_json::Value, &serde_json::Value)> =
+            HashMap::new();
+        let mut jobs_answered: HashMap<Uuid, &'static str> = HashMap::new();
+        for event in &read {
+            let answered = match event.kind.as_str() {
+                "job_completed" => Some("completed"),
+                "job_errored" => Some("errored"),
+                _ => None,
+            };
+            if let (Some(status), Some(job)) = (answered, id_of(&event.data["job"])) {
+                jobs_answered.insert(job, status);
+            }
+            for note in &event.effects {
+                let job = &note["job_opened"];
+                if let Some(j) = id_of(&job["id"]) {
+                    jobs_opened.insert(j, (&job["topic"], &job["input"]));
+                }
+            }
+        }
         for event in &read {
             for note in &event.effects {
                 if let Some(task) = id_of(&note["task_opened"]["id"]) {
@@ -346,6 +378,45 @@ impl Pass<'_> {
             rows.push((
                 format!("tasks({task})"),
                 "the task the history opened is gone".into(),
+            ));
+        }
+        for j in &jobs {
+            let row = |column: &str| format!("jobs({}).{column}", j.id);
+            differs(&mut rows, &row("tenant"), j.tenant.as_str(), sealed_tenant);
+            match jobs_opened.remove(&j.id) {
+                None => rows.push((
+                    format!("jobs({})", j.id),
+                    "the history never opened this job".into(),
+                )),
+                Some((topic, input)) => {
+                    differs(
+                        &mut rows,
+                        &row("topic"),
+                        Some(j.topic.as_str()),
+                        topic.as_str(),
+                    );
+                    if *input != j.input {
+                        rows.push((
+                            row("input"),
+                            "the job's input is not the one the history sealed".into(),
+                        ));
+                    }
+                }
+            }
+            let stored = j.status.to_db();
+            match jobs_answered.get(&j.id) {
+                Some(status) => differs(&mut rows, &row("status"), stored, *status),
+                None if matches!(stored, "completed" | "errored") => rows.push((
+                    row("status"),
+                    format!("the job is {stored} but the history never answered it"),
+                )),
+                None => {}
+            }
+        }
+        for job in jobs_opened.into_keys() {
+            rows.push((
+                format!("jobs({job})"),
+                "the job the history opened is gone".into(),
             ));
         }
         for d in &documents {

@@ -1060,3 +1060,104 @@ async fn a_periodic_checkpoint_of_an_unchanged_database_is_not_repeated() {
         let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
     }
 }
+
+/// Service jobs are rows beside the history too: a job whose input, topic or status was
+/// edited (the PEC address changed after the step sealed it, a job marked done that no
+/// worker answered), or one inserted or deleted, is found; honest jobs verify.
+#[tokio::test]
+async fn edited_inserted_or_deleted_service_jobs_are_found() {
+    const PEC: &str = "\
+id: test-pec-job
+title: Invio
+initial: send
+states:
+  send:
+    service: { topic: mail.send, input: { to: \"vars.pec\" } }
+    on_done: { to: sent }
+  sent: { end: sent }
+";
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        deploy(&engine, &[PEC]).await;
+        let worker = procedo_engine::model::Actor::new("posta", "provincia-treviso", &["worker"]);
+        let fetch = procedo_engine::jobs::Fetch {
+            topics: vec!["mail.send".into()],
+            max: 10,
+            lock_for: chrono::Duration::minutes(2),
+            wait: chrono::Duration::zero(),
+            worker: Some("posta".into()),
+        };
+        let mut ids = Vec::new();
+        for pec in ["a@pec.it", "b@pec.it", "c@pec.it"] {
+            ids.push(
+                engine
+                    .start(&clerk(), "test-pec-job", vars(json!({ "pec": pec })))
+                    .await
+                    .expect("starts")
+                    .id,
+            );
+        }
+        // The first is answered honestly; the others wait for their worker.
+        let jobs = engine.fetch_jobs(&worker, &fetch).await.expect("fetch");
+        let first = jobs
+            .iter()
+            .find(|j| j.instance == ids[0])
+            .expect("the first job");
+        engine
+            .answer_job(
+                &worker,
+                first.id,
+                Some("posta"),
+                procedo_engine::machine::JobAnswer::Complete { result: json!({}) },
+            )
+            .await
+            .expect("completes");
+        let report = engine.verify(None).await.expect("verify");
+        assert!(report.ok, "{}: honest jobs verify: {report:#?}", db.backend);
+
+        disarm(&engine, &db).await;
+        let input = match db.backend {
+            "sqlite" => "'{\"to\":\"attacker@pec.it\"}'".to_string(),
+            _ => "'{\"to\":\"attacker@pec.it\"}'::jsonb".to_string(),
+        };
+        edit(
+            &engine,
+            format!(
+                "UPDATE jobs SET input = {input} WHERE instance_id = {}",
+                lit(&db, ids[1])
+            ),
+        )
+        .await;
+        edit(
+            &engine,
+            format!(
+                "UPDATE jobs SET status = 'completed' WHERE instance_id = {}",
+                lit(&db, ids[2])
+            ),
+        )
+        .await;
+        let report = broken(&engine).await;
+        names(
+            &report,
+            ids[1],
+            "jobs(",
+            "input is not the one the history sealed",
+            db.backend,
+        );
+        names(&report, ids[2], "jobs(", "never answered it", db.backend);
+
+        edit(
+            &engine,
+            format!("DELETE FROM jobs WHERE instance_id = {}", lit(&db, ids[0])),
+        )
+        .await;
+        let report = broken(&engine).await;
+        names(
+            &report,
+            ids[0],
+            "jobs(",
+            "the job the history opened is gone",
+            db.backend,
+        );
+    }
+}

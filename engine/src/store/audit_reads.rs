@@ -165,6 +165,16 @@ macro_rules! sql_audit {
                     .iter()
                     .map($crate::store::rows::document!())
                     .collect::<$crate::store::Result<Vec<_>>>()?;
+                let jobs = sqlx::query($crate::store::sql::VERIFY_JOBS)
+                    .bind(after)
+                    .bind(upper)
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let jobs = jobs
+                    .iter()
+                    .map($crate::store::rows::job!())
+                    .collect::<$crate::store::Result<Vec<_>>>()?;
                 let ledger = sqlx::query($crate::store::sql::VERIFY_LEDGER)
                     .bind(after)
                     .bind(upper)
@@ -186,6 +196,7 @@ macro_rules! sql_audit {
                     events,
                     tasks,
                     documents,
+                    jobs,
                     ledger,
                     upper,
                     last: !full,

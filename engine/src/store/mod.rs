@@ -279,6 +279,8 @@ pub struct AuditBatch {
     pub events: Vec<StoredEvent>,
     pub tasks: Vec<TaskRecord>,
     pub documents: Vec<Document>,
+    /// The service jobs of the batch's instances.
+    pub jobs: Vec<crate::model::Job>,
     /// (n, instance, tenant) entries of the instance ledger.
     pub ledger: Vec<(i64, Uuid, String)>,
     /// The range's upper end (the last instance's id); `None` on the last batch.

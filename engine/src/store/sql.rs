@@ -508,6 +508,14 @@ pub const SELECT_INCIDENTS: &str = concat!(
     job_columns!(),
     " FROM jobs WHERE status = 'incident' AND ($1 = 1 OR tenant = $2) ORDER BY created_us, id LIMIT 500"
 );
+/// Verification's read of the jobs beside a batch of instances (see `VERIFY_TASKS`).
+pub const VERIFY_JOBS: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE ($1 IS NULL OR instance_id > $1) AND ($2 IS NULL OR instance_id <= $2) \
+       AND ($3 IS NULL OR instance_id IN (SELECT id FROM instances WHERE tenant = $3)) \
+     ORDER BY instance_id, id"
+);
 pub const COUNT_INCIDENTS: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'incident'";
 /// The most topics one fetch may name.
 pub const MAX_TOPICS: usize = 32;
