@@ -458,3 +458,141 @@ states:
         .await
         .expect("an unknown topic deploys");
 }
+
+const TIMED: &str = "\
+id: test-timed
+title: Pubblicazione con termine
+initial: publish
+states:
+  publish:
+    service:
+      topic: albo.pubblica
+      input: { oggetto: \"vars.oggetto\" }
+      timeout: PT1H
+    on_done: { to: published }
+    on_timeout: { to: by_hand, set: { pubblicazione: \"'non eseguita dal servizio'\" } }
+  published: { end: published }
+  by_hand:
+    task: { role: clerk }
+    actions:
+      done: { to: published }
+";
+
+/// A service state with a `timeout`: past it the job is withdrawn and the case follows
+/// `on_timeout` (here: an official does it by hand); a worker that answers late is refused
+/// and changes nothing. An answer in time removes the timer, so nothing fires later.
+#[tokio::test]
+async fn a_service_that_takes_longer_than_its_timeout_is_withdrawn_and_the_case_moves_on() {
+    for db in databases().await {
+        let (engine, clock) = engine(&db).await;
+        deploy(&engine, &[TIMED]).await;
+        let topics = |worker: &str| Fetch {
+            topics: vec!["albo.pubblica".into()],
+            ..fetch(worker, 7200)
+        };
+        let late = engine
+            .start(&clerk(), "test-timed", vars(json!({ "oggetto": "Avviso" })))
+            .await
+            .expect("starts")
+            .id;
+        let jobs = engine
+            .fetch_jobs(&worker(), &topics("w"))
+            .await
+            .expect("fetch");
+        assert_eq!(jobs.len(), 1);
+        clock.advance(Duration::minutes(59));
+        assert_eq!(
+            engine.fire_due_timers(100).await.expect("fires"),
+            0,
+            "within the hour"
+        );
+        clock.advance(Duration::minutes(2));
+        assert_eq!(
+            engine.fire_due_timers(100).await.expect("fires"),
+            1,
+            "{}",
+            db.backend
+        );
+        let moved = engine.instance(&clerk(), late).await.expect("instance");
+        assert_eq!(moved.state, "by_hand", "{}", db.backend);
+        assert_eq!(
+            moved.variables["pubblicazione"],
+            json!("non eseguita dal servizio")
+        );
+        let answer = engine
+            .answer_job(&worker(), jobs[0].id, Some("w"), complete(7))
+            .await;
+        assert!(
+            matches!(answer, Err(EngineError::Conflict(_))),
+            "{answer:?}"
+        );
+        let job = &engine.jobs_of(&clerk(), late).await.expect("jobs")[0];
+        assert_eq!(job.status, JobStatus::Cancelled);
+        assert_eq!(open_task(&engine, &clerk(), late).await.state, "by_hand");
+
+        let in_time = engine
+            .start(&clerk(), "test-timed", vars(json!({ "oggetto": "Bando" })))
+            .await
+            .expect("starts")
+            .id;
+        let jobs = engine
+            .fetch_jobs(&worker(), &topics("w"))
+            .await
+            .expect("fetch");
+        engine
+            .answer_job(&worker(), jobs[0].id, Some("w"), complete(8))
+            .await
+            .expect("answered in time");
+        assert_eq!(
+            engine
+                .instance(&clerk(), in_time)
+                .await
+                .expect("instance")
+                .state,
+            "published"
+        );
+        clock.advance(Duration::hours(2));
+        assert_eq!(
+            engine.fire_due_timers(100).await.expect("fires"),
+            0,
+            "the timer went with the state"
+        );
+        assert!(
+            engine.verify(None).await.expect("verify").ok,
+            "{}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_service_timeout_needs_its_way_out_and_a_way_out_needs_a_timeout() {
+    let engine = Engine::connect("sqlite::memory:").await.expect("engine");
+    let without_way_out = TIMED.replace(
+        "    on_timeout: { to: by_hand, set: { pubblicazione: \"'non eseguita dal servizio'\" } }\n",
+        "",
+    );
+    let Err(EngineError::Invalid(found)) =
+        engine.deploy(&package(&without_way_out), &admin()).await
+    else {
+        panic!("refused");
+    };
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains("needs `on_timeout")),
+        "{found:#?}"
+    );
+    let without_timeout = TIMED.replace("      timeout: PT1H\n", "");
+    let Err(EngineError::Invalid(found)) =
+        engine.deploy(&package(&without_timeout), &admin()).await
+    else {
+        panic!("refused");
+    };
+    assert!(
+        found.iter().any(|d| d.message.contains(
+            "`on_timeout` belongs to wait states, and to acquire and service states with a timeout"
+        )),
+        "{found:#?}"
+    );
+}

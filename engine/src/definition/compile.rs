@@ -640,10 +640,11 @@ impl Checker<'_> {
         if state.wait.is_none()
             && state.on_timeout.is_some()
             && state.acquire.as_ref().is_none_or(|a| a.timeout.is_none())
+            && state.service.as_ref().is_none_or(|s| s.timeout.is_none())
         {
             self.at_key(
                 &["states", name, "on_timeout"],
-                "`on_timeout` belongs to wait states and to acquire states with a timeout",
+                "`on_timeout` belongs to wait states, and to acquire and service states with a timeout",
             );
         }
         if state.acquire.is_none() && state.on_granted.is_some() {
@@ -1229,12 +1230,21 @@ impl Checker<'_> {
             );
         }
         self.result_allowed = false;
+        let timeout = match &service.timeout {
+            None => None,
+            Some(text) => {
+                let period = self.duration(&["states", name, "service", "timeout"], text);
+                let goto = self.goto(name, "on_timeout", state.on_timeout.as_ref(), doc);
+                Some((period?, goto?))
+            }
+        };
         Some(Kind::Service {
             service: super::ServiceSpec {
                 topic: service.topic.clone(),
                 input,
                 retries: service.retries.map_or(super::DEFAULT_RETRIES, i64::from),
                 backoff: backoff?,
+                timeout,
             },
             on_done: on_done?,
             on_error,

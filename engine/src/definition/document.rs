@@ -79,7 +79,7 @@ pub struct AcquireDoc {
     pub timeout: Option<String>,
 }
 
-/// `service: { topic, input, retries, backoff }`: a job for the workers of `topic`.
+/// `service: { topic, input, retries, backoff, timeout }`: a job for the workers of `topic`.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDoc {
@@ -94,6 +94,10 @@ pub struct ServiceDoc {
     /// Wait before a retry, ISO 8601 (default PT30S).
     #[serde(default)]
     pub backoff: Option<String>,
+    /// How long the work may take from entering the state (`2 giorni`, `PT4H`): past it the
+    /// job is withdrawn (a late answer is refused) and the state's `on_timeout` is followed.
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 /// `{ name, cron, start: { variables } }` starts an instance on each occurrence;
@@ -168,7 +172,8 @@ pub struct StateDoc {
     /// What an official may do in a task state.
     #[serde(default)]
     pub actions: IndexMap<String, ActionDoc>,
-    /// Where a `wait` state goes when its timer fires.
+    /// Where a `wait` state goes when its timer fires, an `acquire` state when its wait in line
+    /// times out, or a `service` state when its work takes longer than its `timeout`.
     #[serde(default)]
     pub on_timeout: Option<GotoDoc>,
     /// Where a `spawn` state goes once every child has ended, or a `service` state once its

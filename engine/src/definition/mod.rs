@@ -200,6 +200,8 @@ pub struct ServiceSpec {
     pub input: Vec<(String, Expr)>,
     pub retries: i64,
     pub backoff: chrono::Duration,
+    /// How long the work may take, and where the case goes when it takes longer.
+    pub timeout: Option<(DurationSpec, Goto)>,
 }
 
 /// Tries after the first failure when a `service` state names none.

@@ -375,6 +375,10 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
             assign(work, id, &on_timeout.set, None)?;
             enter(work, id, &on_timeout.to)
         }
+        (TimerKind::WaitTimeout, Kind::Service { service, .. }) => match &service.timeout {
+            Some((_, goto)) => super::jobs::time_out(work, id, goto),
+            None => Ok(()),
+        },
         (TimerKind::TaskRemind { task }, Kind::Task(spec)) => {
             let notice = notice(work, id, state, *task, "reminder", &spec.role)?;
             work.push(notice);

@@ -53,7 +53,35 @@ pub fn open(
         closed_at: None,
     };
     let note = json!({ "job_opened": { "id": job.id, "topic": job.topic, "input": job.input } });
-    work.effect(id, Effect::OpenJob(job), note)
+    let tenant = job.tenant.clone();
+    work.effect(id, Effect::OpenJob(job), note)?;
+    if let Some((period, _)) = &spec.timeout {
+        let deadline = work.calendar.deadline(now, period);
+        let timer = crate::model::Timer {
+            id: work.new_id(),
+            instance: id,
+            tenant,
+            state: state.name.clone(),
+            kind: crate::model::TimerKind::WaitTimeout,
+            fire_at: deadline.at,
+        };
+        let note = json!({ "timer_set": { "kind": "service_timeout", "at": deadline.at } });
+        work.effect(id, Effect::SetTimer(timer), note)?;
+    }
+    Ok(())
+}
+
+/// The work took longer than the state allows: the job is withdrawn (a worker's late answer
+/// finds it closed and is refused) and the case follows `on_timeout`.
+pub fn time_out(work: &mut Working<'_>, id: Uuid, goto: &Goto) -> Result<(), MachineError> {
+    let at = work.now;
+    work.effect(
+        id,
+        Effect::CancelOpenJobs { instance: id, at },
+        json!({ "job_timed_out": { "at": at } }),
+    )?;
+    super::enter::assign(work, id, &goto.set, None)?;
+    super::enter::enter(work, id, &goto.to)
 }
 
 /// Applies an answer to a job of the instance's current service state.
@@ -100,6 +128,7 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
                 message: None,
                 at: now,
             });
+            leave(work, id, service);
             follow(work, id, on_done, &result)
         }
         JobAnswer::Error { code, message } => {
@@ -124,6 +153,7 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
                 message: Some(format!("{code}: {message}")),
                 at: now,
             });
+            leave(work, id, service);
             let error = json!({ "code": code, "message": message });
             follow(work, id, goto, &error)
         }
@@ -162,6 +192,14 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
             });
             Ok(())
         }
+    }
+}
+
+/// Leaving a service state with a timeout removes its timer, so that a later visit to the
+/// same state is not timed out by the earlier one's.
+fn leave(work: &mut Working<'_>, id: Uuid, service: &ServiceSpec) {
+    if service.timeout.is_some() {
+        work.push(Effect::ClearTimers { instance: id });
     }
 }
 
