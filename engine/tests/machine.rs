@@ -115,6 +115,23 @@ fn start(catalog: &StaticCatalog, definition: &str, variables: Value, seed: u128
     decide(catalog, None, command, seed).expect("the start is decided")
 }
 
+/// Completes the task the start opened with `action`, on the instance as the start left it.
+fn complete_first_task(
+    catalog: &StaticCatalog,
+    started: &Transition,
+    action: &str,
+    seed: u128,
+) -> Result<Transition, MachineError> {
+    let instance = committed(started, Uuid::from_u128(0xCA5E));
+    let task = opened(started).remove(0);
+    let command = Command::Complete {
+        task,
+        action: action.into(),
+        data: json!({}),
+    };
+    decide(catalog, Some(instance), command, seed)
+}
+
 /// The instance as the store holds it after committing `transition`.
 fn committed(transition: &Transition, id: Uuid) -> Instance {
     transition
@@ -231,19 +248,8 @@ fn entering_a_task_opens_it_with_its_deadline_its_reminder_and_a_notice() {
 fn completing_a_task_closes_it_and_a_choice_moves_on_in_the_same_step() {
     let catalog = catalog(&[UNIT]);
     let started = start(&catalog, "unit", json!({ "amount": 5 }), 1);
-    let instance = committed(&started, Uuid::from_u128(0xCA5E));
     let task = opened(&started).remove(0);
-    let done = decide(
-        &catalog,
-        Some(instance),
-        Command::Complete {
-            task: task.clone(),
-            action: "done".into(),
-            data: json!({}),
-        },
-        2,
-    )
-    .expect("completes");
+    let done = complete_first_task(&catalog, &started, "done", 2).expect("completes");
     // amount 5: the choice goes straight on to the service state, which opens a job.
     let after = committed(&done, Uuid::from_u128(0xCA5E));
     assert_eq!(after.state, "register");
@@ -270,19 +276,7 @@ fn completing_a_task_closes_it_and_a_choice_moves_on_in_the_same_step() {
 fn a_wait_sets_its_timeout_and_firing_it_moves_on() {
     let catalog = catalog(&[UNIT]);
     let started = start(&catalog, "unit", json!({ "amount": 500 }), 1);
-    let instance = committed(&started, Uuid::from_u128(0xCA5E));
-    let task = opened(&started).remove(0);
-    let done = decide(
-        &catalog,
-        Some(instance),
-        Command::Complete {
-            task,
-            action: "done".into(),
-            data: json!({}),
-        },
-        2,
-    )
-    .expect("completes");
+    let done = complete_first_task(&catalog, &started, "done", 2).expect("completes");
     assert_eq!(
         kinds(&done),
         ["close_task", "clear_timers", "timer_wait", "event"]
@@ -310,18 +304,7 @@ fn a_wait_sets_its_timeout_and_firing_it_moves_on() {
 fn an_action_the_task_does_not_offer_is_refused_with_nothing_to_commit() {
     let catalog = catalog(&[UNIT]);
     let started = start(&catalog, "unit", json!({ "amount": 5 }), 1);
-    let instance = committed(&started, Uuid::from_u128(0xCA5E));
-    let task = opened(&started).remove(0);
-    let refused = decide(
-        &catalog,
-        Some(instance),
-        Command::Complete {
-            task,
-            action: "approve".into(),
-            data: json!({}),
-        },
-        2,
-    );
+    let refused = complete_first_task(&catalog, &started, "approve", 2);
     assert!(
         matches!(refused, Err(MachineError::ActionNotAvailable { .. })),
         "{refused:?}"
@@ -433,19 +416,7 @@ fn the_last_child_to_end_completes_the_parents_join() {
 fn sealed_history_texts_are_byte_identical_to_the_golden_ones() {
     let catalog = catalog(&[UNIT]);
     let started = start(&catalog, "unit", json!({ "amount": 5 }), 1);
-    let instance = committed(&started, Uuid::from_u128(0xCA5E));
-    let task = opened(&started).remove(0);
-    let done = decide(
-        &catalog,
-        Some(instance),
-        Command::Complete {
-            task,
-            action: "done".into(),
-            data: json!({}),
-        },
-        2,
-    )
-    .expect("completes");
+    let done = complete_first_task(&catalog, &started, "done", 2).expect("completes");
     let bodies: Vec<String> = [&started, &done]
         .iter()
         .flat_map(|t| &t.effects)

@@ -824,15 +824,7 @@ async fn in_a_real_browser_an_administrator_retries_a_failed_pec_from_the_case_p
     let url = format!("smtp://127.0.0.1:{}", down.0);
     let server = Server::start_with(&["--smtp", &url]);
     let base = format!("http://{}", server.address);
-    let root = server.token("root", "default", "admin");
-    let body = json!({
-        "workflow": crate::connectors::PEC_WORKFLOW,
-        "templates": { "aggiudicazione": "<h1>Aggiudicazione n. {{document.number}}</h1><p>Lotto aggiudicato a {{vars.aggiudicatario}}.</p>" },
-    });
-    let deployed = server
-        .call("POST", "/api/v1/definitions", Some(&root), Some(&body))
-        .await;
-    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    crate::connectors::deploy_pec_workflow(&server).await;
     let rup = server.token("rita", "provincia-treviso", "rup");
     let admin = server.token("aldo", "provincia-treviso", "admin");
     let id = server

@@ -305,15 +305,7 @@ async fn pec_story(
     down: (u16, Arc<Mutex<Vec<super::smtp::Received>>>),
     backend: &str,
 ) {
-    let admin = server.token("root", "default", "admin");
-    let body = json!({
-        "workflow": PEC_WORKFLOW,
-        "templates": { "aggiudicazione": "<h1>Aggiudicazione n. {{document.number}}</h1><p>Lotto aggiudicato a {{vars.aggiudicatario}}.</p>" },
-    });
-    let deployed = server
-        .call("POST", "/api/v1/definitions", Some(&admin), Some(&body))
-        .await;
-    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    deploy_pec_workflow(&server).await;
     let rup = server.token("rita", "provincia-treviso", "rup");
     let tenant_admin = server.token("aldo", "provincia-treviso", "admin");
     let id = server
@@ -492,7 +484,20 @@ async fn pec_story(
     );
 }
 
-pub(crate) const PEC_WORKFLOW: &str = "\
+/// Deploys `test-pec` (with its act's template) as the platform administrator.
+pub(crate) async fn deploy_pec_workflow(server: &Server) {
+    let admin = server.token("root", "default", "admin");
+    let body = json!({
+        "workflow": PEC_WORKFLOW,
+        "templates": { "aggiudicazione": "<h1>Aggiudicazione n. {{document.number}}</h1><p>Lotto aggiudicato a {{vars.aggiudicatario}}.</p>" },
+    });
+    let deployed = server
+        .call("POST", "/api/v1/definitions", Some(&admin), Some(&body))
+        .await;
+    assert_eq!(deployed.status, 201, "{}", deployed.body);
+}
+
+const PEC_WORKFLOW: &str = "\
 id: test-pec
 title: Comunicazione di aggiudicazione
 initial: award
