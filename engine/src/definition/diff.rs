@@ -251,14 +251,20 @@ mod tests {
                 text: "riga 7".into()
             }
         );
-        assert!(file.lines.contains(&Line::Removed {
-            old: 10,
-            text: "riga 10".into()
-        }));
-        assert!(file.lines.contains(&Line::Added {
-            new: 10,
-            text: "riga dieci".into()
-        }));
+        // The old line first, then the new one, as a reader compares them.
+        assert_eq!(
+            file.lines[3..5],
+            [
+                Line::Removed {
+                    old: 10,
+                    text: "riga 10".into()
+                },
+                Line::Added {
+                    new: 10,
+                    text: "riga dieci".into()
+                }
+            ]
+        );
     }
 
     #[test]
