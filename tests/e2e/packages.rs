@@ -35,6 +35,58 @@ fn multipart(csrf: Option<&str>, action: &str, files: &[(&str, &[u8])]) -> Vec<u
     body
 }
 
+/// A hidden field's value in a page, as the browser reads it (entities decoded).
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name}: {page}"))
+        + marker.len();
+    let end = page[start..].find('"').expect("value ends") + start;
+    page[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x60;", "`")
+        .replace("&#x3D;", "=")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn urlencoded(pairs: &[(&str, String)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Presses "Conferma" on a review page: posts its form as the browser would.
+async fn confirm(server: &Server, cookie: &str, review: &str) -> Response {
+    let form: Vec<(&str, String)> = ["_csrf", "pacchetto", "origine", "impronta", "contro"]
+        .into_iter()
+        .map(|name| (name, hidden(review, name)))
+        .collect();
+    server
+        .browser(
+            "POST",
+            "/workflows/pacchetto/conferma",
+            Some(cookie),
+            Some(&urlencoded(&form)),
+        )
+        .await
+}
+
 async fn upload(server: &Server, cookie: &str, body: &[u8]) -> Response {
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
     server
@@ -109,12 +161,27 @@ async fn an_administrator_validates_and_deploys_a_package_from_the_page() {
         "validating deploys nothing"
     );
 
-    let deployed = upload(
+    let review = upload(
         &server,
         &admin,
         &multipart(Some(&token), "rilascia", &files),
     )
     .await;
+    assert_eq!(review.status, 200, "{}", review.text());
+    let html = review.text();
+    assert!(
+        html.contains("Conferma il rilascio")
+            && html.contains("Nessuna versione in uso: è un nuovo procedimento"),
+        "a deploy is reviewed first: {html}"
+    );
+    let untouched = server
+        .call("GET", "/api/v1/definitions", Some(&admin), None)
+        .await;
+    assert!(
+        !untouched.body.to_string().contains("approval-chain"),
+        "nothing is deployed before the confirmation"
+    );
+    let deployed = confirm(&server, &admin, &html).await;
     assert_eq!(deployed.status, 303, "{}", deployed.text());
     assert!(
         deployed.head.contains("/workflows/approval-chain/1"),
