@@ -223,6 +223,10 @@ fn a_case_highlighted_in_any_state_of_any_shipped_workflow_stays_readable() {
                     path: &path,
                 }),
             );
+            if let Ok(out) = std::env::var("PROCEDO_DIAGRAM_DIR") {
+                let file = PathBuf::from(out).join(format!("{}-at-{state}.svg", definition.id));
+                std::fs::write(&file, &drawn).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            }
             all.extend(
                 problems(&drawn)
                     .into_iter()

@@ -482,6 +482,11 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         timeline.contains("sara ha completato «Autorizzazione del dirigente»"),
         "{timeline}"
     );
+    assert!(
+        timeline.contains("▶ stato attuale")
+            && timeline.contains("Percorso seguito: Autorizzazione del dirigente → "),
+        "the case's diagram shows where it stands and the path it took: {timeline}"
+    );
     browser.record("timeline", &mut violations).await;
     browser.open(&format!("{base}/audit")).await;
     assert!(browser.source().await.contains("Verificato"));
@@ -602,6 +607,10 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
         case.contains("<h1>Servizio di trasporto scolastico</h1>")
             && case.contains("per conto di Comune di Asolo"),
         "the case page after the start: {case}"
+    );
+    assert!(
+        case.contains("class=\"state current visited\"") && case.contains("▶ stato attuale"),
+        "the tender's diagram marks where it stands: {case}"
     );
     browser.record_widths("cases-case", &mut violations).await;
 
