@@ -119,6 +119,9 @@ pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     lines
 }
 
+/// One lane of a channel: the spans its labels take across, and its height (the tallest).
+type Lane = (Vec<(f64, f64)>, f64);
+
 /// How an arrow gets from its row to its target's.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Route {
@@ -285,7 +288,7 @@ pub fn layout(definition: &Definition, ways: &[Way], current: Option<&str>) -> L
 
     // Labels into lanes of the channel below their state's row: the first lane where the
     // label fits at its wished place, or a new lane.
-    let mut lanes: Vec<Vec<(Vec<(f64, f64)>, f64)>> = vec![Vec::new(); channels];
+    let mut lanes: Vec<Vec<Lane>> = vec![Vec::new(); channels];
     let mut order: Vec<usize> = (0..drafts.len()).collect();
     order.sort_by(|a, b| drafts[*a].left.total_cmp(&drafts[*b].left));
     for i in order {
