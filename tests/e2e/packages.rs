@@ -340,7 +340,7 @@ async fn a_deploy_from_the_pages_shows_the_changed_lines_against_the_running_ver
     let html = review.text();
     for expected in [
         "Confronto con la versione in uso, <a href=\"/workflows/training-enrolment/1\">v1</a>",
-        "<td><code>workflow.yaml</code></td><td>modificato</td><td>1</td><td>1</td>",
+        "<td><code>workflow.yaml</code></td><td>modificato: 1 riga aggiunta, 1 tolta</td>",
         "<td><code>forms/richiesta-iscrizione.yaml</code></td><td>invariato</td>",
         "− title: Iscrizione a un corso di formazione</del>",
         "+ title: Iscrizione a un corso di formazione (nuova)</ins>",

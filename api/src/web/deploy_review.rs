@@ -40,6 +40,24 @@ fn change_text(change: Change) -> &'static str {
     }
 }
 
+/// "modificato: 3 righe aggiunte, 1 tolta" (one column, so the table fits a phone's width).
+fn change_summary(change: Change, added: usize, removed: usize) -> String {
+    if change == Change::Unchanged {
+        return change_text(change).to_string();
+    }
+    let added = if added == 1 {
+        "1 riga aggiunta".to_string()
+    } else {
+        format!("{added} righe aggiunte")
+    };
+    let removed = if removed == 1 {
+        "1 tolta".to_string()
+    } else {
+        format!("{removed} tolte")
+    };
+    format!("{}: {added}, {removed}", change_text(change))
+}
+
 fn line_json(line: &Line) -> Value {
     match line {
         Line::Same { old, new, text } => {
@@ -75,7 +93,7 @@ pub(super) async fn review(
     let files: Vec<Value> = files
         .iter()
         .map(|f| {
-            json!({ "path": f.path, "change": change_text(f.change), "added": f.added, "removed": f.removed,
+            json!({ "path": f.path, "change": change_text(f.change), "summary": change_summary(f.change, f.added, f.removed),
                     "lines": f.lines.iter().map(line_json).collect::<Vec<_>>() })
         })
         .collect();

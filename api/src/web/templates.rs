@@ -194,8 +194,8 @@ pub const DEPLOY_CONFIRM: &str = r#"<h1>Conferma il rilascio</h1>
 {{#if note}}<p class="ko" role="alert">{{note}}</p>{{/if}}
 <p>Pacchetto «{{workflow}}» (<code>{{id}}</code>), {{states}} stati. {{#if running}}Confronto con la versione in uso, <a href="/workflows/{{id}}/{{running}}">v{{running}}</a>.{{else}}Nessuna versione in uso: è un nuovo procedimento.{{/if}}</p>
 <h2>File del pacchetto</h2>
-<table><thead><tr><th scope="col">File</th><th scope="col">Modifica</th><th scope="col">Righe aggiunte</th><th scope="col">Righe tolte</th></tr></thead><tbody>
-{{#each files}}<tr><td><code>{{path}}</code></td><td>{{change}}</td><td>{{added}}</td><td>{{removed}}</td></tr>{{/each}}
+<table><thead><tr><th scope="col">File</th><th scope="col">Modifica</th></tr></thead><tbody>
+{{#each files}}<tr><td><code>{{path}}</code></td><td>{{summary}}</td></tr>{{/each}}
 </tbody></table>
 {{#if identical}}<p class="ok" role="status" id="identico">Il pacchetto è identico alla versione in uso v{{running}}: non c'è nulla da rilasciare.</p>
 {{else}}<h2>Differenze</h2>
