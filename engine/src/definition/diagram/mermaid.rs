@@ -1,11 +1,12 @@
 //! A workflow as Mermaid `stateDiagram-v2` text, for the README and reviewers (the pages show
-//! it under the drawing): the action ids, as an author reads them.
+//! it under the drawing): edges carry the actions' Italian titles, as the drawing does.
 
 use crate::definition::{Definition, Kind, WaitTimer};
 use std::fmt::Write as _;
 
 /// Mermaid `stateDiagram-v2` text: one node per state (its title as label), one edge per way
-/// out, labelled with the action, the guard or the timer that takes it.
+/// out, labelled with the action (its title where the workflow gives one), the guard or the
+/// timer that takes it.
 pub fn mermaid(definition: &Definition) -> String {
     let mut out = String::from("stateDiagram-v2\n");
     let id = |name: &str| name.replace('-', "_");
@@ -22,7 +23,7 @@ pub fn mermaid(definition: &Definition) -> String {
             let _ = writeln!(out, "    {} --> {} : {text}", id(&state.name), id(to));
         };
         for action in state.actions.values() {
-            edge(&action.to, &action.name);
+            edge(&action.to, action.title.as_deref().unwrap_or(&action.name));
         }
         match &state.kind {
             Kind::Choice(arms) => {
