@@ -5,8 +5,11 @@
 //! or a workflow: a workflow names a topic and its input, the process that serves the topic
 //! knows where the mail server and the webhook are and the key that signs the webhook.
 //!
-//! - `mail.send`: input `{ "to": ADDRESS, "subject": TEXT, "body": TEXT }`; result
-//!   `{ "sent_at": RFC3339 }`. Attachments are NOT done.
+//! - `mail.send`: input `{ "to": ADDRESS, "subject": TEXT, "body": TEXT, "attach": [TEMPLATE…] }`;
+//!   `attach` (optional) names acts of the job's case by template: the latest issued act of
+//!   each goes with the mail (a PEC communication carries the act it communicates); a named
+//!   act not issued is a failure. Result `{ "sent_at": RFC3339, "attachments": [{ "template",
+//!   "number", "sha256" }] }`: what was sent, sealed in the history by the `on_done` step.
 //! - `http.post`: input: the JSON to send; POSTed to `PROCEDO_WEBHOOK_URL` (plain http://)
 //!   with `X-Procedo-Signature: sha256=HEX`, the HMAC-SHA256 of the body under
 //!   `--webhook-secret-file` (or PROCEDO_WEBHOOK_SECRET), and a 10 s timeout; result `{ "status": CODE }`. A non-2xx
@@ -100,18 +103,83 @@ impl Connectors {
         out
     }
 
-    /// Does one job's work: `Ok(result)` or `Err(message)` (a failure to retry).
-    pub async fn run(&self, topic: &str, input: &Value) -> Result<Value, String> {
+    /// Does one job's work: `Ok(result)` or `Err(message)` (a failure to retry). `acts` are
+    /// the case's issued acts, oldest first (read only when the input names some: see
+    /// [`attachments_named`]).
+    pub async fn run(&self, topic: &str, input: &Value, acts: &[Act]) -> Result<Value, String> {
         match (topic, &self.smtp, &self.webhook) {
             (MAIL_SEND, Some(smtp), _) => {
                 let field = |k: &str| input.get(k).and_then(Value::as_str).unwrap_or("");
-                smtp.send(field("to"), field("subject"), field("body"))
+                let mut files = Vec::new();
+                let mut sent = Vec::new();
+                for template in attachments_named(input)? {
+                    let act = acts
+                        .iter()
+                        .rev()
+                        .find(|a| a.template == template)
+                        .ok_or_else(|| {
+                            format!("no act `{template}` has been issued for this case")
+                        })?;
+                    let label = act.number.as_deref().map_or_else(
+                        || act.template.clone(),
+                        |n| format!("{}-{}", act.template, n.replace('/', "-")),
+                    );
+                    files.push(crate::mail::Attachment {
+                        name: format!("{label}.html"),
+                        content_type: act.content_type.clone(),
+                        bytes: act.content.clone().into_bytes(),
+                    });
+                    sent.push(json!({ "template": act.template, "number": act.number, "sha256": act.sha256 }));
+                }
+                smtp.send_with(field("to"), field("subject"), field("body"), &files)
                     .await?;
-                Ok(json!({ "sent_at": procedo_engine::timefmt::rfc3339(chrono::Utc::now()) }))
+                Ok(json!({
+                    "sent_at": procedo_engine::timefmt::rfc3339(chrono::Utc::now()),
+                    "attachments": sent,
+                }))
             }
             (HTTP_POST, _, Some(hook)) => post(hook, input).await,
             _ => Err(format!("topic `{topic}` is not configured here")),
         }
+    }
+}
+
+/// An issued act as a connector attaches it.
+#[derive(Debug, Clone)]
+pub struct Act {
+    pub template: String,
+    pub number: Option<String>,
+    pub content_type: String,
+    pub content: String,
+    pub sha256: String,
+}
+
+impl From<procedo_engine::documents::Document> for Act {
+    fn from(d: procedo_engine::documents::Document) -> Self {
+        Self {
+            template: d.template,
+            number: d.number,
+            content_type: d.content_type,
+            content: d.content,
+            sha256: d.sha256,
+        }
+    }
+}
+
+/// The templates a `mail.send` input's `attach` names (none when absent); anything but a list
+/// of names is a failure, so a workflow's mistake becomes an incident, not a silent omission.
+pub fn attachments_named(input: &Value) -> Result<Vec<String>, String> {
+    match input.get("attach") {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| "`attach` lists act templates by name".to_string())
+            })
+            .collect(),
+        Some(_) => Err("`attach` lists act templates by name".into()),
     }
 }
 
@@ -202,7 +270,27 @@ pub async fn run_in_process(engine: Arc<Engine>, connectors: Connectors) {
             }
         };
         for job in jobs {
-            let answer = match connectors.run(&job.topic, &job.input).await {
+            let acts = match attachments_named(&job.input) {
+                Ok(named) if !named.is_empty() => {
+                    match engine.store().documents(job.instance).await {
+                        // Never send an act that is not the one the history sealed.
+                        Ok(documents) => documents
+                            .into_iter()
+                            .filter(|d| {
+                                procedo_engine::history::sha256_hex(d.content.as_bytes())
+                                    == d.sha256
+                            })
+                            .map(Act::from)
+                            .collect(),
+                        Err(e) => {
+                            tracing::warn!(job = %job.id, error = %e, "the case's acts could not be read");
+                            vec![]
+                        }
+                    }
+                }
+                _ => vec![],
+            };
+            let answer = match connectors.run(&job.topic, &job.input, &acts).await {
                 Ok(result) => JobAnswer::Complete { result },
                 Err(message) => JobAnswer::Fail {
                     message,
@@ -250,7 +338,14 @@ pub async fn run_remote(
         for job in answer["jobs"].as_array().cloned().unwrap_or_default() {
             let id = job["id"].as_str().unwrap_or_default().to_string();
             let topic = job["topic"].as_str().unwrap_or_default().to_string();
-            let (verb, body) = match connectors.run(&topic, &job["input"]).await {
+            let acts = match attachments_named(&job["input"]) {
+                Ok(named) if !named.is_empty() => {
+                    let instance = job["instance"].as_str().unwrap_or_default();
+                    remote_acts(&mut client, instance).await
+                }
+                _ => vec![],
+            };
+            let (verb, body) = match connectors.run(&topic, &job["input"], &acts).await {
                 Ok(result) => ("complete", json!({ "result": result, "worker": name })),
                 Err(message) => ("fail", json!({ "message": message, "worker": name })),
             };
@@ -262,6 +357,45 @@ pub async fn run_remote(
             }
         }
     }
+}
+
+/// The acts of a case through the API (the worker's token must see the case's tenant);
+/// whatever cannot be read is left out, and `run` then fails the job naming the act.
+async fn remote_acts(client: &mut crate::client::Client, instance: &str) -> Vec<Act> {
+    let Ok((200, list)) = client
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{instance}/documents"),
+            None,
+        )
+        .await
+    else {
+        return vec![];
+    };
+    let mut acts = Vec::new();
+    for document in list.as_array().cloned().unwrap_or_default() {
+        let text = |k: &str| document[k].as_str().unwrap_or_default().to_string();
+        let Ok((200, content)) = client
+            .call("GET", &format!("/api/v1/documents/{}", text("id")), None)
+            .await
+        else {
+            continue;
+        };
+        let content = content["content"].as_str().unwrap_or_default().to_string();
+        // Never send an act that is not the one the history sealed.
+        if procedo_engine::history::sha256_hex(content.as_bytes()) != text("sha256") {
+            tracing::warn!(document = %text("id"), "an act's content does not match its hash: not attached");
+            continue;
+        }
+        acts.push(Act {
+            template: text("template"),
+            number: document["number"].as_str().map(str::to_string),
+            content_type: text("content_type"),
+            content,
+            sha256: text("sha256"),
+        });
+    }
+    acts
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ impl From<MachineError> for EngineError {
             }
             // Handled like a lost race at commit: the callers' retry loops decide again.
             MachineError::Stale(_) => {
-                EngineError::Store(StoreError::Conflict("the data read changed meanwhile"))
+                EngineError::Store(StoreError::Conflict(crate::store::Conflict::ReadChanged))
             }
             other => EngineError::Rejected(other.to_string()),
         }
@@ -503,42 +503,29 @@ impl Engine {
             None => None,
         };
         let pins = self.pins_for(&resolved, &actor.tenant).await?;
-        // A start races only for shared things (a register number, a pool's seat): decide
-        // again on fresh data when it loses.
-        for attempt in 0..RETRIES {
-            let context = self.context(&resolved, &actor.tenant, &pins).await?;
-            let command = Command::Start {
-                id: Uuid::now_v7(),
-                definition: resolved.id.clone(),
-                version: resolved.version,
-                variables: variables.clone(),
-                on_behalf_of: on_behalf_of.clone(),
-                relation: relation.clone(),
-                pins: pins.clone(),
-            };
-            let transition = machine::transition(
-                &self.definitions,
-                context,
-                None,
-                vec![],
-                command,
-                actor,
-                self.now(),
-            )?;
-            match self.commit(&transition).await {
-                Err(StoreError::Conflict(_)) => backoff(attempt).await,
-                Err(other) => return Err(other.into()),
-                Ok(()) => {
-                    return transition
-                        .primary()
-                        .cloned()
-                        .ok_or_else(|| EngineError::Rejected("nothing was started".into()));
-                }
-            }
-        }
-        Err(EngineError::Conflict(
-            "too many concurrent starts: try again".into(),
-        ))
+        // A start races only for shared things (a register number, a pool's seat).
+        let id = Uuid::now_v7();
+        let (resolved, pins, variables) = (&resolved, &pins, &variables);
+        let (on_behalf_of, relation) = (&on_behalf_of, &relation);
+        let started = self
+            .decide_and_commit(actor, "what the start reads", move || async move {
+                Ok(crate::decide::Loaded {
+                    context: self.context(resolved, &actor.tenant, pins).await?,
+                    instance: None,
+                    ancestors: vec![],
+                    command: Command::Start {
+                        id,
+                        definition: resolved.id.clone(),
+                        version: resolved.version,
+                        variables: variables.clone(),
+                        on_behalf_of: on_behalf_of.clone(),
+                        relation: relation.clone(),
+                        pins: pins.clone(),
+                    },
+                })
+            })
+            .await?;
+        crate::decide::primary(started)
     }
 
     /// The tenants the actor's tenant may start `workflow` for today (its relations that
@@ -866,56 +853,50 @@ impl Engine {
         task_id: Uuid,
         command: impl Fn(Task) -> Command,
     ) -> Result<Instance> {
-        for attempt in 0..RETRIES {
-            let (task, instance) = match self.store.task_with_instance(task_id).await? {
-                Some((task, instance)) if task.tenant == actor.tenant => (task, instance),
-                _ => return Err(EngineError::NotFound(format!("task {task_id}"))),
-            };
-            if !visible(actor, &instance) {
-                return Err(EngineError::NotFound(format!("instance {}", instance.id)));
-            }
-            match self.apply(actor, instance, command(task)).await {
-                Err(EngineError::Store(StoreError::Conflict(_))) => backoff(attempt).await,
-                other => return other,
-            }
-        }
-        Err(EngineError::Conflict(
-            "the task kept changing meanwhile: try again".into(),
-        ))
+        let done = self
+            .decide_and_commit(actor, "the task", || async {
+                let (task, instance) = match self.store.task_with_instance(task_id).await? {
+                    Some((task, instance)) if task.tenant == actor.tenant => (task, instance),
+                    _ => return Err(EngineError::NotFound(format!("task {task_id}"))),
+                };
+                if !visible(actor, &instance) {
+                    return Err(EngineError::NotFound(format!("instance {}", instance.id)));
+                }
+                self.load_for(&actor.tenant, instance, command(task)).await
+            })
+            .await?;
+        crate::decide::primary(done)
     }
 
     /// Cancels an active instance (administrators of the owning tenant only: a tenant the
     /// procedure is run for reads it, it does not stop it), closing its tasks and timers.
     pub async fn cancel(&self, actor: &Actor, id: Uuid, reason: &str) -> Result<Instance> {
-        for attempt in 0..RETRIES {
-            let instance = self.instance(actor, id).await?;
-            if instance.tenant != actor.tenant {
-                return Err(EngineError::Forbidden(format!(
-                    "only the tenant that runs the procedure (`{}`) can cancel it",
-                    instance.tenant
-                )));
-            }
-            if !actor.has_role("admin") {
-                return Err(EngineError::Forbidden(
-                    "only an administrator can cancel an instance".into(),
-                ));
-            }
-            let command = Command::Cancel {
-                reason: reason.to_string(),
-            };
-            match self.apply(actor, instance, command).await {
-                Err(EngineError::Store(StoreError::Conflict(_))) => backoff(attempt).await,
-                other => return other,
-            }
-        }
-        Err(EngineError::Conflict(
-            "the instance kept changing while cancelling it: try again".into(),
-        ))
+        let done = self
+            .decide_and_commit(actor, "the instance", move || async move {
+                let instance = self.instance(actor, id).await?;
+                if instance.tenant != actor.tenant {
+                    return Err(EngineError::Forbidden(format!(
+                        "solo l'ente che gestisce la pratica ({}) può annullarla",
+                        instance.tenant
+                    )));
+                }
+                if !actor.has_role("admin") {
+                    return Err(EngineError::Forbidden(
+                        "solo un amministratore può annullare una pratica".into(),
+                    ));
+                }
+                let command = Command::Cancel {
+                    reason: reason.to_string(),
+                };
+                self.load_for(&actor.tenant, instance, command).await
+            })
+            .await?;
+        crate::decide::primary(done)
     }
 
     /// The stored files the file fields of a completion name (at most [`MAX_FILES_PER_FIELD`]
     /// per field; ids that are not UUIDs are left for the form to refuse).
-    async fn files_named(
+    pub(crate) async fn files_named(
         &self,
         definition: &crate::definition::Definition,
         task: &Task,
@@ -954,61 +935,6 @@ impl Engine {
             }
         }
         Ok(files)
-    }
-
-    /// Runs one command on a loaded instance and commits it.
-    async fn apply(&self, actor: &Actor, instance: Instance, command: Command) -> Result<Instance> {
-        let tenant = actor.tenant.clone();
-        self.apply_in(actor, &tenant, instance, command).await
-    }
-
-    /// [`Engine::apply`] with the calendar and registers of `tenant` (a platform worker acts
-    /// in the instance's tenant, not its own).
-    pub(crate) async fn apply_in(
-        &self,
-        actor: &Actor,
-        tenant: &str,
-        instance: Instance,
-        command: Command,
-    ) -> Result<Instance> {
-        let definition = self
-            .definition(&instance.definition, instance.definition_version)
-            .await?;
-        let instance = self.prepare(instance).await?;
-        let ancestors = self.ancestors(&instance).await?;
-        let mut context = self.context(&definition, tenant, &instance.pins).await?;
-        let completing = matches!(command, Command::Complete { .. });
-        // Segregation of duties needs who completed the earlier states: read only for a task
-        // that declares it.
-        if let Command::Complete { task, .. } = &command
-            && let Some(crate::definition::Kind::Task(spec)) =
-                definition.state(&task.state).map(|s| &s.kind)
-            && !spec.not_by.is_empty()
-        {
-            context.completers = self.store.completers(instance.id).await?;
-        }
-        if let Command::Complete { task, action, data } = &command {
-            context.files = self.files_named(&definition, task, action, data).await?;
-        }
-        let transition = machine::transition(
-            &self.definitions,
-            context,
-            Some(instance),
-            ancestors,
-            command,
-            actor,
-            self.now(),
-        )?;
-        self.commit(&transition).await?;
-        if completing {
-            self.metrics
-                .completions
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        transition
-            .primary()
-            .cloned()
-            .ok_or_else(|| EngineError::Rejected("nothing changed".into()))
     }
 
     /// Commits a transition, counting it (and the conflicts).

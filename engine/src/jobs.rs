@@ -7,10 +7,10 @@
 //! repeats it, and a worker whose lock passed to another gets a conflict.
 
 use crate::Engine;
-use crate::engine::{EngineError, PLATFORM_TENANT, RETRIES, Result, backoff};
+use crate::engine::{EngineError, PLATFORM_TENANT, Result};
 use crate::machine::{Command, JobAnswer};
 use crate::model::{Actor, Instance, Job, JobStatus};
-use crate::store::{JobClaim, StoreError};
+use crate::store::JobClaim;
 use chrono::Duration;
 use uuid::Uuid;
 
@@ -131,64 +131,61 @@ impl Engine {
             )));
         }
         let me = holder(actor, worker);
-        for attempt in 0..RETRIES {
-            let job = match self.store.job(id).await? {
-                Some(job) if sees(actor, &job) => job,
-                _ => return Err(EngineError::NotFound(format!("job {id}"))),
-            };
-            if !retrying {
-                if job.status != JobStatus::Open {
-                    return Err(EngineError::Conflict(format!(
-                        "the job is {}: it was answered already",
-                        job.status.to_db()
-                    )));
-                }
-                if job.locked_by.as_deref() != Some(me.as_str()) {
-                    return Err(EngineError::Conflict(match job.locked_by {
-                        Some(_) => "the job's lock passed to another worker".into(),
-                        None => "the job is not locked by this worker: fetch it first".into(),
-                    }));
-                }
-            } else if job.status != JobStatus::Incident {
-                return Err(EngineError::Conflict("the job is not an incident".into()));
-            }
-            let instance = self
-                .store
-                .instance(job.instance)
-                .await?
-                .ok_or_else(|| EngineError::NotFound(format!("instance {}", job.instance)))?;
-            let tenant = instance.tenant.clone();
-            let failing = matches!(answer, JobAnswer::Fail { .. });
-            let incident = failing && job.attempt > job.retries;
-            let command = Command::AnswerJob {
-                job,
-                answer: answer.clone(),
-            };
-            match self.apply_in(actor, &tenant, instance, command).await {
-                Err(EngineError::Store(StoreError::Conflict(_))) => backoff(attempt).await,
-                Ok(instance) => {
-                    use std::sync::atomic::Ordering::Relaxed;
-                    match (&answer, incident) {
-                        (JobAnswer::Fail { .. }, true) => {
-                            self.metrics.jobs_failed.fetch_add(1, Relaxed);
-                            self.metrics.incidents.fetch_add(1, Relaxed);
-                        }
-                        (JobAnswer::Fail { .. }, false) => {
-                            self.metrics.jobs_failed.fetch_add(1, Relaxed);
-                        }
-                        (JobAnswer::Complete { .. }, _) => {
-                            self.metrics.jobs_completed.fetch_add(1, Relaxed);
-                        }
-                        _ => {}
+        let incident = std::sync::atomic::AtomicBool::new(false);
+        let done = self
+            .decide_and_commit(actor, "the job", || async {
+                let job = match self.store.job(id).await? {
+                    Some(job) if sees(actor, &job) => job,
+                    _ => return Err(EngineError::NotFound(format!("job {id}"))),
+                };
+                if !retrying {
+                    if job.status != JobStatus::Open {
+                        return Err(EngineError::Conflict(format!(
+                            "the job is {}: it was answered already",
+                            job.status.to_db()
+                        )));
                     }
-                    return Ok(instance);
+                    if job.locked_by.as_deref() != Some(me.as_str()) {
+                        return Err(EngineError::Conflict(match job.locked_by {
+                            Some(_) => "the job's lock passed to another worker".into(),
+                            None => "the job is not locked by this worker: fetch it first".into(),
+                        }));
+                    }
+                } else if job.status != JobStatus::Incident {
+                    return Err(EngineError::Conflict("the job is not an incident".into()));
                 }
-                Err(other) => return Err(other),
+                let instance =
+                    self.store.instance(job.instance).await?.ok_or_else(|| {
+                        EngineError::NotFound(format!("instance {}", job.instance))
+                    })?;
+                let tenant = instance.tenant.clone();
+                let failing = matches!(answer, JobAnswer::Fail { .. });
+                incident.store(
+                    failing && job.attempt > job.retries,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                let command = Command::AnswerJob {
+                    job,
+                    answer: answer.clone(),
+                };
+                self.load_for(&tenant, instance, command).await
+            })
+            .await?;
+        use std::sync::atomic::Ordering::Relaxed;
+        match (&answer, incident.load(Relaxed)) {
+            (JobAnswer::Fail { .. }, true) => {
+                self.metrics.jobs_failed.fetch_add(1, Relaxed);
+                self.metrics.incidents.fetch_add(1, Relaxed);
             }
+            (JobAnswer::Fail { .. }, false) => {
+                self.metrics.jobs_failed.fetch_add(1, Relaxed);
+            }
+            (JobAnswer::Complete { .. }, _) => {
+                self.metrics.jobs_completed.fetch_add(1, Relaxed);
+            }
+            _ => {}
         }
-        Err(EngineError::Conflict(
-            "the job kept changing meanwhile: try again".into(),
-        ))
+        crate::decide::primary(done)
     }
 
     /// Incidents the actor may see (administrators and auditors of its tenant; every

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod case_file;
 pub mod checkpoint;
 mod context;
+mod decide;
 pub mod definition;
 pub mod diagnostic;
 pub mod documents;

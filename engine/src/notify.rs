@@ -22,6 +22,7 @@ fn subject(notice: &Notice) -> String {
     let what = match notice.kind.as_str() {
         "reminder" => "Promemoria",
         "escalated" => "Compito assegnato per scadenza",
+        "overdue" => "Termine scaduto",
         _ => "Nuovo compito",
     };
     format!("{what}: {}", notice.title)
@@ -42,15 +43,24 @@ impl Engine {
                     officials.insert(notice.tenant.clone(), users);
                 }
                 let users = officials.get(&notice.tenant).map_or(&[][..], Vec::as_slice);
+                // A passed term is told to the role the workflow names (`on_breach: { notify:
+                // dirigente }`), who follows the case rather than takes the task.
+                let overdue = notice.kind == "overdue";
                 for (user, roles, address) in users {
-                    let takes = match &task.assignee {
-                        Some(assignee) => assignee == user,
-                        None => roles.iter().any(|r| r == &task.role),
+                    let told = match (&task.assignee, overdue) {
+                        (_, true) => roles.iter().any(|r| r == &notice.role),
+                        (Some(assignee), false) => assignee == user,
+                        (None, false) => roles.iter().any(|r| r == &task.role),
                     };
-                    if !takes {
+                    if !told {
                         continue;
                     }
-                    let link = format!("{}/tasks/{}", public_url.trim_end_matches('/'), task.id);
+                    let base = public_url.trim_end_matches('/');
+                    let link = if overdue {
+                        format!("{base}/instances/{}", task.instance)
+                    } else {
+                        format!("{base}/tasks/{}", task.id)
+                    };
                     let due = task
                         .due_at
                         .map(|d| {
@@ -61,8 +71,13 @@ impl Engine {
                             )
                         })
                         .unwrap_or_default();
+                    let open = if overdue {
+                        "Apri la pratica"
+                    } else {
+                        "Apri il compito"
+                    };
                     let body = format!(
-                        "Buongiorno {user},\n\n{}.\n{due}\nApri il compito: {link}\n\n-- \nProcedo (messaggio automatico: per non ricevere più mail, disattivale nella tua pagina o chiedi all'amministratore)\n",
+                        "Buongiorno {user},\n\n{}.\n{due}\n{open}: {link}\n\n-- \nProcedo (messaggio automatico: per non ricevere più mail, disattivale nella tua pagina o chiedi all'amministratore)\n",
                         subject(&notice)
                     );
                     mails.push(Mail {

@@ -7,8 +7,9 @@
 //! that decided it too (after a lease expired) fails and rolls back. A worker that dies holding
 //! a lease only delays its timers until the lease expires: late, never lost.
 
+use crate::decide::Loaded;
 use crate::engine::{Engine, EngineError, Result};
-use crate::machine::{self, Catalog, Command, Transition};
+use crate::machine::{Catalog, Command, Transition};
 use crate::model::{Actor, Timer};
 use crate::store::StoreError;
 use std::collections::HashSet;
@@ -45,7 +46,7 @@ impl Engine {
                 later.push(timer);
                 continue;
             }
-            let transition = match self.decide(&timer, instance).await {
+            let transition = match self.decide_timer(&timer, instance).await {
                 Ok(t) => t,
                 // What was read changed meanwhile: decide again, alone, after the batch.
                 Err(EngineError::Store(StoreError::Conflict(_))) => {
@@ -100,22 +101,16 @@ impl Engine {
         Ok(fired)
     }
 
-    /// Fires one timer in its own transaction, retrying when the instance changes meanwhile.
+    /// Fires one timer in its own transaction, deciding again when the instance changes
+    /// meanwhile; a timer another worker fired first is a conflict, not retried.
     async fn fire_one(&self, timer: &Timer) -> Result<()> {
-        for _ in 0..4 {
+        let actor = Actor::system(&timer.tenant);
+        self.decide_and_commit(&actor, "the instance", || async {
             let instance = self.store.instance(timer.instance).await?;
-            let transition = match self.decide(timer, instance).await {
-                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
-                decided => decided?,
-            };
-            match self.commit(&transition).await {
-                Err(StoreError::Conflict(why)) if why.contains("instance") => continue,
-                other => return Ok(other?),
-            }
-        }
-        Err(EngineError::Conflict(
-            "the instance kept changing while firing a timer".into(),
-        ))
+            self.load_timer(timer, instance).await
+        })
+        .await?;
+        Ok(())
     }
 
     fn record_fired(&self, timer: &Timer) {
@@ -129,38 +124,33 @@ impl Engine {
     }
 
     /// Decides what a timer does, without committing.
-    async fn decide(
+    async fn decide_timer(
         &self,
         timer: &Timer,
         instance: Option<crate::model::Instance>,
     ) -> Result<Transition> {
-        let actor = Actor::system(&timer.tenant);
-        let instance = match instance {
-            Some(i) => Some(self.prepare(i).await?),
-            None => None,
-        };
-        let (context, ancestors) = match &instance {
-            Some(i) => {
-                let definition = self.definition(&i.definition, i.definition_version).await?;
-                (
-                    self.context(&definition, &timer.tenant, &i.pins).await?,
-                    self.ancestors(i).await?,
-                )
-            }
-            None => (Default::default(), vec![]),
-        };
+        let loaded = self.load_timer(timer, instance).await?;
+        self.decide(&Actor::system(&timer.tenant), loaded)
+    }
+
+    /// What firing a timer reads (its instance may be gone: the machine then drops the timer).
+    async fn load_timer(
+        &self,
+        timer: &Timer,
+        instance: Option<crate::model::Instance>,
+    ) -> Result<Loaded> {
         let command = Command::FireTimer {
             timer: timer.clone(),
         };
-        Ok(machine::transition(
-            &self.definitions,
-            context,
-            instance,
-            ancestors,
-            command,
-            &actor,
-            self.now(),
-        )?)
+        match instance {
+            Some(instance) => self.load_for(&timer.tenant, instance, command).await,
+            None => Ok(Loaded {
+                context: Default::default(),
+                instance: None,
+                ancestors: vec![],
+                command,
+            }),
+        }
     }
 
     /// Runs the scheduler until the task is dropped: fires due timers in batches, sleeping
@@ -254,7 +244,6 @@ impl Engine {
 
     async fn fire_schedule(&self, row: &crate::store::ScheduleRow) -> Result<()> {
         let definition = self.definition(&row.definition, row.version).await?;
-        let now = self.now();
         let Some(schedule) = definition.schedules.iter().find(|s| s.name == row.name) else {
             return Err(EngineError::Rejected(format!(
                 "schedule `{}` is no longer in the workflow",
@@ -276,15 +265,13 @@ impl Engine {
                     relation: None,
                     pins,
                 };
-                let mut transition = machine::transition(
-                    &self.definitions,
+                let loaded = Loaded {
                     context,
-                    None,
-                    vec![],
+                    instance: None,
+                    ancestors: vec![],
                     command,
-                    &actor,
-                    now,
-                )?;
+                };
+                let mut transition = self.decide(&actor, loaded)?;
                 transition.effects.insert(0, advance);
                 Ok(self.commit(&transition).await?)
             }

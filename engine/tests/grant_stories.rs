@@ -381,7 +381,7 @@ async fn the_call_deadline_is_the_task_deadline_with_reminders_14_7_and_2_days_b
         )
         .await;
     assert!(
-        matches!(&future, Err(EngineError::Rejected(why)) if why.contains("does not hold")),
+        matches!(&future, Err(EngineError::Rejected(why)) if why.contains("non è soddisfatta")),
         "a receipt later than now: {future:?}"
     );
     clock.set(utc(2026, 9, 17, 14, 59, 59));

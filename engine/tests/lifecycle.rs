@@ -200,28 +200,23 @@ async fn stale_write_is_rejected_and_leaves_nothing_half_done() {
             .expect("someone else completes first");
 
         // A transition decided on the stale snapshot: the store must refuse all of it.
-        struct One(std::sync::Arc<procedo_engine::definition::Definition>);
-        impl machine::Catalog for One {
-            fn get(
-                &self,
-                _: &str,
-                _: i64,
-            ) -> Option<std::sync::Arc<procedo_engine::definition::Definition>> {
-                Some(self.0.clone())
-            }
-        }
-        let definition = std::sync::Arc::new(package(APPROVAL_CHAIN).compile(1).expect("compiles"));
-        let command = Command::Cancel {
-            reason: "stale".into(),
-        };
+        let mut catalog = machine::StaticCatalog::default();
+        catalog
+            .add(&package(APPROVAL_CHAIN), instance.definition_version)
+            .expect("compiles");
         let transition = machine::transition(
-            &One(definition),
-            Default::default(),
-            Some(stale),
-            vec![],
-            command,
-            &clerk(),
-            clock.now_for_test(),
+            &catalog,
+            machine::Input {
+                context: Default::default(),
+                instance: Some(stale),
+                ancestors: vec![],
+                command: Command::Cancel {
+                    reason: "stale".into(),
+                },
+                actor: &clerk(),
+                now: clock.now_for_test(),
+                seed: uuid::Uuid::from_u128(1),
+            },
         )
         .expect("the pure function accepts the stale snapshot");
         let before = engine

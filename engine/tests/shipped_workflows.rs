@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{engine, open_task, open_tasks, sqlite_db, vars};
+use common::{databases, engine, open_task, open_tasks, sqlite_db, vars};
 use procedo_engine::definition::Package;
 use procedo_engine::model::Actor;
 use procedo_engine::{Engine, EngineError, TaskQuery};
@@ -117,6 +117,84 @@ fn enrolment_request(seats_available: i64) -> serde_json::Map<String, serde_json
         "office": "Provincia di Treviso, Settore Stazione Unica Appaltante",
         "seats_available": seats_available,
     }))
+}
+
+/// A request that gives the participant's email: the seat's confirmation act goes to them by
+/// `mail.send` with the act attached, and only the worker's answer moves the case on to the
+/// attendance; a mail server that keeps failing becomes an incident, not a lost enrolment.
+#[tokio::test]
+async fn training_mails_the_confirmation_with_the_act_to_a_participant_who_gave_an_email() {
+    for db in databases().await {
+        let (engine, _clock) = engine(&db).await;
+        deploy_shipped(&engine, "training-enrolment").await;
+        let mut request = enrolment_request(3);
+        request.insert(
+            "participant_email".into(),
+            json!("mario.rossi@provincia.treviso.it"),
+        );
+        let instance = engine
+            .start(&official(), "training-enrolment", request)
+            .await
+            .expect("starts");
+        let approval = open_task(&engine, &supervisor(), instance.id).await;
+        let after = engine
+            .complete(
+                &supervisor(),
+                approval.id,
+                "approve",
+                json!({ "supervisor_name": "Laura Bianchi" }),
+            )
+            .await
+            .expect("approves");
+        assert_eq!(after.state, "confirmation_mail", "{}", db.backend);
+        let documents = engine
+            .documents(&official(), instance.id)
+            .await
+            .expect("documents");
+        assert_eq!(documents.len(), 1, "the act exists before it is mailed");
+        let worker = Actor::new("posta", "default", &["worker"]);
+        let fetch = procedo_engine::jobs::Fetch {
+            topics: vec!["mail.send".into()],
+            max: 10,
+            lock_for: chrono::Duration::minutes(2),
+            wait: chrono::Duration::zero(),
+            worker: Some("posta".into()),
+        };
+        let jobs = engine.fetch_jobs(&worker, &fetch).await.expect("fetch");
+        assert_eq!(jobs.len(), 1, "{}", db.backend);
+        assert_eq!(
+            jobs[0].input["to"],
+            json!("mario.rossi@provincia.treviso.it")
+        );
+        assert_eq!(jobs[0].input["attach"], json!(["conferma-iscrizione"]));
+        assert!(
+            jobs[0].input["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Iscrizione confermata: Il nuovo Codice")),
+            "{}",
+            jobs[0].input
+        );
+        let sent = engine
+            .answer_job(
+                &worker,
+                jobs[0].id,
+                Some("posta"),
+                procedo_engine::machine::JobAnswer::Complete {
+                    result: json!({ "sent_at": "2026-04-03T08:00:01Z", "attachments": [] }),
+                },
+            )
+            .await
+            .expect("the mail was sent");
+        assert_eq!(sent.state, "enrolled", "{}", db.backend);
+        assert_eq!(
+            sent.variables["conferma_inviata_il"],
+            json!("2026-04-03T08:00:01Z")
+        );
+        assert_eq!(
+            open_task(&engine, &hr(), instance.id).await.state,
+            "enrolled"
+        );
+    }
 }
 
 #[tokio::test]

@@ -487,7 +487,7 @@ async fn a_percent_role_matches_nothing() {
             .reassign(&admin(), task.id, None, Some("%".into()), "prova")
             .await;
         assert!(
-            matches!(&moved, Err(EngineError::Forbidden(why)) if why.contains("not a role of this workflow")),
+            matches!(&moved, Err(EngineError::Forbidden(why)) if why.contains("non è un ruolo di questo procedimento")),
             "{moved:?}"
         );
         let query = procedo_engine::TaskQuery {
@@ -522,7 +522,7 @@ async fn an_administrator_cannot_take_an_officials_task() {
             )
             .await;
         assert!(
-            matches!(&to_self, Err(EngineError::Forbidden(why)) if why.contains("does not hold")),
+            matches!(&to_self, Err(EngineError::Forbidden(why)) if why.contains("non ha il ruolo")),
             "{to_self:?} on {}",
             db.backend
         );
@@ -820,7 +820,7 @@ states:
             .complete(&requester, task.id, "approve", json!({}))
             .await;
         assert!(
-            matches!(&own, Err(EngineError::Forbidden(why)) if why.contains("`start`")),
+            matches!(&own, Err(EngineError::Forbidden(why)) if why.contains("ha avviato questa pratica")),
             "{own:?} on {}",
             db.backend
         );

@@ -356,48 +356,55 @@ async fn propose(engine: &Engine, lot: Uuid) -> Instance {
 }
 
 #[tokio::test]
-async fn offers_deadline_is_at_least_30_days_from_transmission_under_reg_1182_71() {
+async fn offers_deadline_is_at_least_30_whole_days_from_transmission_under_reg_1182_71() {
     let (_db, engine, _clock) = setup().await;
     let id = request_to_publication(&engine).await;
     // Transmitted Friday 3 April 2026: day 30 is Sunday 3 May, so the period ends on Monday 4
     // May. Earlier deadlines are refused before the transition, at the deadline field, with
     // the reason and the earliest lawful date; the task stays open and nothing moves.
-    let refused = |deadline: &str, urgent: bool| {
-        let mut data = json!({ "data_trasmissione": "2026-04-03", "scadenza_offerte": deadline });
+    // The notice says "ore 12:00 del …" (the tender documents' default time): the 30 days
+    // end at 24:00 of their last day (Reg. 1182/71 art. 3(2)(b)), so a deadline at noon needs
+    // one day more than the count: day 31.
+    let refused = |sent: &str, deadline: &str, urgent: bool| {
+        let mut data = json!({ "data_trasmissione": sent, "scadenza_offerte": deadline });
         if urgent {
             data["urgenza"] = json!(true);
             data["motivazione_urgenza"] = json!("avvio dei corsi entro giugno");
         }
         data
     };
-    for (deadline, urgent, why) in [
+    let short = "Meno di 30 giorni interi dalla trasmissione del 03/04/2026 (art. 71 c.2): i 30 giorni finiscono alle 24:00 del 03/05/2026 (Reg. CEE 1182/71 art. 3 c.2 lett. b), quindi con la scadenza alle ore 12:00 la prima data ammessa è il 04/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.";
+    for (sent, deadline, urgent, why) in [
+        ("2026-04-03", "2026-04-30", false, short),
+        ("2026-04-03", "2026-05-02", false, short),
+        ("2026-04-03", "2026-05-03", false, short),
+        // Tuesday 7 April: day 30 is Thursday 7 May, a working day, but at noon it is half a
+        // day short: Friday 8 May is the first lawful deadline.
         (
-            "2026-04-30",
+            "2026-04-07",
+            "2026-05-07",
             false,
-            "Meno di 30 giorni dalla trasmissione del 03/04/2026 (art. 71 c.2): la prima scadenza ammessa è il 03/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
+            "Meno di 30 giorni interi dalla trasmissione del 07/04/2026 (art. 71 c.2): i 30 giorni finiscono alle 24:00 del 07/05/2026 (Reg. CEE 1182/71 art. 3 c.2 lett. b), quindi con la scadenza alle ore 12:00 la prima data ammessa è il 08/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
         (
-            "2026-05-02",
+            "2026-04-07",
+            "2026-05-09",
             false,
-            "Meno di 30 giorni dalla trasmissione del 03/04/2026 (art. 71 c.2): la prima scadenza ammessa è il 03/05/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
+            "Il 09/05/2026 è sabato, domenica o festivo: la scadenza deve cadere in un giorno lavorativo (Reg. CEE 1182/71 art. 3(4)); scelga il primo giorno lavorativo seguente.",
         ),
+        // Urgency (art. 71 c.3): 15 whole days, so at noon day 16, Sunday 19 April -> Monday
+        // 20 April. Friday 17 is too early even with urgency.
         (
-            "2026-05-03",
-            false,
-            "Il 03/05/2026 è sabato, domenica o festivo: la scadenza deve cadere in un giorno lavorativo (Reg. CEE 1182/71 art. 3(4)); scelga il primo giorno lavorativo seguente.",
-        ),
-        // Urgency (art. 71 c.3): 15 days, day 15 is Saturday 18 April -> Monday 20 April.
-        // Friday 17 is too early even with urgency.
-        (
+            "2026-04-03",
             "2026-04-17",
             true,
-            "Anche con l'urgenza, meno di 15 giorni dalla trasmissione del 03/04/2026 (art. 71 c.3): la prima scadenza ammessa è il 18/04/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
+            "Anche con l'urgenza, meno di 15 giorni interi dalla trasmissione del 03/04/2026 (art. 71 c.3; i giorni finiscono alle 24:00, Reg. CEE 1182/71 art. 3 c.2 lett. b): la prima scadenza ammessa è il 19/04/2026, o il primo giorno lavorativo seguente se quel giorno non lo è.",
         ),
     ] {
         let t = task(&engine, id, "publication").await;
         let before = engine.history(&rup(), id).await.expect("history").len();
         let result = engine
-            .complete(&rup(), t.id, "published", refused(deadline, urgent))
+            .complete(&rup(), t.id, "published", refused(sent, deadline, urgent))
             .await;
         let Err(EngineError::InvalidData(errors)) = result else {
             panic!("{deadline} must be refused, got {result:?}")
@@ -795,7 +802,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
 }
 
 #[tokio::test]
-async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
+async fn an_unanswered_soccorso_istruttorio_is_decided_by_the_rup_and_lots_can_be_deserted() {
     let (_db, engine, clock) = setup().await;
     let id = request_to_publication(&engine).await;
     through_offers_deadline(&engine, &clock, id).await;
@@ -871,26 +878,50 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
     assert_eq!(fire(&engine).await, 1, "the reminder only");
     assert_eq!(instance(&engine, id).await.state, "soccorso");
     clock.set(utc(2026, 5, 13, 6, 0, 0));
-    assert_eq!(
-        fire(&engine).await,
-        1,
-        "the deadline: exclusion by the system"
-    );
-    let excluded = instance(&engine, id).await;
-    assert_eq!(excluded.state, "exclusion_notice");
-    assert_eq!(excluded.variables["esclusi"], json!(["Gamma Servizi srl"]));
+    assert_eq!(fire(&engine).await, 1, "the deadline passes");
+    // The engine cannot know whether a reply came on the platform, and an exclusion is a
+    // reasoned act: the deadline tells the RUP and the decision stays with them.
+    assert_eq!(instance(&engine, id).await.state, "soccorso");
     let history = engine.history(&admin(), id).await.expect("history");
     assert!(
         history
             .iter()
-            .any(|e| e.body.contains("breach_action") && e.body.contains("exclude"))
+            .any(|e| e.body.contains("\"notified\"") && e.body.contains("rup")),
+        "the RUP is told the term has passed"
     );
+    assert!(!history.iter().any(|e| e.body.contains("breach_action")));
+    let unreasoned = refused(&engine, &rup(), id, "soccorso", "exclude", json!({})).await;
+    assert_eq!(
+        unreasoned
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .collect::<Vec<_>>(),
+        ["soccorso_esito_note"],
+        "an exclusion needs its reasons"
+    );
+    complete(
+        &engine,
+        &rup(),
+        id,
+        "soccorso",
+        "exclude",
+        json!({ "soccorso_esito_note": "Nessuna integrazione pervenuta sulla piattaforma entro il 12/05/2026." }),
+    )
+    .await;
+    let excluded = instance(&engine, id).await;
+    assert_eq!(excluded.state, "exclusion_notice");
+    assert_eq!(excluded.variables["esclusi"], json!(["Gamma Servizi srl"]));
     let notice = task(&engine, id, "exclusion_notice").await;
     // Art. 90 c.1 d): 5 days from Wednesday 13 May -> Monday 18 May 2026.
     assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 5, 18)));
     assert_contains(
         doc(&documents(&engine, id).await, "provvedimento-esclusione"),
-        &["Gamma Servizi srl", "escluso", "entro il 12/05/2026"],
+        &[
+            "Gamma Servizi srl",
+            "escluso",
+            "entro il 12/05/2026",
+            "Nessuna integrazione pervenuta sulla piattaforma",
+        ],
     );
     complete(
         &engine,
@@ -956,6 +987,20 @@ async fn unanswered_soccorso_istruttorio_excludes_and_lots_can_be_deserted() {
     );
     clock.set(utc(2026, 6, 3, 22, 0, 0));
     assert_eq!(fire(&engine).await, 1);
+    assert_eq!(
+        instance(&engine, children[1].id).await.state,
+        "anomaly_explanations",
+        "past the term the RUP decides, the engine does not exclude"
+    );
+    complete(
+        &engine,
+        &rup(),
+        children[1].id,
+        "anomaly_explanations",
+        "exclude",
+        json!({ "esame_esito": "Nessuna giustificazione pervenuta entro il 03/06/2026 (art. 110 c.5)." }),
+    )
+    .await;
     let lot2 = instance(&engine, children[1].id).await;
     assert_eq!(lot2.status.label(), "deserted");
     assert_eq!(lot2.variables["offerte_escluse"], json!(1));

@@ -179,7 +179,8 @@ impl Browser {
     /// being left (a list showing "1 di 1" before and after a search) and let the next step
     /// race the pending navigation. The old page is marked, so "loaded" means a new document.
     async fn follow(&self, css: &str) {
-        self.script("window.__procedoLeaving = true; return true;").await;
+        self.script("window.__procedoLeaving = true; return true;")
+            .await;
         self.click(css).await;
         for _ in 0..150 {
             let left = self
@@ -839,6 +840,94 @@ async fn in_a_real_browser_a_withdrawal_gives_the_seat_to_the_head_of_the_waitin
         .tour_step("training-5-certificate", &mut violations)
         .await;
     assert_eq!(state(instances[1].clone()).await, "completed", "{done}");
+    browser.quit().await;
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 AA problems found by axe-core:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// An administrator meets an incident where the case is read, and retries it from there: the
+/// act's PEC could not go out (the gateway was down), the case page says so with the cause,
+/// the gateway is back, "Riprova il servizio" sends it, and the page then says it was sent.
+#[tokio::test]
+async fn in_a_real_browser_an_administrator_retries_a_failed_pec_from_the_case_page() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let down = crate::smtp::SmtpReceiver::start().await.stop();
+    let url = format!("smtp://127.0.0.1:{}", down.0);
+    let server = Server::start_with(&["--smtp", &url]);
+    let base = format!("http://{}", server.address);
+    let root = server.token("root", "default", "admin");
+    let body = json!({
+        "workflow": crate::connectors::PEC_WORKFLOW,
+        "templates": { "aggiudicazione": "<h1>Aggiudicazione n. {{document.number}}</h1><p>Lotto aggiudicato a {{vars.aggiudicatario}}.</p>" },
+    });
+    let deployed = server
+        .call("POST", "/api/v1/definitions", Some(&root), Some(&body))
+        .await;
+    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    let rup = server.token("rita", "provincia-treviso", "rup");
+    let admin = server.token("aldo", "provincia-treviso", "admin");
+    let id = server
+        .start_instance(
+            &rup,
+            "test-pec",
+            json!({ "aggiudicatario": "Alfa srl", "pec": "gare@pec.alfasrl.it" }),
+        )
+        .await;
+    let mut violations = Vec::new();
+    browser.sign_in(&base, &rup).await;
+    browser.wait_for("Le mie attività").await;
+    // The RUP has no mail address: the task's notice waits in the pages, and leads to it.
+    browser.follow("a[href='/avvisi']").await;
+    let notices = browser.wait_for("Nuova attività").await;
+    assert!(
+        notices.contains("<strong>Nuova attività</strong>: <a href=\"/tasks/"),
+        "{notices}"
+    );
+    browser.record("notices", &mut violations).await;
+    browser.follow("ul.notices a").await;
+    browser.follow("button[value=award]").await;
+
+    browser.sign_in(&base, &admin).await;
+    browser.wait_for("Le mie attività").await;
+    let mut page = String::new();
+    for _ in 0..50 {
+        browser.open(&format!("{base}/instances/{id}")).await;
+        page = browser.source().await;
+        if page.contains("incidente") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        page.contains("incidente: in attesa di un amministratore")
+            && page.contains("Ultimo errore")
+            && page.contains("la pratica è ferma finché un amministratore non lo riprova"),
+        "{page}"
+    );
+    browser.record("service-incident", &mut violations).await;
+    let smtp = crate::smtp::SmtpReceiver::start_on(down.0, down.1).await;
+    browser.follow("button[id^='riprova-']").await;
+    let mails = smtp.wait_for(1, 30).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let mut sent = String::new();
+    for _ in 0..50 {
+        browser.open(&format!("{base}/instances/{id}")).await;
+        sent = browser.source().await;
+        if sent.contains("(PEC o e-mail) — <strong>completato</strong>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        sent.contains("(PEC o e-mail) — <strong>completato</strong>") && !sent.contains("riprova-"),
+        "{sent}"
+    );
+    browser.record("service-retried", &mut violations).await;
     browser.quit().await;
     assert!(
         violations.is_empty(),

@@ -2,7 +2,7 @@
 //! signature (a failure → incident → retry by the administrator → delivered), and `mail.send`
 //! to a real SMTP receiver (training confirms an enrolment by mail).
 
-use super::client::Server;
+use super::client::{Server, csrf};
 use super::smtp::SmtpReceiver;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -217,41 +217,58 @@ async fn http_post_signs_its_body_and_a_failure_becomes_an_incident_the_administ
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The shipped training workflow: a participant who gave an email gets the enrolment
+/// confirmation by mail, with the confirmation act attached, once the seat is assigned.
 #[tokio::test]
 async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector() {
     let smtp = SmtpReceiver::start().await;
     let url = format!("smtp://127.0.0.1:{}", smtp.port);
     let server = Server::start_with(&["--smtp", &url]);
-    let admin = server.token("root", "default", "admin");
-    let workflow = "\
-id: test-enrolment-mail
-title: Conferma di iscrizione
-initial: confirm
-states:
-  confirm:
-    service:
-      topic: mail.send
-      input:
-        to: \"vars.email\"
-        subject: \"'Iscrizione confermata: ' + vars.corso\"
-        body: \"'Gentile ' + vars.nome + ', la sua iscrizione è confermata.'\"
-    on_done: { to: confirmed, set: { confermata_il: \"result.sent_at\" } }
-  confirmed: { end: confirmed }
-";
-    server.deploy(&admin, workflow).await;
-    let clerk = server.token("anna", "provincia-treviso", "clerk");
+    let official = server.token("anna", "provincia-treviso", "official");
+    let supervisor = server.token("sara", "provincia-treviso", "supervisor");
     let id = server
         .start_instance(
-            &clerk,
-            "test-enrolment-mail",
-            json!({ "email": "mario.rossi@comune.asolo.tv.it", "corso": "Appalti 2026", "nome": "Mario Rossi" }),
+            &official,
+            "training-enrolment",
+            json!({
+                "course": "Appalti 2026", "course_area": "appalti", "edition": "1a edizione",
+                "course_hours": "20", "participant_name": "Mario Rossi",
+                "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 10,
+                "participant_email": "mario.rossi@comune.asolo.tv.it",
+            }),
         )
         .await;
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&supervisor),
+            None,
+        )
+        .await;
+    let task = tasks.body[0]["id"]
+        .as_str()
+        .expect("the approval")
+        .to_string();
+    let approved = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/complete"),
+            Some(&supervisor),
+            Some(&json!({ "action": "approve", "data": { "supervisor_name": "Sara Verdi" } })),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
     let mails = smtp.wait_for(1, 30).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0].to, ["mario.rossi@comune.asolo.tv.it"]);
     assert!(
-        mails[0].data.contains("la sua iscrizione è confermata"),
+        mails[0]
+            .data
+            .contains("la sua iscrizione al corso Appalti 2026")
+            && mails[0]
+                .data
+                .contains("filename=\"conferma-iscrizione.html\""),
         "{}",
         mails[0].data
     );
@@ -261,16 +278,286 @@ states:
             .call(
                 "GET",
                 &format!("/api/v1/instances/{id}"),
-                Some(&clerk),
+                Some(&official),
                 None,
             )
             .await;
-        if instance.body["state"] == json!("confirmed") {
-            assert!(instance.body["variables"]["confermata_il"].is_string());
+        if instance.body["state"] == json!("enrolled") {
+            assert!(instance.body["variables"]["conferma_inviata_il"].is_string());
             ended = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(ended);
+    assert!(
+        ended,
+        "the case moves on to the attendance once the mail is sent"
+    );
+}
+
+/// An art. 90 communication as a SUA sends it: the award act issued at the RUP's step goes by
+/// PEC (`mail.send`, `attach`) to the bidder. The PEC gateway is down: the job fails with no
+/// retries left and becomes an incident, which the case page shows with its cause; the
+/// administrator retries it from that page once the gateway is back, and the mail goes out
+/// once, with the act attached, byte for byte the act the history sealed.
+async fn pec_story(
+    server: Server,
+    down: (u16, Arc<Mutex<Vec<super::smtp::Received>>>),
+    backend: &str,
+) {
+    let admin = server.token("root", "default", "admin");
+    let body = json!({
+        "workflow": PEC_WORKFLOW,
+        "templates": { "aggiudicazione": "<h1>Aggiudicazione n. {{document.number}}</h1><p>Lotto aggiudicato a {{vars.aggiudicatario}}.</p>" },
+    });
+    let deployed = server
+        .call("POST", "/api/v1/definitions", Some(&admin), Some(&body))
+        .await;
+    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    let rup = server.token("rita", "provincia-treviso", "rup");
+    let tenant_admin = server.token("aldo", "provincia-treviso", "admin");
+    let id = server
+        .start_instance(
+            &rup,
+            "test-pec",
+            json!({ "aggiudicatario": "Alfa srl", "pec": "gare@pec.alfasrl.it" }),
+        )
+        .await;
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&rup),
+            None,
+        )
+        .await;
+    let task = tasks.body[0]["id"]
+        .as_str()
+        .expect("the award task")
+        .to_string();
+    let done = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/complete"),
+            Some(&rup),
+            Some(&json!({ "action": "award", "data": {} })),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    // The gateway is down: the only try fails and the job is an incident on the case page.
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = server
+            .browser(
+                "GET",
+                &format!("/instances/{id}"),
+                Some(&tenant_admin),
+                None,
+            )
+            .await
+            .text();
+        if page.contains("incidente") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        page.contains("id=\"servizi\"")
+            && page.contains("incidente: in attesa di un amministratore")
+            && page.contains("Ultimo errore: cannot connect"),
+        "{backend}: the case page shows the incident and its cause: {page}"
+    );
+    let at = page.find("/servizi/").expect("a retry form") + "/servizi/".len();
+    let job = page[at..at + 36].to_string();
+    let official_view = server
+        .browser("GET", &format!("/instances/{id}"), Some(&rup), None)
+        .await
+        .text();
+    assert!(
+        official_view.contains("incidente") && !official_view.contains("/riprova"),
+        "{backend}: an official reads the incident but gets no retry button"
+    );
+    let refused = server
+        .browser(
+            "POST",
+            &format!("/servizi/{job}/riprova"),
+            Some(&rup),
+            Some(&format!("_csrf={}", csrf(&official_view))),
+        )
+        .await;
+    assert_eq!(
+        refused.status, 403,
+        "{backend}: only an administrator retries"
+    );
+    let forged = server
+        .browser(
+            "POST",
+            &format!("/servizi/{job}/riprova"),
+            Some(&tenant_admin),
+            Some(""),
+        )
+        .await;
+    assert_eq!(
+        forged.status, 403,
+        "{backend}: a retry without the CSRF value is refused"
+    );
+
+    // The gateway is back; the administrator retries from the page.
+    let smtp = super::smtp::SmtpReceiver::start_on(down.0, down.1).await;
+    let retried = server
+        .browser(
+            "POST",
+            &format!("/servizi/{job}/riprova"),
+            Some(&tenant_admin),
+            Some(&format!("_csrf={}", csrf(&page))),
+        )
+        .await;
+    assert_eq!(retried.status, 303, "{backend}: {}", retried.text());
+    let mails = smtp.wait_for(1, 30).await;
+    assert_eq!(mails.len(), 1, "{backend}: one mail: {mails:#?}");
+    assert_eq!(mails[0].to, ["gare@pec.alfasrl.it"]);
+    let mut state = String::new();
+    let mut instance = json!(null);
+    for _ in 0..100 {
+        instance = server
+            .call("GET", &format!("/api/v1/instances/{id}"), Some(&rup), None)
+            .await
+            .body;
+        state = instance["state"].as_str().unwrap_or_default().to_string();
+        if state == "communicated" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "communicated", "{backend}: {instance}");
+    let documents = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}/documents"),
+            Some(&rup),
+            None,
+        )
+        .await;
+    let act = &documents.body[0];
+    let sent = &instance["variables"]["atti_inviati"][0];
+    assert_eq!(sent["template"], json!("aggiudicazione"));
+    assert_eq!(
+        sent["sha256"], act["sha256"],
+        "{backend}: the result names the act sent"
+    );
+    let data = &mails[0].data;
+    let name = format!(
+        "filename=\"aggiudicazione-{}.html\"",
+        act["number"]
+            .as_str()
+            .expect("a numbered act")
+            .replace('/', "-")
+    );
+    assert!(
+        data.contains("multipart/mixed") && data.contains(&name),
+        "{backend}: {data}"
+    );
+    let encoded: String = data
+        .split(&name)
+        .nth(1)
+        .expect("the attachment")
+        .lines()
+        .skip_while(|l| !l.is_empty())
+        .skip(1)
+        .take_while(|l| !l.starts_with("--"))
+        .collect();
+    let attached = base64_decode(&encoded);
+    let sha = Sha256::digest(&attached)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    assert_eq!(
+        json!(sha),
+        act["sha256"],
+        "{backend}: the act attached is the act sealed"
+    );
+    let page = server
+        .browser(
+            "GET",
+            &format!("/instances/{id}"),
+            Some(&tenant_admin),
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        page.contains("completato") && !page.contains("/riprova"),
+        "{page}"
+    );
+}
+
+pub(crate) const PEC_WORKFLOW: &str = "\
+id: test-pec
+title: Comunicazione di aggiudicazione
+initial: award
+registers:
+  aggiudicazione: aggiudicazioni
+states:
+  award:
+    task: { role: rup }
+    actions:
+      award: { to: communicate, documents: [aggiudicazione] }
+  communicate:
+    service:
+      topic: mail.send
+      input:
+        to: \"vars.pec\"
+        subject: \"'Comunicazione di aggiudicazione (art. 90 c.1 lett. a D.Lgs. 36/2023)'\"
+        body: \"'Si trasmette in allegato il provvedimento di aggiudicazione.'\"
+        attach: \"['aggiudicazione']\"
+      retries: 0
+    on_done: { to: communicated, set: { atti_inviati: \"result.attachments\" } }
+  communicated: { end: communicated }
+";
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let bytes: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, c)| n | (u32::from(value(*c)) << (18 - 6 * i)));
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_pec_that_fails_is_an_incident_on_the_case_page_and_the_administrator_retries_it_there() {
+    let down = SmtpReceiver::start().await.stop();
+    let url = format!("smtp://127.0.0.1:{}", down.0);
+    pec_story(Server::start_with(&["--smtp", &url]), down, "sqlite").await;
+    if let Some(db) = super::testdb::postgres_db().await {
+        let down = SmtpReceiver::start().await.stop();
+        let url = format!("smtp://127.0.0.1:{}", down.0);
+        pec_story(
+            Server::start_on_with(&db.url, &["--smtp", &url]),
+            down,
+            "postgres",
+        )
+        .await;
+    }
 }

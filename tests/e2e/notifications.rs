@@ -126,3 +126,114 @@ async fn officials_are_mailed_once_when_a_task_opens_for_them_even_across_outage
         story(Server::start_on_with(&db.url, &args), smtp, "postgres").await;
     }
 }
+
+/// `on_breach: { notify: dirigente }` mails the holders of that role when the term passes,
+/// with a link to the case (they follow it, they do not take the task); the task stays with
+/// the role that holds it, and nobody else is mailed about the breach.
+#[tokio::test]
+async fn a_passed_term_is_mailed_to_the_role_the_workflow_names() {
+    const LATE: &str = "\
+id: test-late
+title: Parere
+initial: opinion
+states:
+  opinion:
+    title: Parere di regolarità tecnica
+    task: { role: supervisor, due: PT2S, on_breach: { notify: dirigente } }
+    actions:
+      give: { to: done }
+  done: { end: given }
+";
+    let smtp = SmtpReceiver::start().await;
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let server = Server::start_with(&["--smtp", &url, "--public-url", "http://procedo.test"]);
+    let admin = server.token("root", "default", "admin");
+    server.deploy(&admin, LATE).await;
+    let password = "Una frase lunga per i test 42";
+    for (user, roles) in [
+        ("sara", "supervisor"),
+        ("dino", "dirigente"),
+        ("carlo", "clerk"),
+    ] {
+        server.user(user, "provincia-treviso", roles, password);
+        server.cli(&[
+            "user",
+            "mail",
+            "--user",
+            user,
+            "--email",
+            &format!("{user}@provincia.treviso.it"),
+        ]);
+    }
+    let clerk = server.token("anna", "provincia-treviso", "clerk");
+    let id = server.start_instance(&clerk, "test-late", json!({})).await;
+    let mails = smtp.wait_for(2, 30).await;
+    assert_eq!(mails.len(), 2, "the opening and the breach: {mails:#?}");
+    let (opened, late): (Vec<_>, Vec<_>) = mails
+        .iter()
+        .partition(|m| m.to == ["sara@provincia.treviso.it"]);
+    assert_eq!(opened.len(), 1);
+    assert_eq!(late.len(), 1, "{mails:#?}");
+    assert_eq!(late[0].to, ["dino@provincia.treviso.it"]);
+    let subject = late[0].header("Subject").unwrap_or_default();
+    let subject = subject
+        .strip_prefix("=?UTF-8?B?")
+        .and_then(|s| s.strip_suffix("?="))
+        .and_then(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        })
+        .map_or(subject.clone(), |bytes| {
+            String::from_utf8_lossy(&bytes).to_string()
+        });
+    assert_eq!(subject, "Termine scaduto: Parere di regolarità tecnica");
+    assert!(
+        late[0].data.contains(&format!(
+            "Apri la pratica: http://procedo.test/instances/{id}"
+        )),
+        "the dirigente is sent to the case: {}",
+        late[0].data
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.mails().len(), 2, "once per official and event");
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(
+        tasks.body[0]["role"],
+        json!("supervisor"),
+        "the task stays where it was"
+    );
+
+    // The same notices in the pages, for whoever reads them there.
+    let dino = server.token("dino", "provincia-treviso", "dirigente");
+    let page = server
+        .browser("GET", "/avvisi", Some(&dino), None)
+        .await
+        .text();
+    assert!(
+        page.contains(&format!("<strong>Termine scaduto</strong>: <a href=\"/instances/{id}\">Parere di regolarità tecnica</a>")),
+        "{page}"
+    );
+    let sara = server.token("sara", "provincia-treviso", "supervisor");
+    let page = server
+        .browser("GET", "/avvisi", Some(&sara), None)
+        .await
+        .text();
+    assert!(
+        page.contains("<strong>Nuova attività</strong>: <a href=\"/tasks/")
+            && !page.contains("Termine scaduto"),
+        "{page}"
+    );
+    let carlo = server.token("carlo", "provincia-treviso", "clerk");
+    let page = server
+        .browser("GET", "/avvisi", Some(&carlo), None)
+        .await
+        .text();
+    assert!(page.contains("Nessun avviso."), "{page}");
+}

@@ -43,16 +43,32 @@ impl ApiError {
     }
 }
 
+/// The one map from an engine error to an HTTP status, for the API and the pages alike.
+pub fn status_of(err: &EngineError) -> StatusCode {
+    match err {
+        EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+        EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
+        EngineError::Conflict(_) | EngineError::Store(StoreError::Conflict(_)) => {
+            StatusCode::CONFLICT
+        }
+        EngineError::Rejected(_) | EngineError::InvalidData(_) | EngineError::Invalid(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        EngineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
+        let status = status_of(&err);
         match err {
-            EngineError::NotFound(what) => Self::not_found(format!("{what} not found")),
-            EngineError::Forbidden(why) => Self::forbidden(why),
-            EngineError::Conflict(why) => Self::new(StatusCode::CONFLICT, why),
-            EngineError::Store(StoreError::Conflict(why)) => Self::new(StatusCode::CONFLICT, why),
-            EngineError::Rejected(why) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, why),
+            EngineError::NotFound(what) => Self::new(status, format!("{what} not found")),
+            EngineError::Forbidden(why)
+            | EngineError::Conflict(why)
+            | EngineError::Rejected(why) => Self::new(status, why),
+            EngineError::Store(StoreError::Conflict(why)) => Self::new(status, why.message()),
             EngineError::InvalidData(errors) => Self {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
+                status,
                 detail: format!(
                     "the submitted data is not valid: {} problem(s)",
                     errors.len()
@@ -60,7 +76,7 @@ impl From<EngineError> for ApiError {
                 extra: Some(("errors", json!(errors))),
             },
             EngineError::Invalid(diagnostics) => Self {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
+                status,
                 detail: format!("the package is not valid: {} problem(s)", diagnostics.len()),
                 extra: Some(("errors", json!(diagnostics))),
             },

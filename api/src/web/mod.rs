@@ -11,7 +11,9 @@ mod deploy_review;
 mod files;
 mod form_data;
 mod inbox;
+mod incidents;
 mod names;
+mod notices;
 mod packages;
 mod password;
 mod sign_in;
@@ -59,6 +61,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("start", templates::START),
         ("cases", templates::CASES),
         ("start_form", templates::START_FORM),
+        ("notices", templates::NOTICES),
     ] {
         if let Err(e) = registry.register_template_string(name, source) {
             tracing::error!(template = name, error = %e, "page template does not compile");
@@ -76,6 +79,11 @@ pub fn routes() -> Router<AppState> {
         .route("/pratiche", get(cases::list))
         .route("/pratiche.csv", get(cases::csv))
         .route("/avvia/{id}", get(start::form).post(start::submit))
+        .route(
+            "/servizi/{id}/riprova",
+            axum::routing::post(incidents::retry),
+        )
+        .route("/avvisi", get(notices::list))
         .route("/login", get(sign_in::login_page).post(sign_in::login))
         // Signing out takes the form (with its CSRF value); a plain visit just goes home.
         .route(
@@ -120,7 +128,7 @@ pub fn not_found_page() -> Response {
 }
 
 /// Bumped with the stylesheet, so browsers fetch the new one instead of a cached old one.
-const CSS_VERSION: &str = "2";
+const CSS_VERSION: &str = "3";
 static STYLESHEET: &str = include_str!("static/procedo.css");
 
 /// The stylesheet, served by the binary itself (nothing comes from a CDN).
@@ -143,6 +151,7 @@ fn section(name: &str) -> &'static str {
         "start" | "start_form" => "avvia",
         "workflows" | "workflow" | "package" | "deploy_confirm" => "procedimenti",
         "audit" => "verifica",
+        "notices" => "avvisi",
         "password" => "password",
         _ => "",
     }
@@ -234,28 +243,52 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// A page for an engine error: "not found" for anything of another tenant, as the API does.
+/// A page for an engine error, with the status the API gives the same error
+/// ([`crate::http::error::status_of`]: one map for both): "not found" for anything of another
+/// tenant, a conflict as a conflict, never a 500 for what the request itself caused.
 fn problem(session: &Session, error: EngineError) -> Response {
-    let (status, title, text) = match error {
-        EngineError::NotFound(what) => (
-            StatusCode::NOT_FOUND,
-            "Non trovato",
-            format!("Non trovato: {what}. Forse è già stata completata o non è del suo ente."),
+    let status = crate::http::error::status_of(&error);
+    let (title, text) = match error {
+        EngineError::NotFound(what) => ("Non trovato", not_found_text(&what)),
+        EngineError::Forbidden(why) => ("Accesso negato", why),
+        EngineError::Conflict(why) => ("Modificato nel frattempo", why),
+        EngineError::Store(procedo_engine::store::StoreError::Conflict(_)) => (
+            "Modificato nel frattempo",
+            "La pratica è stata modificata da qualcun altro mentre la sua richiesta era in corso: ricarichi la pagina e riprovi.".into(),
         ),
-        EngineError::Forbidden(why) => (StatusCode::FORBIDDEN, "Accesso negato", why),
-        EngineError::Conflict(why) => (StatusCode::CONFLICT, "Modificato nel frattempo", why),
-        other => {
+        EngineError::Rejected(why) => ("Richiesta non accettata", why),
+        EngineError::InvalidData(errors) => (
+            "Dati non validi",
+            format!("I dati inviati non sono validi: {} problemi.", errors.len()),
+        ),
+        EngineError::Invalid(diagnostics) => (
+            "Pacchetto non valido",
+            format!("Il pacchetto non è valido: {} problemi.", diagnostics.len()),
+        ),
+        EngineError::Store(other) => {
             tracing::error!(error = %other, "page failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Errore",
-                "Errore interno: la causa è stata registrata.".into(),
-            )
+            ("Errore", "Errore interno: la causa è stata registrata.".into())
         }
     };
     let mut response = page("error", title, Some(session), json!({ "message": text }));
     *response.status_mut() = status;
     response
+}
+
+/// What was not found, in words and without its id: the engine names it `task 0190…`,
+/// `instance …`, `workflow `x``; an official reads "l'attività richiesta".
+fn not_found_text(what: &str) -> String {
+    let thing = match what.split([' ', ':']).next().unwrap_or_default() {
+        "task" | "attività" => "L'attività richiesta non esiste, è già stata completata",
+        "instance" | "parent" => "La pratica richiesta non esiste",
+        "document" => "L'atto richiesto non esiste",
+        "file" => "Il file richiesto non esiste",
+        "job" | "servizio" => "Il servizio richiesto non esiste",
+        "workflow" => "Il procedimento richiesto non è installato",
+        "checkpoint" => "Il punto di controllo richiesto non esiste",
+        _ => "Quanto richiesto non esiste",
+    };
+    format!("{thing} o non è del suo ente.")
 }
 
 /// A page for a request the pages themselves would never send (a hostile or broken client).
@@ -865,6 +898,7 @@ async fn instance_page(
             .collect();
         lots.push(json!({ "id": child.id, "title": title, "state": state_title, "status": cases::status_text(&child.status), "keys": keys.join(" · ") }));
     }
+    let services = incidents::of_case(&state, &s, id).await;
     let summary = definition.as_ref().and_then(|d| d.case_summary(&instance));
     let keys: Vec<Value> = definition
         .as_ref()
@@ -886,6 +920,8 @@ async fn instance_page(
         "diagram": diagram, "path": path_words.join(" → "),
         "parent": instance.parent.as_ref().map(|p| p.instance),
         "id": id, "started": rome(instance.created_at), "events": events, "documents": documents, "files": attached,
+        "stalled": services.iter().any(|s| s["incident"] == json!(true)),
+        "services": services,
         "crumbs": [{ "href": "/pratiche", "label": "Pratiche" }],
     });
     page("instance", &title, Some(&s), data)

@@ -16,6 +16,7 @@ pub const LAYOUT_HEAD: &str = r##"<!DOCTYPE html>
 <li><a href="/"{{#if (eq section "attivita")}} aria-current="page"{{/if}}>Attività</a></li>
 <li><a href="/pratiche"{{#if (eq section "pratiche")}} aria-current="page"{{/if}}>Pratiche</a></li>
 <li><a href="/avvia"{{#if (eq section "avvia")}} aria-current="page"{{/if}}>Avvia</a></li>
+<li><a href="/avvisi"{{#if (eq section "avvisi")}} aria-current="page"{{/if}}>Avvisi</a></li>
 <li><a href="/workflows"{{#if (eq section "procedimenti")}} aria-current="page"{{/if}}>Procedimenti</a></li>
 {{#if auditor}}<li><a href="/audit"{{#if (eq section "verifica")}} aria-current="page"{{/if}}>Verifica</a></li>{{/if}}
 <li><a href="/password"{{#if (eq section "password")}} aria-current="page"{{/if}}>Password</a></li>
@@ -121,7 +122,7 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <button type="submit" name="_op" value="reassign">Riassegna</button></form>{{/if}}
 </section>{{/if}}"#;
 
-pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
+pub const INSTANCE: &str = r##"<h1>{{title}}</h1>
 <dl class="facts">
 <dt>Procedimento</dt><dd><a href="/workflows/{{instance.definition}}/{{instance.version}}">{{workflow}}</a> (versione {{instance.version}})</dd>
 <dt>Ente</dt><dd>{{instance.tenant_name}}{{#if instance.on_behalf_of_name}} per conto di {{instance.on_behalf_of_name}}{{/if}}</dd>
@@ -130,6 +131,7 @@ pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
 <dt>Avviata il</dt><dd>{{started}}</dd>
 {{#if parent}}<dt>Pratica principale</dt><dd><a href="/instances/{{parent}}">apri la pratica principale</a></dd>{{/if}}
 </dl>
+{{#if stalled}}<p class="alert" role="status">Un servizio di questa pratica non è riuscito e la pratica è ferma finché un amministratore non lo riprova: <a href="#servizi">vedi Servizi</a>.</p>{{/if}}
 {{#if instance.active}}<h2>Attività aperte</h2>
 {{#if open}}<ul>{{#each open}}<li><a href="/tasks/{{id}}">{{title}}</a> — ruolo {{role}}, {{#if assignee}}in carico a <strong>{{assignee}}</strong>{{else}}non ancora presa in carico{{/if}}{{#if due}}; scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} (scaduta){{/if}}</span>{{/if}}</li>{{/each}}</ul>{{else}}<p>Nessuna attività aperta: la pratica attende un termine, un servizio o le pratiche collegate.</p>{{/if}}{{/if}}
 {{#if lots}}<h2>Pratiche collegate</h2><ul>{{#each lots}}<li><a href="/instances/{{id}}">{{title}}</a>{{#if keys}} ({{keys}}){{/if}} — {{state}}, {{status}}</li>{{/each}}</ul>{{/if}}
@@ -137,6 +139,9 @@ pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
 <figure class="diagram">{{{diagram}}}<figcaption>Il riquadro con il bordo più spesso e la dicitura «stato attuale» è la fase in cui si trova la pratica; i riquadri e le frecce a tratto spesso sono il percorso seguito. <span id="percorso">Percorso seguito: {{path}}.</span></figcaption></figure>{{/if}}
 <h2>Atti</h2>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
+{{#if services}}<h2 id="servizi">Servizi</h2>
+<ul class="services">{{#each services}}<li>{{topic}} — <strong{{#if incident}} class="overdue"{{/if}}>{{status}}</strong> (tentativo {{attempts}} di {{tries}}, dal {{since}}){{#if message}}<br>Ultimo errore: {{message}}{{/if}}
+{{#if retry}}<form method="post" action="/servizi/{{id}}/riprova"><input type="hidden" name="_csrf" value="{{../csrf}}"><button type="submit" id="riprova-{{id}}">Riprova il servizio</button></form>{{/if}}</li>{{/each}}</ul>{{/if}}
 <h2>File allegati</h2>
 {{#if files}}<ul class="files">{{#each files}}<li><a href="/files/{{id}}" download>{{name}}</a> — {{size}}, {{content_type}} — allegato da <strong>{{by}}</strong> il {{at}} — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun file allegato.</p>{{/if}}
 <p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, atti e impronte)</a></p>
@@ -146,7 +151,7 @@ pub const INSTANCE: &str = r#"<h1>{{title}}</h1>
 {{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}
 {{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
 {{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
-<small>impronta <code>{{hash}}</code></small></li>{{/each}}</ol>"#;
+<small>impronta <code>{{hash}}</code></small></li>{{/each}}</ol>"##;
 
 pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 {{#if report.ok}}<p class="ok">Verificato: {{report.instances}} procedimenti, {{report.events}} eventi e {{report.documents}} documenti sono integri.</p>
@@ -256,3 +261,7 @@ pub const CASES: &str = r#"<h1>Pratiche</h1>
 </tbody></table></div>
 <nav class="pager" aria-label="Pagine dei risultati">{{#if prev}}<a href="/pratiche?{{{prev}}}" rel="prev">‹ Pagina precedente</a>{{/if}}<span>Pagina {{page}} di {{pages}}</span>{{#if next}}<a href="/pratiche?{{{next}}}" rel="next">Pagina successiva ›</a>{{/if}}</nav>
 <p>{{#if csv_too_many}}L'esportazione comprende al massimo {{csv_max}} pratiche: restringa i filtri per esportarle tutte. {{/if}}<a href="/pratiche.csv?{{{csv}}}" download>Esporta il risultato in CSV</a></p>{{/if}}"#;
+
+pub const NOTICES: &str = r#"<h1>Avvisi</h1>
+<p>Gli stessi avvisi che riceve per posta elettronica, se ha un indirizzo: i più recenti per primi.</p>
+{{#if notices}}<ul class="notices">{{#each notices}}<li><strong>{{kind}}</strong>: <a href="{{href}}">{{title}}</a> — {{at}}</li>{{/each}}</ul>{{else}}<p>Nessun avviso.</p>{{/if}}"#;

@@ -250,8 +250,10 @@ impl std::io::Write for Bounded {
 const PAGE_HEAD: &str = "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\"><style>@page { size: A4; margin: 2.5cm 2cm; } body { font-family: serif; font-size: 12pt; line-height: 1.5; } h1 { font-size: 14pt; text-align: center; }</style></head><body>\n";
 const PAGE_TAIL: &str = "\n</body></html>\n";
 
-/// Renders `template` for `instance` as a print-ready A4 HTML page.
+/// Renders `template` for `instance` as a print-ready A4 HTML page, as document `id`.
+#[allow(clippy::too_many_arguments)] // each is a distinct input of the act; see the call in `machine::enter`
 pub fn render(
+    id: Uuid,
     definition: &Definition,
     template: &str,
     instance: &Instance,
@@ -288,7 +290,7 @@ pub fn render(
     let body = String::from_utf8(body.bytes).map_err(|e| e.to_string())?;
     let content = format!("{PAGE_HEAD}{body}{PAGE_TAIL}");
     Ok(Document {
-        id: Uuid::now_v7(),
+        id,
         instance: instance.id,
         tenant: instance.tenant.clone(),
         template: template.to_string(),

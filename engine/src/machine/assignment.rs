@@ -40,13 +40,13 @@ pub fn assign(
         Assignment::Claim => {
             if !actor.has_role(&task.role) {
                 return Err(MachineError::Forbidden(format!(
-                    "this task is for the role `{}`",
+                    "questa attività spetta al ruolo «{}»",
                     task.role
                 )));
             }
             if task.assignee.as_deref().is_some_and(|a| a != actor.user) {
                 return Err(MachineError::NotNow(
-                    "the task is already claimed by someone else".into(),
+                    "l'attività è già in carico a un altro funzionario".into(),
                 ));
             }
             (
@@ -59,7 +59,7 @@ pub fn assign(
         Assignment::Unclaim => {
             if task.assignee.as_deref() != Some(actor.user.as_str()) && !is_admin {
                 return Err(MachineError::Forbidden(
-                    "only the assignee or an administrator can give a task back".into(),
+                    "solo chi ha in carico l'attività, o un amministratore, può rilasciarla".into(),
                 ));
             }
             (
@@ -77,7 +77,7 @@ pub fn assign(
         } => {
             if !is_admin {
                 return Err(MachineError::Forbidden(
-                    "reassigning a task needs the `admin` role".into(),
+                    "solo un amministratore può riassegnare un'attività".into(),
                 ));
             }
             let role = role.clone().unwrap_or_else(|| task.role.clone());
@@ -89,7 +89,7 @@ pub fn assign(
                 let mut names: Vec<&str> = declared.into_iter().collect();
                 names.sort_unstable();
                 return Err(MachineError::Forbidden(format!(
-                    "`{role}` is not a role of this workflow (its roles: {})",
+                    "«{role}» non è un ruolo di questo procedimento (i suoi ruoli: {})",
                     names.join(", ")
                 )));
             }
@@ -101,7 +101,7 @@ pub fn assign(
                     .is_some_and(|roles| roles.contains(&role));
                 if !holds {
                     return Err(MachineError::Forbidden(format!(
-                        "`{user}` does not hold the role `{role}` in this tenant"
+                        "{user} non ha il ruolo «{role}» in questo ente"
                     )));
                 }
             }

@@ -31,7 +31,7 @@ pub fn start(
     let actor = work.actor;
     if actor.is_read_only() {
         return Err(MachineError::Forbidden(
-            "auditors read; they do not start procedures".into(),
+            "chi ha il ruolo di revisore consulta le pratiche, non le avvia".into(),
         ));
     }
     if !actor.system
@@ -39,8 +39,8 @@ pub fn start(
         && !definition.start.roles.iter().any(|r| actor.has_role(r))
     {
         return Err(MachineError::Forbidden(format!(
-            "starting `{}` needs one of the roles: {}",
-            definition.id,
+            "per avviare «{}» serve uno dei ruoli: {}",
+            definition.title,
             definition.start.roles.join(", ")
         )));
     }
@@ -176,7 +176,7 @@ pub fn complete(
     let actor = work.actor;
     if !actor.system && !actor.has_role(&task.role) {
         return Err(MachineError::Forbidden(format!(
-            "this task is for the role `{}`",
+            "questa attività spetta al ruolo «{}»",
             task.role
         )));
     }
@@ -184,7 +184,7 @@ pub fn complete(
         && assignee != &actor.user
     {
         return Err(MachineError::Forbidden(format!(
-            "this task is assigned to `{assignee}`"
+            "questa attività è in carico a {assignee}"
         )));
     }
     let state = definition
@@ -198,7 +198,10 @@ pub fn complete(
     };
     let action = state.actions.get(action_name).ok_or_else(|| {
         let offered: Vec<&str> = state.actions.keys().map(String::as_str).collect();
-        unavailable(&format!(" (the actions are: {})", offered.join(", ")))
+        unavailable(&format!(
+            " (le azioni possibili sono: {})",
+            offered.join(", ")
+        ))
     })?;
     if action.system && !actor.system {
         return Err(MachineError::Forbidden(format!(
@@ -230,7 +233,7 @@ pub fn complete(
         scope.action = Some(action_name);
         if !guard.eval_bool(&scope)? {
             return Err(unavailable(&format!(
-                ": its condition `{}` does not hold",
+                ": la sua condizione `{}` non è soddisfatta",
                 guard.source()
             )));
         }
@@ -319,9 +322,14 @@ fn segregation_of_duties(
         .filter(|(s, _)| spec.not_by.contains(s))
         .collect();
     if let Some((other, _)) = earlier.iter().find(|(_, by)| by == user) {
+        let done = if other == "start" {
+            "ha avviato questa pratica".to_string()
+        } else {
+            format!("ha già svolto «{other}» in questa pratica")
+        };
         return Err(MachineError::Forbidden(format!(
-            "segregation of duties: `{user}` completed `{other}` in this procedure, so `{}` must be done by another official",
-            state.name
+            "separazione delle funzioni (segregation of duties): {user} {done}, quindi «{}» spetta a un altro funzionario",
+            state.title.as_deref().unwrap_or(&state.name)
         )));
     }
     let by: Vec<Json> = earlier
@@ -386,6 +394,10 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
                 )
             }
             Some(crate::definition::Breach::Notify(role)) => {
+                // The holders of `role` are told (mailed after the commit); the task stays
+                // where it is, with whoever holds it.
+                let notice = notice(work, id, state, *task, "overdue", role)?;
+                work.push(notice);
                 work.note(id, json!({ "notified": { "task": task, "role": role } }))
             }
             Some(crate::definition::Breach::Action(action)) => {
@@ -601,7 +613,7 @@ fn attached_files(
 
 /// A notice about a task of the instance (its current holders are read when it is mailed).
 fn notice(
-    work: &Working<'_>,
+    work: &mut Working<'_>,
     id: Uuid,
     state: &crate::definition::State,
     task: Uuid,
@@ -609,7 +621,7 @@ fn notice(
     role: &str,
 ) -> Result<Effect, MachineError> {
     Ok(Effect::Notice(crate::model::Notice {
-        id: Uuid::now_v7(),
+        id: work.new_id(),
         instance: id,
         tenant: work.get(id)?.tenant.clone(),
         kind: kind.into(),

@@ -115,6 +115,7 @@ fn open_task(
 ) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
     let now = work.now;
+    let (task_id, notice_id) = (work.new_id(), work.new_id());
     let instance = work.get(id)?;
     let scope = scope(instance, None, &definition, work);
     let assignee = match &spec.assignee {
@@ -148,7 +149,7 @@ fn open_task(
         .as_ref()
         .map(|due| work.calendar.deadline(base, due));
     let task = Task {
-        id: Uuid::now_v7(),
+        id: task_id,
         instance: id,
         tenant: instance.tenant.clone(),
         definition: instance.definition.clone(),
@@ -165,7 +166,7 @@ fn open_task(
         pause_reason: None,
     };
     work.push(Effect::Notice(crate::model::Notice {
-        id: Uuid::now_v7(),
+        id: notice_id,
         instance: id,
         tenant: task.tenant.clone(),
         kind: "task_opened".into(),
@@ -234,7 +235,7 @@ fn wait(
     }
     let tenant = work.get(id)?.tenant.clone();
     let timer = Timer {
-        id: Uuid::now_v7(),
+        id: work.new_id(),
         instance: id,
         tenant,
         state: state.name.clone(),
@@ -303,7 +304,7 @@ fn spawn_children(
         )
     };
     for (index, item) in items.into_iter().enumerate() {
-        let child = Uuid::now_v7();
+        let child = work.new_id();
         let mut variables = Map::new();
         variables.insert(spawn.item_var.clone(), item);
         variables.insert("index".into(), json!(index));
@@ -352,8 +353,10 @@ pub fn issue_document(
         .registers
         .get(template)
         .map(|register| work.next_number(&tenant, register));
+    let document_id = work.new_id();
     let instance = work.get(id)?;
     let document = crate::documents::render(
+        document_id,
         definition,
         template,
         instance,
@@ -389,17 +392,18 @@ pub fn set_task_timers(
     due: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), MachineError> {
     let now = work.now;
-    let timer = |kind, fire_at| Timer {
-        id: Uuid::now_v7(),
+    let timer = |id_of: Uuid, kind, fire_at| Timer {
+        id: id_of,
         instance: id,
         tenant: tenant.to_string(),
         state: state.to_string(),
         kind,
         fire_at,
     };
+    let due_id = work.new_id();
     work.effect(
         id,
-        Effect::SetTimer(timer(TimerKind::TaskDue { task }, due)),
+        Effect::SetTimer(timer(due_id, TimerKind::TaskDue { task }, due)),
         json!({ "timer_set": { "kind": "task_due", "at": due } }),
     )?;
     for remind in &spec.remind {
@@ -407,9 +411,10 @@ pub fn set_task_timers(
         let at = due - lead;
         if at > now {
             let note = json!({ "timer_set": { "kind": "task_remind", "at": at } });
+            let remind_id = work.new_id();
             work.effect(
                 id,
-                Effect::SetTimer(timer(TimerKind::TaskRemind { task }, at)),
+                Effect::SetTimer(timer(remind_id, TimerKind::TaskRemind { task }, at)),
                 note,
             )?;
         }

@@ -30,9 +30,10 @@ pub fn open(
         }
         input
     };
+    let job_id = work.new_id();
     let instance = work.get(id)?;
     let job = Job {
-        id: Uuid::now_v7(),
+        id: job_id,
         instance: id,
         tenant: instance.tenant.clone(),
         definition: instance.definition.clone(),

@@ -10,14 +10,17 @@
 //! exactly one history event per command.
 
 mod assignment;
+mod catalog;
 mod commands;
 mod enter;
+mod ids;
 mod jobs;
 mod pools;
 mod sla;
 mod working;
 
 pub use assignment::Assignment;
+pub use catalog::StaticCatalog;
 pub use pools::{PoolChange, PoolState, Pools};
 pub use working::Working;
 
@@ -284,16 +287,16 @@ impl Transition {
 /// Why a command cannot be applied. Nothing is changed when this is returned.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum MachineError {
-    #[error("workflow `{0}` is not deployed")]
+    #[error("il procedimento «{0}» non è installato")]
     UnknownDefinition(String),
-    #[error("the instance has ended ({0})")]
+    #[error("la pratica è conclusa ({0})")]
     NotActive(String),
-    #[error("the task is no longer open")]
+    #[error("l'attività non è più aperta: è già stata completata o chiusa")]
     TaskNotOpen,
     /// The request does not fit the current state (e.g. resuming a deadline that runs).
     #[error("{0}")]
     NotNow(String),
-    #[error("action `{action}` is not available in state `{state}`{why}")]
+    #[error("l'azione «{action}» non è disponibile nella fase «{state}»{why}")]
     ActionNotAvailable {
         action: String,
         state: String,
@@ -301,7 +304,7 @@ pub enum MachineError {
     },
     #[error("{0}")]
     Forbidden(String),
-    #[error("the submitted data is not valid")]
+    #[error("i dati inviati non sono validi")]
     InvalidData(Vec<procedo_forms::FieldError>),
     #[error("{0}")]
     Expression(#[from] crate::expr::EvalError),
@@ -315,22 +318,37 @@ pub enum MachineError {
     Stale(String),
 }
 
-/// Applies `command` to `instance` (and the ancestors it may complete), at `now`, as `actor`.
-///
-/// `instance` is `None` only for [`Command::Start`]. `ancestors` are the instance's parent,
-/// grandparent… as loaded with it, needed when the instance ends and completes a parent's join.
-pub fn transition(
-    catalog: &dyn Catalog,
-    context: Context,
-    instance: Option<Instance>,
-    ancestors: Vec<Instance>,
-    command: Command,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> Result<Transition, MachineError> {
-    let mut context = context;
+/// Everything one decision reads besides the catalog: what was loaded, what is asked, by whom
+/// and when. Nothing else reaches the transition: same input, same [`Transition`].
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub context: Context,
+    /// The instance the command is addressed to; `None` only for [`Command::Start`].
+    pub instance: Option<Instance>,
+    /// The instance's parent, grandparent… as loaded with it, needed when the instance ends
+    /// and completes a parent's join.
+    pub ancestors: Vec<Instance>,
+    pub command: Command,
+    pub actor: &'a Actor,
+    pub now: DateTime<Utc>,
+    /// Drawn by the caller once per attempt: the ids the command creates derive from it.
+    pub seed: Uuid,
+}
+
+/// Applies a command to the instances it touches (and the ancestors it may complete).
+pub fn transition(catalog: &dyn Catalog, input: Input<'_>) -> Result<Transition, MachineError> {
+    let Input {
+        mut context,
+        instance,
+        ancestors,
+        command,
+        actor,
+        now,
+        seed,
+    } = input;
     let others = std::mem::take(&mut context.others);
-    let mut work = Working::new(catalog, context, actor, now);
+    let step = instance.as_ref().map_or(0, |i| i.seq);
+    let mut work = Working::new(catalog, context, actor, now, seed, step);
     if let Some(instance) = &instance {
         work.load(instance.clone());
     }

@@ -177,7 +177,7 @@ pub fn acquire(
         let deadline = work.calendar.deadline(work.now, timeout);
         let state_name = work.get(id)?.state.clone();
         let timer = Timer {
-            id: Uuid::now_v7(),
+            id: work.new_id(),
             instance: id,
             tenant,
             state: state_name,

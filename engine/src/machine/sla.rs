@@ -18,13 +18,13 @@ fn check(work: &Working<'_>, task: &Task) -> Result<(), MachineError> {
     let actor = work.actor;
     if !actor.system && !actor.has_role(&task.role) && !actor.has_role("admin") {
         return Err(MachineError::Forbidden(format!(
-            "the deadline of this task is managed by the role `{}`",
+            "il termine di questa attività è gestito dal ruolo «{}»",
             task.role
         )));
     }
     if task.due_at.is_none() {
         return Err(MachineError::NotNow(
-            "this task has no deadline to suspend".into(),
+            "questa attività non ha un termine da sospendere".into(),
         ));
     }
     Ok(())
@@ -33,9 +33,7 @@ fn check(work: &Working<'_>, task: &Task) -> Result<(), MachineError> {
 pub fn pause(work: &mut Working<'_>, task: &Task, reason: &str) -> Result<(), MachineError> {
     check(work, task)?;
     if task.paused_at.is_some() {
-        return Err(MachineError::NotNow(
-            "the deadline is already suspended".into(),
-        ));
+        return Err(MachineError::NotNow("il termine è già sospeso".into()));
     }
     let (id, now) = (task.instance, work.now);
     let event = work.event(id, "sla_paused")?;
@@ -58,7 +56,7 @@ pub fn pause(work: &mut Working<'_>, task: &Task, reason: &str) -> Result<(), Ma
 pub fn resume(work: &mut Working<'_>, task: &Task) -> Result<(), MachineError> {
     check(work, task)?;
     let (Some(paused_at), Some(due_at)) = (task.paused_at, task.due_at) else {
-        return Err(MachineError::NotNow("the deadline is not suspended".into()));
+        return Err(MachineError::NotNow("il termine non è sospeso".into()));
     };
     let (id, now) = (task.instance, work.now);
     let paused_for = now - paused_at;

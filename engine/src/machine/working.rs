@@ -42,6 +42,8 @@ pub struct Working<'a> {
     pub files: std::collections::BTreeMap<Uuid, crate::store::FileRow>,
     pub actor: &'a Actor,
     pub now: DateTime<Utc>,
+    /// Ids for what the command creates (see [`super::ids`]).
+    ids: super::ids::Ids,
     slots: IndexMap<Uuid, Slot>,
     effects: Vec<Effect>,
 }
@@ -52,6 +54,8 @@ impl<'a> Working<'a> {
         context: super::Context,
         actor: &'a Actor,
         now: DateTime<Utc>,
+        seed: Uuid,
+        step: i64,
     ) -> Self {
         Self {
             catalog,
@@ -63,9 +67,15 @@ impl<'a> Working<'a> {
             files: context.files,
             actor,
             now,
+            ids: super::ids::Ids::new(seed, now, step),
             slots: IndexMap::new(),
             effects: Vec::new(),
         }
+    }
+
+    /// A new id for something this command creates (a task, a timer, a child instance…).
+    pub fn new_id(&mut self) -> Uuid {
+        self.ids.next()
     }
 
     /// Takes the next number of a tenant's register for the current year (Europe/Rome).

@@ -8,6 +8,7 @@
 
 pub(crate) mod audit_reads;
 mod commit;
+mod conflict;
 mod embedded;
 mod files;
 mod plan;
@@ -18,6 +19,7 @@ mod sql;
 mod sqlite;
 mod tenancy;
 
+pub use conflict::Conflict;
 pub use postgres::PgStore;
 pub use sql::MAX_TOPICS;
 pub use sqlite::SqliteStore;
@@ -33,9 +35,9 @@ use uuid::Uuid;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// Someone else changed the same record first; reload and decide again.
+    /// Someone else changed the same record first: which one says whether to decide again.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     #[error("database URL `{0}` is not supported: use sqlite:PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("database: {0}")]

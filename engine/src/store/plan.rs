@@ -8,6 +8,7 @@
 //! statement of data-modifying CTEs: one round trip instead of one per statement; a transition
 //! that is a single run checks itself ([`checked_cte_sql`]) and needs no BEGIN and COMMIT.
 
+pub use super::conflict::Conflict;
 use super::sql;
 use crate::machine::{Effect, Transition};
 use crate::timefmt::to_db;
@@ -34,8 +35,8 @@ pub(crate) enum Arg<'a> {
 pub(crate) enum Check {
     /// Anything (clearing timers, cancelling whatever tasks are open).
     Any,
-    /// Exactly one row; otherwise someone else got there first, described by the text.
-    One(&'static str),
+    /// Exactly one row; otherwise someone else got there first: this record.
+    One(Conflict),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +101,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
         let mut written = match change.expected_version {
             Some(expected) => statement(
                 sql::UPDATE_INSTANCE,
-                Check::One("the instance was changed by someone else"),
+                Check::One(Conflict::InstanceChanged),
                 vec![
                     text(&i.state),
                     text(status),
@@ -118,7 +119,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
             ),
             None => statement(
                 sql::INSERT_INSTANCE,
-                Check::One("the instance already exists"),
+                Check::One(Conflict::InstanceExists),
                 vec![
                     Arg::Id(Some(i.id)),
                     text(&i.tenant),
@@ -149,7 +150,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
             // (the children of a spawn, concurrent starts) may share it: no wait, no conflict.
             let mut entered = statement(
                 sql::INSERT_LEDGER,
-                Check::One("the instance is already in the ledger"),
+                Check::One(Conflict::InstanceInLedger),
                 vec![Arg::Id(Some(i.id)), text(&i.tenant), at(i.created_at)],
             );
             entered.row = Some(i.id.to_string());
@@ -167,7 +168,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
             for (n, (name, value)) in keys.iter().enumerate() {
                 let mut key = statement(
                     sql::INSERT_INSTANCE_KEY,
-                    Check::One("the key was not indexed"),
+                    Check::One(Conflict::KeyNotIndexed),
                     vec![Arg::Id(Some(i.id)), text(name), text(value)],
                 );
                 key.row = Some(format!("{}/{n}", i.id));
@@ -334,7 +335,7 @@ fn cte(statements: &[Statement], checked: bool) -> String {
         .map(|(i, s)| match (checked, s.check) {
             (true, Check::One(what)) => format!(
                 "procedo_expect((SELECT COUNT(*) FROM s{i}), 1, '{}')",
-                what.replace('\'', "''")
+                what.message().replace('\'', "''")
             ),
             _ => format!("(SELECT COUNT(*) FROM s{i})"),
         })
@@ -343,16 +344,13 @@ fn cte(statements: &[Statement], checked: bool) -> String {
     out
 }
 
-const TASK_CLOSED: &str = "the task is no longer open";
-const JOB_NOT_HELD: &str = "the job was answered, or its lock passed to another worker";
-
 fn effect_statement(effect: &Effect) -> Statement<'_> {
     match effect {
         Effect::OpenTask(t) => {
             let (status, action, by) = t.status.to_db();
             statement(
                 sql::INSERT_TASK,
-                Check::One("the task already exists"),
+                Check::One(Conflict::TaskExists),
                 vec![
                     Arg::Id(Some(t.id)),
                     Arg::Id(Some(t.instance)),
@@ -382,7 +380,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             let (status, action, by) = status.to_db();
             statement(
                 sql::CLOSE_TASK,
-                Check::One(TASK_CLOSED),
+                Check::One(Conflict::TaskClosed),
                 vec![
                     text(status),
                     opt_text(action),
@@ -406,7 +404,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             let (kind, task) = t.kind.to_db();
             statement(
                 sql::INSERT_TIMER,
-                Check::One("the timer already exists"),
+                Check::One(Conflict::TimerExists),
                 vec![
                     Arg::Id(Some(t.id)),
                     Arg::Id(Some(t.instance)),
@@ -425,12 +423,12 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         ),
         Effect::DeleteTimer { timer } => statement(
             sql::DELETE_TIMER,
-            Check::One("the timer has already fired"),
+            Check::One(Conflict::TimerFired),
             vec![Arg::Id(Some(*timer))],
         ),
         Effect::IssueDocument(d) => statement(
             sql::INSERT_DOCUMENT,
-            Check::One("the document already exists"),
+            Check::One(Conflict::DocumentExists),
             vec![
                 Arg::Id(Some(d.id)),
                 Arg::Id(Some(d.instance)),
@@ -453,7 +451,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             } else {
                 sql::ADVANCE_REGISTER
             },
-            Check::One("the register was numbered by another transition"),
+            Check::One(Conflict::RegisterNumbered),
             vec![
                 text(&n.tenant),
                 text(&n.register),
@@ -468,7 +466,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             role,
         } => statement(
             sql::ASSIGN_TASK,
-            Check::One(TASK_CLOSED),
+            Check::One(Conflict::TaskClosed),
             vec![
                 opt_text(assignee.as_deref()),
                 text(role),
@@ -483,7 +481,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             derivation,
         } => statement(
             sql::UPDATE_TASK_SLA,
-            Check::One(TASK_CLOSED),
+            Check::One(Conflict::TaskClosed),
             vec![
                 opt_at(*due_at),
                 opt_at(*paused_at),
@@ -500,7 +498,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             to,
         } => statement(
             sql::ADVANCE_SCHEDULE,
-            Check::One("the schedule already fired"),
+            Check::One(Conflict::ScheduleFired),
             vec![
                 text(definition),
                 text(name),
@@ -517,7 +515,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 } else {
                     sql::INSERT_POOL
                 },
-                Check::One("the pool was changed by another transition"),
+                Check::One(Conflict::PoolChanged),
                 vec![
                     text(&c.tenant),
                     text(&c.pool),
@@ -538,7 +536,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             instance,
         } => statement(
             sql::INSERT_POOL_WAITER,
-            Check::One("the line was changed by another transition"),
+            Check::One(Conflict::LineChanged),
             vec![
                 text(tenant),
                 text(pool),
@@ -554,7 +552,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             instance,
         } => statement(
             sql::DELETE_POOL_WAITER,
-            Check::One("the instance is no longer in the line"),
+            Check::One(Conflict::NotInLine),
             vec![
                 text(tenant),
                 text(pool),
@@ -564,7 +562,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         ),
         Effect::OpenJob(j) => statement(
             sql::INSERT_JOB,
-            Check::One("the job already exists"),
+            Check::One(Conflict::JobExists),
             vec![
                 Arg::Id(Some(j.id)),
                 Arg::Id(Some(j.instance)),
@@ -589,7 +587,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             at: when,
         } => statement(
             sql::CLOSE_JOB,
-            Check::One(JOB_NOT_HELD),
+            Check::One(Conflict::JobNotHeld),
             vec![
                 text(status.to_db()),
                 opt_text(message.as_deref()),
@@ -607,7 +605,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             message,
         } => statement(
             sql::FAIL_JOB,
-            Check::One(JOB_NOT_HELD),
+            Check::One(Conflict::JobNotHeld),
             vec![
                 text(if *incident { "incident" } else { "open" }),
                 Arg::Int(Some(*attempt)),
@@ -624,7 +622,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             at: when,
         } => statement(
             sql::RETRY_INCIDENT,
-            Check::One("the job is no longer an incident"),
+            Check::One(Conflict::NotAnIncident),
             vec![
                 Arg::Int(Some(*attempt)),
                 Arg::Int(Some(*retries)),
@@ -634,7 +632,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         ),
         Effect::Notice(n) => statement(
             sql::INSERT_NOTICE,
-            Check::One("the notice already exists"),
+            Check::One(Conflict::NoticeExists),
             vec![
                 Arg::Id(Some(n.id)),
                 Arg::Id(Some(n.instance)),
@@ -654,7 +652,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         ),
         Effect::AppendEvent(e) => statement(
             sql::INSERT_EVENT,
-            Check::One("the history was extended by another transition"),
+            Check::One(Conflict::HistoryExtended),
             vec![
                 Arg::Id(Some(e.event.instance)),
                 Arg::Int(Some(e.event.seq)),
@@ -763,12 +761,12 @@ mod tests {
     #[test]
     fn a_self_checking_statement_expects_one_row_from_each_checked_write() {
         let mut update = writes(sql::UPDATE_INSTANCE, Some("i1"));
-        update.check = Check::One("the instance wasn't there");
+        update.check = Check::One(Conflict::InstanceChanged);
         let plan = [update, writes(sql::DELETE_TIMERS_OF_INSTANCE, None)];
         let checked = checked_cte_sql(&plan);
         assert!(
             checked.contains(
-                "procedo_expect((SELECT COUNT(*) FROM s0), 1, 'the instance wasn''t there')"
+                "procedo_expect((SELECT COUNT(*) FROM s0), 1, 'the instance was changed by someone else')"
             ),
             "{checked}"
         );
@@ -783,7 +781,7 @@ mod tests {
         let one = |n: usize| Statement {
             sql: sql::INSERT_INSTANCE,
             args: vec![Arg::Int(None); 17],
-            check: Check::One("exists"),
+            check: Check::One(Conflict::InstanceExists),
             row: Some(format!("child-{n}")),
         };
         let plan: Vec<Statement> = (0..4000).map(one).collect();

@@ -128,18 +128,13 @@ impl PgStore {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(CHECK_FAILED) => {
                 let message = e.message().to_string();
-                let what = group
-                    .iter()
-                    .find_map(|s| match s.check {
-                        super::plan::Check::One(what) if what == message => Some(what),
-                        _ => None,
-                    })
-                    .unwrap_or("another transition changed the same records first");
-                Err(super::StoreError::Conflict(what))
+                Err(super::StoreError::Conflict(super::Conflict::from_message(
+                    &message,
+                )))
             }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(
-                super::StoreError::Conflict("another transition wrote the same records first"),
-            ),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(super::StoreError::Conflict(super::Conflict::SameRecords))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -172,9 +167,7 @@ impl PgStore {
                 Ok(row) => row,
                 // One statement of the run clashed with a key another transition wrote first.
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(super::StoreError::Conflict(
-                        "another transition wrote the same records first",
-                    ));
+                    return Err(super::StoreError::Conflict(super::Conflict::SameRecords));
                 }
                 Err(e) => return Err(e.into()),
             };
