@@ -15,6 +15,7 @@ mod http;
 mod mail;
 mod remote;
 mod serve;
+mod shipped;
 mod tenants;
 mod tokens;
 mod users;

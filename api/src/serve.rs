@@ -1,10 +1,8 @@
-//! `procedo serve`: deploy the workflow folder, bootstrap a first admin token, run the timer
+//! `procedo serve`: deploy the workflow folder (see `shipped`), bootstrap a first admin token, run the timer
 //! loop and the HTTP server until SIGTERM or Ctrl-C.
 
 use crate::http::{AppState, app, auth};
 use procedo_engine::Engine;
-use procedo_engine::definition::Package;
-use procedo_engine::model::Actor;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +67,7 @@ pub async fn run(
     if loaded > 0 {
         println!("tenant registry: {loaded} tenants registered with their patron days");
     }
-    deploy_folder(&engine, workflows).await?;
+    crate::shipped::deploy_folder(&engine, workflows, BOOTSTRAP_TENANT).await?;
     bootstrap_token(&engine).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -158,72 +156,6 @@ async fn sign_checkpoints(engine: &Engine, key: &procedo_engine::checkpoint::Key
             Err(e) => tracing::error!(error = %e, "no checkpoint signed"),
         }
     }
-}
-
-/// Deploys each package of the folder whose text differs from its latest deployed version.
-async fn deploy_folder(engine: &Engine, folder: &Path) -> Result<(), String> {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        tracing::warn!(folder = %folder.display(), "no workflow folder: nothing deployed");
-        return Ok(());
-    };
-    let mut dirs: Vec<_> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("workflow.yaml").is_file())
-        .collect();
-    dirs.sort();
-    let admin = Actor::new("procedo-serve", BOOTSTRAP_TENANT, &["admin"]);
-    // Spawned workflows must be deployed first: retry the ones that failed for that reason.
-    for _ in 0..dirs.len().max(1) {
-        let mut waiting = Vec::new();
-        for dir in dirs {
-            let package = Package::load(&dir).map_err(|d| render(&d))?;
-            let id = package.compile(1).map_err(|d| render(&d))?.id;
-            // The shipped packages are shared: compare with the latest shared version.
-            let current = engine
-                .store()
-                .resolve_definition(&id, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            if current.is_some_and(|current| {
-                let stored = current.package;
-                stored.workflow == package.workflow
-                    && stored.forms == package.forms
-                    && stored.templates == package.templates
-            }) {
-                continue;
-            }
-            match engine.deploy(&package, &admin).await {
-                Ok(deployed) => println!("deployed {} version {}", deployed.id, deployed.version),
-                Err(procedo_engine::EngineError::Invalid(d))
-                    if d.iter().any(|d| d.message.contains("is not deployed")) =>
-                {
-                    waiting.push(dir)
-                }
-                Err(procedo_engine::EngineError::Invalid(d)) => return Err(render(&d)),
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        if waiting.is_empty() {
-            return Ok(());
-        }
-        dirs = waiting;
-    }
-    Err(format!(
-        "cannot deploy {}: they spawn workflows that are missing",
-        dirs.iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-}
-
-fn render(diagnostics: &[procedo_engine::diagnostic::Diagnostic]) -> String {
-    diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// On a database without tokens, creates one admin token and prints it once.

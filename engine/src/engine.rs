@@ -702,6 +702,19 @@ impl Engine {
             .collect())
     }
 
+    /// Instances per definition version and status, for administrators deciding about a
+    /// version: of their tenant (its own and those run on its behalf), or of every tenant for
+    /// the platform's, whose shared versions every tenant runs.
+    pub async fn instance_counts(&self, actor: &Actor) -> Result<Vec<crate::store::VersionCount>> {
+        if !actor.has_role("admin") {
+            return Err(EngineError::Forbidden(
+                "Il numero di pratiche per versione è riservato agli amministratori.".into(),
+            ));
+        }
+        let scope = (actor.tenant != PLATFORM_TENANT).then_some(actor.tenant.as_str());
+        Ok(self.store.instance_counts(scope).await?)
+    }
+
     /// The form a task asks for (the task state's form), to show it to the official.
     pub async fn task_form(
         &self,

@@ -302,6 +302,29 @@ pub fn verify_chain(
     Ok(read)
 }
 
+/// The states an instance entered, in order, read from its events (oldest first): a step notes
+/// every state it passes through (`{"entered": …}` effects, so a choice or a wait crossed on the
+/// way counts too); an event without such notes (a claim, a reassignment) counts its
+/// `to_state` when it differs from the last one. Draws the path a case took.
+pub fn states_entered<'e>(events: impl IntoIterator<Item = &'e Event>) -> Vec<String> {
+    let mut path: Vec<String> = Vec::new();
+    for event in events {
+        let entered: Vec<&str> = event
+            .effects
+            .iter()
+            .filter_map(|e| e.get("entered")?.as_str())
+            .collect();
+        if entered.is_empty() {
+            if path.last() != Some(&event.to_state) {
+                path.push(event.to_state.clone());
+            }
+        } else {
+            path.extend(entered.into_iter().map(String::from));
+        }
+    }
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +367,30 @@ mod tests {
         events[1].body = events[1].body.replace("anna", "mario");
         let err = verify_chain(id, &events, &head).expect_err("tampering must be found");
         assert_eq!(err.seq, 2);
+    }
+
+    #[test]
+    fn the_path_lists_every_state_entered_including_those_crossed_and_not_claims() {
+        let id = Uuid::new_v4();
+        let step = |seq: i64, to: &str, entered: &[&str]| {
+            let mut e = Event::new(id, seq, Utc::now(), "anna", "task_completed");
+            e.to_state = to.into();
+            e.effects = entered
+                .iter()
+                .map(|s| serde_json::json!({ "entered": s }))
+                .collect();
+            e
+        };
+        let events = [
+            step(1, "review", &["review"]),
+            step(2, "review", &[]),
+            step(3, "fix", &["check", "fix"]),
+            step(4, "review", &[]),
+        ];
+        assert_eq!(
+            states_entered(&events),
+            ["review", "check", "fix", "review"]
+        );
     }
 
     #[test]

@@ -483,6 +483,11 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         timeline.contains("sara ha completato «Autorizzazione del dirigente»"),
         "{timeline}"
     );
+    assert!(
+        timeline.contains("▶ stato attuale")
+            && timeline.contains("Percorso seguito: Autorizzazione del dirigente → "),
+        "the case's diagram shows where it stands and the path it took: {timeline}"
+    );
     browser.record("timeline", &mut violations).await;
     browser.open(&format!("{base}/audit")).await;
     assert!(browser.source().await.contains("Verificato"));
@@ -507,6 +512,33 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         "an administrator is offered the package upload: {workflows}"
     );
     browser.record("workflows-admin", &mut violations).await;
+
+    // "Rilascia" shows the review first. WebDriver cannot pick a folder for the file input, so
+    // the page's own form gets the file through a DataTransfer and is submitted as usual.
+    let chain = include_str!("../../api/src/bench/approval-chain.yaml");
+    let picked = browser
+        .script(&format!(
+            "const files = new DataTransfer();\n\
+             files.items.add(new File([{}], 'workflow.yaml'));\n\
+             document.getElementById('files').files = files.files;\n\
+             return document.getElementById('files').files.length;",
+            serde_json::to_string(chain).expect("JSON text")
+        ))
+        .await;
+    assert_eq!(picked, json!(1), "the package file is picked");
+    browser.follow("button[value=rilascia]").await;
+    let review = browser.wait_for("conferma-rilascio").await;
+    assert!(
+        review.contains("Nessuna versione in uso") && review.contains("+ id: approval-chain</ins>"),
+        "{review}"
+    );
+    browser.record_widths("deploy-review", &mut violations).await;
+    browser.follow("#conferma-rilascio").await;
+    let deployed = browser.wait_for("Catena di approvazione").await;
+    assert!(
+        deployed.contains("<small>v1</small>"),
+        "the confirmation deploys what was reviewed: {deployed}"
+    );
 
     browser.sign_in(&base, &stranger).await;
     browser.wait_for("Le mie attività").await;
@@ -603,6 +635,10 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
         case.contains("<h1>Servizio di trasporto scolastico</h1>")
             && case.contains("per conto di Comune di Asolo"),
         "the case page after the start: {case}"
+    );
+    assert!(
+        case.contains("class=\"state current visited\"") && case.contains("▶ stato attuale"),
+        "the tender's diagram marks where it stands: {case}"
     );
     browser.record_widths("cases-case", &mut violations).await;
 

@@ -99,6 +99,17 @@ impl Server {
         self.address = address;
     }
 
+    /// Stops the server and starts it again on the same database; returns what it printed
+    /// while starting (deploys, warnings), up to the line saying it listens.
+    pub fn restart_reading_startup(&mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, address, _, printed) = spawn_reading(&self.db, &self.args);
+        self.child = child;
+        self.address = address;
+        printed
+    }
+
     /// The most memory the server process has held so far (`VmHWM`), in MiB; 0 where the
     /// kernel does not say (not Linux).
     pub fn peak_memory_mib(&self) -> u64 {
@@ -345,6 +356,12 @@ pub fn csrf(page: &str) -> String {
 
 /// Starts `procedo serve` and reads its address (and first-start token) from stdout.
 fn spawn(db: &str, args: &[String]) -> (Child, String, String) {
+    let (child, address, token, _) = spawn_reading(db, args);
+    (child, address, token)
+}
+
+/// [`spawn`], also returning the lines printed before the server listened.
+fn spawn_reading(db: &str, args: &[String]) -> (Child, String, String, Vec<String>) {
     let workflows = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
     // A SQLite server keeps its checkpoint key next to its file (the default); a PostgreSQL
     // one would put it in the working folder, so it gets one in the temporary folder.
@@ -378,7 +395,9 @@ fn spawn(db: &str, args: &[String]) -> (Child, String, String) {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let (mut token, mut address) = (String::new(), String::new());
+    let mut printed = Vec::new();
     while let Some(Ok(line)) = lines.next() {
+        printed.push(line.clone());
         if line.starts_with("pk_") {
             token = line.trim().to_string();
         }
@@ -389,7 +408,7 @@ fn spawn(db: &str, args: &[String]) -> (Child, String, String) {
     }
     assert!(!address.is_empty(), "the server did not start");
     std::thread::spawn(move || for _ in lines {});
-    (child, address, token)
+    (child, address, token, printed)
 }
 
 fn nanos() -> u128 {

@@ -7,6 +7,7 @@
 
 mod case;
 mod cases;
+mod deploy_review;
 mod files;
 mod form_data;
 mod inbox;
@@ -51,6 +52,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("workflows", templates::WORKFLOWS),
         ("workflow", templates::WORKFLOW),
         ("package", templates::PACKAGE),
+        ("deploy_confirm", templates::DEPLOY_CONFIRM),
         ("error", templates::ERROR),
         ("password", templates::PASSWORD),
         ("head", templates::LAYOUT_HEAD),
@@ -109,6 +111,10 @@ pub fn routes() -> Router<AppState> {
             // Reloading the result page asks for it again: back to the form.
             get(|| async { Redirect::to("/workflows") }).post(packages::upload),
         )
+        .route(
+            "/workflows/pacchetto/conferma",
+            get(|| async { Redirect::to("/workflows") }).post(deploy_review::confirm),
+        )
         .route("/workflows/{id}", get(workflow_latest))
         .route("/workflows/{id}/{version}", get(workflow_version))
 }
@@ -122,7 +128,7 @@ pub fn not_found_page() -> Response {
 }
 
 /// Bumped with the stylesheet, so browsers fetch the new one instead of a cached old one.
-const CSS_VERSION: &str = "2";
+const CSS_VERSION: &str = "3";
 static STYLESHEET: &str = include_str!("static/procedo.css");
 
 /// The stylesheet, served by the binary itself (nothing comes from a CDN).
@@ -846,6 +852,15 @@ async fn instance_page(
     let definition = named.instance_definition(&state, &s.actor, &instance).await;
     let words = timeline::Words::new(definition.as_deref());
     let attached = files::attached(&events);
+    let path = procedo_engine::history::states_entered(events.iter().map(|e| &e.event));
+    let diagram = definition.as_deref().map(|d| {
+        let highlight = procedo_engine::definition::diagram::Highlight {
+            current: &instance.state,
+            path: &path,
+        };
+        procedo_engine::definition::diagram::svg_with(d, Some(highlight))
+    });
+    let path_words: Vec<String> = path.iter().map(|s| words.state(s)).collect();
     let events: Vec<Value> = events
         .iter()
         .map(|e| {
@@ -902,6 +917,7 @@ async fn instance_page(
                       "active": instance.status.is_active(),
                       "tenant_name": name(&instance.tenant), "on_behalf_of_name": instance.on_behalf_of.as_deref().map(name) },
         "workflow": workflow, "keys": keys, "open": open, "lots": lots,
+        "diagram": diagram, "path": path_words.join(" → "),
         "parent": instance.parent.as_ref().map(|p| p.instance),
         "id": id, "started": rome(instance.created_at), "events": events, "documents": documents, "files": attached,
         "stalled": services.iter().any(|s| s["incident"] == json!(true)),
@@ -979,6 +995,19 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
         Ok(rows) => rows,
         Err(e) => return problem(&s, e),
     };
+    // Administrators decide about versions (deploy, retire) by how many cases run on each.
+    let counts: std::collections::HashMap<(String, i64), procedo_engine::store::VersionCount> =
+        if s.actor.has_role("admin") {
+            match state.engine.instance_counts(&s.actor).await {
+                Ok(counts) => counts
+                    .into_iter()
+                    .map(|c| ((c.definition.clone(), c.version), c))
+                    .collect(),
+                Err(e) => return problem(&s, e),
+            }
+        } else {
+            std::collections::HashMap::new()
+        };
     let mut list: Vec<Value> = Vec::new();
     for visible in rows {
         let row = &visible.row;
@@ -990,7 +1019,13 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
             Some(owner) if owner == s.actor.tenant => "propria".to_string(),
             Some(owner) => format!("di {owner}"),
         };
-        let version = json!({ "n": row.version, "whose": whose, "current": visible.current });
+        let cases = s.actor.has_role("admin").then(|| {
+            counts
+                .get(&(row.id.clone(), row.version))
+                .map_or_else(|| "nessuna pratica".to_string(), cases_text)
+        });
+        let version =
+            json!({ "n": row.version, "whose": whose, "current": visible.current, "cases": cases });
         match list.last_mut() {
             Some(last) if last["id"] == json!(row.id) => {
                 if let Some(versions) = last["versions"].as_array_mut() {
@@ -1009,6 +1044,24 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
         Some(&s),
         json!({ "workflows": list, "admin": s.actor.has_role("admin") }),
     )
+}
+
+/// "3 pratiche attive, 5 concluse (di cui 1 annullata)".
+fn cases_text(count: &procedo_engine::store::VersionCount) -> String {
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let closed = count.ended + count.cancelled;
+    let mut text = format!(
+        "{}, {}",
+        plural(count.active, "pratica attiva", "pratiche attive"),
+        plural(closed, "conclusa", "concluse")
+    );
+    if count.cancelled > 0 {
+        text.push_str(&format!(
+            " (di cui {})",
+            plural(count.cancelled, "annullata", "annullate")
+        ));
+    }
+    text
 }
 
 async fn workflow_page(state: &AppState, s: &Session, id: &str, version: Option<i64>) -> Response {

@@ -3,14 +3,14 @@
 //! The administrator picks the package's folder; the browser sends each file with its path
 //! inside the folder (`workflow.yaml`, `forms/NAME.yaml`, `templates/NAME.hbs`, under the
 //! folder's name). Other files are ignored, as `procedo validate` does. "Valida" only checks
-//! and reports every problem with its file, line and column; "Rilascia" also stores the
-//! package as the next version of its workflow.
+//! and reports every problem with its file, line and column; "Rilascia" shows what the package
+//! changes against the running version, and deploys it once confirmed (`deploy_review`).
 
 use super::{Session, page, problem, session, to_login};
 use crate::http::AppState;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use procedo_engine::EngineError;
 use procedo_engine::definition::Package;
 use serde_json::json;
@@ -79,15 +79,14 @@ pub(super) async fn upload(
             Err(diagnostics) => invalid(&s, &diagnostics),
         };
     }
-    match state.engine.deploy(&upload.package, &s.actor).await {
-        Ok(deployed) => Redirect::to(&format!("/workflows/{}/{}", deployed.id, deployed.version))
-            .into_response(),
-        Err(EngineError::Invalid(diagnostics)) => invalid(&s, &diagnostics),
-        Err(e) => problem(&s, e),
-    }
+    // "Rilascia" deploys nothing yet: the administrator first reviews what changes.
+    super::deploy_review::review(&state, &s, &upload.package, None).await
 }
 
-fn invalid(s: &Session, diagnostics: &[procedo_engine::diagnostic::Diagnostic]) -> Response {
+pub(super) fn invalid(
+    s: &Session,
+    diagnostics: &[procedo_engine::diagnostic::Diagnostic],
+) -> Response {
     let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     let note = format!("Il pacchetto non è valido: {} problemi.", lines.len());
     outcome(s, StatusCode::UNPROCESSABLE_ENTITY, &note, &lines)

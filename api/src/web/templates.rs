@@ -135,6 +135,8 @@ pub const INSTANCE: &str = r##"<h1>{{title}}</h1>
 {{#if instance.active}}<h2>Attività aperte</h2>
 {{#if open}}<ul>{{#each open}}<li><a href="/tasks/{{id}}">{{title}}</a> — ruolo {{role}}, {{#if assignee}}in carico a <strong>{{assignee}}</strong>{{else}}non ancora presa in carico{{/if}}{{#if due}}; scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}{{#if overdue}} (scaduta){{/if}}</span>{{/if}}</li>{{/each}}</ul>{{else}}<p>Nessuna attività aperta: la pratica attende un termine, un servizio o le pratiche collegate.</p>{{/if}}{{/if}}
 {{#if lots}}<h2>Pratiche collegate</h2><ul>{{#each lots}}<li><a href="/instances/{{id}}">{{title}}</a>{{#if keys}} ({{keys}}){{/if}} — {{state}}, {{status}}</li>{{/each}}</ul>{{/if}}
+{{#if diagram}}<h2 id="diagramma">Dove si trova la pratica</h2>
+<figure class="diagram">{{{diagram}}}<figcaption>Il riquadro con il bordo più spesso e la dicitura «stato attuale» è la fase in cui si trova la pratica; i riquadri e le frecce a tratto spesso sono il percorso seguito. <span id="percorso">Percorso seguito: {{path}}.</span></figcaption></figure>{{/if}}
 <h2>Atti</h2>
 {{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
 {{#if services}}<h2 id="servizi">Servizi</h2>
@@ -159,7 +161,7 @@ pub const AUDIT: &str = r#"<h1>Verifica dell'integrità</h1>
 
 pub const WORKFLOWS: &str = r#"<h1>Procedimenti disponibili</h1>
 <table><thead><tr><th scope="col">Procedimento</th><th scope="col">Versioni</th><th scope="col">Ultimo rilascio</th></tr></thead><tbody>
-{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td>{{#each versions}}<a href="/workflows/{{../id}}/{{n}}">v{{n}}</a> ({{whose}}{{#if current}}, in uso{{/if}}) {{/each}}</td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
+{{#each workflows}}<tr><td><a href="/workflows/{{id}}">{{title}}</a> <code>{{id}}</code></td><td><ul class="versions">{{#each versions}}<li><a href="/workflows/{{../id}}/{{n}}">v{{n}}</a> ({{whose}}{{#if current}}, in uso{{/if}}){{#if cases}}: <span class="cases">{{cases}}</span>{{/if}}</li>{{/each}}</ul></td><td>{{deployed}} ({{by}})</td></tr>{{/each}}
 </tbody></table>
 {{#if admin}}<h2>Valida o rilascia un pacchetto</h2>
 <form method="post" action="/workflows/pacchetto" enctype="multipart/form-data">
@@ -190,6 +192,34 @@ pub const PACKAGE: &str = r#"<h1>Pacchetto</h1>
 <p class="{{#if ok}}ok{{else}}ko{{/if}}" role="status">{{note}}</p>
 {{#if problems}}<ul>{{#each problems}}<li><code>{{this}}</code></li>{{/each}}</ul>{{/if}}
 <p><a href="/workflows">Torna ai procedimenti</a></p>"#;
+
+/// The review before a deploy: the files and their changed lines (signs and line numbers, not
+/// colour alone, tell added from removed), then the confirmation.
+pub const DEPLOY_CONFIRM: &str = r#"<h1>Conferma il rilascio</h1>
+{{#if note}}<p class="ko" role="alert">{{note}}</p>{{/if}}
+<p>Pacchetto «{{workflow}}» (<code>{{id}}</code>), {{states}} stati. {{#if running}}Confronto con la versione in uso, <a href="/workflows/{{id}}/{{running}}">v{{running}}</a>.{{else}}Nessuna versione in uso: è un nuovo procedimento.{{/if}}</p>
+<h2>File del pacchetto</h2>
+<table><thead><tr><th scope="col">File</th><th scope="col">Modifica</th></tr></thead><tbody>
+{{#each files}}<tr><td><code>{{path}}</code></td><td>{{summary}}</td></tr>{{/each}}
+</tbody></table>
+{{#if identical}}<p class="ok" role="status" id="identico">Il pacchetto è identico alla versione in uso v{{running}}: non c'è nulla da rilasciare.</p>
+{{else}}<h2>Differenze</h2>
+<p>Righe tolte precedute da «−», righe aggiunte da «+»; i numeri sono quelli della riga nella versione in uso e nel pacchetto; «…» indica righe invariate omesse.</p>
+{{#each files}}{{#if lines}}<h3><code>{{path}}</code> ({{change}})</h3>
+<pre class="diff">{{#each lines}}{{#if (eq kind "gap")}}<span class="gap">…</span>
+{{else}}{{#if (eq kind "add")}}<ins><span class="n">{{old}}</span><span class="n">{{new}}</span>{{sign}} {{text}}</ins>
+{{else}}{{#if (eq kind "del")}}<del><span class="n">{{old}}</span><span class="n">{{new}}</span>{{sign}} {{text}}</del>
+{{else}}<span><span class="n">{{old}}</span><span class="n">{{new}}</span>{{sign}} {{text}}</span>
+{{/if}}{{/if}}{{/if}}{{/each}}</pre>{{/if}}{{/each}}
+<form method="post" action="/workflows/pacchetto/conferma">
+<input type="hidden" name="_csrf" value="{{csrf}}">
+<input type="hidden" name="pacchetto" value="{{package}}">
+<input type="hidden" name="origine" value="{{origin}}">
+<input type="hidden" name="impronta" value="{{sha256}}">
+<input type="hidden" name="contro" value="{{running}}">
+<button type="submit" id="conferma-rilascio">Conferma: rilascia la nuova versione</button>
+</form>{{/if}}
+<p><a href="/workflows">Annulla e torna ai procedimenti</a></p>"#;
 
 pub const WORKFLOW: &str = r#"<h1>{{title}} <small>v{{version}}</small></h1>
 <p><code>{{id}}</code> · stato iniziale «{{initial}}» · {{states}} stati</p>

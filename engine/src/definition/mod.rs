@@ -7,6 +7,7 @@
 
 mod compile;
 pub mod diagram;
+pub mod diff;
 pub mod document;
 mod form_checks;
 pub mod limits;

@@ -65,6 +65,16 @@ pub struct DefinitionRow {
     pub owner: Option<String>,
 }
 
+/// How many instances run (or ran) one definition version, by status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionCount {
+    pub definition: String,
+    pub version: i64,
+    pub active: i64,
+    pub ended: i64,
+    pub cancelled: i64,
+}
+
 /// A stored definition version: its package and whose it is (`None`: shared).
 #[derive(Debug, Clone)]
 pub struct StoredDefinition {
@@ -563,6 +573,10 @@ impl Store {
     /// The versions `tenant` may see (shared and its own); `None`: every version.
     pub async fn definitions(&self, tenant: Option<&str>) -> Result<Vec<DefinitionRow>> {
         dispatch!(self, s => s.definitions(tenant).await)
+    }
+    /// Instances per definition version and status, of `tenant` (`None`: of every tenant).
+    pub async fn instance_counts(&self, tenant: Option<&str>) -> Result<Vec<VersionCount>> {
+        dispatch!(self, s => s.instance_counts(tenant).await)
     }
     pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
         match self {

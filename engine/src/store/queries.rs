@@ -97,6 +97,27 @@ macro_rules! sql_store {
                     .collect()
             }
 
+            pub async fn instance_counts(
+                &self,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::store::VersionCount>> {
+                let rows = sqlx::query($crate::store::sql::INSTANCE_COUNTS_BY_VERSION)
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::VersionCount {
+                            definition: r.try_get("definition")?,
+                            version: r.try_get("definition_version")?,
+                            active: r.try_get("active")?,
+                            ended: r.try_get("ended")?,
+                            cancelled: r.try_get("cancelled")?,
+                        })
+                    })
+                    .collect()
+            }
+
             pub async fn instance(
                 &self,
                 id: uuid::Uuid,

@@ -22,6 +22,15 @@ pub const RESOLVE_DEFINITION: &str = "SELECT id, version, package, owner FROM de
 pub const SELECT_DEFINITIONS: &str = "SELECT id, version, title, deployed_by, deployed_us, owner FROM definitions \
      WHERE ($1 IS NULL OR owner IS NULL OR owner = $1) ORDER BY id, version";
 
+/// Instances per definition version and status, of tenant `$1` (its own and those run on
+/// its behalf; `$1` NULL: every tenant's), for the administrators' workflows page.
+pub const INSTANCE_COUNTS_BY_VERSION: &str = "SELECT definition, definition_version, \
+     COUNT(CASE WHEN status = 'active' THEN 1 END) AS active, \
+     COUNT(CASE WHEN status = 'ended' THEN 1 END) AS ended, \
+     COUNT(CASE WHEN status = 'cancelled' THEN 1 END) AS cancelled \
+     FROM instances WHERE ($1 IS NULL OR tenant = $1 OR on_behalf_of = $1) \
+     GROUP BY definition, definition_version ORDER BY definition, definition_version";
+
 macro_rules! instance_columns {
     () => {
         "id, tenant, on_behalf_of, definition, definition_version, state, status, status_detail, \
