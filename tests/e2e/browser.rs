@@ -532,7 +532,9 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
         review.contains("Nessuna versione in uso") && review.contains("+ id: approval-chain</ins>"),
         "{review}"
     );
-    browser.record_widths("deploy-review", &mut violations).await;
+    browser
+        .record_widths("deploy-review", &mut violations)
+        .await;
     browser.follow("#conferma-rilascio").await;
     let deployed = browser.wait_for("Catena di approvazione").await;
     assert!(

@@ -66,6 +66,9 @@ pub fn mermaid(definition: &Definition) -> String {
                 for (code, goto) in on_error {
                     edge(&goto.to, &format!("errore {code}"));
                 }
+                if let Some((_, goto)) = &service.timeout {
+                    edge(&goto.to, "scaduto il tempo del servizio");
+                }
             }
             Kind::End { .. } => {
                 let _ = writeln!(out, "    {} --> [*]", id(&state.name));

@@ -64,11 +64,16 @@ pub fn ways(definition: &Definition) -> Vec<Way> {
                 }
             }
             Kind::Service {
-                on_done, on_error, ..
+                service,
+                on_done,
+                on_error,
             } => {
                 way(&on_done.to, "eseguito");
                 for (code, goto) in on_error {
                     way(&goto.to, &format!("errore {code}"));
+                }
+                if let Some((_, goto)) = &service.timeout {
+                    way(&goto.to, "scaduto");
                 }
             }
             Kind::Task(_) | Kind::End { .. } => {}
