@@ -353,6 +353,56 @@ impl Browser {
             .to_string()
     }
 
+    /// Empties a text field (a form that opens with the case's values, to type anew).
+    async fn clear(&self, css: &str) {
+        let element = self.find(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Types a date (`dd/mm/yyyy`) into an `<input type="date">` as a person would: the digits
+    /// in the order the browser's language shows the day, month and year (Italian: day first;
+    /// American English: month first).
+    async fn type_date(&self, css: &str, date: &str) {
+        let parts: Vec<&str> = date.split('/').collect();
+        let [day, month, year] = parts[..] else {
+            panic!("a date as dd/mm/yyyy, not {date}");
+        };
+        let language = self.script("return navigator.language;").await;
+        let keys = if language
+            .as_str()
+            .is_some_and(|l| l.eq_ignore_ascii_case("en-US"))
+        {
+            format!("{month}{day}{year}")
+        } else {
+            format!("{day}{month}{year}")
+        };
+        self.type_into(css, &keys).await;
+    }
+
+    /// Scrolls the page until the element's top is at the window's top (a tour's screenshot
+    /// of a task shows its form, not only the case's data above it).
+    async fn scroll_to(&self, css: &str) {
+        let css = serde_json::to_string(css).unwrap_or_default();
+        self.script(&format!(
+            "document.querySelector({css}).scrollIntoView(); return true;"
+        ))
+        .await;
+    }
+
+    /// The address of the page the browser shows.
+    async fn url(&self) -> String {
+        self.cmd("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Sets the window to 1366 px wide, the width of the tour's screenshots.
     async fn tour_width(&self) {
         self.cmd(
@@ -363,9 +413,10 @@ impl Browser {
         .await;
     }
 
-    /// Saves a full-width screenshot of the current page in `docs/screenshots/` (the README's
-    /// tour) and checks the page with axe-core.
-    async fn tour_step(&self, name: &str, violations: &mut Vec<String>) {
+    /// Saves a full-width screenshot of the current page in `docs/screenshots/` only. For an
+    /// issued act: acts are user content, served sandboxed with no script at all, so axe-core
+    /// cannot run in them (the pages around them are checked).
+    async fn tour_screenshot(&self, name: &str) {
         let data = self.cmd("GET", "/screenshot", None).await;
         if let Some(png) = data
             .as_str()
@@ -375,6 +426,12 @@ impl Browser {
             let _ = std::fs::create_dir_all(&dir);
             let _ = std::fs::write(dir.join(format!("{name}.png")), png);
         }
+    }
+
+    /// Saves a full-width screenshot of the current page in `docs/screenshots/` (the README's
+    /// tour) and checks the page with axe-core.
+    async fn tour_step(&self, name: &str, violations: &mut Vec<String>) {
+        self.tour_screenshot(name).await;
         if let Some(found) = self.accessibility_violations().await {
             violations.extend(found.into_iter().map(|v| format!("{name}: {v}")));
         }
@@ -471,7 +528,8 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     browser.follow("button[value=reject]").await;
     let after = browser.wait_for("Cronologia").await;
     assert!(
-        after.contains("Cronologia") && after.contains("rejected"),
+        after.contains("<strong id=\"fase\">Partecipazione non autorizzata</strong> — concluso<")
+            && !after.contains("rejected"),
         "{after}"
     );
 
@@ -923,6 +981,339 @@ async fn in_a_real_browser_an_administrator_retries_a_failed_pec_from_the_case_p
     );
     browser.record("service-retried", &mut violations).await;
     browser.quit().await;
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 AA problems found by axe-core:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The shipped direct award (`sua-direct-award`) through the pages only, as the officials of
+/// the Province would work it, each page at 1366 px with axe-core. Only the users are made with
+/// the CLI. The dirigente starts it from /avvia (a wrong partita IVA is refused at its field
+/// first) and appoints a RUP, who declares a conflict of interest: the procedure goes back to
+/// the appointment, whose form opens with what the case holds, and the dirigente appoints
+/// another RUP. She accepts (after the error of a missing declaration), records the operator's
+/// self-declaration (below € 40.000, art. 52); the dirigente adopts the determina (his name
+/// already there from the appointment) and the RUP records the contract, whose 30-day deadline
+/// counts from the determina (art. 55). The case ends `contracted`, as the API confirms.
+#[tokio::test]
+async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contract() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.tour_width().await;
+    let server = Server::start();
+    let base = format!("http://{}", server.address);
+    let dirigente = server.token("paolo.neri", "provincia-treviso", "dirigente");
+    let conflicted = server.token("carlo.rup", "provincia-treviso", "rup");
+    let rup = server.token("anna.rup", "provincia-treviso", "rup");
+    // The acts are dated the day they are done, on the clock of Rome (no test clock: this
+    // workflow waits for nothing).
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Rome);
+    let today = now.format("%d/%m/%Y").to_string();
+    let year = now.format("%Y").to_string();
+    let mut violations = Vec::new();
+
+    // The dirigente starts the procedure from the start page.
+    browser.sign_in(&base, &dirigente).await;
+    browser.wait_for("Le mie attività").await;
+    browser.open(&format!("{base}/avvia")).await;
+    browser.wait_for("Avvia un procedimento").await;
+    browser
+        .tour_step("direct-award-1-start-list", &mut violations)
+        .await;
+    browser.follow("a[href='/avvia/sua-direct-award']").await;
+    browser.wait_for("Avvia il procedimento").await;
+    browser
+        .tour_step("direct-award-2-start-form", &mut violations)
+        .await;
+    browser
+        .type_into(
+            "#f-oggetto",
+            "Manutenzione straordinaria della copertura della scuola media",
+        )
+        .await;
+    browser.click("#f-tipo option[value='works']").await;
+    browser.type_into("#f-importo", "39.999,99").await;
+    browser
+        .type_into("#f-ente_committente", "Comune di Castelfranco Veneto")
+        .await;
+    browser.type_into("#f-cig", "A03589F8C6").await;
+    browser
+        .type_into("#f-operatore_economico", "Edilnord srl")
+        .await;
+    browser.type_into("#f-partita_iva", "12345670489").await;
+    browser.type_into("#f-codice_fiscale", "12345670488").await;
+    browser
+        .type_into("#f-pec_operatore", "edilnord@pec.it")
+        .await;
+    browser.follow("#avvia").await;
+    let refused = browser.wait_for("Il modulo contiene").await;
+    assert!(
+        refused.contains("id=\"f-partita_iva-error\"")
+            && refused.contains("Partita IVA non valida")
+            && refused.contains("Edilnord srl"),
+        "the wrong partita IVA is refused at its field, in Italian, the rest kept: {refused}"
+    );
+    browser
+        .tour_step("direct-award-3-start-error", &mut violations)
+        .await;
+    browser.clear("#f-partita_iva").await;
+    browser.type_into("#f-partita_iva", "12345670488").await;
+    browser.follow("#avvia").await;
+    let case = browser.wait_for("Fase attuale").await;
+    assert!(
+        case.contains("Manutenzione straordinaria della copertura")
+            && case.contains("Nomina del RUP (art. 15)"),
+        "the case page after the start: {case}"
+    );
+    let url = browser.url().await;
+    let id = url
+        .rsplit("/instances/")
+        .next()
+        .expect("the case's address")
+        .to_string();
+    browser
+        .tour_step("direct-award-4-case-started", &mut violations)
+        .await;
+
+    // The dirigente appoints a first RUP from the case's open task.
+    browser.follow("a[href^='/tasks/']").await;
+    browser.wait_for("f-rup_nome").await;
+    browser.scroll_to(".procedo-form").await;
+    browser
+        .tour_step("direct-award-5-appointment", &mut violations)
+        .await;
+    browser.type_into("#f-rup_nome", "Carlo Bassi").await;
+    browser
+        .type_into(
+            "#f-rup_qualifica",
+            "funzionario tecnico, Settore Edilizia scolastica",
+        )
+        .await;
+    browser.type_into("#f-rup_utente", "carlo.rup").await;
+    browser.type_into("#f-dirigente_nome", "Paolo Neri").await;
+    browser.type_into("#f-atto_nomina_numero", "12/2026").await;
+    browser.follow("button[value=appoint]").await;
+    let appointed = browser.wait_for("Cronologia").await;
+    assert!(
+        appointed.contains("atto-nomina-rup") && appointed.contains("carlo.rup"),
+        "the act of appointment is issued and the acceptance is Carlo's: {appointed}"
+    );
+    browser
+        .tour_step("direct-award-6-case-appointed", &mut violations)
+        .await;
+
+    // The first RUP declares a conflict of interest: back to the appointment.
+    browser.sign_in(&base, &conflicted).await;
+    browser.wait_for("Le mie attività").await;
+    browser
+        .tour_step("direct-award-7-inbox-rup", &mut violations)
+        .await;
+    browser.follow("td a[href^='/tasks/']").await;
+    let acceptance = browser.wait_for("f-conflitto_descrizione").await;
+    assert!(
+        acceptance.contains("value=\"declare_conflict\"")
+            && acceptance.contains("value=\"accept\""),
+        "{acceptance}"
+    );
+    browser.scroll_to(".procedo-form").await;
+    browser
+        .tour_step("direct-award-8-acceptance", &mut violations)
+        .await;
+    browser
+        .type_into(
+            "#f-conflitto_descrizione",
+            "Parente entro il secondo grado del legale rappresentante dell'operatore.",
+        )
+        .await;
+    browser.follow("button[value=declare_conflict]").await;
+    let back = browser.wait_for("Cronologia").await;
+    assert!(back.contains("Nomina del RUP (art. 15)"), "{back}");
+    browser
+        .tour_step("direct-award-9-case-conflict", &mut violations)
+        .await;
+
+    // The dirigente appoints another RUP: the form opens with the first appointment's values.
+    browser.sign_in(&base, &dirigente).await;
+    browser.wait_for("Le mie attività").await;
+    browser
+        .tour_step("direct-award-10-inbox-dirigente", &mut violations)
+        .await;
+    browser.follow("td a[href^='/tasks/']").await;
+    let again = browser.wait_for("f-rup_nome").await;
+    assert!(
+        again.contains("value=\"carlo.rup\"") && again.contains("value=\"Paolo Neri\""),
+        "the appointment opens with what the case holds: {again}"
+    );
+    browser.scroll_to(".procedo-form").await;
+    browser
+        .tour_step("direct-award-11-reappointment", &mut violations)
+        .await;
+    browser.clear("#f-rup_nome").await;
+    browser.type_into("#f-rup_nome", "Anna Russo").await;
+    browser.clear("#f-rup_utente").await;
+    browser.type_into("#f-rup_utente", "anna.rup").await;
+    browser.clear("#f-atto_nomina_numero").await;
+    browser.type_into("#f-atto_nomina_numero", "13/2026").await;
+    browser.follow("button[value=appoint]").await;
+    let reappointed = browser.wait_for("Cronologia").await;
+    assert!(reappointed.contains("anna.rup"), "{reappointed}");
+    browser
+        .tour_step("direct-award-12-case-reappointed", &mut violations)
+        .await;
+
+    // The new RUP accepts, first forgetting the declaration.
+    browser.sign_in(&base, &rup).await;
+    browser.wait_for("Le mie attività").await;
+    browser.follow("td a[href^='/tasks/']").await;
+    browser.wait_for("f-dichiarazione_conflitti").await;
+    browser.follow("button[value=accept]").await;
+    let missing = browser.wait_for("Il modulo contiene").await;
+    assert!(
+        missing.contains("id=\"f-dichiarazione_conflitti-error\"")
+            && missing.contains("Campo obbligatorio"),
+        "the missing declaration is named at its field: {missing}"
+    );
+    browser.scroll_to(".procedo-error-summary").await;
+    browser
+        .tour_step("direct-award-13-acceptance-error", &mut violations)
+        .await;
+    browser
+        .click("#f-dichiarazione_conflitti option[value='assenza']")
+        .await;
+    browser.follow("button[value=accept]").await;
+    let accepted = browser.wait_for("Cronologia").await;
+    assert!(
+        accepted.contains("Autodichiarazione dei requisiti e verifica a campione"),
+        "below € 40.000 the requirements are self-declared (art. 52): {accepted}"
+    );
+    browser
+        .tour_step("direct-award-14-case-accepted", &mut violations)
+        .await;
+
+    // The self-declaration of the operator, from the case's open task.
+    browser.follow("a[href^='/tasks/']").await;
+    browser.wait_for("f-autodichiarazione_data").await;
+    browser.scroll_to(".procedo-form").await;
+    browser
+        .tour_step("direct-award-15-self-declaration", &mut violations)
+        .await;
+    browser.type_date("#f-autodichiarazione_data", &today).await;
+    browser
+        .type_into("#f-autodichiarazione_protocollo", "prot. 3321")
+        .await;
+    browser.follow("button[value=proceed]").await;
+    let declared = browser.wait_for("Cronologia").await;
+    assert!(
+        declared.contains("Determina di affidamento (art. 17 c.2)"),
+        "{declared}"
+    );
+    browser
+        .tour_step("direct-award-16-case-declared", &mut violations)
+        .await;
+
+    // The dirigente adopts the determina: his name is already in the form.
+    browser.sign_in(&base, &dirigente).await;
+    browser.wait_for("Le mie attività").await;
+    browser.follow("td a[href^='/tasks/']").await;
+    let determina = browser.wait_for("f-motivazione").await;
+    assert!(
+        determina.contains("value=\"Paolo Neri\"")
+            && determina.contains("Non procedere all'affidamento"),
+        "the dirigente's name from the appointment, the other exit as a link: {determina}"
+    );
+    browser.scroll_to(".procedo-form").await;
+    browser
+        .tour_step("direct-award-17-determina", &mut violations)
+        .await;
+    browser.type_date("#f-determina_data", &today).await;
+    browser
+        .type_into(
+            "#f-motivazione",
+            "Esperienza documentata in interventi analoghi e prezzo congruo rispetto al prezzario regionale.",
+        )
+        .await;
+    browser
+        .type_into(
+            "#f-rotazione",
+            "L'operatore non era affidatario del precedente contratto nello stesso settore.",
+        )
+        .await;
+    browser
+        .type_into("#f-impegno_spesa", "cap. 2140, imp. 812/2026")
+        .await;
+    browser.follow("button[value=adopt]").await;
+    let adopted = browser.wait_for("Cronologia").await;
+    assert!(
+        adopted.contains(&format!("determina-affidamento n. 1/{year}")),
+        "the determina takes number 1 of the year: {adopted}"
+    );
+    browser
+        .tour_step("direct-award-18-case-adopted", &mut violations)
+        .await;
+
+    // The RUP records the contract within 30 days of the determina (art. 55 c.1).
+    browser.sign_in(&base, &rup).await;
+    browser.wait_for("Le mie attività").await;
+    browser.follow("td a[href^='/tasks/']").await;
+    let contract = browser.wait_for("f-stipula_data").await;
+    assert!(
+        contract.contains(&format!("Conteggio: 30 giorni dal {today}"))
+            && contract.contains("mancano ")
+            && contract.contains("Stipula non avvenuta"),
+        "30 days counted from the determina, still to run; the other exit as a link: {contract}"
+    );
+    browser
+        .tour_step("direct-award-19-contract", &mut violations)
+        .await;
+    browser.type_date("#f-stipula_data", &today).await;
+    browser
+        .click("#f-stipula_forma option[value='corrispondenza']")
+        .await;
+    browser.type_into("#f-repertorio", "PEC prot. 4567").await;
+    browser.follow("button[value=sign]").await;
+    let done = browser.wait_for("Cronologia").await;
+    assert!(
+        done.contains("<strong id=\"fase\">Contratto stipulato</strong> — concluso<")
+            && !done.contains("Attività aperte"),
+        "{done}"
+    );
+    browser
+        .tour_step("direct-award-20-contracted", &mut violations)
+        .await;
+    // The act that decided it, as issued (the last of the case's acts).
+    browser
+        .follow("li:last-child > a[href^='/documents/']")
+        .await;
+    let act = browser.wait_for("Determina n.").await;
+    assert!(
+        act.contains(&format!("Determina n. 1/{year} del {today}")) && act.contains("Anna Russo"),
+        "{act}"
+    );
+    // An act runs no script (sandboxed user content): a screenshot, no axe-core.
+    browser
+        .tour_screenshot("direct-award-21-determina-act")
+        .await;
+    browser.quit().await;
+
+    let got = server
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}"),
+            Some(&dirigente),
+            None,
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.body["state"], "contracted", "{}", got.body);
+    assert_eq!(
+        got.body["variables"]["rup_utente"], "anna.rup",
+        "{}",
+        got.body
+    );
+    assert_eq!(got.body["variables"]["stipula_forma"], "corrispondenza");
     assert!(
         violations.is_empty(),
         "WCAG 2.1 AA problems found by axe-core:\n{}",

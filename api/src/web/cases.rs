@@ -133,7 +133,9 @@ pub(super) struct Row {
 pub(super) fn status_text(status: &Status) -> String {
     match status {
         Status::Active => "in corso".to_string(),
-        Status::Ended { outcome } => format!("concluso ({outcome})"),
+        // The end's id (`contracted`) is no word for an official; every page that shows the
+        // status shows the title of the state the case ended in beside it.
+        Status::Ended { .. } => "concluso".to_string(),
         Status::Cancelled { .. } => "annullato".to_string(),
     }
 }
