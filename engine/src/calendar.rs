@@ -217,6 +217,43 @@ const PERIOD_UNITS: &[(&str, Rule)] = &[
 ];
 
 impl DurationSpec {
+    /// The duration in Italian words, as officials read it (`P5D` → "5 giorni", `PT2H30M` →
+    /// "2 ore e 30 minuti", `10 working days` → "10 giorni lavorativi").
+    pub fn italian(&self) -> String {
+        let unit =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let parts: Vec<String> = match self.kind {
+            SpecKind::Period { rule, amount } => {
+                let n = u64::from(amount);
+                vec![match rule {
+                    Rule::WorkingDays => unit(n, "giorno lavorativo", "giorni lavorativi"),
+                    Rule::Weeks => unit(n, "settimana", "settimane"),
+                    Rule::Months => unit(n, "mese", "mesi"),
+                    Rule::Years => unit(n, "anno", "anni"),
+                    Rule::Days | Rule::Instant => unit(n, "giorno", "giorni"),
+                }]
+            }
+            SpecKind::Iso(d) => [
+                (d.years, "anno", "anni"),
+                (d.months, "mese", "mesi"),
+                (d.weeks, "settimana", "settimane"),
+                (d.days, "giorno", "giorni"),
+                (d.hours, "ora", "ore"),
+                (d.minutes, "minuto", "minuti"),
+                (d.seconds, "secondo", "secondi"),
+            ]
+            .iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| unit(*n, one, many))
+            .collect(),
+        };
+        match parts.as_slice() {
+            [] => "0 secondi".into(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} e {last}", init.join(", ")),
+        }
+    }
+
     /// The duration as a fixed length of time, for what runs on the clock rather than the
     /// calendar (a worker's lock, a retry's backoff): only ISO 8601 durations without years
     /// or months (`PT30S`, `PT5M`, `P1D`); `None` for anything else.
@@ -1163,6 +1200,18 @@ mod tests {
         let d = cal.deadline(rome(2026, 6, 19, 9, 0), &spec("10 giorni"));
         assert_ends_on(&d, date(2026, 6, 30));
         assert_eq!(d.calendar_version, "it-national-2026.1+06-29");
+    }
+
+    #[test]
+    fn durations_read_in_italian() {
+        let it = |text: &str| DurationSpec::parse(text).expect(text).italian();
+        assert_eq!(it("P5D"), "5 giorni");
+        assert_eq!(it("P1D"), "1 giorno");
+        assert_eq!(it("PT2H30M"), "2 ore e 30 minuti");
+        assert_eq!(it("P1Y2M3D"), "1 anno, 2 mesi e 3 giorni");
+        assert_eq!(it("10 working days"), "10 giorni lavorativi");
+        assert_eq!(it("30 giorni"), "30 giorni");
+        assert_eq!(it("3 mesi"), "3 mesi");
     }
 
     #[test]

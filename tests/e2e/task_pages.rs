@@ -254,7 +254,9 @@ async fn a_list_grows_and_shrinks_on_the_server_and_engine_only_actions_are_no_b
                 || html.contains("mancano 31 giorni")
                 || html.contains("mancano 29 giorni"))
             && html.contains("art. 1 c.1, legge di prova")
-            && html.contains("Alla scadenza: il sistema esegue «Decaduta». Promemoria P2D prima.")
+            && html.contains(
+                "Alla scadenza: il sistema esegue «Decaduta». Promemoria 2 giorni prima."
+            )
             && html.contains("Conteggio: P30D dal"),
         "the deadline box says when, on what basis and what then happens: {html}"
     );

@@ -546,7 +546,7 @@ fn deadline_box(
         None => "nessun effetto automatico: l'attività resta aperta e risulta scaduta".to_string(),
     };
     let reminders: Vec<String> = spec
-        .map(|s| s.remind.iter().map(ToString::to_string).collect())
+        .map(|s| s.remind.iter().map(|r| r.italian()).collect())
         .unwrap_or_default();
     Some(json!({
         "at": rome(due),
