@@ -388,7 +388,7 @@ async fn task_view(
         }
         _ => format!(
             "Questa attività spetta al ruolo «{}», che lei non ha: può consultarla, ma non completarla.",
-            task.role
+            definition.role_title(&task.role)
         ),
     });
     let empty = serde_json::Map::new();
@@ -461,7 +461,7 @@ async fn task_view(
     let has_lists = form.contains("name=\"_aggiungi\"");
     // A form with a file field is sent as multipart, the file with it (web/files.rs).
     let multipart = form.contains("type=\"file\"");
-    let deadline = deadline_box(&task, state_def, now);
+    let deadline = deadline_box(&task, &definition, state_def, now);
     // Who may do what to the task itself (the engine checks again): take it, give it back,
     // stop or restart its clock, hand it to another role or official.
     let admin = s.actor.has_role("admin");
@@ -481,7 +481,7 @@ async fn task_view(
         .as_object()
         .is_some_and(|m| m.values().any(|v| v == &json!(true)))
         .then_some(manage);
-    let data = json!({ "task": task, "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists, "deadline": deadline, "manage": manage,
+    let data = json!({ "task": task, "role_title": definition.role_title(&task.role), "workflow": workflow, "title": title, "action_title": action_title, "has_lists": has_lists, "deadline": deadline, "manage": manage,
                        "view": view_name, "buttons": buttons, "links": links, "may_act": may_act, "refusal": refusal,
                        "form": form, "for_tenant": for_tenant,
                        "case": case, "documents": documents, "files": attached, "multipart": multipart,
@@ -495,6 +495,7 @@ async fn task_view(
 /// days are left, what happens when it passes and whether the clock is stopped.
 fn deadline_box(
     task: &procedo_engine::model::Task,
+    definition: &procedo_engine::definition::Definition,
     state: Option<&procedo_engine::definition::State>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Value> {
@@ -538,10 +539,18 @@ fn deadline_box(
             .unwrap_or_else(|| action.to_string())
     };
     let at_expiry = match spec.and_then(|s| s.on_breach.as_ref()) {
-        Some(Breach::EscalateTo(role)) => format!("l'attività passa al ruolo «{role}»"),
+        Some(Breach::EscalateTo(role)) => {
+            format!(
+                "l'attività passa al ruolo «{}»",
+                definition.role_title(role)
+            )
+        }
         Some(Breach::Action(action)) => format!("il sistema esegue «{}»", title_of(action)),
         Some(Breach::Notify(role)) => {
-            format!("è avvisato il ruolo «{role}»; l'attività resta aperta")
+            format!(
+                "è avvisato il ruolo «{}»; l'attività resta aperta",
+                definition.role_title(role)
+            )
         }
         None => "nessun effetto automatico: l'attività resta aperta e risulta scaduta".to_string(),
     };
@@ -874,7 +883,8 @@ async fn instance_page(
     let now = state.engine.now();
     let open: Vec<Value> = tasks
         .iter()
-        .map(|t| json!({ "id": t.id, "title": words.state(&t.state), "role": t.role, "assignee": t.assignee,
+        .map(|t| json!({ "id": t.id, "title": words.state(&t.state),
+                         "role": definition.as_deref().map_or(t.role.as_str(), |d| d.role_title(&t.role)), "assignee": t.assignee,
                          "due": t.due_at.map(rome), "overdue": t.due_at.is_some_and(|d| d < now) }))
         .collect();
     let mut lots = Vec::new();

@@ -83,7 +83,7 @@ pub const INBOX: &str = r#"<h1>Le mie attività</h1>
 {{else}}<p>{{#if filtered}}Nessuna attività con questi filtri.{{else}}Nessuna attività aperta per i suoi ruoli.{{/if}}</p>{{/if}}"#;
 
 pub const TASK: &str = r#"<h1>{{title}}</h1>
-<p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{task.role}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
+<p>Procedimento <a href="/instances/{{task.instance}}">{{workflow}}</a>{{#if for_tenant}} per conto di {{for_tenant}}{{/if}} · ruolo {{role_title}}{{#if due}} · scadenza <span class="{{#if overdue}}overdue{{/if}}">{{due}}</span>{{/if}}</p>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
 {{#if refusal}}<p class="ko" role="status">{{refusal}}</p>{{/if}}
 {{#if deadline}}<section class="deadline" aria-labelledby="scadenza-titolo"><h2 id="scadenza-titolo">Scadenza</h2>
@@ -108,7 +108,7 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <ul class="actions">{{#each links}}<li><a href="/tasks/{{../task.id}}?azione={{name}}">{{title}}</a></li>{{/each}}</ul>{{/if}}
 {{#if view}}<p><a href="/tasks/{{task.id}}">Torna all'attività</a></p>{{/if}}{{/if}}
 {{#if manage}}<section class="manage" aria-labelledby="gestione-titolo"><h2 id="gestione-titolo">Gestione dell'attività</h2>
-<p>{{#if task.assignee}}Assegnata a <strong>{{task.assignee}}</strong>.{{else}}Non assegnata: la può svolgere chiunque abbia il ruolo «{{task.role}}».{{/if}}</p>
+<p>{{#if task.assignee}}Assegnata a <strong>{{task.assignee}}</strong>.{{else}}Non assegnata: la può svolgere chiunque abbia il ruolo «{{role_title}}».{{/if}}</p>
 {{#if manage.claim}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="claim">Prendi in carico</button></form>{{/if}}
 {{#if manage.unclaim}}<form method="post" action="/tasks/{{task.id}}/gestione"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" name="_op" value="unclaim">Rilascia l'attività</button></form>{{/if}}
 {{#if manage.pause}}<form method="post" action="/tasks/{{task.id}}/gestione" novalidate><input type="hidden" name="_csrf" value="{{csrf}}">

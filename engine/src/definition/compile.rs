@@ -116,6 +116,8 @@ struct WorkflowHead {
     #[serde(default)]
     registers: IndexMap<String, String>,
     #[serde(default)]
+    roles: IndexMap<String, String>,
+    #[serde(default)]
     schedules: Vec<super::document::ScheduleDoc>,
     #[serde(default)]
     pools: IndexMap<String, super::document::PoolDoc>,
@@ -233,6 +235,7 @@ impl Checker<'_> {
             keys: head.keys,
             states,
             registers: head.registers,
+            roles: head.roles,
             schedules: head.schedules,
             pools: head.pools,
         })
@@ -372,6 +375,7 @@ impl Checker<'_> {
             schedules,
             numeric_fields,
             registers: doc.registers.into_iter().collect(),
+            role_titles: doc.roles.into_iter().collect(),
             id: doc.id,
             version,
             title: doc.title,

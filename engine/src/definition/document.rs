@@ -34,6 +34,10 @@ pub struct WorkflowDoc {
     /// (per tenant and year): `determina-a-contrarre: determine` gives `n. 12/2026`.
     #[serde(default)]
     pub registers: IndexMap<String, String>,
+    /// What each role is called where officials read it (`rup: "RUP della SUA"`): the pages
+    /// say "spetta al RUP della SUA", not "al ruolo «rup»". A role without one shows its id.
+    #[serde(default)]
+    pub roles: IndexMap<String, String>,
     /// Periodic work, on cron expressions in Europe/Rome.
     #[serde(default)]
     pub schedules: Vec<ScheduleDoc>,

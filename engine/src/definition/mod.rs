@@ -49,6 +49,8 @@ pub struct Definition {
     pub numeric_fields: std::collections::HashSet<String>,
     /// Numbered templates and their registers.
     pub registers: BTreeMap<String, String>,
+    /// Role ids to what officials call them (`roles:`), for the pages.
+    pub role_titles: BTreeMap<String, String>,
     pub schedules: Vec<Schedule>,
     /// Shared pools by name, with their capacity expressions.
     pub pools: BTreeMap<String, Expr>,
@@ -259,6 +261,11 @@ pub struct Goto {
 }
 
 impl Definition {
+    /// What officials call `role` in this workflow: its title, else the id itself.
+    pub fn role_title<'a>(&'a self, role: &'a str) -> &'a str {
+        self.role_titles.get(role).map_or(role, String::as_str)
+    }
+
     pub fn state(&self, name: &str) -> Option<&State> {
         self.states.get(name)
     }
