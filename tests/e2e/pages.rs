@@ -71,6 +71,12 @@ async fn an_official_completes_a_task_in_the_browser_and_an_auditor_verifies_it(
         "{html}"
     );
     assert!(
+        html.contains("· ruolo Dirigente del dipendente")
+            && (html.contains("l'attività passa al ruolo «Ufficio formazione»")
+                || html.contains("l&#x27;attività passa al ruolo «Ufficio formazione»")),
+        "roles read by their titles: {html}"
+    );
+    assert!(
         html.contains("Dati della pratica")
             && html.contains("<dt>Nome e cognome del partecipante</dt><dd>Anna Bianchi</dd>"),
         "the official reads the case before deciding: {html}"
