@@ -128,3 +128,57 @@ fn a_key_that_names_no_variable_is_refused_at_deploy_with_its_location() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_page_of_open_tasks_carries_the_total_and_pages_never_repeat_a_task() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        deploy(&engine, &[KEYED]).await;
+        // The manual clock stands still: every task arrives at the same instant, so only the
+        // id decides their order, and pages must still neither repeat nor skip.
+        for n in 0..7 {
+            engine
+                .start(
+                    &clerk(),
+                    "test-keyed",
+                    vars(json!({ "oggetto": format!("Gara {n}"), "lots": [] })),
+                )
+                .await
+                .expect("start");
+        }
+        let page = |offset: i64| procedo_engine::TaskQuery {
+            mine: true,
+            limit: Some(3),
+            offset,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        for offset in [0, 3, 6] {
+            let (tasks, total) = engine
+                .task_page(&clerk(), &page(offset))
+                .await
+                .expect("tasks");
+            assert_eq!(total, 7, "every page says the total on {}", db.backend);
+            seen.extend(tasks.iter().map(|t| t.id));
+        }
+        let distinct: std::collections::HashSet<_> = seen.iter().collect();
+        assert_eq!(
+            (seen.len(), distinct.len()),
+            (7, 7),
+            "three pages hold every task once on {}",
+            db.backend
+        );
+        let (past, total) = engine.task_page(&clerk(), &page(9)).await.expect("tasks");
+        assert!(past.is_empty());
+        assert_eq!(
+            total, 7,
+            "past the end the total is still known on {}",
+            db.backend
+        );
+        let (theirs, total) = engine
+            .task_page(&other_tenant_clerk(), &page(0))
+            .await
+            .expect("tasks");
+        assert!(theirs.is_empty() && total == 0, "{}", db.backend);
+    }
+}
