@@ -182,3 +182,46 @@ async fn a_page_of_open_tasks_carries_the_total_and_pages_never_repeat_a_task() 
         assert!(theirs.is_empty() && total == 0, "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_key_value_finds_each_case_once_even_when_several_of_its_keys_hold_it() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        deploy(&engine, &[KEYED]).await;
+        for (oggetto, lots) in [
+            (
+                "Due lotti, un CIG",
+                json!([{ "cig": "B0A1C2D3E4" }, { "cig": "B0A1C2D3E4" }]),
+            ),
+            ("Altra gara", json!([{ "cig": "Z999999999" }])),
+        ] {
+            engine
+                .start(
+                    &clerk(),
+                    "test-keyed",
+                    vars(json!({ "oggetto": oggetto, "lots": lots })),
+                )
+                .await
+                .expect("start");
+        }
+        let search = CaseSearch {
+            filter: InstanceFilter {
+                limit: 50,
+                ..Default::default()
+            },
+            key: Some(" b0a1c2d3e4 ".into()),
+            ..Default::default()
+        };
+        let (page, total) = engine
+            .search_instances(&clerk(), &search)
+            .await
+            .expect("search");
+        assert_eq!((page.len(), total), (1, 1), "on {}", db.backend);
+        assert_eq!(page[0].variables["oggetto"], json!("Due lotti, un CIG"));
+        let (theirs, total) = engine
+            .search_instances(&other_tenant_clerk(), &search)
+            .await
+            .expect("search");
+        assert!(theirs.is_empty() && total == 0, "{}", db.backend);
+    }
+}
