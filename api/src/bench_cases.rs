@@ -2,6 +2,7 @@
 //! with business keys (a CIG per case, one of 300 Comuni) through the engine, as officials
 //! would, then times the case list's queries (a page of 50 with the total): by a CIG, by a
 //! Comune, unfiltered, and by words of the data, each repeated; prints one line of figures.
+//! On PostgreSQL the statistics are refreshed first (`ANALYZE`), as autovacuum would have.
 
 use procedo_engine::Engine;
 use procedo_engine::definition::Package;
@@ -95,6 +96,11 @@ pub async fn run(n: usize, db: Option<String>, clients: usize, runs: usize) -> R
         driver.await.map_err(|e| e.to_string())??;
     }
     let fill_s = filled.elapsed().as_secs_f64();
+    engine
+        .store()
+        .analyze()
+        .await
+        .map_err(|e| format!("analyze: {e}"))?;
     let clerk = Actor::new("clerk", "bench", &["clerk"]);
     let page = |key: Option<String>, text: Option<String>| CaseSearch {
         filter: InstanceFilter {

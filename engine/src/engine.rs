@@ -120,6 +120,8 @@ pub struct TaskQuery {
     pub overdue: bool,
     pub due_before: Option<DateTime<Utc>>,
     pub limit: Option<i64>,
+    /// Tasks skipped before the page, in the list's order (deadline, arrival, id).
+    pub offset: i64,
 }
 
 /// The platform tenant: its administrators deploy the shared definitions (`procedo serve`
@@ -618,6 +620,12 @@ impl Engine {
     }
 
     pub async fn tasks(&self, actor: &Actor, query: &TaskQuery) -> Result<Vec<Task>> {
+        Ok(self.task_page(actor, query).await?.0)
+    }
+
+    /// A page of the open tasks a query finds, with how many it finds in all: a list that
+    /// shows a page says how many it does not show.
+    pub async fn task_page(&self, actor: &Actor, query: &TaskQuery) -> Result<(Vec<Task>, i64)> {
         let filter = TaskFilter {
             instance: query.instance,
             mine: query
@@ -631,14 +639,15 @@ impl Engine {
                 query.due_before
             },
             limit: query.limit.unwrap_or(200).clamp(1, 1000),
+            offset: query.offset.max(0),
         };
-        let tasks = self.store.open_tasks(&actor.tenant, &filter).await?;
+        let (tasks, total) = self.store.open_tasks(&actor.tenant, &filter).await?;
         // Tasks are filtered by tenant already; an empty answer for an instance the caller
         // cannot see must still be "not found", not an empty list.
         if let (Some(instance), true) = (query.instance, tasks.is_empty()) {
             self.instance(actor, instance).await?;
         }
-        Ok(tasks)
+        Ok((tasks, total))
     }
 
     /// A deployed workflow version the actor's tenant may see (shared or its own; what it

@@ -128,3 +128,100 @@ fn a_key_that_names_no_variable_is_refused_at_deploy_with_its_location() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_page_of_open_tasks_carries_the_total_and_pages_never_repeat_a_task() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        deploy(&engine, &[KEYED]).await;
+        // The manual clock stands still: every task arrives at the same instant, so only the
+        // id decides their order, and pages must still neither repeat nor skip.
+        for n in 0..7 {
+            engine
+                .start(
+                    &clerk(),
+                    "test-keyed",
+                    vars(json!({ "oggetto": format!("Gara {n}"), "lots": [] })),
+                )
+                .await
+                .expect("start");
+        }
+        let page = |offset: i64| procedo_engine::TaskQuery {
+            mine: true,
+            limit: Some(3),
+            offset,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        for offset in [0, 3, 6] {
+            let (tasks, total) = engine
+                .task_page(&clerk(), &page(offset))
+                .await
+                .expect("tasks");
+            assert_eq!(total, 7, "every page says the total on {}", db.backend);
+            seen.extend(tasks.iter().map(|t| t.id));
+        }
+        let distinct: std::collections::HashSet<_> = seen.iter().collect();
+        assert_eq!(
+            (seen.len(), distinct.len()),
+            (7, 7),
+            "three pages hold every task once on {}",
+            db.backend
+        );
+        let (past, total) = engine.task_page(&clerk(), &page(9)).await.expect("tasks");
+        assert!(past.is_empty());
+        assert_eq!(
+            total, 7,
+            "past the end the total is still known on {}",
+            db.backend
+        );
+        let (theirs, total) = engine
+            .task_page(&other_tenant_clerk(), &page(0))
+            .await
+            .expect("tasks");
+        assert!(theirs.is_empty() && total == 0, "{}", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_key_value_finds_each_case_once_even_when_several_of_its_keys_hold_it() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        deploy(&engine, &[KEYED]).await;
+        for (oggetto, lots) in [
+            (
+                "Due lotti, un CIG",
+                json!([{ "cig": "B0A1C2D3E4" }, { "cig": "B0A1C2D3E4" }]),
+            ),
+            ("Altra gara", json!([{ "cig": "Z999999999" }])),
+        ] {
+            engine
+                .start(
+                    &clerk(),
+                    "test-keyed",
+                    vars(json!({ "oggetto": oggetto, "lots": lots })),
+                )
+                .await
+                .expect("start");
+        }
+        let search = CaseSearch {
+            filter: InstanceFilter {
+                limit: 50,
+                ..Default::default()
+            },
+            key: Some(" b0a1c2d3e4 ".into()),
+            ..Default::default()
+        };
+        let (page, total) = engine
+            .search_instances(&clerk(), &search)
+            .await
+            .expect("search");
+        assert_eq!((page.len(), total), (1, 1), "on {}", db.backend);
+        assert_eq!(page[0].variables["oggetto"], json!("Due lotti, un CIG"));
+        let (theirs, total) = engine
+            .search_instances(&other_tenant_clerk(), &search)
+            .await
+            .expect("search");
+        assert!(theirs.is_empty() && total == 0, "{}", db.backend);
+    }
+}

@@ -1320,3 +1320,85 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
         violations.join("\n")
     );
 }
+
+/// The task ids linked from an inbox page, in order.
+fn task_links(page: &str) -> Vec<String> {
+    page.match_indices("href=\"/tasks/")
+        .map(|(at, m)| page[at + m.len()..at + m.len() + 36].to_string())
+        .collect()
+}
+
+/// A supervisor with 250 open tasks (started through the API, then only the pages) pages
+/// through the inbox with its pager: the total on every page, the next range, the last page
+/// without a next link, and back; every task is seen once. axe-core at 1366 and 390 px.
+#[tokio::test]
+async fn in_a_real_browser_a_supervisor_pages_through_an_inbox_of_250_tasks() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start();
+    let base = format!("http://{}", server.address);
+    let official = server.token("anna", "default", "official");
+    let supervisor = server.token("sara", "default", "supervisor");
+    for n in 0..250 {
+        let variables = json!({
+            "course": "Appalti pubblici", "course_area": "appalti", "edition": "2026/1", "course_hours": "20",
+            "participant_name": format!("Partecipante {n:03}"), "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 300
+        });
+        server
+            .start_instance(&official, "training-enrolment", variables)
+            .await;
+    }
+    let mut violations = Vec::new();
+    browser.sign_in(&base, &supervisor).await;
+    let first = browser.wait_for("1–50 di 250 attività").await;
+    assert!(
+        first.contains("1–50 di 250 attività") && first.contains("Pagina 1 di 5"),
+        "the first page says how many there are: {first}"
+    );
+    assert!(!first.contains("rel=\"prev\""), "{first}");
+    browser
+        .record_widths("inbox-250-first", &mut violations)
+        .await;
+    let mut seen = task_links(&first);
+    assert_eq!(seen.len(), 50);
+
+    for page in 2..=5 {
+        browser.follow("a[rel='next']").await;
+        let shown = browser.source().await;
+        let range = format!("{}–{} di 250 attività", (page - 1) * 50 + 1, page * 50);
+        assert!(
+            shown.contains(&range) && shown.contains(&format!("Pagina {page} di 5")),
+            "page {page} shows {range}: {shown}"
+        );
+        assert!(shown.contains("rel=\"prev\""), "{shown}");
+        let links = task_links(&shown);
+        assert_eq!(links.len(), 50, "page {page}");
+        seen.extend(links);
+        if page == 5 {
+            assert!(
+                !shown.contains("rel=\"next\""),
+                "the last page has no next page: {shown}"
+            );
+            browser
+                .record_widths("inbox-250-last", &mut violations)
+                .await;
+        }
+    }
+    let distinct: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(
+        (seen.len(), distinct.len()),
+        (250, 250),
+        "every task on exactly one page"
+    );
+
+    browser.follow("a[rel='prev']").await;
+    let back = browser.source().await;
+    assert!(back.contains("151–200 di 250 attività"), "{back}");
+    browser.quit().await;
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 AA problems found by axe-core, or pages wider than the window:\n{}",
+        violations.join("\n")
+    );
+}

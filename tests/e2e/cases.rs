@@ -310,3 +310,244 @@ async fn the_pages_use_our_own_stylesheet_and_state_their_accessibility() {
         "{page}"
     );
 }
+
+/// The value of a response header, by its name in any case.
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+/// The target of the `Link` header's `rel="next"`, a path relative to the server.
+fn next_link(head: &str) -> Option<String> {
+    let links = header(head, "link")?;
+    links.split(", ").find_map(|link| {
+        let (target, params) = link.split_once(';')?;
+        (params.trim() == "rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
+/// Follows `next` links from `first` to the end; returns every item's id (in order) and the
+/// number of pages, checking each page's `X-Total-Count`.
+async fn walk(server: &Server, token: &str, first: &str, total: usize) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut next = Some(first.to_string());
+    while let Some(path) = next {
+        let page = server.call("GET", &path, Some(token), None).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert_eq!(
+            header(&page.head, "x-total-count"),
+            Some(total.to_string()),
+            "{path}: {}",
+            page.head
+        );
+        let items = page.body.as_array().expect("an array body");
+        assert!(
+            !items.is_empty(),
+            "a next link never leads to an empty page"
+        );
+        ids.extend(
+            items
+                .iter()
+                .map(|i| i["id"].as_str().expect("id").to_string()),
+        );
+        pages += 1;
+        assert!(pages <= total, "the links go round in circles");
+        next = next_link(&page.head);
+    }
+    (ids, pages)
+}
+
+async fn api_paging_story(server: &Server, backend: &str) {
+    let official = server.token("anna", "default", "official");
+    let supervisor = server.token("sara", "default", "supervisor");
+    for n in 0..250 {
+        let variables = json!({
+            "course": "Appalti pubblici", "course_area": "appalti", "edition": "2026/1", "course_hours": "20",
+            "participant_name": format!("Partecipante {n:03}"), "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 300
+        });
+        server
+            .start_instance(&official, "training-enrolment", variables)
+            .await;
+    }
+
+    // Tasks: the default page (200) says there are 250 and where the rest is.
+    let first = server
+        .call("GET", "/api/v1/tasks?mine=true", Some(&supervisor), None)
+        .await;
+    assert_eq!(first.body.as_array().map(Vec::len), Some(200), "{backend}");
+    assert_eq!(
+        header(&first.head, "x-total-count").as_deref(),
+        Some("250"),
+        "{backend}: {}",
+        first.head
+    );
+    assert_eq!(
+        next_link(&first.head).as_deref(),
+        Some("/api/v1/tasks?mine=true&limit=200&offset=200"),
+        "{backend}: {}",
+        first.head
+    );
+    let (ids, pages) = walk(
+        server,
+        &supervisor,
+        "/api/v1/tasks?mine=true&definition=training-enrolment&limit=60",
+        250,
+    )
+    .await;
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(
+        (ids.len(), distinct.len(), pages),
+        (250, 250, 5),
+        "every task once, in 5 pages of 60 on {backend}"
+    );
+    let past = server
+        .call(
+            "GET",
+            "/api/v1/tasks?mine=true&offset=300",
+            Some(&supervisor),
+            None,
+        )
+        .await;
+    assert_eq!(past.body, json!([]), "{backend}");
+    assert_eq!(
+        header(&past.head, "x-total-count").as_deref(),
+        Some("250"),
+        "past the end the total is still said on {backend}"
+    );
+    assert_eq!(next_link(&past.head), None);
+
+    // Instances: the case list's filters, and the same paging.
+    let (ids, pages) = walk(server, &official, "/api/v1/instances?limit=100", 250).await;
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!((distinct.len(), pages), (250, 3), "{backend}");
+    let by_key = server
+        .call(
+            "GET",
+            "/api/v1/instances?key=partecipante%20042",
+            Some(&official),
+            None,
+        )
+        .await;
+    assert_eq!(by_key.status, 200, "{}", by_key.body);
+    assert_eq!(
+        header(&by_key.head, "x-total-count").as_deref(),
+        Some("1"),
+        "{backend}"
+    );
+    assert_eq!(
+        by_key.body[0]["variables"]["participant_name"],
+        json!("Partecipante 042"),
+        "found by a business key's value, whatever its case, on {backend}"
+    );
+    assert_eq!(next_link(&by_key.head), None);
+    let by_words = server
+        .call(
+            "GET",
+            "/api/v1/instances?text=Partecipante%2004&definition=training-enrolment&status=active&limit=4&sort=oldest",
+            Some(&official),
+            None,
+        )
+        .await;
+    assert_eq!(
+        header(&by_words.head, "x-total-count").as_deref(),
+        Some("10"),
+        "{backend}: {}",
+        by_words.body
+    );
+    assert_eq!(
+        by_words.body[0]["variables"]["participant_name"],
+        json!("Partecipante 040"),
+        "oldest first on {backend}"
+    );
+    assert_eq!(
+        next_link(&by_words.head).as_deref(),
+        Some(
+            "/api/v1/instances?text=Partecipante+04&definition=training-enrolment&status=active&sort=oldest&limit=4&offset=4"
+        ),
+        "the next page keeps the filters on {backend}"
+    );
+    let newest = server
+        .call("GET", "/api/v1/instances?limit=1", Some(&official), None)
+        .await;
+    assert_eq!(
+        newest.body[0]["variables"]["participant_name"],
+        json!("Partecipante 249")
+    );
+    let other_tenant = server.token("ugo", "provincia-brescia", "auditor");
+    let none = server
+        .call(
+            "GET",
+            "/api/v1/instances?key=partecipante%20042",
+            Some(&other_tenant),
+            None,
+        )
+        .await;
+    assert_eq!(none.body, json!([]));
+    assert_eq!(header(&none.head, "x-total-count").as_deref(), Some("0"));
+}
+
+#[tokio::test]
+async fn the_api_pages_250_tasks_and_cases_with_a_total_and_next_links_to_the_last_item() {
+    let server = Server::start();
+    api_paging_story(&server, "sqlite").await;
+    if let Some(db) = super::testdb::postgres_db().await {
+        let server = Server::start_on(&db.url);
+        api_paging_story(&server, "postgres").await;
+    }
+}
+
+#[tokio::test]
+async fn the_instance_list_refuses_filters_it_cannot_honour() {
+    let server = Server::start();
+    let official = server.token("anna", "default", "official");
+    let long = "x".repeat(201);
+    for query in [
+        "sort=sideways".to_string(),
+        "key=".to_string(),
+        "key=%20%20".to_string(),
+        "text=".to_string(),
+        format!("text={long}"),
+        format!("key={long}"),
+        "status=closed".to_string(),
+        "started_after=yesterday".to_string(),
+        "limit=0".to_string(),
+        "limit=501".to_string(),
+        "offset=-1".to_string(),
+        "offset=1000001".to_string(),
+        "limit=ten".to_string(),
+    ] {
+        let answered = server
+            .call(
+                "GET",
+                &format!("/api/v1/instances?{query}"),
+                Some(&official),
+                None,
+            )
+            .await;
+        assert_eq!(answered.status, 400, "{query}: {}", answered.body);
+        assert!(answered.is_problem(), "{query}: {}", answered.body);
+    }
+    for query in ["offset=-1", "limit=1001", "offset=x"] {
+        let answered = server
+            .call(
+                "GET",
+                &format!("/api/v1/tasks?{query}"),
+                Some(&official),
+                None,
+            )
+            .await;
+        assert_eq!(answered.status, 400, "{query}: {}", answered.body);
+        assert!(answered.is_problem(), "{query}: {}", answered.body);
+    }
+}

@@ -3,16 +3,17 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::paging::{self, Page};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use procedo_engine::TaskQuery;
 use procedo_engine::definition::Package;
 use procedo_engine::model::{Instance, Task};
-use procedo_engine::store::InstanceFilter;
+use procedo_engine::store::{CaseOrder, CaseSearch, InstanceFilter};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -384,6 +385,8 @@ pub async fn start(
     Ok(created(instance_json(&instance)))
 }
 
+/// The filters of `GET /api/v1/instances`: those of the case list (`/pratiche`), by the same
+/// search, in English.
 #[derive(Deserialize)]
 pub struct InstancesQuery {
     definition: Option<String>,
@@ -391,13 +394,46 @@ pub struct InstancesQuery {
     state: Option<String>,
     started_after: Option<String>,
     started_before: Option<String>,
+    /// A business key's whole value (a CIG, a Comune), case-insensitive, through the index.
+    key: Option<String>,
+    /// Words anywhere in the case's variables, case-insensitive (reads every case: slower).
+    text: Option<String>,
+    /// `newest` (default), `oldest` or `updated`.
+    sort: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+}
+
+/// The longest key value or search text taken (the case list's own bound).
+const MAX_SEARCH: usize = 200;
+
+/// A key value or search text from a query string: absent, or 1 to [`MAX_SEARCH`] characters
+/// that are not all blank (a blank search would silently match everything).
+fn search_text(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    match value {
+        Some(v) if v.trim().is_empty() || v.chars().count() > MAX_SEARCH => {
+            Err(ApiError::bad_request(format!(
+                "`{name}` is 1 to {MAX_SEARCH} characters, not all blank, when given"
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
+/// An offset from a query string, refused (not clamped) outside `0..=MAX_OFFSET`.
+fn offset(offset: Option<i64>) -> ApiResult<i64> {
+    match offset {
+        Some(n) if !(0..=MAX_OFFSET).contains(&n) => Err(ApiError::bad_request(format!(
+            "`offset` is from 0 to {MAX_OFFSET}, not {n}"
+        ))),
+        other => Ok(other.unwrap_or(0)),
+    }
 }
 
 pub async fn instances(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    RawQuery(raw): RawQuery,
     query: Result<Query<InstancesQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -410,24 +446,43 @@ pub async fn instances(
             "`status` is active, ended or cancelled, not `{status}`"
         )));
     }
-    let filter = InstanceFilter {
-        definition: non_empty("definition", q.definition)?,
-        status: q.status,
-        state: non_empty("state", q.state)?,
-        started_after: instant("started_after", q.started_after.as_deref())?,
-        started_before: instant("started_before", q.started_before.as_deref())?,
-        limit: page_size(q.limit, 50, 500)?,
-        offset: match q.offset {
-            Some(n) if !(0..=MAX_OFFSET).contains(&n) => {
-                return Err(ApiError::bad_request(format!(
-                    "`offset` is from 0 to {MAX_OFFSET}, not {n}"
-                )));
-            }
-            other => other.unwrap_or(0),
-        },
+    let order = match q.sort.as_deref() {
+        None | Some("newest") => CaseOrder::Newest,
+        Some("oldest") => CaseOrder::Oldest,
+        Some("updated") => CaseOrder::Updated,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`sort` is newest, oldest or updated, not `{other}`"
+            )));
+        }
     };
-    let list = state.engine.instances(&actor, &filter).await?;
-    Ok(Json(json!(list.iter().map(instance_json).collect::<Vec<_>>())).into_response())
+    let search = CaseSearch {
+        filter: InstanceFilter {
+            definition: non_empty("definition", q.definition)?,
+            status: q.status,
+            state: non_empty("state", q.state)?,
+            started_after: instant("started_after", q.started_after.as_deref())?,
+            started_before: instant("started_before", q.started_before.as_deref())?,
+            limit: page_size(q.limit, 50, 500)?,
+            offset: offset(q.offset)?,
+        },
+        key: search_text("key", q.key)?,
+        text: search_text("text", q.text)?,
+        order,
+    };
+    let (list, total) = state.engine.search_instances(&actor, &search).await?;
+    let page = Page {
+        total,
+        limit: search.filter.limit,
+        offset: search.filter.offset,
+    };
+    let items = list.iter().map(instance_json).collect();
+    Ok(paging::respond(
+        items,
+        &page,
+        "/api/v1/instances",
+        raw.as_deref(),
+    ))
 }
 
 pub async fn instance(
@@ -517,11 +572,13 @@ pub struct TasksQuery {
     overdue: Option<bool>,
     due_before: Option<String>,
     limit: Option<i64>,
+    offset: Option<i64>,
 }
 
 pub async fn tasks(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    RawQuery(raw): RawQuery,
     query: Result<Query<TasksQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -532,6 +589,7 @@ pub async fn tasks(
         ),
         None => None,
     };
+    let limit = page_size(q.limit, 200, 1000)?;
     let query = TaskQuery {
         instance,
         mine: q.mine.unwrap_or(false),
@@ -539,10 +597,22 @@ pub async fn tasks(
         definition: non_empty("definition", q.definition)?,
         overdue: q.overdue.unwrap_or(false),
         due_before: instant("due_before", q.due_before.as_deref())?,
-        limit: Some(page_size(q.limit, 200, 1000)?),
+        limit: Some(limit),
+        offset: offset(q.offset)?,
     };
-    let tasks = state.engine.tasks(&actor, &query).await?;
-    Ok(Json(json!(tasks.iter().map(task_json).collect::<Vec<_>>())).into_response())
+    let (tasks, total) = state.engine.task_page(&actor, &query).await?;
+    let page = Page {
+        total,
+        limit,
+        offset: query.offset,
+    };
+    let items = tasks.iter().map(task_json).collect();
+    Ok(paging::respond(
+        items,
+        &page,
+        "/api/v1/tasks",
+        raw.as_deref(),
+    ))
 }
 
 pub async fn unclaim(

@@ -9,6 +9,7 @@ mod handlers;
 pub mod headers;
 pub mod jobs;
 pub mod openapi;
+mod paging;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -129,7 +129,7 @@ fn operations() -> Vec<Operation> {
         op(
             "get",
             "/api/v1/instances",
-            "Instances of the tenant (filters: definition, status, state, started_after, started_before, limit, offset)",
+            "Instances of the tenant and those run on its behalf, newest first: the case list's search (by workflow, status, state, start dates, a business key's value, words of the data), paged by limit and offset; the total in X-Total-Count, the next page in Link",
             200,
         ),
         op("get", "/api/v1/instances/{id}", "One instance", 200),
@@ -185,7 +185,7 @@ fn operations() -> Vec<Operation> {
         op(
             "get",
             "/api/v1/tasks",
-            "Open tasks (filters: instance, mine, assigned, definition, overdue, due_before, limit)",
+            "Open tasks, nearest deadline first (filters: instance, mine, assigned, definition, overdue, due_before), paged by limit and offset; the total in X-Total-Count, the next page in Link",
             200,
         ),
         op("post", "/api/v1/tasks/{id}/claim", "Take a task", 200),
@@ -330,6 +330,19 @@ fn query_parameters(method: &str, path: &str) -> Vec<Value> {
     let param = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
     let instant = || json!({ "type": "string", "description": "YYYY-MM-DD (end of that day, Europe/Rome) or RFC 3339", "anyOf": [{ "format": "date" }, { "format": "date-time" }] });
     let name = || json!({ "type": "string", "minLength": 1, "maxLength": 100 });
+    let search = || json!({ "type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S" });
+    let described = |name: &str, schema: Value, description: &str| {
+        let mut p = param(name, schema);
+        p["description"] = json!(description);
+        p
+    };
+    let offset = || {
+        described(
+            "offset",
+            json!({ "type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0 }),
+            "Items skipped before the page; follow the `next` link rather than computing it",
+        )
+    };
     match (method, path) {
         ("get", "/api/v1/instances") => vec![
             param("definition", name()),
@@ -340,14 +353,25 @@ fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             param("state", name()),
             param("started_after", instant()),
             param("started_before", instant()),
+            described(
+                "key",
+                search(),
+                "A business key's whole value (a CIG, a Comune), case-insensitive; found through the key index",
+            ),
+            described(
+                "text",
+                search(),
+                "Words anywhere in the instance's variables, case-insensitive (`%` and `_` match themselves); reads every instance of the tenant",
+            ),
+            param(
+                "sort",
+                json!({ "type": "string", "enum": ["newest", "oldest", "updated"], "default": "newest" }),
+            ),
             param(
                 "limit",
                 json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }),
             ),
-            param(
-                "offset",
-                json!({ "type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0 }),
-            ),
+            offset(),
         ],
         ("get", "/api/v1/tasks") => vec![
             param("instance", json!({ "type": "string", "format": "uuid" })),
@@ -360,6 +384,7 @@ fn query_parameters(method: &str, path: &str) -> Vec<Value> {
                 "limit",
                 json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 200 }),
             ),
+            offset(),
         ],
         ("post", "/api/v1/files") => vec![param(
             "name",
@@ -371,6 +396,23 @@ fn query_parameters(method: &str, path: &str) -> Vec<Value> {
         )],
         _ => Vec::new(),
     }
+}
+
+/// The listings paged with `X-Total-Count` and `Link` (`paging.rs`).
+const PAGED: [&str; 2] = ["/api/v1/instances", "/api/v1/tasks"];
+
+/// The headers of a paged listing's answer.
+fn paging_headers() -> Value {
+    json!({
+        "X-Total-Count": {
+            "description": "How many items the filters match in all (the body is one page of them)",
+            "schema": { "type": "integer", "minimum": 0 }
+        },
+        "Link": {
+            "description": "RFC 8288 links to the next page (`rel=\"next\"`, absent on the last page) and the previous one (`rel=\"prev\"`): the same request with another `offset`, as a reference relative to this one",
+            "schema": { "type": "string" }
+        }
+    })
 }
 
 /// The paths this document describes, for the test that checks they are all routed.
@@ -552,6 +594,9 @@ pub fn document() -> Value {
             if operation.public {
                 map.insert("security".into(), json!([]));
             }
+            if operation.method == "get" && PAGED.contains(&operation.path) {
+                map["responses"][operation.success.to_string()]["headers"] = paging_headers();
+            }
         }
         let entry = paths.entry(operation.path).or_insert_with(|| json!({}));
         if let Some(methods) = entry.as_object_mut() {
@@ -604,6 +649,35 @@ mod tests {
                     && !text.contains("no such route"),
                 "{method} {path} is documented but not routed ({status}: {text})"
             );
+        }
+    }
+
+    #[test]
+    fn paged_listings_document_their_filters_and_headers() {
+        let document = document();
+        for path in PAGED {
+            let get = &document["paths"][path]["get"];
+            let headers = &get["responses"]["200"]["headers"];
+            assert!(
+                headers["X-Total-Count"].is_object() && headers["Link"].is_object(),
+                "{path}: {get}"
+            );
+            let names: Vec<&str> = get["parameters"]
+                .as_array()
+                .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+                .unwrap_or_default();
+            assert!(
+                names.contains(&"limit") && names.contains(&"offset"),
+                "{path}: {names:?}"
+            );
+        }
+        let instances = &document["paths"]["/api/v1/instances"]["get"]["parameters"];
+        let names: Vec<&str> = instances
+            .as_array()
+            .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        for name in ["key", "text", "sort", "definition", "state", "status"] {
+            assert!(names.contains(&name), "{name} in {names:?}");
         }
     }
 

@@ -502,7 +502,7 @@ pub(crate) fn open_tasks(
     conn: &mut Reader,
     tenant: &str,
     filter: &super::TaskFilter,
-) -> Result<Vec<crate::model::Task>> {
+) -> Result<(Vec<crate::model::Task>, i64)> {
     let roles: &[String] = filter
         .mine
         .as_ref()
@@ -518,9 +518,17 @@ pub(crate) fn open_tasks(
         Arg::Int(filter.mine.as_ref().map(|_| 1_i64)),
         Arg::Text(filter.definition.as_deref()),
         Arg::Text(filter.assignee.as_deref()),
+        Arg::Int(Some(filter.offset)),
     ];
     args.extend(roles.iter().map(|role| Arg::Text(Some(role.as_str()))));
-    rows(conn, &sql, &args, |r| with(r, super::rows::task!()))
+    let found = rows(conn, &sql, &args, |r| {
+        Ok((
+            with(r, super::rows::task!())?,
+            r.try_get::<i64, _>("total")?,
+        ))
+    })?;
+    let total = found.first().map_or(0, |(_, total)| *total);
+    Ok((found.into_iter().map(|(task, _)| task).collect(), total))
 }
 
 /// A task and its instance, read on an in-process connection.

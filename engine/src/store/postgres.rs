@@ -112,6 +112,12 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// Refreshes the planner's statistics of every table, as autovacuum does in time.
+    pub async fn analyze(&self) -> super::Result<()> {
+        sqlx::query(super::sql::ANALYZE).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Commits one transition. When its writes form a single run (a task completion does),
     /// they travel as one self-checking statement, which PostgreSQL runs as a transaction of
     /// its own: one round trip instead of BEGIN, the writes and COMMIT.

@@ -259,7 +259,7 @@ macro_rules! sql_store {
                 &self,
                 tenant: &str,
                 filter: &$crate::store::TaskFilter,
-            ) -> $crate::store::Result<Vec<$crate::model::Task>> {
+            ) -> $crate::store::Result<(Vec<$crate::model::Task>, i64)> {
                 let roles: &[String] = filter
                     .mine
                     .as_ref()
@@ -274,12 +274,21 @@ macro_rules! sql_store {
                     .bind(filter.limit)
                     .bind(filter.mine.as_ref().map(|_| 1_i64))
                     .bind(filter.definition.as_deref())
-                    .bind(filter.assignee.as_deref());
+                    .bind(filter.assignee.as_deref())
+                    .bind(filter.offset);
                 for role in roles {
                     query = query.bind(role.as_str());
                 }
                 let rows = query.fetch_all(&self.pool).await?;
-                rows.iter().map($crate::store::rows::task!()).collect()
+                let total: i64 = match rows.first() {
+                    Some(row) => row.try_get("total")?,
+                    None => 0,
+                };
+                let tasks = rows
+                    .iter()
+                    .map($crate::store::rows::task!())
+                    .collect::<$crate::store::Result<Vec<_>>>()?;
+                Ok((tasks, total))
             }
 
             pub async fn claim_timers(

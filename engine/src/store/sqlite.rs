@@ -180,12 +180,13 @@ impl SqliteStore {
         self.instance(id).await
     }
 
-    /// Open tasks, read on an in-process connection when one is free.
+    /// Open tasks, each with the total the filter matches, read on an in-process connection
+    /// when one is free.
     pub(crate) async fn open_tasks_in_process(
         &self,
         tenant: &str,
         filter: &super::TaskFilter,
-    ) -> super::Result<Vec<crate::model::Task>> {
+    ) -> super::Result<(Vec<crate::model::Task>, i64)> {
         if let Some(embedded) = &self.embedded
             && let Some(read) =
                 embedded.read(|conn| super::embedded::open_tasks(conn, tenant, filter))
