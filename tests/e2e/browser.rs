@@ -529,7 +529,8 @@ async fn in_a_real_browser_an_official_completes_a_task_and_an_auditor_sees_it()
     let after = browser.wait_for("Cronologia").await;
     assert!(
         after.contains("<strong id=\"fase\">Partecipazione non autorizzata</strong> — concluso<")
-            && !after.contains("rejected"),
+            && !after.contains(">rejected<")
+            && !after.contains("(rejected)"),
         "{after}"
     );
 

@@ -179,7 +179,8 @@ fn boxes(out: &mut String, drawing: &Layout, visited: &HashSet<&str>) {
             if node.current { " current" } else { "" },
             if on_path { " visited" } else { "" },
             escape(&node.name),
-            escape(&node.name),
+            // The tooltip reads as the box does (the state's title), never the bare id.
+            escape(&node.lines.join(" ")),
             node.x,
             node.y,
             drawing.box_w,
