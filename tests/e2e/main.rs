@@ -875,3 +875,35 @@ async fn a_database_failure_mid_completion_is_a_clean_500_with_nothing_half_done
         .await;
     assert_eq!(verified.body["ok"], json!(true), "{}", verified.body);
 }
+
+/// A database that cannot be read is an outage, not a signed-out official: the pages answer
+/// 503 "Servizio non disponibile" instead of sending a signed-in official to the sign-in page
+/// (where signing in would fail the same way), and work again once the database does.
+#[tokio::test]
+async fn a_database_outage_on_a_page_is_a_503_not_a_sign_in() {
+    let server = Server::start();
+    let clerk = server.token("anna", "default", "clerk");
+    let inbox = server.browser("GET", "/", Some(&clerk), None).await;
+    assert_eq!(inbox.status, 200, "{}", inbox.text());
+    let store = procedo_engine::store::Store::connect_beside(&server.db)
+        .await
+        .expect("opens the database beside the server");
+    store
+        .execute_raw("ALTER TABLE tokens RENAME TO tokens_away")
+        .await
+        .expect("takes the sessions away");
+    let down = server.browser("GET", "/", Some(&clerk), None).await;
+    assert_eq!(down.status, 503, "{}", down.text());
+    assert!(
+        down.text().contains("Servizio non disponibile")
+            && !down.head.to_ascii_lowercase().contains("location: /login"),
+        "{}",
+        down.text()
+    );
+    store
+        .execute_raw("ALTER TABLE tokens_away RENAME TO tokens")
+        .await
+        .expect("brings them back");
+    let back = server.browser("GET", "/", Some(&clerk), None).await;
+    assert_eq!(back.status, 200, "{}", back.text());
+}

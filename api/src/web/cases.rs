@@ -4,7 +4,7 @@
 //! sorted, paged with the total, and exported as CSV with the same filters.
 
 use super::names::Names;
-use super::{page, problem, rome, session, to_login};
+use super::{page, problem, rome, signed_in};
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -191,8 +191,9 @@ pub(super) async fn list(
     headers: HeaderMap,
     query: Result<axum::extract::Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let q = query.map(|q| q.0).unwrap_or_default();
     let page_no = q.pagina.unwrap_or(1).clamp(1, 10_000);
@@ -263,8 +264,9 @@ pub(super) async fn csv(
     headers: HeaderMap,
     query: Result<axum::extract::Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let q = query.map(|q| q.0).unwrap_or_default();
     let (found, _) = match state

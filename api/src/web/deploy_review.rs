@@ -7,7 +7,7 @@
 //! compared with: the confirmation deploys exactly what was shown, and if another version was
 //! deployed meanwhile it shows the differences again instead of deploying.
 
-use super::{Session, bad_request, field, form_pairs, page, problem, session, to_login};
+use super::{Session, bad_request, field, form_pairs, page, problem, signed_in};
 use crate::http::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -113,8 +113,9 @@ pub(super) async fn confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     if !s.actor.has_role("admin") {
         return problem(

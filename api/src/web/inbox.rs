@@ -2,7 +2,7 @@
 //! URL, paged with the total ("1–50 di 250"), each row naming its case (summary and keys).
 
 use super::names::Names;
-use super::{page, problem, rome, session, to_login};
+use super::{page, problem, rome, signed_in};
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -61,8 +61,9 @@ pub(super) async fn inbox(
     headers: HeaderMap,
     filter: Result<axum::extract::Query<InboxFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let filter = filter.map(|q| q.0).unwrap_or_default();
     let query = TaskQuery {

@@ -22,7 +22,7 @@ mod templates;
 mod throttle;
 mod timeline;
 
-use sign_in::{Session, session};
+use sign_in::{Session, session, signed_in};
 
 use crate::http::AppState;
 use axum::Router;
@@ -219,9 +219,7 @@ async fn signed_in_with_id(
     id: &str,
     what: &str,
 ) -> Result<(Session, Uuid), Response> {
-    let Some(s) = session(state, headers).await else {
-        return Err(to_login());
-    };
+    let s = signed_in(state, headers).await?;
     match Uuid::parse_str(id) {
         Ok(id) => Ok((s, id)),
         Err(_) => Err(problem(&s, EngineError::NotFound(what.to_string()))),
@@ -957,8 +955,9 @@ async fn document(
 }
 
 async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     if !s.actor.has_role("auditor") && !s.actor.has_role("admin") {
         return problem(
@@ -998,8 +997,9 @@ async fn export(
 }
 
 async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let rows = match state.engine.visible_definitions(&s.actor).await {
         Ok(rows) => rows,
@@ -1093,8 +1093,9 @@ async fn workflow_latest(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     workflow_page(&state, &s, &id, None).await
 }
@@ -1104,8 +1105,9 @@ async fn workflow_version(
     headers: HeaderMap,
     Path((id, version)): Path<(String, i64)>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     workflow_page(&state, &s, &id, Some(version)).await
 }

@@ -2,7 +2,7 @@
 //! a reminder, an escalation, a passed term), newest first, for those without mail or who
 //! turned it off. The same notices the outbox mails (`engine/src/notify.rs`).
 
-use super::{AppState, page, rome, session, to_login};
+use super::{AppState, page, rome, signed_in};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -22,8 +22,9 @@ fn kind_text(kind: &str) -> &'static str {
 
 /// `GET /avvisi`.
 pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let notices = match state.engine.notices_for(&s.actor, SHOWN).await {
         Ok(notices) => notices,

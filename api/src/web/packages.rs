@@ -6,7 +6,7 @@
 //! and reports every problem with its file, line and column; "Rilascia" shows what the package
 //! changes against the running version, and deploys it once confirmed (`deploy_review`).
 
-use super::{Session, page, problem, session, to_login};
+use super::{Session, page, problem, signed_in};
 use crate::http::AppState;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -29,8 +29,9 @@ pub(super) async fn upload(
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     if !s.actor.has_role("admin") {
         return problem(

@@ -3,7 +3,7 @@
 //! signed out; they sign in again with the new one.
 
 use super::sign_in::{Peer, Refusal, address, check_password};
-use super::{COOKIE, Session, field, form_pairs, page, session, to_login};
+use super::{COOKIE, Session, field, form_pairs, page, signed_in};
 use crate::http::AppState;
 use crate::users;
 use axum::body::Bytes;
@@ -14,8 +14,9 @@ use procedo_engine::store::UserRow;
 use serde_json::json;
 
 pub(super) async fn form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     match own_account(&state, &s).await {
         Ok(_) => page("password", "Cambio password", Some(&s), json!({})),
@@ -29,8 +30,9 @@ pub(super) async fn change(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let pairs = form_pairs(&body);
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {

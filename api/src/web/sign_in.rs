@@ -123,14 +123,58 @@ pub(super) fn address(state: &AppState, peer: &Peer, headers: &HeaderMap) -> Str
     )
 }
 
-/// The session of a request, from its cookie; `None` when absent, unknown, revoked or expired.
+/// The session of a request, from its cookie; `None` when absent, unknown, revoked or
+/// expired, and also when the database cannot be read (logged): for the few pages that work
+/// without a session (the accessibility statement, signing out). Pages that need one use
+/// [`signed_in`], which tells a database outage from a missing session.
 pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let token = cookies
+    match read_session(state, headers).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(error = %e, "the session could not be read");
+            None
+        }
+    }
+}
+
+/// The signed-in official, or the response to send instead: the sign-in page when there is
+/// no valid session, a 503 page when the database cannot be read (an outage is not "please
+/// sign in again", which would send officials round in circles).
+pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
+    match read_session(state, headers).await {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(super::to_login()),
+        Err(e) => {
+            tracing::error!(error = %e, "the session could not be read");
+            let mut response = super::page(
+                "error",
+                "Servizio non disponibile",
+                None,
+                serde_json::json!({ "message": "Il servizio non è disponibile in questo momento: riprovi tra qualche minuto. La causa è stata registrata." }),
+            );
+            *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            Err(response)
+        }
+    }
+}
+
+async fn read_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, procedo_engine::store::StoreError> {
+    let Some(cookies) = headers.get(header::COOKIE).and_then(|c| c.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(token) = cookies
         .split(';')
-        .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))?
-        .to_string();
-    let row = valid_token(state, &token).await?;
+        .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+        .map(str::to_string)
+    else {
+        return Ok(None);
+    };
+    let Some(row) = valid_token(state, &token).await? else {
+        return Ok(None);
+    };
     let web = row.session;
     let actor = Actor {
         user: row.user,
@@ -143,23 +187,28 @@ pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Option<Ses
         .get(&actor.tenant)
         .cloned()
         .unwrap_or_else(|| actor.tenant.clone());
-    Some(Session {
+    Ok(Some(Session {
         actor,
         token,
         web,
         authority,
-    })
+    }))
 }
 
-async fn valid_token(state: &AppState, token: &str) -> Option<TokenRow> {
-    let row = state
+async fn valid_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<TokenRow>, procedo_engine::store::StoreError> {
+    let Some(row) = state
         .engine
         .store()
         .token(&sha256_hex(token.as_bytes()))
-        .await
-        .ok()??;
+        .await?
+    else {
+        return Ok(None);
+    };
     let expired = row.expires_at.is_some_and(|at| at <= state.engine.now());
-    (row.revoked_at.is_none() && !expired).then_some(row)
+    Ok((row.revoked_at.is_none() && !expired).then_some(row))
 }
 
 /// What the sign-in page may be asked to say, from its query string.
@@ -314,7 +363,7 @@ async fn with_token(
         Err(e) => return Err(unavailable(e)),
     }
     let valid = if token.chars().count() <= MAX_TOKEN_CHARS {
-        valid_token(state, token).await
+        valid_token(state, token).await.map_err(unavailable)?
     } else {
         None
     };

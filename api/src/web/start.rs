@@ -2,7 +2,7 @@
 //! with its start form, on behalf of the tenants their tenant serves (the relations in the
 //! registry that cover the workflow today).
 
-use super::{bad_request, field, form_data, form_pairs, page, problem, session, to_login};
+use super::{bad_request, field, form_data, form_pairs, page, problem, signed_in};
 use crate::http::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -20,8 +20,9 @@ fn may_start(definition: &Definition, actor: &Actor) -> bool {
 
 /// `GET /avvia`: what this official may start.
 pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let rows = match state.engine.visible_definitions(&s.actor).await {
         Ok(rows) => rows,
@@ -104,8 +105,9 @@ pub(super) async fn form(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     form_view(&state, &s, &id, &Map::new(), &[], None, None).await
 }
@@ -118,8 +120,9 @@ pub(super) async fn submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return to_login();
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let pairs = form_pairs(&body);
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
