@@ -174,6 +174,21 @@ impl Browser {
         .await;
     }
 
+    /// Opens `url` again and again (up to ten seconds) until the page contains `needle`, as
+    /// an official reloads a case that a worker is moving; returns the last page.
+    async fn reload_until(&self, url: &str, needle: &str) -> String {
+        let mut page = String::new();
+        for _ in 0..50 {
+            self.open(url).await;
+            page = self.source().await;
+            if page.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        page
+    }
+
     /// Clicks a link or a submit button and waits until the next page has loaded. A click
     /// returns before the navigation it starts; waiting for text instead can match the page
     /// being left (a list showing "1 di 1" before and after a search) and let the next step
@@ -947,15 +962,9 @@ async fn in_a_real_browser_an_administrator_retries_a_failed_pec_from_the_case_p
 
     browser.sign_in(&base, &admin).await;
     browser.wait_for("Le mie attività").await;
-    let mut page = String::new();
-    for _ in 0..50 {
-        browser.open(&format!("{base}/instances/{id}")).await;
-        page = browser.source().await;
-        if page.contains("incidente") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let page = browser
+        .reload_until(&format!("{base}/instances/{id}"), "incidente")
+        .await;
     assert!(
         page.contains("incidente: in attesa di un amministratore")
             && page.contains("Ultimo errore")
@@ -967,15 +976,12 @@ async fn in_a_real_browser_an_administrator_retries_a_failed_pec_from_the_case_p
     browser.follow("button[id^='riprova-']").await;
     let mails = smtp.wait_for(1, 30).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
-    let mut sent = String::new();
-    for _ in 0..50 {
-        browser.open(&format!("{base}/instances/{id}")).await;
-        sent = browser.source().await;
-        if sent.contains("(PEC o e-mail) — <strong>completato</strong>") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let sent = browser
+        .reload_until(
+            &format!("{base}/instances/{id}"),
+            "(PEC o e-mail) — <strong>completato</strong>",
+        )
+        .await;
     assert!(
         sent.contains("(PEC o e-mail) — <strong>completato</strong>") && !sent.contains("riprova-"),
         "{sent}"

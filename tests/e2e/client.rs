@@ -180,6 +180,49 @@ impl Server {
         assert_eq!(deployed.status, 201, "{}", deployed.body);
     }
 
+    /// The instance as `token` reads it once it is in `state` (polled for up to ten seconds:
+    /// a worker or the scheduler moves it), or as it is when the time is up.
+    pub async fn instance_in_state(&self, token: &str, id: &str, state: &str) -> Value {
+        let mut instance = Value::Null;
+        for _ in 0..100 {
+            instance = self
+                .call("GET", &format!("/api/v1/instances/{id}"), Some(token), None)
+                .await
+                .body;
+            if instance["state"] == state {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        instance
+    }
+
+    /// Completes the first open task of instance `id` that `token` sees, which must succeed.
+    pub async fn complete_open_task(&self, token: &str, id: &str, action: &str, data: Value) {
+        let tasks = self
+            .call(
+                "GET",
+                &format!("/api/v1/tasks?instance={id}"),
+                Some(token),
+                None,
+            )
+            .await;
+        let task = tasks.body[0]["id"]
+            .as_str()
+            .expect("an open task")
+            .to_string();
+        let body = serde_json::json!({ "action": action, "data": data });
+        let done = self
+            .call(
+                "POST",
+                &format!("/api/v1/tasks/{task}/complete"),
+                Some(token),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+    }
+
     /// Starts an instance, which must succeed; returns its id.
     pub async fn start_instance(&self, token: &str, definition: &str, variables: Value) -> String {
         let body = serde_json::json!({ "definition": definition, "variables": variables });

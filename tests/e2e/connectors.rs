@@ -238,27 +238,14 @@ async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector(
             }),
         )
         .await;
-    let tasks = server
-        .call(
-            "GET",
-            &format!("/api/v1/tasks?instance={id}"),
-            Some(&supervisor),
-            None,
+    server
+        .complete_open_task(
+            &supervisor,
+            &id,
+            "approve",
+            json!({ "supervisor_name": "Sara Verdi" }),
         )
         .await;
-    let task = tasks.body[0]["id"]
-        .as_str()
-        .expect("the approval")
-        .to_string();
-    let approved = server
-        .call(
-            "POST",
-            &format!("/api/v1/tasks/{task}/complete"),
-            Some(&supervisor),
-            Some(&json!({ "action": "approve", "data": { "supervisor_name": "Sara Verdi" } })),
-        )
-        .await;
-    assert_eq!(approved.status, 200, "{}", approved.body);
     let mails = smtp.wait_for(1, 30).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0].to, ["mario.rossi@comune.asolo.tv.it"]);
@@ -272,27 +259,12 @@ async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector(
         "{}",
         mails[0].data
     );
-    let mut ended = false;
-    for _ in 0..50 {
-        let instance = server
-            .call(
-                "GET",
-                &format!("/api/v1/instances/{id}"),
-                Some(&official),
-                None,
-            )
-            .await;
-        if instance.body["state"] == json!("enrolled") {
-            assert!(instance.body["variables"]["conferma_inviata_il"].is_string());
-            ended = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(
-        ended,
+    let instance = server.instance_in_state(&official, &id, "enrolled").await;
+    assert_eq!(
+        instance["state"], "enrolled",
         "the case moves on to the attendance once the mail is sent"
     );
+    assert!(instance["variables"]["conferma_inviata_il"].is_string());
 }
 
 /// An art. 90 communication as a SUA sends it: the award act issued at the RUP's step goes by
@@ -315,27 +287,9 @@ async fn pec_story(
             json!({ "aggiudicatario": "Alfa srl", "pec": "gare@pec.alfasrl.it" }),
         )
         .await;
-    let tasks = server
-        .call(
-            "GET",
-            &format!("/api/v1/tasks?instance={id}"),
-            Some(&rup),
-            None,
-        )
+    server
+        .complete_open_task(&rup, &id, "award", json!({}))
         .await;
-    let task = tasks.body[0]["id"]
-        .as_str()
-        .expect("the award task")
-        .to_string();
-    let done = server
-        .call(
-            "POST",
-            &format!("/api/v1/tasks/{task}/complete"),
-            Some(&rup),
-            Some(&json!({ "action": "award", "data": {} })),
-        )
-        .await;
-    assert_eq!(done.status, 200, "{}", done.body);
 
     // The gateway is down: the only try fails and the job is an incident on the case page.
     let mut page = String::new();
@@ -409,20 +363,8 @@ async fn pec_story(
     let mails = smtp.wait_for(1, 30).await;
     assert_eq!(mails.len(), 1, "{backend}: one mail: {mails:#?}");
     assert_eq!(mails[0].to, ["gare@pec.alfasrl.it"]);
-    let mut state = String::new();
-    let mut instance = json!(null);
-    for _ in 0..100 {
-        instance = server
-            .call("GET", &format!("/api/v1/instances/{id}"), Some(&rup), None)
-            .await
-            .body;
-        state = instance["state"].as_str().unwrap_or_default().to_string();
-        if state == "communicated" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(state, "communicated", "{backend}: {instance}");
+    let instance = server.instance_in_state(&rup, &id, "communicated").await;
+    assert_eq!(instance["state"], "communicated", "{backend}: {instance}");
     let documents = server
         .call(
             "GET",

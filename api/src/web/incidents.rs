@@ -41,11 +41,14 @@ fn status_text(status: JobStatus) -> &'static str {
 /// The case's jobs as its page lists them, oldest first; `retry` only for an incident and a
 /// reader who may retry it (an administrator of the tenant that runs the case).
 pub(super) async fn of_case(state: &AppState, s: &Session, instance: Uuid) -> Vec<Value> {
-    let jobs: Vec<Job> = state
-        .engine
-        .jobs_of(&s.actor, instance)
-        .await
-        .unwrap_or_default();
+    // The case page stays readable without its services; the cause goes to the log.
+    let jobs: Vec<Job> = match state.engine.jobs_of(&s.actor, instance).await {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::warn!(instance = %instance, error = %e, "the case's services could not be read");
+            Vec::new()
+        }
+    };
     let may_retry = s.actor.has_role("admin");
     jobs.iter()
         .map(|job| {
