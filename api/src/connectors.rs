@@ -5,11 +5,14 @@
 //! or a workflow: a workflow names a topic and its input, the process that serves the topic
 //! knows where the mail server and the webhook are and the key that signs the webhook.
 //!
-//! - `mail.send`: input `{ "to": ADDRESS, "subject": TEXT, "body": TEXT, "attach": [TEMPLATE…] }`;
+//! - `mail.send`: input `{ "to": ADDRESS or [ADDRESS…], "subject": TEXT, "body": TEXT,
+//!   "attach": [TEMPLATE…] }`; one message per recipient (a PEC communication per bidder);
 //!   `attach` (optional) names acts of the job's case by template: the latest issued act of
 //!   each goes with the mail (a PEC communication carries the act it communicates); a named
 //!   act not issued is a failure. Result `{ "sent_at": RFC3339, "attachments": [{ "template",
-//!   "number", "sha256" }] }`: what was sent, sealed in the history by the `on_done` step.
+//!   "number", "sha256" }], "receipts": [{ "to", "accepted", "at" }] }`: what was sent and each
+//!   server's acceptance (a PEC provider's queue id), sealed in the history by `on_done`. A
+//!   failure part-way is retried whole: recipients already served may get the mail twice.
 //! - `http.post`: input: the JSON to send; POSTed to `PROCEDO_WEBHOOK_URL` (plain http://)
 //!   with `X-Procedo-Signature: sha256=HEX`, the HMAC-SHA256 of the body under
 //!   `--webhook-secret-file` (or PROCEDO_WEBHOOK_SECRET), and a 10 s timeout; result `{ "status": CODE }`. A non-2xx
@@ -131,11 +134,24 @@ impl Connectors {
                     });
                     sent.push(json!({ "template": act.template, "number": act.number, "sha256": act.sha256 }));
                 }
-                smtp.send_with(field("to"), field("subject"), field("body"), &files)
-                    .await?;
+                // One message per recipient: each bidder gets its own PEC communication, and
+                // its own receipt (the provider's acceptance) is recorded.
+                let mut receipts = Vec::new();
+                for to in recipients(input)? {
+                    let accepted = smtp
+                        .send_with(&to, field("subject"), field("body"), &files)
+                        .await
+                        .map_err(|e| format!("{to}: {e}"))?;
+                    receipts.push(json!({
+                        "to": to,
+                        "accepted": accepted,
+                        "at": procedo_engine::timefmt::rfc3339(chrono::Utc::now()),
+                    }));
+                }
                 Ok(json!({
                     "sent_at": procedo_engine::timefmt::rfc3339(chrono::Utc::now()),
                     "attachments": sent,
+                    "receipts": receipts,
                 }))
             }
             (HTTP_POST, _, Some(hook)) => post(hook, input).await,
@@ -163,6 +179,37 @@ impl From<procedo_engine::documents::Document> for Act {
             content: d.content,
             sha256: d.sha256,
         }
+    }
+}
+
+/// The most recipients of one `mail.send` job (a tender's bidders; more is a workflow's mistake).
+const MAX_RECIPIENTS: usize = 500;
+
+/// A `mail.send` input's `to`: one address or a list of them, each valid, duplicates sent once
+/// (two bidders of a consortium may share a PEC box), at least one and at most 500.
+pub fn recipients(input: &Value) -> Result<Vec<String>, String> {
+    let listed: Vec<&Value> = match input.get("to") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one @ Value::String(_)) => vec![one],
+        _ => return Err("`to` is an address or a list of addresses".into()),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in listed {
+        let address = item
+            .as_str()
+            .ok_or_else(|| "`to` is an address or a list of addresses".to_string())?
+            .trim();
+        crate::mail::valid_address(address)?;
+        if !out.iter().any(|a| a.eq_ignore_ascii_case(address)) {
+            out.push(address.to_string());
+        }
+    }
+    match out.len() {
+        0 => Err("`to` names no recipient".into()),
+        n if n > MAX_RECIPIENTS => Err(format!(
+            "`to` names {n} recipients; one job sends to at most {MAX_RECIPIENTS}"
+        )),
+        _ => Ok(out),
     }
 }
 
@@ -400,6 +447,30 @@ async fn remote_acts(client: &mut crate::client::Client, instance: &str) -> Vec<
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mail_goes_to_one_address_or_each_of_a_list_once() {
+        use serde_json::json;
+        assert_eq!(
+            super::recipients(&json!({ "to": "a@pec.it" })),
+            Ok(vec!["a@pec.it".to_string()])
+        );
+        assert_eq!(
+            super::recipients(&json!({ "to": ["a@pec.it", "b@pec.it", "A@pec.it"] })),
+            Ok(vec!["a@pec.it".to_string(), "b@pec.it".to_string()]),
+            "a box shared by two bidders gets one message"
+        );
+        for bad in [
+            json!({}),
+            json!({ "to": [] }),
+            json!({ "to": 3 }),
+            json!({ "to": ["a@pec.it", 7] }),
+            json!({ "to": ["a@pec.it\r\nRCPT TO:<x@y.it>"] }),
+            json!({ "to": (0..501).map(|i| format!("d{i}@pec.it")).collect::<Vec<_>>() }),
+        ] {
+            assert!(super::recipients(&bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn hmac_matches_rfc_4231() {
         // RFC 4231, test case 2.

@@ -70,15 +70,12 @@ enum Command {
         /// The largest file an upload may bring, in bytes or as `100MB`, `2GB`.
         #[arg(long, env = "PROCEDO_MAX_FILE_SIZE", default_value = "100MB")]
         max_file_size: String,
-        /// Mail notifications through this server: smtp://HOST:PORT (plain SMTP to a relay).
-        #[arg(long, env = "PROCEDO_SMTP")]
-        smtp: Option<String>,
+        /// Mail (notifications and the `mail.send` connector).
+        #[command(flatten)]
+        mail: mail::MailArgs,
         /// Where the pages are reached, for the links in mails (default http://LISTEN).
         #[arg(long, env = "PROCEDO_PUBLIC_URL")]
         public_url: Option<String>,
-        /// The sender of notification mails.
-        #[arg(long, env = "PROCEDO_MAIL_FROM", default_value = "procedo@localhost")]
-        mail_from: String,
         /// Where the `http.post` connector sends (plain http://); off without it.
         #[arg(long, env = "PROCEDO_WEBHOOK_URL")]
         webhook_url: Option<String>,
@@ -97,10 +94,8 @@ enum Command {
         /// A token with the `worker` role.
         #[arg(long, env = "PROCEDO_TOKEN")]
         token: String,
-        #[arg(long, env = "PROCEDO_SMTP")]
-        smtp: Option<String>,
-        #[arg(long, env = "PROCEDO_MAIL_FROM", default_value = "procedo@localhost")]
-        mail_from: String,
+        #[command(flatten)]
+        mail: mail::MailArgs,
         #[arg(long, env = "PROCEDO_WEBHOOK_URL")]
         webhook_url: Option<String>,
         #[arg(long)]
@@ -241,17 +236,13 @@ fn main() -> ExitCode {
                 topics,
                 server,
                 token,
-                smtp,
-                mail_from,
+                mail,
                 webhook_url,
                 webhook_secret_file,
             } => {
                 tracing_subscriber::fmt().init();
                 let connectors = connectors::Connectors {
-                    smtp: match smtp.as_deref() {
-                        Some(url) => Some(mail::Smtp::parse(url, &mail_from)?),
-                        None => None,
-                    },
+                    smtp: mail.configure()?,
                     webhook: connectors::Webhook::configure(webhook_url, webhook_secret_file)?,
                 };
                 connectors::run_remote(&server, token, topics, connectors).await
@@ -265,9 +256,8 @@ fn main() -> ExitCode {
                 key_file,
                 checkpoint_every,
                 max_file_size,
-                smtp,
+                mail,
                 public_url,
-                mail_from,
                 webhook_url,
                 webhook_secret_file,
             } => {
@@ -282,10 +272,7 @@ fn main() -> ExitCode {
                     Ok(n) => n,
                     Err(e) => return Err(e),
                 };
-                let smtp = match smtp.as_deref() {
-                    Some(url) => Some(mail::Smtp::parse(url, &mail_from)?),
-                    None => None,
-                };
+                let smtp = mail.configure()?;
                 let options = serve::Options {
                     trusted_proxies,
                     metrics_listen,

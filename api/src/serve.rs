@@ -93,7 +93,7 @@ pub async fn run(
         ));
     }
     if let Some(smtp) = options.smtp.clone() {
-        tracing::info!(host = %smtp.host, port = smtp.port, "notifications are mailed");
+        tracing::info!(host = %smtp.host, port = smtp.port, security = ?smtp.security, "notifications are mailed");
         let (engine, url) = (engine.clone(), options.public_url.clone());
         tokio::spawn(crate::mail::run_outbox(
             engine,

@@ -224,6 +224,54 @@ async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector(
     let smtp = SmtpReceiver::start().await;
     let url = format!("smtp://127.0.0.1:{}", smtp.port);
     let server = Server::start_with(&["--smtp", &url]);
+    let mails = confirmation_story(&server, &smtp).await;
+    assert!(!mails[0].tls && mails[0].user.is_none());
+}
+
+/// The same confirmation through a provider as an authority really has one: TLS from the first
+/// byte (SMTPS) with a certificate the server checks against the authority it was told to
+/// trust, and an account whose password comes from a file, never from the command line.
+#[tokio::test]
+async fn the_confirmation_reaches_a_provider_over_tls_with_authentication() {
+    let account = ("corsi@pec.provincia.tv.it", "parola-segreta-42");
+    let smtp = SmtpReceiver::start_with(
+        0,
+        Arc::default(),
+        super::smtp::Options {
+            tls: super::smtp::Wire::Implicit,
+            account: Some((account.0.into(), account.1.into())),
+            login_only: false,
+        },
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("procedo-smtps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let password_file = dir.join("smtp-password");
+    std::fs::write(&password_file, format!("{}\n", account.1)).expect("password file");
+    let url = format!("smtps://localhost:{}", smtp.port);
+    let ca = super::smtp::test_ca_file();
+    let server = Server::start_with(&[
+        "--smtp",
+        &url,
+        "--mail-from",
+        account.0,
+        "--smtp-user",
+        account.0,
+        "--smtp-password-file",
+        &password_file.display().to_string(),
+        "--smtp-ca-file",
+        &ca.display().to_string(),
+    ]);
+    let mails = confirmation_story(&server, &smtp).await;
+    assert!(mails[0].tls, "the mail travelled inside TLS");
+    assert_eq!(mails[0].user.as_deref(), Some(account.0));
+    assert_eq!(mails[0].from, account.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Enrols a participant with an email and returns the mails received once the confirmation
+/// went out (exactly one, to the participant, with the act attached).
+async fn confirmation_story(server: &Server, smtp: &SmtpReceiver) -> Vec<super::smtp::Received> {
     let official = server.token("anna", "provincia-treviso", "official");
     let supervisor = server.token("sara", "provincia-treviso", "supervisor");
     let id = server
@@ -265,6 +313,7 @@ async fn training_confirms_an_enrolment_by_mail_through_the_mail_send_connector(
         "the case moves on to the attendance once the mail is sent"
     );
     assert!(instance["variables"]["conferma_inviata_il"].is_string());
+    mails
 }
 
 /// An art. 90 communication as a SUA sends it: the award act issued at the RUP's step goes by
