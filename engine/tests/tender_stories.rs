@@ -104,6 +104,64 @@ async fn refused(
     errors.into_iter().map(|e| (e.path, e.message)).collect()
 }
 
+/// Plays the PEC gateway's worker: takes the case's `mail.send` job, checks whom it writes to
+/// and which acts it attaches, and answers with one acceptance per recipient, as the
+/// connector does.
+async fn pec_sent(engine: &Engine, id: Uuid, to: Value, attach: &[&str]) -> Instance {
+    let worker = Actor::new("pec-gateway", TENANT, &["worker"]);
+    let fetch = procedo_engine::jobs::Fetch {
+        topics: vec!["mail.send".into()],
+        max: 10,
+        lock_for: chrono::Duration::seconds(60),
+        wait: chrono::Duration::zero(),
+        worker: Some("pec".into()),
+    };
+    let jobs = engine.fetch_jobs(&worker, &fetch).await.expect("fetch");
+    let job = jobs
+        .iter()
+        .find(|j| j.instance == id)
+        .expect("a mail.send job for the case");
+    assert_eq!(job.input["to"], to, "{}", job.state);
+    assert_eq!(job.input["attach"], json!(attach), "{}", job.state);
+    let addresses: Vec<Value> = match &to {
+        Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    let receipts: Vec<Value> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| json!({ "to": a, "accepted": format!("250 2.0.0 Ok: queued as PEC{i}"), "at": "2026-01-01T00:00:00Z" }))
+        .collect();
+    engine
+        .answer_job(
+            &worker,
+            job.id,
+            Some("pec"),
+            procedo_engine::machine::JobAnswer::Complete {
+                result: json!({ "sent_at": "2026-01-01T00:00:00Z", "attachments": [], "receipts": receipts }),
+            },
+        )
+        .await
+        .expect("the answer is applied")
+}
+
+/// The bidders of the training tender, as the administrative check lists them.
+fn bidders() -> Value {
+    json!([
+        { "ragione_sociale": ALFA.0, "pec": "gare@pec.alfaformazione.it" },
+        { "ragione_sociale": BETA.0, "pec": "appalti@pec.betaacademy.it" },
+        { "ragione_sociale": "Gamma Servizi srl", "pec": "gamma@pec.gammaservizi.it" },
+    ])
+}
+
+fn bidder_pecs() -> Value {
+    json!([
+        "gare@pec.alfaformazione.it",
+        "appalti@pec.betaacademy.it",
+        "gamma@pec.gammaservizi.it"
+    ])
+}
+
 async fn instance(engine: &Engine, id: Uuid) -> Instance {
     engine.instance(&admin(), id).await.expect("instance")
 }
@@ -485,6 +543,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
                 { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
                 { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
             ],
+            "offerenti": bidders(),
         }),
     )
     .await;
@@ -499,6 +558,35 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         )],
         "every lot needs its result, and the page says which is missing"
     );
+    let two_bidders = bidders().as_array().map(|b| b[..2].to_vec());
+    let missing_bidder = refused(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-06",
+            "esito_lotti": [
+                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+                { "cig": CIG[2], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+            ],
+            "offerenti": two_bidders,
+        }),
+    )
+    .await;
+    assert_eq!(
+        missing_bidder,
+        vec![(
+            "offerenti".to_string(),
+            format!(
+                "Gli offerenti elencati sono 2, meno delle offerte ricevute nel lotto con CIG {}: ogni offerente riceve le comunicazioni dell'art. 90 e va elencato.",
+                CIG[0]
+            )
+        )],
+        "every bidder gets the art. 90 communications, so none may be left out"
+    );
     let after = complete(
         &engine,
         &rup(),
@@ -512,6 +600,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
                 { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
                 { "cig": CIG[2], "offerte_ricevute": 2, "offerte_ammesse": 2 },
             ],
+            "offerenti": bidders(),
         }),
     )
     .await;
@@ -644,7 +733,6 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         json!({
             "data_ultima_comunicazione": "2026-06-10",
             "scadenza_standstill": expiry,
-            "destinatari": "Alfa Formazione srl, Beta Academy spa e tutti gli offerenti ammessi",
         })
     };
     for (expiry, why) in [
@@ -688,7 +776,21 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         communications("2026-07-13"),
     )
     .await;
+    // Art. 90 c.1 b-c): one PEC per bidder, the award and the communication attached.
+    assert_eq!(after.state, "award_pec");
+    let after = pec_sent(
+        &engine,
+        id,
+        bidder_pecs(),
+        &["aggiudicazione", "comunicazione-aggiudicazione"],
+    )
+    .await;
     assert_eq!(after.state, "standstill");
+    assert_eq!(
+        after.variables["ricevute_pec_aggiudicazione"][1]["accepted"],
+        json!("250 2.0.0 Ok: queued as PEC1"),
+        "each provider's acceptance is kept with the case"
+    );
     // The engine's own count from the recording of the sending, stored by the wait.
     assert_eq!(
         after.variables["fine_standstill"],
@@ -734,7 +836,16 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         }),
     )
     .await;
+    // Art. 90 c.1 lett. e): the signature date goes to every bidder by PEC.
+    assert_eq!(done.state, "signature_pec");
+    let done = pec_sent(&engine, id, bidder_pecs(), &["comunicazione-stipula"]).await;
     assert_eq!(done.status.label(), "contracted");
+    assert_eq!(
+        done.variables["ricevute_pec_stipula"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
 
     let docs = documents(&engine, id).await;
     let templates: Vec<&str> = docs.iter().map(|d| d.template.as_str()).collect();
@@ -750,7 +861,20 @@ async fn training_tender_three_lots_from_request_to_contracts() {
             "comunicazione-aggiudicazione",
             "attestazione-termine-dilatorio",
             "contratto",
+            "comunicazione-stipula",
         ]
+    );
+    assert_contains(
+        doc(&docs, "comunicazione-stipula"),
+        &[
+            "art. 90 c.1 lett. e)",
+            "stipulato il 20/07/2026, repertorio rep. 502",
+            "Beta Academy spa (appalti@pec.betaacademy.it)",
+        ],
+    );
+    assert_contains(
+        doc(&docs, "comunicazione-aggiudicazione"),
+        &["Gamma Servizi srl (gamma@pec.gammaservizi.it)"],
     );
     assert_contains(
         doc(&docs, "nomina-commissione"),
@@ -814,6 +938,7 @@ async fn an_unanswered_soccorso_istruttorio_is_decided_by_the_rup_and_lots_can_b
     let request = |term: &str| {
         json!({
             "soccorso_operatore": "Gamma Servizi srl",
+            "soccorso_pec": "gamma@pec.gammaservizi.it",
             "soccorso_carenze": "garanzia provvisoria non sottoscritta",
             "soccorso_data_richiesta": "2026-05-05",
             "soccorso_scadenza": term,
@@ -911,9 +1036,6 @@ async fn an_unanswered_soccorso_istruttorio_is_decided_by_the_rup_and_lots_can_b
     let excluded = instance(&engine, id).await;
     assert_eq!(excluded.state, "exclusion_notice");
     assert_eq!(excluded.variables["esclusi"], json!(["Gamma Servizi srl"]));
-    let notice = task(&engine, id, "exclusion_notice").await;
-    // Art. 90 c.1 d): 5 days from Wednesday 13 May -> Monday 18 May 2026.
-    assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 5, 18)));
     assert_contains(
         doc(&documents(&engine, id).await, "provvedimento-esclusione"),
         &[
@@ -923,11 +1045,27 @@ async fn an_unanswered_soccorso_istruttorio_is_decided_by_the_rup_and_lots_can_b
             "Nessuna integrazione pervenuta sulla piattaforma",
         ],
     );
+    // The exclusion goes by PEC to the operator, the act attached. No PEC gateway answers
+    // here: after two days the RUP sends it from the platform, within the 5 days of art. 90
+    // c.1 d) counted from the exclusion (Wednesday 13 May -> Monday 18 May 2026).
+    let jobs = engine.jobs_of(&admin(), id).await.expect("jobs");
+    let pec = jobs
+        .iter()
+        .find(|j| j.state == "exclusion_notice")
+        .expect("the PEC job");
+    assert_eq!(pec.input["to"], json!("gamma@pec.gammaservizi.it"));
+    assert_eq!(pec.input["attach"], json!(["provvedimento-esclusione"]));
+    clock.set(utc(2026, 5, 15, 21, 59, 0));
+    assert_eq!(fire(&engine).await, 0, "the PEC may still go out on Friday");
+    clock.set(utc(2026, 5, 16, 8, 0, 0));
+    assert_eq!(fire(&engine).await, 1, "the PEC's time is up");
+    let notice = task(&engine, id, "exclusion_notice_manual").await;
+    assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 5, 18)));
     complete(
         &engine,
         &rup(),
         id,
-        "exclusion_notice",
+        "exclusion_notice_manual",
         "sent",
         json!({ "data_invio": "2026-05-18" }),
     )
@@ -948,6 +1086,7 @@ async fn an_unanswered_soccorso_istruttorio_is_decided_by_the_rup_and_lots_can_b
                 { "cig": CIG[1], "offerte_ricevute": 1, "offerte_ammesse": 1 },
                 { "cig": CIG[2], "offerte_ricevute": 1, "offerte_ammesse": 0 },
             ],
+            "offerenti": bidders(),
         }),
     )
     .await;
@@ -1059,6 +1198,7 @@ async fn tender_with_every_lot_deserted_ends_deserted() {
                 { "cig": CIG[1], "offerte_ricevute": 1, "offerte_ammesse": 0 },
                 { "cig": CIG[2], "offerte_ricevute": 0, "offerte_ammesse": 0 },
             ],
+            "offerenti": [{ "ragione_sociale": "Delta srl", "pec": "delta@pec.delta.it" }],
         }),
     )
     .await;

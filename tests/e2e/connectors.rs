@@ -360,7 +360,7 @@ async fn pec_story(
     assert!(
         page.contains("id=\"servizi\"")
             && page.contains("incidente: in attesa di un amministratore")
-            && page.contains("Ultimo errore: cannot connect"),
+            && page.contains("Ultimo errore: gare@pec.alfasrl.it: cannot connect"),
         "{backend}: the case page shows the incident and its cause: {page}"
     );
     let at = page.find("/servizi/").expect("a retry form") + "/servizi/".len();
@@ -476,6 +476,57 @@ async fn pec_story(
 }
 
 /// Deploys `test-pec` (with its act's template) as the platform administrator.
+/// Art. 90 communications go to every bidder: one `mail.send` job with a list of addresses
+/// sends one message to each (the act attached to each), a box two bidders share gets one,
+/// and the case keeps each provider's acceptance.
+#[tokio::test]
+async fn a_communication_to_every_bidder_is_one_message_each_with_its_own_receipt() {
+    let smtp = SmtpReceiver::start().await;
+    let server = Server::start_with(&["--smtp", &format!("smtp://127.0.0.1:{}", smtp.port)]);
+    deploy_pec_workflow(&server).await;
+    let rup = server.token("rita", "provincia-treviso", "rup");
+    let pecs = [
+        "gare@pec.alfasrl.it",
+        "appalti@pec.betaspa.it",
+        "GARE@pec.alfasrl.it",
+    ];
+    let id = server
+        .start_instance(
+            &rup,
+            "test-pec",
+            json!({ "aggiudicatario": "Alfa srl", "pec": pecs }),
+        )
+        .await;
+    server
+        .complete_open_task(&rup, &id, "award", json!({}))
+        .await;
+    let instance = server.instance_in_state(&rup, &id, "communicated").await;
+    assert_eq!(instance["state"], "communicated", "{instance}");
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    for (mail, to) in mails.iter().zip(&pecs[..2]) {
+        assert_eq!(mail.to, [to.to_string()], "one recipient per message");
+        assert!(
+            mail.data.contains("filename=\"aggiudicazione-"),
+            "each message carries the act: {}",
+            mail.data
+        );
+    }
+    assert_eq!(
+        instance["variables"]["ricevute"]
+            .as_array()
+            .map(|r| r
+                .iter()
+                .map(|r| (r["to"].clone(), r["accepted"].clone()))
+                .collect::<Vec<_>>()),
+        Some(vec![
+            (json!(pecs[0]), json!("250 2.0.0 Ok: queued as TEST1")),
+            (json!(pecs[1]), json!("250 2.0.0 Ok: queued as TEST2")),
+        ]),
+        "{instance}"
+    );
+}
+
 pub(crate) async fn deploy_pec_workflow(server: &Server) {
     let admin = server.token("root", "default", "admin");
     let body = json!({
@@ -508,7 +559,7 @@ states:
         body: \"'Si trasmette in allegato il provvedimento di aggiudicazione.'\"
         attach: \"['aggiudicazione']\"
       retries: 0
-    on_done: { to: communicated, set: { atti_inviati: \"result.attachments\" } }
+    on_done: { to: communicated, set: { atti_inviati: \"result.attachments\", ricevute: \"result.receipts\" } }
   communicated: { end: communicated }
 ";
 
