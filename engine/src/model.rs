@@ -335,7 +335,8 @@ pub struct Notice {
     pub id: Uuid,
     pub instance: Uuid,
     pub tenant: String,
-    /// `task_opened`, `reminder`, `escalated` or `overdue` (a term passed: told to `role`).
+    /// `task_opened`, `reminder`, `escalated`, `assigned` (reassigned by an administrator) or
+    /// `overdue` (a term passed: told to `role`).
     pub kind: String,
     pub task: Uuid,
     /// Who may take the task when the notice was written (the notifier reads the task again).

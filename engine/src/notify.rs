@@ -1,4 +1,5 @@
-//! Notifications: the notices transitions write (a task opened, a reminder, an escalation)
+//! Notifications: the notices transitions write (a task opened, a reminder, an escalation, a
+//! reassignment)
 //! turned into mails for the officials who may take the task, after the commit.
 //!
 //! The transition writes a notice in its own transaction, so a notice exists exactly when the
@@ -22,6 +23,7 @@ fn subject(notice: &Notice) -> String {
     let what = match notice.kind.as_str() {
         "reminder" => "Promemoria",
         "escalated" => "Compito assegnato per scadenza",
+        "assigned" => "Compito assegnato",
         "overdue" => "Termine scaduto",
         _ => "Nuovo compito",
     };

@@ -127,6 +127,83 @@ async fn officials_are_mailed_once_when_a_task_opens_for_them_even_across_outage
     }
 }
 
+/// An administrator who moves a task to a named official tells that official, and only them:
+/// the mail says the task was assigned and links to it; the Avvisi page lists it too.
+#[tokio::test]
+async fn a_task_reassigned_to_an_official_is_mailed_to_that_official_alone() {
+    const OPINION: &str = "\
+id: test-opinion
+title: Parere
+initial: opinion
+states:
+  opinion:
+    title: Parere di regolarità tecnica
+    task: { role: supervisor }
+    actions:
+      give: { to: done }
+  done: { end: given }
+";
+    let smtp = SmtpReceiver::start().await;
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let server = Server::start_with(&["--smtp", &url, "--public-url", "http://procedo.test"]);
+    let admin = server.token("root", "default", "admin");
+    server.deploy(&admin, OPINION).await;
+    let password = "Una frase lunga per i test 42";
+    for user in ["sara", "lucia"] {
+        server.user(user, "provincia-treviso", "supervisor", password);
+        server.cli(&[
+            "user",
+            "mail",
+            "--user",
+            user,
+            "--email",
+            &format!("{user}@provincia.treviso.it"),
+        ]);
+    }
+    let clerk = server.token("anna", "provincia-treviso", "clerk");
+    let id = server.start_instance(&clerk, "test-opinion", json!({})).await;
+    assert_eq!(smtp.wait_for(2, 30).await.len(), 2, "both supervisors hear of the new task");
+    let tenant_admin = server.token("aldo", "provincia-treviso", "admin");
+    let tasks = server
+        .call(
+            "GET",
+            &format!("/api/v1/tasks?instance={id}"),
+            Some(&tenant_admin),
+            None,
+        )
+        .await;
+    let task_id = tasks.body[0]["id"].as_str().expect("the open task").to_string();
+    let moved = server
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task_id}/reassign"),
+            Some(&tenant_admin),
+            Some(&json!({ "assignee": "lucia", "reason": "Sara è in ferie" })),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let mails = smtp.wait_for(3, 30).await;
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    assert_eq!(mails[2].to, ["lucia@provincia.treviso.it"]);
+    assert!(
+        mails[2].data.contains(&format!("http://procedo.test/tasks/{task_id}")),
+        "{}",
+        mails[2].data
+    );
+    let subject = mails[2].header("Subject").unwrap_or_default();
+    let subject = subject
+        .strip_prefix("=?UTF-8?B?")
+        .and_then(|s| s.strip_suffix("?="))
+        .and_then(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        })
+        .map_or(subject.clone(), |bytes| String::from_utf8_lossy(&bytes).to_string());
+    assert_eq!(subject, "Compito assegnato: Parere di regolarità tecnica");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(smtp.mails().len(), 3, "Sara is not told of a task that is no longer hers");
+}
+
 /// `on_breach: { notify: dirigente }` mails the holders of that role when the term passes,
 /// with a link to the case (they follow it, they do not take the task); the task stays with
 /// the role that holds it, and nobody else is mailed about the breach.

@@ -15,6 +15,7 @@ fn kind_text(kind: &str) -> &'static str {
     match kind {
         "reminder" => "Promemoria",
         "escalated" => "Assegnata a lei per scadenza del termine",
+        "assigned" => "Assegnata a lei da un amministratore",
         "overdue" => "Termine scaduto",
         _ => "Nuova attività",
     }

@@ -111,6 +111,26 @@ pub fn assign(
     };
     let event = work.event(id, kind)?;
     event.data = data;
+    if matches!(change, Assignment::Reassign { .. }) {
+        // Whoever the task now belongs to is told (mailed after the commit, and listed under
+        // Avvisi): a task moved to someone who does not know it has been moved is lost.
+        let definition = work.definition_of(id)?;
+        let title = definition
+            .state(&task.state)
+            .map_or_else(|| task.state.clone(), |s| s.title.clone().unwrap_or_else(|| s.name.clone()));
+        let notice = crate::model::Notice {
+            id: work.new_id(),
+            instance: id,
+            tenant: task.tenant.clone(),
+            kind: "assigned".into(),
+            task: task.id,
+            role: role.clone(),
+            assignee: assignee.clone(),
+            title,
+            created_at: work.now,
+        };
+        work.push(Effect::Notice(notice));
+    }
     work.push(Effect::UpdateTaskAssignment {
         task: task.id,
         assignee,
