@@ -70,6 +70,10 @@ enum Command {
         /// The largest file an upload may bring, in bytes or as `100MB`, `2GB`.
         #[arg(long, env = "PROCEDO_MAX_FILE_SIZE", default_value = "100MB")]
         max_file_size: String,
+        /// FOR TESTS ONLY: start the clock at this RFC 3339 instant and let platform
+        /// administrators move it forward with `POST /api/v1/test/clock {"now": …}`.
+        #[arg(long, env = "PROCEDO_TEST_CLOCK", value_parser = parse_instant)]
+        test_clock: Option<chrono::DateTime<chrono::Utc>>,
         /// Mail (notifications and the `mail.send` connector).
         #[command(flatten)]
         mail: mail::MailArgs,
@@ -258,6 +262,7 @@ fn main() -> ExitCode {
                 max_file_size,
                 mail,
                 public_url,
+                test_clock,
                 webhook_url,
                 webhook_secret_file,
             } => {
@@ -280,6 +285,7 @@ fn main() -> ExitCode {
                     smtp,
                     public_url: public_url.unwrap_or_else(|| format!("http://{listen}")),
                     webhook: connectors::Webhook::configure(webhook_url, webhook_secret_file)?,
+                    test_clock,
                 };
                 let audit = serve::Audit {
                     key_file: key_file.unwrap_or_else(|| audit_cli::default_key_file(&db)),
@@ -332,4 +338,11 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// An RFC 3339 instant from the command line.
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("`{text}` is not an RFC 3339 date-time such as 2026-05-04T09:00:00+02:00"))
 }

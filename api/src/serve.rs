@@ -30,6 +30,8 @@ pub struct Options {
     pub public_url: String,
     /// Where the `http.post` connector sends, if anywhere.
     pub webhook: Option<crate::connectors::Webhook>,
+    /// Tests only: the clock starts here and `/api/v1/test/clock` moves it.
+    pub test_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Where the checkpoint key lives and how often to sign a checkpoint.
@@ -51,11 +53,21 @@ pub async fn run(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let engine = Arc::new(
-        Engine::connect(db)
-            .await
-            .map_err(|e| format!("cannot open the database {db}: {e}"))?,
-    );
+    let test_clock = options
+        .test_clock
+        .map(|start| Arc::new(procedo_engine::ShiftedClock::starting_at(start)));
+    let engine = match &test_clock {
+        None => Engine::connect(db).await,
+        Some(clock) => {
+            tracing::warn!(start = %procedo_engine::timefmt::rfc3339(procedo_engine::Clock::now(clock.as_ref())), "TEST CLOCK: time is set by /api/v1/test/clock; never use --test-clock in service");
+            procedo_engine::store::Store::connect(db)
+                .await
+                .map(|store| Engine::new(store, clock.clone()))
+                .map_err(procedo_engine::EngineError::from)
+        }
+    }
+    .map_err(|e| format!("cannot open the database {db}: {e}"))?;
+    let engine = Arc::new(engine);
     let key = Arc::new(
         procedo_engine::checkpoint::Key::load_or_create(&audit.key_file)
             .map_err(|e| format!("cannot use the checkpoint key: {e}"))?,
@@ -109,6 +121,7 @@ pub async fn run(
     let state = AppState {
         trusted_proxies: Arc::new(options.trusted_proxies),
         file_limit: options.max_file_size,
+        test_clock,
         ..AppState::new(engine).with_key(key)
     };
     let metrics = match &options.metrics_listen {

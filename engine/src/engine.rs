@@ -58,6 +58,32 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock that runs with real time from an instant a test sets: what `procedo serve
+/// --test-clock` uses, so that a browser test can jump to the end of a 30-day term while
+/// everything that waits on real time (locks, retries, long polls) keeps flowing.
+pub struct ShiftedClock(Mutex<chrono::Duration>);
+
+impl ShiftedClock {
+    /// Starts the clock at `start`.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self(Mutex::new(start - Utc::now()))
+    }
+
+    /// Moves the clock to `t` (and on from there with real time).
+    pub fn set(&self, t: DateTime<Utc>) {
+        if let Ok(mut offset) = self.0.lock() {
+            *offset = t - Utc::now();
+        }
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let offset = self.0.lock().map(|o| *o).unwrap_or_default();
+        timefmt::micros(Utc::now() + offset)
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error("{0} not found")]

@@ -223,6 +223,20 @@ impl Server {
         assert_eq!(done.status, 200, "{}", done.body);
     }
 
+    /// Moves the clock of a server started with `--test-clock` to `now` (RFC 3339).
+    pub async fn set_clock(&self, now: &str) {
+        let admin = self.token("clock-admin", "default", "admin");
+        let moved = self
+            .call(
+                "POST",
+                "/api/v1/test/clock",
+                Some(&admin),
+                Some(&serde_json::json!({ "now": now })),
+            )
+            .await;
+        assert_eq!(moved.status, 200, "{}", moved.body);
+    }
+
     /// Starts an instance, which must succeed; returns its id.
     pub async fn start_instance(&self, token: &str, definition: &str, variables: Value) -> String {
         let body = serde_json::json!({ "definition": definition, "variables": variables });

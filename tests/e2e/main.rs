@@ -13,6 +13,7 @@ mod packages;
 mod pages;
 mod sign_in;
 mod task_pages;
+mod test_clock;
 mod tenancy;
 
 use client::Server;

@@ -314,6 +314,41 @@ pub async fn add_tenant(
     Ok(created(json!(row)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockBody {
+    now: String,
+}
+
+/// `POST /api/v1/test/clock` (only with `procedo serve --test-clock`): moves the clock
+/// forward to `now`, for tests that walk a 30-day term without waiting 30 days. Platform
+/// administrators only; never backwards (a timer fired cannot be unfired).
+pub async fn set_test_clock(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    if !(actor.tenant == procedo_engine::PLATFORM_TENANT && actor.has_role("admin")) {
+        return Err(ApiError::forbidden(
+            "the test clock is set by administrators of the platform tenant",
+        ));
+    }
+    let body: ClockBody = json_body(&headers, body)?;
+    let Some(clock) = &state.test_clock else {
+        return Err(ApiError::not_found("no test clock"));
+    };
+    let now = chrono::DateTime::parse_from_rfc3339(&body.now)
+        .map_err(|_| ApiError::bad_request("`now` is an RFC 3339 date-time"))?
+        .with_timezone(&chrono::Utc);
+    if now < state.engine.now() {
+        return Err(ApiError::new(axum::http::StatusCode::CONFLICT, "the test clock only moves forward"));
+    }
+    clock.set(now);
+    tracing::warn!(now = %now, "the test clock was moved");
+    Ok(Json(json!({ "now": procedo_engine::timefmt::rfc3339(state.engine.now()) })).into_response())
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelationBody {

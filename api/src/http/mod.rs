@@ -35,6 +35,9 @@ pub struct AppState {
     /// The largest file an upload may bring, in bytes (`--max-file-size`); a form field's
     /// `max_size` may only lower it.
     pub file_limit: u64,
+    /// The settable clock of `procedo serve --test-clock` (tests only); `None` in service, and
+    /// then `/api/v1/test/clock` does not exist.
+    pub test_clock: Option<Arc<procedo_engine::ShiftedClock>>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             trusted_proxies: Default::default(),
             key: None,
             file_limit: files::DEFAULT_FILE_LIMIT,
+            test_clock: None,
         }
     }
 
@@ -59,7 +63,13 @@ impl AppState {
 /// The application: every route, the body limit, and problem+json for unknown routes.
 pub fn app(state: AppState) -> Router {
     use handlers::*;
-    Router::new()
+    let router = Router::new();
+    let router = if state.test_clock.is_some() {
+        router.route("/api/v1/test/clock", post(set_test_clock))
+    } else {
+        router
+    };
+    router
         .route("/healthz", get(healthz))
         .route(
             "/api/openapi.json",
