@@ -14,7 +14,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const DRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     address: String,
     session: String,
@@ -70,7 +70,7 @@ async fn call(address: &str, method: &str, path: &str, body: Option<Value>) -> V
 }
 
 impl Browser {
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(DRIVER).exists() {
             let _ = writeln!(
                 std::io::stderr(),
@@ -126,7 +126,7 @@ impl Browser {
         })
     }
 
-    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         call(
             &self.address,
             method,
@@ -136,11 +136,11 @@ impl Browser {
         .await
     }
 
-    async fn open(&self, url: &str) {
+    pub(crate) async fn open(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let found = self
             .cmd(
                 "POST",
@@ -154,7 +154,7 @@ impl Browser {
             .to_string()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
         self.cmd(
             "POST",
@@ -164,7 +164,7 @@ impl Browser {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.cmd(
             "POST",
@@ -176,7 +176,7 @@ impl Browser {
 
     /// Opens `url` again and again (up to ten seconds) until the page contains `needle`, as
     /// an official reloads a case that a worker is moving; returns the last page.
-    async fn reload_until(&self, url: &str, needle: &str) -> String {
+    pub(crate) async fn reload_until(&self, url: &str, needle: &str) -> String {
         let mut page = String::new();
         for _ in 0..50 {
             self.open(url).await;
@@ -193,7 +193,7 @@ impl Browser {
     /// returns before the navigation it starts; waiting for text instead can match the page
     /// being left (a list showing "1 di 1" before and after a search) and let the next step
     /// race the pending navigation. The old page is marked, so "loaded" means a new document.
-    async fn follow(&self, css: &str) {
+    pub(crate) async fn follow(&self, css: &str) {
         self.script("window.__procedoLeaving = true; return true;")
             .await;
         self.click(css).await;
@@ -209,7 +209,7 @@ impl Browser {
         panic!("clicking {css} did not lead to a new page within fifteen seconds");
     }
 
-    async fn script(&self, script: &str) -> Value {
+    pub(crate) async fn script(&self, script: &str) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -218,7 +218,7 @@ impl Browser {
         .await
     }
 
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.cmd("GET", "/source", None)
             .await
             .as_str()
@@ -228,7 +228,7 @@ impl Browser {
 
     /// The page once it contains `needle` (a form submission navigates after the click
     /// returns), or whatever is there after five seconds.
-    async fn wait_for(&self, needle: &str) -> String {
+    pub(crate) async fn wait_for(&self, needle: &str) -> String {
         let mut page = String::new();
         for _ in 0..50 {
             page = self.source().await;
@@ -240,7 +240,7 @@ impl Browser {
         page
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let data = self.cmd("GET", "/screenshot", None).await;
         let Some(png) = data
             .as_str()
@@ -255,7 +255,7 @@ impl Browser {
 
     /// What axe-core finds against WCAG 2.1 A and AA on the current page, one line per rule
     /// broken, with the elements; `None` when axe-core is not installed (said on stderr).
-    async fn accessibility_violations(&self) -> Option<Vec<String>> {
+    pub(crate) async fn accessibility_violations(&self) -> Option<Vec<String>> {
         let axe = axe_source()?;
         let script = format!(
             "{axe}\nconst done = arguments[arguments.length - 1];\n\
@@ -283,7 +283,7 @@ impl Browser {
     }
 
     /// Saves a screenshot of the current page and checks it with axe-core.
-    async fn record(&self, name: &str, violations: &mut Vec<String>) {
+    pub(crate) async fn record(&self, name: &str, violations: &mut Vec<String>) {
         self.screenshot(name).await;
         if let Some(found) = self.accessibility_violations().await {
             violations.extend(found.into_iter().map(|v| format!("{name}: {v}")));
@@ -293,7 +293,7 @@ impl Browser {
     /// Checks the current page at a desktop (1366 px) and a phone (390 px) width: a
     /// screenshot of each (`name-1366.png`, `name-390.png`), axe-core at each, and no
     /// horizontal scrolling of the whole page at either.
-    async fn record_widths(&self, name: &str, violations: &mut Vec<String>) {
+    pub(crate) async fn record_widths(&self, name: &str, violations: &mut Vec<String>) {
         for width in [1366, 390] {
             self.cmd(
                 "POST",
@@ -325,7 +325,7 @@ impl Browser {
     }
 
     /// Closes the browser (the driver is killed when this is dropped).
-    async fn quit(&self) {
+    pub(crate) async fn quit(&self) {
         call(
             &self.address,
             "DELETE",
@@ -335,14 +335,14 @@ impl Browser {
         .await;
     }
 
-    async fn sign_in(&self, base: &str, token: &str) {
+    pub(crate) async fn sign_in(&self, base: &str, token: &str) {
         self.open(&format!("{base}/login")).await;
         self.type_into("#token", token).await;
         self.follow("#sign-in-token").await;
     }
 
     /// Presses keys as a person at the keyboard would: `\t` is Tab, `\n` is Enter.
-    async fn press(&self, keys: &str) {
+    pub(crate) async fn press(&self, keys: &str) {
         let mut actions = Vec::new();
         for c in keys.chars() {
             let key = match c {
@@ -358,7 +358,7 @@ impl Browser {
     }
 
     /// The id of the element that has the keyboard focus.
-    async fn focused(&self) -> String {
+    pub(crate) async fn focused(&self) -> String {
         let active = self.cmd("GET", "/element/active", None).await;
         let element = active[ELEMENT].as_str().unwrap_or_default().to_string();
         self.cmd("GET", &format!("/element/{element}/attribute/id"), None)
@@ -369,7 +369,7 @@ impl Browser {
     }
 
     /// Empties a text field (a form that opens with the case's values, to type anew).
-    async fn clear(&self, css: &str) {
+    pub(crate) async fn clear(&self, css: &str) {
         let element = self.find(css).await;
         self.cmd(
             "POST",
@@ -382,7 +382,7 @@ impl Browser {
     /// Types a date (`dd/mm/yyyy`) into an `<input type="date">` as a person would: the digits
     /// in the order the browser's language shows the day, month and year (Italian: day first;
     /// American English: month first).
-    async fn type_date(&self, css: &str, date: &str) {
+    pub(crate) async fn type_date(&self, css: &str, date: &str) {
         let parts: Vec<&str> = date.split('/').collect();
         let [day, month, year] = parts[..] else {
             panic!("a date as dd/mm/yyyy, not {date}");
@@ -401,7 +401,7 @@ impl Browser {
 
     /// Scrolls the page until the element's top is at the window's top (a tour's screenshot
     /// of a task shows its form, not only the case's data above it).
-    async fn scroll_to(&self, css: &str) {
+    pub(crate) async fn scroll_to(&self, css: &str) {
         let css = serde_json::to_string(css).unwrap_or_default();
         self.script(&format!(
             "document.querySelector({css}).scrollIntoView(); return true;"
@@ -410,7 +410,7 @@ impl Browser {
     }
 
     /// The address of the page the browser shows.
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.cmd("GET", "/url", None)
             .await
             .as_str()
@@ -419,7 +419,7 @@ impl Browser {
     }
 
     /// Sets the window to 1366 px wide, the width of the tour's screenshots.
-    async fn tour_width(&self) {
+    pub(crate) async fn tour_width(&self) {
         self.cmd(
             "POST",
             "/window/rect",
@@ -431,7 +431,7 @@ impl Browser {
     /// Saves a full-width screenshot of the current page in `docs/screenshots/` only. For an
     /// issued act: acts are user content, served sandboxed with no script at all, so axe-core
     /// cannot run in them (the pages around them are checked).
-    async fn tour_screenshot(&self, name: &str) {
+    pub(crate) async fn tour_screenshot(&self, name: &str) {
         let data = self.cmd("GET", "/screenshot", None).await;
         if let Some(png) = data
             .as_str()
@@ -445,7 +445,7 @@ impl Browser {
 
     /// Saves a full-width screenshot of the current page in `docs/screenshots/` (the README's
     /// tour) and checks the page with axe-core.
-    async fn tour_step(&self, name: &str, violations: &mut Vec<String>) {
+    pub(crate) async fn tour_step(&self, name: &str, violations: &mut Vec<String>) {
         self.tour_screenshot(name).await;
         if let Some(found) = self.accessibility_violations().await {
             violations.extend(found.into_iter().map(|v| format!("{name}: {v}")));
@@ -454,7 +454,7 @@ impl Browser {
 
     /// Signs in with the keyboard only: Tab past the skip link and the authority's home link
     /// in the header to the user name, type, Tab to the password, type, Enter.
-    async fn sign_in_with_password(&self, base: &str, user: &str, password: &str) {
+    pub(crate) async fn sign_in_with_password(&self, base: &str, user: &str, password: &str) {
         self.open(&format!("{base}/login")).await;
         self.press("\t\t\t").await;
         assert_eq!(
@@ -467,7 +467,7 @@ impl Browser {
 }
 
 /// axe-core's script: `PROCEDO_AXE_JS`, or where `.ci/run` installs it (`target/axe`).
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     let path = std::env::var("PROCEDO_AXE_JS").unwrap_or_else(|_| {
         format!(
             "{}/../target/axe/node_modules/axe-core/axe.min.js",
@@ -1329,7 +1329,7 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
 }
 
 /// The task ids linked from an inbox page, in order.
-fn task_links(page: &str) -> Vec<String> {
+pub(crate) fn task_links(page: &str) -> Vec<String> {
     page.match_indices("href=\"/tasks/")
         .map(|(at, m)| page[at + m.len()..at + m.len() + 36].to_string())
         .collect()
