@@ -344,5 +344,7 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
 fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| format!("`{text}` is not an RFC 3339 date-time such as 2026-05-04T09:00:00+02:00"))
+        .map_err(|_| {
+            format!("`{text}` is not an RFC 3339 date-time such as 2026-05-04T09:00:00+02:00")
+        })
 }

@@ -33,7 +33,7 @@ pub mod timefmt;
 
 pub use audit::{BrokenDocument, VerifyReport};
 pub use engine::{
-    Clock, Deployed, Engine, EngineError, ManualClock, ShiftedClock, PLATFORM_TENANT, SystemClock, TaskQuery,
-    VisibleDefinition,
+    Clock, Deployed, Engine, EngineError, ManualClock, PLATFORM_TENANT, ShiftedClock, SystemClock,
+    TaskQuery, VisibleDefinition,
 };
 pub use procedo_forms as forms;

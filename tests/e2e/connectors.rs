@@ -513,12 +513,10 @@ async fn a_communication_to_every_bidder_is_one_message_each_with_its_own_receip
         );
     }
     assert_eq!(
-        instance["variables"]["ricevute"]
-            .as_array()
-            .map(|r| r
-                .iter()
-                .map(|r| (r["to"].clone(), r["accepted"].clone()))
-                .collect::<Vec<_>>()),
+        instance["variables"]["ricevute"].as_array().map(|r| r
+            .iter()
+            .map(|r| (r["to"].clone(), r["accepted"].clone()))
+            .collect::<Vec<_>>()),
         Some(vec![
             (json!(pecs[0]), json!("250 2.0.0 Ok: queued as TEST1")),
             (json!(pecs[1]), json!("250 2.0.0 Ok: queued as TEST2")),

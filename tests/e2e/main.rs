@@ -13,8 +13,8 @@ mod packages;
 mod pages;
 mod sign_in;
 mod task_pages;
-mod test_clock;
 mod tenancy;
+mod test_clock;
 
 use client::Server;
 use serde_json::json;

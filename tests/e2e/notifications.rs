@@ -161,8 +161,14 @@ states:
         ]);
     }
     let clerk = server.token("anna", "provincia-treviso", "clerk");
-    let id = server.start_instance(&clerk, "test-opinion", json!({})).await;
-    assert_eq!(smtp.wait_for(2, 30).await.len(), 2, "both supervisors hear of the new task");
+    let id = server
+        .start_instance(&clerk, "test-opinion", json!({}))
+        .await;
+    assert_eq!(
+        smtp.wait_for(2, 30).await.len(),
+        2,
+        "both supervisors hear of the new task"
+    );
     let tenant_admin = server.token("aldo", "provincia-treviso", "admin");
     let tasks = server
         .call(
@@ -172,7 +178,10 @@ states:
             None,
         )
         .await;
-    let task_id = tasks.body[0]["id"].as_str().expect("the open task").to_string();
+    let task_id = tasks.body[0]["id"]
+        .as_str()
+        .expect("the open task")
+        .to_string();
     let moved = server
         .call(
             "POST",
@@ -186,7 +195,9 @@ states:
     assert_eq!(mails.len(), 3, "{mails:#?}");
     assert_eq!(mails[2].to, ["lucia@provincia.treviso.it"]);
     assert!(
-        mails[2].data.contains(&format!("http://procedo.test/tasks/{task_id}")),
+        mails[2]
+            .data
+            .contains(&format!("http://procedo.test/tasks/{task_id}")),
         "{}",
         mails[2].data
     );
@@ -198,10 +209,16 @@ states:
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.decode(b).ok()
         })
-        .map_or(subject.clone(), |bytes| String::from_utf8_lossy(&bytes).to_string());
+        .map_or(subject.clone(), |bytes| {
+            String::from_utf8_lossy(&bytes).to_string()
+        });
     assert_eq!(subject, "Compito assegnato: Parere di regolarità tecnica");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert_eq!(smtp.mails().len(), 3, "Sara is not told of a task that is no longer hers");
+    assert_eq!(
+        smtp.mails().len(),
+        3,
+        "Sara is not told of a task that is no longer hers"
+    );
 }
 
 /// `on_breach: { notify: dirigente }` mails the holders of that role when the term passes,

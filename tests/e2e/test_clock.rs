@@ -22,9 +22,16 @@ async fn a_thirty_day_wait_passes_when_the_test_clock_is_moved_past_it() {
     let admin = server.token("root", "default", "admin");
     server.deploy(&admin, WAITING).await;
     let clerk = server.token("anna", "provincia-treviso", "clerk");
-    let id = server.start_instance(&clerk, "test-clock-wait", json!({})).await;
+    let id = server
+        .start_instance(&clerk, "test-clock-wait", json!({}))
+        .await;
     let started = server
-        .call("GET", &format!("/api/v1/instances/{id}"), Some(&clerk), None)
+        .call(
+            "GET",
+            &format!("/api/v1/instances/{id}"),
+            Some(&clerk),
+            None,
+        )
         .await;
     assert!(
         started.body["created_at"]
@@ -43,7 +50,10 @@ async fn a_thirty_day_wait_passes_when_the_test_clock_is_moved_past_it() {
             Some(&json!({ "now": "2026-06-10T09:00:00+02:00" })),
         )
         .await;
-    assert_eq!(refused.status, 403, "a tenant's administrator cannot move time");
+    assert_eq!(
+        refused.status, 403,
+        "a tenant's administrator cannot move time"
+    );
     let back = server
         .call(
             "POST",

@@ -110,11 +110,7 @@ impl SmtpReceiver {
     }
 
     /// Listens with `options` (TLS, an account) on `port` (0: a free one).
-    pub async fn start_with(
-        port: u16,
-        mails: Arc<Mutex<Vec<Received>>>,
-        options: Options,
-    ) -> Self {
+    pub async fn start_with(port: u16, mails: Arc<Mutex<Vec<Received>>>, options: Options) -> Self {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind the SMTP receiver");
@@ -205,7 +201,10 @@ async fn dialog<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     banner: bool,
 ) -> std::io::Result<Option<S>> {
     if banner {
-        stream.get_mut().write_all(b"220 test-smtp ESMTP ready\r\n").await?;
+        stream
+            .get_mut()
+            .write_all(b"220 test-smtp ESMTP ready\r\n")
+            .await?;
     }
     let mut line = String::new();
     loop {
@@ -223,7 +222,14 @@ async fn dialog<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 offers.push("STARTTLS".into());
             }
             if options.account.is_some() && state.tls {
-                offers.push(if options.login_only { "AUTH LOGIN" } else { "AUTH PLAIN LOGIN" }.into());
+                offers.push(
+                    if options.login_only {
+                        "AUTH LOGIN"
+                    } else {
+                        "AUTH PLAIN LOGIN"
+                    }
+                    .into(),
+                );
             }
             let last = offers.len() - 1;
             offers
@@ -235,21 +241,25 @@ async fn dialog<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             stream.get_mut().write_all(b"220 go ahead\r\n").await?;
             return Ok(Some(stream.into_inner()));
         } else if upper.starts_with("AUTH ") && state.tls && options.account.is_some() {
-            let (user, password) = if let Some(token) = line.get(11..).filter(|_| upper.starts_with("AUTH PLAIN ")) {
-                let plain = decode(token);
-                let mut parts = plain.split('\0').skip(1);
-                (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string())
-            } else if upper == "AUTH LOGIN" {
-                stream.get_mut().write_all(b"334 VXNlcm5hbWU6\r\n").await?;
-                let mut user = String::new();
-                stream.read_line(&mut user).await?;
-                stream.get_mut().write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
-                let mut password = String::new();
-                stream.read_line(&mut password).await?;
-                (decode(&user), decode(&password))
-            } else {
-                (String::new(), String::new())
-            };
+            let (user, password) =
+                if let Some(token) = line.get(11..).filter(|_| upper.starts_with("AUTH PLAIN ")) {
+                    let plain = decode(token);
+                    let mut parts = plain.split('\0').skip(1);
+                    (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    )
+                } else if upper == "AUTH LOGIN" {
+                    stream.get_mut().write_all(b"334 VXNlcm5hbWU6\r\n").await?;
+                    let mut user = String::new();
+                    stream.read_line(&mut user).await?;
+                    stream.get_mut().write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
+                    let mut password = String::new();
+                    stream.read_line(&mut password).await?;
+                    (decode(&user), decode(&password))
+                } else {
+                    (String::new(), String::new())
+                };
             match &options.account {
                 Some((u, p)) if *u == user && *p == password => {
                     state.user = Some(user);

@@ -342,11 +342,17 @@ pub async fn set_test_clock(
         .map_err(|_| ApiError::bad_request("`now` is an RFC 3339 date-time"))?
         .with_timezone(&chrono::Utc);
     if now < state.engine.now() {
-        return Err(ApiError::new(axum::http::StatusCode::CONFLICT, "the test clock only moves forward"));
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "the test clock only moves forward",
+        ));
     }
     clock.set(now);
     tracing::warn!(now = %now, "the test clock was moved");
-    Ok(Json(json!({ "now": procedo_engine::timefmt::rfc3339(state.engine.now()) })).into_response())
+    Ok(
+        Json(json!({ "now": procedo_engine::timefmt::rfc3339(state.engine.now()) }))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

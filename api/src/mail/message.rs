@@ -34,7 +34,13 @@ pub(super) fn base64(bytes: &[u8]) -> String {
 
 /// The message as sent after DATA: headers, the body with CRLF line ends and dot-stuffing,
 /// the attachments (base64, as parts of a multipart/mixed message) and the end marker.
-pub(super) fn message(from: &str, to: &str, subject: &str, body: &str, attachments: &[Attachment]) -> String {
+pub(super) fn message(
+    from: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    attachments: &[Attachment],
+) -> String {
     let subject: String = subject.chars().filter(|c| !c.is_control()).collect();
     let id = uuid::Uuid::new_v4();
     let mut out = format!(

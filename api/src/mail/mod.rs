@@ -134,7 +134,9 @@ impl MailArgs {
 impl Smtp {
     /// From `smtp://`, `smtp+starttls://` or `smtps://HOST[:PORT]`; TLS trusts the Mozilla roots.
     pub fn parse(url: &str, from: &str) -> Result<Self, String> {
-        let usage = || format!("`{url}`: the mail server is smtp://, smtp+starttls:// or smtps://HOST:PORT");
+        let usage = || {
+            format!("`{url}`: the mail server is smtp://, smtp+starttls:// or smtps://HOST:PORT")
+        };
         let (security, rest, default_port) = if let Some(rest) = url.strip_prefix("smtp://") {
             (Security::Plain, rest, 25)
         } else if let Some(rest) = url.strip_prefix("smtp+starttls://") {
@@ -184,7 +186,9 @@ impl Smtp {
     /// would cross the network readable by anyone on the path.
     pub fn authenticating(mut self, credentials: Credentials) -> Result<Self, String> {
         if self.security == Security::Plain {
-            return Err("a password is sent only over TLS: use smtps:// or smtp+starttls://".into());
+            return Err(
+                "a password is sent only over TLS: use smtps:// or smtp+starttls://".into(),
+            );
         }
         if credentials.user.is_empty() || credentials.password.is_empty() {
             return Err("the mail account's user name and password may not be empty".into());
@@ -344,7 +348,10 @@ mod tests {
     #[tokio::test]
     async fn starttls_upgrades_the_connection_before_authenticating_and_sending() {
         let server = receiver(Wire::StartTls, false).await;
-        let smtp = client(&format!("smtp+starttls://127.0.0.1:{}", server.port), PASSWORD);
+        let smtp = client(
+            &format!("smtp+starttls://127.0.0.1:{}", server.port),
+            PASSWORD,
+        );
         let receipt = smtp
             .send("ditta@pec.example.it", "Comunicazione", "Testo")
             .await

@@ -29,7 +29,12 @@ pub(super) struct Peer<'a> {
 /// Connects, secures, authenticates and delivers `data` (already dot-stuffed and ending in
 /// `.\r\n`) from `from` to `to`. Returns the server's final reply to the message: for a PEC
 /// provider, its acceptance (the queue id) — the receipt the workflow records.
-pub(super) async fn deliver(peer: &Peer<'_>, from: &str, to: &str, data: &str) -> Result<String, String> {
+pub(super) async fn deliver(
+    peer: &Peer<'_>,
+    from: &str,
+    to: &str,
+    data: &str,
+) -> Result<String, String> {
     let tcp = TcpStream::connect((peer.host, peer.port))
         .await
         .map_err(|e| format!("cannot connect to {}:{}: {e}", peer.host, peer.port))?;
@@ -129,7 +134,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let text = String::from_utf8_lossy(&line).trim_end().to_string();
             let got: Option<u16> = text.get(..3).and_then(|c| c.parse().ok());
             if got != Some(code) {
-                return Err(format!("the mail server answered `{text}` (expected {code})"));
+                return Err(format!(
+                    "the mail server answered `{text}` (expected {code})"
+                ));
             }
             let more = text.as_bytes().get(3) == Some(&b'-');
             lines.push(text);
@@ -176,7 +183,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let Some(c) = credentials else {
             return Ok(());
         };
-        let refused = |e: String| format!("the mail server refused the credentials of `{}`: {e}", c.user);
+        let refused = |e: String| {
+            format!(
+                "the mail server refused the credentials of `{}`: {e}",
+                c.user
+            )
+        };
         if offers.plain {
             let token = super::message::base64(format!("\0{}\0{}", c.user, c.password).as_bytes());
             self.command(&format!("AUTH PLAIN {token}\r\n")).await?;
@@ -184,11 +196,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else if offers.login {
             self.command("AUTH LOGIN\r\n").await?;
             self.expect(334).await.map_err(refused)?;
-            self.command(&format!("{}\r\n", super::message::base64(c.user.as_bytes())))
-                .await?;
+            self.command(&format!(
+                "{}\r\n",
+                super::message::base64(c.user.as_bytes())
+            ))
+            .await?;
             self.expect(334).await.map_err(refused)?;
-            self.command(&format!("{}\r\n", super::message::base64(c.password.as_bytes())))
-                .await?;
+            self.command(&format!(
+                "{}\r\n",
+                super::message::base64(c.password.as_bytes())
+            ))
+            .await?;
             self.expect(235).await.map_err(refused)?;
         } else {
             return Err("the mail server offers neither AUTH PLAIN nor AUTH LOGIN".into());

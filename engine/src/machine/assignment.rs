@@ -115,9 +115,10 @@ pub fn assign(
         // Whoever the task now belongs to is told (mailed after the commit, and listed under
         // Avvisi): a task moved to someone who does not know it has been moved is lost.
         let definition = work.definition_of(id)?;
-        let title = definition
-            .state(&task.state)
-            .map_or_else(|| task.state.clone(), |s| s.title.clone().unwrap_or_else(|| s.name.clone()));
+        let title = definition.state(&task.state).map_or_else(
+            || task.state.clone(),
+            |s| s.title.clone().unwrap_or_else(|| s.name.clone()),
+        );
         let notice = crate::model::Notice {
             id: work.new_id(),
             instance: id,
