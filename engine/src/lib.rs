@@ -25,6 +25,7 @@ pub mod machine;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod ocds;
 mod scheduler;
 mod source_map;
 pub mod store;

@@ -1,0 +1,454 @@
+//! Open Contracting Data Standard 1.1 releases of a SUA case: what a Province publishes as
+//! open data about the tenders it runs for its Comuni (domain.md §6).
+//!
+//! One contracting process per lot, as ANAC does it: the `ocid` is the configured prefix and
+//! the lot's CIG (`ocds-abc123-A03589F8C6`). Each process gets a `tender` release when the
+//! tender was published, an `award` release when the lot was awarded (or a `tender` release
+//! marked unsuccessful when it was deserted) and a `contract` release when its contract was
+//! signed; each release is dated by the history event that made it true, so a release never
+//! says more than the case knew at that instant. The Comune is the `buyer`, the Province-SUA
+//! the `procuringEntity` (the SUA case of the standard: buyer and procuring entity differ).
+//!
+//! The mapping reads the shipped SUA workflows' variables (`sua-open-tender` with its lot
+//! evaluations, `sua-direct-award`); a case of any other workflow has no OCDS form.
+
+use crate::history::Sealed;
+use crate::model::Instance;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Rome;
+use serde_json::{Value as Json, json};
+
+/// Why a case has no OCDS releases.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OcdsError {
+    #[error("the cases of `{0}` are not public contracts: they have no OCDS releases")]
+    NotAContract(String),
+    #[error("`{0}` is not an OCDS prefix (ocds- and six lowercase letters or digits, from the Open Contracting Partnership)")]
+    BadPrefix(String),
+}
+
+/// An ocid prefix as the Open Contracting Partnership issues them: `ocds-` and six lowercase
+/// letters or digits.
+pub fn check_prefix(prefix: &str) -> Result<(), OcdsError> {
+    let ok = prefix.strip_prefix("ocds-").is_some_and(|rest| {
+        rest.len() == 6
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(OcdsError::BadPrefix(prefix.to_string()))
+    }
+}
+
+/// Who publishes: the Province-SUA (the tenant the case runs in), and where the package lives.
+pub struct Publisher<'a> {
+    pub prefix: &'a str,
+    pub name: &'a str,
+    pub uri: &'a str,
+    pub published: DateTime<Utc>,
+}
+
+/// The release package of a case (all its lots), oldest release first.
+pub fn release_package(
+    instance: &Instance,
+    history: &[Sealed],
+    publisher: &Publisher<'_>,
+) -> Result<Json, OcdsError> {
+    check_prefix(publisher.prefix)?;
+    let case = Case::read(instance, history)?;
+    let mut releases = Vec::new();
+    for lot in &case.lots {
+        releases.extend(lot_releases(&case, lot, publisher));
+    }
+    releases.sort_by(|a, b| a["date"].as_str().cmp(&b["date"].as_str()));
+    Ok(json!({
+        "uri": publisher.uri,
+        "version": "1.1",
+        "publishedDate": rfc3339(publisher.published),
+        "publisher": { "name": publisher.name },
+        "releases": releases,
+    }))
+}
+
+/// A case's facts as OCDS needs them, whichever SUA workflow it runs.
+struct Case {
+    method: &'static str,
+    method_details: &'static str,
+    category: Option<&'static str>,
+    subject: String,
+    buyer: String,
+    lots: Vec<Lot>,
+    /// When the tender was published (the call for offers): the offers window opened.
+    published: Option<String>,
+    tender_end: Option<String>,
+    /// When the award was adopted.
+    awarded: Option<String>,
+    /// When the contracts were recorded as signed.
+    signed: Option<String>,
+    withdrawn: bool,
+}
+
+struct Lot {
+    cig: String,
+    name: Option<String>,
+    value: Option<Json>,
+    award_criteria: Option<&'static str>,
+    tenderers: Option<i64>,
+    /// The awarded supplier (name, partita IVA) and amount; `None` when deserted.
+    outcome: Option<Outcome>,
+    deserted: bool,
+    contract: Option<Contract>,
+}
+
+struct Outcome {
+    supplier: String,
+    vat: Option<String>,
+    amount: Option<Json>,
+}
+
+struct Contract {
+    date_signed: Option<String>,
+    reference: Option<String>,
+}
+
+fn text(v: &Json) -> Option<String> {
+    v.as_str().map(str::to_string).filter(|s| !s.is_empty())
+}
+
+/// A money amount (stored as a decimal string) as an OCDS `Value` in euro.
+fn value(v: &Json) -> Option<Json> {
+    let amount = match v {
+        Json::String(s) => s.parse::<f64>().ok()?,
+        Json::Number(n) => n.as_f64()?,
+        _ => return None,
+    };
+    Some(json!({ "amount": amount, "currency": "EUR" }))
+}
+
+/// A date of a form (`2026-07-20`) as an OCDS date-time: the start of that day in Rome.
+fn date_time(v: &Json) -> Option<String> {
+    let date = NaiveDate::parse_from_str(v.as_str()?, "%Y-%m-%d").ok()?;
+    let local = Rome.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).earliest()?;
+    Some(local.to_rfc3339())
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The instant of the first event that completed `state` (with `action`, when given).
+fn completed(history: &[Sealed], state: &str, action: Option<&str>) -> Option<String> {
+    history
+        .iter()
+        .find(|e| {
+            e.event.from_state.as_deref() == Some(state)
+                && e.event.kind == "task_completed"
+                && action.is_none_or(|a| e.event.action.as_deref() == Some(a))
+        })
+        .map(|e| e.event.at.clone())
+}
+
+fn category(tipo: &Json) -> Option<&'static str> {
+    match tipo.as_str()? {
+        "works" => Some("works"),
+        "services" => Some("services"),
+        "supplies" => Some("goods"),
+        _ => None,
+    }
+}
+
+impl Case {
+    fn read(instance: &Instance, history: &[Sealed]) -> Result<Self, OcdsError> {
+        let vars = &instance.variables;
+        let withdrawn = instance.status.label() == "withdrawn"
+            || instance.status.label() == "abandoned"
+            || instance.status.label() == "not_contracted";
+        match instance.definition.as_str() {
+            "sua-open-tender" => {
+                let results = vars["lot_results"].as_array().cloned().unwrap_or_default();
+                let lots = vars["lots"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|lot| {
+                        let cig = text(&lot["cig"])?;
+                        let result = results
+                            .iter()
+                            .find(|r| r["variables"]["lot"]["cig"].as_str() == Some(cig.as_str()));
+                        let awarded = result.is_some_and(|r| r["outcome"] == "awarded");
+                        let outcome = result.filter(|_| awarded).map(|r| Outcome {
+                            supplier: text(&r["variables"]["aggiudicatario"]).unwrap_or_default(),
+                            vat: text(&r["variables"]["partita_iva_aggiudicatario"]),
+                            amount: value(&r["variables"]["importo_aggiudicazione"]),
+                        });
+                        let contract = vars["contratti"]
+                            .as_array()
+                            .and_then(|cs| cs.iter().find(|c| c["cig"].as_str() == Some(cig.as_str())))
+                            .map(|c| Contract {
+                                date_signed: date_time(&c["data_stipula"]),
+                                reference: text(&c["repertorio"]),
+                            });
+                        let tenderers = vars["esito_lotti"].as_array().and_then(|es| {
+                            es.iter()
+                                .find(|e| e["cig"].as_str() == Some(cig.as_str()))
+                                .and_then(|e| e["offerte_ricevute"].as_i64())
+                        });
+                        Some(Lot {
+                            name: text(&lot["name"]),
+                            value: value(&lot["base_amount"]),
+                            award_criteria: match lot["criterio"].as_str() {
+                                Some("minor_prezzo") => Some("priceOnly"),
+                                Some(_) => Some("ratedCriteria"),
+                                None => None,
+                            },
+                            tenderers,
+                            deserted: result.is_some_and(|r| r["outcome"] == "deserted"),
+                            outcome,
+                            contract,
+                            cig,
+                        })
+                    })
+                    .collect();
+                Ok(Self {
+                    method: "open",
+                    method_details: "Procedura aperta (art. 71 d.lgs. 36/2023)",
+                    category: category(&vars["tipo"]),
+                    subject: text(&vars["oggetto"]).unwrap_or_default(),
+                    buyer: text(&vars["ente_committente"]).unwrap_or_default(),
+                    lots,
+                    published: completed(history, "publication", None),
+                    tender_end: text(&vars["scadenza_offerte"]).and_then(|t| {
+                        DateTime::parse_from_rfc3339(&t)
+                            .ok()
+                            .map(|t| t.to_rfc3339())
+                            .or_else(|| date_time(&json!(t)))
+                    }),
+                    awarded: completed(history, "award_decision", Some("award")),
+                    signed: completed(history, "contract", Some("sign")),
+                    withdrawn,
+                })
+            }
+            "sua-direct-award" => {
+                let awarded = completed(history, "award_decision", Some("adopt"));
+                let lot = Lot {
+                    cig: text(&vars["cig"]).unwrap_or_default(),
+                    name: None,
+                    value: value(&vars["importo"]),
+                    award_criteria: None,
+                    tenderers: Some(1),
+                    outcome: awarded.as_ref().map(|_| Outcome {
+                        supplier: text(&vars["operatore_economico"]).unwrap_or_default(),
+                        vat: text(&vars["partita_iva"]),
+                        amount: value(&vars["importo"]),
+                    }),
+                    deserted: false,
+                    contract: completed(history, "contract", None).map(|_| Contract {
+                        date_signed: date_time(&vars["stipula_data"]),
+                        reference: text(&vars["repertorio"]),
+                    }),
+                };
+                Ok(Self {
+                    method: "direct",
+                    method_details: "Affidamento diretto (art. 50 c.1 lett. a-b d.lgs. 36/2023)",
+                    category: category(&vars["tipo"]),
+                    subject: text(&vars["oggetto"]).unwrap_or_default(),
+                    buyer: text(&vars["ente_committente"]).unwrap_or_default(),
+                    lots: if lot.cig.is_empty() { vec![] } else { vec![lot] },
+                    // A direct award has no call for offers: the process is public from the award.
+                    published: awarded.clone(),
+                    tender_end: None,
+                    awarded,
+                    signed: completed(history, "contract", None),
+                    withdrawn,
+                })
+            }
+            other => Err(OcdsError::NotAContract(other.to_string())),
+        }
+    }
+}
+
+/// A party id: the tax number where the case has one, else the name made into a slug.
+fn party_id(name: &str, vat: Option<&str>) -> String {
+    match vat {
+        Some(vat) => format!("IT-PIVA-{vat}"),
+        None => {
+            let slug: String = name
+                .to_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let slug = slug.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+            format!("IT-ENTE-{slug}")
+        }
+    }
+}
+
+fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> {
+    let ocid = format!("{}-{}", publisher.prefix, lot.cig);
+    let buyer = json!({ "id": party_id(&case.buyer, None), "name": case.buyer });
+    let sua = json!({ "id": party_id(publisher.name, None), "name": publisher.name });
+    let title = match &lot.name {
+        Some(name) => format!("{} - {name}", case.subject),
+        None => case.subject.clone(),
+    };
+    let status = if lot.contract.is_some() && case.signed.is_some() {
+        "complete"
+    } else if lot.deserted {
+        "unsuccessful"
+    } else if case.withdrawn {
+        "cancelled"
+    } else {
+        "active"
+    };
+    let mut tender = json!({
+        "id": lot.cig,
+        "title": title,
+        "status": status,
+        "procurementMethod": case.method,
+        "procurementMethodDetails": case.method_details,
+        "procuringEntity": sua,
+    });
+    let fields = [
+        ("mainProcurementCategory", case.category.map(Json::from)),
+        ("value", lot.value.clone()),
+        ("awardCriteria", lot.award_criteria.map(Json::from)),
+        ("numberOfTenderers", lot.tenderers.map(Json::from)),
+        (
+            "tenderPeriod",
+            case.tender_end.as_ref().map(|end| json!({ "endDate": end })),
+        ),
+    ];
+    for (key, v) in fields {
+        if let (Some(v), Json::Object(map)) = (v, &mut tender) {
+            map.insert(key.into(), v);
+        }
+    }
+    let mut parties = vec![
+        json!({ "id": buyer["id"], "name": case.buyer, "roles": ["buyer"] }),
+        json!({ "id": sua["id"], "name": publisher.name, "roles": ["procuringEntity"] }),
+    ];
+    let release = |stage: &str, date: &str, parties: &[Json]| {
+        json!({
+            "ocid": ocid,
+            "id": format!("{}-{stage}", lot.cig),
+            "date": date,
+            "tag": [stage],
+            "initiationType": "tender",
+            "language": "it",
+            "parties": parties,
+            "buyer": buyer,
+            "tender": tender,
+        })
+    };
+    let mut out = Vec::new();
+    if let Some(date) = &case.published {
+        out.push(release("tender", date, &parties));
+    }
+    let (Some(outcome), Some(date)) = (&lot.outcome, &case.awarded) else {
+        return out;
+    };
+    let supplier = json!({ "id": party_id(&outcome.supplier, outcome.vat.as_deref()), "name": outcome.supplier });
+    parties.push(json!({ "id": supplier["id"], "name": outcome.supplier, "roles": ["supplier", "tenderer"] }));
+    let award_id = format!("{}-award-1", lot.cig);
+    let mut award = json!({
+        "id": award_id,
+        "status": "active",
+        "date": date,
+        "suppliers": [supplier],
+    });
+    if let (Some(v), Json::Object(map)) = (&outcome.amount, &mut award) {
+        map.insert("value".into(), v.clone());
+    }
+    let mut awarded = release("award", date, &parties);
+    awarded["awards"] = json!([award]);
+    out.push(awarded);
+    let (Some(contract), Some(date)) = (&lot.contract, &case.signed) else {
+        return out;
+    };
+    let mut signed = json!({
+        "id": format!("{}-contract-1", lot.cig),
+        "awardID": award_id,
+        "status": "active",
+    });
+    let extra = [
+        ("dateSigned", contract.date_signed.clone().map(Json::from)),
+        ("value", outcome.amount.clone()),
+        (
+            "description",
+            contract.reference.as_ref().map(|r| json!(format!("Repertorio {r}"))),
+        ),
+    ];
+    for (key, v) in extra {
+        if let (Some(v), Json::Object(map)) = (v, &mut signed) {
+            map.insert(key.into(), v);
+        }
+    }
+    let mut contracted = release("contract", date, &parties);
+    contracted["awards"] = json!([award]);
+    contracted["contracts"] = json!([signed]);
+    out.push(contracted);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_is_the_one_the_open_contracting_partnership_issues() {
+        assert!(check_prefix("ocds-hu01ve").is_ok());
+        for bad in ["ocds-HU01VE", "ocds-hu01v", "ocds-hu01ve1", "hu01ve", "ocds-hu 1ve", ""] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn party_ids_use_the_tax_number_or_a_slug_of_the_name() {
+        assert_eq!(party_id("Alfa srl", Some("12345670488")), "IT-PIVA-12345670488");
+        assert_eq!(party_id("Comune di Asolo (TV)", None), "IT-ENTE-comune-di-asolo-tv");
+    }
+
+    #[test]
+    fn a_form_date_is_the_start_of_that_day_in_rome() {
+        assert_eq!(
+            date_time(&json!("2026-07-20")).as_deref(),
+            Some("2026-07-20T00:00:00+02:00")
+        );
+        assert_eq!(date_time(&json!("20/07/2026")), None);
+    }
+}
+
+impl crate::Engine {
+    /// The OCDS release package of a case the actor may read (`prefix`: the authority's ocid
+    /// prefix; `uri`: where the package is published). A case of a workflow that is no public
+    /// contract is "not found" as OCDS.
+    pub async fn ocds(
+        &self,
+        actor: &crate::model::Actor,
+        id: uuid::Uuid,
+        prefix: &str,
+        uri: &str,
+    ) -> crate::engine::Result<Json> {
+        let instance = self.instance(actor, id).await?;
+        let history = self.history(actor, id).await?;
+        let names = self.tenant_names().await?;
+        let name = names
+            .get(&instance.tenant)
+            .cloned()
+            .unwrap_or_else(|| instance.tenant.clone());
+        let publisher = Publisher {
+            prefix,
+            name: &name,
+            uri,
+            published: self.now(),
+        };
+        release_package(&instance, &history, &publisher).map_err(|e| match e {
+            OcdsError::NotAContract(_) => crate::EngineError::NotFound(format!("OCDS data: {e}")),
+            OcdsError::BadPrefix(_) => crate::EngineError::Rejected(e.to_string()),
+        })
+    }
+}
