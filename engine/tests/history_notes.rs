@@ -9,6 +9,7 @@ mod common;
 
 use common::{package, utc};
 use procedo_engine::definition::Package;
+use procedo_engine::history::{Event, EventKind, Note, data};
 use procedo_engine::machine::{
     self, Assignment, Command, Context, Effect, Input, JobAnswer, PoolState, StaticCatalog,
     Transition,
@@ -559,4 +560,50 @@ fn every_kind_of_sealed_note_is_byte_identical_to_the_golden_text() {
         "{}",
         run.bodies.join("\n")
     );
+}
+
+/// `data` read as `T` and written again, if it reads.
+fn data_again<T: serde::Serialize + serde::de::DeserializeOwned>(event: &Event) -> Option<Value> {
+    event
+        .data_as::<T>()
+        .map(|typed| serde_json::to_value(typed).unwrap_or_default())
+}
+
+/// The readers' types are the writers': every note and every event's data sealed above reads
+/// back typed, and writes back as the same JSON.
+#[test]
+fn every_golden_note_and_data_reads_back_typed_and_writes_back_the_same() {
+    let golden = include_str!("fixtures/golden-notes.jsonl");
+    for line in golden.lines() {
+        let (name, body) = line.split_once('\t').expect("name and body");
+        let event: Event = serde_json::from_str(body).expect("the event reads");
+        for raw in &event.effects {
+            let note = Note::read(raw).unwrap_or_else(|| panic!("{name}: {raw} reads"));
+            assert_eq!(&note.to_json(), raw, "{name}");
+        }
+        let again = match event.event_kind() {
+            EventKind::Started => data_again::<data::Started>(&event),
+            EventKind::TaskCompleted => Some(event.data.clone()),
+            EventKind::TimerFired => data_again::<data::TimerFired>(&event),
+            EventKind::ChildEnded => data_again::<data::ChildEnded>(&event),
+            EventKind::Cancelled => data_again::<data::Cancelled>(&event),
+            EventKind::TaskClaimed => data_again::<data::TaskClaimed>(&event),
+            EventKind::TaskUnclaimed => data_again::<data::TaskUnclaimed>(&event),
+            EventKind::TaskReassigned => data_again::<data::TaskReassigned>(&event),
+            EventKind::SlaPaused => data_again::<data::SlaPaused>(&event),
+            EventKind::SlaResumed => data_again::<data::SlaResumed>(&event),
+            EventKind::JobCompleted => data_again::<data::JobCompleted>(&event),
+            EventKind::JobErrored => data_again::<data::JobErrored>(&event),
+            EventKind::JobFailed => data_again::<data::JobFailed>(&event),
+            EventKind::IncidentRetried => data_again::<data::IncidentRetried>(&event),
+            EventKind::PoolGranted => data_again::<data::PoolGranted>(&event),
+            other => panic!("{name}: no golden event of kind {other} expected"),
+        };
+        assert_eq!(
+            again.as_ref(),
+            Some(&event.data),
+            "{name}: the data of {}",
+            event.kind
+        );
+    }
 }

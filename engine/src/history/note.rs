@@ -91,6 +91,16 @@ pub(crate) fn sealed_json(value: &impl Serialize) -> Json {
     serde_json::to_value(value).unwrap_or(Json::Null)
 }
 
+/// `T` if the value has its shape, else `None`: for a part of a note that readers can do
+/// without.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Json::deserialize(deserializer).map(|value| T::deserialize(value).ok())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskOpened {
     pub id: Uuid,
@@ -98,8 +108,9 @@ pub struct TaskOpened {
     pub role: String,
     #[serde(default)]
     pub assignee: Option<String>,
-    /// The deadline with how it was counted; `null` for a task without one.
-    #[serde(default)]
+    /// The deadline with how it was counted; `null` for a task without one. Read as `None`
+    /// when its shape is not known, so that the task still counts as opened.
+    #[serde(default, deserialize_with = "lenient")]
     pub due: Option<Deadline>,
 }
 
@@ -248,6 +259,15 @@ mod tests {
         assert_eq!(Note::name_of(&later), Some("signed_remotely"));
         // A known name in an unknown shape is not forced into the type either.
         assert_eq!(Note::read(&json!({ "task_opened": "x" })), None);
+    }
+
+    #[test]
+    fn a_task_opened_with_a_deadline_of_an_unknown_shape_still_reads_as_opened() {
+        let odd = json!({ "task_opened": { "id": Uuid::nil(), "role": "clerk", "due": { "rule": "lunar" } } });
+        let Some(Note::TaskOpened(opened)) = Note::read(&odd) else {
+            panic!("reads");
+        };
+        assert_eq!((opened.id, opened.due), (Uuid::nil(), None));
     }
 
     #[test]
