@@ -5,7 +5,8 @@
 
 use procedo_engine::Engine;
 use procedo_engine::definition::Package;
-use procedo_engine::history::{After, Event, GENESIS};
+use procedo_engine::history::note::TaskOpened;
+use procedo_engine::history::{After, Event, GENESIS, Note};
 use procedo_engine::machine::{Change, Effect, Transition};
 use procedo_engine::model::{Actor, Instance, Status, Task, TaskStatus};
 use serde_json::json;
@@ -77,6 +78,16 @@ pub async fn run(instances: usize, events: usize, db: &str) -> Result<(), String
 }
 
 /// One instance with its whole history, as one transition creating it.
+/// The note of a clerk's task opened without a deadline.
+fn clerk_task(id: Uuid) -> Note {
+    Note::TaskOpened(TaskOpened {
+        id,
+        role: "clerk".into(),
+        assignee: None,
+        due: None,
+    })
+}
+
 fn instance(
     definition: &str,
     version: i64,
@@ -127,11 +138,9 @@ fn instance(
         if k > 1 {
             event.action = Some("done".into());
             event.data = json!({ "nota": format!("passo {k}") });
-            event
-                .effects
-                .push(json!({ "task_completed": tasks[k - 2] }));
+            event.note(&Note::TaskCompleted(tasks[k - 2]));
         }
-        event.effects.push(json!({ "task_opened": { "id": tasks[k - 1], "role": "clerk", "assignee": null, "due": null } }));
+        event.note(&clerk_task(tasks[k - 1]));
         event.prev_hash = instance.last_hash.clone();
         event.after = Some(Box::new(After::of(&instance, package_sha256)));
         let sealed = event.seal();
@@ -213,8 +222,8 @@ pub fn seal(n: usize) {
         e.to_state = "legal_check".into();
         e.action = Some("done".into());
         e.data = json!({ "approved": true });
-        e.effects.push(json!({ "task_completed": Uuid::now_v7() }));
-        e.effects.push(json!({ "task_opened": { "id": Uuid::now_v7(), "role": "clerk", "assignee": null, "due": null } }));
+        e.note(&Note::TaskCompleted(Uuid::now_v7()));
+        e.note(&clerk_task(Uuid::now_v7()));
         e
     };
     let mut sizes = (0, 0);

@@ -2,7 +2,7 @@
 
 use crate::documents::Document;
 use crate::engine::{Engine, EngineError, Result};
-use crate::history::{self, BrokenLink, StoredEvent};
+use crate::history::{self, BrokenLink, EventKind, Note, StoredEvent, data};
 use crate::model::{Actor, Instance};
 use crate::store::{AuditBatch, DeployRow, LedgerSummary, StoreError, TaskRecord};
 use serde::Serialize;
@@ -301,44 +301,49 @@ impl Pass<'_> {
         // What the history says happened to tasks and which acts it issued.
         let mut opened: HashSet<Uuid> = HashSet::new();
         let mut completed: HashMap<Uuid, (&str, Option<&str>)> = HashMap::new();
-        let mut issued: HashMap<Uuid, (&str, Option<&str>)> = HashMap::new();
-        let id_of = |v: &serde_json::Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        let mut issued: HashMap<Uuid, (String, Option<String>)> = HashMap::new();
         // Jobs: what the history opened (topic and input) and how it says each was answered.
-        let mut jobs_opened: HashMap<Uuid, (&serde_json::Value, &serde_json::Value)> =
-            HashMap::new();
+        let mut jobs_opened: HashMap<Uuid, (String, serde_json::Value)> = HashMap::new();
         let mut jobs_answered: HashMap<Uuid, &'static str> = HashMap::new();
         for event in &read {
-            let answered = match event.kind.as_str() {
-                "job_completed" => Some("completed"),
-                "job_errored" => Some("errored"),
+            let answered = match event.event_kind() {
+                EventKind::JobCompleted => event
+                    .data_as::<data::JobCompleted>()
+                    .map(|d| (d.job, "completed")),
+                EventKind::JobErrored => event
+                    .data_as::<data::JobErrored>()
+                    .map(|d| (d.job, "errored")),
                 _ => None,
             };
-            if let (Some(status), Some(job)) = (answered, id_of(&event.data["job"])) {
+            if let Some((job, status)) = answered {
                 jobs_answered.insert(job, status);
             }
-            for note in &event.effects {
-                let job = &note["job_opened"];
-                if let Some(j) = id_of(&job["id"]) {
-                    jobs_opened.insert(j, (&job["topic"], &job["input"]));
+            for note in event.notes() {
+                if let Note::JobOpened(job) = note {
+                    jobs_opened.insert(job.id, (job.topic, job.input));
                 }
             }
         }
         for event in &read {
-            for note in &event.effects {
-                if let Some(task) = id_of(&note["task_opened"]["id"]) {
-                    opened.insert(task);
-                }
-                if let Some(task) = id_of(&note["task_completed"]) {
-                    completed.insert(task, (event.actor.as_str(), event.action.as_deref()));
-                }
-                let file = &note["file_attached"];
-                if let (Some(f), Some(sha)) = (id_of(&file["id"]), file["sha256"].as_str()) {
-                    self.files
-                        .push((id, event.seq, f, sha.to_string(), sealed_tenant.to_string()));
-                }
-                let doc = &note["document_issued"];
-                if let (Some(d), Some(sha)) = (id_of(&doc["id"]), doc["sha256"].as_str()) {
-                    issued.insert(d, (sha, doc["number"].as_str()));
+            for note in event.notes() {
+                match note {
+                    Note::TaskOpened(task) => {
+                        opened.insert(task.id);
+                    }
+                    Note::TaskCompleted(task) => {
+                        completed.insert(task, (event.actor.as_str(), event.action.as_deref()));
+                    }
+                    Note::FileAttached(file) => self.files.push((
+                        id,
+                        event.seq,
+                        file.id,
+                        file.sha256,
+                        sealed_tenant.to_string(),
+                    )),
+                    Note::DocumentIssued(doc) => {
+                        issued.insert(doc.id, (doc.sha256, doc.number));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -393,9 +398,9 @@ impl Pass<'_> {
                         &mut rows,
                         &row("topic"),
                         Some(j.topic.as_str()),
-                        topic.as_str(),
+                        Some(topic.as_str()),
                     );
-                    if *input != j.input {
+                    if input != j.input {
                         rows.push((
                             row("input"),
                             "the job's input is not the one the history sealed".into(),
@@ -429,12 +434,10 @@ impl Pass<'_> {
                 Some((sha, _)) if sha != d.sha256 => {
                     Some("the document's sha256 is not the one recorded in the history".into())
                 }
-                Some((_, number)) if number.is_some() && number != d.number.as_deref() => {
-                    Some(format!(
-                        "the document's number {:?} is not the one recorded in the history ({number:?})",
-                        d.number
-                    ))
-                }
+                Some((_, number)) if number.is_some() && number != d.number => Some(format!(
+                    "the document's number {:?} is not the one recorded in the history ({number:?})",
+                    d.number
+                )),
                 Some(_) if d.tenant != sealed_tenant => Some(format!(
                     "the document's tenant `{}` is not its instance's (`{sealed_tenant}`)",
                     d.tenant

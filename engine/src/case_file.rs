@@ -16,7 +16,7 @@
 //! inside a hashed entry.
 
 use crate::engine::{Engine, EngineError, Result};
-use crate::history::{self, StoredEvent};
+use crate::history::{self, Note, StoredEvent};
 use crate::model::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -286,12 +286,12 @@ impl CaseWriter<'_> {
                 let Ok(read) = serde_json::from_str::<history::Event>(&e.body) else {
                     continue;
                 };
-                for note in &read.effects {
-                    let file = &note["file_attached"];
-                    if let Some(fid) = file["id"].as_str().and_then(|s| Uuid::parse_str(s).ok())
-                        && seen.insert(fid)
-                        && let Some((row, _)) = store.file(fid).await?
+                for note in read.notes() {
+                    if let Note::FileAttached(file) = &note
+                        && seen.insert(file.id)
+                        && let Some((row, _)) = store.file(file.id).await?
                     {
+                        let fid = file.id;
                         let path = format!("attachments/{fid}-{}", row.name);
                         self.file(&format!("{prefix}{path}"), &row).await?;
                         files.push(ManifestFile {
@@ -301,11 +301,8 @@ impl CaseWriter<'_> {
                             kind: "attachment".into(),
                         });
                     }
-                    if let Some(child) = note["child_started"]["id"]
-                        .as_str()
-                        .and_then(|s| Uuid::parse_str(s).ok())
-                    {
-                        children.push(child);
+                    if let Note::ChildStarted(child) = note {
+                        children.push(child.id);
                     }
                 }
             }
@@ -672,21 +669,18 @@ fn check_case(
                 )),
                 Ok(read) => {
                     for event in &read {
-                        for note in &event.effects {
-                            let file = &note["file_attached"];
-                            if let (Some(id), Some(sha)) =
-                                (file["id"].as_str(), file["sha256"].as_str())
-                            {
-                                sealed_files.insert(id.to_string(), sha.to_string());
-                            }
-                            if let Some(sha) = note["document_issued"]["sha256"].as_str() {
-                                sealed_acts.insert(sha.to_string());
-                            }
-                            if let Some(child) = note["child_started"]["id"]
-                                .as_str()
-                                .and_then(|s| Uuid::parse_str(s).ok())
-                            {
-                                started.insert(child);
+                        for note in event.notes() {
+                            match note {
+                                Note::FileAttached(file) => {
+                                    sealed_files.insert(file.id.to_string(), file.sha256);
+                                }
+                                Note::DocumentIssued(act) => {
+                                    sealed_acts.insert(act.sha256);
+                                }
+                                Note::ChildStarted(child) => {
+                                    started.insert(child.id);
+                                }
+                                _ => {}
                             }
                         }
                     }

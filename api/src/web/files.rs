@@ -9,7 +9,7 @@ use axum::extract::multipart::Field;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use procedo_engine::history::Sealed;
+use procedo_engine::history::{Note, Sealed};
 use serde_json::{Value, json};
 
 /// The most parts a task form may have, and the longest text part.
@@ -148,15 +148,14 @@ pub fn size(bytes: u64) -> String {
 pub fn attached(events: &[Sealed]) -> Vec<Value> {
     let mut out = Vec::new();
     for e in events {
-        for note in &e.event.effects {
-            let f = &note["file_attached"];
-            if f.is_object() {
+        for note in e.event.notes() {
+            if let Note::FileAttached(f) = note {
                 let at = procedo_engine::timefmt::parse_instant(&e.event.at)
                     .map(super::rome)
                     .unwrap_or_else(|| e.event.at.clone());
                 out.push(json!({
-                    "id": f["id"], "name": f["name"], "content_type": f["content_type"],
-                    "size": size(f["size"].as_u64().unwrap_or(0)), "sha256": f["sha256"],
+                    "id": f.id, "name": f.name, "content_type": f.content_type,
+                    "size": size(f.size), "sha256": f.sha256,
                     "by": e.event.actor, "at": at, "state": e.event.from_state,
                 }));
             }

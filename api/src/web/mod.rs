@@ -875,7 +875,7 @@ async fn instance_page(
             // For which body the actor acted (sealed in the event since tamper evidence).
             let body = e.event.actor_tenant.as_deref().map(name);
             json!({ "at": at, "sentence": words.sentence(&e.event, &e.event.actor), "body": body, "hash": e.hash, "data": words.data(&e.event.data),
-                    "deadlines": timeline::deadlines(&e.event.effects), "effects": timeline::effect_kinds(&e.event.effects) })
+                    "deadlines": timeline::deadlines(&e.event), "effects": timeline::effect_kinds(&e.event) })
         })
         .collect();
     let now = state.engine.now();

@@ -1,7 +1,8 @@
 //! What an auditor reads in each history event besides who and when: the data submitted, the
 //! deadlines set with how they were counted, and the kinds of effects.
 
-use procedo_engine::calendar::{Deadline, Rule};
+use procedo_engine::calendar::Rule;
+use procedo_engine::history::{Event, EventKind, Note};
 use serde_json::{Value, json};
 
 /// The submitted data as name/value pairs, in the order stored.
@@ -22,19 +23,21 @@ pub(super) fn data(data: &Value) -> Vec<Value> {
 }
 
 /// The deadlines of the tasks this event opened, with their derivation.
-pub(super) fn deadlines(effects: &[Value]) -> Vec<Value> {
-    effects
-        .iter()
-        .filter_map(|effect| {
-            let opened = effect.get("task_opened")?;
-            let due: Deadline = serde_json::from_value(opened.get("due")?.clone()).ok()?;
+pub(super) fn deadlines(event: &Event) -> Vec<Value> {
+    event
+        .notes()
+        .filter_map(|note| {
+            let Note::TaskOpened(opened) = note else {
+                return None;
+            };
+            let due = opened.due?;
             let skipped: Vec<String> = due
                 .skipped
                 .iter()
                 .map(|d| d.format("%d/%m/%Y").to_string())
                 .collect();
             Some(json!({
-                "role": opened.get("role"),
+                "role": opened.role,
                 "at": super::rome(due.at),
                 "base": super::rome(due.base),
                 "spec": due.spec,
@@ -46,12 +49,10 @@ pub(super) fn deadlines(effects: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// The kinds of effects, e.g. `task_opened, timer_set`.
-pub(super) fn effect_kinds(effects: &[Value]) -> String {
-    let kinds: Vec<&str> = effects
-        .iter()
-        .filter_map(|e| e.as_object()?.keys().next().map(String::as_str))
-        .collect();
+/// The kinds of effects, e.g. `task_opened, timer_set`: of every note, known to this version
+/// or not.
+pub(super) fn effect_kinds(event: &Event) -> String {
+    let kinds: Vec<&str> = event.effects.iter().filter_map(Note::name_of).collect();
     kinds.join(", ")
 }
 
@@ -119,7 +120,7 @@ impl<'d> Words<'d> {
     }
 
     /// One event as a sentence: who did what, and where the case went.
-    pub(super) fn sentence(&self, event: &procedo_engine::history::Event, actor: &str) -> String {
+    pub(super) fn sentence(&self, event: &Event, actor: &str) -> String {
         let from = event.from_state.as_deref().map(|s| self.state(s));
         let to = self.state(&event.to_state);
         let moved = match &from {
@@ -127,9 +128,9 @@ impl<'d> Words<'d> {
             Some(_) => String::new(),
             None => format!("; fase «{to}»"),
         };
-        match event.kind.as_str() {
-            "started" => format!("{actor} ha avviato la pratica{moved}"),
-            "task_completed" => {
+        match event.event_kind() {
+            EventKind::Started => format!("{actor} ha avviato la pratica{moved}"),
+            EventKind::TaskCompleted => {
                 let state = event.from_state.as_deref().unwrap_or(&event.to_state);
                 let action = event.action.as_deref().map(|a| self.action(state, a));
                 match action {
@@ -140,12 +141,12 @@ impl<'d> Words<'d> {
                     None => format!("{actor} ha completato «{}»{moved}", self.state(state)),
                 }
             }
-            "timer_fired" => format!("È scaduto un termine{moved}"),
-            "child_ended" => format!("Si è conclusa una pratica collegata{moved}"),
-            "cancelled" => format!("{actor} ha annullato la pratica"),
-            "sla_paused" => format!("{actor} ha sospeso il termine dell'attività"),
-            "sla_resumed" => format!("{actor} ha ripreso il termine dell'attività"),
-            "pool_granted" => format!("È stato assegnato un posto disponibile{moved}"),
+            EventKind::TimerFired => format!("È scaduto un termine{moved}"),
+            EventKind::ChildEnded => format!("Si è conclusa una pratica collegata{moved}"),
+            EventKind::Cancelled => format!("{actor} ha annullato la pratica"),
+            EventKind::SlaPaused => format!("{actor} ha sospeso il termine dell'attività"),
+            EventKind::SlaResumed => format!("{actor} ha ripreso il termine dell'attività"),
+            EventKind::PoolGranted => format!("È stato assegnato un posto disponibile{moved}"),
             other => format!("{actor}: {other}{moved}"),
         }
     }

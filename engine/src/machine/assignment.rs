@@ -1,8 +1,9 @@
 //! Who works on a task: claiming it, giving it back, reassigning it. Each is a history event.
 
 use super::{Effect, MachineError, Working};
+use crate::history::note::sealed_json;
+use crate::history::{EventKind, data};
 use crate::model::{Task, TaskStatus};
-use serde_json::json;
 
 /// A change of a task's assignee or role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +51,10 @@ pub fn assign(
                 ));
             }
             (
-                "task_claimed",
+                EventKind::TaskClaimed,
                 Some(actor.user.clone()),
                 task.role.clone(),
-                json!({ "task": task.id }),
+                sealed_json(&data::TaskClaimed { task: task.id }),
             )
         }
         Assignment::Unclaim => {
@@ -63,10 +64,13 @@ pub fn assign(
                 ));
             }
             (
-                "task_unclaimed",
+                EventKind::TaskUnclaimed,
                 None,
                 task.role.clone(),
-                json!({ "task": task.id, "was": task.assignee }),
+                sealed_json(&data::TaskUnclaimed {
+                    task: task.id,
+                    was: task.assignee.clone(),
+                }),
             )
         }
         Assignment::Reassign {
@@ -105,8 +109,20 @@ pub fn assign(
                     )));
                 }
             }
-            let data = json!({ "task": task.id, "from": { "assignee": task.assignee, "role": task.role }, "to": { "assignee": assignee, "role": role }, "reason": reason });
-            ("task_reassigned", assignee.clone(), role, data)
+            let reassigned = data::TaskReassigned {
+                task: task.id,
+                from: data::Holder {
+                    assignee: task.assignee.clone(),
+                    role: task.role.clone(),
+                },
+                to: data::Holder {
+                    assignee: assignee.clone(),
+                    role: role.clone(),
+                },
+                reason: reason.clone(),
+            };
+            let data = sealed_json(&reassigned);
+            (EventKind::TaskReassigned, assignee.clone(), role, data)
         }
     };
     let event = work.event(id, kind)?;

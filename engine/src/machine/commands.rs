@@ -4,7 +4,7 @@
 use super::enter::{assign, enter, scope};
 use super::{Effect, MachineError, Working};
 use crate::definition::{Definition, Kind};
-use crate::history::GENESIS;
+use crate::history::{EventKind, GENESIS, Note, data, note};
 use crate::model::{Instance, ParentLink, Status, Task, TaskStatus, Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
@@ -115,19 +115,17 @@ pub fn create(
         updated_at: now,
         pins: pins.clone(),
     });
-    let event = work.event(id, "started")?;
-    let mut data = json!({ "definition": definition.id, "version": definition.version, "variables": variables, "parent": parent });
-    if let Some(map) = data.as_object_mut() {
-        // The versions its children will run, and the relation it runs under, are part of
-        // what an auditor must be able to read back (and what the hash seals).
-        if !pins.is_empty() {
-            map.insert("pins".into(), json!(pins));
-        }
-        if let Some(relation) = relation {
-            map.insert("relation".into(), relation);
-        }
-    }
-    event.data = data;
+    // The versions its children will run, and the relation it runs under, are part of what
+    // an auditor must be able to read back (and what the hash seals).
+    let data = data::Started {
+        definition: definition.id.clone(),
+        version: definition.version,
+        variables,
+        parent,
+        pins,
+        relation,
+    };
+    work.event(id, EventKind::Started)?.set_data(&data);
     enter(work, id, &definition.initial)
 }
 
@@ -268,7 +266,7 @@ pub fn complete(
         Some(form_spec) => attached_files(work, form_spec, &form, &instance.tenant)?,
         None => Vec::new(),
     };
-    let event = work.event(id, "task_completed")?;
+    let event = work.event(id, EventKind::TaskCompleted)?;
     event.action = Some(action_name.to_string());
     event.data = Json::Object(form.clone());
     if let Some(record) = segregation {
@@ -289,7 +287,7 @@ pub fn complete(
             status: closed,
             at: now,
         },
-        json!({ "task_completed": task.id }),
+        Note::TaskCompleted(task.id),
     )?;
     // Only a task with a deadline has timers (due, reminder) to clear.
     if matches!(&state.kind, Kind::Task(spec) if spec.due.is_some()) {
@@ -308,7 +306,7 @@ pub fn complete(
 fn segregation_of_duties(
     work: &Working<'_>,
     state: &crate::definition::State,
-) -> Result<Option<Json>, MachineError> {
+) -> Result<Option<Note>, MachineError> {
     let Kind::Task(spec) = &state.kind else {
         return Ok(None);
     };
@@ -332,13 +330,18 @@ fn segregation_of_duties(
             state.title.as_deref().unwrap_or(&state.name)
         )));
     }
-    let by: Vec<Json> = earlier
+    let earlier = earlier
         .iter()
-        .map(|(s, who)| json!({ "state": s, "by": who }))
+        .map(|(state, by)| note::Completer {
+            state: state.clone(),
+            by: by.clone(),
+        })
         .collect();
-    Ok(Some(
-        json!({ "segregation_of_duties": { "not_by": spec.not_by, "earlier": by, "actor": user } }),
-    ))
+    Ok(Some(Note::SegregationOfDuties(note::Segregation {
+        not_by: spec.not_by.clone(),
+        earlier,
+        actor: user.clone(),
+    })))
 }
 
 pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineError> {
@@ -356,9 +359,12 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
         .state(&timer.state)
         .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{}`", timer.state)))?;
     let lateness_ms = (work.now - timer.fire_at).num_milliseconds();
-    let event = work.event(id, "timer_fired")?;
-    event.data =
-        json!({ "timer": timer.kind, "due_at": timer.fire_at, "lateness_ms": lateness_ms });
+    let fired = data::TimerFired {
+        timer: timer.kind.clone(),
+        due_at: timer.fire_at,
+        lateness_ms,
+    };
+    work.event(id, EventKind::TimerFired)?.set_data(&fired);
     match (&timer.kind, &state.kind) {
         (
             TimerKind::WaitTimeout,
@@ -382,7 +388,7 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
         (TimerKind::TaskRemind { task }, Kind::Task(spec)) => {
             let notice = notice(work, id, state, *task, "reminder", &spec.role)?;
             work.push(notice);
-            work.note(id, json!({ "reminded": task }))
+            work.note(id, Note::Reminded(*task))
         }
         (TimerKind::TaskDue { task }, Kind::Task(spec)) => match &spec.on_breach {
             Some(crate::definition::Breach::EscalateTo(role)) => {
@@ -394,7 +400,10 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
                         task: *task,
                         role: role.clone(),
                     },
-                    json!({ "escalated": { "task": task, "to": role } }),
+                    Note::Escalated {
+                        task: *task,
+                        to: role.clone(),
+                    },
                 )
             }
             Some(crate::definition::Breach::Notify(role)) => {
@@ -402,7 +411,11 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
                 // where it is, with whoever holds it.
                 let notice = notice(work, id, state, *task, "overdue", role)?;
                 work.push(notice);
-                work.note(id, json!({ "notified": { "task": task, "role": role } }))
+                let notified = Note::Notified {
+                    task: *task,
+                    role: role.clone(),
+                };
+                work.note(id, notified)
             }
             Some(crate::definition::Breach::Action(action)) => {
                 let action = state.actions.get(action).ok_or_else(|| {
@@ -420,13 +433,13 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
                         status: closed,
                         at: now,
                     },
-                    json!({ "breach_action": action.name }),
+                    Note::BreachAction(action.name.clone()),
                 )?;
                 work.push(Effect::ClearTimers { instance: id });
                 assign(work, id, &action.set, None)?;
                 enter(work, id, &action.to)
             }
-            None => work.note(id, json!({ "overdue": task })),
+            None => work.note(id, Note::Overdue(*task)),
         },
         _ => Ok(()),
     }
@@ -438,8 +451,10 @@ pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), Mach
         return Err(MachineError::NotActive(instance.status.label().to_string()));
     }
     let now = work.now;
-    let event = work.event(id, "cancelled")?;
-    event.data = json!({ "reason": reason });
+    let cancelled = data::Cancelled {
+        reason: reason.to_string(),
+    };
+    work.event(id, EventKind::Cancelled)?.set_data(&cancelled);
     work.get_mut(id)?.status = Status::Cancelled {
         reason: reason.to_string(),
     };
@@ -486,8 +501,12 @@ pub fn child_ended(
     if !active {
         return Ok(());
     }
-    let event = work.event(parent, "child_ended")?;
-    event.data = json!({ "child": child, "index": index, "outcome": outcome });
+    let ended = data::ChildEnded {
+        child,
+        index,
+        outcome: outcome.clone(),
+    };
+    work.event(parent, EventKind::ChildEnded)?.set_data(&ended);
     let remaining = {
         let p = work.get_mut(parent)?;
         let record = json!({ "instance": child, "workflow": definition, "outcome": outcome, "variables": variables });
@@ -547,7 +566,7 @@ fn attached_files(
     form: &procedo_forms::FormSpec,
     data: &Map<String, Json>,
     tenant: &str,
-) -> Result<Vec<Json>, MachineError> {
+) -> Result<Vec<Note>, MachineError> {
     let mut notes = Vec::new();
     let mut errors = Vec::new();
     for field in form
@@ -596,16 +615,16 @@ fn attached_files(
                 ));
                 continue;
             }
-            notes.push(json!({ "file_attached": {
-                "field": field.name,
-                "id": file.id,
-                "sha256": file.sha256,
-                "size": file.size,
-                "content_type": file.content_type,
-                "name": file.name,
-                "uploaded_by": file.uploaded_by,
-                "uploaded_at": crate::timefmt::rfc3339(file.created_at),
-            }}));
+            notes.push(Note::FileAttached(note::FileAttached {
+                field: field.name.clone(),
+                id: file.id,
+                sha256: file.sha256.clone(),
+                size: file.size,
+                content_type: file.content_type.clone(),
+                name: file.name.clone(),
+                uploaded_by: file.uploaded_by.clone(),
+                uploaded_at: crate::timefmt::rfc3339(file.created_at),
+            }));
         }
     }
     if errors.is_empty() {

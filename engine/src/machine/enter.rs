@@ -6,6 +6,8 @@
 use super::{Effect, MachineError, Working};
 use crate::definition::{Arm, Definition, Goto, Kind, SpawnSpec, State, TaskSpec, WaitTimer};
 use crate::expr::{Expr, Scope};
+use crate::history::Note;
+use crate::history::note::{self, TimerSet, WaitDeadline};
 use crate::model::{Instance, Status, Task, TaskStatus, Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
@@ -66,7 +68,7 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
             .state(&next)
             .ok_or_else(|| MachineError::Inconsistent(format!("unknown state `{next}`")))?;
         work.get_mut(id)?.state = state.name.clone();
-        work.note(id, json!({ "entered": state.name }))?;
+        work.note(id, Note::Entered(state.name.clone()))?;
         if !state.release.is_empty() {
             super::pools::release(work, id, &state.release)?;
         }
@@ -177,7 +179,12 @@ fn open_task(
         created_at: now,
     }));
     let (tenant, state_name, task_id) = (task.tenant.clone(), state.name.clone(), task.id);
-    let note = json!({ "task_opened": { "id": task.id, "role": task.role, "assignee": task.assignee, "due": deadline } });
+    let note = Note::TaskOpened(note::TaskOpened {
+        id: task.id,
+        role: task.role.clone(),
+        assignee: task.assignee.clone(),
+        due: deadline.clone(),
+    });
     work.effect(id, Effect::OpenTask(task), note)?;
     if let Some(deadline) = deadline {
         set_task_timers(work, id, &tenant, &state_name, task_id, spec, deadline.at)?;
@@ -220,12 +227,13 @@ fn wait(
     let (fire_at, derivation) = match timer {
         WaitTimer::For(spec) => {
             let deadline = work.calendar.deadline(now, spec);
-            (deadline.at, json!(deadline))
+            (deadline.at, WaitDeadline::Counted(deadline))
         }
         WaitTimer::Until(expr) => {
             let instance = work.get(id)?;
             let at = expr.eval_instant(&scope(instance, None, &definition, work))?;
-            (at, json!({ "until": expr.source(), "at": at }))
+            let until = expr.source().to_string();
+            (at, WaitDeadline::Until { until, at })
         }
     };
     if let Some(name) = store_as {
@@ -245,7 +253,9 @@ fn wait(
     work.effect(
         id,
         Effect::SetTimer(timer),
-        json!({ "timer_set": { "kind": "wait_timeout", "deadline": derivation } }),
+        Note::TimerSet(TimerSet::WaitTimeout {
+            deadline: derivation,
+        }),
     )
 }
 
@@ -312,7 +322,12 @@ fn spawn_children(
             instance: id,
             index: i64::try_from(index).unwrap_or(i64::MAX),
         };
-        work.note(id, json!({ "child_started": { "id": child, "workflow": child_definition.id, "index": index } }))?;
+        let started = Note::ChildStarted(note::ChildStarted {
+            id: child,
+            workflow: child_definition.id.clone(),
+            index,
+        });
+        work.note(id, started)?;
         let created = super::commands::Created {
             tenant: &tenant,
             on_behalf_of: on_behalf_of.clone(),
@@ -332,7 +347,7 @@ fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineErr
     work.get_mut(id)?.status = Status::Ended {
         outcome: outcome.to_string(),
     };
-    work.note(id, json!({ "ended": outcome }))?;
+    work.note(id, Note::Ended(outcome.to_string()))?;
     let parent = work.get(id)?.parent.clone();
     if let Some(link) = parent {
         super::commands::child_ended(work, link.instance, id, link.index)?;
@@ -369,9 +384,12 @@ pub fn issue_document(
         template: template.to_string(),
         message,
     })?;
-    let note = json!({ "document_issued": {
-        "id": document.id, "template": template, "sha256": document.sha256, "number": document.number,
-    } });
+    let note = Note::DocumentIssued(note::DocumentIssued {
+        id: document.id,
+        template: template.to_string(),
+        sha256: document.sha256.clone(),
+        number: document.number.clone(),
+    });
     // The register moves first: a transition that lost the race for the number fails there,
     // before it writes a document.
     if let Some(number) = number {
@@ -404,13 +422,13 @@ pub fn set_task_timers(
     work.effect(
         id,
         Effect::SetTimer(timer(due_id, TimerKind::TaskDue { task }, due)),
-        json!({ "timer_set": { "kind": "task_due", "at": due } }),
+        Note::TimerSet(TimerSet::TaskDue { at: due }),
     )?;
     for remind in &spec.remind {
         let lead = work.calendar.deadline(now, remind).at - now;
         let at = due - lead;
         if at > now {
-            let note = json!({ "timer_set": { "kind": "task_remind", "at": at } });
+            let note = Note::TimerSet(TimerSet::TaskRemind { at });
             let remind_id = work.new_id();
             work.effect(
                 id,

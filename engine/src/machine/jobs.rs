@@ -8,6 +8,8 @@
 use super::enter::{enter, scope};
 use super::{Effect, JobAnswer, MachineError, Working};
 use crate::definition::{Goto, Kind, ServiceSpec, State};
+use crate::history::note::{self, TimerSet};
+use crate::history::{EventKind, Note, data};
 use crate::model::{Job, JobStatus};
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
@@ -52,7 +54,11 @@ pub fn open(
         created_at: now,
         closed_at: None,
     };
-    let note = json!({ "job_opened": { "id": job.id, "topic": job.topic, "input": job.input } });
+    let note = Note::JobOpened(note::JobOpened {
+        id: job.id,
+        topic: job.topic.clone(),
+        input: job.input.clone(),
+    });
     let tenant = job.tenant.clone();
     work.effect(id, Effect::OpenJob(job), note)?;
     if let Some((period, _)) = &spec.timeout {
@@ -65,7 +71,7 @@ pub fn open(
             kind: crate::model::TimerKind::WaitTimeout,
             fire_at: deadline.at,
         };
-        let note = json!({ "timer_set": { "kind": "service_timeout", "at": deadline.at } });
+        let note = Note::TimerSet(TimerSet::ServiceTimeout { at: deadline.at });
         work.effect(id, Effect::SetTimer(timer), note)?;
     }
     Ok(())
@@ -78,7 +84,7 @@ pub fn time_out(work: &mut Working<'_>, id: Uuid, goto: &Goto) -> Result<(), Mac
     work.effect(
         id,
         Effect::CancelOpenJobs { instance: id, at },
-        json!({ "job_timed_out": { "at": at } }),
+        Note::JobTimedOut { at },
     )?;
     super::enter::assign(work, id, &goto.set, None)?;
     super::enter::enter(work, id, &goto.to)
@@ -119,8 +125,14 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
     let now = work.now;
     match answer {
         JobAnswer::Complete { result } => {
-            let event = work.event(id, "job_completed")?;
-            event.data = json!({ "job": job.id, "topic": job.topic, "attempt": job.attempt, "result": result });
+            let completed = data::JobCompleted {
+                job: job.id,
+                topic: job.topic.clone(),
+                attempt: job.attempt,
+                result: result.clone(),
+            };
+            work.event(id, EventKind::JobCompleted)?
+                .set_data(&completed);
             work.push(Effect::CloseJob {
                 job: job.id,
                 lock_seq: job.lock_seq,
@@ -144,8 +156,14 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
                     }
                 ))
             })?;
-            let event = work.event(id, "job_errored")?;
-            event.data = json!({ "job": job.id, "topic": job.topic, "attempt": job.attempt, "code": code, "message": message });
+            let errored = data::JobErrored {
+                job: job.id,
+                topic: job.topic.clone(),
+                attempt: job.attempt,
+                code: code.clone(),
+                message: message.clone(),
+            };
+            work.event(id, EventKind::JobErrored)?.set_data(&errored);
             work.push(Effect::CloseJob {
                 job: job.id,
                 lock_seq: job.lock_seq,
@@ -161,11 +179,15 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
             let incident = job.attempt > job.retries;
             let wait = retry_in.unwrap_or(service.backoff);
             let available_at = now + wait;
-            let event = work.event(id, "job_failed")?;
-            event.data = json!({
-                "job": job.id, "topic": job.topic, "attempt": job.attempt, "message": message,
-                "incident": incident, "retry_at": (!incident).then_some(available_at),
-            });
+            let failed = data::JobFailed {
+                job: job.id,
+                topic: job.topic.clone(),
+                attempt: job.attempt,
+                message: message.clone(),
+                incident,
+                retry_at: (!incident).then_some(available_at),
+            };
+            work.event(id, EventKind::JobFailed)?.set_data(&failed);
             work.push(Effect::FailJob {
                 job: job.id,
                 lock_seq: job.lock_seq,
@@ -181,8 +203,13 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
             Ok(())
         }
         JobAnswer::RetryIncident => {
-            let event = work.event(id, "incident_retried")?;
-            event.data = json!({ "job": job.id, "topic": job.topic, "attempt": job.attempt + 1 });
+            let retried = data::IncidentRetried {
+                job: job.id,
+                topic: job.topic.clone(),
+                attempt: job.attempt + 1,
+            };
+            work.event(id, EventKind::IncidentRetried)?
+                .set_data(&retried);
             work.push(Effect::RetryIncident {
                 job: job.id,
                 attempt: job.attempt + 1,

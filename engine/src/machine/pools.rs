@@ -12,6 +12,8 @@ use super::enter::{assign, enter, scope};
 use super::{Effect, MachineError, Working};
 use crate::definition::{Goto, Kind};
 use crate::expr::Expr;
+use crate::history::note::{self, TimerSet, WaitDeadline};
+use crate::history::{EventKind, Note, data};
 use crate::model::{Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use std::collections::{HashMap, VecDeque};
@@ -42,6 +44,14 @@ pub struct PoolChange {
     /// `(used, next_seq)` before; `None` when the pool is used for the first time.
     pub from: Option<(i64, i64)>,
     pub to: (i64, i64),
+}
+
+/// The note's name for a unit of `pool` under `key`.
+fn unit(pool: &str, key: &str) -> note::PoolUnit {
+    note::PoolUnit {
+        pool: pool.to_string(),
+        key: key.to_string(),
+    }
 }
 
 const HELD: &str = "_pools";
@@ -150,7 +160,7 @@ pub fn acquire(
     if state.used < state.capacity && state.waiting.is_empty() {
         update(work, &tenant, pool, &key, |s| s.used += 1)?;
         mark(work, id, HELD, pool, Some(&key))?;
-        work.note(id, json!({ "granted": { "pool": pool, "key": key } }))?;
+        work.note(id, Note::Granted(unit(pool, &key)))?;
         assign(work, id, &on_granted.set, None)?;
         return Ok(Some(on_granted.to.clone()));
     }
@@ -170,7 +180,11 @@ pub fn acquire(
     work.effect(
         id,
         enqueue,
-        json!({ "waitlisted": { "pool": pool, "key": key, "position": position } }),
+        Note::Waitlisted(note::Waitlisted {
+            pool: pool.to_string(),
+            key: key.clone(),
+            position,
+        }),
     )?;
     mark(work, id, WAITING, pool, Some(&key))?;
     if let Some(timeout) = timeout {
@@ -187,7 +201,9 @@ pub fn acquire(
         work.effect(
             id,
             Effect::SetTimer(timer),
-            json!({ "timer_set": { "kind": "wait_timeout", "deadline": deadline } }),
+            Note::TimerSet(TimerSet::WaitTimeout {
+                deadline: WaitDeadline::Counted(deadline),
+            }),
         )?;
     }
     Ok(None)
@@ -202,7 +218,7 @@ pub fn release(work: &mut Working<'_>, id: Uuid, pools: &[String]) -> Result<(),
         }
         update(work, &tenant, &pool, &key, |s| s.used -= 1)?;
         mark(work, id, HELD, &pool, None)?;
-        work.note(id, json!({ "released": { "pool": pool, "key": key } }))?;
+        work.note(id, Note::Released(unit(&pool, &key)))?;
         promote(work, &tenant, &pool, &key)?;
     }
     Ok(())
@@ -232,8 +248,12 @@ fn promote(
             s.waiting.pop_front();
             s.used += 1;
         })?;
-        let event = work.event(waiter, "pool_granted")?;
-        event.data = json!({ "pool": pool, "key": key });
+        let granted = data::PoolGranted {
+            pool: pool.to_string(),
+            key: key.to_string(),
+        };
+        work.event(waiter, EventKind::PoolGranted)?
+            .set_data(&granted);
         work.push(Effect::Dequeue {
             tenant: tenant.to_string(),
             pool: pool.to_string(),
@@ -270,7 +290,7 @@ pub fn leave_lines(work: &mut Working<'_>, id: Uuid) -> Result<(), MachineError>
             instance: id,
         });
         mark(work, id, WAITING, &pool, None)?;
-        work.note(id, json!({ "left_line": { "pool": pool, "key": key } }))?;
+        work.note(id, Note::LeftLine(unit(&pool, &key)))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use super::{Effect, MachineError, Working};
 use crate::definition::Kind;
+use crate::history::{EventKind, Note, data};
 use crate::model::{Task, TaskStatus};
 use serde_json::{Value as Json, json};
 
@@ -36,8 +37,12 @@ pub fn pause(work: &mut Working<'_>, task: &Task, reason: &str) -> Result<(), Ma
         return Err(MachineError::NotNow("il termine è già sospeso".into()));
     }
     let (id, now) = (task.instance, work.now);
-    let event = work.event(id, "sla_paused")?;
-    event.data = json!({ "task": task.id, "reason": reason, "due_at": task.due_at });
+    let paused = data::SlaPaused {
+        task: task.id,
+        reason: reason.to_string(),
+        due_at: task.due_at,
+    };
+    work.event(id, EventKind::SlaPaused)?.set_data(&paused);
     work.push(Effect::ClearTimers { instance: id });
     let update = Effect::UpdateTaskSla {
         task: task.id,
@@ -49,7 +54,10 @@ pub fn pause(work: &mut Working<'_>, task: &Task, reason: &str) -> Result<(), Ma
     work.effect(
         id,
         update,
-        json!({ "deadline_suspended": { "task": task.id, "reason": reason } }),
+        Note::DeadlineSuspended {
+            task: task.id,
+            reason: reason.to_string(),
+        },
     )
 }
 
@@ -87,8 +95,13 @@ pub fn resume(work: &mut Working<'_>, task: &Task) -> Result<(), MachineError> {
         }
         map.insert("at".into(), json!(new_due));
     }
-    let event = work.event(id, "sla_resumed")?;
-    event.data = json!({ "task": task.id, "reason": reason, "paused_ms": paused_for.num_milliseconds(), "due_at": new_due });
+    let resumed = data::SlaResumed {
+        task: task.id,
+        reason,
+        paused_ms: paused_for.num_milliseconds(),
+        due_at: new_due,
+    };
+    work.event(id, EventKind::SlaResumed)?.set_data(&resumed);
     let update = Effect::UpdateTaskSla {
         task: task.id,
         due_at: Some(new_due),
@@ -99,7 +112,10 @@ pub fn resume(work: &mut Working<'_>, task: &Task) -> Result<(), MachineError> {
     work.effect(
         id,
         update,
-        json!({ "deadline_resumed": { "task": task.id, "due_at": new_due } }),
+        Note::DeadlineResumed {
+            task: task.id,
+            due_at: new_due,
+        },
     )?;
     set_timers(work, task, new_due)
 }

@@ -2,11 +2,10 @@
 
 use super::{Catalog, Change, Effect, MachineError, RegisterNumber, Registers, Transition};
 use crate::definition::Definition;
-use crate::history::Event;
+use crate::history::{Event, EventKind, Note};
 use crate::model::{Actor, Instance};
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
-use serde_json::Value as Json;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -154,7 +153,7 @@ impl<'a> Working<'a> {
     }
 
     /// The history event this command writes for `id`, opened on first use with `kind`.
-    pub fn event(&mut self, id: Uuid, kind: &str) -> Result<&mut Event, MachineError> {
+    pub fn event(&mut self, id: Uuid, kind: EventKind) -> Result<&mut Event, MachineError> {
         let (now, user, tenant) = (self.now, self.actor.user.clone(), self.actor.tenant.clone());
         let slot = self
             .slots
@@ -162,7 +161,7 @@ impl<'a> Working<'a> {
             .ok_or_else(|| MachineError::Inconsistent(format!("instance {id} was not loaded")))?;
         let from = (slot.expected_version.is_some()).then(|| slot.instance.state.clone());
         Ok(slot.event.get_or_insert_with(|| {
-            let mut event = Event::new(id, 0, now, &user, kind);
+            let mut event = Event::new(id, 0, now, &user, kind.as_str());
             event.v = Some(crate::history::FORMAT);
             event.actor_tenant = Some(tenant);
             event.from_state = from;
@@ -171,7 +170,7 @@ impl<'a> Working<'a> {
     }
 
     /// Records an effect and notes it in the instance's event.
-    pub fn effect(&mut self, id: Uuid, effect: Effect, note: Json) -> Result<(), MachineError> {
+    pub fn effect(&mut self, id: Uuid, effect: Effect, note: Note) -> Result<(), MachineError> {
         self.note(id, note)?;
         self.effects.push(effect);
         Ok(())
@@ -182,9 +181,10 @@ impl<'a> Working<'a> {
         self.effects.push(effect);
     }
 
-    pub fn note(&mut self, id: Uuid, note: Json) -> Result<(), MachineError> {
-        let kind = "step";
-        self.event(id, kind)?.effects.push(note);
+    /// Notes what the step caused in the instance's event (opened as a plain `step` if the
+    /// command has not opened it yet).
+    pub fn note(&mut self, id: Uuid, note: Note) -> Result<(), MachineError> {
+        self.event(id, EventKind::Step)?.note(&note);
         Ok(())
     }
 

@@ -11,6 +11,8 @@ mod commit;
 mod conflict;
 mod embedded;
 mod files;
+#[cfg(test)]
+mod migration_files;
 mod plan;
 mod postgres;
 mod queries;

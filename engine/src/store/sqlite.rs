@@ -271,26 +271,16 @@ super::sql_audit!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {
+    use crate::store::migration_files;
+
     /// A migration file left off the list above would never run: every file in
-    /// `migrations/sqlite` must be listed, with the version and name its file name gives.
+    /// `migrations/sqlite` must be listed, with the version and name its file name gives and its
+    /// text, and every listed migration must have its file.
     #[test]
-    fn every_migration_file_is_listed() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-        let mut files: Vec<(i64, String)> = std::fs::read_dir(dir)
-            .expect("the migrations folder")
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let stem = name.strip_suffix(".sql")?;
-                let (version, rest) = stem.split_once('_')?;
-                Some((version.parse().ok()?, rest.to_string()))
-            })
-            .collect();
-        files.sort();
-        let listed: Vec<(i64, String)> = super::migrator()
-            .iter()
-            .map(|m| (m.version, m.description.to_string()))
-            .collect();
-        assert_eq!(listed, files);
+    fn every_migration_file_is_listed_with_its_text() {
+        let files = migration_files::read("migrations/sqlite");
+        let listed = migration_files::listed(&super::migrator());
+        let problems = migration_files::mismatches(&files, &listed);
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }

@@ -12,6 +12,18 @@
 //! chain. Old bodies are never rewritten: their hash is over the stored text, and the fields
 //! of the second format are skipped when absent, so an old event read and written again is
 //! byte-for-byte what was sealed.
+//!
+//! What a step was and caused is typed: [`EventKind`] for its kind, [`data`] for its input and
+//! [`Note`] for each of its effects. They are sealed as JSON values with the keys sorted, as the
+//! history always was, and read leniently, since stored events of earlier versions must stay
+//! readable (see [`note`]).
+
+pub mod data;
+mod kind;
+pub mod note;
+
+pub use kind::EventKind;
+pub use note::Note;
 
 use crate::timefmt;
 use chrono::{DateTime, Utc};
@@ -40,7 +52,8 @@ pub struct Event {
     /// The tenant the actor acted for (second format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_tenant: Option<String>,
-    /// `started`, `task_completed`, `timer_fired`, `child_ended`, `cancelled`, …
+    /// `started`, `task_completed`, `timer_fired`, `child_ended`, `cancelled`, … (see
+    /// [`EventKind`]; kept as the string sealed, which a kind unknown to this version is too).
     pub kind: String,
     pub from_state: Option<String>,
     pub to_state: String,
@@ -48,7 +61,7 @@ pub struct Event {
     /// The submitted (validated, normalised) data, or other input of the step.
     pub data: Json,
     /// What the step caused: tasks opened and closed, timers, children, documents, the states
-    /// passed through.
+    /// passed through. [`Note`]s as sealed (see [`Event::notes`] to read them typed).
     pub effects: Vec<Json>,
     /// What the instance is after the step (second format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,6 +154,33 @@ impl Event {
             after: None,
             prev_hash: GENESIS.to_string(),
         }
+    }
+
+    /// The event's kind, typed.
+    pub fn event_kind(&self) -> EventKind {
+        EventKind::parse(&self.kind)
+    }
+
+    /// The notes of the step this version can read, in order; a note of an unknown shape is
+    /// skipped here and stays in [`Event::effects`] as written.
+    pub fn notes(&self) -> impl Iterator<Item = Note> + '_ {
+        self.effects.iter().filter_map(Note::read)
+    }
+
+    /// Adds a note, in the form the history seals.
+    pub fn note(&mut self, note: &Note) {
+        self.effects.push(note.to_json());
+    }
+
+    /// Sets the step's input (one of the [`data`] types, or a form), in the form the history
+    /// seals.
+    pub fn set_data(&mut self, data: &impl Serialize) {
+        self.data = note::sealed_json(data);
+    }
+
+    /// The step's input as `T` (one of the [`data`] types), if it has that shape.
+    pub fn data_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        T::deserialize(&self.data).ok()
     }
 
     /// Fixes the text and hash. The text is serde_json's output of this struct: field order is
@@ -309,17 +349,19 @@ pub fn verify_chain(
 pub fn states_entered<'e>(events: impl IntoIterator<Item = &'e Event>) -> Vec<String> {
     let mut path: Vec<String> = Vec::new();
     for event in events {
-        let entered: Vec<&str> = event
-            .effects
-            .iter()
-            .filter_map(|e| e.get("entered")?.as_str())
+        let entered: Vec<String> = event
+            .notes()
+            .filter_map(|note| match note {
+                Note::Entered(state) => Some(state),
+                _ => None,
+            })
             .collect();
         if entered.is_empty() {
             if path.last() != Some(&event.to_state) {
                 path.push(event.to_state.clone());
             }
         } else {
-            path.extend(entered.into_iter().map(String::from));
+            path.extend(entered);
         }
     }
     path
@@ -375,10 +417,9 @@ mod tests {
         let step = |seq: i64, to: &str, entered: &[&str]| {
             let mut e = Event::new(id, seq, Utc::now(), "anna", "task_completed");
             e.to_state = to.into();
-            e.effects = entered
-                .iter()
-                .map(|s| serde_json::json!({ "entered": s }))
-                .collect();
+            for state in entered {
+                e.note(&Note::Entered(state.to_string()));
+            }
             e
         };
         let events = [
