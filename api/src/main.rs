@@ -70,6 +70,10 @@ enum Command {
         /// The largest file an upload may bring, in bytes or as `100MB`, `2GB`.
         #[arg(long, env = "PROCEDO_MAX_FILE_SIZE", default_value = "100MB")]
         max_file_size: String,
+        /// The ocid prefix the Open Contracting Partnership issued to the authority
+        /// (`ocds-` and six letters or digits): turns on `GET /api/v1/instances/{id}/ocds`.
+        #[arg(long, env = "PROCEDO_OCDS_PREFIX", value_parser = parse_ocds_prefix)]
+        ocds_prefix: Option<String>,
         /// FOR TESTS ONLY: start the clock at this RFC 3339 instant and let platform
         /// administrators move it forward with `POST /api/v1/test/clock {"now": …}`.
         #[arg(long, env = "PROCEDO_TEST_CLOCK", value_parser = parse_instant)]
@@ -263,6 +267,7 @@ fn main() -> ExitCode {
                 mail,
                 public_url,
                 test_clock,
+                ocds_prefix,
                 webhook_url,
                 webhook_secret_file,
             } => {
@@ -286,6 +291,7 @@ fn main() -> ExitCode {
                     public_url: public_url.unwrap_or_else(|| format!("http://{listen}")),
                     webhook: connectors::Webhook::configure(webhook_url, webhook_secret_file)?,
                     test_clock,
+                    ocds_prefix,
                 };
                 let audit = serve::Audit {
                     key_file: key_file.unwrap_or_else(|| audit_cli::default_key_file(&db)),
@@ -347,4 +353,10 @@ fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .map_err(|_| {
             format!("`{text}` is not an RFC 3339 date-time such as 2026-05-04T09:00:00+02:00")
         })
+}
+
+fn parse_ocds_prefix(text: &str) -> Result<String, String> {
+    procedo_engine::ocds::check_prefix(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
 }

@@ -32,6 +32,8 @@ pub struct Options {
     pub webhook: Option<crate::connectors::Webhook>,
     /// Tests only: the clock starts here and `/api/v1/test/clock` moves it.
     pub test_clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// The OCDS ocid prefix, checked at start.
+    pub ocds_prefix: Option<String>,
 }
 
 /// Where the checkpoint key lives and how often to sign a checkpoint.
@@ -122,6 +124,10 @@ pub async fn run(
         trusted_proxies: Arc::new(options.trusted_proxies),
         file_limit: options.max_file_size,
         test_clock,
+        ocds: options
+            .ocds_prefix
+            .clone()
+            .map(|prefix| Arc::new((prefix, options.public_url.clone()))),
         ..AppState::new(engine).with_key(key)
     };
     let metrics = match &options.metrics_listen {

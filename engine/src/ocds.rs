@@ -23,7 +23,9 @@ use serde_json::{Value as Json, json};
 pub enum OcdsError {
     #[error("the cases of `{0}` are not public contracts: they have no OCDS releases")]
     NotAContract(String),
-    #[error("`{0}` is not an OCDS prefix (ocds- and six lowercase letters or digits, from the Open Contracting Partnership)")]
+    #[error(
+        "`{0}` is not an OCDS prefix (ocds- and six lowercase letters or digits, from the Open Contracting Partnership)"
+    )]
     BadPrefix(String),
 }
 
@@ -131,7 +133,9 @@ fn value(v: &Json) -> Option<Json> {
 /// A date of a form (`2026-07-20`) as an OCDS date-time: the start of that day in Rome.
 fn date_time(v: &Json) -> Option<String> {
     let date = NaiveDate::parse_from_str(v.as_str()?, "%Y-%m-%d").ok()?;
-    let local = Rome.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).earliest()?;
+    let local = Rome
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0)?)
+        .earliest()?;
     Some(local.to_rfc3339())
 }
 
@@ -162,7 +166,8 @@ fn category(tipo: &Json) -> Option<&'static str> {
 
 impl Case {
     fn read(instance: &Instance, history: &[Sealed]) -> Result<Self, OcdsError> {
-        let vars = &instance.variables;
+        // As a JSON value, a missing variable reads as null (a map's index would panic).
+        let vars = &Json::Object(instance.variables.clone());
         let withdrawn = instance.status.label() == "withdrawn"
             || instance.status.label() == "abandoned"
             || instance.status.label() == "not_contracted";
@@ -187,7 +192,9 @@ impl Case {
                         });
                         let contract = vars["contratti"]
                             .as_array()
-                            .and_then(|cs| cs.iter().find(|c| c["cig"].as_str() == Some(cig.as_str())))
+                            .and_then(|cs| {
+                                cs.iter().find(|c| c["cig"].as_str() == Some(cig.as_str()))
+                            })
                             .map(|c| Contract {
                                 date_signed: date_time(&c["data_stipula"]),
                                 reference: text(&c["repertorio"]),
@@ -257,7 +264,11 @@ impl Case {
                     category: category(&vars["tipo"]),
                     subject: text(&vars["oggetto"]).unwrap_or_default(),
                     buyer: text(&vars["ente_committente"]).unwrap_or_default(),
-                    lots: if lot.cig.is_empty() { vec![] } else { vec![lot] },
+                    lots: if lot.cig.is_empty() {
+                        vec![]
+                    } else {
+                        vec![lot]
+                    },
                     // A direct award has no call for offers: the process is public from the award.
                     published: awarded.clone(),
                     tender_end: None,
@@ -281,7 +292,11 @@ fn party_id(name: &str, vat: Option<&str>) -> String {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                 .collect();
-            let slug = slug.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+            let slug = slug
+                .split('-')
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("-");
             format!("IT-ENTE-{slug}")
         }
     }
@@ -319,7 +334,9 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
         ("numberOfTenderers", lot.tenderers.map(Json::from)),
         (
             "tenderPeriod",
-            case.tender_end.as_ref().map(|end| json!({ "endDate": end })),
+            case.tender_end
+                .as_ref()
+                .map(|end| json!({ "endDate": end })),
         ),
     ];
     for (key, v) in fields {
@@ -379,7 +396,10 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
         ("value", outcome.amount.clone()),
         (
             "description",
-            contract.reference.as_ref().map(|r| json!(format!("Repertorio {r}"))),
+            contract
+                .reference
+                .as_ref()
+                .map(|r| json!(format!("Repertorio {r}"))),
         ),
     ];
     for (key, v) in extra {
@@ -392,34 +412,6 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
     contracted["contracts"] = json!([signed]);
     out.push(contracted);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_prefix_is_the_one_the_open_contracting_partnership_issues() {
-        assert!(check_prefix("ocds-hu01ve").is_ok());
-        for bad in ["ocds-HU01VE", "ocds-hu01v", "ocds-hu01ve1", "hu01ve", "ocds-hu 1ve", ""] {
-            assert!(check_prefix(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn party_ids_use_the_tax_number_or_a_slug_of_the_name() {
-        assert_eq!(party_id("Alfa srl", Some("12345670488")), "IT-PIVA-12345670488");
-        assert_eq!(party_id("Comune di Asolo (TV)", None), "IT-ENTE-comune-di-asolo-tv");
-    }
-
-    #[test]
-    fn a_form_date_is_the_start_of_that_day_in_rome() {
-        assert_eq!(
-            date_time(&json!("2026-07-20")).as_deref(),
-            Some("2026-07-20T00:00:00+02:00")
-        );
-        assert_eq!(date_time(&json!("20/07/2026")), None);
-    }
 }
 
 impl crate::Engine {
@@ -450,5 +442,46 @@ impl crate::Engine {
             OcdsError::NotAContract(_) => crate::EngineError::NotFound(format!("OCDS data: {e}")),
             OcdsError::BadPrefix(_) => crate::EngineError::Rejected(e.to_string()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_is_the_one_the_open_contracting_partnership_issues() {
+        assert!(check_prefix("ocds-hu01ve").is_ok());
+        for bad in [
+            "ocds-HU01VE",
+            "ocds-hu01v",
+            "ocds-hu01ve1",
+            "hu01ve",
+            "ocds-hu 1ve",
+            "",
+        ] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn party_ids_use_the_tax_number_or_a_slug_of_the_name() {
+        assert_eq!(
+            party_id("Alfa srl", Some("12345670488")),
+            "IT-PIVA-12345670488"
+        );
+        assert_eq!(
+            party_id("Comune di Asolo (TV)", None),
+            "IT-ENTE-comune-di-asolo-tv"
+        );
+    }
+
+    #[test]
+    fn a_form_date_is_the_start_of_that_day_in_rome() {
+        assert_eq!(
+            date_time(&json!("2026-07-20")).as_deref(),
+            Some("2026-07-20T00:00:00+02:00")
+        );
+        assert_eq!(date_time(&json!("20/07/2026")), None);
     }
 }

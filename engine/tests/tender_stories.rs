@@ -923,6 +923,109 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         ],
     );
     assert!(engine.verify(Some(TENANT)).await.expect("verify").ok);
+
+    // Open data: per lot (ocid = prefix + CIG) the tender, award and contract releases, the
+    // Comune as buyer and the Province-SUA as procuring entity, valid for the OCP's checker.
+    let package = ocds(&engine, id).await;
+    let releases = package["releases"].as_array().cloned().unwrap_or_default();
+    assert_eq!(releases.len(), 9, "{package:#}");
+    for (i, cig) in CIG.iter().enumerate() {
+        let of_lot: Vec<&Value> = releases
+            .iter()
+            .filter(|r| r["ocid"] == json!(format!("ocds-pr0ced-{cig}")))
+            .collect();
+        let tags: Vec<&Value> = of_lot.iter().map(|r| &r["tag"][0]).collect();
+        assert_eq!(
+            tags,
+            [&json!("tender"), &json!("award"), &json!("contract")],
+            "lot {i}"
+        );
+        let contract = of_lot[2];
+        assert_eq!(
+            contract["buyer"]["name"],
+            json!("Comune di Castelfranco Veneto")
+        );
+        assert_eq!(
+            contract["tender"]["procuringEntity"]["name"],
+            json!("Provincia di Treviso")
+        );
+        assert_eq!(contract["tender"]["status"], json!("complete"));
+        assert_eq!(
+            contract["contracts"][0]["dateSigned"],
+            json!("2026-07-20T00:00:00+02:00")
+        );
+    }
+    let lot_2 = releases
+        .iter()
+        .find(|r| r["id"] == json!(format!("{}-award", CIG[1])))
+        .expect("lot 2's award");
+    assert_eq!(lot_2["awards"][0]["suppliers"][0]["name"], json!(BETA.0));
+    assert_eq!(
+        lot_2["awards"][0]["suppliers"][0]["id"],
+        json!(format!("IT-PIVA-{}", BETA.1))
+    );
+    assert_eq!(lot_2["awards"][0]["value"]["currency"], json!("EUR"));
+    checked_by_the_ocp(&package);
+}
+
+/// The case's OCDS release package, under the test prefix.
+async fn ocds(engine: &Engine, id: Uuid) -> Value {
+    engine
+        .ocds(
+            &admin(),
+            id,
+            "ocds-pr0ced",
+            "https://procedo.test/api/v1/instances/x/ocds",
+        )
+        .await
+        .expect("an OCDS package")
+}
+
+/// Runs the Open Contracting Partnership's own checker (`libcoveocds`, from PyPI) on the
+/// package, offline, with the OCDS 1.1.5 standard as a ZIP (`PROCEDO_OCDS_STANDARD_ZIP`, else
+/// `/work/ocds/standard-1__1__5.zip`); without either it says SKIPPED.
+fn checked_by_the_ocp(package: &Value) {
+    let zip = std::env::var("PROCEDO_OCDS_STANDARD_ZIP")
+        .unwrap_or_else(|_| "/work/ocds/standard-1__1__5.zip".into());
+    let tool = std::process::Command::new("libcoveocds")
+        .arg("--help")
+        .output();
+    if tool.is_err() || !std::path::Path::new(&zip).exists() {
+        eprintln!(
+            "SKIPPED OCDS validation: needs `libcoveocds` (pip install libcoveocds) and the standard ZIP at {zip}"
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "procedo-ocds-{}-{}",
+        std::process::id(),
+        package["releases"].as_array().map_or(0, Vec::len)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("package.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(package).expect("json")).expect("write");
+    let out = std::process::Command::new("libcoveocds")
+        .args(["--standard-zip", &zip, "-s", "1.1", "-o"])
+        .arg(dir.join("out"))
+        .arg(&file)
+        .output()
+        .expect("libcoveocds runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "libcoveocds said: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(report["validation_errors"], json!([]), "{report:#}");
+    assert_eq!(
+        report["additional_closed_codelist_values"],
+        json!({}),
+        "{report:#}"
+    );
+    assert_eq!(report["version_used"], json!("1.1"));
 }
 
 #[tokio::test]
@@ -1218,6 +1321,17 @@ async fn tender_with_every_lot_deserted_ends_deserted() {
     )
     .await;
     assert_eq!(done.status.label(), "deserted");
+    // Every lot's process ends unsuccessful, and no award is published.
+    let package = ocds(&engine, id).await;
+    let releases = package["releases"].as_array().cloned().unwrap_or_default();
+    assert_eq!(releases.len(), 3, "{package:#}");
+    assert!(
+        releases.iter().all(
+            |r| r["tag"] == json!(["tender"]) && r["tender"]["status"] == json!("unsuccessful")
+        ),
+        "{package:#}"
+    );
+    checked_by_the_ocp(&package);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod durability;
 mod files;
 mod jobs;
 mod notifications;
+mod ocds;
 mod packages;
 mod pages;
 mod sign_in;

@@ -575,6 +575,24 @@ pub async fn documents(
     Ok(Json(json!(documents)).into_response())
 }
 
+/// `GET /api/v1/instances/{id}/ocds`: the OCDS release package of a SUA case.
+pub async fn ocds(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = id(path)?;
+    let Some(config) = state.ocds.as_deref() else {
+        return Err(ApiError::not_found(
+            "OCDS publishing is off: the server needs --ocds-prefix (the ocid prefix the Open Contracting Partnership issued to the authority)",
+        ));
+    };
+    let (prefix, base) = config;
+    let uri = format!("{}/api/v1/instances/{id}/ocds", base.trim_end_matches('/'));
+    let package = state.engine.ocds(&actor, id, prefix, &uri).await?;
+    Ok(Json(package).into_response())
+}
+
 pub async fn document(
     State(state): State<AppState>,
     Caller(actor): Caller,

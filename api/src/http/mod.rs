@@ -38,6 +38,9 @@ pub struct AppState {
     /// The settable clock of `procedo serve --test-clock` (tests only); `None` in service, and
     /// then `/api/v1/test/clock` does not exist.
     pub test_clock: Option<Arc<procedo_engine::ShiftedClock>>,
+    /// The authority's OCDS ocid prefix (`--ocds-prefix`) and the public address the release
+    /// packages are published under; without a prefix there is no OCDS export.
+    pub ocds: Option<Arc<(String, String)>>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             key: None,
             file_limit: files::DEFAULT_FILE_LIMIT,
             test_clock: None,
+            ocds: None,
         }
     }
 
@@ -90,6 +94,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/instances/{id}/documents", get(documents))
         .route("/api/v1/instances/{id}/export", get(case_file))
         .route("/api/v1/instances/{id}/case-file", get(files::case_file))
+        .route("/api/v1/instances/{id}/ocds", get(ocds))
         .route(
             "/api/v1/files",
             post(files::upload).layer(DefaultBodyLimit::disable()),

@@ -154,6 +154,12 @@ fn operations() -> Vec<Operation> {
         ),
         op(
             "get",
+            "/api/v1/instances/{id}/ocds",
+            "The case's Open Contracting Data Standard 1.1 release package: per lot (ocid = prefix + CIG) a tender, award and contract release; 404 for cases that are no public contract or when the server has no --ocds-prefix",
+            200,
+        ),
+        op(
+            "get",
             "/api/v1/instances/{id}/case-file",
             "The case file: a ZIP with manifest, history, acts, attachments and the children's case files",
             200,
