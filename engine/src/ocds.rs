@@ -91,6 +91,8 @@ struct Case {
     /// When the contracts were recorded as signed.
     signed: Option<String>,
     withdrawn: bool,
+    /// The contract was terminated (art. 52 c.2 after a failed sample check).
+    terminated: bool,
 }
 
 struct Lot {
@@ -237,6 +239,7 @@ impl Case {
                     awarded: completed(history, "award_decision", Some("award")),
                     signed: completed(history, "contract", Some("sign")),
                     withdrawn,
+                    terminated: false,
                 })
             }
             "sua-direct-award" => {
@@ -253,7 +256,7 @@ impl Case {
                         amount: value(&vars["importo"]),
                     }),
                     deserted: false,
-                    contract: completed(history, "contract", None).map(|_| Contract {
+                    contract: completed(history, "contract", Some("sign")).map(|_| Contract {
                         date_signed: date_time(&vars["stipula_data"]),
                         reference: text(&vars["repertorio"]),
                     }),
@@ -273,8 +276,9 @@ impl Case {
                     published: awarded.clone(),
                     tender_end: None,
                     awarded,
-                    signed: completed(history, "contract", None),
+                    signed: completed(history, "contract", Some("sign")),
                     withdrawn,
+                    terminated: instance.status.label() == "terminated",
                 })
             }
             other => Err(OcdsError::NotAContract(other.to_string())),
@@ -389,7 +393,7 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
     let mut signed = json!({
         "id": format!("{}-contract-1", lot.cig),
         "awardID": award_id,
-        "status": "active",
+        "status": if case.terminated { "terminated" } else { "active" },
     });
     let extra = [
         ("dateSigned", contract.date_signed.clone().map(Json::from)),

@@ -714,7 +714,6 @@ fn award_request(tipo: &str, importo: &str) -> serde_json::Map<String, serde_jso
         "tipo": tipo,
         "importo": importo,
         "ente_committente": "Comune di Castelfranco Veneto",
-        "cig": "A03589F8C6",
         "operatore_economico": "Edilnord srl",
         "partita_iva": "12345670488",
         "codice_fiscale": "12345670488",
@@ -742,21 +741,21 @@ async fn appoint_rup(engine: &Engine, instance: Uuid) {
     );
     let missing = engine.complete(&rup(), task.id, "accept", json!({})).await;
     assert!(
-        matches!(&missing, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "dichiarazione_conflitti")),
-        "{missing:?}"
+        matches!(&missing, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "dichiarazione_conflitti") && e.iter().any(|e| e.path == "cig")),
+        "the RUP declares and obtains the CIG once appointed: {missing:?}"
     );
     engine
         .complete(
             &rup(),
             task.id,
             "accept",
-            json!({ "dichiarazione_conflitti": "assenza" }),
+            json!({ "dichiarazione_conflitti": "assenza", "cig": "A03589F8C6" }),
         )
         .await
         .expect("accepts");
 }
 
-async fn adopt_and_sign(engine: &Engine, instance: Uuid) {
+async fn adopt_and_sign(engine: &Engine, instance: Uuid) -> procedo_engine::model::Instance {
     let task = open_task(engine, &dirigente(), instance).await;
     assert_eq!(task.state, "award_decision");
     let data = json!({
@@ -779,11 +778,10 @@ async fn adopt_and_sign(engine: &Engine, instance: Uuid) {
     // opens: Sunday 10 May, so the end of Monday 11 May in Rome.
     assert_eq!(due.to_rfc3339(), "2026-05-11T21:59:59.999+00:00");
     let data = json!({ "stipula_data": "2026-04-20", "stipula_forma": "corrispondenza", "repertorio": "PEC prot. 4567" });
-    let done = engine
+    engine
         .complete(&rup(), task.id, "sign", data)
         .await
-        .expect("signs");
-    assert_eq!(done.status.label(), "contracted");
+        .expect("signs")
 }
 
 #[tokio::test]
@@ -825,7 +823,20 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
         )
         .await
         .expect("proceeds");
-    adopt_and_sign(&engine, instance.id).await;
+    let signed = adopt_and_sign(&engine, instance.id).await;
+    // Art. 52 c.1: not sampled before the award, so the sample check may still come after.
+    assert_eq!(signed.state, "sample_check");
+    let task = open_task(&engine, &rup(), instance.id).await;
+    let done = engine
+        .complete(
+            &rup(),
+            task.id,
+            "confirmed",
+            json!({ "controllo_estratto": false }),
+        )
+        .await
+        .expect("not sampled");
+    assert_eq!(done.status.label(), "contracted");
 
     let documents = engine
         .documents(&dirigente(), instance.id)
@@ -837,7 +848,6 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
     for expected in [
         "Nomina del Responsabile unico del progetto",
         "Anna Russo",
-        "A03589F8C6",
         "€ 39.999,99",
     ] {
         assert!(
@@ -846,9 +856,14 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
         );
     }
     assert!(!nomina.contains("CUP"), "no CUP was given");
+    assert!(
+        !nomina.contains("CIG"),
+        "the CIG comes after the appointment, from the RUP"
+    );
     let determina = &documents[1].content;
     for expected in [
         "Determina n. 1/2026 del 10/04/2026",
+        "A03589F8C6",
         "art. 50 c.1 lett. a",
         "Edilnord srl",
         "€ 39.999,99",
@@ -886,7 +901,12 @@ async fn sua_direct_award_from_40000_requires_fvoe_checks() {
         )
         .await
         .expect("verified");
-    adopt_and_sign(&engine, instance.id).await;
+    let done = adopt_and_sign(&engine, instance.id).await;
+    assert_eq!(
+        done.status.label(),
+        "contracted",
+        "requirements checked in full before the award: no sample check after"
+    );
     let documents = engine
         .documents(&dirigente(), instance.id)
         .await
@@ -903,6 +923,117 @@ async fn sua_direct_award_from_40000_requires_fvoe_checks() {
         assert!(
             determina.contains(expected),
             "`{expected}` missing from:\n{determina}"
+        );
+    }
+}
+
+/// Art. 52 c.2: a sample check after the contract that does not confirm the declared
+/// requirements leads to the dirigente's act: termination, guarantee, ANAC, suspension.
+#[tokio::test]
+async fn sua_direct_award_failed_sample_check_after_the_contract_terminates_it() {
+    let db = sqlite_db();
+    let (engine, _clock) = engine(&db).await;
+    deploy_shipped(&engine, "sua-direct-award").await;
+    let mut request = award_request("works", "25000");
+    let no_cup = engine
+        .start(&dirigente(), "sua-direct-award", {
+            let mut r = request.clone();
+            r.insert("investimento".into(), json!(true));
+            r
+        })
+        .await;
+    assert!(
+        matches!(&no_cup, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "cup")),
+        "an investment project needs its CUP (L. 3/2003 art. 11 c.2-bis): {no_cup:?}"
+    );
+    request.insert("investimento".into(), json!(true));
+    request.insert("cup".into(), json!("G59F19000090007"));
+    let instance = engine
+        .start(&dirigente(), "sua-direct-award", request)
+        .await
+        .expect("starts");
+    appoint_rup(&engine, instance.id).await;
+    let task = open_task(&engine, &rup(), instance.id).await;
+    engine
+        .complete(
+            &rup(),
+            task.id,
+            "proceed",
+            json!({ "autodichiarazione_data": "2026-04-07" }),
+        )
+        .await
+        .expect("proceeds");
+    let signed = adopt_and_sign(&engine, instance.id).await;
+    assert_eq!(signed.state, "sample_check");
+    let task = open_task(&engine, &rup(), instance.id).await;
+    let unreasoned = engine
+        .complete(
+            &rup(),
+            task.id,
+            "failed",
+            json!({ "controllo_data": "2026-06-15" }),
+        )
+        .await;
+    assert!(
+        matches!(&unreasoned, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "requisiti_non_confermati")),
+        "{unreasoned:?}"
+    );
+    engine
+        .complete(
+            &rup(),
+            task.id,
+            "failed",
+            json!({ "controllo_data": "2026-06-15", "requisiti_non_confermati": "DURC irregolare alla data della dichiarazione" }),
+        )
+        .await
+        .expect("the check failed");
+    let task = open_task(&engine, &dirigente(), instance.id).await;
+    assert_eq!(task.state, "termination");
+    let by_the_checker = engine
+        .complete(&rup(), task.id, "terminate", json!({}))
+        .await;
+    assert!(
+        by_the_checker.is_err(),
+        "the RUP who checked does not adopt the act"
+    );
+    let done = engine
+        .complete(
+            &dirigente(),
+            task.id,
+            "terminate",
+            json!({
+                "risoluzione_data": "2026-06-20",
+                "garanzia_escussa": "non_prestata",
+                "sospensione_mesi": 6,
+                "comunicazione_anac_data": "2026-06-22",
+                "dirigente_nome": "Paolo Neri",
+            }),
+        )
+        .await
+        .expect("terminates");
+    assert_eq!(done.status.label(), "terminated");
+    let documents = engine
+        .documents(&dirigente(), instance.id)
+        .await
+        .expect("documents");
+    let act = documents
+        .iter()
+        .find(|d| d.template == "risoluzione-contratto")
+        .expect("the act of termination");
+    for expected in [
+        "Determina n. 2/2026 di risoluzione del contratto",
+        "art. 52 c.2",
+        "A03589F8C6",
+        "G59F19000090007",
+        "DURC irregolare",
+        "non è stata prestata garanzia definitiva",
+        "per 6 mesi",
+        "effettuata il 22/06/2026",
+    ] {
+        assert!(
+            act.content.contains(expected),
+            "`{expected}` missing from:\n{}",
+            act.content
         );
     }
 }

@@ -1046,7 +1046,6 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
     browser
         .type_into("#f-ente_committente", "Comune di Castelfranco Veneto")
         .await;
-    browser.type_into("#f-cig", "A03589F8C6").await;
     browser
         .type_into("#f-operatore_economico", "Edilnord srl")
         .await;
@@ -1190,6 +1189,8 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
     browser
         .click("#f-dichiarazione_conflitti option[value='assenza']")
         .await;
+    // The RUP obtains the CIG once appointed (art. 25; art. 62 c.2), not the one who starts.
+    browser.type_into("#f-cig", "A03589F8C6").await;
     browser.follow("button[value=accept]").await;
     let accepted = browser.wait_for("Cronologia").await;
     assert!(
@@ -1281,6 +1282,18 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
         .await;
     browser.type_into("#f-repertorio", "PEC prot. 4567").await;
     browser.follow("button[value=sign]").await;
+    // Below € 40.000 the self-declarations may still be sampled after the contract (art. 52
+    // c.1): the RUP records that this one was not drawn.
+    browser.wait_for("Cronologia").await;
+    browser.sign_in(&base, &rup).await;
+    browser.wait_for("Le mie attività").await;
+    browser.follow("td a[href^='/tasks/']").await;
+    let sample = browser.wait_for("f-controllo_estratto").await;
+    assert!(
+        sample.contains("Esito del controllo a campione sulle autodichiarazioni"),
+        "{sample}"
+    );
+    browser.follow("button[value=confirmed]").await;
     let done = browser.wait_for("Cronologia").await;
     assert!(
         done.contains("<strong id=\"fase\">Contratto stipulato</strong> — concluso<")
