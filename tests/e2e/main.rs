@@ -14,6 +14,7 @@ mod pages;
 mod sign_in;
 mod task_pages;
 mod test_clock;
+mod walk_tender;
 mod tenancy;
 
 use client::Server;
