@@ -30,6 +30,7 @@ struct Lot {
     partita_iva: &'static str,
     offered: &'static str,
     received: &'static str,
+    admitted: &'static str,
 }
 
 /// A bidder listed at the administrative check, who gets the art. 90 PEC.
@@ -340,6 +341,38 @@ async fn appoint_commission(walk: &mut Walk) {
     walk.act("appoint").await;
 }
 
+/// At the administrative check the RUP asks Gamma to complete its DGUE (soccorso istruttorio,
+/// art. 101: 7 days, to Friday 12 June 2026), from the action's own page; the request is
+/// issued and the term runs. `shots`: the check's page and the request's.
+async fn request_soccorso(walk: &mut Walk, shots: [&str; 2]) {
+    walk.open_task("Verifica della documentazione amministrativa")
+        .await;
+    walk.step(shots[0]).await;
+    walk.browser
+        .follow("a[href*='azione=request_integration']")
+        .await;
+    walk.browser.wait_for("f-soccorso_operatore").await;
+    walk.fill("#f-soccorso_operatore", "Gamma Ambiente spa")
+        .await;
+    walk.fill("#f-soccorso_pec", "gamma.ambiente@legalmail.it")
+        .await;
+    walk.fill(
+        "#f-soccorso_carenze",
+        "DGUE privo della parte III, sezione C (motivi di esclusione non automatici).",
+    )
+    .await;
+    walk.date("#f-soccorso_data_richiesta", "05/06/2026").await;
+    walk.date("#f-soccorso_scadenza", "12/06/2026").await;
+    walk.browser.scroll_to(".procedo-form").await;
+    walk.step(shots[1]).await;
+    let requested = walk.act("request_integration").await;
+    assert!(
+        requested.contains("Soccorso istruttorio in corso")
+            && requested.contains("richiesta-soccorso"),
+        "the request is issued and the term runs: {requested}"
+    );
+}
+
 /// The RUP closes the administrative check: the bids per lot and the bidders with their PEC.
 async fn admit_bids(walk: &mut Walk, lots: &[Lot], bidders: &[Bidder], date: &str, shot: &str) {
     walk.open_task("Verifica della documentazione amministrativa")
@@ -363,7 +396,7 @@ async fn admit_bids(walk: &mut Walk, lots: &[Lot], bidders: &[Bidder], date: &st
         .await;
         walk.fill(
             &format!("[name='esito_lotti[{i}].offerte_ammesse']"),
-            lot.received,
+            lot.admitted,
         )
         .await;
     }
@@ -456,6 +489,7 @@ const TWO_LOTS: [Lot; 2] = [
         partita_iva: "12345670488",
         offered: "452.300,00",
         received: "2",
+        admitted: "2",
     },
     Lot {
         name: "Aree scolastiche",
@@ -466,6 +500,7 @@ const TWO_LOTS: [Lot; 2] = [
         partita_iva: "02118350269",
         offered: "188.900,00",
         received: "3",
+        admitted: "3",
     },
 ];
 
@@ -503,34 +538,12 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
     pass_offers_deadline(&mut walk).await;
     appoint_commission(&mut walk).await;
 
-    // Soccorso istruttorio: Gamma's DGUE is incomplete; 7 days to integrate it (art. 101).
     walk.sign_in(RUP).await;
-    walk.open_task("Verifica della documentazione amministrativa")
-        .await;
-    walk.step("tender-08-admin-check").await;
-    walk.browser
-        .follow("a[href*='azione=request_integration']")
-        .await;
-    walk.browser.wait_for("f-soccorso_operatore").await;
-    walk.fill("#f-soccorso_operatore", "Gamma Ambiente spa")
-        .await;
-    walk.fill("#f-soccorso_pec", "gamma.ambiente@legalmail.it")
-        .await;
-    walk.fill(
-        "#f-soccorso_carenze",
-        "DGUE privo della parte III, sezione C (motivi di esclusione non automatici).",
+    request_soccorso(
+        &mut walk,
+        ["tender-08-admin-check", "tender-09-soccorso-request"],
     )
     .await;
-    walk.date("#f-soccorso_data_richiesta", "05/06/2026").await;
-    walk.date("#f-soccorso_scadenza", "12/06/2026").await;
-    walk.browser.scroll_to(".procedo-form").await;
-    walk.step("tender-09-soccorso-request").await;
-    let requested = walk.act("request_integration").await;
-    assert!(
-        requested.contains("Soccorso istruttorio in corso")
-            && requested.contains("richiesta-soccorso"),
-        "the request is issued and the term runs: {requested}"
-    );
     walk.step("tender-10-soccorso-running").await;
 
     // At the term (Friday 12 June) the RUP records the integration, received the day before.
@@ -685,8 +698,11 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
 }
 
 /// The second walk: one lot at the lowest price (no commission), through the same pages to
-/// the award decision, where the dirigente decides not to award (its own form, the reason
-/// required): the tender ends `withdrawn` and no PEC goes out.
+/// the award decision. At the administrative check Gamma does not answer the soccorso
+/// istruttorio by its term: the RUP excludes it with the reason, and the exclusion goes to
+/// Gamma's PEC with the act attached (art. 90 c.1 lett. d); the other two bids are admitted.
+/// At the award the dirigente decides not to award (its own form, the reason required): the
+/// tender ends `withdrawn`, and no other PEC goes out.
 #[tokio::test]
 async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_award() {
     let smtp = SmtpReceiver::start().await;
@@ -701,14 +717,64 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         winner: "Alfa Verde srl",
         partita_iva: "12345670488",
         offered: "118.500,00",
-        received: "2",
+        received: "3",
+        admitted: "2",
     }];
     request_tender(&mut walk, &lot).await;
     prepare_and_publish(&mut walk).await;
     pass_offers_deadline(&mut walk).await;
     walk.sign_in(RUP).await;
-    admit_bids(&mut walk, &lot, &BIDDERS[..2], "05/06/2026", "").await;
-    evaluate_lots(&mut walk, &lot, "05/06/2026", 0).await;
+    request_soccorso(&mut walk, ["", ""]).await;
+
+    // Past the term (Monday 15 June), no answer on the platform: Gamma is excluded.
+    walk.server.set_clock("2026-06-15T09:00:00+02:00").await;
+    walk.sign_in(RUP).await;
+    walk.open_task("Soccorso istruttorio in corso").await;
+    walk.fill(
+        "#f-soccorso_esito_note",
+        "Nessuna integrazione pervenuta sulla piattaforma entro il 12/06/2026.",
+    )
+    .await;
+    walk.tour = true;
+    walk.browser.scroll_to(".procedo-form").await;
+    walk.step("tender-22-soccorso-exclusion").await;
+    walk.act("exclude").await;
+    let back = walk
+        .browser
+        .reload_until(
+            &format!("{}/instances/{}", walk.base, walk.case),
+            "provvedimento-esclusione",
+        )
+        .await;
+    assert!(
+        back.contains("provvedimento-esclusione"),
+        "the exclusion is issued: {back}"
+    );
+    let excluded = smtp.wait_for(1, 30).await;
+    assert_eq!(excluded.len(), 1, "{excluded:#?}");
+    assert_eq!(excluded[0].to, ["gamma.ambiente@legalmail.it"]);
+    assert!(
+        excluded[0]
+            .data
+            .contains("filename=\"provvedimento-esclusione.html\""),
+        "the exclusion's PEC has the act attached: {}",
+        excluded[0].data
+    );
+    let again = walk
+        .browser
+        .reload_until(
+            &format!("{}/instances/{}", walk.base, walk.case),
+            "Verifica della documentazione amministrativa</a>",
+        )
+        .await;
+    walk.step("tender-23-case-excluded").await;
+    assert!(
+        again.contains("Verifica della documentazione amministrativa</a>"),
+        "after the PEC the check is open again: {again}"
+    );
+    walk.tour = false;
+    admit_bids(&mut walk, &lot, &BIDDERS, "15/06/2026", "").await;
+    evaluate_lots(&mut walk, &lot, "15/06/2026", 0).await;
 
     walk.tour = true;
     walk.sign_in(DIRIGENTE).await;
@@ -721,7 +787,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         "the reason is required, at its field: {empty}"
     );
     walk.browser.scroll_to(".procedo-form").await;
-    walk.step("tender-22-no-award").await;
+    walk.step("tender-24-no-award").await;
     walk.fill(
         "#f-motivo_chiusura",
         "Sopravvenuta carenza di copertura finanziaria comunicata dal Comune (nota prot. 8812).",
@@ -734,9 +800,18 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         ),
         "{closed}"
     );
-    walk.step("tender-23-not-awarded").await;
+    walk.step("tender-25-not-awarded").await;
     let got = walk.state().await;
     assert_eq!(got["state"], "withdrawn", "{got}");
-    assert!(smtp.mails().is_empty(), "{:#?}", smtp.mails());
+    assert_eq!(
+        got["variables"]["esclusi"],
+        serde_json::json!(["Gamma Ambiente spa"])
+    );
+    assert_eq!(
+        smtp.mails().len(),
+        1,
+        "no PEC but the exclusion's: {:#?}",
+        smtp.mails()
+    );
     walk.finish().await;
 }
