@@ -2,8 +2,9 @@
 //! walked in a real browser through the pages only, as the officials of the Province and of
 //! the Comune would work it (issue #15). Only the users are made with the CLI; time is the
 //! server's test clock, moved past the legal terms (offers deadline, stand-still) instead of
-//! waiting; the art. 90 PEC go to a test SMTP receiver. Each page of the first walk is saved at
-//! 1366 px in `docs/screenshots/tender-NN-*.png` (the README's tour) and checked with axe-core.
+//! waiting; the art. 90 PEC go to a test SMTP receiver. Each page of the first walk, and the
+//! second walk's own pages, are saved at 1366 px in `docs/screenshots/tender-NN-*.png` (the
+//! README's tour) and checked with axe-core.
 
 use crate::browser::Browser;
 use crate::client::Server;
