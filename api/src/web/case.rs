@@ -104,13 +104,18 @@ fn plain(value: &Value) -> String {
     }
 }
 
-/// A list as a table: one row per item, one column per field of its items.
+/// A list as a table: one row per item, one column per field of its items. The table scrolls
+/// in its own box (a named region the keyboard reaches): a list with many columns, such as a
+/// tender's lots, would otherwise make the whole page wider than the window.
 fn table(field: &Field, items: &[Value]) -> String {
     let sub = field.fields.as_deref().unwrap_or_default();
     if items.is_empty() {
         return "—".into();
     }
-    let mut out = String::from("<table><thead><tr><th scope=\"col\">n.</th>");
+    let mut out = format!(
+        "<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" aria-label=\"{}\"><table><thead><tr><th scope=\"col\">n.</th>",
+        escape_html(&field.label)
+    );
     for f in sub {
         out.push_str(&format!("<th scope=\"col\">{}</th>", escape_html(&f.label)));
     }
@@ -126,7 +131,7 @@ fn table(field: &Field, items: &[Value]) -> String {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     out
 }
 

@@ -75,6 +75,9 @@ async fn form_view(
         .and_then(|f| definition.forms.get(f))
         .map(|f| f.render_html(values, errors))
         .unwrap_or_default();
+    // Enter in a text field presses the form's first button: with lists, a hidden first
+    // button shows the page again with what was typed (not "Rimuovi", not a start).
+    let has_lists = form.contains("name=\"_aggiungi\"");
     let names = state.engine.tenant_names().await.unwrap_or_default();
     let clients: Vec<Value> = state
         .engine
@@ -88,7 +91,7 @@ async fn form_view(
         })
         .collect();
     let data = json!({
-        "id": id, "workflow": definition.title, "form": form, "clients": clients,
+        "id": id, "workflow": definition.title, "form": form, "clients": clients, "has_lists": has_lists,
         "own": s.authority, "problem": note,
         "crumbs": [{ "href": "/avvia", "label": "Avvia un procedimento" }],
     });
@@ -136,6 +139,17 @@ pub(super) async fn submit(
         Ok(_) => Map::new(),
         Err(refused) => return bad_request(&s, &refused.to_string()),
     };
+    // "Aggiungi" / "Rimuovi" on a list (the lots of a tender): the start form again, one row
+    // more or less, everything typed kept; nothing is started. Without this a click on
+    // "Aggiungi lotto" started the procedure with the rows typed so far.
+    let add = field(&pairs, "_aggiungi").map(|p| (true, p.to_string()));
+    let remove = field(&pairs, "_rimuovi").map(|p| (false, p.to_string()));
+    if let Some((adding, path)) = add.or(remove) {
+        return edit_list(&state, &s, &id, data, adding, &path, client.as_deref()).await;
+    }
+    if field(&pairs, "_ricarica").is_some() {
+        return form_view(&state, &s, &id, &data, &[], None, client.as_deref()).await;
+    }
     match state
         .engine
         .start_on_behalf(&s.actor, &id, data.clone(), client.clone())
@@ -154,4 +168,37 @@ pub(super) async fn submit(
         }
         Err(e) => problem(&s, e),
     }
+}
+
+/// Adds or removes a row of a list of the start form and shows the form again.
+async fn edit_list(
+    state: &AppState,
+    s: &super::Session,
+    id: &str,
+    mut data: Map<String, Value>,
+    adding: bool,
+    path: &str,
+    client: Option<&str>,
+) -> Response {
+    let definition = match state.engine.workflow(&s.actor, id, None).await {
+        Ok(d) => d,
+        Err(e) => return problem(s, e),
+    };
+    let Some(form) = definition
+        .start
+        .form
+        .as_ref()
+        .and_then(|f| definition.forms.get(f))
+    else {
+        return bad_request(s, "questo modulo non ha elenchi");
+    };
+    let edited = if adding {
+        form.add_list_item(&mut data, path)
+    } else {
+        form.remove_list_item(&mut data, path)
+    };
+    let note = edited
+        .err()
+        .map(|e| format!("{}.", super::capitalise(&e.to_string())));
+    form_view(state, s, id, &data, &[], note, client).await
 }

@@ -234,6 +234,7 @@ pub const START_FORM: &str = r#"<h1>{{workflow}}</h1>
 {{#if problem}}<p class="ko" role="alert">{{problem}}</p>{{/if}}
 <form method="post" action="/avvia/{{id}}" novalidate>
 <input type="hidden" name="_csrf" value="{{csrf}}">
+{{#if has_lists}}<button type="submit" name="_ricarica" value="1" hidden>Aggiorna</button>{{/if}}
 {{#if clients}}<div class="procedo-field"><label for="per-conto-di">Per conto di</label>
 <select id="per-conto-di" name="_per_conto_di"><option value="">{{own}} (in proprio)</option>{{#each clients}}<option value="{{id}}"{{#if selected}} selected{{/if}}>{{name}}</option>{{/each}}</select></div>{{/if}}
 {{{form}}}
