@@ -794,7 +794,15 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         "Sopravvenuta carenza di copertura finanziaria comunicata dal Comune (nota prot. 8812).",
     )
     .await;
-    let closed = walk.act("no_award").await;
+    walk.act("no_award").await;
+    // Art. 90 c.1 lett. c): the decision goes by PEC to every bidder, then the case closes.
+    let closed = walk
+        .browser
+        .reload_until(
+            &format!("{}/instances/{}", walk.base, walk.case),
+            "non aggiudicata</strong> — concluso",
+        )
+        .await;
     assert!(
         closed.contains(
             "<strong id=\"fase\">Procedura non avviata o non aggiudicata</strong> — concluso"
@@ -808,11 +816,19 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         got["variables"]["esclusi"],
         serde_json::json!(["Gamma Ambiente spa"])
     );
+    let mails = smtp.wait_for(1 + BIDDERS.len(), 30).await;
     assert_eq!(
-        smtp.mails().len(),
-        1,
-        "no PEC but the exclusion's: {:#?}",
-        smtp.mails()
+        mails.len(),
+        1 + BIDDERS.len(),
+        "the exclusion's PEC, then the decision not to award to each bidder: {mails:#?}"
     );
+    for bidder in &BIDDERS {
+        assert!(
+            mails.iter().any(|m| m.to == [bidder.pec.to_string()]
+                && m.data.contains("filename=\"decisione-non-aggiudicazione")),
+            "{} is told of the decision, the act attached: {mails:#?}",
+            bidder.pec
+        );
+    }
     walk.finish().await;
 }
