@@ -1283,6 +1283,66 @@ async fn an_unanswered_soccorso_istruttorio_is_decided_by_the_rup_and_lots_can_b
     );
 }
 
+/// Art. 90 c.1 lett. d): an exclusion decided at the administrative check, not only after a
+/// soccorso, is a reasoned act sent by PEC to the operator; the check then goes on.
+#[tokio::test]
+async fn an_exclusion_at_the_administrative_check_is_a_reasoned_act_sent_by_pec() {
+    let (_db, engine, clock) = setup().await;
+    let id = request_to_publication(&engine).await;
+    through_offers_deadline(&engine, &clock, id).await;
+    let unreasoned = refused(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "exclude",
+        json!({ "esclusione_operatore": "Delta srl", "esclusione_pec": "delta@pec.delta.it" }),
+    )
+    .await;
+    assert_eq!(
+        unreasoned
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .collect::<Vec<_>>(),
+        ["esclusione_motivo"],
+        "an exclusion needs its reasons"
+    );
+    let excluded = complete(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "exclude",
+        json!({
+            "esclusione_operatore": "Delta srl",
+            "esclusione_pec": "delta@pec.delta.it",
+            "esclusione_motivo": "Offerta pervenuta oltre il termine di presentazione (art. 71).",
+        }),
+    )
+    .await;
+    assert_eq!(excluded.state, "exclusion_notice");
+    assert_eq!(excluded.variables["esclusi"], json!(["Delta srl"]));
+    assert_contains(
+        doc(&documents(&engine, id).await, "provvedimento-esclusione"),
+        &[
+            "Esaminata la documentazione amministrativa",
+            "Delta srl",
+            "oltre il termine di presentazione",
+        ],
+    );
+    let back = pec_sent(
+        &engine,
+        id,
+        json!("delta@pec.delta.it"),
+        &["provvedimento-esclusione"],
+    )
+    .await;
+    assert_eq!(
+        back.state, "admin_check",
+        "the other offers are still being checked"
+    );
+}
+
 #[tokio::test]
 async fn tender_with_every_lot_deserted_ends_deserted() {
     let (_db, engine, clock) = setup().await;
