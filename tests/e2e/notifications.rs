@@ -201,17 +201,7 @@ states:
         "{}",
         mails[2].data
     );
-    let subject = mails[2].header("Subject").unwrap_or_default();
-    let subject = subject
-        .strip_prefix("=?UTF-8?B?")
-        .and_then(|s| s.strip_suffix("?="))
-        .and_then(|b| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.decode(b).ok()
-        })
-        .map_or(subject.clone(), |bytes| {
-            String::from_utf8_lossy(&bytes).to_string()
-        });
+    let subject = mails[2].subject();
     assert_eq!(subject, "Compito assegnato: Parere di regolarità tecnica");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(
@@ -269,17 +259,7 @@ states:
     assert_eq!(opened.len(), 1);
     assert_eq!(late.len(), 1, "{mails:#?}");
     assert_eq!(late[0].to, ["dino@provincia.treviso.it"]);
-    let subject = late[0].header("Subject").unwrap_or_default();
-    let subject = subject
-        .strip_prefix("=?UTF-8?B?")
-        .and_then(|s| s.strip_suffix("?="))
-        .and_then(|b| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.decode(b).ok()
-        })
-        .map_or(subject.clone(), |bytes| {
-            String::from_utf8_lossy(&bytes).to_string()
-        });
+    let subject = late[0].subject();
     assert_eq!(subject, "Termine scaduto: Parere di regolarità tecnica");
     assert!(
         late[0].data.contains(&format!(

@@ -78,6 +78,21 @@ fn acceptor() -> tokio_rustls::TlsAcceptor {
 }
 
 impl Received {
+    /// The Subject header, RFC 2047 base64 decoded.
+    pub fn subject(&self) -> String {
+        let subject = self.header("Subject").unwrap_or_default();
+        subject
+            .strip_prefix("=?UTF-8?B?")
+            .and_then(|s| s.strip_suffix("?="))
+            .and_then(|b| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.decode(b).ok()
+            })
+            .map_or(subject.clone(), |bytes| {
+                String::from_utf8_lossy(&bytes).to_string()
+            })
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         self.data
             .lines()
