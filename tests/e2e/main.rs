@@ -15,6 +15,7 @@ mod sign_in;
 mod task_pages;
 mod test_clock;
 mod tenancy;
+mod walk_grant;
 
 use client::Server;
 use serde_json::json;
