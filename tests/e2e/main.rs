@@ -16,6 +16,7 @@ mod sign_in;
 mod task_pages;
 mod tenancy;
 mod test_clock;
+mod walk_grant;
 mod walk_tender;
 
 use client::Server;

@@ -64,6 +64,13 @@ fn value_html(field: Option<&Field>, value: &Value) -> String {
             .map_or_else(|| plain(v), |s| escape_html(&s)),
         (FieldType::Date, Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_or_else(|_| escape_html(s), procedo_engine::documents::italian::data),
+        // A date and time is kept in UTC: the official reads it on the clock of Rome.
+        (FieldType::Datetime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_or_else(
+                |_| escape_html(s),
+                |t| escape_html(&procedo_engine::documents::italian::data_ora(t.to_utc())),
+            ),
+        (FieldType::Decimal, v) => plain(v).replace('.', ","),
         (FieldType::Percentage, v) => format!("{} %", plain(v).replace('.', ",")),
         (FieldType::Choice, Value::String(s)) => escape_html(&option_label(field, s)),
         (FieldType::MultiChoice, Value::Array(items)) => {
@@ -150,12 +157,12 @@ mod tests {
         };
         package.forms.insert(
             "f".into(),
-            "title: F\nfields:\n  - { name: importo, label: Importo a base, type: money }\n  - { name: scadenza, label: Scadenza, type: date }\n  - { name: urgenza, label: Urgenza, type: boolean }\n  - { name: tipo, label: Tipo, type: choice, options: [{ value: works, label: Lavori }] }\n  - { name: note, label: Note, type: textarea }\n  - name: lotti\n    label: Lotti\n    type: list\n    fields:\n      - { name: cig, label: CIG, type: text }\n      - { name: base, label: Base, type: money }\n".into(),
+            "title: F\nfields:\n  - { name: importo, label: Importo a base, type: money }\n  - { name: scadenza, label: Scadenza, type: date }\n  - { name: urgenza, label: Urgenza, type: boolean }\n  - { name: tipo, label: Tipo, type: choice, options: [{ value: works, label: Lavori }] }\n  - { name: note, label: Note, type: textarea }\n  - { name: termine, label: Termine, type: datetime }\n  - { name: punteggio, label: Punteggio, type: decimal }\n  - name: lotti\n    label: Lotti\n    type: list\n    fields:\n      - { name: cig, label: CIG, type: text }\n      - { name: base, label: Base, type: money }\n".into(),
         );
         let definition = package.compile(1).expect("compiles");
         let vars = json!({
             "importo": "850000.00", "scadenza": "2026-05-04", "urgenza": false, "tipo": "works",
-            "note": "riga 1\nriga <2>", "lotti": [{ "cig": "A", "base": "1234.5" }], "_pools": {}, "altro": 3
+            "note": "riga 1\nriga <2>", "termine": "2026-06-16T15:00:00Z", "punteggio": "13.5", "lotti": [{ "cig": "A", "base": "1234.5" }], "_pools": {}, "altro": 3
         });
         let html = html(&definition, vars.as_object().expect("object"));
         for expected in [
@@ -167,6 +174,8 @@ mod tests {
             "<th scope=\"col\">CIG</th><th scope=\"col\">Base</th>",
             "<tr><td>1</td><td>A</td><td>€ 1.234,50</td></tr>",
             "<dt>altro</dt><dd>3</dd>",
+            "<dt>Termine</dt><dd>16/06/2026 ore 17:00</dd>",
+            "<dt>Punteggio</dt><dd>13,5</dd>",
         ] {
             assert!(html.contains(expected), "{expected} in {html}");
         }

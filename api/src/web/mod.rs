@@ -128,7 +128,7 @@ pub fn not_found_page() -> Response {
 }
 
 /// Bumped with the stylesheet, so browsers fetch the new one instead of a cached old one.
-const CSS_VERSION: &str = "3";
+const CSS_VERSION: &str = "4";
 static STYLESHEET: &str = include_str!("static/procedo.css");
 
 /// The stylesheet, served by the binary itself (nothing comes from a CDN).

@@ -230,10 +230,18 @@ pub fn complete(
         let mut scope = scope(instance, Some(&form), &definition, work);
         scope.action = Some(action_name);
         if !guard.eval_bool(&scope)? {
-            return Err(unavailable(&format!(
-                ": la sua condizione `{}` non è soddisfatta",
-                guard.source()
-            )));
+            // Read by the official who pressed the button: the action and the phase by their
+            // titles, not the condition's expression (its author reads it in the workflow; a
+            // workflow that names the wrong value uses `rules`, with a message per field).
+            return Err(MachineError::ActionNotAvailable {
+                action: action
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| action_name.to_string()),
+                state: state.title.clone().unwrap_or_else(|| state.name.clone()),
+                why: ": la condizione posta dal procedimento non è soddisfatta con i dati indicati"
+                    .into(),
+            });
         }
     }
     if !action.rules.is_empty() {
