@@ -1104,7 +1104,8 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
     browser.follow("button[value=appoint]").await;
     let appointed = browser.wait_for("Cronologia").await;
     assert!(
-        appointed.contains("atto-nomina-rup") && appointed.contains("carlo.rup"),
+        appointed.contains("Nomina del Responsabile unico del progetto</a>")
+            && appointed.contains("carlo.rup"),
         "the act of appointment is issued and the acceptance is Carlo's: {appointed}"
     );
     browser
@@ -1255,7 +1256,9 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
     browser.follow("button[value=adopt]").await;
     let adopted = browser.wait_for("Cronologia").await;
     assert!(
-        adopted.contains(&format!("determina-affidamento n. 1/{year}")),
+        adopted.contains(&format!(
+            "Determina n. 1/{year} del {today} — determina affidamento"
+        )),
         "the determina takes number 1 of the year: {adopted}"
     );
     browser

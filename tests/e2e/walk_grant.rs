@@ -177,7 +177,7 @@ async fn start_and_propose(walk: &mut Walk, deadline: &str) {
         .act("go", "Partenariato, piano di lavoro e budget", "case-go")
         .await;
     assert!(
-        decided.contains("decisione-partecipazione"),
+        decided.contains("Decisione di partecipazione al bando</a>"),
         "the decision is issued: {decided}"
     );
 }
@@ -265,7 +265,10 @@ async fn partnership_and_approval(walk: &mut Walk) {
             "case-approved",
         )
         .await;
-    assert!(approved.contains("piano-finanziario"), "{approved}");
+    assert!(
+        approved.contains("Piano finanziario approvato — "),
+        "{approved}"
+    );
 }
 
 /// The EU grant from the start page to its closure, two partners and two reporting periods.
@@ -307,7 +310,7 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
     let submitted = walk
         .act("submitted", "In valutazione", "case-submitted")
         .await;
-    assert!(submitted.contains("scheda-presentazione"), "{submitted}");
+    assert!(submitted.contains("Proposta presentata — "), "{submitted}");
 
     // Four months later the evaluation letter: funded.
     server.set_clock("2026-10-20T10:00:00+02:00").await;
@@ -353,7 +356,7 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
         .act("adopt", "Incasso del prefinanziamento", "case-assessed")
         .await;
     assert!(
-        adopted.contains("determina-accertamento n. 1/2026"),
+        adopted.contains("— determina accertamento</a>"),
         "the assessment takes number 1 of the year: {adopted}"
     );
 

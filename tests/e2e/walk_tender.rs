@@ -369,7 +369,7 @@ async fn request_soccorso(walk: &mut Walk, shots: [&str; 2]) {
     let requested = walk.act("request_integration").await;
     assert!(
         requested.contains("Soccorso istruttorio in corso")
-            && requested.contains("richiesta-soccorso"),
+            && requested.contains("Richiesta di soccorso istruttorio</a>"),
         "the request is issued and the term runs: {requested}"
     );
 }
@@ -641,7 +641,7 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
     walk.sign_in(COMUNE).await;
     let contract = walk.open_task("Stipula dei contratti").await;
     assert!(
-        contract.contains("attestazione-termine-dilatorio"),
+        contract.contains("Attestazione della scadenza del termine dilatorio</a>"),
         "the stand-still's attestation is in the case: {contract}"
     );
     for (i, lot) in TWO_LOTS.iter().enumerate() {
@@ -748,7 +748,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         )
         .await;
     assert!(
-        back.contains("provvedimento-esclusione"),
+        back.contains("Provvedimento di esclusione</a>"),
         "the exclusion is issued: {back}"
     );
     let excluded = smtp.wait_for(1, 30).await;

@@ -355,7 +355,7 @@ async fn task_view(
     let case = case::html(&definition, &variables);
     let documents: Vec<Value> = documents
         .iter()
-        .map(|d| json!({ "id": d.id, "template": d.template, "number": d.number, "issued": rome(d.created_at) }))
+        .map(|d| json!({ "id": d.id, "label": names::act_label(d), "issued": rome(d.created_at) }))
         .collect();
     // The actions an official may take: the ones only the engine fires (a schedule, the
     // deadline) are no buttons.
@@ -927,7 +927,7 @@ async fn instance_page(
         "workflow": workflow, "keys": keys, "open": open, "lots": lots,
         "diagram": diagram, "path": path_words.join(" → "),
         "parent": instance.parent.as_ref().map(|p| p.instance),
-        "id": id, "started": rome(instance.created_at), "events": events, "documents": documents, "files": attached,
+        "id": id, "started": rome(instance.created_at), "events": events, "documents": documents.iter().map(|d| json!({ "id": d.id, "label": names::act_label(d), "sha256": d.sha256 })).collect::<Vec<_>>(), "files": attached,
         "stalled": services.iter().any(|s| s["incident"] == json!(true)),
         "services": services,
         "crumbs": [{ "href": "/pratiche", "label": "Pratiche" }],

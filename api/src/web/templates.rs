@@ -93,7 +93,7 @@ pub const TASK: &str = r#"<h1>{{title}}</h1>
 <p>Alla scadenza: {{deadline.at_expiry}}.{{#if deadline.reminders}} Promemoria {{deadline.reminders}} prima.{{/if}}</p></section>{{/if}}
 <details class="case"{{#unless problem}}{{#unless view}} open{{/unless}}{{/unless}}><summary>Dati della pratica</summary>
 {{#if case}}{{{case}}}{{else}}<p>Nessun dato.</p>{{/if}}
-{{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
+{{#if documents}}<p>Atti emessi:</p><ul>{{#each documents}}<li><a href="/documents/{{id}}">{{label}}</a> — {{issued}}</li>{{/each}}</ul>{{/if}}
 {{#if files}}<p>File allegati:</p><ul class="files">{{#each files}}<li><a href="/files/{{id}}" download>{{name}}</a> — {{size}}, {{content_type}} — allegato da {{by}} il {{at}}</li>{{/each}}</ul>{{/if}}
 </details>
 {{#if may_act}}{{#if buttons}}<form method="post" action="/tasks/{{task.id}}" novalidate{{#if multipart}} enctype="multipart/form-data"{{/if}}>
@@ -138,7 +138,7 @@ pub const INSTANCE: &str = r##"<h1>{{title}}</h1>
 {{#if diagram}}<h2 id="diagramma">Dove si trova la pratica</h2>
 <figure class="diagram">{{{diagram}}}<figcaption>Il riquadro con il bordo più spesso e la dicitura «stato attuale» è la fase in cui si trova la pratica; i riquadri e le frecce a tratto spesso sono il percorso seguito. <span id="percorso">Percorso seguito: {{path}}.</span></figcaption></figure>{{/if}}
 <h2>Atti</h2>
-{{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{template}}{{#if number}} n. {{number}}{{/if}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
+{{#if documents}}<ul>{{#each documents}}<li><a href="/documents/{{id}}">{{label}}</a> — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun atto emesso.</p>{{/if}}
 {{#if services}}<h2 id="servizi">Servizi</h2>
 <ul class="services">{{#each services}}<li>{{topic}} — <strong{{#if incident}} class="overdue"{{/if}}>{{status}}</strong> (tentativo {{attempts}} di {{tries}}, dal {{since}}){{#if message}}<br>Ultimo errore: {{message}}{{/if}}
 {{#if retry}}<form method="post" action="/servizi/{{id}}/riprova"><input type="hidden" name="_csrf" value="{{../csrf}}"><button type="submit" id="riprova-{{id}}">Riprova il servizio</button></form>{{/if}}</li>{{/each}}</ul>{{/if}}
