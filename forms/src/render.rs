@@ -328,9 +328,16 @@ impl Renderer<'_> {
                 "<textarea id=\"{eid}\" name=\"{name}\" rows=\"5\"{aria}>{val}</textarea>\n"
             ),
             FieldType::Integer => input("text", " inputmode=\"numeric\""),
-            FieldType::Decimal | FieldType::Money | FieldType::Percentage => {
-                input("text", " inputmode=\"decimal\"")
-            }
+            FieldType::Money => match italian_amount(&text) {
+                Some(shown) => {
+                    let shown = escape_html(&shown);
+                    format!(
+                        "<input type=\"text\" id=\"{eid}\" name=\"{name}\" value=\"{shown}\" inputmode=\"decimal\"{aria}>\n"
+                    )
+                }
+                None => input("text", " inputmode=\"decimal\""),
+            },
+            FieldType::Decimal | FieldType::Percentage => input("text", " inputmode=\"decimal\""),
             FieldType::Date => {
                 let iso = parse_date(&text).map(|d| d.format("%Y-%m-%d").to_string());
                 let val = escape_html(iso.as_deref().unwrap_or(&text));
@@ -940,5 +947,52 @@ fields:
             form.add_list_item(&mut one, "altro"),
             Err(ListEditError::NotAList(_))
         ));
+    }
+}
+
+/// A stored amount (`400000.00`, `400000`) as an official types it (`400.000,00`), so that a
+/// form opened with the case's values reads like the rest of the page. Anything else is left
+/// as it is: text typed by the official comes back exactly as typed, and `400.000` (Italian
+/// thousands) is never read as a decimal point.
+fn italian_amount(text: &str) -> Option<String> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    let (int, frac) = match digits.split_once('.') {
+        Some((int, frac)) if frac.len() == 2 => (int, frac),
+        Some(_) => return None,
+        None => (digits, "00"),
+    };
+    if int.is_empty()
+        || int.len() > 15
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    Some(format!("{sign}{grouped},{frac}"))
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::italian_amount;
+
+    #[test]
+    fn a_stored_amount_reopens_in_italian_and_typed_text_stays_as_typed() {
+        assert_eq!(italian_amount("400000.00").as_deref(), Some("400.000,00"));
+        assert_eq!(italian_amount("1234567").as_deref(), Some("1.234.567,00"));
+        assert_eq!(italian_amount("12.50").as_deref(), Some("12,50"));
+        assert_eq!(italian_amount("-5.00").as_deref(), Some("-5,00"));
+        for typed in ["400.000", "400.000,00", "1,5", "abc", "", "1.2.3", "12.5"] {
+            assert_eq!(italian_amount(typed), None, "{typed}");
+        }
     }
 }
