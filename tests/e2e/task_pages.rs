@@ -257,7 +257,7 @@ async fn a_list_grows_and_shrinks_on_the_server_and_engine_only_actions_are_no_b
             && html.contains(
                 "Alla scadenza: il sistema esegue «Decaduta». Promemoria 2 giorni prima."
             )
-            && html.contains("Conteggio: P30D dal"),
+            && html.contains("Conteggio: 30 giorni dal"),
         "the deadline box says when, on what basis and what then happens: {html}"
     );
     let token = csrf(&html);

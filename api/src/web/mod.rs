@@ -527,7 +527,7 @@ fn deadline_box(
                 .iter()
                 .map(|d| d.format("%d/%m/%Y").to_string())
                 .collect();
-            json!({ "spec": d.spec, "base": rome(d.base), "rule": timeline::rule(d.rule),
+            json!({ "spec": timeline::spec_in_words(&d.spec), "base": rome(d.base), "rule": timeline::rule(d.rule),
                     "skipped": skipped.join(", "), "calendar": d.calendar_version })
         });
     let title_of = |action: &str| {

@@ -40,7 +40,7 @@ pub(super) fn deadlines(event: &Event) -> Vec<Value> {
                 "role": opened.role,
                 "at": super::rome(due.at),
                 "base": super::rome(due.base),
-                "spec": due.spec,
+                "spec": spec_in_words(&due.spec),
                 "rule": rule(due.rule),
                 "skipped": skipped.join(", "),
                 "calendar": due.calendar_version,
@@ -150,4 +150,11 @@ impl<'d> Words<'d> {
             other => format!("{actor}: {other}{moved}"),
         }
     }
+}
+
+/// A deadline's duration as an official reads it ("30 giorni", "1 mese e 15 giorni"), not in
+/// ISO 8601 (`P30D`); a text the language does not know is shown as written.
+pub(super) fn spec_in_words(spec: &str) -> String {
+    spec.parse::<procedo_engine::calendar::DurationSpec>()
+        .map_or_else(|_| spec.to_string(), |d| d.italian())
 }
