@@ -122,13 +122,11 @@ fn text(v: &Json) -> Option<String> {
     v.as_str().map(str::to_string).filter(|s| !s.is_empty())
 }
 
-/// A money amount (stored as a decimal string) as an OCDS `Value` in euro.
+/// A money amount as an OCDS `Value` in euro, read with the forms' own money rules (so
+/// `200.000,00` and `200000.00` are the same amount; a JSON number is what OCDS asks for).
 fn value(v: &Json) -> Option<Json> {
-    let amount = match v {
-        Json::String(s) => s.parse::<f64>().ok()?,
-        Json::Number(n) => n.as_f64()?,
-        _ => return None,
-    };
+    let amount = procedo_forms::money::money_from_json(v, false).ok()?;
+    let amount: Json = serde_json::from_str(&procedo_forms::money::format_money(amount)).ok()?;
     Some(json!({ "amount": amount, "currency": "EUR" }))
 }
 
@@ -478,6 +476,18 @@ mod tests {
             party_id("Comune di Asolo (TV)", None),
             "IT-ENTE-comune-di-asolo-tv"
         );
+    }
+
+    #[test]
+    fn an_amount_reads_in_either_notation() {
+        for stored in [json!("200.000,00"), json!("200000.00"), json!(200000)] {
+            assert_eq!(
+                value(&stored),
+                Some(json!({ "amount": 200000.0, "currency": "EUR" })),
+                "{stored}"
+            );
+        }
+        assert_eq!(value(&json!("duecentomila")), None);
     }
 
     #[test]

@@ -755,6 +755,25 @@ async fn appoint_rup(engine: &Engine, instance: Uuid) {
         .expect("accepts");
 }
 
+/// Below € 40,000: the self-declaration (not drawn for a check before the award), the
+/// determina and the contract; the case waits at the sample check after the contract
+/// (art. 52 c.1).
+async fn declared_and_signed(engine: &Engine, instance: Uuid) {
+    let task = open_task(engine, &rup(), instance).await;
+    assert_eq!(task.state, "self_declaration");
+    engine
+        .complete(
+            &rup(),
+            task.id,
+            "proceed",
+            json!({ "autodichiarazione_data": "2026-04-07" }),
+        )
+        .await
+        .expect("proceeds");
+    let signed = adopt_and_sign(engine, instance).await;
+    assert_eq!(signed.state, "sample_check");
+}
+
 async fn adopt_and_sign(engine: &Engine, instance: Uuid) -> procedo_engine::model::Instance {
     let task = open_task(engine, &dirigente(), instance).await;
     assert_eq!(task.state, "award_decision");
@@ -814,18 +833,7 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
         matches!(&sampled_without_date, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "verifica_campione_data")),
         "{sampled_without_date:?}"
     );
-    engine
-        .complete(
-            &rup(),
-            task.id,
-            "proceed",
-            json!({ "autodichiarazione_data": "2026-04-07" }),
-        )
-        .await
-        .expect("proceeds");
-    let signed = adopt_and_sign(&engine, instance.id).await;
-    // Art. 52 c.1: not sampled before the award, so the sample check may still come after.
-    assert_eq!(signed.state, "sample_check");
+    declared_and_signed(&engine, instance.id).await;
     let task = open_task(&engine, &rup(), instance.id).await;
     let done = engine
         .complete(
@@ -953,18 +961,7 @@ async fn sua_direct_award_failed_sample_check_after_the_contract_terminates_it()
         .await
         .expect("starts");
     appoint_rup(&engine, instance.id).await;
-    let task = open_task(&engine, &rup(), instance.id).await;
-    engine
-        .complete(
-            &rup(),
-            task.id,
-            "proceed",
-            json!({ "autodichiarazione_data": "2026-04-07" }),
-        )
-        .await
-        .expect("proceeds");
-    let signed = adopt_and_sign(&engine, instance.id).await;
-    assert_eq!(signed.state, "sample_check");
+    declared_and_signed(&engine, instance.id).await;
     let task = open_task(&engine, &rup(), instance.id).await;
     let unreasoned = engine
         .complete(

@@ -382,6 +382,18 @@ impl Browser {
     /// Types a date (`dd/mm/yyyy`) into an `<input type="date">` as a person would: the digits
     /// in the order the browser's language shows the day, month and year (Italian: day first;
     /// American English: month first).
+    /// Empties a field and types into it (forms open with what the case holds).
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
+        self.clear(css).await;
+        self.type_into(css, text).await;
+    }
+
+    /// Picks an option of a select by its value.
+    pub(crate) async fn choose(&self, select: &str, value: &str) {
+        self.click(&format!("{select} option[value='{value}']"))
+            .await;
+    }
+
     pub(crate) async fn type_date(&self, css: &str, date: &str) {
         let parts: Vec<&str> = date.split('/').collect();
         let [day, month, year] = parts[..] else {

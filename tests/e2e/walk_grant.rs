@@ -85,21 +85,6 @@ impl Walk {
         self.shot(what).await;
         case
     }
-
-    async fn fill(&self, css: &str, text: &str) {
-        self.browser.clear(css).await;
-        self.browser.type_into(css, text).await;
-    }
-
-    async fn date(&self, css: &str, date: &str) {
-        self.browser.type_date(css, date).await;
-    }
-
-    async fn choose(&self, css: &str, value: &str) {
-        self.browser
-            .click(&format!("{css} option[value='{value}']"))
-            .await;
-    }
 }
 
 /// A server on the test clock with the four officials of the walk, and a browser; `None`
@@ -124,13 +109,15 @@ async fn start_and_propose(walk: &mut Walk, deadline: &str) {
     walk.browser.follow("a[href='/avvia/eu-grant']").await;
     walk.browser.wait_for("f-ente_beneficiario").await;
     walk.shot("start-form").await;
-    walk.fill("#f-ente_beneficiario", "Comune di Castelfranco Veneto")
+    walk.browser
+        .fill("#f-ente_beneficiario", "Comune di Castelfranco Veneto")
         .await;
-    walk.fill(
-        "#f-ambiti",
-        "Rigenerazione urbana, efficienza energetica degli edifici pubblici.",
-    )
-    .await;
+    walk.browser
+        .fill(
+            "#f-ambiti",
+            "Rigenerazione urbana, efficienza energetica degli edifici pubblici.",
+        )
+        .await;
     walk.browser.follow("#avvia").await;
     let case = walk.browser.wait_for("Fase attuale").await;
     assert!(
@@ -141,21 +128,26 @@ async fn start_and_propose(walk: &mut Walk, deadline: &str) {
     walk.shot("case-started").await;
 
     walk.open_task("f-scadenza_bando", "scouting").await;
-    walk.fill("#f-programma", "LIFE").await;
-    walk.fill("#f-codice_bando", "LIFE-2026-CET-LOCAL").await;
-    walk.fill(
-        "#f-titolo_bando",
-        "Transizione energetica delle autorità locali",
-    )
-    .await;
-    walk.fill("#f-scadenza_bando", deadline).await;
-    walk.fill("#f-url_bando", "https://ec.europa.eu/info/funding-tenders/")
+    walk.browser.fill("#f-programma", "LIFE").await;
+    walk.browser
+        .fill("#f-codice_bando", "LIFE-2026-CET-LOCAL")
         .await;
-    walk.fill(
-        "#f-motivazione_scouting",
-        "Comuni ammessi come beneficiari; partenariato minimo di due enti di due Stati membri.",
-    )
-    .await;
+    walk.browser
+        .fill(
+            "#f-titolo_bando",
+            "Transizione energetica delle autorità locali",
+        )
+        .await;
+    walk.browser.fill("#f-scadenza_bando", deadline).await;
+    walk.browser
+        .fill("#f-url_bando", "https://ec.europa.eu/info/funding-tenders/")
+        .await;
+    walk.browser
+        .fill(
+            "#f-motivazione_scouting",
+            "Comuni ammessi come beneficiari; partenariato minimo di due enti di due Stati membri.",
+        )
+        .await;
     walk.act(
         "candidate",
         "Decisione di partecipare (go/no-go)",
@@ -166,13 +158,14 @@ async fn start_and_propose(walk: &mut Walk, deadline: &str) {
     // The dirigente decides to take part.
     walk.sign_in("paolo.neri").await;
     walk.open_task("f-atto_autorizzazione", "go-no-go").await;
-    walk.choose("#f-ruolo_comune", "capofila").await;
-    walk.fill(
-        "#f-atto_autorizzazione",
-        "deliberazione della Giunta comunale n. 45 del 20/04/2026",
-    )
-    .await;
-    walk.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.browser.choose("#f-ruolo_comune", "capofila").await;
+    walk.browser
+        .fill(
+            "#f-atto_autorizzazione",
+            "deliberazione della Giunta comunale n. 45 del 20/04/2026",
+        )
+        .await;
+    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
     let decided = walk
         .act("go", "Partenariato, piano di lavoro e budget", "case-go")
         .await;
@@ -192,11 +185,14 @@ async fn partnership_and_approval(walk: &mut Walk) {
         form.contains("value=\"partner\">Aggiungi partner</button>"),
         "{form}"
     );
-    walk.fill("#f-acronimo", "CASTEL-ENERGY").await;
-    walk.fill("#f-partner-0-nome", "Comune di Castelfranco Veneto")
+    walk.browser.fill("#f-acronimo", "CASTEL-ENERGY").await;
+    walk.browser
+        .fill("#f-partner-0-nome", "Comune di Castelfranco Veneto")
         .await;
-    walk.fill("#f-partner-0-paese", "Italia").await;
-    walk.fill("#f-partner-0-budget_partner", "400.000,00").await;
+    walk.browser.fill("#f-partner-0-paese", "Italia").await;
+    walk.browser
+        .fill("#f-partner-0-budget_partner", "400.000,00")
+        .await;
     walk.browser
         .follow("button[name='_aggiungi'][value='partner']")
         .await;
@@ -208,14 +204,22 @@ async fn partnership_and_approval(walk: &mut Walk) {
     );
     walk.browser.scroll_to("#f-partner-1").await;
     walk.shot("partnership-second-partner").await;
-    walk.fill("#f-partner-1-nome", "Gemeente Delft").await;
-    walk.fill("#f-partner-1-paese", "Paesi Bassi").await;
-    walk.fill("#f-partner-1-budget_partner", "350.000,00").await;
-    walk.fill("#f-budget_progetto", "750.000,00").await;
-    walk.fill("#f-budget_comune", "400.000,00").await;
-    walk.fill("#f-tasso_contributo_ue", "70").await;
-    walk.fill("#f-contributo_ue_comune", "280.000,00").await;
-    walk.fill("#f-cofinanziamento_comune", "100.000,00").await;
+    walk.browser
+        .fill("#f-partner-1-nome", "Gemeente Delft")
+        .await;
+    walk.browser.fill("#f-partner-1-paese", "Paesi Bassi").await;
+    walk.browser
+        .fill("#f-partner-1-budget_partner", "350.000,00")
+        .await;
+    walk.browser.fill("#f-budget_progetto", "750.000,00").await;
+    walk.browser.fill("#f-budget_comune", "400.000,00").await;
+    walk.browser.fill("#f-tasso_contributo_ue", "70").await;
+    walk.browser
+        .fill("#f-contributo_ue_comune", "280.000,00")
+        .await;
+    walk.browser
+        .fill("#f-cofinanziamento_comune", "100.000,00")
+        .await;
     walk.act(
         "ready",
         "Partenariato, piano di lavoro e budget",
@@ -237,7 +241,9 @@ async fn partnership_and_approval(walk: &mut Walk) {
         again.contains("value=\"Gemeente Delft\"") && again.contains("value=\"CASTEL-ENERGY\""),
         "the partners and the acronym are kept: {again}"
     );
-    walk.fill("#f-cofinanziamento_comune", "120.000,00").await;
+    walk.browser
+        .fill("#f-cofinanziamento_comune", "120.000,00")
+        .await;
     walk.act(
         "ready",
         "Approvazione interna della proposta e del cofinanziamento",
@@ -253,11 +259,12 @@ async fn partnership_and_approval(walk: &mut Walk) {
         approval.contains("value=\"Paolo Neri\""),
         "the dirigente's name from the decision: {approval}"
     );
-    walk.fill(
-        "#f-capitolo_cofinanziamento",
-        "cap. 2910 «Progetti europei»",
-    )
-    .await;
+    walk.browser
+        .fill(
+            "#f-capitolo_cofinanziamento",
+            "cap. 2910 «Progetti europei»",
+        )
+        .await;
     let approved = walk
         .act(
             "approve",
@@ -295,9 +302,13 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
         submission.contains("16/06/2026 ore 17:00") && !submission.contains("T15:00:00Z"),
         "the call's deadline reads on the clock of Rome: {submission}"
     );
-    walk.fill("#f-numero_proposta", "SEP-210987654").await;
+    walk.browser
+        .fill("#f-numero_proposta", "SEP-210987654")
+        .await;
     // A receipt in the future of the clock is refused.
-    walk.fill("#f-data_presentazione", "15/06/2026 16:00").await;
+    walk.browser
+        .fill("#f-data_presentazione", "15/06/2026 16:00")
+        .await;
     walk.browser.follow("button[value=submitted]").await;
     let refused = walk.browser.wait_for("class=\"ko\"").await;
     assert!(
@@ -306,7 +317,9 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
         "a receipt later than now is refused in Italian, not as an expression: {refused}"
     );
     walk.shot("submission-refused").await;
-    walk.fill("#f-data_presentazione", "15/06/2026 09:30").await;
+    walk.browser
+        .fill("#f-data_presentazione", "15/06/2026 09:30")
+        .await;
     let submitted = walk
         .act("submitted", "In valutazione", "case-submitted")
         .await;
@@ -316,8 +329,8 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
     server.set_clock("2026-10-20T10:00:00+02:00").await;
     walk.sign_in("giulia.sape").await;
     walk.open_task("f-data_esito", "evaluation").await;
-    walk.date("#f-data_esito", "19/10/2026").await;
-    walk.fill("#f-punteggio", "13,5").await;
+    walk.browser.type_date("#f-data_esito", "19/10/2026").await;
+    walk.browser.fill("#f-punteggio", "13,5").await;
     walk.act(
         "granted",
         "Preparazione e firma della convenzione di sovvenzione",
@@ -328,11 +341,17 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
     // The grant agreement, with two reporting periods (the second added on the page).
     walk.open_task("f-periodi-0-data_fine", "grant-agreement")
         .await;
-    walk.fill("#f-numero_convenzione", "101234567").await;
-    walk.date("#f-data_firma", "20/10/2026").await;
-    walk.date("#f-data_inizio", "01/11/2026").await;
-    walk.fill("#f-contributo_concesso", "280.000,00").await;
-    walk.date("#f-periodi-0-data_fine", "30/04/2027").await;
+    walk.browser
+        .fill("#f-numero_convenzione", "101234567")
+        .await;
+    walk.browser.type_date("#f-data_firma", "20/10/2026").await;
+    walk.browser.type_date("#f-data_inizio", "01/11/2026").await;
+    walk.browser
+        .fill("#f-contributo_concesso", "280.000,00")
+        .await;
+    walk.browser
+        .type_date("#f-periodi-0-data_fine", "30/04/2027")
+        .await;
     walk.browser
         .follow("button[name='_aggiungi'][value='periodi']")
         .await;
@@ -341,7 +360,9 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
         grown.contains("value=\"2027-04-30\"") && grown.contains("value=\"101234567\""),
         "a second period, the first and the rest kept: {grown}"
     );
-    walk.date("#f-periodi-1-data_fine", "31/10/2027").await;
+    walk.browser
+        .type_date("#f-periodi-1-data_fine", "31/10/2027")
+        .await;
     walk.browser.scroll_to("#f-periodi").await;
     walk.shot("grant-agreement-two-periods").await;
     walk.act("signed", "Accertamento dell", "case-signed").await;
@@ -349,8 +370,11 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
     // The dirigente adopts the assessment of the revenue.
     walk.sign_in("paolo.neri").await;
     walk.open_task("f-capitolo_entrata", "assessment").await;
-    walk.date("#f-data_accertamento", "20/10/2026").await;
-    walk.fill("#f-capitolo_entrata", "cap. E 2.01.05 «Trasferimenti UE»")
+    walk.browser
+        .type_date("#f-data_accertamento", "20/10/2026")
+        .await;
+    walk.browser
+        .fill("#f-capitolo_entrata", "cap. E 2.01.05 «Trasferimenti UE»")
         .await;
     let adopted = walk
         .act("adopt", "Incasso del prefinanziamento", "case-assessed")
@@ -363,9 +387,13 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
     // The financial service records the pre-financing.
     walk.sign_in("rita.conti").await;
     walk.open_task("f-importo_incassato", "prefinancing").await;
-    walk.fill("#f-importo_incassato", "112.000,00").await;
-    walk.date("#f-data_incasso", "10/11/2026").await;
-    walk.fill("#f-reversale", "rev. 1532/2026").await;
+    walk.browser
+        .fill("#f-importo_incassato", "112.000,00")
+        .await;
+    walk.browser
+        .type_date("#f-data_incasso", "10/11/2026")
+        .await;
+    walk.browser.fill("#f-reversale", "rev. 1532/2026").await;
     walk.act(
         "received",
         "Periodo di rendicontazione in corso",
@@ -410,13 +438,18 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
             report.contains("Conteggio: 60 giorni"),
             "60 days from the end of the period: {report}"
         );
-        walk.date("#f-data_relazione", report_day).await;
-        walk.fill("#f-spese_rendicontate", "150.000,00").await;
-        walk.fill(
-            "#f-sintesi_attivita",
-            &format!("Periodo {period}: audit energetici e lavori sulla scuola media."),
-        )
-        .await;
+        walk.browser
+            .type_date("#f-data_relazione", report_day)
+            .await;
+        walk.browser
+            .fill("#f-spese_rendicontate", "150.000,00")
+            .await;
+        walk.browser
+            .fill(
+                "#f-sintesi_attivita",
+                &format!("Periodo {period}: audit energetici e lavori sulla scuola media."),
+            )
+            .await;
         let next = if period == 1 {
             "Pagamento intermedio"
         } else {
@@ -430,8 +463,8 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
         walk.sign_in("rita.conti").await;
         walk.open_task("f-importo_incassato", &format!("payment-{period}"))
             .await;
-        walk.fill("#f-importo_incassato", amount).await;
-        walk.date("#f-data_incasso", paid_day).await;
+        walk.browser.fill("#f-importo_incassato", amount).await;
+        walk.browser.type_date("#f-data_incasso", paid_day).await;
         let after = if period == 1 {
             "Periodo di rendicontazione in corso"
         } else {
@@ -444,8 +477,11 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
     // The SAPE closes the project.
     walk.sign_in("giulia.sape").await;
     walk.open_task("f-fascicolo", "closure").await;
-    walk.date("#f-data_chiusura", "15/01/2028").await;
-    walk.fill("#f-fascicolo", "fasc. 2026/EU/7, archivio del SAPE")
+    walk.browser
+        .type_date("#f-data_chiusura", "15/01/2028")
+        .await;
+    walk.browser
+        .fill("#f-fascicolo", "fasc. 2026/EU/7, archivio del SAPE")
         .await;
     let closed = walk.act("close", "Progetto chiuso", "case-closed").await;
     assert!(
@@ -520,11 +556,12 @@ async fn in_a_real_browser_an_eu_grant_whose_deadline_passed_ends_not_submitted(
     walk.browser
         .tour_step("grant-37-deadline-missed", &mut walk.violations)
         .await;
-    walk.fill(
-        "#f-nota",
-        "Il partner olandese non ha firmato la dichiarazione in tempo.",
-    )
-    .await;
+    walk.browser
+        .fill(
+            "#f-nota",
+            "Il partner olandese non ha firmato la dichiarazione in tempo.",
+        )
+        .await;
     walk.browser.follow("button[value=deadline_missed]").await;
     let ended = walk.browser.wait_for("Cronologia").await;
     assert!(

@@ -132,22 +132,6 @@ impl Walk {
         page
     }
 
-    /// Empties a field and types into it (forms open with what the case holds).
-    async fn fill(&self, css: &str, text: &str) {
-        self.browser.clear(css).await;
-        self.browser.type_into(css, text).await;
-    }
-
-    async fn date(&self, css: &str, date: &str) {
-        self.browser.type_date(css, date).await;
-    }
-
-    async fn choose(&self, select: &str, value: &str) {
-        self.browser
-            .click(&format!("{select} option[value='{value}']"))
-            .await;
-    }
-
     /// Presses an action's button and returns the case page it leads to.
     async fn act(&self, action: &str) -> String {
         self.browser
@@ -207,17 +191,22 @@ async fn request_tender(walk: &mut Walk, lots: &[Lot]) {
         .open(&format!("{}/avvia/sua-open-tender", walk.base))
         .await;
     walk.browser.wait_for("Avvia il procedimento").await;
-    walk.fill(
-        "[name='oggetto']",
-        "Servizi di manutenzione del verde pubblico e delle aree scolastiche",
-    )
-    .await;
-    walk.fill("[name='ente_committente']", "Comune di Asolo")
+    walk.browser
+        .fill(
+            "[name='oggetto']",
+            "Servizi di manutenzione del verde pubblico e delle aree scolastiche",
+        )
         .await;
-    walk.fill("[name='convenzione']", "Convenzione SUA rep. 45/2025")
+    walk.browser
+        .fill("[name='ente_committente']", "Comune di Asolo")
         .await;
-    walk.choose("select[name='tipo']", "services").await;
-    walk.fill("[name='rup_comune_nome']", "Rita Rossi").await;
+    walk.browser
+        .fill("[name='convenzione']", "Convenzione SUA rep. 45/2025")
+        .await;
+    walk.browser.choose("select[name='tipo']", "services").await;
+    walk.browser
+        .fill("[name='rup_comune_nome']", "Rita Rossi")
+        .await;
     for (i, lot) in lots.iter().enumerate() {
         if i > 0 {
             walk.browser
@@ -231,12 +220,17 @@ async fn request_tender(walk: &mut Walk, lots: &[Lot]) {
                 "«Aggiungi lotto» adds a row and keeps what was typed: {more}"
             );
         }
-        walk.fill(&format!("[name='lots[{i}].name']"), lot.name)
+        walk.browser
+            .fill(&format!("[name='lots[{i}].name']"), lot.name)
             .await;
-        walk.fill(&format!("[name='lots[{i}].cig']"), lot.cig).await;
-        walk.fill(&format!("[name='lots[{i}].base_amount']"), lot.base_amount)
+        walk.browser
+            .fill(&format!("[name='lots[{i}].cig']"), lot.cig)
             .await;
-        walk.choose(&format!("select[name='lots[{i}].criterio']"), lot.criterio)
+        walk.browser
+            .fill(&format!("[name='lots[{i}].base_amount']"), lot.base_amount)
+            .await;
+        walk.browser
+            .choose(&format!("select[name='lots[{i}].criterio']"), lot.criterio)
             .await;
     }
     walk.browser.scroll_to("#f-lots").await;
@@ -263,36 +257,47 @@ async fn prepare_and_publish(walk: &mut Walk) {
     walk.sign_in(DIRIGENTE).await;
     walk.open_task("Determina a contrarre").await;
     walk.step("tender-03-determina-a-contrarre").await;
-    walk.date("#f-determina_contrarre_data", "04/05/2026").await;
-    walk.fill("#f-dirigente_nome", "Paolo Neri").await;
-    walk.fill(
-        "#f-motivazione_lotti",
-        "Lotti funzionali per zona: verde pubblico e aree scolastiche (art. 58).",
-    )
-    .await;
-    walk.fill(
-        "#f-requisiti",
-        "Iscrizione alla CCIAA; fatturato specifico nel triennio pari all'importo del lotto.",
-    )
-    .await;
-    walk.fill("#f-prenotazione_spesa", "cap. 1450, pren. 210/2026")
+    walk.browser
+        .type_date("#f-determina_contrarre_data", "04/05/2026")
+        .await;
+    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.browser
+        .fill(
+            "#f-motivazione_lotti",
+            "Lotti funzionali per zona: verde pubblico e aree scolastiche (art. 58).",
+        )
+        .await;
+    walk.browser
+        .fill(
+            "#f-requisiti",
+            "Iscrizione alla CCIAA; fatturato specifico nel triennio pari all'importo del lotto.",
+        )
+        .await;
+    walk.browser
+        .fill("#f-prenotazione_spesa", "cap. 1450, pren. 210/2026")
         .await;
     walk.act("adopt").await;
 
     walk.sign_in(RUP).await;
     walk.open_task("Predisposizione degli atti di gara").await;
     walk.step("tender-04-tender-documents").await;
-    walk.fill("#f-rup_sua_nome", "Anna Russo").await;
-    walk.fill("#f-piattaforma", "https://gare.provincia.treviso.it")
+    walk.browser.fill("#f-rup_sua_nome", "Anna Russo").await;
+    walk.browser
+        .fill("#f-piattaforma", "https://gare.provincia.treviso.it")
         .await;
-    walk.fill("#f-ora_scadenza", "12:00").await;
-    walk.fill("#f-durata_contratto", "36 mesi dalla consegna del servizio")
+    walk.browser.fill("#f-ora_scadenza", "12:00").await;
+    walk.browser
+        .fill("#f-durata_contratto", "36 mesi dalla consegna del servizio")
         .await;
     walk.act("ready").await;
 
     walk.open_task("Trasmissione del bando").await;
-    walk.date("#f-data_trasmissione", "04/05/2026").await;
-    walk.date("#f-scadenza_offerte", "03/06/2026").await;
+    walk.browser
+        .type_date("#f-data_trasmissione", "04/05/2026")
+        .await;
+    walk.browser
+        .type_date("#f-scadenza_offerte", "03/06/2026")
+        .await;
     let early = walk.act_refused("published").await;
     assert!(
         early.contains("id=\"f-scadenza_offerte-error\"") && early.contains("art. 71 c.2"),
@@ -301,7 +306,9 @@ async fn prepare_and_publish(walk: &mut Walk) {
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-05-offers-deadline-refused").await;
     walk.browser.clear("#f-scadenza_offerte").await;
-    walk.date("#f-scadenza_offerte", "04/06/2026").await;
+    walk.browser
+        .type_date("#f-scadenza_offerte", "04/06/2026")
+        .await;
     let open = walk.act("published").await;
     assert!(
         open.contains("Termine per la presentazione delle offerte"),
@@ -322,8 +329,10 @@ async fn appoint_commission(walk: &mut Walk) {
     walk.open_task("Nomina della commissione giudicatrice")
         .await;
     walk.step("tender-07-commission").await;
-    walk.date("#f-data_nomina_commissione", "05/06/2026").await;
-    walk.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.browser
+        .type_date("#f-data_nomina_commissione", "05/06/2026")
+        .await;
+    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
     let members = [
         ("Marco Bianchi", "funzionario tecnico, Provincia di Treviso"),
         ("Laura Conte", "agronoma, Comune di Asolo"),
@@ -333,9 +342,11 @@ async fn appoint_commission(walk: &mut Walk) {
         ),
     ];
     for (i, (name, role)) in members.iter().enumerate() {
-        walk.fill(&format!("[name='commissari[{i}].nome']"), name)
+        walk.browser
+            .fill(&format!("[name='commissari[{i}].nome']"), name)
             .await;
-        walk.fill(&format!("[name='commissari[{i}].qualifica']"), role)
+        walk.browser
+            .fill(&format!("[name='commissari[{i}].qualifica']"), role)
             .await;
     }
     walk.browser.click("#f-dichiarazioni_acquisite").await;
@@ -353,17 +364,24 @@ async fn request_soccorso(walk: &mut Walk, shots: [&str; 2]) {
         .follow("a[href*='azione=request_integration']")
         .await;
     walk.browser.wait_for("f-soccorso_operatore").await;
-    walk.fill("#f-soccorso_operatore", "Gamma Ambiente spa")
+    walk.browser
+        .fill("#f-soccorso_operatore", "Gamma Ambiente spa")
         .await;
-    walk.fill("#f-soccorso_pec", "gamma.ambiente@legalmail.it")
+    walk.browser
+        .fill("#f-soccorso_pec", "gamma.ambiente@legalmail.it")
         .await;
-    walk.fill(
-        "#f-soccorso_carenze",
-        "DGUE privo della parte III, sezione C (motivi di esclusione non automatici).",
-    )
-    .await;
-    walk.date("#f-soccorso_data_richiesta", "05/06/2026").await;
-    walk.date("#f-soccorso_scadenza", "12/06/2026").await;
+    walk.browser
+        .fill(
+            "#f-soccorso_carenze",
+            "DGUE privo della parte III, sezione C (motivi di esclusione non automatici).",
+        )
+        .await;
+    walk.browser
+        .type_date("#f-soccorso_data_richiesta", "05/06/2026")
+        .await;
+    walk.browser
+        .type_date("#f-soccorso_scadenza", "12/06/2026")
+        .await;
     walk.browser.scroll_to(".procedo-form").await;
     walk.step(shots[1]).await;
     let requested = walk.act("request_integration").await;
@@ -378,7 +396,9 @@ async fn request_soccorso(walk: &mut Walk, shots: [&str; 2]) {
 async fn admit_bids(walk: &mut Walk, lots: &[Lot], bidders: &[Bidder], date: &str, shot: &str) {
     walk.open_task("Verifica della documentazione amministrativa")
         .await;
-    walk.date("#f-verbale_amministrativo_data", date).await;
+    walk.browser
+        .type_date("#f-verbale_amministrativo_data", date)
+        .await;
     for (i, lot) in lots.iter().enumerate() {
         if i > 0 {
             walk.browser
@@ -388,18 +408,21 @@ async fn admit_bids(walk: &mut Walk, lots: &[Lot], bidders: &[Bidder], date: &st
                 .wait_for(&format!("esito_lotti[{i}].cig"))
                 .await;
         }
-        walk.fill(&format!("[name='esito_lotti[{i}].cig']"), lot.cig)
+        walk.browser
+            .fill(&format!("[name='esito_lotti[{i}].cig']"), lot.cig)
             .await;
-        walk.fill(
-            &format!("[name='esito_lotti[{i}].offerte_ricevute']"),
-            lot.received,
-        )
-        .await;
-        walk.fill(
-            &format!("[name='esito_lotti[{i}].offerte_ammesse']"),
-            lot.admitted,
-        )
-        .await;
+        walk.browser
+            .fill(
+                &format!("[name='esito_lotti[{i}].offerte_ricevute']"),
+                lot.received,
+            )
+            .await;
+        walk.browser
+            .fill(
+                &format!("[name='esito_lotti[{i}].offerte_ammesse']"),
+                lot.admitted,
+            )
+            .await;
     }
     for (i, bidder) in bidders.iter().enumerate() {
         if i > 0 {
@@ -408,12 +431,14 @@ async fn admit_bids(walk: &mut Walk, lots: &[Lot], bidders: &[Bidder], date: &st
                 .await;
             walk.browser.wait_for(&format!("offerenti[{i}].pec")).await;
         }
-        walk.fill(
-            &format!("[name='offerenti[{i}].ragione_sociale']"),
-            bidder.name,
-        )
-        .await;
-        walk.fill(&format!("[name='offerenti[{i}].pec']"), bidder.pec)
+        walk.browser
+            .fill(
+                &format!("[name='offerenti[{i}].ragione_sociale']"),
+                bidder.name,
+            )
+            .await;
+        walk.browser
+            .fill(&format!("[name='offerenti[{i}].pec']"), bidder.pec)
             .await;
     }
     walk.browser.scroll_to(".procedo-form").await;
@@ -438,18 +463,24 @@ async fn evaluate_lots(walk: &mut Walk, lots: &[Lot], date: &str, first_shot: u3
             walk.step(&format!("tender-{first_shot:02}-lot-evaluation"))
                 .await;
         }
-        walk.date("#f-verbale_data", date).await;
-        walk.fill(
-            "#f-graduatoria",
-            &format!("1. {}; 2. altri offerenti ammessi", lot_here.winner),
-        )
-        .await;
-        walk.fill("#f-primo_classificato", lot_here.winner).await;
-        walk.fill("#f-primo_partita_iva", lot_here.partita_iva)
+        walk.browser.type_date("#f-verbale_data", date).await;
+        walk.browser
+            .fill(
+                "#f-graduatoria",
+                &format!("1. {}; 2. altri offerenti ammessi", lot_here.winner),
+            )
             .await;
-        walk.fill("#f-primo_importo", lot_here.offered).await;
+        walk.browser
+            .fill("#f-primo_classificato", lot_here.winner)
+            .await;
+        walk.browser
+            .fill("#f-primo_partita_iva", lot_here.partita_iva)
+            .await;
+        walk.browser
+            .fill("#f-primo_importo", lot_here.offered)
+            .await;
         if lot_here.criterio == "oepv" {
-            walk.fill("#f-primo_punteggio", "87,5").await;
+            walk.browser.fill("#f-primo_punteggio", "87,5").await;
         }
         walk.act("propose").await;
     }
@@ -461,7 +492,7 @@ async fn evaluate_lots(walk: &mut Walk, lots: &[Lot], date: &str, first_shot: u3
             walk.step(&format!("tender-{:02}-lot-proposal", first_shot + 1))
                 .await;
         }
-        walk.date("#f-proposta_data", date).await;
+        walk.browser.type_date("#f-proposta_data", date).await;
         walk.act("propose").await;
     }
     walk.open_task("Esame delle proposte e verifica dei requisiti")
@@ -469,12 +500,15 @@ async fn evaluate_lots(walk: &mut Walk, lots: &[Lot], date: &str, first_shot: u3
     walk.browser.scroll_to(".procedo-form").await;
     walk.step(&format!("tender-{:02}-requirements", first_shot + 2))
         .await;
-    walk.date("#f-verifica_requisiti_data", date).await;
-    walk.fill(
-        "#f-verifica_riferimenti",
-        "FVOE: casellario, regolarità contributiva e fiscale, antimafia: esito regolare.",
-    )
-    .await;
+    walk.browser
+        .type_date("#f-verifica_requisiti_data", date)
+        .await;
+    walk.browser
+        .fill(
+            "#f-verifica_riferimenti",
+            "FVOE: casellario, regolarità contributiva e fiscale, antimafia: esito regolare.",
+        )
+        .await;
     walk.act("verified").await;
 }
 
@@ -555,12 +589,15 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
         term.contains("12/06/2026"),
         "the term of the request: {term}"
     );
-    walk.date("#f-soccorso_risposta_data", "11/06/2026").await;
-    walk.fill(
-        "#f-soccorso_esito_note",
-        "DGUE integrato sulla piattaforma l'11/06/2026: regolare.",
-    )
-    .await;
+    walk.browser
+        .type_date("#f-soccorso_risposta_data", "11/06/2026")
+        .await;
+    walk.browser
+        .fill(
+            "#f-soccorso_esito_note",
+            "DGUE integrato sulla piattaforma l'11/06/2026: regolare.",
+        )
+        .await;
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-11-soccorso-integrated").await;
     walk.act("integrated").await;
@@ -585,18 +622,24 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
     );
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-17-award").await;
-    walk.date("#f-data_aggiudicazione", "12/06/2026").await;
-    walk.fill("#f-dirigente_nome", "Paolo Neri").await;
-    walk.fill("#f-impegno_spesa", "cap. 1450, imp. 318/2026")
+    walk.browser
+        .type_date("#f-data_aggiudicazione", "12/06/2026")
+        .await;
+    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.browser
+        .fill("#f-impegno_spesa", "cap. 1450, imp. 318/2026")
         .await;
     walk.act("award").await;
 
     // The communications: a stand-still a day short is refused, then the PEC go out.
     walk.sign_in(RUP).await;
     walk.open_task("Comunicazioni dell'aggiudicazione").await;
-    walk.date("#f-data_ultima_comunicazione", "12/06/2026")
+    walk.browser
+        .type_date("#f-data_ultima_comunicazione", "12/06/2026")
         .await;
-    walk.date("#f-scadenza_standstill", "13/07/2026").await;
+    walk.browser
+        .type_date("#f-scadenza_standstill", "13/07/2026")
+        .await;
     let short = walk.act_refused("sent").await;
     assert!(
         short.contains("id=\"f-scadenza_standstill-error\"") && short.contains("art. 18 c.3"),
@@ -605,7 +648,9 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-18-standstill-refused").await;
     walk.browser.clear("#f-scadenza_standstill").await;
-    walk.date("#f-scadenza_standstill", "14/07/2026").await;
+    walk.browser
+        .type_date("#f-scadenza_standstill", "14/07/2026")
+        .await;
     walk.act("sent").await;
     let pec = walk
         .browser
@@ -651,20 +696,25 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
                 .await;
             walk.browser.wait_for(&format!("contratti[{i}].cig")).await;
         }
-        walk.fill(&format!("[name='contratti[{i}].cig']"), lot.cig)
+        walk.browser
+            .fill(&format!("[name='contratti[{i}].cig']"), lot.cig)
             .await;
-        walk.date(
-            &format!("[name='contratti[{i}].data_stipula']"),
-            "15/07/2026",
-        )
-        .await;
-        walk.fill(
-            &format!("[name='contratti[{i}].repertorio']"),
-            &format!("rep. {}/2026", 101 + i),
-        )
-        .await;
+        walk.browser
+            .type_date(
+                &format!("[name='contratti[{i}].data_stipula']"),
+                "15/07/2026",
+            )
+            .await;
+        walk.browser
+            .fill(
+                &format!("[name='contratti[{i}].repertorio']"),
+                &format!("rep. {}/2026", 101 + i),
+            )
+            .await;
     }
-    walk.choose("#f-forma_contratto", "forma_pubblica").await;
+    walk.browser
+        .choose("#f-forma_contratto", "forma_pubblica")
+        .await;
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-20-contracts").await;
     walk.act("sign").await;
@@ -731,11 +781,12 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
     walk.server.set_clock("2026-06-15T09:00:00+02:00").await;
     walk.sign_in(RUP).await;
     walk.open_task("Soccorso istruttorio in corso").await;
-    walk.fill(
-        "#f-soccorso_esito_note",
-        "Nessuna integrazione pervenuta sulla piattaforma entro il 12/06/2026.",
-    )
-    .await;
+    walk.browser
+        .fill(
+            "#f-soccorso_esito_note",
+            "Nessuna integrazione pervenuta sulla piattaforma entro il 12/06/2026.",
+        )
+        .await;
     walk.tour = true;
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-22-soccorso-exclusion").await;
@@ -789,7 +840,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
     );
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-24-no-award").await;
-    walk.fill(
+    walk.browser.fill(
         "#f-motivo_chiusura",
         "Sopravvenuta carenza di copertura finanziaria comunicata dal Comune (nota prot. 8812).",
     )
