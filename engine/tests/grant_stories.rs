@@ -57,6 +57,23 @@ async fn complete(
         .unwrap_or_else(|e| panic!("{state}/{action}: {e:?}"))
 }
 
+/// Completes the open task of `state` with data a rule of the action refuses: the first
+/// (field, message), after checking that the instance neither moved nor recorded anything.
+async fn refused(engine: &Engine, id: Uuid, state: &str, action: &str, data: Value) -> (String, String) {
+    let t = task(engine, id, state).await;
+    let before = engine.history(&sape(), id).await.expect("history").len();
+    let result = engine.complete(&sape(), t.id, action, data).await;
+    let Err(EngineError::InvalidData(errors)) = result else {
+        panic!("{state}/{action} must be refused, got {result:?}")
+    };
+    let after = engine.history(&sape(), id).await.expect("history").len();
+    assert_eq!(after, before, "nothing is recorded");
+    let back = engine.instance(&sape(), id).await.expect("instance");
+    assert_eq!(back.state, state, "the instance does not move");
+    let first = errors.into_iter().next().expect("an error");
+    (first.path, first.message)
+}
+
 async fn fire(engine: &Engine) -> usize {
     engine.fire_due_timers(100).await.expect("fires")
 }
@@ -108,35 +125,22 @@ async fn to_submission(engine: &Engine) -> Uuid {
         "contributo_ue_comune": "200.000,00",
         "cofinanziamento_comune": "40.000,00",
     });
-    let back = complete(
-        engine,
-        &sape(),
-        id,
-        "preparation",
-        "ready",
-        proposal.clone(),
-    )
-    .await;
-    assert_eq!(back.state, "preparation");
-    assert_eq!(
-        back.variables["esito_budget"],
-        json!("respinto: contributo UE e cofinanziamento non corrispondono al budget del Comune")
-    );
+    // The budget checks refuse the proposal at the amount to correct, with the reason: the
+    // task stays open and nothing is recorded.
+    let why = refused(engine, id, "preparation", "ready", proposal.clone()).await;
+    assert_eq!(why.0, "cofinanziamento_comune", "{why:?}");
+    assert!(why.1.contains("devono fare, al centesimo, il budget del Comune"), "{why:?}");
     proposal["cofinanziamento_comune"] = json!("30.000,00");
     proposal["contributo_ue_comune"] = json!("220.000,00");
-    let back = complete(
-        engine,
-        &sape(),
-        id,
-        "preparation",
-        "ready",
-        proposal.clone(),
-    )
-    .await;
-    assert_eq!(
-        back.variables["esito_budget"],
-        json!("respinto: il contributo UE supera il tasso di finanziamento del programma")
-    );
+    let why = refused(engine, id, "preparation", "ready", proposal.clone()).await;
+    assert_eq!(why.0, "contributo_ue_comune", "{why:?}");
+    assert!(why.1.contains("supera il 80 % del budget del Comune"), "{why:?}");
+    proposal["budget_progetto"] = json!("200.000,00");
+    proposal["cofinanziamento_comune"] = json!("50.000,00");
+    proposal["contributo_ue_comune"] = json!("200.000,00");
+    let why = refused(engine, id, "preparation", "ready", proposal.clone()).await;
+    assert_eq!(why.0, "budget_comune", "{why:?}");
+    proposal["budget_progetto"] = json!("1.150.000,00");
     proposal["cofinanziamento_comune"] = json!("50.000,00");
     proposal["contributo_ue_comune"] = json!("200.000,00");
     let ok = complete(engine, &sape(), id, "preparation", "ready", proposal).await;
@@ -372,18 +376,17 @@ async fn the_call_deadline_is_the_task_deadline_with_reminders_14_7_and_2_days_b
     }
     // On Tuesday 15 September a receipt dated the next day is refused.
     let submission = task(&engine, id, "submission").await;
-    let future = engine
-        .complete(
-            &sape(),
-            submission.id,
-            "submitted",
-            json!({ "numero_proposta": "1", "data_presentazione": "2026-09-16T10:00:00+02:00" }),
-        )
-        .await;
-    assert!(
-        matches!(&future, Err(EngineError::Rejected(why)) if why.contains("non è soddisfatta")),
-        "a receipt later than now: {future:?}"
-    );
+    assert!(submission.actions.contains(&"submitted".to_string()));
+    let why = refused(
+        &engine,
+        id,
+        "submission",
+        "submitted",
+        json!({ "numero_proposta": "1", "data_presentazione": "2026-09-16T10:00:00+02:00" }),
+    )
+    .await;
+    assert_eq!(why.0, "data_presentazione", "a receipt later than now: {why:?}");
+    assert!(why.1.contains("non può essere futura"), "{why:?}");
     clock.set(utc(2026, 9, 17, 14, 59, 59));
     assert_eq!(fire(&engine).await, 0);
     clock.set(utc(2026, 9, 17, 15, 0, 0));
@@ -498,15 +501,16 @@ async fn submission_is_refused_after_the_call_deadline() {
     let submission = task(&engine, id, "submission").await;
     assert!(submission.actions.contains(&"submitted".to_string()));
     clock.set(utc(2026, 9, 17, 15, 0, 1)); // 17:00:01 in Brussels
-    let late = engine
-        .complete(
-            &sape(),
-            submission.id,
-            "submitted",
-            json!({ "numero_proposta": "1", "data_presentazione": "2026-09-17T17:00:01+02:00" }),
-        )
-        .await;
-    assert!(late.is_err(), "after the deadline: {late:?}");
+    let why = refused(
+        &engine,
+        id,
+        "submission",
+        "submitted",
+        json!({ "numero_proposta": "1", "data_presentazione": "2026-09-17T17:00:01+02:00" }),
+    )
+    .await;
+    assert_eq!(why.0, "data_presentazione", "after the deadline: {why:?}");
+    assert!(why.1.contains("dopo la scadenza del bando (17/09/2026)"), "{why:?}");
     let missed = complete(
         &engine,
         &sape(),

@@ -69,6 +69,27 @@ fn every_shipped_package_validates() {
     );
 }
 
+/// Every value a shipped workflow brings into a case is described by a form field, so the case
+/// page shows it by a label and in its type: with a `variables` form the compiler checks what
+/// the workflow sets itself; this checks that every shipped package that sets values has one.
+#[test]
+fn every_value_a_shipped_workflow_sets_is_described_for_the_case_page() {
+    let mut undescribed = Vec::new();
+    for dir in package_dirs() {
+        let definition = Package::load(&dir)
+            .and_then(|p| p.compile(1))
+            .unwrap_or_else(|d| panic!("{}", render(&d)));
+        for step in definition.values_by_step() {
+            for name in step.names {
+                if definition.field_describing(name).is_none() {
+                    undescribed.push(format!("{}: `{name}` ({})", definition.id, step.title));
+                }
+            }
+        }
+    }
+    assert!(undescribed.is_empty(), "values without a label: {undescribed:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures local to this file.
 

@@ -45,6 +45,12 @@ pub struct WorkflowDoc {
     /// each with the CEL expression giving its capacity the first time a key is used.
     #[serde(default)]
     pub pools: IndexMap<String, PoolDoc>,
+    /// The form (in `forms/`) that describes the values the workflow sets itself (`set:`, a
+    /// spawn's `into`, a wait's `store_as`): their labels, types and options, so the case page
+    /// reads "Periodo di rendicontazione in corso: 2", not `periodo_corrente: 2`. Nobody fills
+    /// it in. With it, every value the workflow sets must be described by a field of some form.
+    #[serde(default)]
+    pub variables: Option<String>,
 }
 
 /// A business key: a variable's name (its label comes from the form field of that name), or

@@ -12,8 +12,10 @@ pub mod document;
 mod form_checks;
 pub mod limits;
 mod package;
+mod steps;
 
 pub use package::{Package, WORKFLOW_FILE};
+pub use steps::StepValues;
 
 /// In `not_by`, the official who started the instance (a training course's requester).
 pub const START_ACTOR: &str = "start";
@@ -51,6 +53,8 @@ pub struct Definition {
     pub registers: BTreeMap<String, String>,
     /// Role ids to what officials call them (`roles:`), for the pages.
     pub role_titles: BTreeMap<String, String>,
+    /// The form describing the values the workflow sets itself (`variables:`), if any.
+    pub variables: Option<String>,
     pub schedules: Vec<Schedule>,
     /// Shared pools by name, with their capacity expressions.
     pub pools: BTreeMap<String, Expr>,

@@ -30,6 +30,7 @@ pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec
         diagnostics: Vec::new(),
         merged_forms: BTreeMap::new(),
         result_allowed: false,
+        set_targets: Vec::new(),
     };
     for (at, message) in map.duplicates() {
         cx.diagnostics
@@ -96,6 +97,9 @@ struct Checker<'a> {
     /// Set while checking the assignments of a service state's `on_done`/`on_error`: the
     /// only expressions that see a job's `result`.
     result_allowed: bool,
+    /// Every value a `set:` writes, with the path of its key: with a `variables` form, each
+    /// must be described by some form's field (see [`Checker::check_described`]).
+    set_targets: Vec<(Vec<String>, String)>,
 }
 
 /// The top level of `workflow.yaml`, with states still untyped so that a mistake in one state
@@ -123,6 +127,8 @@ struct WorkflowHead {
     schedules: Vec<super::document::ScheduleDoc>,
     #[serde(default)]
     pools: IndexMap<String, super::document::PoolDoc>,
+    #[serde(default)]
+    variables: Option<String>,
 }
 
 /// Deserialises `value`, reporting each unknown field through `unknown` and dropping it so the
@@ -240,6 +246,7 @@ impl Checker<'_> {
             roles: head.roles,
             schedules: head.schedules,
             pools: head.pools,
+            variables: head.variables,
         })
     }
 
@@ -298,6 +305,8 @@ impl Checker<'_> {
         for (name, source) in set {
             let mut p = path.to_vec();
             p.extend(["set", name.as_str()]);
+            self.set_targets
+                .push((p.iter().map(|s| s.to_string()).collect(), name.clone()));
             if let Some(expr) = self.expr(&p, source) {
                 out.push((name.clone(), expr));
             }
@@ -369,6 +378,10 @@ impl Checker<'_> {
         }
         let mut forms = forms;
         forms.append(&mut self.merged_forms);
+        if let Some(variables) = &doc.variables {
+            self.require_form(&["variables"], variables, &forms);
+            self.check_described(&doc, &forms);
+        }
         let (summary, keys) = self.case_keys(&doc, &forms);
         Some(Definition {
             summary,
@@ -378,6 +391,7 @@ impl Checker<'_> {
             numeric_fields,
             registers: doc.registers.into_iter().collect(),
             role_titles: doc.roles.into_iter().collect(),
+            variables: doc.variables,
             id: doc.id,
             version,
             title: doc.title,
@@ -393,6 +407,29 @@ impl Checker<'_> {
             package_sha256: package.sha256(),
             package: package.clone(),
         })
+    }
+
+    /// With a `variables` form, every value the workflow sets itself (`set:`, a spawn's
+    /// `into`, a wait's `store_as`) must be a field of some form, so that the case page can
+    /// show it by a label and a type instead of its id.
+    fn check_described(&mut self, doc: &WorkflowDoc, forms: &BTreeMap<String, FormSpec>) {
+        let described = |name: &str| forms.values().any(|f| f.field(name).is_some());
+        let file = doc.variables.as_deref().unwrap_or_default();
+        for (path, name) in std::mem::take(&mut self.set_targets) {
+            if !described(&name) {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                self.at_key(&path, format!("`{name}` is set here but no form describes it: add a field `{name}` to forms/{file}.yaml (the workflow's `variables`)"));
+            }
+        }
+        for (state, spec) in &doc.states {
+            let named = [
+                spec.wait.as_ref().and_then(|w| w.store_as.as_deref()).map(|n| (["wait", "as"], n)),
+                spec.spawn.as_ref().map(|s| (["spawn", "into"], s.into.as_str())),
+            ];
+            for (key, name) in named.into_iter().flatten().filter(|(_, n)| !described(n)) {
+                self.at_key(&["states", state, key[0], key[1]], format!("`{name}` is set here but no form describes it: add a field `{name}` to forms/{file}.yaml (the workflow's `variables`)"));
+            }
+        }
     }
 
     fn require_form(&mut self, path: &[&str], name: &str, forms: &BTreeMap<String, FormSpec>) {
