@@ -59,7 +59,13 @@ async fn complete(
 
 /// Completes the open task of `state` with data a rule of the action refuses: the first
 /// (field, message), after checking that the instance neither moved nor recorded anything.
-async fn refused(engine: &Engine, id: Uuid, state: &str, action: &str, data: Value) -> (String, String) {
+async fn refused(
+    engine: &Engine,
+    id: Uuid,
+    state: &str,
+    action: &str,
+    data: Value,
+) -> (String, String) {
     let t = task(engine, id, state).await;
     let before = engine.history(&sape(), id).await.expect("history").len();
     let result = engine.complete(&sape(), t.id, action, data).await;
@@ -129,12 +135,19 @@ async fn to_submission(engine: &Engine) -> Uuid {
     // task stays open and nothing is recorded.
     let why = refused(engine, id, "preparation", "ready", proposal.clone()).await;
     assert_eq!(why.0, "cofinanziamento_comune", "{why:?}");
-    assert!(why.1.contains("devono fare, al centesimo, il budget del Comune"), "{why:?}");
+    assert!(
+        why.1
+            .contains("devono fare, al centesimo, il budget del Comune"),
+        "{why:?}"
+    );
     proposal["cofinanziamento_comune"] = json!("30.000,00");
     proposal["contributo_ue_comune"] = json!("220.000,00");
     let why = refused(engine, id, "preparation", "ready", proposal.clone()).await;
     assert_eq!(why.0, "contributo_ue_comune", "{why:?}");
-    assert!(why.1.contains("supera il 80 % del budget del Comune"), "{why:?}");
+    assert!(
+        why.1.contains("supera il 80 % del budget del Comune"),
+        "{why:?}"
+    );
     proposal["budget_progetto"] = json!("200.000,00");
     proposal["cofinanziamento_comune"] = json!("50.000,00");
     proposal["contributo_ue_comune"] = json!("200.000,00");
@@ -385,7 +398,10 @@ async fn the_call_deadline_is_the_task_deadline_with_reminders_14_7_and_2_days_b
         json!({ "numero_proposta": "1", "data_presentazione": "2026-09-16T10:00:00+02:00" }),
     )
     .await;
-    assert_eq!(why.0, "data_presentazione", "a receipt later than now: {why:?}");
+    assert_eq!(
+        why.0, "data_presentazione",
+        "a receipt later than now: {why:?}"
+    );
     assert!(why.1.contains("non può essere futura"), "{why:?}");
     clock.set(utc(2026, 9, 17, 14, 59, 59));
     assert_eq!(fire(&engine).await, 0);
@@ -510,7 +526,10 @@ async fn submission_is_refused_after_the_call_deadline() {
     )
     .await;
     assert_eq!(why.0, "data_presentazione", "after the deadline: {why:?}");
-    assert!(why.1.contains("dopo la scadenza del bando (17/09/2026)"), "{why:?}");
+    assert!(
+        why.1.contains("dopo la scadenza del bando (17/09/2026)"),
+        "{why:?}"
+    );
     let missed = complete(
         &engine,
         &sape(),

@@ -87,7 +87,10 @@ fn every_value_a_shipped_workflow_sets_is_described_for_the_case_page() {
             }
         }
     }
-    assert!(undescribed.is_empty(), "values without a label: {undescribed:?}");
+    assert!(
+        undescribed.is_empty(),
+        "values without a label: {undescribed:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -72,6 +72,19 @@ impl Walk {
         page
     }
 
+    /// Presses the action's button on data a rule refuses: the task's page again, with the
+    /// reason at `field` and what was typed kept.
+    async fn act_refused(&mut self, action: &str, field: &str, what: &str) -> String {
+        self.browser
+            .follow(&format!("button[value={action}]"))
+            .await;
+        let error = format!("id=\"f-{field}-error\"");
+        let page = self.browser.wait_for(&error).await;
+        self.browser.scroll_to(&format!("#f-{field}")).await;
+        self.shot(what).await;
+        page
+    }
+
     /// Presses the action's button and returns the case page it leads to.
     async fn act(&mut self, action: &str, state: &str, what: &str) -> String {
         self.browser
@@ -157,7 +170,13 @@ async fn start_and_propose(walk: &mut Walk, deadline: &str) {
 
     // The dirigente decides to take part.
     walk.sign_in("paolo.neri").await;
-    walk.open_task("f-atto_autorizzazione", "go-no-go").await;
+    let decision = walk.open_task("f-atto_autorizzazione", "go-no-go").await;
+    // What each button will ask is said before pressing it.
+    assert!(
+        decision.contains("Obbligatorio per «Partecipare».")
+            && decision.contains("Obbligatorio per «Non partecipare»."),
+        "the fields one action needs say which: {decision}"
+    );
     walk.browser.choose("#f-ruolo_comune", "capofila").await;
     walk.browser
         .fill(
@@ -220,22 +239,31 @@ async fn partnership_and_approval(walk: &mut Walk) {
     walk.browser
         .fill("#f-cofinanziamento_comune", "100.000,00")
         .await;
-    walk.act(
-        "ready",
-        "Partenariato, piano di lavoro e budget",
-        "case-budget-refused",
-    )
-    .await;
-    // The task opens again with why (in the case's data) and what was proposed: only the
-    // co-financing is corrected.
+    // The budget check refuses the proposal before accepting it, with the reason at the
+    // co-financing; the form keeps what was proposed, so only that amount is corrected.
     let again = walk
-        .open_task("f-cofinanziamento_comune", "partnership-again")
+        .act_refused(
+            "ready",
+            "cofinanziamento_comune",
+            "partnership-budget-refused",
+        )
         .await;
     assert!(
-        again.contains(
-            "respinto: contributo UE e cofinanziamento non corrispondono al budget del Comune"
-        ),
-        "the budget check says why the proposal came back: {again}"
+        again.contains("devono fare, al centesimo, il budget del Comune"),
+        "the budget check says why, at the field: {again}"
+    );
+    // In red, the word "Errore:" for screen readers only.
+    let look = walk
+        .browser
+        .script("const e = document.querySelector('#f-cofinanziamento_comune-error'); const h = e.querySelector('.procedo-visually-hidden'); return [getComputedStyle(e).color, h.getBoundingClientRect().width];")
+        .await;
+    assert_eq!(
+        look[0], "rgb(179, 20, 45)",
+        "the error reads in the danger red: {look}"
+    );
+    assert!(
+        look[1].as_f64().is_some_and(|w| w <= 1.0),
+        "«Errore:» is visually hidden: {look}"
     );
     assert!(
         again.contains("value=\"Gemeente Delft\"") && again.contains("value=\"CASTEL-ENERGY\""),
@@ -309,14 +337,13 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
     walk.browser
         .fill("#f-data_presentazione", "15/06/2026 16:00")
         .await;
-    walk.browser.follow("button[value=submitted]").await;
-    let refused = walk.browser.wait_for("class=\"ko\"").await;
+    let refused = walk
+        .act_refused("submitted", "data_presentazione", "submission-refused")
+        .await;
     assert!(
-        refused.contains("«Proposta presentata» non è disponibile nella fase «Presentazione della proposta sul portale»: la condizione posta dal procedimento non è soddisfatta")
-            && !refused.contains("timestamp("),
-        "a receipt later than now is refused in Italian, not as an expression: {refused}"
+        refused.contains("non può essere futura") && !refused.contains("timestamp("),
+        "a receipt later than now is refused at its field, in Italian: {refused}"
     );
-    walk.shot("submission-refused").await;
     walk.browser
         .fill("#f-data_presentazione", "15/06/2026 09:30")
         .await;
@@ -488,6 +515,39 @@ async fn in_a_real_browser_an_eu_grant_goes_from_the_start_page_to_its_closure()
         closed.contains("— concluso<") && !closed.contains("Attività aperte"),
         "{closed}"
     );
+    // The case's data, grouped by the step that brought it in, each value by its label and
+    // in its type, the values the workflow set itself included; no id reaches the page.
+    let data = closed
+        .split("<h2 id=\"dati\">")
+        .nth(1)
+        .and_then(|rest| rest.split("<h2").next())
+        .unwrap_or_default();
+    for expected in [
+        "<h3>Verifica del piano finanziario</h3><dl><dt>Esito della verifica del piano finanziario</dt><dd>conforme</dd>",
+        "<h3>Incasso del prefinanziamento</h3>",
+        "<dt>Incassi registrati</dt>",
+        "<td>Prefinanziamento</td>",
+        "<td>Pagamento intermedio</td><td>1</td>",
+        "<dt>Periodo di rendicontazione in corso</dt><dd>2</dd>",
+        "<dt>Budget del Comune</dt><dd>€ 400.000,00</dd>",
+    ] {
+        assert!(
+            data.contains(expected),
+            "{expected} in the case's data: {data}"
+        );
+    }
+    for raw in [
+        "periodo_corrente",
+        "esito_budget",
+        "incassi",
+        "<td>prefinanziamento</td>",
+        "400000",
+    ] {
+        assert!(
+            !data.contains(raw),
+            "no raw `{raw}` in the case's data: {data}"
+        );
+    }
     walk.browser.quit().await;
 
     let id = walk.case.rsplit("/instances/").next().unwrap_or_default();

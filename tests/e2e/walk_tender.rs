@@ -730,6 +730,39 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
         "{done}"
     );
     walk.step("tender-21-contracted").await;
+    // What the workflow recorded itself reads by its labels, in its types: each lot's
+    // outcome, the end of the stand-still, the providers' acceptances of each PEC.
+    let data = done
+        .split("<h2 id=\"dati\">")
+        .nth(1)
+        .and_then(|rest| rest.split("<h2").next())
+        .unwrap_or_default();
+    for expected in [
+        "<dt>Esito dei lotti</dt>",
+        "<td>1</td><td>Proposta di aggiudicazione</td>",
+        "<td>2</td><td>Proposta di aggiudicazione</td>",
+        "<dt>Fine del termine dilatorio</dt>",
+        "<dt>Ricevute della PEC di aggiudicazione (art. 90 c.1)</dt>",
+        "<dt>Ricevute della PEC sulla data di stipula (art. 90 c.1 lett. e)</dt>",
+        "<dt>Esito della verifica del termine per le offerte (art. 71)</dt><dd>conforme</dd>",
+    ] {
+        assert!(
+            data.contains(expected),
+            "{expected} in the case's data: {data}"
+        );
+    }
+    for raw in [
+        "lot_results",
+        "ricevute_pec",
+        "esito_verifica",
+        "fine_standstill",
+        "awarded",
+    ] {
+        assert!(
+            !data.contains(raw),
+            "no raw `{raw}` in the case's data: {data}"
+        );
+    }
 
     let all_mails = smtp.wait_for(2 * BIDDERS.len(), 30).await;
     for bidder in &BIDDERS {

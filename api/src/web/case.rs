@@ -1,55 +1,54 @@
-//! The case's data as an official reads it: each variable by the label of the form field that
-//! collected it, its value in Italian (€ 1.234,56, 03/05/2026, Sì/No, the option's label),
-//! lists as tables with their fields' labels, text with its line breaks. Engine bookkeeping
-//! (names starting with `_`) is left out.
+//! The case's data as an official reads it: grouped by the step that brought it in (the
+//! request, then each task and check in the workflow's order), each value by the label of the
+//! form field that describes it, in Italian (€ 1.234,56, 03/05/2026, Sì/No, the option's
+//! label), lists as tables with their fields' labels, text with its line breaks. Engine
+//! bookkeeping (names starting with `_`) is left out.
 
 use procedo_engine::definition::Definition;
 use procedo_engine::forms::{Field, FieldType, escape_html};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-/// The fields of every form of the workflow, by name (the first form that names a field wins:
-/// the same variable is labelled alike across a workflow's forms).
-fn fields_by_name(definition: &Definition) -> HashMap<&str, &Field> {
-    let mut out = HashMap::new();
-    if let Some(start) = definition
-        .start
-        .form
-        .as_deref()
-        .and_then(|f| definition.forms.get(f))
-    {
-        for field in &start.fields {
-            out.entry(field.name.as_str()).or_insert(field);
+/// The case's variables as HTML (everything from the case is escaped): one section per step,
+/// headed at `level` (`2` for `<h2>`), then whatever no step names ("Altri dati": values a
+/// workflow without a `variables` form sets, or an earlier version's).
+pub(super) fn html(definition: &Definition, variables: &Map<String, Value>, level: u8) -> String {
+    let shown =
+        |name: &str| !name.starts_with('_') && variables.get(name).is_some_and(|v| !v.is_null());
+    let mut done = HashSet::new();
+    let mut out = String::new();
+    let mut section = |title: &str, names: &mut dyn Iterator<Item = &str>| {
+        let mut list = String::new();
+        for name in names {
+            if !shown(name) || !done.insert(name.to_string()) {
+                continue;
+            }
+            let field = definition.field_describing(name);
+            let label = field.map_or(name, |f| f.label.as_str());
+            list.push_str(&format!(
+                "<dt>{}</dt><dd>{}</dd>",
+                escape_html(label),
+                value_html(field, &variables[name])
+            ));
         }
-    }
-    for form in definition.forms.values() {
-        for field in &form.fields {
-            out.entry(field.name.as_str()).or_insert(field);
+        if !list.is_empty() {
+            out.push_str(&format!(
+                "<section class=\"case-step\"><h{level}>{}</h{level}><dl>{list}</dl></section>",
+                escape_html(title)
+            ));
         }
+    };
+    for step in definition.values_by_step() {
+        section(step.title, &mut step.names.iter().copied());
     }
+    section("Altri dati", &mut variables.keys().map(String::as_str));
     out
 }
 
-/// `<dl>` of the case's variables, as HTML (everything from the case is escaped).
-pub(super) fn html(definition: &Definition, variables: &Map<String, Value>) -> String {
-    let fields = fields_by_name(definition);
-    let mut out = String::new();
-    for (name, value) in variables {
-        if name.starts_with('_') || value.is_null() {
-            continue;
-        }
-        let field = fields.get(name.as_str()).copied();
-        let label = field.map_or(name.as_str(), |f| f.label.as_str());
-        out.push_str(&format!(
-            "<dt>{}</dt><dd>{}</dd>",
-            escape_html(label),
-            value_html(field, value)
-        ));
-    }
-    if out.is_empty() {
-        return String::new();
-    }
-    format!("<dl>{out}</dl>")
+/// One value of a submission or of the case as HTML, by the field that describes it: the
+/// timeline shows each event's data this way too.
+pub(super) fn value(definition: Option<&Definition>, name: &str, value: &Value) -> String {
+    value_html(definition.and_then(|d| d.field_describing(name)), value)
 }
 
 fn value_html(field: Option<&Field>, value: &Value) -> String {
@@ -57,6 +56,11 @@ fn value_html(field: Option<&Field>, value: &Value) -> String {
         return plain(value);
     };
     match (field.field_type, value) {
+        // A list of plain values (the names of excluded bidders) reads as a sentence.
+        (FieldType::List, Value::Array(items)) if items.iter().any(|i| !i.is_object()) => {
+            let items: Vec<String> = items.iter().map(plain).collect();
+            items.join(", ")
+        }
         (FieldType::List, Value::Array(items)) => table(field, items),
         (FieldType::Boolean, Value::Bool(b)) => if *b { "Sì" } else { "No" }.to_string(),
         (FieldType::Money, v) => number(v)
@@ -152,7 +156,7 @@ mod tests {
     fn the_case_reads_in_italian_by_the_forms_labels() {
         let mut package = Package {
             origin: "pkg/".into(),
-            workflow: "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    task: { role: r, form: f }\n    actions:\n      go: { to: b }\n  b: { end: done }\n".into(),
+            workflow: "id: x\ntitle: X\ninitial: a\nstates:\n  a:\n    title: Richiesta\n    task: { role: r, form: f }\n    actions:\n      go: { to: b }\n  b: { end: done }\n".into(),
             ..Package::default()
         };
         package.forms.insert(
@@ -164,7 +168,7 @@ mod tests {
             "importo": "850000.00", "scadenza": "2026-05-04", "urgenza": false, "tipo": "works",
             "note": "riga 1\nriga <2>", "termine": "2026-06-16T15:00:00Z", "punteggio": "13.5", "lotti": [{ "cig": "A", "base": "1234.5" }], "_pools": {}, "altro": 3
         });
-        let html = html(&definition, vars.as_object().expect("object"));
+        let html = html(&definition, vars.as_object().expect("object"), 2);
         for expected in [
             "<dt>Importo a base</dt><dd>€ 850.000,00</dd>",
             "<dt>Scadenza</dt><dd>04/05/2026</dd>",
@@ -173,7 +177,8 @@ mod tests {
             "<dd>riga 1<br>riga &lt;2&gt;</dd>",
             "<th scope=\"col\">CIG</th><th scope=\"col\">Base</th>",
             "<tr><td>1</td><td>A</td><td>€ 1.234,50</td></tr>",
-            "<dt>altro</dt><dd>3</dd>",
+            "<section class=\"case-step\"><h2>Richiesta</h2><dl><dt>Importo a base</dt>",
+            "<section class=\"case-step\"><h2>Altri dati</h2><dl><dt>altro</dt><dd>3</dd></dl></section>",
             "<dt>Termine</dt><dd>16/06/2026 ore 17:00</dd>",
             "<dt>Punteggio</dt><dd>13,5</dd>",
         ] {

@@ -12,6 +12,7 @@ mod files;
 mod form_data;
 mod inbox;
 mod incidents;
+mod marks;
 mod names;
 mod notices;
 mod packages;
@@ -352,7 +353,7 @@ async fn task_view(
         .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()));
     // The case as the official reads it before deciding: its data and the acts issued so far.
     let variables = instance.variables;
-    let case = case::html(&definition, &variables);
+    let case = case::html(&definition, &variables, 2);
     let documents: Vec<Value> = documents
         .iter()
         .map(|d| json!({ "id": d.id, "label": names::act_label(d), "issued": rome(d.created_at) }))
@@ -404,15 +405,21 @@ async fn task_view(
     };
     let (form, buttons, links, action_title) = match view {
         TaskView::Task => {
+            let under_form: Vec<(&str, &str)> = offered
+                .iter()
+                .filter(|a| !a.own_form)
+                .map(|a| (a.name.as_str(), a.title.as_str()))
+                .collect();
             let form = match state.engine.task_form(&s.actor, &task).await {
-                Ok(Some(form)) => form.render_html(&fill(&form), errors),
+                Ok(Some(form)) => {
+                    marks::marked(&form, &under_form, None).render_html(&fill(&form), errors)
+                }
                 Ok(None) => String::new(),
                 Err(e) => return problem(s, e),
             };
-            let buttons: Vec<Value> = offered
+            let buttons: Vec<Value> = under_form
                 .iter()
-                .filter(|a| !a.own_form)
-                .map(|a| json!({ "name": a.name, "title": a.title }))
+                .map(|(name, title)| json!({ "name": name, "title": title }))
                 .collect();
             let links: Vec<Value> = offered
                 .iter()
@@ -435,7 +442,8 @@ async fn task_view(
                 );
             };
             let form = match state.engine.action_form(&s.actor, &task, name).await {
-                Ok(Some(form)) => form.render_html(&fill(&form), errors),
+                Ok(Some(form)) => marks::marked(&form, &[(name, &action.title)], Some(name))
+                    .render_html(&fill(&form), errors),
                 Ok(None) => String::new(),
                 Err(e) => return problem(s, e),
             };
@@ -920,11 +928,14 @@ async fn instance_page(
         .as_ref()
         .map_or_else(|| instance.definition.clone(), |d| d.title.clone());
     let title = summary.clone().unwrap_or_else(|| workflow.clone());
+    let case = definition
+        .as_deref()
+        .map(|d| case::html(d, &instance.variables, 3));
     let data = json!({
         "instance": { "definition": instance.definition, "version": instance.definition_version, "state": words.state(&instance.state), "status": cases::status_text(&instance.status),
                       "active": instance.status.is_active(),
                       "tenant_name": name(&instance.tenant), "on_behalf_of_name": instance.on_behalf_of.as_deref().map(name) },
-        "workflow": workflow, "keys": keys, "open": open, "lots": lots,
+        "workflow": workflow, "keys": keys, "open": open, "lots": lots, "case": case,
         "diagram": diagram, "path": path_words.join(" → "),
         "parent": instance.parent.as_ref().map(|p| p.instance),
         "id": id, "started": rome(instance.created_at), "events": events, "documents": documents.iter().map(|d| json!({ "id": d.id, "label": names::act_label(d), "sha256": d.sha256 })).collect::<Vec<_>>(), "files": attached,

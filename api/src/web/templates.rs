@@ -146,9 +146,11 @@ pub const INSTANCE: &str = r##"<h1>{{title}}</h1>
 {{#if files}}<ul class="files">{{#each files}}<li><a href="/files/{{id}}" download>{{name}}</a> — {{size}}, {{content_type}} — allegato da <strong>{{by}}</strong> il {{at}} — sha256 <code>{{sha256}}</code></li>{{/each}}</ul>{{else}}<p>Nessun file allegato.</p>{{/if}}
 <p><a href="/instances/{{id}}/export" download>Scarica il fascicolo (cronologia, atti e impronte)</a></p>
 <p><a class="button" href="/instances/{{id}}/case-file" download>Scarica il fascicolo completo (ZIP: atti, allegati, lotti, verificabile con <code>procedo case-file verify</code>)</a></p>
+{{#if case}}<h2 id="dati">Dati della pratica</h2>
+<div class="case">{{{case}}}</div>{{/if}}
 <h2 id="cronologia">Cronologia</h2>
 <ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{sentence}}{{#if body}} <span class="ente">({{body}})</span>{{/if}}
-{{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/each}}</dl>{{/if}}
+{{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{{value}}}</dd>{{/each}}</dl>{{/if}}
 {{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
 {{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
 <small>impronta <code>{{hash}}</code></small></li>{{/each}}</ol>"##;

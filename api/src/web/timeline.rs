@@ -5,23 +5,6 @@ use procedo_engine::calendar::Rule;
 use procedo_engine::history::{Event, EventKind, Note};
 use serde_json::{Value, json};
 
-/// The submitted data as name/value pairs, in the order stored.
-pub(super) fn data(data: &Value) -> Vec<Value> {
-    let Some(fields) = data.as_object() else {
-        return Vec::new();
-    };
-    fields
-        .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            json!({ "name": name, "value": value })
-        })
-        .collect()
-}
-
 /// The deadlines of the tasks this event opened, with their derivation.
 pub(super) fn deadlines(event: &Event) -> Vec<Value> {
     event
@@ -93,28 +76,21 @@ impl<'d> Words<'d> {
             .unwrap_or_else(|| action.to_string())
     }
 
-    fn label(&self, field: &str) -> String {
-        self.definition
-            .and_then(|d| {
-                d.forms.values().find_map(|f| {
-                    f.fields
-                        .iter()
-                        .find(|x| x.name == field)
-                        .map(|x| x.label.clone())
-                })
-            })
-            .unwrap_or_else(|| field.to_string())
-    }
-
-    /// The submitted data by the forms' labels.
+    /// The submitted data by the forms' labels, each value as HTML in Italian (money, dates,
+    /// option labels, lists as tables), in the order stored.
     pub(super) fn data(&self, submitted: &Value) -> Vec<Value> {
-        data(submitted)
-            .into_iter()
-            .map(|mut pair| {
-                if let Some(name) = pair["name"].as_str() {
-                    pair["name"] = json!(self.label(name));
-                }
-                pair
+        let Some(fields) = submitted.as_object() else {
+            return Vec::new();
+        };
+        fields
+            .iter()
+            .filter(|(name, value)| !name.starts_with('_') && !value.is_null())
+            .map(|(name, value)| {
+                let label = self
+                    .definition
+                    .and_then(|d| d.field_describing(name))
+                    .map_or(name.as_str(), |f| f.label.as_str());
+                json!({ "name": label, "value": super::case::value(self.definition, name, value) })
             })
             .collect()
     }

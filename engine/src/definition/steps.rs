@@ -30,14 +30,22 @@ impl Definition {
         if let Some(form) = self.start.form.as_deref().and_then(|f| self.forms.get(f)) {
             let names = fresh(&mut seen, form.fields.iter().map(|f| f.name.as_str()));
             if !names.is_empty() {
-                out.push(StepValues { state: None, title: &form.title, names });
+                out.push(StepValues {
+                    state: None,
+                    title: &form.title,
+                    names,
+                });
             }
         }
         for (name, state) in &self.states {
             let names = fresh(&mut seen, self.brought_by(state));
             if !names.is_empty() {
                 let title = state.title.as_deref().unwrap_or(name);
-                out.push(StepValues { state: Some(name), title, names });
+                out.push(StepValues {
+                    state: Some(name),
+                    title,
+                    names,
+                });
             }
         }
         out
@@ -69,10 +77,15 @@ impl Definition {
             names.extend(action.set.iter().map(|(n, _)| n.as_str()));
         }
         match &state.kind {
-            Kind::Choice(arms) => {
-                names.extend(arms.iter().flat_map(|a| a.set.iter().map(|(n, _)| n.as_str())))
-            }
-            Kind::Wait { on_timeout, store_as, .. } => {
+            Kind::Choice(arms) => names.extend(
+                arms.iter()
+                    .flat_map(|a| a.set.iter().map(|(n, _)| n.as_str())),
+            ),
+            Kind::Wait {
+                on_timeout,
+                store_as,
+                ..
+            } => {
                 names.extend(store_as.as_deref());
                 names.extend(set(on_timeout));
             }
@@ -80,11 +93,17 @@ impl Definition {
                 names.push(spawn.into.as_str());
                 names.extend(set(on_done));
             }
-            Kind::Service { on_done, on_error, .. } => {
+            Kind::Service {
+                on_done, on_error, ..
+            } => {
                 names.extend(set(on_done));
                 names.extend(on_error.values().flat_map(set));
             }
-            Kind::Acquire { on_granted, on_timeout, .. } => {
+            Kind::Acquire {
+                on_granted,
+                on_timeout,
+                ..
+            } => {
                 names.extend(set(on_granted));
                 names.extend(on_timeout.iter().flat_map(set));
             }
@@ -95,7 +114,10 @@ impl Definition {
 }
 
 /// `names` that are not in `seen`, in order and once each; marks them seen.
-fn fresh<'a>(seen: &mut HashSet<&'a str>, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+fn fresh<'a>(
+    seen: &mut HashSet<&'a str>,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
     names.into_iter().filter(|n| seen.insert(n)).collect()
 }
 
@@ -142,7 +164,12 @@ mod tests {
                 (Some("c"), "Verifica", vec!["controllo"]),
             ]
         );
-        assert_eq!(definition.field_describing("controllo").map(|f| f.label.as_str()), Some("Controllo"));
+        assert_eq!(
+            definition
+                .field_describing("controllo")
+                .map(|f| f.label.as_str()),
+            Some("Controllo")
+        );
     }
 
     #[test]
@@ -150,16 +177,31 @@ mod tests {
         let errors = package(
             WORKFLOW,
             &[
-                ("avvio", "title: Avvio\nfields:\n  - { name: oggetto, label: Oggetto, type: text }\n"),
-                ("f", "title: F\nfields:\n  - { name: nota, label: Nota, type: text }\n"),
-                ("dati", "title: Dati\nfields:\n  - { name: esito, label: Esito, type: text }\n"),
+                (
+                    "avvio",
+                    "title: Avvio\nfields:\n  - { name: oggetto, label: Oggetto, type: text }\n",
+                ),
+                (
+                    "f",
+                    "title: F\nfields:\n  - { name: nota, label: Nota, type: text }\n",
+                ),
+                (
+                    "dati",
+                    "title: Dati\nfields:\n  - { name: esito, label: Esito, type: text }\n",
+                ),
             ],
         )
         .compile(1)
         .expect_err("controllo is not described");
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(text.len(), 1, "{text:?}");
-        assert!(text[0].contains("`controllo` is set here but no form describes it"), "{text:?}");
-        assert!(text[0].contains("workflow.yaml:16:16:"), "located at the set key: {text:?}");
+        assert!(
+            text[0].contains("`controllo` is set here but no form describes it"),
+            "{text:?}"
+        );
+        assert!(
+            text[0].contains("workflow.yaml:16:16:"),
+            "located at the set key: {text:?}"
+        );
     }
 }

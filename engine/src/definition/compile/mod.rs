@@ -423,8 +423,13 @@ impl Checker<'_> {
         }
         for (state, spec) in &doc.states {
             let named = [
-                spec.wait.as_ref().and_then(|w| w.store_as.as_deref()).map(|n| (["wait", "as"], n)),
-                spec.spawn.as_ref().map(|s| (["spawn", "into"], s.into.as_str())),
+                spec.wait
+                    .as_ref()
+                    .and_then(|w| w.store_as.as_deref())
+                    .map(|n| (["wait", "as"], n)),
+                spec.spawn
+                    .as_ref()
+                    .map(|s| (["spawn", "into"], s.into.as_str())),
             ];
             for (key, name) in named.into_iter().flatten().filter(|(_, n)| !described(n)) {
                 self.at_key(&["states", state, key[0], key[1]], format!("`{name}` is set here but no form describes it: add a field `{name}` to forms/{file}.yaml (the workflow's `variables`)"));
