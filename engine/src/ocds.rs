@@ -213,7 +213,10 @@ impl Case {
                                 None => None,
                             },
                             tenderers,
-                            deserted: result.is_some_and(|r| r["outcome"] == "deserted"),
+                            // Deserted, or no offer suitable (art. 108 c.10): the lot's tender is unsuccessful.
+                            deserted: result.is_some_and(|r| {
+                                r["outcome"] == "deserted" || r["outcome"] == "no_suitable_offer"
+                            }),
                             outcome,
                             contract,
                             cig,

@@ -839,13 +839,48 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     // Art. 90 c.1 lett. e): the signature date goes to every bidder by PEC.
     assert_eq!(done.state, "signature_pec");
     let done = pec_sent(&engine, id, bidder_pecs(), &["comunicazione-stipula"]).await;
-    assert_eq!(done.status.label(), "contracted");
     assert_eq!(
         done.variables["ricevute_pec_stipula"]
             .as_array()
             .map(Vec::len),
         Some(3)
     );
+    // Art. 111 c.1: the results notice through the BDNCP within 30 days of the signature
+    // (Monday 20 July): Wednesday 19 August 2026, at the end of the day.
+    let notice = task(&engine, id, "results_notice").await;
+    assert_eq!(notice.role, "rup");
+    assert_eq!(notice.due_at, Some(end_of_rome_day(2026, 8, 19)));
+    let early = refused(
+        &engine,
+        &rup(),
+        id,
+        "results_notice",
+        "transmitted",
+        json!({ "data_trasmissione_avviso": "2026-07-19", "identificativo_avviso": "BDNCP-1" }),
+    )
+    .await;
+    assert_eq!(early[0].0, "data_trasmissione_avviso", "{early:?}");
+    assert!(early[0].1.contains("la prima data ammessa è il 20/07/2026"), "{early:?}");
+    let future = refused(
+        &engine,
+        &rup(),
+        id,
+        "results_notice",
+        "transmitted",
+        json!({ "data_trasmissione_avviso": "2026-07-21", "identificativo_avviso": "BDNCP-1" }),
+    )
+    .await;
+    assert!(future[0].1.contains("non può essere futura"), "{future:?}");
+    let done = complete(
+        &engine,
+        &rup(),
+        id,
+        "results_notice",
+        "transmitted",
+        json!({ "data_trasmissione_avviso": "2026-07-20", "identificativo_avviso": "2026/S 140-512345" }),
+    )
+    .await;
+    assert_eq!(done.status.label(), "contracted");
 
     let docs = documents(&engine, id).await;
     let templates: Vec<&str> = docs.iter().map(|d| d.template.as_str()).collect();
@@ -862,7 +897,17 @@ async fn training_tender_three_lots_from_request_to_contracts() {
             "attestazione-termine-dilatorio",
             "contratto",
             "comunicazione-stipula",
+            "avviso-risultati",
         ]
+    );
+    assert_contains(
+        doc(&docs, "avviso-risultati"),
+        &[
+            "art. 111 c.1",
+            "Trasmesso alla BDNCP il</strong> 20/07/2026, identificativo 2026/S 140-512345",
+            "aggiudicato a <strong>Alfa Formazione srl</strong>",
+            "stipulato il 20/07/2026, repertorio rep. 503",
+        ],
     );
     assert_contains(
         doc(&docs, "comunicazione-stipula"),
@@ -1421,4 +1466,96 @@ async fn duplicate_cig_sends_the_request_back_to_the_comune() {
     )
     .await;
     assert_eq!(fixed.state, "contract_decision");
+}
+
+/// Art. 108 c.10: offers were made, none is convenient or suitable. That is not a deserted lot
+/// but the RUP's reasoned proposal in the lot; the dirigente (not the RUP who proposed it)
+/// decides not to award, and the decision goes by PEC to every bidder with each lot's reason.
+/// The lots' contracting processes end unsuccessful in the open data.
+#[tokio::test]
+async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_bidder_learns_why() {
+    let (_db, engine, clock) = setup().await;
+    let id = request_to_publication(&engine).await;
+    through_offers_deadline(&engine, &clock, id).await;
+    let after = complete(
+        &engine,
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-06",
+            "esito_lotti": [
+                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+                { "cig": CIG[2], "offerte_ricevute": 0, "offerte_ammesse": 0 },
+            ],
+            "offerenti": bidders(),
+        }),
+    )
+    .await;
+    assert_eq!(after.state, "evaluate_lots");
+    let children = lots(&engine, id).await;
+    for (lot, why) in [
+        (&children[0], "Tutte le offerte superano l'importo a base."),
+        (&children[1], "Nessuna offerta rispetta il capitolato tecnico."),
+    ] {
+        let ranked = evaluate(&engine, lot.id, "propose", ALFA, "178.500,00").await;
+        assert_eq!(ranked.state, "proposal");
+        let ended = complete(
+            &engine,
+            &rup(),
+            lot.id,
+            "proposal",
+            "no_suitable_offer",
+            json!({ "motivo_non_aggiudicazione": why }),
+        )
+        .await;
+        assert_eq!(ended.status.label(), "no_suitable_offer", "not a deserted lot");
+    }
+    let parent = instance(&engine, id).await;
+    assert_eq!(parent.state, "no_suitable_decision", "no requirements to check: the dirigente decides");
+    let decision = task(&engine, id, "no_suitable_decision").await;
+    assert_eq!(decision.role, "dirigente");
+    // The RUP who proposed it does not decide it, even holding the dirigente's role.
+    let proposer = Actor::new("anna.rup", TENANT, &["rup", "dirigente"]);
+    let by_the_proposer = engine
+        .complete(&proposer, decision.id, "no_award", json!({ "motivo_chiusura": "x" }))
+        .await;
+    assert!(
+        matches!(&by_the_proposer, Err(EngineError::Forbidden(_))),
+        "{by_the_proposer:?}"
+    );
+    let decided = complete(
+        &engine,
+        &dirigente(),
+        id,
+        "no_suitable_decision",
+        "no_award",
+        json!({ "motivo_chiusura": "Nessuna offerta conveniente o idonea nei lotti 1 e 2; il lotto 3 è deserto." }),
+    )
+    .await;
+    assert_eq!(decided.state, "no_award_pec");
+    let docs = documents(&engine, id).await;
+    assert_contains(
+        doc(&docs, "decisione-non-aggiudicazione"),
+        &[
+            "art. 108 c.10",
+            "Tutte le offerte superano l&#x27;importo a base.",
+            "Nessuna offerta rispetta il capitolato tecnico.",
+            "Beta Academy spa (appalti@pec.betaacademy.it)",
+        ],
+    );
+    let done = pec_sent(&engine, id, bidder_pecs(), &["decisione-non-aggiudicazione"]).await;
+    assert_eq!(done.status.label(), "withdrawn");
+    let package = ocds(&engine, id).await;
+    let releases = package["releases"].as_array().cloned().unwrap_or_default();
+    assert!(!releases.is_empty(), "{package:#}");
+    assert!(
+        releases
+            .iter()
+            .all(|r| r["tag"] == json!(["tender"]) && r["tender"]["status"] == json!("unsuccessful")),
+        "no award is published and every lot is unsuccessful: {package:#}"
+    );
+    checked_by_the_ocp(&package);
 }

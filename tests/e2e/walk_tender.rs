@@ -718,6 +718,34 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-20-contracts").await;
     walk.act("sign").await;
+    // The signature's PEC goes out; the results notice (art. 111 c.1) is the RUP's, within
+    // 30 days of the signature (Wednesday 15 July): Friday 14 August 2026.
+    let signed = walk
+        .browser
+        .reload_until(
+            &format!("{}/instances/{}", walk.base, walk.case),
+            "<strong id=\"fase\">Avviso dei risultati della procedura (art. 111 c.1)</strong>",
+        )
+        .await;
+    assert!(
+        signed.contains("Avviso dei risultati della procedura (art. 111 c.1)</strong>"),
+        "{signed}"
+    );
+    walk.sign_in(RUP).await;
+    let notice = walk.open_task("Avviso dei risultati della procedura").await;
+    assert!(
+        notice.contains("14/08/2026 ore 23:59") && notice.contains("art. 111 c.1, d.lgs. 36/2023"),
+        "the notice is due 30 days after the signature, with its article: {notice}"
+    );
+    walk.browser
+        .type_date("#f-data_trasmissione_avviso", "15/07/2026")
+        .await;
+    walk.browser
+        .fill("#f-identificativo_avviso", "2026/S 136-498765")
+        .await;
+    walk.browser.scroll_to(".procedo-form").await;
+    walk.step("tender-21-results-notice").await;
+    walk.act("transmitted").await;
     let done = walk
         .browser
         .reload_until(
@@ -726,10 +754,11 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
         )
         .await;
     assert!(
-        done.contains("<strong id=\"fase\">Contratti stipulati</strong> — concluso"),
-        "{done}"
+        done.contains("<strong id=\"fase\">Contratti stipulati</strong> — concluso")
+            && done.contains("Avviso relativo agli appalti aggiudicati"),
+        "the case is concluded with the notice among its acts: {done}"
     );
-    walk.step("tender-21-contracted").await;
+    walk.step("tender-22-contracted").await;
     // What the workflow recorded itself reads by its labels, in its types: each lot's
     // outcome, the end of the stand-still, the providers' acceptances of each PEC.
     let data = done
@@ -822,7 +851,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         .await;
     walk.tour = true;
     walk.browser.scroll_to(".procedo-form").await;
-    walk.step("tender-22-soccorso-exclusion").await;
+    walk.step("tender-23-soccorso-exclusion").await;
     walk.act("exclude").await;
     let back = walk
         .browser
@@ -852,7 +881,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
             "Verifica della documentazione amministrativa</a>",
         )
         .await;
-    walk.step("tender-23-case-excluded").await;
+    walk.step("tender-24-case-excluded").await;
     assert!(
         again.contains("Verifica della documentazione amministrativa</a>"),
         "after the PEC the check is open again: {again}"
@@ -872,7 +901,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         "the reason is required, at its field: {empty}"
     );
     walk.browser.scroll_to(".procedo-form").await;
-    walk.step("tender-24-no-award").await;
+    walk.step("tender-25-no-award").await;
     walk.browser.fill(
         "#f-motivo_chiusura",
         "Sopravvenuta carenza di copertura finanziaria comunicata dal Comune (nota prot. 8812).",
@@ -893,7 +922,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         ),
         "{closed}"
     );
-    walk.step("tender-25-not-awarded").await;
+    walk.step("tender-26-not-awarded").await;
     let got = walk.state().await;
     assert_eq!(got["state"], "withdrawn", "{got}");
     assert_eq!(
