@@ -69,6 +69,10 @@ pub async fn run(
         }
     }
     .map_err(|e| format!("cannot open the database {db}: {e}"))?;
+    let engine = match &options.ocds_prefix {
+        Some(prefix) => engine.with_ocds(prefix.clone(), options.public_url.clone()),
+        None => engine,
+    };
     let engine = Arc::new(engine);
     let key = Arc::new(
         procedo_engine::checkpoint::Key::load_or_create(&audit.key_file)

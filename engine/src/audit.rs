@@ -624,24 +624,32 @@ pub struct Covered {
     pub ledger: i64,
 }
 
+/// Stored events read back as sealed events (their text parsed); a text that does not parse
+/// is a corrupt store.
+pub(crate) fn read_sealed(
+    stored: Vec<history::StoredEvent>,
+) -> std::result::Result<Vec<history::Sealed>, StoreError> {
+    stored
+        .into_iter()
+        .map(|s| {
+            let event: history::Event = serde_json::from_str(&s.body).map_err(|e| {
+                StoreError::Corrupt(format!("event {} of {}: {e}", s.seq, s.instance))
+            })?;
+            Ok(history::Sealed {
+                event,
+                hash: s.hash,
+                body: s.body,
+            })
+        })
+        .collect()
+}
+
 impl Engine {
     /// The instance's history, oldest first, each event with its hash.
     pub async fn history(&self, actor: &Actor, id: Uuid) -> Result<Vec<history::Sealed>> {
         self.instance(actor, id).await?;
         let stored = self.store.events(id).await?;
-        stored
-            .into_iter()
-            .map(|s| {
-                let event: history::Event = serde_json::from_str(&s.body).map_err(|e| {
-                    StoreError::Corrupt(format!("event {} of {}: {e}", s.seq, s.instance))
-                })?;
-                Ok(history::Sealed {
-                    event,
-                    hash: s.hash,
-                    body: s.body,
-                })
-            })
-            .collect()
+        Ok(read_sealed(stored)?)
     }
 
     /// The case file of an instance: the instance, its history (each event's text and hash, so

@@ -5,7 +5,7 @@
 //! `history.json` (every event's sealed text with its hash and the previous one), `acts/…`
 //! (the issued acts), `attachments/…` (the files the steps used), `children/<id>/…` (the
 //! lots), and `manifest.json` last, listing every other entry of the case with its path,
-//! sha256, size and kind (`act`, `attachment`, `history`, `readme`), and each child with the
+//! sha256, size and kind (`act`, `attachment`, `history`, `readme`, `ocds`), and each child with the
 //! sha256 of its manifest. The root also holds `LEGGIMI.txt`, in Italian.
 //!
 //! The ZIP is written as a stream (entries stored, sizes after the data), so neither the
@@ -55,9 +55,12 @@ i lotti di una gara, nella cartella children/):
                   impronta (hash SHA-256) e quella dell'evento precedente (catena di hash);
 - acts/           gli atti emessi, così come sono stati generati e registrati;
 - attachments/    i file allegati dai funzionari ai passi del procedimento;
+- ocds.json       per una gara, i dati aperti pubblicati secondo l'Open Contracting Data
+                  Standard 1.1 (un processo per lotto, identificato dal CIG), se l'ente li
+                  pubblica;
 - manifest.json   l'elenco di tutti i file della cartella, con percorso, impronta SHA-256,
-                  dimensione e tipo (act = atto, attachment = allegato, history = storia),
-                  e l'impronta del manifest di ogni procedimento figlio.
+                  dimensione e tipo (act = atto, attachment = allegato, history = storia,
+                  ocds = dati aperti), e l'impronta del manifest di ogni procedimento figlio.
 
 COME VERIFICARLO
 
@@ -321,6 +324,20 @@ impl CaseWriter<'_> {
                 }
             }
             if depth == 0 {
+                // A public contract's open data, as published (the lots are in it: one
+                // contracting process each).
+                let sealed = crate::audit::read_sealed(events.clone())?;
+                if let Some(package) = self.engine.ocds_for_case_file(&instance, &sealed).await? {
+                    let text = serde_json::to_vec_pretty(&package)
+                        .map_err(|e| EngineError::Rejected(e.to_string()))?;
+                    let (sha, size) = self.entry(&format!("{prefix}ocds.json"), &text).await?;
+                    files.push(ManifestFile {
+                        path: "ocds.json".into(),
+                        sha256: sha,
+                        size,
+                        kind: "ocds".into(),
+                    });
+                }
                 let (sha, size) = self
                     .entry(&format!("{prefix}LEGGIMI.txt"), README.as_bytes())
                     .await?;
@@ -723,7 +740,7 @@ fn check_case(
                     ));
                 }
             }
-            "act" | "history" | "readme" => {}
+            "act" | "history" | "readme" | "ocds" => {}
             other => report
                 .problems
                 .push(format!("`{prefix}{}`: unknown kind `{other}`", f.path)),

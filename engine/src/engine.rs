@@ -218,6 +218,9 @@ pub struct Engine {
     /// Woken when this process commits a job that can be fetched, so long-polling workers
     /// get it at once (workers of other processes find it at their next poll).
     pub(crate) jobs_ready: tokio::sync::Notify,
+    /// Where the authority publishes open contracting data (`--ocds-prefix`): with it, a SUA
+    /// case's case file carries its OCDS release package.
+    pub(crate) ocds: Option<crate::ocds::Publishing>,
 }
 
 impl Engine {
@@ -235,6 +238,7 @@ impl Engine {
             calendars: Default::default(),
             tenant_names: Default::default(),
             jobs_ready: tokio::sync::Notify::new(),
+            ocds: None,
         }
     }
 

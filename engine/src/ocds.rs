@@ -46,6 +46,13 @@ pub fn check_prefix(prefix: &str) -> Result<(), OcdsError> {
 }
 
 /// Who publishes: the Province-SUA (the tenant the case runs in), and where the package lives.
+/// The engine's OCDS settings (see [`crate::Engine::with_ocds`]).
+#[derive(Debug, Clone)]
+pub struct Publishing {
+    pub prefix: String,
+    pub public_url: String,
+}
+
 pub struct Publisher<'a> {
     pub prefix: &'a str,
     pub name: &'a str,
@@ -423,6 +430,50 @@ impl crate::Engine {
     /// The OCDS release package of a case the actor may read (`prefix`: the authority's ocid
     /// prefix; `uri`: where the package is published). A case of a workflow that is no public
     /// contract is "not found" as OCDS.
+    /// Publishes OCDS under `prefix` (the ocid prefix the Open Contracting Partnership issued
+    /// to the authority), each package's `uri` under `public_url`: the case file of a SUA case
+    /// then holds `ocds.json`, the package `GET /api/v1/instances/{id}/ocds` serves.
+    pub fn with_ocds(mut self, prefix: impl Into<String>, public_url: impl Into<String>) -> Self {
+        self.ocds = Some(Publishing {
+            prefix: prefix.into(),
+            public_url: public_url.into(),
+        });
+        self
+    }
+
+    /// The release package of a case for its case file, when OCDS is published and the case
+    /// is a public contract; `None` otherwise.
+    pub(crate) async fn ocds_for_case_file(
+        &self,
+        instance: &Instance,
+        history: &[Sealed],
+    ) -> crate::engine::Result<Option<Json>> {
+        let Some(publishing) = &self.ocds else {
+            return Ok(None);
+        };
+        let names = self.tenant_names().await?;
+        let name = names
+            .get(&instance.tenant)
+            .cloned()
+            .unwrap_or_else(|| instance.tenant.clone());
+        let uri = format!(
+            "{}/api/v1/instances/{}/ocds",
+            publishing.public_url.trim_end_matches('/'),
+            instance.id
+        );
+        let publisher = Publisher {
+            prefix: &publishing.prefix,
+            name: &name,
+            uri: &uri,
+            published: self.now(),
+        };
+        match release_package(instance, history, &publisher) {
+            Ok(package) => Ok(Some(package)),
+            Err(OcdsError::NotAContract(_)) => Ok(None),
+            Err(e @ OcdsError::BadPrefix(_)) => Err(crate::EngineError::Rejected(e.to_string())),
+        }
+    }
+
     pub async fn ocds(
         &self,
         actor: &crate::model::Actor,

@@ -860,7 +860,10 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     )
     .await;
     assert_eq!(early[0].0, "data_trasmissione_avviso", "{early:?}");
-    assert!(early[0].1.contains("la prima data ammessa è il 20/07/2026"), "{early:?}");
+    assert!(
+        early[0].1.contains("la prima data ammessa è il 20/07/2026"),
+        "{early:?}"
+    );
     let future = refused(
         &engine,
         &rup(),
@@ -1473,7 +1476,8 @@ async fn duplicate_cig_sends_the_request_back_to_the_comune() {
 /// decides not to award, and the decision goes by PEC to every bidder with each lot's reason.
 /// The lots' contracting processes end unsuccessful in the open data.
 #[tokio::test]
-async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_bidder_learns_why() {
+async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_bidder_learns_why()
+{
     let (_db, engine, clock) = setup().await;
     let id = request_to_publication(&engine).await;
     through_offers_deadline(&engine, &clock, id).await;
@@ -1498,7 +1502,10 @@ async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_
     let children = lots(&engine, id).await;
     for (lot, why) in [
         (&children[0], "Tutte le offerte superano l'importo a base."),
-        (&children[1], "Nessuna offerta rispetta il capitolato tecnico."),
+        (
+            &children[1],
+            "Nessuna offerta rispetta il capitolato tecnico.",
+        ),
     ] {
         let ranked = evaluate(&engine, lot.id, "propose", ALFA, "178.500,00").await;
         assert_eq!(ranked.state, "proposal");
@@ -1511,16 +1518,28 @@ async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_
             json!({ "motivo_non_aggiudicazione": why }),
         )
         .await;
-        assert_eq!(ended.status.label(), "no_suitable_offer", "not a deserted lot");
+        assert_eq!(
+            ended.status.label(),
+            "no_suitable_offer",
+            "not a deserted lot"
+        );
     }
     let parent = instance(&engine, id).await;
-    assert_eq!(parent.state, "no_suitable_decision", "no requirements to check: the dirigente decides");
+    assert_eq!(
+        parent.state, "no_suitable_decision",
+        "no requirements to check: the dirigente decides"
+    );
     let decision = task(&engine, id, "no_suitable_decision").await;
     assert_eq!(decision.role, "dirigente");
     // The RUP who proposed it does not decide it, even holding the dirigente's role.
     let proposer = Actor::new("anna.rup", TENANT, &["rup", "dirigente"]);
     let by_the_proposer = engine
-        .complete(&proposer, decision.id, "no_award", json!({ "motivo_chiusura": "x" }))
+        .complete(
+            &proposer,
+            decision.id,
+            "no_award",
+            json!({ "motivo_chiusura": "x" }),
+        )
         .await;
     assert!(
         matches!(&by_the_proposer, Err(EngineError::Forbidden(_))),
@@ -1546,15 +1565,21 @@ async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_
             "Beta Academy spa (appalti@pec.betaacademy.it)",
         ],
     );
-    let done = pec_sent(&engine, id, bidder_pecs(), &["decisione-non-aggiudicazione"]).await;
+    let done = pec_sent(
+        &engine,
+        id,
+        bidder_pecs(),
+        &["decisione-non-aggiudicazione"],
+    )
+    .await;
     assert_eq!(done.status.label(), "withdrawn");
     let package = ocds(&engine, id).await;
     let releases = package["releases"].as_array().cloned().unwrap_or_default();
     assert!(!releases.is_empty(), "{package:#}");
     assert!(
-        releases
-            .iter()
-            .all(|r| r["tag"] == json!(["tender"]) && r["tender"]["status"] == json!("unsuccessful")),
+        releases.iter().all(
+            |r| r["tag"] == json!(["tender"]) && r["tender"]["status"] == json!("unsuccessful")
+        ),
         "no award is published and every lot is unsuccessful: {package:#}"
     );
     checked_by_the_ocp(&package);

@@ -72,10 +72,10 @@ fn pdf(tag: &str) -> Vec<u8> {
 }
 
 /// An HTTP exchange with a binary body, answered with the raw bytes of the body.
-struct Raw {
-    status: u16,
+pub(super) struct Raw {
+    pub(super) status: u16,
     head: String,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Raw {
@@ -150,7 +150,7 @@ async fn upload(server: &Server, token: &str, name: &str, content_type: &str, by
     send(server, &head, bytes).await
 }
 
-async fn get(server: &Server, token: &str, path: &str) -> Raw {
+pub(super) async fn get(server: &Server, token: &str, path: &str) -> Raw {
     let head = format!(
         "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n",
         server.address
@@ -607,7 +607,7 @@ async fn checkpoint(server: &Server, auditor: &str) -> String {
         .to_string()
 }
 
-fn verify(path: &std::path::Path) -> (bool, String) {
+pub(super) fn verify(path: &std::path::Path) -> (bool, String) {
     let out = std::process::Command::new(BIN)
         .args(["case-file", "verify"])
         .arg(path)

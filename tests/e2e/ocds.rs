@@ -136,3 +136,83 @@ async fn without_a_prefix_the_export_says_how_to_turn_it_on() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// The case file of a SUA case holds its OCDS package as published (`ocds.json`, listed in the
+/// manifest, verified offline with the rest); a case that is no public contract, or a server
+/// that publishes no OCDS, has none.
+#[tokio::test]
+async fn the_case_file_of_a_tender_carries_its_open_data() {
+    let server = Server::start_with(&[
+        "--ocds-prefix",
+        "ocds-pr0ced",
+        "--public-url",
+        "https://sua.provincia.treviso.it",
+    ]);
+    let rup = server.token("elena", "provincia-treviso", "rup_comune");
+    let id = server
+        .start_instance(&rup, "sua-open-tender", tender_request())
+        .await;
+    let zip = super::files::get(&server, &rup, &format!("/api/v1/instances/{id}/case-file")).await;
+    assert_eq!(zip.status, 200);
+    let text = String::from_utf8_lossy(&zip.body).to_string();
+    assert!(
+        text.contains("\"path\": \"ocds.json\""),
+        "an ocds.json entry in the manifest"
+    );
+    assert!(
+        text.contains(&format!(
+            "\"uri\": \"https://sua.provincia.treviso.it/api/v1/instances/{id}/ocds\""
+        )),
+        "the package as the API publishes it"
+    );
+    assert!(
+        text.contains("\"kind\": \"ocds\""),
+        "listed in the manifest"
+    );
+    let dir = std::env::temp_dir().join(format!("procedo-ocds-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("fascicolo.zip");
+    std::fs::write(&file, &zip.body).expect("write");
+    let (ok, said) = super::files::verify(&file);
+    assert!(
+        ok,
+        "the case file verifies offline with its open data: {said}"
+    );
+
+    let clerk = server.token("anna", "provincia-treviso", "official");
+    let training = server
+        .start_instance(
+            &clerk,
+            "training-enrolment",
+            json!({
+                "course": "Appalti 2026", "course_area": "appalti", "edition": "1a edizione",
+                "course_hours": "20", "participant_name": "Mario Rossi",
+                "codice_fiscale": "RSSMRA85T10A562S", "seats_available": 10,
+            }),
+        )
+        .await;
+    let other = super::files::get(
+        &server,
+        &clerk,
+        &format!("/api/v1/instances/{training}/case-file"),
+    )
+    .await;
+    assert_eq!(other.status, 200);
+    assert!(
+        !String::from_utf8_lossy(&other.body).contains("\"path\": \"ocds.json\""),
+        "no open data for a course"
+    );
+
+    let plain = Server::start();
+    let rup = plain.token("elena", "provincia-treviso", "rup_comune");
+    let id = plain
+        .start_instance(&rup, "sua-open-tender", tender_request())
+        .await;
+    let zip = super::files::get(&plain, &rup, &format!("/api/v1/instances/{id}/case-file")).await;
+    assert_eq!(zip.status, 200);
+    assert!(
+        !String::from_utf8_lossy(&zip.body).contains("\"path\": \"ocds.json\""),
+        "no prefix, no open data"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
