@@ -227,14 +227,34 @@ fn training_tender() -> serde_json::Map<String, Value> {
         "cup": "G59F19000090007",
         "rup_comune_nome": "Elena Bassi",
         "lots": [
-            { "name": "Lotto 1 - Appalti e contratti pubblici", "cig": CIG[0], "base_amount": "200.000,00", "criterio": "oepv" },
-            { "name": "Lotto 2 - Europa e fondi UE", "cig": CIG[1], "base_amount": "200000", "criterio": "oepv" },
-            { "name": "Lotto 3 - Innovazione e digitale", "cig": CIG[2], "base_amount": "200000.00", "criterio": "oepv" },
+            { "name": "Lotto 1 - Appalti e contratti pubblici", "base_amount": "200.000,00", "criterio": "oepv" },
+            { "name": "Lotto 2 - Europa e fondi UE", "base_amount": "200000", "criterio": "oepv" },
+            { "name": "Lotto 3 - Innovazione e digitale", "base_amount": "200000.00", "criterio": "oepv" },
         ],
     }))
 }
 
-/// From the request to the publication task: determina a contrarre and tender documents.
+/// The lots of the request with the CIG the SUA's RUP obtained for each (art. 62 c.2).
+fn lots_with_cig() -> Value {
+    let mut lots = training_tender()["lots"].clone();
+    for (lot, cig) in lots.as_array_mut().into_iter().flatten().zip(CIG) {
+        lot["cig"] = json!(cig);
+    }
+    lots
+}
+
+fn tender_documents(lots: Value) -> Value {
+    json!({
+        "lots": lots,
+        "rup_sua_nome": "Anna Russo",
+        "piattaforma": "https://appalti.provincia.treviso.it",
+        "durata_contratto": "24 mesi",
+    })
+}
+
+/// From the request to the publication task: the Comune's determina a contrarre (recorded
+/// by its referent), the tender documents with the SUA's CIGs, the SUA's determina di
+/// indizione.
 async fn request_to_publication(engine: &Engine) -> Uuid {
     let started = engine
         .start(&rup_comune(), "sua-open-tender", training_tender())
@@ -244,15 +264,17 @@ async fn request_to_publication(engine: &Engine) -> Uuid {
     let id = started.id;
     complete(
         engine,
-        &dirigente(),
+        &rup_comune(),
         id,
         "contract_decision",
-        "adopt",
+        "recorded",
         json!({
+            "determina_comune_numero": "112",
             "determina_contrarre_data": "2026-04-01",
-            "dirigente_nome": "Paolo Neri",
+            "determina_comune_organo": "Elena Bassi, responsabile del servizio personale",
             "motivazione_lotti": "lotti funzionali per area formativa (art. 58 c.1)",
             "requisiti": "iscrizione CCIAA; esperienza triennale in formazione per la PA",
+            "prenotazione_spesa": "cap. 1040, prenotazione n. 321/2026",
         }),
     )
     .await;
@@ -262,11 +284,16 @@ async fn request_to_publication(engine: &Engine) -> Uuid {
         id,
         "tender_documents",
         "ready",
-        json!({
-            "rup_sua_nome": "Anna Russo",
-            "piattaforma": "https://appalti.provincia.treviso.it",
-            "durata_contratto": "24 mesi",
-        }),
+        tender_documents(lots_with_cig()),
+    )
+    .await;
+    complete(
+        engine,
+        &dirigente(),
+        id,
+        "tender_launch",
+        "adopt",
+        json!({ "determina_indizione_data": "2026-04-02", "dirigente_nome": "Paolo Neri" }),
     )
     .await;
     id
@@ -510,10 +537,13 @@ async fn offers_deadline_is_at_least_30_whole_days_from_transmission_under_reg_1
             "€ 200.000,00",
         ],
     );
+    // The SUA's act, in the Province's register, recalls the Comune's own.
     assert_contains(
-        doc(&docs, "determina-a-contrarre"),
+        doc(&docs, "determina-indizione"),
         &[
-            "Determina n. 1/2026 del 01/04/2026",
+            "Determina n. 1/2026 del 02/04/2026",
+            "Vista la determina a contrarre n. 112 del 01/04/2026",
+            "cap. 1040, prenotazione n. 321/2026",
             "G59F19000090007",
             CIG[0],
         ],
@@ -890,7 +920,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     assert_eq!(
         templates,
         [
-            "determina-a-contrarre",
+            "determina-indizione",
             "bando",
             "disciplinare",
             "nomina-commissione",
@@ -1442,16 +1472,21 @@ async fn tender_with_every_lot_deserted_ends_deserted() {
     checked_by_the_ocp(&package);
 }
 
+/// The CIG is the SUA's (art. 62 c.2): the Comune's request has none, and the tender
+/// documents refuse a repeated CIG or lots other than the Comune's, at the lots, with the
+/// reason; nothing moves.
 #[tokio::test]
-async fn duplicate_cig_sends_the_request_back_to_the_comune() {
+async fn the_sua_obtains_one_cig_per_lot_of_the_comunes_request() {
     let (_db, engine, _clock) = setup().await;
-    let mut request = training_tender();
-    request["lots"][2]["cig"] = json!(CIG[0]);
-    let started = engine
-        .start(&rup_comune(), "sua-open-tender", request)
-        .await
-        .expect("starts");
-    assert_eq!(started.state, "fix_request");
+    let mut with_cig = training_tender();
+    with_cig["lots"][0]["cig"] = json!(CIG[0]);
+    let refused_start = engine
+        .start(&rup_comune(), "sua-open-tender", with_cig)
+        .await;
+    assert!(
+        matches!(&refused_start, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "lots[0].cig")),
+        "the Comune gives no CIG: {refused_start:?}"
+    );
     let forbidden = engine
         .start(&rup(), "sua-open-tender", training_tender())
         .await;
@@ -1459,16 +1494,77 @@ async fn duplicate_cig_sends_the_request_back_to_the_comune() {
         forbidden.is_err(),
         "only the Comune's RUP requests a tender"
     );
-    let fixed = complete(
+    let started = engine
+        .start(&rup_comune(), "sua-open-tender", training_tender())
+        .await
+        .expect("starts");
+    let id = started.id;
+    complete(
         &engine,
         &rup_comune(),
-        started.id,
-        "fix_request",
-        "resubmit",
-        Value::Object(training_tender()),
+        id,
+        "contract_decision",
+        "recorded",
+        json!({
+            "determina_comune_numero": "112",
+            "determina_contrarre_data": "2026-04-01",
+            "determina_comune_organo": "Elena Bassi",
+            "motivazione_lotti": "lotti funzionali",
+            "requisiti": "iscrizione CCIAA",
+            "prenotazione_spesa": "cap. 1040",
+        }),
     )
     .await;
-    assert_eq!(fixed.state, "contract_decision");
+    let mut repeated = lots_with_cig();
+    repeated[2]["cig"] = json!(CIG[0]);
+    let why = refused(
+        &engine,
+        &rup(),
+        id,
+        "tender_documents",
+        "ready",
+        tender_documents(repeated),
+    )
+    .await;
+    assert_eq!(
+        why,
+        vec![(
+            "lots".to_string(),
+            format!(
+                "Ogni lotto ha il proprio CIG: il CIG {} è ripetuto.",
+                CIG[0]
+            )
+        )]
+    );
+    let mut fewer = lots_with_cig();
+    fewer.as_array_mut().expect("lots").pop();
+    let why = refused(
+        &engine,
+        &rup(),
+        id,
+        "tender_documents",
+        "ready",
+        tender_documents(fewer),
+    )
+    .await;
+    assert_eq!(why[0].0, "lots");
+    assert!(
+        why[0]
+            .1
+            .contains("I lotti sono quelli della determina a contrarre del Comune"),
+        "{why:?}"
+    );
+    let ready = complete(
+        &engine,
+        &rup(),
+        id,
+        "tender_documents",
+        "ready",
+        tender_documents(lots_with_cig()),
+    )
+    .await;
+    assert_eq!(ready.state, "tender_launch");
+    assert_eq!(ready.variables["lots"][2]["cig"], json!(CIG[2]));
 }
 
 /// Art. 108 c.10: offers were made, none is convenient or suitable. That is not a deserted lot

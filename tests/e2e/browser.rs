@@ -709,9 +709,6 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
         .type_into("[name='lots[0].name']", "Lotto unico")
         .await;
     browser
-        .type_into("[name='lots[0].cig']", "A03589F8C6")
-        .await;
-    browser
         .type_into("[name='lots[0].base_amount']", "480.000,00")
         .await;
     browser
@@ -729,6 +726,17 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
         "the tender's diagram marks where it stands: {case}"
     );
     browser.record_widths("cases-case", &mut violations).await;
+    // The SUA's RUP obtains the lot's CIG with the tender documents (art. 62 c.2).
+    let url = browser.url().await;
+    let started = url
+        .rsplit("/instances/")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(started.len(), 36, "on the case page: {url}");
+    server
+        .sua_tender_documents("provincia-treviso", &started, &["A03589F8C6"])
+        .await;
 
     browser.open(&format!("{base}/pratiche")).await;
     browser.wait_for("Ricerca delle pratiche").await;

@@ -77,7 +77,7 @@ async fn an_official_starts_a_tender_for_a_comune_from_the_pages_and_finds_it_by
     let token = csrf(&form);
 
     let lot = format!(
-        "lots[0].name={}&lots[0].cig={CIG}&lots[0].base_amount={}&lots[0].criterio=oepv",
+        "lots[0].name={}&lots[0].base_amount={}&lots[0].criterio=oepv",
         enc("Lotto unico"),
         enc("250.000,00")
     );
@@ -130,6 +130,10 @@ async fn an_official_starts_a_tender_for_a_comune_from_the_pages_and_finds_it_by
         instance.body
     );
 
+    // The SUA's RUP obtains the CIG with the tender documents (art. 62 c.2).
+    server
+        .sua_tender_documents("provincia-treviso", &id, &[CIG])
+        .await;
     let case = server
         .browser("GET", &format!("/instances/{id}"), Some(&rup), None)
         .await

@@ -223,6 +223,43 @@ impl Server {
         assert_eq!(done.status, 200, "{}", done.body);
     }
 
+    /// Takes a SUA open tender of `tenant` from its start to the SUA's determina di indizione
+    /// through the API: the Comune's determina a contrarre recorded by its referent, then the
+    /// tender documents where the SUA's RUP gives each lot its CIG (the request has none).
+    pub async fn sua_tender_documents(&self, tenant: &str, id: &str, cigs: &[&str]) {
+        let comune = self.token("referente-comune", tenant, "rup_comune");
+        let decision = serde_json::json!({
+            "determina_comune_numero": "45",
+            "determina_contrarre_data": "2026-04-01",
+            "determina_comune_organo": "Responsabile del servizio",
+            "motivazione_lotti": "lotto unico funzionale",
+            "requisiti": "iscrizione CCIAA",
+            "prenotazione_spesa": "cap. 1040",
+        });
+        self.complete_open_task(&comune, id, "recorded", decision)
+            .await;
+        let instance = self
+            .call(
+                "GET",
+                &format!("/api/v1/instances/{id}"),
+                Some(&comune),
+                None,
+            )
+            .await;
+        let mut lots = instance.body["variables"]["lots"].clone();
+        for (lot, cig) in lots.as_array_mut().into_iter().flatten().zip(cigs) {
+            lot["cig"] = serde_json::json!(cig);
+        }
+        let rup = self.token("rup-sua", tenant, "rup");
+        let documents = serde_json::json!({
+            "lots": lots,
+            "rup_sua_nome": "Anna Russo",
+            "piattaforma": "https://gare.provincia.example",
+            "durata_contratto": "12 mesi",
+        });
+        self.complete_open_task(&rup, id, "ready", documents).await;
+    }
+
     /// Moves the clock of a server started with `--test-clock` to `now` (RFC 3339).
     pub async fn set_clock(&self, now: &str) {
         let admin = self.token("clock-admin", "default", "admin");

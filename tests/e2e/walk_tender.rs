@@ -215,16 +215,13 @@ async fn request_tender(walk: &mut Walk, lots: &[Lot]) {
             let more = walk.browser.wait_for(&format!("lots[{i}].name")).await;
             assert!(
                 more.contains(&format!("name=\"lots[{i}].name\""))
-                    && more.contains(lots[0].cig)
+                    && more.contains(lots[0].name)
                     && !more.contains("Fase attuale"),
                 "«Aggiungi lotto» adds a row and keeps what was typed: {more}"
             );
         }
         walk.browser
             .fill(&format!("[name='lots[{i}].name']"), lot.name)
-            .await;
-        walk.browser
-            .fill(&format!("[name='lots[{i}].cig']"), lot.cig)
             .await;
         walk.browser
             .fill(&format!("[name='lots[{i}].base_amount']"), lot.base_amount)
@@ -238,7 +235,7 @@ async fn request_tender(walk: &mut Walk, lots: &[Lot]) {
     walk.browser.follow("#avvia").await;
     let case = walk.browser.wait_for("Fase attuale").await;
     assert!(
-        case.contains("Determina a contrarre (art. 17 c.1)"),
+        case.contains("Determina a contrarre del Comune (art. 17 c.1; TUEL artt. 192 e 183)"),
         "the request goes to the determina: {case}"
     );
     let url = walk.browser.url().await;
@@ -250,17 +247,25 @@ async fn request_tender(walk: &mut Walk, lots: &[Lot]) {
     walk.step("tender-02-case-requested").await;
 }
 
-/// The dirigente adopts the determina a contrarre; the RUP prepares the tender documents and
-/// records the notice's transmission to the GUUE on T0 with the offers deadline (after the
-/// refusal of a day too early: with a time of day, T0 + 31 days at the least).
-async fn prepare_and_publish(walk: &mut Walk) {
-    walk.sign_in(DIRIGENTE).await;
-    walk.open_task("Determina a contrarre").await;
+/// The Comune's referent records the Comune's determina a contrarre (its act, in its
+/// register); the SUA's RUP prepares the tender documents, giving each lot the CIG obtained on
+/// the platform (a repeated one is refused at the lots), and the SUA's dirigente adopts the
+/// determina di indizione; then the RUP records the notice's transmission to the GUUE on T0
+/// with the offers deadline (after the refusal of a day too early: with a time of day, T0 +
+/// 31 days at the least).
+async fn prepare_and_publish(walk: &mut Walk, lots: &[Lot]) {
+    walk.open_task("Determina a contrarre del Comune").await;
     walk.step("tender-03-determina-a-contrarre").await;
+    walk.browser.fill("#f-determina_comune_numero", "88").await;
     walk.browser
         .type_date("#f-determina_contrarre_data", "04/05/2026")
         .await;
-    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.browser
+        .fill(
+            "#f-determina_comune_organo",
+            "Rita Rossi, responsabile dell'area tecnica",
+        )
+        .await;
     walk.browser
         .fill(
             "#f-motivazione_lotti",
@@ -276,11 +281,15 @@ async fn prepare_and_publish(walk: &mut Walk) {
     walk.browser
         .fill("#f-prenotazione_spesa", "cap. 1450, pren. 210/2026")
         .await;
-    walk.act("adopt").await;
+    walk.act("recorded").await;
 
     walk.sign_in(RUP).await;
-    walk.open_task("Predisposizione degli atti di gara").await;
-    walk.step("tender-04-tender-documents").await;
+    let documents = walk.open_task("Predisposizione degli atti di gara").await;
+    assert!(
+        lots.iter()
+            .all(|l| documents.contains(&format!("value=\"{}\"", l.name))),
+        "the Comune's lots open with their data, for the CIG: {documents}"
+    );
     walk.browser.fill("#f-rup_sua_nome", "Anna Russo").await;
     walk.browser
         .fill("#f-piattaforma", "https://gare.provincia.treviso.it")
@@ -289,8 +298,43 @@ async fn prepare_and_publish(walk: &mut Walk) {
     walk.browser
         .fill("#f-durata_contratto", "36 mesi dalla consegna del servizio")
         .await;
+    for i in 0..lots.len() {
+        walk.browser
+            .fill(&format!("[name='lots[{i}].cig']"), lots[0].cig)
+            .await;
+    }
+    if lots.len() > 1 {
+        let repeated = walk.act_refused("ready").await;
+        assert!(
+            repeated.contains("id=\"f-lots-error\"")
+                && repeated.contains(&format!("il CIG {} è ripetuto", lots[0].cig)),
+            "one CIG per lot: {repeated}"
+        );
+    }
+    for (i, lot) in lots.iter().enumerate() {
+        walk.browser.clear(&format!("[name='lots[{i}].cig']")).await;
+        walk.browser
+            .fill(&format!("[name='lots[{i}].cig']"), lot.cig)
+            .await;
+    }
+    walk.browser.scroll_to("#f-lots").await;
+    walk.step("tender-04-tender-documents").await;
     walk.act("ready").await;
 
+    walk.sign_in(DIRIGENTE).await;
+    walk.open_task("Determina di indizione della SUA").await;
+    walk.browser
+        .type_date("#f-determina_indizione_data", "04/05/2026")
+        .await;
+    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.step("tender-04b-determina-indizione").await;
+    let launched = walk.act("adopt").await;
+    assert!(
+        launched.contains("Determina n. 1/2026 del 04/05/2026 — determina indizione"),
+        "the SUA's act, numbered in the Province's register: {launched}"
+    );
+
+    walk.sign_in(RUP).await;
     walk.open_task("Trasmissione del bando").await;
     walk.browser
         .type_date("#f-data_trasmissione", "04/05/2026")
@@ -569,7 +613,7 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
         return;
     };
     request_tender(&mut walk, &TWO_LOTS).await;
-    prepare_and_publish(&mut walk).await;
+    prepare_and_publish(&mut walk, &TWO_LOTS).await;
     pass_offers_deadline(&mut walk).await;
     appoint_commission(&mut walk).await;
 
@@ -834,7 +878,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         admitted: "2",
     }];
     request_tender(&mut walk, &lot).await;
-    prepare_and_publish(&mut walk).await;
+    prepare_and_publish(&mut walk, &lot).await;
     pass_offers_deadline(&mut walk).await;
     walk.sign_in(RUP).await;
     request_soccorso(&mut walk, ["", ""]).await;
