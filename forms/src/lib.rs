@@ -17,6 +17,7 @@
 //! * [`validate`] — validation and normalisation of submitted data;
 //! * [`render`] — HTML output.
 
+pub mod dates;
 pub mod identifiers;
 pub mod money;
 pub mod render;

@@ -22,8 +22,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use crate::dates::parse_date;
 use crate::schema::{Field, FieldType, FormSpec};
-use crate::validate::{FieldError, parse_date};
+use crate::validate::FieldError;
 
 /// Escapes text for HTML element content and double- or single-quoted attributes.
 pub fn escape_html(text: &str) -> String {

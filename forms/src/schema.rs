@@ -256,7 +256,7 @@ impl Bound {
     /// The bound as a calendar date (`YYYY-MM-DD` or `DD/MM/YYYY`).
     pub fn as_date(&self) -> Option<NaiveDate> {
         match self {
-            Bound::Text(s) => crate::validate::parse_date(s),
+            Bound::Text(s) => crate::dates::parse_date(s),
             Bound::Number(_) => None,
         }
     }
@@ -264,7 +264,7 @@ impl Bound {
     /// The bound as an instant (RFC 3339 with offset).
     pub fn as_datetime(&self) -> Option<DateTime<Utc>> {
         match self {
-            Bound::Text(s) => crate::validate::parse_datetime(s),
+            Bound::Text(s) => crate::dates::parse_datetime(s),
             Bound::Number(_) => None,
         }
     }
