@@ -42,6 +42,8 @@ pub struct Expr {
     source: String,
     program: Arc<cel::Program>,
     shape: Shape,
+    /// Whether it calls [`sum`], registered only for the expressions that use it.
+    sums: bool,
 }
 
 /// The size of a compiled expression, for its bounds.
@@ -180,10 +182,12 @@ impl Expr {
                 ),
             });
         }
+        let sums = references.functions().contains(&"sum");
         Ok(Self {
             source: source.to_string(),
             program: Arc::new(program),
             shape,
+            sums,
         })
     }
 
@@ -240,6 +244,10 @@ impl Expr {
             }
         }
         let mut context = cel::Context::with_env(std::sync::Arc::clone(&STDLIB));
+        if self.sums {
+            // Only a `cel::DeclarationError` for a name the standard library has: not `sum`.
+            let _ = context.add_function("sum", sum);
+        }
         let numeric = scope.numeric;
         context.add_variable_from_value("vars", map_to_cel(scope.vars, numeric));
         context.add_variable_from_value(
@@ -272,6 +280,50 @@ impl Expr {
             message: message.into(),
         }
     }
+}
+
+/// `sum(list)`: the total of a list of numbers (`sum(vars.lots.map(l, l.base_amount))`, the
+/// value of a tender that decides its threshold, art. 14). Money reaches CEL as `int` or
+/// `double` (module docs); the total is added in exact decimals rounded to the cent, so
+/// `0.1 + 0.2` lots make 0.30 and a total is compared with a threshold to the cent. A whole
+/// total is an `int`. Anything but a list of numbers is an error, not a silent zero.
+fn sum(cel::extractors::Arguments(args): cel::extractors::Arguments) -> cel::ResolveResult {
+    use rust_decimal::Decimal;
+    use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+    let items = match args.as_slice() {
+        [cel::Value::List(items)] => items.clone(),
+        _ => {
+            return Err(cel::ExecutionError::function_error(
+                "sum",
+                "sum takes one list of numbers",
+            ));
+        }
+    };
+    let mut total = Decimal::ZERO;
+    for item in items.iter() {
+        let term = match item {
+            cel::Value::Int(i) => Decimal::from(*i),
+            cel::Value::UInt(u) => Decimal::from(*u),
+            cel::Value::Float(f) => Decimal::from_f64(*f)
+                .map(|d| d.round_dp(2))
+                .ok_or_else(|| cel::ExecutionError::function_error("sum", "not a finite number"))?,
+            _ => {
+                return Err(cel::ExecutionError::function_error(
+                    "sum",
+                    "sum takes one list of numbers",
+                ));
+            }
+        };
+        total = total
+            .checked_add(term)
+            .ok_or_else(|| cel::ExecutionError::function_error("sum", "the total is too large"))?;
+    }
+    if total.fract().is_zero() {
+        total.to_i64().map(cel::Value::Int)
+    } else {
+        total.to_f64().map(cel::Value::Float)
+    }
+    .ok_or_else(|| cel::ExecutionError::function_error("sum", "the total is too large"))
 }
 
 /// Stack for parsing. CEL's parser recurses once per nesting level with large frames (an
@@ -471,6 +523,35 @@ mod tests {
         assert!(
             check("vars.code == '100000.01'"),
             "undeclared fields stay strings"
+        );
+    }
+
+    #[test]
+    fn sum_totals_money_to_the_cent_and_refuses_what_is_not_a_list_of_numbers() {
+        let numeric: HashSet<String> = ["base".to_string()].into();
+        let vars = json!({"lots": [{"base": "0.10"}, {"base": "0.20"}, {"base": "215999.70"}], "name": "x"});
+        let vars = vars.as_object().cloned().unwrap_or_default();
+        let scope = Scope {
+            vars: &vars,
+            form: None,
+            instance: json!({}),
+            now: Utc::now(),
+            action: None,
+            result: None,
+            numeric: &numeric,
+        };
+        let total = Expr::compile("sum(vars.lots.map(l, l.base))").expect("compiles");
+        assert_eq!(total.eval(&scope).expect("evaluates"), json!(216000));
+        let at_threshold = Expr::compile("sum(vars.lots.map(l, l.base)) >= 216000").expect("ok");
+        assert!(at_threshold.eval_bool(&scope).expect("evaluates"));
+        let error = Expr::compile("sum([vars.name])")
+            .expect("compiles")
+            .eval(&scope)
+            .expect_err("a text is not summed");
+        assert!(
+            error.message.contains("list of numbers"),
+            "{}",
+            error.message
         );
     }
 

@@ -165,7 +165,7 @@ fn completed(history: &[Sealed], state: &str, action: Option<&str>) -> Option<St
 fn category(tipo: &Json) -> Option<&'static str> {
     match tipo.as_str()? {
         "works" => Some("works"),
-        "services" => Some("services"),
+        "services" | "social_services" => Some("services"),
         "supplies" => Some("goods"),
         _ => None,
     }

@@ -1680,3 +1680,156 @@ async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_
     );
     checked_by_the_ocp(&package);
 }
+
+/// The determina a contrarre recorded by the Comune's referent, as in the training tender.
+fn determina_comune() -> Value {
+    json!({
+        "determina_comune_numero": "112",
+        "determina_contrarre_data": "2026-04-01",
+        "determina_comune_organo": "Elena Bassi, responsabile del servizio personale",
+        "motivazione_lotti": "lotti funzionali per area formativa (art. 58 c.1)",
+        "requisiti": "iscrizione CCIAA; esperienza triennale in formazione per la PA",
+        "prenotazione_spesa": "cap. 1040, prenotazione n. 321/2026",
+    })
+}
+
+#[tokio::test]
+async fn a_tender_takes_the_stand_still_and_thresholds_in_force_the_day_it_starts_and_keeps_them() {
+    let (_db, engine, clock) = setup().await;
+    // A case the Comune started before D.Lgs. 209/2024 (in force from 31 December 2024), in
+    // 2024-25 thresholds; a caller cannot choose its own values.
+    clock.set(utc(2024, 12, 30, 9, 0, 0));
+    let mut forged = training_tender();
+    forged.insert("parametri".into(), json!({ "termine_dilatorio": 1 }));
+    let result = engine.start(&rup_comune(), "sua-open-tender", forged).await;
+    assert!(
+        matches!(&result, Err(EngineError::InvalidData(errors)) if errors[0].path == "parametri"),
+        "{result:?}"
+    );
+    let before = engine
+        .start(&rup_comune(), "sua-open-tender", training_tender())
+        .await
+        .expect("starts");
+    assert_eq!(
+        before.variables["parametri"],
+        json!({
+            "termine_dilatorio": 35,
+            "soglia_lavori": "5538000.00",
+            "soglia_servizi_forniture": "221000.00",
+            "soglia_servizi_sociali": "750000.00",
+        })
+    );
+    // The values are sealed in the start event: an auditor reads which applied.
+    let history = engine.history(&admin(), before.id).await.expect("history");
+    assert!(
+        history[0].body.contains("\"termine_dilatorio\":35"),
+        "{}",
+        history[0].body
+    );
+
+    clock.set(utc(2026, 4, 3, 8, 0, 0));
+    let after = engine
+        .start(&rup_comune(), "sua-open-tender", training_tender())
+        .await
+        .expect("starts");
+    assert_eq!(after.variables["parametri"]["termine_dilatorio"], json!(32));
+    assert_eq!(
+        after.variables["parametri"]["soglia_servizi_forniture"],
+        json!("216000.00")
+    );
+    // A later day changes nothing in a running case.
+    assert_eq!(
+        instance(&engine, before.id).await.variables["parametri"]["termine_dilatorio"],
+        json!(35)
+    );
+}
+
+#[tokio::test]
+async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_determina_with_the_threshold_in_force()
+ {
+    let (_db, engine, _clock) = setup().await;
+    let mut request = training_tender();
+    // 100.000 + 100.000 + 15.999,99 of services: one cent under € 216.000 (from 2026).
+    request["lots"] = json!([
+        { "name": "Lotto 1", "base_amount": "100000.00", "criterio": "oepv" },
+        { "name": "Lotto 2", "base_amount": "100000.00", "criterio": "oepv" },
+        { "name": "Lotto 3", "base_amount": "15999.99", "criterio": "minor_prezzo" },
+    ]);
+    let id = engine
+        .start(&rup_comune(), "sua-open-tender", request.clone())
+        .await
+        .expect("starts")
+        .id;
+    let errors = refused(
+        &engine,
+        &rup_comune(),
+        id,
+        "contract_decision",
+        "recorded",
+        determina_comune(),
+    )
+    .await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (field, message) = &errors[0];
+    assert_eq!(field, "");
+    assert!(
+        message.contains("€ 215.999,99")
+            && message.contains("€ 216.000 ")
+            && message.contains("art. 55 c.2"),
+        "{message}"
+    );
+
+    // Works of the same value are far below € 5.404.000; social services (Annex XIV) below
+    // € 750.000; three lots of € 200.000 of services are above € 216.000 and go on.
+    request["tipo"] = json!("works");
+    let works = engine
+        .start(&rup_comune(), "sua-open-tender", request.clone())
+        .await
+        .expect("starts")
+        .id;
+    let errors = refused(
+        &engine,
+        &rup_comune(),
+        works,
+        "contract_decision",
+        "recorded",
+        determina_comune(),
+    )
+    .await;
+    assert!(errors[0].1.contains("€ 5.404.000 "), "{errors:?}");
+    let mut social = training_tender();
+    social["tipo"] = json!("social_services");
+    let social = engine
+        .start(&rup_comune(), "sua-open-tender", social)
+        .await
+        .expect("starts")
+        .id;
+    let errors = refused(
+        &engine,
+        &rup_comune(),
+        social,
+        "contract_decision",
+        "recorded",
+        determina_comune(),
+    )
+    .await;
+    assert!(
+        errors[0].1.contains("€ 600.000") && errors[0].1.contains("€ 750.000 "),
+        "{errors:?}"
+    );
+    let above = engine
+        .start(&rup_comune(), "sua-open-tender", training_tender())
+        .await
+        .expect("starts")
+        .id;
+    let moved = complete(
+        &engine,
+        &rup_comune(),
+        above,
+        "contract_decision",
+        "recorded",
+        determina_comune(),
+    )
+    .await;
+    assert_eq!(moved.state, "tender_documents");
+}

@@ -146,3 +146,47 @@ fn a_bad_form_condition_is_located_in_the_form_file() {
         "{found:?}"
     );
 }
+
+#[test]
+fn dated_parameters_out_of_order_without_basis_or_of_the_wrong_type_are_located() {
+    let found = problems(
+        "id: x
+title: X
+initial: a
+parameters:
+  termine:
+    title: Termine
+    type: days
+    values:
+      - { from: 2024-12-31, value: \"32\", basis: \"art. 18 c.3\" }
+      - { from: 2023-07-01, value: \"35\", basis: \"art. 18 c.3\" }
+  soglia:
+    title: Soglia
+    type: money
+    values:
+      - { from: 2026-01-01, value: \"216000,00\", basis: \" \" }
+      - { from: 2027-01-01, value: \"molti\", basis: \"art. 14\" }
+states:
+  a:
+    wait: { for: parametri.soglia }
+    on_timeout: { to: b }
+  b:
+    wait: { for: parametri.nessuno }
+    on_timeout: { to: c }
+  c: { end: c }
+",
+    );
+    let expected = [
+        "pkg/workflow.yaml:10:17: dated values must be in ascending order of `from`, one per day",
+        "pkg/workflow.yaml:15:57: every value cites the act that sets it",
+        "pkg/workflow.yaml:16:37: `molti` is not an amount in euro",
+        "pkg/workflow.yaml:19:18: parameter `soglia` is not of type days",
+        "pkg/workflow.yaml:22:18: unknown parameter `nessuno`: declare it under `parameters:`",
+    ];
+    for line in expected {
+        assert!(
+            found.iter().any(|f| f.starts_with(line)),
+            "{line}\n{found:#?}"
+        );
+    }
+}

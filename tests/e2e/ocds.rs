@@ -14,7 +14,7 @@ fn tender_request() -> serde_json::Value {
         "tipo": "services",
         "rup_comune_nome": "Elena Bassi",
         "lots": [
-            { "name": "Lotto 1", "base_amount": "200000", "criterio": "oepv" },
+            { "name": "Lotto 1", "base_amount": "250000", "criterio": "oepv" },
         ],
     })
 }

@@ -869,11 +869,11 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
     let lot = [Lot {
         name: "unico",
         cig: "A03589F8C6",
-        base_amount: "120.000,00",
+        base_amount: "260.000,00",
         criterio: "minor_prezzo",
         winner: "Alfa Verde srl",
         partita_iva: "12345670488",
-        offered: "118.500,00",
+        offered: "254.500,00",
         received: "3",
         admitted: "2",
     }];

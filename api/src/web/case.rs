@@ -15,7 +15,11 @@ use std::collections::HashSet;
 pub(super) fn html(definition: &Definition, variables: &Map<String, Value>, level: u8) -> String {
     let shown =
         |name: &str| !name.starts_with('_') && variables.get(name).is_some_and(|v| !v.is_null());
+    let parameters = parameters_html(definition, variables, level);
     let mut done = HashSet::new();
+    if !parameters.is_empty() {
+        done.insert(procedo_engine::definition::parameters::VARIABLE.to_string());
+    }
     let mut out = String::new();
     let mut section = |title: &str, names: &mut dyn Iterator<Item = &str>| {
         let mut list = String::new();
@@ -42,7 +46,55 @@ pub(super) fn html(definition: &Definition, variables: &Map<String, Value>, leve
         section(step.title, &mut step.names.iter().copied());
     }
     section("Altri dati", &mut variables.keys().map(String::as_str));
+    out.push_str(&parameters);
     out
+}
+
+/// The dated values of the law the case took at its start (`vars.parametri`), each with the
+/// act that sets it and the day it applies from: "Termine dilatorio … 32 giorni (dal
+/// 31/12/2024: art. 18 c.3 …)".
+fn parameters_html(definition: &Definition, variables: &Map<String, Value>, level: u8) -> String {
+    use procedo_engine::definition::ParameterKind;
+    let Some(Value::Object(taken)) = variables.get(procedo_engine::definition::parameters::VARIABLE)
+    else {
+        return String::new();
+    };
+    let mut list = String::new();
+    for (name, value) in taken {
+        let Some(parameter) = definition.parameters.get(name) else {
+            continue;
+        };
+        let shown = match parameter.kind {
+            ParameterKind::Money => number(value)
+                .map(procedo_engine::documents::italian::euro)
+                .unwrap_or_else(|| plain(value)),
+            ParameterKind::Days => format!("{} giorni", plain(value)),
+        };
+        let source = parameter
+            .values
+            .iter()
+            .rev()
+            .find(|v| &v.value == value)
+            .map(|v| {
+                format!(
+                    "<br><small>in vigore dal {}: {}</small>",
+                    v.from.format("%d/%m/%Y"),
+                    escape_html(&v.basis)
+                )
+            })
+            .unwrap_or_default();
+        list.push_str(&format!(
+            "<dt>{}</dt><dd>{}{source}</dd>",
+            escape_html(&parameter.title),
+            escape_html(&shown)
+        ));
+    }
+    if list.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<section class=\"case-step\"><h{level}>Valori di legge applicati alla pratica</h{level}><dl>{list}</dl></section>"
+    )
 }
 
 /// One value of a submission or of the case as HTML, by the field that describes it: the
@@ -185,5 +237,25 @@ mod tests {
             assert!(html.contains(expected), "{expected} in {html}");
         }
         assert!(!html.contains("_pools"), "{html}");
+    }
+
+    #[test]
+    fn the_values_of_the_law_a_case_took_are_shown_with_their_basis_not_as_raw_data() {
+        let package = Package {
+            origin: "pkg/".into(),
+            workflow: "id: x\ntitle: X\ninitial: a\nparameters:\n  termine:\n    title: Termine dilatorio\n    type: days\n    values:\n      - { from: 2023-07-01, value: \"35\", basis: \"art. 18 c.3, testo originario\" }\n      - { from: 2024-12-31, value: \"32\", basis: \"art. 18 c.3, d.lgs. 209/2024\" }\n  soglia:\n    title: Soglia\n    type: money\n    values:\n      - { from: 2026-01-01, value: \"216000\", basis: \"Reg. (UE) 2025/2152\" }\nstates:\n  a: { end: done }\n".into(),
+            ..Package::default()
+        };
+        let definition = package.compile(1).expect("compiles");
+        let vars = json!({ "parametri": { "termine": 32, "soglia": "216000.00" } });
+        let html = html(&definition, vars.as_object().expect("object"), 2);
+        for expected in [
+            "<h2>Valori di legge applicati alla pratica</h2>",
+            "<dt>Termine dilatorio</dt><dd>32 giorni<br><small>in vigore dal 31/12/2024: art. 18 c.3, d.lgs. 209/2024</small></dd>",
+            "<dt>Soglia</dt><dd>€ 216.000,00<br><small>in vigore dal 01/01/2026: Reg. (UE) 2025/2152</small></dd>",
+        ] {
+            assert!(html.contains(expected), "{expected} in {html}");
+        }
+        assert!(!html.contains("parametri") && !html.contains("Altri dati"), "{html}");
     }
 }

@@ -51,6 +51,38 @@ pub struct WorkflowDoc {
     /// it in. With it, every value the workflow sets must be described by a field of some form.
     #[serde(default)]
     pub variables: Option<String>,
+    /// Values the law fixes and changes by date (an EU threshold, the stand-still period),
+    /// each with the dates from which its values apply and their legal basis: a case takes
+    /// the values in force on the day it starts (Europe/Rome) and keeps them, sealed in its
+    /// start, in `vars.parametri`. A new value is a new dated entry, never an edited literal.
+    #[serde(default)]
+    pub parameters: IndexMap<String, ParameterDoc>,
+}
+
+/// `soglia_lavori: { title, type: money, values: [{ from: 2026-01-01, value: "5404000.00",
+/// basis: "…" }] }`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterDoc {
+    /// What it is, as the case page shows it ("Soglia europea per i lavori").
+    pub title: String,
+    /// `money` (an exact amount in euro) or `days` (calendar days counted under Reg. 1182/71:
+    /// a wait's `for` may name it).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The values in order of the day they apply from; each applies until the next.
+    pub values: Vec<ParameterValueDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterValueDoc {
+    /// The first day (`YYYY-MM-DD`, Europe/Rome) a case started takes this value.
+    pub from: String,
+    /// The value, as text (`"5404000.00"`, `"32"`).
+    pub value: String,
+    /// The act that sets it (article, regulation): shown beside the value.
+    pub basis: String,
 }
 
 /// A business key: a variable's name (its label comes from the form field of that name), or

@@ -12,9 +12,11 @@ pub mod document;
 mod form_checks;
 pub mod limits;
 mod package;
+pub mod parameters;
 mod steps;
 
 pub use package::{Package, WORKFLOW_FILE};
+pub use parameters::{Parameter, ParameterKind};
 pub use steps::StepValues;
 
 /// In `not_by`, the official who started the instance (a training course's requester).
@@ -58,6 +60,9 @@ pub struct Definition {
     pub schedules: Vec<Schedule>,
     /// Shared pools by name, with their capacity expressions.
     pub pools: BTreeMap<String, Expr>,
+    /// Dated values the law fixes (`parameters:`): each case takes those in force when it
+    /// starts, in `vars.parametri`.
+    pub parameters: BTreeMap<String, Parameter>,
     /// The source it was compiled from, kept so every version can be shown and re-validated.
     pub package: Package,
     /// [`Package::sha256`] of that source: sealed in every history event of its instances.
@@ -198,6 +203,8 @@ pub struct Arm {
 #[derive(Debug)]
 pub enum WaitTimer {
     For(DurationSpec),
+    /// The days of a `days` parameter (`for: parametri.termine_dilatorio`), as the case took it.
+    Parameter(String),
     Until(Expr),
 }
 

@@ -97,6 +97,24 @@ pub fn create(
         relation,
     } = created;
     let now = work.now;
+    let mut variables = variables;
+    if !definition.parameters.is_empty() {
+        // The dated values in force today, Europe/Rome (module `definition::parameters`):
+        // whatever a caller sent under that name is replaced, never trusted.
+        let today = now.with_timezone(&chrono_tz::Europe::Rome).date_naive();
+        let values = crate::definition::parameters::in_force_on(&definition.parameters, today)
+            .map_err(|name| {
+                MachineError::Inconsistent(format!(
+                    "nessun valore del parametro «{name}» di «{}» è in vigore il {}",
+                    definition.title,
+                    today.format("%d/%m/%Y")
+                ))
+            })?;
+        variables.insert(
+            crate::definition::parameters::VARIABLE.to_string(),
+            Json::Object(values),
+        );
+    }
     work.create(Instance {
         id,
         tenant: tenant.to_string(),
@@ -558,6 +576,18 @@ fn rule_message(
                         .collect();
                     out.push_str(&items.join(", "));
                 }
+                // Amounts and counts as an Italian reads them: 216.000, 1.234,50.
+                Json::Number(n) => match n.to_string().parse::<rust_decimal::Decimal>() {
+                    Ok(d) => {
+                        let euro = crate::documents::italian::euro(d);
+                        let text = euro.trim_start_matches("€ ");
+                        match text.strip_suffix(",00") {
+                            Some(whole) if d.fract().is_zero() => out.push_str(whole),
+                            _ => out.push_str(text),
+                        }
+                    }
+                    Err(_) => out.push_str(&n.to_string()),
+                },
                 other => out.push_str(&other.to_string()),
             },
         }

@@ -229,6 +229,25 @@ fn wait(
             let deadline = work.calendar.deadline(now, spec);
             (deadline.at, WaitDeadline::Counted(deadline))
         }
+        WaitTimer::Parameter(name) => {
+            // The days the case took at its start (`vars.parametri`), counted like any
+            // written period: Reg. 1182/71, with the calendar's roll-over.
+            let days = work
+                .get(id)?
+                .variables
+                .get(crate::definition::parameters::VARIABLE)
+                .and_then(|p| p.get(name))
+                .and_then(Json::as_u64)
+                .ok_or_else(|| {
+                    MachineError::Inconsistent(format!(
+                        "the case holds no value of the parameter `{name}` (started before the workflow declared it)"
+                    ))
+                })?;
+            let spec = crate::calendar::DurationSpec::parse(&format!("{days} giorni"))
+                .map_err(|err| MachineError::Inconsistent(err.to_string()))?;
+            let deadline = work.calendar.deadline(now, &spec);
+            (deadline.at, WaitDeadline::Counted(deadline))
+        }
         WaitTimer::Until(expr) => {
             let instance = work.get(id)?;
             let at = expr.eval_instant(&scope(instance, None, &definition, work))?;

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 mod graph;
 mod keys;
+mod parameters;
 mod states;
 mod tasks;
 
@@ -31,6 +32,7 @@ pub(super) fn compile(package: &Package, version: i64) -> Result<Definition, Vec
         merged_forms: BTreeMap::new(),
         result_allowed: false,
         set_targets: Vec::new(),
+        parameters: BTreeMap::new(),
     };
     for (at, message) in map.duplicates() {
         cx.diagnostics
@@ -100,6 +102,8 @@ struct Checker<'a> {
     /// Every value a `set:` writes, with the path of its key: with a `variables` form, each
     /// must be described by some form's field (see [`Checker::check_described`]).
     set_targets: Vec<(Vec<String>, String)>,
+    /// The workflow's dated parameters, compiled before the states (a wait may name one).
+    parameters: BTreeMap<String, super::Parameter>,
 }
 
 /// The top level of `workflow.yaml`, with states still untyped so that a mistake in one state
@@ -129,6 +133,8 @@ struct WorkflowHead {
     pools: IndexMap<String, super::document::PoolDoc>,
     #[serde(default)]
     variables: Option<String>,
+    #[serde(default)]
+    parameters: IndexMap<String, super::document::ParameterDoc>,
 }
 
 /// Deserialises `value`, reporting each unknown field through `unknown` and dropping it so the
@@ -247,6 +253,7 @@ impl Checker<'_> {
             schedules: head.schedules,
             pools: head.pools,
             variables: head.variables,
+            parameters: head.parameters,
         })
     }
 
@@ -344,6 +351,7 @@ impl Checker<'_> {
         if let Some(form) = &start.form {
             self.require_form(&["start", "form"], form, &forms);
         }
+        self.parameters = self.parameters(&doc);
         let mut states = IndexMap::new();
         for (name, state) in &doc.states {
             if let Some(compiled) = self.state(name, state, &doc, &forms, &templates) {
@@ -351,7 +359,13 @@ impl Checker<'_> {
             }
         }
         self.check_graph(&doc);
-        let numeric_fields = numeric_fields(&forms);
+        let mut numeric_fields = numeric_fields(&forms);
+        numeric_fields.extend(
+            self.parameters
+                .iter()
+                .filter(|(_, p)| p.kind == super::ParameterKind::Money)
+                .map(|(name, _)| name.clone()),
+        );
         for (template, register) in &doc.registers {
             if !templates.contains_key(template) {
                 self.at_key(&["registers", template], format!("template `{template}` is not in the package (expected templates/{template}.hbs)"));
@@ -389,6 +403,7 @@ impl Checker<'_> {
             pools,
             schedules,
             numeric_fields,
+            parameters: std::mem::take(&mut self.parameters),
             registers: doc.registers.into_iter().collect(),
             role_titles: doc.roles.into_iter().collect(),
             variables: doc.variables,

@@ -198,7 +198,12 @@ impl super::Checker<'_> {
             let path = ["states", name, "wait"];
             let timer = match (&wait.duration, &wait.until) {
                 (Some(d), None) => {
-                    WaitTimer::For(self.duration(&["states", name, "wait", "for"], d)?)
+                    let at = ["states", name, "wait", "for"];
+                    match self.days_parameter(&at, d) {
+                        Some(parameter) if parameter.is_empty() => return None,
+                        Some(parameter) => WaitTimer::Parameter(parameter),
+                        None => WaitTimer::For(self.duration(&at, d)?),
+                    }
                 }
                 (None, Some(u)) => {
                     WaitTimer::Until(self.expr(&["states", name, "wait", "until"], u)?)

@@ -39,6 +39,7 @@ pub fn mermaid(definition: &Definition) -> String {
             } => {
                 let text = match timer {
                     WaitTimer::For(d) => format!("dopo {}", d.as_str()),
+                    WaitTimer::Parameter(name) => format!("dopo parametri.{name}"),
                     WaitTimer::Until(e) => format!("alla data {}", e.source()),
                 };
                 edge(&on_timeout.to, &text);
