@@ -238,6 +238,17 @@ async fn request_tender(walk: &mut Walk, lots: &[Lot]) {
         case.contains("Determina a contrarre del Comune (art. 17 c.1; TUEL artt. 192 e 183)"),
         "the request goes to the determina: {case}"
     );
+    // The values of the law the case took at its start, each with its basis (a case started
+    // in 2026: stand-still of D.Lgs. 209/2024, the 2026-27 thresholds).
+    for applied in [
+        "Valori di legge applicati alla pratica",
+        "32 giorni",
+        "in vigore dal 31/12/2024: art. 18 c.3, d.lgs. 36/2023, come modificato dal d.lgs. 209/2024",
+        "€ 216.000,00",
+        "Reg. delegato (UE) 2025/2152",
+    ] {
+        assert!(case.contains(applied), "{applied} on the case page: {case}");
+    }
     let url = walk.browser.url().await;
     walk.case = url
         .rsplit("/instances/")

@@ -55,7 +55,8 @@ pub(super) fn html(definition: &Definition, variables: &Map<String, Value>, leve
 /// 31/12/2024: art. 18 c.3 …)".
 fn parameters_html(definition: &Definition, variables: &Map<String, Value>, level: u8) -> String {
     use procedo_engine::definition::ParameterKind;
-    let Some(Value::Object(taken)) = variables.get(procedo_engine::definition::parameters::VARIABLE)
+    let Some(Value::Object(taken)) =
+        variables.get(procedo_engine::definition::parameters::VARIABLE)
     else {
         return String::new();
     };
@@ -256,6 +257,9 @@ mod tests {
         ] {
             assert!(html.contains(expected), "{expected} in {html}");
         }
-        assert!(!html.contains("parametri") && !html.contains("Altri dati"), "{html}");
+        assert!(
+            !html.contains("parametri") && !html.contains("Altri dati"),
+            "{html}"
+        );
     }
 }
