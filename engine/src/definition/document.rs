@@ -222,6 +222,10 @@ pub struct StateDoc {
     /// job is completed (its assignments see the worker's output as `result`).
     #[serde(default)]
     pub on_done: Option<GotoDoc>,
+    /// A tenant relation changed on entering the state (the convenzione of a SUA): granted to
+    /// the client it names, or ended. Only shared (platform) workflows may use it.
+    #[serde(default)]
+    pub relation: Option<RelationDoc>,
     /// Templates rendered when the state is entered.
     #[serde(default)]
     pub documents: Vec<String>,
@@ -320,6 +324,26 @@ pub struct ActionDoc {
     pub rules: Vec<RuleDoc>,
     #[serde(default)]
     pub documents: Vec<String>,
+}
+
+/// `relation: { client: "vars.comune", scope: "vars.procedimenti", from: …, until: … }` grants
+/// the instance's tenant the right to act on behalf of `client` (a tenant of the registry) for
+/// the workflows of `scope` (a CEL list of workflow ids; absent: every workflow) on the days
+/// from `from` to `until` (CEL dates; `from` absent: the day the state is entered; `until`
+/// absent: open-ended). `relation: { client: …, ends: "vars.data_recesso" }` ends it instead:
+/// the day given is the last it covers.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelationDoc {
+    pub client: String,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub ends: Option<String>,
 }
 
 /// `{ when: CEL, message: "…", field: NAME }`: when `when` holds, the completion is refused.

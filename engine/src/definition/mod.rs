@@ -15,6 +15,7 @@ mod package;
 pub mod parameters;
 mod steps;
 
+pub(crate) use compile::is_identifier;
 pub use package::{Package, WORKFLOW_FILE};
 pub use parameters::{Parameter, ParameterKind};
 pub use steps::StepValues;
@@ -94,6 +95,23 @@ pub struct State {
     pub documents: Vec<String>,
     /// Pools released on entry.
     pub release: Vec<String>,
+    /// The tenant relation granted or ended on entry (`relation:`).
+    pub relation: Option<RelationChange>,
+}
+
+/// What a state does to a tenant relation on entry (see `document::RelationDoc`).
+#[derive(Debug)]
+pub enum RelationChange {
+    Grant {
+        client: Expr,
+        scope: Option<Expr>,
+        from: Option<Expr>,
+        until: Option<Expr>,
+    },
+    End {
+        client: Expr,
+        last_day: Expr,
+    },
 }
 
 /// What a state does when an instance enters it.

@@ -26,6 +26,25 @@ impl Engine {
         self.check_child_duties(package, &checked, &by.tenant)
             .await?;
         let owner = (by.tenant != PLATFORM_TENANT).then_some(by.tenant.as_str());
+        // A relation lets a body act for another: only the platform's shared workflows (the
+        // SUA convenzione everyone runs) may grant one, never a tenant's own package.
+        if let (Some(tenant), Some(state)) = (
+            owner,
+            checked.states.values().find(|s| s.relation.is_some()),
+        ) {
+            let at = crate::source_map::SourceMap::build(&package.workflow).key(&[
+                "states",
+                &state.name,
+                "relation",
+            ]);
+            return Err(EngineError::Invalid(vec![Diagnostic::new(
+                package.file(crate::definition::WORKFLOW_FILE),
+                at,
+                format!(
+                    "`relation:` grants a body the right to act for another: only shared workflows deployed by the platform may use it, not `{tenant}`'s own"
+                ),
+            )]));
+        }
         let version = self
             .store
             .insert_definition(

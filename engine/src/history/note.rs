@@ -66,6 +66,19 @@ pub enum Note {
         task: Uuid,
         due_at: DateTime<Utc>,
     },
+    /// The case's tenant may act on behalf of `client` for `scope` (`None`: every workflow)
+    /// on the days `from`–`until` (inclusive, Europe/Rome).
+    RelationGranted {
+        client: String,
+        scope: Option<Vec<String>>,
+        from: String,
+        until: Option<String>,
+    },
+    /// The relation with `client` covers no day after `last_day`.
+    RelationEnded {
+        client: String,
+        last_day: String,
+    },
 }
 
 impl Note {

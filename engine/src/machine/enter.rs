@@ -75,6 +75,9 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
         // The state acts first, so its documents can state what it decided (a wait's end,
         // a choice's assignments, an end's outcome).
         let following = arrive(work, id, state)?;
+        if let Some(change) = &state.relation {
+            super::relations::change(work, id, &definition, change)?;
+        }
         for template in &state.documents {
             issue_document(work, id, &definition, template, None)?;
         }

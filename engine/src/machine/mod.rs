@@ -16,6 +16,7 @@ mod enter;
 mod ids;
 mod jobs;
 mod pools;
+mod relations;
 mod sla;
 mod working;
 
@@ -122,6 +123,23 @@ pub struct Change {
 #[derive(Debug, Clone)]
 pub enum Effect {
     OpenTask(Task),
+    /// Grants (or replaces) the relation that lets `provider` act on behalf of `client`: the
+    /// convenzione a SUA signs with a Comune. Dates are inclusive `YYYY-MM-DD` in Rome; the
+    /// scope is comma-joined workflow ids.
+    Relate {
+        provider: String,
+        client: String,
+        scope: Option<String>,
+        from: Option<String>,
+        until: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// Ends a relation: `last_day` becomes the last day it covers (never later than granted).
+    EndRelation {
+        provider: String,
+        client: String,
+        last_day: String,
+    },
     /// Fails the whole transaction if the task is no longer open.
     CloseTask {
         task: Uuid,

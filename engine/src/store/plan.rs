@@ -188,6 +188,12 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
 fn row_of(effect: &Effect) -> Option<String> {
     match effect {
         Effect::OpenTask(t) => Some(t.id.to_string()),
+        Effect::Relate {
+            provider, client, ..
+        }
+        | Effect::EndRelation {
+            provider, client, ..
+        } => Some(format!("relation/{provider}/{client}")),
         Effect::CloseTask { task, .. }
         | Effect::ReassignTask { task, .. }
         | Effect::UpdateTaskAssignment { task, .. }
@@ -346,6 +352,34 @@ fn cte(statements: &[Statement], checked: bool) -> String {
 
 fn effect_statement(effect: &Effect) -> Statement<'_> {
     match effect {
+        Effect::Relate {
+            provider,
+            client,
+            scope,
+            from,
+            until,
+            at: when,
+        } => statement(
+            sql::UPSERT_RELATION,
+            Check::Any,
+            vec![
+                text(provider),
+                text(client),
+                opt_text(scope.as_deref()),
+                opt_text(from.as_deref()),
+                opt_text(until.as_deref()),
+                at(*when),
+            ],
+        ),
+        Effect::EndRelation {
+            provider,
+            client,
+            last_day,
+        } => statement(
+            sql::END_RELATION,
+            Check::Any,
+            vec![text(provider), text(client), text(last_day)],
+        ),
         Effect::OpenTask(t) => {
             let (status, action, by) = t.status.to_db();
             statement(

@@ -325,6 +325,9 @@ pub const INSERT_HOLIDAY_IF_ABSENT: &str = "INSERT INTO tenant_holidays (tenant,
 pub const UPSERT_RELATION: &str = "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider, client) DO UPDATE SET scope = excluded.scope, \
      valid_from = excluded.valid_from, valid_until = excluded.valid_until, created_us = excluded.created_us";
+/// Ends a relation on a day: it covers no day after it (an earlier end stays).
+pub const END_RELATION: &str = "UPDATE tenant_relations SET valid_until = $3 \
+     WHERE provider = $1 AND client = $2 AND (valid_until IS NULL OR valid_until > $3)";
 pub const SELECT_RELATION: &str = "SELECT provider, client, scope, valid_from, valid_until FROM tenant_relations \
      WHERE provider = $1 AND client = $2";
 pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until FROM tenant_relations \

@@ -140,6 +140,10 @@ impl super::Checker<'_> {
             }
         }
         let kind = self.kind(name, state, doc, forms)?;
+        let relation = match &state.relation {
+            Some(relation) => Some(self.relation(name, relation)?),
+            None => None,
+        };
         Some(State {
             name: name.to_string(),
             title: state.title.clone(),
@@ -147,7 +151,46 @@ impl super::Checker<'_> {
             actions,
             documents: state.documents.clone(),
             release: state.release.clone(),
+            relation,
         })
+    }
+
+    /// `relation:`: a grant (`client`, `scope`, `from`, `until`) or an end (`client`, `ends`).
+    fn relation(
+        &mut self,
+        name: &str,
+        relation: &crate::definition::document::RelationDoc,
+    ) -> Option<crate::definition::RelationChange> {
+        use crate::definition::RelationChange;
+        let at = |field: &'static str| ["states", name, "relation", field];
+        let client = self.expr(&at("client"), &relation.client)?;
+        let optional = |checker: &mut Self, field: &'static str, source: &Option<String>| {
+            source.as_ref().map(|s| checker.expr(&at(field), s))
+        };
+        match &relation.ends {
+            Some(ends) => {
+                if relation.scope.is_some() || relation.from.is_some() || relation.until.is_some() {
+                    self.at_key(
+                        &["states", name, "relation"],
+                        "a relation that `ends` takes only `client`: its scope and dates stay as granted",
+                    );
+                    return None;
+                }
+                let last_day = self.expr(&at("ends"), ends)?;
+                Some(RelationChange::End { client, last_day })
+            }
+            None => {
+                let scope = optional(self, "scope", &relation.scope);
+                let from = optional(self, "from", &relation.from);
+                let until = optional(self, "until", &relation.until);
+                Some(RelationChange::Grant {
+                    client,
+                    scope: scope.flatten(),
+                    from: from.flatten(),
+                    until: until.flatten(),
+                })
+            }
+        }
     }
 
     pub(super) fn kind(

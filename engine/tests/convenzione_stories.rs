@@ -1,0 +1,346 @@
+//! `workflows/sua-convenzione`: the agreement by which a Comune entrusts its tenders to the
+//! Province's SUA, driven on the engine with the manual clock, on both backends. Its signature
+//! creates the tenant relation every start on behalf of the Comune needs; withdrawal and expiry
+//! end it. Dates are exact: 3 April 2026 is the start time of the test clock.
+
+mod common;
+
+use common::{databases, engine, open_task, shipped, utc, vars};
+use procedo_engine::model::{Actor, Instance};
+use procedo_engine::store::Store;
+use procedo_engine::{Engine, EngineError, ManualClock};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const PROVINCE: &str = "provincia-treviso";
+const COMUNE: &str = "comune-asolo";
+
+fn platform_admin() -> Actor {
+    Actor::new("root", "default", &["admin"])
+}
+fn rup_comune() -> Actor {
+    Actor::new("rita.comune", PROVINCE, &["rup_comune"])
+}
+fn dirigente() -> Actor {
+    Actor::new("paolo.neri", PROVINCE, &["dirigente", "rup"])
+}
+fn segreteria() -> Actor {
+    Actor::new("sara.segreteria", PROVINCE, &["segreteria"])
+}
+fn admin() -> Actor {
+    Actor::new("admin", PROVINCE, &["admin"])
+}
+
+async fn setup(db: &common::TestDb) -> (Engine, std::sync::Arc<ManualClock>) {
+    let (engine, clock) = engine(db).await;
+    register(engine.store()).await;
+    for name in [
+        "sua-convenzione",
+        "sua-lot-evaluation",
+        "sua-open-tender",
+        "sua-direct-award",
+    ] {
+        engine
+            .deploy(&shipped(name), &platform_admin())
+            .await
+            .expect("deploys");
+    }
+    (engine, clock)
+}
+
+async fn register(store: &Store) {
+    for (id, name, kind) in [
+        (PROVINCE, "Provincia di Treviso", "provincia"),
+        (COMUNE, "Comune di Asolo", "comune"),
+    ] {
+        procedo_engine::tenancy::add(store, id, name, kind, common::start_time())
+            .await
+            .expect("registers");
+    }
+}
+
+async fn complete(
+    engine: &Engine,
+    actor: &Actor,
+    id: Uuid,
+    state: &str,
+    action: &str,
+    data: Value,
+) -> Instance {
+    let task = open_task(engine, &admin(), id).await;
+    assert_eq!(task.state, state, "{task:?}");
+    engine
+        .complete(actor, task.id, action, data)
+        .await
+        .unwrap_or_else(|e| panic!("{state}/{action}: {e:?}"))
+}
+
+fn tender_request() -> serde_json::Map<String, Value> {
+    vars(json!({
+        "oggetto": "Servizi di manutenzione del verde",
+        "ente_committente": "Comune di Asolo",
+        "tipo": "services",
+        "rup_comune_nome": "Rita Bianchi",
+        "lots": [{ "name": "Lotto unico", "base_amount": "250.000,00", "criterio": "oepv" }],
+    }))
+}
+
+/// Whether the SUA may start an open tender for the Comune now: the relation decides.
+async fn sua_may_start_a_tender_for_the_comune(engine: &Engine) -> Result<(), EngineError> {
+    engine
+        .start_on_behalf(
+            &rup_comune(),
+            "sua-open-tender",
+            tender_request(),
+            Some(COMUNE.into()),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// From the Comune's request to the signature, the SUA's qualification checked on the way.
+async fn signed(engine: &Engine, signature: &str, expiry: &str) -> Uuid {
+    let id = engine
+        .start(
+            &rup_comune(),
+            "sua-convenzione",
+            vars(json!({
+                "comune": COMUNE,
+                "comune_nome": "Comune di Asolo",
+                "procedimenti": ["sua-open-tender"],
+                "importo_massimo_servizi": "900.000,00",
+                "referente_nome": "Rita Bianchi",
+            })),
+        )
+        .await
+        .expect("the Comune asks to join")
+        .id;
+    let task = open_task(engine, &admin(), id).await;
+    // SF3 covers services up to € 750.000 (Allegato II.4): the request asks for € 900.000.
+    let refused = engine
+        .complete(
+            &dirigente(),
+            task.id,
+            "covered",
+            json!({ "livello_lavori": "nessuno", "livello_servizi": "SF3", "dirigente_nome": "Paolo Neri" }),
+        )
+        .await;
+    let Err(EngineError::InvalidData(errors)) = refused else {
+        panic!("SF3 must not cover € 900.000: {refused:?}")
+    };
+    assert_eq!(errors[0].path, "livello_servizi");
+    assert!(
+        errors[0].message.contains("€ 750.000") && errors[0].message.contains("€ 900.000"),
+        "{}",
+        errors[0].message
+    );
+    complete(
+        engine,
+        &dirigente(),
+        id,
+        "qualification_check",
+        "covered",
+        json!({ "livello_lavori": "nessuno", "livello_servizi": "SF2", "dirigente_nome": "Paolo Neri" }),
+    )
+    .await;
+    complete(
+        engine,
+        &rup_comune(),
+        id,
+        "council_resolution",
+        "recorded",
+        json!({ "delibera_comune_numero": "14", "delibera_comune_data": "2026-03-20" }),
+    )
+    .await;
+    complete(
+        engine,
+        &segreteria(),
+        id,
+        "province_resolution",
+        "recorded",
+        json!({ "delibera_provincia_numero": "9", "delibera_provincia_data": "2026-03-27" }),
+    )
+    .await;
+    let active = complete(
+        engine,
+        &dirigente(),
+        id,
+        "signature",
+        "signed",
+        json!({
+            "data_sottoscrizione": signature,
+            "data_scadenza": expiry,
+            "firmatari": "il Sindaco di Asolo e il Presidente della Provincia di Treviso",
+        }),
+    )
+    .await;
+    assert_eq!(active.state, "active");
+    id
+}
+
+#[tokio::test]
+async fn the_signature_lets_the_sua_act_for_the_comune_and_a_withdrawal_ends_it() {
+    for db in databases().await {
+        let (engine, clock) = setup(&db).await;
+        let before = sua_may_start_a_tender_for_the_comune(&engine).await;
+        assert!(
+            matches!(before, Err(EngineError::Forbidden(_))),
+            "no convenzione yet: {before:?}"
+        );
+
+        let id = signed(&engine, "2026-04-03", "2029-04-02").await;
+        sua_may_start_a_tender_for_the_comune(&engine)
+            .await
+            .expect("the convenzione covers the open tender");
+        let relation = engine
+            .store()
+            .relation(PROVINCE, COMUNE)
+            .await
+            .expect("reads")
+            .expect("the signature created the relation");
+        assert_eq!(relation.scope, Some(vec!["sua-open-tender".to_string()]));
+        assert_eq!(
+            relation.until.map(|d| d.to_string()),
+            Some("2029-04-02".into())
+        );
+        // Direct awards were not entrusted to the SUA.
+        let direct = engine
+            .start_on_behalf(
+                &dirigente(),
+                "sua-direct-award",
+                vars(json!({})),
+                Some(COMUNE.into()),
+            )
+            .await;
+        assert!(
+            matches!(direct, Err(EngineError::Forbidden(_))),
+            "{direct:?}"
+        );
+        // The act is numbered in the Province's register of convenzioni.
+        let acts = engine.documents(&admin(), id).await.expect("documents");
+        assert!(
+            acts.iter()
+                .any(|d| d.template == "convenzione" && d.number.is_some()),
+            "{acts:?}"
+        );
+
+        // A renewal moves the end of the relation with the new expiry.
+        let renewed = complete(
+            &engine,
+            &dirigente(),
+            id,
+            "active",
+            "renew",
+            json!({ "nuova_scadenza": "2032-04-02", "delibere_rinnovo": "C.C. 3/2029; C.P. 2/2029" }),
+        )
+        .await;
+        assert_eq!(renewed.variables["data_scadenza"], json!("2032-04-02"));
+        let relation = engine
+            .store()
+            .relation(PROVINCE, COMUNE)
+            .await
+            .expect("reads")
+            .expect("kept");
+        assert_eq!(
+            relation.until.map(|d| d.to_string()),
+            Some("2032-04-02".into())
+        );
+
+        // The Comune withdraws with effect from the end of 30 June 2026: the SUA may still
+        // start for it until then, not after.
+        let ended = complete(
+            &engine,
+            &dirigente(),
+            id,
+            "active",
+            "withdraw",
+            json!({
+                "recedente": "comune",
+                "data_recesso": "2026-06-30",
+                "atto_recesso": "deliberazione C.C. n. 22 del 10/04/2026",
+                "motivo_chiusura": "il Comune si qualifica da sé",
+            }),
+        )
+        .await;
+        assert_eq!(ended.state, "withdrawn");
+        sua_may_start_a_tender_for_the_comune(&engine)
+            .await
+            .expect("covered until 30 June");
+        clock.set(utc(2026, 7, 1, 8, 0, 0));
+        let after = sua_may_start_a_tender_for_the_comune(&engine).await;
+        assert!(
+            matches!(&after, Err(EngineError::Forbidden(why)) if why.contains("ended on 2026-06-30")),
+            "{after:?}"
+        );
+        // The history says who changed the relation, and when.
+        let history = engine.history(&admin(), id).await.expect("history");
+        assert!(history.iter().any(|e| e.body.contains("relation_granted")));
+        assert!(history.iter().any(|e| e.body.contains(
+            "\"relation_ended\":{\"client\":\"comune-asolo\",\"last_day\":\"2026-06-30\"}"
+        )));
+        assert!(
+            engine.verify(None).await.expect("verifies").ok,
+            "the chain holds"
+        );
+    }
+}
+
+#[tokio::test]
+async fn at_its_expiry_the_convenzione_ends_by_itself_after_reminders_90_and_30_days_before() {
+    for db in databases().await {
+        let (engine, clock) = setup(&db).await;
+        let id = signed(&engine, "2026-04-03", "2026-12-31").await;
+        let task = open_task(&engine, &admin(), id).await;
+        let due = task.due_at.expect("the expiry is the task's deadline");
+        // The end of 31 December in Rome (23:59:59.999999 CET), the last day it covers.
+        assert_eq!(
+            due,
+            utc(2026, 12, 31, 22, 59, 59) + chrono::Duration::microseconds(999_999)
+        );
+        clock.set(utc(2026, 10, 3, 8, 0, 0));
+        engine.fire_due_timers(100).await.expect("fires");
+        clock.set(utc(2026, 12, 2, 8, 0, 0));
+        engine.fire_due_timers(100).await.expect("fires");
+        let reminded = engine.history(&admin(), id).await.expect("history");
+        let reminders = reminded
+            .iter()
+            .filter(|e| e.body.contains("\"reminded\""))
+            .count();
+        assert_eq!(reminders, 2, "90 and 30 days before the expiry");
+        sua_may_start_a_tender_for_the_comune(&engine)
+            .await
+            .expect("in force until 31 December");
+        clock.set(utc(2027, 1, 1, 8, 0, 0));
+        engine.fire_due_timers(100).await.expect("fires");
+        let ended = engine.instance(&admin(), id).await.expect("instance");
+        assert_eq!(
+            (ended.state.as_str(), &ended.status),
+            (
+                "expired",
+                &procedo_engine::model::Status::Ended {
+                    outcome: "expired".into()
+                }
+            )
+        );
+        let after = sua_may_start_a_tender_for_the_comune(&engine).await;
+        assert!(matches!(after, Err(EngineError::Forbidden(_))), "{after:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_tenants_own_package_cannot_grant_itself_a_relation() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        let result = engine.deploy(&shipped("sua-convenzione"), &admin()).await;
+        let Err(EngineError::Invalid(diagnostics)) = result else {
+            panic!("a Province's own convenzione package must be refused: {result:?}")
+        };
+        assert!(
+            diagnostics[0]
+                .to_string()
+                .contains("only shared workflows deployed by the platform"),
+            "{}",
+            diagnostics[0]
+        );
+    }
+}
