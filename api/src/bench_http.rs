@@ -2,9 +2,10 @@
 //! requests, from concurrent clients each on its own keep-alive connection, to a server
 //! started in this process on a loopback port.
 
+use crate::app::{AppState, app};
+use crate::auth;
 use crate::bench::{peak_rss_mb, remove_scratch, scratch_db};
 use crate::client::Client;
-use crate::http::{AppState, app, auth};
 use procedo_engine::Engine;
 use procedo_engine::definition::Package;
 use procedo_engine::model::Actor;

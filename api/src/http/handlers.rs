@@ -1,9 +1,9 @@
 //! Route handlers: parse, authorise, call the engine, shape the JSON.
 
-use super::AppState;
-use super::auth::Caller;
-use super::error::ApiError;
 use super::paging::{self, Page};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -32,7 +32,7 @@ pub(super) fn json_body<T: DeserializeOwned>(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "the body is larger than the limit of {} bytes",
-                    super::BODY_LIMIT
+                    crate::app::BODY_LIMIT
                 ),
             )
         } else {
@@ -165,25 +165,6 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
         .await
         .map_err(procedo_engine::EngineError::from)?;
     Ok("ready")
-}
-
-/// An unknown route: a page for a browser outside the API, problem+json for everyone else.
-pub async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> axum::response::Response {
-    let wants_page = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_page && !uri.path().starts_with("/api/") {
-        return crate::web::not_found_page();
-    }
-    ApiError::not_found("no such route: see /api/v1/… in the API documentation").into_response()
-}
-
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "this route does not accept that method",
-    )
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -616,7 +597,7 @@ pub async fn document_content(
 ) -> ApiResult {
     let document = state.engine.document(&actor, id(path)?).await?;
     Ok((
-        super::headers::user_content(&document.content_type),
+        crate::headers::user_content(&document.content_type),
         document.content,
     )
         .into_response())

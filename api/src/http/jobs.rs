@@ -1,9 +1,9 @@
 //! Service jobs over HTTP (DESIGN.md, "Service tasks and workers"): workers fetch and lock
 //! jobs with long polling and answer them; administrators list incidents and retry them.
 
-use super::AppState;
-use super::auth::Caller;
-use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};

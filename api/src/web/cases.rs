@@ -5,7 +5,7 @@
 
 use super::names::Names;
 use super::{page, problem, rome, signed_in};
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};

@@ -8,7 +8,7 @@
 //! deployed meanwhile it shows the differences again instead of deploying.
 
 use super::{Session, bad_request, field, form_pairs, page, problem, signed_in};
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;

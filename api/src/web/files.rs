@@ -4,7 +4,7 @@
 //! case file ZIP with their session.
 
 use super::{Session, problem, signed_in_with_id};
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::extract::multipart::Field;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -176,8 +176,8 @@ pub async fn download(
     };
     match state.engine.file(&s.actor, id).await {
         Ok((file, at)) => (
-            crate::http::files::download_headers(&file),
-            crate::http::files::file_body(&state, at),
+            crate::downloads::download_headers(&file),
+            crate::downloads::file_body(&state, at),
         )
             .into_response(),
         Err(e) => problem(&s, e),
@@ -210,7 +210,7 @@ pub async fn case_file(
                     .unwrap_or(HeaderValue::from_static("attachment")),
                 ),
             ],
-            crate::http::files::case_file_body(&state, s.actor.clone(), instance.id),
+            crate::downloads::case_file_body(&state, s.actor.clone(), instance.id),
         )
             .into_response(),
         Err(e) => problem(&s, e),

@@ -25,7 +25,7 @@ mod timeline;
 
 use sign_in::{Session, session, signed_in};
 
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -243,10 +243,10 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// A page for an engine error, with the status the API gives the same error
-/// ([`crate::http::error::status_of`]: one map for both): "not found" for anything of another
+/// ([`crate::error::status_of`]: one map for both): "not found" for anything of another
 /// tenant, a conflict as a conflict, never a 500 for what the request itself caused.
 fn problem(session: &Session, error: EngineError) -> Response {
-    let status = crate::http::error::status_of(&error);
+    let status = crate::error::status_of(&error);
     let (title, text) = match error {
         EngineError::NotFound(what) => ("Non trovato", not_found_text(&what)),
         EngineError::Forbidden(why) => ("Accesso negato", why),
@@ -634,7 +634,7 @@ async fn submit(
             Err(why) => return bad_request(&s, &why),
         }
     } else {
-        match axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await {
+        match axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await {
             Ok(body) => form_pairs(&body),
             Err(_) => return bad_request(&s, "the form is larger than the limit"),
         }
@@ -956,11 +956,7 @@ async fn document(
         Err(response) => return response,
     };
     match state.engine.document(&s.actor, id).await {
-        Ok(d) => (
-            crate::http::headers::user_content(&d.content_type),
-            d.content,
-        )
-            .into_response(),
+        Ok(d) => (crate::headers::user_content(&d.content_type), d.content).into_response(),
         Err(e) => problem(&s, e),
     }
 }

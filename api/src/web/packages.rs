@@ -7,7 +7,7 @@
 //! changes against the running version, and deploys it once confirmed (`deploy_review`).
 
 use super::{Session, page, problem, signed_in};
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;

@@ -4,7 +4,7 @@
 
 use super::sign_in::{Peer, Refusal, address, check_password};
 use super::{COOKIE, Session, field, form_pairs, page, signed_in};
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::users;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -14,7 +14,7 @@
 
 use super::throttle::{self, Admit, Subjects};
 use super::{COOKIE, field, form_pairs, page};
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::users;
 use axum::Extension;
 use axum::body::Bytes;
@@ -323,8 +323,7 @@ pub(super) async fn login(
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Err(refusal) if wants_json(&headers) => {
-            let problem =
-                crate::http::error::ApiError::new(refusal.status, refusal.message.clone());
+            let problem = crate::error::ApiError::new(refusal.status, refusal.message.clone());
             refusal.mark(problem.into_response())
         }
         Err(refusal) => {

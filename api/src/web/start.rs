@@ -3,7 +3,7 @@
 //! registry that cover the workflow today).
 
 use super::{bad_request, field, form_data, form_pairs, page, problem, signed_in};
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,6 +1,7 @@
 //! Bearer tokens: random, stored only as their SHA-256, with an owner, a tenant and roles.
 
-use super::{AppState, error::ApiError};
+use crate::app::AppState;
+use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use procedo_engine::history::sha256_hex;
