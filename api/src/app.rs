@@ -139,3 +139,6 @@ async fn request_log(
     crate::headers::add(response.headers_mut());
     response
 }
+
+#[cfg(test)]
+mod tests;
