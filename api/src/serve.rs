@@ -193,7 +193,10 @@ async fn bootstrap_token(engine: &Engine) -> Result<(), String> {
     {
         return Ok(());
     }
-    let roles = vec!["admin".to_string(), "auditor".to_string()];
+    let roles = vec![
+        procedo_engine::model::ADMIN.to_string(),
+        procedo_engine::model::AUDITOR.to_string(),
+    ];
     let token = auth::create_token(
         engine.store(),
         "admin",

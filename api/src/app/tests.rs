@@ -5,6 +5,7 @@ use super::{AppState, BODY_LIMIT, app};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use procedo_engine::Engine;
+use procedo_engine::model::{ADMIN, AUDITOR};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tower::ServiceExt as _;
@@ -118,7 +119,7 @@ async fn without_a_token_the_api_answers_401_as_problem_json() {
 #[tokio::test]
 async fn another_tenants_instance_is_not_found_and_a_malformed_id_too() {
     let h = Harness::new().await;
-    let admin = h.token("admin", "default", &["admin"]).await;
+    let admin = h.token("admin", "default", &[ADMIN]).await;
     let deployed = h
         .call(
             "POST",
@@ -256,7 +257,7 @@ async fn a_non_admin_may_not_deploy_or_verify() {
         verify.json()["detail"],
         json!("verifying the history needs the `auditor` or `admin` role")
     );
-    let auditor = h.token("carla", "default", &["auditor"]).await;
+    let auditor = h.token("carla", "default", &[AUDITOR]).await;
     let verify = h
         .call("GET", "/api/v1/audit/verify", Some(&auditor), None)
         .await;

@@ -23,7 +23,7 @@ type ApiResult<T = Response> = Result<T, ApiError>;
 pub const PLATFORM_TENANT: &str = "default";
 
 fn platform_auditor(actor: &Actor) -> ApiResult<()> {
-    if actor.tenant == PLATFORM_TENANT && (actor.has_role("auditor") || actor.has_role("admin")) {
+    if actor.tenant == PLATFORM_TENANT && (actor.may_audit()) {
         Ok(())
     } else {
         Err(ApiError::forbidden(

@@ -7,31 +7,25 @@
 //! read, and the bytes are counted as they arrive, so a body without a length (chunked) is cut
 //! off at the limit too. Neither memory nor the database fills up with a refused upload.
 
+use super::extract::IdPath;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use procedo_engine::files::FileError;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// The default largest upload (`--max-file-size`, `PROCEDO_MAX_FILE_SIZE`).
 pub const DEFAULT_FILE_LIMIT: u64 = 100 * 1024 * 1024;
-
-fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
-    let Path(text) = path.map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Uuid::parse_str(&text)
-        .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
-}
 
 pub fn file_error(err: FileError) -> ApiError {
     match err {
@@ -120,9 +114,9 @@ pub async fn upload(
 pub async fn download(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let (file, at) = state.engine.file(&actor, id(path)?).await?;
+    let (file, at) = state.engine.file(&actor, id).await?;
     Ok((
         crate::downloads::download_headers(&file),
         crate::downloads::file_body(&state, at),
@@ -133,9 +127,9 @@ pub async fn download(
 pub async fn case_file(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let instance = state.engine.instance(&actor, id(path)?).await?;
+    let instance = state.engine.instance(&actor, id).await?;
     let headers = [
         (
             header::CONTENT_TYPE,

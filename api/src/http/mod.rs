@@ -2,6 +2,7 @@
 
 mod checkpoints;
 pub(crate) mod edge;
+pub mod extract;
 pub mod files;
 mod handlers;
 pub mod jobs;

@@ -49,7 +49,7 @@ pub(super) async fn of_case(state: &AppState, s: &Session, instance: Uuid) -> Ve
             Vec::new()
         }
     };
-    let may_retry = s.actor.has_role("admin");
+    let may_retry = s.actor.is_admin();
     jobs.iter()
         .map(|job| {
             let incident = job.status == JobStatus::Incident;

@@ -171,10 +171,7 @@ fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> 
         if let Some(s) = session {
             map.insert("user".into(), json!(s.actor.user));
             map.insert("csrf".into(), json!(s.csrf()));
-            map.insert(
-                "auditor".into(),
-                json!(s.actor.has_role("auditor") || s.actor.has_role("admin")),
-            );
+            map.insert("auditor".into(), json!(s.actor.may_audit()));
             if name != "inbox" {
                 let mut crumbs = vec![json!({ "href": "/", "label": "Home" })];
                 if let Some(Value::Array(between)) = map.get("crumbs") {
@@ -470,7 +467,7 @@ async fn task_view(
     let deadline = deadline_box(&task, &definition, state_def, now);
     // Who may do what to the task itself (the engine checks again): take it, give it back,
     // stop or restart its clock, hand it to another role or official.
-    let admin = s.actor.has_role("admin");
+    let admin = s.actor.is_admin();
     let holds_role = s.actor.has_role(&task.role);
     let mine = task.assignee.as_deref() == Some(s.actor.user.as_str());
     let mut roles: Vec<&str> = definition.declared_roles().into_iter().collect();
@@ -966,14 +963,13 @@ async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
         Ok(s) => s,
         Err(response) => return response,
     };
-    if !s.actor.has_role("auditor") && !s.actor.has_role("admin") {
-        return problem(
+    match state.engine.verify_as(&s.actor).await {
+        Ok(report) => page("audit", "Verifica", Some(&s), json!({ "report": report })),
+        // The engine refuses; the page says it in Italian.
+        Err(EngineError::Forbidden(_)) => problem(
             &s,
             EngineError::Forbidden("La verifica è riservata a revisori e amministratori.".into()),
-        );
-    }
-    match state.engine.verify(Some(&s.actor.tenant)).await {
-        Ok(report) => page("audit", "Verifica", Some(&s), json!({ "report": report })),
+        ),
         Err(e) => problem(&s, e),
     }
 }
@@ -1014,7 +1010,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
     };
     // Administrators decide about versions (deploy, retire) by how many cases run on each.
     let counts: std::collections::HashMap<(String, i64), procedo_engine::store::VersionCount> =
-        if s.actor.has_role("admin") {
+        if s.actor.is_admin() {
             match state.engine.instance_counts(&s.actor).await {
                 Ok(counts) => counts
                     .into_iter()
@@ -1036,7 +1032,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
             Some(owner) if owner == s.actor.tenant => "propria".to_string(),
             Some(owner) => format!("di {owner}"),
         };
-        let cases = s.actor.has_role("admin").then(|| {
+        let cases = s.actor.is_admin().then(|| {
             counts
                 .get(&(row.id.clone(), row.version))
                 .map_or_else(|| "nessuna pratica".to_string(), cases_text)
@@ -1059,7 +1055,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
         "workflows",
         "Procedimenti",
         Some(&s),
-        json!({ "workflows": list, "admin": s.actor.has_role("admin") }),
+        json!({ "workflows": list, "admin": s.actor.is_admin() }),
     )
 }
 
