@@ -74,6 +74,23 @@ pub fn download_headers(file: &procedo_engine::store::FileRow) -> HeaderMap {
     headers
 }
 
+/// The headers of the case file ZIP of `instance`.
+pub fn case_file_headers(instance: Uuid) -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/zip"),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!(
+                "attachment; filename=\"fascicolo-{instance}.zip\""
+            ))
+            .unwrap_or(HeaderValue::from_static("attachment")),
+        ),
+    ]
+}
+
 /// A body that streams the case file of an instance already checked visible.
 pub fn case_file_body(
     state: &AppState,

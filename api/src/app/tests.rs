@@ -375,3 +375,39 @@ async fn a_database_failure_at_authentication_is_an_outage_not_a_request_to_sign
     );
     assert_eq!(logout.set_cookie, None, "the cookie is kept");
 }
+
+/// The pages' extractors: no session is the sign-in page, a malformed id with a session is
+/// "not found" on a page.
+#[tokio::test]
+async fn a_page_without_a_session_sends_to_sign_in_and_a_malformed_id_is_not_found() {
+    let h = Harness::new().await;
+    let page = |cookie: Option<String>| {
+        let mut request = Request::builder().uri("/tasks/not-a-uuid");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.body(Body::empty()).expect("request")
+    };
+    let anonymous = h.send(page(None)).await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        anonymous.text
+    );
+    assert_eq!(anonymous.location.as_deref(), Some("/login"));
+    let clerk = h.token("anna", "default", &["clerk"]).await;
+    let signed_in = h.send(page(Some(format!("procedo_session={clerk}")))).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        signed_in.text
+    );
+    assert!(signed_in.content_type.starts_with("text/html"));
+    assert!(
+        signed_in.text.contains("attività richiesta non esiste"),
+        "{}",
+        signed_in.text
+    );
+}

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use procedo_engine::files::FileError;
@@ -130,20 +130,7 @@ pub async fn case_file(
     IdPath(id): IdPath,
 ) -> ApiResult {
     let instance = state.engine.instance(&actor, id).await?;
-    let headers = [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/zip"),
-        ),
-        (
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&format!(
-                "attachment; filename=\"fascicolo-{}.zip\"",
-                instance.id
-            ))
-            .unwrap_or(HeaderValue::from_static("attachment")),
-        ),
-    ];
+    let headers = crate::downloads::case_file_headers(instance.id);
     Ok((
         headers,
         crate::downloads::case_file_body(&state, actor, instance.id),

@@ -8,6 +8,7 @@
 mod case;
 mod cases;
 mod deploy_review;
+mod extract;
 mod files;
 mod form_data;
 mod inbox;
@@ -23,7 +24,8 @@ mod templates;
 mod throttle;
 mod timeline;
 
-use sign_in::{Session, session, signed_in};
+use extract::{DocumentPath, InstancePath, TaskPath};
+use sign_in::{Session, session};
 
 use crate::app::AppState;
 use axum::Router;
@@ -207,21 +209,6 @@ async fn accessibility(State(state): State<AppState>, headers: HeaderMap) -> Res
         s.as_ref(),
         json!({}),
     )
-}
-
-/// The signed-in official and the id in the page's path; otherwise the response to send
-/// (the sign-in page, or "not found" for a malformed id).
-async fn signed_in_with_id(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    what: &str,
-) -> Result<(Session, Uuid), Response> {
-    let s = signed_in(state, headers).await?;
-    match Uuid::parse_str(id) {
-        Ok(id) => Ok((s, id)),
-        Err(_) => Err(problem(&s, EngineError::NotFound(what.to_string()))),
-    }
 }
 
 fn to_login() -> Response {
@@ -600,14 +587,10 @@ struct TaskQuery {
 
 async fn task_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    TaskPath(id): TaskPath,
     axum::extract::Query(query): axum::extract::Query<TaskQuery>,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let view = match query.azione.as_deref() {
         Some(name) if !name.is_empty() => TaskView::Action(name),
         _ => TaskView::Task,
@@ -617,14 +600,11 @@ async fn task_page(
 
 async fn submit(
     State(state): State<AppState>,
+    s: Session,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    TaskPath(id): TaskPath,
     request: axum::extract::Request,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let pairs = if files::is_multipart(&headers) {
         match files::multipart_pairs(&state, &s, request).await {
             Ok(pairs) => pairs,
@@ -702,14 +682,10 @@ async fn submit(
 /// to the task page, or to it with the reason when the engine refuses.
 async fn manage(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    TaskPath(id): TaskPath,
     body: Bytes,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let pairs = form_pairs(&body);
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;
@@ -833,13 +809,9 @@ fn capitalise(text: &str) -> String {
 
 async fn instance_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    InstancePath(id): InstancePath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "instance").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let loaded = async {
         let instance = state.engine.instance(&s.actor, id).await?;
         let events = state.engine.history(&s.actor, id).await?;
@@ -945,24 +917,17 @@ async fn instance_page(
 
 async fn document(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    _headers: HeaderMap,
+    DocumentPath(id): DocumentPath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "document").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     match state.engine.document(&s.actor, id).await {
         Ok(d) => (crate::headers::user_content(&d.content_type), d.content).into_response(),
         Err(e) => problem(&s, e),
     }
 }
 
-async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+async fn audit(State(state): State<AppState>, s: Session) -> Response {
     match state.engine.verify_as(&s.actor).await {
         Ok(report) => page("audit", "Verifica", Some(&s), json!({ "report": report })),
         // The engine refuses; the page says it in Italian.
@@ -976,13 +941,9 @@ async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    InstancePath(id): InstancePath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "instance").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     match state.engine.case_file(&s.actor, id).await {
         Ok(file) => {
             let disposition = format!("attachment; filename=\"fascicolo-{id}.json\"");
@@ -999,11 +960,7 @@ async fn export(
     }
 }
 
-async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+async fn workflows(State(state): State<AppState>, s: Session) -> Response {
     let rows = match state.engine.visible_definitions(&s.actor).await {
         Ok(rows) => rows,
         Err(e) => return problem(&s, e),
@@ -1093,24 +1050,16 @@ async fn workflow_page(state: &AppState, s: &Session, id: &str, version: Option<
 
 async fn workflow_latest(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     Path(id): Path<String>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     workflow_page(&state, &s, &id, None).await
 }
 
 async fn workflow_version(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     Path((id, version)): Path<(String, i64)>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     workflow_page(&state, &s, &id, Some(version)).await
 }

@@ -41,6 +41,7 @@ const MAX_TOKEN_CHARS: usize = 200;
 pub(super) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// The signed-in official.
+#[derive(Clone)]
 pub(super) struct Session {
     pub actor: Actor,
     token: String,
