@@ -3,9 +3,8 @@
 //! of its data (the oggetto) and start dates;
 //! sorted, paged with the total, and exported as CSV with the same filters.
 
-use super::Session;
 use super::names::Names;
-use super::{page, problem, rome};
+use super::{Session, page, problem, rome};
 use crate::app::AppState;
 use axum::extract::State;
 use axum::http::header;

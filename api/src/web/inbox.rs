@@ -1,9 +1,8 @@
 //! The task inbox: the official's open tasks by deadline or arrival, with filters kept in the
 //! URL, paged with the total ("1–50 di 250"), each row naming its case (summary and keys).
 
-use super::Session;
 use super::names::Names;
-use super::{page, problem, rome};
+use super::{Session, page, problem, rome};
 use crate::app::AppState;
 use axum::extract::State;
 use axum::response::Response;

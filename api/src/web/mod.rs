@@ -587,9 +587,11 @@ struct TaskQuery {
 
 async fn task_page(
     State(state): State<AppState>,
+    // A malformed query string is refused (400) before the session is looked at, as the
+    // extractors' order always had it.
+    axum::extract::Query(query): axum::extract::Query<TaskQuery>,
     s: Session,
     TaskPath(id): TaskPath,
-    axum::extract::Query(query): axum::extract::Query<TaskQuery>,
 ) -> Response {
     let view = match query.azione.as_deref() {
         Some(name) if !name.is_empty() => TaskView::Action(name),
@@ -1058,8 +1060,9 @@ async fn workflow_latest(
 
 async fn workflow_version(
     State(state): State<AppState>,
-    s: Session,
+    // A version that is not a number is refused (400) before the session is looked at.
     Path((id, version)): Path<(String, i64)>,
+    s: Session,
 ) -> Response {
     workflow_page(&state, &s, &id, Some(version)).await
 }

@@ -2,8 +2,7 @@
 //! a reminder, an escalation, a passed term), newest first, for those without mail or who
 //! turned it off. The same notices the outbox mails (`engine/src/notify.rs`).
 
-use super::Session;
-use super::{AppState, page, rome};
+use super::{AppState, Session, page, rome};
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};

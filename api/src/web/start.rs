@@ -2,8 +2,7 @@
 //! with its start form, on behalf of the tenants their tenant serves (the relations in the
 //! registry that cover the workflow today).
 
-use super::Session;
-use super::{bad_request, field, form_data, form_pairs, page, problem};
+use super::{Session, bad_request, field, form_data, form_pairs, page, problem};
 use crate::app::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
