@@ -154,7 +154,7 @@ async fn approval_chain(n: usize, db: Option<String>, clients: usize) -> Result<
         }
     };
     let engine = Arc::new(Engine::connect(&url).await.map_err(|e| e.to_string())?);
-    let admin = Actor::new("bench", "bench", &["admin"]);
+    let admin = Actor::new("bench", "bench", &[procedo_engine::model::ADMIN]);
     let package = Package {
         workflow: WORKFLOW.to_string(),
         ..Package::default()

@@ -2,9 +2,10 @@
 //! requests, from concurrent clients each on its own keep-alive connection, to a server
 //! started in this process on a loopback port.
 
+use crate::app::{AppState, app};
+use crate::auth;
 use crate::bench::{peak_rss_mb, remove_scratch, scratch_db};
 use crate::client::Client;
-use crate::http::{AppState, app, auth};
 use procedo_engine::Engine;
 use procedo_engine::definition::Package;
 use procedo_engine::model::Actor;
@@ -17,7 +18,7 @@ const WORKFLOW: &str = include_str!("bench/approval-chain.yaml");
 pub async fn run(n: usize, db: Option<String>, clients: usize) -> Result<(), String> {
     let (url, scratch) = scratch_db(db);
     let engine = Arc::new(Engine::connect(&url).await.map_err(|e| e.to_string())?);
-    let admin = Actor::new("bench", "bench", &["admin"]);
+    let admin = Actor::new("bench", "bench", &[procedo_engine::model::ADMIN]);
     let package = Package {
         workflow: WORKFLOW.to_string(),
         ..Package::default()

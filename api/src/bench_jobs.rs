@@ -32,7 +32,7 @@ states:
 pub async fn run(n: usize, db: Option<String>, workers: usize) -> Result<(), String> {
     let (url, scratch) = scratch_db(db);
     let engine = Arc::new(Engine::connect(&url).await.map_err(|e| e.to_string())?);
-    let admin = Actor::new("bench", "bench", &["admin"]);
+    let admin = Actor::new("bench", "bench", &[procedo_engine::model::ADMIN]);
     let package = Package {
         workflow: WORKFLOW.to_string(),
         ..Package::default()

@@ -53,7 +53,7 @@ pub async fn run(n: usize, db: Option<String>, spread_ms: i64, batch: i64) -> Re
         .await
         .map_err(|e| e.to_string())?;
     let engine = Engine::new(store, clock.clone());
-    let admin = Actor::new("bench", "bench", &["admin"]);
+    let admin = Actor::new("bench", "bench", &[procedo_engine::model::ADMIN]);
     let package = Package {
         workflow: WORKFLOW.to_string(),
         ..Package::default()
@@ -129,7 +129,7 @@ async fn complete_meanwhile(
     engine: Arc<Engine>,
     done: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<Vec<std::time::Duration>, String> {
-    let admin = Actor::new("bench", "bench", &["admin"]);
+    let admin = Actor::new("bench", "bench", &[procedo_engine::model::ADMIN]);
     let package = Package {
         workflow: include_str!("bench/approval-chain.yaml").to_string(),
         ..Package::default()

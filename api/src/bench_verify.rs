@@ -39,7 +39,11 @@ pub async fn run(instances: usize, events: usize, db: &str) -> Result<(), String
         workflow: workflow(events),
         ..Package::default()
     };
-    let admin = Actor::new("admin", "provincia-treviso", &["admin"]);
+    let admin = Actor::new(
+        "admin",
+        "provincia-treviso",
+        &[procedo_engine::model::ADMIN],
+    );
     let deployed = engine
         .deploy(&package, &admin)
         .await

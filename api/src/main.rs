@@ -1,33 +1,13 @@
 //! `procedo`: serve the API, validate workflow packages, manage tokens, run benchmarks.
 
-mod audit_cli;
-mod bench;
-mod bench_cases;
-mod bench_http;
-mod bench_jobs;
-mod bench_timers;
-mod bench_verify;
-mod case_file_cli;
-mod client;
-mod connectors;
-mod hashing;
-mod http;
-mod mail;
-mod remote;
-mod serve;
-mod shipped;
-mod tenants;
-mod tokens;
-mod users;
-mod web;
-
 use clap::{Parser, Subcommand};
+use procedo_api::{
+    DEFAULT_DB, audit_cli, bench, case_file_cli, connectors, mail, remote, serve, tenants, tokens,
+    users,
+};
 use procedo_engine::definition::Package;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The default database: a SQLite file in the working directory.
-pub const DEFAULT_DB: &str = "sqlite:procedo.db";
 
 #[derive(Parser)]
 #[command(

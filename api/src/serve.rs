@@ -1,7 +1,8 @@
 //! `procedo serve`: deploy the workflow folder (see `shipped`), bootstrap a first admin token, run the timer
 //! loop and the HTTP server until SIGTERM or Ctrl-C.
 
-use crate::http::{AppState, app, auth};
+use crate::app::{AppState, app};
+use crate::auth;
 use procedo_engine::Engine;
 use std::path::Path;
 use std::sync::Arc;
@@ -141,7 +142,7 @@ pub async fn run(
                 .map_err(|e| format!("cannot listen on {metrics_listen}: {e}"))?;
             let address = listener.local_addr().map_err(|e| e.to_string())?;
             println!("procedo metrics on http://{address}/metrics");
-            let router = crate::http::metrics_app(state.clone());
+            let router = crate::app::metrics_app(state.clone());
             Some(tokio::spawn(
                 async move { axum::serve(listener, router).await },
             ))
@@ -192,7 +193,10 @@ async fn bootstrap_token(engine: &Engine) -> Result<(), String> {
     {
         return Ok(());
     }
-    let roles = vec!["admin".to_string(), "auditor".to_string()];
+    let roles = vec![
+        procedo_engine::model::ADMIN.to_string(),
+        procedo_engine::model::AUDITOR.to_string(),
+    ];
     let token = auth::create_token(
         engine.store(),
         "admin",

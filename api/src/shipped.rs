@@ -62,7 +62,7 @@ pub async fn deploy_folder(engine: &Engine, folder: &Path, tenant: &str) -> Resu
         .filter(|p| p.join(procedo_engine::definition::WORKFLOW_FILE).is_file())
         .collect();
     dirs.sort();
-    let admin = Actor::new(SERVE_USER, tenant, &["admin"]);
+    let admin = Actor::new(SERVE_USER, tenant, &[procedo_engine::model::ADMIN]);
     // Spawned workflows must be deployed first: retry the ones that failed for that reason.
     for _ in 0..dirs.len().max(1) {
         let mut waiting = Vec::new();

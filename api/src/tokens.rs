@@ -2,7 +2,7 @@
 //! administrator of the installation, not an API caller).
 
 use crate::DEFAULT_DB;
-use crate::http::auth;
+use crate::auth;
 use clap::Subcommand;
 use procedo_engine::store::Store;
 

@@ -785,6 +785,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Verification as `actor` asks it: auditors and administrators, of their own tenant.
+    pub async fn verify_as(&self, actor: &Actor) -> Result<VerifyReport> {
+        if !actor.may_audit() {
+            return Err(EngineError::Forbidden(
+                "verifying the history needs the `auditor` or `admin` role".into(),
+            ));
+        }
+        self.verify(Some(&actor.tenant)).await
+    }
+
     /// Re-checks every hash chain of a tenant (`None`: all tenants) and every row beside it.
     pub async fn verify(&self, tenant: Option<&str>) -> Result<VerifyReport> {
         Ok(self.verify_pass(tenant, None, false).await?.0)

@@ -140,7 +140,7 @@ impl Engine {
         actor: &Actor,
         holidays: &[(u32, u32, String)],
     ) -> Result<crate::calendar::Calendar> {
-        if !actor.has_role("admin") {
+        if !actor.is_admin() {
             return Err(EngineError::Forbidden(
                 "setting the calendar needs the `admin` role".into(),
             ));

@@ -120,7 +120,7 @@ impl Engine {
     ) -> Result<Instance> {
         let retrying = matches!(answer, JobAnswer::RetryIncident);
         if retrying {
-            if !actor.has_role("admin") {
+            if !actor.is_admin() {
                 return Err(EngineError::Forbidden(
                     "retrying an incident needs the `admin` role".into(),
                 ));
@@ -191,7 +191,7 @@ impl Engine {
     /// Incidents the actor may see (administrators and auditors of its tenant; every
     /// tenant's for the platform tenant).
     pub async fn incidents(&self, actor: &Actor) -> Result<Vec<Job>> {
-        if !actor.has_role("admin") && !actor.has_role("auditor") {
+        if !actor.may_audit() {
             return Err(EngineError::Forbidden(
                 "incidents are for administrators and auditors".into(),
             ));

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
+/// The role of administrators: they deploy, cancel, reassign, retry incidents, set the
+/// calendar, and verify the history.
+pub const ADMIN: &str = "admin";
+/// The role of auditors: they read everything of their tenant and verify it, change nothing.
+pub const AUDITOR: &str = "auditor";
+
 /// Who is acting: a user of a tenant with roles. The system acts as `system` (timers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
@@ -44,9 +50,19 @@ impl Actor {
         self.roles.iter().any(|r| r == role)
     }
 
+    /// An administrator of the actor's tenant ([`ADMIN`]).
+    pub fn is_admin(&self) -> bool {
+        self.has_role(ADMIN)
+    }
+
+    /// May verify the history and read incidents: an auditor or an administrator.
+    pub fn may_audit(&self) -> bool {
+        self.has_role(AUDITOR) || self.is_admin()
+    }
+
     /// An auditor and nothing else: reads everything of the tenant, changes nothing.
     pub fn is_read_only(&self) -> bool {
-        !self.system && !self.roles.is_empty() && self.roles.iter().all(|r| r == "auditor")
+        !self.system && !self.roles.is_empty() && self.roles.iter().all(|r| r == AUDITOR)
     }
 }
 

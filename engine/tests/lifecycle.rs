@@ -635,3 +635,30 @@ async fn my_tasks_are_found_even_behind_a_page_of_other_roles_tasks() {
         assert_eq!(found[0].definition, "clerk-chain");
     }
 }
+
+/// Who may deploy and verify is the engine's decision, not the caller's: a clerk is refused
+/// by `deploy` itself, and by `verify_as`; an auditor verifies their own tenant.
+#[tokio::test]
+async fn the_engine_refuses_deploy_and_verification_to_those_without_the_role() {
+    let db = sqlite_db();
+    let (engine, _) = engine(&db).await;
+    let refused = engine.deploy(&package(APPROVAL_CHAIN), &clerk()).await;
+    match refused {
+        Err(EngineError::Forbidden(why)) => {
+            assert_eq!(why, "deploying workflows needs the `admin` role")
+        }
+        other => panic!("a clerk deployed: {other:?}"),
+    }
+    assert!(engine.may_deploy(&admin()).is_ok());
+    let refused = engine.verify_as(&clerk()).await;
+    assert!(
+        matches!(refused, Err(EngineError::Forbidden(_))),
+        "{refused:?}"
+    );
+    let auditor = procedo_engine::model::Actor::new(
+        "carla",
+        "provincia-treviso",
+        &[procedo_engine::model::AUDITOR],
+    );
+    assert!(engine.verify_as(&auditor).await.expect("verifies").ok);
+}

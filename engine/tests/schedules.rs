@@ -52,7 +52,7 @@ async fn a_weekly_schedule_fires_at_eight_in_rome_on_both_sides_of_the_dst_chang
         // Saturday 17 October 2026, summer time (UTC+2).
         clock.set(utc(2026, 10, 17, 12, 0));
         engine
-            .deploy(&package(WEEKLY_REVIEW), &clerk())
+            .deploy(&package(WEEKLY_REVIEW), &admin())
             .await
             .expect("deploys");
 
@@ -99,7 +99,7 @@ async fn missed_occurrences_collapse_into_one_late_firing() {
     let (engine, clock) = engine(&db).await;
     clock.set(utc(2026, 10, 17, 12, 0));
     engine
-        .deploy(&package(WEEKLY_REVIEW), &clerk())
+        .deploy(&package(WEEKLY_REVIEW), &admin())
         .await
         .expect("deploys");
     // The server was down for three Mondays.

@@ -6,9 +6,9 @@
 //! giving it the platform's heads would tell it how many instances other tenants run, and
 //! their ids. The public key is public.
 
-use super::AppState;
-use super::auth::Caller;
-use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -23,7 +23,7 @@ type ApiResult<T = Response> = Result<T, ApiError>;
 pub const PLATFORM_TENANT: &str = "default";
 
 fn platform_auditor(actor: &Actor) -> ApiResult<()> {
-    if actor.tenant == PLATFORM_TENANT && (actor.has_role("auditor") || actor.has_role("admin")) {
+    if actor.tenant == PLATFORM_TENANT && (actor.may_audit()) {
         Ok(())
     } else {
         Err(ApiError::forbidden(

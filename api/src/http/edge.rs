@@ -7,8 +7,8 @@
 //! `\u0000` escape). Other bodies (multipart uploads) are left to their readers, which are
 //! bounded on their own.
 
-use super::BODY_LIMIT;
-use super::error::ApiError;
+use crate::app::BODY_LIMIT;
+use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};

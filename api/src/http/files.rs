@@ -7,31 +7,25 @@
 //! read, and the bytes are counted as they arrive, so a body without a length (chunked) is cut
 //! off at the limit too. Neither memory nor the database fills up with a refused upload.
 
-use super::AppState;
-use super::auth::Caller;
-use super::error::ApiError;
+use super::extract::IdPath;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use procedo_engine::files::FileError;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// The default largest upload (`--max-file-size`, `PROCEDO_MAX_FILE_SIZE`).
 pub const DEFAULT_FILE_LIMIT: u64 = 100 * 1024 * 1024;
-
-fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
-    let Path(text) = path.map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Uuid::parse_str(&text)
-        .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
-}
 
 pub fn file_error(err: FileError) -> ApiError {
     match err {
@@ -117,130 +111,29 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(describe(&file))).into_response())
 }
 
-/// `Content-Disposition` for a download: an ASCII fallback and the exact UTF-8 name.
-fn disposition(name: &str) -> HeaderValue {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    HeaderValue::from_str(&format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
-    ))
-    .unwrap_or(HeaderValue::from_static("attachment"))
-}
-
-/// A body that reads a stored file chunk by chunk.
-pub fn file_body(state: &AppState, at: procedo_engine::store::FileChunks) -> Body {
-    let engine = state.engine.clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
-    tokio::spawn(async move {
-        for n in 0..at.chunks {
-            let chunk = engine
-                .file_chunk(at, n)
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()));
-            let failed = chunk.is_err();
-            if tx.send(chunk).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    channel_body(rx)
-}
-
-fn channel_body(rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>) -> Body {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    Body::from_stream(stream)
-}
-
-/// The headers of a download of a stored file (user content: sandboxed, nosniff).
-pub fn download_headers(file: &procedo_engine::store::FileRow) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, value) in super::headers::user_content(&file.content_type) {
-        headers.insert(name, value);
-    }
-    headers.insert(header::CONTENT_DISPOSITION, disposition(&file.name));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
-        headers.insert(header::ETAG, etag);
-    }
-    headers
-}
-
 pub async fn download(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let (file, at) = state.engine.file(&actor, id(path)?).await?;
-    Ok((download_headers(&file), file_body(&state, at)).into_response())
-}
-
-/// A body that streams the case file of an instance already checked visible.
-pub fn case_file_body(
-    state: &AppState,
-    actor: procedo_engine::model::Actor,
-    instance: Uuid,
-) -> Body {
-    let engine = state.engine.clone();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let (out, body_rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
-    tokio::spawn(async move {
-        let writing = engine.write_case_file(&actor, instance, tx);
-        let forwarding = async {
-            while let Some(bytes) = rx.recv().await {
-                if out.send(Ok(bytes)).await.is_err() {
-                    return;
-                }
-            }
-        };
-        let (written, ()) = tokio::join!(writing, forwarding);
-        if let Err(e) = written {
-            tracing::warn!(%instance, error = %e, "the case file could not be written");
-            // Break the body off, so the client sees an incomplete download, not a short ZIP.
-            let _ = out.send(Err(std::io::Error::other(e.to_string()))).await;
-        }
-    });
-    channel_body(body_rx)
+    let (file, at) = state.engine.file(&actor, id).await?;
+    Ok((
+        crate::downloads::download_headers(&file),
+        crate::downloads::file_body(&state, at),
+    )
+        .into_response())
 }
 
 pub async fn case_file(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let instance = state.engine.instance(&actor, id(path)?).await?;
-    let headers = [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/zip"),
-        ),
-        (
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&format!(
-                "attachment; filename=\"fascicolo-{}.zip\"",
-                instance.id
-            ))
-            .unwrap_or(HeaderValue::from_static("attachment")),
-        ),
-    ];
-    Ok((headers, case_file_body(&state, actor, instance.id)).into_response())
+    let instance = state.engine.instance(&actor, id).await?;
+    let headers = crate::downloads::case_file_headers(instance.id);
+    Ok((
+        headers,
+        crate::downloads::case_file_body(&state, actor, instance.id),
+    )
+        .into_response())
 }

@@ -1,63 +1,24 @@
 //! Route handlers: parse, authorise, call the engine, shape the JSON.
 
-use super::AppState;
-use super::auth::Caller;
-use super::error::ApiError;
+use super::extract::{ApiJson, IdPath, JsonBody};
 use super::paging::{self, Page};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use procedo_engine::TaskQuery;
 use procedo_engine::definition::Package;
 use procedo_engine::model::{Instance, Task};
 use procedo_engine::store::{CaseOrder, CaseSearch, InstanceFilter};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
-
-/// Reads a JSON body, insisting on the content type and saying where the JSON is wrong.
-pub(super) fn json_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<T> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is larger than the limit of {} bytes",
-                    super::BODY_LIMIT
-                ),
-            )
-        } else {
-            ApiError::bad_request(format!("the body could not be read: {rejection}"))
-        }
-    })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the body as `Content-Type: application/json`",
-        ));
-    }
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
-}
-
-pub(super) fn id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
-    let Path(text) = path.map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Uuid::parse_str(&text)
-        .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
-}
 
 /// An optional instant from a query string: RFC 3339, or a date (its end, in Rome).
 fn instant(name: &str, text: Option<&str>) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
@@ -167,25 +128,6 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     Ok("ready")
 }
 
-/// An unknown route: a page for a browser outside the API, problem+json for everyone else.
-pub async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> axum::response::Response {
-    let wants_page = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_page && !uri.path().starts_with("/api/") {
-        return crate::web::not_found_page();
-    }
-    ApiError::not_found("no such route: see /api/v1/… in the API documentation").into_response()
-}
-
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "this route does not accept that method",
-    )
-}
-
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployBody {
@@ -202,15 +144,12 @@ pub struct DeployBody {
 pub async fn deploy(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> ApiResult {
-    if !actor.has_role("admin") {
-        return Err(ApiError::forbidden(
-            "deploying workflows needs the `admin` role",
-        ));
-    }
-    let body: DeployBody = json_body(&headers, body)?;
+    // The engine decides (and checks again in `deploy`); asked first, so a caller who may
+    // not deploy is refused before the body is read.
+    state.engine.may_deploy(&actor)?;
+    let body: DeployBody = body.parse()?;
     let package = Package {
         origin: String::new(),
         workflow: body.workflow,
@@ -257,7 +196,7 @@ pub async fn unadopt(
 
 /// Only administrators of the platform tenant manage the registry over the API.
 fn platform_admin(actor: &procedo_engine::model::Actor) -> ApiResult<()> {
-    if actor.tenant == procedo_engine::PLATFORM_TENANT && actor.has_role("admin") {
+    if actor.tenant == procedo_engine::PLATFORM_TENANT && actor.is_admin() {
         Ok(())
     } else {
         Err(ApiError::forbidden(
@@ -296,11 +235,10 @@ fn default_kind() -> String {
 pub async fn add_tenant(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> ApiResult {
     platform_admin(&actor)?;
-    let body: TenantBody = json_body(&headers, body)?;
+    let body: TenantBody = body.parse()?;
     let row = procedo_engine::tenancy::add(
         state.engine.store(),
         &body.id,
@@ -326,15 +264,14 @@ pub struct ClockBody {
 pub async fn set_test_clock(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> ApiResult {
-    if !(actor.tenant == procedo_engine::PLATFORM_TENANT && actor.has_role("admin")) {
+    if !(actor.tenant == procedo_engine::PLATFORM_TENANT && actor.is_admin()) {
         return Err(ApiError::forbidden(
             "the test clock is set by administrators of the platform tenant",
         ));
     }
-    let body: ClockBody = json_body(&headers, body)?;
+    let body: ClockBody = body.parse()?;
     let Some(clock) = &state.test_clock else {
         return Err(ApiError::not_found("no test clock"));
     };
@@ -375,11 +312,10 @@ pub async fn relate(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(provider): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> ApiResult {
     platform_admin(&actor)?;
-    let body: RelationBody = json_body(&headers, body)?;
+    let body: RelationBody = body.parse()?;
     let date = |text: Option<String>| {
         text.as_deref()
             .map(procedo_engine::tenancy::parse_date)
@@ -415,10 +351,8 @@ pub struct StartBody {
 pub async fn start(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(body): ApiJson<StartBody>,
 ) -> ApiResult {
-    let body: StartBody = json_body(&headers, body)?;
     let instance = state
         .engine
         .start_on_behalf(&actor, &body.definition, body.variables, body.on_behalf_of)
@@ -529,9 +463,9 @@ pub async fn instances(
 pub async fn instance(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let instance = state.engine.instance(&actor, id(path)?).await?;
+    let instance = state.engine.instance(&actor, id).await?;
     Ok(Json(instance_json(&instance)).into_response())
 }
 
@@ -546,12 +480,9 @@ pub struct ReasonBody {
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult {
-    let id = id(path)?;
-    let body: ReasonBody = json_body(&headers, body)?;
     let reason = required_reason(&body.reason, "a cancellation")?;
     let instance = state.engine.cancel(&actor, id, reason).await?;
     Ok(Json(instance_json(&instance)).into_response())
@@ -560,18 +491,18 @@ pub async fn cancel(
 pub async fn history(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let events = state.engine.history(&actor, id(path)?).await?;
+    let events = state.engine.history(&actor, id).await?;
     Ok(Json(json!(events)).into_response())
 }
 
 pub async fn documents(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let documents = state.engine.documents(&actor, id(path)?).await?;
+    let documents = state.engine.documents(&actor, id).await?;
     Ok(Json(json!(documents)).into_response())
 }
 
@@ -579,9 +510,8 @@ pub async fn documents(
 pub async fn ocds(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let id = id(path)?;
     let Some(config) = state.ocds.as_deref() else {
         return Err(ApiError::not_found(
             "OCDS publishing is off: the server needs --ocds-prefix (the ocid prefix the Open Contracting Partnership issued to the authority)",
@@ -596,9 +526,9 @@ pub async fn ocds(
 pub async fn document(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let document = state.engine.document(&actor, id(path)?).await?;
+    let document = state.engine.document(&actor, id).await?;
     let verified =
         procedo_engine::history::sha256_hex(document.content.as_bytes()) == document.sha256;
     let mut value = json!(document);
@@ -612,11 +542,11 @@ pub async fn document(
 pub async fn document_content(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let document = state.engine.document(&actor, id(path)?).await?;
+    let document = state.engine.document(&actor, id).await?;
     Ok((
-        super::headers::user_content(&document.content_type),
+        crate::headers::user_content(&document.content_type),
         document.content,
     )
         .into_response())
@@ -677,9 +607,9 @@ pub async fn tasks(
 pub async fn unclaim(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let task = state.engine.unclaim(&actor, id(path)?).await?;
+    let task = state.engine.unclaim(&actor, id).await?;
     Ok(Json(task_json(&task)).into_response())
 }
 
@@ -699,12 +629,9 @@ pub struct ReassignBody {
 pub async fn reassign(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<ReassignBody>,
 ) -> ApiResult {
-    let id = id(path)?;
-    let body: ReassignBody = json_body(&headers, body)?;
     let reason = required_reason(&body.reason, "a reassignment")?;
     if body.assignee.is_none() && body.role.is_none() {
         return Err(ApiError::new(
@@ -722,9 +649,9 @@ pub async fn reassign(
 pub async fn claim(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let task = state.engine.claim(&actor, id(path)?).await?;
+    let task = state.engine.claim(&actor, id).await?;
     Ok(Json(task_json(&task)).into_response())
 }
 
@@ -740,12 +667,9 @@ pub struct CompleteBody {
 pub async fn complete(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<CompleteBody>,
 ) -> ApiResult {
-    let id = id(path)?;
-    let body: CompleteBody = json_body(&headers, body)?;
     let data = if body.data.is_null() {
         Value::Object(Map::new())
     } else {
@@ -759,24 +683,16 @@ pub async fn complete(
 }
 
 pub async fn verify(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult {
-    if !actor.has_role("auditor") && !actor.has_role("admin") {
-        return Err(ApiError::forbidden(
-            "verifying the history needs the `auditor` or `admin` role",
-        ));
-    }
-    let report = state.engine.verify(Some(&actor.tenant)).await?;
+    let report = state.engine.verify_as(&actor).await?;
     Ok(Json(json!(report)).into_response())
 }
 
 pub async fn pause(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult {
-    let id = id(path)?;
-    let body: ReasonBody = json_body(&headers, body)?;
     let reason = required_reason(&body.reason, "a suspension")?;
     state.engine.pause_sla(&actor, id, reason).await?;
     Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
@@ -785,9 +701,8 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let id = id(path)?;
     state.engine.resume_sla(&actor, id).await?;
     Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
 }
@@ -801,8 +716,7 @@ const METRICS_TENANT: &str = "default";
 /// tenant with role `metrics` (for the scraper) or `admin`; `--metrics-listen` serves them
 /// without one on a separate, private address instead.
 pub async fn metrics(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult {
-    if caller.tenant != METRICS_TENANT || !(caller.has_role("metrics") || caller.has_role("admin"))
-    {
+    if caller.tenant != METRICS_TENANT || !(caller.has_role("metrics") || caller.is_admin()) {
         return Err(ApiError::forbidden(format!(
             "metrics need a token of tenant `{METRICS_TENANT}` with role `metrics` or `admin`"
         )));
@@ -935,10 +849,8 @@ fn month_day(key: &str) -> ApiResult<(u32, u32)> {
 pub async fn set_calendar(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(body): ApiJson<CalendarBody>,
 ) -> ApiResult {
-    let body: CalendarBody = json_body(&headers, body)?;
     if let Some(day) = body.holidays.1 {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -960,9 +872,8 @@ pub async fn set_calendar(
 pub async fn case_file(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let id = id(path)?;
     let file = state.engine.case_file(&actor, id).await?;
     let disposition = format!("attachment; filename=\"fascicolo-{id}.json\"");
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(file)).into_response())

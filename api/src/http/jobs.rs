@@ -1,14 +1,12 @@
 //! Service jobs over HTTP (DESIGN.md, "Service tasks and workers"): workers fetch and lock
 //! jobs with long polling and answer them; administrators list incidents and retry them.
 
-use super::AppState;
-use super::auth::Caller;
-use super::error::ApiError;
+use super::extract::{ApiJson, IdPath};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use procedo_engine::jobs::Fetch;
 use procedo_engine::machine::JobAnswer;
@@ -109,10 +107,8 @@ pub struct FetchBody {
 pub async fn fetch(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(body): ApiJson<FetchBody>,
 ) -> ApiResult {
-    let body: FetchBody = super::handlers::json_body(&headers, body)?;
     for topic in &body.topics {
         let ok = !topic.is_empty()
             && topic.len() <= 100
@@ -221,12 +217,9 @@ fn code(text: &str) -> ApiResult<String> {
 pub async fn complete(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<JobCompleteBody>,
 ) -> ApiResult {
-    let id = super::handlers::id(path)?;
-    let body: JobCompleteBody = super::handlers::json_body(&headers, body)?;
     let worker = worker_name(body.worker)?;
     let result = Value::Object(body.result.unwrap_or_default());
     let instance = state
@@ -244,12 +237,9 @@ pub async fn complete(
 pub async fn fail(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<JobFailBody>,
 ) -> ApiResult {
-    let id = super::handlers::id(path)?;
-    let body: JobFailBody = super::handlers::json_body(&headers, body)?;
     let worker = worker_name(body.worker)?;
     let answer = JobAnswer::Fail {
         message: message(&body.message, true)?,
@@ -270,12 +260,9 @@ pub async fn fail(
 pub async fn error(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<JobErrorBody>,
 ) -> ApiResult {
-    let id = super::handlers::id(path)?;
-    let body: JobErrorBody = super::handlers::json_body(&headers, body)?;
     let worker = worker_name(body.worker)?;
     let answer = JobAnswer::Error {
         code: code(&body.code)?,
@@ -297,9 +284,8 @@ pub async fn incidents(State(state): State<AppState>, Caller(actor): Caller) -> 
 pub async fn retry(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let id = super::handlers::id(path)?;
     state
         .engine
         .answer_job(&actor, id, None, JobAnswer::RetryIncident)
@@ -312,9 +298,8 @@ pub async fn retry(
 pub async fn of_instance(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath,
 ) -> ApiResult {
-    let id = super::handlers::id(path)?;
     let jobs = state.engine.jobs_of(&actor, id).await?;
     let jobs: Vec<Value> = jobs.iter().map(job_json).collect();
     Ok(Json(json!({ "jobs": jobs })).into_response())

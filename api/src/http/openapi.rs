@@ -636,7 +636,7 @@ mod tests {
         let engine = procedo_engine::Engine::connect("sqlite::memory:")
             .await
             .expect("engine");
-        let app = crate::http::app(crate::http::AppState::new(std::sync::Arc::new(engine)));
+        let app = crate::app::app(crate::app::AppState::new(std::sync::Arc::new(engine)));
         for (method, path) in documented_paths() {
             let uri = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
             let request = axum::http::Request::builder()

@@ -4,10 +4,10 @@
 //! sorted, paged with the total, and exported as CSV with the same filters.
 
 use super::names::Names;
-use super::{page, problem, rome, signed_in};
-use crate::http::AppState;
+use super::{Session, page, problem, rome};
+use crate::app::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeZone};
 use procedo_engine::model::{Actor, Instance, Status};
@@ -188,13 +188,9 @@ fn keys_text(keys: &[procedo_engine::definition::KeyValue]) -> String {
 /// `GET /pratiche`.
 pub(super) async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     query: Result<axum::extract::Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let q = query.map(|q| q.0).unwrap_or_default();
     let page_no = q.pagina.unwrap_or(1).clamp(1, 10_000);
     let (found, total) = match state
@@ -261,13 +257,9 @@ fn cell(text: &str) -> String {
 /// `GET /pratiche.csv`: the whole result of the same filters (up to [`CSV_MAX`] cases).
 pub(super) async fn csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     query: Result<axum::extract::Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let q = query.map(|q| q.0).unwrap_or_default();
     let (found, _) = match state
         .engine

@@ -7,11 +7,10 @@
 //! compared with: the confirmation deploys exactly what was shown, and if another version was
 //! deployed meanwhile it shows the differences again instead of deploying.
 
-use super::{Session, bad_request, field, form_pairs, page, problem, signed_in};
-use crate::http::AppState;
+use super::{Session, bad_request, field, form_pairs, page, problem};
+use crate::app::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use procedo_engine::EngineError;
 use procedo_engine::definition::Package;
@@ -108,16 +107,9 @@ pub(super) async fn review(
 }
 
 /// The confirmation: deploys the reviewed package, unless the running version changed since.
-pub(super) async fn confirm(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
-    if !s.actor.has_role("admin") {
+pub(super) async fn confirm(State(state): State<AppState>, s: Session, body: Bytes) -> Response {
+    // The engine decides who deploys (and checks again when it deploys).
+    if state.engine.may_deploy(&s.actor).is_err() {
         return problem(
             &s,
             EngineError::Forbidden(

@@ -3,11 +3,12 @@
 //! ids; the task and case pages list the files of the case; officials download them and the
 //! case file ZIP with their session.
 
-use super::{Session, problem, signed_in_with_id};
-use crate::http::AppState;
+use super::extract::{FilePath, InstancePath};
+use super::{Session, problem};
+use crate::app::AppState;
 use axum::extract::multipart::Field;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use procedo_engine::history::{Note, Sealed};
 use serde_json::{Value, json};
@@ -167,17 +168,13 @@ pub fn attached(events: &[Sealed]) -> Vec<Value> {
 /// `/files/{id}`: a file's bytes for the signed-in official of its tenant.
 pub async fn download(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    FilePath(id): FilePath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "file").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     match state.engine.file(&s.actor, id).await {
         Ok((file, at)) => (
-            crate::http::files::download_headers(&file),
-            crate::http::files::file_body(&state, at),
+            crate::downloads::download_headers(&file),
+            crate::downloads::file_body(&state, at),
         )
             .into_response(),
         Err(e) => problem(&s, e),
@@ -187,30 +184,13 @@ pub async fn download(
 /// `/instances/{id}/case-file`: the case file ZIP for the signed-in official.
 pub async fn case_file(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    InstancePath(id): InstancePath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "instance").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     match state.engine.instance(&s.actor, id).await {
         Ok(instance) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/zip"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_str(&format!(
-                        "attachment; filename=\"fascicolo-{}.zip\"",
-                        instance.id
-                    ))
-                    .unwrap_or(HeaderValue::from_static("attachment")),
-                ),
-            ],
-            crate::http::files::case_file_body(&state, s.actor.clone(), instance.id),
+            crate::downloads::case_file_headers(instance.id),
+            crate::downloads::case_file_body(&state, s.actor.clone(), instance.id),
         )
             .into_response(),
         Err(e) => problem(&s, e),

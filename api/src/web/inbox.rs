@@ -2,10 +2,9 @@
 //! URL, paged with the total ("1–50 di 250"), each row naming its case (summary and keys).
 
 use super::names::Names;
-use super::{page, problem, rome, signed_in};
-use crate::http::AppState;
+use super::{Session, page, problem, rome};
+use crate::app::AppState;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use procedo_engine::{EngineError, TaskQuery};
 use serde_json::{Value, json};
@@ -58,13 +57,9 @@ impl InboxFilter {
 
 pub(super) async fn inbox(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     filter: Result<axum::extract::Query<InboxFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let filter = filter.map(|q| q.0).unwrap_or_default();
     let query = TaskQuery {
         mine: true,

@@ -5,13 +5,10 @@
 //! and retries it. The case page says so where the case is read, in Italian, with the cause;
 //! administrators of the tenant get the retry button beside it.
 
-use super::{
-    AppState, EngineError, Session, bad_request, field, form_pairs, problem, rome,
-    signed_in_with_id,
-};
+use super::extract::ServicePath;
+use super::{AppState, EngineError, Session, bad_request, field, form_pairs, problem, rome};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use procedo_engine::machine::JobAnswer;
 use procedo_engine::model::{Job, JobStatus};
@@ -49,7 +46,7 @@ pub(super) async fn of_case(state: &AppState, s: &Session, instance: Uuid) -> Ve
             Vec::new()
         }
     };
-    let may_retry = s.actor.has_role("admin");
+    let may_retry = s.actor.is_admin();
     jobs.iter()
         .map(|job| {
             let incident = job.status == JobStatus::Incident;
@@ -71,14 +68,10 @@ pub(super) async fn of_case(state: &AppState, s: &Session, instance: Uuid) -> Ve
 /// `POST /servizi/{id}/riprova`: retries an incident, then back to its case page.
 pub(super) async fn retry(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    ServicePath(id): ServicePath,
     body: Bytes,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "servizio").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let pairs = form_pairs(&body);
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;

@@ -8,6 +8,7 @@
 mod case;
 mod cases;
 mod deploy_review;
+mod extract;
 mod files;
 mod form_data;
 mod inbox;
@@ -23,9 +24,10 @@ mod templates;
 mod throttle;
 mod timeline;
 
-use sign_in::{Session, session, signed_in};
+use extract::{DocumentPath, InstancePath, TaskPath};
+use sign_in::{Session, session};
 
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -171,10 +173,7 @@ fn page(name: &str, title: &str, session: Option<&Session>, mut data: Value) -> 
         if let Some(s) = session {
             map.insert("user".into(), json!(s.actor.user));
             map.insert("csrf".into(), json!(s.csrf()));
-            map.insert(
-                "auditor".into(),
-                json!(s.actor.has_role("auditor") || s.actor.has_role("admin")),
-            );
+            map.insert("auditor".into(), json!(s.actor.may_audit()));
             if name != "inbox" {
                 let mut crumbs = vec![json!({ "href": "/", "label": "Home" })];
                 if let Some(Value::Array(between)) = map.get("crumbs") {
@@ -212,21 +211,6 @@ async fn accessibility(State(state): State<AppState>, headers: HeaderMap) -> Res
     )
 }
 
-/// The signed-in official and the id in the page's path; otherwise the response to send
-/// (the sign-in page, or "not found" for a malformed id).
-async fn signed_in_with_id(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    what: &str,
-) -> Result<(Session, Uuid), Response> {
-    let s = signed_in(state, headers).await?;
-    match Uuid::parse_str(id) {
-        Ok(id) => Ok((s, id)),
-        Err(_) => Err(problem(&s, EngineError::NotFound(what.to_string()))),
-    }
-}
-
 fn to_login() -> Response {
     Redirect::to("/login").into_response()
 }
@@ -243,10 +227,10 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// A page for an engine error, with the status the API gives the same error
-/// ([`crate::http::error::status_of`]: one map for both): "not found" for anything of another
+/// ([`crate::error::status_of`]: one map for both): "not found" for anything of another
 /// tenant, a conflict as a conflict, never a 500 for what the request itself caused.
 fn problem(session: &Session, error: EngineError) -> Response {
-    let status = crate::http::error::status_of(&error);
+    let status = crate::error::status_of(&error);
     let (title, text) = match error {
         EngineError::NotFound(what) => ("Non trovato", not_found_text(&what)),
         EngineError::Forbidden(why) => ("Accesso negato", why),
@@ -470,7 +454,7 @@ async fn task_view(
     let deadline = deadline_box(&task, &definition, state_def, now);
     // Who may do what to the task itself (the engine checks again): take it, give it back,
     // stop or restart its clock, hand it to another role or official.
-    let admin = s.actor.has_role("admin");
+    let admin = s.actor.is_admin();
     let holds_role = s.actor.has_role(&task.role);
     let mine = task.assignee.as_deref() == Some(s.actor.user.as_str());
     let mut roles: Vec<&str> = definition.declared_roles().into_iter().collect();
@@ -603,14 +587,12 @@ struct TaskQuery {
 
 async fn task_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    // A malformed query string is refused (400) before the session is looked at, as the
+    // extractors' order always had it.
     axum::extract::Query(query): axum::extract::Query<TaskQuery>,
+    s: Session,
+    TaskPath(id): TaskPath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let view = match query.azione.as_deref() {
         Some(name) if !name.is_empty() => TaskView::Action(name),
         _ => TaskView::Task,
@@ -620,21 +602,18 @@ async fn task_page(
 
 async fn submit(
     State(state): State<AppState>,
+    s: Session,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    TaskPath(id): TaskPath,
     request: axum::extract::Request,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let pairs = if files::is_multipart(&headers) {
         match files::multipart_pairs(&state, &s, request).await {
             Ok(pairs) => pairs,
             Err(why) => return bad_request(&s, &why),
         }
     } else {
-        match axum::body::to_bytes(request.into_body(), crate::http::BODY_LIMIT).await {
+        match axum::body::to_bytes(request.into_body(), crate::app::BODY_LIMIT).await {
             Ok(body) => form_pairs(&body),
             Err(_) => return bad_request(&s, "the form is larger than the limit"),
         }
@@ -705,14 +684,10 @@ async fn submit(
 /// to the task page, or to it with the reason when the engine refuses.
 async fn manage(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    TaskPath(id): TaskPath,
     body: Bytes,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "attività").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let pairs = form_pairs(&body);
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;
@@ -836,13 +811,9 @@ fn capitalise(text: &str) -> String {
 
 async fn instance_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    InstancePath(id): InstancePath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "instance").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let loaded = async {
         let instance = state.engine.instance(&s.actor, id).await?;
         let events = state.engine.history(&s.actor, id).await?;
@@ -948,49 +919,33 @@ async fn instance_page(
 
 async fn document(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    _headers: HeaderMap,
+    DocumentPath(id): DocumentPath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "document").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     match state.engine.document(&s.actor, id).await {
-        Ok(d) => (
-            crate::http::headers::user_content(&d.content_type),
-            d.content,
-        )
-            .into_response(),
+        Ok(d) => (crate::headers::user_content(&d.content_type), d.content).into_response(),
         Err(e) => problem(&s, e),
     }
 }
 
-async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
-    if !s.actor.has_role("auditor") && !s.actor.has_role("admin") {
-        return problem(
+async fn audit(State(state): State<AppState>, s: Session) -> Response {
+    match state.engine.verify_as(&s.actor).await {
+        Ok(report) => page("audit", "Verifica", Some(&s), json!({ "report": report })),
+        // The engine refuses; the page says it in Italian.
+        Err(EngineError::Forbidden(_)) => problem(
             &s,
             EngineError::Forbidden("La verifica è riservata a revisori e amministratori.".into()),
-        );
-    }
-    match state.engine.verify(Some(&s.actor.tenant)).await {
-        Ok(report) => page("audit", "Verifica", Some(&s), json!({ "report": report })),
+        ),
         Err(e) => problem(&s, e),
     }
 }
 
 async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    s: Session,
+    InstancePath(id): InstancePath,
 ) -> Response {
-    let (s, id) = match signed_in_with_id(&state, &headers, &id, "instance").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     match state.engine.case_file(&s.actor, id).await {
         Ok(file) => {
             let disposition = format!("attachment; filename=\"fascicolo-{id}.json\"");
@@ -1007,18 +962,14 @@ async fn export(
     }
 }
 
-async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+async fn workflows(State(state): State<AppState>, s: Session) -> Response {
     let rows = match state.engine.visible_definitions(&s.actor).await {
         Ok(rows) => rows,
         Err(e) => return problem(&s, e),
     };
     // Administrators decide about versions (deploy, retire) by how many cases run on each.
     let counts: std::collections::HashMap<(String, i64), procedo_engine::store::VersionCount> =
-        if s.actor.has_role("admin") {
+        if s.actor.is_admin() {
             match state.engine.instance_counts(&s.actor).await {
                 Ok(counts) => counts
                     .into_iter()
@@ -1040,7 +991,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
             Some(owner) if owner == s.actor.tenant => "propria".to_string(),
             Some(owner) => format!("di {owner}"),
         };
-        let cases = s.actor.has_role("admin").then(|| {
+        let cases = s.actor.is_admin().then(|| {
             counts
                 .get(&(row.id.clone(), row.version))
                 .map_or_else(|| "nessuna pratica".to_string(), cases_text)
@@ -1063,7 +1014,7 @@ async fn workflows(State(state): State<AppState>, headers: HeaderMap) -> Respons
         "workflows",
         "Procedimenti",
         Some(&s),
-        json!({ "workflows": list, "admin": s.actor.has_role("admin") }),
+        json!({ "workflows": list, "admin": s.actor.is_admin() }),
     )
 }
 
@@ -1101,24 +1052,17 @@ async fn workflow_page(state: &AppState, s: &Session, id: &str, version: Option<
 
 async fn workflow_latest(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     Path(id): Path<String>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     workflow_page(&state, &s, &id, None).await
 }
 
 async fn workflow_version(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    // A version that is not a number is refused (400) before the session is looked at.
     Path((id, version)): Path<(String, i64)>,
+    s: Session,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     workflow_page(&state, &s, &id, Some(version)).await
 }

@@ -1,6 +1,6 @@
 //! The words officials read instead of identifiers: titles of workflows, states and actions.
 
-use crate::http::AppState;
+use crate::app::AppState;
 use procedo_engine::definition::Definition;
 use procedo_engine::model::{Actor, Task};
 use std::collections::HashMap;

@@ -2,9 +2,8 @@
 //! a reminder, an escalation, a passed term), newest first, for those without mail or who
 //! turned it off. The same notices the outbox mails (`engine/src/notify.rs`).
 
-use super::{AppState, page, rome, signed_in};
+use super::{AppState, Session, page, rome};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -22,11 +21,7 @@ fn kind_text(kind: &str) -> &'static str {
 }
 
 /// `GET /avvisi`.
-pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+pub(super) async fn list(State(state): State<AppState>, s: Session) -> Response {
     let notices = match state.engine.notices_for(&s.actor, SHOWN).await {
         Ok(notices) => notices,
         Err(e) => return super::problem(&s, e),

@@ -6,10 +6,10 @@
 //! and reports every problem with its file, line and column; "Rilascia" shows what the package
 //! changes against the running version, and deploys it once confirmed (`deploy_review`).
 
-use super::{Session, page, problem, signed_in};
-use crate::http::AppState;
+use super::{Session, page, problem};
+use crate::app::AppState;
 use axum::extract::{Multipart, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use procedo_engine::EngineError;
 use procedo_engine::definition::Package;
@@ -26,14 +26,11 @@ struct Upload {
 
 pub(super) async fn upload(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
-    if !s.actor.has_role("admin") {
+    // The engine decides who deploys (and checks again when it deploys).
+    if state.engine.may_deploy(&s.actor).is_err() {
         return problem(
             &s,
             EngineError::Forbidden(

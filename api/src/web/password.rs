@@ -3,8 +3,8 @@
 //! signed out; they sign in again with the new one.
 
 use super::sign_in::{Peer, Refusal, address, check_password};
-use super::{COOKIE, Session, field, form_pairs, page, signed_in};
-use crate::http::AppState;
+use super::{COOKIE, Session, field, form_pairs, page};
+use crate::app::AppState;
 use crate::users;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,11 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use procedo_engine::store::UserRow;
 use serde_json::json;
 
-pub(super) async fn form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+pub(super) async fn form(State(state): State<AppState>, s: Session) -> Response {
     match own_account(&state, &s).await {
         Ok(_) => page("password", "Cambio password", Some(&s), json!({})),
         Err(refusal) => refusal,
@@ -26,14 +22,11 @@ pub(super) async fn form(State(state): State<AppState>, headers: HeaderMap) -> R
 
 pub(super) async fn change(
     State(state): State<AppState>,
+    s: Session,
     peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let pairs = form_pairs(&body);
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;

@@ -14,7 +14,8 @@
 
 use super::throttle::{self, Admit, Subjects};
 use super::{COOKIE, field, form_pairs, page};
-use crate::http::AppState;
+use crate::app::AppState;
+use crate::auth;
 use crate::users;
 use axum::Extension;
 use axum::body::Bytes;
@@ -40,6 +41,7 @@ const MAX_TOKEN_CHARS: usize = 200;
 pub(super) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// The signed-in official.
+#[derive(Clone)]
 pub(super) struct Session {
     pub actor: Actor,
     token: String,
@@ -124,9 +126,9 @@ pub(super) fn address(state: &AppState, peer: &Peer, headers: &HeaderMap) -> Str
 }
 
 /// The session of a request, from its cookie; `None` when absent, unknown, revoked or
-/// expired, and also when the database cannot be read (logged): for the few pages that work
-/// without a session (the accessibility statement, signing out). Pages that need one use
-/// [`signed_in`], which tells a database outage from a missing session.
+/// expired, and also when the database cannot be read (logged): only for the accessibility
+/// statement, which anybody may read. Everything else uses [`signed_in`] (or the [`Session`]
+/// extractor), which tells a database outage from a missing session.
 pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     match read_session(state, headers).await {
         Ok(session) => session,
@@ -146,16 +148,21 @@ pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<S
         Ok(None) => Err(super::to_login()),
         Err(e) => {
             tracing::error!(error = %e, "the session could not be read");
-            let mut response = super::page(
-                "error",
-                "Servizio non disponibile",
-                None,
-                serde_json::json!({ "message": "Il servizio non è disponibile in questo momento: riprovi tra qualche minuto. La causa è stata registrata." }),
-            );
-            *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
-            Err(response)
+            Err(unavailable_page())
         }
     }
+}
+
+/// The 503 page of a database that cannot be read.
+fn unavailable_page() -> Response {
+    let mut response = super::page(
+        "error",
+        "Servizio non disponibile",
+        None,
+        serde_json::json!({ "message": "Il servizio non è disponibile in questo momento: riprovi tra qualche minuto. La causa è stata registrata." }),
+    );
+    *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    response
 }
 
 async fn read_session(
@@ -172,16 +179,10 @@ async fn read_session(
     else {
         return Ok(None);
     };
-    let Some(row) = valid_token(state, &token).await? else {
+    let Some(found) = valid_token(state, &token).await? else {
         return Ok(None);
     };
-    let web = row.session;
-    let actor = Actor {
-        user: row.user,
-        tenant: row.tenant,
-        roles: row.roles,
-        system: false,
-    };
+    let actor = found.actor;
     let names = state.engine.tenant_names().await.unwrap_or_default();
     let authority = names
         .get(&actor.tenant)
@@ -190,25 +191,22 @@ async fn read_session(
     Ok(Some(Session {
         actor,
         token,
-        web,
+        web: found.session,
         authority,
     }))
 }
 
+/// A token or web session the pages accept ([`auth::authenticate`]); `None` when refused, the
+/// database error when it cannot be read.
 async fn valid_token(
     state: &AppState,
     token: &str,
-) -> Result<Option<TokenRow>, procedo_engine::store::StoreError> {
-    let Some(row) = state
-        .engine
-        .store()
-        .token(&sha256_hex(token.as_bytes()))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let expired = row.expires_at.is_some_and(|at| at <= state.engine.now());
-    Ok((row.revoked_at.is_none() && !expired).then_some(row))
+) -> Result<Option<auth::Authenticated>, procedo_engine::store::StoreError> {
+    match auth::authenticate(state, token, auth::Purpose::Pages).await {
+        Ok(found) => Ok(Some(found)),
+        Err(auth::AuthError::Denied(_)) => Ok(None),
+        Err(auth::AuthError::Store(e)) => Err(e),
+    }
 }
 
 /// What the sign-in page may be asked to say, from its query string.
@@ -323,8 +321,7 @@ pub(super) async fn login(
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Err(refusal) if wants_json(&headers) => {
-            let problem =
-                crate::http::error::ApiError::new(refusal.status, refusal.message.clone());
+            let problem = crate::error::ApiError::new(refusal.status, refusal.message.clone());
             refusal.mark(problem.into_response())
         }
         Err(refusal) => {
@@ -481,13 +478,22 @@ async fn with_password(
 }
 
 /// Signs out: a web session is revoked (an API token is left alone: it may be in use
-/// elsewhere), and the cookie is cleared.
+/// elsewhere), and the cookie is cleared. When the database cannot be read or the session
+/// cannot be revoked, the official is told so (503) and stays signed in, rather than being
+/// shown the sign-in page with the session still valid.
 pub(super) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(s) = session(&state, &headers).await {
+    let session = match read_session(&state, &headers).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(error = %e, "the session could not be read at sign-out");
+            return unavailable_page();
+        }
+    };
+    if let Some(s) = session {
         if let Some(refused) = s.csrf_refusal(field(&form_pairs(&body), "_csrf")) {
             return refused;
         }
@@ -500,6 +506,7 @@ pub(super) async fn logout(
                 .await
         {
             tracing::error!(error = %e, "a web session could not be revoked at sign-out");
+            return unavailable_page();
         }
     }
     let cookie = format!(

@@ -2,11 +2,11 @@
 //! with its start form, on behalf of the tenants their tenant serves (the relations in the
 //! registry that cover the workflow today).
 
-use super::{bad_request, field, form_data, form_pairs, page, problem, signed_in};
-use crate::http::AppState;
+use super::{Session, bad_request, field, form_data, form_pairs, page, problem};
+use crate::app::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use procedo_engine::EngineError;
 use procedo_engine::definition::Definition;
@@ -19,11 +19,7 @@ fn may_start(definition: &Definition, actor: &Actor) -> bool {
 }
 
 /// `GET /avvia`: what this official may start.
-pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+pub(super) async fn list(State(state): State<AppState>, s: Session) -> Response {
     let rows = match state.engine.visible_definitions(&s.actor).await {
         Ok(rows) => rows,
         Err(e) => return problem(&s, e),
@@ -105,13 +101,9 @@ async fn form_view(
 /// `GET /avvia/{id}`: the start form.
 pub(super) async fn form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     Path(id): Path<String>,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     form_view(&state, &s, &id, &Map::new(), &[], None, None).await
 }
 
@@ -119,14 +111,10 @@ pub(super) async fn form(
 /// back with the errors beside the fields.
 pub(super) async fn submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    s: Session,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let pairs = form_pairs(&body);
     if let Some(refused) = s.csrf_refusal(field(&pairs, "_csrf")) {
         return refused;

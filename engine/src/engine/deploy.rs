@@ -6,10 +6,23 @@ use crate::diagnostic::Diagnostic;
 use crate::model::Actor;
 
 impl Engine {
+    /// Whether `actor` may deploy: administrators only. [`Engine::deploy`] checks it itself;
+    /// callers ask first to refuse before they read a package.
+    pub fn may_deploy(&self, actor: &Actor) -> Result<()> {
+        if actor.is_admin() {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(
+                "deploying workflows needs the `admin` role".into(),
+            ))
+        }
+    }
+
     /// Validates and stores a package as the next version of its workflow: shared when the
     /// deploying administrator belongs to the platform tenant, otherwise that tenant's own
     /// (which no other tenant sees or runs).
     pub async fn deploy(&self, package: &Package, by: &Actor) -> Result<Deployed> {
+        self.may_deploy(by)?;
         let checked = package.compile(0).map_err(EngineError::Invalid)?;
         for child in checked.spawned_workflows() {
             if child != checked.id && self.resolve(child, &by.tenant).await.is_err() {
@@ -143,7 +156,7 @@ impl Engine {
     /// in that tenant from now on. The platform tenant takes nothing up: shared schedules
     /// never run there.
     pub async fn adopt(&self, actor: &Actor, id: &str) -> Result<Deployed> {
-        if !actor.has_role("admin") {
+        if !actor.is_admin() {
             return Err(EngineError::Forbidden(
                 "taking a workflow up needs the `admin` role".into(),
             ));
@@ -167,7 +180,7 @@ impl Engine {
     /// Drops a shared workflow taken up: its schedules stop in the tenant (those of the
     /// tenant's own version, if it has one, go on).
     pub async fn unadopt(&self, actor: &Actor, id: &str) -> Result<bool> {
-        if !actor.has_role("admin") {
+        if !actor.is_admin() {
             return Err(EngineError::Forbidden(
                 "dropping a workflow needs the `admin` role".into(),
             ));

@@ -142,7 +142,7 @@ impl Engine {
     /// version: of their tenant (its own and those run on its behalf), or of every tenant for
     /// the platform's, whose shared versions every tenant runs.
     pub async fn instance_counts(&self, actor: &Actor) -> Result<Vec<crate::store::VersionCount>> {
-        if !actor.has_role("admin") {
+        if !actor.is_admin() {
             return Err(EngineError::Forbidden(
                 "Il numero di pratiche per versione è riservato agli amministratori.".into(),
             ));

@@ -126,7 +126,7 @@ impl Engine {
                         instance.tenant
                     )));
                 }
-                if !actor.has_role("admin") {
+                if !actor.is_admin() {
                     return Err(EngineError::Forbidden(
                         "solo un amministratore può annullare una pratica".into(),
                     ));

@@ -36,7 +36,7 @@ pub fn assign(
         return Err(MachineError::TaskNotOpen);
     }
     let actor = work.actor;
-    let is_admin = actor.has_role("admin");
+    let is_admin = actor.is_admin();
     let (kind, assignee, role, data) = match change {
         Assignment::Claim => {
             if !actor.has_role(&task.role) {

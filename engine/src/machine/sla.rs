@@ -17,7 +17,7 @@ fn check(work: &Working<'_>, task: &Task) -> Result<(), MachineError> {
         return Err(MachineError::TaskNotOpen);
     }
     let actor = work.actor;
-    if !actor.system && !actor.has_role(&task.role) && !actor.has_role("admin") {
+    if !actor.system && !actor.has_role(&task.role) && !actor.is_admin() {
         return Err(MachineError::Forbidden(format!(
             "il termine di questa attività è gestito dal ruolo «{}»",
             task.role
