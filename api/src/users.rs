@@ -29,6 +29,10 @@ pub enum UserCommand {
         /// The official's mail address: tasks that open for them are mailed there.
         #[arg(long)]
         email: Option<String>,
+        /// The name acts and forms call them by ("Paolo Neri"): fields with `default:
+        /// official.name` open with it.
+        #[arg(long)]
+        name: Option<String>,
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DB)]
         db: String,
     },
@@ -67,10 +71,18 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
             tenant,
             roles,
             email,
+            name,
             db,
         } => {
             if let Some(email) = &email {
                 crate::mail::valid_address(email)?;
+            }
+            if let Some(name) = &name
+                && (name.trim().is_empty()
+                    || name.chars().count() > 120
+                    || name.chars().any(char::is_control))
+            {
+                return Err("--name must be a person's name, at most 120 characters".into());
             }
             if user.trim().is_empty()
                 || tenant.trim().is_empty()
@@ -113,6 +125,12 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
             if let Some(email) = &email {
                 store
                     .set_user_mail(&user, Some(email), None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            if let Some(name) = &name {
+                store
+                    .set_user_full_name(&user, name.trim())
                     .await
                     .map_err(|e| e.to_string())?;
             }

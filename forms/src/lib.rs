@@ -27,7 +27,7 @@ pub mod validate;
 pub use identifiers::{IdError, Normalised};
 pub use money::NumberError;
 pub use render::{ListEditError, escape_html};
-pub use schema::{Bound, ChoiceOption, Field, FieldType, FormDiagnostic, FormSpec};
+pub use schema::{Bound, ChoiceOption, Field, FieldType, FormDiagnostic, FormSpec, Prefill};
 pub use validate::{Conditions, FieldError};
 
 /// Either way a form can fail, for callers that want one error type with `?`.

@@ -47,6 +47,12 @@ pub struct Field {
     /// Value used when the field is absent (validated like a submitted value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
+    /// Where a fresh page takes the field's first value from: `vars.NAME` (the case's value of
+    /// that name), `official.name` (the signed-in official's name) or `official.role` (what
+    /// the workflow calls the task's role). Only a suggestion the official sees and may change:
+    /// unlike `default`, nothing is filled in for a submission that leaves the field out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<String>,
     /// Lower bound for numbers, amounts, percentages, dates and date-times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<Bound>,
@@ -91,6 +97,33 @@ pub struct Field {
     /// A `file` field that takes several files (its value is then a list of file ids).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub multiple: bool,
+}
+
+/// Where a fresh form takes a field's first value from (`prefill:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefill<'a> {
+    /// The case's value of this name.
+    Case(&'a str),
+    /// The signed-in official's name (the account's, else the user name).
+    OfficialName,
+    /// What the workflow calls the role of the task being completed.
+    OfficialRole,
+}
+
+impl<'a> Prefill<'a> {
+    pub fn parse(text: &'a str) -> Option<Self> {
+        match text.trim() {
+            "official.name" => Some(Self::OfficialName),
+            "official.role" => Some(Self::OfficialRole),
+            other => other
+                .strip_prefix("vars.")
+                .filter(|name| {
+                    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                .map(Self::Case),
+        }
+    }
 }
 
 impl Field {
@@ -635,6 +668,22 @@ fn check_fields(fields: &[Field], prefix: &str, problems: &mut Vec<Problem>) {
             }
         }
 
+        if let Some(prefill) = &field.prefill {
+            match Prefill::parse(prefill) {
+                None => report(format!(
+                    "`prefill` of `{path}` is `{prefill}`: expected `vars.NAME`, `official.name` or `official.role`"
+                )),
+                Some(Prefill::OfficialName | Prefill::OfficialRole)
+                    if !matches!(ty, FieldType::Text | FieldType::Textarea) =>
+                {
+                    report(format!(
+                        "`prefill` of `{path}` names the official: only a text field takes a name"
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+
         // Default must itself be a valid value.
         if let Some(default) = &field.default
             && let Err(errors) = crate::validate::check_default(field, default)
@@ -745,6 +794,31 @@ fields:
                 .and_then(|b| b.as_decimal(FieldType::Money)),
             Some(Decimal::from(1000))
         );
+    }
+
+    #[test]
+    fn a_prefill_names_the_case_or_the_official_and_only_a_text_field_takes_a_name() {
+        let form = "title: T\nfields:\n  - { name: a, label: A, type: text, prefill: official.name }\n  - { name: b, label: B, type: date, prefill: vars.data_avvio }\n  - { name: c, label: C, type: date, prefill: official.name }\n  - { name: d, label: D, type: text, prefill: user.name }\n";
+        let problems = match FormSpec::parse("f.yaml", form) {
+            Ok(_) => vec![],
+            Err(d) => d.into_iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        };
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(
+            problems[0].contains("`prefill` of `c` names the official"),
+            "{}",
+            problems[0]
+        );
+        assert!(
+            problems[1].contains("`prefill` of `d` is `user.name`"),
+            "{}",
+            problems[1]
+        );
+        assert_eq!(
+            Prefill::parse("vars.data_avvio"),
+            Some(Prefill::Case("data_avvio"))
+        );
+        assert_eq!(Prefill::parse("vars."), None);
     }
 
     #[test]

@@ -306,12 +306,27 @@ impl Server {
 
     /// Creates a user who signs in with a password, with the CLI (the password on stdin).
     pub fn user(&self, user: &str, tenant: &str, roles: &str, password: &str) -> String {
+        self.user_named(user, tenant, roles, password, None)
+    }
+
+    /// [`Server::user`] with the name acts and forms call the official by (`--name`).
+    pub fn user_named(
+        &self,
+        user: &str,
+        tenant: &str,
+        roles: &str,
+        password: &str,
+        name: Option<&str>,
+    ) -> String {
         use std::io::Write;
+        let mut args = vec![
+            "user", "set", "--user", user, "--tenant", tenant, "--roles", roles, "--db", &self.db,
+        ];
+        if let Some(name) = name {
+            args.extend(["--name", name]);
+        }
         let mut child = Command::new(BIN)
-            .args([
-                "user", "set", "--user", user, "--tenant", tenant, "--roles", roles, "--db",
-                &self.db,
-            ])
+            .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -58,13 +58,13 @@ impl Walk {
         browser.tour_width().await;
         let url = format!("smtp://127.0.0.1:{}", smtp.port);
         let server = Server::start_with(&["--test-clock", T0, "--smtp", &url]);
-        for (user, roles) in [
-            (COMUNE, "rup_comune"),
-            (DIRIGENTE, "dirigente"),
-            (RUP, "rup"),
-            (COMMISSIONE, "commissione"),
+        for (user, roles, name) in [
+            (COMUNE, "rup_comune", None),
+            (DIRIGENTE, "dirigente", Some("Paolo Neri")),
+            (RUP, "rup", Some("Anna Russo")),
+            (COMMISSIONE, "commissione", None),
         ] {
-            server.user(user, "provincia-treviso", roles, PASSWORD);
+            server.user_named(user, "provincia-treviso", roles, PASSWORD, name);
         }
         let base = format!("http://{}", server.address);
         Some(Self {
@@ -334,10 +334,16 @@ async fn prepare_and_publish(walk: &mut Walk, lots: &[Lot]) {
 
     walk.sign_in(DIRIGENTE).await;
     walk.open_task("Determina di indizione della SUA").await;
+    // The dirigente's name comes with the form (`prefill: official.name`): not retyped.
+    assert_eq!(
+        walk.browser
+            .script("return document.querySelector('#f-dirigente_nome').value")
+            .await,
+        serde_json::json!("Paolo Neri")
+    );
     walk.browser
         .type_date("#f-determina_indizione_data", "04/05/2026")
         .await;
-    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
     walk.step("tender-04b-determina-indizione").await;
     let launched = walk.act("adopt").await;
     assert!(

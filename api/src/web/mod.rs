@@ -380,9 +380,27 @@ async fn task_view(
     // opens with the current values) and the form's defaults; a page sent back shows what
     // was typed.
     let fresh = submitted.is_empty() && errors.is_empty();
+    // Who is filling it in, for `prefill: official.*` (read only for a fresh page; an
+    // account without a name is called by its user name).
+    let official = if fresh {
+        let name = state
+            .engine
+            .store()
+            .user_full_name(&s.actor.user, &s.actor.tenant)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| s.actor.user.clone());
+        Official {
+            name,
+            role: definition.role_title(&task.role).to_string(),
+        }
+    } else {
+        Official::default()
+    };
     let fill = |form: &procedo_engine::forms::FormSpec| {
         if fresh {
-            prefilled(form, &variables)
+            prefilled(form, &variables, &official)
         } else {
             submitted.clone()
         }
@@ -560,20 +578,38 @@ fn deadline_box(
     }))
 }
 
-/// The values a fresh form opens with: the case's value of each of its fields, else the
+/// The official a fresh form is opened for (`prefill: official.name`, `official.role`).
+#[derive(Default)]
+struct Official {
+    name: String,
+    /// What the workflow calls the task's role ("Dirigente della SUA").
+    role: String,
+}
+
+/// The values a fresh form opens with: the case's value of each of its fields, else where the
+/// field's `prefill` says (another value of the case, the official's name or role), else the
 /// field's default.
 fn prefilled(
     form: &procedo_engine::forms::FormSpec,
     variables: &serde_json::Map<String, Value>,
+    official: &Official,
 ) -> serde_json::Map<String, Value> {
+    use procedo_engine::forms::Prefill;
     let mut out = serde_json::Map::new();
     for field in &form.fields {
-        let value = variables
-            .get(&field.name)
-            .filter(|v| !v.is_null())
-            .or(field.default.as_ref());
-        if let Some(value) = value {
-            out.insert(field.name.clone(), value.clone());
+        let own = variables.get(&field.name).filter(|v| !v.is_null()).cloned();
+        let suggested = field
+            .prefill
+            .as_deref()
+            .and_then(Prefill::parse)
+            .and_then(|prefill| match prefill {
+                Prefill::Case(name) => variables.get(name).filter(|v| !v.is_null()).cloned(),
+                Prefill::OfficialName => Some(Value::String(official.name.clone())),
+                Prefill::OfficialRole => Some(Value::String(official.role.clone())),
+            })
+            .filter(|v| v.as_str() != Some(""));
+        if let Some(value) = own.or(suggested).or_else(|| field.default.clone()) {
+            out.insert(field.name.clone(), value);
         }
     }
     out
@@ -1065,4 +1101,32 @@ async fn workflow_version(
     s: Session,
 ) -> Response {
     workflow_page(&state, &s, &id, Some(version)).await
+}
+
+#[cfg(test)]
+mod prefill_tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_form_opens_with_the_case_value_else_its_prefill_else_its_default() {
+        let form = procedo_engine::forms::FormSpec::parse(
+            "f.yaml",
+            "title: T\nfields:\n  - { name: dirigente_nome, label: D, type: text, prefill: official.name }\n  - { name: ruolo, label: R, type: text, prefill: official.role }\n  - { name: data_atto, label: A, type: date, prefill: vars.data_avvio }\n  - { name: ora, label: O, type: text, default: \"12:00\" }\n",
+        )
+        .expect("parses");
+        let official = Official {
+            name: "Paolo Neri".into(),
+            role: "Dirigente della SUA".into(),
+        };
+        let case = json!({ "data_avvio": "2026-05-04" });
+        let opened = prefilled(&form, case.as_object().expect("object"), &official);
+        assert_eq!(
+            Value::Object(opened),
+            json!({ "dirigente_nome": "Paolo Neri", "ruolo": "Dirigente della SUA", "data_atto": "2026-05-04", "ora": "12:00" })
+        );
+        // A value the case already holds for the field wins (a correction opens with it).
+        let case = json!({ "dirigente_nome": "Maria Verdi", "data_avvio": "2026-05-04" });
+        let opened = prefilled(&form, case.as_object().expect("object"), &official);
+        assert_eq!(opened["dirigente_nome"], json!("Maria Verdi"));
+    }
 }

@@ -824,6 +824,14 @@ impl Store {
     pub async fn mail_failed(&self, id: Uuid, next: DateTime<Utc>, error: &str) -> Result<()> {
         dispatch!(self, s => s.mail_failed(id, next, error).await)
     }
+    /// Sets the name an official is called by in acts and forms; false when there is no such user.
+    pub async fn set_user_full_name(&self, user: &str, full_name: &str) -> Result<bool> {
+        dispatch!(self, s => s.set_user_full_name(user, full_name).await)
+    }
+    /// The name of an enabled official of `tenant`, when their account has one.
+    pub async fn user_full_name(&self, user: &str, tenant: &str) -> Result<Option<String>> {
+        dispatch!(self, s => s.user_full_name(user, tenant).await)
+    }
     /// Sets an official's address and whether they take mail; false when there is no such user.
     pub async fn set_user_mail(
         &self,

@@ -774,6 +774,36 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            pub async fn set_user_full_name(
+                &self,
+                user: &str,
+                full_name: &str,
+            ) -> $crate::store::Result<bool> {
+                Ok(sqlx::query($crate::store::sql::SET_USER_FULL_NAME)
+                    .bind(full_name)
+                    .bind(user)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1)
+            }
+
+            pub async fn user_full_name(
+                &self,
+                user: &str,
+                tenant: &str,
+            ) -> $crate::store::Result<Option<String>> {
+                let row = sqlx::query($crate::store::sql::SELECT_USER_FULL_NAME)
+                    .bind(user)
+                    .bind(tenant)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(row) => row.try_get::<Option<String>, _>(0)?,
+                    None => None,
+                })
+            }
+
             pub async fn set_user_mail(
                 &self,
                 user: &str,

@@ -583,6 +583,9 @@ pub const MARK_MAIL_FAILED: &str = "UPDATE mail_outbox SET attempts = attempts +
 /// The officials of a tenant who have an address and take mail.
 pub const SELECT_MAIL_USERS: &str = "SELECT user_name, roles, email FROM users \
      WHERE tenant = $1 AND disabled_us IS NULL AND email IS NOT NULL AND mail_off = 0";
+pub const SET_USER_FULL_NAME: &str = "UPDATE users SET full_name = $1 WHERE user_name = $2";
+pub const SELECT_USER_FULL_NAME: &str =
+    "SELECT full_name FROM users WHERE user_name = $1 AND tenant = $2 AND disabled_us IS NULL";
 pub const SET_USER_EMAIL: &str = "UPDATE users SET email = $1 WHERE user_name = $2";
 pub const SET_USER_MAIL_OFF: &str = "UPDATE users SET mail_off = $1 WHERE user_name = $2";
 /// The notices of the tasks an official's roles or name reach, newest first (the pages).

@@ -84,6 +84,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "case_keys",
             include_str!("../../migrations/sqlite/0013_case_keys.sql"),
         ),
+        (
+            14,
+            "official_names",
+            include_str!("../../migrations/sqlite/0014_official_names.sql"),
+        ),
     ])
 }
 
