@@ -380,8 +380,8 @@ async fn task_view(
     // opens with the current values) and the form's defaults; a page sent back shows what
     // was typed.
     let fresh = submitted.is_empty() && errors.is_empty();
-    // Who is filling it in, for `prefill: official.*` (read only for a fresh page; an
-    // account without a name is called by its user name).
+    // Who is filling it in, for `prefill: official.*` (read only for a fresh page). An
+    // account without a recorded name prefills nothing: a user name is not what an act says.
     let official = if fresh {
         let name = state
             .engine
@@ -389,8 +389,7 @@ async fn task_view(
             .user_full_name(&s.actor.user, &s.actor.tenant)
             .await
             .ok()
-            .flatten()
-            .unwrap_or_else(|| s.actor.user.clone());
+            .flatten();
         Official {
             name,
             role: definition.role_title(&task.role).to_string(),
@@ -581,7 +580,8 @@ fn deadline_box(
 /// The official a fresh form is opened for (`prefill: official.name`, `official.role`).
 #[derive(Default)]
 struct Official {
-    name: String,
+    /// As `procedo user set --name` recorded it; `None` when the account has none.
+    name: Option<String>,
     /// What the workflow calls the task's role ("Dirigente della SUA").
     role: String,
 }
@@ -604,7 +604,7 @@ fn prefilled(
             .and_then(Prefill::parse)
             .and_then(|prefill| match prefill {
                 Prefill::Case(name) => variables.get(name).filter(|v| !v.is_null()).cloned(),
-                Prefill::OfficialName => Some(Value::String(official.name.clone())),
+                Prefill::OfficialName => official.name.clone().map(Value::String),
                 Prefill::OfficialRole => Some(Value::String(official.role.clone())),
             })
             .filter(|v| v.as_str() != Some(""));
@@ -1115,7 +1115,7 @@ mod prefill_tests {
         )
         .expect("parses");
         let official = Official {
-            name: "Paolo Neri".into(),
+            name: Some("Paolo Neri".into()),
             role: "Dirigente della SUA".into(),
         };
         let case = json!({ "data_avvio": "2026-05-04" });
