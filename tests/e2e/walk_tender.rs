@@ -19,6 +19,7 @@ const T0: &str = "2026-05-04T09:00:00+02:00";
 const COMUNE: &str = "rita.comune";
 const DIRIGENTE: &str = "paolo.dirigente";
 const RUP: &str = "anna.rup";
+const SEGRETERIA: &str = "sara.segreteria";
 const COMMISSIONE: &str = "giulia.commissione";
 
 /// A lot of the tender as the Comune asks for it, and how its evaluation ends.
@@ -63,6 +64,7 @@ impl Walk {
             (DIRIGENTE, "dirigente", Some("Paolo Neri")),
             (RUP, "rup", Some("Anna Russo")),
             (COMMISSIONE, "commissione", None),
+            (SEGRETERIA, "segreteria", None),
         ] {
             server.user_named(user, "provincia-treviso", roles, PASSWORD, name);
         }
@@ -1004,5 +1006,129 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
             bidder.pec
         );
     }
+    walk.finish().await;
+}
+
+/// The convenzione walked in the pages, as the Province and the Comune would: until it is
+/// signed, the start page offers the SUA no tender for the Comune; the Comune's referent asks
+/// to join, the dirigente's SF3 qualification is refused at its field for € 900.000 of
+/// services (Allegato II.4) and SF2 accepted, both councils' resolutions are recorded, the
+/// convenzione is signed, and from then on the start page offers the tender "per conto di"
+/// the Comune.
+#[tokio::test]
+async fn in_a_real_browser_a_convenzione_lets_the_sua_start_tenders_for_the_comune() {
+    let smtp = SmtpReceiver::start().await;
+    let Some(mut walk) = Walk::start(&smtp, true).await else {
+        return;
+    };
+    walk.server.cli(&[
+        "tenant",
+        "add",
+        "comune-asolo",
+        "--name",
+        "Comune di Asolo",
+        "--kind",
+        "comune",
+    ]);
+    walk.sign_in(COMUNE).await;
+    walk.browser
+        .open(&format!("{}/avvia/sua-open-tender", walk.base))
+        .await;
+    let before = walk.browser.wait_for("Avvia il procedimento").await;
+    assert!(
+        !before.contains("Comune di Asolo</option>"),
+        "no convenzione, no start on the Comune's behalf: {before}"
+    );
+
+    walk.browser
+        .open(&format!("{}/avvia/sua-convenzione", walk.base))
+        .await;
+    walk.browser.wait_for("Avvia il procedimento").await;
+    walk.browser.fill("#f-comune", "comune-asolo").await;
+    walk.browser.fill("#f-comune_nome", "Comune di Asolo").await;
+    walk.browser
+        .click("input[name='procedimenti'][value='sua-open-tender']")
+        .await;
+    walk.browser
+        .fill("#f-importo_massimo_servizi", "900.000,00")
+        .await;
+    walk.browser.fill("#f-referente_nome", "Rita Bianchi").await;
+    walk.step("convenzione-01-request").await;
+    walk.browser.follow("#avvia").await;
+    walk.browser.wait_for("Fase attuale").await;
+
+    walk.sign_in(DIRIGENTE).await;
+    walk.open_task("Verifica della qualificazione della SUA")
+        .await;
+    walk.browser
+        .choose("select[name='livello_lavori']", "nessuno")
+        .await;
+    walk.browser
+        .choose("select[name='livello_servizi']", "SF3")
+        .await;
+    assert_eq!(
+        walk.browser
+            .script("return document.querySelector('#f-dirigente_nome').value")
+            .await,
+        serde_json::json!("Paolo Neri"),
+        "the dirigente's name comes with the form"
+    );
+    let refused = walk.act_refused("covered").await;
+    walk.step("convenzione-02-qualification-refused").await;
+    assert!(
+        refused.contains("Il livello SF3 copre servizi e forniture fino a € 750.000")
+            && refused.contains("€ 900.000"),
+        "the band's limit at the field: {refused}"
+    );
+    walk.browser
+        .choose("select[name='livello_servizi']", "SF2")
+        .await;
+    walk.act("covered").await;
+
+    walk.sign_in(COMUNE).await;
+    walk.open_task("Deliberazione del consiglio comunale").await;
+    walk.browser.fill("#f-delibera_comune_numero", "14").await;
+    walk.browser
+        .type_date("#f-delibera_comune_data", "20/04/2026")
+        .await;
+    walk.act("recorded").await;
+
+    walk.sign_in(SEGRETERIA).await;
+    walk.open_task("Deliberazione del consiglio provinciale")
+        .await;
+    walk.browser.fill("#f-delibera_provincia_numero", "9").await;
+    walk.browser
+        .type_date("#f-delibera_provincia_data", "27/04/2026")
+        .await;
+    walk.act("recorded").await;
+
+    walk.sign_in(DIRIGENTE).await;
+    walk.open_task("Sottoscrizione della convenzione").await;
+    walk.browser
+        .type_date("#f-data_sottoscrizione", "04/05/2026")
+        .await;
+    walk.browser
+        .type_date("#f-data_scadenza", "03/05/2029")
+        .await;
+    walk.browser
+        .fill(
+            "#f-firmatari",
+            "il Sindaco di Asolo e il Presidente della Provincia di Treviso",
+        )
+        .await;
+    let active = walk.act("signed").await;
+    assert!(active.contains("Convenzione in vigore"), "{active}");
+    walk.step("convenzione-03-in-force").await;
+
+    walk.sign_in(COMUNE).await;
+    walk.browser
+        .open(&format!("{}/avvia/sua-open-tender", walk.base))
+        .await;
+    let after = walk.browser.wait_for("Avvia il procedimento").await;
+    assert!(
+        after.contains("<option value=\"comune-asolo\">Comune di Asolo</option>"),
+        "the signed convenzione lets the SUA start the Comune's tender: {after}"
+    );
+    walk.step("convenzione-04-tender-for-the-comune").await;
     walk.finish().await;
 }
