@@ -3,7 +3,7 @@
 use super::{Effect, MachineError, Working};
 use crate::history::note::sealed_json;
 use crate::history::{EventKind, data};
-use crate::model::{Task, TaskStatus};
+use crate::model::Task;
 
 /// A change of a task's assignee or role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +28,7 @@ pub fn assign(
     change: &Assignment,
 ) -> Result<(), MachineError> {
     let id = task.instance;
-    let instance = work.get(id)?;
-    if !instance.status.is_active() {
-        return Err(MachineError::NotActive(instance.status.label().to_string()));
-    }
-    if task.status != TaskStatus::Open || task.state != instance.state {
-        return Err(MachineError::TaskNotOpen);
-    }
+    work.with_open_task(task)?;
     let actor = work.actor;
     let is_admin = actor.is_admin();
     let (kind, assignee, role, data) = match change {

@@ -182,13 +182,10 @@ pub fn complete(
     data: Json,
 ) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
-    let instance = work.get(id)?;
-    if !instance.status.is_active() {
-        return Err(MachineError::NotActive(instance.status.label().to_string()));
-    }
-    if task.status != TaskStatus::Open || task.instance != id || task.state != instance.state {
+    if task.instance != id {
         return Err(MachineError::TaskNotOpen);
     }
+    let instance = work.with_open_task(task)?;
     let actor = work.actor;
     if !actor.system && !actor.has_role(&task.role) {
         return Err(MachineError::Forbidden(format!(
@@ -472,10 +469,7 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
 }
 
 pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), MachineError> {
-    let instance = work.get(id)?;
-    if !instance.status.is_active() {
-        return Err(MachineError::NotActive(instance.status.label().to_string()));
-    }
+    work.active(id)?;
     let now = work.now;
     let cancelled = data::Cancelled {
         reason: reason.to_string(),

@@ -94,10 +94,7 @@ pub fn time_out(work: &mut Working<'_>, id: Uuid, goto: &Goto) -> Result<(), Mac
 pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<(), MachineError> {
     let id = job.instance;
     let definition = work.definition_of(id)?;
-    let instance = work.get(id)?;
-    if !instance.status.is_active() {
-        return Err(MachineError::NotActive(instance.status.label().to_string()));
-    }
+    let instance = work.active(id)?;
     let expected = match answer {
         JobAnswer::RetryIncident => JobStatus::Incident,
         _ => JobStatus::Open,

@@ -4,18 +4,12 @@
 use super::{Effect, MachineError, Working};
 use crate::definition::Kind;
 use crate::history::{EventKind, Note, data};
-use crate::model::{Task, TaskStatus};
+use crate::model::Task;
 use serde_json::{Value as Json, json};
 
 /// Checks that the actor may manage the task's deadline and that the task is current.
 fn check(work: &Working<'_>, task: &Task) -> Result<(), MachineError> {
-    let instance = work.get(task.instance)?;
-    if !instance.status.is_active() {
-        return Err(MachineError::NotActive(instance.status.label().to_string()));
-    }
-    if task.status != TaskStatus::Open || task.state != instance.state {
-        return Err(MachineError::TaskNotOpen);
-    }
+    work.with_open_task(task)?;
     let actor = work.actor;
     if !actor.system && !actor.has_role(&task.role) && !actor.is_admin() {
         return Err(MachineError::Forbidden(format!(

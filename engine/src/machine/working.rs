@@ -130,6 +130,27 @@ impl<'a> Working<'a> {
             .ok_or_else(|| MachineError::Inconsistent(format!("instance {id} was not loaded")))
     }
 
+    /// Instance `id`, which a command may still change: an ended or cancelled case refuses
+    /// every command (`NotActive`, a 409).
+    pub fn active(&self, id: Uuid) -> Result<&Instance, MachineError> {
+        let instance = self.get(id)?;
+        if !instance.status.is_active() {
+            return Err(MachineError::NotActive(instance.status.label().to_string()));
+        }
+        Ok(instance)
+    }
+
+    /// The active instance of `task`, when the task is still the open task of its current
+    /// state: the one guard of every command about a task (complete, assign, pause, resume).
+    /// A task already completed, or of a state the case has left, is `TaskNotOpen` (a 409).
+    pub fn with_open_task(&self, task: &crate::model::Task) -> Result<&Instance, MachineError> {
+        let instance = self.active(task.instance)?;
+        if task.status != crate::model::TaskStatus::Open || task.state != instance.state {
+            return Err(MachineError::TaskNotOpen);
+        }
+        Ok(instance)
+    }
+
     pub fn get_mut(&mut self, id: Uuid) -> Result<&mut Instance, MachineError> {
         self.slots
             .get_mut(&id)
