@@ -626,6 +626,7 @@ mod tests {
                 instance: next,
                 expected_version: Some(loaded_at),
                 keys: None,
+                status_changed: false,
             }],
             effects: Vec::new(),
         }
@@ -696,6 +697,48 @@ mod tests {
             "undone with its job's failed transition"
         );
         assert_eq!(b_now.state, "moved-b");
+    }
+
+    #[tokio::test]
+    async fn a_step_that_keeps_the_status_leaves_its_columns_and_one_that_changes_it_writes_them() {
+        let (engine, _target, instances) = started(1).await;
+        let a = &instances[0];
+        let kept = moved(a, "moved", a.version);
+        assert_eq!(
+            crate::store::plan::plan(&kept)[0].sql,
+            crate::store::sql::UPDATE_INSTANCE_KEEP_STATUS
+        );
+        engine.store().commit(&kept).await.expect("commit");
+        let read = |id| {
+            let store = engine.store().clone();
+            async move { store.instance(id).await.expect("read").expect("row") }
+        };
+        let now = read(a.id).await;
+        assert_eq!(
+            (now.state.as_str(), &now.status, now.version),
+            ("moved", &crate::model::Status::Active, a.version + 1)
+        );
+        let mut ended = moved(&now, "signed", now.version);
+        ended.changes[0].instance.status = crate::model::Status::Ended {
+            outcome: "signed".into(),
+        };
+        ended.changes[0].status_changed = true;
+        assert_eq!(
+            crate::store::plan::plan(&ended)[0].sql,
+            crate::store::sql::UPDATE_INSTANCE
+        );
+        engine.store().commit(&ended).await.expect("commit");
+        let now = read(a.id).await;
+        assert_eq!(
+            (now.state.as_str(), now.status.to_db()),
+            ("signed", ("ended", Some("signed")))
+        );
+        // A stale step is refused on either statement.
+        let stale = moved(&now, "again", now.version - 1);
+        assert!(matches!(
+            engine.store().commit(&stale).await,
+            Err(StoreError::Conflict(_))
+        ));
     }
 
     #[tokio::test]

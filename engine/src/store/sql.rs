@@ -50,6 +50,11 @@ pub const INSERT_INSTANCE: &str = concat!(
 pub const UPDATE_INSTANCE: &str = "UPDATE instances SET state = $1, status = $2, status_detail = $3, variables = $4, \
      children_pending = $5, version = $6, seq = $7, last_hash = $8, updated_us = $9, pins = $12 \
      WHERE id = $10 AND version = $11";
+/// [`UPDATE_INSTANCE`] for a step that left the status as it was: the status columns are not
+/// written (SQLite then updates neither `instances_by_tenant` nor the status check).
+pub const UPDATE_INSTANCE_KEEP_STATUS: &str = "UPDATE instances SET state = $1, variables = $2, \
+     children_pending = $3, version = $4, seq = $5, last_hash = $6, updated_us = $7, pins = $8 \
+     WHERE id = $9 AND version = $10";
 pub const SELECT_INSTANCES: &str = concat!(
     "SELECT ",
     instance_columns!(),
