@@ -520,7 +520,8 @@ pub(crate) fn instance(
 }
 
 /// Open tasks of a tenant, read on an in-process connection: the statement and arguments of
-/// the sqlx `open_tasks` (queries.rs), which the two must keep in step.
+/// the sqlx `open_tasks` (queries.rs), which the two must keep in step; those of one instance
+/// (what every step of a case lists) through the instance's index instead.
 pub(crate) fn open_tasks(
     conn: &mut Reader,
     tenant: &str,
@@ -531,6 +532,9 @@ pub(crate) fn open_tasks(
         .as_ref()
         .map_or(&[], |(_, roles)| roles.as_slice());
     let roles = &roles[..roles.len().min(super::sql::MAX_ROLES)];
+    if let Some(instance) = filter.instance {
+        return open_tasks_of_instance(conn, tenant, instance, roles, filter);
+    }
     let sql = super::sql::select_open_tasks(roles.len());
     let mut args = vec![
         Arg::Text(Some(tenant)),
@@ -552,6 +556,61 @@ pub(crate) fn open_tasks(
     })?;
     let total = found.first().map_or(0, |(_, total)| *total);
     Ok((found.into_iter().map(|(task, _)| task).collect(), total))
+}
+
+/// The open tasks of one instance, read through `tasks_by_instance`, then filtered, ordered,
+/// counted and paged here exactly as [`super::sql::select_open_tasks`] does in SQL (a test
+/// compares the two on every combination of filters): the statement's one plan, whatever the
+/// bindings, reads all the tenant's open tasks and sorts them with their window count, which
+/// was most of a step's listing.
+fn open_tasks_of_instance(
+    conn: &mut Reader,
+    tenant: &str,
+    instance: uuid::Uuid,
+    roles: &[String],
+    filter: &super::TaskFilter,
+) -> Result<(Vec<crate::model::Task>, i64)> {
+    use crate::timefmt::to_db;
+    let mut found = rows(
+        conn,
+        super::sql::SELECT_OPEN_TASKS_OF_INSTANCE,
+        &[Arg::Id(Some(instance))],
+        |r| with(r, super::rows::task!()),
+    )?;
+    let due_before = filter.due_before.map(to_db);
+    // As SQL compares: a NULL column matches no condition on it.
+    found.retain(|t| {
+        t.tenant == tenant
+            && due_before.is_none_or(|before| t.due_at.is_some_and(|due| to_db(due) < before))
+            && filter
+                .definition
+                .as_ref()
+                .is_none_or(|d| t.definition == *d)
+            && filter
+                .assignee
+                .as_ref()
+                .is_none_or(|a| t.assignee.as_ref() == Some(a))
+            && filter.mine.as_ref().is_none_or(|(user, _)| {
+                t.assignee.as_ref().is_none_or(|a| a == user) && roles.contains(&t.role)
+            })
+    });
+    // `ORDER BY due_us IS NULL, due_us, created_us, id` (ids compare as their bytes).
+    found.sort_by_key(|t| {
+        (
+            t.due_at.is_none(),
+            t.due_at.map(to_db),
+            to_db(t.created_at),
+            t.id,
+        )
+    });
+    let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
+    // SQLite's `LIMIT` and `OFFSET`: a negative limit is none, a negative offset is 0.
+    let offset = usize::try_from(filter.offset).unwrap_or(0);
+    let limit = usize::try_from(filter.limit).unwrap_or(usize::MAX);
+    let page: Vec<_> = found.into_iter().skip(offset).take(limit).collect();
+    // The total travels on the page's rows: an empty page carries none.
+    let total = if page.is_empty() { 0 } else { total };
+    Ok((page, total))
 }
 
 /// A task and its instance, read on an in-process connection.
@@ -582,7 +641,7 @@ fn with<R, T>(r: &R, convert: impl FnOnce(&R) -> Result<T>) -> Result<T> {
 mod tests {
     use super::*;
     use crate::definition::Package;
-    use crate::machine::Change;
+    use crate::machine::{Change, Effect};
     use crate::model::Actor;
 
     const WORKFLOW: &str = include_str!("../../../api/src/bench/approval-chain.yaml");
@@ -739,6 +798,107 @@ mod tests {
             engine.store().commit(&stale).await,
             Err(StoreError::Conflict(_))
         ));
+    }
+
+    /// The listing of one instance's open tasks, filtered in Rust, against the SQL listing
+    /// (`sql::select_open_tasks`, run by sqlx) on every combination of the filters, over
+    /// tasks that differ in every column a filter or the order reads, with ties.
+    #[tokio::test]
+    async fn an_instance_s_open_tasks_are_listed_as_the_sql_listing_lists_them() {
+        use crate::model::{Task, TaskStatus};
+        let (engine, target, instances) = started(3).await;
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("t0");
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let mut effects = Vec::new();
+        let mut n = 0_u128;
+        for instance in &instances[..2] {
+            for tenant in ["default", "other"] {
+                for role in ["clerk", "boss"] {
+                    for assignee in [None, Some("anna"), Some("bob")] {
+                        for due in [None, Some(at(10)), Some(at(20))] {
+                            for (created, definition) in
+                                [(at(1), "approval-chain"), (at(2), "other-def")]
+                            {
+                                n += 1;
+                                effects.push(Effect::OpenTask(Task {
+                                    id: uuid::Uuid::from_u128(
+                                        n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                                    ),
+                                    instance: instance.id,
+                                    tenant: tenant.into(),
+                                    definition: definition.into(),
+                                    state: "s".into(),
+                                    role: role.into(),
+                                    assignee: assignee.map(str::to_string),
+                                    due_at: due,
+                                    actions: vec!["done".into()],
+                                    status: TaskStatus::Open,
+                                    created_at: created,
+                                    closed_at: None,
+                                    due_derivation: None,
+                                    paused_at: None,
+                                    pause_reason: None,
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let opened = Transition {
+            changes: Vec::new(),
+            effects,
+        };
+        engine.store().commit(&opened).await.expect("tasks");
+        let crate::store::Store::Sqlite(sqlx_store) = engine.store() else {
+            panic!("a SQLite store")
+        };
+        let mut reader = Reader {
+            conn: target.open(true).expect("reader"),
+            names: Default::default(),
+        };
+        let mine = [
+            None,
+            Some(("anna", vec!["clerk"])),
+            Some(("bob", vec!["clerk", "boss"])),
+            Some(("anna", vec![])),
+        ];
+        let mut compared = 0;
+        for instance in &instances {
+            for tenant in ["default", "other"] {
+                for mine in &mine {
+                    for assignee in [None, Some("anna")] {
+                        for definition in [None, Some("approval-chain"), Some("nothing")] {
+                            for due_before in [None, Some(at(20)), Some(at(21))] {
+                                for (limit, offset) in [(200, 0), (1, 0), (2, 1), (5, 3), (3, 40)] {
+                                    let filter = crate::store::TaskFilter {
+                                        instance: Some(instance.id),
+                                        mine: mine.as_ref().map(|(user, roles)| {
+                                            (
+                                                user.to_string(),
+                                                roles.iter().map(|r| r.to_string()).collect(),
+                                            )
+                                        }),
+                                        assignee: assignee.map(str::to_string),
+                                        definition: definition.map(str::to_string),
+                                        due_before,
+                                        limit,
+                                        offset,
+                                    };
+                                    let in_rust =
+                                        open_tasks(&mut reader, tenant, &filter).expect("rust");
+                                    let in_sql =
+                                        sqlx_store.open_tasks(tenant, &filter).await.expect("sql");
+                                    assert_eq!(in_rust, in_sql, "{tenant} {filter:?}");
+                                    compared += usize::from(!in_sql.0.is_empty());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 400, "{compared} non-empty pages compared");
     }
 
     #[tokio::test]

@@ -206,6 +206,16 @@ const SELECT_OPEN_TASKS_HEAD: &str = concat!(
 const SELECT_OPEN_TASKS_TAIL: &str =
     "))) ORDER BY due_us IS NULL, due_us, created_us, id LIMIT $5 OFFSET $9";
 
+/// The open tasks of one instance, through `tasks_by_instance`: what the in-process listing of
+/// an instance's tasks reads before it filters, orders, counts and pages them as
+/// [`select_open_tasks`] does (whose one plan, whatever the bindings, reads all the tenant's
+/// open tasks through `tasks_open_by_tenant`, then sorts them with a window count).
+pub const SELECT_OPEN_TASKS_OF_INSTANCE: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE instance_id = $1 AND status = 'open'"
+);
+
 /// The most roles one caller's task list matches on (a token or user with more sees the
 /// tasks of the first ones only; nobody holds that many).
 pub const MAX_ROLES: usize = 64;
