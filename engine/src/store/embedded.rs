@@ -133,7 +133,17 @@ impl Reader {
 /// or a batch of timers), and whom to answer.
 struct Job {
     transitions: Vec<Transition>,
-    reply: oneshot::Sender<Result<()>>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// A job's outcome, and its transitions given back (moved to the writer and back, never
+/// copied).
+type Answer = (Result<()>, Vec<Transition>);
+
+impl Job {
+    fn answer(self, outcome: Result<()>) {
+        let _ = self.reply.send((outcome, self.transitions));
+    }
 }
 
 /// The writer thread and the read connections of one database file.
@@ -173,15 +183,17 @@ impl Embedded {
         Ok(Arc::new(Self { jobs, readers }))
     }
 
-    /// Commits the transitions, all or none, in the next group the writer commits.
-    pub(crate) async fn commit(&self, transitions: Vec<Transition>) -> Result<()> {
+    /// Commits the transitions, all or none, in the next group the writer commits, and gives
+    /// them back once committed.
+    pub(crate) async fn commit(&self, transitions: Vec<Transition>) -> Result<Vec<Transition>> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { transitions, reply })
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
-        answer
+        let (outcome, transitions) = answer
             .await
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
+        outcome.map(|()| transitions)
     }
 
     /// Runs `read` on a free read connection; `None` when every one is busy.
@@ -266,7 +278,7 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
         let message = e.to_string();
         for job in group {
-            let _ = job.reply.send(Err(StoreError::Corrupt(format!(
+            job.answer(Err(StoreError::Corrupt(format!(
                 "cannot begin a transaction: {message}"
             ))));
         }
@@ -293,14 +305,14 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
         let _ = run(conn, "ROLLBACK");
         let message = e.to_string();
         for (job, outcome) in group.into_iter().zip(outcomes) {
-            let _ = job.reply.send(outcome.and(Err(StoreError::Corrupt(format!(
+            job.answer(outcome.and(Err(StoreError::Corrupt(format!(
                 "the commit failed: {message}"
             )))));
         }
         return;
     }
     for (job, outcome) in group.into_iter().zip(outcomes) {
-        let _ = job.reply.send(outcome);
+        job.answer(outcome);
     }
 }
 
@@ -691,7 +703,7 @@ mod tests {
         }
     }
 
-    fn job(transitions: Vec<Transition>) -> (Job, oneshot::Receiver<Result<()>>) {
+    fn job(transitions: Vec<Transition>) -> (Job, oneshot::Receiver<Answer>) {
         let (reply, answer) = oneshot::channel();
         (Job { transitions, reply }, answer)
     }
@@ -709,12 +721,12 @@ mod tests {
         let conn = target.open(false).expect("writer");
         commit_group(&conn, vec![first, stale, last]);
 
-        assert!(matches!(first_answer.await, Ok(Ok(()))));
+        assert!(matches!(first_answer.await, Ok((Ok(()), _))));
         assert!(matches!(
             stale_answer.await,
-            Ok(Err(StoreError::Conflict(_)))
+            Ok((Err(StoreError::Conflict(_)), _))
         ));
-        assert!(matches!(last_answer.await, Ok(Ok(()))));
+        assert!(matches!(last_answer.await, Ok((Ok(()), _))));
         let state = |id| {
             let store = engine.store().clone();
             async move { store.instance(id).await.expect("read").expect("row").state }
@@ -745,9 +757,9 @@ mod tests {
 
         assert!(matches!(
             both_answer.await,
-            Ok(Err(StoreError::Conflict(_)))
+            Ok((Err(StoreError::Conflict(_)), _))
         ));
-        assert!(matches!(other_answer.await, Ok(Ok(()))));
+        assert!(matches!(other_answer.await, Ok((Ok(()), _))));
         let store = engine.store();
         let a_now = store.instance(a.id).await.expect("read").expect("row");
         let b_now = store.instance(b.id).await.expect("read").expect("row");
