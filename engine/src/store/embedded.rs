@@ -411,22 +411,30 @@ fn unique_violation(e: &rusqlite::Error) -> bool {
 /// A rusqlite row read with the same `try_get(column)` the sqlx rows are, so that the row
 /// conversions of `rows.rs` serve both.
 /// Columns are found by name in the statement's names, read once per query (rusqlite's own
-/// lookup asks SQLite for every name on every call: a quarter of a read's cost).
+/// lookup asks SQLite for every name on every call: a quarter of a read's cost); the column
+/// after the last one read is tried first, since the conversions of `rows.rs` read them in
+/// order.
 pub(crate) struct Row<'a, 'r> {
     row: &'a rusqlite::Row<'r>,
     names: &'a [String],
+    next: std::cell::Cell<usize>,
 }
 
 impl<'a> Row<'a, '_> {
     pub(crate) fn try_get<T: FromColumn<'a>, I: AsRef<str>>(&self, column: I) -> Result<T> {
-        let index = self
-            .names
-            .iter()
-            .position(|n| n == column.as_ref())
-            .ok_or_else(|| StoreError::Corrupt(format!("no column `{}`", column.as_ref())))?;
+        let column = column.as_ref();
+        let next = self.next.get();
+        let index = match self.names.get(next) {
+            Some(name) if name == column => next,
+            _ => self
+                .names
+                .iter()
+                .position(|n| n == column)
+                .ok_or_else(|| StoreError::Corrupt(format!("no column `{column}`")))?,
+        };
+        self.next.set(index + 1);
         let value = self.row.get_ref(index)?;
-        T::from_column(value)
-            .map_err(|e| StoreError::Corrupt(format!("column `{}`: {e}", column.as_ref())))
+        T::from_column(value).map_err(|e| StoreError::Corrupt(format!("column `{column}`: {e}")))
     }
 }
 
@@ -512,7 +520,11 @@ fn rows<T>(
     let mut out = Vec::new();
     let mut found = prepared.raw_query();
     while let Some(row) = found.next()? {
-        out.push(convert(&Row { row, names: &names })?);
+        out.push(convert(&Row {
+            row,
+            names: &names,
+            next: std::cell::Cell::new(0),
+        })?);
     }
     Ok(out)
 }
