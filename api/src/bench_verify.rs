@@ -184,6 +184,7 @@ fn instance(
             instance,
             expected_version: None,
             keys: None,
+            status_changed: true,
         }],
         effects,
     }

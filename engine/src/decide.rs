@@ -74,7 +74,7 @@ impl Engine {
                 let loaded = load().await?;
                 let completing = matches!(loaded.command, Command::Complete { .. });
                 let transition = self.decide(actor, loaded)?;
-                self.commit(&transition).await?;
+                let transition = self.commit(transition).await?;
                 if completing {
                     self.metrics
                         .completions

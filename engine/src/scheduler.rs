@@ -204,8 +204,8 @@ impl Engine {
                         changes: vec![],
                         effects: vec![self.advance(&row, None)],
                     };
-                    match self.commit(&skip).await {
-                        Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    match self.commit(skip).await {
+                        Ok(_) | Err(StoreError::Conflict(_)) => {}
                         Err(err) => return Err(err.into()),
                     }
                 }
@@ -273,7 +273,8 @@ impl Engine {
                 };
                 let mut transition = self.decide(&actor, loaded)?;
                 transition.effects.insert(0, advance);
-                Ok(self.commit(&transition).await?)
+                self.commit(transition).await?;
+                Ok(())
             }
             crate::definition::ScheduleKind::Action { state, action } => {
                 // Completing is idempotent (a closed task is no longer found), so acting first
@@ -304,7 +305,8 @@ impl Engine {
                     changes: vec![],
                     effects: vec![advance],
                 };
-                Ok(self.commit(&transition).await?)
+                self.commit(transition).await?;
+                Ok(())
             }
         }
     }

@@ -117,6 +117,11 @@ pub struct Change {
     /// The business keys' values (name, lowercased value) when the step set or changed them:
     /// the case list's index is rewritten in the same transaction. `None`: unchanged.
     pub keys: Option<Vec<(String, String)>>,
+    /// Whether the step changed the instance's status (always for a created one). When it
+    /// did not, the store leaves the status columns as they are: the row it updates is the
+    /// one loaded (the version check), so they already hold it, and SQLite then touches
+    /// neither the status index nor its check.
+    pub status_changed: bool,
 }
 
 /// Something the store must do besides writing instances, in the same transaction.

@@ -16,6 +16,9 @@ struct Slot {
     /// The business keys as loaded (`None` for a created instance), to write them only when
     /// a step changes them.
     loaded_keys: Option<Vec<(String, String)>>,
+    /// The status as loaded (`None` for a created instance), to write it only when a step
+    /// changes it.
+    loaded_status: Option<crate::model::Status>,
 }
 
 /// An instance's business keys as the case list's index holds them.
@@ -99,6 +102,7 @@ impl<'a> Working<'a> {
     pub fn load(&mut self, instance: Instance) {
         let expected_version = Some(instance.version);
         let loaded_keys = Some(index_keys(self.catalog, &instance));
+        let loaded_status = Some(instance.status.clone());
         self.slots.insert(
             instance.id,
             Slot {
@@ -106,6 +110,7 @@ impl<'a> Working<'a> {
                 expected_version,
                 event: None,
                 loaded_keys,
+                loaded_status,
             },
         );
     }
@@ -119,6 +124,7 @@ impl<'a> Working<'a> {
                 expected_version: None,
                 event: None,
                 loaded_keys: None,
+                loaded_status: None,
             },
         );
     }
@@ -240,10 +246,12 @@ impl<'a> Working<'a> {
             effects.push(Effect::AppendEvent(sealed));
             let keys = index_keys(self.catalog, &instance);
             let keys = (slot.loaded_keys.as_ref() != Some(&keys)).then_some(keys);
+            let status_changed = slot.loaded_status.as_ref() != Some(&instance.status);
             changes.push(Change {
                 instance,
                 expected_version: slot.expected_version,
                 keys,
+                status_changed,
             });
         }
         Transition { changes, effects }

@@ -749,6 +749,17 @@ impl Store {
     pub async fn commit(&self, transition: &Transition) -> Result<()> {
         dispatch!(self, s => s.commit(transition).await)
     }
+    /// [`Store::commit`] of a transition the caller gives up, given back once committed (on a
+    /// SQLite file it travels to the writer thread without a copy).
+    pub async fn commit_owned(&self, transition: Transition) -> Result<Transition> {
+        match self {
+            Store::Sqlite(s) => s.commit_owned(transition).await,
+            Store::Postgres(s) => {
+                s.commit(&transition).await?;
+                Ok(transition)
+            }
+        }
+    }
     /// Applies several transitions in one database transaction: all or none.
     pub async fn commit_all(&self, transitions: &[Transition]) -> Result<()> {
         match self {

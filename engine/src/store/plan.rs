@@ -99,6 +99,22 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
         let i = &change.instance;
         let (status, detail) = i.status.to_db();
         let mut written = match change.expected_version {
+            Some(expected) if !change.status_changed => statement(
+                sql::UPDATE_INSTANCE_KEEP_STATUS,
+                Check::One(Conflict::InstanceChanged),
+                vec![
+                    text(&i.state),
+                    Arg::Variables(&i.variables),
+                    Arg::Int(Some(i.children_pending)),
+                    Arg::Int(Some(i.version)),
+                    Arg::Int(Some(i.seq)),
+                    text(&i.last_hash),
+                    at(i.updated_at),
+                    Arg::Pins(&i.pins),
+                    Arg::Id(Some(i.id)),
+                    Arg::Int(Some(expected)),
+                ],
+            ),
             Some(expected) => statement(
                 sql::UPDATE_INSTANCE,
                 Check::One(Conflict::InstanceChanged),

@@ -50,6 +50,11 @@ pub const INSERT_INSTANCE: &str = concat!(
 pub const UPDATE_INSTANCE: &str = "UPDATE instances SET state = $1, status = $2, status_detail = $3, variables = $4, \
      children_pending = $5, version = $6, seq = $7, last_hash = $8, updated_us = $9, pins = $12 \
      WHERE id = $10 AND version = $11";
+/// [`UPDATE_INSTANCE`] for a step that left the status as it was: the status columns are not
+/// written (SQLite then updates neither `instances_by_tenant` nor the status check).
+pub const UPDATE_INSTANCE_KEEP_STATUS: &str = "UPDATE instances SET state = $1, variables = $2, \
+     children_pending = $3, version = $4, seq = $5, last_hash = $6, updated_us = $7, pins = $8 \
+     WHERE id = $9 AND version = $10";
 pub const SELECT_INSTANCES: &str = concat!(
     "SELECT ",
     instance_columns!(),
@@ -200,6 +205,16 @@ const SELECT_OPEN_TASKS_HEAD: &str = concat!(
 );
 const SELECT_OPEN_TASKS_TAIL: &str =
     "))) ORDER BY due_us IS NULL, due_us, created_us, id LIMIT $5 OFFSET $9";
+
+/// The open tasks of one instance, through `tasks_by_instance`: what the in-process listing of
+/// an instance's tasks reads before it filters, orders, counts and pages them as
+/// [`select_open_tasks`] does (whose one plan, whatever the bindings, reads all the tenant's
+/// open tasks through `tasks_open_by_tenant`, then sorts them with a window count).
+pub const SELECT_OPEN_TASKS_OF_INSTANCE: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE instance_id = $1 AND status = 'open'"
+);
 
 /// The most roles one caller's task list matches on (a token or user with more sees the
 /// tasks of the first ones only; nobody holds that many).

@@ -154,8 +154,27 @@ impl SqliteStore {
         match &self.embedded {
             // The transitions cross to the writer thread whole: one hand-off for all their
             // statements.
-            Some(embedded) => embedded.commit(transitions.to_vec()).await,
+            Some(embedded) => embedded.commit(transitions.to_vec()).await.map(drop),
             None => self.commit_all(transitions).await,
+        }
+    }
+
+    /// Commits one transition and gives it back: on a file, it moves to the writer thread and
+    /// back instead of being copied.
+    pub(crate) async fn commit_owned(
+        &self,
+        transition: crate::machine::Transition,
+    ) -> super::Result<crate::machine::Transition> {
+        match &self.embedded {
+            Some(embedded) => embedded
+                .commit(vec![transition])
+                .await?
+                .pop()
+                .ok_or_else(|| super::StoreError::Corrupt("the writer lost a transition".into())),
+            None => {
+                self.commit_all(std::slice::from_ref(&transition)).await?;
+                Ok(transition)
+            }
         }
     }
 
