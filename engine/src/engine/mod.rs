@@ -283,11 +283,20 @@ impl Engine {
         Ok(files)
     }
 
-    /// Commits a transition, counting it (and the conflicts).
-    pub(crate) async fn commit(&self, transition: &machine::Transition) -> Result<(), StoreError> {
-        self.count(self.store.commit(transition).await, 1)?;
-        self.wake_workers(std::slice::from_ref(transition));
-        Ok(())
+    /// Commits a transition, counting it (and the conflicts), and gives it back.
+    pub(crate) async fn commit(
+        &self,
+        transition: machine::Transition,
+    ) -> Result<machine::Transition, StoreError> {
+        let (outcome, transition) = match self.store.commit_owned(transition).await {
+            Ok(transition) => (Ok(()), Some(transition)),
+            Err(e) => (Err(e), None),
+        };
+        self.count(outcome, 1)?;
+        let transition = transition
+            .ok_or_else(|| StoreError::Corrupt("a committed transition went missing".into()))?;
+        self.wake_workers(std::slice::from_ref(&transition));
+        Ok(transition)
     }
 
     /// Wakes long-polling workers when committed transitions made a job fetchable.
