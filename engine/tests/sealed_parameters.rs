@@ -106,7 +106,7 @@ fn nothing_the_workflow_writes_may_be_named_parametri() {
     );
     let form = "title: Correzione\nfields:\n  - { name: nota, label: Nota, type: text }\n  - { name: parametri, label: Parametri, type: text }\n";
     let found = problems(&Package {
-        origin: "pkg".into(),
+        origin: "pkg/".into(),
         workflow,
         forms: [("correzione".to_string(), form.to_string())].into(),
         templates: Default::default(),
@@ -129,8 +129,7 @@ fn nothing_the_workflow_writes_may_be_named_parametri() {
     assert_eq!(problems(&package(plain)), Vec::<String>::new());
 }
 
-/// A form field named `parametri` in a package deployed before it was refused: a completion
-/// through it still cannot change the sealed values (checked at completion too).
+/// The engine refuses such a package at deploy (the completion would refuse the field too).
 #[tokio::test]
 async fn a_form_field_named_parametri_is_refused_at_deploy() {
     for db in databases().await {
