@@ -31,7 +31,7 @@ pub const MAX_NESTING: u32 = 3;
 /// The most steps one evaluation may take, estimated before it starts as the number of nodes
 /// times the longest list it can see raised to the nesting of its loops (comprehensions and
 /// `sum`): two nested `map`s over a list of 2,000 items would build 4,000,000 values, and are
-/// refused; so is a `sum` inside a `map`, over lists as long.
+/// refused; so is a `sum` or an `in` inside a `map`, over lists as long.
 pub const MAX_COST: u128 = 2_000_000;
 
 /// The names an expression may refer to.
@@ -54,7 +54,7 @@ struct Shape {
     depth: usize,
     /// Macros (map, filter, all, exists) nested in each other.
     nesting: u32,
-    /// Loops nested in each other for the cost: the macros and `sum`, which walks its list.
+    /// Loops nested in each other for the cost: the macros, `sum` and `in`, which walk a list.
     loops: u32,
 }
 
@@ -78,10 +78,10 @@ impl Shape {
             let below = depth + 1;
             match &node.expr {
                 E::Call(call) => {
-                    // `sum(list)` walks its list once per evaluation of the call: a loop
-                    // where it is (inside a map over another list, a loop in a loop). Its
-                    // argument is computed once per call, outside that walk.
-                    if call.func_name == "sum" {
+                    // `sum(list)` and `x in list` walk the list once per evaluation of the
+                    // call: a loop where they are (inside a map over another list, a loop in
+                    // a loop). Their arguments are computed once per call, outside that walk.
+                    if call.func_name == "sum" || call.func_name == "@in" {
                         shape.loops = shape.loops.max(loops + 1);
                     }
                     if let Some(target) = &call.target {
@@ -597,6 +597,16 @@ mod tests {
         let quadratic = Expr::compile("vars.a.map(x, sum(vars.b)).size() > 0").expect("compiles");
         let error = quadratic.eval(&scope).expect_err("too costly");
         assert!(error.message.contains("too costly"), "{}", error.message);
+        // So does a membership test, which walks its list as `sum` does.
+        let quadratic = Expr::compile("vars.a.filter(x, x in vars.b).size() > 0").expect("ok");
+        let error = quadratic.eval(&scope).expect_err("too costly");
+        assert!(error.message.contains("too costly"), "{}", error.message);
+        assert!(
+            Expr::compile("1 in vars.a")
+                .expect("ok")
+                .eval_bool(&scope)
+                .expect("runs")
+        );
         // A million items are over the bound of one loop, like a map over them.
         let error = Expr::compile("sum(vars.big)")
             .expect("compiles")
