@@ -64,6 +64,7 @@ impl Engine {
             calendar: self.calendar(tenant).await?,
             registers: self.registers(definition, tenant, pins).await?,
             tenant_names: self.tenant_names().await?,
+            tenant_kinds: self.tenant_kinds().await?,
             completers: Vec::new(),
             files: Default::default(),
         })
@@ -72,29 +73,44 @@ impl Engine {
     /// The registry's display names, cached for a minute (a tenant renamed by `procedo tenant
     /// add` in another process shows within that time).
     pub async fn tenant_names(&self) -> Result<std::sync::Arc<crate::model::TenantNames>> {
-        if let Some((loaded, names)) = self.tenant_names.read().ok().and_then(|n| n.clone())
+        self.registry_column(&self.tenant_names, |t| t.name).await
+    }
+
+    /// The registry's kind of each tenant, cached like the names: what `relation:` checks.
+    pub async fn tenant_kinds(&self) -> Result<std::sync::Arc<crate::model::TenantNames>> {
+        self.registry_column(&self.tenant_kinds, |t| t.kind).await
+    }
+
+    async fn registry_column(
+        &self,
+        cache: &RegistryCache,
+        column: fn(crate::store::TenantRow) -> String,
+    ) -> Result<std::sync::Arc<crate::model::TenantNames>> {
+        if let Some((loaded, values)) = cache.read().ok().and_then(|n| n.clone())
             && loaded.elapsed() < std::time::Duration::from_secs(60)
         {
-            return Ok(names);
+            return Ok(values);
         }
-        let names: crate::model::TenantNames = self
+        let values: crate::model::TenantNames = self
             .store
             .tenants()
             .await?
             .into_iter()
-            .map(|t| (t.id, t.name))
+            .map(|t| (t.id.clone(), column(t)))
             .collect();
-        let names = std::sync::Arc::new(names);
-        if let Ok(mut cache) = self.tenant_names.write() {
-            *cache = Some((std::time::Instant::now(), names.clone()));
+        let values = std::sync::Arc::new(values);
+        if let Ok(mut cache) = cache.write() {
+            *cache = Some((std::time::Instant::now(), values.clone()));
         }
-        Ok(names)
+        Ok(values)
     }
 
     /// Forgets cached names and calendars (after the registry changed in this process).
     pub fn forget_registry(&self) {
-        if let Ok(mut cache) = self.tenant_names.write() {
-            *cache = None;
+        for names in [&self.tenant_names, &self.tenant_kinds] {
+            if let Ok(mut cache) = names.write() {
+                *cache = None;
+            }
         }
         if let Ok(mut cache) = self.calendars.write() {
             cache.clear();
@@ -200,3 +216,11 @@ impl Engine {
             .collect())
     }
 }
+
+/// A registry column by tenant id and when it was read.
+type RegistryCache = std::sync::RwLock<
+    Option<(
+        std::time::Instant,
+        std::sync::Arc<crate::model::TenantNames>,
+    )>,
+>;

@@ -29,8 +29,9 @@ pub const MAX_DEPTH: usize = 48;
 /// Comprehensions (`map`, `filter`, `all`, `exists`) nested inside each other.
 pub const MAX_NESTING: u32 = 3;
 /// The most steps one evaluation may take, estimated before it starts as the number of nodes
-/// times the longest list it can see raised to the comprehensions' nesting: two nested
-/// `map`s over a list of 2,000 items would build 4,000,000 values, and are refused.
+/// times the longest list it can see raised to the nesting of its loops (comprehensions and
+/// `sum`): two nested `map`s over a list of 2,000 items would build 4,000,000 values, and are
+/// refused; so is a `sum` or an `in` inside a `map`, over lists as long.
 pub const MAX_COST: u128 = 2_000_000;
 
 /// The names an expression may refer to.
@@ -51,7 +52,10 @@ pub struct Expr {
 struct Shape {
     nodes: usize,
     depth: usize,
+    /// Macros (map, filter, all, exists) nested in each other.
     nesting: u32,
+    /// Loops nested in each other for the cost: the macros, `sum` and `in`, which walk a list.
+    loops: u32,
 }
 
 impl Shape {
@@ -62,44 +66,55 @@ impl Shape {
             nodes: 0,
             depth: 0,
             nesting: 0,
+            loops: 0,
         };
-        let mut stack: Vec<(&cel::IdedExpr, usize, u32)> = vec![(root, 1, 0)];
-        while let Some((node, depth, nesting)) = stack.pop() {
+        // Each node with how deep it is, and how many macros and loops it sits in.
+        let mut stack: Vec<(&cel::IdedExpr, usize, u32, u32)> = vec![(root, 1, 0, 0)];
+        while let Some((node, depth, nesting, loops)) = stack.pop() {
             shape.nodes += 1;
             shape.depth = shape.depth.max(depth);
             shape.nesting = shape.nesting.max(nesting);
+            shape.loops = shape.loops.max(loops);
             let below = depth + 1;
             match &node.expr {
                 E::Call(call) => {
-                    if let Some(target) = &call.target {
-                        stack.push((target, below, nesting));
+                    // `sum(list)` and `x in list` walk the list once per evaluation of the
+                    // call: a loop where they are (inside a map over another list, a loop in
+                    // a loop). Their arguments are computed once per call, outside that walk.
+                    if call.func_name == "sum" || call.func_name == "@in" {
+                        shape.loops = shape.loops.max(loops + 1);
                     }
-                    stack.extend(call.args.iter().map(|a| (a, below, nesting)));
+                    if let Some(target) = &call.target {
+                        stack.push((target, below, nesting, loops));
+                    }
+                    stack.extend(call.args.iter().map(|a| (a, below, nesting, loops)));
                 }
                 E::Comprehension(c) => {
-                    stack.push((&c.iter_range, below, nesting));
-                    stack.push((&c.accu_init, below, nesting));
+                    stack.push((&c.iter_range, below, nesting, loops));
+                    stack.push((&c.accu_init, below, nesting, loops));
                     for inner in [&c.loop_cond, &c.loop_step, &c.result] {
-                        stack.push((inner, below, nesting + 1));
+                        stack.push((inner, below, nesting + 1, loops + 1));
                     }
                 }
-                E::List(list) => stack.extend(list.elements.iter().map(|e| (e, below, nesting))),
+                E::List(list) => {
+                    stack.extend(list.elements.iter().map(|e| (e, below, nesting, loops)))
+                }
                 E::Map(map) => {
                     for entry in &map.entries {
                         if let EntryExpr::MapEntry(e) = &entry.expr {
-                            stack.push((&e.key, below, nesting));
-                            stack.push((&e.value, below, nesting));
+                            stack.push((&e.key, below, nesting, loops));
+                            stack.push((&e.value, below, nesting, loops));
                         }
                     }
                 }
                 E::Struct(st) => {
                     for entry in &st.entries {
                         if let EntryExpr::StructField(f) = &entry.expr {
-                            stack.push((&f.value, below, nesting));
+                            stack.push((&f.value, below, nesting, loops));
                         }
                     }
                 }
-                E::Select(select) => stack.push((&select.operand, below, nesting)),
+                E::Select(select) => stack.push((&select.operand, below, nesting, loops)),
                 E::Unspecified | E::Ident(_) | E::Literal(_) => {}
             }
             if shape.nodes > MAX_NODES || shape.depth > MAX_DEPTH {
@@ -112,7 +127,7 @@ impl Shape {
     /// The estimated steps of one evaluation over data whose longest list has `longest` items.
     fn cost(&self, longest: usize) -> u128 {
         let base = longest.max(self.nodes).max(1) as u128;
-        (self.nodes as u128).saturating_mul(base.saturating_pow(self.nesting))
+        (self.nodes as u128).saturating_mul(base.saturating_pow(self.loops))
     }
 }
 
@@ -228,7 +243,7 @@ impl Expr {
         // CEL's standard library, built once: `Context::default()` builds it again each time.
         static STDLIB: std::sync::LazyLock<std::sync::Arc<cel::Env>> =
             std::sync::LazyLock::new(|| std::sync::Arc::new(cel::Env::stdlib()));
-        if self.shape.nesting > 0 {
+        if self.shape.loops > 0 {
             let longest = [Some(scope.vars), scope.form]
                 .into_iter()
                 .flatten()
@@ -552,6 +567,83 @@ mod tests {
             error.message.contains("list of numbers"),
             "{}",
             error.message
+        );
+    }
+
+    #[test]
+    fn sum_is_a_loop_for_the_cost_estimate_and_bounded_over_large_nested_or_odd_lists() {
+        let numeric: HashSet<String> = HashSet::new();
+        let ones = |n: usize| json!(vec![1; n]);
+        let vars = json!({ "a": ones(3_000), "b": ones(3_000) });
+        let vars = vars.as_object().cloned().unwrap_or_default();
+        let big = json!({ "big": ones(1_000_000) });
+        let big = big.as_object().cloned().unwrap_or_default();
+        let scope = Scope {
+            vars: &vars,
+            form: None,
+            instance: json!({}),
+            now: Utc::now(),
+            action: None,
+            result: None,
+            numeric: &numeric,
+        };
+        let big_scope = Scope {
+            vars: &big,
+            instance: json!({}),
+            ..scope
+        };
+        // A sum inside a map adds every item of `b` once per item of `a` (9 million steps
+        // here): it must be estimated as the loop in a loop it is, and refused.
+        let quadratic = Expr::compile("vars.a.map(x, sum(vars.b)).size() > 0").expect("compiles");
+        let error = quadratic.eval(&scope).expect_err("too costly");
+        assert!(error.message.contains("too costly"), "{}", error.message);
+        // So does a membership test, which walks its list as `sum` does.
+        let quadratic = Expr::compile("vars.a.filter(x, x in vars.b).size() > 0").expect("ok");
+        let error = quadratic.eval(&scope).expect_err("too costly");
+        assert!(error.message.contains("too costly"), "{}", error.message);
+        assert!(
+            Expr::compile("1 in vars.a")
+                .expect("ok")
+                .eval_bool(&scope)
+                .expect("runs")
+        );
+        // A million items are over the bound of one loop, like a map over them.
+        let error = Expr::compile("sum(vars.big)")
+            .expect("compiles")
+            .eval(&big_scope)
+            .expect_err("over the bound");
+        assert!(error.message.contains("too costly"), "{}", error.message);
+        // A few thousand are summed.
+        let total = Expr::compile("sum(vars.a)").expect("compiles");
+        assert_eq!(total.eval(&scope).expect("evaluates"), json!(3_000));
+        // Nested lists, texts, maps and nulls are refused, not flattened or counted as zero.
+        for odd in [
+            "sum([[1, 2], [3]])",
+            "sum([1, 'x'])",
+            "sum([{'a': 1}])",
+            "sum([null])",
+            "sum(1)",
+            "sum([1], [2])",
+        ] {
+            let error = Expr::compile(odd)
+                .expect("compiles")
+                .eval(&scope)
+                .expect_err(odd);
+            assert!(
+                error.message.contains("list of numbers"),
+                "{odd}: {}",
+                error.message
+            );
+        }
+        // An overflow is an error, not a wrapped total; an empty list totals 0.
+        let huge = Expr::compile("sum([9223372036854775807, 9223372036854775807])").expect("ok");
+        assert!(huge.eval(&scope).is_err());
+        assert_eq!(
+            Expr::compile("sum([])")
+                .expect("ok")
+                .eval(&scope)
+                .expect("0"),
+            json!(0)
         );
     }
 

@@ -1129,4 +1129,29 @@ mod prefill_tests {
         let opened = prefilled(&form, case.as_object().expect("object"), &official);
         assert_eq!(opened["dirigente_nome"], json!("Maria Verdi"));
     }
+
+    /// A name is typed by whoever runs `procedo user set --name`, a role title and a case value
+    /// by a workflow's author and its officials: prefilled, each is text in the page, never markup.
+    #[test]
+    fn a_prefilled_name_role_or_case_value_is_escaped_in_the_page() {
+        let form = procedo_engine::forms::FormSpec::parse(
+            "f.yaml",
+            "title: T\nfields:\n  - { name: nome, label: N, type: text, prefill: official.name }\n  - { name: firma, label: F, type: textarea, prefill: official.name }\n  - { name: ruolo, label: R, type: text, prefill: official.role }\n  - { name: oggetto, label: O, type: textarea, prefill: vars.oggetto_gara }\n",
+        )
+        .expect("parses");
+        let attack = "\"><script>alert(1)</script></textarea><img src=x onerror=alert(2)>'&";
+        let official = Official {
+            name: Some(attack.into()),
+            role: attack.into(),
+        };
+        let case = json!({ "oggetto_gara": attack });
+        let opened = prefilled(&form, case.as_object().expect("object"), &official);
+        assert!(opened.values().all(|v| v == &json!(attack)), "{opened:?}");
+        let html = form.render_html(&opened, &[]);
+        for markup in ["<script", "</textarea><img", "\"><", "onerror=alert(2)>"] {
+            assert!(!html.contains(markup), "{markup} in\n{html}");
+        }
+        let escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/textarea&gt;&lt;img src=x onerror=alert(2)&gt;&#39;&amp;";
+        assert_eq!(html.matches(escaped).count(), 4, "{html}");
+    }
 }

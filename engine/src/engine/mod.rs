@@ -95,6 +95,8 @@ pub struct Engine {
     pub(crate) calendars: RwLock<HashMap<String, (std::time::Instant, crate::calendar::Calendar)>>,
     /// The registry's display names, reloaded at most once a minute.
     pub(crate) tenant_names: RwLock<Option<(std::time::Instant, Arc<crate::model::TenantNames>)>>,
+    /// The registry's kinds, reloaded with the names.
+    pub(crate) tenant_kinds: RwLock<Option<(std::time::Instant, Arc<crate::model::TenantNames>)>>,
     /// Woken when this process commits a job that can be fetched, so long-polling workers
     /// get it at once (workers of other processes find it at their next poll).
     pub(crate) jobs_ready: tokio::sync::Notify,
@@ -117,6 +119,7 @@ impl Engine {
             metrics: Default::default(),
             calendars: Default::default(),
             tenant_names: Default::default(),
+            tenant_kinds: Default::default(),
             jobs_ready: tokio::sync::Notify::new(),
             ocds: None,
         }

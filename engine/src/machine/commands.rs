@@ -241,6 +241,19 @@ pub fn complete(
             }
         },
     };
+    // The dated parameters sealed at the start are never a completion's to change (a form
+    // cannot name them, checked at deploy; data without a form could).
+    if !definition.parameters.is_empty()
+        && form.contains_key(crate::definition::parameters::VARIABLE)
+    {
+        return Err(MachineError::InvalidData(vec![
+            procedo_forms::FieldError::new(
+                crate::definition::parameters::VARIABLE,
+                "sealed",
+                "I parametri di legge presi all'avvio della pratica non si modificano",
+            ),
+        ]));
+    }
     if let Some(guard) = &action.when {
         let mut scope = scope(instance, Some(&form), &definition, work);
         scope.action = Some(action_name);

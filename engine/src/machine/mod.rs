@@ -285,6 +285,9 @@ pub struct Context {
     pub others: Vec<Instance>,
     /// Display names of tenants, for what templates and expressions see as `instance`.
     pub tenant_names: Arc<crate::model::TenantNames>,
+    /// The registry's kind of each tenant (`provincia`, `comune`, …): who may relate to whom
+    /// (`relation:`, [`relations`]).
+    pub tenant_kinds: Arc<crate::model::TenantNames>,
     /// Who completed which task states of the instance, oldest first: loaded only when the
     /// task being completed declares `not_by` (segregation of duties).
     pub completers: Vec<(String, String)>,

@@ -8,7 +8,11 @@
 //! provider is always the case's own tenant: a workflow cannot make another body serve anyone;
 //! the client must be a body of the registry other than the case's, and the case, if run on
 //! someone's behalf, can only relate to that body. Only shared workflows may use `relation:`
-//! (checked at deploy: a tenant's own package cannot grant itself Comuni).
+//! (checked at deploy: a tenant's own package cannot grant itself Comuni). Any tenant may run a
+//! shared workflow, so the registry's kinds decide who may be which side: the case's tenant
+//! must be a body that runs a SUA ([`PROVIDER_KINDS`]), the client a Comune or a union of
+//! Comuni ([`CLIENT_KINDS`]); a Comune, the platform or another Province never becomes either
+//! side by running the convenzione itself or naming them in its variables.
 
 use super::enter::scope;
 use super::{Effect, MachineError, Working};
@@ -17,6 +21,11 @@ use crate::history::Note;
 use chrono::NaiveDate;
 use serde_json::Value as Json;
 use uuid::Uuid;
+
+/// Kinds of tenant that may serve another through a relation: the bodies that run a SUA.
+pub const PROVIDER_KINDS: &[&str] = &["provincia", "libero-consorzio", "citta-metropolitana"];
+/// Kinds of tenant that may be served: the bodies that entrust their tenders to a SUA.
+pub const CLIENT_KINDS: &[&str] = &["comune", "unione-di-comuni"];
 
 pub fn change(
     work: &mut Working<'_>,
@@ -32,6 +41,18 @@ pub fn change(
         let instance = work.get(id)?;
         (instance.tenant.clone(), instance.on_behalf_of.clone())
     };
+    let provides = work
+        .tenant_kinds
+        .get(&provider)
+        .is_some_and(|k| PROVIDER_KINDS.contains(&k.as_str()));
+    // Ending takes rights away and touches only the case's own tenant's relations: a case
+    // that granted one ends it even if the registry changed since.
+    if !provides && matches!(change, RelationChange::Grant { .. }) {
+        return Err(MachineError::Forbidden(format!(
+            "«{provider}» non è un ente che gestisce una stazione unica appaltante ({}): la convenzione non gli dà titolo ad agire per altri",
+            PROVIDER_KINDS.join(", ")
+        )));
+    }
     let evaluate = |work: &Working<'_>, expr: &crate::expr::Expr| -> Result<Json, MachineError> {
         let instance = work.get(id)?;
         Ok(expr.eval(&scope(instance, None, definition, work))?)
@@ -52,9 +73,14 @@ pub fn change(
                 )));
             }
         };
-        if client == provider || !work.tenant_names.contains_key(&client) {
+        let served = work
+            .tenant_kinds
+            .get(&client)
+            .is_some_and(|k| CLIENT_KINDS.contains(&k.as_str()));
+        let ending = matches!(change, RelationChange::End { .. });
+        if client == provider || !(served || ending && work.tenant_kinds.contains_key(&client)) {
             return Err(MachineError::NotNow(format!(
-                "«{client}» non è un ente del registro diverso da quello che gestisce la pratica: la convenzione non può valere per lui"
+                "«{client}» non è un Comune (o un'unione di Comuni) del registro diverso dall'ente che gestisce la pratica: la convenzione non può valere per lui"
             )));
         }
         if on_behalf_of.as_deref().is_some_and(|o| o != client) {

@@ -38,6 +38,8 @@ pub struct Working<'a> {
     registers: Registers,
     /// Display names of tenants (see [`super::Context::tenant_names`]).
     pub tenant_names: Arc<crate::model::TenantNames>,
+    /// Kinds of tenants (see [`super::Context::tenant_kinds`]).
+    pub tenant_kinds: Arc<crate::model::TenantNames>,
     /// Who completed which task states of the instance (see [`super::Context::completers`]).
     pub completers: Vec<(String, String)>,
     /// The files the command's data names (see [`super::Context::files`]).
@@ -65,6 +67,7 @@ impl<'a> Working<'a> {
             registers: context.registers,
             pools: context.pools,
             tenant_names: context.tenant_names,
+            tenant_kinds: context.tenant_kinds,
             completers: context.completers,
             files: context.files,
             actor,

@@ -390,6 +390,7 @@ impl Checker<'_> {
                 pools.insert(pool.clone(), capacity);
             }
         }
+        self.check_sealed(&doc, package, &forms);
         let mut forms = forms;
         forms.append(&mut self.merged_forms);
         if let Some(variables) = &doc.variables {

@@ -1,8 +1,12 @@
 //! `parameters:`: each dated value checked where it is written (see [`super::super::parameters`]).
 
 use super::{Checker, is_identifier};
+use crate::definition::Package;
 use crate::definition::document::WorkflowDoc;
-use crate::definition::parameters::{DatedValue, Parameter, ParameterKind};
+use crate::definition::parameters::{DatedValue, Parameter, ParameterKind, VARIABLE};
+use crate::diagnostic::Diagnostic;
+use crate::source_map::SourceMap;
+use procedo_forms::FormSpec;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
@@ -104,6 +108,69 @@ impl Checker<'_> {
                     None
                 }
             },
+        }
+    }
+
+    /// With `parameters:`, `parametri` holds the values the case took at its start, sealed in
+    /// its first event: nothing the workflow writes (`set:`, a wait's `as`, a spawn's `into`)
+    /// and no form field (a completion merges its fields into the variables) may bear that
+    /// name. The completion refuses it too, for data without a form.
+    pub(super) fn check_sealed(
+        &mut self,
+        doc: &WorkflowDoc,
+        package: &Package,
+        forms: &std::collections::BTreeMap<String, FormSpec>,
+    ) {
+        if self.parameters.is_empty() {
+            return;
+        }
+        let message = |what: &str| {
+            format!(
+                "{what} `{VARIABLE}`: that name holds the dated parameters the case took at its start, which nothing may change; choose another name"
+            )
+        };
+        let sets: Vec<Vec<String>> = self
+            .set_targets
+            .iter()
+            .filter(|(_, name)| name == VARIABLE)
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in sets {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            self.at_key(&path, message("`set:` assigns"));
+        }
+        for (state, spec) in &doc.states {
+            if spec.wait.as_ref().and_then(|w| w.store_as.as_deref()) == Some(VARIABLE) {
+                self.at_value(
+                    &["states", state, "wait", "as"],
+                    message("the wait stores its end in"),
+                );
+            }
+            if spec.spawn.as_ref().is_some_and(|s| s.into == VARIABLE) {
+                self.at_value(
+                    &["states", state, "spawn", "into"],
+                    message("the spawn collects its children's outcomes in"),
+                );
+            }
+        }
+        for (name, form) in forms {
+            let Some(source) = package.forms.get(name) else {
+                continue;
+            };
+            for (index, _) in form
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.name == VARIABLE)
+            {
+                let index = index.to_string();
+                let at = SourceMap::build(source).value(&["fields", &index, "name"]);
+                self.diagnostics.push(Diagnostic::new(
+                    package.file(&format!("forms/{name}.yaml")),
+                    at,
+                    message("a form field is named"),
+                ));
+            }
         }
     }
 

@@ -1,0 +1,384 @@
+//! Attacks on `relation:` (the SUA convenzione): a tenant must gain the right to act for
+//! another only as a Province (or a body of its kind) that signed the shared convenzione with a
+//! Comune. Each test performs an attack on both backends and checks it fails and leaves no
+//! relation behind.
+
+mod common;
+
+use common::{databases, engine, open_task, shipped, vars};
+use procedo_engine::model::{Actor, Instance};
+use procedo_engine::store::Store;
+use procedo_engine::{Engine, EngineError, ManualClock};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const PROVINCE: &str = "provincia-treviso";
+const OTHER_PROVINCE: &str = "provincia-brescia";
+const COMUNE: &str = "comune-asolo";
+const OTHER_COMUNE: &str = "comune-castelfranco";
+const PLATFORM: &str = "default";
+
+fn platform_admin() -> Actor {
+    Actor::new("root", PLATFORM, &["admin"])
+}
+/// Whoever a tenant's administrator made: every role of the convenzione.
+fn official(tenant: &str) -> Actor {
+    Actor::new(
+        "mallory",
+        tenant,
+        &["rup_comune", "dirigente", "segreteria"],
+    )
+}
+fn admin_of(tenant: &str) -> Actor {
+    Actor::new("admin", tenant, &["admin"])
+}
+
+async fn setup(db: &common::TestDb) -> (Engine, std::sync::Arc<ManualClock>) {
+    let (engine, clock) = engine(db).await;
+    register(engine.store()).await;
+    for name in [
+        "sua-convenzione",
+        "sua-lot-evaluation",
+        "sua-open-tender",
+        "sua-direct-award",
+    ] {
+        engine
+            .deploy(&shipped(name), &platform_admin())
+            .await
+            .expect("deploys");
+    }
+    (engine, clock)
+}
+
+async fn register(store: &Store) {
+    for (id, name, kind) in [
+        (PLATFORM, "Piattaforma", "platform"),
+        (PROVINCE, "Provincia di Treviso", "provincia"),
+        (OTHER_PROVINCE, "Provincia di Brescia", "provincia"),
+        (COMUNE, "Comune di Asolo", "comune"),
+        (OTHER_COMUNE, "Comune di Castelfranco Veneto", "comune"),
+    ] {
+        procedo_engine::tenancy::add(store, id, name, kind, common::start_time())
+            .await
+            .expect("registers");
+    }
+}
+
+fn request(client: &str) -> serde_json::Map<String, Value> {
+    vars(json!({
+        "comune": client,
+        "comune_nome": "Comune di Asolo",
+        "procedimenti": ["sua-open-tender"],
+        "importo_massimo_servizi": "900.000,00",
+        "referente_nome": "Rita Bianchi",
+    }))
+}
+
+async fn step(
+    engine: &Engine,
+    actor: &Actor,
+    id: Uuid,
+    action: &str,
+    data: Value,
+) -> Result<Instance, EngineError> {
+    let task = open_task(engine, &admin_of(&actor.tenant), id).await;
+    engine.complete(actor, task.id, action, data).await
+}
+
+/// Walks a convenzione already started to its signature, every task done by `actor`: each step
+/// before it must pass (so an attack is refused where the relation is decided, not earlier).
+async fn walk_to_signature(
+    engine: &Engine,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Instance, EngineError> {
+    let steps = [
+        (
+            "covered",
+            json!({ "livello_lavori": "nessuno", "livello_servizi": "SF2", "dirigente_nome": "M" }),
+        ),
+        (
+            "recorded",
+            json!({ "delibera_comune_numero": "1", "delibera_comune_data": "2026-03-20" }),
+        ),
+        (
+            "recorded",
+            json!({ "delibera_provincia_numero": "1", "delibera_provincia_data": "2026-03-27" }),
+        ),
+    ];
+    for (action, data) in steps {
+        step(engine, actor, id, action, data)
+            .await
+            .unwrap_or_else(|e| panic!("{action}: {e:?}"));
+    }
+    step(
+        engine,
+        actor,
+        id,
+        "signed",
+        json!({ "data_sottoscrizione": "2026-04-03", "data_scadenza": "2029-04-02", "firmatari": "M" }),
+    )
+    .await
+}
+
+/// Starts the shared convenzione in `actor`'s tenant (for `on_behalf_of`, if given) naming
+/// `client`, and walks it to the signature.
+async fn convenzione(
+    engine: &Engine,
+    actor: &Actor,
+    client: &str,
+    on_behalf_of: Option<&str>,
+) -> Result<Instance, EngineError> {
+    let id = engine
+        .start_on_behalf(
+            actor,
+            "sua-convenzione",
+            request(client),
+            on_behalf_of.map(str::to_string),
+        )
+        .await
+        .expect("the start decides no relation")
+        .id;
+    walk_to_signature(engine, actor, id).await
+}
+
+async fn no_relation(engine: &Engine, provider: &str, client: &str) {
+    let relation = engine
+        .store()
+        .relation(provider, client)
+        .await
+        .expect("reads");
+    assert!(
+        relation.is_none(),
+        "{provider} must not act for {client}: {relation:?}"
+    );
+}
+
+/// Whether `provider` may now start a tender for `client` (the relations the start checks).
+async fn may_start_for(engine: &Engine, provider: &str, client: &str) -> bool {
+    engine
+        .clients_for(&official(provider), "sua-open-tender")
+        .await
+        .expect("reads")
+        .iter()
+        .any(|c| c == client)
+}
+
+#[tokio::test]
+async fn a_comunes_own_package_cannot_grant_a_relation() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        let result = engine
+            .deploy(&shipped("sua-convenzione"), &admin_of(COMUNE))
+            .await;
+        assert!(
+            matches!(&result, Err(EngineError::Invalid(d)) if d[0].to_string().contains("only shared workflows")),
+            "{result:?}"
+        );
+    }
+}
+
+/// A Comune runs the shared convenzione itself (after taking it up, as its administrator may),
+/// naming the Province as the body that joins: it would make the Comune the Province's SUA.
+#[tokio::test]
+async fn a_comune_running_the_shared_convenzione_cannot_become_anyones_provider() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        engine
+            .adopt(&admin_of(COMUNE), "sua-convenzione")
+            .await
+            .expect("a tenant may take a shared workflow up");
+        for client in [PROVINCE, OTHER_COMUNE] {
+            let result = convenzione(&engine, &official(COMUNE), client, None).await;
+            assert!(
+                result.is_err(),
+                "{COMUNE} granted itself {client}: {result:?}"
+            );
+            no_relation(&engine, COMUNE, client).await;
+            assert!(!may_start_for(&engine, COMUNE, client).await);
+        }
+    }
+}
+
+/// A tenant's own package cannot say `relation:`, but it may spawn the shared convenzione as a
+/// child, with the client as the child's item.
+#[tokio::test]
+async fn a_comunes_own_package_spawning_the_shared_convenzione_grants_nothing() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        let wrapper = "id: wrapper\ntitle: W\ninitial: go\nstates:\n  go:\n    spawn: { workflow: sua-convenzione, foreach: \"['provincia-treviso']\", as: comune, into: esiti }\n    on_done: { to: done }\n  done: { end: done }\n";
+        engine
+            .deploy(&common::package(wrapper), &admin_of(COMUNE))
+            .await
+            .expect("no relation: in the package itself");
+        let parent = engine
+            .start(&official(COMUNE), "wrapper", vars(json!({})))
+            .await
+            .expect("starts the shared convenzione as its child");
+        let child = engine
+            .children(&admin_of(COMUNE), parent.id)
+            .await
+            .expect("children")
+            .remove(0);
+        let result = walk_to_signature(&engine, &official(COMUNE), child.id).await;
+        assert!(result.is_err(), "{result:?}");
+        no_relation(&engine, COMUNE, PROVINCE).await;
+    }
+}
+
+/// A Province names as the joining body another Province, or the platform tenant.
+#[tokio::test]
+async fn a_province_cannot_relate_to_another_province_nor_to_the_platform() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        for client in [
+            OTHER_PROVINCE,
+            PLATFORM,
+            PROVINCE,
+            " provincia-brescia ",
+            "nobody",
+        ] {
+            let result = convenzione(&engine, &official(PROVINCE), client, None).await;
+            assert!(
+                result.is_err(),
+                "{PROVINCE} related to {client:?}: {result:?}"
+            );
+            no_relation(&engine, PROVINCE, client.trim()).await;
+        }
+        // Nor may the platform itself run the convenzione to serve a Comune.
+        let result = convenzione(&engine, &official(PLATFORM), COMUNE, None).await;
+        assert!(
+            result.is_err(),
+            "the platform related to {COMUNE}: {result:?}"
+        );
+        no_relation(&engine, PLATFORM, COMUNE).await;
+    }
+}
+
+/// A convenzione run for a Comune (on its behalf) can only concern that Comune.
+#[tokio::test]
+async fn a_case_run_on_behalf_of_a_comune_cannot_relate_to_another() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        procedo_engine::tenancy::relate(
+            engine.store(),
+            PROVINCE,
+            COMUNE,
+            vec!["sua-convenzione".into()],
+            None,
+            None,
+            common::start_time(),
+        )
+        .await
+        .expect("relates");
+        let result = convenzione(&engine, &official(PROVINCE), OTHER_COMUNE, Some(COMUNE)).await;
+        assert!(
+            matches!(&result, Err(EngineError::Forbidden(_))),
+            "{result:?}"
+        );
+        no_relation(&engine, PROVINCE, OTHER_COMUNE).await;
+    }
+}
+
+/// The renewal re-enters `active`: it must not carry a different client in with it.
+#[tokio::test]
+async fn a_renewal_cannot_switch_the_client() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        let signed = convenzione(&engine, &official(PROVINCE), COMUNE, None)
+            .await
+            .expect("signed");
+        let renewal = step(
+            &engine,
+            &official(PROVINCE),
+            signed.id,
+            "renew",
+            json!({ "nuova_scadenza": "2032-04-02", "delibere_rinnovo": "C.C. 3/2029", "comune": OTHER_COMUNE }),
+        )
+        .await;
+        assert!(
+            matches!(&renewal, Err(EngineError::InvalidData(e)) if e.iter().any(|e| e.path == "comune")),
+            "{renewal:?}"
+        );
+        for action in ["withdraw", "renew"] {
+            // Nor the management of the active convenzione (the task's own form).
+            let other = step(
+                &engine,
+                &official(PROVINCE),
+                signed.id,
+                action,
+                json!({ "comune": OTHER_COMUNE, "note_gestione": "x" }),
+            )
+            .await;
+            assert!(other.is_err(), "{other:?}");
+        }
+        no_relation(&engine, PROVINCE, OTHER_COMUNE).await;
+        let kept = engine
+            .instance(&admin_of(PROVINCE), signed.id)
+            .await
+            .expect("reads");
+        assert_eq!(kept.variables["comune"], json!(COMUNE));
+    }
+}
+
+/// Another Province's withdrawal, or a Comune's, ends only relations it provides.
+#[tokio::test]
+async fn nobody_ends_a_relation_another_body_provides() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        convenzione(&engine, &official(PROVINCE), COMUNE, None)
+            .await
+            .expect("Treviso signs with Asolo");
+        let brescia = convenzione(&engine, &official(OTHER_PROVINCE), COMUNE, None)
+            .await
+            .expect("Brescia signs with Asolo too");
+        step(
+            &engine,
+            &official(OTHER_PROVINCE),
+            brescia.id,
+            "withdraw",
+            json!({ "recedente": "comune", "data_recesso": "2026-04-03", "atto_recesso": "x", "motivo_chiusura": "x" }),
+        )
+        .await
+        .expect("Brescia withdraws");
+        let treviso = engine
+            .store()
+            .relation(PROVINCE, COMUNE)
+            .await
+            .expect("reads")
+            .expect("Treviso's relation stands");
+        assert_eq!(
+            treviso.until.map(|d| d.to_string()),
+            Some("2029-04-02".into())
+        );
+        // A Comune running the convenzione to its withdrawal ends nothing of Treviso's.
+        let id = engine
+            .start(&official(COMUNE), "sua-convenzione", request(PROVINCE))
+            .await
+            .expect("starts")
+            .id;
+        if walk_to_signature(&engine, &official(COMUNE), id)
+            .await
+            .is_ok()
+        {
+            let _ = step(
+                &engine,
+                &official(COMUNE),
+                id,
+                "withdraw",
+                json!({ "recedente": "comune", "data_recesso": "2026-04-03", "atto_recesso": "x", "motivo_chiusura": "x" }),
+            )
+            .await;
+        }
+        let treviso = engine
+            .store()
+            .relation(PROVINCE, COMUNE)
+            .await
+            .expect("reads")
+            .expect("Treviso's relation stands");
+        assert_eq!(
+            treviso.until.map(|d| d.to_string()),
+            Some("2029-04-02".into())
+        );
+    }
+}
