@@ -65,6 +65,13 @@ impl Engine {
             registers: self.registers(definition, tenant, pins).await?,
             tenant_names: self.tenant_names().await?,
             tenant_kinds: self.tenant_kinds().await?,
+            relations: if definition.states.values().any(|s| s.relation.is_some()) {
+                let mut relations = self.store.relations().await?;
+                relations.retain(|r| r.provider == tenant);
+                relations
+            } else {
+                Vec::new()
+            },
             completers: Vec::new(),
             files: Default::default(),
         })

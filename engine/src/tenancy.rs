@@ -139,6 +139,7 @@ pub async fn relate(
         scope: (!scope.is_empty()).then_some(scope),
         from,
         until,
+        granted_by: None,
     };
     store.relate(&row, now).await?;
     Ok(row)

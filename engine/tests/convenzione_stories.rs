@@ -344,3 +344,111 @@ async fn a_tenants_own_package_cannot_grant_itself_a_relation() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_second_convenzione_for_the_same_comune_waits_for_the_first_to_end_and_never_ends_it() {
+    for db in databases().await {
+        let (engine, _clock) = setup(&db).await;
+        let first = signed(&engine, "2026-04-03", "2029-04-02").await;
+        // A second case for the same Comune reaches its signature while the first is in force:
+        // refused with the reason, the first's relation untouched.
+        let second = signed_refused(&engine, "2026-04-03", "2030-04-02").await;
+        assert!(
+            second.contains("ha già una convenzione in vigore") && second.contains("02/04/2029"),
+            "{second}"
+        );
+        let relation = engine
+            .store()
+            .relation(PROVINCE, COMUNE)
+            .await
+            .expect("reads")
+            .expect("kept");
+        assert_eq!(relation.granted_by, Some(first.to_string()));
+        assert_eq!(
+            relation.until.map(|d| d.to_string()),
+            Some("2029-04-02".into())
+        );
+
+        // The first ends on 30 June 2026; the second may then start on 1 July.
+        complete(
+            &engine,
+            &dirigente(),
+            first,
+            "active",
+            "withdraw",
+            json!({ "recedente": "provincia", "data_recesso": "2026-06-30", "atto_recesso": "decreto n. 4/2026", "motivo_chiusura": "nuova convenzione" }),
+        )
+        .await;
+        let third = signed(&engine, "2026-07-01", "2030-06-30").await;
+        let relation = engine
+            .store()
+            .relation(PROVINCE, COMUNE)
+            .await
+            .expect("reads")
+            .expect("kept");
+        assert_eq!(relation.granted_by, Some(third.to_string()));
+        assert_eq!(
+            relation.from.map(|d| d.to_string()),
+            Some("2026-07-01".into())
+        );
+        assert_eq!(
+            relation.until.map(|d| d.to_string()),
+            Some("2030-06-30".into())
+        );
+    }
+}
+
+/// Like [`signed`], for a signature the engine refuses: the refusal's text.
+async fn signed_refused(engine: &Engine, signature: &str, expiry: &str) -> String {
+    let id = engine
+        .start(
+            &rup_comune(),
+            "sua-convenzione",
+            vars(json!({
+                "comune": COMUNE,
+                "comune_nome": "Comune di Asolo",
+                "procedimenti": ["sua-open-tender"],
+                "referente_nome": "Rita Bianchi",
+            })),
+        )
+        .await
+        .expect("starts")
+        .id;
+    for (state, actor, data) in [
+        (
+            "qualification_check",
+            dirigente(),
+            json!({ "livello_lavori": "nessuno", "livello_servizi": "SF1", "dirigente_nome": "Paolo Neri" }),
+        ),
+        (
+            "council_resolution",
+            rup_comune(),
+            json!({ "delibera_comune_numero": "15", "delibera_comune_data": "2026-03-21" }),
+        ),
+        (
+            "province_resolution",
+            segreteria(),
+            json!({ "delibera_provincia_numero": "10", "delibera_provincia_data": "2026-03-28" }),
+        ),
+    ] {
+        let action = if state == "qualification_check" {
+            "covered"
+        } else {
+            "recorded"
+        };
+        complete(engine, &actor, id, state, action, data).await;
+    }
+    let task = open_task(engine, &admin(), id).await;
+    let refused = engine
+        .complete(
+            &dirigente(),
+            task.id,
+            "signed",
+            json!({ "data_sottoscrizione": signature, "data_scadenza": expiry, "firmatari": "i legali rappresentanti" }),
+        )
+        .await;
+    match refused {
+        Err(EngineError::Conflict(why)) => why,
+        other => panic!("the second signature must be refused: {other:?}"),
+    }
+}

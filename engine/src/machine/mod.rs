@@ -138,12 +138,16 @@ pub enum Effect {
         from: Option<String>,
         until: Option<String>,
         at: DateTime<Utc>,
+        /// The case granting it: it alone may renew or end it.
+        case: String,
     },
     /// Ends a relation: `last_day` becomes the last day it covers (never later than granted).
     EndRelation {
         provider: String,
         client: String,
         last_day: String,
+        /// Only the relation this case granted is ended.
+        case: String,
     },
     /// Fails the whole transaction if the task is no longer open.
     CloseTask {
@@ -288,6 +292,9 @@ pub struct Context {
     /// The registry's kind of each tenant (`provincia`, `comune`, …): who may relate to whom
     /// (`relation:`, [`relations`]).
     pub tenant_kinds: Arc<crate::model::TenantNames>,
+    /// The relations the tenant provides (loaded only for workflows with `relation:`): a
+    /// convenzione is not signed over another case's that is still in force.
+    pub relations: Vec<crate::store::RelationRow>,
     /// Who completed which task states of the instance, oldest first: loaded only when the
     /// task being completed declares `not_by` (segregation of duties).
     pub completers: Vec<(String, String)>,

@@ -120,6 +120,23 @@ pub fn change(
                     from.format("%d/%m/%Y")
                 )));
             }
+            // Another case's convenzione in force on a day this one would cover holds the
+            // relation: the new one starts after it ends (a withdrawal, the expiry).
+            let case = id.to_string();
+            if let Some(held) = work.relations.iter().find(|r| {
+                r.provider == provider
+                    && r.client == client
+                    && r.granted_by.as_ref().is_some_and(|g| *g != case)
+                    && r.until.is_none_or(|until| until >= from)
+            }) {
+                return Err(MachineError::NotNow(format!(
+                    "«{client}» ha già una convenzione in vigore (pratica {}){}: questa può decorrere solo dal giorno dopo la sua fine, per recesso o scadenza",
+                    held.granted_by.as_deref().unwrap_or_default(),
+                    held.until
+                        .map(|d| format!(" fino al {}", d.format("%d/%m/%Y")))
+                        .unwrap_or_default()
+                )));
+            }
             let iso = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
             let effect = Effect::Relate {
                 provider,
@@ -128,6 +145,7 @@ pub fn change(
                 from: Some(iso(from)),
                 until: until.map(iso),
                 at: work.now,
+                case,
             };
             let note = Note::RelationGranted {
                 client,
@@ -144,6 +162,7 @@ pub fn change(
                 provider,
                 client: client.clone(),
                 last_day: last_day.clone(),
+                case: id.to_string(),
             };
             work.effect(id, effect, Note::RelationEnded { client, last_day })
         }

@@ -40,6 +40,8 @@ pub struct Working<'a> {
     pub tenant_names: Arc<crate::model::TenantNames>,
     /// Kinds of tenants (see [`super::Context::tenant_kinds`]).
     pub tenant_kinds: Arc<crate::model::TenantNames>,
+    /// See [`super::Context::relations`].
+    pub relations: Vec<crate::store::RelationRow>,
     /// Who completed which task states of the instance (see [`super::Context::completers`]).
     pub completers: Vec<(String, String)>,
     /// The files the command's data names (see [`super::Context::files`]).
@@ -68,6 +70,7 @@ impl<'a> Working<'a> {
             pools: context.pools,
             tenant_names: context.tenant_names,
             tenant_kinds: context.tenant_kinds,
+            relations: context.relations,
             completers: context.completers,
             files: context.files,
             actor,

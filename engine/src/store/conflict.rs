@@ -28,6 +28,8 @@ pub enum Conflict {
     JobNotHeld,
     NotAnIncident,
     NoticeExists,
+    /// Another case's convenzione holds the relation (`GRANT_RELATION` wrote nothing).
+    RelationHeld,
     HistoryExtended,
     /// What the decision read changed while it was being read (a line moved on between
     /// reading the line and its head).
@@ -36,7 +38,7 @@ pub enum Conflict {
     SameRecords,
 }
 
-const ALL: [Conflict; 21] = [
+const ALL: [Conflict; 22] = [
     Conflict::InstanceChanged,
     Conflict::InstanceExists,
     Conflict::InstanceInLedger,
@@ -55,6 +57,7 @@ const ALL: [Conflict; 21] = [
     Conflict::JobNotHeld,
     Conflict::NotAnIncident,
     Conflict::NoticeExists,
+    Conflict::RelationHeld,
     Conflict::HistoryExtended,
     Conflict::ReadChanged,
     Conflict::SameRecords,
@@ -82,6 +85,7 @@ impl Conflict {
             Self::JobNotHeld => "the job was answered, or its lock passed to another worker",
             Self::NotAnIncident => "the job is no longer an incident",
             Self::NoticeExists => "the notice already exists",
+            Self::RelationHeld => "the relation is held by another case's convenzione",
             Self::HistoryExtended => "the history was extended by another transition",
             Self::ReadChanged => "the data read changed meanwhile",
             Self::SameRecords => "another transition wrote the same records first",

@@ -128,6 +128,10 @@ pub struct RelationRow {
     pub scope: Option<Vec<String>>,
     pub from: Option<chrono::NaiveDate>,
     pub until: Option<chrono::NaiveDate>,
+    /// The case of the convenzione that granted it (`relation:`); `None` when an administrator
+    /// recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted_by: Option<String>,
 }
 
 impl RelationRow {

@@ -375,9 +375,10 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             from,
             until,
             at: when,
+            case,
         } => statement(
-            sql::UPSERT_RELATION,
-            Check::Any,
+            sql::GRANT_RELATION,
+            Check::One(Conflict::RelationHeld),
             vec![
                 text(provider),
                 text(client),
@@ -385,16 +386,18 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 opt_text(from.as_deref()),
                 opt_text(until.as_deref()),
                 at(*when),
+                text(case),
             ],
         ),
         Effect::EndRelation {
             provider,
             client,
             last_day,
+            case,
         } => statement(
             sql::END_RELATION,
             Check::Any,
-            vec![text(provider), text(client), text(last_day)],
+            vec![text(provider), text(client), text(last_day), text(case)],
         ),
         Effect::OpenTask(t) => {
             let (status, action, by) = t.status.to_db();

@@ -85,6 +85,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "official_names",
             include_str!("../../migrations/postgres/0014_official_names.sql"),
         ),
+        (
+            15,
+            "relation_grants",
+            include_str!("../../migrations/postgres/0015_relation_grants.sql"),
+        ),
     ])
 }
 

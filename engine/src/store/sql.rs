@@ -339,13 +339,23 @@ pub const INSERT_HOLIDAY_IF_ABSENT: &str = "INSERT INTO tenant_holidays (tenant,
 /// Relating a pair again replaces its scope and dates.
 pub const UPSERT_RELATION: &str = "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider, client) DO UPDATE SET scope = excluded.scope, \
-     valid_from = excluded.valid_from, valid_until = excluded.valid_until, created_us = excluded.created_us";
+     valid_from = excluded.valid_from, valid_until = excluded.valid_until, created_us = excluded.created_us, \
+     granted_by = NULL";
+/// A relation granted by a case (`relation:`): over none, over one an administrator recorded,
+/// over the same case's, or over one that ended before this one starts; otherwise nothing is
+/// written and the step's check fails (another convenzione holds it).
+pub const GRANT_RELATION: &str = "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us, granted_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, client) DO UPDATE SET scope = excluded.scope, \
+     valid_from = excluded.valid_from, valid_until = excluded.valid_until, created_us = excluded.created_us, \
+     granted_by = excluded.granted_by \
+     WHERE tenant_relations.granted_by IS NULL OR tenant_relations.granted_by = excluded.granted_by \
+     OR tenant_relations.valid_until < excluded.valid_from";
 /// Ends a relation on a day: it covers no day after it (an earlier end stays).
 pub const END_RELATION: &str = "UPDATE tenant_relations SET valid_until = $3 \
-     WHERE provider = $1 AND client = $2 AND (valid_until IS NULL OR valid_until > $3)";
-pub const SELECT_RELATION: &str = "SELECT provider, client, scope, valid_from, valid_until FROM tenant_relations \
+     WHERE provider = $1 AND client = $2 AND granted_by = $4 AND (valid_until IS NULL OR valid_until > $3)";
+pub const SELECT_RELATION: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by FROM tenant_relations \
      WHERE provider = $1 AND client = $2";
-pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until FROM tenant_relations \
+pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by FROM tenant_relations \
      ORDER BY provider, client";
 
 /// Who completed which task states of an instance (segregation of duties), oldest first: the

@@ -89,6 +89,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "official_names",
             include_str!("../../migrations/sqlite/0014_official_names.sql"),
         ),
+        (
+            15,
+            "relation_grants",
+            include_str!("../../migrations/sqlite/0015_relation_grants.sql"),
+        ),
     ])
 }
 

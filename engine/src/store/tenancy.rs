@@ -255,6 +255,7 @@ macro_rules! relation {
                 scope: scope.map(|s| s.split(',').map(str::to_string).collect()),
                 from: $crate::store::tenancy::parse_day(r.try_get("valid_from")?)?,
                 until: $crate::store::tenancy::parse_day(r.try_get("valid_until")?)?,
+                granted_by: r.try_get("granted_by")?,
             })
         }
     };
