@@ -5,19 +5,13 @@
 
 mod common;
 
-use common::{databases, engine, open_task, shipped, utc, vars};
+use common::convenzione::{COMUNE, PROVINCE, request, signature, steps_to_signature};
+use common::{databases, open_task, shipped, utc, vars};
 use procedo_engine::model::{Actor, Instance};
-use procedo_engine::store::Store;
 use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const PROVINCE: &str = "provincia-treviso";
-const COMUNE: &str = "comune-asolo";
-
-fn platform_admin() -> Actor {
-    Actor::new("root", "default", &["admin"])
-}
 fn rup_comune() -> Actor {
     Actor::new("rita.comune", PROVINCE, &["rup_comune"])
 }
@@ -30,33 +24,24 @@ fn segreteria() -> Actor {
 fn admin() -> Actor {
     Actor::new("admin", PROVINCE, &["admin"])
 }
-
-async fn setup(db: &common::TestDb) -> (Engine, std::sync::Arc<ManualClock>) {
-    let (engine, clock) = engine(db).await;
-    register(engine.store()).await;
-    for name in [
-        "sua-convenzione",
-        "sua-lot-evaluation",
-        "sua-open-tender",
-        "sua-direct-award",
-    ] {
-        engine
-            .deploy(&shipped(name), &platform_admin())
-            .await
-            .expect("deploys");
+/// Who does each step before the signature.
+fn actor_of(state: &str) -> Actor {
+    match state {
+        "council_resolution" => rup_comune(),
+        "province_resolution" => segreteria(),
+        _ => dirigente(),
     }
-    (engine, clock)
 }
 
-async fn register(store: &Store) {
-    for (id, name, kind) in [
-        (PROVINCE, "Provincia di Treviso", "provincia"),
-        (COMUNE, "Comune di Asolo", "comune"),
-    ] {
-        procedo_engine::tenancy::add(store, id, name, kind, common::start_time())
-            .await
-            .expect("registers");
-    }
+async fn setup(db: &common::TestDb) -> (Engine, std::sync::Arc<ManualClock>) {
+    common::convenzione::setup(
+        db,
+        &[
+            (PROVINCE, "Provincia di Treviso", "provincia"),
+            (COMUNE, "Comune di Asolo", "comune"),
+        ],
+    )
+    .await
 }
 
 async fn complete(
@@ -99,19 +84,9 @@ async fn sua_may_start_a_tender_for_the_comune(engine: &Engine) -> Result<(), En
 }
 
 /// From the Comune's request to the signature, the SUA's qualification checked on the way.
-async fn signed(engine: &Engine, signature: &str, expiry: &str) -> Uuid {
+async fn signed(engine: &Engine, signed_on: &str, expiry: &str) -> Uuid {
     let id = engine
-        .start(
-            &rup_comune(),
-            "sua-convenzione",
-            vars(json!({
-                "comune": COMUNE,
-                "comune_nome": "Comune di Asolo",
-                "procedimenti": ["sua-open-tender"],
-                "importo_massimo_servizi": "900.000,00",
-                "referente_nome": "Rita Bianchi",
-            })),
-        )
+        .start(&rup_comune(), "sua-convenzione", request(COMUNE))
         .await
         .expect("the Comune asks to join")
         .id;
@@ -134,44 +109,16 @@ async fn signed(engine: &Engine, signature: &str, expiry: &str) -> Uuid {
         "{}",
         errors[0].message
     );
-    complete(
-        engine,
-        &dirigente(),
-        id,
-        "qualification_check",
-        "covered",
-        json!({ "livello_lavori": "nessuno", "livello_servizi": "SF2", "dirigente_nome": "Paolo Neri" }),
-    )
-    .await;
-    complete(
-        engine,
-        &rup_comune(),
-        id,
-        "council_resolution",
-        "recorded",
-        json!({ "delibera_comune_numero": "14", "delibera_comune_data": "2026-03-20" }),
-    )
-    .await;
-    complete(
-        engine,
-        &segreteria(),
-        id,
-        "province_resolution",
-        "recorded",
-        json!({ "delibera_provincia_numero": "9", "delibera_provincia_data": "2026-03-27" }),
-    )
-    .await;
+    for (state, action, data) in steps_to_signature() {
+        complete(engine, &actor_of(state), id, state, action, data).await;
+    }
     let active = complete(
         engine,
         &dirigente(),
         id,
         "signature",
         "signed",
-        json!({
-            "data_sottoscrizione": signature,
-            "data_scadenza": expiry,
-            "firmatari": "il Sindaco di Asolo e il Presidente della Provincia di Treviso",
-        }),
+        signature(signed_on, expiry),
     )
     .await;
     assert_eq!(active.state, "active");
@@ -399,44 +346,14 @@ async fn a_second_convenzione_for_the_same_comune_waits_for_the_first_to_end_and
 }
 
 /// Like [`signed`], for a signature the engine refuses: the refusal's text.
-async fn signed_refused(engine: &Engine, signature: &str, expiry: &str) -> String {
+async fn signed_refused(engine: &Engine, signed_on: &str, expiry: &str) -> String {
     let id = engine
-        .start(
-            &rup_comune(),
-            "sua-convenzione",
-            vars(json!({
-                "comune": COMUNE,
-                "comune_nome": "Comune di Asolo",
-                "procedimenti": ["sua-open-tender"],
-                "referente_nome": "Rita Bianchi",
-            })),
-        )
+        .start(&rup_comune(), "sua-convenzione", request(COMUNE))
         .await
         .expect("starts")
         .id;
-    for (state, actor, data) in [
-        (
-            "qualification_check",
-            dirigente(),
-            json!({ "livello_lavori": "nessuno", "livello_servizi": "SF1", "dirigente_nome": "Paolo Neri" }),
-        ),
-        (
-            "council_resolution",
-            rup_comune(),
-            json!({ "delibera_comune_numero": "15", "delibera_comune_data": "2026-03-21" }),
-        ),
-        (
-            "province_resolution",
-            segreteria(),
-            json!({ "delibera_provincia_numero": "10", "delibera_provincia_data": "2026-03-28" }),
-        ),
-    ] {
-        let action = if state == "qualification_check" {
-            "covered"
-        } else {
-            "recorded"
-        };
-        complete(engine, &actor, id, state, action, data).await;
+    for (state, action, data) in steps_to_signature() {
+        complete(engine, &actor_of(state), id, state, action, data).await;
     }
     let task = open_task(engine, &admin(), id).await;
     let refused = engine
@@ -444,7 +361,7 @@ async fn signed_refused(engine: &Engine, signature: &str, expiry: &str) -> Strin
             &dirigente(),
             task.id,
             "signed",
-            json!({ "data_sottoscrizione": signature, "data_scadenza": expiry, "firmatari": "i legali rappresentanti" }),
+            signature(signed_on, expiry),
         )
         .await;
     match refused {

@@ -5,22 +5,17 @@
 
 mod common;
 
-use common::{databases, engine, open_task, shipped, vars};
+use common::convenzione::{COMUNE, PROVINCE, request, signature, steps_to_signature};
+use common::{databases, open_task, shipped, vars};
 use procedo_engine::model::{Actor, Instance};
-use procedo_engine::store::Store;
 use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const PROVINCE: &str = "provincia-treviso";
 const OTHER_PROVINCE: &str = "provincia-brescia";
-const COMUNE: &str = "comune-asolo";
 const OTHER_COMUNE: &str = "comune-castelfranco";
 const PLATFORM: &str = "default";
 
-fn platform_admin() -> Actor {
-    Actor::new("root", PLATFORM, &["admin"])
-}
 /// Whoever a tenant's administrator made: every role of the convenzione.
 fn official(tenant: &str) -> Actor {
     Actor::new(
@@ -34,44 +29,17 @@ fn admin_of(tenant: &str) -> Actor {
 }
 
 async fn setup(db: &common::TestDb) -> (Engine, std::sync::Arc<ManualClock>) {
-    let (engine, clock) = engine(db).await;
-    register(engine.store()).await;
-    for name in [
-        "sua-convenzione",
-        "sua-lot-evaluation",
-        "sua-open-tender",
-        "sua-direct-award",
-    ] {
-        engine
-            .deploy(&shipped(name), &platform_admin())
-            .await
-            .expect("deploys");
-    }
-    (engine, clock)
-}
-
-async fn register(store: &Store) {
-    for (id, name, kind) in [
-        (PLATFORM, "Piattaforma", "platform"),
-        (PROVINCE, "Provincia di Treviso", "provincia"),
-        (OTHER_PROVINCE, "Provincia di Brescia", "provincia"),
-        (COMUNE, "Comune di Asolo", "comune"),
-        (OTHER_COMUNE, "Comune di Castelfranco Veneto", "comune"),
-    ] {
-        procedo_engine::tenancy::add(store, id, name, kind, common::start_time())
-            .await
-            .expect("registers");
-    }
-}
-
-fn request(client: &str) -> serde_json::Map<String, Value> {
-    vars(json!({
-        "comune": client,
-        "comune_nome": "Comune di Asolo",
-        "procedimenti": ["sua-open-tender"],
-        "importo_massimo_servizi": "900.000,00",
-        "referente_nome": "Rita Bianchi",
-    }))
+    common::convenzione::setup(
+        db,
+        &[
+            (PLATFORM, "Piattaforma", "platform"),
+            (PROVINCE, "Provincia di Treviso", "provincia"),
+            (OTHER_PROVINCE, "Provincia di Brescia", "provincia"),
+            (COMUNE, "Comune di Asolo", "comune"),
+            (OTHER_COMUNE, "Comune di Castelfranco Veneto", "comune"),
+        ],
+    )
+    .await
 }
 
 async fn step(
@@ -92,21 +60,7 @@ async fn walk_to_signature(
     actor: &Actor,
     id: Uuid,
 ) -> Result<Instance, EngineError> {
-    let steps = [
-        (
-            "covered",
-            json!({ "livello_lavori": "nessuno", "livello_servizi": "SF2", "dirigente_nome": "M" }),
-        ),
-        (
-            "recorded",
-            json!({ "delibera_comune_numero": "1", "delibera_comune_data": "2026-03-20" }),
-        ),
-        (
-            "recorded",
-            json!({ "delibera_provincia_numero": "1", "delibera_provincia_data": "2026-03-27" }),
-        ),
-    ];
-    for (action, data) in steps {
+    for (_, action, data) in steps_to_signature() {
         step(engine, actor, id, action, data)
             .await
             .unwrap_or_else(|e| panic!("{action}: {e:?}"));
@@ -116,7 +70,7 @@ async fn walk_to_signature(
         actor,
         id,
         "signed",
-        json!({ "data_sottoscrizione": "2026-04-03", "data_scadenza": "2029-04-02", "firmatari": "M" }),
+        signature("2026-04-03", "2029-04-02"),
     )
     .await
 }
