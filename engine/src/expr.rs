@@ -501,6 +501,11 @@ mod tests {
     static NONE: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(HashSet::new);
 
     fn scope(vars: &Map<String, Json>) -> Scope<'_> {
+        scope_with(vars, &NONE)
+    }
+
+    /// A scope where the fields named in `numeric` are money (decimal strings seen as numbers).
+    fn scope_with<'a>(vars: &'a Map<String, Json>, numeric: &'a HashSet<String>) -> Scope<'a> {
         Scope {
             vars,
             form: None,
@@ -508,7 +513,7 @@ mod tests {
             now: Utc::now(),
             action: None,
             result: None,
-            numeric: &NONE,
+            numeric,
         }
     }
 
@@ -518,15 +523,7 @@ mod tests {
         let vars =
             json!({"amount": "100000.01", "code": "100000.01", "lots": [{"base": "200000.00"}]});
         let vars = vars.as_object().cloned().unwrap_or_default();
-        let scope = Scope {
-            vars: &vars,
-            form: None,
-            instance: json!({}),
-            now: Utc::now(),
-            action: None,
-            result: None,
-            numeric: &numeric,
-        };
+        let scope = scope_with(&vars, &numeric);
         let check = |src: &str| {
             Expr::compile(src)
                 .expect("compiles")
@@ -546,15 +543,7 @@ mod tests {
         let numeric: HashSet<String> = ["base".to_string()].into();
         let vars = json!({"lots": [{"base": "0.10"}, {"base": "0.20"}, {"base": "215999.70"}], "name": "x"});
         let vars = vars.as_object().cloned().unwrap_or_default();
-        let scope = Scope {
-            vars: &vars,
-            form: None,
-            instance: json!({}),
-            now: Utc::now(),
-            action: None,
-            result: None,
-            numeric: &numeric,
-        };
+        let scope = scope_with(&vars, &numeric);
         let total = Expr::compile("sum(vars.lots.map(l, l.base))").expect("compiles");
         assert_eq!(total.eval(&scope).expect("evaluates"), json!(216000));
         let at_threshold = Expr::compile("sum(vars.lots.map(l, l.base)) >= 216000").expect("ok");
@@ -578,15 +567,7 @@ mod tests {
         let vars = vars.as_object().cloned().unwrap_or_default();
         let big = json!({ "big": ones(1_000_000) });
         let big = big.as_object().cloned().unwrap_or_default();
-        let scope = Scope {
-            vars: &vars,
-            form: None,
-            instance: json!({}),
-            now: Utc::now(),
-            action: None,
-            result: None,
-            numeric: &numeric,
-        };
+        let scope = scope_with(&vars, &numeric);
         let big_scope = Scope {
             vars: &big,
             instance: json!({}),
