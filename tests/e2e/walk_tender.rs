@@ -1118,6 +1118,10 @@ async fn in_a_real_browser_a_convenzione_lets_the_sua_start_tenders_for_the_comu
         .await;
     let active = walk.act("signed").await;
     assert!(active.contains("Convenzione in vigore"), "{active}");
+    assert!(
+        active.contains("Da questo passo Provincia di Treviso può avviare per conto di Comune di Asolo i procedimenti affidati, dal 04/05/2026 al 03/05/2029."),
+        "the timeline says what the signature granted: {active}"
+    );
     walk.step("convenzione-03-in-force").await;
 
     walk.sign_in(COMUNE).await;

@@ -890,7 +890,8 @@ async fn instance_page(
             // For which body the actor acted (sealed in the event since tamper evidence).
             let body = e.event.actor_tenant.as_deref().map(name);
             json!({ "at": at, "sentence": words.sentence(&e.event, &e.event.actor), "body": body, "hash": e.hash, "data": words.data(&e.event.data),
-                    "deadlines": timeline::deadlines(&e.event), "effects": timeline::effect_kinds(&e.event) })
+                    "deadlines": timeline::deadlines(&e.event), "effects": timeline::effect_kinds(&e.event),
+                    "relations": timeline::relations(&e.event, &instance.tenant, &name) })
         })
         .collect();
     let now = state.engine.now();

@@ -152,6 +152,7 @@ pub const INSTANCE: &str = r##"<h1>{{title}}</h1>
 <ol class="timeline">{{#each events}}<li><strong>{{at}}</strong> — {{sentence}}{{#if body}} <span class="ente">({{body}})</span>{{/if}}
 {{#if data}}<dl>{{#each data}}<dt>{{name}}</dt><dd>{{{value}}}</dd>{{/each}}</dl>{{/if}}
 {{#each deadlines}}<p class="deadline">Scadenza dell'attività ({{role}}): <strong>{{at}}</strong> — {{spec}} dal {{base}}, contati in {{rule}}{{#if skipped}}; giorni festivi o non lavorativi considerati: {{skipped}}{{/if}}; calendario {{calendar}}</p>{{/each}}
+{{#each relations}}<p class="relation">{{this}}</p>{{/each}}
 {{#if effects}}<p><small>Effetti: {{effects}}</small></p>{{/if}}
 <small>impronta <code>{{hash}}</code></small></li>{{/each}}</ol>"##;
 

@@ -32,6 +32,47 @@ pub(super) fn deadlines(event: &Event) -> Vec<Value> {
         .collect()
 }
 
+/// What this event did to a tenant relation (the convenzione's signature, withdrawal or
+/// expiry), as sentences: `provider` is the case's tenant, `name` gives display names.
+pub(super) fn relations(
+    event: &Event,
+    provider: &str,
+    name: &dyn Fn(&str) -> String,
+) -> Vec<String> {
+    let day = |iso: &str| {
+        chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+            .map(|d| d.format("%d/%m/%Y").to_string())
+            .unwrap_or_else(|_| iso.to_string())
+    };
+    event
+        .notes()
+        .filter_map(|note| match note {
+            Note::RelationGranted {
+                client,
+                from,
+                until,
+                ..
+            } => Some(format!(
+                "Da questo passo {} può avviare per conto di {} i procedimenti affidati, dal {}{}.",
+                name(provider),
+                name(&client),
+                day(&from),
+                until.map_or_else(
+                    || " senza scadenza".to_string(),
+                    |u| format!(" al {}", day(&u))
+                )
+            )),
+            Note::RelationEnded { client, last_day } => Some(format!(
+                "Da questo passo {} non può più avviare procedimenti per conto di {} dopo il {}.",
+                name(provider),
+                name(&client),
+                day(&last_day)
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The kinds of effects, e.g. `task_opened, timer_set`: of every note, known to this version
 /// or not.
 pub(super) fn effect_kinds(event: &Event) -> String {

@@ -130,8 +130,8 @@ pub fn change(
                     && r.until.is_none_or(|until| until >= from)
             }) {
                 return Err(MachineError::NotNow(format!(
-                    "«{client}» ha già una convenzione in vigore (pratica {}){}: questa può decorrere solo dal giorno dopo la sua fine, per recesso o scadenza",
-                    held.granted_by.as_deref().unwrap_or_default(),
+                    "{} ha già una convenzione in vigore, sottoscritta in un'altra pratica{}: questa può decorrere solo dal giorno dopo la sua fine, per recesso o scadenza",
+                    work.tenant_names.get(&client).unwrap_or(&client),
                     held.until
                         .map(|d| format!(" fino al {}", d.format("%d/%m/%Y")))
                         .unwrap_or_default()
