@@ -60,6 +60,18 @@ impl Actor {
         self.has_role(AUDITOR) || self.is_admin()
     }
 
+    /// An administrator of the platform tenant: manages the tenant registry and what spans
+    /// every tenant (the test clock, shared workflows).
+    pub fn is_platform_admin(&self) -> bool {
+        self.tenant == crate::engine::PLATFORM_TENANT && self.is_admin()
+    }
+
+    /// An auditor or administrator of the platform tenant: reads what spans every tenant (the
+    /// signed checkpoints over all chains).
+    pub fn may_audit_platform(&self) -> bool {
+        self.tenant == crate::engine::PLATFORM_TENANT && self.may_audit()
+    }
+
     /// An auditor and nothing else: reads everything of the tenant, changes nothing.
     pub fn is_read_only(&self) -> bool {
         !self.system && !self.roles.is_empty() && self.roles.iter().all(|r| r == AUDITOR)

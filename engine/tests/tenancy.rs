@@ -1143,3 +1143,63 @@ states:
         assert_eq!(count(&engine, &clerk()).await, 0);
     }
 }
+
+#[tokio::test]
+async fn only_the_platforms_administrators_manage_the_registry_and_its_relations() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        register(engine.store()).await;
+        for actor in [treviso_admin(), comune_admin(), brescia_clerk()] {
+            let added = engine
+                .add_tenant(&actor, "comune-x", "Comune X", "comune")
+                .await;
+            assert!(matches!(added, Err(EngineError::Forbidden(_))), "{added:?}");
+            let related = engine
+                .relate_as(
+                    &actor,
+                    "provincia-treviso",
+                    "comune-asolo",
+                    vec![],
+                    None,
+                    None,
+                )
+                .await;
+            assert!(
+                matches!(related, Err(EngineError::Forbidden(_))),
+                "{related:?}"
+            );
+            assert!(matches!(
+                engine.registry(&actor).await,
+                Err(EngineError::Forbidden(_))
+            ));
+            assert!(engine.may_checkpoint(&actor).is_err());
+        }
+        assert!(
+            engine
+                .store()
+                .relation("provincia-treviso", "comune-asolo")
+                .await
+                .expect("reads")
+                .is_none()
+        );
+        engine
+            .add_tenant(&platform_admin(), "comune-x", "Comune X", "comune")
+            .await
+            .expect("the platform registers a body");
+        engine
+            .relate_as(
+                &platform_admin(),
+                "provincia-treviso",
+                "comune-x",
+                vec![],
+                None,
+                None,
+            )
+            .await
+            .expect("the platform records a relation");
+        let (tenants, relations) = engine.registry(&platform_admin()).await.expect("reads");
+        assert!(tenants.iter().any(|t| t.id == "comune-x"));
+        assert_eq!(relations.len(), 1);
+        assert!(engine.may_checkpoint(&platform_admin()).is_ok());
+    }
+}

@@ -14,23 +14,9 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use procedo_engine::model::Actor;
 use serde_json::json;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
-
-/// The platform tenant: the first-start administrator's (DESIGN.md, "Tenants").
-pub const PLATFORM_TENANT: &str = "default";
-
-fn platform_auditor(actor: &Actor) -> ApiResult<()> {
-    if actor.tenant == PLATFORM_TENANT && (actor.may_audit()) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "checkpoints cover every tenant: only auditors and administrators of the platform tenant may read or make them",
-        ))
-    }
-}
 
 fn key(state: &AppState) -> ApiResult<&procedo_engine::checkpoint::Key> {
     state.key.as_deref().ok_or_else(|| {
@@ -43,7 +29,7 @@ fn key(state: &AppState) -> ApiResult<&procedo_engine::checkpoint::Key> {
 
 /// `GET /api/v1/audit/checkpoints`: every checkpoint, oldest first, without their heads.
 pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult {
-    platform_auditor(&actor)?;
+    state.engine.may_checkpoint(&actor)?;
     let checkpoints = state.engine.checkpoints().await?;
     let public_key = state.key.as_ref().map(|k| k.public_hex());
     Ok(Json(json!({ "checkpoints": checkpoints, "public_key": public_key })).into_response())
@@ -51,7 +37,7 @@ pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> ApiRe
 
 /// `POST /api/v1/audit/checkpoints`: verify everything and sign a checkpoint now.
 pub async fn create(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult {
-    platform_auditor(&actor)?;
+    state.engine.may_checkpoint(&actor)?;
     let row = state.engine.make_checkpoint(key(&state)?).await?;
     Ok((StatusCode::CREATED, Json(json!(row))).into_response())
 }
@@ -62,7 +48,7 @@ pub async fn export(
     Caller(actor): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    platform_auditor(&actor)?;
+    state.engine.may_checkpoint(&actor)?;
     let id: i64 = path
         .ok()
         .and_then(|Path(p)| p.parse().ok())

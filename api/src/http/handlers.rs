@@ -194,28 +194,8 @@ pub async fn unadopt(
     Ok(Json(json!({ "id": id, "tenant": actor.tenant, "adopted": false })).into_response())
 }
 
-/// Only administrators of the platform tenant manage the registry over the API.
-fn platform_admin(actor: &procedo_engine::model::Actor) -> ApiResult<()> {
-    if actor.tenant == procedo_engine::PLATFORM_TENANT && actor.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "the tenant registry is managed by administrators of the platform tenant",
-        ))
-    }
-}
-
 pub async fn tenants(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult {
-    platform_admin(&actor)?;
-    let store = state.engine.store();
-    let tenants = store
-        .tenants()
-        .await
-        .map_err(procedo_engine::EngineError::from)?;
-    let relations = store
-        .relations()
-        .await
-        .map_err(procedo_engine::EngineError::from)?;
+    let (tenants, relations) = state.engine.registry(&actor).await?;
     Ok(Json(json!({ "tenants": tenants, "relations": relations })).into_response())
 }
 
@@ -237,18 +217,12 @@ pub async fn add_tenant(
     Caller(actor): Caller,
     body: JsonBody,
 ) -> ApiResult {
-    platform_admin(&actor)?;
+    state.engine.may_manage_registry(&actor)?;
     let body: TenantBody = body.parse()?;
-    let row = procedo_engine::tenancy::add(
-        state.engine.store(),
-        &body.id,
-        &body.name,
-        &body.kind,
-        state.engine.now(),
-    )
-    .await
-    .map_err(procedo_engine::EngineError::from)?;
-    state.engine.forget_registry();
+    let row = state
+        .engine
+        .add_tenant(&actor, &body.id, &body.name, &body.kind)
+        .await?;
     Ok(created(json!(row)))
 }
 
@@ -266,7 +240,7 @@ pub async fn set_test_clock(
     Caller(actor): Caller,
     body: JsonBody,
 ) -> ApiResult {
-    if !(actor.tenant == procedo_engine::PLATFORM_TENANT && actor.is_admin()) {
+    if !actor.is_platform_admin() {
         return Err(ApiError::forbidden(
             "the test clock is set by administrators of the platform tenant",
         ));
@@ -314,7 +288,7 @@ pub async fn relate(
     Path(provider): Path<String>,
     body: JsonBody,
 ) -> ApiResult {
-    platform_admin(&actor)?;
+    state.engine.may_manage_registry(&actor)?;
     let body: RelationBody = body.parse()?;
     let date = |text: Option<String>| {
         text.as_deref()
@@ -322,17 +296,17 @@ pub async fn relate(
             .transpose()
             .map_err(procedo_engine::EngineError::from)
     };
-    let row = procedo_engine::tenancy::relate(
-        state.engine.store(),
-        &provider,
-        &body.serves,
-        body.scope,
-        date(body.from)?,
-        date(body.until)?,
-        state.engine.now(),
-    )
-    .await
-    .map_err(procedo_engine::EngineError::from)?;
+    let row = state
+        .engine
+        .relate_as(
+            &actor,
+            &provider,
+            &body.serves,
+            body.scope,
+            date(body.from)?,
+            date(body.until)?,
+        )
+        .await?;
     Ok(created(json!(row)))
 }
 

@@ -16,6 +16,7 @@ mod clock;
 mod deploy;
 mod error;
 mod reads;
+mod registry;
 mod tasks;
 
 pub(crate) use catalog::Definitions;
