@@ -60,6 +60,16 @@ async fn complete(
         .unwrap_or_else(|e| panic!("{state}/{action}: {e:?}"))
 }
 
+/// The relation between the Province and the Comune, which the signature must have created.
+async fn the_relation(engine: &Engine) -> procedo_engine::store::RelationRow {
+    engine
+        .store()
+        .relation(PROVINCE, COMUNE)
+        .await
+        .expect("reads")
+        .expect("the convenzione created the relation")
+}
+
 fn tender_request() -> serde_json::Map<String, Value> {
     vars(json!({
         "oggetto": "Servizi di manutenzione del verde",
@@ -139,12 +149,7 @@ async fn the_signature_lets_the_sua_act_for_the_comune_and_a_withdrawal_ends_it(
         sua_may_start_a_tender_for_the_comune(&engine)
             .await
             .expect("the convenzione covers the open tender");
-        let relation = engine
-            .store()
-            .relation(PROVINCE, COMUNE)
-            .await
-            .expect("reads")
-            .expect("the signature created the relation");
+        let relation = the_relation(&engine).await;
         assert_eq!(relation.scope, Some(vec!["sua-open-tender".to_string()]));
         assert_eq!(
             relation.until.map(|d| d.to_string()),
@@ -182,12 +187,7 @@ async fn the_signature_lets_the_sua_act_for_the_comune_and_a_withdrawal_ends_it(
         )
         .await;
         assert_eq!(renewed.variables["data_scadenza"], json!("2032-04-02"));
-        let relation = engine
-            .store()
-            .relation(PROVINCE, COMUNE)
-            .await
-            .expect("reads")
-            .expect("kept");
+        let relation = the_relation(&engine).await;
         assert_eq!(
             relation.until.map(|d| d.to_string()),
             Some("2032-04-02".into())
@@ -304,12 +304,7 @@ async fn a_second_convenzione_for_the_same_comune_waits_for_the_first_to_end_and
             second.contains("ha già una convenzione in vigore") && second.contains("02/04/2029"),
             "{second}"
         );
-        let relation = engine
-            .store()
-            .relation(PROVINCE, COMUNE)
-            .await
-            .expect("reads")
-            .expect("kept");
+        let relation = the_relation(&engine).await;
         assert_eq!(relation.granted_by, Some(first.to_string()));
         assert_eq!(
             relation.until.map(|d| d.to_string()),
@@ -327,12 +322,7 @@ async fn a_second_convenzione_for_the_same_comune_waits_for_the_first_to_end_and
         )
         .await;
         let third = signed(&engine, "2026-07-01", "2030-06-30").await;
-        let relation = engine
-            .store()
-            .relation(PROVINCE, COMUNE)
-            .await
-            .expect("reads")
-            .expect("kept");
+        let relation = the_relation(&engine).await;
         assert_eq!(relation.granted_by, Some(third.to_string()));
         assert_eq!(
             relation.from.map(|d| d.to_string()),

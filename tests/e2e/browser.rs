@@ -654,15 +654,7 @@ async fn in_a_real_browser_an_official_starts_a_tender_and_an_auditor_finds_it_b
     };
     let server = Server::start();
     let base = format!("http://{}", server.address);
-    server.cli(&[
-        "tenant",
-        "add",
-        "comune-asolo",
-        "--name",
-        "Comune di Asolo",
-        "--kind",
-        "comune",
-    ]);
+    server.add_tenant("comune-asolo", "Comune di Asolo", "comune");
     server.cli(&[
         "tenant",
         "relate",

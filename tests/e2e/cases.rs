@@ -18,15 +18,7 @@ const CIG: &str = "A03589F8C6";
 #[tokio::test]
 async fn an_official_starts_a_tender_for_a_comune_from_the_pages_and_finds_it_by_its_cig() {
     let server = Server::start();
-    server.cli(&[
-        "tenant",
-        "add",
-        "comune-asolo",
-        "--name",
-        "Comune di Asolo",
-        "--kind",
-        "comune",
-    ]);
+    server.add_tenant("comune-asolo", "Comune di Asolo", "comune");
     server.cli(&[
         "tenant",
         "relate",

@@ -134,6 +134,12 @@ impl Server {
         signed_in.session_cookie().expect("a session cookie")
     }
 
+    /// Registers a tenant with `procedo tenant add` (the registry the engine reads names and
+    /// kinds from).
+    pub fn add_tenant(&self, id: &str, name: &str, kind: &str) -> String {
+        self.cli(&["tenant", "add", id, "--name", name, "--kind", kind])
+    }
+
     /// Runs a CLI command against the server's database; returns its stdout.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new(BIN)

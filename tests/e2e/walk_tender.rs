@@ -1021,15 +1021,8 @@ async fn in_a_real_browser_a_convenzione_lets_the_sua_start_tenders_for_the_comu
     let Some(mut walk) = Walk::start(&smtp, true).await else {
         return;
     };
-    walk.server.cli(&[
-        "tenant",
-        "add",
-        "comune-asolo",
-        "--name",
-        "Comune di Asolo",
-        "--kind",
-        "comune",
-    ]);
+    walk.server
+        .add_tenant("comune-asolo", "Comune di Asolo", "comune");
     walk.sign_in(COMUNE).await;
     walk.browser
         .open(&format!("{}/avvia/sua-open-tender", walk.base))

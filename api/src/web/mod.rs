@@ -380,16 +380,21 @@ async fn task_view(
     // opens with the current values) and the form's defaults; a page sent back shows what
     // was typed.
     let fresh = submitted.is_empty() && errors.is_empty();
-    // Who is filling it in, for `prefill: official.*` (read only for a fresh page). An
-    // account without a recorded name prefills nothing: a user name is not what an act says.
+    // Who is filling it in, for `prefill: official.*`: the name is read only for a fresh page
+    // whose forms ask for it. An account without a recorded name prefills nothing: a user name
+    // is not what an act says.
     let official = if fresh {
-        let name = state
-            .engine
-            .store()
-            .user_full_name(&s.actor.user, &s.actor.tenant)
-            .await
-            .ok()
-            .flatten();
+        let name = if state_def.is_some_and(|st| asks_official_name(&definition, st)) {
+            state
+                .engine
+                .store()
+                .user_full_name(&s.actor.user, &s.actor.tenant)
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
         Official {
             name,
             role: definition.role_title(&task.role).to_string(),
@@ -575,6 +580,32 @@ fn deadline_box(
         "paused": task.paused_at.map(rome),
         "pause_reason": task.pause_reason,
     }))
+}
+
+/// Whether a form of the task state (its own, or an action's) prefills the official's name.
+fn asks_official_name(
+    definition: &procedo_engine::definition::Definition,
+    state: &procedo_engine::definition::State,
+) -> bool {
+    use procedo_engine::forms::Prefill;
+    let task_form = match &state.kind {
+        procedo_engine::definition::Kind::Task(spec) => {
+            spec.form.as_deref().and_then(|f| definition.forms.get(f))
+        }
+        _ => None,
+    };
+    task_form
+        .into_iter()
+        .chain(
+            state
+                .actions
+                .values()
+                .filter_map(|a| definition.form_for(state, a)),
+        )
+        .flat_map(|form| &form.fields)
+        .any(|field| {
+            field.prefill.as_deref().and_then(Prefill::parse) == Some(Prefill::OfficialName)
+        })
 }
 
 /// The official a fresh form is opened for (`prefill: official.name`, `official.role`).

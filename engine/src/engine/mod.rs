@@ -292,13 +292,7 @@ impl Engine {
         &self,
         transition: machine::Transition,
     ) -> Result<machine::Transition, StoreError> {
-        let (outcome, transition) = match self.store.commit_owned(transition).await {
-            Ok(transition) => (Ok(()), Some(transition)),
-            Err(e) => (Err(e), None),
-        };
-        self.count(outcome, 1)?;
-        let transition = transition
-            .ok_or_else(|| StoreError::Corrupt("a committed transition went missing".into()))?;
+        let transition = self.count(self.store.commit_owned(transition).await, 1)?;
         self.wake_workers(std::slice::from_ref(&transition));
         Ok(transition)
     }
@@ -321,14 +315,14 @@ impl Engine {
         }
     }
 
-    pub(crate) fn count(
+    pub(crate) fn count<T>(
         &self,
-        result: Result<(), StoreError>,
+        result: Result<T, StoreError>,
         transitions: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<T, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         match &result {
-            Ok(()) => self.metrics.transitions.fetch_add(transitions, Relaxed),
+            Ok(_) => self.metrics.transitions.fetch_add(transitions, Relaxed),
             Err(StoreError::Conflict(_)) => self.metrics.conflicts.fetch_add(1, Relaxed),
             Err(_) => 0,
         };
