@@ -85,7 +85,7 @@ pub async fn run(instances: usize, events: usize, db: &str) -> Result<(), String
 /// The note of a clerk's task opened without a deadline.
 fn clerk_task(id: Uuid) -> Note {
     Note::TaskOpened(TaskOpened {
-        id,
+        id: id.into(),
         role: "clerk".into(),
         assignee: None,
         due: None,
@@ -104,7 +104,7 @@ fn instance(
     let tenant = "provincia-treviso";
     let tasks: Vec<Uuid> = (0..events).map(|_| Uuid::now_v7()).collect();
     let mut instance = Instance {
-        id,
+        id: id.into(),
         tenant: tenant.into(),
         on_behalf_of: None,
         definition: definition.into(),
@@ -124,7 +124,7 @@ fn instance(
     let mut effects = Vec::new();
     for k in 1..=events {
         let mut event = Event::new(
-            id,
+            id.into(),
             k as i64,
             now,
             "anna",
@@ -142,7 +142,7 @@ fn instance(
         if k > 1 {
             event.action = Some("done".into());
             event.data = json!({ "nota": format!("passo {k}") });
-            event.note(&Note::TaskCompleted(tasks[k - 2]));
+            event.note(&Note::TaskCompleted(tasks[k - 2].into()));
         }
         event.note(&clerk_task(tasks[k - 1]));
         event.prev_hash = instance.last_hash.clone();
@@ -162,8 +162,8 @@ fn instance(
             TaskStatus::Open
         };
         effects.push(Effect::OpenTask(Task {
-            id: *task,
-            instance: id,
+            id: (*task).into(),
+            instance: id.into(),
             tenant: tenant.into(),
             definition: definition.into(),
             state: format!("s{}", k + 1),
@@ -195,7 +195,7 @@ fn instance(
 pub fn seal(n: usize) {
     let now = chrono::Utc::now();
     let mut instance = Instance {
-        id: Uuid::now_v7(),
+        id: Uuid::now_v7().into(),
         tenant: "provincia-treviso".into(),
         on_behalf_of: None,
         definition: "approval-chain".into(),
@@ -227,7 +227,7 @@ pub fn seal(n: usize) {
         e.to_state = "legal_check".into();
         e.action = Some("done".into());
         e.data = json!({ "approved": true });
-        e.note(&Note::TaskCompleted(Uuid::now_v7()));
+        e.note(&Note::TaskCompleted(Uuid::now_v7().into()));
         e.note(&clerk_task(Uuid::now_v7()));
         e
     };

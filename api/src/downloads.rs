@@ -4,7 +4,6 @@
 use crate::app::AppState;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
-use uuid::Uuid;
 
 /// `Content-Disposition` for a download: an ASCII fallback and the exact UTF-8 name.
 fn disposition(name: &str) -> HeaderValue {
@@ -75,7 +74,9 @@ pub fn download_headers(file: &procedo_engine::store::FileRow) -> HeaderMap {
 }
 
 /// The headers of the case file ZIP of `instance`.
-pub fn case_file_headers(instance: Uuid) -> [(header::HeaderName, HeaderValue); 2] {
+pub fn case_file_headers(
+    instance: procedo_engine::InstanceId,
+) -> [(header::HeaderName, HeaderValue); 2] {
     [
         (
             header::CONTENT_TYPE,
@@ -95,7 +96,7 @@ pub fn case_file_headers(instance: Uuid) -> [(header::HeaderName, HeaderValue); 
 pub fn case_file_body(
     state: &AppState,
     actor: procedo_engine::model::Actor,
-    instance: Uuid,
+    instance: procedo_engine::InstanceId,
 ) -> Body {
     let engine = state.engine.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);

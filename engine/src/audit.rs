@@ -3,6 +3,7 @@
 use crate::documents::Document;
 use crate::engine::{Engine, EngineError, Result};
 use crate::history::{self, BrokenLink, EventKind, Note, StoredEvent, data};
+use crate::ids::{InstanceId, TaskId};
 use crate::model::{Actor, Instance};
 use crate::store::{AuditBatch, DeployRow, LedgerSummary, StoreError, TaskRecord};
 use serde::Serialize;
@@ -32,7 +33,7 @@ pub struct VerifyReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BrokenDocument {
     pub id: Uuid,
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub reason: String,
 }
 
@@ -71,10 +72,15 @@ struct Pass<'a> {
     expected: Option<crate::checkpoint::SignedHeads>,
     /// Files the histories name (`file_attached` notes): (instance, seq, file, sha256,
     /// the instance's tenant), checked against the stored files after the chains.
-    files: Vec<(Uuid, i64, Uuid, String, String)>,
+    files: Vec<(InstanceId, i64, Uuid, String, String)>,
 }
 
-fn link(instance: Uuid, seq: i64, row: impl Into<String>, reason: impl Into<String>) -> BrokenLink {
+fn link(
+    instance: InstanceId,
+    seq: i64,
+    row: impl Into<String>,
+    reason: impl Into<String>,
+) -> BrokenLink {
     BrokenLink {
         instance,
         seq,
@@ -102,25 +108,25 @@ impl Pass<'_> {
         self.report.instances += batch.instances.len();
         self.report.events += batch.events.len();
         self.report.documents += batch.documents.len();
-        let mut events: HashMap<Uuid, Vec<StoredEvent>> = HashMap::new();
+        let mut events: HashMap<InstanceId, Vec<StoredEvent>> = HashMap::new();
         for e in batch.events {
             events.entry(e.instance).or_default().push(e);
         }
-        let mut tasks: HashMap<Uuid, Vec<TaskRecord>> = HashMap::new();
+        let mut tasks: HashMap<InstanceId, Vec<TaskRecord>> = HashMap::new();
         for t in batch.tasks {
             tasks.entry(t.instance).or_default().push(t);
         }
-        let mut documents: HashMap<Uuid, Vec<Document>> = HashMap::new();
+        let mut documents: HashMap<InstanceId, Vec<Document>> = HashMap::new();
         for d in batch.documents {
             documents.entry(d.instance).or_default().push(d);
         }
-        let mut jobs: HashMap<Uuid, Vec<crate::model::Job>> = HashMap::new();
+        let mut jobs: HashMap<InstanceId, Vec<crate::model::Job>> = HashMap::new();
         for j in batch.jobs {
             jobs.entry(j.instance).or_default().push(j);
         }
-        let mut ledger: HashMap<Uuid, (i64, String)> = HashMap::new();
+        let mut ledger: HashMap<InstanceId, (i64, String)> = HashMap::new();
         for (n, id, tenant) in batch.ledger {
-            ledger.insert(id, (n, tenant));
+            ledger.insert(id.into(), (n, tenant));
         }
         for instance in batch.instances {
             let id = instance.id;
@@ -299,8 +305,8 @@ impl Pass<'_> {
             ),
         }
         // What the history says happened to tasks and which acts it issued.
-        let mut opened: HashSet<Uuid> = HashSet::new();
-        let mut completed: HashMap<Uuid, (&str, Option<&str>)> = HashMap::new();
+        let mut opened: HashSet<TaskId> = HashSet::new();
+        let mut completed: HashMap<TaskId, (&str, Option<&str>)> = HashMap::new();
         let mut issued: HashMap<Uuid, (String, Option<String>)> = HashMap::new();
         // Jobs: what the history opened (topic and input) and how it says each was answered.
         let mut jobs_opened: HashMap<Uuid, (String, serde_json::Value)> = HashMap::new();
@@ -610,7 +616,7 @@ fn parse_number(label: &str) -> Option<(i64, i64)> {
 /// A chain head a checkpoint signs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Head {
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub seq: i64,
     pub hash: String,
 }
@@ -646,7 +652,7 @@ pub(crate) fn read_sealed(
 
 impl Engine {
     /// The instance's history, oldest first, each event with its hash.
-    pub async fn history(&self, actor: &Actor, id: Uuid) -> Result<Vec<history::Sealed>> {
+    pub async fn history(&self, actor: &Actor, id: InstanceId) -> Result<Vec<history::Sealed>> {
         self.instance(actor, id).await?;
         let stored = self.store.events(id).await?;
         Ok(read_sealed(stored)?)
@@ -655,7 +661,7 @@ impl Engine {
     /// The case file of an instance: the instance, its history (each event's text and hash, so
     /// the chain can be re-checked offline), its documents with their content and hashes, and
     /// the result of verifying the chain now.
-    pub async fn case_file(&self, actor: &Actor, id: Uuid) -> Result<serde_json::Value> {
+    pub async fn case_file(&self, actor: &Actor, id: InstanceId) -> Result<serde_json::Value> {
         let instance = self.instance(actor, id).await?;
         let stored = self.store.events(id).await?;
         let checked = self.verify_instance(id).await?;
@@ -701,7 +707,7 @@ impl Engine {
         }))
     }
 
-    pub async fn documents(&self, actor: &Actor, instance: Uuid) -> Result<Vec<Document>> {
+    pub async fn documents(&self, actor: &Actor, instance: InstanceId) -> Result<Vec<Document>> {
         self.instance(actor, instance).await?;
         Ok(self.store.documents(instance).await?)
     }
@@ -716,7 +722,7 @@ impl Engine {
     /// Re-checks one instance: its chain and every row beside it (its row, tasks, documents,
     /// ledger entry, package), as [`Engine::verify`] does for all. The caller has checked
     /// that the instance may be seen.
-    pub async fn verify_instance(&self, id: Uuid) -> Result<VerifyReport> {
+    pub async fn verify_instance(&self, id: InstanceId) -> Result<VerifyReport> {
         let mut snapshot = self.store.snapshot().await?;
         let packages = snapshot.packages().await?;
         let mut pass = Pass {
@@ -730,7 +736,7 @@ impl Engine {
         };
         // The batch of one: the first instance after the id just below this one, with the
         // rows in the range up to it.
-        let before = id.as_u128().checked_sub(1).map(Uuid::from_u128);
+        let before = id.uuid().as_u128().checked_sub(1).map(Uuid::from_u128);
         let batch = snapshot.batch(before, None, 1).await?;
         if batch.instances.first().map(|i| i.id) == Some(id) {
             pass.batch(batch);

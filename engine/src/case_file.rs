@@ -17,6 +17,7 @@
 
 use crate::engine::{Engine, EngineError, Result};
 use crate::history::{self, Note, StoredEvent};
+use crate::ids::InstanceId;
 use crate::model::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -24,7 +25,6 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use uuid::Uuid;
 use zip::write::SimpleFileOptions;
 
 /// The `format` of the manifests written by this version.
@@ -97,7 +97,7 @@ pub struct ManifestFile {
 /// A child case, as its parent's manifest names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestChild {
-    pub id: Uuid,
+    pub id: InstanceId,
     /// The folder of its case: `children/<id>/`.
     pub path: String,
     /// SHA-256 of its `manifest.json`.
@@ -107,7 +107,7 @@ pub struct ManifestChild {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: String,
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub definition: String,
     pub definition_version: i64,
     pub tenant: String,
@@ -229,7 +229,7 @@ impl CaseWriter<'_> {
     fn case<'b>(
         &'b mut self,
         prefix: String,
-        id: Uuid,
+        id: InstanceId,
         depth: usize,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String>> + Send + 'b>> {
         Box::pin(async move {
@@ -376,7 +376,7 @@ impl Engine {
     pub async fn write_case_file(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: InstanceId,
         sink: tokio::sync::mpsc::Sender<Vec<u8>>,
     ) -> Result<()> {
         self.instance(actor, id).await?;
@@ -564,7 +564,7 @@ fn verify_into(
 #[allow(clippy::too_many_arguments)]
 fn check_case(
     prefix: &str,
-    expected: Option<(&Uuid, &str)>,
+    expected: Option<(&InstanceId, &str)>,
     entries: &BTreeMap<String, Read1>,
     json_entries: &BTreeMap<String, Vec<u8>>,
     heads: Option<&crate::checkpoint::SignedHeads>,
@@ -613,7 +613,7 @@ fn check_case(
     }
     let mut sealed_files: BTreeMap<String, String> = BTreeMap::new();
     let mut sealed_acts: BTreeSet<String> = BTreeSet::new();
-    let mut started: BTreeSet<Uuid> = BTreeSet::new();
+    let mut started: BTreeSet<InstanceId> = BTreeSet::new();
     for f in &manifest.files {
         let full = format!("{prefix}{}", f.path);
         if f.path.contains("..") || f.path.starts_with('/') {
@@ -746,7 +746,7 @@ fn check_case(
                 .push(format!("`{prefix}{}`: unknown kind `{other}`", f.path)),
         }
     }
-    let listed: BTreeSet<Uuid> = manifest.children.iter().map(|c| c.id).collect();
+    let listed: BTreeSet<InstanceId> = manifest.children.iter().map(|c| c.id).collect();
     if depth < MAX_DEPTH {
         for child in started.difference(&listed) {
             report.problems.push(format!(

@@ -21,10 +21,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use thiserror::Error;
-use uuid::Uuid;
 
 /// The heads a checkpoint signed, by instance: (seq, hash).
-pub type SignedHeads = HashMap<Uuid, (i64, String)>;
+pub type SignedHeads = HashMap<crate::ids::InstanceId, (i64, String)>;
 
 /// The `format` of checkpoints written by this version.
 pub const FORMAT: &str = "procedo-checkpoint/1";
@@ -384,10 +383,11 @@ pub enum CheckpointOrEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn head(n: u8) -> Head {
         Head {
-            instance: Uuid::from_bytes([n; 16]),
+            instance: Uuid::from_bytes([n; 16]).into(),
             seq: i64::from(n),
             hash: sha256_hex(&[n]),
         }

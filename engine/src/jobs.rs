@@ -8,6 +8,7 @@
 
 use crate::Engine;
 use crate::engine::{EngineError, PLATFORM_TENANT, Result};
+use crate::ids::InstanceId;
 use crate::machine::{Command, JobAnswer};
 use crate::model::{Actor, Instance, Job, JobStatus};
 use crate::store::JobClaim;
@@ -209,7 +210,7 @@ impl Engine {
     }
 
     /// The jobs of an instance the actor may see (for its case page).
-    pub async fn jobs_of(&self, actor: &Actor, instance: Uuid) -> Result<Vec<Job>> {
+    pub async fn jobs_of(&self, actor: &Actor, instance: InstanceId) -> Result<Vec<Job>> {
         let _ = self.instance(actor, instance).await?;
         Ok(self.store.jobs_of(instance).await?)
     }

@@ -20,6 +20,7 @@ mod engine;
 pub mod expr;
 pub mod files;
 pub mod history;
+pub mod ids;
 pub mod jobs;
 pub mod machine;
 pub mod metrics;
@@ -37,4 +38,5 @@ pub use engine::{
     Clock, Deployed, Engine, EngineError, ManualClock, PLATFORM_TENANT, ShiftedClock, SystemClock,
     TaskQuery, VisibleDefinition,
 };
+pub use ids::{InstanceId, Role, TaskId, Tenant};
 pub use procedo_forms as forms;

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
+pub use crate::ids::{InstanceId, Role, TaskId, Tenant};
+
 /// The role of administrators: they deploy, cancel, reassign, retry incidents, set the
 /// calendar, and verify the history.
 pub const ADMIN: &str = "admin";
@@ -130,7 +132,7 @@ impl Status {
 /// A child's link to the parent that spawned it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParentLink {
-    pub instance: Uuid,
+    pub instance: InstanceId,
     /// Position of the child's item in the parent's `foreach` list.
     pub index: i64,
 }
@@ -138,7 +140,7 @@ pub struct ParentLink {
 /// One running (or finished) execution of a definition version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
-    pub id: Uuid,
+    pub id: InstanceId,
     pub tenant: String,
     /// The tenant the procedure is run for (a Comune served by the Province's SUA), if any.
     pub on_behalf_of: Option<String>,
@@ -223,8 +225,8 @@ impl TaskStatus {
 /// A user task: an instance waiting in a task state for an official.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
-    pub id: Uuid,
-    pub instance: Uuid,
+    pub id: TaskId,
+    pub instance: InstanceId,
     pub tenant: String,
     pub definition: String,
     pub state: String,
@@ -250,25 +252,25 @@ pub enum TimerKind {
     /// A wait state's timeout.
     WaitTimeout,
     /// A task's deadline (`due`).
-    TaskDue { task: Uuid },
+    TaskDue { task: TaskId },
     /// A reminder before a task's deadline.
-    TaskRemind { task: Uuid },
+    TaskRemind { task: TaskId },
 }
 
 impl TimerKind {
     pub fn to_db(&self) -> (&'static str, Option<Uuid>) {
         match self {
             TimerKind::WaitTimeout => ("wait_timeout", None),
-            TimerKind::TaskDue { task } => ("task_due", Some(*task)),
-            TimerKind::TaskRemind { task } => ("task_remind", Some(*task)),
+            TimerKind::TaskDue { task } => ("task_due", Some(task.uuid())),
+            TimerKind::TaskRemind { task } => ("task_remind", Some(task.uuid())),
         }
     }
 
     pub fn from_db(kind: &str, task: Option<Uuid>) -> Option<Self> {
         match kind {
             "wait_timeout" => Some(TimerKind::WaitTimeout),
-            "task_due" => Some(TimerKind::TaskDue { task: task? }),
-            "task_remind" => Some(TimerKind::TaskRemind { task: task? }),
+            "task_due" => Some(TimerKind::TaskDue { task: task?.into() }),
+            "task_remind" => Some(TimerKind::TaskRemind { task: task?.into() }),
             _ => None,
         }
     }
@@ -278,7 +280,7 @@ impl TimerKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timer {
     pub id: Uuid,
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub tenant: String,
     /// The state the instance was in when the timer was set: a timer for a state the instance
     /// has left is stale and fires as a no-op.
@@ -330,7 +332,7 @@ impl JobStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub id: Uuid,
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub tenant: String,
     pub definition: String,
     pub state: String,
@@ -361,12 +363,12 @@ pub struct Job {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     pub id: Uuid,
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub tenant: String,
     /// `task_opened`, `reminder`, `escalated`, `assigned` (reassigned by an administrator) or
     /// `overdue` (a term passed: told to `role`).
     pub kind: String,
-    pub task: Uuid,
+    pub task: TaskId,
     /// Who may take the task when the notice was written (the notifier reads the task again).
     pub role: String,
     pub assignee: Option<String>,

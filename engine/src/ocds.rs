@@ -477,7 +477,7 @@ impl crate::Engine {
     pub async fn ocds(
         &self,
         actor: &crate::model::Actor,
-        id: uuid::Uuid,
+        id: crate::ids::InstanceId,
         prefix: &str,
         uri: &str,
     ) -> crate::engine::Result<Json> {

@@ -257,7 +257,7 @@ impl Engine {
                 let pins = self.pins_for(&definition, &row.tenant).await?;
                 let context = self.context(&definition, &row.tenant, &pins).await?;
                 let command = Command::Start {
-                    id: uuid::Uuid::now_v7(),
+                    id: uuid::Uuid::now_v7().into(),
                     definition: row.definition.clone(),
                     version: row.version,
                     variables: variables.clone(),

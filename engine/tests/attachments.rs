@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use procedo_engine::Engine;
+use procedo_engine::InstanceId;
 use procedo_engine::files::CHUNK;
 use serde_json::json;
 use uuid::Uuid;
@@ -63,7 +64,7 @@ async fn upload(engine: &Engine, bytes: &[u8]) -> procedo_engine::store::FileRow
     upload.finish().await.expect("finish")
 }
 
-async fn attached_instance(engine: &Engine, file: Uuid) -> Uuid {
+async fn attached_instance(engine: &Engine, file: Uuid) -> InstanceId {
     let mut package = package(WORKFLOW);
     package.forms.insert("allegato".into(), FORM.into());
     engine.deploy(&package, &admin()).await.expect("deploys");

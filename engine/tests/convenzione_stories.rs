@@ -7,10 +7,10 @@ mod common;
 
 use common::convenzione::{COMUNE, PROVINCE, request, signature, steps_to_signature};
 use common::{databases, open_task, shipped, utc, vars};
+use procedo_engine::InstanceId;
 use procedo_engine::model::{Actor, Instance};
 use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 fn rup_comune() -> Actor {
     Actor::new("rita.comune", PROVINCE, &["rup_comune"])
@@ -47,7 +47,7 @@ async fn setup(db: &common::TestDb) -> (Engine, std::sync::Arc<ManualClock>) {
 async fn complete(
     engine: &Engine,
     actor: &Actor,
-    id: Uuid,
+    id: InstanceId,
     state: &str,
     action: &str,
     data: Value,
@@ -94,7 +94,7 @@ async fn sua_may_start_a_tender_for_the_comune(engine: &Engine) -> Result<(), En
 }
 
 /// From the Comune's request to the signature, the SUA's qualification checked on the way.
-async fn signed(engine: &Engine, signed_on: &str, expiry: &str) -> Uuid {
+async fn signed(engine: &Engine, signed_on: &str, expiry: &str) -> InstanceId {
     let id = engine
         .start(&rup_comune(), "sua-convenzione", request(COMUNE))
         .await

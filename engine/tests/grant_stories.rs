@@ -4,12 +4,12 @@
 mod common;
 
 use common::{engine, open_task, shipped, sqlite_db, utc, vars};
+use procedo_engine::InstanceId;
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
 use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use uuid::Uuid;
 
 const TENANT: &str = "provincia-brescia";
 
@@ -36,7 +36,7 @@ async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
     (db, engine, clock)
 }
 
-async fn task(engine: &Engine, instance: Uuid, state: &str) -> Task {
+async fn task(engine: &Engine, instance: InstanceId, state: &str) -> Task {
     let task = open_task(engine, &admin(), instance).await;
     assert_eq!(task.state, state, "{task:?}");
     task
@@ -45,7 +45,7 @@ async fn task(engine: &Engine, instance: Uuid, state: &str) -> Task {
 async fn complete(
     engine: &Engine,
     actor: &Actor,
-    id: Uuid,
+    id: InstanceId,
     state: &str,
     action: &str,
     data: Value,
@@ -61,7 +61,7 @@ async fn complete(
 /// (field, message), after checking that the instance neither moved nor recorded anything.
 async fn refused(
     engine: &Engine,
-    id: Uuid,
+    id: InstanceId,
     state: &str,
     action: &str,
     data: Value,
@@ -85,7 +85,7 @@ async fn fire(engine: &Engine) -> usize {
 }
 
 /// From the weekly call review to the submission task (Friday 3 April 2026).
-async fn to_submission(engine: &Engine) -> Uuid {
+async fn to_submission(engine: &Engine) -> InstanceId {
     let started = engine
         .start(&sape(), "eu-grant", vars(json!({ "ente_beneficiario": "Comune di Chiari", "ambiti": "rigenerazione urbana, transizione verde" })))
         .await
@@ -171,7 +171,7 @@ async fn to_submission(engine: &Engine) -> Uuid {
 }
 
 /// From submission to the first reporting period (project 2027-2028, two periods).
-async fn to_reporting(engine: &Engine, clock: &ManualClock) -> Uuid {
+async fn to_reporting(engine: &Engine, clock: &ManualClock) -> InstanceId {
     let id = to_submission(engine).await;
     let submission = task(engine, id, "submission").await;
     // The task is due exactly at the call deadline, 17:00 in Brussels on 17 September 2026.

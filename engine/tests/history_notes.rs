@@ -220,7 +220,7 @@ impl Run {
         seed: u128,
     ) -> Transition {
         let command = Command::Start {
-            id: Uuid::from_u128(CASE + seed),
+            id: (Uuid::from_u128(CASE + seed)).into(),
             definition: definition.into(),
             version: 1,
             variables: variables.as_object().cloned().unwrap_or_default(),
@@ -489,7 +489,7 @@ fn on_behalf(run: &mut Run) {
         "from": "2026-01-01", "until": null,
     });
     let command = Command::Start {
-        id: Uuid::from_u128(CASE + 60),
+        id: (Uuid::from_u128(CASE + 60)).into(),
         definition: "notes-child".into(),
         version: 1,
         variables: Default::default(),

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{package, utc};
+use procedo_engine::InstanceId;
 use procedo_engine::definition::Package;
 use procedo_engine::machine::{
     self, Command, Context, Effect, Input, MachineError, StaticCatalog, Transition,
@@ -104,7 +105,7 @@ fn decide(
 
 fn start(catalog: &StaticCatalog, definition: &str, variables: Value, seed: u128) -> Transition {
     let command = Command::Start {
-        id: Uuid::from_u128(0xCA5E),
+        id: (Uuid::from_u128(0xCA5E)).into(),
         definition: definition.into(),
         version: 1,
         variables: variables.as_object().cloned().unwrap_or_default(),
@@ -122,7 +123,7 @@ fn complete_first_task(
     action: &str,
     seed: u128,
 ) -> Result<Transition, MachineError> {
-    let instance = committed(started, Uuid::from_u128(0xCA5E));
+    let instance = committed(started, (Uuid::from_u128(0xCA5E)).into());
     let task = opened(started).remove(0);
     let command = Command::Complete {
         task,
@@ -133,7 +134,7 @@ fn complete_first_task(
 }
 
 /// The instance as the store holds it after committing `transition`.
-fn committed(transition: &Transition, id: Uuid) -> Instance {
+fn committed(transition: &Transition, id: InstanceId) -> Instance {
     transition
         .changes
         .iter()
@@ -213,8 +214,8 @@ fn another_seed_changes_only_the_ids_the_command_creates() {
     assert_eq!((&a.state, &a.due_at), (&b.state, &b.due_at));
     assert_eq!(kinds(&first), kinds(&other));
     assert_eq!(
-        committed(&first, Uuid::from_u128(0xCA5E)).state,
-        committed(&other, Uuid::from_u128(0xCA5E)).state
+        committed(&first, (Uuid::from_u128(0xCA5E)).into()).state,
+        committed(&other, (Uuid::from_u128(0xCA5E)).into()).state
     );
 }
 
@@ -251,7 +252,7 @@ fn completing_a_task_closes_it_and_a_choice_moves_on_in_the_same_step() {
     let task = opened(&started).remove(0);
     let done = complete_first_task(&catalog, &started, "done", 2).expect("completes");
     // amount 5: the choice goes straight on to the service state, which opens a job.
-    let after = committed(&done, Uuid::from_u128(0xCA5E));
+    let after = committed(&done, (Uuid::from_u128(0xCA5E)).into());
     assert_eq!(after.state, "register");
     assert_eq!(
         after.version, 2,
@@ -285,7 +286,7 @@ fn a_wait_sets_its_timeout_and_firing_it_moves_on() {
         panic!("{:?}", done.effects);
     };
     assert_eq!(timer.fire_at, monday_morning() + chrono::Duration::hours(2));
-    let waiting = committed(&done, Uuid::from_u128(0xCA5E));
+    let waiting = committed(&done, (Uuid::from_u128(0xCA5E)).into());
     assert_eq!(waiting.state, "waiting");
     let fired = decide(
         &catalog,
@@ -296,7 +297,10 @@ fn a_wait_sets_its_timeout_and_firing_it_moves_on() {
         3,
     )
     .expect("fires");
-    assert_eq!(committed(&fired, Uuid::from_u128(0xCA5E)).state, "register");
+    assert_eq!(
+        committed(&fired, (Uuid::from_u128(0xCA5E)).into()).state,
+        "register"
+    );
     assert_eq!(kinds(&fired), ["delete_timer", "open_job", "event"]);
 }
 
@@ -315,7 +319,7 @@ fn an_action_the_task_does_not_offer_is_refused_with_nothing_to_commit() {
 fn cancelling_closes_tasks_jobs_and_timers_and_ends_the_instance() {
     let catalog = catalog(&[UNIT]);
     let started = start(&catalog, "unit", json!({ "amount": 5 }), 1);
-    let instance = committed(&started, Uuid::from_u128(0xCA5E));
+    let instance = committed(&started, (Uuid::from_u128(0xCA5E)).into());
     let cancelled = decide(
         &catalog,
         Some(instance),
@@ -334,7 +338,7 @@ fn cancelling_closes_tasks_jobs_and_timers_and_ends_the_instance() {
             "event"
         ]
     );
-    let after = committed(&cancelled, Uuid::from_u128(0xCA5E));
+    let after = committed(&cancelled, (Uuid::from_u128(0xCA5E)).into());
     assert!(!after.status.is_active());
     assert_eq!(events(&cancelled)[0].0, "cancelled");
 }
@@ -349,7 +353,7 @@ fn a_spawn_creates_one_child_per_item_each_with_its_task_and_pinned_version() {
         1,
     );
     assert_eq!(started.changes.len(), 3, "the parent and two children");
-    let parent = committed(&started, Uuid::from_u128(0xCA5E));
+    let parent = committed(&started, (Uuid::from_u128(0xCA5E)).into());
     assert_eq!(parent.children_pending, 2);
     let children: Vec<&Instance> = started.changes[1..].iter().map(|c| &c.instance).collect();
     for (index, child) in children.iter().enumerate() {
@@ -378,7 +382,7 @@ fn the_last_child_to_end_completes_the_parents_join() {
         json!({ "lots": [{ "name": "A" }] }),
         1,
     );
-    let parent = committed(&started, Uuid::from_u128(0xCA5E));
+    let parent = committed(&started, (Uuid::from_u128(0xCA5E)).into());
     let child = started.changes[1].instance.clone();
     let task = opened(&started).remove(0);
     let done = machine::transition(
@@ -399,7 +403,7 @@ fn the_last_child_to_end_completes_the_parents_join() {
     )
     .expect("completes");
     assert_eq!(committed(&done, child.id).state, "evaluated");
-    let parent_after = committed(&done, Uuid::from_u128(0xCA5E));
+    let parent_after = committed(&done, (Uuid::from_u128(0xCA5E)).into());
     assert_eq!(parent_after.state, "closed");
     assert!(!parent_after.status.is_active());
     assert_eq!(

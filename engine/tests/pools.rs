@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use procedo_engine::InstanceId;
 use procedo_engine::{Engine, EngineError, TaskQuery};
 use serde_json::json;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ states:
   expired: { end: expired }
 ";
 
-async fn enrol(engine: &Engine, edition: &str, capacity: i64) -> uuid::Uuid {
+async fn enrol(engine: &Engine, edition: &str, capacity: i64) -> InstanceId {
     let variables = vars(json!({ "edition": edition, "capacity": capacity }));
     engine
         .start(&clerk(), "test-course", variables)
@@ -38,13 +39,13 @@ async fn enrol(engine: &Engine, edition: &str, capacity: i64) -> uuid::Uuid {
         .id
 }
 
-async fn state(engine: &Engine, id: uuid::Uuid) -> String {
+async fn state(engine: &Engine, id: InstanceId) -> String {
     engine.instance(&clerk(), id).await.expect("instance").state
 }
 
 async fn withdraw(
     engine: &Engine,
-    id: uuid::Uuid,
+    id: InstanceId,
 ) -> Result<procedo_engine::model::Instance, EngineError> {
     let query = TaskQuery {
         instance: Some(id),
@@ -93,7 +94,7 @@ async fn the_head_of_the_line_gets_the_seat_given_back() {
     }
 }
 
-async fn futures_states(engine: &Engine, ids: &[uuid::Uuid]) -> Vec<String> {
+async fn futures_states(engine: &Engine, ids: &[InstanceId]) -> Vec<String> {
     let mut out = Vec::new();
     for id in ids {
         out.push(state(engine, *id).await);

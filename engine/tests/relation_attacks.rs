@@ -7,10 +7,10 @@ mod common;
 
 use common::convenzione::{COMUNE, PROVINCE, request, signature, steps_to_signature};
 use common::{databases, open_task, shipped, vars};
+use procedo_engine::InstanceId;
 use procedo_engine::model::{Actor, Instance};
 use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 const OTHER_PROVINCE: &str = "provincia-brescia";
 const OTHER_COMUNE: &str = "comune-castelfranco";
@@ -45,7 +45,7 @@ async fn setup(db: &common::TestDb) -> (Engine, std::sync::Arc<ManualClock>) {
 async fn step(
     engine: &Engine,
     actor: &Actor,
-    id: Uuid,
+    id: InstanceId,
     action: &str,
     data: Value,
 ) -> Result<Instance, EngineError> {
@@ -58,7 +58,7 @@ async fn step(
 async fn walk_to_signature(
     engine: &Engine,
     actor: &Actor,
-    id: Uuid,
+    id: InstanceId,
 ) -> Result<Instance, EngineError> {
     for (_, action, data) in steps_to_signature() {
         step(engine, actor, id, action, data)

@@ -6,12 +6,12 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use procedo_engine::InstanceId;
 use procedo_engine::jobs::Fetch;
 use procedo_engine::machine::JobAnswer;
 use procedo_engine::model::{Actor, JobStatus};
 use procedo_engine::{Engine, EngineError};
 use serde_json::json;
-use uuid::Uuid;
 
 const REGISTER: &str = "\
 id: test-register
@@ -44,7 +44,7 @@ fn fetch(worker: &str, lock_for: i64) -> Fetch {
     }
 }
 
-async fn start(engine: &Engine) -> Uuid {
+async fn start(engine: &Engine) -> InstanceId {
     engine
         .start(
             &clerk(),

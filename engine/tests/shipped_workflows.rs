@@ -4,12 +4,12 @@
 mod common;
 
 use common::{databases, engine, open_task, open_tasks, sqlite_db, vars};
+use procedo_engine::InstanceId;
 use procedo_engine::definition::Package;
 use procedo_engine::model::Actor;
 use procedo_engine::{Engine, EngineError, TaskQuery};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use uuid::Uuid;
 
 const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
 const TENANT: &str = "provincia-treviso";
@@ -117,7 +117,7 @@ async fn deploy_shipped(engine: &Engine, name: &str) {
     assert_eq!(deployed.id, name);
 }
 
-async fn status(engine: &Engine, instance: Uuid) -> String {
+async fn status(engine: &Engine, instance: InstanceId) -> String {
     engine
         .instance(&admin(), instance)
         .await
@@ -519,7 +519,7 @@ async fn request_and_approve(
     engine: &Engine,
     (actor, name, codice_fiscale): &(Actor, String, String),
     seats_available: i64,
-) -> Uuid {
+) -> InstanceId {
     let mut request = enrolment_request(seats_available);
     request.insert("participant_name".into(), json!(name));
     request.insert("codice_fiscale".into(), json!(codice_fiscale));
@@ -531,7 +531,7 @@ async fn request_and_approve(
     instance.id
 }
 
-async fn approve(engine: &Engine, instance: Uuid) {
+async fn approve(engine: &Engine, instance: InstanceId) {
     let approval = open_task(engine, &supervisor(), instance).await;
     engine
         .complete(
@@ -544,7 +544,7 @@ async fn approve(engine: &Engine, instance: Uuid) {
         .expect("approves");
 }
 
-async fn state(engine: &Engine, instance: Uuid) -> String {
+async fn state(engine: &Engine, instance: InstanceId) -> String {
     engine
         .instance(&admin(), instance)
         .await
@@ -553,7 +553,7 @@ async fn state(engine: &Engine, instance: Uuid) -> String {
 }
 
 /// The enrolment confirmations of an instance.
-async fn confirmations(engine: &Engine, instance: Uuid) -> Vec<String> {
+async fn confirmations(engine: &Engine, instance: InstanceId) -> Vec<String> {
     engine
         .documents(&admin(), instance)
         .await
@@ -564,7 +564,7 @@ async fn confirmations(engine: &Engine, instance: Uuid) -> Vec<String> {
         .collect()
 }
 
-async fn withdraw(engine: &Engine, instance: Uuid) {
+async fn withdraw(engine: &Engine, instance: InstanceId) {
     let task = open_task(engine, &hr(), instance).await;
     engine
         .complete(
@@ -744,7 +744,7 @@ fn award_request(tipo: &str, importo: &str) -> serde_json::Map<String, serde_jso
     }))
 }
 
-async fn appoint_rup(engine: &Engine, instance: Uuid) {
+async fn appoint_rup(engine: &Engine, instance: InstanceId) {
     let task = open_task(engine, &dirigente(), instance).await;
     let data = json!({
         "rup_nome": "Anna Russo",
@@ -782,7 +782,7 @@ async fn appoint_rup(engine: &Engine, instance: Uuid) {
 /// Below € 40,000: the self-declaration (not drawn for a check before the award), the
 /// determina and the contract; the case waits at the sample check after the contract
 /// (art. 52 c.1).
-async fn declared_and_signed(engine: &Engine, instance: Uuid) {
+async fn declared_and_signed(engine: &Engine, instance: InstanceId) {
     let task = open_task(engine, &rup(), instance).await;
     assert_eq!(task.state, "self_declaration");
     engine
@@ -798,7 +798,7 @@ async fn declared_and_signed(engine: &Engine, instance: Uuid) {
     assert_eq!(signed.state, "sample_check");
 }
 
-async fn adopt_and_sign(engine: &Engine, instance: Uuid) -> procedo_engine::model::Instance {
+async fn adopt_and_sign(engine: &Engine, instance: InstanceId) -> procedo_engine::model::Instance {
     let task = open_task(engine, &dirigente(), instance).await;
     assert_eq!(task.state, "award_decision");
     let data = json!({

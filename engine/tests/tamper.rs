@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use procedo_engine::InstanceId;
 use procedo_engine::audit::VerifyReport;
 use procedo_engine::checkpoint::{self, Key};
 use procedo_engine::definition::Package;
@@ -36,8 +37,8 @@ fn determina_package() -> Package {
 /// What the scene holds: an approval chain half-way (three events, two completed tasks) and
 /// three adopted determine (acts numbered 1, 2, 3 of the `determine` register).
 struct Scene {
-    chain: Uuid,
-    determine: Vec<Uuid>,
+    chain: InstanceId,
+    determine: Vec<InstanceId>,
 }
 
 async fn scene(engine: &Engine) -> Scene {
@@ -83,7 +84,8 @@ async fn scene(engine: &Engine) -> Scene {
 }
 
 /// An id as a literal of the backend's SQL.
-fn lit(db: &TestDb, id: Uuid) -> String {
+fn lit(db: &TestDb, id: impl Into<Uuid>) -> String {
+    let id: Uuid = id.into();
     match db.backend {
         "sqlite" => format!("X'{}'", id.simple()),
         _ => format!("'{id}'::uuid"),
@@ -149,7 +151,7 @@ async fn broken(engine: &Engine) -> VerifyReport {
 
 /// Asserts the report names `instance` with a row starting with `row` and a reason containing
 /// `reason`.
-fn names(report: &VerifyReport, instance: Uuid, row: &str, reason: &str, backend: &str) {
+fn names(report: &VerifyReport, instance: InstanceId, row: &str, reason: &str, backend: &str) {
     assert!(
         report
             .broken
@@ -160,7 +162,7 @@ fn names(report: &VerifyReport, instance: Uuid, row: &str, reason: &str, backend
     );
 }
 
-fn names_document(report: &VerifyReport, document: Uuid, instance: Uuid, reason: &str) {
+fn names_document(report: &VerifyReport, document: Uuid, instance: InstanceId, reason: &str) {
     assert!(
         report
             .broken_documents
@@ -184,7 +186,7 @@ fn names_problem(report: &VerifyReport, row: &str, reason: &str) {
 
 /// Rewrites an instance's whole chain (every body changed by `forge`, every hash and link
 /// recomputed, the head moved) as an attacker without the key can.
-async fn rewrite_chain(engine: &Engine, db: &TestDb, id: Uuid, forge: impl Fn(&mut Event)) {
+async fn rewrite_chain(engine: &Engine, db: &TestDb, id: InstanceId, forge: impl Fn(&mut Event)) {
     let stored = engine.store().events(id).await.expect("events");
     let mut prev = history::GENESIS.to_string();
     for e in stored {
@@ -638,7 +640,7 @@ async fn a_deleted_instance_is_found_by_the_ledger_and_by_the_checkpoint() {
         let s = scene(&engine).await;
         let (file, public) = signed_checkpoint(&engine).await;
         disarm(&engine, &db).await;
-        let delete_all_but_ledger = |id: Uuid| {
+        let delete_all_but_ledger = |id: InstanceId| {
             let id = lit(&db, id);
             ["events", "tasks", "timers", "documents"]
                 .iter()
@@ -863,7 +865,7 @@ async fn a_database_after_heavy_use_verifies_also_against_its_checkpoint() {
             for &id in &chains {
                 let tasks = open_tasks(&engine, &clerk(), id).await;
                 if let Some(task) = tasks.first()
-                    && !(round + id.as_bytes()[15] as usize).is_multiple_of(3)
+                    && !(round + id.uuid().as_bytes()[15] as usize).is_multiple_of(3)
                 {
                     engine
                         .complete(&clerk(), task.id, "done", json!({}))

@@ -865,7 +865,8 @@ async fn migration_0010_carries_an_existing_database_forward() {
         .await;
         let instance = uuid::Uuid::now_v7();
         let task = uuid::Uuid::now_v7();
-        let mut event = procedo_engine::history::Event::new(instance, 1, at, "anna", "started");
+        let mut event =
+            procedo_engine::history::Event::new(instance.into(), 1, at, "anna", "started");
         event.to_state = "review".into();
         event.data = json!({ "definition": "test-plain", "version": 1, "variables": {} });
         // As a release before 0010 wrote it: the start opened the task.
@@ -949,7 +950,7 @@ async fn migration_0010_carries_an_existing_database_forward() {
         assert!(report.ok && report.events == 1, "{report:?}");
         // The old instance goes on; a shared definition is startable by a third tenant.
         engine
-            .complete(&clerk(), task, "done", json!({}))
+            .complete(&clerk(), task.into(), "done", json!({}))
             .await
             .expect("the old task completes");
         engine

@@ -7,13 +7,13 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::{engine, open_task, shipped, sqlite_db, utc, vars};
+use procedo_engine::InstanceId;
 use procedo_engine::documents::Document;
 use procedo_engine::model::{Actor, Instance, Task};
 use procedo_engine::store::InstanceFilter;
 use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use uuid::Uuid;
 
 const TENANT: &str = "provincia-treviso";
 
@@ -54,7 +54,7 @@ async fn setup() -> (common::TestDb, Engine, Arc<ManualClock>) {
     (db, engine, clock)
 }
 
-async fn task(engine: &Engine, instance: Uuid, state: &str) -> Task {
+async fn task(engine: &Engine, instance: InstanceId, state: &str) -> Task {
     let task = open_task(engine, &admin(), instance).await;
     assert_eq!(task.state, state, "{task:?}");
     task
@@ -63,7 +63,7 @@ async fn task(engine: &Engine, instance: Uuid, state: &str) -> Task {
 async fn complete(
     engine: &Engine,
     actor: &Actor,
-    instance: Uuid,
+    instance: InstanceId,
     state: &str,
     action: &str,
     data: Value,
@@ -80,7 +80,7 @@ async fn complete(
 async fn refused(
     engine: &Engine,
     actor: &Actor,
-    id: Uuid,
+    id: InstanceId,
     state: &str,
     action: &str,
     data: Value,
@@ -107,7 +107,7 @@ async fn refused(
 /// Plays the PEC gateway's worker: takes the case's `mail.send` job, checks whom it writes to
 /// and which acts it attaches, and answers with one acceptance per recipient, as the
 /// connector does.
-async fn pec_sent(engine: &Engine, id: Uuid, to: Value, attach: &[&str]) -> Instance {
+async fn pec_sent(engine: &Engine, id: InstanceId, to: Value, attach: &[&str]) -> Instance {
     let worker = Actor::new("pec-gateway", TENANT, &["worker"]);
     let fetch = procedo_engine::jobs::Fetch {
         topics: vec!["mail.send".into()],
@@ -162,7 +162,7 @@ fn bidder_pecs() -> Value {
     ])
 }
 
-async fn instance(engine: &Engine, id: Uuid) -> Instance {
+async fn instance(engine: &Engine, id: InstanceId) -> Instance {
     engine.instance(&admin(), id).await.expect("instance")
 }
 
@@ -170,7 +170,7 @@ async fn fire(engine: &Engine) -> usize {
     engine.fire_due_timers(100).await.expect("fires")
 }
 
-async fn documents(engine: &Engine, id: Uuid) -> Vec<Document> {
+async fn documents(engine: &Engine, id: InstanceId) -> Vec<Document> {
     engine.documents(&admin(), id).await.expect("documents")
 }
 
@@ -197,7 +197,7 @@ fn assert_contains(document: &Document, expected: &[&str]) {
 }
 
 /// The lot children of a tender, in lot order.
-async fn lots(engine: &Engine, parent: Uuid) -> Vec<Instance> {
+async fn lots(engine: &Engine, parent: InstanceId) -> Vec<Instance> {
     let filter = InstanceFilter {
         definition: Some("sua-lot-evaluation".into()),
         limit: 100,
@@ -255,7 +255,7 @@ fn tender_documents(lots: Value) -> Value {
 /// From the request to the publication task: the Comune's determina a contrarre (recorded
 /// by its referent), the tender documents with the SUA's CIGs, the SUA's determina di
 /// indizione.
-async fn request_to_publication(engine: &Engine) -> Uuid {
+async fn request_to_publication(engine: &Engine) -> InstanceId {
     let started = engine
         .start(&rup_comune(), "sua-open-tender", training_tender())
         .await
@@ -299,13 +299,13 @@ async fn request_to_publication(engine: &Engine) -> Uuid {
     id
 }
 
-async fn publish(engine: &Engine, id: Uuid, data: Value) -> Instance {
+async fn publish(engine: &Engine, id: InstanceId, data: Value) -> Instance {
     complete(engine, &rup(), id, "publication", "published", data).await
 }
 
 /// Notice transmitted on Friday 3 April 2026 with a 4 May deadline; the deadline passes and
 /// the commission is appointed on Tuesday 5 May.
-async fn through_offers_deadline(engine: &Engine, clock: &ManualClock, id: Uuid) {
+async fn through_offers_deadline(engine: &Engine, clock: &ManualClock, id: InstanceId) {
     let after = publish(
         engine,
         id,
@@ -371,7 +371,7 @@ async fn through_offers_deadline(engine: &Engine, clock: &ManualClock, id: Uuid)
 
 async fn evaluate(
     engine: &Engine,
-    lot: Uuid,
+    lot: InstanceId,
     action: &str,
     winner: (&str, &str),
     amount: &str,
@@ -398,7 +398,7 @@ async fn evaluate(
 /// request date and the last day of the term are written in the letter.
 async fn check_anomaly(
     engine: &Engine,
-    lot: Uuid,
+    lot: InstanceId,
     winner: (&str, &str),
     amount: &str,
     requested: &str,
@@ -428,7 +428,7 @@ fn anomaly_data(winner: (&str, &str), amount: &str, requested: &str, term: &str)
     })
 }
 
-async fn propose(engine: &Engine, lot: Uuid) -> Instance {
+async fn propose(engine: &Engine, lot: InstanceId) -> Instance {
     complete(
         engine,
         &rup(),
@@ -1047,7 +1047,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
 }
 
 /// The case's OCDS release package, under the test prefix.
-async fn ocds(engine: &Engine, id: Uuid) -> Value {
+async fn ocds(engine: &Engine, id: InstanceId) -> Value {
     engine
         .ocds(
             &admin(),

@@ -8,7 +8,7 @@ use procedo_engine::{Engine, ManualClock};
 use serde_json::json;
 use std::sync::Arc;
 
-async fn timer_events(engine: &Engine, ids: &[uuid::Uuid]) -> Vec<usize> {
+async fn timer_events(engine: &Engine, ids: &[procedo_engine::InstanceId]) -> Vec<usize> {
     let mut counts = Vec::new();
     for id in ids {
         let history = engine.history(&clerk(), *id).await.expect("history");

@@ -73,9 +73,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 }
 
 /// The `{id}` of the path as a UUID: one that is not a UUID names nothing that exists (404).
-pub struct IdPath(pub Uuid);
+pub struct IdPath<T = Uuid>(pub T);
 
-impl FromRequestParts<AppState> for IdPath {
+impl<T: From<Uuid>> FromRequestParts<AppState> for IdPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -83,7 +83,7 @@ impl FromRequestParts<AppState> for IdPath {
             .await
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         Uuid::parse_str(&text)
-            .map(IdPath)
+            .map(|id| IdPath(T::from(id)))
             .map_err(|_| ApiError::not_found(format!("`{text}` is not an id that exists")))
     }
 }

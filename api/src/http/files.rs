@@ -18,6 +18,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
+use procedo_engine::InstanceId;
 use procedo_engine::files::FileError;
 use serde::Deserialize;
 use serde_json::json;
@@ -127,7 +128,7 @@ pub async fn download(
 pub async fn case_file(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
 ) -> ApiResult {
     let instance = state.engine.instance(&actor, id).await?;
     let headers = crate::downloads::case_file_headers(instance.id);

@@ -10,10 +10,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use procedo_engine::TaskQuery;
 use procedo_engine::definition::Package;
 use procedo_engine::model::{Instance, Task};
 use procedo_engine::store::{CaseOrder, CaseSearch, InstanceFilter};
+use procedo_engine::{InstanceId, TaskId, TaskQuery};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -437,7 +437,7 @@ pub async fn instances(
 pub async fn instance(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
 ) -> ApiResult {
     let instance = state.engine.instance(&actor, id).await?;
     Ok(Json(instance_json(&instance)).into_response())
@@ -454,7 +454,7 @@ pub struct ReasonBody {
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult {
     let reason = required_reason(&body.reason, "a cancellation")?;
@@ -465,7 +465,7 @@ pub async fn cancel(
 pub async fn history(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
 ) -> ApiResult {
     let events = state.engine.history(&actor, id).await?;
     Ok(Json(json!(events)).into_response())
@@ -474,7 +474,7 @@ pub async fn history(
 pub async fn documents(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
 ) -> ApiResult {
     let documents = state.engine.documents(&actor, id).await?;
     Ok(Json(json!(documents)).into_response())
@@ -484,7 +484,7 @@ pub async fn documents(
 pub async fn ocds(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
 ) -> ApiResult {
     let Some(config) = state.ocds.as_deref() else {
         return Err(ApiError::not_found(
@@ -554,7 +554,7 @@ pub async fn tasks(
     };
     let limit = page_size(q.limit, 200, 1000)?;
     let query = TaskQuery {
-        instance,
+        instance: instance.map(Into::into),
         mine: q.mine.unwrap_or(false),
         assigned: q.assigned.unwrap_or(false),
         definition: non_empty("definition", q.definition)?,
@@ -581,7 +581,7 @@ pub async fn tasks(
 pub async fn unclaim(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<TaskId>,
 ) -> ApiResult {
     let task = state.engine.unclaim(&actor, id).await?;
     Ok(Json(task_json(&task)).into_response())
@@ -603,7 +603,7 @@ pub struct ReassignBody {
 pub async fn reassign(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<TaskId>,
     ApiJson(body): ApiJson<ReassignBody>,
 ) -> ApiResult {
     let reason = required_reason(&body.reason, "a reassignment")?;
@@ -623,7 +623,7 @@ pub async fn reassign(
 pub async fn claim(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<TaskId>,
 ) -> ApiResult {
     let task = state.engine.claim(&actor, id).await?;
     Ok(Json(task_json(&task)).into_response())
@@ -641,7 +641,7 @@ pub struct CompleteBody {
 pub async fn complete(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<TaskId>,
     ApiJson(body): ApiJson<CompleteBody>,
 ) -> ApiResult {
     let data = if body.data.is_null() {
@@ -664,7 +664,7 @@ pub async fn verify(State(state): State<AppState>, Caller(actor): Caller) -> Api
 pub async fn pause(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<TaskId>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult {
     let reason = required_reason(&body.reason, "a suspension")?;
@@ -675,7 +675,7 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<TaskId>,
 ) -> ApiResult {
     state.engine.resume_sla(&actor, id).await?;
     Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
@@ -846,7 +846,7 @@ pub async fn set_calendar(
 pub async fn case_file(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
 ) -> ApiResult {
     let file = state.engine.case_file(&actor, id).await?;
     let disposition = format!("attachment; filename=\"fascicolo-{id}.json\"");

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use procedo_engine::InstanceId;
 use procedo_engine::jobs::Fetch;
 use procedo_engine::machine::JobAnswer;
 use procedo_engine::model::Job;
@@ -298,7 +299,7 @@ pub async fn retry(
 pub async fn of_instance(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<InstanceId>,
 ) -> ApiResult {
     let jobs = state.engine.jobs_of(&actor, id).await?;
     let jobs: Vec<Value> = jobs.iter().map(job_json).collect();

@@ -162,7 +162,7 @@ pub(super) async fn row(
     };
     let tenant = i.on_behalf_of.as_deref().unwrap_or(&i.tenant);
     Row {
-        id: i.id,
+        id: i.id.uuid(),
         summary,
         workflow,
         keys,

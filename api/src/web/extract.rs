@@ -10,6 +10,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use procedo_engine::EngineError;
+use procedo_engine::{InstanceId, TaskId};
 use uuid::Uuid;
 
 impl FromRequestParts<AppState> for Session {
@@ -41,15 +42,15 @@ async fn page_id(parts: &mut Parts, state: &AppState, what: &str) -> Result<Uuid
 }
 
 macro_rules! page_ids {
-    ($($(#[$doc:meta])* $name:ident => $what:literal;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident($id:ty) => $what:literal;)*) => {$(
         $(#[$doc])*
-        pub(super) struct $name(pub Uuid);
+        pub(super) struct $name(pub $id);
 
         impl FromRequestParts<AppState> for $name {
             type Rejection = Response;
 
             async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-                page_id(parts, state, $what).await.map($name)
+                page_id(parts, state, $what).await.map(|id| $name(id.into()))
             }
         }
     )*};
@@ -57,13 +58,13 @@ macro_rules! page_ids {
 
 page_ids! {
     /// The task of `/tasks/{id}`.
-    TaskPath => "attività";
+    TaskPath(TaskId) => "attività";
     /// The case of `/instances/{id}`.
-    InstancePath => "instance";
+    InstancePath(InstanceId) => "instance";
     /// The act of `/documents/{id}`.
-    DocumentPath => "document";
+    DocumentPath(Uuid) => "document";
     /// The file of `/files/{id}`.
-    FilePath => "file";
+    FilePath(Uuid) => "file";
     /// The service job of `/servizi/{id}`.
-    ServicePath => "servizio";
+    ServicePath(Uuid) => "servizio";
 }

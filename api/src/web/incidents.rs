@@ -39,7 +39,7 @@ fn status_text(status: JobStatus) -> &'static str {
 /// reader who may retry it (an administrator of the tenant that runs the case).
 pub(super) async fn of_case(state: &AppState, s: &Session, instance: Uuid) -> Vec<Value> {
     // The case page stays readable without its services; the cause goes to the log.
-    let jobs: Vec<Job> = match state.engine.jobs_of(&s.actor, instance).await {
+    let jobs: Vec<Job> = match state.engine.jobs_of(&s.actor, instance.into()).await {
         Ok(jobs) => jobs,
         Err(e) => {
             tracing::warn!(instance = %instance, error = %e, "the case's services could not be read");

@@ -36,10 +36,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use handlebars::Handlebars;
-use procedo_engine::EngineError;
+use procedo_engine::{EngineError, TaskId};
 use serde_json::{Value, json};
 use std::sync::LazyLock;
-use uuid::Uuid;
 
 const COOKIE: &str = "procedo_session";
 
@@ -310,7 +309,7 @@ struct Offered {
 async fn task_view(
     state: &AppState,
     s: &Session,
-    id: Uuid,
+    id: TaskId,
     view: TaskView<'_>,
     values: &Value,
     errors: &[procedo_engine::forms::FieldError],
@@ -829,7 +828,7 @@ async fn manage(
 async fn edit_list(
     state: &AppState,
     s: &Session,
-    id: Uuid,
+    id: TaskId,
     view: TaskView<'_>,
     mut data: Value,
     adding: bool,
@@ -953,7 +952,7 @@ async fn instance_page(
             .collect();
         lots.push(json!({ "id": child.id, "title": title, "state": state_title, "status": cases::status_text(&child.status), "keys": keys.join(" · ") }));
     }
-    let services = incidents::of_case(&state, &s, id).await;
+    let services = incidents::of_case(&state, &s, id.uuid()).await;
     let summary = definition.as_ref().and_then(|d| d.case_summary(&instance));
     let keys: Vec<Value> = definition
         .as_ref()

@@ -132,7 +132,7 @@ mod tests {
     ) -> procedo_engine::documents::Document {
         procedo_engine::documents::Document {
             id: uuid::Uuid::nil(),
-            instance: uuid::Uuid::nil(),
+            instance: (uuid::Uuid::nil()).into(),
             tenant: "provincia-treviso".into(),
             template: template.into(),
             definition: "sua-open-tender".into(),

@@ -14,6 +14,7 @@ pub mod italian;
 
 use crate::definition::Definition;
 use crate::history::sha256_hex;
+use crate::ids::InstanceId;
 use crate::model::Instance;
 use chrono::{DateTime, NaiveDate, Utc};
 use handlebars::{Handlebars, handlebars_helper};
@@ -27,7 +28,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Document {
     pub id: Uuid,
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub tenant: String,
     pub template: String,
     pub definition: String,

@@ -24,7 +24,7 @@ pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 pub use error::{EngineError, Result};
 
 use crate::machine::{self, Command};
-use crate::model::{Actor, Instance, Task};
+use crate::model::{Actor, Instance, InstanceId, Task};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -45,7 +45,7 @@ pub struct Deployed {
 /// What to list in a task query.
 #[derive(Debug, Clone, Default)]
 pub struct TaskQuery {
-    pub instance: Option<Uuid>,
+    pub instance: Option<InstanceId>,
     /// Only tasks the caller may act on: for one of their roles, and unassigned or theirs.
     pub mine: bool,
     /// Only tasks assigned to the caller (claimed by or given to them).
@@ -167,7 +167,7 @@ impl Engine {
         };
         let pins = self.pins_for(&resolved, &actor.tenant).await?;
         // A start races only for shared things (a register number, a pool's seat).
-        let id = Uuid::now_v7();
+        let id = InstanceId::from(Uuid::now_v7());
         let (resolved, pins, variables) = (&resolved, &pins, &variables);
         let (on_behalf_of, relation) = (&on_behalf_of, &relation);
         let started = self

@@ -3,15 +3,14 @@
 
 use super::{Engine, EngineError, PLATFORM_TENANT, Result, TaskQuery, VisibleDefinition, visible};
 use crate::definition::Definition;
-use crate::model::{Actor, Instance, Task};
+use crate::model::{Actor, Instance, InstanceId, Task, TaskId};
 use crate::store::{InstanceFilter, TaskFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
-use uuid::Uuid;
 
 impl Engine {
     /// An instance the actor's tenant may see; another tenant's instance is "not found".
-    pub async fn instance(&self, actor: &Actor, id: Uuid) -> Result<Instance> {
+    pub async fn instance(&self, actor: &Actor, id: InstanceId) -> Result<Instance> {
         match self.store.instance(id).await? {
             Some(instance) if visible(actor, &instance) => Ok(instance),
             _ => Err(EngineError::NotFound(format!("instance {id}"))),
@@ -23,7 +22,7 @@ impl Engine {
     }
 
     /// The child instances of a case the actor may see (a tender's lots), in `foreach` order.
-    pub async fn children(&self, actor: &Actor, id: Uuid) -> Result<Vec<Instance>> {
+    pub async fn children(&self, actor: &Actor, id: InstanceId) -> Result<Vec<Instance>> {
         self.instance(actor, id).await?;
         let children = self.store.children(id).await?;
         Ok(children.into_iter().filter(|c| visible(actor, c)).collect())
@@ -39,7 +38,7 @@ impl Engine {
         Ok(self.store.search_instances(&actor.tenant, search).await?)
     }
 
-    pub async fn task(&self, actor: &Actor, id: Uuid) -> Result<Task> {
+    pub async fn task(&self, actor: &Actor, id: TaskId) -> Result<Task> {
         match self.store.task(id).await? {
             Some(task) if task.tenant == actor.tenant => Ok(task),
             _ => Err(EngineError::NotFound(format!("task {id}"))),
@@ -54,7 +53,7 @@ impl Engine {
     /// shows a page says how many it does not show.
     pub async fn task_page(&self, actor: &Actor, query: &TaskQuery) -> Result<(Vec<Task>, i64)> {
         let filter = TaskFilter {
-            instance: query.instance,
+            instance: query.instance.map(InstanceId::uuid),
             mine: query
                 .mine
                 .then(|| (actor.user.clone(), actor.roles.clone())),

@@ -2,14 +2,14 @@
 //! and cancelling a case: each decided on fresh data and retried after a lost race.
 
 use super::{Engine, EngineError, Result, visible};
+use crate::ids::{InstanceId, TaskId};
 use crate::machine::{self, Command};
 use crate::model::{Actor, Instance, Task};
 use serde_json::Value as Json;
-use uuid::Uuid;
 
 impl Engine {
     /// Assigns an open task to the actor, who must hold its role.
-    pub async fn claim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
+    pub async fn claim(&self, actor: &Actor, task_id: TaskId) -> Result<Task> {
         self.on_task(actor, task_id, |task| Command::Assign {
             task,
             change: machine::Assignment::Claim,
@@ -19,7 +19,7 @@ impl Engine {
     }
 
     /// Gives a claimed task back to its role.
-    pub async fn unclaim(&self, actor: &Actor, task_id: Uuid) -> Result<Task> {
+    pub async fn unclaim(&self, actor: &Actor, task_id: TaskId) -> Result<Task> {
         self.on_task(actor, task_id, |task| Command::Assign {
             task,
             change: machine::Assignment::Unclaim,
@@ -32,7 +32,7 @@ impl Engine {
     pub async fn reassign(
         &self,
         actor: &Actor,
-        task_id: Uuid,
+        task_id: TaskId,
         assignee: Option<String>,
         role: Option<String>,
         reason: &str,
@@ -65,7 +65,7 @@ impl Engine {
     pub async fn complete(
         &self,
         actor: &Actor,
-        task_id: Uuid,
+        task_id: TaskId,
         action: &str,
         data: Json,
     ) -> Result<Instance> {
@@ -78,7 +78,12 @@ impl Engine {
     }
 
     /// Suspends a task's deadline (stop-the-clock), recording why.
-    pub async fn pause_sla(&self, actor: &Actor, task_id: Uuid, reason: &str) -> Result<Instance> {
+    pub async fn pause_sla(
+        &self,
+        actor: &Actor,
+        task_id: TaskId,
+        reason: &str,
+    ) -> Result<Instance> {
         self.on_task(actor, task_id, |task| Command::PauseSla {
             task,
             reason: reason.to_string(),
@@ -87,7 +92,7 @@ impl Engine {
     }
 
     /// Resumes a suspended deadline, later by the time it was suspended.
-    pub async fn resume_sla(&self, actor: &Actor, task_id: Uuid) -> Result<Instance> {
+    pub async fn resume_sla(&self, actor: &Actor, task_id: TaskId) -> Result<Instance> {
         self.on_task(actor, task_id, |task| Command::ResumeSla { task })
             .await
     }
@@ -96,7 +101,7 @@ impl Engine {
     async fn on_task(
         &self,
         actor: &Actor,
-        task_id: Uuid,
+        task_id: TaskId,
         command: impl Fn(Task) -> Command,
     ) -> Result<Instance> {
         let done = self
@@ -116,7 +121,7 @@ impl Engine {
 
     /// Cancels an active instance (administrators of the owning tenant only: a tenant the
     /// procedure is run for reads it, it does not stop it), closing its tasks and timers.
-    pub async fn cancel(&self, actor: &Actor, id: Uuid, reason: &str) -> Result<Instance> {
+    pub async fn cancel(&self, actor: &Actor, id: InstanceId, reason: &str) -> Result<Instance> {
         let done = self
             .decide_and_commit(actor, "the instance", move || async move {
                 let instance = self.instance(actor, id).await?;

@@ -5,6 +5,7 @@
 //! [`super::note`]) and read leniently: [`super::Event::data_as`] gives `None` for data of a
 //! shape this version does not know, and the raw value stays in the event.
 
+use crate::ids::{InstanceId, TaskId};
 use crate::model::{ParentLink, TimerKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,26 +44,26 @@ pub struct Cancelled {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildEnded {
-    pub child: Uuid,
+    pub child: InstanceId,
     pub index: i64,
     pub outcome: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskClaimed {
-    pub task: Uuid,
+    pub task: TaskId,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskUnclaimed {
-    pub task: Uuid,
+    pub task: TaskId,
     /// Who held it.
     pub was: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskReassigned {
-    pub task: Uuid,
+    pub task: TaskId,
     pub from: Holder,
     pub to: Holder,
     pub reason: String,
@@ -77,7 +78,7 @@ pub struct Holder {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlaPaused {
-    pub task: Uuid,
+    pub task: TaskId,
     pub reason: String,
     /// The deadline that stopped running.
     pub due_at: Option<DateTime<Utc>>,
@@ -85,7 +86,7 @@ pub struct SlaPaused {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlaResumed {
-    pub task: Uuid,
+    pub task: TaskId,
     pub reason: String,
     pub paused_ms: i64,
     /// The deadline moved later by the time it was suspended.

@@ -25,12 +25,12 @@ pub mod note;
 pub use kind::EventKind;
 pub use note::Note;
 
+use crate::ids::InstanceId;
 use crate::timefmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 /// The `prev_hash` of an instance's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -44,7 +44,7 @@ pub struct Event {
     /// The body format: absent in the first format, [`FORMAT`] since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v: Option<u32>,
-    pub instance: Uuid,
+    pub instance: InstanceId,
     /// 1, 2, 3… within the instance.
     pub seq: i64,
     pub at: String,
@@ -137,7 +137,7 @@ pub struct Sealed {
 }
 
 impl Event {
-    pub fn new(instance: Uuid, seq: i64, at: DateTime<Utc>, actor: &str, kind: &str) -> Self {
+    pub fn new(instance: InstanceId, seq: i64, at: DateTime<Utc>, actor: &str, kind: &str) -> Self {
         Self {
             v: None,
             instance,
@@ -242,7 +242,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A stored event row: the text, its recorded hash and the columns kept beside it for queries.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub seq: i64,
     /// Columns kept beside the body for queries; verification compares them with it.
     pub actor: String,
@@ -255,7 +255,7 @@ pub struct StoredEvent {
 /// The first problem found in one instance's chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrokenLink {
-    pub instance: Uuid,
+    pub instance: InstanceId,
     pub seq: i64,
     pub reason: String,
     /// The first stored row (and column) that does not match, e.g. `events(seq 3).actor`,
@@ -267,7 +267,7 @@ pub struct BrokenLink {
 /// hash recorded on the instance, which catches a deleted last event. Returns the events, read,
 /// so callers can look into a chain they now know to be intact.
 pub fn verify_chain(
-    instance: Uuid,
+    instance: InstanceId,
     events: &[StoredEvent],
     head: &str,
 ) -> Result<Vec<Event>, BrokenLink> {
@@ -370,9 +370,10 @@ pub fn states_entered<'e>(events: impl IntoIterator<Item = &'e Event>) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
-    fn chain(n: i64) -> (Uuid, Vec<StoredEvent>, String) {
-        let id = Uuid::new_v4();
+    fn chain(n: i64) -> (InstanceId, Vec<StoredEvent>, String) {
+        let id = InstanceId::from(Uuid::new_v4());
         let mut prev = GENESIS.to_string();
         let mut out = Vec::new();
         for seq in 1..=n {
@@ -413,7 +414,7 @@ mod tests {
 
     #[test]
     fn the_path_lists_every_state_entered_including_those_crossed_and_not_claims() {
-        let id = Uuid::new_v4();
+        let id = InstanceId::from(Uuid::new_v4());
         let step = |seq: i64, to: &str, entered: &[&str]| {
             let mut e = Event::new(id, seq, Utc::now(), "anna", "task_completed");
             e.to_state = to.into();

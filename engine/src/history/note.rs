@@ -12,6 +12,7 @@
 //! a note whose shape is not known reads as `None`, leaving its raw value to whoever needs it.
 
 use crate::calendar::Deadline;
+use crate::ids::{InstanceId, TaskId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -26,20 +27,20 @@ pub enum Note {
     /// The instance ended with this outcome.
     Ended(String),
     TaskOpened(TaskOpened),
-    TaskCompleted(Uuid),
+    TaskCompleted(TaskId),
     TimerSet(TimerSet),
     /// A task's reminder fell due; its holders were told.
-    Reminded(Uuid),
+    Reminded(TaskId),
     /// A task's deadline passed with nothing else to do.
-    Overdue(Uuid),
+    Overdue(TaskId),
     /// A task whose deadline passed moved to another role.
     Escalated {
-        task: Uuid,
+        task: TaskId,
         to: String,
     },
     /// The holders of a role were told that a task's deadline passed.
     Notified {
-        task: Uuid,
+        task: TaskId,
         role: String,
     },
     /// A task's deadline passed and the engine took this action.
@@ -59,11 +60,11 @@ pub enum Note {
     /// A waiting instance left a pool's line (its wait timed out, or it was cancelled).
     LeftLine(PoolUnit),
     DeadlineSuspended {
-        task: Uuid,
+        task: TaskId,
         reason: String,
     },
     DeadlineResumed {
-        task: Uuid,
+        task: TaskId,
         due_at: DateTime<Utc>,
     },
     /// The case's tenant may act on behalf of `client` for `scope` (`None`: every workflow)
@@ -116,7 +117,7 @@ where
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskOpened {
-    pub id: Uuid,
+    pub id: TaskId,
     #[serde(default)]
     pub role: String,
     #[serde(default)]
@@ -203,7 +204,7 @@ pub struct Completer {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildStarted {
-    pub id: Uuid,
+    pub id: InstanceId,
     #[serde(default)]
     pub workflow: String,
     /// The position of its item in the parent's `foreach` list.
@@ -243,7 +244,7 @@ mod tests {
     #[test]
     fn a_note_seals_with_keys_sorted_as_the_history_always_did() {
         let note = Note::TaskOpened(TaskOpened {
-            id: Uuid::nil(),
+            id: TaskId::nil(),
             role: "clerk".into(),
             assignee: None,
             due: None,
@@ -280,7 +281,7 @@ mod tests {
         let Some(Note::TaskOpened(opened)) = Note::read(&odd) else {
             panic!("reads");
         };
-        assert_eq!((opened.id, opened.due), (Uuid::nil(), None));
+        assert_eq!((opened.id, opened.due), (TaskId::nil(), None));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::enter::{assign, enter, scope};
 use super::{Effect, MachineError, Working};
 use crate::definition::{Definition, Kind};
 use crate::history::{EventKind, GENESIS, Note, data, note};
+use crate::ids::{InstanceId, TaskId};
 use crate::model::{Instance, ParentLink, Status, Task, TaskStatus, Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ pub struct Started {
 
 pub fn start(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     definition: &str,
     version: i64,
     variables: Map<String, Json>,
@@ -84,7 +85,7 @@ pub struct Created<'t> {
 /// Creates an instance of `definition` and enters its initial state.
 pub fn create(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     definition: &Arc<Definition>,
     variables: Map<String, Json>,
     created: Created<'_>,
@@ -176,7 +177,7 @@ fn validate(
 
 pub fn complete(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     task: &Task,
     action_name: &str,
     data: Json,
@@ -481,7 +482,7 @@ pub fn fire_timer(work: &mut Working<'_>, timer: &Timer) -> Result<(), MachineEr
     }
 }
 
-pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), MachineError> {
+pub fn cancel(work: &mut Working<'_>, id: InstanceId, reason: &str) -> Result<(), MachineError> {
     work.active(id)?;
     let now = work.now;
     let cancelled = data::Cancelled {
@@ -509,8 +510,8 @@ pub fn cancel(work: &mut Working<'_>, id: Uuid, reason: &str) -> Result<(), Mach
 /// A child ended: record its outcome in the parent and, when it was the last, move on.
 pub fn child_ended(
     work: &mut Working<'_>,
-    parent: Uuid,
-    child: Uuid,
+    parent: InstanceId,
+    child: InstanceId,
     index: i64,
 ) -> Result<(), MachineError> {
     let (outcome, variables, definition) = {
@@ -682,9 +683,9 @@ fn attached_files(
 /// A notice about a task of the instance (its current holders are read when it is mailed).
 fn notice(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     state: &crate::definition::State,
-    task: Uuid,
+    task: TaskId,
     kind: &str,
     role: &str,
 ) -> Result<Effect, MachineError> {

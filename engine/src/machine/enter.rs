@@ -8,6 +8,7 @@ use crate::definition::{Arm, Definition, Goto, Kind, SpawnSpec, State, TaskSpec,
 use crate::expr::{Expr, Scope};
 use crate::history::Note;
 use crate::history::note::{self, TimerSet, WaitDeadline};
+use crate::ids::{InstanceId, TaskId};
 use crate::model::{Instance, Status, Task, TaskStatus, Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
@@ -37,7 +38,7 @@ pub fn scope<'s>(
 /// Evaluates assignments against the instance (and the submission), then stores them.
 pub fn assign(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     set: &[(String, Expr)],
     form: Option<&Map<String, Json>>,
 ) -> Result<(), MachineError> {
@@ -60,7 +61,7 @@ pub fn assign(
 }
 
 /// Moves instance `id` to `target` and runs whatever the states on the way decide.
-pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), MachineError> {
+pub fn enter(work: &mut Working<'_>, id: InstanceId, target: &str) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
     let mut next = target.to_string();
     for _ in 0..MAX_AUTOMATIC_STEPS {
@@ -92,7 +93,11 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
 }
 
 /// Does what the state's kind does; returns the next state when it moves on at once.
-fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<String>, MachineError> {
+fn arrive(
+    work: &mut Working<'_>,
+    id: InstanceId,
+    state: &State,
+) -> Result<Option<String>, MachineError> {
     match &state.kind {
         Kind::Task(task) => open_task(work, id, state, task).map(|()| None),
         Kind::Choice(arms) => choose(work, id, arms).map(Some),
@@ -114,13 +119,13 @@ fn arrive(work: &mut Working<'_>, id: Uuid, state: &State) -> Result<Option<Stri
 
 fn open_task(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     state: &State,
     spec: &TaskSpec,
 ) -> Result<(), MachineError> {
     let definition = work.definition_of(id)?;
     let now = work.now;
-    let (task_id, notice_id) = (work.new_id(), work.new_id());
+    let (task_id, notice_id) = (TaskId::from(work.new_id()), work.new_id());
     let instance = work.get(id)?;
     let scope = scope(instance, None, &definition, work);
     let assignee = match &spec.assignee {
@@ -195,7 +200,7 @@ fn open_task(
     Ok(())
 }
 
-fn choose(work: &mut Working<'_>, id: Uuid, arms: &[Arm]) -> Result<String, MachineError> {
+fn choose(work: &mut Working<'_>, id: InstanceId, arms: &[Arm]) -> Result<String, MachineError> {
     let definition = work.definition_of(id)?;
     let mut chosen = None;
     {
@@ -220,7 +225,7 @@ fn choose(work: &mut Working<'_>, id: Uuid, arms: &[Arm]) -> Result<String, Mach
 
 fn wait(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     state: &State,
     timer: &WaitTimer,
     store_as: Option<&str>,
@@ -283,7 +288,7 @@ fn wait(
 
 fn spawn_children(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     spawn: &SpawnSpec,
     on_done: &Goto,
 ) -> Result<Option<String>, MachineError> {
@@ -336,7 +341,7 @@ fn spawn_children(
         )
     };
     for (index, item) in items.into_iter().enumerate() {
-        let child = work.new_id();
+        let child = InstanceId::from(work.new_id());
         let mut variables = Map::new();
         variables.insert(spawn.item_var.clone(), item);
         variables.insert("index".into(), json!(index));
@@ -365,7 +370,7 @@ fn spawn_children(
 
 /// Ends the instance. Nothing is left to clean up: every way out of a task closes its task and
 /// clears its timers, and a wait's only timer is the one that fired.
-fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineError> {
+fn end(work: &mut Working<'_>, id: InstanceId, outcome: &str) -> Result<(), MachineError> {
     work.get_mut(id)?.status = Status::Ended {
         outcome: outcome.to_string(),
     };
@@ -380,7 +385,7 @@ fn end(work: &mut Working<'_>, id: Uuid, outcome: &str) -> Result<(), MachineErr
 /// Renders a template for the instance, numbering it in its register if the workflow says so.
 pub fn issue_document(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     definition: &Definition,
     template: &str,
     form: Option<&Map<String, Json>>,
@@ -424,10 +429,10 @@ pub fn issue_document(
 /// deadline; reminders already past are skipped).
 pub fn set_task_timers(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     tenant: &str,
     state: &str,
-    task: Uuid,
+    task: TaskId,
     spec: &TaskSpec,
     due: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), MachineError> {

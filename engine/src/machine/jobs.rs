@@ -10,14 +10,14 @@ use super::{Effect, JobAnswer, MachineError, Working};
 use crate::definition::{Goto, Kind, ServiceSpec, State};
 use crate::history::note::{self, TimerSet};
 use crate::history::{EventKind, Note, data};
+use crate::ids::InstanceId;
 use crate::model::{Job, JobStatus};
 use serde_json::{Map, Value as Json, json};
-use uuid::Uuid;
 
 /// Opens the job of a service state: its input evaluated now, over the instance.
 pub fn open(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     state: &State,
     spec: &ServiceSpec,
 ) -> Result<(), MachineError> {
@@ -79,7 +79,7 @@ pub fn open(
 
 /// The work took longer than the state allows: the job is withdrawn (a worker's late answer
 /// finds it closed and is refused) and the case follows `on_timeout`.
-pub fn time_out(work: &mut Working<'_>, id: Uuid, goto: &Goto) -> Result<(), MachineError> {
+pub fn time_out(work: &mut Working<'_>, id: InstanceId, goto: &Goto) -> Result<(), MachineError> {
     let at = work.now;
     work.effect(
         id,
@@ -221,7 +221,7 @@ pub fn answer(work: &mut Working<'_>, job: &Job, answer: JobAnswer) -> Result<()
 
 /// Leaving a service state with a timeout removes its timer, so that a later visit to the
 /// same state is not timed out by the earlier one's.
-fn leave(work: &mut Working<'_>, id: Uuid, service: &ServiceSpec) {
+fn leave(work: &mut Working<'_>, id: InstanceId, service: &ServiceSpec) {
     if service.timeout.is_some() {
         work.push(Effect::ClearTimers { instance: id });
     }
@@ -230,7 +230,7 @@ fn leave(work: &mut Working<'_>, id: Uuid, service: &ServiceSpec) {
 /// Runs a way out's assignments with the job's output as `result`, then enters its target.
 fn follow(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     goto: &Goto,
     result: &Json,
 ) -> Result<(), MachineError> {

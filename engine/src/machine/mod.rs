@@ -28,6 +28,7 @@ pub use working::Working;
 use crate::definition::Definition;
 use crate::documents::Document;
 use crate::history::Sealed;
+use crate::ids::{InstanceId, TaskId};
 use crate::model::{Actor, Instance, Task, TaskStatus, Timer};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
@@ -47,7 +48,7 @@ pub trait Catalog {
 #[derive(Debug, Clone)]
 pub enum Command {
     Start {
-        id: Uuid,
+        id: InstanceId,
         definition: String,
         /// The version resolved for the starting tenant (its own, else the shared one).
         version: i64,
@@ -151,28 +152,28 @@ pub enum Effect {
     },
     /// Fails the whole transaction if the task is no longer open.
     CloseTask {
-        task: Uuid,
+        task: TaskId,
         status: TaskStatus,
         at: DateTime<Utc>,
     },
     /// Closes whatever tasks of the instance are still open (cancellation, timeouts).
     CancelOpenTasks {
-        instance: Uuid,
+        instance: InstanceId,
         at: DateTime<Utc>,
     },
     ReassignTask {
-        task: Uuid,
+        task: TaskId,
         role: String,
     },
     /// Sets a task's assignee and role; fails the transaction if the task is closed.
     UpdateTaskAssignment {
-        task: Uuid,
+        task: TaskId,
         assignee: Option<String>,
         role: String,
     },
     /// Suspends or resumes a task's deadline; fails the transaction if the task is closed.
     UpdateTaskSla {
-        task: Uuid,
+        task: TaskId,
         due_at: Option<DateTime<Utc>>,
         paused_at: Option<DateTime<Utc>>,
         reason: Option<String>,
@@ -181,7 +182,7 @@ pub enum Effect {
     SetTimer(Timer),
     /// Removes the instance's timers: it left the state they were set for.
     ClearTimers {
-        instance: Uuid,
+        instance: InstanceId,
     },
     /// Removes the timer being fired; fails the transaction if another worker fired it first.
     DeleteTimer {
@@ -199,14 +200,14 @@ pub enum Effect {
         pool: String,
         key: String,
         seq: i64,
-        instance: Uuid,
+        instance: InstanceId,
     },
     /// Takes an instance out of a pool's line; fails the transaction if it was not there.
     Dequeue {
         tenant: String,
         pool: String,
         key: String,
-        instance: Uuid,
+        instance: InstanceId,
     },
     /// Moves a schedule from the occurrence being fired to the next; fails the transaction if
     /// another worker fired that occurrence first.
@@ -252,7 +253,7 @@ pub enum Effect {
     Notice(crate::model::Notice),
     /// Closes whatever jobs of the instance are still open or incidents (cancellation).
     CancelOpenJobs {
-        instance: Uuid,
+        instance: InstanceId,
         at: DateTime<Utc>,
     },
 }

@@ -14,10 +14,10 @@ use crate::definition::{Goto, Kind};
 use crate::expr::Expr;
 use crate::history::note::{self, TimerSet, WaitDeadline};
 use crate::history::{EventKind, Note, data};
+use crate::ids::InstanceId;
 use crate::model::{Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use std::collections::{HashMap, VecDeque};
-use uuid::Uuid;
 
 /// The pools of the command's tenant, by (pool, key), as loaded.
 pub type Pools = HashMap<(String, String), PoolState>;
@@ -29,7 +29,7 @@ pub struct PoolState {
     /// The place in line the next waiter gets.
     pub next_seq: i64,
     /// The line, head first: (place, instance).
-    pub waiting: VecDeque<(i64, Uuid)>,
+    pub waiting: VecDeque<(i64, InstanceId)>,
     /// Whether the row exists yet.
     pub stored: bool,
 }
@@ -59,7 +59,7 @@ const WAITING: &str = "_waiting";
 
 fn mark(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     slot: &str,
     pool: &str,
     key: Option<&str>,
@@ -77,7 +77,11 @@ fn mark(
     Ok(())
 }
 
-fn marked(work: &Working<'_>, id: Uuid, slot: &str) -> Result<Vec<(String, String)>, MachineError> {
+fn marked(
+    work: &Working<'_>,
+    id: InstanceId,
+    slot: &str,
+) -> Result<Vec<(String, String)>, MachineError> {
     Ok(match work.get(id)?.variables.get(slot) {
         Some(Json::Object(map)) => map
             .iter()
@@ -118,7 +122,7 @@ fn update(
 /// a unit was taken.
 pub fn acquire(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     pool: &str,
     key: &Expr,
     timeout: Option<&crate::calendar::DurationSpec>,
@@ -210,7 +214,11 @@ pub fn acquire(
 }
 
 /// Gives back the units the instance holds in `pools`; the head of each line gets them.
-pub fn release(work: &mut Working<'_>, id: Uuid, pools: &[String]) -> Result<(), MachineError> {
+pub fn release(
+    work: &mut Working<'_>,
+    id: InstanceId,
+    pools: &[String],
+) -> Result<(), MachineError> {
     let tenant = work.get(id)?.tenant.clone();
     for (pool, key) in marked(work, id, HELD)? {
         if !pools.contains(&pool) {
@@ -277,7 +285,7 @@ fn promote(
 }
 
 /// Takes the instance out of every line it waits in (its wait timed out, or it was cancelled).
-pub fn leave_lines(work: &mut Working<'_>, id: Uuid) -> Result<(), MachineError> {
+pub fn leave_lines(work: &mut Working<'_>, id: InstanceId) -> Result<(), MachineError> {
     let tenant = work.get(id)?.tenant.clone();
     for (pool, key) in marked(work, id, WAITING)? {
         if let Some(state) = work.pools.get_mut(&(pool.clone(), key.clone())) {
@@ -296,7 +304,7 @@ pub fn leave_lines(work: &mut Working<'_>, id: Uuid) -> Result<(), MachineError>
 }
 
 /// Everything the instance holds, for a cancellation.
-pub fn held(work: &Working<'_>, id: Uuid) -> Result<Vec<String>, MachineError> {
+pub fn held(work: &Working<'_>, id: InstanceId) -> Result<Vec<String>, MachineError> {
     Ok(marked(work, id, HELD)?
         .into_iter()
         .map(|(pool, _)| pool)

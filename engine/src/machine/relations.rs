@@ -18,9 +18,9 @@ use super::enter::scope;
 use super::{Effect, MachineError, Working};
 use crate::definition::{Definition, RelationChange};
 use crate::history::Note;
+use crate::ids::InstanceId;
 use chrono::NaiveDate;
 use serde_json::Value as Json;
-use uuid::Uuid;
 
 /// Kinds of tenant that may serve another through a relation: the bodies that run a SUA.
 pub const PROVIDER_KINDS: &[&str] = &["provincia", "libero-consorzio", "citta-metropolitana"];
@@ -29,7 +29,7 @@ pub const CLIENT_KINDS: &[&str] = &["comune", "unione-di-comuni"];
 
 pub fn change(
     work: &mut Working<'_>,
-    id: Uuid,
+    id: InstanceId,
     definition: &Definition,
     change: &RelationChange,
 ) -> Result<(), MachineError> {

@@ -3,6 +3,7 @@
 use super::{Catalog, Change, Effect, MachineError, RegisterNumber, Registers, Transition};
 use crate::definition::Definition;
 use crate::history::{Event, EventKind, Note};
+use crate::ids::InstanceId;
 use crate::model::{Actor, Instance};
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
@@ -50,7 +51,7 @@ pub struct Working<'a> {
     pub now: DateTime<Utc>,
     /// Ids for what the command creates (see [`super::ids`]).
     ids: super::ids::Ids,
-    slots: IndexMap<Uuid, Slot>,
+    slots: IndexMap<InstanceId, Slot>,
     effects: Vec<Effect>,
 }
 
@@ -135,7 +136,7 @@ impl<'a> Working<'a> {
         );
     }
 
-    pub fn get(&self, id: Uuid) -> Result<&Instance, MachineError> {
+    pub fn get(&self, id: InstanceId) -> Result<&Instance, MachineError> {
         self.slots
             .get(&id)
             .map(|s| &s.instance)
@@ -144,7 +145,7 @@ impl<'a> Working<'a> {
 
     /// Instance `id`, which a command may still change: an ended or cancelled case refuses
     /// every command (`NotActive`, a 409).
-    pub fn active(&self, id: Uuid) -> Result<&Instance, MachineError> {
+    pub fn active(&self, id: InstanceId) -> Result<&Instance, MachineError> {
         let instance = self.get(id)?;
         if !instance.status.is_active() {
             return Err(MachineError::NotActive(instance.status.label().to_string()));
@@ -163,14 +164,14 @@ impl<'a> Working<'a> {
         Ok(instance)
     }
 
-    pub fn get_mut(&mut self, id: Uuid) -> Result<&mut Instance, MachineError> {
+    pub fn get_mut(&mut self, id: InstanceId) -> Result<&mut Instance, MachineError> {
         self.slots
             .get_mut(&id)
             .map(|s| &mut s.instance)
             .ok_or_else(|| MachineError::Inconsistent(format!("instance {id} was not loaded")))
     }
 
-    pub fn is_loaded(&self, id: Uuid) -> bool {
+    pub fn is_loaded(&self, id: InstanceId) -> bool {
         self.slots.contains_key(&id)
     }
 
@@ -180,13 +181,13 @@ impl<'a> Working<'a> {
             .ok_or_else(|| MachineError::UnknownDefinition(format!("{id} v{version}")))
     }
 
-    pub fn definition_of(&self, id: Uuid) -> Result<Arc<Definition>, MachineError> {
+    pub fn definition_of(&self, id: InstanceId) -> Result<Arc<Definition>, MachineError> {
         let instance = self.get(id)?;
         self.definition(&instance.definition, instance.definition_version)
     }
 
     /// The history event this command writes for `id`, opened on first use with `kind`.
-    pub fn event(&mut self, id: Uuid, kind: EventKind) -> Result<&mut Event, MachineError> {
+    pub fn event(&mut self, id: InstanceId, kind: EventKind) -> Result<&mut Event, MachineError> {
         let (now, user, tenant) = (self.now, self.actor.user.clone(), self.actor.tenant.clone());
         let slot = self
             .slots
@@ -203,7 +204,12 @@ impl<'a> Working<'a> {
     }
 
     /// Records an effect and notes it in the instance's event.
-    pub fn effect(&mut self, id: Uuid, effect: Effect, note: Note) -> Result<(), MachineError> {
+    pub fn effect(
+        &mut self,
+        id: InstanceId,
+        effect: Effect,
+        note: Note,
+    ) -> Result<(), MachineError> {
         self.note(id, note)?;
         self.effects.push(effect);
         Ok(())
@@ -216,7 +222,7 @@ impl<'a> Working<'a> {
 
     /// Notes what the step caused in the instance's event (opened as a plain `step` if the
     /// command has not opened it yet).
-    pub fn note(&mut self, id: Uuid, note: Note) -> Result<(), MachineError> {
+    pub fn note(&mut self, id: InstanceId, note: Note) -> Result<(), MachineError> {
         self.event(id, EventKind::Step)?.note(&note);
         Ok(())
     }

@@ -122,7 +122,7 @@ macro_rules! sql_audit {
                     .collect::<$crate::store::Result<Vec<_>>>()?;
                 let full = i64::try_from(instances.len()).unwrap_or(i64::MAX) >= limit;
                 let upper = if full {
-                    instances.last().map(|i| i.id)
+                    instances.last().map(|i| i.id.uuid())
                 } else {
                     None
                 };

@@ -847,7 +847,8 @@ mod tests {
                                 effects.push(Effect::OpenTask(Task {
                                     id: uuid::Uuid::from_u128(
                                         n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                                    ),
+                                    )
+                                    .into(),
                                     instance: instance.id,
                                     tenant: tenant.into(),
                                     definition: definition.into(),
@@ -896,7 +897,7 @@ mod tests {
                             for due_before in [None, Some(at(20)), Some(at(21))] {
                                 for (limit, offset) in [(200, 0), (1, 0), (2, 1), (5, 3), (3, 40)] {
                                     let filter = crate::store::TaskFilter {
-                                        instance: Some(instance.id),
+                                        instance: Some(instance.id.uuid()),
                                         mine: mine.as_ref().map(|(user, roles)| {
                                             (
                                                 user.to_string(),

@@ -20,6 +20,7 @@ mod rows;
 mod sql;
 mod sqlite;
 mod tenancy;
+mod typed;
 
 pub use conflict::Conflict;
 pub use postgres::PgStore;
@@ -29,7 +30,7 @@ pub use sqlite::SqliteStore;
 use crate::documents::Document;
 use crate::history::StoredEvent;
 use crate::machine::Transition;
-use crate::model::{Instance, Task, Timer};
+use crate::model::{Instance, InstanceId, Task, TaskId, Timer};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
@@ -282,8 +283,8 @@ pub struct PackageFact {
 /// A task as verification compares it with the history.
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
-    pub id: Uuid,
-    pub instance: Uuid,
+    pub id: TaskId,
+    pub instance: InstanceId,
     pub tenant: String,
     pub status: String,
     pub completed_action: Option<String>,
@@ -596,7 +597,8 @@ impl Store {
     pub async fn instance_counts(&self, tenant: Option<&str>) -> Result<Vec<VersionCount>> {
         dispatch!(self, s => s.instance_counts(tenant).await)
     }
-    pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
+    pub async fn instance(&self, id: InstanceId) -> Result<Option<Instance>> {
+        let id = id.uuid();
         match self {
             Store::Sqlite(s) => s.instance_in_process(id).await,
             Store::Postgres(s) => s.instance(id).await,
@@ -605,8 +607,8 @@ impl Store {
     pub async fn instances(&self, tenant: &str, filter: &InstanceFilter) -> Result<Vec<Instance>> {
         dispatch!(self, s => s.instances(tenant, filter).await)
     }
-    pub async fn children(&self, parent: Uuid) -> Result<Vec<Instance>> {
-        dispatch!(self, s => s.children(parent).await)
+    pub async fn children(&self, parent: InstanceId) -> Result<Vec<Instance>> {
+        dispatch!(self, s => s.children(parent.uuid()).await)
     }
     pub async fn search_instances(
         &self,
@@ -615,11 +617,12 @@ impl Store {
     ) -> Result<(Vec<Instance>, i64)> {
         dispatch!(self, s => s.search_instances(tenant, search).await)
     }
-    pub async fn task(&self, id: Uuid) -> Result<Option<Task>> {
-        dispatch!(self, s => s.task(id).await)
+    pub async fn task(&self, id: TaskId) -> Result<Option<Task>> {
+        dispatch!(self, s => s.task(id.uuid()).await)
     }
     /// A task and its instance, read together (one query instead of two).
-    pub async fn task_with_instance(&self, id: Uuid) -> Result<Option<(Task, Instance)>> {
+    pub async fn task_with_instance(&self, id: TaskId) -> Result<Option<(Task, Instance)>> {
+        let id = id.uuid();
         match self {
             Store::Sqlite(s) => s.task_with_instance_in_process(id).await,
             Store::Postgres(s) => s.task_with_instance(id).await,
@@ -646,8 +649,8 @@ impl Store {
             Store::Postgres(s) => s.open_tasks(tenant, filter).await,
         }
     }
-    pub async fn events(&self, instance: Uuid) -> Result<Vec<StoredEvent>> {
-        dispatch!(self, s => s.events(instance).await)
+    pub async fn events(&self, instance: InstanceId) -> Result<Vec<StoredEvent>> {
+        dispatch!(self, s => s.events(instance.uuid()).await)
     }
     /// The last number of each register of a tenant for a year.
     pub async fn registers(&self, tenant: &str, year: i32) -> Result<Vec<(String, i64)>> {
@@ -656,8 +659,8 @@ impl Store {
     pub async fn document(&self, id: Uuid) -> Result<Option<Document>> {
         dispatch!(self, s => s.document(id).await)
     }
-    pub async fn documents(&self, instance: Uuid) -> Result<Vec<Document>> {
-        dispatch!(self, s => s.documents(instance).await)
+    pub async fn documents(&self, instance: InstanceId) -> Result<Vec<Document>> {
+        dispatch!(self, s => s.documents(instance.uuid()).await)
     }
     /// Writes one chunk of an upload in progress (see [`FileRow`]).
     pub async fn insert_file_chunk(&self, upload: Uuid, n: i64, data: &[u8]) -> Result<()> {
@@ -860,8 +863,8 @@ impl Store {
         dispatch!(self, s => s.job(id).await)
     }
     /// Every job of an instance, oldest first.
-    pub async fn jobs_of(&self, instance: Uuid) -> Result<Vec<crate::model::Job>> {
-        dispatch!(self, s => s.jobs_of(instance).await)
+    pub async fn jobs_of(&self, instance: InstanceId) -> Result<Vec<crate::model::Job>> {
+        dispatch!(self, s => s.jobs_of(instance.uuid()).await)
     }
     /// Incidents of one tenant (`None`: of every tenant).
     pub async fn incidents(&self, tenant: Option<&str>) -> Result<Vec<crate::model::Job>> {
@@ -916,7 +919,10 @@ impl Store {
         dispatch!(self, s => s.pools(tenant).await)
     }
     /// The tenant's pool lines, head first: (pool, key, seq, instance).
-    pub async fn pool_waiters(&self, tenant: &str) -> Result<Vec<(String, String, i64, Uuid)>> {
+    pub async fn pool_waiters(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, String, i64, InstanceId)>> {
         dispatch!(self, s => s.pool_waiters(tenant).await)
     }
     /// When the earliest timer falls due, if any.
@@ -971,8 +977,8 @@ impl Store {
         dispatch!(self, s => s.relations().await)
     }
     /// Who completed which task states of an instance: (state, user), oldest first.
-    pub async fn completers(&self, instance: Uuid) -> Result<Vec<(String, String)>> {
-        dispatch!(self, s => s.completers(instance).await)
+    pub async fn completers(&self, instance: InstanceId) -> Result<Vec<(String, String)>> {
+        dispatch!(self, s => s.completers(instance.uuid()).await)
     }
     /// The roles a named official of a tenant holds (as a user and on valid API tokens).
     pub async fn holder_roles(

@@ -49,6 +49,15 @@ pub(crate) struct Statement<'a> {
     pub row: Option<String>,
 }
 
+/// Any id (typed or bare) as its UUID.
+fn id<'a>(value: impl Into<Uuid>) -> Arg<'a> {
+    Arg::Id(Some(value.into()))
+}
+
+fn opt_id<'a>(value: Option<impl Into<Uuid>>) -> Arg<'a> {
+    Arg::Id(value.map(Into::into))
+}
+
 fn text(value: &str) -> Arg<'_> {
     Arg::Text(Some(value))
 }
@@ -111,7 +120,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                     text(&i.last_hash),
                     at(i.updated_at),
                     Arg::Pins(&i.pins),
-                    Arg::Id(Some(i.id)),
+                    id(i.id),
                     Arg::Int(Some(expected)),
                 ],
             ),
@@ -128,7 +137,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                     Arg::Int(Some(i.seq)),
                     text(&i.last_hash),
                     at(i.updated_at),
-                    Arg::Id(Some(i.id)),
+                    id(i.id),
                     Arg::Int(Some(expected)),
                     Arg::Pins(&i.pins),
                 ],
@@ -137,7 +146,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                 sql::INSERT_INSTANCE,
                 Check::One(Conflict::InstanceExists),
                 vec![
-                    Arg::Id(Some(i.id)),
+                    id(i.id),
                     text(&i.tenant),
                     opt_text(i.on_behalf_of.as_deref()),
                     text(&i.definition),
@@ -146,7 +155,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                     text(status),
                     opt_text(detail),
                     Arg::Variables(&i.variables),
-                    Arg::Id(i.parent.as_ref().map(|p| p.instance)),
+                    opt_id(i.parent.as_ref().map(|p| p.instance)),
                     Arg::Int(i.parent.as_ref().map(|p| p.index)),
                     Arg::Int(Some(i.children_pending)),
                     Arg::Int(Some(i.version)),
@@ -167,7 +176,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
             let mut entered = statement(
                 sql::INSERT_LEDGER,
                 Check::One(Conflict::InstanceInLedger),
-                vec![Arg::Id(Some(i.id)), text(&i.tenant), at(i.created_at)],
+                vec![id(i.id), text(&i.tenant), at(i.created_at)],
             );
             entered.row = Some(i.id.to_string());
             out.push(entered);
@@ -178,14 +187,14 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                 out.push(statement(
                     sql::DELETE_INSTANCE_KEYS,
                     Check::Any,
-                    vec![Arg::Id(Some(i.id))],
+                    vec![id(i.id)],
                 ));
             }
             for (n, (name, value)) in keys.iter().enumerate() {
                 let mut key = statement(
                     sql::INSERT_INSTANCE_KEY,
                     Check::One(Conflict::KeyNotIndexed),
-                    vec![Arg::Id(Some(i.id)), text(name), text(value)],
+                    vec![id(i.id), text(name), text(value)],
                 );
                 key.row = Some(format!("{}/{n}", i.id));
                 out.push(key);
@@ -405,8 +414,8 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 sql::INSERT_TASK,
                 Check::One(Conflict::TaskExists),
                 vec![
-                    Arg::Id(Some(t.id)),
-                    Arg::Id(Some(t.instance)),
+                    id(t.id),
+                    id(t.instance),
                     text(&t.tenant),
                     text(&t.definition),
                     text(&t.state),
@@ -439,32 +448,30 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                     opt_text(action),
                     opt_text(by),
                     at(*when),
-                    Arg::Id(Some(*task)),
+                    id(*task),
                 ],
             )
         }
         Effect::CancelOpenTasks { instance, at: when } => statement(
             sql::CANCEL_OPEN_TASKS,
             Check::Any,
-            vec![at(*when), Arg::Id(Some(*instance))],
+            vec![at(*when), id(*instance)],
         ),
-        Effect::ReassignTask { task, role } => statement(
-            sql::REASSIGN_TASK,
-            Check::Any,
-            vec![text(role), Arg::Id(Some(*task))],
-        ),
+        Effect::ReassignTask { task, role } => {
+            statement(sql::REASSIGN_TASK, Check::Any, vec![text(role), id(*task)])
+        }
         Effect::SetTimer(t) => {
             let (kind, task) = t.kind.to_db();
             statement(
                 sql::INSERT_TIMER,
                 Check::One(Conflict::TimerExists),
                 vec![
-                    Arg::Id(Some(t.id)),
-                    Arg::Id(Some(t.instance)),
+                    id(t.id),
+                    id(t.instance),
                     text(&t.tenant),
                     text(&t.state),
                     text(kind),
-                    Arg::Id(task),
+                    opt_id(task),
                     at(t.fire_at),
                 ],
             )
@@ -472,19 +479,19 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         Effect::ClearTimers { instance } => statement(
             sql::DELETE_TIMERS_OF_INSTANCE,
             Check::Any,
-            vec![Arg::Id(Some(*instance))],
+            vec![id(*instance)],
         ),
         Effect::DeleteTimer { timer } => statement(
             sql::DELETE_TIMER,
             Check::One(Conflict::TimerFired),
-            vec![Arg::Id(Some(*timer))],
+            vec![id(*timer)],
         ),
         Effect::IssueDocument(d) => statement(
             sql::INSERT_DOCUMENT,
             Check::One(Conflict::DocumentExists),
             vec![
-                Arg::Id(Some(d.id)),
-                Arg::Id(Some(d.instance)),
+                id(d.id),
+                id(d.instance),
                 text(&d.tenant),
                 text(&d.template),
                 text(&d.definition),
@@ -520,11 +527,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         } => statement(
             sql::ASSIGN_TASK,
             Check::One(Conflict::TaskClosed),
-            vec![
-                opt_text(assignee.as_deref()),
-                text(role),
-                Arg::Id(Some(*task)),
-            ],
+            vec![opt_text(assignee.as_deref()), text(role), id(*task)],
         ),
         Effect::UpdateTaskSla {
             task,
@@ -540,7 +543,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 opt_at(*paused_at),
                 opt_text(reason.as_deref()),
                 Arg::Json(derivation.as_ref()),
-                Arg::Id(Some(*task)),
+                id(*task),
             ],
         ),
         Effect::AdvanceSchedule {
@@ -595,7 +598,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 text(pool),
                 text(key),
                 Arg::Int(Some(*seq)),
-                Arg::Id(Some(*instance)),
+                id(*instance),
             ],
         ),
         Effect::Dequeue {
@@ -606,19 +609,14 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         } => statement(
             sql::DELETE_POOL_WAITER,
             Check::One(Conflict::NotInLine),
-            vec![
-                text(tenant),
-                text(pool),
-                text(key),
-                Arg::Id(Some(*instance)),
-            ],
+            vec![text(tenant), text(pool), text(key), id(*instance)],
         ),
         Effect::OpenJob(j) => statement(
             sql::INSERT_JOB,
             Check::One(Conflict::JobExists),
             vec![
-                Arg::Id(Some(j.id)),
-                Arg::Id(Some(j.instance)),
+                id(j.id),
+                id(j.instance),
                 text(&j.tenant),
                 text(&j.definition),
                 text(&j.state),
@@ -645,7 +643,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 text(status.to_db()),
                 opt_text(message.as_deref()),
                 at(*when),
-                Arg::Id(Some(*job)),
+                id(*job),
                 Arg::Int(Some(*lock_seq)),
             ],
         ),
@@ -664,7 +662,7 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 Arg::Int(Some(*attempt)),
                 at(*available_at),
                 text(message),
-                Arg::Id(Some(*job)),
+                id(*job),
                 Arg::Int(Some(*lock_seq)),
             ],
         ),
@@ -680,18 +678,18 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 Arg::Int(Some(*attempt)),
                 Arg::Int(Some(*retries)),
                 at(*when),
-                Arg::Id(Some(*job)),
+                id(*job),
             ],
         ),
         Effect::Notice(n) => statement(
             sql::INSERT_NOTICE,
             Check::One(Conflict::NoticeExists),
             vec![
-                Arg::Id(Some(n.id)),
-                Arg::Id(Some(n.instance)),
+                id(n.id),
+                id(n.instance),
                 text(&n.tenant),
                 text(&n.kind),
-                Arg::Id(Some(n.task)),
+                id(n.task),
                 text(&n.role),
                 opt_text(n.assignee.as_deref()),
                 text(&n.title),
@@ -701,13 +699,13 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
         Effect::CancelOpenJobs { instance, at: when } => statement(
             sql::CANCEL_OPEN_JOBS,
             Check::Any,
-            vec![at(*when), Arg::Id(Some(*instance))],
+            vec![at(*when), id(*instance)],
         ),
         Effect::AppendEvent(e) => statement(
             sql::INSERT_EVENT,
             Check::One(Conflict::HistoryExtended),
             vec![
-                Arg::Id(Some(e.event.instance)),
+                id(e.event.instance),
                 Arg::Int(Some(e.event.seq)),
                 text(&e.event.actor),
                 text(&e.event.kind),

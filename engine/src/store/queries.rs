@@ -501,7 +501,7 @@ macro_rules! sql_store {
             pub async fn pool_waiters(
                 &self,
                 tenant: &str,
-            ) -> $crate::store::Result<Vec<(String, String, i64, uuid::Uuid)>> {
+            ) -> $crate::store::Result<Vec<(String, String, i64, $crate::model::InstanceId)>> {
                 let rows = sqlx::query($crate::store::sql::SELECT_POOL_WAITERS)
                     .bind(tenant)
                     .fetch_all(&self.pool)

@@ -9,7 +9,8 @@ macro_rules! instance {
         |r| -> $crate::store::Result<$crate::model::Instance> {
             let status: String = r.try_get(concat!($prefix, "status"))?;
             let detail: Option<String> = r.try_get(concat!($prefix, "status_detail"))?;
-            let parent: Option<uuid::Uuid> = r.try_get(concat!($prefix, "parent_id"))?;
+            let parent: Option<$crate::model::InstanceId> =
+                r.try_get(concat!($prefix, "parent_id"))?;
             let sqlx::types::Json(variables) = r.try_get(concat!($prefix, "variables"))?;
             let sqlx::types::Json(pins) = r.try_get(concat!($prefix, "pins"))?;
             Ok($crate::model::Instance {

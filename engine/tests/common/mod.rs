@@ -86,7 +86,7 @@ pub async fn deploy(engine: &Engine, workflows: &[&str]) {
 pub async fn open_tasks(
     engine: &Engine,
     actor: &Actor,
-    instance: uuid::Uuid,
+    instance: procedo_engine::InstanceId,
 ) -> Vec<procedo_engine::model::Task> {
     let query = procedo_engine::TaskQuery {
         instance: Some(instance),
@@ -99,7 +99,7 @@ pub async fn open_tasks(
 pub async fn open_task(
     engine: &Engine,
     actor: &Actor,
-    instance: uuid::Uuid,
+    instance: procedo_engine::InstanceId,
 ) -> procedo_engine::model::Task {
     let mut tasks = open_tasks(engine, actor, instance).await;
     assert_eq!(
