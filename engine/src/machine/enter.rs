@@ -78,6 +78,9 @@ pub fn enter(work: &mut Working<'_>, id: Uuid, target: &str) -> Result<(), Machi
         if let Some(change) = &state.relation {
             super::relations::change(work, id, &definition, change)?;
         }
+        if let Some(rotation) = &state.rotation {
+            super::rotation::record(work, id, &definition, rotation)?;
+        }
         for template in &state.documents {
             issue_document(work, id, &definition, template, None)?;
         }
