@@ -294,11 +294,20 @@ async fn invite_to_award(
     bids: &[(u64, &str)],
     threshold: Option<&str>,
 ) -> Instance {
-    let sent = complete(engine, &rup(), id, "selection", "invite", invitation(numbers)).await;
+    let sent = complete(
+        engine,
+        &rup(),
+        id,
+        "selection",
+        "invite",
+        invitation(numbers),
+    )
+    .await;
     assert_eq!(sent.state, "offers_open");
     clock.set(utc(2026, 5, 9, 7, 0, 0));
     engine.fire_due_timers(100).await.expect("fires");
-    let mut evaluation = json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(bids) });
+    let mut evaluation =
+        json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(bids) });
     if let Some(threshold) = threshold {
         evaluation["soglia_anomalia"] = json!(threshold);
     }
@@ -425,10 +434,7 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
             }),
         )
         .await;
-        assert!(
-            errors[0].1.contains("art. 50 c.1 lett. a"),
-            "{errors:?}"
-        );
+        assert!(errors[0].1.contains("art. 50 c.1 lett. a"), "{errors:?}");
 
         let id = to_selection(
             &engine,
@@ -466,7 +472,10 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
         )
         .await;
         assert_eq!(urgent[0].0, "scadenza_manifestazioni");
-        assert!(urgent[0].1.contains("sabato, domenica o festivo"), "{urgent:?}");
+        assert!(
+            urgent[0].1.contains("sabato, domenica o festivo"),
+            "{urgent:?}"
+        );
         let open = complete(
             &engine,
             &rup(),
@@ -528,7 +537,9 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
         assert_eq!(register[0].instance, id);
         let history = engine.history(&admin(), id).await.expect("history");
         assert!(
-            history.iter().any(|e| e.body.contains("\"rotation_recorded\"")),
+            history
+                .iter()
+                .any(|e| e.body.contains("\"rotation_recorded\"")),
             "the award's event seals the register's entry"
         );
 
@@ -636,7 +647,8 @@ async fn the_outgoing_contractor_is_refused_unless_a_motivated_exception_is_give
         // The exception needs its motivation (art. 49 c.4).
         let mut excepted = invitation(&[3, 6, 7, 8, 9]);
         excepted["deroga_rotazione"] = json!(true);
-        let unmotivated = refused(&engine, &rup(), id, "selection", "invite", excepted.clone()).await;
+        let unmotivated =
+            refused(&engine, &rup(), id, "selection", "invite", excepted.clone()).await;
         assert_eq!(unmotivated[0].0, "motivazione_deroga");
         excepted["motivazione_deroga"] = json!(
             "mercato locale ristretto: due sole imprese OG3 in zona oltre l'uscente, che ha eseguito il precedente contratto con esattezza e nei tempi"
@@ -729,7 +741,12 @@ async fn below_5000_euro_a_direct_award_may_go_to_the_outgoing_contractor() {
         let (_, outgoing) = operator(3);
         let start = || async {
             engine
-                .start_on_behalf(&rup(), "small-award", Default::default(), Some(COMUNE.into()))
+                .start_on_behalf(
+                    &rup(),
+                    "small-award",
+                    Default::default(),
+                    Some(COMUNE.into()),
+                )
                 .await
                 .expect("starts")
                 .id
@@ -847,7 +864,15 @@ async fn anomalous_offers_are_excluded_automatically_only_from_five_offers() {
         related(&engine).await;
         // Five offers: the threshold is required, and offers at or above it are excluded.
         let id = to_selection(&engine, &Case::default()).await;
-        complete(&engine, &rup(), id, "selection", "invite", invitation(&[1, 2, 3, 4, 5])).await;
+        complete(
+            &engine,
+            &rup(),
+            id,
+            "selection",
+            "invite",
+            invitation(&[1, 2, 3, 4, 5]),
+        )
+        .await;
         clock.set(utc(2026, 5, 9, 7, 0, 0));
         engine.fire_due_timers(100).await.expect("fires");
         let five = [(1, "10"), (2, "31"), (3, "22"), (4, "15"), (5, "19,9")];
@@ -882,7 +907,15 @@ async fn anomalous_offers_are_excluded_automatically_only_from_five_offers() {
         // Four offers: no automatic exclusion (art. 54 c.1); the highest discount is proposed
         // (its anomaly is checked under art. 110).
         let id = to_selection(&engine, &Case::default()).await;
-        complete(&engine, &rup(), id, "selection", "invite", invitation(&[1, 2, 3, 4, 5])).await;
+        complete(
+            &engine,
+            &rup(),
+            id,
+            "selection",
+            "invite",
+            invitation(&[1, 2, 3, 4, 5]),
+        )
+        .await;
         clock.set(utc(2026, 5, 9, 7, 0, 0));
         engine.fire_due_timers(100).await.expect("fires");
         let ranked = complete(
