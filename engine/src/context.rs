@@ -72,6 +72,7 @@ impl Engine {
             } else {
                 Vec::new()
             },
+            rotation: Vec::new(),
             completers: Vec::new(),
             files: Default::default(),
         })

@@ -120,6 +120,10 @@ impl Engine {
                 context.completers = self.store.completers(instance.id).await?;
             }
             context.files = self.files_named(&definition, task, action, data).await?;
+            if definition.checks_rotation() {
+                let authority = crate::machine::rotation_authority(&instance);
+                context.rotation = self.store.rotation(&authority).await?;
+            }
         }
         Ok(Loaded {
             context,

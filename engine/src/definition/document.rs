@@ -226,6 +226,12 @@ pub struct StateDoc {
     /// the client it names, or ended. Only shared (platform) workflows may use it.
     #[serde(default)]
     pub relation: Option<RelationDoc>,
+    /// Records, on entering the state, the operator it awarded to in the register of
+    /// outgoing contractors (rotation principle, art. 49 d.lgs. 36/2023): the register of the
+    /// case's contracting authority (the body it runs for, else its own tenant), per category
+    /// and value band. A later `rotation_check` of any workflow reads it.
+    #[serde(default)]
+    pub rotation: Option<RotationDoc>,
     /// Templates rendered when the state is entered.
     #[serde(default)]
     pub documents: Vec<String>,
@@ -322,8 +328,42 @@ pub struct ActionDoc {
     /// official reads on the page), and the instance does not move.
     #[serde(default)]
     pub rules: Vec<RuleDoc>,
+    /// The rotation principle (art. 49 c.2 d.lgs. 36/2023), checked before the transition
+    /// like `rules`: a completion naming the outgoing contractor of the authority's register
+    /// for that category and band is refused at `field`, unless `unless` holds (a motivated
+    /// exception, art. 49 c.4; an exemption, c.5-6).
+    #[serde(default)]
+    pub rotation_check: Option<RotationCheckDoc>,
     #[serde(default)]
     pub documents: Vec<String>,
+}
+
+/// `rotation: { category: "vars.categoria", band: "vars.fascia", operator:
+/// "vars.aggiudicatario_partita_iva", name: "vars.aggiudicatario" }`: CEL for the category
+/// (merchandise sector, category of works or of services), the value band (art. 49 c.3), the
+/// operator's identifier (partita IVA or codice fiscale) and its name.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotationDoc {
+    pub category: String,
+    pub band: String,
+    pub operator: String,
+    pub name: String,
+}
+
+/// `rotation_check: { category, band, operators: "form.invitati.map(o, o.partita_iva)",
+/// field: invitati, unless: "form.deroga_rotazione == true" }`: `operators` is a CEL list of
+/// identifiers; `unless` a CEL condition under which the outgoing contractor may be named.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotationCheckDoc {
+    pub category: String,
+    pub band: String,
+    pub operators: String,
+    /// The form field the refusal is shown at.
+    pub field: String,
+    #[serde(default)]
+    pub unless: Option<String>,
 }
 
 /// `relation: { client: "vars.comune", scope: "vars.procedimenti", from: …, until: … }` grants

@@ -97,6 +97,27 @@ pub struct State {
     pub release: Vec<String>,
     /// The tenant relation granted or ended on entry (`relation:`).
     pub relation: Option<RelationChange>,
+    /// The award recorded on entry in the register of outgoing contractors (`rotation:`).
+    pub rotation: Option<RotationRecord>,
+}
+
+/// `rotation:` of a state, compiled (see `document::RotationDoc`).
+#[derive(Debug)]
+pub struct RotationRecord {
+    pub category: Expr,
+    pub band: Expr,
+    pub operator: Expr,
+    pub name: Expr,
+}
+
+/// `rotation_check:` of an action, compiled (see `document::RotationCheckDoc`).
+#[derive(Debug)]
+pub struct RotationCheck {
+    pub category: Expr,
+    pub band: Expr,
+    pub operators: Expr,
+    pub field: String,
+    pub unless: Option<Expr>,
 }
 
 /// What a state does to a tenant relation on entry (see `document::RelationDoc`).
@@ -192,6 +213,8 @@ pub struct Action {
     pub system: bool,
     /// Checks made before the transition; the first that holds refuses the completion.
     pub rules: Vec<Rule>,
+    /// The rotation principle checked before the transition (`rotation_check:`).
+    pub rotation_check: Option<RotationCheck>,
     pub documents: Vec<String>,
 }
 
@@ -297,6 +320,14 @@ impl Definition {
 
     pub fn state(&self, name: &str) -> Option<&State> {
         self.states.get(name)
+    }
+
+    /// Whether an action checks the register of outgoing contractors (`rotation_check:`, art.
+    /// 49): a completion then loads the register of the case's contracting authority.
+    pub fn checks_rotation(&self) -> bool {
+        self.states
+            .values()
+            .any(|s| s.actions.values().any(|a| a.rotation_check.is_some()))
     }
 
     /// The form that validates a completion with `action` in `state`: the action's own form,

@@ -80,6 +80,38 @@ pub enum Note {
         client: String,
         last_day: String,
     },
+    /// The award the step made, appended to `authority`'s register of outgoing contractors
+    /// for `category` and `band` (rotation principle, art. 49 d.lgs. 36/2023).
+    RotationRecorded(RotationEntry),
+    /// The rotation principle checked on a completion: the outgoing contractor of `authority`
+    /// for `category` and `band` (if the register has one), and whether the submission named
+    /// it under the workflow's exception (art. 49 c.4-6).
+    RotationChecked(RotationChecked),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotationEntry {
+    pub authority: String,
+    pub category: String,
+    pub band: String,
+    pub operator: String,
+    pub operator_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotationChecked {
+    pub authority: String,
+    pub category: String,
+    pub band: String,
+    /// The outgoing contractor's identifier, if the register has one for the category and band.
+    #[serde(default)]
+    pub outgoing: Option<String>,
+    /// The case whose award made it the outgoing contractor.
+    #[serde(default)]
+    pub outgoing_case: Option<InstanceId>,
+    /// Whether the submission named it anyway, under the exception.
+    #[serde(default)]
+    pub named_under_exception: bool,
 }
 
 impl Note {

@@ -299,6 +299,18 @@ pub fn complete(
             return Err(MachineError::InvalidData(refused));
         }
     }
+    // Art. 49 c.2: the outgoing contractor is refused like a rule, before any effect.
+    let rotation = match &action.rotation_check {
+        Some(check) => Some(super::rotation::check(
+            work,
+            instance,
+            &definition,
+            check,
+            &form,
+            action_name,
+        )?),
+        None => None,
+    };
     let attached = match definition.form_for(state, action) {
         Some(form_spec) => attached_files(work, form_spec, &form, &instance.tenant)?,
         None => Vec::new(),
@@ -308,6 +320,9 @@ pub fn complete(
     event.data = Json::Object(form.clone());
     if let Some(record) = segregation {
         work.note(id, record)?;
+    }
+    if let Some(checked) = rotation {
+        work.note(id, checked)?;
     }
     for file in attached {
         work.note(id, file)?;

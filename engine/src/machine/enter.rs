@@ -79,6 +79,9 @@ pub fn enter(work: &mut Working<'_>, id: InstanceId, target: &str) -> Result<(),
         if let Some(change) = &state.relation {
             super::relations::change(work, id, &definition, change)?;
         }
+        if let Some(rotation) = &state.rotation {
+            super::rotation::record(work, id.uuid().into(), &definition, rotation)?;
+        }
         for template in &state.documents {
             issue_document(work, id, &definition, template, None)?;
         }

@@ -17,12 +17,14 @@ mod ids;
 mod jobs;
 mod pools;
 mod relations;
+mod rotation;
 mod sla;
 mod working;
 
 pub use assignment::Assignment;
 pub use catalog::StaticCatalog;
 pub use pools::{PoolChange, PoolState, Pools};
+pub use rotation::authority as rotation_authority;
 pub use working::Working;
 
 use crate::definition::Definition;
@@ -149,6 +151,19 @@ pub enum Effect {
         last_day: String,
         /// Only the relation this case granted is ended.
         case: String,
+    },
+    /// Appends an award to a contracting authority's register of outgoing contractors
+    /// (rotation principle, art. 49 d.lgs. 36/2023).
+    RecordRotation {
+        id: Uuid,
+        authority: String,
+        category: String,
+        band: String,
+        operator: String,
+        operator_name: String,
+        tenant: String,
+        instance: InstanceId,
+        at: DateTime<Utc>,
     },
     /// Fails the whole transaction if the task is no longer open.
     CloseTask {
@@ -296,6 +311,9 @@ pub struct Context {
     /// The relations the tenant provides (loaded only for workflows with `relation:`): a
     /// convenzione is not signed over another case's that is still in force.
     pub relations: Vec<crate::store::RelationRow>,
+    /// The register of outgoing contractors of the case's contracting authority, oldest first
+    /// (loaded only for a completion of a workflow with `rotation_check:`, art. 49).
+    pub rotation: Vec<crate::store::RotationRow>,
     /// Who completed which task states of the instance, oldest first: loaded only when the
     /// task being completed declares `not_by` (segregation of duties).
     pub completers: Vec<(String, String)>,

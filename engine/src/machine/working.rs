@@ -43,6 +43,8 @@ pub struct Working<'a> {
     pub tenant_kinds: Arc<crate::model::TenantNames>,
     /// See [`super::Context::relations`].
     pub relations: Vec<crate::store::RelationRow>,
+    /// See [`super::Context::rotation`].
+    pub rotation: Vec<crate::store::RotationRow>,
     /// Who completed which task states of the instance (see [`super::Context::completers`]).
     pub completers: Vec<(String, String)>,
     /// The files the command's data names (see [`super::Context::files`]).
@@ -72,6 +74,7 @@ impl<'a> Working<'a> {
             tenant_names: context.tenant_names,
             tenant_kinds: context.tenant_kinds,
             relations: context.relations,
+            rotation: context.rotation,
             completers: context.completers,
             files: context.files,
             actor,

@@ -147,6 +147,20 @@ impl RelationRow {
     }
 }
 
+/// One award in a contracting authority's register of outgoing contractors (migration 0016;
+/// art. 49 d.lgs. 36/2023): category and band as the workflow gave them, trimmed and
+/// lowercased; the operator's identifier uppercased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RotationRow {
+    pub category: String,
+    pub band: String,
+    pub operator: String,
+    pub operator_name: String,
+    /// The case whose award it records.
+    pub instance: InstanceId,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// Filters for listing instances of a tenant (and those run on its behalf).
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
@@ -975,6 +989,10 @@ impl Store {
     }
     pub async fn relations(&self) -> Result<Vec<RelationRow>> {
         dispatch!(self, s => s.relations().await)
+    }
+    /// The register of outgoing contractors of a contracting authority, oldest first.
+    pub async fn rotation(&self, authority: &str) -> Result<Vec<RotationRow>> {
+        dispatch!(self, s => s.rotation(authority).await)
     }
     /// Who completed which task states of an instance: (state, user), oldest first.
     pub async fn completers(&self, instance: InstanceId) -> Result<Vec<(String, String)>> {

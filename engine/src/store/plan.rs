@@ -213,6 +213,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
 fn row_of(effect: &Effect) -> Option<String> {
     match effect {
         Effect::OpenTask(t) => Some(t.id.to_string()),
+        Effect::RecordRotation { id, .. } => Some(id.to_string()),
         Effect::Relate {
             provider, client, ..
         }
@@ -396,6 +397,31 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 opt_text(until.as_deref()),
                 at(*when),
                 text(case),
+            ],
+        ),
+        Effect::RecordRotation {
+            id,
+            authority,
+            category,
+            band,
+            operator,
+            operator_name,
+            tenant,
+            instance,
+            at: when,
+        } => statement(
+            sql::INSERT_ROTATION,
+            Check::One(Conflict::SameRecords),
+            vec![
+                Arg::Id(Some(*id)),
+                text(authority),
+                text(category),
+                text(band),
+                text(operator),
+                text(operator_name),
+                text(tenant),
+                Arg::Id(Some((*instance).uuid())),
+                at(*when),
             ],
         ),
         Effect::EndRelation {

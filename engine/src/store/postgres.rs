@@ -90,6 +90,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "relation_grants",
             include_str!("../../migrations/postgres/0015_relation_grants.sql"),
         ),
+        (
+            16,
+            "rotation_register",
+            include_str!("../../migrations/postgres/0016_rotation_register.sql"),
+        ),
     ])
 }
 

@@ -358,6 +358,14 @@ pub const SELECT_RELATION: &str = "SELECT provider, client, scope, valid_from, v
 pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by FROM tenant_relations \
      ORDER BY provider, client";
 
+/// An award recorded in the register of outgoing contractors (art. 49; `rotation:`).
+pub const INSERT_ROTATION: &str = "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// A contracting authority's register, oldest first: the last row of a category and band
+/// names its outgoing contractor.
+pub const SELECT_ROTATION: &str = "SELECT category, band, operator, operator_name, instance_id, recorded_us FROM rotation_register \
+     WHERE authority = $1 ORDER BY recorded_us, id";
+
 /// Who completed which task states of an instance (segregation of duties), oldest first: the
 /// official who started it as `start`, its own task states by name, and those of its children
 /// as `WORKFLOW.STATE` (the lot's award proposal, seen from the tender).

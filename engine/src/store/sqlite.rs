@@ -94,6 +94,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "relation_grants",
             include_str!("../../migrations/sqlite/0015_relation_grants.sql"),
         ),
+        (
+            16,
+            "rotation_register",
+            include_str!("../../migrations/sqlite/0016_rotation_register.sql"),
+        ),
     ])
 }
 

@@ -201,6 +201,28 @@ macro_rules! sql_tenancy {
                     .collect()
             }
 
+            pub async fn rotation(
+                &self,
+                authority: &str,
+            ) -> $crate::store::Result<Vec<$crate::store::RotationRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_ROTATION)
+                    .bind(authority)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::RotationRow {
+                            category: r.try_get("category")?,
+                            band: r.try_get("band")?,
+                            operator: r.try_get("operator")?,
+                            operator_name: r.try_get("operator_name")?,
+                            instance: r.try_get("instance_id")?,
+                            recorded_at: $crate::timefmt::from_db(r.try_get("recorded_us")?),
+                        })
+                    })
+                    .collect()
+            }
+
             pub async fn completers(
                 &self,
                 instance: uuid::Uuid,

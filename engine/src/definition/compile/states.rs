@@ -114,6 +114,22 @@ impl super::Checker<'_> {
                 let problems = crate::definition::form_checks::check_references(
                     &self.file, self.map, name, &a, form, in_forms,
                 );
+                if let (Some(spec), Some(check)) =
+                    (form.and_then(|f| in_forms.get(f)), &action.rotation_check)
+                    && !spec.fields.iter().any(|f| f.name == check.field)
+                {
+                    self.at_value(
+                        &[
+                            "states",
+                            name,
+                            "actions",
+                            action_name,
+                            "rotation_check",
+                            "field",
+                        ],
+                        format!("`{}` is not a field of the action's form", check.field),
+                    );
+                }
                 if let Some(spec) = form.and_then(|f| in_forms.get(f)) {
                     for (i, rule) in action.rules.iter().enumerate() {
                         let Some(field) = &rule.field else { continue };
@@ -144,6 +160,10 @@ impl super::Checker<'_> {
             Some(relation) => Some(self.relation(name, relation)?),
             None => None,
         };
+        let rotation = match &state.rotation {
+            Some(rotation) => Some(self.rotation(name, rotation)?),
+            None => None,
+        };
         Some(State {
             name: name.to_string(),
             title: state.title.clone(),
@@ -152,6 +172,26 @@ impl super::Checker<'_> {
             documents: state.documents.clone(),
             release: state.release.clone(),
             relation,
+            rotation,
+        })
+    }
+
+    /// `rotation:` of a state: the award it records in the register of outgoing contractors.
+    fn rotation(
+        &mut self,
+        name: &str,
+        rotation: &crate::definition::document::RotationDoc,
+    ) -> Option<crate::definition::RotationRecord> {
+        let at = |field: &'static str| ["states", name, "rotation", field];
+        let category = self.expr(&at("category"), &rotation.category);
+        let band = self.expr(&at("band"), &rotation.band);
+        let operator = self.expr(&at("operator"), &rotation.operator);
+        let operator_name = self.expr(&at("name"), &rotation.name);
+        Some(crate::definition::RotationRecord {
+            category: category?,
+            band: band?,
+            operator: operator?,
+            name: operator_name?,
         })
     }
 

@@ -177,7 +177,35 @@ impl super::Checker<'_> {
             form: action.form.clone(),
             system: action.system,
             rules: self.rules(state, name, &action.rules),
+            rotation_check: action
+                .rotation_check
+                .as_ref()
+                .and_then(|check| self.rotation_check(state, name, check)),
             documents: action.documents.clone(),
+        })
+    }
+
+    /// `rotation_check:` of an action: four CEL expressions and the field it answers at.
+    fn rotation_check(
+        &mut self,
+        state: &str,
+        action: &str,
+        check: &crate::definition::document::RotationCheckDoc,
+    ) -> Option<crate::definition::RotationCheck> {
+        let at = |key: &'static str| ["states", state, "actions", action, "rotation_check", key];
+        let category = self.expr(&at("category"), &check.category);
+        let band = self.expr(&at("band"), &check.band);
+        let operators = self.expr(&at("operators"), &check.operators);
+        let unless = match &check.unless {
+            Some(source) => Some(self.expr(&at("unless"), source)?),
+            None => None,
+        };
+        Some(crate::definition::RotationCheck {
+            category: category?,
+            band: band?,
+            operators: operators?,
+            field: check.field.clone(),
+            unless,
         })
     }
 
