@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use procedo_engine::history::sha256_hex;
-use procedo_engine::model::Actor;
+use procedo_engine::model::{Actor, Role};
 use procedo_engine::store::{Store, StoreError};
 
 /// Creates a token for a user and returns its secret (shown once, never stored).
@@ -102,8 +102,8 @@ pub async fn authenticate(
         actor: Actor {
             system: false,
             user: row.user,
-            tenant: row.tenant,
-            roles: row.roles,
+            tenant: row.tenant.into(),
+            roles: row.roles.into_iter().map(Role::new).collect(),
         },
     })
 }

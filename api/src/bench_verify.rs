@@ -241,7 +241,7 @@ pub fn seal(n: usize) {
     for k in 0..n {
         let mut e = event(k);
         e.v = Some(procedo_engine::history::FORMAT);
-        e.actor_tenant = Some(instance.tenant.clone());
+        e.actor_tenant = Some(instance.tenant.to_string());
         e.after = Some(Box::new(After::of(&instance, &package)));
         sizes.1 = e.seal().body.len();
     }

@@ -353,7 +353,7 @@ impl CaseWriter<'_> {
                 instance: id,
                 definition: instance.definition.clone(),
                 definition_version: instance.definition_version,
-                tenant: instance.tenant.clone(),
+                tenant: instance.tenant.to_string(),
                 state: instance.state.clone(),
                 status: instance.status.label().to_string(),
                 chain_head: instance.last_hash.clone(),

@@ -194,7 +194,7 @@ impl Engine {
             .collect();
         self.store.set_tenant_holidays(&actor.tenant, &rows).await?;
         if let Ok(mut cache) = self.calendars.write() {
-            cache.remove(&actor.tenant);
+            cache.remove(actor.tenant.as_str());
         }
         Ok(calendar)
     }

@@ -387,7 +387,7 @@ impl Engine {
         Upload {
             store: &self.store,
             id: Uuid::new_v4(),
-            tenant: actor.tenant.clone(),
+            tenant: actor.tenant.to_string(),
             user: actor.user.clone(),
             name: sanitise_name(name),
             declared: declared.map(str::to_string),

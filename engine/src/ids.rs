@@ -127,6 +127,18 @@ macro_rules! name_id {
             }
         }
 
+        impl From<&$name> for $name {
+            fn from(name: &$name) -> Self {
+                name.clone()
+            }
+        }
+
+        impl From<&String> for $name {
+            fn from(name: &String) -> Self {
+                Self(name.clone())
+            }
+        }
+
         impl From<&str> for $name {
             fn from(name: &str) -> Self {
                 Self(name.to_string())

@@ -21,8 +21,8 @@ pub const AUDITOR: &str = "auditor";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub user: String,
-    pub tenant: String,
-    pub roles: Vec<String>,
+    pub tenant: Tenant,
+    pub roles: Vec<Role>,
     /// The engine acting on its own (timers, schedules): never set from a token.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub system: bool,
@@ -32,14 +32,14 @@ impl Actor {
     pub fn new(user: impl Into<String>, tenant: impl Into<String>, roles: &[&str]) -> Self {
         Self {
             user: user.into(),
-            tenant: tenant.into(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
+            tenant: Tenant::new(tenant),
+            roles: roles.iter().map(|r| Role::new(*r)).collect(),
             system: false,
         }
     }
 
     /// The engine itself, acting for a tenant (timers, cascades from child instances).
-    pub fn system(tenant: impl Into<String>) -> Self {
+    pub fn system(tenant: impl Into<Tenant>) -> Self {
         Self {
             user: "system".into(),
             tenant: tenant.into(),
@@ -141,9 +141,9 @@ pub struct ParentLink {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     pub id: InstanceId,
-    pub tenant: String,
+    pub tenant: Tenant,
     /// The tenant the procedure is run for (a Comune served by the Province's SUA), if any.
-    pub on_behalf_of: Option<String>,
+    pub on_behalf_of: Option<Tenant>,
     pub definition: String,
     pub definition_version: i64,
     pub state: String,
@@ -227,10 +227,10 @@ impl TaskStatus {
 pub struct Task {
     pub id: TaskId,
     pub instance: InstanceId,
-    pub tenant: String,
+    pub tenant: Tenant,
     pub definition: String,
     pub state: String,
-    pub role: String,
+    pub role: Role,
     pub assignee: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
     /// The actions offered when the task was opened (guards evaluated then).
@@ -281,7 +281,7 @@ impl TimerKind {
 pub struct Timer {
     pub id: Uuid,
     pub instance: InstanceId,
-    pub tenant: String,
+    pub tenant: Tenant,
     /// The state the instance was in when the timer was set: a timer for a state the instance
     /// has left is stale and fires as a no-op.
     pub state: String,
@@ -333,7 +333,7 @@ impl JobStatus {
 pub struct Job {
     pub id: Uuid,
     pub instance: InstanceId,
-    pub tenant: String,
+    pub tenant: Tenant,
     pub definition: String,
     pub state: String,
     pub topic: String,
@@ -364,13 +364,13 @@ pub struct Job {
 pub struct Notice {
     pub id: Uuid,
     pub instance: InstanceId,
-    pub tenant: String,
+    pub tenant: Tenant,
     /// `task_opened`, `reminder`, `escalated`, `assigned` (reassigned by an administrator) or
     /// `overdue` (a term passed: told to `role`).
     pub kind: String,
     pub task: TaskId,
     /// Who may take the task when the notice was written (the notifier reads the task again).
-    pub role: String,
+    pub role: Role,
     pub assignee: Option<String>,
     /// The task's title (its state's title, else its name).
     pub title: String,

@@ -453,9 +453,9 @@ impl crate::Engine {
         };
         let names = self.tenant_names().await?;
         let name = names
-            .get(&instance.tenant)
+            .get(instance.tenant.as_str())
             .cloned()
-            .unwrap_or_else(|| instance.tenant.clone());
+            .unwrap_or_else(|| instance.tenant.to_string());
         let uri = format!(
             "{}/api/v1/instances/{}/ocds",
             publishing.public_url.trim_end_matches('/'),
@@ -485,9 +485,9 @@ impl crate::Engine {
         let history = self.history(actor, id).await?;
         let names = self.tenant_names().await?;
         let name = names
-            .get(&instance.tenant)
+            .get(instance.tenant.as_str())
             .cloned()
-            .unwrap_or_else(|| instance.tenant.clone());
+            .unwrap_or_else(|| instance.tenant.to_string());
         let publisher = Publisher {
             prefix,
             name: &name,

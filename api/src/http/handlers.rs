@@ -240,11 +240,7 @@ pub async fn set_test_clock(
     Caller(actor): Caller,
     body: JsonBody,
 ) -> ApiResult {
-    if !actor.is_platform_admin() {
-        return Err(ApiError::forbidden(
-            "the test clock is set by administrators of the platform tenant",
-        ));
-    }
+    state.engine.may_set_test_clock(&actor)?;
     let body: ClockBody = body.parse()?;
     let Some(clock) = &state.test_clock else {
         return Err(ApiError::not_found("no test clock"));
@@ -681,20 +677,12 @@ pub async fn resume(
     Ok(Json(task_json(&state.engine.task(&actor, id).await?)).into_response())
 }
 
-/// The tenant whose tokens may read `/metrics` (the counters are of the whole process, every
-/// tenant's work included).
-const METRICS_TENANT: &str = "default";
-
 /// Prometheus metrics of this process: transitions, completions, conflicts, timers fired and
 /// their lateness. They tell how busy each workflow is, so they need a token of the platform
 /// tenant with role `metrics` (for the scraper) or `admin`; `--metrics-listen` serves them
 /// without one on a separate, private address instead.
 pub async fn metrics(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult {
-    if caller.tenant != METRICS_TENANT || !(caller.has_role("metrics") || caller.is_admin()) {
-        return Err(ApiError::forbidden(format!(
-            "metrics need a token of tenant `{METRICS_TENANT}` with role `metrics` or `admin`"
-        )));
-    }
+    state.engine.may_read_metrics(&caller)?;
     Ok(open_metrics(State(state)).await)
 }
 

@@ -185,9 +185,9 @@ async fn read_session(
     let actor = found.actor;
     let names = state.engine.tenant_names().await.unwrap_or_default();
     let authority = names
-        .get(&actor.tenant)
+        .get(actor.tenant.as_str())
         .cloned()
-        .unwrap_or_else(|| actor.tenant.clone());
+        .unwrap_or_else(|| actor.tenant.to_string());
     Ok(Some(Session {
         actor,
         token,

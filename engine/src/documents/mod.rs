@@ -293,7 +293,7 @@ pub fn render(
     Ok(Document {
         id,
         instance: instance.id,
-        tenant: instance.tenant.clone(),
+        tenant: instance.tenant.to_string(),
         template: template.to_string(),
         definition: definition.id.clone(),
         definition_version: definition.version,

@@ -74,4 +74,29 @@ impl Engine {
             ))
         }
     }
+
+    /// Who may read the process's metrics: they count every tenant's work, so a token of the
+    /// platform tenant with role `metrics` (the scraper) or an administrator of it.
+    pub fn may_read_metrics(&self, actor: &Actor) -> Result<()> {
+        if actor.tenant == super::PLATFORM_TENANT && (actor.has_role("metrics") || actor.is_admin())
+        {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(format!(
+                "metrics need a token of tenant `{}` with role `metrics` or `admin`",
+                super::PLATFORM_TENANT
+            )))
+        }
+    }
+
+    /// Who may move a test clock (`serve --test-clock`): it moves every tenant's deadlines.
+    pub fn may_set_test_clock(&self, actor: &Actor) -> Result<()> {
+        if actor.is_platform_admin() {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(
+                "the test clock is set by administrators of the platform tenant".into(),
+            ))
+        }
+    }
 }

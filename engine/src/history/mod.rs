@@ -101,8 +101,8 @@ impl After {
     pub fn of(instance: &crate::model::Instance, package_sha256: &str) -> Self {
         let (status, detail) = instance.status.to_db();
         Self {
-            tenant: instance.tenant.clone(),
-            on_behalf_of: instance.on_behalf_of.clone(),
+            tenant: instance.tenant.to_string(),
+            on_behalf_of: instance.on_behalf_of.clone().map(String::from),
             definition: instance.definition.clone(),
             definition_version: instance.definition_version,
             package_sha256: package_sha256.to_string(),

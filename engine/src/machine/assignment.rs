@@ -3,7 +3,7 @@
 use super::{Effect, MachineError, Working};
 use crate::history::note::sealed_json;
 use crate::history::{EventKind, data};
-use crate::model::Task;
+use crate::model::{Role, Task};
 
 /// A change of a task's assignee or role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub fn assign(
                     "solo un amministratore può riassegnare un'attività".into(),
                 ));
             }
-            let role = role.clone().unwrap_or_else(|| task.role.clone());
+            let role = role.clone().map_or_else(|| task.role.clone(), Role::new);
             // Roles compare exactly, and only to what the workflow declares: a task moved to
             // role `%` or `admin` would reach officials the workflow never meant.
             let definition = work.definition_of(id)?;
@@ -96,7 +96,7 @@ pub fn assign(
             if let Some(user) = assignee {
                 let holds = holder_roles
                     .as_ref()
-                    .is_some_and(|roles| roles.contains(&role));
+                    .is_some_and(|roles| roles.iter().any(|r| *r == role));
                 if !holds {
                     return Err(MachineError::Forbidden(format!(
                         "{user} non ha il ruolo «{role}» in questo ente"
@@ -107,11 +107,11 @@ pub fn assign(
                 task: task.id,
                 from: data::Holder {
                     assignee: task.assignee.clone(),
-                    role: task.role.clone(),
+                    role: task.role.to_string(),
                 },
                 to: data::Holder {
                     assignee: assignee.clone(),
-                    role: role.clone(),
+                    role: role.to_string(),
                 },
                 reason: reason.clone(),
             };
@@ -145,7 +145,7 @@ pub fn assign(
     work.push(Effect::UpdateTaskAssignment {
         task: task.id,
         assignee,
-        role,
+        role: role.into_string(),
     });
     Ok(())
 }

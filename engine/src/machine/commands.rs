@@ -5,7 +5,7 @@ use super::enter::{assign, enter, scope};
 use super::{Effect, MachineError, Working};
 use crate::definition::{Definition, Kind};
 use crate::history::{EventKind, GENESIS, Note, data, note};
-use crate::ids::{InstanceId, TaskId};
+use crate::ids::{InstanceId, TaskId, Tenant};
 use crate::model::{Instance, ParentLink, Status, Task, TaskStatus, Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
@@ -118,8 +118,8 @@ pub fn create(
     }
     work.create(Instance {
         id,
-        tenant: tenant.to_string(),
-        on_behalf_of,
+        tenant: Tenant::new(tenant),
+        on_behalf_of: on_behalf_of.map(Into::into),
         definition: definition.id.clone(),
         definition_version: definition.version,
         state: definition.initial.clone(),

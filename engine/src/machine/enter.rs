@@ -8,7 +8,7 @@ use crate::definition::{Arm, Definition, Goto, Kind, SpawnSpec, State, TaskSpec,
 use crate::expr::{Expr, Scope};
 use crate::history::Note;
 use crate::history::note::{self, TimerSet, WaitDeadline};
-use crate::ids::{InstanceId, TaskId};
+use crate::ids::{InstanceId, TaskId, Tenant};
 use crate::model::{Instance, Status, Task, TaskStatus, Timer, TimerKind};
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
@@ -167,7 +167,7 @@ fn open_task(
         tenant: instance.tenant.clone(),
         definition: instance.definition.clone(),
         state: state.name.clone(),
-        role: spec.role.clone(),
+        role: spec.role.clone().into(),
         assignee,
         due_at: deadline.as_ref().map(|d| d.at),
         actions,
@@ -192,7 +192,7 @@ fn open_task(
     let (tenant, state_name, task_id) = (task.tenant.clone(), state.name.clone(), task.id);
     let note = Note::TaskOpened(note::TaskOpened {
         id: task.id,
-        role: task.role.clone(),
+        role: task.role.to_string(),
         assignee: task.assignee.clone(),
         due: deadline.clone(),
     });
@@ -360,7 +360,7 @@ fn spawn_children(
         work.note(id, started)?;
         let created = super::commands::Created {
             tenant: &tenant,
-            on_behalf_of: on_behalf_of.clone(),
+            on_behalf_of: on_behalf_of.clone().map(String::from),
             parent: Some(link),
             // Grandchildren run the versions the root pinned, too.
             pins: pins.clone(),
@@ -443,7 +443,7 @@ pub fn set_task_timers(
     let timer = |id_of: Uuid, kind, fire_at| Timer {
         id: id_of,
         instance: id,
-        tenant: tenant.to_string(),
+        tenant: Tenant::new(tenant),
         state: state.to_string(),
         kind,
         fire_at,

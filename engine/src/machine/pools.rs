@@ -175,7 +175,7 @@ pub fn acquire(
         s.waiting.push_back((seq, id));
     })?;
     let enqueue = Effect::Enqueue {
-        tenant: tenant.clone(),
+        tenant: tenant.to_string(),
         pool: pool.to_string(),
         key: key.clone(),
         seq,
@@ -292,7 +292,7 @@ pub fn leave_lines(work: &mut Working<'_>, id: InstanceId) -> Result<(), Machine
             state.waiting.retain(|(_, w)| *w != id);
         }
         work.push(Effect::Dequeue {
-            tenant: tenant.clone(),
+            tenant: tenant.to_string(),
             pool: pool.clone(),
             key: key.clone(),
             instance: id,

@@ -43,7 +43,7 @@ pub fn change(
     };
     let provides = work
         .tenant_kinds
-        .get(&provider)
+        .get(provider.as_str())
         .is_some_and(|k| PROVIDER_KINDS.contains(&k.as_str()));
     // Ending takes rights away and touches only the case's own tenant's relations: a case
     // that granted one ends it even if the registry changed since.
@@ -139,7 +139,7 @@ pub fn change(
             }
             let iso = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
             let effect = Effect::Relate {
-                provider,
+                provider: provider.into_string(),
                 client: client.clone(),
                 scope: covered.as_ref().map(|s| s.join(",")),
                 from: Some(iso(from)),
@@ -159,7 +159,7 @@ pub fn change(
             let client = client_of(work, client)?;
             let last_day = day(work, last_day)?.format("%Y-%m-%d").to_string();
             let effect = Effect::EndRelation {
-                provider,
+                provider: provider.into_string(),
                 client: client.clone(),
                 last_day: last_day.clone(),
                 case: id.to_string(),

@@ -33,8 +33,9 @@ use serde_json::{Map, Value as Json};
 pub fn authority(instance: &Instance) -> String {
     instance
         .on_behalf_of
-        .clone()
-        .unwrap_or_else(|| instance.tenant.clone())
+        .as_ref()
+        .unwrap_or(&instance.tenant)
+        .to_string()
 }
 
 /// A category or band as the register keys it.
@@ -96,7 +97,7 @@ pub fn record(
         band: entry.band.clone(),
         operator: entry.operator.clone(),
         operator_name: entry.operator_name.clone(),
-        tenant,
+        tenant: tenant.into_string(),
         instance: id,
         at: work.now,
     };

@@ -200,7 +200,7 @@ impl<'a> Working<'a> {
         Ok(slot.event.get_or_insert_with(|| {
             let mut event = Event::new(id, 0, now, &user, kind.as_str());
             event.v = Some(crate::history::FORMAT);
-            event.actor_tenant = Some(tenant);
+            event.actor_tenant = Some(tenant.into_string());
             event.from_state = from;
             event
         }))

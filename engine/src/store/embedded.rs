@@ -551,7 +551,7 @@ pub(crate) fn open_tasks(
     tenant: &str,
     filter: &super::TaskFilter,
 ) -> Result<(Vec<crate::model::Task>, i64)> {
-    let roles: &[String] = filter
+    let roles: &[crate::model::Role] = filter
         .mine
         .as_ref()
         .map_or(&[], |(_, roles)| roles.as_slice());
@@ -591,7 +591,7 @@ fn open_tasks_of_instance(
     conn: &mut Reader,
     tenant: &str,
     instance: uuid::Uuid,
-    roles: &[String],
+    roles: &[crate::model::Role],
     filter: &super::TaskFilter,
 ) -> Result<(Vec<crate::model::Task>, i64)> {
     use crate::timefmt::to_db;
@@ -901,7 +901,10 @@ mod tests {
                                         mine: mine.as_ref().map(|(user, roles)| {
                                             (
                                                 user.to_string(),
-                                                roles.iter().map(|r| r.to_string()).collect(),
+                                                roles
+                                                    .iter()
+                                                    .map(|r| crate::model::Role::new(*r))
+                                                    .collect(),
                                             )
                                         }),
                                         assignee: assignee.map(str::to_string),

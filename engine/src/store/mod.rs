@@ -30,7 +30,7 @@ pub use sqlite::SqliteStore;
 use crate::documents::Document;
 use crate::history::StoredEvent;
 use crate::machine::Transition;
-use crate::model::{Instance, InstanceId, Task, TaskId, Timer};
+use crate::model::{Instance, InstanceId, Role, Task, TaskId, Timer};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
@@ -225,7 +225,7 @@ impl CaseSearch {
 pub struct TaskFilter {
     pub instance: Option<Uuid>,
     /// Only the tasks this user may take: for one of `roles`, unassigned or theirs.
-    pub mine: Option<(String, Vec<String>)>,
+    pub mine: Option<(String, Vec<Role>)>,
     pub assignee: Option<String>,
     pub definition: Option<String>,
     pub due_before: Option<DateTime<Utc>>,

@@ -260,7 +260,7 @@ macro_rules! sql_store {
                 tenant: &str,
                 filter: &$crate::store::TaskFilter,
             ) -> $crate::store::Result<(Vec<$crate::model::Task>, i64)> {
-                let roles: &[String] = filter
+                let roles: &[$crate::model::Role] = filter
                     .mine
                     .as_ref()
                     .map_or(&[], |(_, roles)| roles.as_slice());
