@@ -52,6 +52,52 @@ macro_rules! as_inner {
     };
 }
 
+/// A name binds as the `&str` it holds (no copy) and reads as a `String`.
+macro_rules! as_text {
+    ($name:ident) => {
+        impl<DB: Database> Type<DB> for $name
+        where
+            String: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: Database> Encode<'q, DB> for $name
+        where
+            for<'a> &'a str: Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as Database>::ArgumentBuffer,
+            ) -> Result<IsNull, BoxDynError> {
+                <&str as Encode<'q, DB>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+
+        impl<'r, DB: Database> Decode<'r, DB> for $name
+        where
+            String: Decode<'r, DB>,
+        {
+            fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                <String as Decode<'r, DB>>::decode(value).map($name::new)
+            }
+        }
+
+        impl super::embedded::FromColumn<'_> for $name {
+            fn from_column(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> std::result::Result<Self, String> {
+                <String as super::embedded::FromColumn<'_>>::from_column(value).map($name::new)
+            }
+        }
+    };
+}
+
 as_inner!(
     InstanceId,
     uuid::Uuid,
@@ -64,5 +110,5 @@ as_inner!(
     |id: &TaskId| id.uuid(),
     TaskId::from_uuid
 );
-as_inner!(Tenant, String, |t: &Tenant| t.to_string(), Tenant::new);
-as_inner!(Role, String, |r: &Role| r.to_string(), Role::new);
+as_text!(Tenant);
+as_text!(Role);
