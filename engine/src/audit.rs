@@ -73,6 +73,20 @@ struct Pass<'a> {
     /// Files the histories name (`file_attached` notes): (instance, seq, file, sha256,
     /// the instance's tenant), checked against the stored files after the chains.
     files: Vec<(InstanceId, i64, Uuid, String, String)>,
+    /// Awards the histories sealed (`rotation_recorded` notes), matched after the chains with
+    /// the register of outgoing contractors, which says who the outgoing contractor is.
+    awards: Vec<SealedAward>,
+    /// Instances whose chain is broken: nothing of theirs can be vouched for, so their rows in
+    /// the rotation register are not reported a second time.
+    unvouched: HashSet<InstanceId>,
+}
+
+/// An award as a history sealed it, with what its row in the rotation register must hold.
+struct SealedAward {
+    instance: InstanceId,
+    seq: i64,
+    /// The columns of its row: authority, category, band, operator, name, tenant, time.
+    row: (String, String, String, String, String, String, String),
 }
 
 fn link(
@@ -208,6 +222,7 @@ impl Pass<'_> {
             Ok(read) => read,
             Err(broken) => {
                 self.report.broken.push(broken);
+                self.unvouched.insert(id);
                 // A document of a broken chain has no trustworthy record: it is reported too.
                 for d in documents {
                     self.report.broken_documents.push(BrokenDocument {
@@ -349,6 +364,19 @@ impl Pass<'_> {
                     Note::DocumentIssued(doc) => {
                         issued.insert(doc.id, (doc.sha256, doc.number));
                     }
+                    Note::RotationRecorded(award) => self.awards.push(SealedAward {
+                        instance: id,
+                        seq: event.seq,
+                        row: (
+                            award.authority,
+                            award.category,
+                            award.band,
+                            award.operator,
+                            award.operator_name,
+                            sealed_tenant.to_string(),
+                            event.at.clone(),
+                        ),
+                    }),
                     _ => {}
                 }
             }
@@ -518,6 +546,57 @@ impl Pass<'_> {
                 &format!("registers({tenant}/{register}/{year})"),
                 "the register is gone, but acts carry its numbers".into(),
             );
+        }
+    }
+
+    /// Every row of the rotation register must be an award a history sealed, with the same
+    /// columns and time, and every sealed award must have its row: the latest row of a category
+    /// and band names the outgoing contractor whom the next award refuses (art. 49 c.2), so a
+    /// row added, edited, re-dated or removed would exclude or readmit an operator unseen.
+    fn rotation(&mut self, rows: Vec<crate::store::RotationAudit>) {
+        let mut sealed: HashMap<(InstanceId, _), Vec<i64>> = HashMap::new();
+        for award in std::mem::take(&mut self.awards) {
+            sealed
+                .entry((award.instance, award.row))
+                .or_default()
+                .push(award.seq);
+        }
+        for r in rows {
+            let key = (
+                r.instance,
+                (
+                    r.authority,
+                    r.category,
+                    r.band,
+                    r.operator,
+                    r.operator_name,
+                    r.tenant,
+                    crate::timefmt::rfc3339(r.recorded_at),
+                ),
+            );
+            let matched = sealed.get_mut(&key).and_then(Vec::pop).is_some();
+            if !matched && !self.unvouched.contains(&r.instance) {
+                self.problem(
+                    &format!("rotation_register({})", r.id),
+                    format!(
+                        "no history sealed this award (case {}, operator {}, category «{}», band «{}», at {}): the register's outgoing contractor is not the one the cases recorded",
+                        r.instance, key.1.3, key.1.1, key.1.2, key.1.6
+                    ),
+                );
+            }
+        }
+        let mut missing: Vec<(InstanceId, i64)> = sealed
+            .into_iter()
+            .flat_map(|((instance, _), seqs)| seqs.into_iter().map(move |seq| (instance, seq)))
+            .collect();
+        missing.sort_unstable();
+        for (instance, seq) in missing {
+            self.report.broken.push(link(
+                instance,
+                seq,
+                "rotation_register",
+                "the award sealed here is not in the rotation register (removed or altered)",
+            ));
         }
     }
 
@@ -733,6 +812,8 @@ impl Engine {
             heads: None,
             expected: None,
             files: Vec::new(),
+            awards: Vec::new(),
+            unvouched: HashSet::new(),
         };
         // The batch of one: the first instance after the id just below this one, with the
         // rows in the range up to it.
@@ -826,6 +907,8 @@ impl Engine {
             heads: collect.then(Vec::new),
             expected: expected.map(|(_, heads)| heads),
             files: Vec::new(),
+            awards: Vec::new(),
+            unvouched: HashSet::new(),
         };
         if let Some(h) = &header {
             pass.report.checkpoint = Some(CheckpointCheck {
@@ -845,6 +928,7 @@ impl Engine {
             after = upper;
         }
         pass.registers(snapshot.registers(tenant).await?);
+        pass.rotation(snapshot.rotation(tenant).await?);
         self.check_files(&mut pass).await?;
         let mut covered = Covered::default();
         if tenant.is_none() {

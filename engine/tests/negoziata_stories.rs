@@ -7,12 +7,11 @@
 
 mod common;
 
-use common::convenzione::{COMUNE, PROVINCE, request, signature, steps_to_signature};
+use common::convenzione::{COMUNE, PROVINCE, related, request, signature, steps_to_signature};
 use common::{databases, open_task, shipped, utc, vars};
 use procedo_engine::InstanceId;
 use procedo_engine::definition::Package;
 use procedo_engine::model::{Actor, Instance};
-use procedo_engine::store::RelationRow;
 use procedo_engine::{Engine, EngineError, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -104,26 +103,6 @@ async fn setup(db: &common::TestDb) -> (Engine, Arc<ManualClock>) {
         .await
         .expect("deploys");
     (engine, clock)
-}
-
-/// A relation an administrator recorded for every workflow (the stories that are not about the
-/// convenzione itself).
-async fn related(engine: &Engine) {
-    engine
-        .store()
-        .relate(
-            &RelationRow {
-                provider: PROVINCE.into(),
-                client: COMUNE.into(),
-                scope: None,
-                from: None,
-                until: None,
-                granted_by: None,
-            },
-            common::start_time(),
-        )
-        .await
-        .expect("relates");
 }
 
 async fn complete(

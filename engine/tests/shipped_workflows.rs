@@ -738,6 +738,7 @@ fn award_request(tipo: &str, importo: &str) -> serde_json::Map<String, serde_jso
         "tipo": tipo,
         "importo": importo,
         "ente_committente": "Comune di Castelfranco Veneto",
+        "categoria": "OG1",
         "operatore_economico": "Edilnord srl",
         "partita_iva": "12345670488",
         "codice_fiscale": "12345670488",

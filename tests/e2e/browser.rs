@@ -1054,6 +1054,7 @@ async fn in_a_real_browser_a_direct_award_goes_from_the_start_page_to_the_contra
         )
         .await;
     browser.click("#f-tipo option[value='works']").await;
+    browser.type_into("#f-categoria", "OG1").await;
     browser.type_into("#f-importo", "39.999,99").await;
     browser
         .type_into("#f-ente_committente", "Comune di Castelfranco Veneto")

@@ -243,6 +243,32 @@ macro_rules! sql_audit {
                     .collect()
             }
 
+            /// The register of outgoing contractors of a tenant's cases (`None`: all).
+            pub async fn audit_rotation(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::store::RotationAudit>> {
+                let rows = sqlx::query($crate::store::sql::VERIFY_ROTATION)
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::RotationAudit {
+                            id: r.try_get("id")?,
+                            authority: r.try_get("authority")?,
+                            category: r.try_get("category")?,
+                            band: r.try_get("band")?,
+                            operator: r.try_get("operator")?,
+                            operator_name: r.try_get("operator_name")?,
+                            tenant: r.try_get("tenant")?,
+                            instance: r.try_get("instance_id")?,
+                            recorded_at: $crate::timefmt::from_db(r.try_get("recorded_us")?),
+                        })
+                    })
+                    .collect()
+            }
+
             /// The deploy chain, oldest first.
             pub async fn audit_deploys(
                 conn: &mut <$db as sqlx::Database>::Connection,

@@ -161,6 +161,21 @@ pub struct RotationRow {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// A row of the register of outgoing contractors, every column, as verification reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationAudit {
+    pub id: Uuid,
+    pub authority: String,
+    pub category: String,
+    pub band: String,
+    pub operator: String,
+    pub operator_name: String,
+    /// The tenant of the case that recorded it.
+    pub tenant: String,
+    pub instance: InstanceId,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// Filters for listing instances of a tenant (and those run on its behalf).
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
@@ -392,6 +407,10 @@ impl Snapshot {
     ) -> Result<Vec<(String, String, i64, i64)>> {
         on_snapshot!(self, tx => SqliteStore::audit_registers(tx, tenant).await,
             PgStore::audit_registers(tx, tenant).await)
+    }
+    pub async fn rotation(&mut self, tenant: Option<&str>) -> Result<Vec<RotationAudit>> {
+        on_snapshot!(self, tx => SqliteStore::audit_rotation(tx, tenant).await,
+            PgStore::audit_rotation(tx, tenant).await)
     }
     pub async fn deploys(&mut self) -> Result<Vec<DeployRow>> {
         on_snapshot!(self, tx => SqliteStore::audit_deploys(tx).await, PgStore::audit_deploys(tx).await)

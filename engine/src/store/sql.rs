@@ -505,6 +505,11 @@ pub const LEDGER_GAPS: &str = "SELECT DISTINCT l.n - 1 AS missing FROM instance_
      AND NOT EXISTS (SELECT 1 FROM instance_ledger p WHERE p.n = l.n - 1) ORDER BY missing LIMIT 100";
 pub const VERIFY_REGISTERS: &str =
     "SELECT tenant, register, year, last FROM registers WHERE ($1 IS NULL OR tenant = $1)";
+/// The register of outgoing contractors as verification reads it: every row of a tenant's
+/// cases (`NULL`: every tenant), each to be matched with the `rotation_recorded` note sealed
+/// in its case's history.
+pub const VERIFY_ROTATION: &str = "SELECT id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us \
+     FROM rotation_register WHERE ($1 IS NULL OR tenant = $1) ORDER BY recorded_us, id";
 /// Makes a verification's reads one consistent picture on PostgreSQL (SQLite's deferred
 /// transaction reads one snapshot from its first read on).
 pub const SNAPSHOT_POSTGRES: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";

@@ -3,6 +3,7 @@
 //! the Comune's request and the data of each step before the signature.
 
 use procedo_engine::model::Actor;
+use procedo_engine::store::RelationRow;
 use procedo_engine::{Engine, ManualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -79,4 +80,24 @@ pub fn signature(signed_on: &str, expiry: &str) -> Value {
         "data_scadenza": expiry,
         "firmatari": "il Sindaco di Asolo e il Presidente della Provincia di Treviso",
     })
+}
+
+/// The Province acts for the Comune in every workflow, as an administrator recorded it (for
+/// the stories that are not about the convenzione itself).
+pub async fn related(engine: &Engine) {
+    engine
+        .store()
+        .relate(
+            &RelationRow {
+                provider: PROVINCE.into(),
+                client: COMUNE.into(),
+                scope: None,
+                from: None,
+                until: None,
+                granted_by: None,
+            },
+            super::start_time(),
+        )
+        .await
+        .expect("relates");
 }
