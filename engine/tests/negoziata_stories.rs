@@ -756,6 +756,104 @@ async fn below_5000_euro_a_direct_award_may_go_to_the_outgoing_contractor() {
 }
 
 #[tokio::test]
+async fn an_operator_who_became_outgoing_after_the_invitations_is_awarded_only_with_a_motivated_exception()
+ {
+    for db in databases().await {
+        let (engine, clock) = setup(&db).await;
+        related(&engine).await;
+        // Procedure A invites operators 1-5 while nobody is outgoing in OG3.
+        let id = to_selection(&engine, &Case::default()).await;
+        let sent = complete(
+            &engine,
+            &rup(),
+            id,
+            "selection",
+            "invite",
+            invitation(&[1, 2, 3, 4, 5]),
+        )
+        .await;
+        assert_eq!(sent.state, "offers_open");
+        // Meanwhile procedure B of the Comune in OG3 is awarded to operator 3 (its offers
+        // deadline passes with A's).
+        first_award(&engine, &clock).await;
+        // A's evaluation: operator 3 offers the best discount.
+        complete(
+            &engine,
+            &rup(),
+            id,
+            "evaluation",
+            "rank",
+            json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(&[(1, "8"), (3, "11,5")]) }),
+        )
+        .await;
+        complete(
+            &engine,
+            &rup(),
+            id,
+            "requirements_check",
+            "verified",
+            json!({ "verifica_data": "2026-05-13", "verifica_note": "requisiti comprovati tramite FVOE" }),
+        )
+        .await;
+        // Art. 49 c.2 forbids the award, not only the invitation, to the outgoing contractor.
+        let award = json!({ "data_aggiudicazione": "2026-05-18", "dirigente_nome": "Paolo Neri" });
+        let errors = refused(
+            &engine,
+            &dirigente(),
+            id,
+            "award_decision",
+            "award",
+            award.clone(),
+        )
+        .await;
+        let (name, vat) = operator(3);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "deroga_rotazione_aggiudicazione");
+        assert!(
+            errors[0]
+                .1
+                .contains(&format!("«{name}» ({vat}) è il contraente uscente")),
+            "{errors:?}"
+        );
+        let mut excepted = award;
+        excepted["deroga_rotazione_aggiudicazione"] = json!(true);
+        let unmotivated = refused(
+            &engine,
+            &dirigente(),
+            id,
+            "award_decision",
+            "award",
+            excepted.clone(),
+        )
+        .await;
+        assert_eq!(unmotivated[0].0, "motivazione_deroga_aggiudicazione");
+        excepted["motivazione_deroga_aggiudicazione"] = json!(
+            "offerta nettamente migliore in un mercato di tre sole imprese OG3; il contratto precedente è eseguito con esattezza"
+        );
+        let awarded = complete(
+            &engine,
+            &dirigente(),
+            id,
+            "award_decision",
+            "award",
+            excepted,
+        )
+        .await;
+        assert_eq!(awarded.state, "communications");
+        let docs = documents(&engine, id).await;
+        assert!(
+            doc(&docs, "aggiudicazione")
+                .content
+                .contains("in deroga al principio di rotazione (art. 49 c.4)")
+        );
+        // Operator 3 is outgoing twice over: both awards are in the register.
+        let register = engine.store().rotation(COMUNE).await.expect("reads");
+        assert_eq!(register.iter().filter(|r| r.operator == vat).count(), 2);
+        assert!(engine.verify(None).await.expect("verifies").ok);
+    }
+}
+
+#[tokio::test]
 async fn invitations_are_at_least_5_and_at_least_10_for_works_from_one_million() {
     for db in databases().await {
         let (engine, _clock) = setup(&db).await;
