@@ -76,6 +76,9 @@ struct Pass<'a> {
     /// Awards the histories sealed (`rotation_recorded` notes), matched after the chains with
     /// the register of outgoing contractors, which says who the outgoing contractor is.
     awards: Vec<SealedAward>,
+    /// The relations as the histories of the cases that granted them leave them, by (case,
+    /// client): the grant, shortened by each end (`relation_granted`, `relation_ended`).
+    grants: HashMap<(InstanceId, String), crate::store::RelationRow>,
     /// Instances whose chain is broken: nothing of theirs can be vouched for, so their rows in
     /// the rotation register are not reported a second time.
     unvouched: HashSet<InstanceId>,
@@ -364,6 +367,34 @@ impl Pass<'_> {
                     Note::DocumentIssued(doc) => {
                         issued.insert(doc.id, (doc.sha256, doc.number));
                     }
+                    Note::RelationGranted {
+                        client,
+                        scope,
+                        from,
+                        until,
+                    } => {
+                        let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+                        self.grants.insert(
+                            (id, client.clone()),
+                            crate::store::RelationRow {
+                                provider: sealed_tenant.to_string(),
+                                client,
+                                scope,
+                                from: day(&from),
+                                until: until.as_deref().and_then(day),
+                                granted_by: Some(id.to_string()),
+                            },
+                        );
+                    }
+                    Note::RelationEnded { client, last_day } => {
+                        let last = chrono::NaiveDate::parse_from_str(&last_day, "%Y-%m-%d").ok();
+                        if let Some(grant) = self.grants.get_mut(&(id, client)) {
+                            // An end only shortens (`END_RELATION`): an earlier end stays.
+                            if grant.until.is_none_or(|until| last.is_some_and(|l| until > l)) {
+                                grant.until = last;
+                            }
+                        }
+                    }
                     Note::RotationRecorded(award) => self.awards.push(SealedAward {
                         instance: id,
                         seq: event.seq,
@@ -600,6 +631,44 @@ impl Pass<'_> {
         }
     }
 
+    /// Every relation a case granted must be what that case's history left it: its provider,
+    /// scope and days decide whom the provider may act for, so a relation widened, extended,
+    /// moved to another provider or attributed to a case that never granted it would let a
+    /// tenant into another's cases unseen. (Relations an administrator recorded, `granted_by`
+    /// empty, have no history to compare with.)
+    fn relations(&mut self, rows: Vec<crate::store::RelationRow>) {
+        let grants = std::mem::take(&mut self.grants);
+        for row in rows {
+            let label = format!("tenant_relations({} -> {})", row.provider, row.client);
+            let Some(case) = row
+                .granted_by
+                .as_deref()
+                .and_then(|g| g.parse::<InstanceId>().ok())
+            else {
+                self.problem(&label, "the case it names as its grant is not a case id".into());
+                continue;
+            };
+            if self.unvouched.contains(&case) {
+                continue;
+            }
+            match grants.get(&(case, row.client.clone())) {
+                None => self.problem(
+                    &label,
+                    format!("case {case} is named as its grant, but no history of this installation's cases granted it"),
+                ),
+                Some(sealed) if *sealed != row => self.problem(
+                    &label,
+                    format!(
+                        "the relation says {} but the history of case {case} sealed {}",
+                        describe(&row),
+                        describe(sealed)
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+
     fn ledger(&mut self, ledger: LedgerSummary) {
         let before = (1..ledger.lowest.min(101)).collect::<Vec<_>>();
         for n in before.into_iter().chain(ledger.missing) {
@@ -684,6 +753,19 @@ impl Pass<'_> {
             reason,
         });
     }
+}
+
+/// A relation as a verification report names it.
+fn describe(r: &crate::store::RelationRow) -> String {
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
+    format!(
+        "{} for {} on {:?}, {} to {}",
+        r.provider,
+        r.client,
+        r.scope.as_deref().unwrap_or(&["every workflow".to_string()]),
+        day(r.from),
+        day(r.until)
+    )
 }
 
 /// `123/2026` → (123, 2026).
@@ -813,6 +895,7 @@ impl Engine {
             expected: None,
             files: Vec::new(),
             awards: Vec::new(),
+            grants: HashMap::new(),
             unvouched: HashSet::new(),
         };
         // The batch of one: the first instance after the id just below this one, with the
@@ -908,6 +991,7 @@ impl Engine {
             expected: expected.map(|(_, heads)| heads),
             files: Vec::new(),
             awards: Vec::new(),
+            grants: HashMap::new(),
             unvouched: HashSet::new(),
         };
         if let Some(h) = &header {
@@ -929,6 +1013,7 @@ impl Engine {
         }
         pass.registers(snapshot.registers(tenant).await?);
         pass.rotation(snapshot.rotation(tenant).await?);
+        pass.relations(snapshot.relations(tenant).await?);
         self.check_files(&mut pass).await?;
         let mut covered = Covered::default();
         if tenant.is_none() {

@@ -359,3 +359,60 @@ async fn signed_refused(engine: &Engine, signed_on: &str, expiry: &str) -> Strin
         other => panic!("the second signature must be refused: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_relation_widened_extended_or_reattributed_behind_the_engine_is_found_by_verify() {
+    for db in databases().await {
+        let (engine, _clock) = setup(&db).await;
+        let id = signed(&engine, "2026-04-03", "2029-04-02").await;
+        assert!(engine.verify(None).await.expect("verifies").ok);
+        let edit = |sql: String| {
+            let engine = &engine;
+            async move {
+                let changed = engine
+                    .store()
+                    .execute_raw(&sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                assert_eq!(changed, 1, "{sql}");
+            }
+        };
+        let pair = format!("provider = '{PROVINCE}' AND client = '{COMUNE}'");
+        // Each edit would let the SUA act for the Comune beyond what the convenzione granted:
+        // later (the end moved), in every workflow (the scope dropped), or under a case that
+        // never granted it (another case named).
+        for (attack, undo, reason) in [
+            (
+                "valid_until = '2099-12-31'",
+                "valid_until = '2029-04-02'",
+                "but the history of case",
+            ),
+            (
+                "scope = NULL",
+                "scope = 'sua-open-tender'",
+                "every workflow",
+            ),
+            (
+                "granted_by = '00000000-0000-4000-8000-000000000001'",
+                &*format!("granted_by = '{id}'"),
+                "no history of this installation's cases granted it",
+            ),
+        ] {
+            edit(format!("UPDATE tenant_relations SET {attack} WHERE {pair}")).await;
+            let report = engine.verify(None).await.expect("verify runs");
+            assert!(!report.ok, "{attack} must be found");
+            assert!(
+                report.problems.iter().any(|p| p.row
+                    == format!("tenant_relations({PROVINCE} -> {COMUNE})")
+                    && p.reason.contains(reason)),
+                "{attack}: {:#?}",
+                report.problems
+            );
+            edit(format!("UPDATE tenant_relations SET {undo} WHERE {pair}")).await;
+            assert!(
+                engine.verify(None).await.expect("verifies").ok,
+                "{attack} undone"
+            );
+        }
+    }
+}

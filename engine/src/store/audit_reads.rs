@@ -269,6 +269,20 @@ macro_rules! sql_audit {
                     .collect()
             }
 
+            /// The relations cases granted, of a provider (`None`: all).
+            pub async fn audit_relations(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::store::RelationRow>> {
+                let rows = sqlx::query($crate::store::sql::VERIFY_RELATIONS)
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                rows.iter()
+                    .map($crate::store::tenancy::relation!())
+                    .collect()
+            }
+
             /// The deploy chain, oldest first.
             pub async fn audit_deploys(
                 conn: &mut <$db as sqlx::Database>::Connection,

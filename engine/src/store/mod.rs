@@ -408,6 +408,10 @@ impl Snapshot {
         on_snapshot!(self, tx => SqliteStore::audit_registers(tx, tenant).await,
             PgStore::audit_registers(tx, tenant).await)
     }
+    pub async fn relations(&mut self, tenant: Option<&str>) -> Result<Vec<RelationRow>> {
+        on_snapshot!(self, tx => SqliteStore::audit_relations(tx, tenant).await,
+            PgStore::audit_relations(tx, tenant).await)
+    }
     pub async fn rotation(&mut self, tenant: Option<&str>) -> Result<Vec<RotationAudit>> {
         on_snapshot!(self, tx => SqliteStore::audit_rotation(tx, tenant).await,
             PgStore::audit_rotation(tx, tenant).await)

@@ -510,6 +510,10 @@ pub const VERIFY_REGISTERS: &str =
 /// in its case's history.
 pub const VERIFY_ROTATION: &str = "SELECT id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us \
      FROM rotation_register WHERE ($1 IS NULL OR tenant = $1) ORDER BY recorded_us, id";
+/// The relations a case granted (`granted_by` set), of a provider (`NULL`: every one), each to
+/// be matched with the `relation_granted`/`relation_ended` notes of the case that granted it.
+pub const VERIFY_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by FROM tenant_relations \
+     WHERE granted_by IS NOT NULL AND ($1 IS NULL OR provider = $1) ORDER BY provider, client";
 /// Makes a verification's reads one consistent picture on PostgreSQL (SQLite's deferred
 /// transaction reads one snapshot from its first read on).
 pub const SNAPSHOT_POSTGRES: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
