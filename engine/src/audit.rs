@@ -390,7 +390,10 @@ impl Pass<'_> {
                         let last = chrono::NaiveDate::parse_from_str(&last_day, "%Y-%m-%d").ok();
                         if let Some(grant) = self.grants.get_mut(&(id, client)) {
                             // An end only shortens (`END_RELATION`): an earlier end stays.
-                            if grant.until.is_none_or(|until| last.is_some_and(|l| until > l)) {
+                            if grant
+                                .until
+                                .is_none_or(|until| last.is_some_and(|l| until > l))
+                            {
                                 grant.until = last;
                             }
                         }
@@ -645,7 +648,10 @@ impl Pass<'_> {
                 .as_deref()
                 .and_then(|g| g.parse::<InstanceId>().ok())
             else {
-                self.problem(&label, "the case it names as its grant is not a case id".into());
+                self.problem(
+                    &label,
+                    "the case it names as its grant is not a case id".into(),
+                );
                 continue;
             };
             if self.unvouched.contains(&case) {
@@ -762,7 +768,9 @@ fn describe(r: &crate::store::RelationRow) -> String {
         "{} for {} on {:?}, {} to {}",
         r.provider,
         r.client,
-        r.scope.as_deref().unwrap_or(&["every workflow".to_string()]),
+        r.scope
+            .as_deref()
+            .unwrap_or(&["every workflow".to_string()]),
         day(r.from),
         day(r.until)
     )

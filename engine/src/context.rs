@@ -73,6 +73,7 @@ impl Engine {
                 Vec::new()
             },
             rotation: Vec::new(),
+            rotation_read: false,
             completers: Vec::new(),
             files: Default::default(),
         })

@@ -123,6 +123,7 @@ impl Engine {
             if definition.checks_rotation() {
                 let authority = crate::machine::rotation_authority(&instance);
                 context.rotation = self.store.rotation(&authority).await?;
+                context.rotation_read = true;
             }
         }
         Ok(Loaded {

@@ -536,3 +536,119 @@ async fn a_forged_edited_or_removed_award_in_the_rotation_register_is_found_by_v
         );
     }
 }
+
+/// End to end: whatever the interleaving of the two adoptions, one awards and the other is
+/// checked against it. (Whether they truly overlap depends on scheduling; the write guard
+/// itself is proven deterministically by the next test.)
+#[tokio::test]
+async fn two_determine_adopted_at_once_for_the_same_operator_and_category_award_only_one() {
+    for db in databases().await {
+        let (engine, _clock) = setup(&db).await;
+        // Rounds of two cases each, to the same operator in a fresh category each round: both
+        // reach the determina while nobody is outgoing, and both are adopted at the same time.
+        for round in 0..5 {
+            let categoria = format!("OG{}", round + 1);
+            let first = to_determina(
+                &engine,
+                Some(COMUNE),
+                award(&categoria, "25.000,00", EDILNORD),
+            )
+            .await;
+            let second = to_determina(
+                &engine,
+                Some(COMUNE),
+                award(&categoria, "26.000,00", EDILNORD),
+            )
+            .await;
+            let (a, b) = tokio::join!(
+                adopt(
+                    &engine,
+                    first,
+                    determina("primo affidamento nella categoria")
+                ),
+                adopt(
+                    &engine,
+                    second,
+                    determina("primo affidamento nella categoria")
+                ),
+            );
+            let refusals: Vec<_> = [&a, &b]
+                .into_iter()
+                .filter_map(|r| match r {
+                    Err(EngineError::InvalidData(errors)) => Some(errors[0].path.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                (a.is_ok() as u8 + b.is_ok() as u8, refusals),
+                (1, vec!["deroga_rotazione".to_string()]),
+                "{}: exactly one award, the other checked against it: {a:?} / {b:?}",
+                db.backend
+            );
+            let register = engine.store().rotation(COMUNE).await.expect("reads");
+            assert_eq!(
+                register
+                    .iter()
+                    .filter(|r| r.category == categoria.to_lowercase())
+                    .count(),
+                1
+            );
+        }
+        assert!(engine.verify(None).await.expect("verifies").ok);
+    }
+}
+
+/// The guard under the race above, made deterministic: an award decided on a register line
+/// that has changed since it was read is not written (the engine then reads the register
+/// again and checks the award afresh), one decided on the line as it is is written.
+#[tokio::test]
+async fn an_award_is_written_only_over_the_register_line_its_decision_read() {
+    use procedo_engine::machine::{Effect, Transition};
+    use procedo_engine::store::{Conflict, StoreError};
+    for db in databases().await {
+        let (engine, _clock) = setup(&db).await;
+        let id = first_award(&engine).await;
+        let existing = engine.store().rotation(COMUNE).await.expect("reads")[0].id;
+        let award = |over: Option<Option<uuid::Uuid>>| Transition {
+            changes: vec![],
+            effects: vec![Effect::RecordRotation {
+                id: uuid::Uuid::new_v4(),
+                authority: COMUNE.into(),
+                category: "og1".into(),
+                band: "unica".into(),
+                operator: COSTRUZIONI.1.into(),
+                operator_name: COSTRUZIONI.0.into(),
+                tenant: PROVINCE.into(),
+                instance: id,
+                at: chrono::Utc::now(),
+                over,
+            }],
+        };
+        // Read while the line was empty: another award took it since.
+        let stale = engine.store().commit(&award(Some(None))).await;
+        assert!(
+            matches!(stale, Err(StoreError::Conflict(Conflict::ReadChanged))),
+            "{}: {stale:?}",
+            db.backend
+        );
+        assert_eq!(
+            engine.store().rotation(COMUNE).await.expect("reads").len(),
+            1
+        );
+        // Read with Edilnord's award as the latest: written.
+        engine
+            .store()
+            .commit(&award(Some(Some(existing))))
+            .await
+            .expect("the line is as read");
+        let register = engine.store().rotation(COMUNE).await.expect("reads");
+        assert_eq!(register.len(), 2);
+        assert_eq!(register[1].operator, COSTRUZIONI.1);
+        // Now Edilnord's is no longer the latest.
+        let stale = engine.store().commit(&award(Some(Some(existing)))).await;
+        assert!(matches!(
+            stale,
+            Err(StoreError::Conflict(Conflict::ReadChanged))
+        ));
+    }
+}

@@ -164,6 +164,10 @@ pub enum Effect {
         tenant: String,
         instance: InstanceId,
         at: DateTime<Utc>,
+        /// When the register was read: the latest row of the line (authority, category and
+        /// band) the transition saw (`None` inside: an empty line). The write fails as a lost
+        /// race if another award took the line meanwhile.
+        over: Option<Option<Uuid>>,
     },
     /// Fails the whole transaction if the task is no longer open.
     CloseTask {
@@ -314,6 +318,9 @@ pub struct Context {
     /// The register of outgoing contractors of the case's contracting authority, oldest first
     /// (loaded only for a completion of a workflow with `rotation_check:`, art. 49).
     pub rotation: Vec<crate::store::RotationRow>,
+    /// Whether `rotation` was read: then an award is written only over the line it saw
+    /// (`Effect::RecordRotation::over`), so a check and the award it allows are one decision.
+    pub rotation_read: bool,
     /// Who completed which task states of the instance, oldest first: loaded only when the
     /// task being completed declares `not_by` (segregation of duties).
     pub completers: Vec<(String, String)>,

@@ -90,8 +90,28 @@ pub fn record(
         };
         (entry, instance.tenant.clone())
     };
+    // The line this award extends, as the transition read it; the award then joins what was
+    // read, so a later check or award in the same step sees it.
+    let over = work.rotation_read.then(|| {
+        work.rotation
+            .iter()
+            .rfind(|r| r.category == entry.category && r.band == entry.band)
+            .map(|r| r.id)
+    });
+    let row_id = work.new_id();
+    if work.rotation_read {
+        work.rotation.push(crate::store::RotationRow {
+            id: row_id,
+            category: entry.category.clone(),
+            band: entry.band.clone(),
+            operator: entry.operator.clone(),
+            operator_name: entry.operator_name.clone(),
+            instance: id,
+            recorded_at: work.now,
+        });
+    }
     let effect = Effect::RecordRotation {
-        id: work.new_id(),
+        id: row_id,
         authority: entry.authority.clone(),
         category: entry.category.clone(),
         band: entry.band.clone(),
@@ -100,6 +120,7 @@ pub fn record(
         tenant: tenant.into_string(),
         instance: id,
         at: work.now,
+        over,
     };
     work.effect(id, effect, Note::RotationRecorded(entry))
 }

@@ -45,6 +45,8 @@ pub struct Working<'a> {
     pub relations: Vec<crate::store::RelationRow>,
     /// See [`super::Context::rotation`].
     pub rotation: Vec<crate::store::RotationRow>,
+    /// See [`super::Context::rotation_read`].
+    pub rotation_read: bool,
     /// Who completed which task states of the instance (see [`super::Context::completers`]).
     pub completers: Vec<(String, String)>,
     /// The files the command's data names (see [`super::Context::files`]).
@@ -75,6 +77,7 @@ impl<'a> Working<'a> {
             tenant_kinds: context.tenant_kinds,
             relations: context.relations,
             rotation: context.rotation,
+            rotation_read: context.rotation_read,
             completers: context.completers,
             files: context.files,
             actor,

@@ -152,6 +152,7 @@ impl RelationRow {
 /// lowercased; the operator's identifier uppercased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RotationRow {
+    pub id: Uuid,
     pub category: String,
     pub band: String,
     pub operator: String,

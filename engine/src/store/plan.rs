@@ -409,10 +409,9 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
             tenant,
             instance,
             at: when,
-        } => statement(
-            sql::INSERT_ROTATION,
-            Check::One(Conflict::SameRecords),
-            vec![
+            over,
+        } => {
+            let mut args = vec![
                 Arg::Id(Some(*id)),
                 text(authority),
                 text(category),
@@ -422,8 +421,24 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 text(tenant),
                 Arg::Id(Some((*instance).uuid())),
                 at(*when),
-            ],
-        ),
+            ];
+            match over {
+                // Written only over the line read: otherwise another award won the race.
+                Some(latest) => {
+                    args.push(Arg::Id(*latest));
+                    statement(
+                        sql::INSERT_ROTATION_OVER,
+                        Check::One(Conflict::ReadChanged),
+                        args,
+                    )
+                }
+                None => statement(
+                    sql::INSERT_ROTATION,
+                    Check::One(Conflict::SameRecords),
+                    args,
+                ),
+            }
+        }
         Effect::EndRelation {
             provider,
             client,

@@ -361,9 +361,16 @@ pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, 
 /// An award recorded in the register of outgoing contractors (art. 49; `rotation:`).
 pub const INSERT_ROTATION: &str = "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// The same award, written only over the register line the transition read: the latest row of
+/// the authority, category and band must still be `$10` (`NULL`: none). Two awards decided at
+/// once on the same line cannot both pass the rotation check: the later loses the race, reads
+/// the register again and is checked against the award that won.
+pub const INSERT_ROTATION_OVER: &str = "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE (SELECT id FROM rotation_register \
+     WHERE authority = $2 AND category = $3 AND band = $4 ORDER BY recorded_us DESC, id DESC LIMIT 1) IS NOT DISTINCT FROM $10";
 /// A contracting authority's register, oldest first: the last row of a category and band
 /// names its outgoing contractor.
-pub const SELECT_ROTATION: &str = "SELECT category, band, operator, operator_name, instance_id, recorded_us FROM rotation_register \
+pub const SELECT_ROTATION: &str = "SELECT id, category, band, operator, operator_name, instance_id, recorded_us FROM rotation_register \
      WHERE authority = $1 ORDER BY recorded_us, id";
 
 /// Who completed which task states of an instance (segregation of duties), oldest first: the

@@ -212,6 +212,7 @@ macro_rules! sql_tenancy {
                 rows.iter()
                     .map(|r| {
                         Ok($crate::store::RotationRow {
+                            id: r.try_get("id")?,
                             category: r.try_get("category")?,
                             band: r.try_get("band")?,
                             operator: r.try_get("operator")?,
