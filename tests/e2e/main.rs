@@ -17,6 +17,7 @@ mod task_pages;
 mod tenancy;
 mod test_clock;
 mod walk_grant;
+mod walk_negoziata;
 mod walk_tender;
 
 use client::Server;
