@@ -312,7 +312,7 @@ async fn eu_grant_from_call_review_to_closure() {
             "Universidad de Valencia",
             "€ 1.150.000,00",
             "€ 200.000,00",
-            "80%",
+            "80 %",
             "cinquantamila/00",
         ],
     );

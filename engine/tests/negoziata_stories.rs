@@ -554,7 +554,7 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
             id,
             "signature_notice",
             "sent",
-            json!({ "data_invio_comunicazione": "2026-06-03" }),
+            json!({ "data_comunicazione_stipula": "2026-06-03" }),
         )
         .await;
         let results = open_task(&engine, &admin(), id).await;
@@ -581,11 +581,22 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
             );
         }
         assert!(notice.content.contains("Impresa 3 srl; Impresa 5 srl"));
+        // Art. 90 c.1 lett. e): the signature date has its own communication, dated apart.
+        let signed = doc(&docs, "comunicazione-stipula");
         assert!(
-            doc(&docs, "determina-avvio")
-                .content
-                .contains("Determina n. 1/2026")
+            signed.content.contains("stipulato il\n01/06/2026")
+                && signed.content.contains("Inviata il 03/06/2026"),
+            "{}",
+            signed.content
         );
+        assert!(
+            doc(&docs, "comunicazione-aggiudicazione")
+                .content
+                .contains("Inviata il 18/05/2026")
+        );
+        let avvio = &doc(&docs, "determina-avvio").content;
+        assert!(avvio.contains("Determina n. 1/2026"));
+        assert!(avvio.contains("art. 50 c.1 lett. c) del"), "{avvio}");
         assert!(
             doc(&docs, "aggiudicazione")
                 .content
@@ -620,7 +631,7 @@ async fn the_outgoing_contractor_is_refused_unless_a_motivated_exception_is_give
         assert_eq!(
             errors[0].1,
             format!(
-                "«{name}» ({vat}) è il contraente uscente: ha avuto l'ultimo affidamento di Comune di Asolo nella categoria «og3», fascia «unica» (aggiudicazione registrata il 09/05/2026). Il principio di rotazione vieta di invitarlo e di affidargli di nuovo il contratto (art. 49 c.2 d.lgs. 36/2023), salvo deroga motivata dalla struttura del mercato e dall'effettiva assenza di alternative, con l'accurata esecuzione del precedente contratto (art. 49 c.4)."
+                "«{name}» ({vat}) è il contraente uscente: ha avuto l'ultimo affidamento dell'ente Comune di Asolo nella categoria «OG3», fascia «unica» (aggiudicazione registrata il 09/05/2026). Il principio di rotazione vieta di invitarlo e di affidargli di nuovo il contratto (art. 49 c.2 d.lgs. 36/2023), salvo deroga motivata dalla struttura del mercato e dall'effettiva assenza di alternative, con l'accurata esecuzione del precedente contratto (art. 49 c.4)."
             )
         );
         // The exception needs its motivation (art. 49 c.4).

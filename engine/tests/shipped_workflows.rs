@@ -286,7 +286,7 @@ async fn training_enrolment_from_request_to_certificate() {
         "Mario Rossi",
         "RSSMRA80A01H501U",
         "Laura Bianchi",
-        "almeno il 75%",
+        "almeno il 75 %",
     ] {
         assert!(
             documents[0].content.contains(expected),
@@ -318,8 +318,8 @@ async fn training_enrolment_from_request_to_certificate() {
         "Attestato di partecipazione",
         "MARIO ROSSI",
         "Il nuovo Codice dei contratti pubblici",
-        "17.5 ore su 20",
-        "87.5%",
+        "17,5 ore su 20",
+        "87,5 %",
     ] {
         assert!(
             certificate.content.contains(expected),

@@ -759,7 +759,7 @@ async fn invitations(walk: &mut Walk) {
     let refused = walk.act_refused("invite", Some("invitati")).await;
     assert!(
         refused.contains("«Edilnord srl» (12345670488) è il contraente uscente")
-            && refused.contains("Comune di Asolo nella categoria «og3», fascia «unica»")
+            && refused.contains("dell'ente Comune di Asolo nella categoria «OG3», fascia «unica»")
             && refused.contains("(art. 49 c.2 d.lgs. 36/2023)"),
         "the outgoing contractor is refused at the list, with the rule: {refused}"
     );
@@ -1000,7 +1000,7 @@ async fn contract_and_results(walk: &mut Walk) {
     walk.sign_in(RUP).await;
     walk.open_task("Comunicazione della data di stipula").await;
     walk.browser
-        .type_date("#f-data_invio_comunicazione", "15/06/2026")
+        .type_date("#f-data_comunicazione_stipula", "15/06/2026")
         .await;
     walk.act(
         "sent",

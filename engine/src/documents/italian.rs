@@ -117,6 +117,25 @@ pub fn euro(amount: Decimal) -> String {
     )
 }
 
+/// `1.234,5`: a decimal number (hours, rates) with the decimals it was given (trailing zeros
+/// dropped: `17.50` is `17,5`), a decimal comma and thousands separated by `.`.
+pub fn numero(value: Decimal) -> String {
+    let text = value.normalize().to_string();
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    match digits.split_once('.') {
+        Some((integer, decimals)) => format!("{sign}{},{decimals}", group_thousands(integer)),
+        None => format!("{sign}{}", group_thousands(digits)),
+    }
+}
+
+/// `24,5 %`: a percentage as the pages show it (see [`numero`]).
+pub fn percento(value: Decimal) -> String {
+    format!("{} %", numero(value))
+}
+
 fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -275,6 +294,18 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().expect("valid RFC 3339 test instant")
+    }
+
+    #[test]
+    fn percento_keeps_the_given_decimals_with_a_comma() {
+        let p = |s: &str| percento(Decimal::from_str(s).expect("decimal"));
+        assert_eq!(p("24.5"), "24,5 %");
+        assert_eq!(p("12.50"), "12,5 %");
+        assert_eq!(p("25"), "25 %");
+        assert_eq!(p("0.125"), "0,125 %");
+        assert_eq!(p("-3.0"), "-3 %");
+        assert_eq!(p("1234.5"), "1.234,5 %");
+        assert_eq!(numero(Decimal::from_str("17.50").expect("decimal")), "17,5");
     }
 
     #[test]

@@ -89,6 +89,8 @@ fn has_event_attribute(text: &str) -> bool {
 /// Helpers a template may call: ours, and handlebars' built-in ones.
 const HELPERS: &[&str] = &[
     "euro",
+    "percento",
+    "numero",
     "importo_in_lettere",
     "data",
     "data_estesa",
@@ -179,6 +181,8 @@ fn registry() -> Handlebars<'static> {
     registry.set_strict_mode(true);
     registry.set_dev_mode(false);
     registry.register_helper("euro", Box::new(euro_helper));
+    registry.register_helper("percento", Box::new(percento_helper));
+    registry.register_helper("numero", Box::new(numero_helper));
     registry.register_helper("importo_in_lettere", Box::new(importo_in_lettere_helper));
     registry.register_helper("data", Box::new(data_helper));
     registry.register_helper("data_estesa", Box::new(data_estesa_helper));
@@ -219,6 +223,8 @@ fn instant(value: &Json) -> Option<DateTime<Utc>> {
 }
 
 handlebars_helper!(euro_helper: |v: Json| decimal(v).map(italian::euro).unwrap_or_else(|| format!("[importo non valido: {v}]")));
+handlebars_helper!(numero_helper: |v: Json| decimal(v).map(italian::numero).unwrap_or_else(|| format!("[numero non valido: {v}]")));
+handlebars_helper!(percento_helper: |v: Json| decimal(v).map(italian::percento).unwrap_or_else(|| format!("[percentuale non valida: {v}]")));
 handlebars_helper!(importo_in_lettere_helper: |v: Json| decimal(v).map(italian::importo_in_lettere).unwrap_or_else(|| format!("[importo non valido: {v}]")));
 handlebars_helper!(data_helper: |v: Json| date(v).map(italian::data).unwrap_or_else(|| format!("[data non valida: {v}]")));
 handlebars_helper!(data_estesa_helper: |v: Json| date(v).map(italian::data_estesa).unwrap_or_else(|| format!("[data non valida: {v}]")));

@@ -16,8 +16,10 @@
 //!
 //! Category and band are compared trimmed and lowercased; operators by their identifier
 //! (partita IVA or codice fiscale) uppercased without spaces and without an `IT` prefix.
-//! The register is read when the completion is loaded: two cases of the same authority and
-//! category awarding at once both record, and the later award is the outgoing one.
+//! The register is read when the completion is loaded, and an award that read it is written
+//! only over the line it read (`Effect::RecordRotation::over`): of two cases of the same
+//! authority, category and band awarding at once, the later loses the race, is retried, and
+//! is checked against the award that won.
 
 use super::enter::scope;
 use super::{Effect, MachineError, Working};
@@ -137,8 +139,10 @@ pub fn check(
 ) -> Result<Note, MachineError> {
     let mut scope = scope(instance, Some(form), definition, work);
     scope.action = Some(action);
-    let category = key(&text(rule.category.eval(&scope)?, "the category")?);
-    let band = key(&text(rule.band.eval(&scope)?, "the band")?);
+    // Compared by their keys, named in the message as the official typed them.
+    let category_typed = text(rule.category.eval(&scope)?, "the category")?;
+    let band_typed = text(rule.band.eval(&scope)?, "the band")?;
+    let (category, band) = (key(&category_typed), key(&band_typed));
     let named: Vec<String> = match rule.operators.eval(&scope)? {
         Json::Array(items) => items
             .into_iter()
@@ -182,8 +186,11 @@ pub fn check(
                     rule.field.clone(),
                     "rotation",
                     format!(
-                        "«{}» ({}) è il contraente uscente: ha avuto l'ultimo affidamento di {who} nella categoria «{category}», fascia «{band}» (aggiudicazione registrata il {day}). Il principio di rotazione vieta di invitarlo e di affidargli di nuovo il contratto (art. 49 c.2 d.lgs. 36/2023), salvo deroga motivata dalla struttura del mercato e dall'effettiva assenza di alternative, con l'accurata esecuzione del precedente contratto (art. 49 c.4).",
-                        outgoing.operator_name, outgoing.operator
+                        "«{}» ({}) è il contraente uscente: ha avuto l'ultimo affidamento dell'ente {who} nella categoria «{}», fascia «{}» (aggiudicazione registrata il {day}). Il principio di rotazione vieta di invitarlo e di affidargli di nuovo il contratto (art. 49 c.2 d.lgs. 36/2023), salvo deroga motivata dalla struttura del mercato e dall'effettiva assenza di alternative, con l'accurata esecuzione del precedente contratto (art. 49 c.4).",
+                        outgoing.operator_name,
+                        outgoing.operator,
+                        category_typed.trim(),
+                        band_typed.trim()
                     ),
                 ),
             ]));
