@@ -385,6 +385,77 @@ async fn history_rows_cannot_be_updated_through_sql() {
     }
 }
 
+/// The status checks hold on both backends (on SQLite they are comparisons since migration
+/// 0017, which rebuilt the tables so no `IN` list costs a temporary b-tree per write).
+#[tokio::test]
+async fn a_task_timer_or_job_with_a_status_the_engine_does_not_know_is_refused_by_the_database() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        deploy(&engine, &[APPROVAL_CHAIN]).await;
+        engine
+            .start(&clerk(), "approval-chain", vars(json!({ "amount": 1 })))
+            .await
+            .expect("starts");
+        for (sql, what) in [
+            ("UPDATE tasks SET status = 'archived'", "a task"),
+            ("UPDATE tasks SET status = NULL", "a task without status"),
+        ] {
+            let result = engine.store().execute_raw(sql).await;
+            assert!(result.is_err(), "{what} refused on {}", db.backend);
+        }
+        let closed = engine
+            .store()
+            .execute_raw("UPDATE tasks SET status = 'cancelled'")
+            .await
+            .expect("a known status is kept");
+        assert_eq!(closed, 1, "the open task, on {}", db.backend);
+        // A timer and a job written beside the case: a known kind and status are kept, any
+        // other refused (the same statement otherwise).
+        let id = if db.backend == "postgres" {
+            "gen_random_uuid()"
+        } else {
+            "randomblob(16)"
+        };
+        let timer = |kind: &str| {
+            format!(
+                "INSERT INTO timers (id, instance_id, tenant, state, kind, task_id, fire_us) \
+                 SELECT {id}, id, tenant, state, '{kind}', NULL, 0 FROM instances"
+            )
+        };
+        let job = |status: &str| {
+            format!(
+                "INSERT INTO jobs (id, instance_id, tenant, definition, state, topic, input, status, attempt, retries, backoff_ms, available_us, created_us) \
+                 SELECT {id}, id, tenant, definition, state, 'pec', '{{}}', '{status}', 0, 3, 1000, 0, 0 FROM instances"
+            )
+        };
+        let store = engine.store();
+        assert_eq!(
+            store
+                .execute_raw(timer("task_remind"))
+                .await
+                .expect("a known kind"),
+            1
+        );
+        assert!(
+            store.execute_raw(timer("reminder")).await.is_err(),
+            "timer kind on {}",
+            db.backend
+        );
+        assert_eq!(
+            store
+                .execute_raw(job("incident"))
+                .await
+                .expect("a known status"),
+            1
+        );
+        assert!(
+            store.execute_raw(job("paused")).await.is_err(),
+            "job status on {}",
+            db.backend
+        );
+    }
+}
+
 #[tokio::test]
 async fn wait_state_times_out_when_the_clock_passes_its_deadline() {
     for db in databases().await {

@@ -99,6 +99,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "rotation_register",
             include_str!("../../migrations/sqlite/0016_rotation_register.sql"),
         ),
+        (
+            17,
+            "checks_without_lists",
+            include_str!("../../migrations/sqlite/0017_checks_without_lists.sql"),
+        ),
     ])
 }
 
