@@ -52,15 +52,13 @@ impl Engine {
     /// What `id` means for `tenant`: its own latest version, else the latest shared one —
     /// asked of the store, as another process may have deployed since.
     pub(crate) async fn resolve(&self, id: &str, tenant: &str) -> Result<Arc<Definition>> {
-        let stored = self
+        // The version first, without the package: a compiled version is never loaded again.
+        let version = self
             .store
-            .resolve_definition(id, Some(tenant))
+            .resolved_version(id, Some(tenant))
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow `{id}`")))?;
-        if let Some(definition) = self.definitions.get(id, stored.version) {
-            return Ok(definition);
-        }
-        self.compile_stored(id, stored.version, &stored.package)
+        self.definition(id, version).await
     }
 
     fn compile_stored(&self, id: &str, version: i64, package: &Package) -> Result<Arc<Definition>> {

@@ -506,6 +506,21 @@ pub(crate) fn token(reader: &mut Reader, hash: &str) -> Result<Option<super::Tok
     Ok(found.into_iter().next())
 }
 
+/// The version a workflow id resolves to for a tenant (see [`super::sql::RESOLVE_VERSION`]).
+pub(crate) fn resolved_version(
+    reader: &mut Reader,
+    id: &str,
+    tenant: Option<&str>,
+) -> Result<Option<i64>> {
+    let found = rows(
+        reader,
+        super::sql::RESOLVE_VERSION,
+        &[Arg::Text(Some(id)), Arg::Text(tenant)],
+        |r| r.try_get("version"),
+    )?;
+    Ok(found.into_iter().next())
+}
+
 /// The rows a read returns, each converted, on an in-process connection (its statement
 /// prepared once per text).
 fn rows<T>(

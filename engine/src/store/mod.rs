@@ -627,6 +627,13 @@ impl Store {
     ) -> Result<Option<StoredDefinition>> {
         dispatch!(self, s => s.definition(id, None, tenant).await)
     }
+    /// The version [`Store::resolve_definition`] would return, without its package.
+    pub async fn resolved_version(&self, id: &str, tenant: Option<&str>) -> Result<Option<i64>> {
+        match self {
+            Store::Sqlite(s) => s.resolved_version_in_process(id, tenant).await,
+            Store::Postgres(s) => s.resolved_version(id, tenant).await,
+        }
+    }
     /// The versions `tenant` may see (shared and its own); `None`: every version.
     pub async fn definitions(&self, tenant: Option<&str>) -> Result<Vec<DefinitionRow>> {
         dispatch!(self, s => s.definitions(tenant).await)

@@ -41,6 +41,20 @@ macro_rules! sql_store {
             }
 
             /// One version (`Some`), or what `id` resolves to for `tenant` (`None`).
+            /// The version `id` resolves to for `tenant` (`sql::RESOLVE_VERSION`).
+            pub async fn resolved_version(
+                &self,
+                id: &str,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Option<i64>> {
+                let row = sqlx::query($crate::store::sql::RESOLVE_VERSION)
+                    .bind(id)
+                    .bind(tenant)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Ok(r.try_get("version")?)).transpose()
+            }
+
             pub async fn definition(
                 &self,
                 id: &str,

@@ -206,6 +206,22 @@ impl SqliteStore {
         self.task_with_instance(id).await
     }
 
+    /// The version a workflow id resolves to, read on an in-process connection when one is
+    /// free.
+    pub(crate) async fn resolved_version_in_process(
+        &self,
+        id: &str,
+        tenant: Option<&str>,
+    ) -> super::Result<Option<i64>> {
+        if let Some(embedded) = &self.embedded
+            && let Some(read) =
+                embedded.read(|conn| super::embedded::resolved_version(conn, id, tenant))
+        {
+            return read;
+        }
+        self.resolved_version(id, tenant).await
+    }
+
     /// An instance, read on an in-process connection when one is free.
     pub(crate) async fn instance_in_process(
         &self,
