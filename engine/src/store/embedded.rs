@@ -516,9 +516,9 @@ pub(crate) fn resolved_version(
         reader,
         super::sql::RESOLVE_VERSION,
         &[Arg::Text(Some(id)), Arg::Text(tenant)],
-        |r| r.try_get("version"),
+        |r| r.try_get::<Option<i64>, _>("version"),
     )?;
-    Ok(found.into_iter().next())
+    Ok(found.into_iter().next().flatten())
 }
 
 /// The rows a read returns, each converted, on an in-process connection (its statement

@@ -50,9 +50,9 @@ macro_rules! sql_store {
                 let row = sqlx::query($crate::store::sql::RESOLVE_VERSION)
                     .bind(id)
                     .bind(tenant)
-                    .fetch_optional(&self.pool)
+                    .fetch_one(&self.pool)
                     .await?;
-                row.map(|r| Ok(r.try_get("version")?)).transpose()
+                Ok(row.try_get::<Option<i64>, _>("version")?)
             }
 
             pub async fn definition(

@@ -20,9 +20,10 @@ pub const RESOLVE_DEFINITION: &str = "SELECT id, version, package, owner FROM de
      ORDER BY CASE WHEN owner IS NULL THEN 1 ELSE 0 END, version DESC LIMIT 1";
 /// Only the version [`RESOLVE_DEFINITION`] names: a start asks it every time (another process
 /// may have deployed since) and loads the package only for a version it has not compiled.
-pub const RESOLVE_VERSION: &str = "SELECT version FROM definitions \
-     WHERE id = $1 AND (owner IS NULL OR owner = $2) \
-     ORDER BY CASE WHEN owner IS NULL THEN 1 ELSE 0 END, version DESC LIMIT 1";
+/// Two maxima over the primary key (`id`, `version`), so no sort; one row, NULL: none.
+pub const RESOLVE_VERSION: &str = "SELECT COALESCE(\
+     (SELECT MAX(version) FROM definitions WHERE id = $1 AND owner = $2), \
+     (SELECT MAX(version) FROM definitions WHERE id = $1 AND owner IS NULL)) AS version";
 /// The versions tenant `$1` may see: shared ones and its own (`$1` NULL: every version).
 pub const SELECT_DEFINITIONS: &str = "SELECT id, version, title, deployed_by, deployed_us, owner FROM definitions \
      WHERE ($1 IS NULL OR owner IS NULL OR owner = $1) ORDER BY id, version";
