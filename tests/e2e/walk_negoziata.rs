@@ -549,9 +549,13 @@ async fn decision_to_contract(walk: &mut Walk) {
             && small.contains("art. 50 c.1 lett. a), non con la procedura negoziata"),
         "below € 150.000 of works the determina is refused with the rule: {small}"
     );
+    assert!(
+        small.contains("Il modulo contiene un errore: è indicato in cima al modulo."),
+        "an error of the whole form is not said to sit beside a field: {small}"
+    );
     walk.check("determina del Comune refused").await;
     // The rule has no field (the amount is the request's, not in this form): the error is in
-    // the summary only, and nothing here can correct the amount, so the case is closed.
+    // the summary at the top, and nothing here can correct the amount, so the case is closed.
     walk.browser.follow("a[href*='azione=abandon']").await;
     walk.browser.wait_for("f-motivo_chiusura").await;
     walk.browser

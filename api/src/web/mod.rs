@@ -721,10 +721,7 @@ async fn submit(
     {
         Ok(instance) => Redirect::to(&format!("/instances/{}", instance.id)).into_response(),
         Err(EngineError::InvalidData(errors)) => {
-            let note = Some(match errors.len() {
-                1 => "Il modulo contiene un errore: lo trova accanto al campo.".to_string(),
-                n => format!("Il modulo contiene {n} errori: li trova accanto ai campi."),
-            });
+            let note = Some(errors_note(&errors));
             task_view(
                 &state,
                 &s,
@@ -1184,5 +1181,19 @@ mod prefill_tests {
         }
         let escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/textarea&gt;&lt;img src=x onerror=alert(2)&gt;&#39;&amp;";
         assert_eq!(html.matches(escaped).count(), 4, "{html}");
+    }
+}
+
+/// The note above a refused form: where its errors are. An error of the whole form (a rule
+/// with no `field:`) has no field to sit beside: it is in the summary at the top of the form.
+pub(crate) fn errors_note(errors: &[procedo_engine::forms::FieldError]) -> String {
+    let whole = errors.iter().filter(|e| e.path.is_empty()).count();
+    match (errors.len(), whole) {
+        (1, 1) => "Il modulo contiene un errore: è indicato in cima al modulo.".into(),
+        (1, _) => "Il modulo contiene un errore: lo trova accanto al campo.".into(),
+        (n, 0) => format!("Il modulo contiene {n} errori: li trova accanto ai campi."),
+        (n, _) => format!(
+            "Il modulo contiene {n} errori: sono indicati in cima al modulo e accanto ai campi."
+        ),
     }
 }

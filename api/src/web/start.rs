@@ -145,10 +145,7 @@ pub(super) async fn submit(
     {
         Ok(instance) => Redirect::to(&format!("/instances/{}", instance.id)).into_response(),
         Err(EngineError::InvalidData(errors)) => {
-            let note = Some(match errors.len() {
-                1 => "Il modulo contiene un errore: lo trova accanto al campo.".to_string(),
-                n => format!("Il modulo contiene {n} errori: li trova accanto ai campi."),
-            });
+            let note = Some(super::errors_note(&errors));
             form_view(&state, &s, &id, &data, &errors, note, client.as_deref()).await
         }
         Err(EngineError::Rejected(why)) => {
