@@ -10,7 +10,8 @@
 //! the `procuringEntity` (the SUA case of the standard: buyer and procuring entity differ).
 //!
 //! The mapping reads the shipped SUA workflows' variables (`sua-open-tender` with its lot
-//! evaluations, `sua-direct-award`); a case of any other workflow has no OCDS form.
+//! evaluations, `sua-direct-award`, `sua-procedura-negoziata`); a case of any other workflow
+//! has no OCDS form.
 
 use crate::history::Sealed;
 use crate::model::Instance;
@@ -143,6 +144,16 @@ fn date_time(v: &Json) -> Option<String> {
     let local = Rome
         .from_local_datetime(&date.and_hms_opt(0, 0, 0)?)
         .earliest()?;
+    Some(local.to_rfc3339())
+}
+
+/// The last instant of a form's date in Rome (`2026-06-04` → `2026-06-04T23:59:59+02:00`):
+/// where a term given as a day ends (Reg. 1182/71 art. 3 c.2 lett. b).
+fn end_of_day(v: &Json) -> Option<String> {
+    let date = NaiveDate::parse_from_str(v.as_str()?, "%Y-%m-%d").ok()?;
+    let local = Rome
+        .from_local_datetime(&date.and_hms_opt(23, 59, 59)?)
+        .latest()?;
     Some(local.to_rfc3339())
 }
 
@@ -287,6 +298,56 @@ impl Case {
                     signed: completed(history, "contract", Some("sign")),
                     withdrawn,
                     terminated: instance.status.label() == "terminated",
+                })
+            }
+            "sua-procedura-negoziata" => {
+                // The process is public from the invitations (no call for competition, art. 50
+                // c.1 lett. c-e): the market-survey notice only asks for expressions of interest.
+                let invited = completed(history, "selection", Some("invite"));
+                let awarded = completed(history, "award_decision", Some("award"));
+                let lot = Lot {
+                    cig: text(&vars["cig"]).unwrap_or_default(),
+                    name: None,
+                    value: value(&vars["importo"]),
+                    award_criteria: match vars["criterio"].as_str() {
+                        Some("minor_prezzo") => Some("priceOnly"),
+                        Some("oepv") => Some("ratedCriteria"),
+                        _ => None,
+                    },
+                    tenderers: vars["offerte"]
+                        .as_array()
+                        .and_then(|o| i64::try_from(o.len()).ok()),
+                    // The award's amount is the base less the discount and the costs not subject
+                    // to it, which the case does not hold: the award carries no value.
+                    outcome: awarded.as_ref().map(|_| Outcome {
+                        supplier: text(&vars["aggiudicatario"]).unwrap_or_default(),
+                        vat: text(&vars["aggiudicatario_partita_iva"]),
+                        amount: None,
+                    }),
+                    deserted: instance.status.label() == "deserted",
+                    contract: completed(history, "contract", Some("sign")).map(|_| Contract {
+                        date_signed: date_time(&vars["data_stipula"]),
+                        reference: text(&vars["repertorio"]),
+                    }),
+                };
+                Ok(Self {
+                    method: "limited",
+                    method_details: "Procedura negoziata senza bando (art. 50 c.1 lett. c-e d.lgs. 36/2023)",
+                    category: category(&vars["tipo"]),
+                    subject: text(&vars["oggetto"]).unwrap_or_default(),
+                    buyer: text(&vars["ente_committente"]).unwrap_or_default(),
+                    lots: if lot.cig.is_empty() {
+                        vec![]
+                    } else {
+                        vec![lot]
+                    },
+                    published: invited,
+                    // The letter's term is a day: the offers window closes at its end.
+                    tender_end: end_of_day(&vars["scadenza_offerte"]),
+                    awarded,
+                    signed: completed(history, "contract", Some("sign")),
+                    withdrawn,
+                    terminated: false,
                 })
             }
             other => Err(OcdsError::NotAContract(other.to_string())),
@@ -542,6 +603,19 @@ mod tests {
             );
         }
         assert_eq!(value(&json!("duecentomila")), None);
+    }
+
+    #[test]
+    fn a_term_given_as_a_day_ends_at_its_last_second_in_rome() {
+        assert_eq!(
+            end_of_day(&json!("2026-06-04")).as_deref(),
+            Some("2026-06-04T23:59:59+02:00")
+        );
+        assert_eq!(
+            end_of_day(&json!("2026-12-04")).as_deref(),
+            Some("2026-12-04T23:59:59+01:00")
+        );
+        assert_eq!(end_of_day(&json!("04/06/2026")), None);
     }
 
     #[test]

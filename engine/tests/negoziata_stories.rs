@@ -603,6 +603,46 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
                 .contains("Determina n. 2/2026")
         );
         assert!(engine.verify(None).await.expect("verifies").ok);
+
+        // Issue 20: the case is open data like the SUA's other procedures: a limited
+        // procedure (no call for competition) public from the invitations, its award and its
+        // contract, valid for the Open Contracting Partnership's checker.
+        let package = engine
+            .ocds(
+                &admin(),
+                id,
+                "ocds-pr0ced",
+                "https://procedo.test/api/v1/instances/x/ocds",
+            )
+            .await
+            .expect("an OCDS package");
+        let releases = package["releases"].as_array().expect("releases");
+        let tags: Vec<&Value> = releases.iter().map(|r| &r["tag"][0]).collect();
+        assert_eq!(
+            tags,
+            [&json!("tender"), &json!("award"), &json!("contract")]
+        );
+        let contract = &releases[2];
+        assert_eq!(contract["ocid"], json!("ocds-pr0ced-B1C2D3E4F5"));
+        assert_eq!(contract["tender"]["procurementMethod"], json!("limited"));
+        assert_eq!(contract["tender"]["status"], json!("complete"));
+        assert_eq!(contract["tender"]["numberOfTenderers"], json!(6));
+        assert_eq!(contract["tender"]["awardCriteria"], json!("priceOnly"));
+        assert_eq!(
+            contract["tender"]["tenderPeriod"]["endDate"],
+            json!("2026-05-08T23:59:59+02:00"),
+            "the letter's term ends with its day"
+        );
+        assert_eq!(contract["buyer"]["name"], json!("Comune di Asolo"));
+        assert_eq!(
+            contract["awards"][0]["suppliers"][0]["name"],
+            json!("Impresa 2 srl")
+        );
+        assert_eq!(
+            contract["contracts"][0]["dateSigned"],
+            json!("2026-06-01T00:00:00+02:00")
+        );
+        common::ocp::checked_by_the_ocp(&package);
     }
 }
 

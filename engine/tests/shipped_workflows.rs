@@ -909,6 +909,37 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
             "`{expected}` missing from:\n{determina}"
         );
     }
+
+    // Open data (issue 20): a direct award is public from the award (its tender release is
+    // dated with it), valid for the Open Contracting Partnership's checker.
+    let package = engine
+        .ocds(
+            &dirigente(),
+            instance.id,
+            "ocds-pr0ced",
+            "https://procedo.test/api/v1/instances/x/ocds",
+        )
+        .await
+        .expect("an OCDS package");
+    let tags: Vec<&serde_json::Value> = package["releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .map(|r| &r["tag"][0])
+        .collect();
+    assert_eq!(
+        tags,
+        [&json!("tender"), &json!("award"), &json!("contract")]
+    );
+    assert_eq!(
+        package["releases"][0]["date"],
+        package["releases"][1]["date"]
+    );
+    assert_eq!(
+        package["releases"][2]["tender"]["procurementMethod"],
+        json!("direct")
+    );
+    common::ocp::checked_by_the_ocp(&package);
 }
 
 #[tokio::test]

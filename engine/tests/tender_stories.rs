@@ -1043,7 +1043,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         json!(format!("IT-PIVA-{}", BETA.1))
     );
     assert_eq!(lot_2["awards"][0]["value"]["currency"], json!("EUR"));
-    checked_by_the_ocp(&package);
+    common::ocp::checked_by_the_ocp(&package);
 }
 
 /// The case's OCDS release package, under the test prefix.
@@ -1057,53 +1057,6 @@ async fn ocds(engine: &Engine, id: InstanceId) -> Value {
         )
         .await
         .expect("an OCDS package")
-}
-
-/// Runs the Open Contracting Partnership's own checker (`libcoveocds`, from PyPI) on the
-/// package, offline, with the OCDS 1.1.5 standard as a ZIP (`PROCEDO_OCDS_STANDARD_ZIP`, else
-/// `/work/ocds/standard-1__1__5.zip`); without either it says SKIPPED.
-fn checked_by_the_ocp(package: &Value) {
-    let zip = std::env::var("PROCEDO_OCDS_STANDARD_ZIP")
-        .unwrap_or_else(|_| "/work/ocds/standard-1__1__5.zip".into());
-    let tool = std::process::Command::new("libcoveocds")
-        .arg("--help")
-        .output();
-    if tool.is_err() || !std::path::Path::new(&zip).exists() {
-        eprintln!(
-            "SKIPPED OCDS validation: needs `libcoveocds` (pip install libcoveocds) and the standard ZIP at {zip}"
-        );
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!(
-        "procedo-ocds-{}-{}",
-        std::process::id(),
-        package["releases"].as_array().map_or(0, Vec::len)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("package.json");
-    std::fs::write(&file, serde_json::to_vec_pretty(package).expect("json")).expect("write");
-    let out = std::process::Command::new("libcoveocds")
-        .args(["--standard-zip", &zip, "-s", "1.1", "-o"])
-        .arg(dir.join("out"))
-        .arg(&file)
-        .output()
-        .expect("libcoveocds runs");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "libcoveocds said: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(report["validation_errors"], json!([]), "{report:#}");
-    assert_eq!(
-        report["additional_closed_codelist_values"],
-        json!({}),
-        "{report:#}"
-    );
-    assert_eq!(report["version_used"], json!("1.1"));
 }
 
 #[tokio::test]
@@ -1469,7 +1422,7 @@ async fn tender_with_every_lot_deserted_ends_deserted() {
         ),
         "{package:#}"
     );
-    checked_by_the_ocp(&package);
+    common::ocp::checked_by_the_ocp(&package);
 }
 
 /// The CIG is the SUA's (art. 62 c.2): the Comune's request has none, and the tender
@@ -1678,7 +1631,7 @@ async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_
         ),
         "no award is published and every lot is unsuccessful: {package:#}"
     );
-    checked_by_the_ocp(&package);
+    common::ocp::checked_by_the_ocp(&package);
 }
 
 /// The determina a contrarre recorded by the Comune's referent, as in the training tender.

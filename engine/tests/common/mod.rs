@@ -19,6 +19,7 @@ pub const LOT: &str = include_str!("../fixtures/lot.yaml");
 pub const WAITING: &str = include_str!("../fixtures/waiting.yaml");
 
 pub mod convenzione;
+pub mod ocp;
 
 /// An instant in UTC (Rome is UTC+2 in summer, UTC+1 in winter).
 pub fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
