@@ -388,8 +388,8 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
         )
         .await;
 
-        // Works for € 80.000 are a direct award (art. 50 c.1 lett. a): the Comune's decision
-        // is refused with the reason.
+        // Works for € 80.000 are a direct award (art. 50 c.1 lett. a): the request is refused
+        // with the reason, at its amount.
         let small = engine
             .start_on_behalf(
                 &rup_comune(),
@@ -397,23 +397,15 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
                 negoziata("works", "80.000,00"),
                 Some(COMUNE.into()),
             )
-            .await
-            .expect("starts")
-            .id;
-        let errors = refused(
-            &engine,
-            &rup_comune(),
-            small,
-            "contract_decision",
-            "recorded",
-            json!({
-                "determina_comune_numero": "44", "determina_contrarre_data": "2026-04-03",
-                "determina_comune_organo": "Rita Bianchi", "categoria": "OG3", "fascia": "unica",
-                "criterio": "minor_prezzo", "requisiti": "SOA OG3", "prenotazione_spesa": "cap. 1",
-            }),
-        )
-        .await;
-        assert!(errors[0].1.contains("art. 50 c.1 lett. a"), "{errors:?}");
+            .await;
+        let Err(EngineError::InvalidData(errors)) = small else {
+            panic!("a direct award's amount is refused, got {small:?}")
+        };
+        assert_eq!(errors[0].path, "importo");
+        assert!(
+            errors[0].message.contains("art. 50 c.1 lett. a"),
+            "{errors:?}"
+        );
 
         let id = to_selection(
             &engine,
@@ -901,6 +893,79 @@ async fn an_operator_who_became_outgoing_after_the_invitations_is_awarded_only_w
         let register = engine.store().rotation(COMUNE).await.expect("reads");
         assert_eq!(register.iter().filter(|r| r.operator == vat).count(), 2);
         assert!(engine.verify(None).await.expect("verifies").ok);
+    }
+}
+
+/// Art. 50 c.1 lett. c-e and art. 14: the request is refused at its amount, before any case
+/// exists, when the procedure is not the negotiated one; the limits are the dated parameters
+/// in force the day of the request.
+#[tokio::test]
+async fn a_request_outside_the_negotiated_procedures_range_is_refused_at_its_amount() {
+    for db in databases().await {
+        let (engine, _clock) = setup(&db).await;
+        related(&engine).await;
+        for (tipo, importo, says) in [
+            (
+                "works",
+                "149.999,99",
+                "si procede con l'affidamento diretto (art. 50 c.1 lett. a)",
+            ),
+            (
+                "services",
+                "139.999,99",
+                "si procede con l'affidamento diretto (art. 50 c.1 lett. b)",
+            ),
+            (
+                "works",
+                "5.404.000,00",
+                "dalla soglia europea di € 5.404.000",
+            ),
+            (
+                "supplies",
+                "216.000,00",
+                "dalla soglia europea di € 216.000",
+            ),
+        ] {
+            let result = engine
+                .start_on_behalf(
+                    &rup_comune(),
+                    WORKFLOW,
+                    negoziata(tipo, importo),
+                    Some(COMUNE.into()),
+                )
+                .await;
+            let Err(EngineError::InvalidData(errors)) = result else {
+                panic!("{tipo} for {importo} must be refused, got {result:?}")
+            };
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].path, "importo");
+            assert!(errors[0].message.contains(says), "{}", errors[0].message);
+        }
+        let listed = engine
+            .instances(&admin(), &Default::default())
+            .await
+            .expect("lists");
+        assert!(
+            listed.iter().all(|i| i.definition != WORKFLOW),
+            "no case was opened by a refused request"
+        );
+        for (tipo, importo) in [
+            ("works", "150.000,00"),
+            ("services", "140.000,00"),
+            ("works", "5.403.999,99"),
+        ] {
+            engine
+                .start_on_behalf(
+                    &rup_comune(),
+                    WORKFLOW,
+                    negoziata(tipo, importo),
+                    Some(COMUNE.into()),
+                )
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("{tipo} for {importo} is a negotiated procedure: {e:?}")
+                });
+        }
     }
 }
 

@@ -453,9 +453,9 @@ async fn earlier_direct_award(walk: &mut Walk) {
     );
 }
 
-/// The Comune's referent asks the SUA for a negotiated procedure from the start page, for the
-/// Comune; returns the case page.
-async fn request(walk: &mut Walk, amount: &str) -> String {
+/// The Comune's referent fills the request for a negotiated procedure on the start page, for
+/// the Comune, and sends it.
+async fn send_request(walk: &mut Walk, amount: &str) {
     walk.sign_in(COMUNE).await;
     walk.browser.open(&format!("{}/avvia", walk.base)).await;
     walk.browser.wait_for("Avvia un procedimento").await;
@@ -484,6 +484,10 @@ async fn request(walk: &mut Walk, amount: &str) -> String {
         .fill("#f-rup_comune_nome", "Rita Bianchi")
         .await;
     walk.browser.follow("#avvia").await;
+}
+
+/// The case page a request just opened, at the Comune's determina; remembers the case.
+async fn started(walk: &mut Walk) -> String {
     let case = walk.browser.wait_for("Fase attuale").await;
     assert!(
         case.contains("<h1>Riqualificazione della viabilità comunale di via Forestuzzo</h1>")
@@ -537,39 +541,39 @@ async fn fill_determina_comune(walk: &Walk) {
 }
 
 /// A first request for € 140.000 of works: a direct award (art. 50 c.1 lett. a), so the
-/// Comune's determina is refused with the reason; the amount is the request's, not the
-/// determina's, so the referent closes this case ("Non procedere") and asks again for
-/// € 420.000, whose determina is recorded.
+/// start page refuses it with the reason at the amount, keeping everything typed; the
+/// referent corrects the amount to € 420.000 and the case starts.
 async fn decision_to_contract(walk: &mut Walk) {
-    request(walk, "140.000,00").await;
-    fill_determina_comune(walk).await;
-    let small = walk.act_refused("recorded", None).await;
+    send_request(walk, "140.000,00").await;
+    let small = walk.browser.wait_for("Lavori per € 140.000: sotto").await;
     assert!(
         small.contains("Lavori per € 140.000: sotto € 150.000 si procede con")
             && small.contains("art. 50 c.1 lett. a), non con la procedura negoziata"),
-        "below € 150.000 of works the determina is refused with the rule: {small}"
+        "below € 150.000 of works the request is refused with the rule: {small}"
     );
     assert!(
-        small.contains("Il modulo contiene un errore: è indicato in cima al modulo."),
-        "an error of the whole form is not said to sit beside a field: {small}"
+        small.contains("Il modulo contiene un errore: lo trova accanto al campo."),
+        "the error is at the amount: {small}"
     );
-    walk.check("determina del Comune refused").await;
-    // The rule has no field (the amount is the request's, not in this form): the error is in
-    // the summary at the top, and nothing here can correct the amount, so the case is closed.
-    walk.browser.follow("a[href*='azione=abandon']").await;
-    walk.browser.wait_for("f-motivo_chiusura").await;
-    walk.browser
-        .fill(
-            "#f-motivo_chiusura",
-            "Importo sotto il limite dell'affidamento diretto: il Comune procede da sé.",
-        )
-        .await;
-    let closed = walk
-        .act("abandon", "Procedura non avviata o non aggiudicata")
-        .await;
-    assert!(closed.contains("— concluso"), "{closed}");
-
-    let case = request(walk, "420.000,00").await;
+    assert_eq!(
+        walk.browser
+            .script("return document.querySelector('#f-importo').getAttribute('aria-invalid')")
+            .await,
+        serde_json::json!("true"),
+        "the amount is the field in error"
+    );
+    assert_eq!(
+        walk.browser
+            .script("return document.querySelector('#f-oggetto').value")
+            .await,
+        serde_json::json!("Riqualificazione della viabilità comunale di via Forestuzzo"),
+        "what was typed is kept"
+    );
+    walk.check("request refused at the amount").await;
+    walk.browser.clear("#f-importo").await;
+    walk.browser.fill("#f-importo", "420.000,00").await;
+    walk.browser.follow("#avvia").await;
+    let case = started(walk).await;
     // The values of the law the case took at its start, each with its basis.
     for applied in [
         "Valori di legge applicati alla pratica",
@@ -1115,8 +1119,8 @@ async fn verified(walk: &mut Walk) {
 
 /// The whole negotiated procedure through the pages, to `contracted`: the convenzione signed
 /// in the pages, an earlier direct award of the Comune in OG3 (its operator the outgoing
-/// contractor), the Comune's request and determina (a first one below € 150.000 refused and
-/// closed), the SUA's documents and determina di avvio, the market survey's notice (14 days
+/// contractor), the Comune's request (below € 150.000 refused at the amount, then corrected)
+/// and determina, the SUA's documents and determina di avvio, the market survey's notice (14 days
 /// refused, then 15), the survey's deadline passed on the clock, the invitations (the outgoing
 /// contractor refused by the rotation check, then removed: six invited), the offers deadline
 /// passed, the evaluation at the lowest price with six offers (the threshold required, then

@@ -1197,3 +1197,30 @@ pub(crate) fn errors_note(errors: &[procedo_engine::forms::FieldError]) -> Strin
         ),
     }
 }
+
+#[cfg(test)]
+mod note_tests {
+    use super::errors_note;
+    use procedo_engine::forms::FieldError;
+
+    #[test]
+    fn an_error_of_the_whole_form_is_said_to_be_at_the_top_not_beside_a_field() {
+        let at = |path: &str| FieldError::new(path, "rule", "x");
+        assert_eq!(
+            errors_note(&[at("importo")]),
+            "Il modulo contiene un errore: lo trova accanto al campo."
+        );
+        assert_eq!(
+            errors_note(&[at("")]),
+            "Il modulo contiene un errore: è indicato in cima al modulo."
+        );
+        assert_eq!(
+            errors_note(&[at("a"), at("b")]),
+            "Il modulo contiene 2 errori: li trova accanto ai campi."
+        );
+        assert_eq!(
+            errors_note(&[at(""), at("b")]),
+            "Il modulo contiene 2 errori: sono indicati in cima al modulo e accanto ai campi."
+        );
+    }
+}

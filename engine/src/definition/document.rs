@@ -178,6 +178,11 @@ pub struct StartDoc {
     pub roles: Vec<String>,
     #[serde(default)]
     pub form: Option<String>,
+    /// Refusals of the start, each with its message, like an action's `rules`: they see the
+    /// request as `form` and as `vars` (with `vars.parametri`), so a request the procedure
+    /// cannot serve is refused while the official can still correct it.
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
 }
 
 /// A state. Exactly one of `task`, `choice`, `wait`, `spawn`, `end` says what kind it is.

@@ -84,6 +84,8 @@ pub struct Start {
     /// Roles allowed to start an instance; empty means any official of the tenant.
     pub roles: Vec<String>,
     pub form: Option<String>,
+    /// What refuses a start, checked before the instance exists (see `StartDoc::rules`).
+    pub rules: Vec<Rule>,
 }
 
 #[derive(Debug)]

@@ -68,6 +68,7 @@ pub fn start(
         parent: None,
         pins: started.pins,
         relation: started.relation,
+        rules: &definition.start.rules,
     };
     create(work, id, &definition, variables, created)
 }
@@ -80,6 +81,8 @@ pub struct Created<'t> {
     pub pins: BTreeMap<String, i64>,
     /// The relation that allowed `on_behalf_of` (a start by the provider), for the record.
     pub relation: Option<Json>,
+    /// The start's `rules`, checked once the dated parameters are in (none for a spawn).
+    pub rules: &'t [crate::definition::Rule],
 }
 
 /// Creates an instance of `definition` and enters its initial state.
@@ -96,6 +99,7 @@ pub fn create(
         parent,
         pins,
         relation,
+        rules,
     } = created;
     let now = work.now;
     let mut variables = variables;
@@ -115,6 +119,22 @@ pub fn create(
             crate::definition::parameters::VARIABLE.to_string(),
             Json::Object(values),
         );
+    }
+    if !rules.is_empty() {
+        // No instance yet: the request is both what was sent and what the case would hold.
+        let scope = crate::expr::Scope {
+            vars: &variables,
+            form: Some(&variables),
+            instance: Json::Null,
+            now,
+            action: None,
+            result: None,
+            numeric: &definition.numeric_fields,
+        };
+        let refused = refusals(rules, &scope)?;
+        if !refused.is_empty() {
+            return Err(MachineError::InvalidData(refused));
+        }
     }
     work.create(Instance {
         id,
@@ -276,25 +296,7 @@ pub fn complete(
     if !action.rules.is_empty() {
         let mut scope = scope(instance, Some(&form), &definition, work);
         scope.action = Some(action_name);
-        let mut refused = Vec::new();
-        for rule in &action.rules {
-            // One message per field: the first rule that holds there (the most telling
-            // comes first in the workflow).
-            let field = rule.field.as_deref().unwrap_or_default();
-            if refused
-                .iter()
-                .any(|e: &procedo_forms::FieldError| e.path == field)
-            {
-                continue;
-            }
-            if rule.when.eval_bool(&scope)? {
-                refused.push(procedo_forms::FieldError::new(
-                    rule.field.clone().unwrap_or_default(),
-                    "rule",
-                    rule_message(rule, &scope)?,
-                ));
-            }
-        }
+        let refused = refusals(&action.rules, &scope)?;
         if !refused.is_empty() {
             return Err(MachineError::InvalidData(refused));
         }
@@ -576,6 +578,29 @@ pub fn child_ended(
 
 /// A rule's message with its `{{ CEL }}` parts written in: an instant or an ISO date as
 /// `dd/mm/yyyy` (Rome), a number or text as it is.
+/// The messages of the rules that hold: one per field, the first rule that holds there (the
+/// most telling comes first in the workflow).
+fn refusals(
+    rules: &[crate::definition::Rule],
+    scope: &crate::expr::Scope<'_>,
+) -> Result<Vec<procedo_forms::FieldError>, MachineError> {
+    let mut refused: Vec<procedo_forms::FieldError> = Vec::new();
+    for rule in rules {
+        let field = rule.field.as_deref().unwrap_or_default();
+        if refused.iter().any(|e| e.path == field) {
+            continue;
+        }
+        if rule.when.eval_bool(scope)? {
+            refused.push(procedo_forms::FieldError::new(
+                field,
+                "rule",
+                rule_message(rule, scope)?,
+            ));
+        }
+    }
+    Ok(refused)
+}
+
 fn rule_message(
     rule: &crate::definition::Rule,
     scope: &crate::expr::Scope<'_>,

@@ -365,6 +365,7 @@ fn spawn_children(
             // Grandchildren run the versions the root pinned, too.
             pins: pins.clone(),
             relation: None,
+            rules: &[],
         };
         super::commands::create(work, child, &child_definition, variables, created)?;
     }

@@ -347,9 +347,23 @@ impl Checker<'_> {
         let start = doc.start.clone().unwrap_or(super::document::StartDoc {
             roles: vec![],
             form: None,
+            rules: vec![],
         });
         if let Some(form) = &start.form {
             self.require_form(&["start", "form"], form, &forms);
+        }
+        let start_rules = self.rules(&["start"], &start.rules);
+        let start_form = start.form.as_deref().and_then(|f| forms.get(f));
+        for (i, rule) in start.rules.iter().enumerate() {
+            let Some(field) = &rule.field else { continue };
+            let head = field.split(['.', '[']).next().unwrap_or_default();
+            if !start_form.is_some_and(|spec| spec.fields.iter().any(|f| f.name == head)) {
+                let index = i.to_string();
+                self.at_value(
+                    &["start", "rules", index.as_str(), "field"],
+                    format!("`{field}` is not a field of the start form"),
+                );
+            }
         }
         self.parameters = self.parameters(&doc);
         let mut states = IndexMap::new();
@@ -416,6 +430,7 @@ impl Checker<'_> {
             start: Start {
                 roles: start.roles,
                 form: start.form,
+                rules: start_rules,
             },
             states,
             forms,

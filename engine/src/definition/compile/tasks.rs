@@ -176,7 +176,7 @@ impl super::Checker<'_> {
             own_form: action.form.is_some(),
             form: action.form.clone(),
             system: action.system,
-            rules: self.rules(state, name, &action.rules),
+            rules: self.rules(&["states", state, "actions", name], &action.rules),
             rotation_check: action
                 .rotation_check
                 .as_ref()
@@ -209,26 +209,20 @@ impl super::Checker<'_> {
         })
     }
 
-    /// Compiles an action's rules: the condition and each `{{ CEL }}` of the message.
+    /// Compiles rules (of an action, or of the start, under `path`): the condition and each
+    /// `{{ CEL }}` of the message.
     pub(super) fn rules(
         &mut self,
-        state: &str,
-        action: &str,
+        path: &[&str],
         rules: &[crate::definition::document::RuleDoc],
     ) -> Vec<crate::definition::Rule> {
         let mut out = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             let index = i.to_string();
             let at = |key: &'static str| {
-                [
-                    "states",
-                    state,
-                    "actions",
-                    action,
-                    "rules",
-                    index.as_str(),
-                    key,
-                ]
+                let mut at: Vec<&str> = path.to_vec();
+                at.extend(["rules", index.as_str(), key]);
+                at
             };
             let when = self.expr(&at("when"), &rule.when);
             let mut message = Vec::new();
