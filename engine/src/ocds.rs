@@ -186,9 +186,12 @@ impl Case {
     fn read(instance: &Instance, history: &[Sealed]) -> Result<Self, OcdsError> {
         // As a JSON value, a missing variable reads as null (a map's index would panic).
         let vars = &Json::Object(instance.variables.clone());
-        let withdrawn = instance.status.label() == "withdrawn"
-            || instance.status.label() == "abandoned"
-            || instance.status.label() == "not_contracted";
+        // Withdrawn or not contracted by the workflow, or cancelled by an administrator: the
+        // process is cancelled, never left `active`.
+        let withdrawn = matches!(
+            instance.status.label(),
+            "withdrawn" | "abandoned" | "not_contracted" | "cancelled"
+        );
         match instance.definition.as_str() {
             "sua-open-tender" => {
                 let results = vars["lot_results"].as_array().cloned().unwrap_or_default();

@@ -422,8 +422,8 @@ async fn a_forged_edited_or_removed_award_in_the_rotation_register_is_found_by_v
         edit(
             &engine,
             &format!(
-                "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us) \
-                 SELECT {fresh_id}, authority, category, band, '{}', '{}', tenant, instance_id, recorded_us + 1 FROM rotation_register",
+                "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us, previous) \
+                 SELECT {fresh_id}, authority, category, band, '{}', '{}', tenant, instance_id, recorded_us + 1, id FROM rotation_register",
                 COSTRUZIONI.1, COSTRUZIONI.0
             ),
         )
@@ -650,5 +650,57 @@ async fn an_award_is_written_only_over_the_register_line_its_decision_read() {
             stale,
             Err(StoreError::Conflict(Conflict::ReadChanged))
         ));
+        // Two awards in one transition on the line: the second follows the first.
+        let latest = engine.store().rotation(COMUNE).await.expect("reads")[1].id;
+        let (first, second) = (award(Some(Some(latest))), award(None));
+        let both = Transition {
+            changes: vec![],
+            effects: [first.effects, second.effects].concat(),
+        };
+        engine
+            .store()
+            .commit(&both)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", db.backend));
+        assert_eq!(
+            engine.store().rotation(COMUNE).await.expect("reads").len(),
+            4
+        );
+    }
+}
+
+/// What stops two awards committed at the same moment on PostgreSQL, where neither sees the
+/// other's row (READ COMMITTED): each award names the one it follows, and no two may follow
+/// the same. The statement that skips the latest-row check is refused by the key itself.
+#[tokio::test]
+async fn no_two_awards_in_the_register_follow_the_same_award_on_a_line() {
+    for db in databases().await {
+        let (engine, _clock) = setup(&db).await;
+        first_award(&engine).await;
+        let row = |id: &str| {
+            let id = if db.backend == "postgres" {
+                format!("'{id}'")
+            } else {
+                format!("X'{}'", id.replace('-', ""))
+            };
+            format!(
+                "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us, previous) \
+                 SELECT {id}, authority, category, band, '01234567897', 'Altra srl', tenant, instance_id, recorded_us + 1, previous \
+                 FROM rotation_register"
+            )
+        };
+        let forked = engine
+            .store()
+            .execute_raw(row("0190f1c2-0000-7000-8000-000000000001"))
+            .await;
+        assert!(
+            forked.is_err(),
+            "a second award after the same one on {}: {forked:?}",
+            db.backend
+        );
+        assert_eq!(
+            engine.store().rotation(COMUNE).await.expect("reads").len(),
+            1
+        );
     }
 }

@@ -1698,9 +1698,24 @@ async fn a_tender_takes_the_stand_still_and_thresholds_in_force_the_day_it_start
 }
 
 #[tokio::test]
-async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_determina_with_the_threshold_in_force()
+async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_request_with_the_threshold_in_force()
  {
     let (_db, engine, _clock) = setup().await;
+    // The request is refused at its lots, before any case exists.
+    let below = |request: serde_json::Map<String, Value>| {
+        let engine = &engine;
+        async move {
+            let result = engine
+                .start(&rup_comune(), "sua-open-tender", request)
+                .await;
+            let Err(EngineError::InvalidData(errors)) = result else {
+                panic!("a tender below the threshold is refused, got {result:?}")
+            };
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].path, "lots", "{errors:?}");
+            errors[0].message.clone()
+        }
+    };
     let mut request = training_tender();
     // 100.000 + 100.000 + 15.999,99 of services: one cent under € 216.000 (from 2026).
     request["lots"] = json!([
@@ -1708,23 +1723,7 @@ async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_determina_wit
         { "name": "Lotto 2", "base_amount": "100000.00", "criterio": "oepv" },
         { "name": "Lotto 3", "base_amount": "15999.99", "criterio": "minor_prezzo" },
     ]);
-    let id = engine
-        .start(&rup_comune(), "sua-open-tender", request.clone())
-        .await
-        .expect("starts")
-        .id;
-    let errors = refused(
-        &engine,
-        &rup_comune(),
-        id,
-        "contract_decision",
-        "recorded",
-        determina_comune(),
-    )
-    .await;
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    let (field, message) = &errors[0];
-    assert_eq!(field, "");
+    let message = below(request.clone()).await;
     assert!(
         message.contains("€ 215.999,99")
             && message.contains("€ 216.000 ")
@@ -1735,41 +1734,20 @@ async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_determina_wit
     // Works of the same value are far below € 5.404.000; social services (Annex XIV) below
     // € 750.000; three lots of € 200.000 of services are above € 216.000 and go on.
     request["tipo"] = json!("works");
-    let works = engine
-        .start(&rup_comune(), "sua-open-tender", request.clone())
-        .await
-        .expect("starts")
-        .id;
-    let errors = refused(
-        &engine,
-        &rup_comune(),
-        works,
-        "contract_decision",
-        "recorded",
-        determina_comune(),
-    )
-    .await;
-    assert!(errors[0].1.contains("€ 5.404.000 "), "{errors:?}");
+    let message = below(request.clone()).await;
+    assert!(message.contains("€ 5.404.000 "), "{message}");
     let mut social = training_tender();
     social["tipo"] = json!("social_services");
-    let social = engine
-        .start(&rup_comune(), "sua-open-tender", social)
-        .await
-        .expect("starts")
-        .id;
-    let errors = refused(
-        &engine,
-        &rup_comune(),
-        social,
-        "contract_decision",
-        "recorded",
-        determina_comune(),
-    )
-    .await;
+    let message = below(social).await;
     assert!(
-        errors[0].1.contains("€ 600.000") && errors[0].1.contains("€ 750.000 "),
-        "{errors:?}"
+        message.contains("€ 600.000") && message.contains("€ 750.000 "),
+        "{message}"
     );
+    let listed = engine
+        .instances(&rup_comune(), &Default::default())
+        .await
+        .expect("lists");
+    assert!(listed.is_empty(), "no case was opened by a refused request");
     let above = engine
         .start(&rup_comune(), "sua-open-tender", training_tender())
         .await

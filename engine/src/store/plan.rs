@@ -213,7 +213,15 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
 fn row_of(effect: &Effect) -> Option<String> {
     match effect {
         Effect::OpenTask(t) => Some(t.id.to_string()),
-        Effect::RecordRotation { id, .. } => Some(id.to_string()),
+        // By its line: two awards on one line in a transition are written one after the
+        // other (PostgreSQL's statement of several effects sees none of them), so the second
+        // finds the first as the line's latest.
+        Effect::RecordRotation {
+            authority,
+            category,
+            band,
+            ..
+        } => Some(format!("rotation/{authority}/{category}/{band}")),
         Effect::Relate {
             provider, client, ..
         }
@@ -426,17 +434,21 @@ fn effect_statement(effect: &Effect) -> Statement<'_> {
                 // Written only over the line read: otherwise another award won the race.
                 Some(latest) => {
                     args.push(Arg::Id(*latest));
+                    args.push(Arg::Id(Some(latest.unwrap_or(Uuid::nil()))));
                     statement(
                         sql::INSERT_ROTATION_OVER,
                         Check::One(Conflict::ReadChanged),
                         args,
                     )
                 }
-                None => statement(
-                    sql::INSERT_ROTATION,
-                    Check::One(Conflict::SameRecords),
-                    args,
-                ),
+                None => {
+                    args.push(Arg::Id(Some(Uuid::nil())));
+                    statement(
+                        sql::INSERT_ROTATION,
+                        Check::One(Conflict::SameRecords),
+                        args,
+                    )
+                }
             }
         }
         Effect::EndRelation {

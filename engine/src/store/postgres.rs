@@ -95,6 +95,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "rotation_register",
             include_str!("../../migrations/postgres/0016_rotation_register.sql"),
         ),
+        (
+            18,
+            "rotation_chain",
+            include_str!("../../migrations/postgres/0018_rotation_chain.sql"),
+        ),
     ])
 }
 

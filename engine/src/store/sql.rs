@@ -364,15 +364,20 @@ pub const SELECT_RELATION: &str = "SELECT provider, client, scope, valid_from, v
 pub const SELECT_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by FROM tenant_relations \
      ORDER BY provider, client";
 
-/// An award recorded in the register of outgoing contractors (art. 49; `rotation:`).
-pub const INSERT_ROTATION: &str = "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// An award recorded in the register of outgoing contractors (art. 49; `rotation:`), after
+/// the latest award of its line (`$10`: the nil id, for the first). Two awards following the
+/// same one violate `rotation_register_chain`: the later lost a race and is decided again.
+pub const INSERT_ROTATION: &str = "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us, previous) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE((SELECT id FROM rotation_register \
+     WHERE authority = $2 AND category = $3 AND band = $4 ORDER BY recorded_us DESC, id DESC LIMIT 1), $10)";
 /// The same award, written only over the register line the transition read: the latest row of
-/// the authority, category and band must still be `$10` (`NULL`: none). Two awards decided at
-/// once on the same line cannot both pass the rotation check: the later loses the race, reads
-/// the register again and is checked against the award that won.
-pub const INSERT_ROTATION_OVER: &str = "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE (SELECT id FROM rotation_register \
+/// the authority, category and band must still be `$10` (`NULL`: none), and the award follows
+/// it (`$11`: `$10`, or the nil id). Two awards decided at once on the same line cannot both
+/// pass the rotation check: the later loses the race (no row written, or on PostgreSQL the
+/// chain's unique key once the first commits), reads the register again and is checked
+/// against the award that won.
+pub const INSERT_ROTATION_OVER: &str = "INSERT INTO rotation_register (id, authority, category, band, operator, operator_name, tenant, instance_id, recorded_us, previous) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 WHERE (SELECT id FROM rotation_register \
      WHERE authority = $2 AND category = $3 AND band = $4 ORDER BY recorded_us DESC, id DESC LIMIT 1) IS NOT DISTINCT FROM $10";
 /// A contracting authority's register, oldest first: the last row of a category and band
 /// names its outgoing contractor.

@@ -104,6 +104,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "checks_without_lists",
             include_str!("../../migrations/sqlite/0017_checks_without_lists.sql"),
         ),
+        (
+            18,
+            "rotation_chain",
+            include_str!("../../migrations/sqlite/0018_rotation_chain.sql"),
+        ),
     ])
 }
 
