@@ -476,6 +476,67 @@ impl Browser {
         );
         self.press(&format!("{user}\t{password}\n")).await;
     }
+
+    /// Signs in with the password and lands on the inbox (the walks sign in again after a jump
+    /// of the clock: a web session lasts 12 hours of it); returns the inbox.
+    pub(crate) async fn sign_in_to_inbox(&self, base: &str, user: &str, password: &str) -> String {
+        self.sign_in_with_password(base, user, password).await;
+        let inbox = self.wait_for("Le mie attività").await;
+        assert!(
+            inbox.contains("<h1>Le mie attività</h1>"),
+            "{user} signs in: {inbox}"
+        );
+        inbox
+    }
+
+    /// Opens, from the inbox, the first task whose title begins with `title` (a timer or a
+    /// lot's evaluation may open it a moment later: the inbox is reloaded until it is there);
+    /// returns the task page.
+    pub(crate) async fn open_inbox_task(&self, base: &str, title: &str) -> String {
+        let inbox = self.reload_until(&format!("{base}/"), title).await;
+        assert!(inbox.contains(title), "«{title}» in the inbox: {inbox}");
+        let title_js = serde_json::to_string(title).unwrap_or_default();
+        let marked = self
+            .script(&format!(
+                "const a = [...document.querySelectorAll(\"td a[href^='/tasks/']\")]\
+                 .find(a => a.textContent.trim().startsWith({title_js}));\
+                 if (!a) return false; a.id = 'walk-next'; return true;"
+            ))
+            .await;
+        assert_eq!(marked, Value::Bool(true), "a link to «{title}»: {inbox}");
+        self.follow("#walk-next").await;
+        let page = self.wait_for("<h1>").await;
+        assert!(
+            page.contains(&format!("<h1>{title}")),
+            "the task page of «{title}»: {page}"
+        );
+        page
+    }
+
+    /// Presses an action's button on a task page; returns the case page it leads to.
+    pub(crate) async fn press_accepted(&self, action: &str) -> String {
+        self.follow(&format!("button[name='_action'][value='{action}']"))
+            .await;
+        let page = self.wait_for("Cronologia").await;
+        assert!(
+            page.contains("Fase attuale") && !page.contains("Il modulo contiene"),
+            "«{action}» accepted: {page}"
+        );
+        page
+    }
+
+    /// Presses an action's button where the page must refuse the data; returns the task page
+    /// again, with its errors.
+    pub(crate) async fn press_refused(&self, action: &str) -> String {
+        self.follow(&format!("button[name='_action'][value='{action}']"))
+            .await;
+        let page = self.wait_for("Il modulo contiene").await;
+        assert!(
+            page.contains("Il modulo contiene"),
+            "«{action}» refused: {page}"
+        );
+        page
+    }
 }
 
 /// axe-core's script: `PROCEDO_AXE_JS`, or where `.ci/run` installs it (`target/axe`).

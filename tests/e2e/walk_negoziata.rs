@@ -141,58 +141,20 @@ impl Walk {
         })
     }
 
-    /// Signs in with the password on the sign-in page (again after a jump of the clock: a web
-    /// session lasts 12 hours of it).
     async fn sign_in(&self, user: &str) {
         self.browser
-            .sign_in_with_password(&self.base, user, PASSWORD)
+            .sign_in_to_inbox(&self.base, user, PASSWORD)
             .await;
-        let inbox = self.browser.wait_for("Le mie attività").await;
-        assert!(
-            inbox.contains("<h1>Le mie attività</h1>"),
-            "{user} signs in: {inbox}"
-        );
     }
 
-    /// Opens, from the inbox, the first task whose title begins with `title` (a timer may
-    /// open it a moment after the clock moved: the inbox is reloaded until it is there);
-    /// returns the task page.
     async fn open_task(&self, title: &str) -> String {
-        let inbox = self
-            .browser
-            .reload_until(&format!("{}/", self.base), title)
-            .await;
-        assert!(inbox.contains(title), "«{title}» in the inbox: {inbox}");
-        let title_js = serde_json::to_string(title).unwrap_or_default();
-        let marked = self
-            .browser
-            .script(&format!(
-                "const a = [...document.querySelectorAll(\"td a[href^='/tasks/']\")]\
-                 .find(a => a.textContent.trim().startsWith({title_js}));\
-                 if (!a) return false; a.id = 'walk-next'; return true;"
-            ))
-            .await;
-        assert_eq!(marked, Value::Bool(true), "a link to «{title}»: {inbox}");
-        self.browser.follow("#walk-next").await;
-        let page = self.browser.wait_for("<h1>").await;
-        assert!(
-            page.contains(&format!("<h1>{title}")),
-            "the task page of «{title}»: {page}"
-        );
-        page
+        self.browser.open_inbox_task(&self.base, title).await
     }
 
     /// Presses an action's button and returns the case page it leads to, which must show the
     /// case in `next` (the title of the state, as the case page says it).
     async fn act(&self, action: &str, next: &str) -> String {
-        self.browser
-            .follow(&format!("button[name='_action'][value='{action}']"))
-            .await;
-        let page = self.browser.wait_for("Cronologia").await;
-        assert!(
-            page.contains("Fase attuale") && !page.contains("Il modulo contiene"),
-            "«{action}» accepted: {page}"
-        );
+        let page = self.browser.press_accepted(action).await;
         assert!(
             page.contains(&format!("<strong id=\"fase\">{next}</strong>")),
             "after «{action}» the case is at «{next}»: {page}"
@@ -203,13 +165,9 @@ impl Walk {
     /// Presses an action's button where the page must refuse the data; returns the task page
     /// again, whose error is at `field` (`None`: a rule of the whole form, in the summary).
     async fn act_refused(&self, action: &str, field: Option<&str>) -> String {
-        self.browser
-            .follow(&format!("button[name='_action'][value='{action}']"))
-            .await;
-        let page = self.browser.wait_for("Il modulo contiene").await;
+        let page = self.browser.press_refused(action).await;
         assert!(
-            page.contains("Il modulo contiene")
-                && field.is_none_or(|f| page.contains(&format!("id=\"f-{f}-error\""))),
+            field.is_none_or(|f| page.contains(&format!("id=\"f-{f}-error\""))),
             "«{action}» refused at {field:?}: {page}"
         );
         page

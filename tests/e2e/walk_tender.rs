@@ -96,68 +96,22 @@ impl Walk {
         }
     }
 
-    /// Signs in with the password on the sign-in page (again after a jump of the clock: a
-    /// web session lasts 12 hours of it).
     async fn sign_in(&self, user: &str) {
         self.browser
-            .sign_in_with_password(&self.base, user, PASSWORD)
+            .sign_in_to_inbox(&self.base, user, PASSWORD)
             .await;
-        let inbox = self.browser.wait_for("Le mie attività").await;
-        assert!(
-            inbox.contains("Le mie attività"),
-            "{user} signs in: {inbox}"
-        );
     }
 
-    /// Opens, from the inbox, the first task whose title begins with `title` (the scheduler
-    /// or a lot's evaluation may open it a moment later: the inbox is reloaded until it is
-    /// there); returns the task page.
     async fn open_task(&self, title: &str) -> String {
-        let inbox = self
-            .browser
-            .reload_until(&format!("{}/", self.base), title)
-            .await;
-        assert!(inbox.contains(title), "«{title}» in the inbox: {inbox}");
-        let title_js = serde_json::to_string(title).unwrap_or_default();
-        let marked = self
-            .browser
-            .script(&format!(
-                "const a = [...document.querySelectorAll(\"td a[href^='/tasks/']\")]\
-                 .find(a => a.textContent.trim().startsWith({title_js}));\
-                 if (!a) return false; a.id = 'walk-next'; return true;"
-            ))
-            .await;
-        assert_eq!(marked, Value::Bool(true), "a link to «{title}»: {inbox}");
-        self.browser.follow("#walk-next").await;
-        let page = self.browser.wait_for("<h1>").await;
-        assert!(page.contains(title), "the task page of «{title}»: {page}");
-        page
+        self.browser.open_inbox_task(&self.base, title).await
     }
 
-    /// Presses an action's button and returns the case page it leads to.
     async fn act(&self, action: &str) -> String {
-        self.browser
-            .follow(&format!("button[name='_action'][value='{action}']"))
-            .await;
-        let page = self.browser.wait_for("Cronologia").await;
-        assert!(
-            page.contains("Fase attuale") && !page.contains("Il modulo contiene"),
-            "«{action}» accepted: {page}"
-        );
-        page
+        self.browser.press_accepted(action).await
     }
 
-    /// Presses an action's button where the page must refuse the data, and returns the page.
     async fn act_refused(&self, action: &str) -> String {
-        self.browser
-            .follow(&format!("button[name='_action'][value='{action}']"))
-            .await;
-        let page = self.browser.wait_for("Il modulo contiene").await;
-        assert!(
-            page.contains("Il modulo contiene"),
-            "«{action}» refused: {page}"
-        );
-        page
+        self.browser.press_refused(action).await
     }
 
     /// The tender as the API shows it to an auditor of the Province (a check of what the
