@@ -289,11 +289,7 @@ impl Case {
                     category: category(&vars["tipo"]),
                     subject: text(&vars["oggetto"]).unwrap_or_default(),
                     buyer: text(&vars["ente_committente"]).unwrap_or_default(),
-                    lots: if lot.cig.is_empty() {
-                        vec![]
-                    } else {
-                        vec![lot]
-                    },
+                    lots: one_lot(lot),
                     // A direct award has no call for offers: the process is public from the award.
                     published: awarded.clone(),
                     tender_end: None,
@@ -339,11 +335,7 @@ impl Case {
                     category: category(&vars["tipo"]),
                     subject: text(&vars["oggetto"]).unwrap_or_default(),
                     buyer: text(&vars["ente_committente"]).unwrap_or_default(),
-                    lots: if lot.cig.is_empty() {
-                        vec![]
-                    } else {
-                        vec![lot]
-                    },
+                    lots: one_lot(lot),
                     published: invited,
                     // The letter's term is a day: the offers window closes at its end.
                     tender_end: end_of_day(&vars["scadenza_offerte"]),
@@ -355,6 +347,15 @@ impl Case {
             }
             other => Err(OcdsError::NotAContract(other.to_string())),
         }
+    }
+}
+
+/// A single-lot procedure's lots: its lot, once it has a CIG (no process without an ocid).
+fn one_lot(lot: Lot) -> Vec<Lot> {
+    if lot.cig.is_empty() {
+        vec![]
+    } else {
+        vec![lot]
     }
 }
 

@@ -599,15 +599,7 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
         // Issue 20: the case is open data like the SUA's other procedures: a limited
         // procedure (no call for competition) public from the invitations, its award and its
         // contract, valid for the Open Contracting Partnership's checker.
-        let package = engine
-            .ocds(
-                &admin(),
-                id,
-                "ocds-pr0ced",
-                "https://procedo.test/api/v1/instances/x/ocds",
-            )
-            .await
-            .expect("an OCDS package");
+        let package = common::ocp::package(&engine, &admin(), id).await;
         let releases = package["releases"].as_array().expect("releases");
         let tags: Vec<&Value> = releases.iter().map(|r| &r["tag"][0]).collect();
         assert_eq!(

@@ -912,15 +912,7 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
 
     // Open data (issue 20): a direct award is public from the award (its tender release is
     // dated with it), valid for the Open Contracting Partnership's checker.
-    let package = engine
-        .ocds(
-            &dirigente(),
-            instance.id,
-            "ocds-pr0ced",
-            "https://procedo.test/api/v1/instances/x/ocds",
-        )
-        .await
-        .expect("an OCDS package");
+    let package = common::ocp::package(&engine, &dirigente(), instance.id).await;
     let tags: Vec<&serde_json::Value> = package["releases"]
         .as_array()
         .expect("releases")

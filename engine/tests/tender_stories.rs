@@ -1048,15 +1048,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
 
 /// The case's OCDS release package, under the test prefix.
 async fn ocds(engine: &Engine, id: InstanceId) -> Value {
-    engine
-        .ocds(
-            &admin(),
-            id,
-            "ocds-pr0ced",
-            "https://procedo.test/api/v1/instances/x/ocds",
-        )
-        .await
-        .expect("an OCDS package")
+    common::ocp::package(engine, &admin(), id).await
 }
 
 #[tokio::test]

@@ -1,7 +1,22 @@
 //! The Open Contracting Partnership's own checker, run on the OCDS packages the story tests
 //! export (issue 20: 0 validation errors on the shipped SUA workflows' exports).
 
+use procedo_engine::model::Actor;
+use procedo_engine::{Engine, InstanceId};
 use serde_json::{Value, json};
+
+/// A case's OCDS release package, under the test prefix.
+pub async fn package(engine: &Engine, actor: &Actor, id: InstanceId) -> Value {
+    engine
+        .ocds(
+            actor,
+            id,
+            "ocds-pr0ced",
+            "https://procedo.test/api/v1/instances/x/ocds",
+        )
+        .await
+        .expect("an OCDS package")
+}
 
 /// Runs the Open Contracting Partnership's own checker (`libcoveocds`, from PyPI) on the
 /// package, offline, with the OCDS 1.1.5 standard as a ZIP (`PROCEDO_OCDS_STANDARD_ZIP`, else
