@@ -733,3 +733,117 @@ async fn the_engine_refuses_deploy_and_verification_to_those_without_the_role() 
     );
     assert!(engine.verify_as(&auditor).await.expect("verifies").ok);
 }
+
+/// Migration 0019 (SQLite only) moves tasks and notices into the b-tree of their key and
+/// rebuilds the mail outbox that refers to notices: a database written before it keeps its
+/// open task, its pending notice and the mail waiting for it, and the outbox still refuses a
+/// mail for a notice that does not exist.
+#[tokio::test]
+async fn migration_0019_keeps_the_tasks_notices_and_mails_of_an_existing_database() {
+    for db in databases().await {
+        if db.backend != "sqlite" {
+            continue; // PostgreSQL's tables are heaps with a key index: it has no 0019.
+        }
+        let old = procedo_engine::store::Store::connect_migrated_to(&db.url, 18)
+            .await
+            .expect("the schema of 0018");
+        let hex = |id: uuid::Uuid| format!("X'{}'", id.simple());
+        let us = start_time().timestamp_micros();
+        let (instance, task, notice, mail) = (
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+        );
+        let package = serde_json::to_string(&package(APPROVAL_CHAIN))
+            .expect("json")
+            .replace('\'', "''");
+        for sql in [
+            format!(
+                "INSERT INTO definitions (id, version, title, package, deployed_by, deployed_us) \
+                 VALUES ('approval-chain', 1, 'Catena di approvazione', '{package}', 'admin', {us})"
+            ),
+            format!(
+                "INSERT INTO instances (id, tenant, definition, definition_version, state, status, variables, \
+                 children_pending, version, seq, last_hash, created_us, updated_us) \
+                 VALUES ({}, 'provincia-treviso', 'approval-chain', 1, 'review', 'active', '{{}}', 0, 1, 1, 'h', {us}, {us})",
+                hex(instance)
+            ),
+            format!(
+                "INSERT INTO tasks (id, instance_id, tenant, definition, state, role, actions, status, created_us) \
+                 VALUES ({}, {}, 'provincia-treviso', 'approval-chain', 'review', 'clerk', '[\"done\"]', 'open', {us})",
+                hex(task),
+                hex(instance)
+            ),
+            format!(
+                "INSERT INTO notices (id, instance_id, tenant, kind, task_id, role, title, created_us) \
+                 VALUES ({}, {}, 'provincia-treviso', 'task_opened', {}, 'clerk', 'Istruttoria', {us})",
+                hex(notice),
+                hex(instance),
+                hex(task)
+            ),
+            format!(
+                "INSERT INTO mail_outbox (id, notice_id, user_name, address, subject, body, next_us, created_us) \
+                 VALUES ({}, {}, 'anna', 'anna@provincia.treviso.it', 'Nuova attività', 'Istruttoria', {us}, {us})",
+                hex(mail),
+                hex(notice)
+            ),
+        ] {
+            old.execute_raw(sql).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(old);
+
+        let store = procedo_engine::store::Store::connect(&db.url)
+            .await
+            .expect("migrates to the last schema");
+        let kept = store
+            .task(task.into())
+            .await
+            .expect("reads")
+            .expect("the open task is kept");
+        assert_eq!(
+            (kept.state.as_str(), kept.actions.as_slice()),
+            ("review", &["done".to_string()][..])
+        );
+        let notices = store.pending_notices(10).await.expect("notices");
+        assert_eq!(
+            notices
+                .iter()
+                .map(|n| (n.id, n.title.as_str()))
+                .collect::<Vec<_>>(),
+            [(notice, "Istruttoria")]
+        );
+        let mails = store
+            .due_mail(start_time() + chrono::Duration::days(1), 10)
+            .await
+            .expect("mails");
+        assert_eq!(
+            mails
+                .iter()
+                .map(|m| (m.id, m.subject.as_str()))
+                .collect::<Vec<_>>(),
+            [(mail, "Nuova attività")]
+        );
+        for keyed in ["tasks", "notices"] {
+            assert!(
+                store
+                    .execute_raw(format!("SELECT rowid FROM {keyed}"))
+                    .await
+                    .is_err(),
+                "{keyed} is stored by its key: it has no rowid"
+            );
+        }
+        let orphan = store
+            .execute_raw(format!(
+                "INSERT INTO mail_outbox (id, notice_id, user_name, address, subject, body, next_us, created_us) \
+                 VALUES ({}, {}, 'anna', 'a@b.it', 's', 'b', {us}, {us})",
+                hex(uuid::Uuid::now_v7()),
+                hex(uuid::Uuid::now_v7())
+            ))
+            .await;
+        assert!(
+            orphan.is_err(),
+            "a mail for no notice is refused: the outbox refers to the rebuilt notices"
+        );
+    }
+}

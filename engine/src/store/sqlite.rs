@@ -109,6 +109,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "rotation_chain",
             include_str!("../../migrations/sqlite/0018_rotation_chain.sql"),
         ),
+        (
+            19,
+            "tasks_and_notices_by_key",
+            include_str!("../../migrations/sqlite/0019_tasks_and_notices_by_key.sql"),
+        ),
     ])
 }
 
