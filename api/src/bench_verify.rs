@@ -181,6 +181,7 @@ fn instance(
     }
     Transition {
         changes: vec![Change {
+            variables: procedo_engine::history::variables_text(&instance.variables),
             instance,
             expected_version: None,
             keys: None,

@@ -45,6 +45,32 @@ pub struct Expr {
     shape: Shape,
     /// Whether it calls [`sum`], registered only for the expressions that use it.
     sums: bool,
+    /// The scope's names it reads: only those are converted for CEL.
+    reads: Reads,
+}
+
+/// Which of [`SCOPE_NAMES`] an expression names. Converting a case's variables, the form and
+/// the case's picture into CEL values costs more than most expressions do; one that does not
+/// name them does not need them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Reads {
+    vars: bool,
+    form: bool,
+    instance: bool,
+    action: bool,
+    result: bool,
+}
+
+impl Reads {
+    fn of(names: &[&str]) -> Self {
+        Self {
+            vars: names.contains(&"vars"),
+            form: names.contains(&"form"),
+            instance: names.contains(&"instance"),
+            action: names.contains(&"action"),
+            result: names.contains(&"result"),
+        }
+    }
 }
 
 /// The size of a compiled expression, for its bounds.
@@ -157,7 +183,7 @@ pub struct EvalError {
 pub struct Scope<'a> {
     pub vars: &'a Map<String, Json>,
     pub form: Option<&'a Map<String, Json>>,
-    pub instance: Json,
+    pub instance: Case<'a>,
     pub now: DateTime<Utc>,
     pub action: Option<&'a str>,
     /// A service job's output, for the assignments of its `on_done` (see
@@ -165,6 +191,25 @@ pub struct Scope<'a> {
     pub result: Option<&'a Json>,
     /// Names of fields holding exact decimals as strings, converted to numbers for CEL.
     pub numeric: &'a HashSet<String>,
+}
+
+/// The case an expression sees as `instance`, made into JSON only for an expression that names
+/// it: most states evaluate expressions that read only `vars`, or none at all.
+#[derive(Debug, Clone, Copy)]
+pub enum Case<'a> {
+    /// No case (a start's rules, before the case exists): `instance` is `null`.
+    None,
+    /// The case, its tenants named as `names` has them.
+    Of(&'a crate::model::Instance, &'a crate::model::TenantNames),
+}
+
+impl Case<'_> {
+    fn to_json(self) -> Json {
+        match self {
+            Case::None => Json::Null,
+            Case::Of(instance, names) => instance.summary(names),
+        }
+    }
 }
 
 impl Expr {
@@ -198,11 +243,13 @@ impl Expr {
             });
         }
         let sums = references.functions().contains(&"sum");
+        let reads = Reads::of(&references.variables());
         Ok(Self {
             source: source.to_string(),
             program: Arc::new(program),
             shape,
             sums,
+            reads,
         })
     }
 
@@ -248,7 +295,6 @@ impl Expr {
                 .into_iter()
                 .flatten()
                 .map(longest_list_in)
-                .chain([longest_list(&scope.instance)])
                 .max()
                 .unwrap_or(0);
             if self.shape.cost(longest) > MAX_COST {
@@ -263,27 +309,40 @@ impl Expr {
             // Only a `cel::DeclarationError` for a name the standard library has: not `sum`.
             let _ = context.add_function("sum", sum);
         }
-        let numeric = scope.numeric;
-        context.add_variable_from_value("vars", map_to_cel(scope.vars, numeric));
-        context.add_variable_from_value(
-            "form",
-            scope.form.map_or_else(
-                || cel::Value::Map(HashMap::<String, cel::Value>::new().into()),
-                |f| map_to_cel(f, numeric),
-            ),
-        );
-        context.add_variable_from_value("instance", json_to_cel(&scope.instance, numeric));
+        let (numeric, reads) = (scope.numeric, self.reads);
+        if reads.vars {
+            context.add_variable_from_value("vars", map_to_cel(scope.vars, numeric));
+        }
+        if reads.form {
+            context.add_variable_from_value(
+                "form",
+                scope.form.map_or_else(
+                    || cel::Value::Map(HashMap::<String, cel::Value>::new().into()),
+                    |f| map_to_cel(f, numeric),
+                ),
+            );
+        }
+        if reads.instance {
+            context.add_variable_from_value(
+                "instance",
+                json_to_cel(&scope.instance.to_json(), numeric),
+            );
+        }
         context.add_variable_from_value("now", cel::Value::Timestamp(scope.now.fixed_offset()));
-        context.add_variable_from_value(
-            "action",
-            scope.action.map_or(cel::Value::Null, cel::Value::from),
-        );
-        context.add_variable_from_value(
-            "result",
-            scope
-                .result
-                .map_or(cel::Value::Null, |r| json_to_cel(r, numeric)),
-        );
+        if reads.action {
+            context.add_variable_from_value(
+                "action",
+                scope.action.map_or(cel::Value::Null, cel::Value::from),
+            );
+        }
+        if reads.result {
+            context.add_variable_from_value(
+                "result",
+                scope
+                    .result
+                    .map_or(cel::Value::Null, |r| json_to_cel(r, numeric)),
+            );
+        }
         self.program
             .execute(&context)
             .map_err(|e| self.error(e.to_string()))
@@ -509,7 +568,7 @@ mod tests {
         Scope {
             vars,
             form: None,
-            instance: json!({}),
+            instance: Case::None,
             now: Utc::now(),
             action: None,
             result: None,
@@ -570,7 +629,7 @@ mod tests {
         let scope = scope_with(&vars, &numeric);
         let big_scope = Scope {
             vars: &big,
-            instance: json!({}),
+            instance: Case::None,
             ..scope
         };
         // A sum inside a map adds every item of `b` once per item of `a` (9 million steps

@@ -401,12 +401,16 @@ fn key_texts(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// A definition's own expressions (summary, keys) name tenants by their ids.
+static NO_NAMES: std::sync::LazyLock<crate::model::TenantNames> =
+    std::sync::LazyLock::new(Default::default);
+
 impl Definition {
     fn case_scope<'a>(&'a self, instance: &'a crate::model::Instance) -> crate::expr::Scope<'a> {
         crate::expr::Scope {
             vars: &instance.variables,
             form: None,
-            instance: instance.summary(&Default::default()),
+            instance: crate::expr::Case::Of(instance, &NO_NAMES),
             now: instance.updated_at,
             action: None,
             numeric: &self.numeric_fields,

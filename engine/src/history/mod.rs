@@ -99,6 +99,20 @@ pub struct After {
 impl After {
     /// The sealed picture of `instance`, running on a package with hash `package_sha256`.
     pub fn of(instance: &crate::model::Instance, package_sha256: &str) -> Self {
+        Self::with_variables(
+            instance,
+            package_sha256,
+            &variables_text(&instance.variables),
+        )
+    }
+
+    /// The same, for variables already written out as `variables` ([`variables_text`]): a
+    /// step writes them once, hashes that text here and stores the same text.
+    pub fn with_variables(
+        instance: &crate::model::Instance,
+        package_sha256: &str,
+        variables: &str,
+    ) -> Self {
         let (status, detail) = instance.status.to_db();
         Self {
             tenant: instance.tenant.to_string(),
@@ -108,7 +122,7 @@ impl After {
             package_sha256: package_sha256.to_string(),
             status: status.to_string(),
             status_detail: detail.map(str::to_string),
-            variables_sha256: variables_sha256(&instance.variables),
+            variables_sha256: sha256_hex(variables.as_bytes()),
             parent: instance.parent.clone(),
             pins: instance.pins.clone(),
         }
@@ -119,11 +133,12 @@ impl After {
 /// map). Computed once per step; the same variables read back from either backend give the
 /// same text.
 pub fn variables_sha256(variables: &serde_json::Map<String, Json>) -> String {
-    sha256_hex(
-        serde_json::to_string(variables)
-            .unwrap_or_default()
-            .as_bytes(),
-    )
+    sha256_hex(variables_text(variables).as_bytes())
+}
+
+/// The variables' JSON text, as hashed and as SQLite stores them.
+pub fn variables_text(variables: &serde_json::Map<String, Json>) -> String {
+    serde_json::to_string(variables).unwrap_or_default()
 }
 
 /// An event as stored: its canonical text and that text's hash.

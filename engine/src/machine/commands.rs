@@ -125,7 +125,7 @@ pub fn create(
         let scope = crate::expr::Scope {
             vars: &variables,
             form: Some(&variables),
-            instance: Json::Null,
+            instance: crate::expr::Case::None,
             now,
             action: None,
             result: None,
@@ -183,7 +183,7 @@ fn validate(
         let scope = crate::expr::Scope {
             vars,
             form: Some(submitted),
-            instance: Json::Null,
+            instance: crate::expr::Case::None,
             now,
             action,
             result: None,

@@ -22,12 +22,12 @@ pub fn scope<'s>(
     instance: &'s Instance,
     form: Option<&'s Map<String, Json>>,
     definition: &'s Definition,
-    work: &Working<'_>,
+    work: &'s Working<'_>,
 ) -> Scope<'s> {
     Scope {
         vars: &instance.variables,
         form,
-        instance: instance.summary(&work.tenant_names),
+        instance: crate::expr::Case::Of(instance, &work.tenant_names),
         now: work.now,
         action: None,
         result: None,

@@ -115,6 +115,9 @@ pub enum JobAnswer {
 #[derive(Debug, Clone)]
 pub struct Change {
     pub instance: Instance,
+    /// Its variables as JSON text, written out once: the step's event seals the hash of this
+    /// text and SQLite stores it.
+    pub variables: String,
     /// The version it was loaded at; `None` for an instance the command created.
     pub expected_version: Option<i64>,
     /// The business keys' values (name, lowercased value) when the step set or changed them:

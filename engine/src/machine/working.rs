@@ -194,17 +194,20 @@ impl<'a> Working<'a> {
 
     /// The history event this command writes for `id`, opened on first use with `kind`.
     pub fn event(&mut self, id: InstanceId, kind: EventKind) -> Result<&mut Event, MachineError> {
-        let (now, user, tenant) = (self.now, self.actor.user.clone(), self.actor.tenant.clone());
+        let (now, actor) = (self.now, self.actor);
         let slot = self
             .slots
             .get_mut(&id)
             .ok_or_else(|| MachineError::Inconsistent(format!("instance {id} was not loaded")))?;
-        let from = (slot.expected_version.is_some()).then(|| slot.instance.state.clone());
+        // Every note of the step comes here: the event is made once, on the first.
         Ok(slot.event.get_or_insert_with(|| {
-            let mut event = Event::new(id, 0, now, &user, kind.as_str());
+            let mut event = Event::new(id, 0, now, &actor.user, kind.as_str());
             event.v = Some(crate::history::FORMAT);
-            event.actor_tenant = Some(tenant.into_string());
-            event.from_state = from;
+            event.actor_tenant = Some(actor.tenant.to_string());
+            event.from_state = slot
+                .expected_version
+                .is_some()
+                .then(|| slot.instance.state.clone());
             event
         }))
     }
@@ -253,7 +256,10 @@ impl<'a> Working<'a> {
                 .get(&instance.definition, instance.definition_version)
                 .map(|d| d.package_sha256.clone())
                 .unwrap_or_default();
-            event.after = Some(Box::new(crate::history::After::of(&instance, &package)));
+            let variables = crate::history::variables_text(&instance.variables);
+            event.after = Some(Box::new(crate::history::After::with_variables(
+                &instance, &package, &variables,
+            )));
             let sealed = event.seal();
             instance.seq += 1;
             instance.last_hash = sealed.hash.clone();
@@ -267,6 +273,7 @@ impl<'a> Working<'a> {
             let status_changed = slot.loaded_status.as_ref() != Some(&instance.status);
             changes.push(Change {
                 instance,
+                variables,
                 expected_version: slot.expected_version,
                 keys,
                 status_changed,

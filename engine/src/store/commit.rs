@@ -33,7 +33,7 @@ macro_rules! bind_arg {
             $crate::store::plan::Arg::Int(v) => $query.bind(*v),
             $crate::store::plan::Arg::Id(v) => $query.bind(*v),
             $crate::store::plan::Arg::Json(v) => $query.bind(v.map(sqlx::types::Json)),
-            $crate::store::plan::Arg::Variables(v) => $query.bind(sqlx::types::Json(*v)),
+            $crate::store::plan::Arg::Variables(v, _) => $query.bind(sqlx::types::Json(*v)),
             $crate::store::plan::Arg::Names(v) => $query.bind(sqlx::types::Json(*v)),
             $crate::store::plan::Arg::Pins(v) => $query.bind(sqlx::types::Json(*v)),
         }

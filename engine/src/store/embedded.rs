@@ -376,7 +376,8 @@ fn bind(prepared: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Resul
                 prepared.raw_bind_parameter(index, v.as_ref().map(|u| &u.as_bytes()[..]))?
             }
             Arg::Json(v) => prepared.raw_bind_parameter(index, v.map(json).transpose()?)?,
-            Arg::Variables(v) => prepared.raw_bind_parameter(index, json(v)?)?,
+            // The text the step's event hashed, not written out again.
+            Arg::Variables(_, text) => prepared.raw_bind_parameter(index, *text)?,
             Arg::Names(v) => prepared.raw_bind_parameter(index, json(v)?)?,
             Arg::Pins(v) => prepared.raw_bind_parameter(index, json(v)?)?,
         }
@@ -721,6 +722,7 @@ mod tests {
         next.version = loaded_at + 1;
         Transition {
             changes: vec![Change {
+                variables: crate::history::variables_text(&next.variables),
                 instance: next,
                 expected_version: Some(loaded_at),
                 keys: None,

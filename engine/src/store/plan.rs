@@ -22,8 +22,9 @@ pub(crate) enum Arg<'a> {
     Int(Option<i64>),
     Id(Option<Uuid>),
     Json(Option<&'a Value>),
-    /// An instance's variables (JSON).
-    Variables(&'a serde_json::Map<String, Value>),
+    /// An instance's variables, and the JSON text the step wrote them out as (bound as it is
+    /// where the column is text; PostgreSQL's `jsonb` takes the map).
+    Variables(&'a serde_json::Map<String, Value>, &'a str),
     /// A task's actions (a JSON array of names).
     Names(&'a [String]),
     /// An instance's pinned workflow versions (a JSON object).
@@ -113,7 +114,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                 Check::One(Conflict::InstanceChanged),
                 vec![
                     text(&i.state),
-                    Arg::Variables(&i.variables),
+                    Arg::Variables(&i.variables, &change.variables),
                     Arg::Int(Some(i.children_pending)),
                     Arg::Int(Some(i.version)),
                     Arg::Int(Some(i.seq)),
@@ -131,7 +132,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                     text(&i.state),
                     text(status),
                     opt_text(detail),
-                    Arg::Variables(&i.variables),
+                    Arg::Variables(&i.variables, &change.variables),
                     Arg::Int(Some(i.children_pending)),
                     Arg::Int(Some(i.version)),
                     Arg::Int(Some(i.seq)),
@@ -154,7 +155,7 @@ pub(crate) fn plan(transition: &Transition) -> Vec<Statement<'_>> {
                     text(&i.state),
                     text(status),
                     opt_text(detail),
-                    Arg::Variables(&i.variables),
+                    Arg::Variables(&i.variables, &change.variables),
                     opt_id(i.parent.as_ref().map(|p| p.instance)),
                     Arg::Int(i.parent.as_ref().map(|p| p.index)),
                     Arg::Int(Some(i.children_pending)),

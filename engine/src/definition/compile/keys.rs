@@ -119,7 +119,7 @@ impl super::Checker<'_> {
                                 let scope = crate::expr::Scope {
                                     vars: &vars,
                                     form: Some(submitted),
-                                    instance: serde_json::Value::Null,
+                                    instance: crate::expr::Case::None,
                                     now: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
                                     action: None,
                                     result: None,
