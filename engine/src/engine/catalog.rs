@@ -11,9 +11,11 @@ use std::sync::{Arc, RwLock};
 
 /// Compiled definitions by id and version, loaded from the store on first use. Which version
 /// a name means is never cached: it depends on the tenant and on deploys by other processes.
+/// Keyed by id, then version, so a lookup borrows the id instead of making a key: a step
+/// asks for its definition several times.
 #[derive(Default)]
 pub(crate) struct Definitions {
-    by_version: RwLock<HashMap<(String, i64), Arc<Definition>>>,
+    by_version: RwLock<HashMap<String, BTreeMap<i64, Arc<Definition>>>>,
 }
 
 impl Catalog for Definitions {
@@ -21,7 +23,8 @@ impl Catalog for Definitions {
         self.by_version
             .read()
             .ok()?
-            .get(&(id.to_string(), version))
+            .get(id)?
+            .get(&version)
             .cloned()
     }
 }
@@ -29,9 +32,10 @@ impl Catalog for Definitions {
 impl Definitions {
     pub(super) fn insert(&self, definition: Definition) -> Arc<Definition> {
         let definition = Arc::new(definition);
-        let key = (definition.id.clone(), definition.version);
         if let Ok(mut map) = self.by_version.write() {
-            map.insert(key, definition.clone());
+            map.entry(definition.id.clone())
+                .or_default()
+                .insert(definition.version, definition.clone());
         }
         definition
     }
