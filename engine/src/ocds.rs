@@ -101,6 +101,8 @@ struct Case {
     withdrawn: bool,
     /// The contract was terminated (art. 52 c.2 after a failed sample check).
     terminated: bool,
+    /// When the case ended (its last event), for a case that has.
+    ended: Option<String>,
 }
 
 struct Lot {
@@ -192,6 +194,9 @@ impl Case {
             instance.status.label(),
             "withdrawn" | "abandoned" | "not_contracted" | "cancelled"
         );
+        let ended = (!instance.status.is_active())
+            .then(|| history.last().map(|e| e.event.at.clone()))
+            .flatten();
         match instance.definition.as_str() {
             "sua-open-tender" => {
                 let results = vars["lot_results"].as_array().cloned().unwrap_or_default();
@@ -262,6 +267,7 @@ impl Case {
                     signed: completed(history, "contract", Some("sign")),
                     withdrawn,
                     terminated: false,
+                    ended: ended.clone(),
                 })
             }
             "sua-direct-award" => {
@@ -297,6 +303,7 @@ impl Case {
                     signed: completed(history, "contract", Some("sign")),
                     withdrawn,
                     terminated: instance.status.label() == "terminated",
+                    ended: ended.clone(),
                 })
             }
             "sua-procedura-negoziata" => {
@@ -343,6 +350,7 @@ impl Case {
                     signed: completed(history, "contract", Some("sign")),
                     withdrawn,
                     terminated: false,
+                    ended: ended.clone(),
                 })
             }
             other => Err(OcdsError::NotAContract(other.to_string())),
@@ -387,19 +395,11 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
         Some(name) => format!("{} - {name}", case.subject),
         None => case.subject.clone(),
     };
-    let status = if lot.contract.is_some() && case.signed.is_some() {
-        "complete"
-    } else if lot.deserted {
-        "unsuccessful"
-    } else if case.withdrawn {
-        "cancelled"
-    } else {
-        "active"
-    };
+    // The tender as it stood at the call: open, the offers not yet in.
     let mut tender = json!({
         "id": lot.cig,
         "title": title,
-        "status": status,
+        "status": "active",
         "procurementMethod": case.method,
         "procurementMethodDetails": case.method_details,
         "procuringEntity": sua,
@@ -408,7 +408,6 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
         ("mainProcurementCategory", case.category.map(Json::from)),
         ("value", lot.value.clone()),
         ("awardCriteria", lot.award_criteria.map(Json::from)),
-        ("numberOfTenderers", lot.tenderers.map(Json::from)),
         (
             "tenderPeriod",
             case.tender_end
@@ -421,11 +420,21 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
             map.insert(key.into(), v);
         }
     }
+    // A release states the process at its date: from the outcome on, the tender is closed
+    // with that outcome, and the offers received are known.
+    let closed = |status: &str| {
+        let mut closed = tender.clone();
+        closed["status"] = json!(status);
+        if let (Some(n), Json::Object(map)) = (lot.tenderers, &mut closed) {
+            map.insert("numberOfTenderers".into(), json!(n));
+        }
+        closed
+    };
     let mut parties = vec![
         json!({ "id": buyer["id"], "name": case.buyer, "roles": ["buyer"] }),
         json!({ "id": sua["id"], "name": publisher.name, "roles": ["procuringEntity"] }),
     ];
-    let release = |stage: &str, date: &str, parties: &[Json]| {
+    let release = |stage: &str, date: &str, parties: &[Json], tender: &Json| {
         json!({
             "ocid": ocid,
             "id": format!("{}-{stage}", lot.cig),
@@ -439,8 +448,27 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
         })
     };
     let mut out = Vec::new();
-    if let Some(date) = &case.published {
-        out.push(release("tender", date, &parties));
+    let Some(published) = &case.published else {
+        return out;
+    };
+    out.push(release("tender", published, &parties, &tender));
+    // A lot without an award ends where it was decided: unsuccessful (deserted, or no offer
+    // suitable), or cancelled with the case; dated with the award decision that settled the
+    // lots, else with the case's end. Until then it stays as called.
+    if lot.outcome.is_none() {
+        let update = if lot.deserted {
+            Some(("tenderUpdate", "unsuccessful"))
+        } else if case.withdrawn {
+            Some(("tenderCancellation", "cancelled"))
+        } else {
+            None
+        };
+        if let (Some((tag, status)), Some(date)) =
+            (update, case.awarded.as_ref().or(case.ended.as_ref()))
+        {
+            out.push(release(tag, date, &parties, &closed(status)));
+        }
+        return out;
     }
     let (Some(outcome), Some(date)) = (&lot.outcome, &case.awarded) else {
         return out;
@@ -457,10 +485,19 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
     if let (Some(v), Json::Object(map)) = (&outcome.amount, &mut award) {
         map.insert("value".into(), v.clone());
     }
-    let mut awarded = release("award", date, &parties);
+    let mut awarded = release("award", date, &parties, &closed("complete"));
     awarded["awards"] = json!([award]);
     out.push(awarded);
     let (Some(contract), Some(date)) = (&lot.contract, &case.signed) else {
+        // Awarded, then withdrawn or never contracted: the award is cancelled when the case
+        // ended.
+        if let (true, Some(ended)) = (case.withdrawn, &case.ended) {
+            let mut cancelled = award.clone();
+            cancelled["status"] = json!("cancelled");
+            let mut release = release("awardCancellation", ended, &parties, &closed("cancelled"));
+            release["awards"] = json!([cancelled]);
+            out.push(release);
+        }
         return out;
     };
     let mut signed = json!({
@@ -484,7 +521,7 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
             map.insert(key.into(), v);
         }
     }
-    let mut contracted = release("contract", date, &parties);
+    let mut contracted = release("contract", date, &parties, &closed("complete"));
     contracted["awards"] = json!([award]);
     contracted["contracts"] = json!([signed]);
     out.push(contracted);

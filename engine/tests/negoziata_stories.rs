@@ -606,6 +606,9 @@ async fn a_negotiated_procedure_from_the_comunes_decision_to_the_results_notice(
             tags,
             [&json!("tender"), &json!("award"), &json!("contract")]
         );
+        // The invitations' release states the tender as it was then: open, no offers yet.
+        assert_eq!(releases[0]["tender"]["status"], json!("active"));
+        assert!(releases[0]["tender"].get("numberOfTenderers").is_none());
         let contract = &releases[2];
         assert_eq!(contract["ocid"], json!("ocds-pr0ced-B1C2D3E4F5"));
         assert_eq!(contract["tender"]["procurementMethod"], json!("limited"));
@@ -1168,5 +1171,46 @@ async fn the_contract_is_due_30_days_after_the_award_and_its_breach_only_notifie
         )
         .await;
         assert_eq!(early[0].0, "data_stipula");
+    }
+}
+
+/// An award the case never contracts (an administrator cancels the case after it) is
+/// published as cancelled, dated with the cancellation; the releases before it still state
+/// the tender as it stood then.
+#[tokio::test]
+async fn an_award_cancelled_with_its_case_is_published_as_cancelled() {
+    for db in databases().await {
+        let (engine, clock) = setup(&db).await;
+        related(&engine).await;
+        let id = first_award(&engine, &clock).await;
+        clock.set(utc(2026, 5, 20, 9, 0, 0));
+        let cancelled = engine
+            .cancel(
+                &admin(),
+                id,
+                "annullamento in autotutela (art. 21-nonies l. 241/1990)",
+            )
+            .await
+            .expect("the administrator cancels the case");
+        assert_eq!(cancelled.status.label(), "cancelled");
+        let package = common::ocp::package(&engine, &admin(), id).await;
+        let releases = package["releases"].as_array().expect("releases");
+        let stages: Vec<(&Value, &Value)> = releases
+            .iter()
+            .map(|r| (&r["tag"][0], &r["tender"]["status"]))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (&json!("tender"), &json!("active")),
+                (&json!("award"), &json!("complete")),
+                (&json!("awardCancellation"), &json!("cancelled")),
+            ],
+            "{package:#}"
+        );
+        assert_eq!(releases[1]["awards"][0]["status"], json!("active"));
+        assert_eq!(releases[2]["awards"][0]["status"], json!("cancelled"));
+        assert_eq!(releases[2]["date"], json!("2026-05-20T09:00:00.000000Z"));
+        common::ocp::checked_by_the_ocp(&package);
     }
 }

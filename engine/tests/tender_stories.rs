@@ -1018,6 +1018,13 @@ async fn training_tender_three_lots_from_request_to_contracts() {
             [&json!("tender"), &json!("award"), &json!("contract")],
             "lot {i}"
         );
+        // Each release states the tender at its date: called, then complete.
+        let statuses: Vec<&Value> = of_lot.iter().map(|r| &r["tender"]["status"]).collect();
+        assert_eq!(
+            statuses,
+            [&json!("active"), &json!("complete"), &json!("complete")],
+            "lot {i}"
+        );
         let contract = of_lot[2];
         assert_eq!(
             contract["buyer"]["name"],
@@ -1044,6 +1051,31 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     );
     assert_eq!(lot_2["awards"][0]["value"]["currency"], json!("EUR"));
     common::ocp::checked_by_the_ocp(&package);
+}
+
+/// Each lot's releases: the call (the tender open, the offers not yet counted), then its
+/// end as unsuccessful, and no award.
+fn called_then_unsuccessful(releases: &[Value], package: &Value) {
+    for release in releases {
+        let tenders = releases.iter().filter(|r| r["ocid"] == release["ocid"]);
+        let stages: Vec<(&Value, &Value)> = tenders
+            .map(|r| (&r["tag"][0], &r["tender"]["status"]))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (&json!("tender"), &json!("active")),
+                (&json!("tenderUpdate"), &json!("unsuccessful"))
+            ],
+            "{package:#}"
+        );
+        if release["tag"] == json!(["tender"]) {
+            assert!(
+                release["tender"].get("numberOfTenderers").is_none(),
+                "the call does not know the offers: {release:#}"
+            );
+        }
+    }
 }
 
 /// The case's OCDS release package, under the test prefix.
@@ -1404,16 +1436,11 @@ async fn tender_with_every_lot_deserted_ends_deserted() {
     )
     .await;
     assert_eq!(done.status.label(), "deserted");
-    // Every lot's process ends unsuccessful, and no award is published.
+    // Every lot's process was called, then ended unsuccessful; no award is published.
     let package = ocds(&engine, id).await;
     let releases = package["releases"].as_array().cloned().unwrap_or_default();
-    assert_eq!(releases.len(), 3, "{package:#}");
-    assert!(
-        releases.iter().all(
-            |r| r["tag"] == json!(["tender"]) && r["tender"]["status"] == json!("unsuccessful")
-        ),
-        "{package:#}"
-    );
+    assert_eq!(releases.len(), 6, "{package:#}");
+    called_then_unsuccessful(&releases, &package);
     common::ocp::checked_by_the_ocp(&package);
 }
 
@@ -1617,12 +1644,7 @@ async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_
     let package = ocds(&engine, id).await;
     let releases = package["releases"].as_array().cloned().unwrap_or_default();
     assert!(!releases.is_empty(), "{package:#}");
-    assert!(
-        releases.iter().all(
-            |r| r["tag"] == json!(["tender"]) && r["tender"]["status"] == json!("unsuccessful")
-        ),
-        "no award is published and every lot is unsuccessful: {package:#}"
-    );
+    called_then_unsuccessful(&releases, &package);
     common::ocp::checked_by_the_ocp(&package);
 }
 

@@ -20,12 +20,7 @@ pub(crate) struct Definitions {
 
 impl Catalog for Definitions {
     fn get(&self, id: &str, version: i64) -> Option<Arc<Definition>> {
-        self.by_version
-            .read()
-            .ok()?
-            .get(id)?
-            .get(&version)
-            .cloned()
+        self.by_version.read().ok()?.get(id)?.get(&version).cloned()
     }
 }
 
