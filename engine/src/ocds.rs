@@ -320,9 +320,13 @@ impl Case {
                         Some("oepv") => Some("ratedCriteria"),
                         _ => None,
                     },
-                    tenderers: vars["offerte"]
-                        .as_array()
-                        .and_then(|o| i64::try_from(o.len()).ok()),
+                    // The offers received (admitted or not); a case evaluated before the
+                    // field existed recorded only the admitted ones.
+                    tenderers: vars["offerte_pervenute"].as_i64().or_else(|| {
+                        vars["offerte"]
+                            .as_array()
+                            .and_then(|o| i64::try_from(o.len()).ok())
+                    }),
                     // The award's amount is the base less the discount and the costs not subject
                     // to it, which the case does not hold: the award carries no value.
                     outcome: awarded.as_ref().map(|_| Outcome {

@@ -285,8 +285,7 @@ async fn invite_to_award(
     assert_eq!(sent.state, "offers_open");
     clock.set(utc(2026, 5, 9, 7, 0, 0));
     engine.fire_due_timers(100).await.expect("fires");
-    let mut evaluation =
-        json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(bids) });
+    let mut evaluation = json!({ "verbale_valutazione_data": "2026-05-11", "offerte_pervenute": (bids.len() + 1).min(numbers.len()), "offerte": offers(bids) });
     if let Some(threshold) = threshold {
         evaluation["soglia_anomalia"] = json!(threshold);
     }
@@ -821,7 +820,7 @@ async fn an_operator_who_became_outgoing_after_the_invitations_is_awarded_only_w
             id,
             "evaluation",
             "rank",
-            json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(&[(1, "8"), (3, "11,5")]) }),
+            json!({ "verbale_valutazione_data": "2026-05-11", "offerte_pervenute": 2, "offerte": offers(&[(1, "8"), (3, "11,5")]) }),
         )
         .await;
         complete(
@@ -1070,18 +1069,35 @@ async fn anomalous_offers_are_excluded_automatically_only_from_five_offers() {
             id,
             "evaluation",
             "rank",
-            json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(&five) }),
+            json!({ "verbale_valutazione_data": "2026-05-11", "offerte_pervenute": 5, "offerte": offers(&five) }),
         )
         .await;
         assert_eq!(missing[0].0, "soglia_anomalia");
         assert!(missing[0].1.contains("art. 54 c.1"), "{missing:?}");
+        // The offers received include the admitted ones and come only from the invited.
+        for (received, why) in [
+            (4, "le pervenute non possono essere di meno"),
+            (6, "Gli operatori invitati sono 5"),
+        ] {
+            let wrong = refused(
+                &engine,
+                &rup(),
+                id,
+                "evaluation",
+                "rank",
+                json!({ "verbale_valutazione_data": "2026-05-11", "offerte_pervenute": received, "offerte": offers(&five), "soglia_anomalia": "21,75" }),
+            )
+            .await;
+            assert_eq!(wrong[0].0, "offerte_pervenute", "{wrong:?}");
+            assert!(wrong[0].1.contains(why), "{wrong:?}");
+        }
         let ranked = complete(
             &engine,
             &rup(),
             id,
             "evaluation",
             "rank",
-            json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(&five), "soglia_anomalia": "21,75" }),
+            json!({ "verbale_valutazione_data": "2026-05-11", "offerte_pervenute": 5, "offerte": offers(&five), "soglia_anomalia": "21,75" }),
         )
         .await;
         assert_eq!(ranked.variables["aggiudicatario"], json!("Impresa 5 srl"));
@@ -1112,7 +1128,7 @@ async fn anomalous_offers_are_excluded_automatically_only_from_five_offers() {
             id,
             "evaluation",
             "rank",
-            json!({ "verbale_valutazione_data": "2026-05-11", "offerte": offers(&five[..4]) }),
+            json!({ "verbale_valutazione_data": "2026-05-11", "offerte_pervenute": 4, "offerte": offers(&five[..4]) }),
         )
         .await;
         assert_eq!(ranked.variables["esclusione_automatica"], json!(false));
@@ -1207,6 +1223,11 @@ async fn an_award_cancelled_with_its_case_is_published_as_cancelled() {
                 (&json!("awardCancellation"), &json!("cancelled")),
             ],
             "{package:#}"
+        );
+        assert_eq!(
+            releases[1]["tender"]["numberOfTenderers"],
+            json!(4),
+            "the offers received, not only the 3 admitted"
         );
         assert_eq!(releases[1]["awards"][0]["status"], json!("active"));
         assert_eq!(releases[2]["awards"][0]["status"], json!("cancelled"));

@@ -810,6 +810,10 @@ async fn evaluation(walk: &mut Walk) {
             .fill(&format!("[name='offerte[{i}].ribasso']"), discount)
             .await;
     }
+    // Every invited operator sent an offer and every one was admitted.
+    walk.browser
+        .fill("#f-offerte_pervenute", &INVITED.len().to_string())
+        .await;
     walk.check("valutazione").await;
     let missing = walk.act_refused("rank", Some("soglia_anomalia")).await;
     assert!(
