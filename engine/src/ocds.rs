@@ -455,11 +455,19 @@ fn lot_releases(case: &Case, lot: &Lot, publisher: &Publisher<'_>) -> Vec<Json> 
     let Some(published) = &case.published else {
         return out;
     };
-    out.push(release("tender", published, &parties, &tender));
+    // A direct award has no call: it is public from the award, which settles it at once.
+    let called = if case.method == "direct" {
+        closed("complete")
+    } else {
+        tender.clone()
+    };
+    out.push(release("tender", published, &parties, &called));
     // A lot without an award ends where it was decided: unsuccessful (deserted, or no offer
     // suitable), or cancelled with the case; dated with the award decision that settled the
     // lots, else with the case's end. Until then it stays as called.
-    if lot.outcome.is_none() {
+    // A lot proposed for award but never awarded by the decree (the decision not to award,
+    // or the case cancelled before it) has no award either.
+    if lot.outcome.is_none() || case.awarded.is_none() {
         let update = if lot.deserted {
             Some(("tenderUpdate", "unsuccessful"))
         } else if case.withdrawn {
@@ -624,6 +632,100 @@ mod tests {
         ] {
             assert!(check_prefix(bad).is_err(), "{bad}");
         }
+    }
+
+    fn case(method: &'static str, awarded: Option<&str>, withdrawn: bool) -> Case {
+        Case {
+            method,
+            method_details: "",
+            category: Some("services"),
+            subject: "Servizio di prova".into(),
+            buyer: "Comune di Asolo".into(),
+            lots: Vec::new(),
+            published: Some("2026-04-03T08:00:00Z".into()),
+            tender_end: None,
+            awarded: awarded.map(str::to_string),
+            signed: None,
+            withdrawn,
+            terminated: false,
+            ended: withdrawn.then(|| "2026-06-10T09:00:00Z".to_string()),
+        }
+    }
+
+    fn proposed_lot() -> Lot {
+        Lot {
+            cig: "B1C2D3E4F5".into(),
+            name: None,
+            value: None,
+            award_criteria: None,
+            tenderers: Some(3),
+            outcome: Some(Outcome {
+                supplier: "Alfa srl".into(),
+                vat: Some("12345670488".into()),
+                amount: None,
+            }),
+            deserted: false,
+            contract: None,
+        }
+    }
+
+    fn stages(releases: &[Json]) -> Vec<(String, String)> {
+        releases
+            .iter()
+            .map(|r| {
+                (
+                    r["tag"][0].as_str().unwrap_or_default().to_string(),
+                    r["tender"]["status"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn publisher() -> Publisher<'static> {
+        Publisher {
+            prefix: "ocds-pr0ced",
+            name: "Provincia di Treviso",
+            uri: "https://example.org/ocds",
+            published: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_lot_proposed_for_award_but_withdrawn_before_the_decree_is_cancelled_not_left_open() {
+        let releases = lot_releases(&case("open", None, true), &proposed_lot(), &publisher());
+        assert_eq!(
+            stages(&releases),
+            [
+                ("tender".to_string(), "active".to_string()),
+                ("tenderCancellation".to_string(), "cancelled".to_string())
+            ]
+        );
+        assert_eq!(releases[1]["date"], json!("2026-06-10T09:00:00Z"));
+        assert!(releases.iter().all(|r| r.get("awards").is_none()));
+        // Still running, the proposal not yet decreed: the tender stays as called.
+        let running = lot_releases(&case("open", None, false), &proposed_lot(), &publisher());
+        assert_eq!(
+            stages(&running),
+            [("tender".to_string(), "active".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_direct_award_is_published_settled_from_its_first_release() {
+        let at = "2026-04-20T10:00:00Z";
+        let mut direct = case("direct", Some(at), false);
+        direct.published = Some(at.into());
+        let releases = lot_releases(&direct, &proposed_lot(), &publisher());
+        assert_eq!(
+            stages(&releases),
+            [
+                ("tender".to_string(), "complete".to_string()),
+                ("award".to_string(), "complete".to_string())
+            ]
+        );
     }
 
     #[test]

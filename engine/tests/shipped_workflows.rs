@@ -928,6 +928,11 @@ async fn sua_direct_award_below_40000_uses_self_declaration_and_reaches_the_cont
         package["releases"][1]["date"]
     );
     assert_eq!(
+        package["releases"][0]["tender"]["status"],
+        json!("complete"),
+        "no call: the award settles it from the first release"
+    );
+    assert_eq!(
         package["releases"][2]["tender"]["procurementMethod"],
         json!("direct")
     );
