@@ -847,3 +847,32 @@ async fn migration_0019_keeps_the_tasks_notices_and_mails_of_an_existing_databas
         );
     }
 }
+
+/// A case's variables are sealed by the hash of their JSON text, and verification hashes them
+/// again as read back. A number that JSON parsing does not bring back to the same bits
+/// (serde_json's fast float parser is off by one unit in the last place on
+/// `1.5777777777770001`) would be written out differently and read as tampering.
+#[tokio::test]
+async fn a_float_the_parser_could_round_differently_verifies_after_a_round_trip() {
+    for db in databases().await {
+        let (engine, _clock) = engine(&db).await;
+        deploy(&engine, &[APPROVAL_CHAIN]).await;
+        let started = engine
+            .start(
+                &clerk(),
+                "approval-chain",
+                vars(json!({ "amount": 1, "ratio": 1.577_777_777_777_000_1 })),
+            )
+            .await
+            .expect("starts");
+        let stored = engine.instance(&clerk(), started.id).await.expect("reads");
+        assert_eq!(
+            stored.variables["ratio"].as_f64().map(f64::to_bits),
+            Some(1.577_777_777_777_000_1_f64.to_bits()),
+            "{}: the stored number reads back as written",
+            db.backend
+        );
+        let report = engine.verify(None).await.expect("verifies");
+        assert!(report.ok, "{}: {report:?}", db.backend);
+    }
+}
