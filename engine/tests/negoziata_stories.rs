@@ -1235,3 +1235,61 @@ async fn an_award_cancelled_with_its_case_is_published_as_cancelled() {
         common::ocp::checked_by_the_ocp(&package);
     }
 }
+
+/// No offer admitted is not no offer received: the evaluation records how many came, the case
+/// ends deserted, and the open data says the tender was unsuccessful with that many tenderers.
+#[tokio::test]
+async fn a_procedure_without_admitted_offers_ends_deserted_with_the_offers_it_received() {
+    for db in databases().await {
+        let (engine, clock) = setup(&db).await;
+        related(&engine).await;
+        let id = to_selection(&engine, &Case::default()).await;
+        complete(
+            &engine,
+            &rup(),
+            id,
+            "selection",
+            "invite",
+            invitation(&[1, 2, 3, 4, 5]),
+        )
+        .await;
+        clock.set(utc(2026, 5, 9, 7, 0, 0));
+        engine.fire_due_timers(100).await.expect("fires");
+        let missing = refused(
+            &engine,
+            &rup(),
+            id,
+            "evaluation",
+            "no_offers",
+            json!({ "motivo_chiusura": "Le due offerte pervenute mancano della garanzia provvisoria." }),
+        )
+        .await;
+        assert_eq!(missing[0].0, "offerte_pervenute", "{missing:?}");
+        let deserted = complete(
+            &engine,
+            &rup(),
+            id,
+            "evaluation",
+            "no_offers",
+            json!({ "motivo_chiusura": "Le due offerte pervenute mancano della garanzia provvisoria.", "offerte_pervenute": 2 }),
+        )
+        .await;
+        assert_eq!(deserted.status.label(), "deserted");
+        let package = common::ocp::package(&engine, &admin(), id).await;
+        let releases = package["releases"].as_array().expect("releases");
+        let stages: Vec<(&Value, &Value)> = releases
+            .iter()
+            .map(|r| (&r["tag"][0], &r["tender"]["status"]))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (&json!("tender"), &json!("active")),
+                (&json!("tenderUpdate"), &json!("unsuccessful")),
+            ],
+            "{package:#}"
+        );
+        assert_eq!(releases[1]["tender"]["numberOfTenderers"], json!(2));
+        common::ocp::checked_by_the_ocp(&package);
+    }
+}
