@@ -326,6 +326,24 @@ fn doc<'a>(
         .unwrap_or_else(|| panic!("no `{template}`"))
 }
 
+/// A procedure as `Case::default()` with operators 1-5 invited, past its offers deadline: at
+/// the evaluation.
+async fn to_evaluation(engine: &Engine, clock: &ManualClock) -> InstanceId {
+    let id = to_selection(engine, &Case::default()).await;
+    complete(
+        engine,
+        &rup(),
+        id,
+        "selection",
+        "invite",
+        invitation(&[1, 2, 3, 4, 5]),
+    )
+    .await;
+    clock.set(utc(2026, 5, 9, 7, 0, 0));
+    engine.fire_due_timers(100).await.expect("fires");
+    id
+}
+
 /// A first procedure of the Comune in OG3 awarded to operator 3: the outgoing contractor.
 async fn first_award(engine: &Engine, clock: &ManualClock) -> InstanceId {
     let id = to_selection(engine, &Case::default()).await;
@@ -1050,18 +1068,7 @@ async fn anomalous_offers_are_excluded_automatically_only_from_five_offers() {
         let (engine, clock) = setup(&db).await;
         related(&engine).await;
         // Five offers: the threshold is required, and offers at or above it are excluded.
-        let id = to_selection(&engine, &Case::default()).await;
-        complete(
-            &engine,
-            &rup(),
-            id,
-            "selection",
-            "invite",
-            invitation(&[1, 2, 3, 4, 5]),
-        )
-        .await;
-        clock.set(utc(2026, 5, 9, 7, 0, 0));
-        engine.fire_due_timers(100).await.expect("fires");
+        let id = to_evaluation(&engine, &clock).await;
         let five = [(1, "10"), (2, "31"), (3, "22"), (4, "15"), (5, "19,9")];
         let missing = refused(
             &engine,
@@ -1110,18 +1117,7 @@ async fn anomalous_offers_are_excluded_automatically_only_from_five_offers() {
 
         // Four offers: no automatic exclusion (art. 54 c.1); the highest discount is proposed
         // (its anomaly is checked under art. 110).
-        let id = to_selection(&engine, &Case::default()).await;
-        complete(
-            &engine,
-            &rup(),
-            id,
-            "selection",
-            "invite",
-            invitation(&[1, 2, 3, 4, 5]),
-        )
-        .await;
-        clock.set(utc(2026, 5, 9, 7, 0, 0));
-        engine.fire_due_timers(100).await.expect("fires");
+        let id = to_evaluation(&engine, &clock).await;
         let ranked = complete(
             &engine,
             &rup(),
@@ -1243,18 +1239,7 @@ async fn a_procedure_without_admitted_offers_ends_deserted_with_the_offers_it_re
     for db in databases().await {
         let (engine, clock) = setup(&db).await;
         related(&engine).await;
-        let id = to_selection(&engine, &Case::default()).await;
-        complete(
-            &engine,
-            &rup(),
-            id,
-            "selection",
-            "invite",
-            invitation(&[1, 2, 3, 4, 5]),
-        )
-        .await;
-        clock.set(utc(2026, 5, 9, 7, 0, 0));
-        engine.fire_due_timers(100).await.expect("fires");
+        let id = to_evaluation(&engine, &clock).await;
         let missing = refused(
             &engine,
             &rup(),
