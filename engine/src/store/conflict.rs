@@ -8,7 +8,7 @@
 //! raises it) and comes back here by [`Conflict::from_message`].
 
 /// A record the commit checked, found changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Conflict {
     InstanceChanged,
     InstanceExists,

@@ -32,7 +32,7 @@ pub(crate) enum Arg<'a> {
 }
 
 /// What a statement must change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Check {
     /// Anything (clearing timers, cancelling whatever tasks are open).
     Any,
