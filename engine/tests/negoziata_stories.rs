@@ -1207,16 +1207,12 @@ async fn an_award_cancelled_with_its_case_is_published_as_cancelled() {
         assert_eq!(cancelled.status.label(), "cancelled");
         let package = common::ocp::package(&engine, &admin(), id).await;
         let releases = package["releases"].as_array().expect("releases");
-        let stages: Vec<(&Value, &Value)> = releases
-            .iter()
-            .map(|r| (&r["tag"][0], &r["tender"]["status"]))
-            .collect();
         assert_eq!(
-            stages,
+            common::ocp::stages(&package),
             [
-                (&json!("tender"), &json!("active")),
-                (&json!("award"), &json!("complete")),
-                (&json!("awardCancellation"), &json!("cancelled")),
+                ("tender", "active"),
+                ("award", "complete"),
+                ("awardCancellation", "cancelled")
             ],
             "{package:#}"
         );
@@ -1262,16 +1258,9 @@ async fn a_procedure_without_admitted_offers_ends_deserted_with_the_offers_it_re
         assert_eq!(deserted.status.label(), "deserted");
         let package = common::ocp::package(&engine, &admin(), id).await;
         let releases = package["releases"].as_array().expect("releases");
-        let stages: Vec<(&Value, &Value)> = releases
-            .iter()
-            .map(|r| (&r["tag"][0], &r["tender"]["status"]))
-            .collect();
         assert_eq!(
-            stages,
-            [
-                (&json!("tender"), &json!("active")),
-                (&json!("tenderUpdate"), &json!("unsuccessful")),
-            ],
+            common::ocp::stages(&package),
+            [("tender", "active"), ("tenderUpdate", "unsuccessful")],
             "{package:#}"
         );
         assert_eq!(releases[1]["tender"]["numberOfTenderers"], json!(2));

@@ -64,3 +64,19 @@ pub fn checked_by_the_ocp(package: &Value) {
     );
     assert_eq!(report["version_used"], json!("1.1"));
 }
+
+/// Each release's tag and the tender's status in it, in the package's order.
+pub fn stages(package: &Value) -> Vec<(&str, &str)> {
+    package["releases"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r["tag"][0].as_str().unwrap_or_default(),
+                r["tender"]["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
