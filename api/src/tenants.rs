@@ -106,8 +106,20 @@ pub async fn run(command: TenantCommand) -> Result<(), String> {
             };
             let (from, until) = (date(from)?, date(until)?);
             let store = connect(&db).await?;
+            // Run on the database directly: who ran it is the installation's operator,
+            // named by the login the command ran under where the shell says it.
+            let by = match std::env::var("USER") {
+                Ok(user) if !user.is_empty() => format!("operator {user} (procedo tenant relate)"),
+                _ => "operator (procedo tenant relate)".to_string(),
+            };
             let row = procedo_engine::tenancy::relate(
-                &store, &provider, &serves, scope, from, until, now,
+                &store,
+                &provider,
+                &serves,
+                scope,
+                from,
+                until,
+                (&by, now),
             )
             .await
             .map_err(|e| e.to_string())?;

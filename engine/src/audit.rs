@@ -638,7 +638,7 @@ impl Pass<'_> {
     /// scope and days decide whom the provider may act for, so a relation widened, extended,
     /// moved to another provider or attributed to a case that never granted it would let a
     /// tenant into another's cases unseen. (Relations an administrator recorded, `granted_by`
-    /// empty, have no history to compare with.)
+    /// empty, are checked against the relation chain: `relation_chain.rs`.)
     fn relations(&mut self, rows: Vec<crate::store::RelationRow>) {
         let grants = std::mem::take(&mut self.grants);
         for row in rows {
@@ -1021,7 +1021,17 @@ impl Engine {
         }
         pass.registers(snapshot.registers(tenant).await?);
         pass.rotation(snapshot.rotation(tenant).await?);
-        pass.relations(snapshot.relations(tenant).await?);
+        let granted = snapshot.relations(tenant).await?;
+        let held: HashSet<(String, String)> = granted
+            .iter()
+            .map(|r| (r.provider.clone(), r.client.clone()))
+            .collect();
+        pass.relations(granted);
+        let records = snapshot.relation_records().await?;
+        let recorded = snapshot.recorded_relations(tenant).await?;
+        for p in crate::relation_chain::check(&records, &recorded, &held, tenant.is_none()) {
+            pass.problem(&p.row, p.reason);
+        }
         self.check_files(&mut pass).await?;
         let mut covered = Covered::default();
         if tenant.is_none() {

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod ocds;
+pub mod relation_chain;
 mod scheduler;
 mod source_map;
 pub mod store;

@@ -96,7 +96,8 @@ pub async fn add(
 
 /// Records that `provider` may act on behalf of `client` (both registered), for the workflows
 /// of `scope` (empty: every workflow), from `from` to `until` inclusive. Relating the same pair
-/// again replaces the relation.
+/// again replaces the relation. `by` (who recorded it) and the relation go into the relation
+/// chain, which verification checks the row against.
 pub async fn relate(
     store: &Store,
     provider: &str,
@@ -104,7 +105,7 @@ pub async fn relate(
     scope: Vec<String>,
     from: Option<NaiveDate>,
     until: Option<NaiveDate>,
-    now: DateTime<Utc>,
+    (by, now): (&str, DateTime<Utc>),
 ) -> Result<RelationRow, TenancyError> {
     for id in [provider, client] {
         if store.tenant(id).await?.is_none() {
@@ -141,7 +142,7 @@ pub async fn relate(
         until,
         granted_by: None,
     };
-    store.relate(&row, now).await?;
+    store.relate(&row, by, now).await?;
     Ok(row)
 }
 

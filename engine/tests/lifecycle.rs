@@ -876,3 +876,61 @@ async fn a_float_the_parser_could_round_differently_verifies_after_a_round_trip(
         assert!(report.ok, "{}: {report:?}", db.backend);
     }
 }
+
+/// Migration 0020 starts the relation chain: a relation an administrator recorded before it
+/// is entered in the chain at the next start, once, and then verifies against its record.
+#[tokio::test]
+async fn migration_0020_enters_the_relations_recorded_before_it_in_the_relation_chain() {
+    for db in databases().await {
+        let old = procedo_engine::store::Store::connect_migrated_to(&db.url, 19)
+            .await
+            .expect("the schema of 0019");
+        let us = start_time().timestamp_micros();
+        for sql in [
+            format!(
+                "INSERT INTO tenants (id, name, kind, created_us) VALUES \
+                 ('provincia-x', 'Provincia X', 'provincia', {us}), ('comune-y', 'Comune Y', 'comune', {us})"
+            ),
+            format!(
+                "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
+                 VALUES ('provincia-x', 'comune-y', 'sua-open-tender', '2026-01-01', '2027-12-31', {us})"
+            ),
+        ] {
+            old.execute_raw(sql).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(old);
+        for _ in 0..2 {
+            let store = procedo_engine::store::Store::connect(&db.url)
+                .await
+                .expect("migrates to the last schema");
+            let mut snapshot = store.snapshot().await.expect("snapshot");
+            let records = snapshot.relation_records().await.expect("the chain");
+            let recorded = snapshot.recorded_relations(None).await.expect("rows");
+            assert_eq!(records.len(), 1, "entered once, on {}", db.backend);
+            let record: procedo_engine::history::RelationRecord =
+                serde_json::from_str(&records[0].body).expect("a record");
+            assert_eq!(
+                (
+                    record.provider.as_str(),
+                    record.client.as_str(),
+                    record.until.as_deref(),
+                    record.recorded_at.as_str()
+                ),
+                (
+                    "provincia-x",
+                    "comune-y",
+                    Some("2027-12-31"),
+                    &*procedo_engine::timefmt::rfc3339(start_time())
+                )
+            );
+            assert!(record.note.is_some_and(|n| n.contains("migration 0020")));
+            let problems = procedo_engine::relation_chain::check(
+                &records,
+                &recorded,
+                &Default::default(),
+                true,
+            );
+            assert!(problems.is_empty(), "{problems:?}");
+        }
+    }
+}

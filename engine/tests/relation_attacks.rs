@@ -221,7 +221,7 @@ async fn a_case_run_on_behalf_of_a_comune_cannot_relate_to_another() {
             vec!["sua-convenzione".into()],
             None,
             None,
-            common::start_time(),
+            ("admin", common::start_time()),
         )
         .await
         .expect("relates");
@@ -333,6 +333,132 @@ async fn nobody_ends_a_relation_another_body_provides() {
         assert_eq!(
             treviso.until.map(|d| d.to_string()),
             Some("2029-04-02".into())
+        );
+    }
+}
+
+/// A relation an administrator recorded is checked against the relation chain: a row forged
+/// behind the engine (a relation nobody recorded), one widened or extended, and a record
+/// rewritten are each found by verify; the relation as recorded verifies.
+#[tokio::test]
+async fn a_relation_recorded_by_an_administrator_and_changed_behind_the_engine_is_found_by_verify()
+{
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        let day = |d: &str| procedo_engine::tenancy::parse_date(d).expect("a date");
+        let recorded = engine
+            .relate_as(
+                &admin_of(PLATFORM),
+                PROVINCE,
+                COMUNE,
+                vec!["sua-open-tender".into()],
+                Some(day("2026-01-01")),
+                Some(day("2027-12-31")),
+            )
+            .await
+            .expect("the platform records a relation");
+        assert_eq!(recorded.granted_by, None);
+        let clean = engine.verify(None).await.expect("verifies");
+        assert!(clean.ok, "{:#?}", clean.problems);
+        assert!(engine.verify(Some(PROVINCE)).await.expect("verifies").ok);
+        let edit = |sql: String| {
+            let engine = &engine;
+            async move {
+                let changed = engine
+                    .store()
+                    .execute_raw(&sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                assert_eq!(changed, 1, "{sql}");
+            }
+        };
+        let pair = format!("provider = '{PROVINCE}' AND client = '{COMUNE}'");
+        // Each would let the Province act for the Comune beyond what was recorded.
+        for (attack, undo, reason) in [
+            (
+                "valid_until = '2099-12-31'",
+                "valid_until = '2027-12-31'",
+                "but record 1 says sua-open-tender from 2026-01-01 to 2027-12-31",
+            ),
+            (
+                "scope = NULL",
+                "scope = 'sua-open-tender'",
+                "the relation says every workflow",
+            ),
+        ] {
+            edit(format!("UPDATE tenant_relations SET {attack} WHERE {pair}")).await;
+            for tenant in [None, Some(PROVINCE)] {
+                let report = engine.verify(tenant).await.expect("verify runs");
+                assert!(
+                    report.problems.iter().any(|p| p.row
+                        == format!("tenant_relations({PROVINCE} -> {COMUNE})")
+                        && p.reason.contains(reason)),
+                    "{attack} as {tenant:?}: {:#?}",
+                    report.problems
+                );
+                assert!(!report.ok);
+            }
+            edit(format!("UPDATE tenant_relations SET {undo} WHERE {pair}")).await;
+            assert!(
+                engine.verify(None).await.expect("verifies").ok,
+                "{attack} undone"
+            );
+        }
+        // A relation inserted behind the engine: the other Province for the Comune.
+        edit(format!(
+            "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
+             VALUES ('{OTHER_PROVINCE}', '{COMUNE}', NULL, NULL, NULL, 0)"
+        ))
+        .await;
+        let report = engine.verify(None).await.expect("verify runs");
+        assert!(
+            report.problems.iter().any(|p| p.row
+                == format!("tenant_relations({OTHER_PROVINCE} -> {COMUNE})")
+                && p.reason.contains("no administrator recorded this relation")),
+            "{:#?}",
+            report.problems
+        );
+        edit(format!(
+            "DELETE FROM tenant_relations WHERE provider = '{OTHER_PROVINCE}' AND client = '{COMUNE}'"
+        ))
+        .await;
+        assert!(engine.verify(None).await.expect("verifies").ok);
+        // The record itself is append-only; rewritten with its guard lifted, its hash fails.
+        let lifted = if db.backend == "sqlite" {
+            "DROP TRIGGER relation_records_no_update"
+        } else {
+            "ALTER TABLE relation_records DISABLE TRIGGER relation_records_append_only"
+        };
+        assert!(
+            engine
+                .store()
+                .execute_raw(
+                    "UPDATE relation_records SET body = replace(body, '2027-12-31', '2099-12-31')"
+                )
+                .await
+                .is_err(),
+            "relation records are append-only"
+        );
+        engine
+            .store()
+            .execute_raw(lifted)
+            .await
+            .expect("lifts the guard");
+        edit("UPDATE relation_records SET body = replace(body, '2027-12-31', '2099-12-31')".into())
+            .await;
+        edit(format!(
+            "UPDATE tenant_relations SET valid_until = '2099-12-31' WHERE {pair}"
+        ))
+        .await;
+        let report = engine.verify(None).await.expect("verify runs");
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.row == "relation_records(seq 1)"
+                    && p.reason.contains("does not match its hash")),
+            "{:#?}",
+            report.problems
         );
     }
 }

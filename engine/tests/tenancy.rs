@@ -321,7 +321,7 @@ async fn on_behalf_of_needs_a_relation_valid_today_for_that_workflow() {
             vec![],
             day("2025-01-01"),
             day("2026-04-02"),
-            now,
+            ("admin", now),
         )
         .await
         .expect("relates");
@@ -339,7 +339,7 @@ async fn on_behalf_of_needs_a_relation_valid_today_for_that_workflow() {
             vec!["sua-open-tender".into()],
             day("2026-01-01"),
             day("2026-12-31"),
-            now,
+            ("admin", now),
         )
         .await
         .expect("relates");
@@ -353,7 +353,7 @@ async fn on_behalf_of_needs_a_relation_valid_today_for_that_workflow() {
             vec!["test-plain".into()],
             day("2026-01-01"),
             day("2026-04-03"),
-            now,
+            ("admin", now),
         )
         .await
         .expect("relates");
@@ -377,7 +377,7 @@ async fn on_behalf_of_needs_a_relation_valid_today_for_that_workflow() {
                 vec![],
                 None,
                 None,
-                now
+                ("admin", now)
             )
             .await
             .is_err()
@@ -398,7 +398,7 @@ async fn the_served_tenant_reads_but_cannot_cancel_nor_act() {
             vec![],
             None,
             None,
-            start_time(),
+            ("admin", start_time()),
         )
         .await
         .expect("relates");

@@ -106,6 +106,61 @@ async fn tenants_are_managed_from_the_command_line_and_by_platform_administrator
         )
         .await;
     assert_eq!(not_a_date.status, 422, "{}", not_a_date.body);
+
+    // Both relations (the command's and the API's) are in the relation chain and verify; one
+    // changed or written into the database behind the server is reported: to the Province's
+    // auditor over the API (its own relations), by `procedo audit verify` (every tenant's).
+    let auditor = server.token("ugo", "provincia-treviso", "auditor");
+    let verified = server
+        .call("GET", "/api/v1/audit/verify", Some(&auditor), None)
+        .await;
+    assert_eq!(verified.body["ok"], json!(true), "{}", verified.body);
+    let whole = server.cli(&["audit", "verify"]);
+    assert!(whole.contains("\"ok\": true"), "{whole}");
+    let store = procedo_engine::store::Store::connect_beside(&server.db)
+        .await
+        .expect("opens the database beside the server");
+    for forgery in [
+        "UPDATE tenant_relations SET valid_until = '2099-12-31' \
+         WHERE provider = 'provincia-treviso' AND client = 'comune-maser'",
+        "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
+         VALUES ('provincia-brescia', 'comune-asolo', NULL, NULL, NULL, 0)",
+    ] {
+        store.execute_raw(forgery).await.expect("forges a relation");
+    }
+    let verified = server
+        .call("GET", "/api/v1/audit/verify", Some(&auditor), None)
+        .await;
+    assert_eq!(verified.body["ok"], json!(false), "{}", verified.body);
+    let problems = verified.body["problems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["row"] == json!("tenant_relations(provincia-treviso -> comune-maser)")),
+        "{}",
+        verified.body
+    );
+    assert!(
+        problems
+            .iter()
+            .all(|p| !p.to_string().contains("provincia-brescia")),
+        "another tenant's relation is not the Province's to be told about: {}",
+        verified.body
+    );
+    let whole = std::process::Command::new(super::client::BIN)
+        .args(["audit", "verify", "--db", &server.db])
+        .output()
+        .expect("procedo");
+    let report = String::from_utf8_lossy(&whole.stdout);
+    assert_eq!(whole.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("tenant_relations(provincia-brescia -> comune-asolo)")
+            && report.contains("no administrator recorded this relation"),
+        "{report}"
+    );
 }
 
 #[tokio::test]

@@ -59,7 +59,7 @@ impl Engine {
             scope,
             from,
             until,
-            self.now(),
+            (&actor.user, self.now()),
         )
         .await?)
     }

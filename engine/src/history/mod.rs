@@ -244,6 +244,41 @@ impl DeployRecord {
     }
 }
 
+/// One link of the relation chain: a relation an administrator recorded (not a case: a
+/// relation a case grants is sealed in that case's history), as recorded. The latest record
+/// of a pair is what its `tenant_relations` row must say while no case holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationRecord {
+    pub v: u32,
+    /// 1, 2, 3… over all recorded relations.
+    pub seq: i64,
+    pub provider: String,
+    pub client: String,
+    /// The workflows covered; absent: every workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    /// First and last day (`YYYY-MM-DD`), inclusive; absent: open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: String,
+    /// Why the record was made later than the relation (relations older than the chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub prev_hash: String,
+}
+
+impl RelationRecord {
+    /// The record's text and its hash.
+    pub fn seal(&self) -> (String, String) {
+        let body = serde_json::to_string(self).unwrap_or_default();
+        let hash = sha256_hex(body.as_bytes());
+        (body, hash)
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);

@@ -51,6 +51,87 @@ macro_rules! sql_audit {
                 Ok(())
             }
 
+            /// Appends the next link of the relation chain: `relation` as recorded.
+            async fn append_relation_record(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                relation: &$crate::store::RelationRow,
+                (by, at): (&str, chrono::DateTime<chrono::Utc>),
+                note: Option<&str>,
+            ) -> $crate::store::Result<()> {
+                let last = sqlx::query($crate::store::sql::SELECT_LAST_RELATION_RECORD)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let (seq, prev_hash) = match last {
+                    Some(r) => (
+                        r.try_get::<i64, _>("seq")? + 1,
+                        r.try_get::<String, _>("hash")?,
+                    ),
+                    None => (1, $crate::history::GENESIS.to_string()),
+                };
+                let day =
+                    |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+                let record = $crate::history::RelationRecord {
+                    v: $crate::history::FORMAT,
+                    seq,
+                    provider: relation.provider.clone(),
+                    client: relation.client.clone(),
+                    scope: relation.scope.clone(),
+                    from: day(relation.from),
+                    until: day(relation.until),
+                    recorded_by: by.to_string(),
+                    recorded_at: $crate::timefmt::rfc3339(at),
+                    note: note.map(str::to_string),
+                    prev_hash: prev_hash.clone(),
+                };
+                let (body, hash) = record.seal();
+                sqlx::query($crate::store::sql::INSERT_RELATION_RECORD)
+                    .bind(seq)
+                    .bind(&relation.provider)
+                    .bind(&relation.client)
+                    .bind(body)
+                    .bind(hash)
+                    .bind(prev_hash)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            /// Enters the relations administrators recorded before migration 0020 in the
+            /// relation chain, once.
+            pub async fn record_pending_relations(&self) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let pending: Option<String> = sqlx::query_scalar($crate::store::sql::SELECT_META)
+                    .bind("record_relations")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if pending.is_none() {
+                    return Ok(());
+                }
+                let rows = sqlx::query($crate::store::sql::SELECT_UNRECORDED_RELATIONS)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let relations = rows
+                    .iter()
+                    .map($crate::store::tenancy::relation!())
+                    .collect::<$crate::store::Result<Vec<_>>>()?;
+                for (r, relation) in rows.iter().zip(&relations) {
+                    let created_us: i64 = r.try_get("created_us")?;
+                    Self::append_relation_record(
+                        &mut tx,
+                        relation,
+                        ("an administrator", $crate::timefmt::from_db(created_us)),
+                        Some("recorded at the upgrade to the relation chain (migration 0020)"),
+                    )
+                    .await?;
+                }
+                sqlx::query($crate::store::sql::DELETE_META)
+                    .bind("record_relations")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             /// Records the definitions deployed before migration 0009 in the deploy chain, once.
             pub async fn record_pending_deploys(&self) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await?;
@@ -280,6 +361,41 @@ macro_rules! sql_audit {
                     .await?;
                 rows.iter()
                     .map($crate::store::tenancy::relation!())
+                    .collect()
+            }
+
+            /// The relations administrators recorded, of a provider (`None`: all).
+            pub async fn audit_recorded_relations(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                tenant: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::store::RelationRow>> {
+                let rows = sqlx::query($crate::store::sql::VERIFY_RECORDED_RELATIONS)
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                rows.iter()
+                    .map($crate::store::tenancy::relation!())
+                    .collect()
+            }
+
+            /// The relation chain, oldest first.
+            pub async fn audit_relation_records(
+                conn: &mut <$db as sqlx::Database>::Connection,
+            ) -> $crate::store::Result<Vec<$crate::store::RelationRecordRow>> {
+                let rows = sqlx::query($crate::store::sql::SELECT_RELATION_RECORDS)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::RelationRecordRow {
+                            seq: r.try_get("seq")?,
+                            provider: r.try_get("provider")?,
+                            client: r.try_get("client")?,
+                            body: r.try_get("body")?,
+                            hash: r.try_get("hash")?,
+                            prev_hash: r.try_get("prev_hash")?,
+                        })
+                    })
                     .collect()
             }
 

@@ -359,6 +359,18 @@ pub struct DeployRow {
     pub prev_hash: String,
 }
 
+/// A link of the relation chain as stored: the record's text, its hash and the columns kept
+/// beside it.
+#[derive(Debug, Clone)]
+pub struct RelationRecordRow {
+    pub seq: i64,
+    pub provider: String,
+    pub client: String,
+    pub body: String,
+    pub hash: String,
+    pub prev_hash: String,
+}
+
 /// A signed checkpoint as stored (its heads travel apart: they are large).
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckpointRow {
@@ -412,6 +424,16 @@ impl Snapshot {
     pub async fn relations(&mut self, tenant: Option<&str>) -> Result<Vec<RelationRow>> {
         on_snapshot!(self, tx => SqliteStore::audit_relations(tx, tenant).await,
             PgStore::audit_relations(tx, tenant).await)
+    }
+    /// The relations administrators recorded, of a provider (`None`: all).
+    pub async fn recorded_relations(&mut self, tenant: Option<&str>) -> Result<Vec<RelationRow>> {
+        on_snapshot!(self, tx => SqliteStore::audit_recorded_relations(tx, tenant).await,
+            PgStore::audit_recorded_relations(tx, tenant).await)
+    }
+    /// The relation chain, oldest first.
+    pub async fn relation_records(&mut self) -> Result<Vec<RelationRecordRow>> {
+        on_snapshot!(self, tx => SqliteStore::audit_relation_records(tx).await,
+            PgStore::audit_relation_records(tx).await)
     }
     pub async fn rotation(&mut self, tenant: Option<&str>) -> Result<Vec<RotationAudit>> {
         on_snapshot!(self, tx => SqliteStore::audit_rotation(tx, tenant).await,
@@ -525,11 +547,16 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
         store.record_pending_deploys().await?;
+        store.record_pending_relations().await?;
         Ok(store)
     }
 
     async fn record_pending_deploys(&self) -> Result<()> {
         dispatch!(self, s => s.record_pending_deploys().await)
+    }
+
+    async fn record_pending_relations(&self) -> Result<()> {
+        dispatch!(self, s => s.record_pending_relations().await)
     }
 
     /// A read-only, consistent picture of the database (see [`Snapshot`]).
@@ -1012,8 +1039,9 @@ impl Store {
     pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>> {
         dispatch!(self, s => s.tenant(id).await)
     }
-    pub async fn relate(&self, relation: &RelationRow, at: DateTime<Utc>) -> Result<()> {
-        dispatch!(self, s => s.relate(relation, at).await)
+    /// Records a relation an administrator (`by`) made, with its link of the relation chain.
+    pub async fn relate(&self, relation: &RelationRow, by: &str, at: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, s => s.relate(relation, by, at).await)
     }
     pub async fn relation(&self, provider: &str, client: &str) -> Result<Option<RelationRow>> {
         dispatch!(self, s => s.relation(provider, client).await)

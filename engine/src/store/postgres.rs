@@ -143,6 +143,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "rotation_chain",
             include_str!("../../migrations/postgres/0018_rotation_chain.sql"),
         ),
+        (
+            20,
+            "relation_records",
+            include_str!("../../migrations/postgres/0020_relation_records.sql"),
+        ),
     ])
 }
 

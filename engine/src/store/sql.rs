@@ -483,6 +483,20 @@ pub const INSERT_DEPLOY: &str = "INSERT INTO deploys (seq, definition, version, 
      VALUES ($1, $2, $3, $4, $5, $6)";
 pub const SELECT_DEPLOYS: &str =
     "SELECT seq, definition, version, body, hash, prev_hash FROM deploys ORDER BY seq";
+/// The relation chain (`relation_records`, migration 0020): its last link, a new one, all.
+pub const SELECT_LAST_RELATION_RECORD: &str =
+    "SELECT seq, hash FROM relation_records ORDER BY seq DESC LIMIT 1";
+pub const INSERT_RELATION_RECORD: &str = "INSERT INTO relation_records (seq, provider, client, body, hash, prev_hash) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const SELECT_RELATION_RECORDS: &str =
+    "SELECT seq, provider, client, body, hash, prev_hash FROM relation_records ORDER BY seq";
+/// The relations an administrator recorded (`granted_by` empty), of a provider (`NULL`: every
+/// one), each to be matched with the latest record of its pair in the relation chain; also
+/// `SELECT_UNRECORDED_RELATIONS` is what the upgrade to migration 0020 enters in the chain.
+pub const VERIFY_RECORDED_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by FROM tenant_relations \
+     WHERE granted_by IS NULL AND ($1 IS NULL OR provider = $1) ORDER BY provider, client";
+pub const SELECT_UNRECORDED_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by, created_us \
+     FROM tenant_relations WHERE granted_by IS NULL ORDER BY created_us, provider, client";
 pub const SELECT_META: &str = "SELECT value FROM procedo_meta WHERE key = $1";
 pub const DELETE_META: &str = "DELETE FROM procedo_meta WHERE key = $1";
 /// Definitions without a deploy record (deployed before migration 0009), oldest first.

@@ -114,6 +114,11 @@ fn migrator() -> sqlx::migrate::Migrator {
             "tasks_and_notices_by_key",
             include_str!("../../migrations/sqlite/0019_tasks_and_notices_by_key.sql"),
         ),
+        (
+            20,
+            "relation_records",
+            include_str!("../../migrations/sqlite/0020_relation_records.sql"),
+        ),
     ])
 }
 

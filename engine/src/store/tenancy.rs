@@ -158,21 +158,41 @@ macro_rules! sql_tenancy {
                 .transpose()
             }
 
+            /// Records a relation an administrator made, and its link of the relation chain,
+            /// together. Two administrators recording at once on PostgreSQL may take the same
+            /// link number: the later fails on the key and is written again after the other.
             pub async fn relate(
                 &self,
                 relation: &$crate::store::RelationRow,
+                by: &str,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<()> {
-                sqlx::query($crate::store::sql::UPSERT_RELATION)
-                    .bind(&relation.provider)
-                    .bind(&relation.client)
-                    .bind(relation.scope.as_ref().map(|s| s.join(",")))
-                    .bind(relation.from.map(|d| d.format("%Y-%m-%d").to_string()))
-                    .bind(relation.until.map(|d| d.format("%Y-%m-%d").to_string()))
-                    .bind($crate::timefmt::to_db(at))
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let mut tx = self.pool.begin().await?;
+                    let appended =
+                        Self::append_relation_record(&mut tx, relation, (by, at), None).await;
+                    match appended {
+                        Err($crate::store::StoreError::Database(sqlx::Error::Database(e)))
+                            if e.is_unique_violation() && attempt < 5 =>
+                        {
+                            continue;
+                        }
+                        other => other?,
+                    }
+                    sqlx::query($crate::store::sql::UPSERT_RELATION)
+                        .bind(&relation.provider)
+                        .bind(&relation.client)
+                        .bind(relation.scope.as_ref().map(|s| s.join(",")))
+                        .bind(relation.from.map(|d| d.format("%Y-%m-%d").to_string()))
+                        .bind(relation.until.map(|d| d.format("%Y-%m-%d").to_string()))
+                        .bind($crate::timefmt::to_db(at))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(());
+                }
             }
 
             pub async fn relation(

@@ -96,6 +96,7 @@ pub async fn related(engine: &Engine) {
                 until: None,
                 granted_by: None,
             },
+            "admin",
             super::start_time(),
         )
         .await
