@@ -796,6 +796,9 @@ pub struct Covered {
     pub heads: Vec<Head>,
     pub deploys: i64,
     pub deploys_head: String,
+    /// The relation chain's length and head (empty: no record yet).
+    pub relations: i64,
+    pub relations_head: String,
     pub ledger: i64,
 }
 
@@ -1035,6 +1038,21 @@ impl Engine {
         self.check_files(&mut pass).await?;
         let mut covered = Covered::default();
         if tenant.is_none() {
+            covered.relations = i64::try_from(records.len()).unwrap_or(i64::MAX);
+            covered.relations_head = records.last().map(|r| r.hash.clone()).unwrap_or_default();
+            if let Some(h) = &header
+                && h.relations > 0
+            {
+                let signed = usize::try_from(h.relations - 1)
+                    .ok()
+                    .and_then(|k| records.get(k));
+                if signed.map(|r| &r.hash) != Some(&h.relations_head) {
+                    pass.problem(
+                        "relation_records",
+                        format!("the relation chain no longer extends the head signed in the checkpoint (record {})", h.relations),
+                    );
+                }
+            }
             let ledger = snapshot.ledger().await?;
             covered.ledger = ledger.highest;
             if let Some(h) = &header

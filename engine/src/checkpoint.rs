@@ -47,6 +47,10 @@ pub enum CheckpointError {
     Root,
 }
 
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
 /// The signed part of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
@@ -63,6 +67,12 @@ pub struct Header {
     pub deploys_head: String,
     /// The highest number of the instance ledger.
     pub ledger: i64,
+    /// Length and head hash of the relation chain (migration 0020); absent while it is empty,
+    /// so a header signed before it is read, and checked, as it was signed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub relations: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub relations_head: String,
     /// The signer's public key (hex), to say which key to check with.
     pub public_key: String,
 }
@@ -297,20 +307,29 @@ impl Engine {
             deploys: covered.deploys,
             deploys_head: covered.deploys_head,
             ledger: covered.ledger,
+            relations: covered.relations,
+            relations_head: covered.relations_head,
             public_key: key.public_hex(),
         };
         if only_if_changed {
             let latest = self.store.checkpoints().await?.pop();
             let previous = latest.and_then(|row| serde_json::from_str::<Header>(&row.header).ok());
             if previous.is_some_and(|p| {
-                (&p.root, &p.deploys_head, p.ledger, p.events, &p.public_key)
-                    == (
-                        &header.root,
-                        &header.deploys_head,
-                        header.ledger,
-                        header.events,
-                        &header.public_key,
-                    )
+                (
+                    &p.root,
+                    &p.deploys_head,
+                    &p.relations_head,
+                    p.ledger,
+                    p.events,
+                    &p.public_key,
+                ) == (
+                    &header.root,
+                    &header.deploys_head,
+                    &header.relations_head,
+                    header.ledger,
+                    header.events,
+                    &header.public_key,
+                )
             }) {
                 return Ok(None);
             }
@@ -425,6 +444,8 @@ mod tests {
             deploys: 0,
             deploys_head: crate::history::GENESIS.into(),
             ledger: 3,
+            relations: 0,
+            relations_head: String::new(),
             public_key: key.public_hex(),
         };
         let text = serde_json::to_string(&header).expect("header");

@@ -109,6 +109,8 @@ async fn disarm(engine: &Engine, db: &TestDb) {
             "instance_ledger_no_delete",
             "deploys_no_update",
             "deploys_no_delete",
+            "relation_records_no_update",
+            "relation_records_no_delete",
         ]
         .iter()
         .map(|t| format!("DROP TRIGGER {t}"))
@@ -118,6 +120,7 @@ async fn disarm(engine: &Engine, db: &TestDb) {
             "documents",
             "instance_ledger",
             "deploys",
+            "relation_records",
             "instances",
             "tasks",
             "timers",
@@ -560,6 +563,61 @@ async fn a_whole_chain_recomputed_without_the_key_fails_the_signed_checkpoint() 
             db.backend,
         );
         assert_eq!(report.checkpoint.as_ref().map(|c| c.not_extending), Some(1));
+    }
+}
+
+/// A relation renewed by an administrator, then rolled back to its first term with the
+/// renewal's record deleted: the chain and the row agree again, so only the signed checkpoint,
+/// which counted the renewal's record, tells.
+#[tokio::test]
+async fn a_relation_rolled_back_with_its_last_record_deleted_fails_the_signed_checkpoint() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        let store = engine.store();
+        for (id, kind) in [("provincia-x", "provincia"), ("comune-y", "comune")] {
+            procedo_engine::tenancy::add(store, id, id, kind, start_time())
+                .await
+                .expect("registers");
+        }
+        for until in ["2027-12-31", "2030-12-31"] {
+            procedo_engine::tenancy::relate(
+                store,
+                "provincia-x",
+                "comune-y",
+                vec![],
+                None,
+                Some(procedo_engine::tenancy::parse_date(until).expect("date")),
+                ("admin", start_time()),
+            )
+            .await
+            .expect("relates");
+        }
+        let (file, public) = signed_checkpoint(&engine).await;
+        assert!(against(&engine, &file, &public).await.ok, "{}", db.backend);
+        disarm(&engine, &db).await;
+        edit(&engine, "DELETE FROM relation_records WHERE seq = 2".into()).await;
+        edit(
+            &engine,
+            "UPDATE tenant_relations SET valid_until = '2027-12-31' \
+             WHERE provider = 'provincia-x' AND client = 'comune-y'"
+                .into(),
+        )
+        .await;
+        let plain = engine.verify(None).await.expect("verify");
+        assert!(
+            plain.ok,
+            "{}: consistent in itself, the database alone cannot tell: {plain:#?}",
+            db.backend
+        );
+        let report = against(&engine, &file, &public).await;
+        assert!(
+            report.problems.iter().any(|p| p.row == "relation_records"
+                && p.reason.contains("no longer extends the head signed")),
+            "{}: {:#?}",
+            db.backend,
+            report.problems
+        );
+        assert!(!report.ok);
     }
 }
 
