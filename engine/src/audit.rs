@@ -79,6 +79,9 @@ struct Pass<'a> {
     /// The relations as the histories of the cases that granted them leave them, by (case,
     /// client): the grant, shortened by each end (`relation_granted`, `relation_ended`).
     grants: HashMap<(InstanceId, String), crate::store::RelationRow>,
+    /// When each case last granted a relation, by (provider, client): who wrote a pair last,
+    /// a case or an administrator, decides whose the row must be (`relation_chain.rs`).
+    granted_at: crate::relation_chain::Grants,
     /// Instances whose chain is broken: nothing of theirs can be vouched for, so their rows in
     /// the rotation register are not reported a second time.
     unvouched: HashSet<InstanceId>,
@@ -374,6 +377,14 @@ impl Pass<'_> {
                         until,
                     } => {
                         let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+                        if let Some(at) = crate::timefmt::parse_instant(&event.at) {
+                            let cases = self
+                                .granted_at
+                                .entry((sealed_tenant.to_string(), client.clone()))
+                                .or_default();
+                            let latest = cases.entry(id).or_insert(at);
+                            *latest = (*latest).max(at);
+                        }
                         self.grants.insert(
                             (id, client.clone()),
                             crate::store::RelationRow {
@@ -907,6 +918,7 @@ impl Engine {
             files: Vec::new(),
             awards: Vec::new(),
             grants: HashMap::new(),
+            granted_at: HashMap::new(),
             unvouched: HashSet::new(),
         };
         // The batch of one: the first instance after the id just below this one, with the
@@ -1003,6 +1015,7 @@ impl Engine {
             files: Vec::new(),
             awards: Vec::new(),
             grants: HashMap::new(),
+            granted_at: HashMap::new(),
             unvouched: HashSet::new(),
         };
         if let Some(h) = &header {
@@ -1025,14 +1038,24 @@ impl Engine {
         pass.registers(snapshot.registers(tenant).await?);
         pass.rotation(snapshot.rotation(tenant).await?);
         let granted = snapshot.relations(tenant).await?;
-        let held: HashSet<(String, String)> = granted
+        let held: HashMap<(String, String), String> = granted
             .iter()
-            .map(|r| (r.provider.clone(), r.client.clone()))
+            .map(|r| {
+                (
+                    (r.provider.clone(), r.client.clone()),
+                    r.granted_by.clone().unwrap_or_default(),
+                )
+            })
             .collect();
         pass.relations(granted);
         let records = snapshot.relation_records().await?;
         let recorded = snapshot.recorded_relations(tenant).await?;
-        for p in crate::relation_chain::check(&records, &recorded, &held, tenant.is_none()) {
+        let rows = crate::relation_chain::Rows {
+            recorded: &recorded,
+            held: &held,
+            grants: &pass.granted_at,
+        };
+        for p in crate::relation_chain::check(&records, &rows, tenant.is_none()) {
             pass.problem(&p.row, p.reason);
         }
         self.check_files(&mut pass).await?;

@@ -11,63 +11,103 @@
 
 use crate::audit::Problem;
 use crate::history::{self, RelationRecord};
+use crate::ids::InstanceId;
 use crate::store::{RelationRecordRow, RelationRow};
-use std::collections::{HashMap, HashSet};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
-/// What is wrong between the chain and the rows. `recorded`: the rows with no case named
-/// (`granted_by` empty); `held`: the pairs a case holds now (their rows are the case's to
-/// check). `whole`: the verification covers every tenant, so the links are checked and a
-/// recorded relation whose row is gone is reported; otherwise only the rows are checked,
-/// against records whose text matches their hash.
-pub fn check(
-    records: &[RelationRecordRow],
-    recorded: &[RelationRow],
-    held: &HashSet<(String, String)>,
-    whole: bool,
-) -> Vec<Problem> {
+/// When each case last granted a relation (its sealed `relation_granted` notes), by
+/// (provider, client).
+pub type Grants = HashMap<(String, String), HashMap<InstanceId, DateTime<Utc>>>;
+
+/// The relation rows verification checks the chain against.
+pub struct Rows<'a> {
+    /// The rows with no case named (`granted_by` empty).
+    pub recorded: &'a [RelationRow],
+    /// The pairs a case holds now, with the case (`granted_by`) as the row names it: the row's
+    /// content is that case's to check (`audit.rs`), its holder is checked here.
+    pub held: &'a HashMap<(String, String), String>,
+    /// The grants the histories sealed.
+    pub grants: &'a Grants,
+}
+
+/// What is wrong between the chain and the rows. `whole`: the verification covers every
+/// tenant, so a broken link is reported and a recorded relation whose row is gone too;
+/// otherwise only the tenant's rows are, and against records up to the first broken link.
+///
+/// A case may grant over a relation an administrator recorded, and an administrator may
+/// record a pair a case holds: the row must be the last writer's. Who wrote last is told by
+/// the times sealed in the case's history and in the record (both the engine's clock, or the
+/// operator's machine for `procedo tenant relate`); at equal times either is accepted. So a
+/// row handed back to an older record (a case's relation restored to the terms it replaced)
+/// or to an older case (an administrator's later record undone) is named.
+pub fn check(records: &[RelationRecordRow], rows: &Rows<'_>, whole: bool) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut problem = |row: String, reason: String| problems.push(Problem { row, reason });
     let mut latest: HashMap<(String, String), RelationRecord> = HashMap::new();
     let mut prev = history::GENESIS.to_string();
     for (k, stored) in records.iter().enumerate() {
-        let row = format!("relation_records(seq {})", stored.seq);
         let expected = i64::try_from(k).unwrap_or(i64::MAX) + 1;
-        let intact = history::sha256_hex(stored.body.as_bytes()) == stored.hash;
         let record: Option<RelationRecord> = serde_json::from_str(&stored.body).ok();
-        if whole {
-            let reason = match &record {
-                _ if stored.seq != expected => Some(format!(
-                    "expected relation record {expected}: a record is missing"
-                )),
-                _ if !intact => Some("the relation record does not match its hash".to_string()),
-                None => Some("the relation record cannot be read".to_string()),
-                Some(r) if r.prev_hash != prev || stored.prev_hash != prev => {
-                    Some("the link to the previous relation record is broken".to_string())
-                }
-                Some(r)
-                    if r.seq != stored.seq
-                        || r.provider != stored.provider
-                        || r.client != stored.client =>
-                {
-                    Some("the columns beside the relation record do not match it".to_string())
-                }
-                Some(_) => None,
-            };
-            if let Some(reason) = reason {
-                // Past a broken link nothing later can be trusted to be what was recorded.
-                problem(row, reason);
-                return problems;
+        let reason = match &record {
+            _ if stored.seq != expected => Some(format!(
+                "expected relation record {expected}: a record is missing"
+            )),
+            _ if history::sha256_hex(stored.body.as_bytes()) != stored.hash => {
+                Some("the relation record does not match its hash".to_string())
             }
+            None => Some("the relation record cannot be read".to_string()),
+            Some(r) if r.prev_hash != prev || stored.prev_hash != prev => {
+                Some("the link to the previous relation record is broken".to_string())
+            }
+            Some(r)
+                if r.seq != stored.seq
+                    || r.provider != stored.provider
+                    || r.client != stored.client =>
+            {
+                Some("the columns beside the relation record do not match it".to_string())
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            // Past a broken link no record can be trusted to be what was recorded: a
+            // tenant's rows resting on one are reported as not vouched for below.
+            if whole {
+                problem(format!("relation_records(seq {})", stored.seq), reason);
+            }
+            break;
         }
-        if let Some(r) = record.filter(|_| intact) {
+        if let Some(r) = record {
             latest.insert((r.provider.clone(), r.client.clone()), r);
         }
         prev = stored.hash.clone();
     }
-    for row in recorded {
+    let recorded_at = |r: &RelationRecord| crate::timefmt::parse_instant(&r.recorded_at);
+    let last_grant = |pair: &(String, String)| {
+        rows.grants
+            .get(pair)
+            .and_then(|cases| cases.iter().max_by_key(|(_, at)| **at))
+            .map(|(case, at)| (*case, *at))
+    };
+    for row in rows.recorded {
         let pair = (row.provider.clone(), row.client.clone());
         let label = format!("tenant_relations({} -> {})", row.provider, row.client);
-        match latest.remove(&pair) {
+        let record = latest.remove(&pair);
+        if let Some((case, at)) = last_grant(&pair)
+            && record
+                .as_ref()
+                .and_then(recorded_at)
+                .is_none_or(|recorded| at > recorded)
+        {
+            problem(
+                label,
+                format!(
+                    "case {case} granted this relation after the last record of an administrator, but the relation no longer names it"
+                ),
+            );
+            continue;
+        }
+        match record {
             None => problem(
                 label,
                 "no administrator recorded this relation and no case granted it".to_string(),
@@ -88,9 +128,41 @@ pub fn check(
             Some(_) => {}
         }
     }
+    for (pair, holder) in rows.held {
+        let label = format!("tenant_relations({} -> {})", pair.0, pair.1);
+        let record = latest.remove(pair);
+        let holder_at = holder.parse::<InstanceId>().ok().and_then(|case| {
+            rows.grants
+                .get(pair)
+                .and_then(|cases| cases.get(&case))
+                .copied()
+        });
+        // A holder no history granted is `audit.rs`'s to report.
+        let Some(holder_at) = holder_at else { continue };
+        if let Some((case, at)) = last_grant(pair)
+            && at > holder_at
+        {
+            problem(
+                label,
+                format!(
+                    "case {case} granted this relation after case {holder}, which the relation names"
+                ),
+            );
+        } else if let Some(r) = record
+            && recorded_at(&r).is_some_and(|recorded| recorded > holder_at)
+        {
+            problem(
+                label,
+                format!(
+                    "an administrator recorded this relation (record {}) after case {holder} granted it, but the relation names the case",
+                    r.seq
+                ),
+            );
+        }
+    }
     if whole {
         for (pair, r) in latest {
-            if !held.contains(&pair) {
+            if !rows.held.contains_key(&pair) {
                 problem(
                     format!("tenant_relations({} -> {})", pair.0, pair.1),
                     format!("the relation recorded as record {} is gone", r.seq),
@@ -118,6 +190,26 @@ fn describe(scope: Option<&[String]>, from: Option<&str>, until: Option<&str>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
+
+    /// `check` over rows no case holds, with no grants sealed but `held`'s.
+    fn rows_check(
+        records: &[RelationRecordRow],
+        recorded: &[RelationRow],
+        held: &HashSet<(String, String)>,
+        whole: bool,
+    ) -> Vec<Problem> {
+        let held = held
+            .iter()
+            .map(|pair| (pair.clone(), "not-a-case".to_string()))
+            .collect();
+        let rows = Rows {
+            recorded,
+            held: &held,
+            grants: &Grants::new(),
+        };
+        check(records, &rows, whole)
+    }
 
     fn relation(client: &str, until: Option<&str>) -> RelationRow {
         RelationRow {
@@ -168,7 +260,7 @@ mod tests {
         let first = relation("comune-asolo", Some("2027-12-31"));
         let renewed = relation("comune-asolo", Some("2028-12-31"));
         let records = chain(&[first, renewed.clone()]);
-        assert!(check(&records, &[renewed], &HashSet::new(), true).is_empty());
+        assert!(rows_check(&records, &[renewed], &HashSet::new(), true).is_empty());
     }
 
     #[test]
@@ -186,7 +278,7 @@ mod tests {
             ),
         ] {
             for whole in [true, false] {
-                let problems = check(&records, &rows, &HashSet::new(), whole);
+                let problems = rows_check(&records, &rows, &HashSet::new(), whole);
                 assert!(
                     problems.iter().any(|p| p.reason.contains(reason)),
                     "{reason}: {problems:?}"
@@ -202,12 +294,12 @@ mod tests {
         let records = chain(&[a.clone(), b.clone()]);
         let mut rewritten = records.clone();
         rewritten[0].body = rewritten[0].body.replace("comune-asolo", "comune-altro");
-        let problems = check(&rewritten, &[a.clone(), b.clone()], &HashSet::new(), true);
+        let problems = rows_check(&rewritten, &[a.clone(), b.clone()], &HashSet::new(), true);
         assert!(
             problems[0].reason.contains("does not match its hash"),
             "{problems:?}"
         );
-        let problems = check(
+        let problems = rows_check(
             &records[1..],
             &[a.clone(), b.clone()],
             &HashSet::new(),
@@ -217,7 +309,7 @@ mod tests {
             problems[0].reason.contains("a record is missing"),
             "{problems:?}"
         );
-        let problems = check(&records, std::slice::from_ref(&a), &HashSet::new(), true);
+        let problems = rows_check(&records, std::slice::from_ref(&a), &HashSet::new(), true);
         assert!(
             problems
                 .iter()
@@ -226,6 +318,74 @@ mod tests {
         );
         // A pair a case holds now is the case's to check, not gone.
         let held = HashSet::from([(b.provider.clone(), b.client.clone())]);
-        assert!(check(&records, &[a], &held, true).is_empty());
+        assert!(rows_check(&records, &[a], &held, true).is_empty());
+    }
+
+    #[test]
+    fn a_row_handed_back_to_an_older_writer_is_found() {
+        let case = InstanceId::from(uuid::Uuid::now_v7());
+        let record = relation("comune-asolo", Some("2030-12-31"));
+        let records = chain(std::slice::from_ref(&record));
+        let pair = (record.provider.clone(), record.client.clone());
+        let granted = |at: &str| -> Grants {
+            let at = crate::timefmt::parse_instant(at).expect("an instant");
+            HashMap::from([(pair.clone(), HashMap::from([(case, at)]))])
+        };
+        // The record was made on 2026-12-03 at 18:00 (`chain`).
+        let (after, before) = (
+            granted("2026-12-04T09:00:00Z"),
+            granted("2026-12-02T09:00:00Z"),
+        );
+        let none = HashMap::new();
+        let held = HashMap::from([(pair.clone(), case.to_string())]);
+        let recorded = std::slice::from_ref(&record);
+        let run = |recorded: &[RelationRow], held: &HashMap<(String, String), String>, grants| {
+            check(
+                &records,
+                &Rows {
+                    recorded,
+                    held,
+                    grants,
+                },
+                true,
+            )
+        };
+        // A case granted over the record; its relation is put back to the record's terms.
+        let problems = run(recorded, &none, &after);
+        assert!(
+            problems.iter().any(|p| p
+                .reason
+                .contains("granted this relation after the last record")),
+            "{problems:?}"
+        );
+        // A later record over a case's relation stands.
+        assert!(run(recorded, &none, &before).is_empty());
+        // The row names the case again, but an administrator recorded after it.
+        let problems = run(&[], &held, &before);
+        assert!(
+            problems.iter().any(|p| p
+                .reason
+                .contains("an administrator recorded this relation (record 1) after case")),
+            "{problems:?}"
+        );
+        // A case's grant over the record: the row is the case's.
+        assert!(run(&[], &held, &after).is_empty());
+    }
+
+    #[test]
+    fn a_tenants_rows_rest_only_on_records_before_a_broken_link() {
+        let forged = relation("comune-asolo", None);
+        let mut records = chain(&[relation("comune-oderzo", None)]);
+        // A record inserted with a link of its own making: its hash matches its text.
+        let own = chain(&[relation("comune-x", None), forged.clone()]);
+        records.push(own[1].clone());
+        let problems = rows_check(&records, &[forged], &HashSet::new(), false);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.reason.contains("no administrator recorded")),
+            "{problems:?}"
+        );
+        assert!(problems.iter().all(|p| !p.row.contains("relation_records")));
     }
 }

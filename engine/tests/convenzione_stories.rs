@@ -416,3 +416,84 @@ async fn a_relation_widened_extended_or_reattributed_behind_the_engine_is_found_
         }
     }
 }
+
+/// A convenzione may formalise a relation the platform recorded, and the platform may record
+/// a pair a convenzione holds: the relation must be what the last of them made it. Handed
+/// back behind the engine to the older one (the record's wider terms, or the case's after the
+/// platform's later record), it is found by verify.
+#[tokio::test]
+async fn a_relation_handed_back_to_an_older_record_or_case_behind_the_engine_is_found_by_verify() {
+    for db in databases().await {
+        let (engine, clock) = setup(&db).await;
+        let platform = common::convenzione::platform_admin();
+        engine
+            .relate_as(&platform, PROVINCE, COMUNE, vec![], None, None)
+            .await
+            .expect("recorded before the convenzione");
+        clock.advance(chrono::Duration::hours(1));
+        let id = signed(&engine, "2026-04-03", "2029-04-02").await;
+        let granted = the_relation(&engine).await;
+        assert_eq!(granted.granted_by, Some(id.to_string()));
+        assert!(engine.verify(None).await.expect("verifies").ok);
+        let pair = format!("provider = '{PROVINCE}' AND client = '{COMUNE}'");
+        let row = format!("tenant_relations({PROVINCE} -> {COMUNE})");
+        let edit = |sql: String| {
+            let engine = &engine;
+            async move {
+                let changed = engine
+                    .store()
+                    .execute_raw(&sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                assert_eq!(changed, 1, "{sql}");
+            }
+        };
+        let text = |v: Option<String>| v.map_or_else(|| "NULL".to_string(), |v| format!("'{v}'"));
+        let as_granted = format!(
+            "UPDATE tenant_relations SET granted_by = '{id}', scope = {}, valid_from = {}, valid_until = {} WHERE {pair}",
+            text(granted.scope.as_ref().map(|s| s.join(","))),
+            text(granted.from.map(|d| d.to_string())),
+            text(granted.until.map(|d| d.to_string())),
+        );
+        let found = |reason: &'static str| {
+            let engine = &engine;
+            let row = &row;
+            async move {
+                let report = engine.verify(None).await.expect("verify runs");
+                assert!(
+                    report
+                        .problems
+                        .iter()
+                        .any(|p| p.row == *row && p.reason.contains(reason)),
+                    "{reason}: {:#?}",
+                    report.problems
+                );
+            }
+        };
+        // The convenzione's relation put back to the wider terms it replaced.
+        edit(format!(
+            "UPDATE tenant_relations SET granted_by = NULL, scope = NULL, valid_from = NULL, valid_until = NULL WHERE {pair}"
+        ))
+        .await;
+        found("granted this relation after the last record of an administrator").await;
+        edit(as_granted.clone()).await;
+        assert!(engine.verify(None).await.expect("verifies").ok, "undone");
+        // The platform records the pair again, narrower, after the convenzione...
+        clock.advance(chrono::Duration::hours(1));
+        engine
+            .relate_as(
+                &platform,
+                PROVINCE,
+                COMUNE,
+                vec!["sua-open-tender".into()],
+                None,
+                Some(procedo_engine::tenancy::parse_date("2026-12-31").expect("a date")),
+            )
+            .await
+            .expect("recorded after the convenzione");
+        assert!(engine.verify(None).await.expect("verifies").ok);
+        // ...and the convenzione's wider relation is put back behind the engine.
+        edit(as_granted).await;
+        found("an administrator recorded this relation (record 2) after case").await;
+    }
+}

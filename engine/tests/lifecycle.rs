@@ -924,12 +924,12 @@ async fn migration_0020_enters_the_relations_recorded_before_it_in_the_relation_
                 )
             );
             assert!(record.note.is_some_and(|n| n.contains("migration 0020")));
-            let problems = procedo_engine::relation_chain::check(
-                &records,
-                &recorded,
-                &Default::default(),
-                true,
-            );
+            let rows = procedo_engine::relation_chain::Rows {
+                recorded: &recorded,
+                held: &Default::default(),
+                grants: &Default::default(),
+            };
+            let problems = procedo_engine::relation_chain::check(&records, &rows, true);
             assert!(problems.is_empty(), "{problems:?}");
         }
     }

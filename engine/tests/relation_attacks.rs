@@ -462,3 +462,36 @@ async fn a_relation_recorded_by_an_administrator_and_changed_behind_the_engine_i
         );
     }
 }
+
+/// Administrators recording relations at the same moment each get their record: every
+/// relate succeeds, the chain has one link per relate, unbroken, and verifies.
+#[tokio::test]
+async fn relations_recorded_at_once_each_get_their_link_of_the_chain() {
+    for db in databases().await {
+        let (engine, _) = setup(&db).await;
+        let admin = admin_of(PLATFORM);
+        let pairs = [
+            (PROVINCE, COMUNE),
+            (PROVINCE, OTHER_COMUNE),
+            (OTHER_PROVINCE, COMUNE),
+            (OTHER_PROVINCE, OTHER_COMUNE),
+        ];
+        let relates = pairs.iter().cycle().take(8).map(|(provider, client)| {
+            engine.relate_as(&admin, provider, client, vec![], None, None)
+        });
+        for related in futures_util::future::join_all(relates).await {
+            related.unwrap_or_else(|e| panic!("{}: {e}", db.backend));
+        }
+        let mut snapshot = engine.store().snapshot().await.expect("snapshot");
+        let records = snapshot.relation_records().await.expect("the chain");
+        assert_eq!(
+            records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            (1..=8).collect::<Vec<_>>(),
+            "{}",
+            db.backend
+        );
+        drop(snapshot);
+        let report = engine.verify(None).await.expect("verifies");
+        assert!(report.ok, "{}: {:#?}", db.backend, report.problems);
+    }
+}

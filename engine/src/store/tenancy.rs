@@ -159,8 +159,11 @@ macro_rules! sql_tenancy {
             }
 
             /// Records a relation an administrator made, and its link of the relation chain,
-            /// together. Two administrators recording at once on PostgreSQL may take the same
-            /// link number: the later fails on the key and is written again after the other.
+            /// together. The row is written first, so the transaction takes the write lock
+            /// before it reads the chain's end (on SQLite a read transaction that then writes
+            /// fails at once if another wrote meanwhile; a first write waits its turn). Two
+            /// administrators recording different pairs at once on PostgreSQL may still take the
+            /// same link number: the later fails on the key and is written again.
             pub async fn relate(
                 &self,
                 relation: &$crate::store::RelationRow,
@@ -171,6 +174,15 @@ macro_rules! sql_tenancy {
                 loop {
                     attempt += 1;
                     let mut tx = self.pool.begin().await?;
+                    sqlx::query($crate::store::sql::UPSERT_RELATION)
+                        .bind(&relation.provider)
+                        .bind(&relation.client)
+                        .bind(relation.scope.as_ref().map(|s| s.join(",")))
+                        .bind(relation.from.map(|d| d.format("%Y-%m-%d").to_string()))
+                        .bind(relation.until.map(|d| d.format("%Y-%m-%d").to_string()))
+                        .bind($crate::timefmt::to_db(at))
+                        .execute(&mut *tx)
+                        .await?;
                     let appended =
                         Self::append_relation_record(&mut tx, relation, (by, at), None).await;
                     match appended {
@@ -181,15 +193,6 @@ macro_rules! sql_tenancy {
                         }
                         other => other?,
                     }
-                    sqlx::query($crate::store::sql::UPSERT_RELATION)
-                        .bind(&relation.provider)
-                        .bind(&relation.client)
-                        .bind(relation.scope.as_ref().map(|s| s.join(",")))
-                        .bind(relation.from.map(|d| d.format("%Y-%m-%d").to_string()))
-                        .bind(relation.until.map(|d| d.format("%Y-%m-%d").to_string()))
-                        .bind($crate::timefmt::to_db(at))
-                        .execute(&mut *tx)
-                        .await?;
                     tx.commit().await?;
                     return Ok(());
                 }
