@@ -366,17 +366,8 @@ async fn a_relation_widened_extended_or_reattributed_behind_the_engine_is_found_
         let (engine, _clock) = setup(&db).await;
         let id = signed(&engine, "2026-04-03", "2029-04-02").await;
         assert!(engine.verify(None).await.expect("verifies").ok);
-        let edit = |sql: String| {
-            let engine = &engine;
-            async move {
-                let changed = engine
-                    .store()
-                    .execute_raw(&sql)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-                assert_eq!(changed, 1, "{sql}");
-            }
-        };
+        let engine_ref = &engine;
+        let edit = move |sql: String| common::edit_one(engine_ref, sql);
         let pair = format!("provider = '{PROVINCE}' AND client = '{COMUNE}'");
         // Each edit would let the SUA act for the Comune beyond what the convenzione granted:
         // later (the end moved), in every workflow (the scope dropped), or under a case that
@@ -437,17 +428,8 @@ async fn a_relation_handed_back_to_an_older_record_or_case_behind_the_engine_is_
         assert!(engine.verify(None).await.expect("verifies").ok);
         let pair = format!("provider = '{PROVINCE}' AND client = '{COMUNE}'");
         let row = format!("tenant_relations({PROVINCE} -> {COMUNE})");
-        let edit = |sql: String| {
-            let engine = &engine;
-            async move {
-                let changed = engine
-                    .store()
-                    .execute_raw(&sql)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-                assert_eq!(changed, 1, "{sql}");
-            }
-        };
+        let engine_ref = &engine;
+        let edit = move |sql: String| common::edit_one(engine_ref, sql);
         let text = |v: Option<String>| v.map_or_else(|| "NULL".to_string(), |v| format!("'{v}'"));
         let as_granted = format!(
             "UPDATE tenant_relations SET granted_by = '{id}', scope = {}, valid_from = {}, valid_until = {} WHERE {pair}",

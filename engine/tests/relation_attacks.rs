@@ -361,17 +361,8 @@ async fn a_relation_recorded_by_an_administrator_and_changed_behind_the_engine_i
         let clean = engine.verify(None).await.expect("verifies");
         assert!(clean.ok, "{:#?}", clean.problems);
         assert!(engine.verify(Some(PROVINCE)).await.expect("verifies").ok);
-        let edit = |sql: String| {
-            let engine = &engine;
-            async move {
-                let changed = engine
-                    .store()
-                    .execute_raw(&sql)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-                assert_eq!(changed, 1, "{sql}");
-            }
-        };
+        let engine_ref = &engine;
+        let edit = move |sql: String| common::edit_one(engine_ref, sql);
         let pair = format!("provider = '{PROVINCE}' AND client = '{COMUNE}'");
         // Each would let the Province act for the Comune beyond what was recorded.
         for (attack, undo, reason) in [

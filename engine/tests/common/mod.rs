@@ -110,3 +110,14 @@ pub async fn open_task(
     );
     tasks.remove(0)
 }
+
+/// Runs `sql` on the database behind the engine, as an attacker with the file (SQLite) or the
+/// owner's rights (PostgreSQL) can, and asserts it changed exactly one row.
+pub async fn edit_one(engine: &Engine, sql: String) {
+    let changed = engine
+        .store()
+        .execute_raw(&sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    assert_eq!(changed, 1, "{sql}");
+}
