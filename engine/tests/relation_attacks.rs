@@ -378,7 +378,8 @@ async fn a_relation_recorded_by_an_administrator_and_changed_behind_the_engine_i
             ),
         ] {
             edit(format!("UPDATE tenant_relations SET {attack} WHERE {pair}")).await;
-            for tenant in [None, Some(PROVINCE)] {
+            // Told to the Province and to the Comune it opens its cases to.
+            for tenant in [None, Some(PROVINCE), Some(COMUNE)] {
                 let report = engine.verify(tenant).await.expect("verify runs");
                 assert!(
                     report.problems.iter().any(|p| p.row
@@ -401,14 +402,22 @@ async fn a_relation_recorded_by_an_administrator_and_changed_behind_the_engine_i
              VALUES ('{OTHER_PROVINCE}', '{COMUNE}', NULL, NULL, NULL, 0)"
         ))
         .await;
-        let report = engine.verify(None).await.expect("verify runs");
-        assert!(
-            report.problems.iter().any(|p| p.row
-                == format!("tenant_relations({OTHER_PROVINCE} -> {COMUNE})")
-                && p.reason.contains("no administrator recorded this relation")),
-            "{:#?}",
-            report.problems
-        );
+        for tenant in [None, Some(COMUNE), Some(OTHER_PROVINCE)] {
+            let report = engine.verify(tenant).await.expect("verify runs");
+            assert!(
+                report.problems.iter().any(|p| p.row
+                    == format!("tenant_relations({OTHER_PROVINCE} -> {COMUNE})")
+                    && p.reason.contains("no administrator recorded this relation")),
+                "{tenant:?}: {:#?}",
+                report.problems
+            );
+        }
+        // A body neither side of it is told nothing of it.
+        let report = engine
+            .verify(Some(OTHER_COMUNE))
+            .await
+            .expect("verify runs");
+        assert!(report.ok, "{:#?}", report.problems);
         edit(format!(
             "DELETE FROM tenant_relations WHERE provider = '{OTHER_PROVINCE}' AND client = '{COMUNE}'"
         ))

@@ -425,7 +425,8 @@ impl Snapshot {
         on_snapshot!(self, tx => SqliteStore::audit_relations(tx, tenant).await,
             PgStore::audit_relations(tx, tenant).await)
     }
-    /// The relations administrators recorded, of a provider (`None`: all).
+    /// The relations administrators recorded that a tenant provides or is served by (`None`:
+    /// all).
     pub async fn recorded_relations(&mut self, tenant: Option<&str>) -> Result<Vec<RelationRow>> {
         on_snapshot!(self, tx => SqliteStore::audit_recorded_relations(tx, tenant).await,
             PgStore::audit_recorded_relations(tx, tenant).await)
