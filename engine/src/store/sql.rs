@@ -492,10 +492,11 @@ pub const SELECT_RELATION_RECORDS: &str =
     "SELECT seq, provider, client, body, hash, prev_hash FROM relation_records ORDER BY seq";
 /// The relations an administrator recorded (`granted_by` empty) that a tenant provides or is
 /// served by (`NULL`: every one): a Comune's auditor is told of a relation that opens its
-/// cases to another body. Each is matched with the latest record of its pair; also
-/// `SELECT_UNRECORDED_RELATIONS` is what the upgrade to migration 0020 enters in the chain.
+/// cases to another body. Each is matched with the latest record of its pair.
 pub const VERIFY_RECORDED_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by FROM tenant_relations \
      WHERE granted_by IS NULL AND ($1 IS NULL OR provider = $1 OR client = $1) ORDER BY provider, client";
+/// The relations administrators recorded before migration 0020, which the upgrade enters in
+/// the relation chain in the order they were made.
 pub const SELECT_UNRECORDED_RELATIONS: &str = "SELECT provider, client, scope, valid_from, valid_until, granted_by, created_us \
      FROM tenant_relations WHERE granted_by IS NULL ORDER BY created_us, provider, client";
 pub const SELECT_META: &str = "SELECT value FROM procedo_meta WHERE key = $1";
