@@ -1121,6 +1121,24 @@ async fn a_periodic_checkpoint_of_an_unchanged_database_is_not_repeated() {
     }
 }
 
+/// Checkpoints made at once (the periodic one and an auditor's) each get their number.
+#[tokio::test]
+async fn checkpoints_made_at_once_each_get_their_number() {
+    for db in databases().await {
+        let (engine, _) = engine(&db).await;
+        let (key, path) = key_in_temp();
+        let made = (0..16).map(|_| engine.make_checkpoint(&key));
+        let mut ids: Vec<i64> = futures_util::future::join_all(made)
+            .await
+            .into_iter()
+            .map(|c| c.unwrap_or_else(|e| panic!("{}: {e}", db.backend)).id)
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=16).collect::<Vec<_>>(), "{}", db.backend);
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+}
+
 /// Service jobs are rows beside the history too: a job whose input, topic or status was
 /// edited (the PEC address changed after the step sealed it, a job marked done that no
 /// worker answered), or one inserted or deleted, is found; honest jobs verify.

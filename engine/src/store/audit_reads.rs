@@ -6,6 +6,21 @@
 macro_rules! sql_audit {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Holds the end of a chain (`key`, one of `store::chain`) until the transaction
+            /// ends, so that two writers appending at once take consecutive links instead of
+            /// the same one. SQLite has no statement for it (`CHAIN_LOCK` is `None`): there the
+            /// caller writes before it reads the chain's end, which takes the database's one
+            /// write lock for the rest of the transaction.
+            async fn lock_chain(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                key: i64,
+            ) -> $crate::store::Result<()> {
+                if let Some(lock) = Self::CHAIN_LOCK {
+                    sqlx::query(lock).bind(key).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
             /// Appends a deploy record: the next link of the deploy chain.
             async fn append_deploy(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -16,6 +31,7 @@ macro_rules! sql_audit {
                 note: Option<&str>,
                 owner: Option<&str>,
             ) -> $crate::store::Result<()> {
+                Self::lock_chain(&mut *conn, $crate::store::chain::DEPLOYS).await?;
                 let last = sqlx::query($crate::store::sql::SELECT_LAST_DEPLOY)
                     .fetch_optional(&mut *conn)
                     .await?;
@@ -58,6 +74,7 @@ macro_rules! sql_audit {
                 (by, at): (&str, chrono::DateTime<chrono::Utc>),
                 note: Option<&str>,
             ) -> $crate::store::Result<()> {
+                Self::lock_chain(&mut *conn, $crate::store::chain::RELATIONS).await?;
                 let last = sqlx::query($crate::store::sql::SELECT_LAST_RELATION_RECORD)
                     .fetch_optional(&mut *conn)
                     .await?;
@@ -457,7 +474,11 @@ macro_rules! sql_audit {
                 c: &$crate::store::CheckpointRow,
                 heads: &str,
             ) -> $crate::store::Result<i64> {
-                Ok(sqlx::query_scalar($crate::store::sql::INSERT_CHECKPOINT)
+                // The next number is read from the table: two checkpoints at once must not
+                // both take it.
+                let mut tx = self.pool.begin().await?;
+                Self::lock_chain(&mut tx, $crate::store::chain::CHECKPOINTS).await?;
+                let id = sqlx::query_scalar($crate::store::sql::INSERT_CHECKPOINT)
                     .bind($crate::timefmt::to_db(c.created_at))
                     .bind(c.instances)
                     .bind(&c.root)
@@ -465,8 +486,10 @@ macro_rules! sql_audit {
                     .bind(&c.signature)
                     .bind(&c.public_key)
                     .bind(heads)
-                    .fetch_one(&self.pool)
-                    .await?)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(id)
             }
 
             pub async fn checkpoints(

@@ -22,6 +22,18 @@ mod sqlite;
 mod tenancy;
 mod typed;
 
+/// The keys of the chains' locks (`pg_advisory_xact_lock`), one per sequence a writer appends
+/// to outside a case, numbered from its last row: a case's own chain is held by its row's
+/// version instead.
+pub(crate) mod chain {
+    /// The deploy chain (`deploys`).
+    pub const DEPLOYS: i64 = 0x5052_4f43_0000_0001;
+    /// The relation chain (`relation_records`).
+    pub const RELATIONS: i64 = 0x5052_4f43_0000_0002;
+    /// The numbers of the checkpoints.
+    pub const CHECKPOINTS: i64 = 0x5052_4f43_0000_0003;
+}
+
 pub use conflict::Conflict;
 pub use postgres::PgStore;
 pub use sql::MAX_TOPICS;

@@ -152,6 +152,9 @@ fn migrator() -> sqlx::migrate::Migrator {
 }
 
 impl PgStore {
+    /// Holds a chain's end until the transaction ends (see `store::chain`).
+    const CHAIN_LOCK: Option<&'static str> = Some(super::sql::LOCK_CHAIN);
+
     pub async fn connect(url: &str) -> super::Result<Self> {
         Self::connect_migrated_to(url, None).await
     }

@@ -15,8 +15,11 @@ macro_rules! sql_store {
                 owner: Option<&str>,
             ) -> $crate::store::Result<i64> {
                 // The definition and its deploy record (the package's hash, a link of the
-                // deploy chain) are written together.
+                // deploy chain) are written together. The chain's lock comes first: the next
+                // version number is read from the table too, and two deploys at once must not
+                // both take it.
                 let mut tx = self.pool.begin().await?;
+                Self::lock_chain(&mut tx, $crate::store::chain::DEPLOYS).await?;
                 let version: i64 = sqlx::query_scalar($crate::store::sql::INSERT_DEFINITION)
                     .bind(id)
                     .bind(title)

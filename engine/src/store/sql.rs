@@ -150,6 +150,9 @@ pub const COUNT_INSTANCES: &str = concat!(
 
 /// Refreshes PostgreSQL's planner statistics (`Store::analyze`).
 pub const ANALYZE: &str = "ANALYZE";
+/// PostgreSQL only: holds the end of one chain (its key in `store::chain`) until the
+/// transaction ends.
+pub const LOCK_CHAIN: &str = "SELECT pg_advisory_xact_lock($1)";
 
 /// The case list's index of an instance's business keys, rewritten when a step changes them.
 pub const DELETE_INSTANCE_KEYS: &str = "DELETE FROM instance_keys WHERE instance_id = $1";

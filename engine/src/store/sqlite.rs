@@ -123,6 +123,10 @@ fn migrator() -> sqlx::migrate::Migrator {
 }
 
 impl SqliteStore {
+    /// None: a transaction that writes first holds the database's one write lock, the
+    /// chains' ends with it (see `store::chain`).
+    const CHAIN_LOCK: Option<&'static str> = None;
+
     pub async fn connect(url: &str) -> super::Result<Self> {
         Self::open(url, true, None).await
     }

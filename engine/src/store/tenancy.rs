@@ -159,43 +159,30 @@ macro_rules! sql_tenancy {
             }
 
             /// Records a relation an administrator made, and its link of the relation chain,
-            /// together. The row is written first, so the transaction takes the write lock
-            /// before it reads the chain's end (on SQLite a read transaction that then writes
-            /// fails at once if another wrote meanwhile; a first write waits its turn). Two
-            /// administrators recording different pairs at once on PostgreSQL may still take the
-            /// same link number: the later fails on the key and is written again.
+            /// together. The row is written first: on SQLite that takes the write lock before
+            /// the chain's end is read (a read transaction that then writes fails at once if
+            /// another wrote meanwhile; a first write waits its turn). On PostgreSQL the
+            /// append holds the chain's lock, so administrators recording at once each get
+            /// the next link.
             pub async fn relate(
                 &self,
                 relation: &$crate::store::RelationRow,
                 by: &str,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<()> {
-                let mut attempt = 0;
-                loop {
-                    attempt += 1;
-                    let mut tx = self.pool.begin().await?;
-                    sqlx::query($crate::store::sql::UPSERT_RELATION)
-                        .bind(&relation.provider)
-                        .bind(&relation.client)
-                        .bind(relation.scope.as_ref().map(|s| s.join(",")))
-                        .bind(relation.from.map(|d| d.format("%Y-%m-%d").to_string()))
-                        .bind(relation.until.map(|d| d.format("%Y-%m-%d").to_string()))
-                        .bind($crate::timefmt::to_db(at))
-                        .execute(&mut *tx)
-                        .await?;
-                    let appended =
-                        Self::append_relation_record(&mut tx, relation, (by, at), None).await;
-                    match appended {
-                        Err($crate::store::StoreError::Database(sqlx::Error::Database(e)))
-                            if e.is_unique_violation() && attempt < 5 =>
-                        {
-                            continue;
-                        }
-                        other => other?,
-                    }
-                    tx.commit().await?;
-                    return Ok(());
-                }
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::sql::UPSERT_RELATION)
+                    .bind(&relation.provider)
+                    .bind(&relation.client)
+                    .bind(relation.scope.as_ref().map(|s| s.join(",")))
+                    .bind(relation.from.map(|d| d.format("%Y-%m-%d").to_string()))
+                    .bind(relation.until.map(|d| d.format("%Y-%m-%d").to_string()))
+                    .bind($crate::timefmt::to_db(at))
+                    .execute(&mut *tx)
+                    .await?;
+                Self::append_relation_record(&mut tx, relation, (by, at), None).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             pub async fn relation(
