@@ -256,8 +256,20 @@ fn tender_documents(lots: Value) -> Value {
 /// by its referent), the tender documents with the SUA's CIGs, the SUA's determina di
 /// indizione.
 async fn request_to_publication(engine: &Engine) -> InstanceId {
+    request_to_publication_of(engine, training_tender()).await
+}
+
+/// The same steps for another request: its lots get the CIGs in order.
+async fn request_to_publication_of(
+    engine: &Engine,
+    request: serde_json::Map<String, Value>,
+) -> InstanceId {
+    let mut lots = request["lots"].clone();
+    for (lot, cig) in lots.as_array_mut().into_iter().flatten().zip(CIG) {
+        lot["cig"] = json!(cig);
+    }
     let started = engine
-        .start(&rup_comune(), "sua-open-tender", training_tender())
+        .start(&rup_comune(), "sua-open-tender", request)
         .await
         .expect("the Comune requests the tender");
     assert_eq!(started.state, "contract_decision");
@@ -284,7 +296,7 @@ async fn request_to_publication(engine: &Engine) -> InstanceId {
         id,
         "tender_documents",
         "ready",
-        tender_documents(lots_with_cig()),
+        tender_documents(lots),
     )
     .await;
     complete(
@@ -1681,6 +1693,8 @@ async fn a_tender_takes_the_stand_still_and_thresholds_in_force_the_day_it_start
         before.variables["parametri"],
         json!({
             "termine_dilatorio": 35,
+            "procedura_ordinaria_lavori": "1000000.00",
+            "procedura_ordinaria_servizi_forniture": "140000.00",
             "soglia_lavori": "5538000.00",
             "soglia_servizi_forniture": "221000.00",
             "soglia_servizi_sociali": "750000.00",
@@ -1712,8 +1726,7 @@ async fn a_tender_takes_the_stand_still_and_thresholds_in_force_the_day_it_start
 }
 
 #[tokio::test]
-async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_request_with_the_threshold_in_force()
- {
+async fn an_open_tender_below_the_values_art_50_keeps_it_for_is_refused_at_the_comunes_request() {
     let (_db, engine, _clock) = setup().await;
     // The request is refused at its lots, before any case exists.
     let below = |request: serde_json::Map<String, Value>| {
@@ -1723,7 +1736,7 @@ async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_request_with_
                 .start(&rup_comune(), "sua-open-tender", request)
                 .await;
             let Err(EngineError::InvalidData(errors)) = result else {
-                panic!("a tender below the threshold is refused, got {result:?}")
+                panic!("a tender below art. 50's values is refused, got {result:?}")
             };
             assert_eq!(errors.len(), 1, "{errors:?}");
             assert_eq!(errors[0].path, "lots", "{errors:?}");
@@ -1731,30 +1744,23 @@ async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_request_with_
         }
     };
     let mut request = training_tender();
-    // 100.000 + 100.000 + 15.999,99 of services: one cent under € 216.000 (from 2026).
+    // 100.000 + 39.999,99 of services: one cent under € 140.000 (art. 50 c.1 lett. b, e).
     request["lots"] = json!([
         { "name": "Lotto 1", "base_amount": "100000.00", "criterio": "oepv" },
-        { "name": "Lotto 2", "base_amount": "100000.00", "criterio": "oepv" },
-        { "name": "Lotto 3", "base_amount": "15999.99", "criterio": "minor_prezzo" },
+        { "name": "Lotto 2", "base_amount": "39999.99", "criterio": "minor_prezzo" },
     ]);
     let message = below(request.clone()).await;
     assert!(
-        message.contains("€ 215.999,99")
-            && message.contains("€ 216.000 ")
-            && message.contains("art. 55 c.2"),
+        message.contains("€ 139.999,99")
+            && message.contains("€ 140.000 ")
+            && message.contains("(lett. e)"),
         "{message}"
     );
-
-    // Works of the same value are far below € 5.404.000; social services (Annex XIV) below
-    // € 750.000; three lots of € 200.000 of services are above € 216.000 and go on.
+    // Works of the same value are below € 1.000.000 (lett. d).
     request["tipo"] = json!("works");
     let message = below(request.clone()).await;
-    assert!(message.contains("€ 5.404.000 "), "{message}");
-    let mut social = training_tender();
-    social["tipo"] = json!("social_services");
-    let message = below(social).await;
     assert!(
-        message.contains("€ 600.000") && message.contains("€ 750.000 "),
+        message.contains("€ 1.000.000 ") && message.contains("(lett. d)"),
         "{message}"
     );
     let listed = engine
@@ -1762,19 +1768,187 @@ async fn a_tender_below_the_eu_threshold_is_refused_at_the_comunes_request_with_
         .await
         .expect("lists");
     assert!(listed.is_empty(), "no case was opened by a refused request");
-    let above = engine
-        .start(&rup_comune(), "sua-open-tender", training_tender())
-        .await
-        .expect("starts")
-        .id;
-    let moved = complete(
+
+    // One cent under the EU threshold of services (€ 216.000 from 2026), social services
+    // (Annex XIV) of € 600.000 under € 750.000, and three lots of € 200.000 of services go
+    // on; the Comune's determina decides whether the tender is below the threshold.
+    let mut services = training_tender();
+    services["lots"] = json!([
+        { "name": "Lotto 1", "base_amount": "100000.00", "criterio": "oepv" },
+        { "name": "Lotto 2", "base_amount": "100000.00", "criterio": "oepv" },
+        { "name": "Lotto 3", "base_amount": "15999.99", "criterio": "minor_prezzo" },
+    ]);
+    let mut social = training_tender();
+    social["tipo"] = json!("social_services");
+    for (request, below_threshold) in [(services, true), (social, true), (training_tender(), false)]
+    {
+        let started = engine
+            .start(&rup_comune(), "sua-open-tender", request)
+            .await
+            .expect("starts");
+        let moved = complete(
+            &engine,
+            &rup_comune(),
+            started.id,
+            "contract_decision",
+            "recorded",
+            determina_comune(),
+        )
+        .await;
+        assert_eq!(moved.state, "tender_documents");
+        assert_eq!(
+            moved.variables["sotto_soglia"],
+            json!(below_threshold),
+            "{:?}",
+            moved.variables["lots"]
+        );
+    }
+}
+
+/// Below the EU threshold (two lots of services, € 200.000 against € 216.000) the open
+/// tender publishes nationally, has no stand-still (art. 55 c.2) and the Comune signs within
+/// 30 days of the award (art. 55 c.1); every act says so.
+#[tokio::test]
+async fn an_open_tender_below_the_eu_threshold_goes_from_the_communications_to_a_contract_due_in_30_days()
+ {
+    let (_db, engine, clock) = setup().await;
+    let mut request = training_tender();
+    request["lots"] = json!([
+        { "name": "Lotto 1 - Appalti e contratti pubblici", "base_amount": "100000.00", "criterio": "oepv" },
+        { "name": "Lotto 2 - Europa e fondi UE", "base_amount": "100000.00", "criterio": "oepv" },
+    ]);
+    let id = request_to_publication_of(&engine, request).await;
+    assert_eq!(
+        instance(&engine, id).await.variables["sotto_soglia"],
+        json!(true)
+    );
+    through_offers_deadline(&engine, &clock, id).await;
+    let docs = documents(&engine, id).await;
+    assert_contains(
+        doc(&docs, "bando"),
+        &["Banca dati nazionale dei contratti pubblici (procedura sotto soglia)"],
+    );
+    assert_contains(
+        doc(&docs, "disciplinare"),
+        &["Entro 30 giorni dall'aggiudicazione, senza termine dilatorio"],
+    );
+    let after = complete(
         &engine,
-        &rup_comune(),
-        above,
-        "contract_decision",
-        "recorded",
-        determina_comune(),
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-06",
+            "esito_lotti": [
+                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+            ],
+            "offerenti": bidders(),
+        }),
     )
     .await;
-    assert_eq!(moved.state, "tender_documents");
+    assert_eq!(after.state, "evaluate_lots");
+    for (lot, winner) in lots(&engine, id).await.iter().zip([ALFA, BETA]) {
+        evaluate(&engine, lot.id, "propose", winner, "89.500,00").await;
+        assert_eq!(propose(&engine, lot.id).await.status.label(), "awarded");
+    }
+    complete(
+        &engine,
+        &rup(),
+        id,
+        "requirements_check",
+        "verified",
+        json!({ "verifica_requisiti_data": "2026-06-03" }),
+    )
+    .await;
+    clock.set(utc(2026, 6, 8, 8, 0, 0));
+    complete(
+        &engine,
+        &dirigente(),
+        id,
+        "award_decision",
+        "award",
+        json!({ "data_aggiudicazione": "2026-06-08", "dirigente_nome": "Paolo Neri" }),
+    )
+    .await;
+    assert_contains(
+        doc(&documents(&engine, id).await, "aggiudicazione"),
+        &["senza termine dilatorio: la procedura è sotto la soglia europea (art. 55 c.1-2)"],
+    );
+
+    // No stand-still date is asked: the communications go out with the award.
+    clock.set(utc(2026, 6, 10, 9, 0, 0));
+    let after = complete(
+        &engine,
+        &rup(),
+        id,
+        "communications",
+        "sent",
+        json!({ "data_ultima_comunicazione": "2026-06-10" }),
+    )
+    .await;
+    assert_eq!(after.state, "award_pec");
+    assert_eq!(
+        after.variables["esito_verifica_standstill"],
+        json!("non applicabile: procedura sotto soglia, senza termine dilatorio (art. 55 c.2)")
+    );
+    assert_contains(
+        doc(
+            &documents(&engine, id).await,
+            "comunicazione-aggiudicazione",
+        ),
+        &["non si applica il termine dilatorio (art. 55 c.2)"],
+    );
+    let after = pec_sent(
+        &engine,
+        id,
+        json!([
+            "gare@pec.alfaformazione.it",
+            "appalti@pec.betaacademy.it",
+            "gamma@pec.gammaservizi.it"
+        ]),
+        &["aggiudicazione", "comunicazione-aggiudicazione"],
+    )
+    .await;
+    assert_eq!(
+        after.state, "contract_below",
+        "no stand-still below the threshold"
+    );
+    let contract = task(&engine, id, "contract_below").await;
+    assert_eq!(contract.role, "rup_comune");
+    // Art. 55 c.1: 30 days from the award (Monday 8 June 2026): Wednesday 8 July.
+    assert_eq!(contract.due_at, Some(end_of_rome_day(2026, 7, 8)));
+    clock.set(utc(2026, 6, 15, 9, 0, 0));
+    let done = complete(
+        &engine,
+        &rup_comune(),
+        id,
+        "contract_below",
+        "sign",
+        json!({
+            "contratti": [
+                { "cig": CIG[0], "data_stipula": "2026-06-15", "repertorio": "rep. 601" },
+                { "cig": CIG[1], "data_stipula": "2026-06-15", "repertorio": "rep. 602" },
+            ],
+            "forma_contratto": "forma_pubblica",
+        }),
+    )
+    .await;
+    assert_eq!(done.state, "signature_pec");
+    let docs = documents(&engine, id).await;
+    assert_contains(
+        doc(&docs, "contratto"),
+        &[
+            "senza termine dilatorio (art. 55 c.2)",
+            "stipula entro 30 giorni, art. 55 c.1",
+        ],
+    );
+    assert!(
+        docs.iter()
+            .all(|d| d.template != "attestazione-termine-dilatorio"),
+        "no stand-still to attest"
+    );
+    let package = ocds(&engine, id).await;
+    common::ocp::checked_by_the_ocp(&package);
 }

@@ -37,7 +37,7 @@ async fn an_official_starts_a_tender_for_a_comune_from_the_pages_and_finds_it_by
         .await
         .text();
     assert!(
-        list.contains("/avvia/sua-open-tender") && list.contains("Procedura aperta sopra soglia"),
+        list.contains("/avvia/sua-open-tender") && list.contains("Procedura aperta per un Comune"),
         "the official's roles may start the tender: {list}"
     );
     assert!(
