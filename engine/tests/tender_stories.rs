@@ -452,6 +452,47 @@ async fn propose(engine: &Engine, lot: InstanceId) -> Instance {
     .await
 }
 
+/// The RUP admits every bidder at the administrative check of 6 May 2026, with the offers
+/// of each lot (`esito_lotti`).
+async fn admit(engine: &Engine, id: InstanceId, esito_lotti: Value) -> Instance {
+    complete(
+        engine,
+        &rup(),
+        id,
+        "admin_check",
+        "admit",
+        json!({
+            "verbale_amministrativo_data": "2026-05-06",
+            "esito_lotti": esito_lotti,
+            "offerenti": bidders(),
+        }),
+    )
+    .await
+}
+
+/// The RUP verifies the requirements on 3 June 2026 and the dirigente awards on Monday 8 June.
+async fn verified_and_awarded(engine: &Engine, clock: &ManualClock, id: InstanceId) {
+    complete(
+        engine,
+        &rup(),
+        id,
+        "requirements_check",
+        "verified",
+        json!({ "verifica_requisiti_data": "2026-06-03" }),
+    )
+    .await;
+    clock.set(utc(2026, 6, 8, 8, 0, 0));
+    complete(
+        engine,
+        &dirigente(),
+        id,
+        "award_decision",
+        "award",
+        json!({ "data_aggiudicazione": "2026-06-08", "dirigente_nome": "Paolo Neri" }),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn offers_deadline_is_at_least_30_whole_days_from_transmission_under_reg_1182_71() {
     let (_db, engine, _clock) = setup().await;
@@ -629,21 +670,14 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         )],
         "every bidder gets the art. 90 communications, so none may be left out"
     );
-    let after = complete(
+    let after = admit(
         &engine,
-        &rup(),
         id,
-        "admin_check",
-        "admit",
-        json!({
-            "verbale_amministrativo_data": "2026-05-06",
-            "esito_lotti": [
-                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
-                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
-                { "cig": CIG[2], "offerte_ricevute": 2, "offerte_ammesse": 2 },
-            ],
-            "offerenti": bidders(),
-        }),
+        json!([
+            { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+            { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+            { "cig": CIG[2], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+        ]),
     )
     .await;
     assert_eq!(after.state, "evaluate_lots");
@@ -743,25 +777,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
         &["entro il 20 maggio 2026", CIG[1], "5 maggio 2026"],
     );
 
-    complete(
-        &engine,
-        &rup(),
-        id,
-        "requirements_check",
-        "verified",
-        json!({ "verifica_requisiti_data": "2026-06-03" }),
-    )
-    .await;
-    clock.set(utc(2026, 6, 8, 8, 0, 0));
-    complete(
-        &engine,
-        &dirigente(),
-        id,
-        "award_decision",
-        "award",
-        json!({ "data_aggiudicazione": "2026-06-08", "dirigente_nome": "Paolo Neri" }),
-    )
-    .await;
+    verified_and_awarded(&engine, &clock, id).await;
     let comms = task(&engine, id, "communications").await;
     // Art. 90 c.1: 5 days from Monday 8 June -> Saturday 13 June -> Monday 15 June 2026.
     assert_eq!(comms.due_at, Some(end_of_rome_day(2026, 6, 15)));
@@ -1561,21 +1577,14 @@ async fn when_no_offer_is_suitable_the_dirigente_decides_not_to_award_and_every_
     let (_db, engine, clock) = setup().await;
     let id = request_to_publication(&engine).await;
     through_offers_deadline(&engine, &clock, id).await;
-    let after = complete(
+    let after = admit(
         &engine,
-        &rup(),
         id,
-        "admin_check",
-        "admit",
-        json!({
-            "verbale_amministrativo_data": "2026-05-06",
-            "esito_lotti": [
-                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
-                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
-                { "cig": CIG[2], "offerte_ricevute": 0, "offerte_ammesse": 0 },
-            ],
-            "offerenti": bidders(),
-        }),
+        json!([
+            { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+            { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+            { "cig": CIG[2], "offerte_ricevute": 0, "offerte_ammesse": 0 },
+        ]),
     )
     .await;
     assert_eq!(after.state, "evaluate_lots");
@@ -1832,20 +1841,13 @@ async fn an_open_tender_below_the_eu_threshold_goes_from_the_communications_to_a
         doc(&docs, "disciplinare"),
         &["Entro 30 giorni dall'aggiudicazione, senza termine dilatorio"],
     );
-    let after = complete(
+    let after = admit(
         &engine,
-        &rup(),
         id,
-        "admin_check",
-        "admit",
-        json!({
-            "verbale_amministrativo_data": "2026-05-06",
-            "esito_lotti": [
-                { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
-                { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
-            ],
-            "offerenti": bidders(),
-        }),
+        json!([
+            { "cig": CIG[0], "offerte_ricevute": 3, "offerte_ammesse": 3 },
+            { "cig": CIG[1], "offerte_ricevute": 2, "offerte_ammesse": 2 },
+        ]),
     )
     .await;
     assert_eq!(after.state, "evaluate_lots");
@@ -1853,25 +1855,7 @@ async fn an_open_tender_below_the_eu_threshold_goes_from_the_communications_to_a
         evaluate(&engine, lot.id, "propose", winner, "89.500,00").await;
         assert_eq!(propose(&engine, lot.id).await.status.label(), "awarded");
     }
-    complete(
-        &engine,
-        &rup(),
-        id,
-        "requirements_check",
-        "verified",
-        json!({ "verifica_requisiti_data": "2026-06-03" }),
-    )
-    .await;
-    clock.set(utc(2026, 6, 8, 8, 0, 0));
-    complete(
-        &engine,
-        &dirigente(),
-        id,
-        "award_decision",
-        "award",
-        json!({ "data_aggiudicazione": "2026-06-08", "dirigente_nome": "Paolo Neri" }),
-    )
-    .await;
+    verified_and_awarded(&engine, &clock, id).await;
     assert_contains(
         doc(&documents(&engine, id).await, "aggiudicazione"),
         &["senza termine dilatorio: la procedura è sotto la soglia europea (art. 55 c.1-2)"],
