@@ -113,15 +113,40 @@ macro_rules! sql_audit {
                 Ok(())
             }
 
+            /// Whether the one-time work named by `key` in `procedo_meta` is still to do (a read
+            /// without a transaction: the usual answer, no, takes no lock).
+            async fn is_pending(pool: &sqlx::Pool<$db>, key: &str) -> $crate::store::Result<bool> {
+                let pending: Option<String> = sqlx::query_scalar($crate::store::sql::SELECT_META)
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?;
+                Ok(pending.is_some())
+            }
+
+            /// Takes the marker of one-time work as the transaction's first statement: the
+            /// process that deletes it does the work. Another starting at the same moment waits
+            /// on the row (PostgreSQL) or on the write lock (SQLite: a write first waits, a
+            /// read that then writes would fail), then finds the marker gone and does nothing.
+            async fn take_marker(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                key: &str,
+            ) -> $crate::store::Result<bool> {
+                let taken = sqlx::query($crate::store::sql::DELETE_META)
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                Ok(taken > 0)
+            }
+
             /// Enters the relations administrators recorded before migration 0020 in the
             /// relation chain, once.
             pub async fn record_pending_relations(&self) -> $crate::store::Result<()> {
+                if !Self::is_pending(&self.pool, "record_relations").await? {
+                    return Ok(());
+                }
                 let mut tx = self.pool.begin().await?;
-                let pending: Option<String> = sqlx::query_scalar($crate::store::sql::SELECT_META)
-                    .bind("record_relations")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if pending.is_none() {
+                if !Self::take_marker(&mut tx, "record_relations").await? {
                     return Ok(());
                 }
                 let rows = sqlx::query($crate::store::sql::SELECT_UNRECORDED_RELATIONS)
@@ -141,22 +166,17 @@ macro_rules! sql_audit {
                     )
                     .await?;
                 }
-                sqlx::query($crate::store::sql::DELETE_META)
-                    .bind("record_relations")
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             /// Records the definitions deployed before migration 0009 in the deploy chain, once.
             pub async fn record_pending_deploys(&self) -> $crate::store::Result<()> {
+                if !Self::is_pending(&self.pool, "record_deploys").await? {
+                    return Ok(());
+                }
                 let mut tx = self.pool.begin().await?;
-                let pending: Option<String> = sqlx::query_scalar($crate::store::sql::SELECT_META)
-                    .bind("record_deploys")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if pending.is_none() {
+                if !Self::take_marker(&mut tx, "record_deploys").await? {
                     return Ok(());
                 }
                 let rows = sqlx::query($crate::store::sql::SELECT_UNRECORDED_DEFINITIONS)
@@ -180,10 +200,6 @@ macro_rules! sql_audit {
                     )
                     .await?;
                 }
-                sqlx::query($crate::store::sql::DELETE_META)
-                    .bind("record_deploys")
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 Ok(())
             }
