@@ -264,7 +264,10 @@ impl Case {
                             .or_else(|| date_time(&json!(t)))
                     }),
                     awarded: completed(history, "award_decision", Some("award")),
-                    signed: completed(history, "contract", Some("sign")),
+                    // Below the EU threshold the contracts are signed in `contract_below`
+                    // (no stand-still, art. 55).
+                    signed: completed(history, "contract", Some("sign"))
+                        .or_else(|| completed(history, "contract_below", Some("sign"))),
                     withdrawn,
                     terminated: false,
                     ended: ended.clone(),

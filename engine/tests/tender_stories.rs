@@ -1554,6 +1554,27 @@ async fn the_sua_obtains_one_cig_per_lot_of_the_comunes_request() {
             .contains("I lotti sono quelli della determina a contrarre del Comune"),
         "{why:?}"
     );
+    // The base amounts are the Comune's (its determina booked them, and they decided the
+    // threshold): the SUA cannot raise a lot's amount here.
+    let mut raised = lots_with_cig();
+    raised[0]["base_amount"] = json!("250.000,00");
+    let why = refused(
+        &engine,
+        &rup(),
+        id,
+        "tender_documents",
+        "ready",
+        tender_documents(raised),
+    )
+    .await;
+    assert_eq!(why[0].0, "lots");
+    assert!(
+        why[0]
+            .1
+            .contains("Gli importi a base dei lotti sono quelli della determina")
+            && why[0].1.contains("€ 250.000"),
+        "{why:?}"
+    );
     let ready = complete(
         &engine,
         &rup(),
@@ -1933,6 +1954,24 @@ async fn an_open_tender_below_the_eu_threshold_goes_from_the_communications_to_a
             .all(|d| d.template != "attestazione-termine-dilatorio"),
         "no stand-still to attest"
     );
+    // Open data: each lot's contract release, signed in `contract_below`.
     let package = ocds(&engine, id).await;
+    let releases = package["releases"].as_array().cloned().unwrap_or_default();
+    for cig in &CIG[..2] {
+        let of_lot: Vec<&Value> = releases
+            .iter()
+            .filter(|r| r["ocid"] == json!(format!("ocds-pr0ced-{cig}")))
+            .collect();
+        let tags: Vec<&Value> = of_lot.iter().map(|r| &r["tag"][0]).collect();
+        assert_eq!(
+            tags,
+            [&json!("tender"), &json!("award"), &json!("contract")],
+            "{cig}: {package:#}"
+        );
+        assert_eq!(
+            of_lot[2]["contracts"][0]["dateSigned"],
+            json!("2026-06-15T00:00:00+02:00")
+        );
+    }
     common::ocp::checked_by_the_ocp(&package);
 }
