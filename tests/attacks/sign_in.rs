@@ -92,7 +92,6 @@ async fn attempt(
     post_login_from(&server.address, source, Some(login), &form, "text/html").await
 }
 
-/// The `Retry-After` seconds of a response, if any.
 /// Checks a throttled attempt whose delay is `seconds`, counted from the charge of the failure
 /// before it. That charge falls between `since` (just before that failure was sent) and its
 /// answer, so on a slow machine (a hash queued behind another test's flood) part of the delay
@@ -106,8 +105,10 @@ fn assert_delay(response: &Response, seconds: u64, since: std::time::Instant) {
         response.text()
     );
     let elapsed = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // 10 ms of slack: the server counts whole milliseconds of the wall clock, the test the
+    // monotonic clock.
     let least = (seconds * 1000)
-        .saturating_sub(elapsed)
+        .saturating_sub(elapsed + 10)
         .div_ceil(1000)
         .max(1);
     let got = retry_after(response).expect("Retry-After");
@@ -118,6 +119,7 @@ fn assert_delay(response: &Response, seconds: u64, since: std::time::Instant) {
     );
 }
 
+/// The `Retry-After` seconds of a response, if any.
 fn retry_after(response: &Response) -> Option<u64> {
     response.head.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
