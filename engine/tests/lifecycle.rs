@@ -877,28 +877,37 @@ async fn a_float_the_parser_could_round_differently_verifies_after_a_round_trip(
     }
 }
 
+/// A database at the schema of migration 0019 (before the relation chain), with `rows`
+/// written into it as an administrator's older release wrote them.
+async fn at_schema_0019(db: &TestDb, rows: impl IntoIterator<Item = String>) {
+    let old = procedo_engine::store::Store::connect_migrated_to(&db.url, 19)
+        .await
+        .expect("the schema of 0019");
+    for sql in rows {
+        old.execute_raw(sql).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 /// Migration 0020 starts the relation chain: a relation an administrator recorded before it
 /// is entered in the chain at the next start, once, and then verifies against its record.
 #[tokio::test]
 async fn migration_0020_enters_the_relations_recorded_before_it_in_the_relation_chain() {
     for db in databases().await {
-        let old = procedo_engine::store::Store::connect_migrated_to(&db.url, 19)
-            .await
-            .expect("the schema of 0019");
         let us = start_time().timestamp_micros();
-        for sql in [
-            format!(
-                "INSERT INTO tenants (id, name, kind, created_us) VALUES \
-                 ('provincia-x', 'Provincia X', 'provincia', {us}), ('comune-y', 'Comune Y', 'comune', {us})"
-            ),
-            format!(
-                "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
-                 VALUES ('provincia-x', 'comune-y', 'sua-open-tender', '2026-01-01', '2027-12-31', {us})"
-            ),
-        ] {
-            old.execute_raw(sql).await.unwrap_or_else(|e| panic!("{e}"));
-        }
-        drop(old);
+        at_schema_0019(
+            &db,
+            [
+                format!(
+                    "INSERT INTO tenants (id, name, kind, created_us) VALUES \
+                     ('provincia-x', 'Provincia X', 'provincia', {us}), ('comune-y', 'Comune Y', 'comune', {us})"
+                ),
+                format!(
+                    "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
+                     VALUES ('provincia-x', 'comune-y', 'sua-open-tender', '2026-01-01', '2027-12-31', {us})"
+                ),
+            ],
+        )
+        .await;
         for _ in 0..2 {
             let store = procedo_engine::store::Store::connect(&db.url)
                 .await
@@ -942,24 +951,22 @@ async fn migration_0020_enters_the_relations_recorded_before_it_in_the_relation_
 #[tokio::test]
 async fn two_processes_opening_the_upgraded_database_at_once_enter_each_relation_once() {
     for db in databases().await {
-        let old = procedo_engine::store::Store::connect_migrated_to(&db.url, 19)
-            .await
-            .expect("the schema of 0019");
         let us = start_time().timestamp_micros();
-        for sql in [
-            format!(
-                "INSERT INTO tenants (id, name, kind, created_us) VALUES \
-                 ('provincia-x', 'Provincia X', 'provincia', {us}), ('comune-y', 'Comune Y', 'comune', {us}), \
-                 ('comune-z', 'Comune Z', 'comune', {us})"
-            ),
-            format!(
-                "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
-                 VALUES ('provincia-x', 'comune-y', NULL, NULL, NULL, {us}), ('provincia-x', 'comune-z', NULL, NULL, NULL, {us})"
-            ),
-        ] {
-            old.execute_raw(sql).await.unwrap_or_else(|e| panic!("{e}"));
-        }
-        drop(old);
+        at_schema_0019(
+            &db,
+            [
+                format!(
+                    "INSERT INTO tenants (id, name, kind, created_us) VALUES \
+                     ('provincia-x', 'Provincia X', 'provincia', {us}), ('comune-y', 'Comune Y', 'comune', {us}), \
+                     ('comune-z', 'Comune Z', 'comune', {us})"
+                ),
+                format!(
+                    "INSERT INTO tenant_relations (provider, client, scope, valid_from, valid_until, created_us) \
+                     VALUES ('provincia-x', 'comune-y', NULL, NULL, NULL, {us}), ('provincia-x', 'comune-z', NULL, NULL, NULL, {us})"
+                ),
+            ],
+        )
+        .await;
         // Migration 0020 in place, its recording still to do (as after an upgrade: running the
         // migrations at once is the migrator's business, which on SQLite one process does).
         let upgraded = procedo_engine::store::Store::connect_migrated_to(&db.url, 20)

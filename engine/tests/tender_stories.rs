@@ -311,6 +311,19 @@ async fn request_to_publication_of(
     id
 }
 
+/// The RUP's tender documents with `lots`, refused: the (field, message) pairs.
+async fn lots_refused(engine: &Engine, id: InstanceId, lots: Value) -> Vec<(String, String)> {
+    refused(
+        engine,
+        &rup(),
+        id,
+        "tender_documents",
+        "ready",
+        tender_documents(lots),
+    )
+    .await
+}
+
 async fn publish(engine: &Engine, id: InstanceId, data: Value) -> Instance {
     complete(engine, &rup(), id, "publication", "published", data).await
 }
@@ -1517,15 +1530,7 @@ async fn the_sua_obtains_one_cig_per_lot_of_the_comunes_request() {
     .await;
     let mut repeated = lots_with_cig();
     repeated[2]["cig"] = json!(CIG[0]);
-    let why = refused(
-        &engine,
-        &rup(),
-        id,
-        "tender_documents",
-        "ready",
-        tender_documents(repeated),
-    )
-    .await;
+    let why = lots_refused(&engine, id, repeated).await;
     assert_eq!(
         why,
         vec![(
@@ -1538,15 +1543,7 @@ async fn the_sua_obtains_one_cig_per_lot_of_the_comunes_request() {
     );
     let mut fewer = lots_with_cig();
     fewer.as_array_mut().expect("lots").pop();
-    let why = refused(
-        &engine,
-        &rup(),
-        id,
-        "tender_documents",
-        "ready",
-        tender_documents(fewer),
-    )
-    .await;
+    let why = lots_refused(&engine, id, fewer).await;
     assert_eq!(why[0].0, "lots");
     assert!(
         why[0]
@@ -1558,15 +1555,7 @@ async fn the_sua_obtains_one_cig_per_lot_of_the_comunes_request() {
     // threshold): the SUA cannot raise a lot's amount here.
     let mut raised = lots_with_cig();
     raised[0]["base_amount"] = json!("250.000,00");
-    let why = refused(
-        &engine,
-        &rup(),
-        id,
-        "tender_documents",
-        "ready",
-        tender_documents(raised),
-    )
-    .await;
+    let why = lots_refused(&engine, id, raised).await;
     assert_eq!(why[0].0, "lots");
     assert!(
         why[0]
