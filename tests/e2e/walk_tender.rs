@@ -963,6 +963,132 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
     walk.finish().await;
 }
 
+/// The third walk: one lot of services for € 180.000, under the EU threshold (€ 216.000) and
+/// above the € 140.000 from which art. 50 keeps the open procedure. Through the same pages to
+/// the award; then the RUP's communications ask no stand-still date (art. 55 c.2), the award's
+/// PEC go out, and the Comune's contract task is due 30 days from the award (art. 55 c.1), with
+/// no stand-still attestation. The two pages that differ are saved and checked with axe-core.
+#[tokio::test]
+async fn in_a_real_browser_a_tender_below_the_eu_threshold_goes_to_the_contract_without_stand_still()
+ {
+    let smtp = SmtpReceiver::start().await;
+    let Some(mut walk) = Walk::start(&smtp, false).await else {
+        return;
+    };
+    let lot = [Lot {
+        name: "unico",
+        cig: "A03589F8C6",
+        base_amount: "180.000,00",
+        criterio: "minor_prezzo",
+        winner: "Alfa Verde srl",
+        partita_iva: "12345670488",
+        offered: "171.250,00",
+        received: "3",
+        admitted: "3",
+    }];
+    request_tender(&mut walk, &lot).await;
+    prepare_and_publish(&mut walk, &lot).await;
+    pass_offers_deadline(&mut walk).await;
+    walk.sign_in(RUP).await;
+    admit_bids(&mut walk, &lot, &BIDDERS, "05/06/2026", "").await;
+    evaluate_lots(&mut walk, &lot, "05/06/2026", 0).await;
+
+    walk.sign_in(DIRIGENTE).await;
+    walk.open_task("Provvedimento di aggiudicazione").await;
+    walk.browser
+        .type_date("#f-data_aggiudicazione", "05/06/2026")
+        .await;
+    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.browser
+        .fill("#f-impegno_spesa", "cap. 1450, imp. 322/2026")
+        .await;
+    walk.act("award").await;
+
+    // Only the sending date: below the threshold there is no stand-still to state.
+    walk.tour = true;
+    walk.sign_in(RUP).await;
+    walk.open_task("Comunicazioni dell'aggiudicazione").await;
+    walk.browser
+        .type_date("#f-data_ultima_comunicazione", "05/06/2026")
+        .await;
+    walk.browser.scroll_to(".procedo-form").await;
+    walk.step("tender-27-below-threshold-communications").await;
+    walk.act("sent").await;
+    let contract_phase = walk
+        .browser
+        .reload_until(
+            &format!("{}/instances/{}", walk.base, walk.case),
+            "<strong id=\"fase\">Stipula dei contratti sotto soglia (art. 55 c.1)</strong>",
+        )
+        .await;
+    let path = contract_phase
+        .split("<span id=\"percorso\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</span>").next())
+        .unwrap_or_default();
+    assert!(
+        path.ends_with("→ Stipula dei contratti sotto soglia (art. 55 c.1).")
+            && !path.contains("Termine dilatorio (stand-still"),
+        "after the award's PEC the contract, the stand-still not on the path: {path}"
+    );
+    let award_mails = smtp.wait_for(BIDDERS.len(), 30).await;
+    for bidder in &BIDDERS {
+        assert!(
+            award_mails
+                .iter()
+                .any(|m| m.to.iter().any(|t| t == bidder.pec)
+                    && m.data
+                        .contains("filename=\"comunicazione-aggiudicazione.html\"")),
+            "{} gets the communication attached: {award_mails:#?}",
+            bidder.pec
+        );
+    }
+
+    // Art. 55 c.1: 30 days from the award of Friday 5 June end on Sunday 5 July, so on
+    // Monday 6 July 2026 (Reg. 1182/71).
+    walk.sign_in(COMUNE).await;
+    let contract = walk.open_task("Stipula dei contratti sotto soglia").await;
+    assert!(
+        contract.contains("06/07/2026 ore 23:59")
+            && contract.contains("art. 55 c.1, d.lgs. 36/2023")
+            && !contract.contains("Attestazione della scadenza del termine dilatorio"),
+        "due 30 days after the award, with its article, nothing to attest: {contract}"
+    );
+    walk.browser
+        .fill("[name='contratti[0].cig']", lot[0].cig)
+        .await;
+    walk.browser
+        .type_date("[name='contratti[0].data_stipula']", "05/06/2026")
+        .await;
+    walk.browser
+        .fill("[name='contratti[0].repertorio']", "rep. 140/2026")
+        .await;
+    walk.browser
+        .choose("#f-forma_contratto", "forma_pubblica")
+        .await;
+    walk.browser.scroll_to(".procedo-form").await;
+    walk.step("tender-28-below-threshold-contract").await;
+    walk.act("sign").await;
+    let signed = walk
+        .browser
+        .reload_until(
+            &format!("{}/instances/{}", walk.base, walk.case),
+            "<strong id=\"fase\">Avviso dei risultati della procedura (art. 111 c.1)</strong>",
+        )
+        .await;
+    assert!(
+        signed.contains("Attestazione della stipula dei contratti</a>"),
+        "the contract is among the case's acts: {signed}"
+    );
+    let got = walk.state().await;
+    assert_eq!(got["variables"]["sotto_soglia"], true, "{got}");
+    assert_eq!(
+        got["variables"]["esito_verifica_standstill"],
+        "non applicabile: procedura sotto soglia, senza termine dilatorio (art. 55 c.2)"
+    );
+    walk.finish().await;
+}
+
 /// The convenzione walked in the pages, as the Province and the Comune would: until it is
 /// signed, the start page offers the SUA no tender for the Comune; the Comune's referent asks
 /// to join, the dirigente's SF3 qualification is refused at its field for € 900.000 of
