@@ -1049,10 +1049,7 @@ async fn training_tender_three_lots_from_request_to_contracts() {
     let releases = package["releases"].as_array().cloned().unwrap_or_default();
     assert_eq!(releases.len(), 9, "{package:#}");
     for (i, cig) in CIG.iter().enumerate() {
-        let of_lot: Vec<&Value> = releases
-            .iter()
-            .filter(|r| r["ocid"] == json!(format!("ocds-pr0ced-{cig}")))
-            .collect();
+        let of_lot = releases_of_lot(&releases, cig);
         let tags: Vec<&Value> = of_lot.iter().map(|r| &r["tag"][0]).collect();
         assert_eq!(
             tags,
@@ -1120,6 +1117,15 @@ fn called_then_unsuccessful(releases: &[Value], package: &Value) {
 }
 
 /// The case's OCDS release package, under the test prefix.
+/// The releases of one lot's contracting process (its `ocid` is the prefix and the CIG), in
+/// the package's order.
+fn releases_of_lot<'a>(releases: &'a [Value], cig: &str) -> Vec<&'a Value> {
+    releases
+        .iter()
+        .filter(|r| r["ocid"] == json!(format!("ocds-pr0ced-{cig}")))
+        .collect()
+}
+
 async fn ocds(engine: &Engine, id: InstanceId) -> Value {
     common::ocp::package(engine, &admin(), id).await
 }
@@ -1947,10 +1953,7 @@ async fn an_open_tender_below_the_eu_threshold_goes_from_the_communications_to_a
     let package = ocds(&engine, id).await;
     let releases = package["releases"].as_array().cloned().unwrap_or_default();
     for cig in &CIG[..2] {
-        let of_lot: Vec<&Value> = releases
-            .iter()
-            .filter(|r| r["ocid"] == json!(format!("ocds-pr0ced-{cig}")))
-            .collect();
+        let of_lot = releases_of_lot(&releases, cig);
         let tags: Vec<&Value> = of_lot.iter().map(|r| &r["tag"][0]).collect();
         assert_eq!(
             tags,
