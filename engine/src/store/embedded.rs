@@ -4,29 +4,26 @@
 //! and SQLite re-parses any statement text it has not seen (a batch of a transition's
 //! statements was new text each time). Both cost more than the writes themselves. Here:
 //!
-//! - **One writer thread** owns the write connection and its prepared statements (cached by
-//!   their text, which comes only from `sql.rs`: no per-transition SQL text). A transition
-//!   crosses to it once, whole, and is planned and run there.
-//! - **Group commit**: the transitions that queued while the writer was busy are committed in
-//!   one transaction, each inside its own savepoint, so a failed check (a conflict) rolls back
-//!   that transition only and the others commit. Each caller is answered only after the
-//!   `COMMIT` holding its transition returned: an acknowledged step is durable.
+//! - **One write connection** with its prepared statements (cached by their text, which
+//!   comes only from `sql.rs`: no per-transition SQL text), on which transitions are
+//!   committed by their callers in groups (`writer.rs`): the transitions that queued while
+//!   one group was committed are the next group, one transaction, each inside its own
+//!   savepoint, so a failed check (a conflict) rolls back that transition only and the others
+//!   commit. Each caller is answered only after the `COMMIT` holding its transition returned:
+//!   an acknowledged step is durable.
 //! - **Reads a command needs** (a task and its instance) run on in-process read connections
 //!   (WAL: readers never wait for the writer), on the caller's thread, without a hand-off.
 //!
 //! Everything else (deploys, tokens, listings, verification) keeps using the sqlx pool: the
 //! same file, the same SQL text.
 
-use super::plan::{Arg, Check, Statement};
+mod writer;
+
+use super::plan::Arg;
 use super::{Result, StoreError};
 use crate::machine::Transition;
 use rusqlite::{Connection, OpenFlags};
-use std::sync::{Arc, Mutex, mpsc};
-use tokio::sync::oneshot;
-
-/// Transitions one group may hold at most: bounds the latency the first of them waits for
-/// the last, and the size of the transaction.
-const MAX_GROUP: usize = 256;
+use std::sync::{Arc, Mutex};
 
 /// Read connections kept beside the writer; a read finding all of them busy goes through the
 /// sqlx pool instead of waiting.
@@ -129,26 +126,10 @@ impl Reader {
     }
 }
 
-/// One unit of work for the writer: transitions that stand or fall together (one command's,
-/// or a batch of timers), and whom to answer.
-struct Job {
-    transitions: Vec<Transition>,
-    reply: oneshot::Sender<Answer>,
-}
-
-/// A job's outcome, and its transitions given back (moved to the writer and back, never
-/// copied).
-type Answer = (Result<()>, Vec<Transition>);
-
-impl Job {
-    fn answer(self, outcome: Result<()>) {
-        let _ = self.reply.send((outcome, self.transitions));
-    }
-}
-
-/// The writer thread and the read connections of one database file.
+/// The write connection (group commit by its callers, `writer.rs`) and the read connections
+/// of one database file.
 pub(crate) struct Embedded {
-    jobs: mpsc::Sender<Job>,
+    writer: Arc<writer::Writer>,
     readers: Vec<Mutex<Reader>>,
 }
 
@@ -159,12 +140,9 @@ impl std::fmt::Debug for Embedded {
 }
 
 impl Embedded {
-    /// Opens the write connection on its own thread and the read connections.
+    /// Opens the write connection and the read connections.
     pub(crate) fn open(target: &Target) -> Result<Arc<Self>> {
-        let writer = target.open(false)?;
-        // No checkpoint inside a commit: the writer runs its own between groups
-        // (`write_loop`).
-        writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        let writer = writer::Writer::new(target.open(false)?)?;
         let readers = (0..READERS)
             .map(|_| {
                 target.open(true).map(|conn| {
@@ -175,25 +153,13 @@ impl Embedded {
                 })
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("procedo-sqlite-writer".into())
-            .spawn(move || write_loop(writer, queue))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Arc::new(Self { jobs, readers }))
+        Ok(Arc::new(Self { writer, readers }))
     }
 
-    /// Commits the transitions, all or none, in the next group the writer commits, and gives
-    /// them back once committed.
+    /// Commits the transitions, all or none, in the next group committed, and gives them
+    /// back once committed.
     pub(crate) async fn commit(&self, transitions: Vec<Transition>) -> Result<Vec<Transition>> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { transitions, reply })
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
-        let (outcome, transitions) = answer
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
-        outcome.map(|()| transitions)
+        self.writer.commit(transitions).await
     }
 
     /// Runs `read` on a free read connection; `None` when every one is busy.
@@ -203,156 +169,6 @@ impl Embedded {
             .find_map(|r| r.try_lock().ok())
             .map(|mut reader| read(&mut reader))
     }
-}
-
-/// Transitions committed between two checkpoints of the writer. A checkpoint costs the
-/// writer two fsyncs (the WAL's, then the database file's: about 8 ms on the development
-/// machine), during which no group commits; after 256 completions (about 2,500 WAL frames,
-/// 10 MB) that is a few per cent of their time. Every 32, the WAL stayed at 2–4 MB but the
-/// sequential benchmark lost 45 % of its completions per second to those stalls.
-const CHECKPOINT_EVERY: usize = 256;
-
-/// WAL frames past which a checkpoint also restarts the WAL (`RESTART`): a passive one left
-/// it growing (a few checkpoints' worth), because a reader kept an older snapshot.
-const RESTART_PAST: i64 = 8192;
-
-/// How long the writer waits for work before it checkpoints what it committed.
-const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// The writer: takes the first job waiting, then every job that queued meanwhile (up to
-/// [`MAX_GROUP`]), and commits them as one group. Every [`CHECKPOINT_EVERY`] transitions, and
-/// when idle after a commit, it copies the WAL back into the database file itself: no
-/// commit runs during that checkpoint, so it copies the whole WAL and the next transaction
-/// starts the WAL again from its beginning (a checkpointer beside a busy writer never caught
-/// up, and the WAL, and the cost of every lookup in its index, grew without bound). Ends
-/// when the store is dropped.
-fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
-    let mut since_checkpoint = 0;
-    loop {
-        let first = match queue.recv_timeout(IDLE) {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if since_checkpoint > 0 {
-                    checkpoint(&conn);
-                    since_checkpoint = 0;
-                }
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        since_checkpoint += group.iter().map(|job| job.transitions.len()).sum::<usize>();
-        commit_group(&conn, group);
-        if since_checkpoint >= CHECKPOINT_EVERY {
-            checkpoint(&conn);
-            since_checkpoint = 0;
-        }
-    }
-}
-
-/// Copies the committed WAL frames into the database file (`PASSIVE`: readers go on; a
-/// reader's older snapshot may keep some frames), then, if the WAL is still long, waits for
-/// no reader (`RESTART`, without a busy wait: a long reader such as a verification must not
-/// stall the commits) so that the next transaction writes the WAL from its start.
-/// Durability does not depend on it: a commit is durable once in the WAL; a failed
-/// checkpoint is tried again later.
-fn checkpoint(conn: &Connection) {
-    // (busy, frames in the WAL, frames copied)
-    let log = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-    if matches!(log, Ok(frames) if frames > RESTART_PAST)
-        && conn.busy_timeout(std::time::Duration::ZERO).is_ok()
-    {
-        let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
-        let _ = conn.busy_timeout(BUSY);
-    }
-}
-
-fn commit_group(conn: &Connection, group: Vec<Job>) {
-    let single = group.len() == 1;
-    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
-        let message = e.to_string();
-        for job in group {
-            job.answer(Err(StoreError::Corrupt(format!(
-                "cannot begin a transaction: {message}"
-            ))));
-        }
-        return;
-    }
-    let mut outcomes = Vec::with_capacity(group.len());
-    for job in &group {
-        // One job alone needs no savepoint: its failure rolls the whole transaction back.
-        let outcome = if single {
-            run_job(conn, &job.transitions)
-        } else {
-            savepoint(conn, &job.transitions)
-        };
-        outcomes.push(outcome);
-    }
-    let all_failed = outcomes.iter().all(Result::is_err);
-    let finished = if all_failed {
-        conn.execute_batch("ROLLBACK")
-    } else {
-        conn.prepare_cached("COMMIT")
-            .and_then(|mut s| s.execute([]).map(drop))
-    };
-    if let Err(e) = finished {
-        let _ = run(conn, "ROLLBACK");
-        let message = e.to_string();
-        for (job, outcome) in group.into_iter().zip(outcomes) {
-            job.answer(outcome.and(Err(StoreError::Corrupt(format!(
-                "the commit failed: {message}"
-            )))));
-        }
-        return;
-    }
-    for (job, outcome) in group.into_iter().zip(outcomes) {
-        job.answer(outcome);
-    }
-}
-
-/// Runs one job inside a savepoint: on any failure, its writes are undone and the group's
-/// other jobs keep theirs.
-fn savepoint(conn: &Connection, transitions: &[Transition]) -> Result<()> {
-    run(conn, "SAVEPOINT job")?;
-    match run_job(conn, transitions) {
-        Ok(()) => {
-            run(conn, "RELEASE job")?;
-            Ok(())
-        }
-        Err(e) => {
-            run(conn, "ROLLBACK TO job")?;
-            run(conn, "RELEASE job")?;
-            Err(e)
-        }
-    }
-}
-
-fn run(conn: &Connection, sql: &str) -> Result<()> {
-    conn.prepare_cached(sql)?.execute([])?;
-    Ok(())
-}
-
-fn run_job(conn: &Connection, transitions: &[Transition]) -> Result<()> {
-    for transition in transitions {
-        for statement in super::plan::plan(transition) {
-            let changed = execute(conn, &statement);
-            checked(&statement, changed)?;
-        }
-    }
-    Ok(())
-}
-
-/// Runs one planned statement on its cached prepared form; returns the rows it changed.
-fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<usize> {
-    let mut prepared = conn.prepare_cached(statement.sql)?;
-    bind(&mut prepared, &statement.args)?;
-    Ok(prepared.raw_execute()?)
 }
 
 /// Binds arguments by their `$N` names: SQLite numbers named parameters in order of first
@@ -388,25 +204,6 @@ fn bind(prepared: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Resul
 /// JSON as sqlx's `Json` stores it on SQLite: compact text.
 fn json(value: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("JSON: {e}")))
-}
-
-/// A statement's outcome against its check (as `commit::checked` for sqlx).
-fn checked(statement: &Statement<'_>, outcome: Result<usize>) -> Result<()> {
-    match (outcome, statement.check) {
-        (Ok(1), _) | (Ok(_), Check::Any) => Ok(()),
-        (Ok(_), Check::One(what)) => Err(StoreError::Conflict(what)),
-        (Err(StoreError::Embedded(e)), Check::One(what)) if unique_violation(&e) => {
-            Err(StoreError::Conflict(what))
-        }
-        (Err(e), _) => Err(e),
-    }
-}
-
-fn unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error().map(|e| e.extended_code),
-        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-    )
 }
 
 /// A rusqlite row read with the same `try_get(column)` the sqlx rows are, so that the row
@@ -679,15 +476,17 @@ fn with<R, T>(r: &R, convert: impl FnOnce(&R) -> Result<T>) -> Result<T> {
 
 #[cfg(test)]
 mod tests {
+    use super::writer::{Answer, Job, commit_group};
     use super::*;
     use crate::definition::Package;
     use crate::machine::{Change, Effect};
     use crate::model::Actor;
+    use tokio::sync::oneshot;
 
     const WORKFLOW: &str = include_str!("../../../api/src/bench/approval-chain.yaml");
 
     /// A fresh SQLite file with `n` started approval chains.
-    async fn started(n: usize) -> (crate::Engine, Target, Vec<crate::model::Instance>) {
+    pub(super) async fn started(n: usize) -> (crate::Engine, Target, Vec<crate::model::Instance>) {
         let path = std::env::temp_dir().join(format!("procedo-group-{}.db", uuid::Uuid::new_v4()));
         let url = format!("sqlite:{}", path.display());
         let engine = crate::Engine::connect(&url).await.expect("connect");
@@ -716,7 +515,11 @@ mod tests {
     }
 
     /// The instance moved to `state`, as a transition loaded at `loaded_at` would write it.
-    fn moved(instance: &crate::model::Instance, state: &str, loaded_at: i64) -> Transition {
+    pub(super) fn moved(
+        instance: &crate::model::Instance,
+        state: &str,
+        loaded_at: i64,
+    ) -> Transition {
         let mut next = instance.clone();
         next.state = state.to_string();
         next.version = loaded_at + 1;
@@ -734,7 +537,12 @@ mod tests {
 
     fn job(transitions: Vec<Transition>) -> (Job, oneshot::Receiver<Answer>) {
         let (reply, answer) = oneshot::channel();
-        (Job { transitions, reply }, answer)
+        let job = Job {
+            transitions,
+            reply,
+            lead: None,
+        };
+        (job, answer)
     }
 
     #[tokio::test]

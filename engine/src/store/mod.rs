@@ -842,7 +842,7 @@ impl Store {
         dispatch!(self, s => s.commit(transition).await)
     }
     /// [`Store::commit`] of a transition the caller gives up, given back once committed (on a
-    /// SQLite file it travels to the writer thread without a copy).
+    /// SQLite file it travels to the commit's queue without a copy).
     pub async fn commit_owned(&self, transition: Transition) -> Result<Transition> {
         match self {
             Store::Sqlite(s) => s.commit_owned(transition).await,

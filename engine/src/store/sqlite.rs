@@ -3,8 +3,8 @@
 //! operator can rule out with `?synchronous=full`), foreign keys on, and a busy timeout so
 //! concurrent writers queue instead of failing.
 //!
-//! Transitions (the hot path) are committed by the in-process writer of `embedded.rs`, in
-//! groups, and the reads a command starts from run on its read connections; everything else
+//! Transitions (the hot path) are committed in-process (`embedded.rs`), in groups, by their
+//! callers, and the reads a command starts from run on its read connections; everything else
 //! goes through the sqlx pool below. An in-memory database (tests) keeps the sqlx path for
 //! everything: its connections cannot be shared with a second library.
 
@@ -18,7 +18,7 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
-    /// The writer thread and read connections (`None`: in memory).
+    /// The write and read connections (`None`: in memory).
     embedded: Option<std::sync::Arc<super::embedded::Embedded>>,
 }
 
@@ -186,15 +186,14 @@ impl SqliteStore {
         transitions: &[crate::machine::Transition],
     ) -> super::Result<()> {
         match &self.embedded {
-            // The transitions cross to the writer thread whole: one hand-off for all their
-            // statements.
+            // The transitions are committed whole, in the next group.
             Some(embedded) => embedded.commit(transitions.to_vec()).await.map(drop),
             None => self.commit_all(transitions).await,
         }
     }
 
-    /// Commits one transition and gives it back: on a file, it moves to the writer thread and
-    /// back instead of being copied.
+    /// Commits one transition and gives it back: on a file, it moves into the commit's queue
+    /// and back instead of being copied.
     pub(crate) async fn commit_owned(
         &self,
         transition: crate::machine::Transition,
