@@ -11,8 +11,10 @@
 //!   savepoint, so a failed check (a conflict) rolls back that transition only and the others
 //!   commit. Each caller is answered only after the `COMMIT` holding its transition returned:
 //!   an acknowledged step is durable.
-//! - **Reads a command needs** (a task and its instance) run on in-process read connections
-//!   (WAL: readers never wait for the writer), on the caller's thread, without a hand-off.
+//! - **Reads a command needs** (a task and its instance) run on the caller's thread, without
+//!   a hand-off: on the write connection when nobody commits on it (its page cache survives
+//!   its own commits), else on in-process read connections (WAL: readers never wait for the
+//!   writer).
 //!
 //! Everything else (deploys, tokens, listings, verification) keeps using the sqlx pool: the
 //! same file, the same SQL text.
@@ -162,8 +164,12 @@ impl Embedded {
         self.writer.commit(transitions).await
     }
 
-    /// Runs `read` on a free read connection; `None` when every one is busy.
+    /// Runs `read` on the write connection when nobody commits on it (its cache is warm),
+    /// else on a free read connection; `None` when every one is busy.
     pub(crate) fn read<T>(&self, read: impl FnOnce(&mut Reader) -> Result<T>) -> Option<Result<T>> {
+        if let Some(mut connected) = self.writer.idle() {
+            return Some(read(&mut connected.reader));
+        }
         self.readers
             .iter()
             .find_map(|r| r.try_lock().ok())
@@ -752,6 +758,28 @@ mod tests {
             }
         }
         assert!(compared > 400, "{compared} non-empty pages compared");
+    }
+
+    #[tokio::test]
+    async fn a_read_on_the_write_connection_sees_what_another_connection_wrote() {
+        let (engine, target, instances) = started(1).await;
+        let instance = &instances[0];
+        let store = engine.store();
+        // Committed and read here: the write connection's cache holds the instance's pages.
+        let step = moved(instance, "here", instance.version);
+        store.commit(&step).await.expect("commit");
+        let now = store.instance(instance.id).await.expect("read");
+        assert_eq!(now.expect("row").state, "here");
+        // Another connection (another process, the sqlx pool) changes the row.
+        let other = target.open(false).expect("connection");
+        other
+            .execute(
+                "UPDATE instances SET state = 'elsewhere' WHERE id = ?1",
+                [&instance.id.uuid().as_bytes()[..]],
+            )
+            .expect("written elsewhere");
+        let now = store.instance(instance.id).await.expect("read");
+        assert_eq!(now.expect("row").state, "elsewhere", "not the cached page");
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@
 
 use super::super::plan::{Check, Statement};
 use super::super::{Result, StoreError};
-use super::bind;
+use super::{BUSY, Reader, bind};
 use crate::machine::Transition;
 use rusqlite::Connection;
 use std::collections::VecDeque;
@@ -31,9 +31,6 @@ use tokio::sync::oneshot;
 /// Transitions one group may hold at most: bounds the latency the first of them waits for
 /// the last, and the size of the transaction.
 const MAX_GROUP: usize = 256;
-
-/// How long a group on a blocking thread waits for a write lock another connection holds.
-const BUSY: Duration = Duration::from_secs(10);
 
 /// Transitions committed between two checkpoints. A checkpoint costs two fsyncs (the WAL's,
 /// then the database file's: about 8 ms on the development machine), during which no group
@@ -68,9 +65,10 @@ impl Job {
     }
 }
 
-/// The write connection and when it last needs a checkpoint.
-struct Connected {
-    conn: Connection,
+/// The write connection (with the column names of what it read) and when it last needs a
+/// checkpoint.
+pub(super) struct Connected {
+    pub(super) reader: Reader,
     since_checkpoint: usize,
     last_commit: Instant,
 }
@@ -97,11 +95,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Writer {
     /// Takes the write connection; starts the thread that checkpoints when commits pause.
     pub(crate) fn new(conn: Connection) -> Result<Arc<Self>> {
-        // No checkpoint inside a commit, and no wait for a lock on the caller's thread.
+        // No checkpoint inside a commit: they run between groups.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
-        conn.busy_timeout(Duration::ZERO)?;
         let connected = Arc::new(Mutex::new(Connected {
-            conn,
+            reader: Reader {
+                conn,
+                names: Default::default(),
+            },
             since_checkpoint: 0,
             last_commit: Instant::now(),
         }));
@@ -114,6 +114,13 @@ impl Writer {
             queue: Mutex::default(),
             connected,
         }))
+    }
+
+    /// The write connection, if nobody commits on it now, for a read: its page cache holds
+    /// what it last wrote, where a read connection's whole cache is dropped at its first read
+    /// after a commit it did not make (SQLite cannot tell which pages another changed).
+    pub(super) fn idle(&self) -> Option<MutexGuard<'_, Connected>> {
+        self.connected.try_lock().ok()
     }
 
     /// Commits the transitions, all or none, in the next group, and gives them back once
@@ -202,7 +209,11 @@ impl Writer {
     /// the group was committed here.
     fn commit_here(self: &Arc<Self>, group: Vec<Job>) -> bool {
         let mut connected = lock(&self.connected);
-        match run(&connected.conn, "BEGIN IMMEDIATE") {
+        // Not waiting for the lock here (on a thread an async task holding it may need).
+        let _ = connected.reader.conn.busy_timeout(Duration::ZERO);
+        let begun = run(&connected.reader.conn, "BEGIN IMMEDIATE");
+        let _ = connected.reader.conn.busy_timeout(BUSY);
+        match begun {
             Ok(()) => {
                 committed(&mut connected, group);
                 true
@@ -213,10 +224,7 @@ impl Writer {
                 let waited = move || {
                     {
                         let mut connected = lock(&writer.connected);
-                        let _ = connected.conn.busy_timeout(BUSY);
-                        let begun = run(&connected.conn, "BEGIN IMMEDIATE");
-                        let _ = connected.conn.busy_timeout(Duration::ZERO);
-                        match begun {
+                        match run(&connected.reader.conn, "BEGIN IMMEDIATE") {
                             Ok(()) => committed(&mut connected, group),
                             Err(e) => not_begun(group, &e),
                         }
@@ -282,11 +290,11 @@ fn not_begun(group: Vec<Job>, e: &StoreError) {
 /// Commits a begun group and checkpoints when enough was committed since the last one.
 fn committed(connected: &mut Connected, group: Vec<Job>) {
     let transitions: usize = group.iter().map(|job| job.transitions.len()).sum();
-    commit_begun(&connected.conn, group);
+    commit_begun(&connected.reader.conn, group);
     connected.since_checkpoint += transitions;
     connected.last_commit = Instant::now();
     if connected.since_checkpoint >= CHECKPOINT_EVERY {
-        checkpoint(&connected.conn);
+        checkpoint(&connected.reader.conn);
         connected.since_checkpoint = 0;
     }
 }
@@ -307,7 +315,7 @@ fn checkpoint_when_idle(connected: &Weak<Mutex<Connected>>) {
             continue;
         };
         if connected.since_checkpoint > 0 && connected.last_commit.elapsed() >= IDLE {
-            checkpoint(&connected.conn);
+            checkpoint(&connected.reader.conn);
             connected.since_checkpoint = 0;
         }
     }
@@ -322,8 +330,11 @@ fn checkpoint_when_idle(connected: &Weak<Mutex<Connected>>) {
 fn checkpoint(conn: &Connection) {
     // (busy, frames in the WAL, frames copied)
     let log = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-    if matches!(log, Ok(frames) if frames > RESTART_PAST) {
+    if matches!(log, Ok(frames) if frames > RESTART_PAST)
+        && conn.busy_timeout(Duration::ZERO).is_ok()
+    {
         let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+        let _ = conn.busy_timeout(BUSY);
     }
 }
 
