@@ -5,11 +5,11 @@
 //! statements was new text each time). Both cost more than the writes themselves. Here:
 //!
 //! - **One write connection** with its prepared statements (cached by their text, which
-//!   comes only from `sql.rs`: no per-transition SQL text), on which transitions are
-//!   committed by their callers in groups (`writer.rs`): the transitions that queued while
-//!   one group was committed are the next group, one transaction, each inside its own
-//!   savepoint, so a failed check (a conflict) rolls back that transition only and the others
-//!   commit. Each caller is answered only after the `COMMIT` holding its transition returned:
+//!   comes only from `sql.rs`: no per-transition SQL text), on which a lone caller commits
+//!   on its own thread and the writer thread commits in groups (`writer.rs`): the
+//!   transitions that queued while one was committed are the next group, one transaction,
+//!   each inside its own savepoint, so a failed check (a conflict) rolls back that transition
+//!   only and the others commit. Each caller is answered only after the `COMMIT` holding its transition returned:
 //!   an acknowledged step is durable.
 //! - **Reads a command needs** (a task and its instance) run on the caller's thread, without
 //!   a hand-off: on the write connection when nobody commits on it (its page cache survives
@@ -131,7 +131,7 @@ impl Reader {
 /// The write connection (group commit by its callers, `writer.rs`) and the read connections
 /// of one database file.
 pub(crate) struct Embedded {
-    writer: Arc<writer::Writer>,
+    writer: writer::Writer,
     readers: Vec<Mutex<Reader>>,
 }
 
@@ -543,12 +543,7 @@ mod tests {
 
     fn job(transitions: Vec<Transition>) -> (Job, oneshot::Receiver<Answer>) {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            transitions,
-            reply,
-            lead: None,
-        };
-        (job, answer)
+        (Job { transitions, reply }, answer)
     }
 
     #[tokio::test]

@@ -1,22 +1,23 @@
-//! The write side of the embedded store: group commit without a writer thread.
+//! The write side of the embedded store: group commit, on the caller's thread when it can.
 //!
-//! A transition is committed by the caller that brings it, on its own thread, when nobody else
-//! is committing: it becomes the **leader**, takes every job queued so far and commits them as
-//! one group. Callers that arrive while a leader commits queue their jobs and wait; when the
-//! leader's group is committed it hands the lead to the longest-waiting of them, who commits
-//! everything that queued meanwhile as the next group. Nobody leads for long (a leader answers
-//! its own caller after one group) and nobody waits without a leader.
+//! A transition brought when nobody is committing is committed by its caller, on its own
+//! thread: no hand-off. Callers that arrive while somebody commits queue their jobs and wait;
+//! the committer then wakes the **writer thread**, which commits everything queued as one
+//! group, then the next, until the queue is empty, and goes back to sleep. So a lone caller
+//! (an official, the sequential benchmark) never waits for a thread to wake, and concurrent
+//! callers have their transitions committed together by a thread that is there for nothing
+//! else, as before.
 //!
-//! Why not a writer thread: handing each transition to a thread and the answer back cost two
-//! thread wake-ups per step, more time than the commit itself (the sequential benchmark spent
-//! most of its time in the kernel waking threads). The commit runs on the caller's thread as
-//! the reads already do; it is short (no `fsync` at `synchronous=NORMAL`) and never waits for
-//! another connection there: when another connection holds the write lock (the sqlx pool's
-//! writes), the group goes to a blocking thread, which may wait, so that an async task the
-//! lock-holder needs is never stuck behind it.
+//! Why: handing every transition to a thread and the answer back cost two thread wake-ups per
+//! step, more time than the commit itself (the sequential benchmark spent most of its time in
+//! the kernel waking threads). Committing on the caller's thread is short (no `fsync` at
+//! `synchronous=NORMAL`) and never waits for another connection there: when another
+//! connection holds the write lock (the sqlx pool's writes), the job goes to the writer thread,
+//! which may wait, so that an async task the lock-holder needs is never stuck behind it.
 //!
 //! Each caller is answered only after the `COMMIT` holding its transition returned: an
-//! acknowledged step is durable, as before.
+//! acknowledged step is durable, as before. A caller that goes away after queueing still has
+//! its transition committed (the job is the writer's by then).
 
 use super::super::plan::{Check, Statement};
 use super::super::{Result, StoreError};
@@ -24,7 +25,7 @@ use super::{BUSY, Reader, bind};
 use crate::machine::Transition;
 use rusqlite::Connection;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -47,12 +48,10 @@ const RESTART_PAST: i64 = 8192;
 const IDLE: Duration = Duration::from_millis(100);
 
 /// One unit of work: transitions that stand or fall together (one command's, or a batch of
-/// timers), whom to answer, and how to hand its caller the lead.
+/// timers), and whom to answer.
 pub(super) struct Job {
     pub(super) transitions: Vec<Transition>,
     pub(super) reply: oneshot::Sender<Answer>,
-    /// Taken when the lead is handed to this job's caller.
-    pub(super) lead: Option<oneshot::Sender<()>>,
 }
 
 /// A job's outcome, and its transitions given back (moved to the writer and back, never
@@ -73,17 +72,30 @@ pub(super) struct Connected {
     last_commit: Instant,
 }
 
-/// The jobs waiting for a leader, and whether somebody leads.
+/// The jobs waiting to be committed, whether somebody (a caller or the writer thread) is
+/// committing (then a new job only queues), and how many jobs the last group held.
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
     leading: bool,
+    /// Jobs of the last group committed: more than one says callers are arriving together,
+    /// and the next is left to the writer thread even if it is idle, so that their groups
+    /// stay large (a group writes its pages once for all its transitions) rather than one
+    /// caller's transition committed alone on its thread while the others queue behind it.
+    last_group: usize,
 }
 
-/// The write connection of one database file and the callers waiting to commit on it.
-pub(crate) struct Writer {
+/// What the callers and the writer thread share.
+struct Shared {
     queue: Mutex<Queue>,
-    connected: Arc<Mutex<Connected>>,
+    connected: Mutex<Connected>,
+}
+
+/// The write connection of one database file, the callers waiting to commit on it and the
+/// writer thread that commits for them (it ends when this is dropped).
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    wake: mpsc::Sender<()>,
 }
 
 /// A lock whose holder panicked is taken anyway: the queue and the connection stay usable
@@ -93,183 +105,159 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Writer {
-    /// Takes the write connection; starts the thread that checkpoints when commits pause.
-    pub(crate) fn new(conn: Connection) -> Result<Arc<Self>> {
+    /// Takes the write connection and starts the writer thread.
+    pub(crate) fn new(conn: Connection) -> Result<Self> {
         // No checkpoint inside a commit: they run between groups.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
-        let connected = Arc::new(Mutex::new(Connected {
-            reader: Reader {
-                conn,
-                names: Default::default(),
-            },
-            since_checkpoint: 0,
-            last_commit: Instant::now(),
-        }));
-        let idle = Arc::downgrade(&connected);
-        std::thread::Builder::new()
-            .name("procedo-sqlite-checkpoint".into())
-            .spawn(move || checkpoint_when_idle(&idle))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpointer: {e}")))?;
-        Ok(Arc::new(Self {
+        let shared = Arc::new(Shared {
             queue: Mutex::default(),
-            connected,
-        }))
+            connected: Mutex::new(Connected {
+                reader: Reader {
+                    conn,
+                    names: Default::default(),
+                },
+                since_checkpoint: 0,
+                last_commit: Instant::now(),
+            }),
+        });
+        let (wake, woken) = mpsc::channel();
+        let thread = shared.clone();
+        std::thread::Builder::new()
+            .name("procedo-sqlite-writer".into())
+            .spawn(move || write_loop(&thread, &woken))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { shared, wake })
     }
 
-    /// The write connection, if nobody commits on it now, for a read: its page cache holds
-    /// what it last wrote, where a read connection's whole cache is dropped at its first read
-    /// after a commit it did not make (SQLite cannot tell which pages another changed).
+    /// The write connection, for a read, when callers come one at a time (nobody commits and
+    /// the last group was one job): its page cache holds what it last wrote, where a read
+    /// connection's whole cache is dropped at its first read after a commit it did not make
+    /// (SQLite cannot tell which pages another changed). When callers come together, reads
+    /// keep to the read connections, beside the commits rather than between them.
     pub(super) fn idle(&self) -> Option<MutexGuard<'_, Connected>> {
-        self.connected.try_lock().ok()
+        let queue = lock(&self.shared.queue);
+        if queue.leading || queue.last_group > 1 {
+            return None;
+        }
+        drop(queue);
+        self.shared.connected.try_lock().ok()
     }
 
-    /// Commits the transitions, all or none, in the next group, and gives them back once
-    /// committed. Cancel-safe: a job queued by a caller that went away is still committed,
-    /// and the lead handed to it is passed on.
-    pub(crate) async fn commit(
-        self: &Arc<Self>,
-        transitions: Vec<Transition>,
-    ) -> Result<Vec<Transition>> {
-        let (reply, mut answer) = oneshot::channel();
-        let (lead, baton) = oneshot::channel();
-        let leads = {
-            let mut queue = lock(&self.queue);
-            queue.jobs.push_back(Job {
-                transitions,
-                reply,
-                lead: Some(lead),
-            });
-            !std::mem::replace(&mut queue.leading, true)
+    /// Commits the transitions, all or none, here or in the writer thread's next group, and
+    /// gives them back once committed.
+    pub(crate) async fn commit(&self, transitions: Vec<Transition>) -> Result<Vec<Transition>> {
+        let (reply, answer) = oneshot::channel();
+        let here = {
+            let mut queue = lock(&self.shared.queue);
+            queue.jobs.push_back(Job { transitions, reply });
+            if queue.leading {
+                false
+            } else {
+                queue.leading = true;
+                if queue.last_group > 1 {
+                    self.hand_over(&mut queue);
+                }
+                queue.last_group <= 1
+            }
         };
-        let mut waiting = Waiting {
-            writer: self,
-            baton: Some(baton),
-        };
-        if leads {
-            waiting.baton = None;
-            self.lead();
+        if here {
+            self.commit_here();
         }
-        loop {
-            let handed = async {
-                match waiting.baton.as_mut() {
-                    Some(baton) => baton.await.is_ok(),
-                    None => std::future::pending().await,
+        let (outcome, transitions) = answer
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
+        outcome.map(|()| transitions)
+    }
+
+    /// Commits what queued (the caller's own job, since nobody was committing, and any that
+    /// queued while it waited for the connection) on this thread, unless another connection
+    /// holds the write lock; then, or when more jobs queued meanwhile, the writer thread takes
+    /// over.
+    fn commit_here(&self) {
+        {
+            let mut connected = lock(&self.shared.connected);
+            let conn = &connected.reader.conn;
+            // Not waiting for the lock here (on a thread an async task holding it may need).
+            let _ = conn.busy_timeout(Duration::ZERO);
+            let begun = run(conn, "BEGIN IMMEDIATE");
+            let _ = conn.busy_timeout(BUSY);
+            match begun {
+                Ok(()) => {
+                    let group: Vec<Job> = {
+                        let mut queue = lock(&self.shared.queue);
+                        let n = queue.jobs.len().min(MAX_GROUP);
+                        queue.last_group = n;
+                        queue.jobs.drain(..n).collect()
+                    };
+                    committed(&mut connected, group);
                 }
-            };
-            tokio::select! {
-                biased;
-                answered = &mut answer => {
-                    let (outcome, transitions) =
-                        answered.map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
-                    return outcome.map(|()| transitions);
-                }
-                handed = handed => {
-                    waiting.baton = None;
-                    if handed {
-                        self.lead();
-                    }
+                Err(StoreError::Embedded(e)) if busy(&e) => {}
+                Err(e) => {
+                    let group: Vec<Job> = lock(&self.shared.queue).jobs.drain(..).collect();
+                    not_begun(group, &e);
                 }
             }
         }
+        let mut queue = lock(&self.shared.queue);
+        if queue.jobs.is_empty() {
+            queue.leading = false;
+        } else {
+            self.hand_over(&mut queue);
+        }
     }
 
-    /// Commits the queued jobs as groups until the queue is empty (nobody leads then) or the
-    /// lead went to a waiting caller.
-    fn lead(self: &Arc<Self>) {
+    /// Wakes the writer thread to commit the queue. Without a writer thread (it cannot end
+    /// while this store lives), nobody is left to commit the queued jobs: they are answered
+    /// with the error.
+    fn hand_over(&self, queue: &mut Queue) {
+        if self.wake.send(()).is_err() {
+            queue.leading = false;
+            for job in queue.jobs.drain(..) {
+                job.answer(Err(StoreError::Database(sqlx::Error::WorkerCrashed)));
+            }
+        }
+    }
+}
+
+/// The writer thread: woken when jobs queued while a caller committed (or the caller found
+/// the write lock taken), it commits the queue as groups (waiting for the lock as long as
+/// [`BUSY`]) until it is empty. When commits pause for [`IDLE`] it checkpoints what was
+/// committed: no commit runs during that checkpoint (it holds the connection), so it copies
+/// the whole WAL and the next transaction starts the WAL again from its beginning (a
+/// checkpointer beside a busy writer never caught up, and the WAL, and the cost of every lookup
+/// in its index, grew without bound). Ends when the store is dropped.
+fn write_loop(shared: &Shared, woken: &mpsc::Receiver<()>) {
+    loop {
+        match woken.recv_timeout(IDLE) {
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(mut connected) = shared.connected.try_lock()
+                    && connected.since_checkpoint > 0
+                    && connected.last_commit.elapsed() >= IDLE
+                {
+                    checkpoint(&connected.reader.conn);
+                    connected.since_checkpoint = 0;
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
         loop {
+            let mut connected = lock(&shared.connected);
             let group: Vec<Job> = {
-                let mut queue = lock(&self.queue);
+                let mut queue = lock(&shared.queue);
+                if queue.jobs.is_empty() {
+                    queue.leading = false;
+                    break;
+                }
                 let n = queue.jobs.len().min(MAX_GROUP);
+                queue.last_group = n;
                 queue.jobs.drain(..n).collect()
             };
-            if !group.is_empty() && !self.commit_here(group) {
-                // The group went to a blocking thread, which leads on from there.
-                return;
+            match run(&connected.reader.conn, "BEGIN IMMEDIATE") {
+                Ok(()) => committed(&mut connected, group),
+                Err(e) => not_begun(group, &e),
             }
-            let mut queue = lock(&self.queue);
-            if queue.jobs.is_empty() {
-                queue.leading = false;
-                return;
-            }
-            // The longest-waiting caller still there leads next; if none is (they all went
-            // away), this one goes on.
-            let handed = queue
-                .jobs
-                .iter_mut()
-                .filter_map(|job| job.lead.take())
-                .any(|lead| lead.send(()).is_ok());
-            if handed {
-                return;
-            }
-        }
-    }
-
-    /// Commits a group on this thread, unless another connection holds the write lock: then
-    /// the group, and the lead, go to a blocking thread that waits for it. Returns whether
-    /// the group was committed here.
-    fn commit_here(self: &Arc<Self>, group: Vec<Job>) -> bool {
-        let mut connected = lock(&self.connected);
-        // Not waiting for the lock here (on a thread an async task holding it may need).
-        let _ = connected.reader.conn.busy_timeout(Duration::ZERO);
-        let begun = run(&connected.reader.conn, "BEGIN IMMEDIATE");
-        let _ = connected.reader.conn.busy_timeout(BUSY);
-        match begun {
-            Ok(()) => {
-                committed(&mut connected, group);
-                true
-            }
-            Err(StoreError::Embedded(e)) if busy(&e) => {
-                drop(connected);
-                let writer = self.clone();
-                let waited = move || {
-                    {
-                        let mut connected = lock(&writer.connected);
-                        match run(&connected.reader.conn, "BEGIN IMMEDIATE") {
-                            Ok(()) => committed(&mut connected, group),
-                            Err(e) => not_begun(group, &e),
-                        }
-                    }
-                    writer.lead_on();
-                };
-                match tokio::runtime::Handle::try_current() {
-                    Ok(runtime) => drop(runtime.spawn_blocking(waited)),
-                    Err(_) => waited(),
-                }
-                false
-            }
-            Err(e) => {
-                not_begun(group, &e);
-                true
-            }
-        }
-    }
-
-    /// Leads after a group committed on a blocking thread: the queue's next jobs, if any.
-    fn lead_on(self: &Arc<Self>) {
-        let empty = {
-            let mut queue = lock(&self.queue);
-            queue.leading = !queue.jobs.is_empty();
-            !queue.leading
-        };
-        if !empty {
-            self.lead();
-        }
-    }
-}
-
-/// A caller waiting for its answer, who may be handed the lead; if it goes away (its request
-/// was dropped) after the lead was handed to it, it still leads, here.
-struct Waiting<'w> {
-    writer: &'w Arc<Writer>,
-    baton: Option<oneshot::Receiver<()>>,
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if let Some(mut baton) = self.baton.take()
-            && baton.try_recv().is_ok()
-        {
-            self.writer.lead();
         }
     }
 }
@@ -296,28 +284,6 @@ fn committed(connected: &mut Connected, group: Vec<Job>) {
     if connected.since_checkpoint >= CHECKPOINT_EVERY {
         checkpoint(&connected.reader.conn);
         connected.since_checkpoint = 0;
-    }
-}
-
-/// Every [`IDLE`], checkpoints what was committed if nothing was committed since: no commit
-/// runs during that checkpoint (it holds the connection), so it copies the whole WAL and the
-/// next transaction starts the WAL again from its beginning (a checkpointer beside a busy
-/// writer never caught up, and the WAL, and the cost of every lookup in its index, grew
-/// without bound). Ends when the store is dropped.
-fn checkpoint_when_idle(connected: &Weak<Mutex<Connected>>) {
-    loop {
-        std::thread::sleep(IDLE);
-        let Some(connected) = connected.upgrade() else {
-            return;
-        };
-        // Somebody commits: not idle.
-        let Ok(mut connected) = connected.try_lock() else {
-            continue;
-        };
-        if connected.since_checkpoint > 0 && connected.last_commit.elapsed() >= IDLE {
-            checkpoint(&connected.reader.conn);
-            connected.since_checkpoint = 0;
-        }
     }
 }
 
@@ -450,7 +416,7 @@ mod tests {
     /// Waits (briefly, politely) until the queue is as `ready` says.
     async fn until(writer: &Writer, ready: impl Fn(&Queue) -> bool) {
         for _ in 0..500 {
-            if ready(&lock(&writer.queue)) {
+            if ready(&lock(&writer.shared.queue)) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -458,7 +424,8 @@ mod tests {
         panic!("the queue never got there");
     }
 
-    // The test holds the write connection across its waits on purpose: the leader must wait.
+    // The test holds the write connection across its waits on purpose: the first caller must
+    // wait for it.
     #[allow(clippy::await_holding_lock)]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_that_goes_away_while_queued_still_has_its_step_committed_and_stalls_nobody() {
@@ -466,29 +433,30 @@ mod tests {
         let [a, b, c] = &instances[..] else {
             panic!("three instances")
         };
-        let writer = Writer::new(target.open(false).expect("connection")).expect("writer");
-        // The first caller leads and waits for the connection, held here.
-        let held = lock(&writer.connected);
+        let writer =
+            Arc::new(Writer::new(target.open(false).expect("connection")).expect("writer"));
+        // The first caller commits, and waits for the connection, held here.
+        let held = lock(&writer.shared.connected);
         let first = tokio::spawn({
             let (writer, step) = (writer.clone(), moved(a, "moved-a", a.version));
             async move { writer.commit(vec![step]).await }
         });
-        until(&writer, |q| q.leading && q.jobs.is_empty()).await;
+        until(&writer, |q| q.leading && q.jobs.len() == 1).await;
         // The second queues behind it, then its request is dropped.
         let second = tokio::spawn({
             let (writer, step) = (writer.clone(), moved(b, "moved-b", b.version));
             async move { writer.commit(vec![step]).await }
         });
-        until(&writer, |q| q.jobs.len() == 1).await;
+        until(&writer, |q| q.jobs.len() == 2).await;
         second.abort();
         assert!(second.await.is_err_and(|e| e.is_cancelled()));
         drop(held);
 
-        first.await.expect("joined").expect("the leader's step");
+        first.await.expect("joined").expect("the first step");
         let third = writer.commit(vec![moved(c, "moved-c", c.version)]);
         tokio::time::timeout(Duration::from_secs(10), third)
             .await
-            .expect("a later caller is not left without a leader")
+            .expect("a later caller is answered")
             .expect("the later step");
         let store = engine.store();
         for (instance, state) in [(a, "moved-a"), (b, "moved-b"), (c, "moved-c")] {
@@ -499,7 +467,10 @@ mod tests {
                 .expect("row");
             assert_eq!(now.state, state, "committed although its caller went away");
         }
-        assert!(!lock(&writer.queue).leading, "nobody leads an empty queue");
+        assert!(
+            !lock(&writer.shared.queue).leading,
+            "nobody commits an empty queue"
+        );
     }
 
     #[tokio::test]
