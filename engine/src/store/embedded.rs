@@ -757,14 +757,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_on_the_write_connection_sees_what_another_connection_wrote() {
-        let (engine, target, instances) = started(1).await;
+        let (_engine, target, instances) = started(1).await;
         let instance = &instances[0];
-        let store = engine.store();
+        let embedded = Embedded::open(&target).expect("store");
         // Committed and read here: the write connection's cache holds the instance's pages.
         let step = moved(instance, "here", instance.version);
-        store.commit(&step).await.expect("commit");
-        let now = store.instance(instance.id).await.expect("read");
-        assert_eq!(now.expect("row").state, "here");
+        embedded.commit(vec![step]).await.expect("commit");
+        // Every read connection taken: a read can only go to the write connection.
+        let held: Vec<_> = embedded.readers.iter().map(|r| r.lock()).collect();
+        let state = |embedded: &Embedded| {
+            embedded
+                .read(|r| super::instance(r, instance.id.uuid()))
+                .expect("the write connection, idle")
+                .expect("read")
+                .expect("row")
+                .state
+        };
+        assert_eq!(state(&embedded), "here");
         // Another connection (another process, the sqlx pool) changes the row.
         let other = target.open(false).expect("connection");
         other
@@ -773,8 +782,8 @@ mod tests {
                 [&instance.id.uuid().as_bytes()[..]],
             )
             .expect("written elsewhere");
-        let now = store.instance(instance.id).await.expect("read");
-        assert_eq!(now.expect("row").state, "elsewhere", "not the cached page");
+        assert_eq!(state(&embedded), "elsewhere", "not the cached page");
+        drop(held);
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ use super::{BUSY, Reader, bind};
 use crate::machine::Transition;
 use rusqlite::Connection;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -98,10 +98,48 @@ pub(crate) struct Writer {
     wake: mpsc::Sender<()>,
 }
 
-/// A lock whose holder panicked is taken anyway: the queue and the connection stay usable
-/// (a failed group was rolled back by SQLite when its statement failed).
+/// A lock whose holder panicked is taken anyway: the queue stays usable, and the connection
+/// too once a transaction the panic left open is rolled back ([`usable`]).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The connection, unless another thread holds it (poisoned or not).
+fn try_connected(shared: &Shared) -> Option<MutexGuard<'_, Connected>> {
+    match shared.connected.try_lock() {
+        Ok(connected) => Some(connected),
+        Err(TryLockError::Poisoned(poisoned)) => Some(usable(poisoned.into_inner())),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// The connection, waiting for it.
+fn connected(shared: &Shared) -> MutexGuard<'_, Connected> {
+    match shared.connected.lock() {
+        Ok(connected) => connected,
+        Err(poisoned) => usable(poisoned.into_inner()),
+    }
+}
+
+/// A connection whose holder panicked may be inside a transaction it began: rolled back, so
+/// that the write lock is not held for good.
+fn usable(connected: MutexGuard<'_, Connected>) -> MutexGuard<'_, Connected> {
+    if !connected.reader.conn.is_autocommit() {
+        let _ = connected.reader.conn.execute_batch("ROLLBACK");
+    }
+    connected
+}
+
+/// Commits a begun group; a panic in it (a bug: nothing a user or the database does panics)
+/// rolls the transaction back, and its callers, whose answers were dropped with the group,
+/// are told the commit failed; the queue goes on.
+fn commit_guarded(connected: &mut Connected, group: Vec<Job>) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        committed(connected, group);
+    }));
+    if outcome.is_err() && !connected.reader.conn.is_autocommit() {
+        let _ = connected.reader.conn.execute_batch("ROLLBACK");
+    }
 }
 
 impl Writer {
@@ -140,7 +178,7 @@ impl Writer {
             return None;
         }
         drop(queue);
-        self.shared.connected.try_lock().ok()
+        try_connected(&self.shared)
     }
 
     /// Commits the transitions, all or none, here or in the writer thread's next group, and
@@ -174,8 +212,8 @@ impl Writer {
     /// holds the write lock; then, or when more jobs queued meanwhile, the writer thread takes
     /// over.
     fn commit_here(&self) {
-        {
-            let mut connected = lock(&self.shared.connected);
+        let checkpoint_due = {
+            let mut connected = connected(&self.shared);
             let conn = &connected.reader.conn;
             // Not waiting for the lock here (on a thread an async task holding it may need).
             let _ = conn.busy_timeout(Duration::ZERO);
@@ -189,7 +227,7 @@ impl Writer {
                         queue.last_group = n;
                         queue.jobs.drain(..n).collect()
                     };
-                    committed(&mut connected, group);
+                    commit_guarded(&mut connected, group);
                 }
                 Err(StoreError::Embedded(e)) if busy(&e) => {}
                 Err(e) => {
@@ -197,9 +235,11 @@ impl Writer {
                     not_begun(group, &e);
                 }
             }
-        }
+            connected.since_checkpoint >= CHECKPOINT_EVERY
+        };
         let mut queue = lock(&self.shared.queue);
-        if queue.jobs.is_empty() {
+        // A checkpoint (two fsyncs) is the writer thread's, not this caller's thread's.
+        if queue.jobs.is_empty() && !checkpoint_due {
             queue.leading = false;
         } else {
             self.hand_over(&mut queue);
@@ -220,44 +260,59 @@ impl Writer {
 }
 
 /// The writer thread: woken when jobs queued while a caller committed (or the caller found
-/// the write lock taken), it commits the queue as groups (waiting for the lock as long as
-/// [`BUSY`]) until it is empty. When commits pause for [`IDLE`] it checkpoints what was
-/// committed: no commit runs during that checkpoint (it holds the connection), so it copies
-/// the whole WAL and the next transaction starts the WAL again from its beginning (a
-/// checkpointer beside a busy writer never caught up, and the WAL, and the cost of every lookup
-/// in its index, grew without bound). Ends when the store is dropped.
+/// the write lock taken, or a checkpoint is due), it commits the queue as groups (waiting for
+/// the lock as long as [`BUSY`]) until it is empty, checkpointing every [`CHECKPOINT_EVERY`]
+/// transitions. When commits pause for [`IDLE`] it checkpoints what was committed, leading
+/// meanwhile so that callers queue rather than wait for the connection on their threads: no
+/// commit runs during a checkpoint, so it copies the whole WAL and the next transaction starts
+/// the WAL again from its beginning (a checkpointer beside a busy writer never caught up, and
+/// the WAL, and the cost of every lookup in its index, grew without bound). Ends when the
+/// store is dropped.
 fn write_loop(shared: &Shared, woken: &mpsc::Receiver<()>) {
     loop {
         match woken.recv_timeout(IDLE) {
             Ok(()) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Ok(mut connected) = shared.connected.try_lock()
-                    && connected.since_checkpoint > 0
-                    && connected.last_commit.elapsed() >= IDLE
-                {
+                let claimed = {
+                    let mut queue = lock(&shared.queue);
+                    !std::mem::replace(&mut queue.leading, true)
+                };
+                if !claimed {
+                    continue;
+                }
+                let mut connected = connected(shared);
+                if connected.since_checkpoint > 0 && connected.last_commit.elapsed() >= IDLE {
                     checkpoint(&connected.reader.conn);
                     connected.since_checkpoint = 0;
                 }
-                continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        loop {
-            let mut connected = lock(&shared.connected);
-            let group: Vec<Job> = {
-                let mut queue = lock(&shared.queue);
-                if queue.jobs.is_empty() {
-                    queue.leading = false;
-                    break;
-                }
-                let n = queue.jobs.len().min(MAX_GROUP);
-                queue.last_group = n;
-                queue.jobs.drain(..n).collect()
-            };
-            match run(&connected.reader.conn, "BEGIN IMMEDIATE") {
-                Ok(()) => committed(&mut connected, group),
-                Err(e) => not_begun(group, &e),
+        lead(shared);
+    }
+}
+
+/// The writer thread's lead: groups until the queue is empty, then nobody leads.
+fn lead(shared: &Shared) {
+    loop {
+        let mut connected = connected(shared);
+        if connected.since_checkpoint >= CHECKPOINT_EVERY {
+            checkpoint(&connected.reader.conn);
+            connected.since_checkpoint = 0;
+        }
+        let group: Vec<Job> = {
+            let mut queue = lock(&shared.queue);
+            if queue.jobs.is_empty() {
+                queue.leading = false;
+                return;
             }
+            let n = queue.jobs.len().min(MAX_GROUP);
+            queue.last_group = n;
+            queue.jobs.drain(..n).collect()
+        };
+        match run(&connected.reader.conn, "BEGIN IMMEDIATE") {
+            Ok(()) => commit_guarded(&mut connected, group),
+            Err(e) => not_begun(group, &e),
         }
     }
 }
@@ -275,16 +330,12 @@ fn not_begun(group: Vec<Job>, e: &StoreError) {
     }
 }
 
-/// Commits a begun group and checkpoints when enough was committed since the last one.
+/// Commits a begun group and counts it towards the next checkpoint.
 fn committed(connected: &mut Connected, group: Vec<Job>) {
     let transitions: usize = group.iter().map(|job| job.transitions.len()).sum();
     commit_begun(&connected.reader.conn, group);
     connected.since_checkpoint += transitions;
     connected.last_commit = Instant::now();
-    if connected.since_checkpoint >= CHECKPOINT_EVERY {
-        checkpoint(&connected.reader.conn);
-        connected.since_checkpoint = 0;
-    }
 }
 
 /// Copies the committed WAL frames into the database file (`PASSIVE`: readers go on; a
@@ -324,7 +375,19 @@ fn commit_begun(conn: &Connection, group: Vec<Job>) {
         let outcome = if single {
             run_job(conn, &job.transitions)
         } else {
-            savepoint(conn, &job.transitions)
+            match savepoint(conn, &job.transitions) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    let _ = run(conn, "ROLLBACK");
+                    let message = e.to_string();
+                    for job in group {
+                        job.answer(Err(StoreError::Corrupt(format!(
+                            "a savepoint failed, the group was rolled back: {message}"
+                        ))));
+                    }
+                    return;
+                }
+            }
         };
         outcomes.push(outcome);
     }
@@ -352,19 +415,16 @@ fn commit_begun(conn: &Connection, group: Vec<Job>) {
 
 /// Runs one job inside a savepoint: on any failure, its writes are undone and the group's
 /// other jobs keep theirs.
-fn savepoint(conn: &Connection, transitions: &[Transition]) -> Result<()> {
+/// The outer error says the savepoint itself failed (the job's writes may still be in the
+/// transaction): the whole group must roll back.
+fn savepoint(conn: &Connection, transitions: &[Transition]) -> Result<Result<()>> {
     run(conn, "SAVEPOINT job")?;
-    match run_job(conn, transitions) {
-        Ok(()) => {
-            run(conn, "RELEASE job")?;
-            Ok(())
-        }
-        Err(e) => {
-            run(conn, "ROLLBACK TO job")?;
-            run(conn, "RELEASE job")?;
-            Err(e)
-        }
+    let outcome = run_job(conn, transitions);
+    if outcome.is_err() {
+        run(conn, "ROLLBACK TO job")?;
     }
+    run(conn, "RELEASE job")?;
+    Ok(outcome)
 }
 
 fn run(conn: &Connection, sql: &str) -> Result<()> {
@@ -467,10 +527,8 @@ mod tests {
                 .expect("row");
             assert_eq!(now.state, state, "committed although its caller went away");
         }
-        assert!(
-            !lock(&writer.shared.queue).leading,
-            "nobody commits an empty queue"
-        );
+        // Nobody is left leading an empty queue (`until` fails the test otherwise).
+        until(&writer, |q| !q.leading).await;
     }
 
     #[tokio::test]
@@ -530,7 +588,10 @@ mod tests {
             })
             .collect();
         for caller in callers {
-            caller.await.expect("every caller answered");
+            tokio::time::timeout(Duration::from_secs(60), caller)
+                .await
+                .expect("every caller answered")
+                .expect("joined");
         }
     }
 }
