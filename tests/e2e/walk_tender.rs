@@ -114,6 +114,14 @@ impl Walk {
         self.browser.press_refused(action).await
     }
 
+    /// The case's page, once it shows `needle` (or as it last showed, when it never did: the
+    /// caller's assertion says what was missing).
+    async fn case_page(&self, needle: &str) -> String {
+        self.browser
+            .reload_until(&format!("{}/instances/{}", self.base, self.case), needle)
+            .await
+    }
+
     /// The tender as the API shows it to an auditor of the Province (a check of what the
     /// pages did).
     async fn state(&self) -> Value {
@@ -468,6 +476,42 @@ async fn admit_bids(walk: &mut Walk, lots: &[Lot], bidders: &[Bidder], date: &st
 }
 
 /// Each lot's evaluation: the commission ranks the bids, the RUP proposes the award.
+/// The dirigente's award decree, on its open task: the date, the name, the expenditure.
+async fn decree_award(walk: &Walk, date: &str, impegno: &str) {
+    walk.browser.type_date("#f-data_aggiudicazione", date).await;
+    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
+    walk.browser.fill("#f-impegno_spesa", impegno).await;
+    walk.act("award").await;
+}
+
+/// The Comune's contracts, one per lot, on the open contract task (rows added as needed):
+/// signed on `date`, numbered in the register from `first_rep`, in public form.
+async fn fill_contracts(walk: &Walk, lots: &[Lot], date: &str, first_rep: usize) {
+    for (i, lot) in lots.iter().enumerate() {
+        if i > 0 {
+            walk.browser
+                .follow("button[name='_aggiungi'][value='contratti']")
+                .await;
+            walk.browser.wait_for(&format!("contratti[{i}].cig")).await;
+        }
+        walk.browser
+            .fill(&format!("[name='contratti[{i}].cig']"), lot.cig)
+            .await;
+        walk.browser
+            .type_date(&format!("[name='contratti[{i}].data_stipula']"), date)
+            .await;
+        walk.browser
+            .fill(
+                &format!("[name='contratti[{i}].repertorio']"),
+                &format!("rep. {}/2026", first_rep + i),
+            )
+            .await;
+    }
+    walk.browser
+        .choose("#f-forma_contratto", "forma_pubblica")
+        .await;
+}
+
 async fn evaluate_lots(walk: &mut Walk, lots: &[Lot], date: &str, first_shot: u32) {
     walk.sign_in(COMMISSIONE).await;
     for (i, lot) in lots.iter().enumerate() {
@@ -639,14 +683,7 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
     );
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-17-award").await;
-    walk.browser
-        .type_date("#f-data_aggiudicazione", "12/06/2026")
-        .await;
-    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
-    walk.browser
-        .fill("#f-impegno_spesa", "cap. 1450, imp. 318/2026")
-        .await;
-    walk.act("award").await;
+    decree_award(&walk, "12/06/2026", "cap. 1450, imp. 318/2026").await;
 
     // The communications: a stand-still a day short is refused, then the PEC go out.
     walk.sign_in(RUP).await;
@@ -669,13 +706,7 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
         .type_date("#f-scadenza_standstill", "14/07/2026")
         .await;
     walk.act("sent").await;
-    let pec = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
-            "Termine dilatorio (stand-still",
-        )
-        .await;
+    let pec = walk.case_page("Termine dilatorio (stand-still").await;
     assert!(
         pec.contains("Termine dilatorio (stand-still"),
         "the award's PEC went out and the stand-still runs: {pec}"
@@ -706,41 +737,14 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
         contract.contains("Attestazione della scadenza del termine dilatorio</a>"),
         "the stand-still's attestation is in the case: {contract}"
     );
-    for (i, lot) in TWO_LOTS.iter().enumerate() {
-        if i > 0 {
-            walk.browser
-                .follow("button[name='_aggiungi'][value='contratti']")
-                .await;
-            walk.browser.wait_for(&format!("contratti[{i}].cig")).await;
-        }
-        walk.browser
-            .fill(&format!("[name='contratti[{i}].cig']"), lot.cig)
-            .await;
-        walk.browser
-            .type_date(
-                &format!("[name='contratti[{i}].data_stipula']"),
-                "15/07/2026",
-            )
-            .await;
-        walk.browser
-            .fill(
-                &format!("[name='contratti[{i}].repertorio']"),
-                &format!("rep. {}/2026", 101 + i),
-            )
-            .await;
-    }
-    walk.browser
-        .choose("#f-forma_contratto", "forma_pubblica")
-        .await;
+    fill_contracts(&walk, &TWO_LOTS, "15/07/2026", 101).await;
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-20-contracts").await;
     walk.act("sign").await;
     // The signature's PEC goes out; the results notice (art. 111 c.1) is the RUP's, within
     // 30 days of the signature (Wednesday 15 July): Friday 14 August 2026.
     let signed = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
+        .case_page(
             "<strong id=\"fase\">Avviso dei risultati della procedura (art. 111 c.1)</strong>",
         )
         .await;
@@ -764,11 +768,7 @@ async fn in_a_real_browser_a_two_lot_tender_goes_from_the_request_to_the_contrac
     walk.step("tender-21-results-notice").await;
     walk.act("transmitted").await;
     let done = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
-            "<strong id=\"fase\">Contratti stipulati</strong> — concluso",
-        )
+        .case_page("<strong id=\"fase\">Contratti stipulati</strong> — concluso")
         .await;
     assert!(
         done.contains("<strong id=\"fase\">Contratti stipulati</strong> — concluso")
@@ -870,13 +870,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-23-soccorso-exclusion").await;
     walk.act("exclude").await;
-    let back = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
-            "provvedimento-esclusione",
-        )
-        .await;
+    let back = walk.case_page("provvedimento-esclusione").await;
     assert!(
         back.contains("Provvedimento di esclusione</a>"),
         "the exclusion is issued: {back}"
@@ -892,11 +886,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
         excluded[0].data
     );
     let again = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
-            "Verifica della documentazione amministrativa</a>",
-        )
+        .case_page("Verifica della documentazione amministrativa</a>")
         .await;
     walk.step("tender-24-case-excluded").await;
     assert!(
@@ -926,13 +916,7 @@ async fn in_a_real_browser_a_tender_ends_with_the_dirigentes_decision_not_to_awa
     .await;
     walk.act("no_award").await;
     // Art. 90 c.1 lett. c): the decision goes by PEC to every bidder, then the case closes.
-    let closed = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
-            "non aggiudicata</strong> — concluso",
-        )
-        .await;
+    let closed = walk.case_page("non aggiudicata</strong> — concluso").await;
     assert!(
         closed.contains(
             "<strong id=\"fase\">Procedura non avviata o non aggiudicata</strong> — concluso"
@@ -995,14 +979,7 @@ async fn in_a_real_browser_a_tender_below_the_eu_threshold_goes_to_the_contract_
 
     walk.sign_in(DIRIGENTE).await;
     walk.open_task("Provvedimento di aggiudicazione").await;
-    walk.browser
-        .type_date("#f-data_aggiudicazione", "05/06/2026")
-        .await;
-    walk.browser.fill("#f-dirigente_nome", "Paolo Neri").await;
-    walk.browser
-        .fill("#f-impegno_spesa", "cap. 1450, imp. 322/2026")
-        .await;
-    walk.act("award").await;
+    decree_award(&walk, "05/06/2026", "cap. 1450, imp. 322/2026").await;
 
     // Only the sending date: below the threshold there is no stand-still to state.
     walk.tour = true;
@@ -1015,11 +992,7 @@ async fn in_a_real_browser_a_tender_below_the_eu_threshold_goes_to_the_contract_
     walk.step("tender-27-below-threshold-communications").await;
     walk.act("sent").await;
     let contract_phase = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
-            "<strong id=\"fase\">Stipula dei contratti sotto soglia (art. 55 c.1)</strong>",
-        )
+        .case_page("<strong id=\"fase\">Stipula dei contratti sotto soglia (art. 55 c.1)</strong>")
         .await;
     let path = contract_phase
         .split("<span id=\"percorso\">")
@@ -1054,25 +1027,12 @@ async fn in_a_real_browser_a_tender_below_the_eu_threshold_goes_to_the_contract_
             && !contract.contains("Attestazione della scadenza del termine dilatorio"),
         "due 30 days after the award, with its article, nothing to attest: {contract}"
     );
-    walk.browser
-        .fill("[name='contratti[0].cig']", lot[0].cig)
-        .await;
-    walk.browser
-        .type_date("[name='contratti[0].data_stipula']", "05/06/2026")
-        .await;
-    walk.browser
-        .fill("[name='contratti[0].repertorio']", "rep. 140/2026")
-        .await;
-    walk.browser
-        .choose("#f-forma_contratto", "forma_pubblica")
-        .await;
+    fill_contracts(&walk, &lot, "05/06/2026", 140).await;
     walk.browser.scroll_to(".procedo-form").await;
     walk.step("tender-28-below-threshold-contract").await;
     walk.act("sign").await;
     let signed = walk
-        .browser
-        .reload_until(
-            &format!("{}/instances/{}", walk.base, walk.case),
+        .case_page(
             "<strong id=\"fase\">Avviso dei risultati della procedura (art. 111 c.1)</strong>",
         )
         .await;
