@@ -122,6 +122,48 @@ fn migrator() -> sqlx::migrate::Migrator {
     ])
 }
 
+/// Runs the migrations, again while another process running them at once gets on.
+///
+/// Why: SQLite has no lock for the migrator to take (on PostgreSQL it takes an advisory lock),
+/// so two processes opening a database that an upgrade left behind (two servers, or a server
+/// and `procedo verify`) both run the pending migrations. Each migration is one transaction
+/// with its row in `_sqlx_migrations`: the process that loses the race to one fails on it and
+/// has the whole migration rolled back, while the winner's is applied. So a failure after which
+/// more migrations are applied than before the try was a race, and the migrator is run again;
+/// one after which none was is a migration failing on its own, and its error is returned. The
+/// loop ends: every retry follows one more applied migration, and they are finitely many.
+async fn run_migrations(
+    migrator: &sqlx::migrate::Migrator,
+    pool: &SqlitePool,
+) -> super::Result<()> {
+    let mut applied = applied_migrations(pool).await;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(
+                e @ (sqlx::migrate::MigrateError::Execute(_)
+                | sqlx::migrate::MigrateError::ExecuteMigration(..)),
+            ) => {
+                let now = applied_migrations(pool).await;
+                if now <= applied {
+                    return Err(e.into());
+                }
+                applied = now;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// How many migrations the database has applied (none before its first).
+async fn applied_migrations(pool: &SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0)
+}
+
 impl SqliteStore {
     /// None: a transaction that writes first holds the database's one write lock, the
     /// chains' ends with it (see `store::chain`).
@@ -160,7 +202,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        super::migrations_up_to(migrator(), last).run(&pool).await?;
+        run_migrations(&super::migrations_up_to(migrator(), last), &pool).await?;
         if owner {
             sqlx::query(super::sql::RELEASE_LEASES)
                 .execute(&pool)
